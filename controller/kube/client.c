@@ -1,0 +1,555 @@
+/*
+ * client.c — the transport under every API request. See client.h.
+ *
+ * Each request gets a fresh curl easy handle (cheap) configured from the
+ * client; the expensive parts — TCP and TLS connections, DNS and TLS
+ * sessions — live in a curl share guarded by one mutex per kind of data, so
+ * concurrent requests reuse connections without serialising on one handle.
+ *
+ * The bearer token is the only mutable client state: a token file is re-read
+ * under `token_lock` and each request takes a private copy of the token, which
+ * is wiped when the request ends.
+ */
+#include "kube/client.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "kube/client_internal.h"
+#include "kube/status.h"
+#include "util/error.h"
+#include "util/str.h"
+
+#define MAX_URL_BYTES 16384
+#define MAX_AUTH_HEADER_BYTES 16384
+#define WATCH_TIMEOUT_MARGIN_SECONDS 30
+
+struct kube_client {
+	kube_config *cfg;
+	kube_client_opts opts;
+	char *user_agent;
+	char *base_url;            /* server URL, host replaced by tls-server-name */
+	struct curl_slist *connect_to; /* maps tls-server-name back to the host */
+	CURLSH *share;
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+	pthread_mutex_t token_lock;
+	char *token;               /* secret; current bearer token */
+	time_t token_read_at;      /* monotonic seconds of the last file read */
+};
+
+static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
+static int global_users;
+
+int kube_global_init(void)
+{
+	int error = 0;
+
+	pthread_mutex_lock(&global_lock);
+	if (global_users == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		error = ss_error_set(SS_ERROR, "libcurl failed to initialise");
+	if (error == 0)
+		global_users++;
+	pthread_mutex_unlock(&global_lock);
+	return error;
+}
+
+void kube_global_cleanup(void)
+{
+	pthread_mutex_lock(&global_lock);
+	if (global_users > 0 && --global_users == 0)
+		curl_global_cleanup();
+	pthread_mutex_unlock(&global_lock);
+}
+
+static time_t monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void share_lock(CURL *easy, curl_lock_data data, curl_lock_access access,
+		       void *userptr)
+{
+	kube_client *c = userptr;
+
+	(void)easy;
+	(void)access;
+	pthread_mutex_lock(&c->share_locks[data]);
+}
+
+static void share_unlock(CURL *easy, curl_lock_data data, void *userptr)
+{
+	kube_client *c = userptr;
+
+	(void)easy;
+	pthread_mutex_unlock(&c->share_locks[data]);
+}
+
+/*
+ * With tls-server-name the certificate is checked against that name while
+ * the connection goes to the configured host: the URL carries the name and
+ * CONNECT_TO sends its connections to the real host and port.
+ */
+static int setup_server_name(kube_client *c)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *url = NULL;
+	ss_buf map = SS_BUF_INIT(1024);
+	int error = 0;
+
+	if (!u)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	if (curl_url_set(u, CURLUPART_URL, c->cfg->server, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+		error = ss_error_set(SS_EINVALID, "server URL '%s' cannot be parsed",
+				     c->cfg->server);
+		goto done;
+	}
+	if (!c->cfg->tls_server_name) {
+		c->base_url = ss_strdup(c->cfg->server);
+		error = c->base_url ? 0 : SS_ENOMEM;
+		goto done;
+	}
+	if (curl_url_set(u, CURLUPART_HOST, c->cfg->tls_server_name, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
+		error = ss_error_set(SS_EINVALID, "tls-server-name '%s' is not a host name",
+				     c->cfg->tls_server_name);
+		goto done;
+	}
+	c->base_url = ss_strdup(url);
+	error = ss_buf_printf(&map, "%s:%s:%s:%s", c->cfg->tls_server_name, port,
+			      host, port);
+	if (error == 0 && c->base_url) {
+		c->connect_to = curl_slist_append(NULL, ss_buf_cstr(&map));
+		if (!c->connect_to)
+			error = ss_error_set(SS_ENOMEM, "out of memory");
+	} else if (error == 0) {
+		error = SS_ENOMEM;
+	}
+	/* curl_url_get keeps a trailing '/', which would double in paths. */
+	if (error == 0) {
+		size_t n = strlen(c->base_url);
+
+		while (n > 0 && c->base_url[n - 1] == '/')
+			c->base_url[--n] = '\0';
+	}
+done:
+	curl_free(host);
+	curl_free(port);
+	curl_free(url);
+	curl_url_cleanup(u);
+	ss_buf_free(&map);
+	return error;
+}
+
+int kube_client_new(kube_client **out, const kube_config *cfg,
+		    const kube_client_opts *opts)
+{
+	static const kube_client_opts defaults = KUBE_CLIENT_OPTS_INIT;
+	kube_client *c = calloc(1, sizeof(*c));
+	int i, error;
+
+	if (!c)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&c->share_locks[i], NULL);
+	pthread_mutex_init(&c->token_lock, NULL);
+	c->opts = opts ? *opts : defaults;
+	c->cfg = kube_config_dup(cfg);
+	c->user_agent = ss_strdup(c->opts.user_agent ? c->opts.user_agent : "snapstage");
+	if (!c->cfg || !c->user_agent) {
+		error = SS_ENOMEM;
+		goto fail;
+	}
+	c->opts.user_agent = c->user_agent;
+	if (c->cfg->token) {
+		c->token = ss_strdup(c->cfg->token);
+		if (!c->token) {
+			error = SS_ENOMEM;
+			goto fail;
+		}
+	}
+	error = setup_server_name(c);
+	if (error < 0)
+		goto fail;
+	c->share = curl_share_init();
+	if (!c->share) {
+		error = ss_error_set(SS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	*out = c;
+	return 0;
+fail:
+	kube_client_free(c);
+	return error;
+}
+
+void kube_client_free(kube_client *c)
+{
+	int i;
+
+	if (!c)
+		return;
+	if (c->share)
+		curl_share_cleanup(c->share);
+	curl_slist_free_all(c->connect_to);
+	free(c->base_url);
+	free(c->user_agent);
+	if (c->token)
+		ss_free_secret(c->token, strlen(c->token));
+	kube_config_free(c->cfg);
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&c->share_locks[i]);
+	pthread_mutex_destroy(&c->token_lock);
+	free(c);
+}
+
+const char *kube_client_namespace(const kube_client *c)
+{
+	return c->cfg->namespace ? c->cfg->namespace : "default";
+}
+
+const char *kube_client_server(const kube_client *c)
+{
+	return c->cfg->server;
+}
+
+bool kube_client_has_token_file(const kube_client *c)
+{
+	return c->cfg->token_file != NULL;
+}
+
+/* Appends "Authorization: Bearer <token>" to `hdr`, re-reading a token file
+ * when it is due (or `force`). Keeps the old token if a re-read fails. */
+static int auth_header(ss_buf *hdr, kube_client *c, bool force)
+{
+	int error = 0;
+
+	pthread_mutex_lock(&c->token_lock);
+	if (c->cfg->token_file &&
+	    (force || !c->token ||
+	     monotonic_seconds() - c->token_read_at >= c->opts.token_refresh_seconds)) {
+		char *fresh = NULL;
+
+		error = kube_config_read_token_file(&fresh, c->cfg->token_file);
+		if (error == 0) {
+			if (c->token)
+				ss_free_secret(c->token, strlen(c->token));
+			c->token = fresh;
+			c->token_read_at = monotonic_seconds();
+		} else if (c->token) {
+			error = 0; /* a rotating file may be briefly absent */
+			ss_error_clear();
+		}
+	}
+	if (error == 0 && c->token)
+		error = ss_buf_printf(hdr, "Authorization: Bearer %s", c->token);
+	pthread_mutex_unlock(&c->token_lock);
+	return error;
+}
+
+void kube_client_reload_token(kube_client *c)
+{
+	ss_buf discard = SS_BUF_INIT(MAX_AUTH_HEADER_BYTES);
+
+	auth_header(&discard, c, true);
+	ss_free_secret(discard.ptr, discard.cap);
+}
+
+static size_t header_cb(char *data, size_t size, size_t n, void *userp)
+{
+	kube_transport *t = userp;
+	size_t len = size * n;
+	static const char name[] = "retry-after:";
+
+	if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+		size_t start = sizeof(name) - 1, end = len;
+
+		while (start < end && (data[start] == ' ' || data[start] == '\t'))
+			start++;
+		while (end > start && (data[end - 1] == '\r' || data[end - 1] == '\n' ||
+				       data[end - 1] == ' '))
+			end--;
+		if (end - start < sizeof(t->retry_after)) {
+			memcpy(t->retry_after, data + start, end - start);
+			t->retry_after[end - start] = '\0';
+		}
+	}
+	return len;
+}
+
+static int build_url(kube_transport *t, kube_client *c, const kube_request *req)
+{
+	int error = ss_buf_puts(&t->url, c->base_url);
+
+	if (error == 0 && req->resource)
+		error = kube_url_path(&t->url, req->resource, req->ns, req->name,
+				      req->subresource);
+	else if (error == 0)
+		error = ss_buf_puts(&t->url, req->path ? req->path : "/");
+	if (error == 0 && req->query && *req->query)
+		error = ss_buf_printf(&t->url, "?%s", req->query);
+	return error;
+}
+
+static int add_header(kube_transport *t, const char *line)
+{
+	struct curl_slist *l = curl_slist_append(t->headers, line);
+
+	if (!l)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	t->headers = l;
+	return 0;
+}
+
+static void set_tls(CURL *easy, const kube_config *cfg)
+{
+	if (cfg->insecure_skip_tls_verify) {
+		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (cfg->ca_pem) {
+		struct curl_blob ca = { cfg->ca_pem, cfg->ca_pem_len, CURL_BLOB_COPY };
+
+		curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &ca);
+	}
+	if (cfg->client_cert_pem) {
+		struct curl_blob cert = { cfg->client_cert_pem,
+					  cfg->client_cert_pem_len, CURL_BLOB_COPY };
+		struct curl_blob key = { cfg->client_key_pem,
+					 cfg->client_key_pem_len, CURL_BLOB_COPY };
+
+		curl_easy_setopt(easy, CURLOPT_SSLCERT_BLOB, &cert);
+		curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(easy, CURLOPT_SSLKEY_BLOB, &key);
+		curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+}
+
+int kube_transport_begin(kube_transport *t, kube_client *c,
+			 const kube_request *req, bool streaming,
+			 bool force_token_reload)
+{
+	const char *method = req->method ? req->method : "GET";
+	int error;
+
+	memset(t, 0, sizeof(*t));
+	ss_buf_init(&t->url, MAX_URL_BYTES);
+	ss_buf_init(&t->auth_header, MAX_AUTH_HEADER_BYTES);
+	error = build_url(t, c, req);
+	if (error < 0)
+		return error;
+	t->easy = curl_easy_init();
+	if (!t->easy)
+		return ss_error_set(SS_ENOMEM, "cannot create a curl handle");
+	error = auth_header(&t->auth_header, c, force_token_reload);
+	if (error == 0 && t->auth_header.len > 0)
+		error = add_header(t, ss_buf_cstr(&t->auth_header));
+	if (error == 0)
+		error = add_header(t, "Accept: application/json");
+	if (error == 0 && req->body) {
+		char line[160];
+
+		snprintf(line, sizeof(line), "Content-Type: %s",
+			 req->content_type ? req->content_type : "application/json");
+		error = add_header(t, line);
+	}
+	if (error < 0)
+		return error;
+
+	curl_easy_setopt(t->easy, CURLOPT_URL, ss_buf_cstr(&t->url));
+	curl_easy_setopt(t->easy, CURLOPT_SHARE, c->share);
+	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
+	curl_easy_setopt(t->easy, CURLOPT_USERAGENT, c->user_agent);
+	curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
+	curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
+	curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPIDLE, 30L);
+	curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPINTVL, 10L);
+	curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t);
+	if (c->connect_to)
+		curl_easy_setopt(t->easy, CURLOPT_CONNECT_TO, c->connect_to);
+	if (!streaming)
+		curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, c->opts.timeout_ms);
+	set_tls(t->easy, c->cfg);
+
+	if (!strcmp(method, "GET"))
+		curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
+	else if (!strcmp(method, "POST"))
+		curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
+	else
+		curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, method);
+	return 0;
+}
+
+void kube_transport_end(kube_transport *t)
+{
+	if (t->easy)
+		curl_easy_cleanup(t->easy);
+	curl_slist_free_all(t->headers);
+	ss_free_secret(t->auth_header.ptr, t->auth_header.cap);
+	ss_buf_free(&t->url);
+	t->easy = NULL;
+	t->headers = NULL;
+	t->auth_header.ptr = NULL;
+}
+
+int kube_transport_describe(ss_buf *out, const kube_transport *t,
+			    const kube_request *req)
+{
+	const char *url = ss_buf_cstr(&t->url);
+	const char *path = strstr(url, "://");
+
+	path = path ? strchr(path + 3, '/') : NULL;
+	return ss_buf_printf(out, "%s %s", req->method ? req->method : "GET",
+			     path ? path : url);
+}
+
+int kube_transport_error(const kube_transport *t, CURLcode rc,
+			 const kube_request *req)
+{
+	ss_buf what = SS_BUF_INIT(MAX_URL_BYTES + 16);
+	int code = rc == CURLE_OPERATION_TIMEDOUT ? SS_ETIMEOUT : SS_ETRANSPORT;
+
+	kube_transport_describe(&what, t, req);
+	ss_error_set(code, "%s: %s", ss_buf_cstr(&what),
+		     t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+	ss_buf_free(&what);
+	return code;
+}
+
+/* --- plain (non-streaming) requests ------------------------------------ */
+
+typedef struct {
+	ss_buf body;
+	bool too_large;
+} response_sink;
+
+static size_t body_cb(char *data, size_t size, size_t n, void *userp)
+{
+	response_sink *sink = userp;
+
+	if (ss_buf_put(&sink->body, data, size * n) < 0) {
+		sink->too_large = true;
+		return 0; /* aborts the transfer */
+	}
+	return size * n;
+}
+
+static void sleep_seconds(int seconds)
+{
+	struct timespec ts = { seconds, 0 };
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static bool should_retry_later(const kube_status *st)
+{
+	return st->retry_after_seconds >= 0 &&
+	       (st->http_status == 429 ||
+		(st->http_status >= 500 && st->http_status <= 599));
+}
+
+int kube_request_do(json_t **out, kube_client *c, const kube_request *req)
+{
+	char *payload = NULL;
+	response_sink sink;
+	kube_transport t = { 0 };
+	kube_status st;
+	bool token_reloaded = false;
+	int retries = 0;
+	int error;
+
+	if (req->body) {
+		payload = json_dumps(req->body, JSON_COMPACT);
+		if (!payload)
+			return ss_error_set(SS_EINVALID, "request body is not serialisable JSON");
+	}
+	ss_buf_init(&sink.body, c->opts.max_response_bytes);
+	for (;;) {
+		CURLcode rc;
+		long http = 0;
+
+		ss_buf_clear(&sink.body);
+		sink.too_large = false;
+		error = kube_transport_begin(&t, c, req, false, token_reloaded);
+		if (error < 0)
+			goto done;
+		curl_easy_setopt(t.easy, CURLOPT_WRITEFUNCTION, body_cb);
+		curl_easy_setopt(t.easy, CURLOPT_WRITEDATA, &sink);
+		if (payload) {
+			curl_easy_setopt(t.easy, CURLOPT_POSTFIELDS, payload);
+			curl_easy_setopt(t.easy, CURLOPT_POSTFIELDSIZE_LARGE,
+					 (curl_off_t)strlen(payload));
+		}
+		rc = curl_easy_perform(t.easy);
+		if (rc != CURLE_OK) {
+			error = sink.too_large
+					? ss_error_set(SS_ETOOLARGE,
+						       "response larger than %zu bytes",
+						       c->opts.max_response_bytes)
+					: kube_transport_error(&t, rc, req);
+			goto done;
+		}
+		curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &http);
+		if (http >= 200 && http < 300)
+			break;
+		kube_status_decode(&st, http, sink.body.ptr, sink.body.len,
+				   t.retry_after);
+		if (st.code == SS_EUNAUTHORIZED && !token_reloaded &&
+		    kube_client_has_token_file(c)) {
+			token_reloaded = true; /* the token may have rotated */
+		} else if (should_retry_later(&st) && retries < c->opts.max_retries) {
+			int wait = st.retry_after_seconds;
+
+			if (wait > c->opts.max_retry_after_seconds)
+				wait = c->opts.max_retry_after_seconds;
+			retries++;
+			sleep_seconds(wait);
+		} else {
+			ss_buf what = SS_BUF_INIT(MAX_URL_BYTES + 16);
+
+			kube_transport_describe(&what, &t, req);
+			error = kube_status_record(&st, ss_buf_cstr(&what));
+			ss_buf_free(&what);
+			goto done;
+		}
+		kube_transport_end(&t);
+	}
+	if (out) {
+		json_error_t jerr;
+		json_t *doc = sink.body.len ? json_loadb(sink.body.ptr, sink.body.len, 0, &jerr)
+					    : json_null();
+
+		if (!doc) {
+			error = ss_error_set(SS_ERROR,
+					     "the server answered with invalid JSON: %s",
+					     jerr.text);
+			goto done;
+		}
+		*out = doc;
+	}
+	error = 0;
+done:
+	kube_transport_end(&t);
+	ss_buf_free(&sink.body);
+	free(payload);
+	return error;
+}

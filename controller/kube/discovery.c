@@ -1,0 +1,61 @@
+/*
+ * discovery.c — see discovery.h. Reads /api/v1 or /apis/GROUP/VERSION, the
+ * APIResourceList of one group/version, which is small and cheap.
+ */
+#include "kube/discovery.h"
+
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/str.h"
+
+int kube_discover_resource(kube_resource_info *out, kube_client *c,
+			   const char *group, const char *version,
+			   const char *resource)
+{
+	ss_buf path = SS_BUF_INIT(1024);
+	kube_request req = { .method = "GET" };
+	json_t *list = NULL, *resources;
+	const char *gv = (group && *group) ? group : "core";
+	size_t i;
+	int error;
+
+	if (group && *group)
+		error = ss_buf_printf(&path, "/apis/%s/%s", group, version);
+	else
+		error = ss_buf_printf(&path, "/api/%s", version);
+	if (error < 0)
+		return error;
+	req.path = ss_buf_cstr(&path);
+	error = kube_request_do(&list, c, &req);
+	if (error == SS_ENOTFOUND) {
+		error = ss_error_set(SS_ENOTFOUND,
+				     "the API server does not serve %s/%s (is its CRD installed?)",
+				     gv, version);
+		goto done;
+	}
+	if (error < 0)
+		goto done;
+	resources = json_object_get(list, "resources");
+	for (i = 0; i < json_array_size(resources); i++) {
+		const json_t *r = json_array_get(resources, i);
+
+		if (!ss_streq(json_string_value(json_object_get(r, "name")), resource))
+			continue;
+		if (out) {
+			const char *kind = json_string_value(json_object_get(r, "kind"));
+
+			ss_strlcpy(out->kind, kind ? kind : "", sizeof(out->kind));
+			out->namespaced = json_is_true(json_object_get(r, "namespaced"));
+		}
+		goto done;
+	}
+	error = ss_error_set(SS_ENOTFOUND,
+			     "the API server serves %s/%s but not %s (is its CRD installed?)",
+			     gv, version, resource);
+done:
+	json_decref(list);
+	ss_buf_free(&path);
+	return error;
+}

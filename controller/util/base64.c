@@ -1,0 +1,87 @@
+/*
+ * base64.c — base64 on top of OpenSSL's EVP block coder. See base64.h.
+ *
+ * EVP_DecodeBlock does not understand padding or whitespace, so the input is
+ * first stripped of whitespace, checked for length and alphabet, and the
+ * padding bytes subtracted from the decoded length.
+ */
+#include "util/base64.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "util/error.h"
+
+static int is_b64(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+int ss_base64_decode(unsigned char **out, size_t *out_len, const char *in,
+		     const char *what)
+{
+	size_t n = strlen(in), clean_len = 0, pad = 0, i;
+	char *clean = malloc(n + 1);
+	unsigned char *dec = NULL;
+	int dec_len;
+	int error = SS_EINVALID;
+
+	if (!clean)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+			continue;
+		if (c == '=') {
+			pad++;
+		} else if (!is_b64(c) || pad > 0) {
+			ss_error_set(SS_EINVALID, "%s is not valid base64", what);
+			goto done;
+		}
+		clean[clean_len++] = (char)c;
+	}
+	clean[clean_len] = '\0';
+	if (clean_len % 4 != 0 || pad > 2) {
+		ss_error_set(SS_EINVALID,
+			     "%s is not valid base64 (bad length or padding)",
+			     what);
+		goto done;
+	}
+	dec = malloc(clean_len / 4 * 3 + 1);
+	if (!dec) {
+		error = ss_error_set(SS_ENOMEM, "out of memory");
+		goto done;
+	}
+	dec_len = EVP_DecodeBlock(dec, (const unsigned char *)clean,
+				  (int)clean_len);
+	if (dec_len < 0) {
+		ss_error_set(SS_EINVALID, "%s is not valid base64", what);
+		goto done;
+	}
+	dec_len -= (int)pad;
+	dec[dec_len] = '\0';
+	*out = dec;
+	*out_len = (size_t)dec_len;
+	dec = NULL;
+	error = 0;
+done:
+	free(clean);
+	free(dec);
+	return error;
+}
+
+int ss_base64_encode(char **out, const unsigned char *in, size_t len)
+{
+	size_t cap = 4 * ((len + 2) / 3) + 1;
+	char *enc = malloc(cap);
+
+	if (!enc)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	EVP_EncodeBlock((unsigned char *)enc, in, (int)len);
+	*out = enc;
+	return 0;
+}

@@ -1,0 +1,98 @@
+/*
+ * str.c — string helpers. See str.h.
+ */
+#include "util/str.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "util/error.h"
+
+char *ss_strdup(const char *s)
+{
+	return s ? ss_strndup(s, strlen(s)) : NULL;
+}
+
+char *ss_strndup(const char *s, size_t n)
+{
+	char *out;
+
+	if (!s)
+		return NULL;
+	out = malloc(n + 1);
+	if (!out) {
+		ss_error_set(SS_ENOMEM, "out of memory");
+		return NULL;
+	}
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return out;
+}
+
+size_t ss_strlcpy(char *dst, const char *src, size_t cap)
+{
+	size_t len = strlen(src);
+	size_t n = len < cap ? len : cap - 1;
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return len;
+}
+
+bool ss_streq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+bool ss_str_has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool ss_str_has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+int ss_parse_int64(int64_t *out, const char *s, int64_t min, int64_t max,
+		   const char *what)
+{
+	char *end = NULL;
+	long long v;
+
+	if (!s || *s == '\0' || (*s != '-' && (*s < '0' || *s > '9')))
+		return ss_error_set(SS_EINVALID, "%s: '%s' is not a number",
+				    what, s ? s : "");
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno == ERANGE || *end != '\0')
+		return ss_error_set(SS_EINVALID, "%s: '%s' is not a number",
+				    what, s);
+	if (v < min || v > max)
+		return ss_error_set(SS_EINVALID,
+				    "%s: %lld is out of range [%lld, %lld]",
+				    what, v, (long long)min, (long long)max);
+	*out = v;
+	return 0;
+}
+
+void ss_free_str(char **p)
+{
+	free(*p);
+	*p = NULL;
+}
+
+void ss_free_secret(void *p, size_t len)
+{
+	if (!p)
+		return;
+	OPENSSL_cleanse(p, len);
+	free(p);
+}

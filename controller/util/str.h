@@ -1,0 +1,42 @@
+/*
+ * str.h — small string helpers used in place of the banned libc functions.
+ *
+ * Every function that allocates records SS_ENOMEM on failure. Parsers are
+ * strict: the whole input must be a number, with no sign or space surprises,
+ * which is what atoi() and friends cannot promise.
+ *
+ * Thread-safety: all functions are reentrant.
+ */
+#ifndef SNAPSTAGE_UTIL_STR_H
+#define SNAPSTAGE_UTIL_STR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+/* strdup() that records SS_ENOMEM; NULL in gives NULL out without error.
+ * The caller frees the result. */
+char *ss_strdup(const char *s);
+char *ss_strndup(const char *s, size_t n);
+
+/* Copies at most cap-1 bytes and always terminates (cap > 0). Returns the
+ * length of `src`, so `>= cap` means it was cut. */
+size_t ss_strlcpy(char *dst, const char *src, size_t cap);
+
+bool ss_streq(const char *a, const char *b); /* NULL-safe */
+bool ss_str_has_prefix(const char *s, const char *prefix);
+bool ss_str_has_suffix(const char *s, const char *suffix);
+
+/* Parses a whole base-10 integer in [min, max]: 0, or SS_EINVALID with a
+ * message naming `what`. */
+int ss_parse_int64(int64_t *out, const char *s, int64_t min, int64_t max,
+		   const char *what);
+
+/* Frees *p and sets it to NULL. Secrets use ss_free_secret() instead. */
+void ss_free_str(char **p);
+
+/* Overwrites then frees a secret (token, private key) so it does not linger
+ * in freed memory; `len` is the allocation's content length. */
+void ss_free_secret(void *p, size_t len);
+
+#endif

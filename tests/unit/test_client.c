@@ -1,0 +1,389 @@
+/*
+ * test_client.c — the client's transport (kube/client.h, kube/rest.h,
+ * kube/watch.h) against a scripted local HTTP server: retries on 429/5xx
+ * with Retry-After, token-file rotation after a 401, connection reuse,
+ * response bounds, and watch streams cut at awkward places. What the real
+ * API server does is covered by the integration tests.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_server.h"
+#include "testutil.h"
+
+#include "kube/client.h"
+#include "kube/rest.h"
+#include "kube/watch.h"
+#include "util/error.h"
+
+static const kube_resource configmaps = { "", "v1", "configmaps", true };
+
+typedef struct {
+	fake_server server;
+	kube_client *client;
+	char dir[512];
+} fixture;
+
+static kube_client *client_for(fixture *f, const char *user_yaml,
+			       const kube_client_opts *opts)
+{
+	char yaml[2048];
+	kube_config *cfg = NULL;
+	kube_client *c = NULL;
+
+	snprintf(yaml, sizeof(yaml),
+		 "current-context: t\n"
+		 "clusters: [{name: c, cluster: {server: '%s'}}]\n"
+		 "users: [{name: u, user: %s}]\n"
+		 "contexts: [{name: t, context: {cluster: c, user: u, namespace: ns}}]\n",
+		 fake_server_url(&f->server), user_yaml);
+	assert_int_equal(kube_config_from_string(&cfg, yaml, strlen(yaml), "test",
+						 f->dir, NULL), 0);
+	assert_int_equal(kube_client_new(&c, cfg, opts), 0);
+	kube_config_free(cfg);
+	return c;
+}
+
+static int setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "%s", tu_mkdtemp());
+	fake_server_start(&f->server);
+	f->client = client_for(f, "{token: secret-token-123}", NULL);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+
+	kube_client_free(f->client);
+	fake_server_stop(&f->server);
+	tu_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+static const char cm_json[] =
+	"{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"namespace\":\"ns\"}}";
+
+static void test_get_sends_token_and_path(void **state)
+{
+	fixture *f = *state;
+	fake_response ok = { .status = 200, .body = cm_json };
+	json_t *obj = NULL;
+
+	fake_server_add(&f->server, &ok);
+	assert_int_equal(kube_get(&obj, f->client, &configmaps, "ns", "a"), 0);
+	assert_string_equal(json_string_value(json_object_get(obj, "kind")), "ConfigMap");
+	json_decref(obj);
+	assert_non_null(strstr(f->server.requests[0], "GET /api/v1/namespaces/ns/configmaps/a HTTP/1.1"));
+	assert_non_null(strstr(f->server.requests[0], "Authorization: Bearer secret-token-123"));
+	assert_non_null(strstr(f->server.requests[0], "Accept: application/json"));
+}
+
+static void test_keep_alive_reuses_connection(void **state)
+{
+	fixture *f = *state;
+	fake_response ok = { .status = 200, .body = cm_json };
+	int i;
+
+	for (i = 0; i < 3; i++)
+		fake_server_add(&f->server, &ok);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"), 0);
+	assert_int_equal(f->server.nrequests, 3);
+	assert_int_equal(f->server.nconns, 1);
+}
+
+static void test_429_retried_after_delay(void **state)
+{
+	fixture *f = *state;
+	fake_response throttled = { .status = 429, .headers = "Retry-After: 0\r\n",
+				    .body = "{\"kind\":\"Status\",\"reason\":\"TooManyRequests\",\"code\":429}" };
+	fake_response ok = { .status = 201, .body = cm_json };
+	json_t *obj = json_loads(cm_json, 0, NULL);
+
+	fake_server_add(&f->server, &throttled);
+	fake_server_add(&f->server, &throttled);
+	fake_server_add(&f->server, &ok);
+	assert_int_equal(kube_create(NULL, f->client, &configmaps, NULL, obj), 0);
+	assert_int_equal(f->server.nrequests, 3);
+	/* The body is sent again on every attempt. */
+	assert_non_null(strstr(f->server.requests[2], "\"name\":\"a\""));
+	json_decref(obj);
+}
+
+static void test_429_gives_up_after_max_retries(void **state)
+{
+	fixture *f = *state;
+	fake_response throttled = { .status = 429, .headers = "Retry-After: 0\r\n",
+				    .body = "{\"kind\":\"Status\",\"message\":\"slow down\",\"reason\":\"TooManyRequests\",\"code\":429}" };
+	int i;
+
+	for (i = 0; i < 4; i++)
+		fake_server_add(&f->server, &throttled);
+	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"),
+			 SS_ETOOMANYREQUESTS);
+	tu_assert_error(SS_ETOOMANYREQUESTS, "slow down");
+	assert_int_equal(ss_error_last()->retry_after_seconds, 0);
+	assert_int_equal(f->server.nrequests, 4); /* 1 + 3 retries */
+}
+
+static void test_5xx_retried_only_with_retry_after(void **state)
+{
+	fixture *f = *state;
+	fake_response busy = { .status = 503, .headers = "Retry-After: 0\r\n", .body = "" };
+	fake_response broken = { .status = 500, .body = "{\"kind\":\"Status\",\"message\":\"boom\",\"reason\":\"InternalError\",\"code\":500}" };
+	fake_response ok = { .status = 200, .body = cm_json };
+
+	fake_server_add(&f->server, &busy);
+	fake_server_add(&f->server, &ok);
+	fake_server_add(&f->server, &broken);
+	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"), 0);
+	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"), SS_ESERVER);
+	tu_assert_error(SS_ESERVER, "GET /api/v1/namespaces/ns/configmaps/a: 500 InternalError: boom");
+	assert_int_equal(f->server.nrequests, 3);
+}
+
+static void test_token_file_rotation_after_401(void **state)
+{
+	fixture *f = *state;
+	char user[700];
+	fake_response first = { .status = 200, .body = cm_json, .require_auth = true, .auth = "old" };
+	fake_response second = { .status = 200, .body = cm_json, .require_auth = true, .auth = "new" };
+	kube_client *c;
+
+	snprintf(user, sizeof(user), "{tokenFile: %s}", tu_write(f->dir, "token", "old\n"));
+	c = client_for(f, user, NULL);
+	fake_server_add(&f->server, &first);
+	assert_int_equal(kube_get(NULL, c, &configmaps, "ns", "a"), 0);
+	/* The token rotates; the client still holds "old", gets a 401, re-reads
+	 * the file and retries once with "new". */
+	tu_write(f->dir, "token", "new\n");
+	fake_server_add(&f->server, &second);
+	fake_server_add(&f->server, &second);
+	assert_int_equal(kube_get(NULL, c, &configmaps, "ns", "a"), 0);
+	assert_int_equal(f->server.nrequests, 3);
+	assert_non_null(strstr(f->server.requests[1], "Bearer old"));
+	assert_non_null(strstr(f->server.requests[2], "Bearer new"));
+	kube_client_free(c);
+}
+
+static void test_static_token_401_not_retried(void **state)
+{
+	fixture *f = *state;
+	fake_response denied = { .status = 200, .body = cm_json, .require_auth = true, .auth = "other" };
+
+	fake_server_add(&f->server, &denied);
+	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"), SS_EUNAUTHORIZED);
+	assert_int_equal(f->server.nrequests, 1);
+	/* The token never appears in what we report. */
+	assert_null(strstr(ss_error_last()->message, "secret-token-123"));
+}
+
+static void test_response_bound_and_bad_json(void **state)
+{
+	fixture *f = *state;
+	kube_client_opts opts = KUBE_CLIENT_OPTS_INIT;
+	fake_response big = { .status = 200, .body = cm_json };
+	fake_response junk = { .status = 200, .body = "{not json" };
+	kube_client *c;
+	json_t *obj = NULL;
+
+	opts.max_response_bytes = 16;
+	c = client_for(f, "{token: t}", &opts);
+	fake_server_add(&f->server, &big);
+	assert_int_equal(kube_get(&obj, c, &configmaps, "ns", "a"), SS_ETOOLARGE);
+	kube_client_free(c);
+	fake_server_add(&f->server, &junk);
+	assert_int_equal(kube_get(&obj, f->client, &configmaps, "ns", "a"), SS_ERROR);
+	tu_assert_error(SS_ERROR, "invalid JSON");
+	assert_null(obj);
+}
+
+static void test_connection_refused(void **state)
+{
+	fixture *f = *state;
+	kube_config *cfg = NULL;
+	kube_client *c = NULL;
+	/* Port 1 on loopback: nothing listens there. */
+	static const char yaml[] =
+		"current-context: t\n"
+		"clusters: [{name: c, cluster: {server: 'http://127.0.0.1:1'}}]\n"
+		"contexts: [{name: t, context: {cluster: c}}]\n";
+
+	(void)f;
+	assert_int_equal(kube_config_from_string(&cfg, yaml, strlen(yaml), "t", "/", NULL), 0);
+	assert_int_equal(kube_client_new(&c, cfg, NULL), 0);
+	assert_int_equal(kube_get(NULL, c, &configmaps, "ns", "a"), SS_ETRANSPORT);
+	tu_assert_error(SS_ETRANSPORT, "GET /api/v1/namespaces/ns/configmaps/a");
+	kube_client_free(c);
+	kube_config_free(cfg);
+}
+
+/* --- watch ------------------------------------------------------------- */
+
+typedef struct {
+	char seen[1024];
+	int events;
+	atomic_bool *cancel_on_first;
+} watch_log;
+
+static int log_event(const kube_watch_event *ev, void *payload)
+{
+	watch_log *log = payload;
+	size_t n = strlen(log->seen);
+
+	snprintf(log->seen + n, sizeof(log->seen) - n, "%s%s:%s", n ? " " : "",
+		 kube_watch_type_name(ev->type),
+		 ev->resource_version ? ev->resource_version : "-");
+	log->events++;
+	if (log->cancel_on_first)
+		atomic_store(log->cancel_on_first, true);
+	return 0;
+}
+
+#define EV(type, rv) "{\"type\":\"" type "\",\"object\":{\"metadata\":{\"resourceVersion\":\"" rv "\"}}}\n"
+
+static void test_watch_events_split_across_chunks(void **state)
+{
+	fixture *f = *state;
+	fake_response stream = { .status = 200, .chunks = {
+		EV("ADDED", "1") "{\"type\":\"MODI",
+		"FIED\",\"object\":{\"metadata\":{\"resourceVersion\":\"2\"}}}\n{\"ty",
+		"pe\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"3\"}}}\n",
+		EV("DELETED", "4") } };
+	kube_watch_opts opts = { .resource_version = "0", .allow_bookmarks = true,
+				 .timeout_seconds = 30, .label_selector = "app=db" };
+	watch_log log = { 0 };
+
+	fake_server_add(&f->server, &stream);
+	assert_int_equal(kube_watch(f->client, &configmaps, "ns", &opts, log_event, &log), 0);
+	assert_string_equal(log.seen, "ADDED:1 MODIFIED:2 BOOKMARK:3 DELETED:4");
+	assert_non_null(strstr(f->server.requests[0],
+			       "GET /api/v1/namespaces/ns/configmaps?watch=1&resourceVersion=0"
+			       "&allowWatchBookmarks=true&timeoutSeconds=30&labelSelector=app%3Ddb "));
+}
+
+static void test_watch_in_stream_410(void **state)
+{
+	fixture *f = *state;
+	fake_response stream = { .status = 200, .chunks = {
+		EV("ADDED", "7"),
+		"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"message\":\"too old resource version: 1 (7)\",\"reason\":\"Expired\",\"code\":410}}\n",
+		EV("ADDED", "8") } };
+	watch_log log = { 0 };
+
+	fake_server_add(&f->server, &stream);
+	assert_int_equal(kube_watch(f->client, &configmaps, "ns", NULL, log_event, &log), SS_EGONE);
+	tu_assert_error(SS_EGONE, "too old resource version");
+	/* Nothing after the ERROR is delivered. */
+	assert_string_equal(log.seen, "ADDED:7");
+}
+
+static void test_watch_http_410_and_403(void **state)
+{
+	fixture *f = *state;
+	fake_response gone = { .status = 410, .body = "{\"kind\":\"Status\",\"message\":\"too old\",\"reason\":\"Expired\",\"code\":410}" };
+	fake_response forbidden = { .status = 403, .body = "{\"kind\":\"Status\",\"message\":\"no\",\"reason\":\"Forbidden\",\"code\":403}" };
+	watch_log log = { 0 };
+
+	fake_server_add(&f->server, &gone);
+	fake_server_add(&f->server, &forbidden);
+	assert_int_equal(kube_watch(f->client, &configmaps, "ns", NULL, log_event, &log), SS_EGONE);
+	assert_int_equal(kube_watch(f->client, &configmaps, NULL, NULL, log_event, &log), SS_EFORBIDDEN);
+	tu_assert_error(SS_EFORBIDDEN, "GET /api/v1/configmaps?watch=1: 403 Forbidden: no");
+	assert_int_equal(log.events, 0);
+}
+
+static void test_watch_oversized_event(void **state)
+{
+	fixture *f = *state;
+	fake_response stream = { .status = 200, .chunks = { EV("ADDED", "1"), EV("ADDED", "1234567890123") } };
+	kube_watch_opts opts = { .max_event_bytes = 70 };
+	watch_log log = { 0 };
+
+	fake_server_add(&f->server, &stream);
+	assert_int_equal(kube_watch(f->client, &configmaps, "ns", &opts, log_event, &log), SS_ETOOLARGE);
+	assert_string_equal(log.seen, "ADDED:1");
+}
+
+static void test_watch_cut_mid_event(void **state)
+{
+	fixture *f = *state;
+	fake_response stream = { .status = 200, .truncate = true,
+				 .chunks = { EV("ADDED", "1"), "{\"type\":\"ADD" } };
+	watch_log log = { 0 };
+	int rc;
+
+	fake_server_add(&f->server, &stream);
+	rc = kube_watch(f->client, &configmaps, "ns", NULL, log_event, &log);
+	assert_int_equal(rc, SS_ETRANSPORT);
+	assert_string_equal(log.seen, "ADDED:1");
+}
+
+static void test_watch_cancel(void **state)
+{
+	fixture *f = *state;
+	fake_response stream = { .status = 200, .hold_open = true, .chunks = { EV("ADDED", "1") } };
+	atomic_bool cancel = false;
+	kube_watch_opts opts = { .cancel = &cancel };
+	watch_log log = { .cancel_on_first = &cancel };
+
+	fake_server_add(&f->server, &stream);
+	assert_int_equal(kube_watch(f->client, &configmaps, "ns", &opts, log_event, &log), SS_ECANCELLED);
+	assert_int_equal(log.events, 1);
+}
+
+static int stop_at_second(const kube_watch_event *ev, void *payload)
+{
+	int *n = payload;
+
+	(void)ev;
+	return ++*n == 2 ? 77 : 0;
+}
+
+static void test_watch_callback_stops(void **state)
+{
+	fixture *f = *state;
+	fake_response stream = { .status = 200, .hold_open = true,
+				 .chunks = { EV("ADDED", "1") EV("ADDED", "2") EV("ADDED", "3") } };
+	int n = 0;
+
+	fake_server_add(&f->server, &stream);
+	assert_int_equal(kube_watch(f->client, &configmaps, "ns", NULL, stop_at_second, &n), 77);
+	assert_int_equal(n, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_get_sends_token_and_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_alive_reuses_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_429_retried_after_delay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_429_gives_up_after_max_retries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_5xx_retried_only_with_retry_after, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_file_rotation_after_401, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_static_token_401_not_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_response_bound_and_bad_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_events_split_across_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_in_stream_410, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_http_410_and_403, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_oversized_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_cut_mid_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_callback_stops, setup, teardown),
+	};
+	int rc;
+
+	kube_global_init();
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	kube_global_cleanup();
+	return rc;
+}
