@@ -3,6 +3,13 @@
 # source package and caches them outside the repository, keyed by the Debian
 # source version, so the (about 7 minute) build happens once per machine.
 #
+# Kubernetes 1.20 vendors github.com/modern-go/reflect2 v1.0.1, whose unsafe
+# map iteration depends on the Go runtime's iterator layout of Go <= 1.17;
+# built with Debian 12's Go 1.19 the API server segfaults the first time it
+# serialises a map through json-iterator (e.g. creating a custom resource).
+# The vendored copy is therefore replaced by Debian's reflect2 (>= 1.0.2),
+# which is fixed, and the cache key records that.
+#
 # Prints the cache's bin directory on stdout as its last line; progress goes to
 # stderr. Idempotent: a complete cache is reused at once. Uses a private apt
 # source list so the system's apt configuration is left untouched.
@@ -51,17 +58,28 @@ apt_private() {
         -o Dir::Cache::Archives="$dir/archives" "$@"
 }
 
+# The kubernetes source version from the private lists ("" if unknown).
+source_version() {
+    apt_private apt-cache "$1" showsrc kubernetes 2>/dev/null |
+        awk '/^Version:/ && v == "" {v = $2} END {print v}'
+}
+
 main() {
-    need_pkgs golang-go rsync dpkg-dev
+    need_pkgs golang-go rsync dpkg-dev golang-github-modern-go-reflect2-dev
     local work="$CACHE_ROOT/k8s-src"
     mkdir -p "$work"
     make_private_apt "$work/apt"
-    apt_private apt-get "$work/apt" update -qq >&2
     local version
-    version=$(apt_private apt-cache "$work/apt" showsrc kubernetes 2>/dev/null |
-        awk '/^Version:/ && v == "" {v = $2} END {print v}')
+    version=$(source_version "$work/apt")
+    if [ -z "$version" ]; then
+        apt_private apt-get "$work/apt" update -qq >&2
+        version=$(source_version "$work/apt")
+    fi
     [ -n "$version" ] || { log "no 'kubernetes' source package found"; exit 1; }
-    local bindir="$CACHE_ROOT/k8s/$version/bin"
+    local reflect2_src=/usr/share/gocode/src/github.com/modern-go/reflect2
+    local reflect2_version
+    reflect2_version=$(dpkg-query -W -f='${Version}' golang-github-modern-go-reflect2-dev)
+    local bindir="$CACHE_ROOT/k8s/$version+reflect2-$reflect2_version/bin"
     local ok=1 b
     for b in "${BINARIES[@]}"; do [ -x "$bindir/$b" ] || ok=0; done
     if [ $ok = 1 ]; then
@@ -81,6 +99,9 @@ main() {
         (cd "$srcdir" && dpkg-source --no-check -x "$dsc" tree-unpack >&2)
         mv "$srcdir/tree-unpack" "$srcdir/tree"
     fi
+    log "using Debian's reflect2 $reflect2_version in place of the vendored v1.0.1"
+    rsync -a --delete --exclude '*_test.go' "$reflect2_src/" \
+        "$srcdir/tree/vendor/github.com/modern-go/reflect2/"
     mkdir -p "$srcdir/gopath/src/k8s.io"
     ln -sfn "$srcdir/tree" "$srcdir/gopath/src/k8s.io/kubernetes"
 

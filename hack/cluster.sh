@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# A real, local Kubernetes control plane for tests and demos: etcd (Debian's
+# etcd-server) and kube-apiserver (built from Debian's kubernetes source by
+# hack/build-k8s.sh), listening on 127.0.0.1 only, with a generated CA, token
+# and client-certificate authentication, service-account token signing (so
+# TokenRequest works) and RBAC authorization.
+#
+# Usage: hack/cluster.sh [--dir DIR] up | down | env | status | restart-apiserver
+#   DIR defaults to $SNAPSTAGE_CLUSTER_DIR or /tmp/snapstage-cluster.
+#
+# Invariants: every daemon runs in its own session with its pid in DIR/pids,
+# and `down` stops exactly those (TERM, then KILL after 10 s) and removes DIR,
+# so nothing outlives a test run. `up` on a running cluster is a no-op; a
+# failed `up` tears down what it started. Ports are chosen free at start.
+# Tokens and keys are written to DIR with mode 0600 and never printed.
+set -euo pipefail
+
+HACK=$(cd "$(dirname "$0")" && pwd)
+DIR=${SNAPSTAGE_CLUSTER_DIR:-/tmp/snapstage-cluster}
+if [ "${1:-}" = "--dir" ]; then
+    DIR=$2
+    shift 2
+fi
+case "$DIR" in /*) ;; *) DIR=$(pwd)/$DIR ;; esac
+SA_ISSUER=https://kubernetes.default.svc.cluster.local
+
+log() { printf '[cluster] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+pid_of() { cat "$DIR/pids/$1.pid" 2>/dev/null || true; }
+# A crashed daemon may linger as a zombie (nothing reaps it in a
+# container), so "alive" means running and not in state Z.
+pid_alive() {
+    [ -n "$1" ] && kill -0 "$1" 2>/dev/null &&
+        [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+alive() { pid_alive "$(pid_of "$1")"; }
+
+ensure_tools() {
+    local missing=()
+    command -v etcd >/dev/null || missing+=(etcd-server)
+    command -v openssl >/dev/null || missing+=(openssl)
+    command -v curl >/dev/null || missing+=(curl)
+    command -v python3 >/dev/null || missing+=(python3)
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]}"
+        apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+    fi
+}
+
+# Free TCP ports on 127.0.0.1, chosen by the kernel, all distinct.
+free_ports() {
+    python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+
+gen_pki() {
+    local pki=$DIR/pki
+    mkdir -p "$pki"
+    (
+        cd "$pki"
+        umask 077
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=snapstage-test-ca \
+            -keyout ca.key -out ca.crt 2>/dev/null
+        cat >serving.ext <<EXT
+subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.0.0.1
+extendedKeyUsage=serverAuth
+EXT
+        openssl req -newkey rsa:2048 -nodes -subj /CN=kube-apiserver \
+            -keyout apiserver.key -out apiserver.csr 2>/dev/null
+        openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+            -days 3650 -extfile serving.ext -out apiserver.crt 2>/dev/null
+        printf 'extendedKeyUsage=clientAuth\n' >client.ext
+        openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=snapstage-admin" \
+            -keyout admin.key -out admin.csr 2>/dev/null
+        openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+            -days 3650 -extfile client.ext -out admin.crt 2>/dev/null
+        openssl genrsa -out sa.key 2048 2>/dev/null
+        openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+        chmod 0644 ca.crt apiserver.crt admin.crt sa.pub
+    )
+}
+
+gen_tokens() {
+    umask 077
+    openssl rand -hex 24 >"$DIR/admin.token"
+    openssl rand -hex 24 >"$DIR/unprivileged.token"
+    printf '%s,snapstage-admin,uid-admin,"system:masters"\n%s,snapstage-unprivileged,uid-unprivileged\n' \
+        "$(cat "$DIR/admin.token")" "$(cat "$DIR/unprivileged.token")" >"$DIR/tokens.csv"
+}
+
+# Starts NAME in its own session with its log and pid file.
+spawn() {
+    local name=$1
+    shift
+    setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 &
+    echo $! >"$DIR/pids/$name.pid"
+}
+
+wait_until() { # seconds description command...
+    local limit=$1 what=$2 i
+    shift 2
+    for ((i = 0; i < limit * 5; i++)); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.2
+    done
+    log "timed out after ${limit}s waiting for $what"
+    return 1
+}
+
+start_etcd() {
+    spawn etcd etcd --name snapstage-test --data-dir "$DIR/etcd" \
+        --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
+        --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+        --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+        --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+        --initial-cluster "snapstage-test=http://127.0.0.1:$ETCD_PEER_PORT" \
+        --log-level warn --quota-backend-bytes 2147483648
+    wait_until 30 etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+}
+
+apiserver_ready() {
+    [ "$(curl -sS --max-time 2 --cacert "$DIR/pki/ca.crt" \
+        -H "Authorization: Bearer $(cat "$DIR/admin.token")" \
+        "https://127.0.0.1:$API_PORT/readyz")" = ok ]
+}
+
+# One definition of the API server's flags, used by `up` and restarts.
+start_apiserver() {
+    local pki=$DIR/pki extra=()
+    read -r -a extra <<<"${SNAPSTAGE_APISERVER_EXTRA_FLAGS:-}"
+    spawn kube-apiserver "$K8S_BIN/kube-apiserver" \
+        --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
+        --secure-port="$API_PORT" --insecure-port=0 \
+        --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+        --service-cluster-ip-range=10.0.0.0/24 \
+        --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
+        --client-ca-file="$pki/ca.crt" --token-auth-file="$DIR/tokens.csv" \
+        --authorization-mode=RBAC \
+        --service-account-key-file="$pki/sa.pub" \
+        --service-account-signing-key-file="$pki/sa.key" \
+        --service-account-issuer="$SA_ISSUER" --api-audiences="$SA_ISSUER" \
+        --allow-privileged=true --profiling=false \
+        "${extra[@]+"${extra[@]}"}"
+    if ! wait_until 90 kube-apiserver apiserver_ready; then
+        tail -n 30 "$DIR/logs/kube-apiserver.log" >&2 || true
+        return 1
+    fi
+}
+
+write_kubeconfig() { # file token-file
+    local ca
+    ca=$(base64 -w0 <"$DIR/pki/ca.crt")
+    (
+        umask 077
+        cat >"$1" <<KC
+apiVersion: v1
+kind: Config
+current-context: snapstage-test
+clusters:
+- name: snapstage-test
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority-data: $ca
+users:
+- name: user
+  user:
+    token: $(cat "$2")
+contexts:
+- name: snapstage-test
+  context: {cluster: snapstage-test, user: user, namespace: default}
+KC
+    )
+}
+
+write_env() {
+    cat >"$DIR/env" <<ENV
+export KUBECONFIG=$DIR/kubeconfig
+export SNAPSTAGE_CLUSTER_DIR=$DIR
+export SNAPSTAGE_APISERVER_URL=https://127.0.0.1:$API_PORT
+export SNAPSTAGE_ETCD_URL=http://127.0.0.1:$ETCD_PORT
+export SNAPSTAGE_CA_FILE=$DIR/pki/ca.crt
+export SNAPSTAGE_ADMIN_TOKEN_FILE=$DIR/admin.token
+export SNAPSTAGE_UNPRIVILEGED_TOKEN_FILE=$DIR/unprivileged.token
+export SNAPSTAGE_ADMIN_CERT_FILE=$DIR/pki/admin.crt
+export SNAPSTAGE_ADMIN_KEY_FILE=$DIR/pki/admin.key
+export SNAPSTAGE_SA_KEY_FILE=$DIR/pki/sa.key
+export SNAPSTAGE_K8S_BIN=$K8S_BIN
+ENV
+    # What a restart needs to reuse the same ports.
+    printf 'API_PORT=%s\nETCD_PORT=%s\nETCD_PEER_PORT=%s\nK8S_BIN=%s\n' \
+        "$API_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "$K8S_BIN" >"$DIR/ports"
+}
+
+stop_component() {
+    local name=$1 pid i
+    pid=$(pid_of "$name")
+    [ -n "$pid" ] || return 0
+    if pid_alive "$pid"; then
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do
+            pid_alive "$pid" || break
+            sleep 0.2
+        done
+        if pid_alive "$pid"; then
+            log "$name did not stop on TERM; killing it"
+            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+            sleep 0.2
+        fi
+    fi
+    rm -f "$DIR/pids/$name.pid"
+}
+
+cmd_down() {
+    [ -d "$DIR" ] || return 0
+    local c
+    for c in kube-controller-manager kube-apiserver etcd; do stop_component "$c"; done
+    for c in "$DIR"/pids/*.pid; do # anything a later tool added
+        [ -e "$c" ] && stop_component "$(basename "$c" .pid)"
+    done
+    rm -rf "$DIR"
+    log "down: $DIR removed"
+}
+
+cmd_up() {
+    if [ -f "$DIR/ports" ] && alive etcd && alive kube-apiserver; then
+        # shellcheck disable=SC1091
+        . "$DIR/ports"
+        if apiserver_ready; then
+            log "already running: https://127.0.0.1:$API_PORT (source $DIR/env)"
+            return 0
+        fi
+    fi
+    [ -d "$DIR" ] && cmd_down
+    ensure_tools
+    K8S_BIN=$("$HACK/build-k8s.sh" | tail -n 1)
+    [ -x "$K8S_BIN/kube-apiserver" ] || die "no kube-apiserver in '$K8S_BIN'"
+    local started_ns
+    started_ns=$(date +%s%N)
+    mkdir -p "$DIR/logs" "$DIR/pids"
+    trap 'log "up failed; tearing down"; cmd_down' ERR
+    read -r API_PORT ETCD_PORT ETCD_PEER_PORT <<<"$(free_ports 3)"
+    gen_pki
+    gen_tokens
+    start_etcd
+    start_apiserver
+    write_kubeconfig "$DIR/kubeconfig" "$DIR/admin.token"
+    write_kubeconfig "$DIR/kubeconfig-unprivileged" "$DIR/unprivileged.token"
+    write_env
+    trap - ERR
+    local ms=$((($(date +%s%N) - started_ns) / 1000000))
+    log "cluster up in $((ms / 1000)).$(printf '%03d' $((ms % 1000)))s: https://127.0.0.1:$API_PORT  (source $DIR/env)"
+}
+
+cmd_restart_apiserver() {
+    [ -f "$DIR/ports" ] || die "no cluster in $DIR"
+    # shellcheck disable=SC1091
+    . "$DIR/ports"
+    stop_component kube-apiserver
+    start_apiserver
+    log "kube-apiserver restarted on https://127.0.0.1:$API_PORT"
+}
+
+cmd_status() {
+    local c rc=0
+    for c in etcd kube-apiserver; do
+        if alive "$c"; then echo "$c: running (pid $(pid_of "$c"))"; else echo "$c: stopped"; rc=1; fi
+    done
+    return $rc
+}
+
+case "${1:-}" in
+up) cmd_up ;;
+down) cmd_down ;;
+env) [ -f "$DIR/env" ] || die "no cluster in $DIR (run: hack/cluster.sh up)"; cat "$DIR/env" ;;
+status) cmd_status ;;
+restart-apiserver) cmd_restart_apiserver ;;
+*) echo "usage: $0 [--dir DIR] up|down|env|status|restart-apiserver" >&2; exit 2 ;;
+esac
