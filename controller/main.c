@@ -71,8 +71,8 @@ static int parse_flags(flags *out, int argc, char **argv)
 	return 0;
 }
 
-static void report_api(kube_client *client, const char *group,
-		       const char *version, const char *resource)
+static void report_api(kube_client *client, const char *group, const char *version,
+		       const char *resource)
 {
 	if (kube_discover_resource(NULL, client, group, version, resource) == 0)
 		printf("  %-45s served\n", resource);
@@ -93,8 +93,7 @@ int main(int argc, char **argv)
 	if (kube_global_init() < 0)
 		goto fail;
 	kube_config_sources_from_env(&src, f.kubeconfig, f.context);
-	if (kube_config_load(&cfg, &src) < 0 ||
-	    kube_client_new(&client, cfg, NULL) < 0)
+	if (kube_config_load(&cfg, &src) < 0 || kube_client_new(&client, cfg, NULL) < 0)
 		goto fail;
 	printf("API server %s (namespace %s)\n", kube_client_server(client),
 	       kube_client_namespace(client));

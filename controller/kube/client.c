@@ -31,13 +31,13 @@ struct kube_client {
 	kube_config *cfg;
 	kube_client_opts opts;
 	char *user_agent;
-	char *base_url;            /* server URL, host replaced by tls-server-name */
+	char *base_url;		       /* server URL, host replaced by tls-server-name */
 	struct curl_slist *connect_to; /* maps tls-server-name back to the host */
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t token_lock;
-	char *token;               /* secret; current bearer token */
-	time_t token_read_at;      /* monotonic seconds of the last file read */
+	char *token;	      /* secret; current bearer token */
+	time_t token_read_at; /* monotonic seconds of the last file read */
 };
 
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -118,13 +118,14 @@ static int setup_server_name(kube_client *c)
 	}
 	if (curl_url_set(u, CURLUPART_HOST, c->cfg->tls_server_name, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
-		error = ss_error_set(SS_EINVALID, "tls-server-name '%s' is not a host name",
+		error = ss_error_set(SS_EINVALID,
+				     "tls-server-name '%s' is not a host name",
 				     c->cfg->tls_server_name);
 		goto done;
 	}
 	c->base_url = ss_strdup(url);
-	error = ss_buf_printf(&map, "%s:%s:%s:%s", c->cfg->tls_server_name, port,
-			      host, port);
+	error = ss_buf_printf(&map, "%s:%s:%s:%s", c->cfg->tls_server_name, port, host,
+			      port);
 	if (error == 0 && c->base_url) {
 		c->connect_to = curl_slist_append(NULL, ss_buf_cstr(&map));
 		if (!c->connect_to)
@@ -326,10 +327,10 @@ static void set_tls(CURL *easy, const kube_config *cfg)
 		curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &ca);
 	}
 	if (cfg->client_cert_pem) {
-		struct curl_blob cert = { cfg->client_cert_pem,
-					  cfg->client_cert_pem_len, CURL_BLOB_COPY };
-		struct curl_blob key = { cfg->client_key_pem,
-					 cfg->client_key_pem_len, CURL_BLOB_COPY };
+		struct curl_blob cert = { cfg->client_cert_pem, cfg->client_cert_pem_len,
+					  CURL_BLOB_COPY };
+		struct curl_blob key = { cfg->client_key_pem, cfg->client_key_pem_len,
+					 CURL_BLOB_COPY };
 
 		curl_easy_setopt(easy, CURLOPT_SSLCERT_BLOB, &cert);
 		curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
@@ -338,9 +339,8 @@ static void set_tls(CURL *easy, const kube_config *cfg)
 	}
 }
 
-int kube_transport_begin(kube_transport *t, kube_client *c,
-			 const kube_request *req, bool streaming,
-			 bool force_token_reload)
+int kube_transport_begin(kube_transport *t, kube_client *c, const kube_request *req,
+			 bool streaming, bool force_token_reload)
 {
 	const char *method = req->method ? req->method : "GET";
 	int error;
@@ -410,8 +410,7 @@ void kube_transport_end(kube_transport *t)
 	t->auth_header.ptr = NULL;
 }
 
-int kube_transport_describe(ss_buf *out, const kube_transport *t,
-			    const kube_request *req)
+int kube_transport_describe(ss_buf *out, const kube_transport *t, const kube_request *req)
 {
 	const char *url = ss_buf_cstr(&t->url);
 	const char *path = strstr(url, "://");
@@ -421,8 +420,7 @@ int kube_transport_describe(ss_buf *out, const kube_transport *t,
 			     path ? path : url);
 }
 
-int kube_transport_error(const kube_transport *t, CURLcode rc,
-			 const kube_request *req)
+int kube_transport_error(const kube_transport *t, CURLcode rc, const kube_request *req)
 {
 	ss_buf what = SS_BUF_INIT(MAX_URL_BYTES + 16);
 	int code = rc == CURLE_OPERATION_TIMEDOUT ? SS_ETIMEOUT : SS_ETRANSPORT;
@@ -480,7 +478,8 @@ int kube_request_do(json_t **out, kube_client *c, const kube_request *req)
 	if (req->body) {
 		payload = json_dumps(req->body, JSON_COMPACT);
 		if (!payload)
-			return ss_error_set(SS_EINVALID, "request body is not serialisable JSON");
+			return ss_error_set(SS_EINVALID,
+					    "request body is not serialisable JSON");
 	}
 	ss_buf_init(&sink.body, c->opts.max_response_bytes);
 	for (;;) {
@@ -535,8 +534,9 @@ int kube_request_do(json_t **out, kube_client *c, const kube_request *req)
 	}
 	if (out) {
 		json_error_t jerr;
-		json_t *doc = sink.body.len ? json_loadb(sink.body.ptr, sink.body.len, 0, &jerr)
-					    : json_null();
+		json_t *doc = sink.body.len
+				      ? json_loadb(sink.body.ptr, sink.body.len, 0, &jerr)
+				      : json_null();
 
 		if (!doc) {
 			error = ss_error_set(SS_ERROR,

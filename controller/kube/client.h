@@ -38,17 +38,19 @@
 typedef struct kube_client kube_client;
 
 typedef struct {
-	long timeout_ms;            /* a whole request (not a watch) */
+	long timeout_ms; /* a whole request (not a watch) */
 	long connect_timeout_ms;
-	int max_retries;            /* for 429 / 5xx with Retry-After */
+	int max_retries;	     /* for 429 / 5xx with Retry-After */
 	int max_retry_after_seconds; /* longest single wait for Retry-After */
-	long token_refresh_seconds; /* re-read a token file after this long */
-	size_t max_response_bytes;  /* larger responses fail with SS_ETOOLARGE */
+	long token_refresh_seconds;  /* re-read a token file after this long */
+	size_t max_response_bytes;   /* larger responses fail with SS_ETOOLARGE */
 	const char *user_agent;
 } kube_client_opts;
 
-#define KUBE_CLIENT_OPTS_INIT \
-	{ 30000, 10000, 3, 10, 60, (size_t)256 << 20, "snapstage" }
+#define KUBE_CLIENT_OPTS_INIT                                           \
+	{                                                               \
+		30000, 10000, 3, 10, 60, (size_t)256 << 20, "snapstage" \
+	}
 
 int kube_global_init(void);
 void kube_global_cleanup(void);
@@ -65,15 +67,15 @@ const char *kube_client_server(const kube_client *client);
 /* One API request. Either `resource` (with ns/name/subresource) or a raw
  * `path` such as "/apis" addresses it. */
 typedef struct {
-	const char *method;             /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+	const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE" */
 	const kube_resource *resource;
 	const char *ns;
 	const char *name;
 	const char *subresource;
-	const char *path;               /* used when resource is NULL */
-	const char *query;              /* already escaped, without '?'; may be NULL */
-	const json_t *body;             /* NULL: no body */
-	const char *content_type;       /* NULL: application/json */
+	const char *path;	  /* used when resource is NULL */
+	const char *query;	  /* already escaped, without '?'; may be NULL */
+	const json_t *body;	  /* NULL: no body */
+	const char *content_type; /* NULL: application/json */
 } kube_request;
 
 /* Performs `req`. On success *out (if out is not NULL) is the decoded JSON

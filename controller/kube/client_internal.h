@@ -25,9 +25,8 @@ typedef struct {
 /* Prepares `t` for `req` without performing it. `streaming` requests have
  * no overall timeout (they end by the server's timeoutSeconds). When
  * `force_token_reload` is set the token file is re-read first. */
-int kube_transport_begin(kube_transport *t, kube_client *client,
-			 const kube_request *req, bool streaming,
-			 bool force_token_reload);
+int kube_transport_begin(kube_transport *t, kube_client *client, const kube_request *req,
+			 bool streaming, bool force_token_reload);
 void kube_transport_end(kube_transport *t);
 
 /* Whether the client's credentials come from a token file (401 → re-read). */
@@ -42,7 +41,6 @@ int kube_transport_describe(ss_buf *out, const kube_transport *t,
 			    const kube_request *req);
 
 /* Maps a failed curl_easy_perform() to an ss_error_code, recording it. */
-int kube_transport_error(const kube_transport *t, CURLcode rc,
-			 const kube_request *req);
+int kube_transport_error(const kube_transport *t, CURLcode rc, const kube_request *req);
 
 #endif

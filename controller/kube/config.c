@@ -108,8 +108,8 @@ kube_config *kube_config_dup(const kube_config *cfg)
 	    dup_bytes(&c->ca_pem, cfg->ca_pem, cfg->ca_pem_len) < 0 ||
 	    dup_bytes(&c->client_cert_pem, cfg->client_cert_pem,
 		      cfg->client_cert_pem_len) < 0 ||
-	    dup_bytes(&c->client_key_pem, cfg->client_key_pem,
-		      cfg->client_key_pem_len) < 0) {
+	    dup_bytes(&c->client_key_pem, cfg->client_key_pem, cfg->client_key_pem_len) <
+		    0) {
 		kube_config_free(c);
 		ss_error_set(SS_ENOMEM, "out of memory");
 		return NULL;
@@ -145,10 +145,9 @@ done:
  * Credential material given either inline (`*-data`, base64) or as a file
  * path; inline wins, as in kubectl. `kind`/`entry` name it in messages.
  */
-static int load_material(unsigned char **out, size_t *out_len,
-			 const json_t *body, const source_doc *doc,
-			 const char *file_key, const char *data_key,
-			 const char *kind, const char *entry)
+static int load_material(unsigned char **out, size_t *out_len, const json_t *body,
+			 const source_doc *doc, const char *file_key,
+			 const char *data_key, const char *kind, const char *entry)
 {
 	const char *data = jstr(body, data_key);
 	const char *file = jstr(body, file_key);
@@ -172,8 +171,8 @@ static int load_material(unsigned char **out, size_t *out_len,
 	if (error < 0) {
 		const ss_error *e = ss_error_last();
 
-		error = ss_error_set(e->code, "%s %s: %s: %s", kind, entry,
-				     file_key, e->message);
+		error = ss_error_set(e->code, "%s %s: %s: %s", kind, entry, file_key,
+				     e->message);
 		goto done;
 	}
 	*out_len = b.len;
@@ -187,8 +186,7 @@ done:
 
 /* Finds `name` in the list under `list_key` of the first doc defining it. */
 static int find_named(named_entry *out, const source_doc *docs, size_t ndocs,
-		      const char *list_key, const char *body_key,
-		      const char *name)
+		      const char *list_key, const char *body_key, const char *name)
 {
 	size_t d, i;
 
@@ -249,10 +247,10 @@ static int check_shape(const source_doc *doc)
 						    "kubeconfig %s: %s[%zu] has no name",
 						    doc->origin, lists[l][0], i);
 			if (!json_is_object(body))
-				return ss_error_set(SS_EINVALID,
-						    "kubeconfig %s: %s %s has no '%s' mapping",
-						    doc->origin, lists[l][1], name,
-						    lists[l][1]);
+				return ss_error_set(
+					SS_EINVALID,
+					"kubeconfig %s: %s %s has no '%s' mapping",
+					doc->origin, lists[l][1], name, lists[l][1]);
 		}
 	}
 	return 0;
@@ -286,8 +284,7 @@ static int list_context_names(ss_buf *b, const source_doc *docs, size_t ndocs)
 	return error;
 }
 
-static int apply_cluster(kube_config *cfg, const named_entry *cl,
-			 const char *name)
+static int apply_cluster(kube_config *cfg, const named_entry *cl, const char *name)
 {
 	const char *server = jstr(cl->body, "server");
 	const json_t *insecure = json_object_get(cl->body, "insecure-skip-tls-verify");
@@ -295,17 +292,17 @@ static int apply_cluster(kube_config *cfg, const named_entry *cl,
 	int error;
 
 	if (!server || !*server)
-		return ss_error_set(SS_EINVALID, "cluster %s: no server given",
-				    name);
+		return ss_error_set(SS_EINVALID, "cluster %s: no server given", name);
 	if (!ss_str_has_prefix(server, "https://") &&
 	    !ss_str_has_prefix(server, "http://"))
 		return ss_error_set(SS_EINVALID,
-				    "cluster %s: server '%s' is not an http(s) URL",
-				    name, server);
+				    "cluster %s: server '%s' is not an http(s) URL", name,
+				    server);
 	if (insecure && !json_is_boolean(insecure))
-		return ss_error_set(SS_EINVALID,
-				    "cluster %s: insecure-skip-tls-verify must be true or false",
-				    name);
+		return ss_error_set(
+			SS_EINVALID,
+			"cluster %s: insecure-skip-tls-verify must be true or false",
+			name);
 	cfg->insecure_skip_tls_verify = json_is_true(insecure);
 	len = strlen(server);
 	while (len > 0 && server[len - 1] == '/')
@@ -316,13 +313,14 @@ static int apply_cluster(kube_config *cfg, const named_entry *cl,
 	if (dup_str(&cfg->tls_server_name, jstr(cl->body, "tls-server-name")) < 0)
 		return SS_ENOMEM;
 	error = load_material(&cfg->ca_pem, &cfg->ca_pem_len, cl->body, cl->doc,
-			      "certificate-authority",
-			      "certificate-authority-data", "cluster", name);
+			      "certificate-authority", "certificate-authority-data",
+			      "cluster", name);
 	if (error < 0)
 		return error;
 	if (cfg->ca_pem && cfg->insecure_skip_tls_verify)
 		return ss_error_set(SS_EINVALID,
-				    "cluster %s: a certificate authority and insecure-skip-tls-verify cannot be used together",
+				    "cluster %s: a certificate authority and "
+				    "insecure-skip-tls-verify cannot be used together",
 				    name);
 	return 0;
 }
@@ -335,16 +333,20 @@ static int apply_user(kube_config *cfg, const named_entry *us, const char *name)
 	int error;
 
 	if (exec && !json_is_null(exec))
-		return ss_error_set(SS_EUNSUPPORTED,
-				    "user %s: exec credential plugins (command '%s') are not supported; use a token, a token file or a client certificate",
-				    name, jstr(exec, "command") ? jstr(exec, "command") : "?");
+		return ss_error_set(
+			SS_EUNSUPPORTED,
+			"user %s: exec credential plugins (command '%s') are not "
+			"supported; use a token, a token file or a client certificate",
+			name, jstr(exec, "command") ? jstr(exec, "command") : "?");
 	if (json_object_get(us->body, "auth-provider"))
 		return ss_error_set(SS_EUNSUPPORTED,
-				    "user %s: auth-provider plugins are not supported; use a token, a token file or a client certificate",
+				    "user %s: auth-provider plugins are not supported; "
+				    "use a token, a token file or a client certificate",
 				    name);
 	if (jstr(us->body, "username") || jstr(us->body, "password"))
 		return ss_error_set(SS_EUNSUPPORTED,
-				    "user %s: basic authentication (username/password) is not supported",
+				    "user %s: basic authentication (username/password) "
+				    "is not supported",
 				    name);
 	if (token && *token) {
 		cfg->token = ss_strdup(token);
@@ -355,20 +357,20 @@ static int apply_user(kube_config *cfg, const named_entry *us, const char *name)
 		if (!cfg->token_file)
 			return SS_ENOMEM;
 	}
-	error = load_material(&cfg->client_cert_pem, &cfg->client_cert_pem_len,
-			      us->body, us->doc, "client-certificate",
-			      "client-certificate-data", "user", name);
+	error = load_material(&cfg->client_cert_pem, &cfg->client_cert_pem_len, us->body,
+			      us->doc, "client-certificate", "client-certificate-data",
+			      "user", name);
 	if (error == 0)
-		error = load_material(&cfg->client_key_pem,
-				      &cfg->client_key_pem_len, us->body,
-				      us->doc, "client-key", "client-key-data",
+		error = load_material(&cfg->client_key_pem, &cfg->client_key_pem_len,
+				      us->body, us->doc, "client-key", "client-key-data",
 				      "user", name);
 	if (error < 0)
 		return error;
 	if (!cfg->client_cert_pem != !cfg->client_key_pem)
-		return ss_error_set(SS_EINVALID,
-				    "user %s: a client certificate needs both certificate and key",
-				    name);
+		return ss_error_set(
+			SS_EINVALID,
+			"user %s: a client certificate needs both certificate and key",
+			name);
 	return 0;
 }
 
@@ -391,12 +393,14 @@ static int resolve(kube_config **out, const source_doc *docs, size_t ndocs,
 		context = current_context(docs, ndocs);
 	if (!context)
 		return ss_error_set(SS_EINVALID,
-				    "no context selected: the kubeconfig has no current-context and no --context was given");
+				    "no context selected: the kubeconfig has no "
+				    "current-context and no --context was given");
 	if (find_named(&ctx, docs, ndocs, "contexts", "context", context) < 0) {
 		list_context_names(&names, docs, ndocs);
-		error = ss_error_set(SS_ENOTFOUND,
-				     "context '%s' not found in kubeconfig (contexts: %s)",
-				     context, names.len ? ss_buf_cstr(&names) : "none");
+		error = ss_error_set(
+			SS_ENOTFOUND,
+			"context '%s' not found in kubeconfig (contexts: %s)", context,
+			names.len ? ss_buf_cstr(&names) : "none");
 		ss_buf_free(&names);
 		return error;
 	}
@@ -404,12 +408,11 @@ static int resolve(kube_config **out, const source_doc *docs, size_t ndocs,
 	user_name = jstr(ctx.body, "user");
 	ns = jstr(ctx.body, "namespace");
 	if (!cluster_name || !*cluster_name)
-		return ss_error_set(SS_EINVALID, "context %s: no cluster given",
-				    context);
+		return ss_error_set(SS_EINVALID, "context %s: no cluster given", context);
 	if (find_named(&cl, docs, ndocs, "clusters", "cluster", cluster_name) < 0)
 		return ss_error_set(SS_ENOTFOUND,
-				    "context %s: cluster '%s' is not defined",
-				    context, cluster_name);
+				    "context %s: cluster '%s' is not defined", context,
+				    cluster_name);
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg)
 		return ss_error_set(SS_ENOMEM, "out of memory");
@@ -440,8 +443,8 @@ done:
 	return error;
 }
 
-static int parse_doc(source_doc *doc, const char *text, size_t len,
-		     const char *origin, const char *dir)
+static int parse_doc(source_doc *doc, const char *text, size_t len, const char *origin,
+		     const char *dir)
 {
 	int error = ss_yaml_to_json(&doc->root, text, len, origin);
 
@@ -458,8 +461,7 @@ static int parse_doc(source_doc *doc, const char *text, size_t len,
 }
 
 int kube_config_from_string(kube_config **out, const char *text, size_t len,
-			    const char *origin, const char *base_dir,
-			    const char *context)
+			    const char *origin, const char *base_dir, const char *context)
 {
 	source_doc doc = { 0 };
 	int error = parse_doc(&doc, text, len, origin, base_dir ? base_dir : ".");
@@ -470,8 +472,8 @@ int kube_config_from_string(kube_config **out, const char *text, size_t len,
 	return error;
 }
 
-int kube_config_from_files(kube_config **out, const char *const *paths,
-			   size_t npaths, bool missing_ok, const char *context)
+int kube_config_from_files(kube_config **out, const char *const *paths, size_t npaths,
+			   bool missing_ok, const char *context)
 {
 	source_doc docs[MAX_KUBECONFIG_FILES] = { 0 };
 	size_t ndocs = 0, i;
@@ -479,8 +481,7 @@ int kube_config_from_files(kube_config **out, const char *const *paths,
 	int error = 0;
 
 	if (npaths > MAX_KUBECONFIG_FILES)
-		return ss_error_set(SS_ETOOLARGE,
-				    "more than %d kubeconfig files given",
+		return ss_error_set(SS_ETOOLARGE, "more than %d kubeconfig files given",
 				    MAX_KUBECONFIG_FILES);
 	for (i = 0; i < npaths; i++) {
 		char *dir;
@@ -502,8 +503,8 @@ int kube_config_from_files(kube_config **out, const char *const *paths,
 			error = SS_ENOMEM;
 			goto done;
 		}
-		error = parse_doc(&docs[ndocs++], ss_buf_cstr(&text), text.len,
-				  paths[i], dir);
+		error = parse_doc(&docs[ndocs++], ss_buf_cstr(&text), text.len, paths[i],
+				  dir);
 		free(dir);
 		if (error < 0)
 			goto done;
@@ -520,8 +521,8 @@ done:
 	return error;
 }
 
-int kube_config_in_cluster(kube_config **out, const char *host,
-			   const char *port, const char *sa_dir)
+int kube_config_in_cluster(kube_config **out, const char *host, const char *port,
+			   const char *sa_dir)
 {
 	kube_config *cfg = NULL;
 	char *token = NULL, *path = NULL;
@@ -531,7 +532,8 @@ int kube_config_in_cluster(kube_config **out, const char *host,
 
 	if (!host || !*host || !port || !*port)
 		return ss_error_set(SS_ENOTFOUND,
-				    "not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
+				    "not in a cluster: KUBERNETES_SERVICE_HOST and "
+				    "KUBERNETES_SERVICE_PORT must be set");
 	if (ss_parse_int64(&port_num, port, 1, 65535, "KUBERNETES_SERVICE_PORT") < 0)
 		return SS_EINVALID;
 	if (!sa_dir)
@@ -588,8 +590,7 @@ done:
 	return error;
 }
 
-void kube_config_sources_from_env(kube_config_sources *src,
-				  const char *kubeconfig_flag,
+void kube_config_sources_from_env(kube_config_sources *src, const char *kubeconfig_flag,
 				  const char *context_flag)
 {
 	memset(src, 0, sizeof(*src));
@@ -602,8 +603,7 @@ void kube_config_sources_from_env(kube_config_sources *src,
 }
 
 /* Splits KUBECONFIG on ':' into at most MAX_KUBECONFIG_FILES paths. */
-static int load_env_list(kube_config **out, const char *list,
-			 const char *context)
+static int load_env_list(kube_config **out, const char *list, const char *context)
 {
 	char *copy = ss_strdup(list);
 	const char *paths[MAX_KUBECONFIG_FILES];
@@ -648,20 +648,20 @@ int kube_config_load(kube_config **out, const kube_config_sources *src)
 	if (src->kubeconfig_env && *src->kubeconfig_env)
 		return load_env_list(out, src->kubeconfig_env, src->context);
 	if (src->service_host && *src->service_host)
-		return kube_config_in_cluster(out, src->service_host,
-					      src->service_port,
+		return kube_config_in_cluster(out, src->service_host, src->service_port,
 					      src->service_account_dir);
 	if (!src->home || !*src->home)
-		return ss_error_set(SS_ENOTFOUND,
-				    "no configuration: give --kubeconfig, set KUBECONFIG, or run in a cluster");
+		return ss_error_set(SS_ENOTFOUND, "no configuration: give --kubeconfig, "
+						  "set KUBECONFIG, or run in a cluster");
 	home_config = ss_path_join(src->home, ".kube/config");
 	if (!home_config)
 		return SS_ENOMEM;
-	error = kube_config_from_files(out, (const char *const *)&home_config,
-				       1, true, src->context);
+	error = kube_config_from_files(out, (const char *const *)&home_config, 1, true,
+				       src->context);
 	if (error == SS_ENOTFOUND && !src->context)
 		error = ss_error_set(SS_ENOTFOUND,
-				     "no configuration: give --kubeconfig, set KUBECONFIG, run in a cluster, or create %s",
+				     "no configuration: give --kubeconfig, set "
+				     "KUBECONFIG, run in a cluster, or create %s",
 				     home_config);
 	free(home_config);
 	return error;

@@ -33,9 +33,9 @@
 #define KUBE_SERVICE_ACCOUNT_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
 typedef struct {
-	char *server;    /* "https://host:port", no trailing slash */
-	char *namespace; /* the context's namespace; "default" when unset */
-	char *context;   /* the context used; NULL for in-cluster */
+	char *server;	       /* "https://host:port", no trailing slash */
+	char *namespace;       /* the context's namespace; "default" when unset */
+	char *context;	       /* the context used; NULL for in-cluster */
 	char *tls_server_name; /* NULL: the server URL's host */
 	bool insecure_skip_tls_verify;
 	unsigned char *ca_pem; /* NULL: the system trust store */
@@ -44,25 +44,24 @@ typedef struct {
 	size_t client_cert_pem_len;
 	unsigned char *client_key_pem; /* secret */
 	size_t client_key_pem_len;
-	char *token;      /* secret; a static bearer token, or NULL */
+	char *token;	  /* secret; a static bearer token, or NULL */
 	char *token_file; /* a bearer token file to (re-)read, or NULL */
 } kube_config;
 
 /* Where to look; fill it from the process with kube_config_sources_from_env()
  * or set the fields directly (tests). Borrowed strings. */
 typedef struct {
-	const char *kubeconfig;     /* --kubeconfig; NULL if not given */
-	const char *context;        /* --context; NULL: current-context */
-	const char *kubeconfig_env; /* KUBECONFIG's value, or NULL */
-	const char *service_host;   /* KUBERNETES_SERVICE_HOST, or NULL */
-	const char *service_port;   /* KUBERNETES_SERVICE_PORT, or NULL */
+	const char *kubeconfig;		 /* --kubeconfig; NULL if not given */
+	const char *context;		 /* --context; NULL: current-context */
+	const char *kubeconfig_env;	 /* KUBECONFIG's value, or NULL */
+	const char *service_host;	 /* KUBERNETES_SERVICE_HOST, or NULL */
+	const char *service_port;	 /* KUBERNETES_SERVICE_PORT, or NULL */
 	const char *service_account_dir; /* NULL: KUBE_SERVICE_ACCOUNT_DIR */
-	const char *home;           /* $HOME, or NULL */
+	const char *home;		 /* $HOME, or NULL */
 } kube_config_sources;
 
 /* Fills `src` from the environment (getenv) for the given flags. */
-void kube_config_sources_from_env(kube_config_sources *src,
-				  const char *kubeconfig_flag,
+void kube_config_sources_from_env(kube_config_sources *src, const char *kubeconfig_flag,
 				  const char *context_flag);
 
 /* Resolves as described above. SS_ENOTFOUND when no source applies at all. */
@@ -70,8 +69,8 @@ int kube_config_load(kube_config **out, const kube_config_sources *src);
 
 /* Loads and merges kubeconfig files in order. A missing file is an error
  * only when `missing_ok` is false. */
-int kube_config_from_files(kube_config **out, const char *const *paths,
-			   size_t npaths, bool missing_ok, const char *context);
+int kube_config_from_files(kube_config **out, const char *const *paths, size_t npaths,
+			   bool missing_ok, const char *context);
 
 /* Parses one kubeconfig held in memory; `origin` names it in messages and
  * `base_dir` resolves relative paths. */
@@ -81,8 +80,8 @@ int kube_config_from_string(kube_config **out, const char *text, size_t len,
 
 /* In-cluster configuration from the service host/port and the directory
  * holding `token`, `ca.crt` and (optionally) `namespace`. */
-int kube_config_in_cluster(kube_config **out, const char *host,
-			   const char *port, const char *service_account_dir);
+int kube_config_in_cluster(kube_config **out, const char *host, const char *port,
+			   const char *service_account_dir);
 
 /* Reads a bearer token file, trimming surrounding whitespace. The caller
  * frees *out with ss_free_secret(*out, strlen(*out)). */

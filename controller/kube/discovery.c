@@ -10,9 +10,8 @@
 #include "util/error.h"
 #include "util/str.h"
 
-int kube_discover_resource(kube_resource_info *out, kube_client *c,
-			   const char *group, const char *version,
-			   const char *resource)
+int kube_discover_resource(kube_resource_info *out, kube_client *c, const char *group,
+			   const char *version, const char *resource)
 {
 	ss_buf path = SS_BUF_INIT(1024);
 	kube_request req = { .method = "GET" };
@@ -30,9 +29,10 @@ int kube_discover_resource(kube_resource_info *out, kube_client *c,
 	req.path = ss_buf_cstr(&path);
 	error = kube_request_do(&list, c, &req);
 	if (error == SS_ENOTFOUND) {
-		error = ss_error_set(SS_ENOTFOUND,
-				     "the API server does not serve %s/%s (is its CRD installed?)",
-				     gv, version);
+		error = ss_error_set(
+			SS_ENOTFOUND,
+			"the API server does not serve %s/%s (is its CRD installed?)", gv,
+			version);
 		goto done;
 	}
 	if (error < 0)
@@ -51,9 +51,10 @@ int kube_discover_resource(kube_resource_info *out, kube_client *c,
 		}
 		goto done;
 	}
-	error = ss_error_set(SS_ENOTFOUND,
-			     "the API server serves %s/%s but not %s (is its CRD installed?)",
-			     gv, version, resource);
+	error = ss_error_set(
+		SS_ENOTFOUND,
+		"the API server serves %s/%s but not %s (is its CRD installed?)", gv,
+		version, resource);
 done:
 	json_decref(list);
 	ss_buf_free(&path);

@@ -14,7 +14,7 @@
 #include "kube/client.h"
 
 typedef struct {
-	char kind[128];   /* e.g. "VolumeSnapshot" */
+	char kind[128]; /* e.g. "VolumeSnapshot" */
 	bool namespaced;
 } kube_resource_info;
 
@@ -22,8 +22,7 @@ typedef struct {
  * "volumesnapshots"; group "" is the core group). SS_ENOTFOUND, with a
  * message naming what is missing, when the group/version or the resource is
  * not served. `out` may be NULL. */
-int kube_discover_resource(kube_resource_info *out, kube_client *c,
-			   const char *group, const char *version,
-			   const char *resource);
+int kube_discover_resource(kube_resource_info *out, kube_client *c, const char *group,
+			   const char *version, const char *resource);
 
 #endif

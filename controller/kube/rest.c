@@ -38,8 +38,8 @@ static int list_query(ss_buf *q, const kube_list_opts *opts)
 	return error;
 }
 
-int kube_get(json_t **out, kube_client *c, const kube_resource *res,
-	     const char *ns, const char *name)
+int kube_get(json_t **out, kube_client *c, const kube_resource *res, const char *ns,
+	     const char *name)
 {
 	kube_request req = { .method = "GET", .resource = res, .ns = ns, .name = name };
 
@@ -49,8 +49,8 @@ int kube_get(json_t **out, kube_client *c, const kube_resource *res,
 	return kube_request_do(out, c, &req);
 }
 
-int kube_list(json_t **out, kube_client *c, const kube_resource *res,
-	      const char *ns, const kube_list_opts *opts)
+int kube_list(json_t **out, kube_client *c, const kube_resource *res, const char *ns,
+	      const kube_list_opts *opts)
 {
 	ss_buf q = SS_BUF_INIT(MAX_QUERY_BYTES);
 	kube_request req = { .method = "GET", .resource = res, .ns = ns };
@@ -64,9 +64,8 @@ int kube_list(json_t **out, kube_client *c, const kube_resource *res,
 	return error;
 }
 
-int kube_list_all(json_t **out_items, char **out_resource_version,
-		  kube_client *c, const kube_resource *res, const char *ns,
-		  const kube_list_opts *opts)
+int kube_list_all(json_t **out_items, char **out_resource_version, kube_client *c,
+		  const kube_resource *res, const char *ns, const kube_list_opts *opts)
 {
 	kube_list_opts page_opts = { 0 };
 	json_t *items = json_array();
@@ -85,7 +84,8 @@ int kube_list_all(json_t **out_items, char **out_resource_version,
 
 		page_opts.continue_token = cont;
 		if (cont) {
-			/* The token pins the list's version; sending one too is an error. */
+			/* The token pins the list's version; sending one too is an error.
+			 */
 			page_opts.resource_version = NULL;
 			page_opts.resource_version_match = NULL;
 		}
@@ -128,8 +128,8 @@ done:
 	return error;
 }
 
-static int create(json_t **out, kube_client *c, const kube_resource *res,
-		  const char *ns, const json_t *obj, bool dry_run)
+static int create(json_t **out, kube_client *c, const kube_resource *res, const char *ns,
+		  const json_t *obj, bool dry_run)
 {
 	kube_request req = { .method = "POST", .resource = res, .body = obj };
 
@@ -142,8 +142,8 @@ static int create(json_t **out, kube_client *c, const kube_resource *res,
 	return kube_request_do(out, c, &req);
 }
 
-int kube_create(json_t **out, kube_client *c, const kube_resource *res,
-		const char *ns, const json_t *obj)
+int kube_create(json_t **out, kube_client *c, const kube_resource *res, const char *ns,
+		const json_t *obj)
 {
 	return create(out, c, res, ns, obj, false);
 }
@@ -154,11 +154,12 @@ int kube_create_dry_run(json_t **out, kube_client *c, const kube_resource *res,
 	return create(out, c, res, ns, obj, true);
 }
 
-static int put(json_t **out, kube_client *c, const kube_resource *res,
-	       const json_t *obj, const char *subresource)
+static int put(json_t **out, kube_client *c, const kube_resource *res, const json_t *obj,
+	       const char *subresource)
 {
-	kube_request req = { .method = "PUT", .resource = res, .body = obj,
-			     .subresource = subresource };
+	kube_request req = {
+		.method = "PUT", .resource = res, .body = obj, .subresource = subresource
+	};
 
 	req.name = meta_str(obj, "name");
 	req.ns = res->namespaced ? meta_str(obj, "namespace") : NULL;
@@ -172,8 +173,7 @@ static int put(json_t **out, kube_client *c, const kube_resource *res,
 	return kube_request_do(out, c, &req);
 }
 
-int kube_update(json_t **out, kube_client *c, const kube_resource *res,
-		const json_t *obj)
+int kube_update(json_t **out, kube_client *c, const kube_resource *res, const json_t *obj)
 {
 	return put(out, c, res, obj, NULL);
 }
@@ -184,9 +184,9 @@ int kube_update_status(json_t **out, kube_client *c, const kube_resource *res,
 	return put(out, c, res, obj, "status");
 }
 
-int kube_patch(json_t **out, kube_client *c, const kube_resource *res,
-	       const char *ns, const char *name, kube_patch_type type,
-	       const json_t *patch, const kube_patch_opts *opts)
+int kube_patch(json_t **out, kube_client *c, const kube_resource *res, const char *ns,
+	       const char *name, kube_patch_type type, const json_t *patch,
+	       const kube_patch_opts *opts)
 {
 	static const char *const content_types[] = {
 		[KUBE_PATCH_MERGE] = "application/merge-patch+json",
@@ -195,8 +195,9 @@ int kube_patch(json_t **out, kube_client *c, const kube_resource *res,
 	};
 	kube_patch_opts none = { 0 };
 	ss_buf q = SS_BUF_INIT(MAX_QUERY_BYTES);
-	kube_request req = { .method = "PATCH", .resource = res, .ns = ns,
-			     .name = name, .body = patch };
+	kube_request req = {
+		.method = "PATCH", .resource = res, .ns = ns, .name = name, .body = patch
+	};
 	int error = 0;
 
 	if (!opts)
@@ -228,8 +229,8 @@ static json_t *delete_options(const kube_delete_opts *opts)
 		[KUBE_PROPAGATION_FOREGROUND] = "Foreground",
 		[KUBE_PROPAGATION_ORPHAN] = "Orphan",
 	};
-	json_t *body = json_pack("{s:s, s:s}", "apiVersion", "v1", "kind",
-				 "DeleteOptions");
+	json_t *body =
+		json_pack("{s:s, s:s}", "apiVersion", "v1", "kind", "DeleteOptions");
 	json_t *pre = json_object();
 	int bad = !body || !pre;
 
@@ -241,10 +242,12 @@ static json_t *delete_options(const kube_delete_opts *opts)
 		bad |= json_object_set_new(body, "gracePeriodSeconds",
 					   json_integer(opts->grace_period_seconds));
 	if (!bad && opts->precondition_uid)
-		bad |= json_object_set_new(pre, "uid", json_string(opts->precondition_uid));
+		bad |= json_object_set_new(pre, "uid",
+					   json_string(opts->precondition_uid));
 	if (!bad && opts->precondition_resource_version)
-		bad |= json_object_set_new(pre, "resourceVersion",
-					   json_string(opts->precondition_resource_version));
+		bad |= json_object_set_new(
+			pre, "resourceVersion",
+			json_string(opts->precondition_resource_version));
 	if (!bad && json_object_size(pre) > 0)
 		bad |= json_object_set(body, "preconditions", pre);
 	json_decref(pre);
@@ -256,12 +259,13 @@ static json_t *delete_options(const kube_delete_opts *opts)
 	return body;
 }
 
-int kube_delete(json_t **out, kube_client *c, const kube_resource *res,
-		const char *ns, const char *name, const kube_delete_opts *opts)
+int kube_delete(json_t **out, kube_client *c, const kube_resource *res, const char *ns,
+		const char *name, const kube_delete_opts *opts)
 {
 	static const kube_delete_opts defaults = KUBE_DELETE_OPTS_INIT;
-	kube_request req = { .method = "DELETE", .resource = res, .ns = ns,
-			     .name = name };
+	kube_request req = {
+		.method = "DELETE", .resource = res, .ns = ns, .name = name
+	};
 	json_t *body;
 	int error;
 

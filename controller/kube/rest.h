@@ -21,9 +21,9 @@
 typedef struct {
 	const char *label_selector;
 	const char *field_selector;
-	long limit;                   /* page size; 0: no paging */
-	const char *continue_token;   /* from a previous page */
-	const char *resource_version; /* "0": any cached version is fine */
+	long limit;			    /* page size; 0: no paging */
+	const char *continue_token;	    /* from a previous page */
+	const char *resource_version;	    /* "0": any cached version is fine */
 	const char *resource_version_match; /* "NotOlderThan" or "Exact" */
 } kube_list_opts;
 
@@ -35,9 +35,9 @@ typedef enum {
 
 typedef struct {
 	const char *field_manager; /* required for KUBE_PATCH_APPLY */
-	bool force;                /* apply: take ownership of conflicting fields */
+	bool force;		   /* apply: take ownership of conflicting fields */
 	const char *subresource;   /* e.g. "status"; NULL for the object */
-	bool dry_run;              /* dryRun=All: validate, persist nothing */
+	bool dry_run;		   /* dryRun=All: validate, persist nothing */
 } kube_patch_opts;
 
 typedef enum {
@@ -49,33 +49,35 @@ typedef enum {
 
 typedef struct {
 	kube_propagation propagation;
-	const char *precondition_uid; /* delete only this incarnation */
+	const char *precondition_uid;		   /* delete only this incarnation */
 	const char *precondition_resource_version; /* … only at this version */
-	long grace_period_seconds;    /* -1: the default */
+	long grace_period_seconds;		   /* -1: the default */
 } kube_delete_opts;
 
-#define KUBE_DELETE_OPTS_INIT { KUBE_PROPAGATION_DEFAULT, NULL, NULL, -1 }
+#define KUBE_DELETE_OPTS_INIT                            \
+	{                                                \
+		KUBE_PROPAGATION_DEFAULT, NULL, NULL, -1 \
+	}
 
-int kube_get(json_t **out, kube_client *c, const kube_resource *res,
-	     const char *ns, const char *name);
+int kube_get(json_t **out, kube_client *c, const kube_resource *res, const char *ns,
+	     const char *name);
 
 /* One page (or the whole collection when opts->limit is 0). `ns` NULL lists
  * all namespaces. The page's metadata.continue, if any, names the next. */
-int kube_list(json_t **out, kube_client *c, const kube_resource *res,
-	      const char *ns, const kube_list_opts *opts);
+int kube_list(json_t **out, kube_client *c, const kube_resource *res, const char *ns,
+	      const kube_list_opts *opts);
 
 /* Every page, following continue tokens (page size opts->limit, default 500).
  * *out_items is a JSON array of all items; *out_resource_version (caller
  * frees) is the list's resourceVersion, from which a watch can start. An
  * expired continue token fails with SS_EGONE: list again. */
-int kube_list_all(json_t **out_items, char **out_resource_version,
-		  kube_client *c, const kube_resource *res, const char *ns,
-		  const kube_list_opts *opts);
+int kube_list_all(json_t **out_items, char **out_resource_version, kube_client *c,
+		  const kube_resource *res, const char *ns, const kube_list_opts *opts);
 
 /* `ns` may be NULL for namespaced resources to use the object's
  * metadata.namespace. `dry_run` validates without persisting. */
-int kube_create(json_t **out, kube_client *c, const kube_resource *res,
-		const char *ns, const json_t *obj);
+int kube_create(json_t **out, kube_client *c, const kube_resource *res, const char *ns,
+		const json_t *obj);
 int kube_create_dry_run(json_t **out, kube_client *c, const kube_resource *res,
 			const char *ns, const json_t *obj);
 
@@ -87,13 +89,13 @@ int kube_update(json_t **out, kube_client *c, const kube_resource *res,
 int kube_update_status(json_t **out, kube_client *c, const kube_resource *res,
 		       const json_t *obj);
 
-int kube_patch(json_t **out, kube_client *c, const kube_resource *res,
-	       const char *ns, const char *name, kube_patch_type type,
-	       const json_t *patch, const kube_patch_opts *opts);
+int kube_patch(json_t **out, kube_client *c, const kube_resource *res, const char *ns,
+	       const char *name, kube_patch_type type, const json_t *patch,
+	       const kube_patch_opts *opts);
 
 /* `opts` may be NULL. *out (may be NULL) is the server's answer: the object
  * as it is being deleted, or a Status. */
-int kube_delete(json_t **out, kube_client *c, const kube_resource *res,
-		const char *ns, const char *name, const kube_delete_opts *opts);
+int kube_delete(json_t **out, kube_client *c, const kube_resource *res, const char *ns,
+		const char *name, const kube_delete_opts *opts);
 
 #endif

@@ -85,8 +85,7 @@ static int parse_retry_after(const char *value)
 	return 1;
 }
 
-void kube_status_from_json(kube_status *out, long http_status,
-			   const json_t *status)
+void kube_status_from_json(kube_status *out, long http_status, const json_t *status)
 {
 	const char *reason = json_string_value(json_object_get(status, "reason"));
 	const char *message = json_string_value(json_object_get(status, "message"));
@@ -142,6 +141,6 @@ int kube_status_record(const kube_status *st, const char *what)
 
 	return ss_error_set_http(st->code, st->http_status, st->reason,
 				 st->retry_after_seconds, "%s: %ld %s%s%s", what,
-				 st->http_status, st->reason,
-				 st->reason[0] ? ": " : "", msg);
+				 st->http_status, st->reason, st->reason[0] ? ": " : "",
+				 msg);
 }

@@ -21,11 +21,12 @@
 #define KUBE_STATUS_MESSAGE_MAX 512
 
 typedef struct {
-	int code;                /* ss_error_code; SS_OK for 2xx */
-	long http_status;        /* from the body's `code` if present, else the response */
-	char reason[64];         /* metav1.StatusReason, "" if none */
+	int code;	  /* ss_error_code; SS_OK for 2xx */
+	long http_status; /* from the body's `code` if present, else the response */
+	char reason[64];  /* metav1.StatusReason, "" if none */
 	char message[KUBE_STATUS_MESSAGE_MAX];
-	int retry_after_seconds; /* Retry-After header or details.retryAfterSeconds; -1 if none */
+	int retry_after_seconds; /* Retry-After header or details.retryAfterSeconds; -1 if
+				    none */
 } kube_status;
 
 /* The code for an HTTP status and Status reason (either may be 0/NULL). */
@@ -37,8 +38,7 @@ void kube_status_decode(kube_status *out, long http_status, const char *body,
 			size_t body_len, const char *retry_after);
 
 /* The same for a Status object already parsed (e.g. a watch ERROR event). */
-void kube_status_from_json(kube_status *out, long http_status,
-			   const json_t *status);
+void kube_status_from_json(kube_status *out, long http_status, const json_t *status);
 
 /* Records `st` as this thread's last error, prefixed with `what` (e.g.
  * "GET /api/v1/…"); returns st->code. */

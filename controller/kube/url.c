@@ -11,8 +11,7 @@
 static bool unreserved(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-	       c == '~';
+	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 int kube_url_escape(ss_buf *out, const char *s)
@@ -43,8 +42,8 @@ static bool empty(const char *s)
 	return !s || !*s;
 }
 
-int kube_url_path(ss_buf *out, const kube_resource *res, const char *ns,
-		  const char *name, const char *subresource)
+int kube_url_path(ss_buf *out, const kube_resource *res, const char *ns, const char *name,
+		  const char *subresource)
 {
 	int error;
 
@@ -60,8 +59,7 @@ int kube_url_path(ss_buf *out, const kube_resource *res, const char *ns,
 				    "%s is cluster-scoped: no namespace allowed",
 				    res->resource);
 	if (!empty(subresource) && empty(name))
-		return ss_error_set(SS_EINVALID,
-				    "subresource %s needs an object name",
+		return ss_error_set(SS_EINVALID, "subresource %s needs an object name",
 				    subresource);
 	if (empty(res->group)) {
 		error = ss_buf_puts(out, "/api");

@@ -28,8 +28,8 @@ typedef struct {
  *   /apis/GROUP/VERSION/RESOURCE (cluster-scoped, or all namespaces: ns NULL)
  * SS_EINVALID when a namespaced object (name set) has no namespace, a
  * cluster-scoped resource is given one, or a required part is empty. */
-int kube_url_path(ss_buf *out, const kube_resource *res, const char *ns,
-		  const char *name, const char *subresource);
+int kube_url_path(ss_buf *out, const kube_resource *res, const char *ns, const char *name,
+		  const char *subresource);
 
 /* Appends `key=value` to a query string, with '&' when it is not empty and
  * both parts escaped. A NULL or "" value appends nothing. */

@@ -25,9 +25,9 @@ typedef struct {
 	kube_watch_cb cb;
 	void *payload;
 	ss_linesplit split;
-	long http;         /* 0 until the response status is known */
+	long http;	   /* 0 until the response status is known */
 	ss_buf error_body; /* the body of a non-2xx answer, truncated */
-	int stop;          /* why the transfer was aborted; 0 if it was not */
+	int stop;	   /* why the transfer was aborted; 0 if it was not */
 	atomic_bool *cancel;
 } watch_state;
 
@@ -56,10 +56,8 @@ int kube_watch_event_parse(kube_watch_event *out, const char *line, size_t len)
 		const char *name;
 		kube_watch_type type;
 	} types[] = {
-		{ "ADDED", KUBE_WATCH_ADDED },
-		{ "MODIFIED", KUBE_WATCH_MODIFIED },
-		{ "DELETED", KUBE_WATCH_DELETED },
-		{ "BOOKMARK", KUBE_WATCH_BOOKMARK },
+		{ "ADDED", KUBE_WATCH_ADDED },	   { "MODIFIED", KUBE_WATCH_MODIFIED },
+		{ "DELETED", KUBE_WATCH_DELETED }, { "BOOKMARK", KUBE_WATCH_BOOKMARK },
 		{ "ERROR", KUBE_WATCH_ERROR },
 	};
 	json_error_t jerr;
@@ -90,9 +88,8 @@ int kube_watch_event_parse(kube_watch_event *out, const char *line, size_t len)
 	out->type = types[i].type;
 	out->object = json_incref(object);
 	json_decref(root);
-	out->resource_version = json_string_value(
-		json_object_get(json_object_get(out->object, "metadata"),
-				"resourceVersion"));
+	out->resource_version = json_string_value(json_object_get(
+		json_object_get(out->object, "metadata"), "resourceVersion"));
 	if (out->type == KUBE_WATCH_ERROR)
 		kube_status_from_json(&out->status, 0, out->object);
 	return 0;
@@ -164,7 +161,8 @@ static int watch_query(ss_buf *q, const kube_watch_opts *opts)
 	if (error == 0 && opts->allow_bookmarks)
 		error = kube_url_query_add(q, "allowWatchBookmarks", "true");
 	if (error == 0 && opts->timeout_seconds > 0)
-		error = kube_url_query_add_long(q, "timeoutSeconds", opts->timeout_seconds);
+		error = kube_url_query_add_long(q, "timeoutSeconds",
+						opts->timeout_seconds);
 	if (error == 0)
 		error = kube_url_query_add(q, "labelSelector", opts->label_selector);
 	if (error == 0)
@@ -213,8 +211,9 @@ int kube_watch(kube_client *c, const kube_resource *res, const char *ns,
 
 	if (!opts)
 		opts = &defaults;
-	ss_linesplit_init(&st.split, opts->max_event_bytes ? opts->max_event_bytes
-							   : KUBE_WATCH_DEFAULT_MAX_EVENT);
+	ss_linesplit_init(&st.split, opts->max_event_bytes
+					     ? opts->max_event_bytes
+					     : KUBE_WATCH_DEFAULT_MAX_EVENT);
 	ss_buf_init(&st.error_body, MAX_ERROR_BODY_BYTES);
 	st.req = &req;
 	st.cb = cb;

@@ -40,9 +40,9 @@ typedef enum {
 
 typedef struct {
 	kube_watch_type type;
-	json_t *object;         /* the object; for ERROR, the Status */
+	json_t *object;		      /* the object; for ERROR, the Status */
 	const char *resource_version; /* the object's; borrowed from `object` */
-	kube_status status;     /* ERROR only: the decoded Status */
+	kube_status status;	      /* ERROR only: the decoded Status */
 } kube_watch_event;
 
 typedef struct {
@@ -50,9 +50,9 @@ typedef struct {
 	const char *label_selector;
 	const char *field_selector;
 	bool allow_bookmarks;
-	long timeout_seconds;   /* server ends the stream after this; 0: its default */
+	long timeout_seconds;	/* server ends the stream after this; 0: its default */
 	size_t max_event_bytes; /* 0: KUBE_WATCH_DEFAULT_MAX_EVENT */
-	atomic_bool *cancel;    /* optional: set true to stop */
+	atomic_bool *cancel;	/* optional: set true to stop */
 } kube_watch_opts;
 
 #define KUBE_WATCH_DEFAULT_MAX_EVENT ((size_t)16 << 20)

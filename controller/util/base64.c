@@ -47,8 +47,7 @@ int ss_base64_decode(unsigned char **out, size_t *out_len, const char *in,
 	clean[clean_len] = '\0';
 	if (clean_len % 4 != 0 || pad > 2) {
 		ss_error_set(SS_EINVALID,
-			     "%s is not valid base64 (bad length or padding)",
-			     what);
+			     "%s is not valid base64 (bad length or padding)", what);
 		goto done;
 	}
 	dec = malloc(clean_len / 4 * 3 + 1);
@@ -56,8 +55,7 @@ int ss_base64_decode(unsigned char **out, size_t *out_len, const char *in,
 		error = ss_error_set(SS_ENOMEM, "out of memory");
 		goto done;
 	}
-	dec_len = EVP_DecodeBlock(dec, (const unsigned char *)clean,
-				  (int)clean_len);
+	dec_len = EVP_DecodeBlock(dec, (const unsigned char *)clean, (int)clean_len);
 	if (dec_len < 0) {
 		ss_error_set(SS_EINVALID, "%s is not valid base64", what);
 		goto done;

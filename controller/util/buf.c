@@ -31,8 +31,7 @@ static int grow(ss_buf *buf, size_t extra)
 
 		ss_buf_free(buf);
 		return ss_error_set(SS_ETOOLARGE,
-				    "buffer would exceed its limit of %zu bytes",
-				    max);
+				    "buffer would exceed its limit of %zu bytes", max);
 	}
 	need = buf->len + extra + 1;
 	if (need <= buf->cap)

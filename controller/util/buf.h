@@ -25,7 +25,10 @@ typedef struct {
 	size_t max; /* the largest `len` allowed */
 } ss_buf;
 
-#define SS_BUF_INIT(max_bytes) { NULL, 0, 0, (max_bytes) }
+#define SS_BUF_INIT(max_bytes)          \
+	{                               \
+		NULL, 0, 0, (max_bytes) \
+	}
 
 void ss_buf_init(ss_buf *buf, size_t max_bytes);
 

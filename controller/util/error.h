@@ -25,36 +25,36 @@
 
 typedef enum {
 	SS_OK = 0,
-	SS_ERROR = -1,             /* no more specific code applies */
-	SS_ENOMEM = -2,            /* an allocation failed */
-	SS_EINVALID = -3,          /* malformed input, or the server said Invalid/BadRequest */
-	SS_ENOTFOUND = -4,         /* the object, file or key does not exist */
-	SS_EEXISTS = -5,           /* create of something that already exists */
-	SS_ECONFLICT = -6,         /* stale resourceVersion or failed precondition: re-read and retry */
-	SS_EGONE = -7,             /* resourceVersion or continue token too old: relist */
-	SS_EUNAUTHORIZED = -8,     /* the server does not know who we are */
-	SS_EFORBIDDEN = -9,        /* the server knows us and says no (RBAC) */
+	SS_ERROR = -1,		   /* no more specific code applies */
+	SS_ENOMEM = -2,		   /* an allocation failed */
+	SS_EINVALID = -3,	   /* malformed input; the server said Invalid */
+	SS_ENOTFOUND = -4,	   /* the object, file or key does not exist */
+	SS_EEXISTS = -5,	   /* create of something that already exists */
+	SS_ECONFLICT = -6,	   /* stale resourceVersion or failed precondition */
+	SS_EGONE = -7,		   /* resourceVersion or continue token too old: relist */
+	SS_EUNAUTHORIZED = -8,	   /* the server does not know who we are */
+	SS_EFORBIDDEN = -9,	   /* the server knows us and says no (RBAC) */
 	SS_ETOOMANYREQUESTS = -10, /* throttled: wait Retry-After and try again */
-	SS_ETIMEOUT = -11,         /* a server- or client-side timeout */
-	SS_ETRANSPORT = -12,       /* connection, TLS or protocol failure */
-	SS_ESERVER = -13,          /* a 5xx that is not a timeout */
-	SS_ETOOLARGE = -14,        /* a hard size bound was hit */
-	SS_EUNSUPPORTED = -15,     /* valid input we deliberately do not handle */
-	SS_ECANCELLED = -16,       /* stopped on request */
+	SS_ETIMEOUT = -11,	   /* a server- or client-side timeout */
+	SS_ETRANSPORT = -12,	   /* connection, TLS or protocol failure */
+	SS_ESERVER = -13,	   /* a 5xx that is not a timeout */
+	SS_ETOOLARGE = -14,	   /* a hard size bound was hit */
+	SS_EUNSUPPORTED = -15,	   /* valid input we deliberately do not handle */
+	SS_ECANCELLED = -16,	   /* stopped on request */
 } ss_error_code;
 
 typedef struct {
-	int code;            /* an ss_error_code; SS_OK when no error is recorded */
+	int code;	     /* an ss_error_code; SS_OK when no error is recorded */
 	const char *message; /* never NULL; "" when no error is recorded */
-	const char *reason;  /* Kubernetes Status reason, e.g. "AlreadyExists"; "" if none */
-	long http_status;    /* HTTP status of the failed exchange; 0 if none */
+	const char
+		*reason;  /* Kubernetes Status reason, e.g. "AlreadyExists"; "" if none */
+	long http_status; /* HTTP status of the failed exchange; 0 if none */
 	int retry_after_seconds; /* the server's Retry-After; -1 if none */
 } ss_error;
 
 /* Records `code` and a printf-style message as this thread's last error and
  * returns `code`, so a failure reads `return ss_error_set(SS_EINVALID, ...)`. */
-int ss_error_set(int code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int ss_error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ss_error_vset(int code, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 

@@ -23,9 +23,8 @@ int ss_file_read(ss_buf *out, const char *path, size_t max_bytes)
 				    "cannot open %s: %s", path, strerror(errno));
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (out->len - start + n > max_bytes) {
-			error = ss_error_set(SS_ETOOLARGE,
-					     "%s is larger than %zu bytes", path,
-					     max_bytes);
+			error = ss_error_set(SS_ETOOLARGE, "%s is larger than %zu bytes",
+					     path, max_bytes);
 			goto done;
 		}
 		error = ss_buf_put(out, chunk, n);

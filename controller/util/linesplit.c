@@ -23,13 +23,12 @@ static int emit(const char *line, size_t len, ss_line_cb cb, void *payload)
 static int too_long(ss_linesplit *s)
 {
 	ss_buf_free(&s->partial);
-	return ss_error_set(SS_ETOOLARGE,
-			    "a line of the stream is longer than %zu bytes",
+	return ss_error_set(SS_ETOOLARGE, "a line of the stream is longer than %zu bytes",
 			    s->max_line);
 }
 
-int ss_linesplit_feed(ss_linesplit *s, const char *data, size_t len,
-		      ss_line_cb cb, void *payload)
+int ss_linesplit_feed(ss_linesplit *s, const char *data, size_t len, ss_line_cb cb,
+		      void *payload)
 {
 	const char *end = data + len;
 	int rc;

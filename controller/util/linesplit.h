@@ -25,15 +25,15 @@
 typedef int (*ss_line_cb)(const char *line, size_t len, void *payload);
 
 typedef struct {
-	ss_buf partial;   /* the start of a line whose end has not arrived */
+	ss_buf partial; /* the start of a line whose end has not arrived */
 	size_t max_line;
 } ss_linesplit;
 
 void ss_linesplit_init(ss_linesplit *s, size_t max_line);
 
 /* Feeds a chunk. Returns 0, the callback's non-zero value, or SS_ETOOLARGE. */
-int ss_linesplit_feed(ss_linesplit *s, const char *data, size_t len,
-		      ss_line_cb cb, void *payload);
+int ss_linesplit_feed(ss_linesplit *s, const char *data, size_t len, ss_line_cb cb,
+		      void *payload);
 
 /* Bytes of an unfinished line held back (a stream that ends with pending
  * bytes was cut off mid-line). */

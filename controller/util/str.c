@@ -68,16 +68,14 @@ int ss_parse_int64(int64_t *out, const char *s, int64_t min, int64_t max,
 	long long v;
 
 	if (!s || *s == '\0' || (*s != '-' && (*s < '0' || *s > '9')))
-		return ss_error_set(SS_EINVALID, "%s: '%s' is not a number",
-				    what, s ? s : "");
+		return ss_error_set(SS_EINVALID, "%s: '%s' is not a number", what,
+				    s ? s : "");
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (errno == ERANGE || *end != '\0')
-		return ss_error_set(SS_EINVALID, "%s: '%s' is not a number",
-				    what, s);
+		return ss_error_set(SS_EINVALID, "%s: '%s' is not a number", what, s);
 	if (v < min || v > max)
-		return ss_error_set(SS_EINVALID,
-				    "%s: %lld is out of range [%lld, %lld]",
+		return ss_error_set(SS_EINVALID, "%s: %lld is out of range [%lld, %lld]",
 				    what, v, (long long)min, (long long)max);
 	*out = v;
 	return 0;

@@ -49,8 +49,8 @@ static json_t *plain_scalar(const char *s)
 		v = strtoll(s, &end, 10);
 		if (errno == 0 && *end == '\0')
 			return json_integer(v);
-	} else if (strspn(s, "+-0123456789.eE") == strlen(s) &&
-		   strchr(s, '.') && strpbrk(s, "0123456789")) {
+	} else if (strspn(s, "+-0123456789.eE") == strlen(s) && strchr(s, '.') &&
+		   strpbrk(s, "0123456789")) {
 		char *end = NULL;
 		double d = strtod(s, &end);
 
@@ -71,26 +71,23 @@ static json_t *scalar(const yaml_node_t *node)
 	return plain_scalar(text);
 }
 
-static int convert(json_t **out, convert_ctx *ctx, yaml_node_t *node,
-		   int depth);
+static int convert(json_t **out, convert_ctx *ctx, yaml_node_t *node, int depth);
 
-static int convert_mapping(json_t *obj, convert_ctx *ctx, yaml_node_t *node,
-			   int depth)
+static int convert_mapping(json_t *obj, convert_ctx *ctx, yaml_node_t *node, int depth)
 {
 	yaml_node_pair_t *pair;
 
-	for (pair = node->data.mapping.pairs.start;
-	     pair < node->data.mapping.pairs.top; pair++) {
+	for (pair = node->data.mapping.pairs.start; pair < node->data.mapping.pairs.top;
+	     pair++) {
 		yaml_node_t *key = yaml_document_get_node(ctx->doc, pair->key);
 		yaml_node_t *val = yaml_document_get_node(ctx->doc, pair->value);
 		json_t *child = NULL;
 		int error;
 
 		if (!key || key->type != YAML_SCALAR_NODE)
-			return ss_error_set(SS_EINVALID,
-					    "%s: line %zu: mapping keys must be scalars",
-					    ctx->origin,
-					    key ? key->start_mark.line + 1 : 0);
+			return ss_error_set(
+				SS_EINVALID, "%s: line %zu: mapping keys must be scalars",
+				ctx->origin, key ? key->start_mark.line + 1 : 0);
 		error = convert(&child, ctx, val, depth + 1);
 		if (error < 0)
 			return error;
@@ -101,16 +98,14 @@ static int convert_mapping(json_t *obj, convert_ctx *ctx, yaml_node_t *node,
 	return 0;
 }
 
-static int convert_sequence(json_t *arr, convert_ctx *ctx, yaml_node_t *node,
-			    int depth)
+static int convert_sequence(json_t *arr, convert_ctx *ctx, yaml_node_t *node, int depth)
 {
 	yaml_node_item_t *item;
 
-	for (item = node->data.sequence.items.start;
-	     item < node->data.sequence.items.top; item++) {
+	for (item = node->data.sequence.items.start; item < node->data.sequence.items.top;
+	     item++) {
 		json_t *child = NULL;
-		int error = convert(&child, ctx,
-				    yaml_document_get_node(ctx->doc, *item),
+		int error = convert(&child, ctx, yaml_document_get_node(ctx->doc, *item),
 				    depth + 1);
 
 		if (error < 0)
@@ -127,21 +122,17 @@ static int convert(json_t **out, convert_ctx *ctx, yaml_node_t *node, int depth)
 	int error = 0;
 
 	if (!node)
-		return ss_error_set(SS_EINVALID, "%s: dangling YAML node",
-				    ctx->origin);
+		return ss_error_set(SS_EINVALID, "%s: dangling YAML node", ctx->origin);
 	if (depth > MAX_DEPTH)
 		return ss_error_set(SS_ETOOLARGE,
 				    "%s: line %zu: nesting deeper than %d levels",
-				    ctx->origin, node->start_mark.line + 1,
-				    MAX_DEPTH);
+				    ctx->origin, node->start_mark.line + 1, MAX_DEPTH);
 	if (++ctx->values > MAX_VALUES)
 		return ss_error_set(SS_ETOOLARGE,
 				    "%s: more than %d values (alias expansion?)",
 				    ctx->origin, MAX_VALUES);
 	switch (node->type) {
-	case YAML_SCALAR_NODE:
-		v = scalar(node);
-		break;
+	case YAML_SCALAR_NODE: v = scalar(node); break;
 	case YAML_MAPPING_NODE:
 		v = json_object();
 		if (v)
@@ -152,9 +143,7 @@ static int convert(json_t **out, convert_ctx *ctx, yaml_node_t *node, int depth)
 		if (v)
 			error = convert_sequence(v, ctx, node, depth);
 		break;
-	default:
-		return ss_error_set(SS_EINVALID, "%s: empty YAML node",
-				    ctx->origin);
+	default: return ss_error_set(SS_EINVALID, "%s: empty YAML node", ctx->origin);
 	}
 	if (!v)
 		return ss_error_set(SS_ENOMEM, "out of memory");
@@ -166,8 +155,7 @@ static int convert(json_t **out, convert_ctx *ctx, yaml_node_t *node, int depth)
 	return 0;
 }
 
-int ss_yaml_to_json(json_t **out, const char *text, size_t len,
-		    const char *origin)
+int ss_yaml_to_json(json_t **out, const char *text, size_t len, const char *origin)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
@@ -180,13 +168,11 @@ int ss_yaml_to_json(json_t **out, const char *text, size_t len,
 		return ss_error_set(SS_ENOMEM, "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		error = ss_error_set(SS_EINVALID,
-				     "%s: line %zu column %zu: %s%s%s", origin,
-				     parser.problem_mark.line + 1,
-				     parser.problem_mark.column + 1,
-				     parser.problem ? parser.problem : "invalid YAML",
-				     parser.context ? " " : "",
-				     parser.context ? parser.context : "");
+		error = ss_error_set(
+			SS_EINVALID, "%s: line %zu column %zu: %s%s%s", origin,
+			parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+			parser.problem ? parser.problem : "invalid YAML",
+			parser.context ? " " : "", parser.context ? parser.context : "");
 		yaml_parser_delete(&parser);
 		return error;
 	}

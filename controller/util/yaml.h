@@ -23,7 +23,6 @@
 /* On success *out is a new reference (json_decref it); an empty input gives
  * JSON null. Syntax errors are SS_EINVALID with `origin` (e.g. a file name),
  * line and column in the message. */
-int ss_yaml_to_json(json_t **out, const char *text, size_t len,
-		    const char *origin);
+int ss_yaml_to_json(json_t **out, const char *text, size_t len, const char *origin);
 
 #endif

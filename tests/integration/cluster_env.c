@@ -50,14 +50,17 @@ void it_cluster_load(it_cluster *out)
 
 	memset(out, 0, sizeof(*out));
 	if (!dir || !*dir) {
-		print_error("SNAPSTAGE_CLUSTER_DIR is not set: run through ctest or hack/test.sh\n");
+		print_error("SNAPSTAGE_CLUSTER_DIR is not set: run through ctest or "
+			    "hack/test.sh\n");
 		fail();
 	}
 	snprintf(out->dir, sizeof(out->dir), "%s", dir);
 	snprintf(path, sizeof(path), "%s/env", dir);
 	f = fopen(path, "r");
 	if (!f) {
-		print_error("cannot read %s: is the test cluster up (hack/cluster.sh up)?\n", path);
+		print_error(
+			"cannot read %s: is the test cluster up (hack/cluster.sh up)?\n",
+			path);
 		fail();
 	}
 	while (fgets(line, sizeof(line), f)) {
@@ -69,8 +72,8 @@ void it_cluster_load(it_cluster *out)
 			size_t n = strlen(vars[i].name);
 
 			if (!strncmp(p, vars[i].name, n) && p[n] == '=')
-				copy_value((char *)out + vars[i].offset,
-					   IT_VALUE_MAX, p + n + 1);
+				copy_value((char *)out + vars[i].offset, IT_VALUE_MAX,
+					   p + n + 1);
 		}
 	}
 	fclose(f);
@@ -134,12 +137,15 @@ void it_etcd_compact(const it_cluster *cl)
 	 * transport speaks it as well as it speaks to the API server. */
 	snprintf(yaml, sizeof(yaml),
 		 "current-context: e\nclusters: [{name: e, cluster: {server: '%s'}}]\n"
-		 "contexts: [{name: e, context: {cluster: e}}]\n", cl->etcd_url);
-	assert_int_equal(kube_config_from_string(&cfg, yaml, strlen(yaml), "etcd", "/", NULL), 0);
+		 "contexts: [{name: e, context: {cluster: e}}]\n",
+		 cl->etcd_url);
+	assert_int_equal(
+		kube_config_from_string(&cfg, yaml, strlen(yaml), "etcd", "/", NULL), 0);
 	assert_int_equal(kube_client_new(&etcd, cfg, NULL), 0);
 	range.body = range_body;
 	assert_int_equal(kube_request_do(&answer, etcd, &range), 0);
-	rev = json_string_value(json_object_get(json_object_get(answer, "header"), "revision"));
+	rev = json_string_value(
+		json_object_get(json_object_get(answer, "header"), "revision"));
 	assert_non_null(rev);
 	compact_body = json_pack("{s:s, s:b}", "revision", rev, "physical", 1);
 	compact.body = compact_body;

@@ -30,8 +30,7 @@ kube_client *it_client_from_kubeconfig(const char *path);
 
 /* A namespace named PREFIX-<random> created for the test; the name is
  * written to `out`. */
-void it_namespace_create(kube_client *c, const char *prefix, char *out,
-			 size_t cap);
+void it_namespace_create(kube_client *c, const char *prefix, char *out, size_t cap);
 void it_namespace_delete(kube_client *c, const char *name);
 
 /* Compacts etcd's history up to its current revision, as the API server

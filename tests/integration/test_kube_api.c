@@ -26,22 +26,24 @@
 static const kube_resource configmaps = { "", "v1", "configmaps", true };
 static const kube_resource serviceaccounts = { "", "v1", "serviceaccounts", true };
 static const kube_resource roles = { "rbac.authorization.k8s.io", "v1", "roles", true };
-static const kube_resource rolebindings = { "rbac.authorization.k8s.io", "v1", "rolebindings", true };
-static const kube_resource crds = { "apiextensions.k8s.io", "v1", "customresourcedefinitions", false };
+static const kube_resource rolebindings = { "rbac.authorization.k8s.io", "v1",
+					    "rolebindings", true };
+static const kube_resource crds = { "apiextensions.k8s.io", "v1",
+				    "customresourcedefinitions", false };
 static const kube_resource widgets = { "it.snapstage.io", "v1", "widgets", true };
 
 static it_cluster cluster;
 static kube_client *admin;
 static char ns[64];
 
-#define CHECK(expr)                                                            \
-	do {                                                                   \
-		int rc_ = (expr);                                              \
-		if (rc_ != 0) {                                                \
-			print_error("%s:%d: %s -> %d (%s)\n", __FILE__, __LINE__, \
-				    #expr, rc_, ss_error_last()->message);     \
-			fail();                                                \
-		}                                                              \
+#define CHECK(expr)                                                                      \
+	do {                                                                             \
+		int rc_ = (expr);                                                        \
+		if (rc_ != 0) {                                                          \
+			print_error("%s:%d: %s -> %d (%s)\n", __FILE__, __LINE__, #expr, \
+				    rc_, ss_error_last()->message);                      \
+			fail();                                                          \
+		}                                                                        \
 	} while (0)
 
 static void sleep_ms(long ms)
@@ -59,8 +61,8 @@ static const char *meta(const json_t *obj, const char *key)
 static json_t *configmap(const char *name, const char *label, const char *value)
 {
 	return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1",
-			 "kind", "ConfigMap", "metadata", "name", name, "labels",
-			 "it", label, "data", "a", value);
+			 "kind", "ConfigMap", "metadata", "name", name, "labels", "it",
+			 label, "data", "a", value);
 }
 
 static int group_setup(void **state)
@@ -96,12 +98,14 @@ static void test_create_get_list_paginated(void **state)
 		cm = configmap(name, "page", name);
 		CHECK(kube_create(NULL, admin, &configmaps, ns, cm));
 		if (i == 0) /* A second create of the same name. */
-			assert_int_equal(kube_create(NULL, admin, &configmaps, ns, cm), SS_EEXISTS);
+			assert_int_equal(kube_create(NULL, admin, &configmaps, ns, cm),
+					 SS_EEXISTS);
 		json_decref(cm);
 	}
 	CHECK(kube_get(&got, admin, &configmaps, ns, "page-07"));
-	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "data"), "a")),
-			    "page-07");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(got, "data"), "a")),
+		"page-07");
 	json_decref(got);
 	assert_int_equal(kube_get(NULL, admin, &configmaps, ns, "nope"), SS_ENOTFOUND);
 	tu_assert_error(SS_ENOTFOUND, "configmaps \"nope\" not found");
@@ -128,7 +132,8 @@ static void test_update_stale_version_conflicts(void **state)
 	CHECK(kube_create(&created, admin, &configmaps, ns, cm));
 	json_object_set_new(json_object_get(created, "data"), "a", json_string("2"));
 	CHECK(kube_update(&updated, admin, &configmaps, created));
-	assert_string_not_equal(meta(updated, "resourceVersion"), meta(created, "resourceVersion"));
+	assert_string_not_equal(meta(updated, "resourceVersion"),
+				meta(created, "resourceVersion"));
 	/* `created` still carries the old resourceVersion. */
 	json_object_set_new(json_object_get(created, "data"), "a", json_string("3"));
 	assert_int_equal(kube_update(NULL, admin, &configmaps, created), SS_ECONFLICT);
@@ -148,41 +153,48 @@ static void test_patches_and_server_side_apply(void **state)
 {
 	json_t *cm = configmap("patch", "patch", "1"), *out = NULL;
 	json_t *merge = json_pack("{s:{s:s, s:n}}", "data", "b", "2", "a");
-	json_t *jsonp = json_pack("[{s:s, s:s, s:s}]", "op", "add", "path", "/data/c", "value", "3");
-	json_t *apply_a = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "v1",
-				    "kind", "ConfigMap", "metadata", "name", "patch",
-				    "namespace", ns, "data", "d", "from-a");
-	json_t *apply_b = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "v1",
-				    "kind", "ConfigMap", "metadata", "name", "patch",
-				    "namespace", ns, "data", "d", "from-b");
+	json_t *jsonp = json_pack("[{s:s, s:s, s:s}]", "op", "add", "path", "/data/c",
+				  "value", "3");
+	json_t *apply_a = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion",
+				    "v1", "kind", "ConfigMap", "metadata", "name",
+				    "patch", "namespace", ns, "data", "d", "from-a");
+	json_t *apply_b = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion",
+				    "v1", "kind", "ConfigMap", "metadata", "name",
+				    "patch", "namespace", ns, "data", "d", "from-b");
 	kube_patch_opts by_a = { .field_manager = "manager-a" };
 	kube_patch_opts by_b = { .field_manager = "manager-b" };
 
 	(void)state;
 	CHECK(kube_create(NULL, admin, &configmaps, ns, cm));
-	CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_MERGE, merge, NULL));
+	CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_MERGE, merge,
+			 NULL));
 	assert_null(data_of(out, "a"));
 	assert_string_equal(data_of(out, "b"), "2");
 	json_decref(out);
-	CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_JSON, jsonp, NULL));
+	CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_JSON, jsonp,
+			 NULL));
 	assert_string_equal(data_of(out, "c"), "3");
 	json_decref(out);
 
-	CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_APPLY, apply_a, &by_a));
+	CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_APPLY, apply_a,
+			 &by_a));
 	assert_string_equal(data_of(out, "d"), "from-a");
 	json_decref(out);
 	/* Another manager claiming the same field conflicts… */
-	assert_int_equal(kube_patch(NULL, admin, &configmaps, ns, "patch", KUBE_PATCH_APPLY,
-				    apply_b, &by_b), SS_ECONFLICT);
+	assert_int_equal(kube_patch(NULL, admin, &configmaps, ns, "patch",
+				    KUBE_PATCH_APPLY, apply_b, &by_b),
+			 SS_ECONFLICT);
 	tu_assert_error(SS_ECONFLICT, "manager-a");
 	/* …unless it forces. */
 	by_b.force = true;
-	CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_APPLY, apply_b, &by_b));
+	CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_APPLY, apply_b,
+			 &by_b));
 	assert_string_equal(data_of(out, "d"), "from-b");
 	json_decref(out);
 	/* Apply without a field manager is refused before any request. */
-	assert_int_equal(kube_patch(NULL, admin, &configmaps, ns, "patch", KUBE_PATCH_APPLY,
-				    apply_b, NULL), SS_EINVALID);
+	assert_int_equal(kube_patch(NULL, admin, &configmaps, ns, "patch",
+				    KUBE_PATCH_APPLY, apply_b, NULL),
+			 SS_EINVALID);
 
 	json_decref(cm);
 	json_decref(merge);
@@ -219,18 +231,23 @@ static void wait_served(const char *group, const char *version, const char *reso
 static void test_status_subresource_and_discovery(void **state)
 {
 	json_t *crd = json_loads(
-		"{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+		"{\"apiVersion\":\"apiextensions.k8s.io/"
+		"v1\",\"kind\":\"CustomResourceDefinition\","
 		"\"metadata\":{\"name\":\"widgets.it.snapstage.io\"},"
 		"\"spec\":{\"group\":\"it.snapstage.io\",\"scope\":\"Namespaced\","
-		"\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\",\"kind\":\"Widget\"},"
+		"\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\",\"kind\":"
+		"\"Widget\"},"
 		"\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,"
 		"\"subresources\":{\"status\":{}},"
 		"\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\",\"properties\":{"
-		"\"spec\":{\"type\":\"object\",\"properties\":{\"size\":{\"type\":\"integer\"}}},"
-		"\"status\":{\"type\":\"object\",\"properties\":{\"phase\":{\"type\":\"string\"}}}}}}}]}}",
+		"\"spec\":{\"type\":\"object\",\"properties\":{\"size\":{\"type\":"
+		"\"integer\"}}},"
+		"\"status\":{\"type\":\"object\",\"properties\":{\"phase\":{\"type\":"
+		"\"string\"}}}}}}}]}}",
 		0, NULL);
-	json_t *w = json_pack("{s:s, s:s, s:{s:s}, s:{s:i}}", "apiVersion", "it.snapstage.io/v1",
-			      "kind", "Widget", "metadata", "name", "w1", "spec", "size", 1);
+	json_t *w = json_pack("{s:s, s:s, s:{s:s}, s:{s:i}}", "apiVersion",
+			      "it.snapstage.io/v1", "kind", "Widget", "metadata", "name",
+			      "w1", "spec", "size", 1);
 	json_t *created = NULL, *after = NULL;
 	kube_resource_info info;
 	int rc;
@@ -245,10 +262,12 @@ static void test_status_subresource_and_discovery(void **state)
 	assert_true(info.namespaced);
 	CHECK(kube_discover_resource(&info, admin, "", "v1", "configmaps"));
 	assert_string_equal(info.kind, "ConfigMap");
-	assert_int_equal(kube_discover_resource(NULL, admin, "snapshot.storage.k8s.io", "v1",
-						"volumesnapshots"), SS_ENOTFOUND);
+	assert_int_equal(kube_discover_resource(NULL, admin, "snapshot.storage.k8s.io",
+						"v1", "volumesnapshots"),
+			 SS_ENOTFOUND);
 	tu_assert_error(SS_ENOTFOUND, "does not serve snapshot.storage.k8s.io/v1");
-	assert_int_equal(kube_discover_resource(NULL, admin, "", "v1", "gizmos"), SS_ENOTFOUND);
+	assert_int_equal(kube_discover_resource(NULL, admin, "", "v1", "gizmos"),
+			 SS_ENOTFOUND);
 	tu_assert_error(SS_ENOTFOUND, "serves core/v1 but not gizmos");
 
 	/* A CRD freshly served may still refuse writes for a moment. */
@@ -263,10 +282,14 @@ static void test_status_subresource_and_discovery(void **state)
 	json_object_set_new(created, "status", json_pack("{s:s}", "phase", "Ready"));
 	json_object_set_new(json_object_get(created, "spec"), "size", json_integer(2));
 	CHECK(kube_update_status(&after, admin, &widgets, created));
-	assert_string_equal(json_string_value(json_object_get(json_object_get(after, "status"), "phase")),
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(after, "status"), "phase")),
 			    "Ready");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(after, "spec"), "size")), 1);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(after, "metadata"), "generation")),
+	assert_int_equal(json_integer_value(
+				 json_object_get(json_object_get(after, "spec"), "size")),
+			 1);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(after, "metadata"), "generation")),
 			 1);
 	json_decref(after);
 	json_decref(created);
@@ -282,14 +305,16 @@ static void test_delete_with_preconditions(void **state)
 	(void)state;
 	CHECK(kube_create(&created, admin, &configmaps, ns, cm));
 	wrong.precondition_uid = "00000000-0000-0000-0000-000000000000";
-	assert_int_equal(kube_delete(NULL, admin, &configmaps, ns, "del", &wrong), SS_ECONFLICT);
+	assert_int_equal(kube_delete(NULL, admin, &configmaps, ns, "del", &wrong),
+			 SS_ECONFLICT);
 	tu_assert_error(SS_ECONFLICT, "Precondition failed");
 	right.precondition_uid = meta(created, "uid");
 	right.propagation = KUBE_PROPAGATION_BACKGROUND;
 	right.grace_period_seconds = 0;
 	CHECK(kube_delete(NULL, admin, &configmaps, ns, "del", &right));
 	assert_int_equal(kube_get(NULL, admin, &configmaps, ns, "del"), SS_ENOTFOUND);
-	assert_int_equal(kube_delete(NULL, admin, &configmaps, ns, "del", NULL), SS_ENOTFOUND);
+	assert_int_equal(kube_delete(NULL, admin, &configmaps, ns, "del", NULL),
+			 SS_ENOTFOUND);
 	json_decref(created);
 	json_decref(cm);
 }
@@ -320,8 +345,11 @@ static int record(const kube_watch_event *ev, void *payload)
 static void *watch_thread(void *p)
 {
 	watch_run *w = p;
-	kube_watch_opts opts = { .resource_version = w->rv, .label_selector = "it=watch",
-				 .allow_bookmarks = true, .timeout_seconds = 30 };
+	kube_watch_opts opts = { .resource_version = w->rv,
+				 .label_selector = "it=watch",
+				 .field_selector = "metadata.name=watched",
+				 .allow_bookmarks = true,
+				 .timeout_seconds = 30 };
 
 	w->rc = kube_watch(admin, &configmaps, ns, &opts, record, w);
 	return NULL;
@@ -330,6 +358,7 @@ static void *watch_thread(void *p)
 static void test_watch_in_order_and_resume(void **state)
 {
 	json_t *list = NULL, *cm = configmap("watched", "watch", "1"), *created = NULL;
+	json_t *other = configmap("unwatched", "watch", "1");
 	json_t *patch = json_pack("{s:{s:s}}", "data", "a", "2");
 	kube_list_opts opts = { .label_selector = "it=watch" };
 	kube_watch_opts resume = { .label_selector = "it=watch", .timeout_seconds = 30 };
@@ -341,8 +370,11 @@ static void test_watch_in_order_and_resume(void **state)
 	snprintf(live.rv, sizeof(live.rv), "%s", meta(list, "resourceVersion"));
 	assert_int_equal(pthread_create(&t, NULL, watch_thread, &live), 0);
 	sleep_ms(300);
+	/* Same label, other name: the field selector keeps it out. */
+	CHECK(kube_create(NULL, admin, &configmaps, ns, other));
 	CHECK(kube_create(&created, admin, &configmaps, ns, cm));
-	CHECK(kube_patch(NULL, admin, &configmaps, ns, "watched", KUBE_PATCH_MERGE, patch, NULL));
+	CHECK(kube_patch(NULL, admin, &configmaps, ns, "watched", KUBE_PATCH_MERGE, patch,
+			 NULL));
 	CHECK(kube_delete(NULL, admin, &configmaps, ns, "watched", NULL));
 	pthread_join(t, NULL);
 	assert_int_equal(live.rc, 1); /* stopped by the callback at DELETED */
@@ -351,10 +383,12 @@ static void test_watch_in_order_and_resume(void **state)
 
 	/* Resuming from the ADDED event's version replays what followed it. */
 	resume.resource_version = live.added_rv;
+	resume.field_selector = "metadata.name=watched";
 	assert_int_equal(kube_watch(admin, &configmaps, ns, &resume, record, &again), 1);
 	assert_string_equal(again.log, "MODIFIED DELETED");
 	json_decref(list);
 	json_decref(cm);
+	json_decref(other);
 	json_decref(created);
 	json_decref(patch);
 }
@@ -374,7 +408,8 @@ static void test_too_old_resource_version_is_gone(void **state)
 	json_decref(page);
 	/* Move history forward, then compact it away, as the API server does
 	 * every five minutes in a real cluster. */
-	CHECK(kube_patch(NULL, admin, &configmaps, ns, "page-00", KUBE_PATCH_MERGE, patch, NULL));
+	CHECK(kube_patch(NULL, admin, &configmaps, ns, "page-00", KUBE_PATCH_MERGE, patch,
+			 NULL));
 	it_etcd_compact(&cluster);
 
 	next.continue_token = token;
@@ -398,7 +433,9 @@ static void test_unprivileged_identity_is_forbidden(void **state)
 
 	(void)state;
 	assert_int_equal(kube_list(NULL, nobody, &configmaps, ns, NULL), SS_EFORBIDDEN);
-	tu_assert_error(SS_EFORBIDDEN, "User \"snapstage-unprivileged\" cannot list resource \"configmaps\"");
+	tu_assert_error(
+		SS_EFORBIDDEN,
+		"User \"snapstage-unprivileged\" cannot list resource \"configmaps\"");
 	assert_int_equal(ss_error_last()->http_status, 403);
 	assert_int_equal(kube_create(NULL, nobody, &configmaps, ns, cm), SS_EFORBIDDEN);
 	json_decref(cm);
@@ -455,22 +492,27 @@ static void test_service_account_token_and_rbac(void **state)
 {
 	json_t *sa = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind",
 			       "ServiceAccount", "metadata", "name", "it-sa");
-	json_t *treq = json_pack("{s:s, s:s, s:{s:[s], s:i}}", "apiVersion",
-				 "authentication.k8s.io/v1", "kind", "TokenRequest", "spec",
-				 "audiences", "https://kubernetes.default.svc.cluster.local",
-				 "expirationSeconds", 600);
-	json_t *role = json_pack("{s:s, s:s, s:{s:s}, s:[{s:[s], s:[s], s:[s]}]}",
-				 "apiVersion", "rbac.authorization.k8s.io/v1", "kind", "Role",
-				 "metadata", "name", "it-read", "rules", "apiGroups", "",
-				 "resources", "configmaps", "verbs", "list");
-	json_t *binding = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s}, s:[{s:s, s:s, s:s}]}",
-				    "apiVersion", "rbac.authorization.k8s.io/v1", "kind",
-				    "RoleBinding", "metadata", "name", "it-read", "roleRef",
-				    "apiGroup", "rbac.authorization.k8s.io", "kind", "Role",
-				    "name", "it-read", "subjects", "kind", "ServiceAccount",
-				    "name", "it-sa", "namespace", ns);
-	kube_request mint = { .method = "POST", .resource = &serviceaccounts, .ns = ns,
-			      .name = "it-sa", .subresource = "token", .body = treq };
+	json_t *treq = json_pack(
+		"{s:s, s:s, s:{s:[s], s:i}}", "apiVersion", "authentication.k8s.io/v1",
+		"kind", "TokenRequest", "spec", "audiences",
+		"https://kubernetes.default.svc.cluster.local", "expirationSeconds", 600);
+	json_t *role =
+		json_pack("{s:s, s:s, s:{s:s}, s:[{s:[s], s:[s], s:[s]}]}", "apiVersion",
+			  "rbac.authorization.k8s.io/v1", "kind", "Role", "metadata",
+			  "name", "it-read", "rules", "apiGroups", "", "resources",
+			  "configmaps", "verbs", "list");
+	json_t *binding = json_pack(
+		"{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s}, s:[{s:s, s:s, s:s}]}",
+		"apiVersion", "rbac.authorization.k8s.io/v1", "kind", "RoleBinding",
+		"metadata", "name", "it-read", "roleRef", "apiGroup",
+		"rbac.authorization.k8s.io", "kind", "Role", "name", "it-read",
+		"subjects", "kind", "ServiceAccount", "name", "it-sa", "namespace", ns);
+	kube_request mint = { .method = "POST",
+			      .resource = &serviceaccounts,
+			      .ns = ns,
+			      .name = "it-sa",
+			      .subresource = "token",
+			      .body = treq };
 	json_t *minted = NULL;
 	char dir[512], who[160];
 	kube_client *c;
@@ -523,13 +565,15 @@ static void test_client_certificate_and_tls_names(void **state)
 	kube_client *c;
 
 	(void)state;
-	snprintf(yaml, sizeof(yaml),
-		 "current-context: x\n"
-		 "clusters: [{name: c, cluster: {server: '%s', certificate-authority: '%s', tls-server-name: kubernetes.default.svc}}]\n"
-		 "users: [{name: u, user: {client-certificate: '%s', client-key: '%s'}}]\n"
-		 "contexts: [{name: x, context: {cluster: c, user: u}}]\n",
-		 cluster.apiserver_url, cluster.ca_file, cluster.admin_cert_file,
-		 cluster.admin_key_file);
+	snprintf(
+		yaml, sizeof(yaml),
+		"current-context: x\n"
+		"clusters: [{name: c, cluster: {server: '%s', certificate-authority: "
+		"'%s', tls-server-name: kubernetes.default.svc}}]\n"
+		"users: [{name: u, user: {client-certificate: '%s', client-key: '%s'}}]\n"
+		"contexts: [{name: x, context: {cluster: c, user: u}}]\n",
+		cluster.apiserver_url, cluster.ca_file, cluster.admin_cert_file,
+		cluster.admin_key_file);
 	c = client_from_yaml(yaml);
 	CHECK(kube_list(NULL, c, &configmaps, ns, NULL));
 	kube_client_free(c);
@@ -537,7 +581,8 @@ static void test_client_certificate_and_tls_names(void **state)
 	/* A name the serving certificate does not carry fails verification. */
 	snprintf(yaml, sizeof(yaml),
 		 "current-context: x\n"
-		 "clusters: [{name: c, cluster: {server: '%s', certificate-authority: '%s', tls-server-name: wrong.example}}]\n"
+		 "clusters: [{name: c, cluster: {server: '%s', certificate-authority: "
+		 "'%s', tls-server-name: wrong.example}}]\n"
 		 "contexts: [{name: x, context: {cluster: c}}]\n",
 		 cluster.apiserver_url, cluster.ca_file);
 	c = client_from_yaml(yaml);
@@ -547,7 +592,8 @@ static void test_client_certificate_and_tls_names(void **state)
 	/* So does a CA that did not sign the server's certificate. */
 	snprintf(yaml, sizeof(yaml),
 		 "current-context: x\n"
-		 "clusters: [{name: c, cluster: {server: '%s', certificate-authority: '%s'}}]\n"
+		 "clusters: [{name: c, cluster: {server: '%s', certificate-authority: "
+		 "'%s'}}]\n"
 		 "contexts: [{name: x, context: {cluster: c}}]\n",
 		 cluster.apiserver_url, cluster.admin_cert_file);
 	c = client_from_yaml(yaml);
@@ -558,7 +604,8 @@ static void test_client_certificate_and_tls_names(void **state)
 	/* No credentials at all: the anonymous user is refused. */
 	snprintf(yaml, sizeof(yaml),
 		 "current-context: x\n"
-		 "clusters: [{name: c, cluster: {server: '%s', certificate-authority: '%s'}}]\n"
+		 "clusters: [{name: c, cluster: {server: '%s', certificate-authority: "
+		 "'%s'}}]\n"
 		 "contexts: [{name: x, context: {cluster: c}}]\n",
 		 cluster.apiserver_url, cluster.ca_file);
 	c = client_from_yaml(yaml);

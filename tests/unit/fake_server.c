@@ -81,8 +81,7 @@ static void wait_for_close(fake_server *s, int fd)
 }
 
 /* Sends `r`; false when the connection must end afterwards. */
-static bool respond(fake_server *s, int fd, const fake_response *r,
-		    const char *request)
+static bool respond(fake_server *s, int fd, const fake_response *r, const char *request)
 {
 	char head[1024];
 	int status = r->status;
@@ -95,7 +94,8 @@ static bool respond(fake_server *s, int fd, const fake_response *r,
 		snprintf(want, sizeof(want), "Authorization: Bearer %s\r\n", r->auth);
 		if (!strstr(request, want)) {
 			status = 401;
-			body = "{\"kind\":\"Status\",\"reason\":\"Unauthorized\",\"code\":401}";
+			body = "{\"kind\":\"Status\",\"reason\":\"Unauthorized\","
+			       "\"code\":401}";
 		}
 	}
 	if (!r->chunks[0] || status != r->status) {
@@ -139,8 +139,9 @@ static void *serve_conn(void *p)
 	char *req = malloc(FAKE_REQ_MAX);
 
 	while (req && read_request(s, arg->fd, req, FAKE_REQ_MAX)) {
-		fake_response r = { 500, NULL, "{\"kind\":\"Status\",\"code\":500}", { 0 },
-				    false, false, false, NULL };
+		fake_response r = { 500,   NULL,  "{\"kind\":\"Status\",\"code\":500}",
+				    { 0 }, false, false,
+				    false, NULL };
 
 		pthread_mutex_lock(&s->lock);
 		if (s->nrequests < FAKE_MAX_SCRIPT)

@@ -22,12 +22,12 @@
 
 typedef struct {
 	int status;
-	const char *headers;     /* extra header lines, each ending "\r\n" */
-	const char *body;        /* sent with Content-Length unless chunks */
+	const char *headers;		     /* extra header lines, each ending "\r\n" */
+	const char *body;		     /* sent with Content-Length unless chunks */
 	const char *chunks[FAKE_MAX_CHUNKS]; /* chunked body, in pieces */
-	bool truncate;           /* end the connection without the final chunk */
-	bool hold_open;          /* after the chunks, wait for the client to leave */
-	bool require_auth;       /* 401 unless Authorization matches `auth` */
+	bool truncate;	   /* end the connection without the final chunk */
+	bool hold_open;	   /* after the chunks, wait for the client to leave */
+	bool require_auth; /* 401 unless Authorization matches `auth` */
 	const char *auth;
 } fake_response;
 

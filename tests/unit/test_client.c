@@ -38,8 +38,9 @@ static kube_client *client_for(fixture *f, const char *user_yaml,
 		 "users: [{name: u, user: %s}]\n"
 		 "contexts: [{name: t, context: {cluster: c, user: u, namespace: ns}}]\n",
 		 fake_server_url(&f->server), user_yaml);
-	assert_int_equal(kube_config_from_string(&cfg, yaml, strlen(yaml), "test",
-						 f->dir, NULL), 0);
+	assert_int_equal(
+		kube_config_from_string(&cfg, yaml, strlen(yaml), "test", f->dir, NULL),
+		0);
 	assert_int_equal(kube_client_new(&c, cfg, opts), 0);
 	kube_config_free(cfg);
 	return c;
@@ -81,8 +82,10 @@ static void test_get_sends_token_and_path(void **state)
 	assert_int_equal(kube_get(&obj, f->client, &configmaps, "ns", "a"), 0);
 	assert_string_equal(json_string_value(json_object_get(obj, "kind")), "ConfigMap");
 	json_decref(obj);
-	assert_non_null(strstr(f->server.requests[0], "GET /api/v1/namespaces/ns/configmaps/a HTTP/1.1"));
-	assert_non_null(strstr(f->server.requests[0], "Authorization: Bearer secret-token-123"));
+	assert_non_null(strstr(f->server.requests[0],
+			       "GET /api/v1/namespaces/ns/configmaps/a HTTP/1.1"));
+	assert_non_null(
+		strstr(f->server.requests[0], "Authorization: Bearer secret-token-123"));
 	assert_non_null(strstr(f->server.requests[0], "Accept: application/json"));
 }
 
@@ -103,8 +106,10 @@ static void test_keep_alive_reuses_connection(void **state)
 static void test_429_retried_after_delay(void **state)
 {
 	fixture *f = *state;
-	fake_response throttled = { .status = 429, .headers = "Retry-After: 0\r\n",
-				    .body = "{\"kind\":\"Status\",\"reason\":\"TooManyRequests\",\"code\":429}" };
+	fake_response throttled = { .status = 429,
+				    .headers = "Retry-After: 0\r\n",
+				    .body = "{\"kind\":\"Status\",\"reason\":"
+					    "\"TooManyRequests\",\"code\":429}" };
 	fake_response ok = { .status = 201, .body = cm_json };
 	json_t *obj = json_loads(cm_json, 0, NULL);
 
@@ -121,8 +126,12 @@ static void test_429_retried_after_delay(void **state)
 static void test_429_gives_up_after_max_retries(void **state)
 {
 	fixture *f = *state;
-	fake_response throttled = { .status = 429, .headers = "Retry-After: 0\r\n",
-				    .body = "{\"kind\":\"Status\",\"message\":\"slow down\",\"reason\":\"TooManyRequests\",\"code\":429}" };
+	fake_response throttled = {
+		.status = 429,
+		.headers = "Retry-After: 0\r\n",
+		.body = "{\"kind\":\"Status\",\"message\":\"slow "
+			"down\",\"reason\":\"TooManyRequests\",\"code\":429}"
+	};
 	int i;
 
 	for (i = 0; i < 4; i++)
@@ -137,8 +146,12 @@ static void test_429_gives_up_after_max_retries(void **state)
 static void test_5xx_retried_only_with_retry_after(void **state)
 {
 	fixture *f = *state;
-	fake_response busy = { .status = 503, .headers = "Retry-After: 0\r\n", .body = "" };
-	fake_response broken = { .status = 500, .body = "{\"kind\":\"Status\",\"message\":\"boom\",\"reason\":\"InternalError\",\"code\":500}" };
+	fake_response busy = { .status = 503,
+			       .headers = "Retry-After: 0\r\n",
+			       .body = "" };
+	fake_response broken = { .status = 500,
+				 .body = "{\"kind\":\"Status\",\"message\":\"boom\","
+					 "\"reason\":\"InternalError\",\"code\":500}" };
 	fake_response ok = { .status = 200, .body = cm_json };
 
 	fake_server_add(&f->server, &busy);
@@ -146,7 +159,9 @@ static void test_5xx_retried_only_with_retry_after(void **state)
 	fake_server_add(&f->server, &broken);
 	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"), 0);
 	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"), SS_ESERVER);
-	tu_assert_error(SS_ESERVER, "GET /api/v1/namespaces/ns/configmaps/a: 500 InternalError: boom");
+	tu_assert_error(
+		SS_ESERVER,
+		"GET /api/v1/namespaces/ns/configmaps/a: 500 InternalError: boom");
 	assert_int_equal(f->server.nrequests, 3);
 }
 
@@ -154,11 +169,16 @@ static void test_token_file_rotation_after_401(void **state)
 {
 	fixture *f = *state;
 	char user[700];
-	fake_response first = { .status = 200, .body = cm_json, .require_auth = true, .auth = "old" };
-	fake_response second = { .status = 200, .body = cm_json, .require_auth = true, .auth = "new" };
+	fake_response first = {
+		.status = 200, .body = cm_json, .require_auth = true, .auth = "old"
+	};
+	fake_response second = {
+		.status = 200, .body = cm_json, .require_auth = true, .auth = "new"
+	};
 	kube_client *c;
 
-	snprintf(user, sizeof(user), "{tokenFile: %s}", tu_write(f->dir, "token", "old\n"));
+	snprintf(user, sizeof(user), "{tokenFile: %s}",
+		 tu_write(f->dir, "token", "old\n"));
 	c = client_for(f, user, NULL);
 	fake_server_add(&f->server, &first);
 	assert_int_equal(kube_get(NULL, c, &configmaps, "ns", "a"), 0);
@@ -177,10 +197,13 @@ static void test_token_file_rotation_after_401(void **state)
 static void test_static_token_401_not_retried(void **state)
 {
 	fixture *f = *state;
-	fake_response denied = { .status = 200, .body = cm_json, .require_auth = true, .auth = "other" };
+	fake_response denied = {
+		.status = 200, .body = cm_json, .require_auth = true, .auth = "other"
+	};
 
 	fake_server_add(&f->server, &denied);
-	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"), SS_EUNAUTHORIZED);
+	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"),
+			 SS_EUNAUTHORIZED);
 	assert_int_equal(f->server.nrequests, 1);
 	/* The token never appears in what we report. */
 	assert_null(strstr(ss_error_last()->message, "secret-token-123"));
@@ -218,7 +241,8 @@ static void test_connection_refused(void **state)
 		"contexts: [{name: t, context: {cluster: c}}]\n";
 
 	(void)f;
-	assert_int_equal(kube_config_from_string(&cfg, yaml, strlen(yaml), "t", "/", NULL), 0);
+	assert_int_equal(
+		kube_config_from_string(&cfg, yaml, strlen(yaml), "t", "/", NULL), 0);
 	assert_int_equal(kube_client_new(&c, cfg, NULL), 0);
 	assert_int_equal(kube_get(NULL, c, &configmaps, "ns", "a"), SS_ETRANSPORT);
 	tu_assert_error(SS_ETRANSPORT, "GET /api/v1/namespaces/ns/configmaps/a");
@@ -248,39 +272,52 @@ static int log_event(const kube_watch_event *ev, void *payload)
 	return 0;
 }
 
-#define EV(type, rv) "{\"type\":\"" type "\",\"object\":{\"metadata\":{\"resourceVersion\":\"" rv "\"}}}\n"
+#define EV(type, rv)                                                                 \
+	"{\"type\":\"" type "\",\"object\":{\"metadata\":{\"resourceVersion\":\"" rv \
+	"\"}}}\n"
 
 static void test_watch_events_split_across_chunks(void **state)
 {
 	fixture *f = *state;
-	fake_response stream = { .status = 200, .chunks = {
-		EV("ADDED", "1") "{\"type\":\"MODI",
-		"FIED\",\"object\":{\"metadata\":{\"resourceVersion\":\"2\"}}}\n{\"ty",
-		"pe\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"3\"}}}\n",
-		EV("DELETED", "4") } };
-	kube_watch_opts opts = { .resource_version = "0", .allow_bookmarks = true,
-				 .timeout_seconds = 30, .label_selector = "app=db" };
+	fake_response stream = { .status = 200,
+				 .chunks = { EV("ADDED", "1") "{\"type\":\"MODI",
+					     "FIED\",\"object\":{\"metadata\":{"
+					     "\"resourceVersion\":\"2\"}}}\n{\"ty",
+					     "pe\":\"BOOKMARK\",\"object\":{\"metadata\":"
+					     "{\"resourceVersion\":\"3\"}}}\n",
+					     EV("DELETED", "4") } };
+	kube_watch_opts opts = { .resource_version = "0",
+				 .allow_bookmarks = true,
+				 .timeout_seconds = 30,
+				 .label_selector = "app=db" };
 	watch_log log = { 0 };
 
 	fake_server_add(&f->server, &stream);
-	assert_int_equal(kube_watch(f->client, &configmaps, "ns", &opts, log_event, &log), 0);
+	assert_int_equal(kube_watch(f->client, &configmaps, "ns", &opts, log_event, &log),
+			 0);
 	assert_string_equal(log.seen, "ADDED:1 MODIFIED:2 BOOKMARK:3 DELETED:4");
-	assert_non_null(strstr(f->server.requests[0],
-			       "GET /api/v1/namespaces/ns/configmaps?watch=1&resourceVersion=0"
-			       "&allowWatchBookmarks=true&timeoutSeconds=30&labelSelector=app%3Ddb "));
+	assert_non_null(strstr(
+		f->server.requests[0],
+		"GET /api/v1/namespaces/ns/configmaps?watch=1&resourceVersion=0"
+		"&allowWatchBookmarks=true&timeoutSeconds=30&labelSelector=app%3Ddb "));
 }
 
 static void test_watch_in_stream_410(void **state)
 {
 	fixture *f = *state;
-	fake_response stream = { .status = 200, .chunks = {
-		EV("ADDED", "7"),
-		"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"message\":\"too old resource version: 1 (7)\",\"reason\":\"Expired\",\"code\":410}}\n",
-		EV("ADDED", "8") } };
+	fake_response stream = {
+		.status = 200,
+		.chunks = { EV("ADDED", "7"),
+			    "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\","
+			    "\"message\":\"too old resource version: 1 "
+			    "(7)\",\"reason\":\"Expired\",\"code\":410}}\n",
+			    EV("ADDED", "8") }
+	};
 	watch_log log = { 0 };
 
 	fake_server_add(&f->server, &stream);
-	assert_int_equal(kube_watch(f->client, &configmaps, "ns", NULL, log_event, &log), SS_EGONE);
+	assert_int_equal(kube_watch(f->client, &configmaps, "ns", NULL, log_event, &log),
+			 SS_EGONE);
 	tu_assert_error(SS_EGONE, "too old resource version");
 	/* Nothing after the ERROR is delivered. */
 	assert_string_equal(log.seen, "ADDED:7");
@@ -289,34 +326,45 @@ static void test_watch_in_stream_410(void **state)
 static void test_watch_http_410_and_403(void **state)
 {
 	fixture *f = *state;
-	fake_response gone = { .status = 410, .body = "{\"kind\":\"Status\",\"message\":\"too old\",\"reason\":\"Expired\",\"code\":410}" };
-	fake_response forbidden = { .status = 403, .body = "{\"kind\":\"Status\",\"message\":\"no\",\"reason\":\"Forbidden\",\"code\":403}" };
+	fake_response gone = { .status = 410,
+			       .body = "{\"kind\":\"Status\",\"message\":\"too "
+				       "old\",\"reason\":\"Expired\",\"code\":410}" };
+	fake_response forbidden = { .status = 403,
+				    .body = "{\"kind\":\"Status\",\"message\":\"no\","
+					    "\"reason\":\"Forbidden\",\"code\":403}" };
 	watch_log log = { 0 };
 
 	fake_server_add(&f->server, &gone);
 	fake_server_add(&f->server, &forbidden);
-	assert_int_equal(kube_watch(f->client, &configmaps, "ns", NULL, log_event, &log), SS_EGONE);
-	assert_int_equal(kube_watch(f->client, &configmaps, NULL, NULL, log_event, &log), SS_EFORBIDDEN);
-	tu_assert_error(SS_EFORBIDDEN, "GET /api/v1/configmaps?watch=1: 403 Forbidden: no");
+	assert_int_equal(kube_watch(f->client, &configmaps, "ns", NULL, log_event, &log),
+			 SS_EGONE);
+	assert_int_equal(kube_watch(f->client, &configmaps, NULL, NULL, log_event, &log),
+			 SS_EFORBIDDEN);
+	tu_assert_error(SS_EFORBIDDEN,
+			"GET /api/v1/configmaps?watch=1: 403 Forbidden: no");
 	assert_int_equal(log.events, 0);
 }
 
 static void test_watch_oversized_event(void **state)
 {
 	fixture *f = *state;
-	fake_response stream = { .status = 200, .chunks = { EV("ADDED", "1"), EV("ADDED", "1234567890123") } };
+	fake_response stream = { .status = 200,
+				 .chunks = { EV("ADDED", "1"),
+					     EV("ADDED", "1234567890123") } };
 	kube_watch_opts opts = { .max_event_bytes = 70 };
 	watch_log log = { 0 };
 
 	fake_server_add(&f->server, &stream);
-	assert_int_equal(kube_watch(f->client, &configmaps, "ns", &opts, log_event, &log), SS_ETOOLARGE);
+	assert_int_equal(kube_watch(f->client, &configmaps, "ns", &opts, log_event, &log),
+			 SS_ETOOLARGE);
 	assert_string_equal(log.seen, "ADDED:1");
 }
 
 static void test_watch_cut_mid_event(void **state)
 {
 	fixture *f = *state;
-	fake_response stream = { .status = 200, .truncate = true,
+	fake_response stream = { .status = 200,
+				 .truncate = true,
 				 .chunks = { EV("ADDED", "1"), "{\"type\":\"ADD" } };
 	watch_log log = { 0 };
 	int rc;
@@ -330,13 +378,16 @@ static void test_watch_cut_mid_event(void **state)
 static void test_watch_cancel(void **state)
 {
 	fixture *f = *state;
-	fake_response stream = { .status = 200, .hold_open = true, .chunks = { EV("ADDED", "1") } };
+	fake_response stream = { .status = 200,
+				 .hold_open = true,
+				 .chunks = { EV("ADDED", "1") } };
 	atomic_bool cancel = false;
 	kube_watch_opts opts = { .cancel = &cancel };
 	watch_log log = { .cancel_on_first = &cancel };
 
 	fake_server_add(&f->server, &stream);
-	assert_int_equal(kube_watch(f->client, &configmaps, "ns", &opts, log_event, &log), SS_ECANCELLED);
+	assert_int_equal(kube_watch(f->client, &configmaps, "ns", &opts, log_event, &log),
+			 SS_ECANCELLED);
 	assert_int_equal(log.events, 1);
 }
 
@@ -351,34 +402,51 @@ static int stop_at_second(const kube_watch_event *ev, void *payload)
 static void test_watch_callback_stops(void **state)
 {
 	fixture *f = *state;
-	fake_response stream = { .status = 200, .hold_open = true,
-				 .chunks = { EV("ADDED", "1") EV("ADDED", "2") EV("ADDED", "3") } };
+	fake_response stream = { .status = 200,
+				 .hold_open = true,
+				 .chunks = { EV("ADDED", "1") EV("ADDED", "2")
+						     EV("ADDED", "3") } };
 	int n = 0;
 
 	fake_server_add(&f->server, &stream);
-	assert_int_equal(kube_watch(f->client, &configmaps, "ns", NULL, stop_at_second, &n), 77);
+	assert_int_equal(
+		kube_watch(f->client, &configmaps, "ns", NULL, stop_at_second, &n), 77);
 	assert_int_equal(n, 2);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_get_sends_token_and_path, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keep_alive_reuses_connection, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_429_retried_after_delay, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_429_gives_up_after_max_retries, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_5xx_retried_only_with_retry_after, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_token_file_rotation_after_401, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_static_token_401_not_retried, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_response_bound_and_bad_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_sends_token_and_path, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_keep_alive_reuses_connection, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_429_retried_after_delay, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_429_gives_up_after_max_retries,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_5xx_retried_only_with_retry_after,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_file_rotation_after_401, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_static_token_401_not_retried, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_response_bound_and_bad_json, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_watch_events_split_across_chunks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_watch_in_stream_410, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_watch_http_410_and_403, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_watch_oversized_event, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_watch_cut_mid_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_events_split_across_chunks,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_in_stream_410, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_watch_http_410_and_403, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_watch_oversized_event, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_watch_cut_mid_event, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_watch_cancel, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_watch_callback_stops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_callback_stops, setup,
+						teardown),
 	};
 	int rc;
 

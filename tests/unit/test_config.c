@@ -50,7 +50,8 @@ static void test_current_context(void **state)
 	(void)state;
 	assert_int_equal(kube_config_from_string(&cfg, good_kubeconfig,
 						 strlen(good_kubeconfig), "t",
-						 "/etc/kube", NULL), 0);
+						 "/etc/kube", NULL),
+			 0);
 	assert_string_equal(cfg->server, "https://127.0.0.1:6443");
 	assert_string_equal(cfg->namespace, "team-a");
 	assert_string_equal(cfg->context, "dev");
@@ -70,7 +71,8 @@ static void test_explicit_context(void **state)
 	(void)state;
 	assert_int_equal(kube_config_from_string(&cfg, good_kubeconfig,
 						 strlen(good_kubeconfig), "t",
-						 "/etc/kube", "ops"), 0);
+						 "/etc/kube", "ops"),
+			 0);
 	assert_string_equal(cfg->server, "https://10.1.2.3:443");
 	assert_string_equal(cfg->namespace, "default");
 	assert_true(cfg->insecure_skip_tls_verify);
@@ -95,8 +97,10 @@ static void test_files_relative_to_kubeconfig(void **state)
 	snprintf(path, sizeof(path), "%s",
 		 tu_write(dir, "config",
 			  "current-context: x\n"
-			  "clusters: [{name: c, cluster: {server: 'https://h:1', certificate-authority: ca.crt}}]\n"
-			  "users: [{name: u, user: {client-certificate: client.crt, client-key: client.key}}]\n"
+			  "clusters: [{name: c, cluster: {server: 'https://h:1', "
+			  "certificate-authority: ca.crt}}]\n"
+			  "users: [{name: u, user: {client-certificate: client.crt, "
+			  "client-key: client.key}}]\n"
 			  "contexts: [{name: x, context: {cluster: c, user: u}}]\n"));
 	paths[0] = path;
 	assert_int_equal(kube_config_from_files(&cfg, paths, 1, false, NULL), 0);
@@ -120,14 +124,17 @@ static void test_merge_kubeconfig_env(void **state)
 	(void)state;
 	snprintf(a, sizeof(a), "%s",
 		 tu_write(dir, "a",
-			  "clusters: [{name: shared, cluster: {server: 'https://first:1'}}]\n"
+			  "clusters: [{name: shared, cluster: {server: "
+			  "'https://first:1'}}]\n"
 			  "users: [{name: u, user: {token: from-a}}]\n"));
 	snprintf(b, sizeof(b), "%s",
 		 tu_write(dir, "b",
 			  "current-context: ctx\n"
-			  "clusters: [{name: shared, cluster: {server: 'https://second:2'}}]\n"
+			  "clusters: [{name: shared, cluster: {server: "
+			  "'https://second:2'}}]\n"
 			  "users: [{name: u, user: {token: from-b}}]\n"
-			  "contexts: [{name: ctx, context: {cluster: shared, user: u, namespace: ns-b}}]\n"));
+			  "contexts: [{name: ctx, context: {cluster: shared, user: u, "
+			  "namespace: ns-b}}]\n"));
 	snprintf(list, sizeof(list), "%s:%s/missing:%s", a, dir, b);
 	src.kubeconfig_env = list;
 	src.service_host = "10.0.0.1"; /* KUBECONFIG wins over in-cluster */
@@ -210,7 +217,9 @@ static void test_token_file_trimmed(void **state)
 	char *tok = NULL;
 
 	(void)state;
-	assert_int_equal(kube_config_read_token_file(&tok, tu_write(dir, "t", "\tabc.def \r\n")), 0);
+	assert_int_equal(
+		kube_config_read_token_file(&tok, tu_write(dir, "t", "\tabc.def \r\n")),
+		0);
 	assert_string_equal(tok, "abc.def");
 	free(tok);
 	tu_rmtree(dir);
@@ -233,8 +242,8 @@ static void test_dup(void **state)
 
 	(void)state;
 	assert_int_equal(kube_config_from_string(&cfg, good_kubeconfig,
-						 strlen(good_kubeconfig), "t",
-						 "/", NULL), 0);
+						 strlen(good_kubeconfig), "t", "/", NULL),
+			 0);
 	copy = kube_config_dup(cfg);
 	assert_non_null(copy);
 	assert_string_equal(copy->server, cfg->server);
@@ -248,7 +257,8 @@ static void test_dup(void **state)
 /* --- malformed kubeconfigs ------------------------------------------------ */
 
 #define CLUSTER "clusters: [{name: c, cluster: {server: 'https://h:1'}}]\n"
-#define CONTEXT "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
+#define CONTEXT \
+	"contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
 
 static const struct {
 	const char *name;
@@ -258,28 +268,69 @@ static const struct {
 	const char *fragment;
 } malformed[] = {
 	{ "not yaml", "clusters: [\n", NULL, SS_EINVALID, "line 2" },
-	{ "tab indentation", "clusters:\n\t- name: c\n", NULL, SS_EINVALID, "kubeconfig bad" },
-	{ "top level list", "- a\n- b\n", NULL, SS_EINVALID, "expected a mapping at the top level" },
-	{ "clusters not a list", "clusters: {name: c}\n", NULL, SS_EINVALID, "clusters must be a list" },
-	{ "nameless cluster", "clusters: [{cluster: {server: 'https://h'}}]\n", NULL, SS_EINVALID, "clusters[0] has no name" },
-	{ "cluster without body", "clusters: [{name: c}]\n", NULL, SS_EINVALID, "cluster c has no 'cluster' mapping" },
-	{ "current-context not string", "current-context: [a]\n", NULL, SS_EINVALID, "current-context must be a string" },
+	{ "tab indentation", "clusters:\n\t- name: c\n", NULL, SS_EINVALID,
+	  "kubeconfig bad" },
+	{ "top level list", "- a\n- b\n", NULL, SS_EINVALID,
+	  "expected a mapping at the top level" },
+	{ "clusters not a list", "clusters: {name: c}\n", NULL, SS_EINVALID,
+	  "clusters must be a list" },
+	{ "nameless cluster", "clusters: [{cluster: {server: 'https://h'}}]\n", NULL,
+	  SS_EINVALID, "clusters[0] has no name" },
+	{ "cluster without body", "clusters: [{name: c}]\n", NULL, SS_EINVALID,
+	  "cluster c has no 'cluster' mapping" },
+	{ "current-context not string", "current-context: [a]\n", NULL, SS_EINVALID,
+	  "current-context must be a string" },
 	{ "no context at all", CLUSTER, NULL, SS_EINVALID, "no context selected" },
-	{ "unknown context", CLUSTER CONTEXT, "prod", SS_ENOTFOUND, "context 'prod' not found in kubeconfig (contexts: x)" },
-	{ "context without cluster", "contexts: [{name: x, context: {user: u}}]\n", "x", SS_EINVALID, "context x: no cluster given" },
-	{ "undefined cluster", "contexts: [{name: x, context: {cluster: nope}}]\n", "x", SS_ENOTFOUND, "cluster 'nope' is not defined" },
-	{ "undefined user", CLUSTER CONTEXT, NULL, SS_ENOTFOUND, "user 'u' is not defined" },
-	{ "no server", "clusters: [{name: c, cluster: {}}]\n" CONTEXT, NULL, SS_EINVALID, "cluster c: no server given" },
-	{ "bad server scheme", "clusters: [{name: c, cluster: {server: 'ftp://h'}}]\n" CONTEXT, NULL, SS_EINVALID, "is not an http(s) URL" },
-	{ "bad CA base64", "clusters: [{name: c, cluster: {server: 'https://h', certificate-authority-data: 'not base64!'}}]\n" CONTEXT, NULL, SS_EINVALID, "cluster c: certificate-authority-data is not valid base64" },
-	{ "missing CA file", "clusters: [{name: c, cluster: {server: 'https://h', certificate-authority: /nonexistent/ca.crt}}]\n" CONTEXT, NULL, SS_ENOTFOUND, "certificate-authority: cannot open /nonexistent/ca.crt" },
-	{ "insecure with CA", "clusters: [{name: c, cluster: {server: 'https://h', certificate-authority-data: " CA_B64 ", insecure-skip-tls-verify: true}}]\n" CONTEXT, NULL, SS_EINVALID, "cannot be used together" },
-	{ "insecure not bool", "clusters: [{name: c, cluster: {server: 'https://h', insecure-skip-tls-verify: 'yes'}}]\n" CONTEXT, NULL, SS_EINVALID, "must be true or false" },
-	{ "cert without key", CLUSTER CONTEXT "users: [{name: u, user: {client-certificate-data: " CA_B64 "}}]\n", NULL, SS_EINVALID, "user u: a client certificate needs both" },
-	{ "bad key base64", CLUSTER CONTEXT "users: [{name: u, user: {client-certificate-data: " CA_B64 ", client-key-data: '@@@@'}}]\n", NULL, SS_EINVALID, "client-key-data is not valid base64" },
-	{ "exec plugin", CLUSTER CONTEXT "users: [{name: u, user: {exec: {command: aws, apiVersion: client.authentication.k8s.io/v1}}}]\n", NULL, SS_EUNSUPPORTED, "exec credential plugins (command 'aws') are not supported" },
-	{ "auth provider", CLUSTER CONTEXT "users: [{name: u, user: {auth-provider: {name: gcp}}}]\n", NULL, SS_EUNSUPPORTED, "auth-provider plugins are not supported" },
-	{ "basic auth", CLUSTER CONTEXT "users: [{name: u, user: {username: a, password: b}}]\n", NULL, SS_EUNSUPPORTED, "basic authentication" },
+	{ "unknown context", CLUSTER CONTEXT, "prod", SS_ENOTFOUND,
+	  "context 'prod' not found in kubeconfig (contexts: x)" },
+	{ "context without cluster", "contexts: [{name: x, context: {user: u}}]\n", "x",
+	  SS_EINVALID, "context x: no cluster given" },
+	{ "undefined cluster", "contexts: [{name: x, context: {cluster: nope}}]\n", "x",
+	  SS_ENOTFOUND, "cluster 'nope' is not defined" },
+	{ "undefined user", CLUSTER CONTEXT, NULL, SS_ENOTFOUND,
+	  "user 'u' is not defined" },
+	{ "no server", "clusters: [{name: c, cluster: {}}]\n" CONTEXT, NULL, SS_EINVALID,
+	  "cluster c: no server given" },
+	{ "bad server scheme",
+	  "clusters: [{name: c, cluster: {server: 'ftp://h'}}]\n" CONTEXT, NULL,
+	  SS_EINVALID, "is not an http(s) URL" },
+	{ "bad CA base64",
+	  "clusters: [{name: c, cluster: {server: 'https://h', "
+	  "certificate-authority-data: 'not base64!'}}]\n" CONTEXT,
+	  NULL, SS_EINVALID,
+	  "cluster c: certificate-authority-data is not valid base64" },
+	{ "missing CA file",
+	  "clusters: [{name: c, cluster: {server: 'https://h', certificate-authority: "
+	  "/nonexistent/ca.crt}}]\n" CONTEXT,
+	  NULL, SS_ENOTFOUND, "certificate-authority: cannot open /nonexistent/ca.crt" },
+	{ "insecure with CA",
+	  "clusters: [{name: c, cluster: {server: 'https://h', "
+	  "certificate-authority-data: " CA_B64
+	  ", insecure-skip-tls-verify: true}}]\n" CONTEXT,
+	  NULL, SS_EINVALID, "cannot be used together" },
+	{ "insecure not bool",
+	  "clusters: [{name: c, cluster: {server: 'https://h', insecure-skip-tls-verify: "
+	  "'yes'}}]\n" CONTEXT,
+	  NULL, SS_EINVALID, "must be true or false" },
+	{ "cert without key",
+	  CLUSTER CONTEXT "users: [{name: u, user: {client-certificate-data: " CA_B64
+			  "}}]\n",
+	  NULL, SS_EINVALID, "user u: a client certificate needs both" },
+	{ "bad key base64",
+	  CLUSTER CONTEXT "users: [{name: u, user: {client-certificate-data: " CA_B64
+			  ", client-key-data: '@@@@'}}]\n",
+	  NULL, SS_EINVALID, "client-key-data is not valid base64" },
+	{ "exec plugin",
+	  CLUSTER CONTEXT "users: [{name: u, user: {exec: {command: aws, apiVersion: "
+			  "client.authentication.k8s.io/v1}}}]\n",
+	  NULL, SS_EUNSUPPORTED,
+	  "exec credential plugins (command 'aws') are not supported" },
+	{ "auth provider",
+	  CLUSTER CONTEXT "users: [{name: u, user: {auth-provider: {name: gcp}}}]\n",
+	  NULL, SS_EUNSUPPORTED, "auth-provider plugins are not supported" },
+	{ "basic auth",
+	  CLUSTER CONTEXT "users: [{name: u, user: {username: a, password: b}}]\n", NULL,
+	  SS_EUNSUPPORTED, "basic authentication" },
 };
 
 static void test_malformed(void **state)
@@ -290,8 +341,8 @@ static void test_malformed(void **state)
 	for (i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
 		kube_config *cfg = NULL;
 		int rc = kube_config_from_string(&cfg, malformed[i].yaml,
-						 strlen(malformed[i].yaml), "bad",
-						 "/", malformed[i].context);
+						 strlen(malformed[i].yaml), "bad", "/",
+						 malformed[i].context);
 
 		print_message("case: %s -> %s\n", malformed[i].name,
 			      ss_error_last()->message);

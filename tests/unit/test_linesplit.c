@@ -28,15 +28,13 @@ static int collect(const char *line, size_t len, void *payload)
 	return (c->stop_after && c->lines == c->stop_after) ? 42 : 0;
 }
 
-static const char stream[] =
-	"{\"type\":\"ADDED\",\"object\":{\"a\":1}}\n"
-	"{\"type\":\"MODIFIED\",\"object\":{\"a\":2}}\r\n"
-	"\n"
-	"{\"type\":\"BOOKMARK\",\"object\":{}}\n";
-static const char expected[] =
-	"{\"type\":\"ADDED\",\"object\":{\"a\":1}}|"
-	"{\"type\":\"MODIFIED\",\"object\":{\"a\":2}}|"
-	"{\"type\":\"BOOKMARK\",\"object\":{}}";
+static const char stream[] = "{\"type\":\"ADDED\",\"object\":{\"a\":1}}\n"
+			     "{\"type\":\"MODIFIED\",\"object\":{\"a\":2}}\r\n"
+			     "\n"
+			     "{\"type\":\"BOOKMARK\",\"object\":{}}\n";
+static const char expected[] = "{\"type\":\"ADDED\",\"object\":{\"a\":1}}|"
+			       "{\"type\":\"MODIFIED\",\"object\":{\"a\":2}}|"
+			       "{\"type\":\"BOOKMARK\",\"object\":{}}";
 
 static void test_every_split_point(void **state)
 {
@@ -49,9 +47,14 @@ static void test_every_split_point(void **state)
 			collector c = { SS_BUF_INIT(4096), 0, 0 };
 
 			ss_linesplit_init(&s, 1024);
-			assert_int_equal(ss_linesplit_feed(&s, stream, cut1, collect, &c), 0);
-			assert_int_equal(ss_linesplit_feed(&s, stream + cut1, cut2 - cut1, collect, &c), 0);
-			assert_int_equal(ss_linesplit_feed(&s, stream + cut2, len - cut2, collect, &c), 0);
+			assert_int_equal(ss_linesplit_feed(&s, stream, cut1, collect, &c),
+					 0);
+			assert_int_equal(ss_linesplit_feed(&s, stream + cut1, cut2 - cut1,
+							   collect, &c),
+					 0);
+			assert_int_equal(ss_linesplit_feed(&s, stream + cut2, len - cut2,
+							   collect, &c),
+					 0);
 			assert_string_equal(ss_buf_cstr(&c.joined), expected);
 			assert_int_equal(c.lines, 3);
 			assert_int_equal(ss_linesplit_pending(&s), 0);

@@ -10,8 +10,7 @@
 #include "kube/status.h"
 #include "util/error.h"
 
-static void decode(kube_status *st, long http, const char *body,
-		   const char *retry_after)
+static void decode(kube_status *st, long http, const char *body, const char *retry_after)
 {
 	kube_status_decode(st, http, body, body ? strlen(body) : 0, retry_after);
 }
@@ -71,8 +70,10 @@ static void test_real_bodies(void **state)
 	(void)state;
 	decode(&st, 409,
 	       "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
-	       "\"status\":\"Failure\",\"message\":\"configmaps \\\"x\\\" already exists\","
-	       "\"reason\":\"AlreadyExists\",\"details\":{\"name\":\"x\",\"kind\":\"configmaps\"},"
+	       "\"status\":\"Failure\",\"message\":\"configmaps \\\"x\\\" already "
+	       "exists\","
+	       "\"reason\":\"AlreadyExists\",\"details\":{\"name\":\"x\",\"kind\":"
+	       "\"configmaps\"},"
 	       "\"code\":409}\n",
 	       NULL);
 	assert_int_equal(st.code, SS_EEXISTS);
@@ -83,22 +84,27 @@ static void test_real_bodies(void **state)
 
 	decode(&st, 409,
 	       "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
-	       "\"message\":\"Operation cannot be fulfilled on configmaps \\\"x\\\": the object has been modified; "
-	       "please apply your changes to the latest version and try again\",\"reason\":\"Conflict\","
+	       "\"message\":\"Operation cannot be fulfilled on configmaps \\\"x\\\": the "
+	       "object has been modified; "
+	       "please apply your changes to the latest version and try "
+	       "again\",\"reason\":\"Conflict\","
 	       "\"code\":409}",
 	       NULL);
 	assert_int_equal(st.code, SS_ECONFLICT);
 
 	decode(&st, 410,
 	       "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
-	       "\"message\":\"The provided continue parameter is too old to display a consistent list result.\","
+	       "\"message\":\"The provided continue parameter is too old to display a "
+	       "consistent list result.\","
 	       "\"reason\":\"Expired\",\"code\":410}",
 	       NULL);
 	assert_int_equal(st.code, SS_EGONE);
 
 	decode(&st, 429,
-	       "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"Too many requests\","
-	       "\"reason\":\"TooManyRequests\",\"details\":{\"retryAfterSeconds\":2},\"code\":429}",
+	       "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"Too many "
+	       "requests\","
+	       "\"reason\":\"TooManyRequests\",\"details\":{\"retryAfterSeconds\":2},"
+	       "\"code\":429}",
 	       "1");
 	assert_int_equal(st.code, SS_ETOOMANYREQUESTS);
 	/* The header wins over details. */
@@ -106,7 +112,8 @@ static void test_real_bodies(void **state)
 
 	decode(&st, 500,
 	       "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"x\","
-	       "\"reason\":\"ServerTimeout\",\"details\":{\"retryAfterSeconds\":3},\"code\":500}",
+	       "\"reason\":\"ServerTimeout\",\"details\":{\"retryAfterSeconds\":3},"
+	       "\"code\":500}",
 	       NULL);
 	assert_int_equal(st.code, SS_ETIMEOUT);
 	assert_int_equal(st.retry_after_seconds, 3);
@@ -150,10 +157,12 @@ static void test_record(void **state)
 
 	(void)state;
 	decode(&st, 403,
-	       "{\"kind\":\"Status\",\"message\":\"configmaps is forbidden: User \\\"u\\\" cannot list\","
+	       "{\"kind\":\"Status\",\"message\":\"configmaps is forbidden: User "
+	       "\\\"u\\\" cannot list\","
 	       "\"reason\":\"Forbidden\",\"code\":403}",
 	       NULL);
-	assert_int_equal(kube_status_record(&st, "GET /api/v1/configmaps"), SS_EFORBIDDEN);
+	assert_int_equal(kube_status_record(&st, "GET /api/v1/configmaps"),
+			 SS_EFORBIDDEN);
 	tu_assert_error(SS_EFORBIDDEN,
 			"GET /api/v1/configmaps: 403 Forbidden: configmaps is forbidden");
 	assert_int_equal(ss_error_last()->http_status, 403);

@@ -17,8 +17,8 @@ static const kube_resource snapshots = { "snapshot.storage.k8s.io", "v1",
 static const kube_resource crds = { "apiextensions.k8s.io", "v1",
 				    "customresourcedefinitions", false };
 
-static void expect_path(const kube_resource *r, const char *ns,
-			const char *name, const char *sub, const char *want)
+static void expect_path(const kube_resource *r, const char *ns, const char *name,
+			const char *sub, const char *want)
 {
 	ss_buf b = SS_BUF_INIT(4096);
 
@@ -39,9 +39,11 @@ static void test_paths(void **state)
 		    "/api/v1/namespaces/ns1/configmaps/cm/status");
 	expect_path(&nodes, NULL, "node-1", NULL, "/api/v1/nodes/node-1");
 	expect_path(&snapshots, "db", "bk-1-data", NULL,
-		    "/apis/snapshot.storage.k8s.io/v1/namespaces/db/volumesnapshots/bk-1-data");
+		    "/apis/snapshot.storage.k8s.io/v1/namespaces/db/volumesnapshots/"
+		    "bk-1-data");
 	expect_path(&crds, NULL, "backups.snapstage.io", NULL,
-		    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/backups.snapstage.io");
+		    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+		    "backups.snapstage.io");
 }
 
 static void test_path_escapes_segments(void **state)
@@ -64,7 +66,8 @@ static void test_path_refusals(void **state)
 	tu_assert_error(SS_EINVALID, "configmaps is namespaced");
 	assert_int_equal(kube_url_path(&b, &nodes, "ns", "n", NULL), SS_EINVALID);
 	tu_assert_error(SS_EINVALID, "nodes is cluster-scoped");
-	assert_int_equal(kube_url_path(&b, &configmaps, "ns", NULL, "status"), SS_EINVALID);
+	assert_int_equal(kube_url_path(&b, &configmaps, "ns", NULL, "status"),
+			 SS_EINVALID);
 	tu_assert_error(SS_EINVALID, "subresource status needs an object name");
 	assert_int_equal(kube_url_path(&b, &no_version, "ns", NULL, NULL), SS_EINVALID);
 	tu_assert_error(SS_EINVALID, "needs a version");
@@ -76,7 +79,8 @@ static void test_query(void **state)
 	ss_buf q = SS_BUF_INIT(4096);
 
 	(void)state;
-	assert_int_equal(kube_url_query_add(&q, "labelSelector", "app=db,tier in (a,b)"), 0);
+	assert_int_equal(kube_url_query_add(&q, "labelSelector", "app=db,tier in (a,b)"),
+			 0);
 	assert_int_equal(kube_url_query_add(&q, "fieldSelector", NULL), 0);
 	assert_int_equal(kube_url_query_add(&q, "continue", ""), 0);
 	assert_int_equal(kube_url_query_add_long(&q, "limit", 500), 0);

@@ -18,9 +18,12 @@ static int parse(kube_watch_event *ev, const char *line)
 static void test_added_modified_deleted(void **state)
 {
 	static const char *const lines[] = {
-		"{\"type\":\"ADDED\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"101\"}}}",
-		"{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"102\"}}}",
-		"{\"type\":\"DELETED\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"103\"}}}",
+		"{\"type\":\"ADDED\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{"
+		"\"name\":\"a\",\"resourceVersion\":\"101\"}}}",
+		"{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{"
+		"\"name\":\"a\",\"resourceVersion\":\"102\"}}}",
+		"{\"type\":\"DELETED\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{"
+		"\"name\":\"a\",\"resourceVersion\":\"103\"}}}",
 	};
 	static const kube_watch_type types[] = { KUBE_WATCH_ADDED, KUBE_WATCH_MODIFIED,
 						 KUBE_WATCH_DELETED };
@@ -34,9 +37,10 @@ static void test_added_modified_deleted(void **state)
 		assert_int_equal(parse(&ev, lines[i]), 0);
 		assert_int_equal(ev.type, types[i]);
 		assert_string_equal(ev.resource_version, rvs[i]);
-		assert_string_equal(json_string_value(json_object_get(
-					    json_object_get(ev.object, "metadata"), "name")),
-				    "a");
+		assert_string_equal(
+			json_string_value(json_object_get(
+				json_object_get(ev.object, "metadata"), "name")),
+			"a");
 		kube_watch_event_clear(&ev);
 		assert_null(ev.object);
 	}
@@ -47,10 +51,12 @@ static void test_bookmark(void **state)
 	kube_watch_event ev;
 
 	(void)state;
-	assert_int_equal(parse(&ev, "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\","
-				    "\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"12746\","
-				    "\"creationTimestamp\":null}}}"),
-			 0);
+	assert_int_equal(
+		parse(&ev,
+		      "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\","
+		      "\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"12746\","
+		      "\"creationTimestamp\":null}}}"),
+		0);
 	assert_int_equal(ev.type, KUBE_WATCH_BOOKMARK);
 	assert_string_equal(ev.resource_version, "12746");
 	assert_string_equal(kube_watch_type_name(ev.type), "BOOKMARK");
@@ -63,10 +69,13 @@ static void test_in_stream_410(void **state)
 	kube_watch_event ev;
 
 	(void)state;
-	assert_int_equal(parse(&ev, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
-				    "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource "
-				    "version: 1 (2317)\",\"reason\":\"Expired\",\"code\":410}}"),
-			 0);
+	assert_int_equal(
+		parse(&ev, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\","
+			   "\"apiVersion\":\"v1\","
+			   "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old "
+			   "resource "
+			   "version: 1 (2317)\",\"reason\":\"Expired\",\"code\":410}}"),
+		0);
 	assert_int_equal(ev.type, KUBE_WATCH_ERROR);
 	assert_int_equal(ev.status.code, SS_EGONE);
 	assert_int_equal(ev.status.http_status, 410);
@@ -74,7 +83,9 @@ static void test_in_stream_410(void **state)
 	kube_watch_event_clear(&ev);
 
 	/* A 410 without a reason is still "gone". */
-	assert_int_equal(parse(&ev, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410}}"), 0);
+	assert_int_equal(parse(&ev, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\","
+				    "\"code\":410}}"),
+			 0);
 	assert_int_equal(ev.status.code, SS_EGONE);
 	kube_watch_event_clear(&ev);
 }

@@ -51,15 +51,15 @@ const char *tu_write(const char *dir, const char *name, const char *text)
 	return file_path;
 }
 
-void tu_assert_error_at(int code, const char *fragment, const char *file,
-			int line)
+void tu_assert_error_at(int code, const char *fragment, const char *file, int line)
 {
 	const ss_error *e = ss_error_last();
 
 	if (e->code != code || !strstr(e->message, fragment)) {
-		print_error("%s:%d: expected error %d (%s) containing '%s', got %d (%s): %s\n",
-			    file, line, code, ss_error_code_name(code), fragment,
-			    e->code, ss_error_code_name(e->code), e->message);
+		print_error("%s:%d: expected error %d (%s) containing '%s', got %d (%s): "
+			    "%s\n",
+			    file, line, code, ss_error_code_name(code), fragment, e->code,
+			    ss_error_code_name(e->code), e->message);
 		fail();
 	}
 }

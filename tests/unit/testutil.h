@@ -25,7 +25,6 @@ const char *tu_write(const char *dir, const char *name, const char *text);
  * `fragment`. */
 #define tu_assert_error(code, fragment) \
 	tu_assert_error_at((code), (fragment), __FILE__, __LINE__)
-void tu_assert_error_at(int code, const char *fragment, const char *file,
-			int line);
+void tu_assert_error_at(int code, const char *fragment, const char *file, int line);
 
 #endif
