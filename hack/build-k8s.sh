@@ -55,7 +55,8 @@ apt_private() {
     "$tool" -o Dir::Etc::SourceList="$dir/sources.list" \
         -o Dir::Etc::SourceParts=/dev/null \
         -o Dir::State::Lists="$dir/lists" \
-        -o Dir::Cache::Archives="$dir/archives" "$@"
+        -o Dir::Cache::Archives="$dir/archives" \
+        -o APT::Sandbox::User=root "$@"
 }
 
 # The kubernetes source version from the private lists ("" if unknown).

@@ -9,22 +9,29 @@
 #   DIR defaults to $SNAPSTAGE_CLUSTER_DIR or /tmp/snapstage-cluster.
 #
 # Invariants: every daemon runs in its own session with its pid in DIR/pids,
-# and `down` stops exactly those (TERM, then KILL after 10 s) and removes DIR,
-# so nothing outlives a test run. `up` on a running cluster is a no-op; a
-# failed `up` tears down what it started. Ports are chosen free at start.
-# Tokens and keys are written to DIR with mode 0600 and never printed.
+# and `down` stops exactly those (TERM to the process group, KILL after 10 s,
+# then checks they are gone) and removes DIR, so nothing outlives a test run.
+# A pid whose command line names neither its component nor DIR is treated as
+# recycled and never signalled; DIR is only removed if it has a pids/ folder.
+# `up` on a running cluster is a no-op; a failed or interrupted `up` tears
+# down what it started (EXIT trap). Ports are chosen free at start and kept
+# in DIR/ports so restart-apiserver reuses them. Tokens and keys are written
+# to DIR with mode 0600 and never printed or passed on a command line.
 set -euo pipefail
 
 HACK=$(cd "$(dirname "$0")" && pwd)
 DIR=${SNAPSTAGE_CLUSTER_DIR:-/tmp/snapstage-cluster}
 if [ "${1:-}" = "--dir" ]; then
-    DIR=$2
+    DIR=${2:?"--dir needs a directory"}
     shift 2
 fi
 case "$DIR" in /*) ;; *) DIR=$(pwd)/$DIR ;; esac
 SA_ISSUER=https://kubernetes.default.svc.cluster.local
 
-log() { printf '[cluster] %s\n' "$*" >&2; }
+# fd 3 is the caller's stderr, so messages from traps that fire inside a
+# redirected command still show; daemons get it closed (see spawn).
+exec 3>&2
+log() { printf '[cluster] %s\n' "$*" >&3; }
 die() { log "error: $*"; exit 1; }
 
 pid_of() { cat "$DIR/pids/$1.pid" 2>/dev/null || true; }
@@ -34,7 +41,17 @@ pid_alive() {
     [ -n "$1" ] && kill -0 "$1" 2>/dev/null &&
         [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }
-alive() { pid_alive "$(pid_of "$1")"; }
+# True if pid $2 is still the daemon recorded as $1 (not a recycled pid).
+pid_is() {
+    local cmd
+    cmd=$(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null) || return 1
+    case "$cmd" in *"$1"* | *"$DIR"*) return 0 ;; *) return 1 ;; esac
+}
+alive() {
+    local pid
+    pid=$(pid_of "$1")
+    pid_alive "$pid" && pid_is "$1" "$pid"
+}
 
 ensure_tools() {
     local missing=()
@@ -97,19 +114,31 @@ gen_tokens() {
         "$(cat "$DIR/admin.token")" "$(cat "$DIR/unprivileged.token")" >"$DIR/tokens.csv"
 }
 
-# Starts NAME in its own session with its log and pid file.
+# Starts NAME in its own session with its log and pid file. Every fd above 2
+# is closed first, so no daemon keeps a caller's pipe (fd 3, ctest) open.
 spawn() {
     local name=$1
     shift
-    setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 &
+    (
+        for fd in /proc/self/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+        done
+        exec setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1
+    ) &
     echo $! >"$DIR/pids/$name.pid"
 }
 
-wait_until() { # seconds description command...
+# Polls command until it succeeds; fails early if component NAME exits.
+wait_until() { # seconds NAME command...
     local limit=$1 what=$2 i
     shift 2
     for ((i = 0; i < limit * 5; i++)); do
         if "$@" >/dev/null 2>&1; then return 0; fi
+        if ! alive "$what"; then
+            log "$what exited during startup (see $DIR/logs/$what.log)"
+            return 1
+        fi
         sleep 0.2
     done
     log "timed out after ${limit}s waiting for $what"
@@ -123,13 +152,17 @@ start_etcd() {
         --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
         --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
         --initial-cluster "snapstage-test=http://127.0.0.1:$ETCD_PEER_PORT" \
-        --log-level warn --quota-backend-bytes 2147483648
-    wait_until 30 etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+        --logger zap --log-level warn --quota-backend-bytes 2147483648
+    if ! wait_until 30 etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health"; then
+        tail -n 30 "$DIR/logs/etcd.log" >&2 || true
+        return 1
+    fi
 }
 
+# The token reaches curl through a pipe, never its argv (visible in ps).
 apiserver_ready() {
     [ "$(curl -sS --max-time 2 --cacert "$DIR/pki/ca.crt" \
-        -H "Authorization: Bearer $(cat "$DIR/admin.token")" \
+        -H @<(printf 'Authorization: Bearer %s\n' "$(<"$DIR/admin.token")") \
         "https://127.0.0.1:$API_PORT/readyz")" = ok ]
 }
 
@@ -156,7 +189,7 @@ start_apiserver() {
     fi
 }
 
-write_kubeconfig() { # file token-file
+write_kubeconfig() { # file user token-file
     local ca
     ca=$(base64 -w0 <"$DIR/pki/ca.crt")
     (
@@ -171,12 +204,12 @@ clusters:
     server: https://127.0.0.1:$API_PORT
     certificate-authority-data: $ca
 users:
-- name: user
+- name: $2
   user:
-    token: $(cat "$2")
+    token: $(<"$3")
 contexts:
 - name: snapstage-test
-  context: {cluster: snapstage-test, user: user, namespace: default}
+  context: {cluster: snapstage-test, user: $2, namespace: default}
 KC
     )
 }
@@ -204,7 +237,7 @@ stop_component() {
     local name=$1 pid i
     pid=$(pid_of "$name")
     [ -n "$pid" ] || return 0
-    if pid_alive "$pid"; then
+    if pid_alive "$pid" && pid_is "$name" "$pid"; then
         kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
         for ((i = 0; i < 50; i++)); do
             pid_alive "$pid" || break
@@ -213,7 +246,14 @@ stop_component() {
         if pid_alive "$pid"; then
             log "$name did not stop on TERM; killing it"
             kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-            sleep 0.2
+            for ((i = 0; i < 25; i++)); do
+                pid_alive "$pid" || break
+                sleep 0.2
+            done
+        fi
+        if pid_alive "$pid"; then
+            log "$name (pid $pid) is still running after SIGKILL"
+            return 1
         fi
     fi
     rm -f "$DIR/pids/$name.pid"
@@ -221,6 +261,7 @@ stop_component() {
 
 cmd_down() {
     [ -d "$DIR" ] || return 0
+    [ -d "$DIR/pids" ] || die "$DIR has no pids/ folder: not a cluster dir, not removing it"
     local c
     for c in kube-controller-manager kube-apiserver etcd; do stop_component "$c"; done
     for c in "$DIR"/pids/*.pid; do # anything a later tool added
@@ -228,6 +269,15 @@ cmd_down() {
     done
     rm -rf "$DIR"
     log "down: $DIR removed"
+}
+
+up_failed() {
+    local rc=$?
+    if [ "${UP_DONE:-1}" = 0 ]; then
+        log "up failed; tearing down"
+        cmd_down || true
+    fi
+    exit $((rc ? rc : 1))
 }
 
 cmd_up() {
@@ -246,16 +296,20 @@ cmd_up() {
     local started_ns
     started_ns=$(date +%s%N)
     mkdir -p "$DIR/logs" "$DIR/pids"
-    trap 'log "up failed; tearing down"; cmd_down' ERR
+    # set -e exits from inside functions do not run an ERR trap; EXIT does.
+    UP_DONE=0
+    trap 'up_failed' EXIT
+    trap 'exit 130' INT TERM
     read -r API_PORT ETCD_PORT ETCD_PEER_PORT <<<"$(free_ports 3)"
     gen_pki
     gen_tokens
     start_etcd
     start_apiserver
-    write_kubeconfig "$DIR/kubeconfig" "$DIR/admin.token"
-    write_kubeconfig "$DIR/kubeconfig-unprivileged" "$DIR/unprivileged.token"
+    write_kubeconfig "$DIR/kubeconfig" snapstage-admin "$DIR/admin.token"
+    write_kubeconfig "$DIR/kubeconfig-unprivileged" snapstage-unprivileged "$DIR/unprivileged.token"
     write_env
-    trap - ERR
+    UP_DONE=1
+    trap - EXIT INT TERM
     local ms=$((($(date +%s%N) - started_ns) / 1000000))
     log "cluster up in $((ms / 1000)).$(printf '%03d' $((ms % 1000)))s: https://127.0.0.1:$API_PORT  (source $DIR/env)"
 }
@@ -265,13 +319,17 @@ cmd_restart_apiserver() {
     # shellcheck disable=SC1091
     . "$DIR/ports"
     stop_component kube-apiserver
-    start_apiserver
+    if ! start_apiserver; then
+        stop_component kube-apiserver || true
+        die "kube-apiserver did not become ready; it is stopped, etcd still runs"
+    fi
     log "kube-apiserver restarted on https://127.0.0.1:$API_PORT"
 }
 
 cmd_status() {
-    local c rc=0
-    for c in etcd kube-apiserver; do
+    local c rc=0 comps=(etcd kube-apiserver)
+    [ -f "$DIR/pids/kube-controller-manager.pid" ] && comps+=(kube-controller-manager)
+    for c in "${comps[@]}"; do
         if alive "$c"; then echo "$c: running (pid $(pid_of "$c"))"; else echo "$c: stopped"; rc=1; fi
     done
     return $rc
@@ -280,7 +338,11 @@ cmd_status() {
 case "${1:-}" in
 up) cmd_up ;;
 down) cmd_down ;;
-env) [ -f "$DIR/env" ] || die "no cluster in $DIR (run: hack/cluster.sh up)"; cat "$DIR/env" ;;
+env)
+    { [ -f "$DIR/env" ] && alive etcd && alive kube-apiserver; } ||
+        die "no running cluster in $DIR (run: hack/cluster.sh up)"
+    cat "$DIR/env"
+    ;;
 status) cmd_status ;;
 restart-apiserver) cmd_restart_apiserver ;;
 *) echo "usage: $0 [--dir DIR] up|down|env|status|restart-apiserver" >&2; exit 2 ;;

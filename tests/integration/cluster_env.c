@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -159,4 +161,27 @@ void it_etcd_compact(const it_cluster *cl)
 	json_decref(answer);
 	kube_client_free(etcd);
 	kube_config_free(cfg);
+}
+
+void it_apiserver_restart(const it_cluster *cl)
+{
+	const char *script = getenv("SNAPSTAGE_CLUSTER_SH");
+	int status = 0;
+	pid_t pid;
+
+	if (!script || !*script) {
+		print_error("SNAPSTAGE_CLUSTER_SH is not set: run through ctest\n");
+		fail();
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(script, script, "--dir", cl->dir, "restart-apiserver", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		print_error("%s restart-apiserver failed (status %d)\n", script, status);
+		fail();
+	}
 }

@@ -37,4 +37,10 @@ void it_namespace_delete(kube_client *c, const char *name);
  * does periodically; afterwards older resourceVersions are gone. */
 void it_etcd_compact(const it_cluster *cl);
 
+/* Restarts the kube-apiserver on the same port (hack/cluster.sh
+ * restart-apiserver) and returns once it is ready; fails the test if it
+ * does not come back. The new server's watch caches start at etcd's current
+ * revision, so watches from older resourceVersions are then too old. */
+void it_apiserver_restart(const it_cluster *cl);
+
 #endif
