@@ -10,13 +10,14 @@
 
 const char *ctrl_meta(const json_t *obj, const char *field)
 {
-	return json_string_value(json_object_get(json_object_get(obj, "metadata"), field));
+	return json_string_value(
+		json_object_get(json_object_get(obj, "metadata"), field));
 }
 
 static const char *meta_map(const json_t *obj, const char *map, const char *name)
 {
-	return json_string_value(
-		json_object_get(json_object_get(json_object_get(obj, "metadata"), map), name));
+	return json_string_value(json_object_get(
+		json_object_get(json_object_get(obj, "metadata"), map), name));
 }
 
 const char *ctrl_label(const json_t *obj, const char *name)
@@ -46,7 +47,8 @@ int ctrl_key_join(char *buf, size_t cap, const char *ns, const char *name)
 
 int ctrl_key_of(char *buf, size_t cap, const json_t *obj)
 {
-	return ctrl_key_join(buf, cap, ctrl_meta(obj, "namespace"), ctrl_meta(obj, "name"));
+	return ctrl_key_join(buf, cap, ctrl_meta(obj, "namespace"),
+			     ctrl_meta(obj, "name"));
 }
 
 int ctrl_key_split(const char *key, char *ns, size_t ns_cap, char *name, size_t name_cap)

@@ -35,7 +35,6 @@ int ctrl_key_join(char *buf, size_t cap, const char *ns, const char *name);
 
 /* Splits a key into namespace ("" when cluster scoped) and name, each into
  * its own buffer of CTRL_KEY_MAX bytes: 0, or SS_EINVALID. */
-int ctrl_key_split(const char *key, char *ns, size_t ns_cap, char *name,
-		   size_t name_cap);
+int ctrl_key_split(const char *key, char *ns, size_t ns_cap, char *name, size_t name_cap);
 
 #endif

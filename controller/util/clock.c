@@ -78,9 +78,9 @@ static char *format(char *buf, size_t cap, int64_t real_ns, int micro)
 		return buf;
 	}
 	if (micro)
-		snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-			 frac / 1000);
+		snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+			 tm.tm_min, tm.tm_sec, frac / 1000);
 	else
 		snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
 			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
@@ -135,7 +135,8 @@ int ss_time_parse(int64_t *out, const char *text)
 	    text[13] != ':' || digits(text + 14, 2, &min) || text[16] != ':' ||
 	    digits(text + 17, 2, &sec))
 		goto bad;
-	if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+	if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
+	    sec > 60)
 		goto bad;
 	p = text + 19;
 	if (*p == '.') {
@@ -157,9 +158,11 @@ int ss_time_parse(int64_t *out, const char *text)
 	if (*p != '\0')
 		goto bad;
 	*out = ((days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec) -
-		offset) * SS_NS_PER_SEC +
+		offset) *
+		       SS_NS_PER_SEC +
 	       frac_ns;
 	return 0;
 bad:
-	return ss_error_set(SS_EINVALID, "'%s' is not an RFC 3339 time", text ? text : "");
+	return ss_error_set(SS_EINVALID, "'%s' is not an RFC 3339 time",
+			    text ? text : "");
 }

@@ -75,15 +75,17 @@ bool ss_log_enabled(ss_log_level level)
 /* Keys whose values must never reach a log, whatever a caller passes. */
 static bool is_secret_key(const char *key)
 {
-	static const char *const words[] = { "token", "password", "passwd", "secret",
-					     "authorization", "private", "credential" };
+	static const char *const words[] = { "token",	  "password",	   "passwd",
+					     "secret",	  "authorization", "private",
+					     "credential" };
 	char lower[64];
 	size_t i, n = strlen(key);
 
 	if (n >= sizeof(lower))
 		n = sizeof(lower) - 1;
 	for (i = 0; i < n; i++)
-		lower[i] = (char)((key[i] >= 'A' && key[i] <= 'Z') ? key[i] + 32 : key[i]);
+		lower[i] =
+			(char)((key[i] >= 'A' && key[i] <= 'Z') ? key[i] + 32 : key[i]);
 	lower[n] = '\0';
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strstr(lower, words[i]))
@@ -132,19 +134,14 @@ static void text_field(ss_buf *b, const ss_log_field *f)
 	}
 	switch (f->type) {
 	case SS_LF_STR:
-		put_text_value(b, is_secret_key(f->key) ? "[redacted]" : f->s ? f->s : "");
+		put_text_value(b, is_secret_key(f->key) ? "[redacted]"
+				  : f->s		? f->s
+							: "");
 		break;
-	case SS_LF_INT:
-		ss_buf_printf(b, "%lld", f->i);
-		break;
-	case SS_LF_DOUBLE:
-		ss_buf_printf(b, "%g", f->d);
-		break;
-	case SS_LF_BOOL:
-		ss_buf_puts(b, f->i ? "true" : "false");
-		break;
-	case SS_LF_END:
-		break;
+	case SS_LF_INT: ss_buf_printf(b, "%lld", f->i); break;
+	case SS_LF_DOUBLE: ss_buf_printf(b, "%g", f->d); break;
+	case SS_LF_BOOL: ss_buf_puts(b, f->i ? "true" : "false"); break;
+	case SS_LF_END: break;
 	}
 }
 
@@ -153,16 +150,11 @@ static json_t *json_value(const ss_log_field *f)
 	if (is_secret_key(f->key))
 		return json_string("[redacted]");
 	switch (f->type) {
-	case SS_LF_STR:
-		return json_string(f->s ? f->s : "");
-	case SS_LF_INT:
-		return json_integer(f->i);
-	case SS_LF_DOUBLE:
-		return json_real(f->d);
-	case SS_LF_BOOL:
-		return json_boolean(f->i);
-	case SS_LF_END:
-		break;
+	case SS_LF_STR: return json_string(f->s ? f->s : "");
+	case SS_LF_INT: return json_integer(f->i);
+	case SS_LF_DOUBLE: return json_real(f->d);
+	case SS_LF_BOOL: return json_boolean(f->i);
+	case SS_LF_END: break;
 	}
 	return json_null();
 }

@@ -57,8 +57,9 @@ typedef struct {
 #define SS_LD(k, v) ((ss_log_field){ SS_LF_DOUBLE, (k), NULL, 0, (double)(v) })
 #define SS_LB(k, v) ((ss_log_field){ SS_LF_BOOL, (k), NULL, (v) ? 1 : 0, 0 })
 /* The thread's last error (util/error.h): fields "error" and "code". */
-#define SS_LERR() SS_LS("error", ss_error_last()->message), \
-		  SS_LS("code", ss_error_code_name(ss_error_last()->code))
+#define SS_LERR()                                 \
+	SS_LS("error", ss_error_last()->message), \
+		SS_LS("code", ss_error_code_name(ss_error_last()->code))
 #define SS_LOG_END ((ss_log_field){ SS_LF_END, NULL, NULL, 0, 0 })
 
 /* Lines below `min` are dropped; `out` NULL means stderr. Defaults: info,

@@ -1,0 +1,458 @@
+/*
+ * informer.c — the reflector loop and its cache. See informer.h.
+ *
+ * One thread per informer runs: list (if needed) → watch → decide. The
+ * decision after a watch ends is the heart of correctness:
+ *   ended normally after a while   → watch again from the last version
+ *   SS_EGONE (410)                 → list again, emit the differences
+ *   anything else, or a very short
+ *   watch that delivered nothing   → back off (jittered), then watch again
+ *   a handler/store failure        → list again (the cache may have missed
+ *                                    an event), after a backoff
+ * Sleeping uses a condition variable so stop() interrupts it; a watch sees
+ * the stop flag through kube_watch's cancel option.
+ */
+#include "ctrl/informer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctrl/object.h"
+#include "kube/rest.h"
+#include "kube/watch.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define MAX_HANDLERS 8
+#define VERSION_MAX 128
+#define HEALTHY_WATCH_NS (60 * SS_NS_PER_SEC)
+#define SHORT_WATCH_NS SS_NS_PER_SEC
+
+struct ctrl_informer {
+	ctrl_informer_opts opts;
+	kube_resource resource;
+	char *group, *version, *plural, *ns, *label_selector, *field_selector, *kind;
+	char name[160]; /* "configmaps" or "backups.snapstage.io", for logs */
+	ctrl_store *store;
+	ctrl_handlers handlers[MAX_HANDLERS];
+	size_t n_handlers;
+	ctrl_counter *restarts;
+
+	pthread_t thread;
+	bool started;
+	atomic_bool stop;
+	atomic_bool synced;
+	pthread_mutex_t lock; /* guards last_rv, and the sleep/synced waits */
+	pthread_cond_t wake;
+	char last_rv[VERSION_MAX];
+	uint64_t rng;
+
+	/* Per watch, touched only by the informer's thread. */
+	bool watch_broken;
+	size_t watch_events;
+};
+
+int ctrl_informer_new(ctrl_informer **out, const ctrl_informer_opts *opts)
+{
+	ctrl_informer *inf;
+	pthread_condattr_t attr;
+	const kube_resource *r = opts->resource;
+
+	if (!opts->client || !r || !r->resource || !r->version)
+		return ss_error_set(SS_EINVALID,
+				    "an informer needs a client and a resource");
+	inf = calloc(1, sizeof(*inf));
+	if (!inf)
+		return ss_error_set(SS_ENOMEM, "out of memory creating an informer");
+	inf->opts = *opts;
+	if (!inf->opts.clock)
+		inf->opts.clock = ss_clock_system();
+	if (inf->opts.page_size <= 0)
+		inf->opts.page_size = 500;
+	if (inf->opts.min_watch_timeout_s <= 0)
+		inf->opts.min_watch_timeout_s = 300;
+	if (inf->opts.max_watch_timeout_s < inf->opts.min_watch_timeout_s)
+		inf->opts.max_watch_timeout_s = 2 * inf->opts.min_watch_timeout_s;
+	if (inf->opts.backoff_initial_ns <= 0)
+		inf->opts.backoff_initial_ns = 800 * SS_NS_PER_MS;
+	if (inf->opts.backoff_max_ns <= 0)
+		inf->opts.backoff_max_ns = 30 * SS_NS_PER_SEC;
+	inf->group = ss_strdup(r->group ? r->group : "");
+	inf->version = ss_strdup(r->version);
+	inf->plural = ss_strdup(r->resource);
+	inf->ns = ss_strdup(opts->ns);
+	inf->label_selector = ss_strdup(opts->label_selector);
+	inf->field_selector = ss_strdup(opts->field_selector);
+	inf->kind = ss_strdup(opts->kind);
+	if (!inf->group || !inf->version || !inf->plural || (opts->ns && !inf->ns) ||
+	    (opts->label_selector && !inf->label_selector) ||
+	    (opts->field_selector && !inf->field_selector) ||
+	    (opts->kind && !inf->kind) || ctrl_store_new(&inf->store) < 0)
+		goto nomem;
+	inf->resource =
+		(kube_resource){ inf->group, inf->version, inf->plural, r->namespaced };
+	snprintf(inf->name, sizeof(inf->name), "%s%s%s", inf->plural,
+		 *inf->group ? "." : "", inf->group);
+	if (opts->metrics)
+		inf->restarts = ctrl_metrics_counter(
+			opts->metrics, "snapstage_watch_restarts_total",
+			"Watches restarted, by resource and reason (gone: relisted "
+			"after 410; error: reconnected after a failure).",
+			CTRL_LV("resource", "reason"));
+	pthread_mutex_init(&inf->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&inf->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	inf->rng = (uint64_t)ss_clock_mono(ss_clock_system()) ^ (uint64_t)(uintptr_t)inf;
+	*out = inf;
+	return 0;
+nomem:
+	ctrl_store_free(inf->store);
+	free(inf->group);
+	free(inf->version);
+	free(inf->plural);
+	free(inf->ns);
+	free(inf->label_selector);
+	free(inf->field_selector);
+	free(inf->kind);
+	free(inf);
+	return ss_error_set(SS_ENOMEM, "out of memory creating an informer");
+}
+
+void ctrl_informer_free(ctrl_informer *inf)
+{
+	if (!inf)
+		return;
+	ctrl_informer_stop(inf);
+	pthread_cond_destroy(&inf->wake);
+	pthread_mutex_destroy(&inf->lock);
+	ctrl_store_free(inf->store);
+	free(inf->group);
+	free(inf->version);
+	free(inf->plural);
+	free(inf->ns);
+	free(inf->label_selector);
+	free(inf->field_selector);
+	free(inf->kind);
+	free(inf);
+}
+
+int ctrl_informer_add_index(ctrl_informer *inf, const char *name, ctrl_index_fn fn,
+			    void *payload)
+{
+	return ctrl_store_add_index(inf->store, name, fn, payload);
+}
+
+int ctrl_informer_add_handlers(ctrl_informer *inf, const ctrl_handlers *handlers)
+{
+	if (inf->n_handlers == MAX_HANDLERS)
+		return ss_error_set(SS_EINVALID,
+				    "an informer has at most %d handler sets",
+				    MAX_HANDLERS);
+	inf->handlers[inf->n_handlers++] = *handlers;
+	return 0;
+}
+
+ctrl_store *ctrl_informer_store(ctrl_informer *inf)
+{
+	return inf->store;
+}
+
+bool ctrl_informer_has_synced(ctrl_informer *inf)
+{
+	return atomic_load(&inf->synced);
+}
+
+static struct timespec deadline_after(int64_t ns)
+{
+	struct timespec ts;
+	int64_t t;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t = (int64_t)ts.tv_sec * SS_NS_PER_SEC + ts.tv_nsec + ns;
+	ts.tv_sec = (time_t)(t / SS_NS_PER_SEC);
+	ts.tv_nsec = (long)(t % SS_NS_PER_SEC);
+	return ts;
+}
+
+int ctrl_informer_wait_synced(ctrl_informer *inf, int64_t timeout_ns)
+{
+	struct timespec until = deadline_after(timeout_ns);
+	int rc = 0;
+
+	pthread_mutex_lock(&inf->lock);
+	while (!atomic_load(&inf->synced) && rc == 0)
+		rc = pthread_cond_timedwait(&inf->wake, &inf->lock, &until);
+	pthread_mutex_unlock(&inf->lock);
+	if (!atomic_load(&inf->synced))
+		return ss_error_set(SS_ETIMEOUT, "cache of %s not synced in time",
+				    inf->name);
+	return 0;
+}
+
+void ctrl_informer_last_version(ctrl_informer *inf, char *buf, size_t cap)
+{
+	pthread_mutex_lock(&inf->lock);
+	ss_strlcpy(buf, inf->last_rv, cap);
+	pthread_mutex_unlock(&inf->lock);
+}
+
+static void set_version(ctrl_informer *inf, const char *rv)
+{
+	if (!rv || !*rv)
+		return;
+	pthread_mutex_lock(&inf->lock);
+	ss_strlcpy(inf->last_rv, rv, sizeof(inf->last_rv));
+	pthread_mutex_unlock(&inf->lock);
+}
+
+/* Sleeps up to `ns` or until stop(). */
+static void nap(ctrl_informer *inf, int64_t ns)
+{
+	struct timespec until = deadline_after(ns);
+	int rc = 0;
+
+	pthread_mutex_lock(&inf->lock);
+	while (!atomic_load(&inf->stop) && rc == 0)
+		rc = pthread_cond_timedwait(&inf->wake, &inf->lock, &until);
+	pthread_mutex_unlock(&inf->lock);
+}
+
+static uint64_t next_random(ctrl_informer *inf)
+{
+	/* xorshift64: jitter needs spread, not cryptographic quality. */
+	inf->rng ^= inf->rng << 13;
+	inf->rng ^= inf->rng >> 7;
+	inf->rng ^= inf->rng << 17;
+	return inf->rng;
+}
+
+/* Waits the current backoff plus up to 100% jitter, then doubles it. */
+static void back_off(ctrl_informer *inf, int64_t *backoff)
+{
+	int64_t jitter = (int64_t)(next_random(inf) % (uint64_t)(*backoff + 1));
+
+	nap(inf, *backoff + jitter);
+	*backoff = *backoff * 2 > inf->opts.backoff_max_ns ? inf->opts.backoff_max_ns
+							   : *backoff * 2;
+}
+
+/* What the cache keeps of an object: managedFields dropped unless asked
+ * for, and apiVersion/kind filled in when a list left them out. */
+static void trim(ctrl_informer *inf, json_t *obj)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	char api_version[128];
+
+	if (!inf->opts.keep_managed_fields && meta)
+		json_object_del(meta, "managedFields");
+	if (inf->kind && !json_object_get(obj, "kind"))
+		json_object_set_new(obj, "kind", json_string(inf->kind));
+	if (!json_object_get(obj, "apiVersion")) {
+		snprintf(api_version, sizeof(api_version), "%s%s%s", inf->group,
+			 *inf->group ? "/" : "", inf->version);
+		json_object_set_new(obj, "apiVersion", json_string(api_version));
+	}
+}
+
+static void notify(ctrl_informer *inf, ctrl_change_kind kind, const json_t *old,
+		   const json_t *now)
+{
+	size_t i;
+
+	for (i = 0; i < inf->n_handlers; i++) {
+		const ctrl_handlers *h = &inf->handlers[i];
+
+		if (kind == CTRL_CHANGE_ADD && h->on_add)
+			h->on_add(h->payload, now);
+		else if (kind == CTRL_CHANGE_UPDATE && h->on_update)
+			h->on_update(h->payload, old, now);
+		else if (kind == CTRL_CHANGE_DELETE && h->on_delete)
+			h->on_delete(h->payload, old);
+	}
+}
+
+static void count_restart(ctrl_informer *inf, const char *reason)
+{
+	ctrl_counter_inc(inf->restarts, CTRL_LV(inf->name, reason));
+}
+
+/* Lists everything and makes the cache equal to it. */
+static int relist(ctrl_informer *inf)
+{
+	kube_list_opts lopts = { .label_selector = inf->label_selector,
+				 .field_selector = inf->field_selector,
+				 .limit = inf->opts.page_size };
+	json_t *items = NULL, *item;
+	ctrl_change *changes = NULL;
+	char *rv = NULL;
+	size_t n = 0, i;
+	int error;
+
+	error = kube_list_all(&items, &rv, inf->opts.client, &inf->resource, inf->ns,
+			      &lopts);
+	if (error < 0)
+		return error;
+	json_array_foreach(items, i, item) trim(inf, item);
+	error = ctrl_store_replace(inf->store, items, &changes, &n);
+	json_decref(items);
+	if (error < 0)
+		goto done;
+	set_version(inf, rv);
+	for (i = 0; i < n; i++)
+		notify(inf, changes[i].kind, changes[i].old, changes[i].now);
+	ss_log(SS_LOG_DEBUG, "listed", SS_LS("resource", inf->name), SS_LS("version", rv),
+	       SS_LI("objects", ctrl_store_len(inf->store)), SS_LI("changes", n));
+	if (!atomic_load(&inf->synced)) {
+		pthread_mutex_lock(&inf->lock);
+		atomic_store(&inf->synced, true);
+		pthread_cond_broadcast(&inf->wake);
+		pthread_mutex_unlock(&inf->lock);
+	}
+done:
+	ctrl_changes_free(changes, n);
+	free(rv);
+	return error;
+}
+
+static int on_watch_event(const kube_watch_event *ev, void *payload)
+{
+	ctrl_informer *inf = payload;
+	char key[CTRL_KEY_MAX];
+	json_t *obj, *old = NULL;
+
+	inf->watch_events++;
+	if (ev->type == KUBE_WATCH_BOOKMARK) {
+		set_version(inf, ev->resource_version);
+		return 0;
+	}
+	if (ev->type == KUBE_WATCH_DELETED) {
+		if (ctrl_key_of(key, sizeof(key), ev->object) == 0) {
+			ctrl_store_delete(inf->store, key, &old);
+			set_version(inf, ev->resource_version);
+			notify(inf, CTRL_CHANGE_DELETE, ev->object, NULL);
+			json_decref(old);
+		}
+		return 0;
+	}
+	/* ADDED or MODIFIED: the event's object becomes the cached one. */
+	obj = json_incref(ev->object);
+	trim(inf, obj);
+	if (ctrl_store_put(inf->store, obj, &old) < 0) {
+		inf->watch_broken = true;
+		return SS_ERROR;
+	}
+	set_version(inf, ev->resource_version);
+	notify(inf, old ? CTRL_CHANGE_UPDATE : CTRL_CHANGE_ADD, old, obj);
+	json_decref(old);
+	return 0;
+}
+
+static int watch_once(ctrl_informer *inf)
+{
+	char rv[VERSION_MAX];
+	long span = inf->opts.max_watch_timeout_s - inf->opts.min_watch_timeout_s;
+	kube_watch_opts wopts = {
+		.resource_version = rv,
+		.label_selector = inf->label_selector,
+		.field_selector = inf->field_selector,
+		.allow_bookmarks = true,
+		.timeout_seconds =
+			inf->opts.min_watch_timeout_s +
+			(span > 0 ? (long)(next_random(inf) % (uint64_t)(span + 1)) : 0),
+		.cancel = &inf->stop,
+	};
+
+	ctrl_informer_last_version(inf, rv, sizeof(rv));
+	inf->watch_broken = false;
+	inf->watch_events = 0;
+	return kube_watch(inf->opts.client, &inf->resource, inf->ns, &wopts,
+			  on_watch_event, inf);
+}
+
+static void *run(void *arg)
+{
+	ctrl_informer *inf = arg;
+	int64_t backoff = inf->opts.backoff_initial_ns, started;
+	bool need_list = true;
+	int error;
+
+	while (!atomic_load(&inf->stop)) {
+		if (need_list) {
+			error = relist(inf);
+			if (atomic_load(&inf->stop))
+				break;
+			if (error < 0) {
+				ss_log(SS_LOG_WARN, "list failed; will retry",
+				       SS_LS("resource", inf->name), SS_LERR());
+				back_off(inf, &backoff);
+				continue;
+			}
+			need_list = false;
+		}
+		started = ss_clock_mono(inf->opts.clock);
+		error = watch_once(inf);
+		if (atomic_load(&inf->stop))
+			break;
+		if (ss_clock_mono(inf->opts.clock) - started > HEALTHY_WATCH_NS)
+			backoff = inf->opts.backoff_initial_ns;
+		if (error == SS_EGONE) {
+			ss_log(SS_LOG_INFO, "watch version too old; relisting",
+			       SS_LS("resource", inf->name), SS_LERR());
+			count_restart(inf, "gone");
+			need_list = true;
+			continue;
+		}
+		if (inf->watch_broken) {
+			ss_log(SS_LOG_WARN, "cache update failed; relisting",
+			       SS_LS("resource", inf->name), SS_LERR());
+			count_restart(inf, "error");
+			need_list = true;
+			back_off(inf, &backoff);
+			continue;
+		}
+		if (error == 0 &&
+		    (inf->watch_events > 0 ||
+		     ss_clock_mono(inf->opts.clock) - started >= SHORT_WATCH_NS))
+			continue; /* the server's timeout: watch on */
+		if (error == 0)
+			ss_error_set(SS_ERROR, "watch of %s ended at once with no events",
+				     inf->name);
+		ss_log(SS_LOG_WARN, "watch failed; reconnecting",
+		       SS_LS("resource", inf->name), SS_LERR());
+		count_restart(inf, "error");
+		back_off(inf, &backoff);
+	}
+	return NULL;
+}
+
+int ctrl_informer_start(ctrl_informer *inf)
+{
+	if (inf->started)
+		return ss_error_set(SS_EINVALID, "informer for %s already started",
+				    inf->name);
+	atomic_store(&inf->stop, false);
+	if (pthread_create(&inf->thread, NULL, run, inf) != 0)
+		return ss_error_set(SS_ERROR, "cannot start the informer thread for %s",
+				    inf->name);
+	inf->started = true;
+	return 0;
+}
+
+void ctrl_informer_stop(ctrl_informer *inf)
+{
+	if (!inf->started)
+		return;
+	pthread_mutex_lock(&inf->lock);
+	atomic_store(&inf->stop, true);
+	pthread_cond_broadcast(&inf->wake);
+	pthread_mutex_unlock(&inf->lock);
+	pthread_join(inf->thread, NULL);
+	inf->started = false;
+}
