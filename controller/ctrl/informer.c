@@ -243,7 +243,8 @@ static void back_off(ctrl_informer *inf, int64_t *backoff)
 							   : *backoff * 2;
 }
 
-/* What the cache keeps of an object: managedFields dropped unless asked
+/* What the cache keeps of an object (trimmed in place: list items and watch
+ * events are ours to modify during their callbacks): managedFields dropped unless asked
  * for, and apiVersion/kind filled in when a list left them out. */
 static void trim(ctrl_informer *inf, json_t *obj)
 {
@@ -261,7 +262,9 @@ static void trim(ctrl_informer *inf, json_t *obj)
 	}
 }
 
-static void notify(ctrl_informer *inf, ctrl_change_kind kind, const json_t *old,
+typedef enum { CHANGE_ADD, CHANGE_UPDATE, CHANGE_DELETE } change_kind;
+
+static void notify(ctrl_informer *inf, change_kind kind, const json_t *old,
 		   const json_t *now)
 {
 	size_t i;
@@ -269,11 +272,11 @@ static void notify(ctrl_informer *inf, ctrl_change_kind kind, const json_t *old,
 	for (i = 0; i < inf->n_handlers; i++) {
 		const ctrl_handlers *h = &inf->handlers[i];
 
-		if (kind == CTRL_CHANGE_ADD && h->on_add)
+		if (kind == CHANGE_ADD && h->on_add)
 			h->on_add(h->payload, now);
-		else if (kind == CTRL_CHANGE_UPDATE && h->on_update)
+		else if (kind == CHANGE_UPDATE && h->on_update)
 			h->on_update(h->payload, old, now);
-		else if (kind == CTRL_CHANGE_DELETE && h->on_delete)
+		else if (kind == CHANGE_DELETE && h->on_delete)
 			h->on_delete(h->payload, old);
 	}
 }
@@ -283,32 +286,72 @@ static void count_restart(ctrl_informer *inf, const char *reason)
 	ctrl_counter_inc(inf->restarts, CTRL_LV(inf->name, reason));
 }
 
-/* Lists everything and makes the cache equal to it. */
-static int relist(ctrl_informer *inf)
+typedef struct {
+	ctrl_informer *inf;
+	json_t *seen; /* keys the list returned */
+} relist_state;
+
+/* One listed item: cache it unless it is unchanged, and tell the handlers. */
+static int on_list_item(json_t *item, void *payload)
 {
-	kube_list_opts lopts = { .label_selector = inf->label_selector,
-				 .field_selector = inf->field_selector,
-				 .limit = inf->opts.page_size };
-	json_t *items = NULL, *item;
-	ctrl_change *changes = NULL;
-	char *rv = NULL;
-	size_t n = 0, i;
+	relist_state *st = payload;
+	ctrl_informer *inf = st->inf;
+	char key[CTRL_KEY_MAX];
+	json_t *old = NULL;
 	int error;
 
-	error = kube_list_all(&items, &rv, inf->opts.client, &inf->resource, inf->ns,
-			      &lopts);
+	if (ctrl_key_of(key, sizeof(key), item) < 0)
+		return 0; /* nameless: nothing to cache */
+	if (json_object_set_new(st->seen, key, json_true()) < 0)
+		return ss_error_set(SS_ENOMEM, "out of memory listing %s", inf->name);
+	if (ctrl_store_has_version(inf->store, key, ctrl_meta(item, "resourceVersion")))
+		return 0; /* unchanged while we were away */
+	trim(inf, item);
+	error = ctrl_store_put(inf->store, item, &old);
 	if (error < 0)
 		return error;
-	json_array_foreach(items, i, item) trim(inf, item);
-	error = ctrl_store_replace(inf->store, items, &changes, &n);
-	json_decref(items);
+	notify(inf, old ? CHANGE_UPDATE : CHANGE_ADD, old, item);
+	json_decref(old);
+	return 0;
+}
+
+/* Lists everything, page by page, into the cache; then drops what the list
+ * no longer has (deletes missed while no watch was open). A list that fails
+ * half way leaves real (if mixed) versions in the cache and is retried. */
+static int relist(ctrl_informer *inf)
+{
+	relist_state st = { inf, json_object() };
+	kube_list_opts lopts = { .label_selector = inf->label_selector,
+				 .field_selector = inf->field_selector,
+				 .limit = inf->opts.page_size,
+				 .each_item = on_list_item,
+				 .each_item_payload = &st };
+	json_t *gone = NULL, *k;
+	char *rv = NULL;
+	size_t i;
+	int error;
+
+	if (!st.seen)
+		return ss_error_set(SS_ENOMEM, "out of memory listing %s", inf->name);
+	error = kube_list_all(NULL, &rv, inf->opts.client, &inf->resource, inf->ns,
+			      &lopts);
+	if (error == 0)
+		error = ctrl_store_keys_not_in(&gone, inf->store, st.seen);
 	if (error < 0)
 		goto done;
+	json_array_foreach(gone, i, k)
+	{
+		json_t *old = NULL;
+
+		ctrl_store_delete(inf->store, json_string_value(k), &old);
+		if (old)
+			notify(inf, CHANGE_DELETE, old, NULL);
+		json_decref(old);
+	}
 	set_version(inf, rv);
-	for (i = 0; i < n; i++)
-		notify(inf, changes[i].kind, changes[i].old, changes[i].now);
 	ss_log(SS_LOG_DEBUG, "listed", SS_LS("resource", inf->name), SS_LS("version", rv),
-	       SS_LI("objects", ctrl_store_len(inf->store)), SS_LI("changes", n));
+	       SS_LI("objects", ctrl_store_len(inf->store)),
+	       SS_LI("missed_deletes", json_array_size(gone)));
 	if (!atomic_load(&inf->synced)) {
 		pthread_mutex_lock(&inf->lock);
 		atomic_store(&inf->synced, true);
@@ -316,7 +359,8 @@ static int relist(ctrl_informer *inf)
 		pthread_mutex_unlock(&inf->lock);
 	}
 done:
-	ctrl_changes_free(changes, n);
+	json_decref(st.seen);
+	json_decref(gone);
 	free(rv);
 	return error;
 }
@@ -336,20 +380,20 @@ static int on_watch_event(const kube_watch_event *ev, void *payload)
 		if (ctrl_key_of(key, sizeof(key), ev->object) == 0) {
 			ctrl_store_delete(inf->store, key, &old);
 			set_version(inf, ev->resource_version);
-			notify(inf, CTRL_CHANGE_DELETE, ev->object, NULL);
+			notify(inf, CHANGE_DELETE, ev->object, NULL);
 			json_decref(old);
 		}
 		return 0;
 	}
 	/* ADDED or MODIFIED: the event's object becomes the cached one. */
-	obj = json_incref(ev->object);
+	obj = ev->object;
 	trim(inf, obj);
 	if (ctrl_store_put(inf->store, obj, &old) < 0) {
 		inf->watch_broken = true;
 		return SS_ERROR;
 	}
 	set_version(inf, ev->resource_version);
-	notify(inf, old ? CTRL_CHANGE_UPDATE : CTRL_CHANGE_ADD, old, obj);
+	notify(inf, old ? CHANGE_UPDATE : CHANGE_ADD, old, obj);
 	json_decref(old);
 	return 0;
 }

@@ -1,15 +1,17 @@
 /*
  * store.c — the informer cache. See store.h.
  *
- * The map from key to object is a jansson object (a well-tested hash
- * table); each index is a jansson object from value to a set of keys (an
- * object whose members are the keys, valued true). One rwlock guards all of
- * it: reads are many and short, writes come from one reflector thread.
+ * Maps are jansson objects (a well-tested hash table): `texts` from key to
+ * the object's compact JSON, `versions` from key to its resourceVersion (so
+ * a relist compares versions without parsing), and per index, from value to
+ * a set of keys (an object whose members are the keys, valued true). One
+ * rwlock guards all of it: reads are many and short, writes come from one
+ * reflector thread.
  *
  * Invariant: for every stored object and every index, the object's key is in
  * exactly the index sets of the values the index function gives for that
- * object — put() and delete() remove the old object's entries before adding
- * the new one's.
+ * object — put() and delete() remove the old object's entries (parsing the
+ * old text) before adding the new one's.
  */
 #include "ctrl/store.h"
 
@@ -33,7 +35,8 @@ typedef struct {
 
 struct ctrl_store {
 	pthread_rwlock_t lock;
-	json_t *objects; /* key -> object */
+	json_t *texts;	  /* key -> compact JSON text of the object */
+	json_t *versions; /* key -> metadata.resourceVersion */
 	store_index indexes[MAX_INDEXES];
 	size_t n_indexes;
 };
@@ -44,9 +47,11 @@ int ctrl_store_new(ctrl_store **out)
 
 	if (!s)
 		return ss_error_set(SS_ENOMEM, "out of memory creating a cache");
-	s->objects = json_object();
-	if (!s->objects || pthread_rwlock_init(&s->lock, NULL) != 0) {
-		json_decref(s->objects);
+	s->texts = json_object();
+	s->versions = json_object();
+	if (!s->texts || !s->versions || pthread_rwlock_init(&s->lock, NULL) != 0) {
+		json_decref(s->texts);
+		json_decref(s->versions);
 		free(s);
 		return ss_error_set(SS_ENOMEM, "out of memory creating a cache");
 	}
@@ -64,7 +69,8 @@ void ctrl_store_free(ctrl_store *s)
 		free(s->indexes[i].name);
 		json_decref(s->indexes[i].sets);
 	}
-	json_decref(s->objects);
+	json_decref(s->texts);
+	json_decref(s->versions);
 	pthread_rwlock_destroy(&s->lock);
 	free(s);
 }
@@ -163,54 +169,63 @@ static void index_update(ctrl_store *s, const char *key, const json_t *obj, int 
 	json_decref(values);
 }
 
-/* Under the write lock: store obj (stealing it) under key. */
-static int put_locked(ctrl_store *s, const char *key, json_t *obj, json_t **old_out)
+/* Under a lock: the object cached under key, parsed; NULL if absent. */
+static json_t *parse_locked(ctrl_store *s, const char *key)
 {
-	json_t *old = json_object_get(s->objects, key);
+	json_t *text = json_object_get(s->texts, key);
+	json_t *obj;
 
-	if (old) {
-		json_incref(old);
+	if (!text)
+		return NULL;
+	obj = json_loadb(json_string_value(text), json_string_length(text), 0, NULL);
+	if (!obj)
+		ss_error_set(SS_ENOMEM, "out of memory reading %s from the cache", key);
+	return obj;
+}
+
+/* Under the write lock: removes key and its index entries; returns the
+ * removed object (parsed), or NULL. */
+static json_t *delete_locked(ctrl_store *s, const char *key)
+{
+	json_t *old = parse_locked(s, key);
+
+	if (old)
 		index_update(s, key, old, 0);
-	}
-	if (json_object_set_new(s->objects, key, obj) < 0) {
-		if (old) /* put the old entries back: the old object stays */
-			index_update(s, key, old, 1);
-		json_decref(old);
+	json_object_del(s->texts, key);
+	json_object_del(s->versions, key);
+	return old;
+}
+
+int ctrl_store_put(ctrl_store *s, const json_t *obj, json_t **old_out)
+{
+	char key[CTRL_KEY_MAX];
+	const char *rv = ctrl_meta(obj, "resourceVersion");
+	char *text;
+	json_t *old, *text_value;
+	int error = 0;
+
+	if (ctrl_key_of(key, sizeof(key), obj) < 0)
+		return SS_EINVALID;
+	text = json_dumps(obj, JSON_COMPACT);
+	text_value = text ? json_string_nocheck(text) : NULL;
+	free(text);
+	if (!text_value)
 		return ss_error_set(SS_ENOMEM, "out of memory caching %s", key);
+	pthread_rwlock_wrlock(&s->lock);
+	old = delete_locked(s, key);
+	if (json_object_set_new(s->texts, key, text_value) < 0 ||
+	    json_object_set_new(s->versions, key, json_string(rv ? rv : "")) < 0) {
+		json_object_del(s->texts, key);
+		error = ss_error_set(SS_ENOMEM, "out of memory caching %s", key);
+	} else {
+		index_update(s, key, obj, 1);
 	}
-	index_update(s, key, obj, 1);
-	if (old_out)
+	pthread_rwlock_unlock(&s->lock);
+	if (error == 0 && old_out)
 		*old_out = old;
 	else
 		json_decref(old);
-	return 0;
-}
-
-int ctrl_store_put(ctrl_store *s, json_t *obj, json_t **old_out)
-{
-	char key[CTRL_KEY_MAX];
-	int error;
-
-	if (ctrl_key_of(key, sizeof(key), obj) < 0) {
-		json_decref(obj);
-		return SS_EINVALID;
-	}
-	pthread_rwlock_wrlock(&s->lock);
-	error = put_locked(s, key, obj, old_out);
-	pthread_rwlock_unlock(&s->lock);
 	return error;
-}
-
-static json_t *delete_locked(ctrl_store *s, const char *key)
-{
-	json_t *old = json_object_get(s->objects, key);
-
-	if (!old)
-		return NULL;
-	json_incref(old);
-	index_update(s, key, old, 0);
-	json_object_del(s->objects, key);
-	return old;
 }
 
 int ctrl_store_delete(ctrl_store *s, const char *key, json_t **old_out)
@@ -227,108 +242,14 @@ int ctrl_store_delete(ctrl_store *s, const char *key, json_t **old_out)
 	return 0;
 }
 
-static int push_change(ctrl_change **arr, size_t *n, size_t *cap, ctrl_change_kind kind,
-		       json_t *old, json_t *now)
+bool ctrl_store_has_version(ctrl_store *s, const char *key, const char *rv)
 {
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 64;
-		ctrl_change *grown = realloc(*arr, ncap * sizeof(**arr));
-
-		if (!grown) {
-			json_decref(old);
-			json_decref(now);
-			return ss_error_set(SS_ENOMEM,
-					    "out of memory comparing a relist");
-		}
-		*arr = grown;
-		*cap = ncap;
-	}
-	(*arr)[*n].kind = kind;
-	(*arr)[*n].old = old;
-	(*arr)[*n].now = now;
-	(*n)++;
-	return 0;
-}
-
-int ctrl_store_replace(ctrl_store *s, const json_t *items, ctrl_change **changes_out,
-		       size_t *n_out)
-{
-	ctrl_change *changes = NULL;
-	size_t n = 0, cap = 0, i;
-	json_t *seen = json_object(), *item, *old;
-	const char *key;
-	void *tmp;
-	int error = 0;
-
-	if (!seen)
-		return ss_error_set(SS_ENOMEM, "out of memory comparing a relist");
-	pthread_rwlock_wrlock(&s->lock);
-	json_array_foreach(items, i, item)
-	{
-		char k[CTRL_KEY_MAX];
-		json_t *prev = NULL;
-
-		if (ctrl_key_of(k, sizeof(k), item) < 0)
-			continue;
-		json_object_set_new(seen, k, json_true());
-		old = json_object_get(s->objects, k);
-		if (old && ss_streq(ctrl_meta(old, "resourceVersion"),
-				    ctrl_meta(item, "resourceVersion")))
-			continue; /* unchanged while we were away */
-		json_incref(item);
-		error = put_locked(s, k, item, &prev);
-		if (error < 0)
-			goto done;
-		error = push_change(&changes, &n, &cap,
-				    prev ? CTRL_CHANGE_UPDATE : CTRL_CHANGE_ADD, prev,
-				    json_incref(item));
-		if (error < 0)
-			goto done;
-	}
-	/* What the list no longer has was deleted while we were not watching. */
-	json_object_foreach_safe(s->objects, tmp, key, old)
-	{
-		if (json_object_get(seen, key))
-			continue;
-		old = delete_locked(s, key);
-		error = push_change(&changes, &n, &cap, CTRL_CHANGE_DELETE, old, NULL);
-		if (error < 0)
-			goto done;
-	}
-done:
-	pthread_rwlock_unlock(&s->lock);
-	json_decref(seen);
-	if (error < 0) {
-		ctrl_changes_free(changes, n);
-		return error;
-	}
-	*changes_out = changes;
-	*n_out = n;
-	return 0;
-}
-
-void ctrl_changes_free(ctrl_change *changes, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		json_decref(changes[i].old);
-		json_decref(changes[i].now);
-	}
-	free(changes);
-}
-
-int ctrl_store_get(json_t **out, ctrl_store *s, const char *key)
-{
-	json_t *obj;
+	bool same;
 
 	pthread_rwlock_rdlock(&s->lock);
-	obj = json_incref(json_object_get(s->objects, key));
+	same = rv && ss_streq(json_string_value(json_object_get(s->versions, key)), rv);
 	pthread_rwlock_unlock(&s->lock);
-	if (!obj)
-		return ss_error_set(SS_ENOTFOUND, "%s is not in the cache", key);
-	*out = obj;
-	return 0;
+	return same;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -356,12 +277,55 @@ static const char **sorted_keys(const json_t *map, size_t *n_out)
 	return keys;
 }
 
+int ctrl_store_keys_not_in(json_t **out, ctrl_store *s, const json_t *keep)
+{
+	json_t *arr = json_array();
+	const char **keys = NULL;
+	size_t n = 0, i;
+	int error = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	keys = arr ? sorted_keys(s->texts, &n) : NULL;
+	for (i = 0; keys && i < n; i++)
+		if (!json_object_get(keep, keys[i]) &&
+		    json_array_append_new(arr, json_string(keys[i])) < 0)
+			break;
+	if (!keys || i < n)
+		error = ss_error_set(SS_ENOMEM, "out of memory comparing a relist");
+	pthread_rwlock_unlock(&s->lock);
+	free(keys);
+	if (error < 0) {
+		json_decref(arr);
+		return error;
+	}
+	*out = arr;
+	return 0;
+}
+
+int ctrl_store_get(json_t **out, ctrl_store *s, const char *key)
+{
+	json_t *obj;
+	bool present;
+
+	pthread_rwlock_rdlock(&s->lock);
+	present = json_object_get(s->texts, key) != NULL;
+	obj = parse_locked(s, key);
+	pthread_rwlock_unlock(&s->lock);
+	if (!present)
+		return ss_error_set(SS_ENOTFOUND, "%s is not in the cache", key);
+	if (!obj)
+		return SS_ENOMEM;
+	*out = obj;
+	return 0;
+}
+
 /* Under a read lock: the objects named by the members of `set`, sorted. */
 static int collect(json_t **out, ctrl_store *s, const json_t *set)
 {
 	json_t *arr = json_array();
 	const char **keys;
 	size_t n = 0, i;
+	int error = 0;
 
 	keys = set ? sorted_keys(set, &n) : NULL;
 	if (!arr || (set && !keys)) {
@@ -369,13 +333,21 @@ static int collect(json_t **out, ctrl_store *s, const json_t *set)
 		free(keys);
 		return ss_error_set(SS_ENOMEM, "out of memory reading the cache");
 	}
-	for (i = 0; i < n; i++) {
-		json_t *obj = json_object_get(s->objects, keys[i]);
+	for (i = 0; i < n && error == 0; i++) {
+		json_t *obj;
 
-		if (obj)
-			json_array_append(arr, obj);
+		if (!json_object_get(s->texts, keys[i]))
+			continue;
+		obj = parse_locked(s, keys[i]);
+		if (!obj || json_array_append_new(arr, obj) < 0)
+			error = ss_error_set(SS_ENOMEM,
+					     "out of memory reading the cache");
 	}
 	free(keys);
+	if (error < 0) {
+		json_decref(arr);
+		return error;
+	}
 	*out = arr;
 	return 0;
 }
@@ -385,7 +357,7 @@ int ctrl_store_list(json_t **out, ctrl_store *s)
 	int error;
 
 	pthread_rwlock_rdlock(&s->lock);
-	error = collect(out, s, s->objects);
+	error = collect(out, s, s->texts);
 	pthread_rwlock_unlock(&s->lock);
 	return error;
 }
@@ -414,7 +386,7 @@ size_t ctrl_store_len(ctrl_store *s)
 	size_t n;
 
 	pthread_rwlock_rdlock(&s->lock);
-	n = json_object_size(s->objects);
+	n = json_object_size(s->texts);
 	pthread_rwlock_unlock(&s->lock);
 	return n;
 }

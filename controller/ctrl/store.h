@@ -1,29 +1,31 @@
 /*
  * store.h — the informer cache: Kubernetes objects keyed by
- * "namespace/name", with secondary indexes, shared read-only.
+ * "namespace/name", with secondary indexes.
  *
- * Objects enter the store whole and are never modified once inside: an update
- * replaces the stored object with a new one. So readers may hold a reference
- * (json_incref'd by the read functions) to an object and read it from any
- * thread while the store moves on; jansson's reference counts are atomic.
- * Never modify an object obtained from the store: json_deep_copy() it first.
+ * Objects are kept as compact serialized JSON, not as jansson trees: a
+ * parsed ConfigMap with a 1 KiB value costs about 3.7 KiB in jansson and
+ * 1.5 KiB as text, and an operator caches Pods, claims and snapshots of a
+ * whole cluster. Every read parses a fresh, private copy (a few
+ * microseconds for a typical object), so callers own what they read and may
+ * modify it: there is no shared object anyone could corrupt.
  *
  * An index maps each object to zero or more string values (its label value,
  * its owners' uids, …); by_index() answers "which objects have value V".
  *
- * Mutations report what changed (the previous object) instead of calling
- * back, so the informer can notify its handlers after the store's lock is
- * released — handlers may then read the store.
+ * Mutations report what they replaced (the previous object, parsed) instead
+ * of calling back, so the informer can notify its handlers after the store's
+ * lock is released — handlers may then read the store.
  *
- * Ownership: functions taking `json_t *obj` to keep it say "steals" (the
- * store takes over the caller's reference); every `json_t **out` is a new
- * reference the caller json_decref()s. Thread-safety: every function may be
- * called from any thread (a reader/writer lock); index registration must
- * happen before the store is shared.
+ * Ownership: objects passed in are borrowed (serialized on the way in);
+ * every `json_t **out` is a new reference the caller json_decref()s.
+ * Thread-safety: every function may be called from any thread (a
+ * reader/writer lock); index registration must happen before the store is
+ * shared.
  */
 #ifndef SNAPSTAGE_CTRL_STORE_H
 #define SNAPSTAGE_CTRL_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -48,41 +50,25 @@ int ctrl_index_by_label(const json_t *obj, json_t *values, void *payload);
 int ctrl_index_by_owner(const json_t *obj, json_t *values, void *payload);
 int ctrl_index_by_namespace(const json_t *obj, json_t *values, void *payload);
 
-/* Stores `obj` (steals the reference) under its key. *old_out (if not NULL)
- * receives the object it replaced, or NULL. On failure obj is released. */
-int ctrl_store_put(ctrl_store *s, json_t *obj, json_t **old_out);
+/* Stores a copy of `obj` under its key. *old_out (if not NULL) receives the
+ * object it replaced, or NULL. SS_EINVALID when obj has no name. */
+int ctrl_store_put(ctrl_store *s, const json_t *obj, json_t **old_out);
 
 /* Removes `key`. *old_out (if not NULL) receives the removed object, or NULL
  * when the key was not there (which is not an error). */
 int ctrl_store_delete(ctrl_store *s, const char *key, json_t **old_out);
 
-typedef enum {
-	CTRL_CHANGE_ADD,
-	CTRL_CHANGE_UPDATE,
-	CTRL_CHANGE_DELETE,
-} ctrl_change_kind;
+/* True when `key` is cached at exactly resourceVersion `rv` (a relist uses
+ * it to skip what did not change while its watch was down). */
+bool ctrl_store_has_version(ctrl_store *s, const char *key, const char *rv);
 
-/* One difference found by ctrl_store_replace(): `old` is NULL for an add,
- * `now` is NULL for a delete. Both are references owned by the change. */
-typedef struct {
-	ctrl_change_kind kind;
-	json_t *old;
-	json_t *now;
-} ctrl_change;
+/* A JSON array of the cached keys that are not members of the object
+ * `keep` — after a relist, the deletes a watch missed. Sorted. */
+int ctrl_store_keys_not_in(json_t **out, ctrl_store *s, const json_t *keep);
 
-/* Makes the store hold exactly `items` (a JSON array; each item's reference
- * is taken with json_incref, the array stays the caller's), as after a
- * relist. *changes_out receives a malloc'd array of the differences — added
- * keys, keys whose resourceVersion changed, and keys no longer present (the
- * deletes missed while a watch was down) — and *n_out its length; release
- * it with ctrl_changes_free(). Items without a name are skipped. */
-int ctrl_store_replace(ctrl_store *s, const json_t *items, ctrl_change **changes_out,
-		       size_t *n_out);
-void ctrl_changes_free(ctrl_change *changes, size_t n);
-
-/* Reads: new references, or SS_ENOTFOUND / SS_EINVALID (unknown index). */
+/* Reads: new, private objects; SS_ENOTFOUND / SS_EINVALID (unknown index). */
 int ctrl_store_get(json_t **out, ctrl_store *s, const char *key);
-/* A JSON array of every object (in key order). */
+/* A JSON array of every object, in key order. */
 int ctrl_store_list(json_t **out, ctrl_store *s);
 /* A JSON array of the objects whose index `name` has `value` (key order). */
 int ctrl_store_by_index(json_t **out, ctrl_store *s, const char *name, const char *value);

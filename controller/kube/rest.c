@@ -92,8 +92,22 @@ int kube_list_all(json_t **out_items, char **out_resource_version, kube_client *
 		error = kube_list(&page, c, res, ns, &page_opts);
 		if (error < 0)
 			goto done;
-		if (json_array_extend(items, json_object_get(page, "items")) < 0 &&
-		    json_is_array(json_object_get(page, "items"))) {
+		if (page_opts.each_item) {
+			json_t *item;
+			size_t i;
+
+			json_array_foreach(json_object_get(page, "items"), i, item)
+			{
+				int stop = page_opts.each_item(
+					item, page_opts.each_item_payload);
+
+				if (stop < 0) {
+					error = stop;
+					goto done;
+				}
+			}
+		} else if (json_array_extend(items, json_object_get(page, "items")) < 0 &&
+			   json_is_array(json_object_get(page, "items"))) {
 			error = ss_error_set(SS_ENOMEM, "out of memory");
 			goto done;
 		}
@@ -114,8 +128,10 @@ int kube_list_all(json_t **out_items, char **out_resource_version, kube_client *
 		if (!cont)
 			break;
 	}
-	*out_items = items;
-	items = NULL;
+	if (out_items) {
+		*out_items = items;
+		items = NULL;
+	}
 	if (out_resource_version) {
 		*out_resource_version = rv;
 		rv = NULL;

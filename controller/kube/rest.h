@@ -25,6 +25,12 @@ typedef struct {
 	const char *continue_token;	    /* from a previous page */
 	const char *resource_version;	    /* "0": any cached version is fine */
 	const char *resource_version_match; /* "NotOlderThan" or "Exact" */
+	/* kube_list_all only: called with each item as its page arrives (the
+	 * item is borrowed for the call, which may modify it); items are then not
+	 * collected, so a large collection never sits in memory whole. A negative return
+	 * stops the listing with that code. */
+	int (*each_item)(json_t *item, void *payload);
+	void *each_item_payload;
 } kube_list_opts;
 
 typedef enum {
@@ -68,7 +74,8 @@ int kube_list(json_t **out, kube_client *c, const kube_resource *res, const char
 	      const kube_list_opts *opts);
 
 /* Every page, following continue tokens (page size opts->limit, default 500).
- * *out_items is a JSON array of all items; *out_resource_version (caller
+ * *out_items is a JSON array of all items (empty when opts->each_item
+ * consumed them; out_items may then be NULL); *out_resource_version (caller
  * frees) is the list's resourceVersion, from which a watch can start. An
  * expired continue token fails with SS_EGONE: list again. */
 int kube_list_all(json_t **out_items, char **out_resource_version, kube_client *c,

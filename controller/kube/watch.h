@@ -15,7 +15,8 @@
  * SS_ETOOLARGE and ends the watch.
  *
  * Ownership: an event's object is borrowed for the callback's duration
- * (json_incref it to keep it). Thread-safety: as kube_client; `cancel` may be
+ * (json_incref it to keep it); the callback may modify it, nothing reads it
+ * afterwards. Thread-safety: as kube_client; `cancel` may be
  * set from any thread and is noticed within about a second.
  */
 #ifndef SNAPSTAGE_KUBE_WATCH_H

@@ -1,7 +1,7 @@
 /*
  * test_store.c — the informer cache without I/O: keys, indexes kept in step
- * with updates and deletes, and the differences a relist reports (adds,
- * changed resourceVersions, and the deletes a watch missed).
+ * with updates and deletes, what a relist needs to find the changes and the
+ * deletes a watch missed, and reads that hand out private copies.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +30,15 @@ static json_t *cm(const char *ns, const char *name, const char *rv, const char *
 }
 
 static char label_app[] = "app";
+
+/* Puts a new object and releases our reference (the store copies it). */
+static int put(ctrl_store *s, json_t *obj, json_t **old)
+{
+	int rc = ctrl_store_put(s, obj, old);
+
+	json_decref(obj);
+	return rc;
+}
 
 static ctrl_store *new_store(void)
 {
@@ -73,9 +82,9 @@ static void test_put_get_delete(void **state)
 	json_t *got = NULL, *old = NULL;
 
 	(void)state;
-	assert_int_equal(ctrl_store_put(s, cm("ns", "a", "1", "web", NULL), &old), 0);
+	assert_int_equal(put(s, cm("ns", "a", "1", "web", NULL), &old), 0);
 	assert_null(old);
-	assert_int_equal(ctrl_store_put(s, cm("ns", "a", "2", "web", NULL), &old), 0);
+	assert_int_equal(put(s, cm("ns", "a", "2", "web", NULL), &old), 0);
 	assert_string_equal(ctrl_meta(old, "resourceVersion"), "1");
 	json_decref(old);
 	assert_int_equal(ctrl_store_get(&got, s, "ns/a"), 0);
@@ -91,8 +100,7 @@ static void test_put_get_delete(void **state)
 	assert_int_equal(ctrl_store_delete(s, "ns/a", &old), 0);
 	assert_null(old);
 	/* An object without a name cannot be keyed. */
-	assert_int_equal(ctrl_store_put(s, json_pack("{s:{}}", "metadata"), NULL),
-			 SS_EINVALID);
+	assert_int_equal(put(s, json_pack("{s:{}}", "metadata"), NULL), SS_EINVALID);
 	ctrl_store_free(s);
 }
 
@@ -102,14 +110,14 @@ static void test_indexes_follow_updates(void **state)
 	json_t *arr = NULL;
 
 	(void)state;
-	ctrl_store_put(s, cm("ns", "b", "1", "web", "u1"), NULL);
-	ctrl_store_put(s, cm("ns", "a", "1", "web", "u2"), NULL);
-	ctrl_store_put(s, cm("other", "c", "1", "db", "u1"), NULL);
+	put(s, cm("ns", "b", "1", "web", "u1"), NULL);
+	put(s, cm("ns", "a", "1", "web", "u2"), NULL);
+	put(s, cm("other", "c", "1", "db", "u1"), NULL);
 	assert_string_equal(by(s, "app", "web"), "a b");
 	assert_string_equal(by(s, "owner", "u1"), "b c");
 
 	/* b moves from web to db and loses its owner. */
-	ctrl_store_put(s, cm("ns", "b", "2", "db", NULL), NULL);
+	put(s, cm("ns", "b", "2", "db", NULL), NULL);
 	assert_string_equal(by(s, "app", "web"), "a");
 	assert_string_equal(by(s, "app", "db"), "b c");
 	assert_string_equal(by(s, "owner", "u1"), "c");
@@ -126,73 +134,50 @@ static void test_indexes_follow_updates(void **state)
 	ctrl_store_free(s);
 }
 
-static int count(const ctrl_change *c, size_t n, ctrl_change_kind kind, const char *name)
-{
-	int hits = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		const json_t *o = c[i].now ? c[i].now : c[i].old;
-
-		if (c[i].kind == kind && !strcmp(ctrl_meta(o, "name"), name))
-			hits++;
-	}
-	return hits;
-}
-
-static void test_replace_reports_missed_changes(void **state)
+static void test_what_a_relist_needs(void **state)
 {
 	ctrl_store *s = new_store();
-	json_t *items = json_array();
-	ctrl_change *changes = NULL;
-	size_t n = 0;
+	json_t *keep = json_pack("{s:b, s:b}", "ns/kept", 1, "ns/new", 1), *gone = NULL;
 
 	(void)state;
-	ctrl_store_put(s, cm("ns", "kept", "1", "web", NULL), NULL);
-	ctrl_store_put(s, cm("ns", "changed", "1", "web", NULL), NULL);
-	ctrl_store_put(s, cm("ns", "gone", "1", "web", NULL), NULL);
+	put(s, cm("ns", "kept", "1", "web", NULL), NULL);
+	put(s, cm("ns", "gone-b", "1", "web", NULL), NULL);
+	put(s, cm("ns", "gone-a", "1", "web", NULL), NULL);
+	assert_true(ctrl_store_has_version(s, "ns/kept", "1"));
+	assert_false(ctrl_store_has_version(s, "ns/kept", "2"));
+	assert_false(ctrl_store_has_version(s, "ns/new", "1"));
+	assert_false(ctrl_store_has_version(s, "ns/kept", NULL));
 
-	json_array_append_new(items, cm("ns", "kept", "1", "web", NULL));
-	json_array_append_new(items, cm("ns", "changed", "7", "db", NULL));
-	json_array_append_new(items, cm("ns", "new", "8", "web", NULL));
-	json_array_append_new(items, json_pack("{s:{}}", "metadata")); /* skipped */
-	assert_int_equal(ctrl_store_replace(s, items, &changes, &n), 0);
-
-	assert_int_equal(n, 3);
-	assert_int_equal(count(changes, n, CTRL_CHANGE_UPDATE, "changed"), 1);
-	assert_int_equal(count(changes, n, CTRL_CHANGE_ADD, "new"), 1);
-	assert_int_equal(count(changes, n, CTRL_CHANGE_DELETE, "gone"), 1);
-	assert_int_equal(count(changes, n, CTRL_CHANGE_UPDATE, "kept"), 0);
-	ctrl_changes_free(changes, n);
-
-	assert_int_equal(ctrl_store_len(s), 3);
-	assert_string_equal(by(s, "app", "web"), "kept new");
-	assert_string_equal(by(s, "app", "db"), "changed");
-
-	/* Replacing with nothing deletes everything. */
-	json_array_clear(items);
-	assert_int_equal(ctrl_store_replace(s, items, &changes, &n), 0);
-	assert_int_equal(n, 3);
-	assert_int_equal(count(changes, n, CTRL_CHANGE_DELETE, "kept"), 1);
-	ctrl_changes_free(changes, n);
-	assert_int_equal(ctrl_store_len(s), 0);
-	assert_string_equal(by(s, "app", "web"), "");
-	json_decref(items);
+	assert_int_equal(ctrl_store_keys_not_in(&gone, s, keep), 0);
+	assert_int_equal(json_array_size(gone), 2);
+	assert_string_equal(json_string_value(json_array_get(gone, 0)), "ns/gone-a");
+	assert_string_equal(json_string_value(json_array_get(gone, 1)), "ns/gone-b");
+	json_decref(gone);
+	json_decref(keep);
 	ctrl_store_free(s);
 }
 
-static void test_cached_objects_outlive_updates(void **state)
+static void test_reads_are_private_copies(void **state)
 {
 	ctrl_store *s = new_store();
-	json_t *held = NULL;
+	json_t *held = NULL, *again = NULL, *obj = cm("ns", "a", "1", "web", NULL);
 
 	(void)state;
-	ctrl_store_put(s, cm("ns", "a", "1", NULL, NULL), NULL);
+	assert_int_equal(ctrl_store_put(s, obj, NULL), 0);
+	/* Changing what was put, or what was read, never changes the cache. */
+	json_object_set_new(json_object_get(obj, "metadata"), "name", json_string("zzz"));
+	json_decref(obj);
 	assert_int_equal(ctrl_store_get(&held, s, "ns/a"), 0);
-	/* A reader's reference stays valid and unchanged after the store moves on. */
-	ctrl_store_put(s, cm("ns", "a", "2", NULL, NULL), NULL);
+	json_object_set_new(json_object_get(held, "metadata"), "resourceVersion",
+			    json_string("999"));
+	assert_int_equal(ctrl_store_get(&again, s, "ns/a"), 0);
+	assert_string_equal(ctrl_meta(again, "resourceVersion"), "1");
+	assert_string_equal(ctrl_label(again, "app"), "web");
+	json_decref(again);
+	/* A reader's copy outlives the store's later changes. */
+	put(s, cm("ns", "a", "2", NULL, NULL), NULL);
 	ctrl_store_delete(s, "ns/a", NULL);
-	assert_string_equal(ctrl_meta(held, "resourceVersion"), "1");
+	assert_string_equal(ctrl_meta(held, "resourceVersion"), "999");
 	json_decref(held);
 	ctrl_store_free(s);
 }
@@ -226,8 +211,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_get_delete),
 		cmocka_unit_test(test_indexes_follow_updates),
-		cmocka_unit_test(test_replace_reports_missed_changes),
-		cmocka_unit_test(test_cached_objects_outlive_updates),
+		cmocka_unit_test(test_what_a_relist_needs),
+		cmocka_unit_test(test_reads_are_private_copies),
 		cmocka_unit_test(test_keys),
 	};
 
