@@ -432,6 +432,24 @@ int kube_transport_error(const kube_transport *t, CURLcode rc, const kube_reques
 	return code;
 }
 
+void kube_client_observe(const kube_client *c, const kube_request *req, bool streaming,
+			 CURL *easy)
+{
+	const char *verb = req->method ? req->method : "GET";
+	curl_off_t micros = 0;
+	long http = 0;
+
+	if (!c->opts.on_request)
+		return;
+	if (streaming)
+		verb = "WATCH";
+	else if (!strcmp(verb, "GET") && req->resource && !req->name)
+		verb = "LIST";
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http);
+	curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &micros);
+	c->opts.on_request(c->opts.on_request_payload, verb, http, (double)micros / 1e6);
+}
+
 /* --- plain (non-streaming) requests ------------------------------------ */
 
 typedef struct {
@@ -499,6 +517,7 @@ int kube_request_do(json_t **out, kube_client *c, const kube_request *req)
 					 (curl_off_t)strlen(payload));
 		}
 		rc = curl_easy_perform(t.easy);
+		kube_client_observe(c, req, false, t.easy);
 		if (rc != CURLE_OK) {
 			error = sink.too_large
 					? ss_error_set(SS_ETOOLARGE,

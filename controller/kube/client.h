@@ -45,11 +45,23 @@ typedef struct {
 	long token_refresh_seconds;  /* re-read a token file after this long */
 	size_t max_response_bytes;   /* larger responses fail with SS_ETOOLARGE */
 	const char *user_agent;
+	/* Optional: told about every HTTP exchange, retries included, from the
+	 * thread that made it, so it must be thread-safe and quick. `verb` is
+	 * the method, "LIST" for a GET of a collection or "WATCH" (reported
+	 * when the stream ends); `http_status` is the response's status, 0 when
+	 * none arrived (connection, TLS or timeout failure); `seconds` is the
+	 * exchange's duration. It must not record an error: the exchange's
+	 * own error may already be set. NULL in KUBE_CLIENT_OPTS_INIT. The kube
+	 * layer knows nothing of metrics: ctrl plugs its recorder in here. */
+	void (*on_request)(void *payload, const char *verb, long http_status,
+			   double seconds);
+	void *on_request_payload;
 } kube_client_opts;
 
-#define KUBE_CLIENT_OPTS_INIT                                           \
-	{                                                               \
-		30000, 10000, 3, 10, 60, (size_t)256 << 20, "snapstage" \
+/* Positional, so new fields go at the end (and get a NULL/0 here). */
+#define KUBE_CLIENT_OPTS_INIT                                                       \
+	{                                                                           \
+		30000, 10000, 3, 10, 60, (size_t)256 << 20, "snapstage", NULL, NULL \
 	}
 
 int kube_global_init(void);

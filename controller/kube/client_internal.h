@@ -40,6 +40,11 @@ void kube_client_reload_token(kube_client *client);
 int kube_transport_describe(ss_buf *out, const kube_transport *t,
 			    const kube_request *req);
 
+/* Reports a finished exchange to the client's on_request observer, if any:
+ * verb from `req` ("WATCH" when `streaming`), status and time from `easy`. */
+void kube_client_observe(const kube_client *client, const kube_request *req,
+			 bool streaming, CURL *easy);
+
 /* Maps a failed curl_easy_perform() to an ss_error_code, recording it. */
 int kube_transport_error(const kube_transport *t, CURLcode rc, const kube_request *req);
 

@@ -237,6 +237,7 @@ int kube_watch(kube_client *c, const kube_resource *res, const char *ns,
 		curl_easy_setopt(t.easy, CURLOPT_TIMEOUT,
 				 opts->timeout_seconds + CLIENT_TIMEOUT_MARGIN_SECONDS);
 	rc = curl_easy_perform(t.easy);
+	kube_client_observe(c, &req, true, t.easy);
 	error = finish(&st, &t, rc);
 	if (error == SS_EUNAUTHORIZED)
 		/* The caller's next attempt must use a rotated token. */

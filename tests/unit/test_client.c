@@ -276,6 +276,91 @@ static int log_event(const kube_watch_event *ev, void *payload)
 	"{\"type\":\"" type "\",\"object\":{\"metadata\":{\"resourceVersion\":\"" rv \
 	"\"}}}\n"
 
+/* --- the on_request observer ------------------------------------------ */
+
+typedef struct {
+	char seen[512]; /* "VERB:status ..." */
+	int calls;
+	double seconds;
+} request_log;
+
+static void log_request(void *payload, const char *verb, long http_status, double seconds)
+{
+	request_log *log = payload;
+	size_t n = strlen(log->seen);
+
+	snprintf(log->seen + n, sizeof(log->seen) - n, "%s%s:%ld", n ? " " : "", verb,
+		 http_status);
+	log->calls++;
+	log->seconds += seconds;
+}
+
+static void test_observer_sees_every_exchange(void **state)
+{
+	fixture *f = *state;
+	kube_client_opts opts = KUBE_CLIENT_OPTS_INIT;
+	fake_response throttled = { .status = 429,
+				    .headers = "Retry-After: 0\r\n",
+				    .body = "{\"kind\":\"Status\",\"code\":429}" };
+	fake_response ok = { .status = 200, .body = cm_json };
+	fake_response list = { .status = 200,
+			       .body = "{\"kind\":\"ConfigMapList\",\"items\":[]}" };
+	fake_response missing = { .status = 404,
+				  .body = "{\"kind\":\"Status\",\"reason\":"
+					  "\"NotFound\",\"code\":404}" };
+	fake_response stream = { .status = 200, .chunks = { EV("ADDED", "1") } };
+	request_log log = { 0 };
+	watch_log events = { 0 };
+	json_t *obj = json_loads(cm_json, 0, NULL);
+	kube_client *c;
+
+	opts.on_request = log_request;
+	opts.on_request_payload = &log;
+	c = client_for(f, "{token: t}", &opts);
+	fake_server_add(&f->server, &throttled);
+	fake_server_add(&f->server, &ok);
+	fake_server_add(&f->server, &list);
+	fake_server_add(&f->server, &missing);
+	fake_server_add(&f->server, &ok);
+	fake_server_add(&f->server, &stream);
+	assert_int_equal(kube_get(NULL, c, &configmaps, "ns", "a"), 0);
+	assert_int_equal(kube_list(NULL, c, &configmaps, "ns", NULL), 0);
+	assert_int_equal(kube_delete(NULL, c, &configmaps, "ns", "a", NULL),
+			 SS_ENOTFOUND);
+	/* The observer leaves the request's own error alone. */
+	tu_assert_error(SS_ENOTFOUND, "");
+	assert_int_equal(kube_create(NULL, c, &configmaps, NULL, obj), 0);
+	assert_int_equal(kube_watch(c, &configmaps, "ns", NULL, log_event, &events), 0);
+	assert_string_equal(log.seen,
+			    "GET:429 GET:200 LIST:200 DELETE:404 POST:200 WATCH:200");
+	assert_true(log.seconds >= 0 && log.seconds < 60);
+	kube_client_free(c);
+	json_decref(obj);
+}
+
+static void test_observer_transport_failure(void **state)
+{
+	kube_config *cfg = NULL;
+	kube_client *c = NULL;
+	kube_client_opts opts = KUBE_CLIENT_OPTS_INIT;
+	request_log log = { 0 };
+	static const char yaml[] =
+		"current-context: t\n"
+		"clusters: [{name: c, cluster: {server: 'http://127.0.0.1:1'}}]\n"
+		"contexts: [{name: t, context: {cluster: c}}]\n";
+
+	(void)state;
+	opts.on_request = log_request;
+	opts.on_request_payload = &log;
+	assert_int_equal(
+		kube_config_from_string(&cfg, yaml, strlen(yaml), "t", "/", NULL), 0);
+	assert_int_equal(kube_client_new(&c, cfg, &opts), 0);
+	assert_int_equal(kube_get(NULL, c, &configmaps, "ns", "a"), SS_ETRANSPORT);
+	assert_string_equal(log.seen, "GET:0");
+	kube_client_free(c);
+	kube_config_free(cfg);
+}
+
 static void test_watch_events_split_across_chunks(void **state)
 {
 	fixture *f = *state;
@@ -446,6 +531,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_watch_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_callback_stops, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_observer_sees_every_exchange, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_observer_transport_failure, setup,
 						teardown),
 	};
 	int rc;

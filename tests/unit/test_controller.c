@@ -1,0 +1,464 @@
+/*
+ * test_controller.c — the controller loop (ctrl/controller.h): what each
+ * reconcile result does to the queue, the metrics and the log; stopping
+ * with a deadline; and many workers never sharing a key.
+ *
+ * Workers are real threads, so the tests wait for them, polling with short
+ * real sleeps and a bound; requeue delays run on a fake clock.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "testutil.h"
+
+#include "ctrl/controller.h"
+#include "ctrl/metrics.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define MS SS_NS_PER_MS
+#define SEC SS_NS_PER_SEC
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Waits (at most 5 s of real time) until `*calls` reaches `n` and the
+ * workers have finished with every key they took. */
+static void wait_quiet(ctrl_controller *c, atomic_int *calls, int n)
+{
+	ctrl_workqueue_stats st;
+	int i;
+
+	for (i = 0; i < 5000; i++) {
+		ctrl_workqueue_get_stats(&st, ctrl_controller_queue(c));
+		if (atomic_load(calls) >= n && st.processing == 0 && st.depth == 0)
+			return;
+		sleep_ms(1);
+	}
+	fail_msg("workers did not finish %d reconciles (saw %d)", n, atomic_load(calls));
+}
+
+static double value(ctrl_metrics *m, const char *name, const char *const *labels)
+{
+	ss_buf out = SS_BUF_INIT(1 << 20);
+
+	/* Rendering runs the collectors that update the workqueue series. */
+	assert_int_equal(ctrl_metrics_render(m, &out), 0);
+	ss_buf_free(&out);
+	return ctrl_metrics_value(m, name, labels);
+}
+
+/* The three result kinds, scripted by key. */
+typedef struct {
+	atomic_int calls;
+	atomic_int bad_calls;
+	atomic_int again_calls;
+} results;
+
+static ctrl_result reconcile_results(void *payload, const char *key)
+{
+	results *r = payload;
+	ctrl_result res = ctrl_result_done();
+
+	if (strcmp(key, "ns/bad") == 0) {
+		/* Fails once, then succeeds. */
+		if (atomic_fetch_add(&r->bad_calls, 1) == 0) {
+			ss_error_set(SS_ECONFLICT, "backup ns/bad was modified");
+			res = ctrl_result_error();
+		}
+	} else if (strcmp(key, "ns/again") == 0) {
+		if (atomic_fetch_add(&r->again_calls, 1) == 0)
+			res = ctrl_result_requeue_after(30 * SEC);
+	}
+	atomic_fetch_add(&r->calls, 1);
+	return res;
+}
+
+static char *read_all(FILE *f)
+{
+	long len;
+	char *text;
+
+	fflush(f);
+	len = ftell(f);
+	assert_true(len >= 0);
+	text = calloc(1, (size_t)len + 1);
+	assert_non_null(text);
+	rewind(f);
+	assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
+	return text;
+}
+
+static void test_result_kinds(void **state)
+{
+	ctrl_controller_opts opts = CTRL_CONTROLLER_OPTS_INIT;
+	results r = { 0, 0, 0 };
+	ss_fake_clock fc;
+	ctrl_controller *c = NULL;
+	ctrl_metrics *m = NULL;
+	ctrl_workqueue *q;
+	FILE *log = tmpfile();
+	char *text;
+
+	(void)state;
+	assert_non_null(log);
+	ss_log_configure(SS_LOG_DEBUG, SS_LOG_TEXT, log);
+	ss_fake_clock_init(&fc, 0);
+	assert_int_equal(ctrl_metrics_new(&m), 0);
+	opts.name = "backup";
+	opts.workers = 2;
+	opts.reconcile = reconcile_results;
+	opts.payload = &r;
+	opts.metrics = m;
+	opts.clock = &fc.clock;
+	assert_int_equal(ctrl_controller_new(&c, &opts), 0);
+	q = ctrl_controller_queue(c);
+	assert_int_equal(ctrl_controller_start(c), 0);
+
+	assert_int_equal(ctrl_workqueue_add(q, "ns/ok"), 0);
+	assert_int_equal(ctrl_workqueue_add(q, "ns/again"), 0);
+	assert_int_equal(ctrl_workqueue_add(q, "ns/bad"), 0);
+	wait_quiet(c, &r.calls, 3);
+
+	assert_int_equal(
+		value(m, "snapstage_reconcile_total", CTRL_LV("backup", "success")), 1);
+	assert_int_equal(
+		value(m, "snapstage_reconcile_total", CTRL_LV("backup", "requeue")), 1);
+	assert_int_equal(
+		value(m, "snapstage_reconcile_total", CTRL_LV("backup", "error")), 1);
+	assert_int_equal(value(m, "snapstage_reconcile_errors_total", CTRL_LV("backup")),
+			 1);
+	assert_int_equal(
+		value(m, "snapstage_reconcile_duration_seconds", CTRL_LV("backup")), 3);
+	/* Error: backoff counted, key waiting 5 ms. Requeue-after: no backoff,
+	 * waiting 30 s. Done: forgotten. */
+	assert_int_equal(ctrl_workqueue_num_requeues(q, "ns/bad"), 1);
+	assert_int_equal(ctrl_workqueue_num_requeues(q, "ns/again"), 0);
+	assert_int_equal(ctrl_workqueue_num_requeues(q, "ns/ok"), 0);
+	assert_int_equal(value(m, "snapstage_workqueue_retries_total", CTRL_LV("backup")),
+			 1);
+	assert_int_equal(value(m, "snapstage_workqueue_adds_total", CTRL_LV("backup")),
+			 3);
+
+	ss_fake_clock_advance(&fc, 5 * MS);
+	ctrl_workqueue_wake(q);
+	wait_quiet(c, &r.calls, 4);
+	assert_int_equal(atomic_load(&r.bad_calls), 2);
+	assert_int_equal(ctrl_workqueue_num_requeues(q, "ns/bad"), 0);
+	assert_int_equal(atomic_load(&r.again_calls), 1);
+
+	ss_fake_clock_advance(&fc, 30 * SEC - 5 * MS);
+	ctrl_workqueue_wake(q);
+	wait_quiet(c, &r.calls, 5);
+	assert_int_equal(atomic_load(&r.again_calls), 2);
+
+	assert_int_equal(
+		value(m, "snapstage_reconcile_total", CTRL_LV("backup", "success")), 3);
+	assert_int_equal(
+		value(m, "snapstage_reconcile_total", CTRL_LV("backup", "error")), 1);
+	assert_int_equal(value(m, "snapstage_workqueue_adds_total", CTRL_LV("backup")),
+			 5);
+	assert_int_equal(value(m, "snapstage_workqueue_retries_total", CTRL_LV("backup")),
+			 1);
+	assert_int_equal(value(m, "snapstage_workqueue_depth", CTRL_LV("backup")), 0);
+
+	assert_int_equal(ctrl_controller_stop(c, ss_clock_mono(&fc.clock) + SEC), 0);
+	ctrl_controller_free(c);
+	ss_log_configure(SS_LOG_INFO, SS_LOG_TEXT, NULL);
+
+	text = read_all(log);
+	print_message("%s", text);
+	assert_non_null(strstr(text, "msg=\"reconcile failed\" controller=backup "
+				     "key=ns/bad failures=0"));
+	assert_non_null(strstr(text, "code=conflict"));
+	assert_non_null(strstr(text, "backup ns/bad was modified"));
+	assert_non_null(strstr(text, "msg=reconciled controller=backup key=ns/ok "
+				     "result=success"));
+	free(text);
+	fclose(log);
+	ctrl_metrics_free(m);
+}
+
+static void test_queue_series_appear_at_start(void **state)
+{
+	ctrl_controller_opts opts = CTRL_CONTROLLER_OPTS_INIT;
+	results r = { 0, 0, 0 };
+	ctrl_controller *c = NULL, *clash = NULL;
+	ctrl_metrics *m = NULL;
+	ctrl_gauge *g;
+
+	(void)state;
+	assert_int_equal(ctrl_metrics_new(&m), 0);
+	opts.name = "restore";
+	opts.reconcile = reconcile_results;
+	opts.payload = &r;
+	opts.metrics = m;
+	assert_int_equal(ctrl_controller_new(&c, &opts), 0);
+	assert_int_equal(value(m, "snapstage_workqueue_depth", CTRL_LV("restore")), 0);
+	assert_int_equal(ctrl_workqueue_add(ctrl_controller_queue(c), "ns/x"), 0);
+	assert_int_equal(value(m, "snapstage_workqueue_depth", CTRL_LV("restore")), 1);
+	ctrl_controller_free(c);
+	/* The collector left with the controller. */
+	assert_int_equal(value(m, "snapstage_workqueue_depth", CTRL_LV("restore")), 1);
+
+	/* A family registered under one of our names with other labels is a
+	 * clash the controller reports. */
+	ctrl_metrics_free(m);
+	assert_int_equal(ctrl_metrics_new(&m), 0);
+	opts.metrics = m;
+	g = ctrl_metrics_gauge(m, "snapstage_workqueue_depth", "x", CTRL_LV("queue"));
+	assert_non_null(g);
+	assert_true(ctrl_controller_new(&clash, &opts) < 0);
+	assert_null(clash);
+	ctrl_metrics_free(m);
+}
+
+/* A reconcile that holds "ns/slow" until the test lets it go. */
+typedef struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool entered;
+	bool release;
+	atomic_int calls;
+	atomic_int others;
+} blocker;
+
+static ctrl_result reconcile_blocking(void *payload, const char *key)
+{
+	blocker *b = payload;
+
+	pthread_mutex_lock(&b->mu);
+	b->entered = true;
+	pthread_cond_broadcast(&b->cond);
+	while (strcmp(key, "ns/slow") == 0 && !b->release)
+		pthread_cond_wait(&b->cond, &b->mu);
+	pthread_mutex_unlock(&b->mu);
+	if (strcmp(key, "ns/short") == 0)
+		sleep_ms(5);
+	else if (strcmp(key, "ns/slow") != 0)
+		atomic_fetch_add(&b->others, 1);
+	atomic_fetch_add(&b->calls, 1);
+	return ctrl_result_done();
+}
+
+static void wait_entered(blocker *b)
+{
+	pthread_mutex_lock(&b->mu);
+	while (!b->entered)
+		pthread_cond_wait(&b->cond, &b->mu);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static void test_stop_deadline(void **state)
+{
+	ctrl_controller_opts opts = CTRL_CONTROLLER_OPTS_INIT;
+	blocker b = {
+		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, 0, 0
+	};
+	ss_fake_clock fc;
+	ctrl_controller *c = NULL;
+	ctrl_workqueue *q;
+	int64_t now;
+
+	(void)state;
+	ss_fake_clock_init(&fc, 0);
+	now = ss_clock_mono(&fc.clock);
+	opts.name = "backup";
+	opts.reconcile = reconcile_blocking;
+	opts.payload = &b;
+	opts.clock = &fc.clock;
+	assert_int_equal(ctrl_controller_new(&c, &opts), 0);
+	q = ctrl_controller_queue(c);
+	assert_int_equal(ctrl_controller_start(c), 0);
+	assert_int_equal(ctrl_controller_start(c), SS_EINVALID);
+
+	assert_int_equal(ctrl_workqueue_add(q, "ns/slow"), 0);
+	wait_entered(&b);
+	/* Queued behind the slow one on the single worker: must never start. */
+	assert_int_equal(ctrl_workqueue_add(q, "ns/next"), 0);
+
+	/* The fake clock stands still; 20 ms of real time end the wait. */
+	assert_int_equal(ctrl_controller_stop(c, now + 20 * MS), SS_ETIMEOUT);
+	tu_assert_error(SS_ETIMEOUT, "still being processed");
+
+	pthread_mutex_lock(&b.mu);
+	b.release = true;
+	pthread_cond_broadcast(&b.cond);
+	pthread_mutex_unlock(&b.mu);
+	assert_int_equal(ctrl_controller_stop(c, now + 10 * SEC), 0);
+	assert_int_equal(atomic_load(&b.calls), 1);
+	assert_int_equal(atomic_load(&b.others), 0);
+	ctrl_controller_free(c);
+}
+
+static void test_stop_waits_for_finishing_reconcile(void **state)
+{
+	ctrl_controller_opts opts = CTRL_CONTROLLER_OPTS_INIT;
+	blocker b = {
+		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, 0, 0
+	};
+	ctrl_controller *c = NULL;
+
+	(void)state;
+	opts.name = "backup";
+	opts.reconcile = reconcile_blocking;
+	opts.payload = &b;
+	assert_int_equal(ctrl_controller_new(&c, &opts), 0);
+	assert_int_equal(ctrl_controller_start(c), 0);
+	assert_int_equal(ctrl_workqueue_add(ctrl_controller_queue(c), "ns/short"), 0);
+	wait_entered(&b);
+	/* Takes 5 ms, well inside the deadline (system clock). */
+	assert_int_equal(
+		ctrl_controller_stop(c, ss_clock_mono(ss_clock_system()) + 5 * SEC), 0);
+	assert_int_equal(atomic_load(&b.calls), 1);
+	ctrl_controller_free(c);
+}
+
+static void test_options_and_lifecycle(void **state)
+{
+	ctrl_controller_opts opts = CTRL_CONTROLLER_OPTS_INIT;
+	results r = { 0, 0, 0 };
+	ctrl_controller *c = NULL;
+
+	(void)state;
+	assert_int_equal(ctrl_controller_new(&c, &opts), SS_EINVALID);
+	opts.name = "backup";
+	assert_int_equal(ctrl_controller_new(&c, &opts), SS_EINVALID);
+	opts.reconcile = reconcile_results;
+	opts.payload = &r;
+	opts.workers = CTRL_CONTROLLER_MAX_WORKERS + 1;
+	assert_int_equal(ctrl_controller_new(&c, &opts), SS_EINVALID);
+	tu_assert_error(SS_EINVALID, "workers");
+	assert_null(c);
+
+	/* Never started: stop and free at once. */
+	opts.workers = 3;
+	assert_int_equal(ctrl_controller_new(&c, &opts), 0);
+	assert_int_equal(ctrl_controller_stop(c, 0), 0);
+	ctrl_controller_free(c);
+
+	/* Started and freed without stop: free stops and joins. */
+	assert_int_equal(ctrl_controller_new(&c, &opts), 0);
+	assert_int_equal(ctrl_controller_start(c), 0);
+	assert_int_equal(ctrl_workqueue_add(ctrl_controller_queue(c), "ns/ok"), 0);
+	wait_quiet(c, &r.calls, 1);
+	ctrl_controller_free(c);
+}
+
+static ctrl_result reconcile_requeue_now(void *payload, const char *key)
+{
+	atomic_int *calls = payload;
+
+	(void)key;
+	if (atomic_fetch_add(calls, 1) == 0)
+		return ctrl_result_requeue_after(0);
+	return ctrl_result_done();
+}
+
+static void test_requeue_without_delay(void **state)
+{
+	ctrl_controller_opts opts = CTRL_CONTROLLER_OPTS_INIT;
+	atomic_int calls = 0;
+	ss_fake_clock fc;
+	ctrl_controller *c = NULL;
+
+	(void)state;
+	ss_fake_clock_init(&fc, 0);
+	opts.name = "backup";
+	opts.reconcile = reconcile_requeue_now;
+	opts.payload = &calls;
+	opts.clock = &fc.clock;
+	assert_int_equal(ctrl_controller_new(&c, &opts), 0);
+	assert_int_equal(ctrl_controller_start(c), 0);
+	assert_int_equal(ctrl_workqueue_add(ctrl_controller_queue(c), "ns/a"), 0);
+	/* No clock advance needed: a zero delay is "now". */
+	wait_quiet(c, &calls, 2);
+	assert_int_equal(ctrl_controller_stop(c, ss_clock_mono(&fc.clock) + SEC), 0);
+	ctrl_controller_free(c);
+}
+
+/* Stress: four workers, eight keys, a flag per key set while reconciling.
+ * Reconcile sometimes re-adds its own key, as a watch event arriving
+ * mid-reconcile would. */
+#define STRESS_KEYS 8
+#define STRESS_WORKERS 4
+#define STRESS_ADDS 5000
+
+typedef struct {
+	ctrl_workqueue *q;
+	atomic_bool in_flight[STRESS_KEYS];
+	atomic_int overlaps;
+	atomic_int calls;
+} stress;
+
+static ctrl_result reconcile_stress(void *payload, const char *key)
+{
+	stress *s = payload;
+	int i = key[strlen(key) - 1] - '0';
+
+	if (atomic_exchange(&s->in_flight[i], true))
+		atomic_fetch_add(&s->overlaps, 1);
+	sched_yield();
+	if (atomic_fetch_add(&s->calls, 1) % 4 == 0)
+		ctrl_workqueue_add(s->q, key);
+	atomic_store(&s->in_flight[i], false);
+	return ctrl_result_done();
+}
+
+static void test_workers_never_share_a_key(void **state)
+{
+	ctrl_controller_opts opts = CTRL_CONTROLLER_OPTS_INIT;
+	stress *s = calloc(1, sizeof(*s));
+	ctrl_controller *c = NULL;
+	unsigned int rnd = 7;
+	char key[32];
+	int i;
+
+	(void)state;
+	assert_non_null(s);
+	opts.name = "stress";
+	opts.workers = STRESS_WORKERS;
+	opts.reconcile = reconcile_stress;
+	opts.payload = s;
+	assert_int_equal(ctrl_controller_new(&c, &opts), 0);
+	s->q = ctrl_controller_queue(c);
+	assert_int_equal(ctrl_controller_start(c), 0);
+	for (i = 0; i < STRESS_ADDS; i++) {
+		rnd = rnd * 1103515245u + 12345u;
+		snprintf(key, sizeof(key), "ns/key-%u", (rnd >> 16) % STRESS_KEYS);
+		assert_int_equal(ctrl_workqueue_add(s->q, key), 0);
+		if (i % 32 == 0)
+			sched_yield();
+	}
+	wait_quiet(c, &s->calls, STRESS_KEYS);
+	assert_int_equal(
+		ctrl_controller_stop(c, ss_clock_mono(ss_clock_system()) + 5 * SEC), 0);
+	print_message("%d reconciles\n", atomic_load(&s->calls));
+	assert_int_equal(atomic_load(&s->overlaps), 0);
+	ctrl_controller_free(c);
+	free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_result_kinds),
+		cmocka_unit_test(test_queue_series_appear_at_start),
+		cmocka_unit_test(test_stop_deadline),
+		cmocka_unit_test(test_stop_waits_for_finishing_reconcile),
+		cmocka_unit_test(test_options_and_lifecycle),
+		cmocka_unit_test(test_requeue_without_delay),
+		cmocka_unit_test(test_workers_never_share_a_key),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
