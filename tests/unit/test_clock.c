@@ -1,0 +1,81 @@
+/*
+ * test_clock.c — the fake clock, and Kubernetes timestamps both ways.
+ */
+#include <string.h>
+
+#include "testutil.h"
+
+#include "util/clock.h"
+#include "util/error.h"
+
+static void test_fake_clock_moves_only_when_told(void **state)
+{
+	ss_fake_clock fc;
+	int64_t m0, r0;
+
+	(void)state;
+	ss_fake_clock_init(&fc, 1700000000 * SS_NS_PER_SEC);
+	m0 = ss_clock_mono(&fc.clock);
+	r0 = ss_clock_real(&fc.clock);
+	assert_int_equal(ss_clock_mono(&fc.clock), m0);
+	ss_fake_clock_advance(&fc, 1500 * SS_NS_PER_MS);
+	assert_int_equal(ss_clock_mono(&fc.clock) - m0, 1500 * SS_NS_PER_MS);
+	assert_int_equal(ss_clock_real(&fc.clock) - r0, 1500 * SS_NS_PER_MS);
+	assert_true(ss_clock_mono(ss_clock_system()) > 0);
+}
+
+static void test_format(void **state)
+{
+	char buf[SS_TIME_RFC3339_MAX];
+	int64_t t = 1795425600 * SS_NS_PER_SEC + 123456789; /* 2026-11-23T09:20:00 */
+
+	(void)state;
+	assert_string_equal(ss_time_format(buf, sizeof(buf), t), "2026-11-23T09:20:00Z");
+	assert_string_equal(ss_time_format_micro(buf, sizeof(buf), t),
+			    "2026-11-23T09:20:00.123456Z");
+	assert_string_equal(ss_time_format(buf, sizeof(buf), 0), "1970-01-01T00:00:00Z");
+}
+
+static void test_parse(void **state)
+{
+	int64_t t = 0;
+
+	(void)state;
+	assert_int_equal(ss_time_parse(&t, "2026-11-23T09:20:00Z"), 0);
+	assert_int_equal(t, 1795425600 * SS_NS_PER_SEC);
+	assert_int_equal(ss_time_parse(&t, "2026-11-23T09:20:00.5Z"), 0);
+	assert_int_equal(t, 1795425600 * SS_NS_PER_SEC + 500 * SS_NS_PER_MS);
+	assert_int_equal(ss_time_parse(&t, "2026-11-23T10:20:00+01:00"), 0);
+	assert_int_equal(t, 1795425600 * SS_NS_PER_SEC);
+	assert_int_equal(ss_time_parse(&t, "2024-02-29T00:00:00Z"), 0); /* leap day */
+	assert_int_equal(t, 1709164800 * SS_NS_PER_SEC);
+	assert_int_equal(ss_time_parse(&t, "2026-11-23 09:20:00Z"), SS_EINVALID);
+	tu_assert_error(SS_EINVALID, "'2026-11-23 09:20:00Z' is not an RFC 3339 time");
+	assert_int_equal(ss_time_parse(&t, "2026-13-01T00:00:00Z"), SS_EINVALID);
+	assert_int_equal(ss_time_parse(&t, "2026-11-23T09:20:00"), SS_EINVALID);
+	assert_int_equal(ss_time_parse(&t, "2026-11-23T09:20:00Zjunk"), SS_EINVALID);
+	assert_int_equal(ss_time_parse(&t, NULL), SS_EINVALID);
+}
+
+static void test_round_trip(void **state)
+{
+	char buf[SS_TIME_RFC3339_MAX];
+	int64_t t = 1795425600 * SS_NS_PER_SEC + 654321000, back = 0;
+
+	(void)state;
+	assert_int_equal(ss_time_parse(&back, ss_time_format_micro(buf, sizeof(buf), t)),
+			 0);
+	assert_int_equal(back, t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fake_clock_moves_only_when_told),
+		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
