@@ -61,7 +61,8 @@ apt_private() {
 
 # The kubernetes source version from the private lists ("" if unknown).
 source_version() {
-    apt_private apt-cache "$1" showsrc kubernetes 2>/dev/null |
+    # apt-cache fails (exit 100) while the private lists are still empty.
+    { apt_private apt-cache "$1" showsrc kubernetes 2>/dev/null || true; } |
         awk '/^Version:/ && v == "" {v = $2} END {print v}'
 }
 

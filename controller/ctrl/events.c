@@ -25,6 +25,7 @@
 
 #include "kube/discovery.h"
 #include "kube/rest.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -527,15 +528,10 @@ static bool transient(int error)
  * with `mu` not held. */
 static bool pause_unless_stopping(ctrl_events *ev, int64_t ns)
 {
-	struct timespec ts;
-	int64_t until;
+	struct timespec ts = ss_mono_deadline(ns);
 	bool stopping;
 	int rc = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	until = (int64_t)ts.tv_sec * SS_NS_PER_SEC + ts.tv_nsec + ns;
-	ts.tv_sec = (time_t)(until / SS_NS_PER_SEC);
-	ts.tv_nsec = (long)(until % SS_NS_PER_SEC);
 	pthread_mutex_lock(&ev->mu);
 	while (!ev->stopping && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&ev->wake, &ev->mu, &ts);
@@ -763,16 +759,10 @@ int ctrl_events_record(ctrl_events *ev, const json_t *obj, ctrl_event_type type,
 
 int ctrl_events_flush(ctrl_events *ev, int64_t timeout_ns)
 {
-	struct timespec ts;
+	struct timespec ts = ss_mono_deadline(timeout_ns);
 	uint64_t target;
-	int64_t until;
 	int rc = 0, error = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	until = (int64_t)ts.tv_sec * SS_NS_PER_SEC + ts.tv_nsec +
-		(timeout_ns > 0 ? timeout_ns : 0);
-	ts.tv_sec = (time_t)(until / SS_NS_PER_SEC);
-	ts.tv_nsec = (long)(until % SS_NS_PER_SEC);
 	pthread_mutex_lock(&ev->mu);
 	target = ev->enqueued;
 	while (ev->completed < target && !ev->stopping && rc != ETIMEDOUT)

@@ -24,6 +24,7 @@
 #include "ctrl/object.h"
 #include "kube/rest.h"
 #include "kube/watch.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -169,21 +170,9 @@ bool ctrl_informer_has_synced(ctrl_informer *inf)
 	return atomic_load(&inf->synced);
 }
 
-static struct timespec deadline_after(int64_t ns)
-{
-	struct timespec ts;
-	int64_t t;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	t = (int64_t)ts.tv_sec * SS_NS_PER_SEC + ts.tv_nsec + ns;
-	ts.tv_sec = (time_t)(t / SS_NS_PER_SEC);
-	ts.tv_nsec = (long)(t % SS_NS_PER_SEC);
-	return ts;
-}
-
 int ctrl_informer_wait_synced(ctrl_informer *inf, int64_t timeout_ns)
 {
-	struct timespec until = deadline_after(timeout_ns);
+	struct timespec until = ss_mono_deadline(timeout_ns);
 	int rc = 0;
 
 	pthread_mutex_lock(&inf->lock);
@@ -215,7 +204,7 @@ static void set_version(ctrl_informer *inf, const char *rv)
 /* Sleeps up to `ns` or until stop(). */
 static void nap(ctrl_informer *inf, int64_t ns)
 {
-	struct timespec until = deadline_after(ns);
+	struct timespec until = ss_mono_deadline(ns);
 	int rc = 0;
 
 	pthread_mutex_lock(&inf->lock);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "kube/rest.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -356,15 +357,10 @@ bool ctrl_leader_is_leader(const ctrl_leader *le)
 /* Waits up to `ns` of real time; true when the elector should end. */
 static bool wait_for(ctrl_leader *le, int64_t ns)
 {
-	struct timespec ts;
-	int64_t until;
+	struct timespec ts = ss_mono_deadline(ns);
 	bool end;
 	int rc = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	until = (int64_t)ts.tv_sec * SS_NS_PER_SEC + ts.tv_nsec + (ns > 0 ? ns : 0);
-	ts.tv_sec = (time_t)(until / SS_NS_PER_SEC);
-	ts.tv_nsec = (long)(until % SS_NS_PER_SEC);
 	pthread_mutex_lock(&le->mu);
 	while (!le->stopping && !le->finished && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&le->wake, &le->mu, &ts);
@@ -640,10 +636,7 @@ static void *watchdog_main(void *arg)
 			}
 			wait_ns = deadline - now;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		wait_ns += (int64_t)ts.tv_nsec;
-		ts.tv_sec += (time_t)(wait_ns / SS_NS_PER_SEC);
-		ts.tv_nsec = (long)(wait_ns % SS_NS_PER_SEC);
+		ts = ss_mono_deadline(wait_ns);
 		pthread_cond_timedwait(&le->wake, &le->mu, &ts);
 	}
 	pthread_mutex_unlock(&le->mu);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ctrl/leader.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -216,19 +217,6 @@ static void *signal_thread(void *arg)
 	}
 }
 
-static struct timespec tick_deadline(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_nsec += TICK_NS;
-	if (ts.tv_nsec >= SS_NS_PER_SEC) {
-		ts.tv_sec++;
-		ts.tv_nsec -= SS_NS_PER_SEC;
-	}
-	return ts;
-}
-
 static bool all_synced(ctrl_manager *m)
 {
 	size_t i;
@@ -329,7 +317,7 @@ int ctrl_manager_run(ctrl_manager *m)
 
 	pthread_mutex_lock(&m->lock);
 	for (;;) {
-		struct timespec until = tick_deadline();
+		struct timespec until = ss_mono_deadline(TICK_NS);
 
 		if (m->stop_requested || m->lost)
 			break;

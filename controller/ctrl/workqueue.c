@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/error.h"
 
 #define NOT_WAITING SIZE_MAX
@@ -588,20 +589,7 @@ static int take_locked(char **out, ctrl_workqueue *q)
 
 static struct timespec real_deadline(int64_t wait_ns)
 {
-	struct timespec ts;
-
-	if (wait_ns > MAX_SLEEP_NS)
-		wait_ns = MAX_SLEEP_NS;
-	if (wait_ns < 0)
-		wait_ns = 0;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(wait_ns / SS_NS_PER_SEC);
-	ts.tv_nsec += (long)(wait_ns % SS_NS_PER_SEC);
-	if (ts.tv_nsec >= SS_NS_PER_SEC) {
-		ts.tv_sec++;
-		ts.tv_nsec -= SS_NS_PER_SEC;
-	}
-	return ts;
+	return ss_mono_deadline(wait_ns > MAX_SLEEP_NS ? MAX_SLEEP_NS : wait_ns);
 }
 
 int ctrl_workqueue_get(char **out, ctrl_workqueue *q)

@@ -32,6 +32,16 @@ static int64_t system_real(const ss_clock *self)
 	return read_clock(CLOCK_REALTIME);
 }
 
+struct timespec ss_mono_deadline(int64_t ns)
+{
+	int64_t until = read_clock(CLOCK_MONOTONIC) + (ns > 0 ? ns : 0);
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(until / SS_NS_PER_SEC);
+	ts.tv_nsec = (long)(until % SS_NS_PER_SEC);
+	return ts;
+}
+
 static const ss_clock system_clock = { system_mono, system_real };
 
 const ss_clock *ss_clock_system(void)

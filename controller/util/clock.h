@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define SS_NS_PER_MS INT64_C(1000000)
 #define SS_NS_PER_SEC INT64_C(1000000000)
@@ -42,6 +43,12 @@ static inline int64_t ss_clock_real(const ss_clock *c)
 {
 	return c->real_ns(c);
 }
+
+/* The CLOCK_MONOTONIC instant `ns` from now (a negative `ns` counts as 0):
+ * the absolute time pthread_cond_timedwait() takes for a condition variable
+ * set to CLOCK_MONOTONIC with pthread_condattr_setclock(). Real time, not
+ * an injected clock: it bounds how long a thread actually sleeps. */
+struct timespec ss_mono_deadline(int64_t ns);
 
 /* A clock that moves only when told to. Embed it and pass &fc->clock. */
 typedef struct {

@@ -176,7 +176,8 @@ void it_apiserver_restart(const it_cluster *cl)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		execl(script, script, "--dir", cl->dir, "restart-apiserver", (char *)NULL);
+		execl(script, script, "--dir", cl->dir, "restart-apiserver",
+		      (char *)NULL);
 		_exit(127);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -184,4 +185,11 @@ void it_apiserver_restart(const it_cluster *cl)
 		print_error("%s restart-apiserver failed (status %d)\n", script, status);
 		fail();
 	}
+}
+
+void it_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
 }

@@ -6,9 +6,31 @@
 #ifndef SNAPSTAGE_TESTS_CLUSTER_ENV_H
 #define SNAPSTAGE_TESTS_CLUSTER_ENV_H
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
 #include "kube/client.h"
+#include "util/error.h"
 
 #define IT_VALUE_MAX 600
+
+/* Fails the test when `expr` (an int error return) is not 0, printing the
+ * expression and the thread's last error message. */
+#define IT_CHECK(expr)                                                                   \
+	do {                                                                             \
+		int rc_ = (expr);                                                        \
+		if (rc_ != 0) {                                                          \
+			print_error("%s:%d: %s -> %d (%s)\n", __FILE__, __LINE__, #expr, \
+				    rc_, ss_error_last()->message);                      \
+			fail();                                                          \
+		}                                                                        \
+	} while (0)
+
+/* Sleeps `ms` milliseconds of real time. */
+void it_sleep_ms(long ms);
 
 typedef struct {
 	char dir[IT_VALUE_MAX];

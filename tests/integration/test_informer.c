@@ -37,23 +37,6 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *model, *deleted;
 static ctrl_informer *informer;
 
-#define CHECK(expr)                                                                      \
-	do {                                                                             \
-		int rc_ = (expr);                                                        \
-		if (rc_ != 0) {                                                          \
-			print_error("%s:%d: %s -> %d (%s)\n", __FILE__, __LINE__, #expr, \
-				    rc_, ss_error_last()->message);                      \
-			fail();                                                          \
-		}                                                                        \
-	} while (0)
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static ctrl_result reconcile(void *payload, const char *key)
 {
 	char kns[CTRL_KEY_MAX], name[CTRL_KEY_MAX];
@@ -100,14 +83,14 @@ static void put_cm(const char *in_ns, const char *name, const char *value)
 	if (rc == SS_EEXISTS)
 		rc = kube_patch(NULL, admin, &configmaps, in_ns, name, KUBE_PATCH_MERGE,
 				patch, NULL);
-	CHECK(rc);
+	IT_CHECK(rc);
 	json_decref(cm);
 	json_decref(patch);
 }
 
 static void delete_cm(const char *name)
 {
-	CHECK(kube_delete(NULL, admin, &configmaps, ns, name, NULL));
+	IT_CHECK(kube_delete(NULL, admin, &configmaps, ns, name, NULL));
 }
 
 /* The API's truth as name -> data.a. */
@@ -116,7 +99,7 @@ static json_t *truth(void)
 	json_t *items = NULL, *item, *map = json_object();
 	size_t i;
 
-	CHECK(kube_list_all(&items, NULL, admin, &configmaps, ns, NULL));
+	IT_CHECK(kube_list_all(&items, NULL, admin, &configmaps, ns, NULL));
 	json_array_foreach(items, i, item)
 	{
 		json_object_set(map, ctrl_meta(item, "name"),
@@ -138,7 +121,7 @@ static void wait_converged(int seconds)
 		same = json_equal(model, want);
 		pthread_mutex_unlock(&lock);
 		if (!same)
-			sleep_ms(100);
+			it_sleep_ms(100);
 	}
 	if (!same) {
 		char *a, *b;
@@ -207,12 +190,12 @@ static void test_converges_through_restart_and_compaction(void **state)
 		snprintf(name, sizeof(name), "early-%d", i);
 		put_cm(ns, name, "0");
 	}
-	CHECK(ctrl_metrics_new(&metrics));
+	IT_CHECK(ctrl_metrics_new(&metrics));
 	copts.name = "configmaps";
 	copts.workers = 2;
 	copts.reconcile = reconcile;
 	copts.metrics = metrics;
-	CHECK(ctrl_controller_new(&controller, &copts));
+	IT_CHECK(ctrl_controller_new(&controller, &copts));
 	iopts.client = admin;
 	iopts.resource = &configmaps;
 	iopts.ns = ns;
@@ -220,12 +203,12 @@ static void test_converges_through_restart_and_compaction(void **state)
 	iopts.page_size = 4; /* several pages even for a small test */
 	iopts.metrics = metrics;
 	iopts.backoff_max_ns = SS_NS_PER_SEC;
-	CHECK(ctrl_informer_new(&informer, &iopts));
+	IT_CHECK(ctrl_informer_new(&informer, &iopts));
 	handlers = (ctrl_handlers){ enqueue, on_update, enqueue, controller };
-	CHECK(ctrl_informer_add_handlers(informer, &handlers));
-	CHECK(ctrl_informer_start(informer));
-	CHECK(ctrl_informer_wait_synced(informer, 30 * SS_NS_PER_SEC));
-	CHECK(ctrl_controller_start(controller));
+	IT_CHECK(ctrl_informer_add_handlers(informer, &handlers));
+	IT_CHECK(ctrl_informer_start(informer));
+	IT_CHECK(ctrl_informer_wait_synced(informer, 30 * SS_NS_PER_SEC));
+	IT_CHECK(ctrl_controller_start(controller));
 	wait_converged(20);
 
 	/* Changes while it watches. */

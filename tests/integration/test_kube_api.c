@@ -36,23 +36,6 @@ static it_cluster cluster;
 static kube_client *admin;
 static char ns[64];
 
-#define CHECK(expr)                                                                      \
-	do {                                                                             \
-		int rc_ = (expr);                                                        \
-		if (rc_ != 0) {                                                          \
-			print_error("%s:%d: %s -> %d (%s)\n", __FILE__, __LINE__, #expr, \
-				    rc_, ss_error_last()->message);                      \
-			fail();                                                          \
-		}                                                                        \
-	} while (0)
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static const char *meta(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
@@ -96,13 +79,13 @@ static void test_create_get_list_paginated(void **state)
 
 		snprintf(name, sizeof(name), "page-%02d", i);
 		cm = configmap(name, "page", name);
-		CHECK(kube_create(NULL, admin, &configmaps, ns, cm));
+		IT_CHECK(kube_create(NULL, admin, &configmaps, ns, cm));
 		if (i == 0) /* A second create of the same name. */
 			assert_int_equal(kube_create(NULL, admin, &configmaps, ns, cm),
 					 SS_EEXISTS);
 		json_decref(cm);
 	}
-	CHECK(kube_get(&got, admin, &configmaps, ns, "page-07"));
+	IT_CHECK(kube_get(&got, admin, &configmaps, ns, "page-07"));
 	assert_string_equal(
 		json_string_value(json_object_get(json_object_get(got, "data"), "a")),
 		"page-07");
@@ -110,13 +93,13 @@ static void test_create_get_list_paginated(void **state)
 	assert_int_equal(kube_get(NULL, admin, &configmaps, ns, "nope"), SS_ENOTFOUND);
 	tu_assert_error(SS_ENOTFOUND, "configmaps \"nope\" not found");
 
-	CHECK(kube_list(&page, admin, &configmaps, ns, &opts));
+	IT_CHECK(kube_list(&page, admin, &configmaps, ns, &opts));
 	assert_int_equal(json_array_size(json_object_get(page, "items")), 10);
 	assert_non_null(meta(page, "continue"));
 	assert_true(strlen(meta(page, "continue")) > 0);
 	json_decref(page);
 
-	CHECK(kube_list_all(&items, &rv, admin, &configmaps, ns, &opts));
+	IT_CHECK(kube_list_all(&items, &rv, admin, &configmaps, ns, &opts));
 	assert_int_equal(json_array_size(items), 25);
 	assert_string_equal(meta(json_array_get(items, 24), "name"), "page-24");
 	assert_true(strlen(rv) > 0);
@@ -129,9 +112,9 @@ static void test_update_stale_version_conflicts(void **state)
 	json_t *cm = configmap("upd", "upd", "1"), *created = NULL, *updated = NULL;
 
 	(void)state;
-	CHECK(kube_create(&created, admin, &configmaps, ns, cm));
+	IT_CHECK(kube_create(&created, admin, &configmaps, ns, cm));
 	json_object_set_new(json_object_get(created, "data"), "a", json_string("2"));
-	CHECK(kube_update(&updated, admin, &configmaps, created));
+	IT_CHECK(kube_update(&updated, admin, &configmaps, created));
 	assert_string_not_equal(meta(updated, "resourceVersion"),
 				meta(created, "resourceVersion"));
 	/* `created` still carries the old resourceVersion. */
@@ -165,19 +148,19 @@ static void test_patches_and_server_side_apply(void **state)
 	kube_patch_opts by_b = { .field_manager = "manager-b" };
 
 	(void)state;
-	CHECK(kube_create(NULL, admin, &configmaps, ns, cm));
-	CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_MERGE, merge,
-			 NULL));
+	IT_CHECK(kube_create(NULL, admin, &configmaps, ns, cm));
+	IT_CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_MERGE,
+			    merge, NULL));
 	assert_null(data_of(out, "a"));
 	assert_string_equal(data_of(out, "b"), "2");
 	json_decref(out);
-	CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_JSON, jsonp,
-			 NULL));
+	IT_CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_JSON, jsonp,
+			    NULL));
 	assert_string_equal(data_of(out, "c"), "3");
 	json_decref(out);
 
-	CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_APPLY, apply_a,
-			 &by_a));
+	IT_CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_APPLY,
+			    apply_a, &by_a));
 	assert_string_equal(data_of(out, "d"), "from-a");
 	json_decref(out);
 	/* Another manager claiming the same field conflicts… */
@@ -187,8 +170,8 @@ static void test_patches_and_server_side_apply(void **state)
 	tu_assert_error(SS_ECONFLICT, "manager-a");
 	/* …unless it forces. */
 	by_b.force = true;
-	CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_APPLY, apply_b,
-			 &by_b));
+	IT_CHECK(kube_patch(&out, admin, &configmaps, ns, "patch", KUBE_PATCH_APPLY,
+			    apply_b, &by_b));
 	assert_string_equal(data_of(out, "d"), "from-b");
 	json_decref(out);
 	/* Apply without a field manager is refused before any request. */
@@ -208,7 +191,7 @@ static void test_dry_run_create_persists_nothing(void **state)
 	json_t *cm = configmap("dry", "dry", "1"), *out = NULL;
 
 	(void)state;
-	CHECK(kube_create_dry_run(&out, admin, &configmaps, ns, cm));
+	IT_CHECK(kube_create_dry_run(&out, admin, &configmaps, ns, cm));
 	assert_string_equal(meta(out, "name"), "dry");
 	assert_int_equal(kube_get(NULL, admin, &configmaps, ns, "dry"), SS_ENOTFOUND);
 	json_decref(out);
@@ -222,7 +205,7 @@ static void wait_served(const char *group, const char *version, const char *reso
 	for (i = 0; i < 100; i++) {
 		if (kube_discover_resource(NULL, admin, group, version, resource) == 0)
 			return;
-		sleep_ms(100);
+		it_sleep_ms(100);
 	}
 	print_error("%s\n", ss_error_last()->message);
 	fail();
@@ -257,10 +240,11 @@ static void test_status_subresource_and_discovery(void **state)
 	rc = kube_create(NULL, admin, &crds, NULL, crd);
 	assert_true(rc == 0 || rc == SS_EEXISTS);
 	wait_served("it.snapstage.io", "v1", "widgets");
-	CHECK(kube_discover_resource(&info, admin, "it.snapstage.io", "v1", "widgets"));
+	IT_CHECK(
+		kube_discover_resource(&info, admin, "it.snapstage.io", "v1", "widgets"));
 	assert_string_equal(info.kind, "Widget");
 	assert_true(info.namespaced);
-	CHECK(kube_discover_resource(&info, admin, "", "v1", "configmaps"));
+	IT_CHECK(kube_discover_resource(&info, admin, "", "v1", "configmaps"));
 	assert_string_equal(info.kind, "ConfigMap");
 	assert_int_equal(kube_discover_resource(NULL, admin, "snapshot.storage.k8s.io",
 						"v1", "volumesnapshots"),
@@ -274,14 +258,14 @@ static void test_status_subresource_and_discovery(void **state)
 	for (rc = -1; rc != 0;) {
 		rc = kube_create(&created, admin, &widgets, ns, w);
 		if (rc != 0 && rc != SS_ENOTFOUND)
-			CHECK(rc);
+			IT_CHECK(rc);
 		if (rc != 0)
-			sleep_ms(100);
+			it_sleep_ms(100);
 	}
 	/* Through /status only the status changes, never the spec. */
 	json_object_set_new(created, "status", json_pack("{s:s}", "phase", "Ready"));
 	json_object_set_new(json_object_get(created, "spec"), "size", json_integer(2));
-	CHECK(kube_update_status(&after, admin, &widgets, created));
+	IT_CHECK(kube_update_status(&after, admin, &widgets, created));
 	assert_string_equal(json_string_value(json_object_get(
 				    json_object_get(after, "status"), "phase")),
 			    "Ready");
@@ -303,7 +287,7 @@ static void test_delete_with_preconditions(void **state)
 	kube_delete_opts wrong = KUBE_DELETE_OPTS_INIT, right = KUBE_DELETE_OPTS_INIT;
 
 	(void)state;
-	CHECK(kube_create(&created, admin, &configmaps, ns, cm));
+	IT_CHECK(kube_create(&created, admin, &configmaps, ns, cm));
 	wrong.precondition_uid = "00000000-0000-0000-0000-000000000000";
 	assert_int_equal(kube_delete(NULL, admin, &configmaps, ns, "del", &wrong),
 			 SS_ECONFLICT);
@@ -312,7 +296,7 @@ static void test_delete_with_preconditions(void **state)
 	right.precondition_uid = meta(created, "uid");
 	right.propagation = KUBE_PROPAGATION_BACKGROUND;
 	right.grace_period_seconds = 0;
-	CHECK(kube_delete(NULL, admin, &configmaps, ns, "del", &right));
+	IT_CHECK(kube_delete(NULL, admin, &configmaps, ns, "del", &right));
 	assert_int_equal(kube_get(NULL, admin, &configmaps, ns, "del"), SS_ENOTFOUND);
 	assert_int_equal(kube_delete(NULL, admin, &configmaps, ns, "del", NULL),
 			 SS_ENOTFOUND);
@@ -367,16 +351,16 @@ static void test_watch_in_order_and_resume(void **state)
 	pthread_t t;
 
 	(void)state;
-	CHECK(kube_list(&list, admin, &configmaps, ns, &opts));
+	IT_CHECK(kube_list(&list, admin, &configmaps, ns, &opts));
 	snprintf(live.rv, sizeof(live.rv), "%s", meta(list, "resourceVersion"));
 	assert_int_equal(pthread_create(&t, NULL, watch_thread, &live), 0);
-	sleep_ms(300);
+	it_sleep_ms(300);
 	/* Same label, other name: the field selector keeps it out. */
-	CHECK(kube_create(NULL, admin, &configmaps, ns, other));
-	CHECK(kube_create(&created, admin, &configmaps, ns, cm));
-	CHECK(kube_patch(NULL, admin, &configmaps, ns, "watched", KUBE_PATCH_MERGE, patch,
-			 NULL));
-	CHECK(kube_delete(NULL, admin, &configmaps, ns, "watched", NULL));
+	IT_CHECK(kube_create(NULL, admin, &configmaps, ns, other));
+	IT_CHECK(kube_create(&created, admin, &configmaps, ns, cm));
+	IT_CHECK(kube_patch(NULL, admin, &configmaps, ns, "watched", KUBE_PATCH_MERGE,
+			    patch, NULL));
+	IT_CHECK(kube_delete(NULL, admin, &configmaps, ns, "watched", NULL));
 	pthread_join(t, NULL);
 	assert_int_equal(live.rc, 1); /* stopped by the callback at DELETED */
 	assert_string_equal(live.log, "ADDED MODIFIED DELETED");
@@ -404,13 +388,13 @@ static void test_too_old_resource_version_is_gone(void **state)
 	char token[4096];
 
 	(void)state;
-	CHECK(kube_list(&page, admin, &configmaps, ns, &first));
+	IT_CHECK(kube_list(&page, admin, &configmaps, ns, &first));
 	snprintf(token, sizeof(token), "%s", meta(page, "continue"));
 	json_decref(page);
 	/* Move history forward, then compact it away, as the API server does
 	 * every five minutes in a real cluster. */
-	CHECK(kube_patch(NULL, admin, &configmaps, ns, "page-00", KUBE_PATCH_MERGE, patch,
-			 NULL));
+	IT_CHECK(kube_patch(NULL, admin, &configmaps, ns, "page-00", KUBE_PATCH_MERGE,
+			    patch, NULL));
 	it_etcd_compact(&cluster);
 
 	next.continue_token = token;
@@ -453,7 +437,7 @@ static void copy_file(const char *from, const char *dir, const char *name)
 {
 	ss_buf b = SS_BUF_INIT(1 << 20);
 
-	CHECK(ss_file_read(&b, from, 1 << 20));
+	IT_CHECK(ss_file_read(&b, from, 1 << 20));
 	tu_write(dir, name, ss_buf_cstr(&b));
 	ss_buf_free(&b);
 }
@@ -472,8 +456,8 @@ static kube_client *in_cluster_client(const char *sa_dir, const char *token)
 	tu_write(sa_dir, "token", token);
 	tu_write(sa_dir, "namespace", ns);
 	copy_file(cluster.ca_file, sa_dir, "ca.crt");
-	CHECK(kube_config_in_cluster(&cfg, host, colon + 1, sa_dir));
-	CHECK(kube_client_new(&c, cfg, NULL));
+	IT_CHECK(kube_config_in_cluster(&cfg, host, colon + 1, sa_dir));
+	IT_CHECK(kube_client_new(&c, cfg, NULL));
 	assert_string_equal(kube_client_namespace(c), ns);
 	kube_config_free(cfg);
 	return c;
@@ -487,9 +471,9 @@ static void test_in_cluster_style_admin(void **state)
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s", tu_mkdtemp());
-	CHECK(ss_file_read(&token, cluster.admin_token_file, 4096));
+	IT_CHECK(ss_file_read(&token, cluster.admin_token_file, 4096));
 	c = in_cluster_client(dir, ss_buf_cstr(&token));
-	CHECK(kube_list(NULL, c, &configmaps, ns, NULL));
+	IT_CHECK(kube_list(NULL, c, &configmaps, ns, NULL));
 	kube_client_free(c);
 	ss_buf_free(&token);
 	tu_rmtree(dir);
@@ -527,22 +511,22 @@ static void test_service_account_token_and_rbac(void **state)
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s", tu_mkdtemp());
-	CHECK(kube_create(NULL, admin, &serviceaccounts, ns, sa));
-	CHECK(kube_request_do(&minted, admin, &mint));
+	IT_CHECK(kube_create(NULL, admin, &serviceaccounts, ns, sa));
+	IT_CHECK(kube_request_do(&minted, admin, &mint));
 	c = in_cluster_client(dir, json_string_value(json_object_get(
 					   json_object_get(minted, "status"), "token")));
 	assert_int_equal(kube_list(NULL, c, &configmaps, ns, NULL), SS_EFORBIDDEN);
 	snprintf(who, sizeof(who), "system:serviceaccount:%s:it-sa", ns);
 	tu_assert_error(SS_EFORBIDDEN, who);
 
-	CHECK(kube_create(NULL, admin, &roles, ns, role));
-	CHECK(kube_create(NULL, admin, &rolebindings, ns, binding));
+	IT_CHECK(kube_create(NULL, admin, &roles, ns, role));
+	IT_CHECK(kube_create(NULL, admin, &rolebindings, ns, binding));
 	for (i = 0; i < 50 && rc != 0; i++) { /* RBAC is cached briefly */
 		rc = kube_list(NULL, c, &configmaps, ns, NULL);
 		if (rc != 0)
-			sleep_ms(100);
+			it_sleep_ms(100);
 	}
-	CHECK(rc);
+	IT_CHECK(rc);
 	/* Allowed exactly what the role says: listing, not creating. */
 	assert_int_equal(kube_create(NULL, c, &configmaps, ns, role), SS_EFORBIDDEN);
 
@@ -560,8 +544,8 @@ static kube_client *client_from_yaml(const char *yaml)
 	kube_config *cfg = NULL;
 	kube_client *c = NULL;
 
-	CHECK(kube_config_from_string(&cfg, yaml, strlen(yaml), "it", "/", NULL));
-	CHECK(kube_client_new(&c, cfg, NULL));
+	IT_CHECK(kube_config_from_string(&cfg, yaml, strlen(yaml), "it", "/", NULL));
+	IT_CHECK(kube_client_new(&c, cfg, NULL));
 	kube_config_free(cfg);
 	return c;
 }
@@ -582,7 +566,7 @@ static void test_client_certificate_and_tls_names(void **state)
 		cluster.apiserver_url, cluster.ca_file, cluster.admin_cert_file,
 		cluster.admin_key_file);
 	c = client_from_yaml(yaml);
-	CHECK(kube_list(NULL, c, &configmaps, ns, NULL));
+	IT_CHECK(kube_list(NULL, c, &configmaps, ns, NULL));
 	kube_client_free(c);
 
 	/* A name the serving certificate does not carry fails verification. */

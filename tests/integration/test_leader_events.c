@@ -48,29 +48,12 @@ static it_cluster cluster;
 static kube_client *admin;
 static char ns[64];
 
-#define CHECK(expr)                                                                      \
-	do {                                                                             \
-		int rc_ = (expr);                                                        \
-		if (rc_ != 0) {                                                          \
-			print_error("%s:%d: %s -> %d (%s)\n", __FILE__, __LINE__, #expr, \
-				    rc_, ss_error_last()->message);                      \
-			fail();                                                          \
-		}                                                                        \
-	} while (0)
-
 static int64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
 }
 
 static int group_setup(void **state)
@@ -138,8 +121,8 @@ static void candidate_start(candidate *c, const char *id, const char *lease,
 	opts.callbacks.on_new_leader = on_new_leader;
 	opts.callbacks.payload = c;
 	opts.metrics = metrics;
-	CHECK(ctrl_leader_new(&c->le, &opts));
-	CHECK(ctrl_leader_start(c->le));
+	IT_CHECK(ctrl_leader_new(&c->le, &opts));
+	IT_CHECK(ctrl_leader_start(c->le));
 }
 
 static void candidate_free(candidate *c)
@@ -161,7 +144,7 @@ static int64_t wait_leading(candidate *c, int64_t limit_ns, const char *what)
 				    c->id, (long long)(limit_ns / MS));
 			fail();
 		}
-		sleep_ms(10);
+		it_sleep_ms(10);
 	}
 	return now_ns() - start;
 }
@@ -187,7 +170,7 @@ static void assert_one_leader(candidate *a, candidate *b, int64_t duration_ns,
 			fail();
 		}
 		polls++;
-		sleep_ms(5);
+		it_sleep_ms(5);
 	}
 	print_message("one leader throughout %ld polls over %lld ms\n", polls,
 		      (long long)(duration_ns / MS));
@@ -197,7 +180,7 @@ static json_t *get_lease(const char *name)
 {
 	json_t *lease = NULL;
 
-	CHECK(kube_get(&lease, admin, &leases, ns, name));
+	IT_CHECK(kube_get(&lease, admin, &leases, ns, name));
 	return lease;
 }
 
@@ -207,7 +190,7 @@ static void assert_lease(const char *name, const char *holder, int64_t duration_
 	json_t *lease = get_lease(name);
 	ctrl_lease_record rec;
 
-	CHECK(ctrl_lease_from_json(&rec, lease));
+	IT_CHECK(ctrl_lease_from_json(&rec, lease));
 	print_message("lease %s: holder='%s' duration=%lld transitions=%lld\n", name,
 		      rec.holder, (long long)rec.lease_duration_s,
 		      (long long)rec.transitions);
@@ -230,7 +213,7 @@ static void test_leader_handover(void **state)
 	int64_t took;
 
 	(void)state;
-	CHECK(ctrl_metrics_new(&m));
+	IT_CHECK(ctrl_metrics_new(&m));
 	candidate_start(&a, "it-a", "snapstage-it", m);
 	took = wait_leading(&a, 5 * SEC, "first candidate");
 	print_message("it-a leads after %lld ms (lease created)\n",
@@ -295,7 +278,7 @@ static void test_leader_steps_down_for_foreign_holder(void **state)
 	lease = get_lease("snapstage-steal");
 	json_object_set_new(json_object_get(lease, "spec"), "holderIdentity",
 			    json_string("intruder"));
-	CHECK(kube_update(NULL, admin, &leases, lease));
+	IT_CHECK(kube_update(NULL, admin, &leases, lease));
 	json_decref(lease);
 	start = now_ns();
 	while (atomic_load(&a.stopped) == 0) {
@@ -303,7 +286,7 @@ static void test_leader_steps_down_for_foreign_holder(void **state)
 			print_error("leader did not step down for a foreign holder\n");
 			fail();
 		}
-		sleep_ms(10);
+		it_sleep_ms(10);
 	}
 	print_message("stepped down %lld ms after a foreign holder appeared\n",
 		      (long long)((now_ns() - start) / MS));
@@ -326,7 +309,7 @@ static json_t *make_configmap(const char *name)
 			       "ConfigMap", "metadata", "name", name, "data", "a", "1");
 	json_t *created = NULL;
 
-	CHECK(kube_create(&created, admin, &configmaps, ns, cm));
+	IT_CHECK(kube_create(&created, admin, &configmaps, ns, cm));
 	json_decref(cm);
 	/* The API server omits apiVersion/kind in some answers; the recorder
 	 * needs them. */
@@ -340,7 +323,7 @@ static json_t *list_events(const kube_resource *res, const char *selector)
 	kube_list_opts opts = { .field_selector = selector };
 	json_t *list = NULL, *items;
 
-	CHECK(kube_list(&list, admin, res, ns, &opts));
+	IT_CHECK(kube_list(&list, admin, res, ns, &opts));
 	items = json_incref(json_object_get(list, "items"));
 	json_decref(list);
 	return items;
@@ -354,7 +337,7 @@ static ctrl_events *recorder(ctrl_events_api api)
 	opts.client = admin;
 	opts.instance = "it-instance";
 	opts.api = api;
-	CHECK(ctrl_events_new(&ev, &opts));
+	IT_CHECK(ctrl_events_new(&ev, &opts));
 	return ev;
 }
 
@@ -396,9 +379,9 @@ static void test_events_v1_record_aggregate_describe(void **state)
 	size_t i;
 
 	(void)state;
-	CHECK(ctrl_events_record(ev, cm, CTRL_EVENT_NORMAL, "SnapshotTaken", "Backup",
-				 "took %d snapshot(s)", 1));
-	CHECK(ctrl_events_flush(ev, 15 * SEC));
+	IT_CHECK(ctrl_events_record(ev, cm, CTRL_EVENT_NORMAL, "SnapshotTaken", "Backup",
+				    "took %d snapshot(s)", 1));
+	IT_CHECK(ctrl_events_flush(ev, 15 * SEC));
 	items = list_events(&events_v1, "regarding.name=ev-cm");
 	assert_int_equal(json_array_size(items), 1);
 	e = json_array_get(items, 0);
@@ -415,9 +398,9 @@ static void test_events_v1_record_aggregate_describe(void **state)
 	json_decref(items);
 
 	/* The same again: one object, series.count 2. */
-	CHECK(ctrl_events_record(ev, cm, CTRL_EVENT_NORMAL, "SnapshotTaken", "Backup",
-				 "took %d snapshot(s)", 1));
-	CHECK(ctrl_events_flush(ev, 15 * SEC));
+	IT_CHECK(ctrl_events_record(ev, cm, CTRL_EVENT_NORMAL, "SnapshotTaken", "Backup",
+				    "took %d snapshot(s)", 1));
+	IT_CHECK(ctrl_events_flush(ev, 15 * SEC));
 	items = list_events(&events_v1, "regarding.name=ev-cm");
 	assert_int_equal(json_array_size(items), 1);
 	series = json_object_get(json_array_get(items, 0), "series");
@@ -432,9 +415,9 @@ static void test_events_v1_record_aggregate_describe(void **state)
 		note[i + 1] = (char)0xa9;
 	}
 	note[i] = '\0';
-	CHECK(ctrl_events_record(ev, cm, CTRL_EVENT_WARNING, "BackupFailed", "Backup",
-				 "%s", note));
-	CHECK(ctrl_events_flush(ev, 15 * SEC));
+	IT_CHECK(ctrl_events_record(ev, cm, CTRL_EVENT_WARNING, "BackupFailed", "Backup",
+				    "%s", note));
+	IT_CHECK(ctrl_events_flush(ev, 15 * SEC));
 	items = list_events(&events_v1, "regarding.name=ev-cm");
 	assert_int_equal(json_array_size(items), 2);
 	for (i = 0; i < 2; i++) {
@@ -469,9 +452,9 @@ static void test_events_core_v1_aggregate(void **state)
 
 	(void)state;
 	for (i = 0; i < 3; i++)
-		CHECK(ctrl_events_record(ev, cm, CTRL_EVENT_WARNING, "LockTimeout", NULL,
-					 "lock not granted within %ds", 30));
-	CHECK(ctrl_events_flush(ev, 15 * SEC));
+		IT_CHECK(ctrl_events_record(ev, cm, CTRL_EVENT_WARNING, "LockTimeout",
+					    NULL, "lock not granted within %ds", 30));
+	IT_CHECK(ctrl_events_flush(ev, 15 * SEC));
 	items = list_events(&events_core, "involvedObject.name=ev-core");
 	assert_int_equal(json_array_size(items), 1);
 	e = json_array_get(items, 0);

@@ -57,26 +57,9 @@ typedef struct {
 	int probe_port;
 } proc;
 
-#define CHECK(expr)                                                                      \
-	do {                                                                             \
-		int rc_ = (expr);                                                        \
-		if (rc_ != 0) {                                                          \
-			print_error("%s:%d: %s -> %d (%s)\n", __FILE__, __LINE__, #expr, \
-				    rc_, ss_error_last()->message);                      \
-			fail();                                                          \
-		}                                                                        \
-	} while (0)
-
 static int64_t now_ms(void)
 {
 	return ss_clock_mono(ss_clock_system()) / SS_NS_PER_MS;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
 }
 
 /* Starts ss_testctrl with the given extra flags (NULL-terminated). */
@@ -132,7 +115,7 @@ static void proc_wait_serving(proc *p)
 			return;
 		}
 		ss_buf_free(&b);
-		sleep_ms(50);
+		it_sleep_ms(50);
 	}
 	print_error("%s never logged its ports (see %s)\n", p->identity, p->log);
 	fail();
@@ -164,7 +147,7 @@ static int proc_stop(proc *p, int sig, long timeout_ms)
 			return WIFEXITED(status) ? WEXITSTATUS(status)
 						 : 128 + WTERMSIG(status);
 		}
-		sleep_ms(20);
+		it_sleep_ms(20);
 	}
 	kill(p->pid, SIGKILL);
 	waitpid(p->pid, &status, 0);
@@ -216,7 +199,7 @@ static void create_cm(const char *name)
 	json_t *cm = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind",
 			       "ConfigMap", "metadata", "name", name, "data", "a", "1");
 
-	CHECK(kube_create(NULL, admin, &configmaps, ns, cm));
+	IT_CHECK(kube_create(NULL, admin, &configmaps, ns, cm));
 	json_decref(cm);
 }
 
@@ -237,7 +220,7 @@ static const char *wait_marked(const char *name, long timeout_ms)
 			return by;
 		}
 		json_decref(cm);
-		sleep_ms(50);
+		it_sleep_ms(50);
 	}
 	print_error("configmap %s was not reconciled within %ld ms\n", name, timeout_ms);
 	fail();
@@ -249,7 +232,7 @@ static const char *lease_holder(void)
 	static char holder[128];
 	json_t *lease = NULL;
 
-	CHECK(kube_get(&lease, admin, &leases, ns, "snapstage-leader"));
+	IT_CHECK(kube_get(&lease, admin, &leases, ns, "snapstage-leader"));
 	ss_strlcpy(holder, "", sizeof(holder));
 	if (json_string_value(
 		    json_object_get(json_object_get(lease, "spec"), "holderIdentity")))
@@ -315,8 +298,8 @@ static void grant_unprivileged(void)
 		"subjects", "kind", "User", "name", "snapstage-unprivileged", "apiGroup",
 		"rbac.authorization.k8s.io");
 
-	CHECK(kube_create(NULL, admin, &roles, ns, role));
-	CHECK(kube_create(NULL, admin, &rolebindings, ns, binding));
+	IT_CHECK(kube_create(NULL, admin, &roles, ns, role));
+	IT_CHECK(kube_create(NULL, admin, &rolebindings, ns, binding));
 	json_decref(role);
 	json_decref(binding);
 }
@@ -352,7 +335,7 @@ static void test_readyz_waits_for_cache_sync(void **state)
 	for (i = 0; i < 200 && code != 200; i++) {
 		code = http_get(p.probe_port, "/readyz", &body);
 		if (code != 200)
-			sleep_ms(100);
+			it_sleep_ms(100);
 	}
 	assert_int_equal(code, 200);
 	create_cm("solo-1");
@@ -447,7 +430,7 @@ static void test_leader_election_hands_over(void **state)
 		ss_buf_free(&body);
 		if (code == 200)
 			break;
-		sleep_ms(100);
+		it_sleep_ms(100);
 	}
 	assert_int_equal(proc_stop(standby, SIGTERM, 10000), 0);
 	t0 = now_ms();

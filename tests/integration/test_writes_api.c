@@ -34,23 +34,6 @@ static it_cluster cluster;
 static kube_client *admin;
 static char ns[64];
 
-#define CHECK(expr)                                                                      \
-	do {                                                                             \
-		int rc_ = (expr);                                                        \
-		if (rc_ != 0) {                                                          \
-			print_error("%s:%d: %s -> %d (%s)\n", __FILE__, __LINE__, #expr, \
-				    rc_, ss_error_last()->message);                      \
-			fail();                                                          \
-		}                                                                        \
-	} while (0)
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static const char crd_json[] =
 	"{\"apiVersion\":\"apiextensions.k8s.io/"
 	"v1\",\"kind\":\"CustomResourceDefinition\","
@@ -104,9 +87,9 @@ static int group_setup(void **state)
 		if (rc == 0)
 			rc = kube_create(NULL, admin, &gadgets, ns, probe);
 		if (rc != 0)
-			sleep_ms(100);
+			it_sleep_ms(100);
 	}
-	CHECK(rc);
+	IT_CHECK(rc);
 	json_decref(probe);
 	json_decref(crd);
 	return 0;
@@ -124,7 +107,7 @@ static json_t *create(const char *name)
 {
 	json_t *obj = gadget(name), *created = NULL;
 
-	CHECK(kube_create(&created, admin, &gadgets, ns, obj));
+	IT_CHECK(kube_create(&created, admin, &gadgets, ns, obj));
 	json_decref(obj);
 	return created;
 }
@@ -162,8 +145,8 @@ static void interfere(const race *r)
 	/* Each interference must change something, or no new version. */
 	snprintf(value, sizeof(value), "from-elsewhere-%d", r->attempts);
 	json_object_set_new(json_object_get(patch, "status"), "note", json_string(value));
-	CHECK(kube_patch(NULL, admin, &gadgets, ns, r->name, KUBE_PATCH_MERGE, patch,
-			 &status));
+	IT_CHECK(kube_patch(NULL, admin, &gadgets, ns, r->name, KUBE_PATCH_MERGE, patch,
+			    &status));
 	json_decref(patch);
 }
 
@@ -194,11 +177,11 @@ static void test_status_conflict_is_retried(void **state)
 
 	(void)state;
 	ss_fake_clock_init(&r.clock, INT64_C(1795425600) * SS_NS_PER_SEC);
-	CHECK(ctrl_write_status(&out, admin, &gadgets, ns, "retried", mark_ready, &r,
-				NULL));
+	IT_CHECK(ctrl_write_status(&out, admin, &gadgets, ns, "retried", mark_ready, &r,
+				   NULL));
 	assert_int_equal(r.attempts, 2);
 	/* Both the other writer's change and ours are there. */
-	CHECK(kube_get(&got, admin, &gadgets, ns, "retried"));
+	IT_CHECK(kube_get(&got, admin, &gadgets, ns, "retried"));
 	assert_string_equal(status_str(got, "note"), "from-elsewhere-1");
 	assert_string_equal(status_str(got, "phase"), "Ready");
 	assert_true(ctrl_condition_is_true(got, "Ready"));
@@ -221,8 +204,8 @@ static void test_status_conflict_is_retried(void **state)
 	/* Setting the same again is no write at all. */
 	r.interfere_until = 0;
 	json_decref(out);
-	CHECK(ctrl_write_status(&out, admin, &gadgets, ns, "retried", mark_ready, &r,
-				NULL));
+	IT_CHECK(ctrl_write_status(&out, admin, &gadgets, ns, "retried", mark_ready, &r,
+				   NULL));
 	assert_int_equal(r.attempts, 3);
 	assert_string_equal(meta(out, "resourceVersion"), meta(got, "resourceVersion"));
 	json_decref(out);
@@ -248,9 +231,10 @@ static void test_object_write_leaves_status(void **state)
 	int calls = 0;
 
 	(void)state;
-	CHECK(kube_patch(NULL, admin, &gadgets, ns, "spec", KUBE_PATCH_MERGE, patch,
-			 &status));
-	CHECK(ctrl_write_object(&out, admin, &gadgets, ns, "spec", grow, &calls, NULL));
+	IT_CHECK(kube_patch(NULL, admin, &gadgets, ns, "spec", KUBE_PATCH_MERGE, patch,
+			    &status));
+	IT_CHECK(
+		ctrl_write_object(&out, admin, &gadgets, ns, "spec", grow, &calls, NULL));
 	assert_int_equal(calls, 1);
 	assert_int_equal(spec_size(out), 5);
 	assert_string_equal(status_str(out, "phase"), "Kept");
@@ -269,20 +253,20 @@ static void test_finalizer_round_trip_and_deletion(void **state)
 	int i, rc;
 
 	(void)state;
-	CHECK(ctrl_write_add_finalizer(&out, admin, &gadgets, ns, "guarded", FINALIZER,
-				       NULL));
+	IT_CHECK(ctrl_write_add_finalizer(&out, admin, &gadgets, ns, "guarded", FINALIZER,
+					  NULL));
 	assert_true(ctrl_finalizer_has(out, FINALIZER));
 	/* Adding twice is no write. */
-	CHECK(ctrl_write_add_finalizer(&again, admin, &gadgets, ns, "guarded", FINALIZER,
-				       NULL));
+	IT_CHECK(ctrl_write_add_finalizer(&again, admin, &gadgets, ns, "guarded",
+					  FINALIZER, NULL));
 	assert_string_equal(meta(again, "resourceVersion"), meta(out, "resourceVersion"));
 	json_decref(again);
 	json_decref(out);
 
 	/* Deleting only marks it while the finalizer is there. */
 	now.grace_period_seconds = 0;
-	CHECK(kube_delete(NULL, admin, &gadgets, ns, "guarded", &now));
-	CHECK(kube_get(&got, admin, &gadgets, ns, "guarded"));
+	IT_CHECK(kube_delete(NULL, admin, &gadgets, ns, "guarded", &now));
+	IT_CHECK(kube_get(&got, admin, &gadgets, ns, "guarded"));
 	assert_non_null(meta(got, "deletionTimestamp"));
 	assert_true(ctrl_finalizer_has(got, FINALIZER));
 	json_decref(got);
@@ -294,16 +278,16 @@ static void test_finalizer_round_trip_and_deletion(void **state)
 	tu_assert_error(SS_EINVALID, "update gadgets/");
 
 	/* Removing an absent one is a no-op; removing ours lets it go. */
-	CHECK(ctrl_write_remove_finalizer(NULL, admin, &gadgets, ns, "guarded",
-					  "writes.it.snapstage.io/absent", NULL));
-	CHECK(kube_get(&got, admin, &gadgets, ns, "guarded"));
+	IT_CHECK(ctrl_write_remove_finalizer(NULL, admin, &gadgets, ns, "guarded",
+					     "writes.it.snapstage.io/absent", NULL));
+	IT_CHECK(kube_get(&got, admin, &gadgets, ns, "guarded"));
 	json_decref(got);
-	CHECK(ctrl_write_remove_finalizer(NULL, admin, &gadgets, ns, "guarded", FINALIZER,
-					  NULL));
+	IT_CHECK(ctrl_write_remove_finalizer(NULL, admin, &gadgets, ns, "guarded",
+					     FINALIZER, NULL));
 	for (i = 0, rc = 0; i < 50 && rc == 0; i++) {
 		rc = kube_get(NULL, admin, &gadgets, ns, "guarded");
 		if (rc == 0)
-			sleep_ms(100);
+			it_sleep_ms(100);
 	}
 	assert_int_equal(rc, SS_ENOTFOUND);
 	json_decref(created);
