@@ -56,6 +56,8 @@ static const opt_def defs[] = {
 	  "reconcile workers per controller (1-64, default 2)" },
 	{ "shutdown-timeout", OPT_DURATION, O(shutdown_timeout_ns),
 	  "on SIGTERM, how long to let running reconciles finish (default 30s)" },
+	{ "enable-in-place-restore", OPT_BOOL, O(enable_in_place_restore),
+	  "allow Restores in InPlace mode (needs RBAC to delete PVCs and scale StatefulSets)" },
 	{ "log-level", OPT_LEVEL, O(log_level),
 	  "debug, info, warn or error (default info)" },
 	{ "log-format", OPT_FORMAT, O(log_format),

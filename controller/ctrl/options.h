@@ -34,6 +34,9 @@ typedef struct {
 	const char *health_probe_bind_address;
 	int workers;
 	int64_t shutdown_timeout_ns; /* how long SIGTERM waits for reconciles */
+	/* For the app layer: whether Restores may replace a StatefulSet's
+	 * volumes. Off by default, matching the default RBAC. */
+	bool enable_in_place_restore;
 	ss_log_level log_level;
 	ss_log_format log_format;
 } ctrl_options;
