@@ -6,7 +6,12 @@
 # TokenRequest works) and RBAC authorization.
 #
 # Usage: hack/cluster.sh [--dir DIR] up | down | env | status | restart-apiserver
+#                                    | install-snapshot-crds
 #   DIR defaults to $SNAPSTAGE_CLUSTER_DIR or /tmp/snapstage-cluster.
+#   install-snapshot-crds (optional, on a running cluster) server-side-applies
+#   the snapshot.storage.k8s.io/v1 CRD test fixtures listed in
+#   tests/fixtures/snapshot.storage.k8s.io/kustomization.yaml as the admin and
+#   waits until they are Established; applying them again changes nothing.
 #
 # Invariants: every daemon runs in its own session with its pid in DIR/pids,
 # and `down` stops exactly those (TERM to the process group, KILL after 10 s,
@@ -326,6 +331,62 @@ cmd_restart_apiserver() {
     log "kube-apiserver restarted on https://127.0.0.1:$API_PORT"
 }
 
+# One request to the running API server as the admin; the token reaches curl
+# through a pipe, as in apiserver_ready. Prints the response body, and fails
+# (with the body, a Status, on stderr) unless the code is 2xx.
+admin_api() { # method path [content-type body-file]
+    local out code
+    out=$(mktemp "$DIR/api.XXXXXX")
+    local args=(-sS --max-time 30 --cacert "$DIR/pki/ca.crt" -X "$1" -o "$out" -w '%{http_code}')
+    [ $# -ge 4 ] && args+=(-H "Content-Type: $3" --data-binary "@$4")
+    code=$(curl "${args[@]}" \
+        -H @<(printf 'Authorization: Bearer %s\n' "$(<"$DIR/admin.token")") \
+        "https://127.0.0.1:$API_PORT$2") || code=000
+    if [ "${code:0:1}" != 2 ]; then
+        log "$1 $2: HTTP $code: $(head -c 2000 "$out")"
+        rm -f "$out"
+        return 1
+    fi
+    cat "$out"
+    rm -f "$out"
+}
+
+crd_established() {
+    admin_api GET "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$1" | python3 -c '
+import json, sys
+conds = json.load(sys.stdin).get("status", {}).get("conditions", [])
+sys.exit(0 if any(c.get("type") == "Established" and c.get("status") == "True" for c in conds) else 1)'
+}
+
+# Server-side apply (the API server reads the YAML itself, so neither kubectl
+# nor a YAML parser is needed) with a fixed field manager: a CRD that already
+# matches its file is left untouched, resourceVersion included.
+cmd_install_snapshot_crds() {
+    { [ -f "$DIR/ports" ] && alive etcd && alive kube-apiserver; } ||
+        die "no running cluster in $DIR (run: hack/cluster.sh up)"
+    # shellcheck disable=SC1091
+    . "$DIR/ports"
+    local fixtures f name files names=()
+    fixtures=$(cd "$HACK/../tests/fixtures/snapshot.storage.k8s.io" && pwd)
+    # The `resources:` list of the kustomization, one `- file` per line.
+    mapfile -t files < <(awk '/^resources:/ { r = 1; next } r && /^- / { print $2; next } r && /^[^ #]/ { r = 0 }' \
+        "$fixtures/kustomization.yaml")
+    for f in "${files[@]}"; do
+        [ -f "$fixtures/$f" ] || die "$fixtures/kustomization.yaml lists $f, which does not exist"
+        name=$(awk '/^metadata:/ { m = 1; next } m && /^  name:/ { print $2; exit } /^[^ #]/ { m = 0 }' "$fixtures/$f")
+        [ -n "$name" ] || die "no metadata.name in $fixtures/$f"
+        admin_api PATCH "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name?fieldManager=snapstage-cluster-sh&force=true" \
+            application/apply-patch+yaml "$fixtures/$f" >/dev/null ||
+            die "could not apply $fixtures/$f"
+        names+=("$name")
+    done
+    [ ${#names[@]} -gt 0 ] || die "no resources listed in $fixtures/kustomization.yaml"
+    for name in "${names[@]}"; do
+        wait_until 30 kube-apiserver crd_established "$name" || die "CRD $name is not Established"
+    done
+    log "snapshot CRDs installed and Established: ${names[*]}"
+}
+
 cmd_status() {
     local c rc=0 comps=(etcd kube-apiserver)
     [ -f "$DIR/pids/kube-controller-manager.pid" ] && comps+=(kube-controller-manager)
@@ -345,5 +406,6 @@ env)
     ;;
 status) cmd_status ;;
 restart-apiserver) cmd_restart_apiserver ;;
-*) echo "usage: $0 [--dir DIR] up|down|env|status|restart-apiserver" >&2; exit 2 ;;
+install-snapshot-crds) cmd_install_snapshot_crds ;;
+*) echo "usage: $0 [--dir DIR] up|down|env|status|restart-apiserver|install-snapshot-crds" >&2; exit 2 ;;
 esac
