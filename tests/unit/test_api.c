@@ -1,0 +1,1132 @@
+/*
+ * test_api.c — decoding and checking the snapstage kinds (app/api.h).
+ *
+ * Each kind starts from one complete, valid object. Good cases change it
+ * and check what the C struct says; bad cases change one field and check
+ * the decode fails with a message that names the field's path and the
+ * problem, and with the right condition reason. A final test walks every
+ * spec field of the CRDs in crds/ and fails if one has no bad case here,
+ * so a field added to the schema cannot go untested.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#include "app/api.h"
+#include "kube/quantity.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/file.h"
+#include "util/yaml.h"
+
+/* ---- building test objects ------------------------------------------ */
+
+static const char *schedule_base =
+	"{\"apiVersion\":\"snapstage.io/v1alpha1\",\"kind\":\"BackupSchedule\","
+	"\"metadata\":{\"name\":\"nightly\",\"namespace\":\"db\"},"
+	"\"spec\":{\"schedule\":\"30 2 * * MON-FRI\",\"timeZone\":\"Europe/Berlin\","
+	"\"target\":{\"statefulSetName\":\"mariadb\",\"volumes\":[\"data\",\"logs\"],"
+	"\"connection\":{\"credentialsSecretRef\":{\"name\":\"mariadb-backup\"}}},"
+	"\"retention\":{\"keepDaily\":7,\"maxAge\":\"90d\"}}}";
+
+static const char *backup_base =
+	"{\"apiVersion\":\"snapstage.io/v1alpha1\",\"kind\":\"Backup\","
+	"\"metadata\":{\"name\":\"adhoc\",\"namespace\":\"db\"},"
+	"\"spec\":{\"target\":{\"podSelector\":{\"matchLabels\":{\"app\":\"mariadb\"}},"
+	"\"connection\":{\"credentialsSecretRef\":{\"name\":\"mariadb-backup\"}}}}}";
+
+static const char *restore_base =
+	"{\"apiVersion\":\"snapstage.io/v1alpha1\",\"kind\":\"Restore\","
+	"\"metadata\":{\"name\":\"r1\",\"namespace\":\"db\"},"
+	"\"spec\":{\"source\":{\"backupName\":\"nightly-20261123-0230\"},"
+	"\"target\":{\"mode\":\"NewClaims\",\"newClaims\":{\"storageClassName\":\"fast\","
+	"\"claims\":[{\"volume\":\"data\",\"name\":\"restored-data\",\"size\":\"20Gi\"}]}"
+	"}}}";
+
+static const char *in_place_base =
+	"{\"apiVersion\":\"snapstage.io/v1alpha1\",\"kind\":\"Restore\","
+	"\"metadata\":{\"name\":\"r2\",\"namespace\":\"db\"},"
+	"\"spec\":{\"source\":{\"scheduleName\":\"nightly\",\"pointInTime\":\"2026-11-"
+	"20T12:00:00Z\"},"
+	"\"target\":{\"mode\":\"InPlace\",\"inPlace\":{\"statefulSetName\":\"mariadb\","
+	"\"acknowledgeDataLoss\":true,\"primaryOrdinal\":1,"
+	"\"replicationCredentialsSecretRef\":{\"name\":\"repl\"},"
+	"\"connection\":{\"credentialsSecretRef\":{\"name\":\"root\"},"
+	"\"tls\":{\"mode\":\"VerifyCA\",\"caSecretRef\":{\"name\":\"db-ca\"}}}}}}}";
+
+static json_t *parse(const char *text)
+{
+	json_error_t err;
+	json_t *v = json_loads(text, JSON_DECODE_ANY, &err);
+
+	if (v == NULL)
+		fail_msg("bad test JSON: %s: %s", err.text, text);
+	return v;
+}
+
+/* Sets (or with value NULL deletes) the field at a dotted path such as
+ * "spec.target.volumes[0]" or "spec.target.connection.port", creating
+ * objects on the way. Steals `value`. */
+static void set_path(json_t *root, const char *path, json_t *value)
+{
+	char buf[256], *seg, *next;
+	json_t *cur = root;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (seg = buf; seg != NULL; seg = next) {
+		char *bracket;
+		long index = -1;
+		bool last;
+		json_t *child;
+
+		next = strchr(seg, '.');
+		if (next != NULL)
+			*next++ = '\0';
+		last = next == NULL;
+		bracket = strchr(seg, '[');
+		if (bracket != NULL) {
+			*bracket = '\0';
+			index = strtol(bracket + 1, NULL, 10);
+		}
+		if (index < 0 && last) {
+			if (value == NULL)
+				json_object_del(cur, seg);
+			else
+				json_object_set_new(cur, seg, value);
+			return;
+		}
+		child = json_object_get(cur, seg);
+		if (child == NULL) {
+			child = index >= 0 ? json_array() : json_object();
+			json_object_set_new(cur, seg, child);
+		}
+		if (index >= 0) {
+			while (json_array_size(child) <= (size_t)index)
+				json_array_append_new(child, json_object());
+			if (last) {
+				if (value == NULL)
+					json_array_remove(child, (size_t)index);
+				else
+					json_array_set_new(child, (size_t)index, value);
+				return;
+			}
+			child = json_array_get(child, (size_t)index);
+		}
+		cur = child;
+	}
+}
+
+typedef enum { K_SCHEDULE, K_BACKUP, K_RESTORE, K_IN_PLACE } kind;
+
+static json_t *base_of(kind k)
+{
+	switch (k) {
+	case K_SCHEDULE: return parse(schedule_base);
+	case K_BACKUP: return parse(backup_base);
+	case K_RESTORE: return parse(restore_base);
+	default: return parse(in_place_base);
+	}
+}
+
+/* Decodes `obj` as kind k; returns the rc and the reason. */
+static int decode(kind k, const json_t *obj, const char **reason)
+{
+	app_schedule_spec s;
+	app_backup_spec b;
+	app_restore_spec r;
+
+	switch (k) {
+	case K_SCHEDULE: return app_schedule_spec_decode(&s, obj, reason);
+	case K_BACKUP: return app_backup_spec_decode(&b, obj, reason);
+	default: return app_restore_spec_decode(&r, obj, reason);
+	}
+}
+
+/* ---- bad values ------------------------------------------------------ */
+
+typedef struct {
+	kind k;
+	const char *path;  /* the field changed */
+	const char *value; /* JSON, or NULL to delete the field */
+	const char *fragment;
+	const char *reason; /* NULL: InvalidSpec */
+} bad_case;
+
+static const bad_case bad[] = {
+	/* BackupSchedule: when */
+	{ K_SCHEDULE, "spec.schedule", NULL, "spec.schedule: required", NULL },
+	{ K_SCHEDULE, "spec.schedule", "\"61 * * * *\"",
+	  "spec.schedule: field 1 (minute)", "InvalidSchedule" },
+	{ K_SCHEDULE, "spec.schedule", "\"CRON_TZ=UTC 0 3 * * *\"", "spec.timeZone",
+	  "InvalidSchedule" },
+	{ K_SCHEDULE, "spec.schedule", "\"@every 1h\"",
+	  "spec.schedule:", "InvalidSchedule" },
+	{ K_SCHEDULE, "spec.schedule", "3", "spec.schedule: must be a string", NULL },
+	{ K_SCHEDULE, "spec.timeZone", "\"Mars/Olympus_Mons\"", "unknown time zone",
+	  "InvalidTimeZone" },
+	{ K_SCHEDULE, "spec.timeZone", "\"../../etc/passwd\"",
+	  "not an IANA time zone name", "InvalidTimeZone" },
+	{ K_SCHEDULE, "spec.timeZone", "\"/etc/localtime\"", "not an IANA time zone name",
+	  "InvalidTimeZone" },
+	{ K_SCHEDULE, "spec.suspend", "\"yes\"", "spec.suspend: must be true or false",
+	  NULL },
+	{ K_SCHEDULE, "spec.startingDeadlineSeconds", "-5",
+	  "spec.startingDeadlineSeconds: must be between 0 and 9223372036, got -5",
+	  NULL },
+	{ K_SCHEDULE, "spec.backupDeletionPolicy", "\"Orphan\"",
+	  "spec.backupDeletionPolicy: must be one of Retain, Delete, got \"Orphan\"",
+	  NULL },
+	/* target */
+	{ K_SCHEDULE, "spec.target", NULL, "spec.target: required", NULL },
+	{ K_SCHEDULE, "spec.target.statefulSetName", "\"MariaDB\"",
+	  "spec.target.statefulSetName: \"MariaDB\" is not a valid name", NULL },
+	{ K_SCHEDULE, "spec.target.statefulSetName", NULL,
+	  "spec.target: give exactly one of statefulSetName and podSelector", NULL },
+	{ K_SCHEDULE, "spec.target.podSelector", "{\"matchLabels\":{\"app\":\"x\"}}",
+	  "give exactly one of statefulSetName and podSelector", NULL },
+	{ K_BACKUP, "spec.target.podSelector", "{}",
+	  "spec.target.podSelector: selects every pod", NULL },
+	{ K_BACKUP, "spec.target.podSelector.matchLabels", "{\"app\":\"-bad-\"}",
+	  "spec.target.podSelector.matchLabels: value of \"app\" is not a valid label "
+	  "value",
+	  NULL },
+	{ K_BACKUP, "spec.target.podSelector.matchLabels", "{\"a b\":\"x\"}",
+	  "\"a b\" is not a valid label key", NULL },
+	{ K_BACKUP, "spec.target.podSelector.matchExpressions[0].key", "\"/x\"",
+	  "spec.target.podSelector.matchExpressions[0].key: \"/x\" is not a valid label "
+	  "key",
+	  NULL },
+	{ K_BACKUP, "spec.target.podSelector.matchExpressions[0]",
+	  "{\"key\":\"tier\",\"operator\":\"Near\"}",
+	  "spec.target.podSelector.matchExpressions[0].operator: must be one of In, "
+	  "NotIn",
+	  NULL },
+	{ K_BACKUP, "spec.target.podSelector.matchExpressions[0]",
+	  "{\"key\":\"tier\",\"operator\":\"In\",\"values\":[]}",
+	  "matchExpressions[0].values: must not be empty for operator In", NULL },
+	{ K_BACKUP, "spec.target.podSelector.matchExpressions[0]",
+	  "{\"key\":\"tier\",\"operator\":\"Exists\",\"values\":[\"a\"]}",
+	  "matchExpressions[0].values: must be empty for operator Exists", NULL },
+	{ K_SCHEDULE, "spec.target.volumes[1]", "\"data\"",
+	  "spec.target.volumes[1]: \"data\" is listed twice", NULL },
+	{ K_SCHEDULE, "spec.target.volumes[0]", "\"Data\"",
+	  "spec.target.volumes[0]: \"Data\" is not a volume name", NULL },
+	{ K_SCHEDULE, "spec.target.volumes",
+	  "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\",\"l\","
+	  "\"m\",\"n\",\"o\",\"p\",\"q\"]",
+	  "spec.target.volumes: at most 16 items, got 17", NULL },
+	{ K_SCHEDULE, "spec.target.role", "\"Secondary\"",
+	  "spec.target.role: must be one of PreferReplica, Replica, Primary", NULL },
+	{ K_SCHEDULE, "spec.target.maxReplicationLagSeconds", "-1",
+	  "spec.target.maxReplicationLagSeconds: must be between 0 and", NULL },
+	{ K_SCHEDULE, "spec.target.connection", NULL, "spec.target.connection: required",
+	  NULL },
+	{ K_SCHEDULE, "spec.target.connection.port", "70000",
+	  "spec.target.connection.port: must be between 1 and 65535, got 70000", NULL },
+	{ K_SCHEDULE, "spec.target.connection.credentialsSecretRef", NULL,
+	  "spec.target.connection.credentialsSecretRef: required", NULL },
+	{ K_SCHEDULE, "spec.target.connection.credentialsSecretRef.name", NULL,
+	  "spec.target.connection.credentialsSecretRef.name: required", NULL },
+	{ K_SCHEDULE, "spec.target.connection.credentialsSecretRef.usernameKey",
+	  "\"user name\"",
+	  "credentialsSecretRef.usernameKey: \"user name\" is not a valid Secret key",
+	  NULL },
+	{ K_SCHEDULE, "spec.target.connection.credentialsSecretRef.passwordKey", "\"\"",
+	  "credentialsSecretRef.passwordKey: must not be empty", NULL },
+	{ K_SCHEDULE, "spec.target.connection.tls.mode", "\"Yes\"",
+	  "spec.target.connection.tls.mode: must be one of Disabled, Preferred", NULL },
+	{ K_SCHEDULE, "spec.target.connection.tls.mode", "\"VerifyCA\"",
+	  "spec.target.connection.tls.caSecretRef: required when mode is VerifyCA",
+	  NULL },
+	{ K_SCHEDULE, "spec.target.connection.tls.caSecretRef.name", "\"Bad_Name\"",
+	  "spec.target.connection.tls.caSecretRef.name: \"Bad_Name\" is not a valid name",
+	  NULL },
+	{ K_SCHEDULE, "spec.target.connection.tls.caSecretRef",
+	  "{\"name\":\"ca\",\"key\":\"a/b\"}",
+	  "spec.target.connection.tls.caSecretRef.key: \"a/b\" is not a valid Secret key",
+	  NULL },
+	{ K_SCHEDULE, "spec.target.connection.connectTimeoutSeconds", "0",
+	  "spec.target.connection.connectTimeoutSeconds: must be between 1 and 300, got "
+	  "0",
+	  NULL },
+	/* snapshot */
+	{ K_SCHEDULE, "spec.snapshot", "[]",
+	  "spec.snapshot: must be an object, not a list", NULL },
+	{ K_SCHEDULE, "spec.snapshot.volumeSnapshotClassName", "\"CSI Fast\"",
+	  "spec.snapshot.volumeSnapshotClassName: \"CSI Fast\" is not a valid name",
+	  NULL },
+	{ K_SCHEDULE, "spec.snapshot.labels", "{\"team\":7}",
+	  "spec.snapshot.labels: value of \"team\" must be a string", NULL },
+	{ K_SCHEDULE, "spec.snapshot.annotations", "{\"note\":false}",
+	  "spec.snapshot.annotations: value of \"note\" must be a string", NULL },
+	/* lock */
+	{ K_SCHEDULE, "spec.lock.stage", "\"BLOCK_EVERYTHING\"",
+	  "spec.lock.stage: must be one of FLUSH, BLOCK_DDL, BLOCK_COMMIT", NULL },
+	{ K_SCHEDULE, "spec.lock.timeoutSeconds", "0",
+	  "spec.lock.timeoutSeconds: must be between 1 and 3600, got 0", NULL },
+	{ K_BACKUP, "spec.lock.timeoutSeconds", "3601",
+	  "spec.lock.timeoutSeconds: must be between 1 and 3600, got 3601", NULL },
+	{ K_BACKUP, "spec.lock.acquireTimeoutSeconds", "1.5",
+	  "spec.lock.acquireTimeoutSeconds: must be an integer, not a number", NULL },
+	/* retention */
+	{ K_SCHEDULE, "spec.retention.keepLast", "\"three\"",
+	  "spec.retention.keepLast: must be an integer, not a string", NULL },
+	{ K_SCHEDULE, "spec.retention.keepHourly", "-1",
+	  "spec.retention.keepHourly: must be", NULL },
+	{ K_SCHEDULE, "spec.retention.keepDaily", "-1",
+	  "spec.retention.keepDaily: must be between 0 and", NULL },
+	{ K_SCHEDULE, "spec.retention.keepWeekly", "true",
+	  "spec.retention.keepWeekly: must be an integer", NULL },
+	{ K_SCHEDULE, "spec.retention.keepMonthly", "-3",
+	  "spec.retention.keepMonthly: must be", NULL },
+	{ K_SCHEDULE, "spec.retention.keepYearly", "2147483648",
+	  "spec.retention.keepYearly: must be between 0 and 2147483647", NULL },
+	{ K_SCHEDULE, "spec.retention.maxAge", "\"3 days\"",
+	  "spec.retention.maxAge: \"3 days\" is not an age", NULL },
+	{ K_SCHEDULE, "spec.retention.maxAge", "\"0d\"",
+	  "spec.retention.maxAge: must be longer than 0", NULL },
+	{ K_SCHEDULE, "spec.retention.keepFailed", "-1",
+	  "spec.retention.keepFailed: must be", NULL },
+	{ K_SCHEDULE, "spec.retention.dryRun", "1",
+	  "spec.retention.dryRun: must be true or false", NULL },
+	{ K_SCHEDULE, "spec.retention", "{\"keepFailed\":2}",
+	  "spec.retention: set at least one keep rule or maxAge", NULL },
+	/* Backup as a whole */
+	{ K_BACKUP, "spec", NULL, "spec: required", NULL },
+	{ K_BACKUP, "spec", "\"x\"", "spec: must be an object", NULL },
+	/* Restore: source */
+	{ K_RESTORE, "spec.source", NULL, "spec.source: required", NULL },
+	{ K_RESTORE, "spec.source.backupName", NULL,
+	  "spec.source: give exactly one of backupName, volumeSnapshotName and "
+	  "scheduleName",
+	  NULL },
+	{ K_RESTORE, "spec.source.volumeSnapshotName", "\"vs-1\"",
+	  "spec.source: give exactly one of", NULL },
+	{ K_RESTORE, "spec.source.backupName", "\"Nightly\"",
+	  "spec.source.backupName: \"Nightly\" is not a valid name", NULL },
+	{ K_IN_PLACE, "spec.source.scheduleName", "\"a..b\"",
+	  "spec.source.scheduleName: \"a..b\" is not a valid name", NULL },
+	{ K_RESTORE, "spec.source.pointInTime", "\"2026-11-20T12:00:00Z\"",
+	  "spec.source.pointInTime: only applies with scheduleName", NULL },
+	{ K_IN_PLACE, "spec.source.pointInTime", "\"yesterday\"",
+	  "spec.source.pointInTime: must be an RFC 3339 time", NULL },
+	/* Restore: target */
+	{ K_RESTORE, "spec.target.mode", NULL, "spec.target.mode: required", NULL },
+	{ K_RESTORE, "spec.target.mode", "\"Overwrite\"",
+	  "spec.target.mode: must be one of NewClaims, InPlace", NULL },
+	{ K_RESTORE, "spec.target.inPlace", "{\"statefulSetName\":\"x\"}",
+	  "spec.target.inPlace: only applies with mode InPlace", NULL },
+	{ K_RESTORE, "spec.target.newClaims.claims[0].volume", NULL,
+	  "spec.target.newClaims.claims[0].volume: required", NULL },
+	{ K_RESTORE, "spec.target.newClaims.claims[0].name", "\"Restored\"",
+	  "spec.target.newClaims.claims[0].name: \"Restored\" is not a valid name",
+	  NULL },
+	{ K_RESTORE, "spec.target.newClaims.claims[0].size", "\"20 GB\"",
+	  "spec.target.newClaims.claims[0].size: quantity \"20 GB\" is not a valid size",
+	  NULL },
+	{ K_RESTORE, "spec.target.newClaims.claims[1]",
+	  "{\"volume\":\"data\",\"name\":\"other\"}",
+	  "spec.target.newClaims.claims[1].volume: \"data\" is listed twice", NULL },
+	{ K_RESTORE, "spec.target.newClaims.claims[1]",
+	  "{\"volume\":\"logs\",\"name\":\"restored-data\"}",
+	  "spec.target.newClaims.claims[1].name: \"restored-data\" is listed twice",
+	  NULL },
+	{ K_RESTORE, "spec.target.newClaims.storageClassName", "\"Fast SSD\"",
+	  "spec.target.newClaims.storageClassName: \"Fast SSD\" is not a valid name",
+	  NULL },
+	{ K_RESTORE, "spec.target.newClaims.accessModes", "[\"ReadWriteSometimes\"]",
+	  "spec.target.newClaims.accessModes[0]: must be one of ReadWriteOnce", NULL },
+	{ K_RESTORE, "spec.target.newClaims.labels", "{\"k\":\"has space\"}",
+	  "spec.target.newClaims.labels: value of \"k\" is not a valid label value",
+	  NULL },
+	{ K_RESTORE, "spec.target.newClaims.annotations", "\"x\"",
+	  "spec.target.newClaims.annotations: must be an object", NULL },
+	{ K_IN_PLACE, "spec.target.newClaims", "{}",
+	  "spec.target.newClaims: only applies with mode NewClaims", NULL },
+	{ K_IN_PLACE, "spec.target.inPlace", NULL,
+	  "spec.target.inPlace: required with mode InPlace", NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.statefulSetName", NULL,
+	  "spec.target.inPlace.statefulSetName: required", NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.acknowledgeDataLoss", "false",
+	  "spec.target.inPlace.acknowledgeDataLoss: must be true", "NotAcknowledged" },
+	{ K_IN_PLACE, "spec.target.inPlace.acknowledgeDataLoss", NULL,
+	  "spec.target.inPlace.acknowledgeDataLoss: must be true", "NotAcknowledged" },
+	{ K_IN_PLACE, "spec.target.inPlace.primaryOrdinal", "-1",
+	  "spec.target.inPlace.primaryOrdinal: must be between 0 and", NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.replicationCredentialsSecretRef.name", NULL,
+	  "spec.target.inPlace.replicationCredentialsSecretRef.name: required", NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.replicationCredentialsSecretRef.usernameKey",
+	  "\"a b\"",
+	  "replicationCredentialsSecretRef.usernameKey: \"a b\" is not a valid Secret "
+	  "key",
+	  NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.replicationCredentialsSecretRef.passwordKey",
+	  "7", "replicationCredentialsSecretRef.passwordKey: must be a string", NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.connection", NULL,
+	  "spec.target.inPlace.connection: required", NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.connection.port", "0",
+	  "spec.target.inPlace.connection.port: must be between 1 and 65535, got 0",
+	  NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.connection.credentialsSecretRef.name", "\"\"",
+	  "spec.target.inPlace.connection.credentialsSecretRef.name: must not be empty",
+	  NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.connection.credentialsSecretRef.usernameKey",
+	  "\"*\"",
+	  "connection.credentialsSecretRef.usernameKey: \"*\" is not a valid Secret key",
+	  NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.connection.credentialsSecretRef.passwordKey",
+	  "\"?\"",
+	  "connection.credentialsSecretRef.passwordKey: \"?\" is not a valid Secret key",
+	  NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.connection.tls.mode", "\"On\"",
+	  "spec.target.inPlace.connection.tls.mode: must be one of", NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.connection.tls.caSecretRef.name", NULL,
+	  "spec.target.inPlace.connection.tls.caSecretRef.name: required", NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.connection.tls.caSecretRef.key", "\"\"",
+	  "spec.target.inPlace.connection.tls.caSecretRef.key: must not be empty", NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.connection.connectTimeoutSeconds", "301",
+	  "spec.target.inPlace.connection.connectTimeoutSeconds: must be between 1 and "
+	  "300",
+	  NULL },
+	{ K_RESTORE, "spec.timeoutSeconds", "0",
+	  "spec.timeoutSeconds: must be between 1 and 86400", NULL },
+	{ K_RESTORE, "spec.timeoutSeconds", "86401",
+	  "spec.timeoutSeconds: must be between 1 and 86400", NULL },
+};
+
+#define N_BAD (sizeof(bad) / sizeof(bad[0]))
+
+static void test_bad_values(void **state)
+{
+	size_t i, failed = 0;
+
+	(void)state;
+	for (i = 0; i < N_BAD; i++) {
+		const bad_case *c = &bad[i];
+		json_t *obj = base_of(c->k);
+		const char *reason = NULL, *want = c->reason ? c->reason : "InvalidSpec";
+		int rc;
+
+		set_path(obj, c->path, c->value ? parse(c->value) : NULL);
+		rc = decode(c->k, obj, &reason);
+		if (rc != SS_EINVALID ||
+		    strstr(ss_error_last()->message, c->fragment) == NULL ||
+		    reason == NULL || strcmp(reason, want) != 0) {
+			print_error("case %zu (%s = %s): rc %d reason %s message \"%s\"; "
+				    "want "
+				    "\"%s\" reason %s\n",
+				    i, c->path, c->value ? c->value : "<deleted>", rc,
+				    reason ? reason : "(null)", ss_error_last()->message,
+				    c->fragment, want);
+			failed++;
+		}
+		json_decref(obj);
+	}
+	print_message("%zu bad cases, %zu failed\n", N_BAD, failed);
+	assert_int_equal(failed, 0);
+}
+
+/* ---- good values ------------------------------------------------------ */
+
+static void test_schedule_decodes_with_defaults(void **state)
+{
+	json_t *obj = parse(schedule_base);
+	app_schedule_spec s;
+	const char *reason = "x";
+
+	(void)state;
+	assert_int_equal(app_schedule_spec_decode(&s, obj, &reason), 0);
+	assert_null(reason);
+	assert_string_equal(s.schedule, "30 2 * * MON-FRI");
+	assert_int_equal(s.cron.kind, APP_CRON_EXPR);
+	assert_true(app_cron_matches(&s.cron, 30, 2, 23, 11, 1));
+	assert_false(app_cron_matches(&s.cron, 30, 2, 22, 11, 0));
+	assert_string_equal(s.time_zone, "Europe/Berlin");
+	assert_false(s.suspend);
+	assert_int_equal(s.starting_deadline_seconds, -1);
+	assert_int_equal(s.backup_deletion_policy, APP_DELETION_RETAIN);
+	assert_string_equal(s.target.statefulset_name, "mariadb");
+	assert_false(s.target.has_selector);
+	assert_int_equal(s.target.n_volumes, 2);
+	assert_string_equal(s.target.volumes[1], "logs");
+	assert_int_equal(s.target.role, APP_ROLE_PREFER_REPLICA);
+	assert_int_equal(s.target.max_replication_lag_seconds,
+			 APP_DEFAULT_MAX_LAG_SECONDS);
+	assert_int_equal(s.target.connection.port, 0);
+	assert_string_equal(s.target.connection.credentials.name, "mariadb-backup");
+	assert_string_equal(s.target.connection.credentials.username_key, "username");
+	assert_string_equal(s.target.connection.credentials.password_key, "password");
+	assert_int_equal(s.target.connection.tls_mode, APP_TLS_PREFERRED);
+	assert_null(s.target.connection.ca_secret_name);
+	assert_int_equal(s.target.connection.connect_timeout_seconds, 10);
+	assert_null(s.snapshot.class_name);
+	assert_int_equal(s.lock.stage, APP_STAGE_BLOCK_COMMIT);
+	assert_int_equal(s.lock.timeout_seconds, 30);
+	assert_int_equal(s.lock.acquire_timeout_seconds, 10);
+	assert_true(s.retention.enabled);
+	assert_int_equal(s.retention.keep_daily, 7);
+	assert_int_equal(s.retention.keep_last, 0);
+	assert_int_equal(s.retention.max_age_seconds, 90 * 86400);
+	assert_int_equal(s.retention.keep_failed, 3);
+	assert_false(s.retention.dry_run);
+	json_decref(obj);
+}
+
+static void test_schedule_decodes_every_field(void **state)
+{
+	json_t *obj = parse(schedule_base);
+	app_schedule_spec s;
+
+	(void)state;
+	set_path(obj, "spec.schedule", json_string("once"));
+	set_path(obj, "spec.timeZone", json_string("UTC"));
+	set_path(obj, "spec.suspend", json_true());
+	set_path(obj, "spec.startingDeadlineSeconds", json_integer(600));
+	set_path(obj, "spec.backupDeletionPolicy", json_string("Delete"));
+	set_path(obj, "spec.target.role", json_string("Replica"));
+	set_path(obj, "spec.target.maxReplicationLagSeconds", json_integer(0));
+	set_path(obj, "spec.target.connection.port", json_integer(3307));
+	set_path(obj, "spec.target.connection.credentialsSecretRef.usernameKey",
+		 json_string("user"));
+	set_path(obj, "spec.target.connection.credentialsSecretRef.passwordKey",
+		 json_string("pass.word"));
+	set_path(obj, "spec.target.connection.tls",
+		 parse("{\"mode\":\"VerifyIdentity\","
+		       "\"caSecretRef\":{\"name\":\"ca\"}}"));
+	set_path(obj, "spec.target.connection.connectTimeoutSeconds", json_integer(300));
+	set_path(obj, "spec.snapshot",
+		 parse("{\"volumeSnapshotClassName\":\"csi-fast\","
+		       "\"labels\":{\"team\":\"db\"},"
+		       "\"annotations\":{\"note\":\"any text at all\"}}"));
+	set_path(obj, "spec.lock",
+		 parse("{\"stage\":\"FLUSH\",\"timeoutSeconds\":3600,"
+		       "\"acquireTimeoutSeconds\":1}"));
+	set_path(obj, "spec.retention",
+		 parse("{\"keepLast\":1,\"keepHourly\":2,\"keepDaily\":3,"
+		       "\"keepWeekly\":4,\"keepMonthly\":5,\"keepYearly\":6,"
+		       "\"maxAge\":\"1w2d3h\",\"keepFailed\":0,"
+		       "\"dryRun\":true}"));
+	assert_int_equal(app_schedule_spec_decode(&s, obj, NULL), 0);
+	assert_int_equal(s.cron.kind, APP_CRON_ONCE);
+	assert_true(s.suspend);
+	assert_int_equal(s.starting_deadline_seconds, 600);
+	assert_int_equal(s.backup_deletion_policy, APP_DELETION_DELETE);
+	assert_int_equal(s.target.role, APP_ROLE_REPLICA);
+	assert_int_equal(s.target.max_replication_lag_seconds, 0);
+	assert_int_equal(s.target.connection.port, 3307);
+	assert_string_equal(s.target.connection.credentials.username_key, "user");
+	assert_string_equal(s.target.connection.credentials.password_key, "pass.word");
+	assert_int_equal(s.target.connection.tls_mode, APP_TLS_VERIFY_IDENTITY);
+	assert_string_equal(s.target.connection.ca_secret_name, "ca");
+	assert_string_equal(s.target.connection.ca_secret_key, "ca.crt");
+	assert_int_equal(s.target.connection.connect_timeout_seconds, 300);
+	assert_string_equal(s.snapshot.class_name, "csi-fast");
+	assert_string_equal(json_string_value(json_object_get(s.snapshot.labels, "team")),
+			    "db");
+	assert_non_null(s.snapshot.annotations);
+	assert_int_equal(s.lock.stage, APP_STAGE_FLUSH);
+	assert_int_equal(s.lock.timeout_seconds, 3600);
+	assert_int_equal(s.lock.acquire_timeout_seconds, 1);
+	assert_int_equal(s.retention.keep_last, 1);
+	assert_int_equal(s.retention.keep_hourly, 2);
+	assert_int_equal(s.retention.keep_weekly, 4);
+	assert_int_equal(s.retention.keep_monthly, 5);
+	assert_int_equal(s.retention.keep_yearly, 6);
+	assert_int_equal(s.retention.max_age_seconds, 9 * 86400 + 3 * 3600);
+	assert_int_equal(s.retention.keep_failed, 0);
+	assert_true(s.retention.dry_run);
+	json_decref(obj);
+}
+
+static void test_h_is_seeded_by_identity(void **state)
+{
+	json_t *a = parse(schedule_base), *b;
+	app_schedule_spec sa, sb, sa2;
+	int differ = 0, i;
+
+	(void)state;
+	set_path(a, "spec.schedule", json_string("H H * * *"));
+	assert_int_equal(app_schedule_spec_decode(&sa, a, NULL), 0);
+	assert_int_equal(app_schedule_spec_decode(&sa2, a, NULL), 0);
+	assert_true(sa.cron.minutes == sa2.cron.minutes &&
+		    sa.cron.hours == sa2.cron.hours);
+	for (i = 0; i < 20; i++) {
+		char name[32];
+
+		b = json_deep_copy(a);
+		snprintf(name, sizeof(name), "nightly-%d", i);
+		set_path(b, "metadata.name", json_string(name));
+		assert_int_equal(app_schedule_spec_decode(&sb, b, NULL), 0);
+		differ += sa.cron.minutes != sb.cron.minutes ||
+			  sa.cron.hours != sb.cron.hours;
+		json_decref(b);
+	}
+	assert_true(differ >= 18);
+	json_decref(a);
+}
+
+static void test_backup_with_selector(void **state)
+{
+	json_t *obj = parse(backup_base), *labels;
+	app_backup_spec b;
+
+	(void)state;
+	set_path(obj, "spec.target.podSelector.matchExpressions",
+		 parse("[{\"key\":\"tier\",\"operator\":\"In\",\"values\":[\"db\","
+		       "\"cache\"]},"
+		       "{\"key\":\"example.com/skip\",\"operator\":\"DoesNotExist\"}]"));
+	assert_int_equal(app_backup_spec_decode(&b, obj, NULL), 0);
+	assert_null(b.target.statefulset_name);
+	assert_true(b.target.has_selector);
+	assert_int_equal(b.target.selector.n_terms, 2);
+	assert_int_equal(b.target.n_volumes, 0);
+
+	labels = parse("{\"app\":\"mariadb\",\"tier\":\"db\"}");
+	assert_true(app_selector_matches(&b.target.selector, labels));
+	json_object_set_new(labels, "tier", json_string("web"));
+	assert_false(app_selector_matches(&b.target.selector, labels));
+	json_object_set_new(labels, "tier", json_string("cache"));
+	json_object_set_new(labels, "example.com/skip", json_string(""));
+	assert_false(app_selector_matches(&b.target.selector, labels));
+	json_object_del(labels, "example.com/skip");
+	json_object_set_new(labels, "app", json_string("postgres"));
+	assert_false(app_selector_matches(&b.target.selector, labels));
+	json_decref(labels);
+	json_decref(obj);
+}
+
+static void test_restore_new_claims(void **state)
+{
+	json_t *obj = parse(restore_base);
+	app_restore_spec r;
+
+	(void)state;
+	assert_int_equal(app_restore_spec_decode(&r, obj, NULL), 0);
+	assert_int_equal(r.source_kind, APP_SOURCE_BACKUP);
+	assert_string_equal(r.source_name, "nightly-20261123-0230");
+	assert_int_equal(r.point_in_time_ns, 0);
+	assert_int_equal(r.mode, APP_MODE_NEW_CLAIMS);
+	assert_int_equal(r.n_claims, 1);
+	assert_string_equal(r.claims[0].volume, "data");
+	assert_string_equal(r.claims[0].name, "restored-data");
+	assert_int_equal(r.claims[0].size_bytes, INT64_C(20) << 30);
+	assert_string_equal(r.storage_class, "fast");
+	assert_int_equal(r.n_access_modes, 1);
+	assert_string_equal(r.access_modes[0], "ReadWriteOnce");
+	assert_int_equal(r.timeout_seconds, APP_DEFAULT_RESTORE_TIMEOUT_SECONDS);
+
+	set_path(obj, "spec.source", parse("{\"volumeSnapshotName\":\"vs-1\"}"));
+	set_path(obj, "spec.target.newClaims.accessModes",
+		 parse("[\"ReadWriteOncePod\"]"));
+	set_path(obj, "spec.target.newClaims.claims[0].size", json_integer(1000));
+	set_path(obj, "spec.timeoutSeconds", json_integer(60));
+	assert_int_equal(app_restore_spec_decode(&r, obj, NULL), 0);
+	assert_int_equal(r.source_kind, APP_SOURCE_VOLUME_SNAPSHOT);
+	assert_string_equal(r.access_modes[0], "ReadWriteOncePod");
+	assert_int_equal(r.claims[0].size_bytes, 1000);
+	assert_int_equal(r.timeout_seconds, 60);
+	json_decref(obj);
+}
+
+static void test_restore_in_place(void **state)
+{
+	json_t *obj = parse(in_place_base);
+	app_restore_spec r;
+	int64_t want;
+
+	(void)state;
+	assert_int_equal(app_restore_spec_decode(&r, obj, NULL), 0);
+	assert_int_equal(r.source_kind, APP_SOURCE_SCHEDULE);
+	assert_string_equal(r.source_name, "nightly");
+	assert_int_equal(ss_time_parse(&want, "2026-11-20T12:00:00Z"), 0);
+	assert_int_equal(r.point_in_time_ns, want);
+	assert_int_equal(r.mode, APP_MODE_IN_PLACE);
+	assert_string_equal(r.statefulset_name, "mariadb");
+	assert_int_equal(r.primary_ordinal, 1);
+	assert_true(r.has_replication_credentials);
+	assert_string_equal(r.replication_credentials.name, "repl");
+	assert_string_equal(r.replication_credentials.password_key, "password");
+	assert_string_equal(r.connection.credentials.name, "root");
+	json_decref(obj);
+}
+
+static void test_time_zones_and_ages(void **state)
+{
+	int64_t s;
+
+	(void)state;
+	assert_int_equal(app_time_zone_check("UTC"), 0);
+	assert_int_equal(app_time_zone_check("Europe/Berlin"), 0);
+	assert_int_equal(app_time_zone_check("America/Argentina/Buenos_Aires"), 0);
+	assert_int_equal(app_time_zone_check("Etc/GMT+5"), 0);
+	assert_int_equal(app_time_zone_check("Europe/Gotham"), SS_ENOTFOUND);
+	assert_int_equal(app_time_zone_check("Europe/"), SS_EINVALID);
+	assert_int_equal(app_time_zone_check("Europe//Berlin"), SS_EINVALID);
+	assert_int_equal(app_time_zone_check(""), SS_EINVALID);
+	/* a directory of the tz database is not a zone */
+	assert_int_equal(app_time_zone_check("Europe"), SS_ENOTFOUND);
+
+	assert_int_equal(app_age_parse(&s, "90s"), 0);
+	assert_int_equal(s, 90);
+	assert_int_equal(app_age_parse(&s, "2w1d12h30m"), 0);
+	assert_int_equal(s, 15 * 86400 + 12 * 3600 + 30 * 60);
+	assert_int_equal(app_age_parse(&s, "1.5d"), SS_EINVALID);
+	assert_int_equal(app_age_parse(&s, "d"), SS_EINVALID);
+	assert_int_equal(app_age_parse(&s, "10"), SS_EINVALID);
+	assert_int_equal(app_age_parse(&s, "99999999999999999999w"), SS_EINVALID);
+	assert_int_equal(app_age_parse(&s, "15250284452472w"), SS_EINVALID);
+}
+
+static void test_gitops_labels_are_not_copied(void **state)
+{
+	(void)state;
+	assert_true(app_label_is_copyable("team"));
+	assert_true(app_label_is_copyable("app.kubernetes.io/name"));
+	assert_false(app_label_is_copyable("app.kubernetes.io/instance"));
+	assert_false(app_label_is_copyable("argocd.argoproj.io/instance"));
+	assert_false(app_label_is_copyable("kustomize.toolkit.fluxcd.io/name"));
+	assert_false(app_label_is_copyable("helm.toolkit.fluxcd.io/namespace"));
+}
+
+/* ---- status ---------------------------------------------------------- */
+
+static void test_backup_status_round_trip(void **state)
+{
+	json_t *obj = parse(backup_base), *cond;
+	app_backup_status st, back;
+	char *text;
+
+	(void)state;
+	cond = parse("[{\"type\":\"Complete\",\"status\":\"True\"}]");
+	set_path(obj, "status.conditions", cond);
+	set_path(obj, "status.staleField", json_string("from an older controller"));
+	app_backup_status_init(&st);
+	st.observed_generation = 2;
+	st.has_phase = true;
+	st.phase = APP_BACKUP_COMPLETED;
+	st.source_pod = "mariadb-1";
+	st.source_role = "Replica";
+	st.n_snapshots = 2;
+	st.snapshots[0] = (app_snapshot_status){ "data",       "data-mariadb-1",
+						 "adhoc-data", 1795401000000000000LL,
+						 true,	       INT64_C(10) << 30,
+						 NULL };
+	st.snapshots[1] =
+		(app_snapshot_status){ "logs", "logs-mariadb-1", "adhoc-logs", 0, false,
+				       -1,     "disk on fire" };
+	st.total_restore_size_bytes = INT64_C(10) << 30;
+	st.position.gtid_binlog_pos = "0-1-42";
+	st.position.binlog_file = "mysql-bin.000003";
+	st.position.binlog_position = 1234;
+	st.position.primary_binlog_position = 0;
+	st.lock.stage = "BLOCK_COMMIT";
+	st.lock.connection_id = 17;
+	st.lock.acquired_ns = 1795401000000000000LL;
+	st.lock.held_ms = 812;
+	st.start_ns = 1795400990000000000LL;
+	assert_int_equal(app_backup_status_encode(obj, &st), 0);
+
+	text = json_dumps(json_object_get(obj, "status"), JSON_SORT_KEYS | JSON_COMPACT);
+	print_message("%s\n", text);
+	assert_non_null(strstr(text, "\"phase\":\"Completed\""));
+	assert_non_null(strstr(text, "\"restoreSize\":\"10Gi\""));
+	assert_non_null(strstr(text, "\"creationTime\":\"2026-11-23T"));
+	assert_non_null(strstr(text, "\"conditions\":[{"));
+	assert_null(strstr(text, "completionTime"));
+	free(text);
+
+	assert_int_equal(app_backup_status_decode(&back, obj), 0);
+	assert_true(back.has_phase);
+	assert_int_equal(back.phase, APP_BACKUP_COMPLETED);
+	assert_int_equal(back.observed_generation, 2);
+	assert_string_equal(back.source_pod, "mariadb-1");
+	assert_int_equal(back.n_snapshots, 2);
+	assert_int_equal(back.snapshots[0].creation_time_ns, 1795401000000000000LL);
+	assert_int_equal(back.snapshots[0].restore_size_bytes, INT64_C(10) << 30);
+	assert_true(back.snapshots[0].ready_to_use);
+	assert_int_equal(back.snapshots[1].restore_size_bytes, -1);
+	assert_string_equal(back.snapshots[1].error, "disk on fire");
+	assert_string_equal(back.position.gtid_binlog_pos, "0-1-42");
+	assert_null(back.position.gtid_slave_pos);
+	assert_int_equal(back.position.binlog_position, 1234);
+	assert_int_equal(back.position.primary_binlog_position, 0);
+	assert_int_equal(back.lock.connection_id, 17);
+	assert_int_equal(back.lock.held_ms, 812);
+	assert_int_equal(back.lock.released_ns, 0);
+	assert_int_equal(back.completion_ns, 0);
+
+	/* Rebuilt, not accumulated: an emptied status keeps only conditions
+	 * (and fields it does not describe). */
+	app_backup_status_init(&st);
+	assert_int_equal(app_backup_status_encode(obj, &st), 0);
+	text = json_dumps(json_object_get(obj, "status"), JSON_SORT_KEYS | JSON_COMPACT);
+	assert_string_equal(
+		text, "{\"conditions\":[{\"status\":\"True\",\"type\":\"Complete\"}],"
+		      "\"staleField\":\"from an older controller\"}");
+	free(text);
+	json_decref(obj);
+}
+
+static void test_schedule_and_restore_status_round_trip(void **state)
+{
+	json_t *obj = parse(schedule_base), *names = parse("[\"old-1\",\"old-2\"]");
+	app_schedule_status s, sb;
+	app_restore_status r, rb;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.observed_generation = 3;
+	s.last_schedule_ns = 1795400000000000000LL;
+	s.next_schedule_ns = 1795486400000000000LL;
+	s.last_successful_backup = "nightly-1";
+	s.last_successful_ns = 1795400100000000000LL;
+	s.active[0] = "nightly-2";
+	s.n_active = 1;
+	s.missed_runs = 4;
+	s.last_run_now_token = "before-upgrade";
+	s.pruned_total = 9;
+	s.would_prune = names;
+	assert_int_equal(app_schedule_status_encode(obj, &s), 0);
+	assert_int_equal(app_schedule_status_decode(&sb, obj), 0);
+	assert_int_equal(sb.observed_generation, 3);
+	assert_int_equal(sb.last_schedule_ns, s.last_schedule_ns);
+	assert_int_equal(sb.next_schedule_ns, s.next_schedule_ns);
+	assert_string_equal(sb.last_successful_backup, "nightly-1");
+	assert_int_equal(sb.last_successful_ns, s.last_successful_ns);
+	assert_int_equal(sb.n_active, 1);
+	assert_string_equal(sb.active[0], "nightly-2");
+	assert_int_equal(sb.missed_runs, 4);
+	assert_int_equal(sb.skipped_runs, 0);
+	assert_string_equal(sb.last_run_now_token, "before-upgrade");
+	assert_int_equal(sb.pruned_total, 9);
+	assert_int_equal(json_array_size(sb.would_prune), 2);
+	json_decref(names);
+	json_decref(obj);
+
+	obj = parse(in_place_base);
+	app_restore_status_init(&r);
+	r.has_phase = true;
+	r.phase = APP_RESTORE_RESTORING;
+	r.source_backup = "nightly-1";
+	r.source_snapshots[0] = "nightly-1-data";
+	r.n_source_snapshots = 1;
+	r.claims[0] =
+		(app_claim_status){ "data-mariadb-0", "data", "nightly-1-data", true };
+	r.n_claims = 1;
+	r.original_replicas = 3;
+	r.step = APP_STEP_REPLACING_CLAIMS;
+	r.start_ns = 1795400000000000000LL;
+	assert_int_equal(app_restore_status_encode(obj, &r), 0);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(obj, "status"), "inPlace"),
+			"step")),
+		"ReplacingClaims");
+	assert_int_equal(app_restore_status_decode(&rb, obj), 0);
+	assert_int_equal(rb.phase, APP_RESTORE_RESTORING);
+	assert_string_equal(rb.source_backup, "nightly-1");
+	assert_int_equal(rb.n_source_snapshots, 1);
+	assert_int_equal(rb.n_claims, 1);
+	assert_true(rb.claims[0].bound);
+	assert_int_equal(rb.original_replicas, 3);
+	assert_int_equal(rb.step, APP_STEP_REPLACING_CLAIMS);
+	assert_int_equal(rb.start_ns, r.start_ns);
+	json_decref(obj);
+}
+
+/* ---- coverage of the CRDs -------------------------------------------- */
+
+static json_t *load_yaml(const char *rel)
+{
+	char path[1024];
+	ss_buf text = SS_BUF_INIT(1 << 20);
+	json_t *out = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", SNAPSTAGE_SOURCE_DIR, rel);
+	if (ss_file_read(&text, path, 1 << 20) != 0)
+		fail_msg("%s", ss_error_last()->message);
+	if (ss_yaml_to_json(&out, text.ptr, text.len, path) != 0)
+		fail_msg("%s", ss_error_last()->message);
+	ss_buf_free(&text);
+	return out;
+}
+
+static const json_t *crd_schema(const json_t *crd)
+{
+	const json_t *versions =
+		json_object_get(json_object_get(crd, "spec"), "versions");
+
+	return json_object_get(json_object_get(json_array_get(versions, 0), "schema"),
+			       "openAPIV3Schema");
+}
+
+/* True if some bad case of a kind in `kinds` names `path` (with "[]" for
+ * any index) or a field below it. */
+static bool covered(const char *path, const kind *kinds, size_t n_kinds)
+{
+	size_t i, k;
+
+	for (i = 0; i < N_BAD; i++) {
+		char norm[256];
+		const char *p;
+		size_t o = 0;
+		bool kind_ok = false;
+
+		for (k = 0; k < n_kinds; k++)
+			kind_ok = kind_ok || bad[i].k == kinds[k];
+		if (!kind_ok)
+			continue;
+		for (p = bad[i].path; *p != '\0' && o + 1 < sizeof(norm); p++) {
+			norm[o++] = *p;
+			if (*p == '[') {
+				while (p[1] != ']' && p[1] != '\0')
+					p++;
+			}
+		}
+		norm[o] = '\0';
+		if (strncmp(norm, path, strlen(path)) == 0 &&
+		    (norm[strlen(path)] == '\0' || norm[strlen(path)] == '.'))
+			return true;
+		/* A case that sets the parent object to a value naming the field. */
+		if (bad[i].value != NULL && strncmp(path, norm, strlen(norm)) == 0 &&
+		    path[strlen(norm)] == '.') {
+			char quoted[128];
+
+			snprintf(quoted, sizeof(quoted), "\"%s\"",
+				 strrchr(path, '.') + 1);
+			if (strstr(bad[i].value, quoted) != NULL)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Walks the schema and reports every leaf under spec without a bad case. */
+static size_t uncovered(const json_t *schema, char *path, size_t len, const kind *kinds,
+			size_t n_kinds)
+{
+	const json_t *props = json_object_get(schema, "properties");
+	const json_t *items = json_object_get(schema, "items");
+	const json_t *child;
+	const char *key;
+	size_t missing = 0;
+
+	if (json_object_get(items, "properties") != NULL) {
+		snprintf(path + len, 256 - len, "[]");
+		return uncovered(items, path, len + 2, kinds, n_kinds);
+	}
+	if (props == NULL) {
+		if (!covered(path, kinds, n_kinds)) {
+			print_error("no bad case for %s\n", path);
+			return 1;
+		}
+		return 0;
+	}
+	json_object_foreach((json_t *)props, key, child)
+	{
+		size_t n = (size_t)snprintf(path + len, 256 - len, ".%s", key);
+
+		missing += uncovered(child, path, len + n, kinds, n_kinds);
+		path[len] = '\0';
+	}
+	return missing;
+}
+
+static void test_every_spec_field_has_a_bad_case(void **state)
+{
+	static const struct {
+		const char *file;
+		kind kinds[2];
+		size_t n;
+	} crds[] = {
+		/* target, snapshot and lock are one schema in both (checked below) */
+		{ "crds/snapstage.io_backupschedules.yaml", { K_SCHEDULE, K_BACKUP }, 2 },
+		{ "crds/snapstage.io_backups.yaml", { K_BACKUP, K_SCHEDULE }, 2 },
+		{ "crds/snapstage.io_restores.yaml", { K_RESTORE, K_IN_PLACE }, 2 },
+	};
+	size_t i, missing = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(crds) / sizeof(crds[0]); i++) {
+		json_t *crd = load_yaml(crds[i].file);
+		const json_t *spec = json_object_get(
+			json_object_get(crd_schema(crd), "properties"), "spec");
+		char path[256] = "spec";
+
+		assert_non_null(spec);
+		missing += uncovered(spec, path, 4, crds[i].kinds, crds[i].n);
+		json_decref(crd);
+	}
+	assert_int_equal(missing, 0);
+}
+
+/* The defaults the schema writes and the ones the decoder applies agree,
+ * and Backup's target/snapshot/lock blocks are the schedule's. */
+static const json_t *prop(const json_t *schema, const char *dotted)
+{
+	char buf[256], *seg, *next;
+	const json_t *cur = schema;
+
+	snprintf(buf, sizeof(buf), "%s", dotted);
+	for (seg = buf; seg != NULL && cur != NULL; seg = next) {
+		next = strchr(seg, '.');
+		if (next != NULL)
+			*next++ = '\0';
+		cur = json_object_get(json_object_get(cur, "properties"), seg);
+	}
+	return cur;
+}
+
+static void test_crd_defaults_match_the_decoder(void **state)
+{
+	json_t *sched = load_yaml("crds/snapstage.io_backupschedules.yaml");
+	json_t *backup = load_yaml("crds/snapstage.io_backups.yaml");
+	json_t *restore = load_yaml("crds/snapstage.io_restores.yaml");
+	const json_t *s = prop(crd_schema(sched), "spec");
+	const json_t *r = prop(crd_schema(restore), "spec");
+	const char *blocks[] = { "target", "snapshot", "lock" };
+	size_t i;
+
+#define DEFAULT_OF(schema, path) json_object_get(prop((schema), (path)), "default")
+	(void)state;
+	assert_string_equal(json_string_value(DEFAULT_OF(s, "timeZone")),
+			    APP_DEFAULT_TIME_ZONE);
+	assert_false(json_is_true(DEFAULT_OF(s, "suspend")));
+	assert_string_equal(json_string_value(DEFAULT_OF(s, "backupDeletionPolicy")),
+			    "Retain");
+	assert_string_equal(json_string_value(DEFAULT_OF(s, "target.role")),
+			    app_role_name(APP_ROLE_PREFER_REPLICA));
+	assert_int_equal(
+		json_integer_value(DEFAULT_OF(s, "target.maxReplicationLagSeconds")),
+		APP_DEFAULT_MAX_LAG_SECONDS);
+	assert_string_equal(
+		json_string_value(DEFAULT_OF(
+			s, "target.connection.credentialsSecretRef.usernameKey")),
+		APP_DEFAULT_USERNAME_KEY);
+	assert_string_equal(
+		json_string_value(DEFAULT_OF(
+			s, "target.connection.credentialsSecretRef.passwordKey")),
+		APP_DEFAULT_PASSWORD_KEY);
+	assert_string_equal(
+		json_string_value(DEFAULT_OF(s, "target.connection.tls.mode")),
+		app_tls_mode_name(APP_TLS_PREFERRED));
+	assert_string_equal(
+		json_string_value(DEFAULT_OF(s, "target.connection.tls.caSecretRef.key")),
+		APP_DEFAULT_CA_KEY);
+	assert_int_equal(json_integer_value(DEFAULT_OF(
+				 s, "target.connection.connectTimeoutSeconds")),
+			 APP_DEFAULT_CONNECT_TIMEOUT_SECONDS);
+	assert_string_equal(json_string_value(DEFAULT_OF(s, "lock.stage")),
+			    app_lock_stage_name(APP_STAGE_BLOCK_COMMIT));
+	assert_int_equal(json_integer_value(DEFAULT_OF(s, "lock.timeoutSeconds")),
+			 APP_DEFAULT_LOCK_TIMEOUT_SECONDS);
+	assert_int_equal(json_integer_value(DEFAULT_OF(s, "lock.acquireTimeoutSeconds")),
+			 APP_DEFAULT_ACQUIRE_TIMEOUT_SECONDS);
+	assert_int_equal(json_integer_value(DEFAULT_OF(s, "retention.keepFailed")),
+			 APP_DEFAULT_KEEP_FAILED);
+	assert_false(json_is_true(DEFAULT_OF(s, "retention.dryRun")));
+	assert_int_equal(json_integer_value(DEFAULT_OF(r, "timeoutSeconds")),
+			 APP_DEFAULT_RESTORE_TIMEOUT_SECONDS);
+	assert_int_equal(
+		json_integer_value(DEFAULT_OF(r, "target.inPlace.primaryOrdinal")), 0);
+	assert_true(json_equal(prop(r, "target.inPlace.connection"),
+			       prop(s, "target.connection")) ==
+		    0); /* descriptions differ */
+	assert_true(json_equal(DEFAULT_OF(r, "target.inPlace.connection.tls.mode"),
+			       DEFAULT_OF(s, "target.connection.tls.mode")));
+	for (i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
+		if (!json_equal(prop(s, blocks[i]),
+				prop(prop(crd_schema(backup), "spec"), blocks[i])))
+			fail_msg("spec.%s differs between BackupSchedule and Backup",
+				 blocks[i]);
+	}
+#undef DEFAULT_OF
+	json_decref(sched);
+	json_decref(backup);
+	json_decref(restore);
+}
+
+/* ---- quantities -------------------------------------------------------- */
+
+static void test_quantities(void **state)
+{
+	static const struct {
+		const char *text;
+		int64_t bytes;
+	} good[] = {
+		{ "0", 0 },
+		{ "1", 1 },
+		{ "10Gi", INT64_C(10) << 30 },
+		{ "1.5Gi", INT64_C(3) << 29 },
+		{ "0.1Ki", 103 }, /* 102.4 rounds up */
+		{ "1G", 1000000000 },
+		{ "500M", 500000000 },
+		{ "1e3", 1000 },
+		{ "1E3", 1000 },
+		{ "2E", INT64_C(2000000000000000000) },
+		{ "1m", 1 },	/* a thousandth of a byte is still a byte */
+		{ "1500m", 2 }, /* 1.5 bytes */
+		{ "+7k", 7000 },
+		{ "7Ei", INT64_C(7) << 60 },
+		{ ".5Ki", 512 },
+		{ "0.000000000000000000000000000000000000000001", 1 },
+	};
+	static const char *const bad_texts[] = { "",	 "-1Gi",  "Gi",	 "1GB",
+						 "1 Gi", "1.2.3", "e3",	 "1e",
+						 "1e+",	 "0x10",  "1Ki2" };
+	char buf[KUBE_QUANTITY_MAX];
+	int64_t v;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (kube_quantity_parse(&v, good[i].text) != 0)
+			fail_msg("%s: %s", good[i].text, ss_error_last()->message);
+		if (v != good[i].bytes)
+			fail_msg("%s: got %lld, want %lld", good[i].text, (long long)v,
+				 (long long)good[i].bytes);
+	}
+	for (i = 0; i < sizeof(bad_texts) / sizeof(bad_texts[0]); i++) {
+		if (kube_quantity_parse(&v, bad_texts[i]) == 0)
+			fail_msg("\"%s\" parsed as %lld", bad_texts[i], (long long)v);
+	}
+	assert_int_equal(kube_quantity_parse(&v, "8Ei"), SS_ETOOLARGE);
+	assert_int_equal(kube_quantity_parse(&v, "1e19"), SS_ETOOLARGE);
+	assert_int_equal(kube_quantity_parse(&v, "9223372036854775808"), SS_ETOOLARGE);
+	assert_int_equal(kube_quantity_parse(&v, "9223372036854775807"), 0);
+	assert_int_equal(v, INT64_MAX);
+
+	assert_string_equal(kube_quantity_format(buf, sizeof(buf), INT64_C(10) << 30),
+			    "10Gi");
+	assert_string_equal(kube_quantity_format(buf, sizeof(buf), INT64_C(1536) << 20),
+			    "1536Mi");
+	assert_string_equal(kube_quantity_format(buf, sizeof(buf), 1000), "1000");
+	assert_string_equal(kube_quantity_format(buf, sizeof(buf), 0), "0");
+	assert_string_equal(kube_quantity_format(buf, sizeof(buf), INT64_C(1) << 60),
+			    "1Ei");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_schedule_decodes_with_defaults),
+		cmocka_unit_test(test_schedule_decodes_every_field),
+		cmocka_unit_test(test_h_is_seeded_by_identity),
+		cmocka_unit_test(test_backup_with_selector),
+		cmocka_unit_test(test_restore_new_claims),
+		cmocka_unit_test(test_restore_in_place),
+		cmocka_unit_test(test_time_zones_and_ages),
+		cmocka_unit_test(test_gitops_labels_are_not_copied),
+		cmocka_unit_test(test_backup_status_round_trip),
+		cmocka_unit_test(test_schedule_and_restore_status_round_trip),
+		cmocka_unit_test(test_every_spec_field_has_a_bad_case),
+		cmocka_unit_test(test_crd_defaults_match_the_decoder),
+		cmocka_unit_test(test_quantities),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
