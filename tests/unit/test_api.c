@@ -8,6 +8,7 @@
  * spec field of the CRDs in crds/ and fails if one has no bad case here,
  * so a field added to the schema cannot go untested.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1049,6 +1050,102 @@ static void test_crd_defaults_match_the_decoder(void **state)
 	json_decref(restore);
 }
 
+/* ---- the shipped examples and the server-side invalid fixtures -------- */
+
+/* Decodes a file by its kind: 0 or the decode's error; 1 if the file is
+ * not one of our kinds (a Secret, say). */
+static int decode_file(const char *rel)
+{
+	json_t *obj = load_yaml(rel);
+	const char *k = json_string_value(json_object_get(obj, "kind"));
+	const char *reason;
+	int rc = 1;
+
+	if (k != NULL && strcmp(k, "BackupSchedule") == 0)
+		rc = decode(K_SCHEDULE, obj, &reason);
+	else if (k != NULL && strcmp(k, "Backup") == 0)
+		rc = decode(K_BACKUP, obj, &reason);
+	else if (k != NULL && strcmp(k, "Restore") == 0)
+		rc = decode(K_RESTORE, obj, &reason);
+	json_decref(obj);
+	return rc;
+}
+
+/* Calls fn on each *.yaml in a directory of the source tree; returns how
+ * many there were. */
+static size_t each_yaml(const char *dir_rel, void (*fn)(const char *rel, size_t *n_bad),
+			size_t *n_bad)
+{
+	char dir[1024], rel[1024];
+	struct dirent *e;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", SNAPSTAGE_SOURCE_DIR, dir_rel);
+	d = opendir(dir);
+	if (d == NULL)
+		fail_msg("cannot open %s", dir);
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+
+		if (len < 5 || strcmp(e->d_name + len - 5, ".yaml") != 0)
+			continue;
+		snprintf(rel, sizeof(rel), "%s/%s", dir_rel, e->d_name);
+		fn(rel, n_bad);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void expect_valid(const char *rel, size_t *n_bad)
+{
+	int rc = decode_file(rel);
+
+	if (rc < 0) {
+		print_error("%s: %s\n", rel, ss_error_last()->message);
+		(*n_bad)++;
+	}
+}
+
+static void expect_invalid(const char *rel, size_t *n_bad)
+{
+	int rc = decode_file(rel);
+
+	if (rc == 1) {
+		print_error("%s: not a snapstage kind\n", rel);
+		(*n_bad)++;
+	} else if (rc == 0) {
+		print_error("%s: the decoder accepted what the API server must refuse\n",
+			    rel);
+		(*n_bad)++;
+	} else {
+		print_message("%s: %s\n", rel, ss_error_last()->message);
+	}
+}
+
+static void test_examples_decode(void **state)
+{
+	size_t n_bad = 0, n;
+
+	(void)state;
+	n = each_yaml("deploy/examples", expect_valid, &n_bad);
+	assert_true(n >= 6);
+	assert_int_equal(n_bad, 0);
+}
+
+/* What the schema rejects, the decoder rejects too: an object that skipped
+ * the server's validation (an older CRD installed) is still refused. */
+static void test_invalid_fixtures_are_refused(void **state)
+{
+	size_t n_bad = 0, n;
+
+	(void)state;
+	n = each_yaml("tests/fixtures/invalid", expect_invalid, &n_bad);
+	assert_true(n >= 20);
+	assert_int_equal(n_bad, 0);
+}
+
 /* ---- quantities -------------------------------------------------------- */
 
 static void test_quantities(void **state)
@@ -1126,6 +1223,8 @@ int main(void)
 		cmocka_unit_test(test_every_spec_field_has_a_bad_case),
 		cmocka_unit_test(test_crd_defaults_match_the_decoder),
 		cmocka_unit_test(test_quantities),
+		cmocka_unit_test(test_examples_decode),
+		cmocka_unit_test(test_invalid_fixtures_are_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
