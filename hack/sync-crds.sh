@@ -4,7 +4,7 @@
 # templates and cannot reach outside the chart, so the chart carries copies.
 #
 # A file counts as a CRD if it is crds/*.yaml and declares
-# `kind: CustomResourceDefinition` (crds/kustomization.yaml does not).
+# `kind: CustomResourceDefinition` (crds/Kustomization is not a .yaml file).
 #
 # Usage: hack/sync-crds.sh           copy crds/ into the chart (and remove
 #                                    chart copies whose source is gone)

@@ -115,15 +115,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Runs a command and sorts its output (kubectl -f DIR goes in directory order).
+sorted() { "$@" | LC_ALL=C sort; }
+
 # --- install, twice ----------------------------------------------------------
 
 existing=$(k get crd "${CRDS[@]}" --ignore-not-found -o name) || fail "listing CRDs"
 [ -z "$existing" ] && installed_here=1
-apply_args=()
-for f in "${CRD_FILES[@]}"; do apply_args+=(-f "$f"); done
-# Not `kubectl apply -f crds/`: that folder also holds a kustomization.yaml,
-# which kubectl -f cannot apply.
-k apply "${apply_args[@]}" >/dev/null || fail "kubectl apply of the CRDs"
+# Exactly what the README tells users to run (the folder's kustomize file is
+# named Kustomization, so -f sees only the CRDs).
+apply_args=(-f "$ROOT/crds/")
+k apply "${apply_args[@]}" >/dev/null || fail "kubectl apply -f crds/"
 k wait --for=condition=Established --timeout=60s "${CRDS[@]/#/crd/}" >/dev/null ||
     fail "the CRDs did not become Established"
 for c in "${CRDS[@]}"; do
@@ -131,10 +133,10 @@ for c in "${CRDS[@]}"; do
         k get crd "$c" -o jsonpath='{.status.conditions[?(@.type=="NamesAccepted")].status}/{.status.conditions[?(@.type=="Established")].status}'
 done
 expect_out "a second apply changes nothing" \
-    "customresourcedefinition.apiextensions.k8s.io/backupschedules.snapstage.io unchanged
-customresourcedefinition.apiextensions.k8s.io/backups.snapstage.io unchanged
+    "customresourcedefinition.apiextensions.k8s.io/backups.snapstage.io unchanged
+customresourcedefinition.apiextensions.k8s.io/backupschedules.snapstage.io unchanged
 customresourcedefinition.apiextensions.k8s.io/restores.snapstage.io unchanged" \
-    k apply "${apply_args[@]}"
+    sorted k apply "${apply_args[@]}"
 served() { k api-resources --api-group=$GROUP --no-headers | awk '{$1 = $1; print}' | sort; }
 expect_out "served resources (name shortnames apiVersion namespaced kind)" \
     "backups bk $GROUP/v1alpha1 true Backup
