@@ -48,6 +48,8 @@ step "dependencies"
 hack/deps.sh
 step "Kubernetes binaries (built once, then cached)"
 hack/build-k8s.sh >/dev/null
+step "kubectl and helm (downloaded once, then cached)"
+hack/tools.sh >/dev/null
 
 run_suite "default build" build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
