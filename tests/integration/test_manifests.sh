@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Static checks of the install manifests, no cluster needed:
+#   - the chart's CRDs are identical to crds/ (hack/sync-crds.sh --check);
+#   - every kustomization builds (deploy/, its base, the in-place-restore
+#     overlay, the single-namespace example);
+#   - `helm lint --strict` passes for the defaults, for watchNamespace +
+#     inPlaceRestore, and for a values file that sets every value;
+#   - bad values fail: the schema rejects them (lint), or the templates
+#     refuse impossible combinations (template);
+#   - every controller flag the manifests pass is one `snapstage --help`
+#     lists, and the args are the ones each mode needs;
+#   - pod and container security settings are in every rendering;
+#   - the ServiceMonitor is rendered only when asked for.
+#
+# Usage: test_manifests.sh PATH-TO-snapstage-BINARY
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${1:?usage: $0 PATH-TO-snapstage}
+eval "$("$REPO/hack/tools.sh" --env)"
+CHART=$REPO/helm/snapstage
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+# Helm's own config and cache stay out of the user's home.
+export HELM_CONFIG_HOME=$TMP/helm/config HELM_CACHE_HOME=$TMP/helm/cache HELM_DATA_HOME=$TMP/helm/data
+
+failures=0
+checks=0
+pass() { checks=$((checks + 1)); printf '  ok    %s\n' "$*"; }
+fail() { checks=$((checks + 1)); failures=$((failures + 1)); printf '  FAIL  %s\n' "$*"; }
+# check DESCRIPTION COMMAND...: passes if the command succeeds.
+check() {
+    local what=$1
+    shift
+    if "$@" >"$TMP/out" 2>&1; then pass "$what"; else fail "$what"; sed 's/^/        /' "$TMP/out"; fi
+}
+# refuse DESCRIPTION PATTERN COMMAND...: passes if the command fails and its
+# output matches PATTERN (the reason we expect, not any failure).
+refuse() {
+    local what=$1 pattern=$2
+    shift 2
+    if "$@" >"$TMP/out" 2>&1; then
+        fail "$what: was accepted"
+    elif grep -Eq -- "$pattern" "$TMP/out"; then
+        pass "$what: refused ($(grep -Eo -m1 -- "$pattern" "$TMP/out"))"
+    else
+        fail "$what: failed, but not with /$pattern/:"
+        sed 's/^/        /' "$TMP/out"
+    fi
+}
+
+# A values file that sets every value of the chart to something non-default.
+cat >"$TMP/all-values.yaml" <<'EOF'
+image: {repository: registry.example/snapstage, tag: "0.1.0", pullPolicy: Always, pullSecrets: [regcred]}
+replicaCount: 2
+nameOverride: snap
+fullnameOverride: snap-ctl
+serviceAccount: {create: true, name: snap-sa, annotations: {example.com/role: backup}}
+rbac: {create: true}
+watchNamespace: mariadb
+inPlaceRestore: {enabled: true}
+leaderElection: {enabled: true, id: snap-leader, leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 4s}
+logLevel: debug
+logFormat: text
+workers: 4
+shutdownTimeout: 1m
+terminationGracePeriodSeconds: 90
+metrics:
+  enabled: true
+  port: 9090
+  service: {type: ClusterIP, port: 9090, annotations: {example.com/scrape: "true"}}
+  serviceMonitor: {enabled: true, interval: 15s, scrapeTimeout: 10s, labels: {release: prometheus}}
+healthProbePort: 9091
+resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {cpu: 2, memory: 512Mi}}
+commonLabels: {team: storage}
+podLabels: {tier: control}
+podAnnotations: {example.com/note: hello}
+nodeSelector: {kubernetes.io/os: linux}
+tolerations: [{key: dedicated, operator: Equal, value: infra, effect: NoSchedule}]
+affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/arch, operator: In, values: [amd64]}]}]}}}
+priorityClassName: system-cluster-critical
+podSecurityContext: {runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: {type: RuntimeDefault}}
+securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: {drop: [ALL]}}
+EOF
+
+echo "== CRDs"
+check "hack/sync-crds.sh --check: helm/snapstage/crds/ == crds/" "$REPO/hack/sync-crds.sh" --check
+
+echo "== kustomize"
+declare -A KUST=(
+    [deploy]=$REPO/deploy
+    [base]=$REPO/deploy/base
+    [in-place-restore]=$REPO/deploy/in-place-restore
+    [single-namespace]=$REPO/deploy/examples/single-namespace
+)
+for k in deploy base in-place-restore single-namespace; do
+    check "kubectl kustomize ${KUST[$k]#"$REPO/"}" "$KUBECTL" kustomize "${KUST[$k]}"
+    "$KUBECTL" kustomize "${KUST[$k]}" >"$TMP/kust-$k.yaml" 2>/dev/null || true
+done
+
+echo "== helm lint"
+check "helm lint --strict (defaults)" "$HELM" lint --strict "$CHART"
+check "helm lint --strict --set watchNamespace=x --set inPlaceRestore.enabled=true" \
+    "$HELM" lint --strict "$CHART" --set watchNamespace=x --set inPlaceRestore.enabled=true
+check "helm lint --strict -f <every value set>" "$HELM" lint --strict "$CHART" -f "$TMP/all-values.yaml"
+
+echo "== the schema refuses bad values"
+refuse "logFormat=xml" "/logFormat.*must be one of" "$HELM" lint "$CHART" --set logFormat=xml
+refuse "logLevel=trace" "/logLevel.*must be one of" "$HELM" lint "$CHART" --set logLevel=trace
+refuse "workers=0" "/workers" "$HELM" lint "$CHART" --set workers=0
+refuse "workers=65" "/workers" "$HELM" lint "$CHART" --set workers=65
+refuse "an unknown top-level key" "additional properties 'unknownKey'" "$HELM" lint "$CHART" --set unknownKey=1
+refuse "a misspelt nested key" "additional properties 'enable'" "$HELM" lint "$CHART" --set inPlaceRestore.enable=true
+refuse "watchNamespace=Not_A_Namespace" "/watchNamespace" "$HELM" lint "$CHART" --set watchNamespace=Not_A_Namespace
+refuse "image.pullPolicy=Sometimes" "/image/pullPolicy" "$HELM" lint "$CHART" --set image.pullPolicy=Sometimes
+refuse "leaderElection.leaseDuration=fifteen" "/leaderElection/leaseDuration" \
+    "$HELM" lint "$CHART" --set leaderElection.leaseDuration=fifteen
+refuse "resources.requests.memory=lots" "/resources/requests/memory" \
+    "$HELM" lint "$CHART" --set resources.requests.memory=lots
+refuse "inPlaceRestore.enabled=yes (a string)" "/inPlaceRestore/enabled" \
+    "$HELM" lint "$CHART" --set-string inPlaceRestore.enabled=yes
+
+echo "== the templates refuse impossible combinations"
+refuse "replicaCount=2 without leader election" "replicaCount > 1 needs leaderElection.enabled" \
+    "$HELM" template t "$CHART" --set replicaCount=2 --set leaderElection.enabled=false
+refuse "a ServiceMonitor without metrics" "serviceMonitor.enabled needs metrics.enabled" \
+    "$HELM" template t "$CHART" --set metrics.enabled=false --set metrics.serviceMonitor.enabled=true
+refuse "serviceAccount.create=false without a name" "serviceAccount.name is required" \
+    "$HELM" template t "$CHART" --set serviceAccount.create=false
+
+render() { # file helm-args...
+    local f=$1
+    shift
+    "$HELM" template snapstage "$CHART" -n snapstage-system "$@" >"$TMP/$f" 2>"$TMP/$f.err" ||
+        { fail "helm template $*"; sed 's/^/        /' "$TMP/$f.err"; return 0; }
+}
+render helm-default.yaml
+render helm-ns-ip.yaml --set watchNamespace=mariadb --set inPlaceRestore.enabled=true
+render helm-all.yaml -f "$TMP/all-values.yaml"
+render helm-quiet.yaml --set metrics.enabled=false --set leaderElection.enabled=false --set rbac.create=false
+
+# The container args of a rendering: the "- --flag..." lines.
+args_of() { sed -n 's/^ *- \(--[a-z].*\)$/\1/p' "$TMP/$1" | sed 's/ *#.*//'; }
+
+echo "== every flag passed is one snapstage --help lists"
+"$BIN" --help >"$TMP/help" || { fail "$BIN --help"; }
+for f in kust-deploy.yaml kust-in-place-restore.yaml kust-single-namespace.yaml \
+    helm-default.yaml helm-ns-ip.yaml helm-all.yaml helm-quiet.yaml; do
+    unknown=()
+    while read -r a; do
+        flag=${a%%=*}
+        grep -Eq -- "^  $flag( |$)" "$TMP/help" || unknown+=("$flag")
+    done < <(args_of "$f")
+    n=$(args_of "$f" | wc -l)
+    if [ "$n" -gt 0 ] && [ ${#unknown[@]} = 0 ]; then
+        pass "$f: all $n args are snapstage flags"
+    else
+        fail "$f: ${n} args; unknown to snapstage: ${unknown[*]:-(no args found)}"
+    fi
+done
+
+echo "== the args each mode needs"
+# has_args FILE ARG...: every ARG is among FILE's args; lacks_args likewise none.
+has_args() {
+    local f=$1 a missing=()
+    shift
+    for a in "$@"; do args_of "$f" | grep -qxF -- "$a" || missing+=("$a"); done
+    if [ ${#missing[@]} = 0 ]; then pass "$f has $*"; else fail "$f lacks ${missing[*]}"; fi
+}
+lacks_args() {
+    local f=$1 a found=()
+    shift
+    for a in "$@"; do args_of "$f" | grep -q -- "^$a" && found+=("$a"); done
+    if [ ${#found[@]} = 0 ]; then pass "$f has no $*"; else fail "$f has ${found[*]}"; fi
+}
+want_deploy=(--leader-elect '--leader-election-namespace=$(POD_NAMESPACE)' --metrics-bind-address=:8080
+    --health-probe-bind-address=:8081 --log-format=json)
+if [ "$(args_of kust-deploy.yaml)" = "$(printf '%s\n' "${want_deploy[@]}")" ]; then
+    pass "kust-deploy.yaml args are exactly: ${want_deploy[*]}"
+else
+    fail "kust-deploy.yaml args: $(args_of kust-deploy.yaml | tr '\n' ' ')"
+fi
+lacks_args kust-deploy.yaml --enable-in-place-restore --namespace
+has_args kust-in-place-restore.yaml "${want_deploy[@]}" --enable-in-place-restore
+has_args kust-single-namespace.yaml "${want_deploy[@]}" --namespace=mariadb
+lacks_args kust-single-namespace.yaml --enable-in-place-restore
+has_args helm-default.yaml "${want_deploy[@]}" --leader-elect-lease-duration=15s \
+    --leader-elect-renew-deadline=10s --leader-elect-retry-period=2s --workers=2 --log-level=info
+lacks_args helm-default.yaml --enable-in-place-restore --namespace --leader-election-id
+has_args helm-ns-ip.yaml --namespace=mariadb --enable-in-place-restore
+has_args helm-all.yaml --namespace=mariadb --enable-in-place-restore --leader-election-id=snap-leader \
+    --leader-elect-lease-duration=30s --leader-elect-renew-deadline=20s --leader-elect-retry-period=4s \
+    --metrics-bind-address=:9090 --health-probe-bind-address=:9091 --workers=4 --shutdown-timeout=1m \
+    --log-level=debug --log-format=text
+has_args helm-quiet.yaml --metrics-bind-address=0
+lacks_args helm-quiet.yaml --leader-elect
+
+echo "== security settings and objects"
+# Lines every Deployment rendering must contain (indentation ignored).
+secure=('runAsNonRoot: true' 'runAsUser: 65532' 'readOnlyRootFilesystem: true'
+    'allowPrivilegeEscalation: false' '- ALL' 'type: RuntimeDefault' 'automountServiceAccountToken: true'
+    'path: /healthz' 'path: /readyz' 'name: health' 'fieldPath: metadata.namespace')
+for f in kust-deploy.yaml helm-default.yaml helm-ns-ip.yaml; do
+    missing=()
+    for s in "${secure[@]}"; do grep -qE "^ *(- )?$(sed 's/[][\/.*$^]/\\&/g' <<<"$s")\$" "$TMP/$f" || missing+=("$s"); done
+    if [ ${#missing[@]} = 0 ]; then pass "$f: securityContext, probes, token and POD_NAMESPACE"; else fail "$f lacks: ${missing[*]}"; fi
+done
+count() { grep -c "^kind: $2\$" "$TMP/$1" || true; }
+[ "$(count helm-default.yaml ServiceMonitor)" = 0 ] && pass "no ServiceMonitor by default" || fail "ServiceMonitor rendered by default"
+[ "$(count helm-all.yaml ServiceMonitor)" = 1 ] && pass "a ServiceMonitor when enabled" || fail "no ServiceMonitor when enabled"
+[ "$(count helm-quiet.yaml Service)" = 0 ] && pass "no metrics Service with metrics.enabled=false" || fail "metrics Service without metrics"
+[ "$(count helm-quiet.yaml ClusterRole)$(count helm-quiet.yaml Role)" = 00 ] && pass "no RBAC with rbac.create=false" || fail "RBAC rendered with rbac.create=false"
+[ "$(count helm-default.yaml ClusterRole)$(count helm-default.yaml Role)" = 21 ] &&
+    pass "defaults: 2 ClusterRoles (namespaced rules, cluster reads) + leader-election Role" ||
+    fail "defaults: $(count helm-default.yaml ClusterRole) ClusterRoles, $(count helm-default.yaml Role) Roles"
+[ "$(count helm-ns-ip.yaml ClusterRole)$(count helm-ns-ip.yaml Role)" = 13 ] &&
+    pass "watchNamespace+inPlaceRestore: 1 ClusterRole (cluster reads) + 3 Roles" ||
+    fail "watchNamespace+inPlaceRestore: $(count helm-ns-ip.yaml ClusterRole) ClusterRoles, $(count helm-ns-ip.yaml Role) Roles"
+[ "$(count kust-single-namespace.yaml ClusterRole)$(count kust-single-namespace.yaml Role)" = 12 ] &&
+    pass "single-namespace example: 1 ClusterRole (cluster reads) + 2 Roles" ||
+    fail "single-namespace example: $(count kust-single-namespace.yaml ClusterRole) ClusterRoles"
+grep -q 'image: "registry.example/snapstage:0.1.0"' "$TMP/helm-all.yaml" && pass "image repository and tag" || fail "image not rendered from values"
+grep -q 'image: "snapstage:0.1.0"' "$TMP/helm-default.yaml" && pass "default image snapstage:<appVersion>" || fail "default image"
+
+echo
+echo "test_manifests: $checks checks, $failures failed"
+[ "$failures" = 0 ]
