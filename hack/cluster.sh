@@ -5,7 +5,8 @@
 # and client-certificate authentication, service-account token signing (so
 # TokenRequest works) and RBAC authorization.
 #
-# Usage: hack/cluster.sh [--dir DIR] up | down | env | status | restart-apiserver
+# Usage: hack/cluster.sh [--dir DIR] up [--with-mariadb] | down | env | status
+#                                    | restart-apiserver | install-snapshot-crds
 #                                    | install-snapshot-crds
 #   DIR defaults to $SNAPSTAGE_CLUSTER_DIR or /tmp/snapstage-cluster.
 #   install-snapshot-crds (optional, on a running cluster) server-side-applies
@@ -49,7 +50,7 @@ pid_alive() {
 # True if pid $2 is still the daemon recorded as $1 (not a recycled pid).
 pid_is() {
     local cmd
-    cmd=$(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null) || return 1
+    cmd=$({ tr '\0' ' ' <"/proc/$2/cmdline"; } 2>/dev/null) || return 1
     case "$cmd" in *"$1"* | *"$DIR"*) return 0 ;; *) return 1 ;; esac
 }
 alive() {
@@ -194,6 +195,32 @@ start_apiserver() {
     fi
 }
 
+kcm_ready() {
+    [ "$(curl -sS --max-time 2 -k "https://127.0.0.1:$KCM_PORT/healthz")" = ok ]
+}
+
+# The controllers a StatefulSet of MariaDB needs to behave as in a real
+# cluster (Pods and PVCs from templates, claims bound to volumes, garbage
+# collection, namespaces, ServiceAccount tokens). Node controllers are left
+# out: the simulated node agent is the only node and keeps itself Ready.
+KCM_CONTROLLERS=statefulset,persistentvolume-binder,garbagecollector,serviceaccount-token,serviceaccount,namespace,pvc-protection,pv-protection,replicaset,deployment,endpoint,podgc
+
+start_controller_manager() {
+    local pki=$DIR/pki
+    spawn kube-controller-manager "$K8S_BIN/kube-controller-manager" \
+        --kubeconfig="$DIR/kubeconfig" \
+        --authentication-kubeconfig="$DIR/kubeconfig" \
+        --authorization-kubeconfig="$DIR/kubeconfig" \
+        --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --port=0 \
+        --leader-elect=false --controllers="$KCM_CONTROLLERS" \
+        --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
+        --concurrent-statefulset-syncs=5 --profiling=false
+    if ! wait_until 60 kube-controller-manager kcm_ready; then
+        tail -n 30 "$DIR/logs/kube-controller-manager.log" >&2 || true
+        return 1
+    fi
+}
+
 write_kubeconfig() { # file user token-file
     local ca
     ca=$(base64 -w0 <"$DIR/pki/ca.crt")
@@ -234,8 +261,87 @@ export SNAPSTAGE_SA_KEY_FILE=$DIR/pki/sa.key
 export SNAPSTAGE_K8S_BIN=$K8S_BIN
 ENV
     # What a restart needs to reuse the same ports.
-    printf 'API_PORT=%s\nETCD_PORT=%s\nETCD_PEER_PORT=%s\nK8S_BIN=%s\n' \
-        "$API_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "$K8S_BIN" >"$DIR/ports"
+    printf 'API_PORT=%s\nETCD_PORT=%s\nETCD_PEER_PORT=%s\nKCM_PORT=%s\nK8S_BIN=%s\n' \
+        "$API_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "$KCM_PORT" "$K8S_BIN" >"$DIR/ports"
+}
+
+# ---- the MariaDB-on-Kubernetes parts (up --with-mariadb) -------------------
+
+# hack/sim/ holds the simulated node agent (kubelet role) and storage driver
+# (CSI driver + external-snapshotter + provisioner roles). They run on
+# Debian's python3 (python3-kubernetes), not whatever python3 is first on
+# PATH, and see the cluster only through its API server.
+SIM_PYTHON=/usr/bin/python3
+SIM_NODE=sim-node-1
+
+node_ready() {
+    admin_api GET "/api/v1/nodes/$SIM_NODE" 2>/dev/null | python3 -c '
+import json, sys
+conds = json.load(sys.stdin).get("status", {}).get("conditions", [])
+sys.exit(0 if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds) else 1)'
+}
+
+storage_ready() {
+    admin_api GET /apis/storage.k8s.io/v1/storageclasses/snapstage-sim >/dev/null 2>&1 &&
+        admin_api GET /apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses/snapstage-sim >/dev/null 2>&1
+}
+
+start_simulators() {
+    local f
+    for f in storage.py node.py; do
+        [ -f "$HACK/sim/$f" ] || die "hack/sim/$f is missing"
+    done
+    mkdir -p "$DIR/sim"
+    spawn sim-storage "$SIM_PYTHON" "$HACK/sim/storage.py" \
+        --kubeconfig "$DIR/kubeconfig" --state "$DIR/sim"
+    spawn sim-node "$SIM_PYTHON" "$HACK/sim/node.py" \
+        --kubeconfig "$DIR/kubeconfig" --state "$DIR/sim" --node-name "$SIM_NODE"
+    if ! wait_until 60 sim-storage storage_ready; then
+        tail -n 30 "$DIR/logs/sim-storage.log" >&2 || true
+        return 1
+    fi
+    if ! wait_until 60 sim-node node_ready; then
+        tail -n 30 "$DIR/logs/sim-node.log" >&2 || true
+        return 1
+    fi
+}
+
+# Pids of processes started for this cluster that outlived their parent
+# (e.g. a mariadbd whose node agent was SIGKILLed): anything whose command
+# line names DIR, except this script and its ancestors.
+leftover_pids() {
+    local self=$$ p ancestors=" " cmd
+    p=$self
+    while [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != 1 ]; do
+        ancestors+="$p "
+        p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null || true)
+    done
+    for p in /proc/[0-9]*; do
+        p=${p#/proc/}
+        case "$ancestors" in *" $p "*) continue ;; esac
+        [ "$p" = "$BASHPID" ] && continue
+        cmd=$({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null) || continue
+        case "$cmd" in *cluster.sh*) continue ;; *"$DIR/"*) echo "$p" ;; esac
+    done
+}
+
+sweep_leftovers() {
+    local pids i
+    pids=$(leftover_pids)
+    [ -z "$pids" ] && return 0
+    log "stopping leftover processes: $(echo $pids)"
+    # shellcheck disable=SC2086
+    kill -TERM $pids 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        pids=$(leftover_pids)
+        [ -z "$pids" ] && return 0
+        sleep 0.2
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    sleep 0.5
+    pids=$(leftover_pids)
+    [ -z "$pids" ] || { log "still running after SIGKILL: $(echo $pids)"; return 1; }
 }
 
 stop_component() {
@@ -268,10 +374,14 @@ cmd_down() {
     [ -d "$DIR" ] || return 0
     [ -d "$DIR/pids" ] || die "$DIR has no pids/ folder: not a cluster dir, not removing it"
     local c
-    for c in kube-controller-manager kube-apiserver etcd; do stop_component "$c"; done
+    # The node agent first: it stops its mariadbd processes cleanly.
+    for c in sim-node sim-storage kube-controller-manager kube-apiserver etcd; do
+        stop_component "$c"
+    done
     for c in "$DIR"/pids/*.pid; do # anything a later tool added
         [ -e "$c" ] && stop_component "$(basename "$c" .pid)"
     done
+    sweep_leftovers
     rm -rf "$DIR"
     log "down: $DIR removed"
 }
@@ -286,7 +396,10 @@ up_failed() {
 }
 
 cmd_up() {
-    if [ -f "$DIR/ports" ] && alive etcd && alive kube-apiserver; then
+    local with_mariadb=0
+    [ "${1:-}" = --with-mariadb ] && with_mariadb=1
+    if [ -f "$DIR/ports" ] && alive etcd && alive kube-apiserver &&
+        { [ $with_mariadb = 0 ] || alive sim-node; }; then
         # shellcheck disable=SC1091
         . "$DIR/ports"
         if apiserver_ready; then
@@ -305,7 +418,7 @@ cmd_up() {
     UP_DONE=0
     trap 'up_failed' EXIT
     trap 'exit 130' INT TERM
-    read -r API_PORT ETCD_PORT ETCD_PEER_PORT <<<"$(free_ports 3)"
+    read -r API_PORT ETCD_PORT ETCD_PEER_PORT KCM_PORT <<<"$(free_ports 4)"
     gen_pki
     gen_tokens
     start_etcd
@@ -313,6 +426,12 @@ cmd_up() {
     write_kubeconfig "$DIR/kubeconfig" snapstage-admin "$DIR/admin.token"
     write_kubeconfig "$DIR/kubeconfig-unprivileged" snapstage-unprivileged "$DIR/unprivileged.token"
     write_env
+    if [ $with_mariadb = 1 ]; then
+        start_controller_manager
+        cmd_install_snapshot_crds
+        start_simulators
+        echo "export SNAPSTAGE_SIM_DIR=$DIR/sim" >>"$DIR/env"
+    fi
     UP_DONE=1
     trap - EXIT INT TERM
     local ms=$((($(date +%s%N) - started_ns) / 1000000))
@@ -389,7 +508,9 @@ cmd_install_snapshot_crds() {
 
 cmd_status() {
     local c rc=0 comps=(etcd kube-apiserver)
-    [ -f "$DIR/pids/kube-controller-manager.pid" ] && comps+=(kube-controller-manager)
+    for c in kube-controller-manager sim-storage sim-node; do
+        [ -f "$DIR/pids/$c.pid" ] && comps+=("$c")
+    done
     for c in "${comps[@]}"; do
         if alive "$c"; then echo "$c: running (pid $(pid_of "$c"))"; else echo "$c: stopped"; rc=1; fi
     done
@@ -397,7 +518,7 @@ cmd_status() {
 }
 
 case "${1:-}" in
-up) cmd_up ;;
+up) cmd_up "${2:-}" ;;
 down) cmd_down ;;
 env)
     { [ -f "$DIR/env" ] && alive etcd && alive kube-apiserver; } ||
@@ -407,5 +528,5 @@ env)
 status) cmd_status ;;
 restart-apiserver) cmd_restart_apiserver ;;
 install-snapshot-crds) cmd_install_snapshot_crds ;;
-*) echo "usage: $0 [--dir DIR] up|down|env|status|restart-apiserver|install-snapshot-crds" >&2; exit 2 ;;
+*) echo "usage: $0 [--dir DIR] up [--with-mariadb]|down|env|status|restart-apiserver|install-snapshot-crds" >&2; exit 2 ;;
 esac

@@ -14,6 +14,8 @@ PACKAGES=(
     libcmocka-dev valgrind python3 python3-yaml
     # the local test cluster (hack/cluster.sh, hack/build-k8s.sh)
     etcd-server openssl curl golang-go rsync dpkg-dev
+    # the simulated node and storage (hack/sim/) and the MariaDB they run
+    mariadb-server mariadb-client python3-kubernetes python3-pymysql
 )
 
 missing=()
@@ -31,7 +33,12 @@ fi
 echo "[deps] installing ${missing[*]}" >&2
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The etcd package may start a system etcd; the tests run their own.
+# The etcd and mariadb-server packages may start system services; the tests
+# run their own.
 if command -v systemctl >/dev/null 2>&1; then
     systemctl disable --now etcd >/dev/null 2>&1 || true
+    systemctl disable --now mariadb >/dev/null 2>&1 || true
+fi
+if command -v service >/dev/null 2>&1 && pgrep -x mariadbd >/dev/null; then
+    service mariadb stop >/dev/null 2>&1 || true
 fi
