@@ -23,8 +23,10 @@
 # The root has only the closure, fewer packages than debian:12-slim, so
 # anything that works here works in the image. Needs root (chroot).
 #
-# Usage: hack/image-check.sh [--binary PATH] [--kubeconfig FILE] [--keep]
-#                            [--dockerfile FILE]
+# Usage: hack/image-check.sh [--binary PATH | --work DIR] [--kubeconfig FILE]
+#                            [--keep] [--dockerfile FILE]
+#   --work DIR keeps the build context and CMake build tree there (default
+#   ~/.cache/snapstage/image-check), so repeated runs build incrementally;
 #   --keep leaves the temporary root in place and prints its path;
 #   --dockerfile checks another Dockerfile (the tests use it to show that a
 #   runtime stage missing a library fails).
@@ -35,6 +37,7 @@ ROOT_DIR=$(cd "$(dirname "$0")/.." && pwd)
 DOCKERFILE=$ROOT_DIR/Dockerfile
 CACHE=${SNAPSTAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/snapstage}/image-check
 binary=""
+work=""
 kubeconfig=""
 keep=0
 while [ $# -gt 0 ]; do
@@ -43,7 +46,8 @@ while [ $# -gt 0 ]; do
     --kubeconfig) kubeconfig=${2:?}; shift 2 ;;
     --keep) keep=1; shift ;;
     --dockerfile) DOCKERFILE=${2:?}; shift 2 ;;
-    *) echo "usage: $0 [--binary PATH] [--kubeconfig FILE] [--keep] [--dockerfile FILE]" >&2; exit 2 ;;
+    --work) work=${2:?}; shift 2 ;;
+    *) echo "usage: $0 [--binary PATH | --work DIR] [--kubeconfig FILE] [--keep] [--dockerfile FILE]" >&2; exit 2 ;;
     esac
 done
 
@@ -136,7 +140,9 @@ done < <(apt-get download --print-uris "${CLOSURE[@]}" | tr -d "'")
 [ ${#DEB[@]} = ${#CLOSURE[@]} ] || fail "apt-get resolved ${#DEB[@]} of ${#CLOSURE[@]} packages"
 if [ ${#missing[@]} -gt 0 ]; then
     log "downloading ${#missing[@]} packages into $CACHE/debs"
-    (cd "$CACHE/debs" && apt-get -q -o APT::Sandbox::User=root download "${missing[@]}" >&2) ||
+    # Under a lock: two runs (two build trees) may share the cache.
+    (cd "$CACHE/debs" && flock "$CACHE/debs.lock" \
+        apt-get -q -o APT::Sandbox::User=root download "${missing[@]}" >&2) ||
         fail "apt-get download failed"
 fi
 
@@ -171,19 +177,21 @@ done
 
 # --- 4. The binary ----------------------------------------------------------
 if [ -z "$binary" ]; then
-    ctx=$CACHE/context
+    work=${work:-$CACHE}
+    ctx=$work/context
     rm -rf "$ctx"
     mkdir -p "$ctx"
+    # cp -a keeps modification times, so the build tree stays incremental.
     # The context .dockerignore allows (an allowlist: `*` then `!path`).
     grep -q '^\*$' "$ROOT_DIR/.dockerignore" || fail ".dockerignore is not an allowlist starting with *"
     while read -r line; do
         case "$line" in '!'*) p=${line#!}; p=${p%/}; cp -a "$ROOT_DIR/$p" "$ctx/" ;; esac
     done <"$ROOT_DIR/.dockerignore"
     log "building as the build stage does (Release, no tests) from $(ls "$ctx" | tr '\n' ' ')"
-    cmake -S "$ctx" -B "$CACHE/build" -DCMAKE_BUILD_TYPE=Release -DSNAPSTAGE_TESTS=OFF >/dev/null ||
+    cmake -S "$ctx" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DSNAPSTAGE_TESTS=OFF >/dev/null ||
         fail "cmake configure failed"
-    cmake --build "$CACHE/build" -j"$(nproc)" >/dev/null || fail "build failed"
-    binary=$CACHE/build/controller/snapstage
+    cmake --build "$work/build" -j"$(nproc)" >/dev/null || fail "the build stage's build failed (see above)"
+    binary=$work/build/controller/snapstage
 fi
 [ -x "$binary" ] || fail "no binary at $binary"
 mkdir -p "$ROOT$(dirname "$entrypoint")"
