@@ -132,7 +132,7 @@ mkdir -p "$CACHE/debs"
 # per-package apt-cache query costs about a second each).
 declare -A DEB
 missing=()
-while read -r url file _; do
+while read -r _url file _; do
     p=${file%%_*}
     DEB[$p]=$CACHE/debs/$file
     [ -s "$CACHE/debs/$file" ] || missing+=("$p")
@@ -187,7 +187,7 @@ if [ -z "$binary" ]; then
     while read -r line; do
         case "$line" in '!'*) p=${line#!}; p=${p%/}; cp -a "$ROOT_DIR/$p" "$ctx/" ;; esac
     done <"$ROOT_DIR/.dockerignore"
-    log "building as the build stage does (Release, no tests) from $(ls "$ctx" | tr '\n' ' ')"
+    log "building as the build stage does (Release, no tests) from the context in $ctx"
     cmake -S "$ctx" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DSNAPSTAGE_TESTS=OFF >/dev/null ||
         fail "cmake configure failed"
     cmake --build "$work/build" -j"$(nproc)" >/dev/null || fail "the build stage's build failed (see above)"
@@ -220,8 +220,9 @@ ok "$entrypoint --help as $user ($(wc -l <<<"$out") lines)"
 n=$(grep -c 'BEGIN CERTIFICATE' "$ROOT/etc/ssl/certs/ca-certificates.crt" || true)
 [ "$n" -gt 50 ] || fail "CA bundle has $n certificates"
 ok "CA bundle: $n certificates"
-[ -f "$ROOT/usr/share/zoneinfo/UTC" ] && [ -f "$ROOT/usr/share/zoneinfo/Europe/Berlin" ] ||
+if [ ! -f "$ROOT/usr/share/zoneinfo/UTC" ] || [ ! -f "$ROOT/usr/share/zoneinfo/Europe/Berlin" ]; then
     fail "tzdata missing"
+fi
 ok "tzdata present"
 
 # --- 6. Optional: run it against a loopback API server ----------------------
@@ -253,6 +254,7 @@ if [ -n "$kubeconfig" ]; then
     rc=0
     wait "$smoke_pid" || rc=$?
     smoke_pid=""
+    rm -f "$ROOT/tmp/kubeconfig" # it holds a token: gone even with --keep
     [ $rc = 0 ] || { cat "$ROOT/tmp/run.log" >&2; fail "exit $rc after SIGTERM"; }
     ok "ran against $(grep -Eo 'https://[^ ]+' "$kubeconfig" | head -n1) over TLS: /healthz ok, clean exit on SIGTERM"
 fi

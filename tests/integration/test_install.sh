@@ -89,10 +89,10 @@ else
     pass "the CRDs existed before: Helm left them alone"
 fi
 status=$("$HELM" status "$RELEASE" -n "$RELEASE_NS" -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["info"]["status"])' || true)
-[ "$status" = deployed ] && pass "release status: deployed" || fail "release status: '$status'"
+if [ "$status" = deployed ]; then pass "release status: deployed"; else fail "release status: '$status'"; fi
 check "Deployment $FULL" exists -n "$RELEASE_NS" deployment "$FULL"
 image=$("$KUBECTL" -n "$RELEASE_NS" get deployment "$FULL" -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null || true)
-[ "$image" = snapstage:0.1.0 ] && pass "image $image" || fail "image '$image'"
+if [ "$image" = snapstage:0.1.0 ]; then pass "image $image"; else fail "image '$image'"; fi
 check "ServiceAccount, metrics Service, leader-election Role" \
     exists -n "$RELEASE_NS" serviceaccount/"$FULL" service/"$FULL-metrics" \
     role/"$FULL-leader-election" rolebinding/"$FULL-leader-election"

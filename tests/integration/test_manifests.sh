@@ -173,6 +173,7 @@ lacks_args() {
     for a in "$@"; do args_of "$f" | grep -q -- "^$a" && found+=("$a"); done
     if [ ${#found[@]} = 0 ]; then pass "$f has no $*"; else fail "$f has ${found[*]}"; fi
 }
+# shellcheck disable=SC2016 # $(POD_NAMESPACE) is literal: the kubelet expands it
 want_deploy=(--leader-elect '--leader-election-namespace=$(POD_NAMESPACE)' --metrics-bind-address=:8080
     --health-probe-bind-address=:8081 --log-format=json)
 if [ "$(args_of kust-deploy.yaml)" = "$(printf '%s\n' "${want_deploy[@]}")" ]; then
@@ -206,21 +207,27 @@ for f in kust-deploy.yaml helm-default.yaml helm-ns-ip.yaml; do
     if [ ${#missing[@]} = 0 ]; then pass "$f: securityContext, probes, token and POD_NAMESPACE"; else fail "$f lacks: ${missing[*]}"; fi
 done
 count() { grep -c "^kind: $2\$" "$TMP/$1" || true; }
-[ "$(count helm-default.yaml ServiceMonitor)" = 0 ] && pass "no ServiceMonitor by default" || fail "ServiceMonitor rendered by default"
-[ "$(count helm-all.yaml ServiceMonitor)" = 1 ] && pass "a ServiceMonitor when enabled" || fail "no ServiceMonitor when enabled"
-[ "$(count helm-quiet.yaml Service)" = 0 ] && pass "no metrics Service with metrics.enabled=false" || fail "metrics Service without metrics"
-[ "$(count helm-quiet.yaml ClusterRole)$(count helm-quiet.yaml Role)" = 00 ] && pass "no RBAC with rbac.create=false" || fail "RBAC rendered with rbac.create=false"
-[ "$(count helm-default.yaml ClusterRole)$(count helm-default.yaml Role)" = 21 ] &&
-    pass "defaults: 2 ClusterRoles (namespaced rules, cluster reads) + leader-election Role" ||
+if [ "$(count helm-default.yaml ServiceMonitor)" = 0 ]; then pass "no ServiceMonitor by default"; else fail "ServiceMonitor rendered by default"; fi
+if [ "$(count helm-all.yaml ServiceMonitor)" = 1 ]; then pass "a ServiceMonitor when enabled"; else fail "no ServiceMonitor when enabled"; fi
+if [ "$(count helm-quiet.yaml Service)" = 0 ]; then pass "no metrics Service with metrics.enabled=false"; else fail "metrics Service without metrics"; fi
+if [ "$(count helm-quiet.yaml ClusterRole)$(count helm-quiet.yaml Role)" = 00 ]; then pass "no RBAC with rbac.create=false"; else fail "RBAC rendered with rbac.create=false"; fi
+if [ "$(count helm-default.yaml ClusterRole)$(count helm-default.yaml Role)" = 21 ]; then
+    pass "defaults: 2 ClusterRoles (namespaced rules, cluster reads) + leader-election Role"
+else
     fail "defaults: $(count helm-default.yaml ClusterRole) ClusterRoles, $(count helm-default.yaml Role) Roles"
-[ "$(count helm-ns-ip.yaml ClusterRole)$(count helm-ns-ip.yaml Role)" = 13 ] &&
-    pass "watchNamespace+inPlaceRestore: 1 ClusterRole (cluster reads) + 3 Roles" ||
+fi
+if [ "$(count helm-ns-ip.yaml ClusterRole)$(count helm-ns-ip.yaml Role)" = 13 ]; then
+    pass "watchNamespace+inPlaceRestore: 1 ClusterRole (cluster reads) + 3 Roles"
+else
     fail "watchNamespace+inPlaceRestore: $(count helm-ns-ip.yaml ClusterRole) ClusterRoles, $(count helm-ns-ip.yaml Role) Roles"
-[ "$(count kust-single-namespace.yaml ClusterRole)$(count kust-single-namespace.yaml Role)" = 12 ] &&
-    pass "single-namespace example: 1 ClusterRole (cluster reads) + 2 Roles" ||
+fi
+if [ "$(count kust-single-namespace.yaml ClusterRole)$(count kust-single-namespace.yaml Role)" = 12 ]; then
+    pass "single-namespace example: 1 ClusterRole (cluster reads) + 2 Roles"
+else
     fail "single-namespace example: $(count kust-single-namespace.yaml ClusterRole) ClusterRoles"
-grep -q 'image: "registry.example/snapstage:0.1.0"' "$TMP/helm-all.yaml" && pass "image repository and tag" || fail "image not rendered from values"
-grep -q 'image: "snapstage:0.1.0"' "$TMP/helm-default.yaml" && pass "default image snapstage:<appVersion>" || fail "default image"
+fi
+if grep -q 'image: "registry.example/snapstage:0.1.0"' "$TMP/helm-all.yaml"; then pass "image repository and tag"; else fail "image not rendered from values"; fi
+if grep -q 'image: "snapstage:0.1.0"' "$TMP/helm-default.yaml"; then pass "default image snapstage:<appVersion>"; else fail "default image"; fi
 
 echo
 echo "test_manifests: $checks checks, $failures failed"
