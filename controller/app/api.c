@@ -627,7 +627,7 @@ int app_schedule_spec_decode(app_schedule_spec *out, const json_t *obj,
 			     const char **out_reason)
 {
 	app_schedule_spec s;
-	const json_t *spec, *meta;
+	const json_t *spec = NULL, *meta;
 	char seed[2 * NAME_MAX_LEN + 2];
 	int policy, rc;
 	app_dec d;
@@ -693,7 +693,7 @@ int app_backup_spec_decode(app_backup_spec *out, const json_t *obj,
 			   const char **out_reason)
 {
 	app_backup_spec b;
-	const json_t *spec;
+	const json_t *spec = NULL;
 	app_dec d;
 	int rc;
 
@@ -914,7 +914,7 @@ int app_restore_spec_decode(app_restore_spec *out, const json_t *obj,
 			    const char **out_reason)
 {
 	app_restore_spec r;
-	const json_t *spec;
+	const json_t *spec = NULL;
 	app_dec d;
 	int rc;
 

@@ -259,7 +259,7 @@ int app_dec_enum(int *out, app_dec *d, const json_t *obj, const char *key,
 
 int app_dec_time(int64_t *out, app_dec *d, const json_t *obj, const char *key)
 {
-	const char *text;
+	const char *text = NULL;
 	int rc;
 
 	rc = app_dec_string(&text, d, obj, key, NULL, 64, false);
