@@ -919,9 +919,15 @@ class Driver:
         return (c if sc is not None and sc.get("provisioner") == DRIVER else None), None
 
     def vs_status(self, vs, status):
+        """Merge-patches a snapshot's status; a snapshot gone meanwhile is
+        no error (the watch brings its deletion)."""
         m = meta(vs)
-        self.api.merge_patch(vs_path(m["namespace"], m["name"]) + "/status",
-                             {"status": status})
+        try:
+            self.api.merge_patch(vs_path(m["namespace"], m["name"]) + "/status",
+                                 {"status": status})
+        except ApiException as e:
+            if e.status != 404:
+                raise
 
     def vsc_status(self, content_name, status):
         self.api.merge_patch(vsc_path(content_name) + "/status", {"status": status})
@@ -937,9 +943,15 @@ class Driver:
         self.vs_status(vs, {"error": err, "readyToUse": False})
 
     def patch_finalizers(self, obj, path, finalizers):
+        """Sets the finalizers of the object as cached; 409 on a stale
+        object (retried from the fresher copy), an object gone is done."""
         body = {"metadata": {"finalizers": finalizers or None,
                              "resourceVersion": meta(obj)["resourceVersion"]}}
-        self.api.merge_patch(path, body)  # 409 on a stale object: retried
+        try:
+            self.api.merge_patch(path, body)
+        except ApiException as e:
+            if e.status != 404:
+                raise
 
     def sync_vs(self, ns, name):
         vs = self.inf["vs"].get((ns, name))
@@ -1207,10 +1219,11 @@ class Driver:
         err = None
         t0 = time.monotonic()
         try:
+            # The record outlives a SIGKILL of this process (not a machine
+            # crash, which would not leave anything stopped either).
             with open(record, "w") as f:
                 f.write("".join("%d\n" % p for p in holders))
-                f.flush()
-                os.fsync(f.fileno())
+            t0 = time.monotonic()  # the freeze: first SIGSTOP to last SIGCONT
             for pid in holders:
                 try:
                     os.kill(pid, signal.SIGSTOP)
@@ -1254,11 +1267,12 @@ class Driver:
                     os.kill(pid, signal.SIGCONT)
                 except OSError:
                     pass
+            thawed = time.monotonic()
             try:
                 os.unlink(record)
             except OSError:
                 pass
-        freeze_ms = (time.monotonic() - t0) * 1000
+        freeze_ms = (thawed - t0) * 1000
         if err is not None:
             rmtree(partial)
             log("cut-failed" if err != "abandoned" else "cut-abandoned", what,
