@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# hack/sim/storage.py, the storage driver simulator, on the cluster of
+# `hack/cluster.sh up --with-mariadb` (kube-controller-manager's PV binder
+# binds the volumes it provisions). In a fresh namespace:
+#   - a claim of class snapstage-sim becomes Bound to PV pvc-<uid>: hostPath
+#     STATE/volumes/<pv> (which exists), provisioned-by sim.snapstage.io,
+#     capacity and reclaim policy as asked;
+#   - a VolumeSnapshot (annotations cut-latency-ms 300, ready-delay-ms 1500)
+#     of that volume, while a "holder" process (sleep) is registered in
+#     STATE/holders/<pv>: the holder is seen stopped (state T) during the cut
+#     and running again afterwards; the driver's finalizer and the content
+#     snapcontent-<uid> (driver, volumeHandle, deletionPolicy, ref) appear;
+#     creationTime is published while readyToUse is still false, equals the
+#     content's nanosecond creationTime, and readyToUse turns true about
+#     1.5 s later with restoreSize (16Mi / 16777216 bytes);
+#   - the snapshot holds the volume as of the cut: the file is changed after
+#     creationTime, and a claim restored from the snapshot (dataSource)
+#     becomes Bound with the old content; a claim smaller than restoreSize
+#     stays Pending with a ProvisioningFailed Warning;
+#   - fault injection: sim.snapstage.io/fail sets status.error (snapshot and
+#     content) with the message and no creationTime; hang=cut leaves the
+#     content uncut (no creationTime) after several seconds; hang=ready sets
+#     creationTime but never readyToUse;
+#   - deleting the snapshots removes their contents and data directories;
+#     deleting the claims removes their PVs and volume directories.
+# Prints each check; exits non-zero on the first failure.
+#
+# Environment (set by CTest): SNAPSTAGE_CLUSTER_DIR, a running
+# `hack/cluster.sh up --with-mariadb` cluster. KUBECTL overrides the kubectl
+# from hack/tools.sh.
+set -euo pipefail
+
+: "${SNAPSTAGE_CLUSTER_DIR:?set SNAPSTAGE_CLUSTER_DIR to a running hack/cluster.sh up --with-mariadb cluster}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+KUBECTL=${KUBECTL:-$("$ROOT/hack/tools.sh")/kubectl}
+STATE=$SNAPSTAGE_CLUSTER_DIR/sim
+started=$SECONDS
+
+work=$(mktemp -d)
+export KUBECONFIG=$SNAPSTAGE_CLUSTER_DIR/kubeconfig
+export KUBECACHEDIR=$work/kube-cache
+ns=simstorage-$$-$RANDOM
+holder=
+pv=
+checks=0
+
+k() { "$KUBECTL" "$@"; }
+kn() { "$KUBECTL" -n "$ns" "$@"; }
+fail() {
+    printf 'FAIL: %s\n' "$*" >&2
+    exit 1
+}
+ok() {
+    checks=$((checks + 1))
+    printf 'ok %d - %s\n' "$checks" "$*"
+}
+expect_eq() { # what want got
+    [ "$3" = "$2" ] || fail "$1: want '$2', got '$3'"
+    ok "$1 = '$2'"
+}
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 0.2 s.
+wait_for() {
+    local limit=$1 what=$2 end
+    shift 2
+    end=$((SECONDS + limit))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $end ] || fail "timed out after ${limit}s: $what"
+        sleep 0.2
+    done
+    ok "$what"
+}
+jp() { # kind name jsonpath (in the test namespace)
+    kn get "$1" "$2" -o jsonpath="$3"
+}
+# Sets PSTATE to the state letter of a process (R, S, T, ...), empty when
+# it is gone; builtins only, no fork.
+pstate() {
+    local line
+    PSTATE=
+    { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 0
+    line=${line##*) }
+    PSTATE=${line%% *}
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    if [ -n "$holder" ]; then
+        kill -CONT "$holder" 2>/dev/null
+        kill "$holder" 2>/dev/null
+        wait "$holder" 2>/dev/null
+    fi
+    [ -n "$pv" ] && rm -f "$STATE/holders/$pv"
+    if [ $rc != 0 ]; then
+        echo "--- objects in $ns" >&2
+        kn get pvc,volumesnapshots -o wide >&2
+        k get pv,volumesnapshotcontents >&2
+        echo "--- last lines of sim-storage.log" >&2
+        tail -n 30 "$SNAPSTAGE_CLUSTER_DIR/logs/sim-storage.log" >&2
+    fi
+    kn delete volumesnapshots --all --wait=false >/dev/null 2>&1
+    kn delete pvc --all --wait=false >/dev/null 2>&1
+    k delete namespace "$ns" --wait=false >/dev/null 2>&1
+    rm -rf "$work"
+    echo "test_sim_storage: $checks checks, $((SECONDS - started))s, exit $rc"
+    exit $rc
+}
+trap cleanup EXIT
+
+claim() { # name size [snapshot]
+    {
+        printf 'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: %s}\n' "$1"
+        printf 'spec:\n  storageClassName: snapstage-sim\n  accessModes: [ReadWriteOnce]\n'
+        printf '  resources: {requests: {storage: %s}}\n' "$2"
+        [ -z "${3:-}" ] ||
+            printf '  dataSource: {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: %s}\n' "$3"
+    } | kn create -f - >/dev/null || fail "creating claim $1"
+}
+snapshot() { # name annotation-key=value...
+    local name=$1 a
+    shift
+    {
+        printf 'apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\n'
+        printf 'metadata:\n  name: %s\n  annotations:\n    test/owner: test_sim_storage\n' "$name"
+        for a in "$@"; do printf '    %s: "%s"\n' "${a%%=*}" "${a#*=}"; done
+        printf 'spec:\n  source: {persistentVolumeClaimName: data}\n'
+    } | kn create -f - >/dev/null || fail "creating snapshot $name"
+}
+bound() { [ "$(jp pvc "$1" '{.status.phase}')" = Bound ]; }
+
+k create namespace "$ns" >/dev/null
+echo "# namespace $ns, state $STATE"
+
+# --- provisioning --------------------------------------------------------------
+
+expect_eq "StorageClass snapstage-sim provisioner" sim.snapstage.io \
+    "$(k get storageclass snapstage-sim -o jsonpath='{.provisioner}')"
+expect_eq "VolumeSnapshotClass snapstage-sim driver/deletionPolicy" sim.snapstage.io/Delete \
+    "$(k get volumesnapshotclass snapstage-sim -o jsonpath='{.driver}/{.deletionPolicy}')"
+claim data 16Mi
+wait_for 60 "claim data is Bound" bound data
+pv=$(jp pvc data '{.spec.volumeName}')
+expect_eq "PV name" "pvc-$(jp pvc data '{.metadata.uid}')" "$pv"
+expect_eq "PV hostPath, capacity, reclaim policy, provisioned-by" \
+    "$STATE/volumes/$pv Directory 16Mi Delete sim.snapstage.io" \
+    "$(k get pv "$pv" -o jsonpath='{.spec.hostPath.path} {.spec.hostPath.type} {.spec.capacity.storage} {.spec.persistentVolumeReclaimPolicy} {.metadata.annotations.pv\.kubernetes\.io/provisioned-by}')"
+vol=$STATE/volumes/$pv
+[ -d "$vol" ] || fail "volume directory $vol does not exist"
+ok "volume directory exists"
+
+# --- a snapshot of a volume in use -----------------------------------------------
+
+echo before >"$vol/marker"
+sleep 1000 &
+holder=$!
+mkdir -p "$STATE/holders"
+echo "$holder" >"$STATE/holders/$pv"
+
+# Watches the holder's state with shell builtins only (a freeze lasts a few
+# ms) until the file $work/stop appears; prints each state change.
+(
+    last=
+    end=$((SECONDS + 30))
+    while [ ! -e "$work/stop" ] && [ $SECONDS -lt $end ]; do
+        pstate "$holder"
+        if [ "$PSTATE" != "$last" ]; then
+            echo "$PSTATE"
+            last=$PSTATE
+        fi
+    done
+) >"$work/states" &
+monitor=$!
+
+snapshot s1 sim.snapstage.io/cut-latency-ms=300 sim.snapstage.io/ready-delay-ms=1500
+t_created_ns=$(date +%s%N)
+uid=$(jp volumesnapshot s1 '{.metadata.uid}')
+content=snapcontent-$uid
+
+# Polls status until readyToUse: creationTime must come first.
+saw_cut_before_ready=0 t_cut_seen_ns= ready=
+end=$((SECONDS + 30))
+while [ $SECONDS -lt $end ]; do
+    IFS='|' read -r ct ready <<<"$(jp volumesnapshot s1 '{.status.creationTime}|{.status.readyToUse}')"
+    if [ -n "$ct" ] && [ -z "$t_cut_seen_ns" ]; then
+        t_cut_seen_ns=$(date +%s%N)
+        # The snapshot is cut: change the volume; the snapshot must not see it.
+        echo after >"$vol/marker"
+        [ "$ready" != true ] && saw_cut_before_ready=1
+    fi
+    [ "$ready" = true ] && break
+    sleep 0.05
+done
+t_ready_seen_ns=$(date +%s%N)
+touch "$work/stop"
+wait "$monitor"
+[ "$ready" = true ] || fail "snapshot s1 not readyToUse after 30 s"
+ok "snapshot s1 readyToUse"
+expect_eq "creationTime was set while readyToUse was still false" 1 "$saw_cut_before_ready"
+
+states=$(tr '\n' ' ' <"$work/states")
+echo "# holder states during the cut: $states"
+case " $states" in *" T "*) ok "holder was stopped (T) during the cut" ;;
+*) fail "holder never seen stopped: $states" ;; esac
+sleep 0.2
+pstate "$holder"
+[ -n "$PSTATE" ] && [ "$PSTATE" != T ] || fail "holder is '$PSTATE' after the cut, want running"
+ok "holder runs again after the cut (state $PSTATE)"
+
+expect_eq "VS finalizer" sim.snapstage.io/snapshot "$(jp volumesnapshot s1 '{.metadata.finalizers[*]}')"
+expect_eq "VS boundVolumeSnapshotContentName" "$content" \
+    "$(jp volumesnapshot s1 '{.status.boundVolumeSnapshotContentName}')"
+expect_eq "content driver, volumeHandle, deletionPolicy, class, ref" \
+    "sim.snapstage.io $pv Delete snapstage-sim VolumeSnapshot $ns/s1 $uid" \
+    "$(k get volumesnapshotcontent "$content" -o jsonpath='{.spec.driver} {.spec.source.volumeHandle} {.spec.deletionPolicy} {.spec.volumeSnapshotClassName} {.spec.volumeSnapshotRef.kind} {.spec.volumeSnapshotRef.namespace}/{.spec.volumeSnapshotRef.name} {.spec.volumeSnapshotRef.uid}')"
+vs_ct=$(jp volumesnapshot s1 '{.status.creationTime}')
+vsc_ct=$(k get volumesnapshotcontent "$content" -o jsonpath='{.status.creationTime}')
+expect_eq "VS creationTime (RFC 3339) = content creationTime (ns)" "$vsc_ct" "$(date -d "$vs_ct" +%s%N)"
+cut_delay_ms=$(((vsc_ct - t_created_ns) / 1000000))
+ready_after_ms=$(((t_ready_seen_ns - vsc_ct) / 1000000))
+echo "# cut ${cut_delay_ms} ms after the snapshot was created, readyToUse seen ${ready_after_ms} ms after the cut"
+[ "$cut_delay_ms" -ge 250 ] || fail "cut after ${cut_delay_ms} ms, want >= cut-latency-ms 300 (less the create round trip)"
+ok "cut waited for cut-latency-ms (${cut_delay_ms} ms)"
+[ "$ready_after_ms" -ge 1500 ] || fail "readyToUse ${ready_after_ms} ms after the cut, want >= 1500"
+ok "readyToUse came ready-delay-ms after the cut (${ready_after_ms} ms)"
+expect_eq "VS restoreSize / content snapshotHandle, readyToUse, restoreSize" \
+    "16Mi/$content true 16777216" \
+    "$(jp volumesnapshot s1 '{.status.restoreSize}')/$(k get volumesnapshotcontent "$content" -o jsonpath='{.status.snapshotHandle} {.status.readyToUse} {.status.restoreSize}')"
+expect_eq "snapshot data holds the file as of the cut" before "$(cat "$STATE/snapshots/$content/marker")"
+expect_eq "volume holds the later change" after "$(cat "$vol/marker")"
+
+# --- restore -----------------------------------------------------------------------
+
+claim restored 16Mi s1
+claim small 8Mi s1
+wait_for 60 "claim restored (dataSource s1) is Bound" bound restored
+rpv=$(jp pvc restored '{.spec.volumeName}')
+expect_eq "restored volume holds the snapshot's content" before "$(cat "$STATE/volumes/$rpv/marker")"
+small_refused() {
+    kn get events --field-selector involvedObject.name=small,reason=ProvisioningFailed \
+        -o jsonpath='{.items[*].message}' | grep -q 'less than the size'
+}
+wait_for 30 "claim small (8Mi < restoreSize 16Mi) gets a ProvisioningFailed Warning" small_refused
+expect_eq "claim small stays Pending" Pending "$(jp pvc small '{.status.phase}')"
+
+# --- fault injection -----------------------------------------------------------------
+
+snapshot bad 'sim.snapstage.io/fail=injected failure 42'
+snapshot stuck sim.snapstage.io/hang=cut
+snapshot slow sim.snapstage.io/hang=ready sim.snapstage.io/ready-delay-ms=0
+has_error() { [ -n "$(jp volumesnapshot bad '{.status.error.message}')" ]; }
+wait_for 30 "snapshot bad gets status.error" has_error
+expect_eq "bad: error message, readyToUse, creationTime" "injected failure 42|false|" \
+    "$(jp volumesnapshot bad '{.status.error.message}|{.status.readyToUse}|{.status.creationTime}')"
+bad_content=$(jp volumesnapshot bad '{.status.boundVolumeSnapshotContentName}')
+expect_eq "bad: content error message" "injected failure 42" \
+    "$(k get volumesnapshotcontent "$bad_content" -o jsonpath='{.status.error.message}')"
+has_content() { [ -n "$(jp volumesnapshot "$1" '{.status.boundVolumeSnapshotContentName}')" ]; }
+wait_for 30 "snapshot stuck gets its content" has_content stuck
+has_cut() { [ -n "$(jp volumesnapshot "$1" '{.status.creationTime}')" ]; }
+wait_for 30 "snapshot slow is cut" has_cut slow
+sleep 4
+expect_eq "stuck: creationTime|readyToUse after 4 s" "|false" \
+    "$(jp volumesnapshot stuck '{.status.creationTime}|{.status.readyToUse}')"
+stuck_content=$(jp volumesnapshot stuck '{.status.boundVolumeSnapshotContentName}')
+expect_eq "stuck: content has no creationTime" "" \
+    "$(k get volumesnapshotcontent "$stuck_content" -o jsonpath='{.status.creationTime}')"
+expect_eq "slow: readyToUse after 4 s" false "$(jp volumesnapshot slow '{.status.readyToUse}')"
+slow_content=$(jp volumesnapshot slow '{.status.boundVolumeSnapshotContentName}')
+[ -d "$STATE/snapshots/$slow_content" ] || fail "slow: no data directory"
+ok "slow: data directory exists"
+pstate "$holder"
+[ -n "$PSTATE" ] && [ "$PSTATE" != T ] || fail "holder is '$PSTATE', want running"
+ok "holder is not stopped"
+
+# --- deletion ----------------------------------------------------------------------------
+
+contents=("$content" "$bad_content" "$stuck_content" "$slow_content")
+kn delete volumesnapshots --all --wait=true --timeout=60s >/dev/null ||
+    fail "deleting the snapshots"
+ok "snapshots deleted (finalizer removed)"
+for c in "${contents[@]}"; do
+    gone() { ! k get volumesnapshotcontent "$1" >/dev/null 2>&1 && [ ! -e "$STATE/snapshots/$1" ]; }
+    wait_for 30 "content $c and its data directory are gone" gone "$c"
+done
+rm -f "$STATE/holders/$pv"
+kn delete pvc --all --wait=true --timeout=60s >/dev/null || fail "deleting the claims"
+ok "claims deleted"
+for p in "$pv" "$rpv"; do
+    pv_gone() { ! k get pv "$1" >/dev/null 2>&1 && [ ! -e "$STATE/volumes/$1" ]; }
+    wait_for 60 "PV $p and its directory are gone" pv_gone "$p"
+done
