@@ -42,7 +42,9 @@ Kubelet role: one mariadbd per Pod bound to this node
     uid as STATE/ips/127.0.0.N (the file holds the uid). A Pod keeps its
     address for its whole life, across restarts of mariadbd and of this
     agent (leases of Pods that no longer exist are dropped at start); it is
-    released when the Pod's server stops for good (Pod deleted).
+    released when the Pod's server stops for good (Pod deleted). A new lease
+    skips addresses whose port is already bound (e.g. by another cluster's
+    mariadbd on the same machine: leases are per state directory).
   - Port: the main container's port named `mysql`, else 3306.
   - Data directory: the volume mounted at /var/lib/mysql (honouring subPath):
     persistentVolumeClaim -> the bound PV's spec.hostPath.path; hostPath ->
@@ -60,7 +62,8 @@ Kubelet role: one mariadbd per Pod bound to this node
     would be too long for a socket, the socket lives in
     /tmp/snapstage-sim-sock/ and `sock` is a symlink to it), `mariadbd.pid`
     (written by mariadbd), `server.pid` (written by this agent at fork),
-    `error.log`, `console.log` (stdout/stderr), `install.log`.
+    `error.log`, `console.log` (stdout/stderr), `install.log`. The logs are
+    kept after the Pod is gone (cluster.sh down removes the whole DIR).
   - Command line (exec'd directly, no shell, in this agent's process group
     so a process-group kill of the agent reaches it):
       mariadbd --no-defaults --user=root --datadir=D --bind-address=IP
@@ -126,7 +129,8 @@ Kubelet role: one mariadbd per Pod bound to this node
   - Unexpected exit: Ready=False at once, holders removed, restart after a
     back-off of 1, 2, 4 ... 30 s (reset after 60 s of running), restartCount
     + 1 on each restart. A failed start (install error, exit during start)
-    is handled the same way.
+    is handled the same way; a missing Secret, ConfigMap or volume is
+    retried after at most 5 s.
   - Deletion: when the Pod has a deletionTimestamp, SIGTERM, wait up to
     metadata.deletionGracePeriodSeconds (the Pod's
     terminationGracePeriodSeconds, else 30), SIGKILL; remove holders,
@@ -150,6 +154,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -175,6 +180,7 @@ PROBE_PERIOD = 2.0
 PROBE_FAILURES = 3
 BACKOFF_MAX = 30.0
 BACKOFF_RESET = 60.0
+CONFIG_RETRY_MAX = 5.0
 SHUTDOWN_GRACE = 7.0
 SOCK_MAX = 100  # sun_path is 108 bytes; keep a margin
 IP_FIRST, IP_LAST = 2, 254
@@ -252,6 +258,18 @@ def children_of(pid):
         except (OSError, IndexError, ValueError):
             pass
     return out
+
+
+def port_free(ip, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((ip, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 class Abort(Exception):
@@ -548,7 +566,7 @@ class Agent:
 
     # -- address leases ------------------------------------------------------
 
-    def lease_ip(self, uid, preferred=None):
+    def lease_ip(self, uid, port, preferred=None):
         ips = self.path("ips")
         with self.lock:
             for f in os.listdir(ips):
@@ -558,6 +576,8 @@ class Agent:
             if preferred in cands:
                 cands.insert(0, preferred)
             for ip in cands:
+                if os.path.exists(os.path.join(ips, ip)) or not port_free(ip, port):
+                    continue  # leased here, or taken by another cluster on this machine
                 try:
                     fd = os.open(os.path.join(ips, ip), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
                 except FileExistsError:
@@ -950,7 +970,7 @@ class PodWorker(threading.Thread):
             self.start_time = now_rfc3339()
         if self.deleting():
             return
-        self.ip = self.agent.lease_ip(self.uid, (self.pod.get("status") or {}).get("podIP"))
+        self.ip = self.agent.lease_ip(self.uid, self.port, (self.pod.get("status") or {}).get("podIP"))
         log("pod %s (uid %s): address %s:%d" % (self.key, self.uid, self.ip, self.port))
         self.push_status()
         while not self.ending():
@@ -996,6 +1016,8 @@ class PodWorker(threading.Thread):
         self.remove_holders()
         self.crashes += 1
         delay = min(BACKOFF_MAX, 2.0 ** (self.crashes - 1))
+        if e.reason != "Error":  # waiting for a Secret or a volume: retry soon
+            delay = min(delay, CONFIG_RETRY_MAX)
         self.next_start = time.time() + delay
         reason = e.reason if e.reason != "Error" else "CrashLoopBackOff"
         self.waiting = (reason, "%s; retrying in %ds" % (e, delay))
@@ -1416,12 +1438,9 @@ class PodWorker(threading.Thread):
         prev = self.cond_times.get(ctype)
         ts = prev[1] if prev and prev[0] == status else now_rfc3339()
         self.cond_times[ctype] = (status, ts)
-        c = {"type": ctype, "status": status, "lastProbeTime": None, "lastTransitionTime": ts}
-        if reason:
-            c["reason"] = reason
-        if message:
-            c["message"] = message
-        return c
+        # null removes a stale reason/message in the strategic merge patch
+        return {"type": ctype, "status": status, "lastProbeTime": None, "lastTransitionTime": ts,
+                "reason": reason, "message": message}
 
     def push_status(self):
         pod = self.pod

@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# hack/sim/node.py, the simulated node agent (kubelet + scheduler roles), on
+# the cluster of `hack/cluster.sh up --with-mariadb`, with hack/sim/
+# mariadb.yaml (a primary and two GTID replicas) in a fresh namespace:
+#   - Node sim-node-1 is Ready with its labels, addresses and capacity;
+#   - all 3 Pods become Ready (OrderedReady); each runs one mariadbd (pid in
+#     containerID sim://PID, in the agent's process group) listening on its
+#     own podIP 127.0.0.x:3306, distinct; hostIP 127.0.0.1; server-ids 1-3;
+#     its pid is in STATE/holders/<pv> for both of its volumes (data, binlog);
+#   - a row written on the primary (mariadb -h podIP) appears on each replica
+#     within a few seconds (the delay is printed); replicas are read_only
+#     with Slave_IO/SQL_Running Yes, Using_Gtid Slave_Pos, Master_Host the
+#     primary's podIP; the primary is writable and replicates from nobody;
+#   - scale to 1: mariadb-1 and -2 are deleted, their mariadbd processes,
+#     listeners, holder files and address leases are gone;
+#   - a row written while scaled down; scale back to 3: the new Pods are
+#     Ready and replicate (both rows present, the claims kept the data);
+#   - kill -9 of a replica's mariadbd: the Pod turns unready, restartCount
+#     goes up by one, a new mariadbd runs and the Pod is Ready again and
+#     still replicates;
+#   - deleting the namespace stops every mariadbd of it: processes,
+#     listeners, holders and leases gone.
+# Prints each check with the time since the start; exits non-zero on the
+# first failure (and then shows the Pods and the agent's last log lines).
+#
+# Environment (set by CTest): SNAPSTAGE_CLUSTER_DIR, a running
+# `hack/cluster.sh up --with-mariadb` cluster. KUBECTL overrides the kubectl
+# from hack/tools.sh.
+set -euo pipefail
+
+: "${SNAPSTAGE_CLUSTER_DIR:?set SNAPSTAGE_CLUSTER_DIR to a running hack/cluster.sh up --with-mariadb cluster}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+KUBECTL=${KUBECTL:-$("$ROOT/hack/tools.sh")/kubectl}
+STATE=$SNAPSTAGE_CLUSTER_DIR/sim
+NODE=sim-node-1
+t0_ms=$(($(date +%s%N) / 1000000))
+
+work=$(mktemp -d)
+export KUBECONFIG=$SNAPSTAGE_CLUSTER_DIR/kubeconfig
+export KUBECACHEDIR=$work/kube-cache
+ns=simnode-$$-$RANDOM
+checks=0
+ns_created=0
+
+k() { "$KUBECTL" "$@"; }
+kn() { "$KUBECTL" -n "$ns" "$@"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+secs() { # milliseconds -> "1.234"
+    printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
+}
+stamp() { printf '[%6ss]' "$(secs $(($(now_ms) - t0_ms)))"; }
+fail() {
+    printf '%s FAIL: %s\n' "$(stamp)" "$*" >&2
+    exit 1
+}
+ok() {
+    checks=$((checks + 1))
+    printf '%s ok %d - %s\n' "$(stamp)" "$checks" "$*"
+}
+expect_eq() { # what want got
+    [ "$3" = "$2" ] || fail "$1: want '$2', got '$3'"
+    ok "$1 = '$2'"
+}
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 0.2 s; sets WAITED
+# to the milliseconds it took.
+WAITED=0
+wait_for() {
+    local limit=$1 what=$2 start end
+    shift 2
+    start=$(now_ms)
+    end=$((SECONDS + limit))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $end ] || fail "timed out after ${limit}s: $what"
+        sleep 0.2
+    done
+    WAITED=$(($(now_ms) - start))
+    ok "$what (after $(secs $WAITED)s)"
+}
+jp() { kn get "$1" "$2" -o jsonpath="$3"; }
+# Alive and not a zombie.
+pid_alive() {
+    local st
+    st=$({ awk '{print $3}' "/proc/$1/stat"; } 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+listening() { # ip -> the "users:" column of ss for ip:3306, empty if nobody
+    ss -ltnpH "src $1:3306" 2>/dev/null
+}
+# SQL as root over TCP to a pod's address; the password is in MYSQL_PWD.
+sql() { # ip query
+    mariadb --no-defaults -h "$1" -P 3306 -uroot --connect-timeout=3 -N -B -e "$2"
+}
+slave_field() { # ip field
+    mariadb --no-defaults -h "$1" -P 3306 -uroot --connect-timeout=3 -e 'SHOW SLAVE STATUS\G' |
+        awk -v f="$2" -F': ' '$1 ~ "^ *" f "$" { print $2 }'
+}
+pod_ip() { jp pod "$1" '{.status.podIP}'; }
+pod_pid() { local id; id=$(jp pod "$1" '{.status.containerStatuses[0].containerID}'); echo "${id#sim://}"; }
+pod_ready() { [ "$(jp pod "$1" '{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
+ready_count() {
+    kn get pods -l app.kubernetes.io/name=mariadb \
+        -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c '^True$'
+}
+all_ready() { [ "$(ready_count)" = "$1" ]; }
+pod_gone() { ! kn get pod "$1" >/dev/null 2>&1; }
+rows_on() { # ip -> number of rows in the test table
+    sql "$1" "SELECT COUNT(*) FROM simnode.t" 2>/dev/null
+}
+# wait_rows IP N: polls every 50 ms for up to 10 s; sets WAITED (ms).
+wait_rows() {
+    local start end
+    start=$(now_ms)
+    end=$((start + 10000))
+    until [ "$(rows_on "$1")" = "$2" ]; do
+        [ "$(now_ms)" -lt $end ] || fail "$2 rows did not reach $1 within 10 s (has '$(rows_on "$1")')"
+        sleep 0.05
+    done
+    WAITED=$(($(now_ms) - start))
+}
+holder_of() { cat "$STATE/holders/$1" 2>/dev/null || true; }
+lease_of() { # uid -> address file naming it, if any
+    grep -lx "$1" "$STATE"/ips/* 2>/dev/null | xargs -r -n1 basename
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    if [ $rc != 0 ]; then
+        echo "--- objects in $ns" >&2
+        kn get statefulsets,pods,pvc -o wide >&2
+        echo "--- last lines of sim-node.log" >&2
+        tail -n 40 "$SNAPSTAGE_CLUSTER_DIR/logs/sim-node.log" >&2
+    fi
+    [ $ns_created = 1 ] && k delete namespace "$ns" --wait=false >/dev/null 2>&1
+    rm -rf "$work"
+    echo "test_sim_node: $checks checks, $(secs $(($(now_ms) - t0_ms)))s, exit $rc"
+    exit $rc
+}
+trap cleanup EXIT
+
+command -v mariadb >/dev/null || fail "the mariadb client is not installed"
+command -v ss >/dev/null || fail "ss (iproute2) is not installed"
+
+# --- the Node --------------------------------------------------------------------
+
+expect_eq "Node $NODE Ready/reason" True/KubeletReady \
+    "$(k get node $NODE -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}')"
+expect_eq "Node labels hostname/os" "$NODE/linux" \
+    "$(k get node $NODE -o jsonpath='{.metadata.labels.kubernetes\.io/hostname}/{.metadata.labels.kubernetes\.io/os}')"
+expect_eq "Node addresses" "InternalIP=127.0.0.1 Hostname=$NODE " \
+    "$(k get node $NODE -o jsonpath='{range .status.addresses[*]}{.type}={.address} {end}')"
+expect_eq "Node capacity cpu/memory/pods" 2/24Gi/110 \
+    "$(k get node $NODE -o jsonpath='{.status.capacity.cpu}/{.status.capacity.memory}/{.status.capacity.pods}')"
+expect_eq "Node allocatable cpu/memory/pods" 2/24Gi/110 \
+    "$(k get node $NODE -o jsonpath='{.status.allocatable.cpu}/{.status.allocatable.memory}/{.status.allocatable.pods}')"
+agent=$(cat "$SNAPSTAGE_CLUSTER_DIR/pids/sim-node.pid")
+pid_alive "$agent" || fail "node agent (pid $agent) is not running"
+
+# --- bring-up --------------------------------------------------------------------
+
+k create namespace "$ns" >/dev/null
+ns_created=1
+echo "# namespace $ns, state $STATE"
+kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
+wait_for 180 "3 pods Ready" all_ready 3
+bringup_ms=$WAITED
+MYSQL_PWD=$(kn get secret mariadb -o jsonpath='{.data.root-password}' | base64 -d)
+export MYSQL_PWD
+
+declare -A IP PID UID_ PVS
+for i in 0 1 2; do
+    p=mariadb-$i
+    IP[$i]=$(pod_ip $p)
+    PID[$i]=$(pod_pid $p)
+    UID_[$i]=$(jp pod $p '{.metadata.uid}')
+    PVS[$i]="$(jp pvc data-$p '{.spec.volumeName}') $(jp pvc binlog-$p '{.spec.volumeName}')"
+    expect_eq "$p node/hostIP/phase" "$NODE/127.0.0.1/Running" \
+        "$(jp pod $p '{.spec.nodeName}/{.status.hostIP}/{.status.phase}')"
+    [[ ${IP[$i]} =~ ^127\.0\.0\.([2-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-4])$ ]] ||
+        fail "$p podIP '${IP[$i]}' is not a 127.0.0.x address"
+    expect_eq "$p podIPs[0] = podIP" "${IP[$i]}" "$(jp pod $p '{.status.podIPs[0].ip}')"
+    [[ ${PID[$i]} =~ ^[0-9]+$ ]] || fail "$p containerID is not sim://PID"
+    pid_alive "${PID[$i]}" || fail "$p: pid ${PID[$i]} is not running"
+    expect_eq "$p process is mariadbd" mariadbd "$(cat "/proc/${PID[$i]}/comm")"
+    expect_eq "$p mariadbd in the agent's process group" "$agent" "$(ps -o pgid= -p "${PID[$i]}" | tr -d ' ')"
+    listening "${IP[$i]}" | grep -q "pid=${PID[$i]}," || fail "$p: pid ${PID[$i]} does not listen on ${IP[$i]}:3306"
+    ok "$p: mariadbd pid ${PID[$i]} listens on ${IP[$i]}:3306"
+    for pv in ${PVS[$i]}; do
+        expect_eq "$p holder file of $pv" "${PID[$i]}" "$(holder_of "$pv")"
+    done
+    expect_eq "$p address lease" "${IP[$i]}" "$(lease_of "${UID_[$i]}")"
+    expect_eq "$p server_id" $((i + 1)) "$(sql "${IP[$i]}" 'SELECT @@server_id')"
+    expect_eq "$p container ready/started/state" "true/true/running" \
+        "$(jp pod $p '{.status.containerStatuses[0].ready}/{.status.containerStatuses[0].started}/{.status.containerStatuses[0].state.running.startedAt}' |
+            sed 's#/[0-9TZ:-]*$#/running#')"
+done
+[ "$(printf '%s\n' "${IP[@]}" | sort -u | wc -l)" = 3 ] || fail "pod addresses are not distinct: ${IP[*]}"
+ok "3 distinct addresses: ${IP[*]}"
+echo "# bring-up of 3 pods (apply -> all Ready): $(secs $bringup_ms)s"
+
+# --- replication -------------------------------------------------------------------
+
+expect_eq "primary read_only" 0 "$(sql "${IP[0]}" 'SELECT @@read_only')"
+expect_eq "primary has no replication source" "" "$(slave_field "${IP[0]}" Master_Host)"
+sql "${IP[0]}" "CREATE DATABASE simnode; CREATE TABLE simnode.t (id INT PRIMARY KEY, v VARCHAR(64)) ENGINE=InnoDB;
+    INSERT INTO simnode.t VALUES (1, 'written on the primary')"
+ok "row 1 written on the primary ${IP[0]}"
+for i in 1 2; do
+    wait_rows "${IP[$i]}" 1
+    ok "row 1 on mariadb-$i after $(secs $WAITED)s"
+    expect_eq "mariadb-$i row content" "written on the primary" "$(sql "${IP[$i]}" 'SELECT v FROM simnode.t WHERE id=1')"
+    expect_eq "mariadb-$i read_only" 1 "$(sql "${IP[$i]}" 'SELECT @@read_only')"
+    expect_eq "mariadb-$i Slave_IO_Running" Yes "$(slave_field "${IP[$i]}" Slave_IO_Running)"
+    expect_eq "mariadb-$i Slave_SQL_Running" Yes "$(slave_field "${IP[$i]}" Slave_SQL_Running)"
+    expect_eq "mariadb-$i Using_Gtid" Slave_Pos "$(slave_field "${IP[$i]}" Using_Gtid)"
+    expect_eq "mariadb-$i Master_Host" "${IP[0]}" "$(slave_field "${IP[$i]}" Master_Host)"
+done
+expect_eq "gtid positions agree (primary binlog = replica slave_pos)" \
+    "$(sql "${IP[0]}" 'SELECT @@gtid_binlog_pos')" "$(sql "${IP[2]}" 'SELECT @@gtid_slave_pos')"
+
+# --- scale down to 1 ------------------------------------------------------------------
+
+kn scale statefulset mariadb --replicas=1 >/dev/null
+wait_for 60 "mariadb-2 deleted" pod_gone mariadb-2
+wait_for 60 "mariadb-1 deleted" pod_gone mariadb-1
+for i in 1 2; do
+    ! pid_alive "${PID[$i]}" || fail "mariadb-$i: pid ${PID[$i]} still running after its pod was deleted"
+    ok "mariadb-$i: mariadbd pid ${PID[$i]} gone"
+    [ -z "$(listening "${IP[$i]}")" ] || fail "something still listens on ${IP[$i]}:3306: $(listening "${IP[$i]}")"
+    ok "mariadb-$i: nothing listens on ${IP[$i]}:3306"
+    for pv in ${PVS[$i]}; do
+        [ ! -e "$STATE/holders/$pv" ] || fail "holder file of $pv still there"
+    done
+    ok "mariadb-$i: holder files removed"
+    expect_eq "mariadb-$i: address lease released" "" "$(lease_of "${UID_[$i]}")"
+done
+pid_alive "${PID[0]}" || fail "the primary's mariadbd died during the scale-down"
+expect_eq "mariadb-0 still Ready" True "$(jp pod mariadb-0 '{.status.conditions[?(@.type=="Ready")].status}')"
+sql "${IP[0]}" "INSERT INTO simnode.t VALUES (2, 'written while scaled down')"
+ok "row 2 written on the primary while scaled down"
+
+# --- scale back up to 3 ------------------------------------------------------------------
+
+kn scale statefulset mariadb --replicas=3 >/dev/null
+wait_for 120 "3 pods Ready again" all_ready 3
+echo "# scale 1 -> 3 (both replicas Ready): $(secs $WAITED)s"
+for i in 1 2; do
+    p=mariadb-$i
+    new_uid=$(jp pod $p '{.metadata.uid}')
+    [ "$new_uid" != "${UID_[$i]}" ] || fail "$p was not recreated"
+    IP[$i]=$(pod_ip $p)
+    PID[$i]=$(pod_pid $p)
+    UID_[$i]=$new_uid
+    listening "${IP[$i]}" | grep -q "pid=${PID[$i]}," || fail "$p: pid ${PID[$i]} does not listen on ${IP[$i]}:3306"
+    ok "$p (new uid): mariadbd pid ${PID[$i]} listens on ${IP[$i]}:3306"
+    wait_rows "${IP[$i]}" 2
+    ok "$p has both rows after $(secs $WAITED)s (claims kept the data, replication caught up)"
+    expect_eq "$p Slave_IO/SQL_Running" Yes/Yes \
+        "$(slave_field "${IP[$i]}" Slave_IO_Running)/$(slave_field "${IP[$i]}" Slave_SQL_Running)"
+    expect_eq "$p read_only" 1 "$(sql "${IP[$i]}" 'SELECT @@read_only')"
+done
+
+# --- crash of a replica's mariadbd -----------------------------------------------------------
+
+victim=mariadb-2
+old_pid=${PID[2]}
+old_restarts=$(jp pod $victim '{.status.containerStatuses[0].restartCount}')
+kill_ms=$(now_ms)
+kill -9 "$old_pid"
+ok "kill -9 $victim's mariadbd (pid $old_pid, restartCount $old_restarts)"
+restarted() { [ "$(jp pod $victim '{.status.containerStatuses[0].restartCount}')" = $((old_restarts + 1)) ]; }
+wait_for 60 "$victim restartCount $old_restarts -> $((old_restarts + 1))" restarted
+wait_for 60 "$victim Ready again" pod_ready $victim
+echo "# kill -9 -> Ready again: $(secs $(($(now_ms) - kill_ms)))s"
+PID[2]=$(pod_pid $victim)
+{ [ "${PID[2]}" != "$old_pid" ] && pid_alive "${PID[2]}"; } || fail "$victim: no new mariadbd (containerID sim://${PID[2]})"
+ok "$victim runs a new mariadbd, pid ${PID[2]}"
+expect_eq "$victim lastState exit code" 137 "$(jp pod $victim '{.status.containerStatuses[0].lastState.terminated.exitCode}')"
+expect_eq "$victim address unchanged" "${IP[2]}" "$(pod_ip $victim)"
+expect_eq "$victim holder files name the new pid" "${PID[2]} ${PID[2]}" \
+    "$(for pv in ${PVS[2]}; do holder_of "$pv"; done | tr '\n' ' ' | sed 's/ $//')"
+sql "${IP[0]}" "INSERT INTO simnode.t VALUES (3, 'written after the crash')"
+wait_rows "${IP[2]}" 3
+ok "row 3 on $victim after $(secs $WAITED)s (replication resumed)"
+expect_eq "$victim read_only after the restart" 1 "$(sql "${IP[2]}" 'SELECT @@read_only')"
+
+# --- namespace deletion -------------------------------------------------------------------
+
+del_ms=$(now_ms)
+k delete namespace "$ns" --wait=false >/dev/null
+all_stopped() {
+    local i
+    for i in 0 1 2; do
+        pid_alive "${PID[$i]}" && return 1
+        [ -z "$(listening "${IP[$i]}")" ] || return 1
+    done
+    return 0
+}
+wait_for 120 "namespace deleted: all 3 mariadbd processes and listeners gone" all_stopped
+for i in 0 1 2; do
+    for pv in ${PVS[$i]}; do
+        [ ! -e "$STATE/holders/$pv" ] || fail "holder file of $pv still there"
+    done
+    expect_eq "mariadb-$i: address lease released" "" "$(lease_of "${UID_[$i]}")"
+done
+ok "holder files removed"
+no_pods() { [ -z "$(k get pods -n "$ns" -o name 2>/dev/null)" ]; }
+wait_for 120 "no pods left in $ns" no_pods
+echo "# namespace delete -> servers stopped and pods gone: $(secs $(($(now_ms) - del_ms)))s"
