@@ -949,9 +949,11 @@ class Driver:
                              "resourceVersion": meta(obj)["resourceVersion"]}}
         try:
             self.api.merge_patch(path, body)
+            return True
         except ApiException as e:
             if e.status != 404:
                 raise
+            return False
 
     def sync_vs(self, ns, name):
         vs = self.inf["vs"].get((ns, name))
@@ -1090,8 +1092,8 @@ class Driver:
                     log("remove-data", "vsc/" + p)
         fins = [f for f in meta(vs).get("finalizers") or [] if f != FINALIZER]
         m = meta(vs)
-        self.patch_finalizers(vs, vs_path(m["namespace"], m["name"]), fins)
-        log("remove-finalizer", what)
+        if self.patch_finalizers(vs, vs_path(m["namespace"], m["name"]), fins):
+            log("remove-finalizer", what)
         return None
 
     def sync_vsc_deleted(self, name):
