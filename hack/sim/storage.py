@@ -105,7 +105,9 @@ contents). For one of ours:
    ``STATE/snapshots/<content>.partial`` (``cp -a --reflink=auto``), and in a
    ``finally`` SIGCONT them and remove the record (a holder is never left
    stopped: not on a failed copy, not on SIGTERM; after a SIGKILL of the
-   driver the next start resumes them). Rename ``.partial`` to
+   driver the next start resumes them). A process that holds several
+   volumes cut at once (data and binlog volumes of one mariadbd) stays
+   stopped until the last of those cuts has copied its volume. Rename ``.partial`` to
    ``STATE/snapshots/<content>``, then write at once the content status
    {creationTime: int64 ns, snapshotHandle: content name, readyToUse: false}
    and the snapshot status {creationTime: RFC 3339 with nanoseconds,
@@ -199,6 +201,12 @@ ORPHAN_AGE_S = 30.0     # data dirs of missing contents older than this go
 SHUTDOWN_JOIN_S = 8.0   # cluster.sh sends SIGKILL after 10 s
 
 STOP = threading.Event()  # set on SIGTERM/SIGINT
+
+# Holders stopped by cuts in progress: pid -> how many cuts hold it stopped.
+# One process may hold several volumes (a mariadbd with its data and binlog
+# volumes) cut at the same time: it is resumed when the last of them ends.
+_frozen = {}
+_frozen_lock = threading.Lock()
 _log_lock = threading.Lock()
 
 
@@ -298,6 +306,26 @@ def all_threads_stopped(pid):
     except OSError:
         return True  # gone
     return all(proc_state(pid, t) in (None, "T", "t", "Z", "X") for t in tids)
+
+
+def freeze(pid):
+    """SIGSTOPs pid (raises OSError if it is gone) for one more cut."""
+    with _frozen_lock:
+        os.kill(pid, signal.SIGSTOP)
+        _frozen[pid] = _frozen.get(pid, 0) + 1
+
+
+def thaw(pid):
+    """Ends one cut's hold on pid; SIGCONTs it when no other cut holds it."""
+    with _frozen_lock:
+        n = _frozen.pop(pid, 1) - 1
+        if n > 0:
+            _frozen[pid] = n
+            return
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except OSError:
+            pass
 
 
 def rmtree(path):
@@ -1228,7 +1256,7 @@ class Driver:
             t0 = time.monotonic()  # the freeze: first SIGSTOP to last SIGCONT
             for pid in holders:
                 try:
-                    os.kill(pid, signal.SIGSTOP)
+                    freeze(pid)
                     stopped.append(pid)
                 except OSError:
                     pass
@@ -1265,10 +1293,7 @@ class Driver:
             copy_ms = (time.monotonic() - t_frozen) * 1000
         finally:
             for pid in stopped:
-                try:
-                    os.kill(pid, signal.SIGCONT)
-                except OSError:
-                    pass
+                thaw(pid)
             thawed = time.monotonic()
             try:
                 os.unlink(record)
