@@ -79,10 +79,10 @@ Snapshots (VolumeSnapshot)
 --------------------------
 A VolumeSnapshot is ours when its class (``spec.volumeSnapshotClassName``; when
 unset, the VolumeSnapshotClass of driver sim.snapstage.io annotated
-snapshot.storage.kubernetes.io/is-default-class "true", used if the source
-claim's class or volume is ours) has driver sim.snapstage.io. Only
-``source.persistentVolumeClaimName`` is handled (no pre-provisioned
-contents). For one of ours:
+snapshot.storage.kubernetes.io/is-default-class "true", used unless the
+source claim's volume or class belongs to another driver) has driver
+sim.snapstage.io. Only ``source.persistentVolumeClaimName`` is handled (no
+pre-provisioned contents). For one of ours:
 
 1. add the finalizer ``sim.snapstage.io/snapshot``;
 2. wait until the claim is Bound (Warning Event ``SnapshotPending``); its PV
@@ -107,13 +107,14 @@ contents). For one of ours:
    stopped: not on a failed copy, not on SIGTERM; after a SIGKILL of the
    driver the next start resumes them). A process that holds several
    volumes cut at once (data and binlog volumes of one mariadbd) stays
-   stopped until the last of those cuts has copied its volume. Rename ``.partial`` to
-   ``STATE/snapshots/<content>``, then write at once the content status
-   {creationTime: int64 ns, snapshotHandle: content name, readyToUse: false}
-   and the snapshot status {creationTime: RFC 3339 with nanoseconds,
-   readyToUse: false}; creationTime is the freeze instant, written right
-   after the copy succeeded (so it is never published for a cut that then
-   failed). The log line gives the freeze duration in ms;
+   stopped until the last of those cuts has copied its volume. Rename
+   ``.partial`` to ``STATE/snapshots/<content>``, then write at once the
+   content status {creationTime: int64 ns, snapshotHandle: content name,
+   readyToUse: false} and the snapshot status {creationTime: RFC 3339 with
+   nanoseconds, readyToUse: false}; creationTime is the freeze instant,
+   written right after the copy succeeded (so it is never published for a
+   cut that then failed). The log line gives the freeze and copy durations
+   in ms;
 5. readyDelayMs after the cut (class parameter, or the annotation
    ``sim.snapstage.io/ready-delay-ms``): readyToUse true and restoreSize (the
    snapshot: the PV capacity quantity string; the content: int64 bytes).
@@ -133,7 +134,8 @@ Fault injection (annotations on the VolumeSnapshot, read before the cut):
   creationTime, ever, while the annotation stays);
 * ``sim.snapstage.io/hang: "ready"``: cut (creationTime set) but never
   readyToUse.
-A fault annotation added after the cut changes nothing that is published.
+A fail or hang=cut annotation added after the cut changes nothing;
+hang=ready added before readyToUse is set keeps it unset.
 
 Snapshot deletion
 -----------------
@@ -689,6 +691,11 @@ class Driver:
             self.resync()
 
     def resync(self):
+        now = time.monotonic()
+        with self.events_lock:
+            for key, t in list(self.events_sent.items()):
+                if now - t > 10 * EVENT_EVERY_S:
+                    del self.events_sent[key]
         for pvc in self.inf["pvc"].list():
             self.queue.add(("pvc", meta(pvc).get("namespace"), meta(pvc)["name"]))
         for pv in self.inf["pv"].list():
@@ -935,9 +942,11 @@ class Driver:
         if c is None:
             return None, None
         src = ((vs.get("spec") or {}).get("source") or {}).get("persistentVolumeClaimName")
-        pvc = self.inf["pvc"].get((meta(vs).get("namespace"), src)) if src else None
+        if not src:
+            return None, None
+        pvc = self.inf["pvc"].get((meta(vs).get("namespace"), src))
         if pvc is None:
-            return None, (2.0 if src else None)
+            return c, None  # ours until told otherwise: waits for the claim
         vol = (pvc.get("spec") or {}).get("volumeName")
         pv = self.inf["pv"].get(vol) if vol else None
         if pv is not None:
