@@ -42,9 +42,13 @@ Kubelet role: one mariadbd per Pod bound to this node
     uid as STATE/ips/127.0.0.N (the file holds the uid). A Pod keeps its
     address for its whole life, across restarts of mariadbd and of this
     agent (leases of Pods that no longer exist are dropped at start); it is
-    released when the Pod's server stops for good (Pod deleted). A new lease
-    skips addresses whose port is already bound (e.g. by another cluster's
-    mariadbd on the same machine: leases are per state directory).
+    released when the Pod's server stops for good (Pod deleted). Several
+    clusters may run on one machine: each lease is also recorded machine-wide
+    in /tmp/snapstage-sim-ips/127.0.0.N ("STATE\nUID", under an flock of
+    /tmp/snapstage-sim-ips/.lock); a record whose STATE/ips lease no longer
+    names that uid (cluster gone) is stale. A new lease skips addresses
+    leased here or live-recorded by another cluster, and addresses whose
+    port is already bound by anything else.
   - Port: the main container's port named `mysql`, else 3306.
   - Data directory: the volume mounted at /var/lib/mysql (honouring subPath):
     persistentVolumeClaim -> the bound PV's spec.hostPath.path; hostPath ->
@@ -52,6 +56,17 @@ Kubelet role: one mariadbd per Pod bound to this node
     removed with the Pod. A volume mounted at /var/lib/mysql-binlog holds the
     binary logs (--log-bin=DIR/mysql-bin), else they go to the data
     directory. Relay logs always live in the data directory.
+  - Volume paths: MariaDB writes absolute paths into mysql-bin.index,
+    relay-bin.index and relay-log.info. So that data restored from a
+    snapshot into another volume finds its own logs (not, say, the live
+    primary's), every server sees its volumes at the same paths, as every
+    container sees /var/lib/mysql: mariadbd is exec'd through
+    `node.py --exec-with-mounts SRC=DST... -- mariadbd ...`, which enters a
+    private mount namespace, bind-mounts the data directory on
+    STATE/mnt/mysql and the binlog directory on STATE/mnt/mysql-binlog (empty
+    directories outside the namespace) and execs mariadbd (same pid, same
+    process group). If mount namespaces are unavailable (checked at start),
+    the PV paths are used directly and a warning is logged.
   - Holders: for every PV the server uses, STATE/holders/PV-NAME holds its
     pid while it runs (written right after the fork, removed as soon as the
     process is seen gone). storage.py SIGSTOPs/SIGCONTs these pids to cut an
@@ -65,7 +80,8 @@ Kubelet role: one mariadbd per Pod bound to this node
     `error.log`, `console.log` (stdout/stderr), `install.log`. The logs are
     kept after the Pod is gone (cluster.sh down removes the whole DIR).
   - Command line (exec'd directly, no shell, in this agent's process group
-    so a process-group kill of the agent reaches it):
+    so a process-group kill of the agent reaches it; D and B as the server
+    sees them, see above):
       mariadbd --no-defaults --user=root --datadir=D --bind-address=IP
         --port=P --socket=S --pid-file=F --log-error=E --server-id=ID
         --report-host=IP --report-port=P --log-bin=B/mysql-bin
@@ -149,6 +165,8 @@ Kubelet role: one mariadbd per Pod bound to this node
 
 import argparse
 import base64
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -163,9 +181,40 @@ import traceback
 import zlib
 from datetime import datetime, timezone
 
-import pymysql
-from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+CLONE_NEWNS = 0x00020000
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
+
+
+def exec_with_mounts(args):
+    """Helper mode: node.py --exec-with-mounts SRC=DST... -- PROGRAM ARGS...
+
+    In a new mount namespace (private propagation), bind-mounts each SRC on
+    DST, then execs PROGRAM (same pid, same process group). Runs before the
+    heavy imports so a server start costs one bare interpreter start."""
+    import ctypes
+    sep = args.index("--")
+    binds, argv = [a.split("=", 1) for a in args[:sep]], args[sep + 1:]
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def check(rc, what):
+        if rc != 0:
+            e = ctypes.get_errno()
+            sys.stderr.write("node.py --exec-with-mounts: %s: %s\n" % (what, os.strerror(e)))
+            sys.exit(127)
+
+    check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
+    for src, dst in binds:
+        check(libc.mount(src.encode(), dst.encode(), None, MS_BIND, None), "bind %s on %s" % (src, dst))
+    os.execv(argv[0], argv)
+
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--exec-with-mounts":
+    exec_with_mounts(sys.argv[2:])
+
+import pymysql  # noqa: E402
+from kubernetes import client, config  # noqa: E402
+from kubernetes.client.rest import ApiException  # noqa: E402
 
 MARIADBD = "/usr/sbin/mariadbd"
 INSTALL_DB = "/usr/bin/mariadb-install-db"
@@ -182,6 +231,7 @@ BACKOFF_MAX = 30.0
 BACKOFF_RESET = 60.0
 CONFIG_RETRY_MAX = 5.0
 SHUTDOWN_GRACE = 7.0
+GLOBAL_IPS = "/tmp/snapstage-sim-ips"  # machine-wide address records, see the docstring
 SOCK_MAX = 100  # sun_path is 108 bytes; keep a margin
 IP_FIRST, IP_LAST = 2, 254
 
@@ -499,8 +549,9 @@ class Agent:
         self.sched_wake = threading.Event()
         self.unsched_reported = {}  # uid -> message last reported
         self.node_ready_since = now_rfc3339()
-        for d in ("volumes", "holders", "run", "ips"):
+        for d in ("volumes", "holders", "run", "ips", "mnt/mysql", "mnt/mysql-binlog"):
             os.makedirs(os.path.join(self.state, d), exist_ok=True)
+        self.mount_ns = self.check_mount_ns()
         self.pods = Informer(self.api, "/api/v1/pods", "pods", self.on_pod, uid_of)
         self.pvcs = Informer(self.api, "/api/v1/persistentvolumeclaims", "claims", self.on_pvc, ns_name)
         self.node_labels = {
@@ -515,6 +566,28 @@ class Agent:
 
     def path(self, *parts):
         return os.path.join(self.state, *parts)
+
+    def mount_prefix(self, binds):
+        """argv prefix that runs a program with binds {src: dst} in its own mount namespace."""
+        return [sys.executable, os.path.abspath(__file__), "--exec-with-mounts"] + \
+            ["%s=%s" % (s, d) for s, d in binds.items()] + ["--"]
+
+    def check_mount_ns(self):
+        d = self.path("mnt", "mysql")
+        try:
+            r = subprocess.run(self.mount_prefix({d: d}) + ["/bin/true"], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+            if r.returncode == 0:
+                log("servers see their volumes at %s and %s (private mount namespaces)" % (
+                    d, self.path("mnt", "mysql-binlog")))
+                return True
+            why = r.stdout.decode(errors="replace").strip()
+        except (OSError, subprocess.SubprocessError) as e:
+            why = str(e)
+        log("warning: no mount namespaces (%s): servers get the PV paths themselves, so binlog and "
+            "relay-log index files name them and data restored into another volume will not find "
+            "its logs" % why)
+        return False
 
     # -- leftovers of a previous agent ---------------------------------------
 
@@ -540,8 +613,8 @@ class Agent:
             if not cmd or not any(prefix in a for a in cmd):
                 continue
             names = [os.path.basename(a) for a in cmd[:2]]
-            if any(n in ("mariadbd", "mysqld", "mariadb-install-db", "mysql_install_db") for n in names) \
-                    and pid_alive(int(d)):
+            if (any(n in ("mariadbd", "mysqld", "mariadb-install-db", "mysql_install_db") for n in names)
+                    or "--exec-with-mounts" in cmd) and pid_alive(int(d)):
                 pids.add(int(d))
         if pids:
             log("stopping leftovers of a previous agent: pids %s" % " ".join(map(str, sorted(pids))))
@@ -566,42 +639,82 @@ class Agent:
 
     # -- address leases ------------------------------------------------------
 
+    @contextlib.contextmanager
+    def global_ips(self):
+        """self.lock and the machine-wide flock on GLOBAL_IPS/.lock."""
+        with self.lock:
+            os.makedirs(GLOBAL_IPS, exist_ok=True)
+            fd = os.open(os.path.join(GLOBAL_IPS, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)
+
+    def global_owner(self, ip):
+        """(state dir, uid) of a live machine-wide record of ip, else None."""
+        lines = (read_file(os.path.join(GLOBAL_IPS, ip)) or "").split("\n")
+        if len(lines) < 2 or not lines[0]:
+            return None
+        state, uid = lines[0], lines[1].strip()
+        if state != self.state and (read_file(os.path.join(state, "ips", ip)) or "").strip() != uid:
+            return None  # its cluster is gone or released it: stale
+        return state, uid
+
     def lease_ip(self, uid, port, preferred=None):
         ips = self.path("ips")
-        with self.lock:
+        with self.global_ips():
             for f in os.listdir(ips):
                 if (read_file(os.path.join(ips, f)) or "").strip() == uid:
+                    owner = self.global_owner(f)
+                    if owner is None:
+                        write_atomic(os.path.join(GLOBAL_IPS, f), "%s\n%s\n" % (self.state, uid))
+                    elif owner != (self.state, uid):
+                        log("warning: address %s of pod uid %s is also leased by %s" % (f, uid, owner[0]))
                     return f
             cands = ["127.0.0.%d" % n for n in range(IP_FIRST, IP_LAST + 1)]
             if preferred in cands:
                 cands.insert(0, preferred)
             for ip in cands:
-                if os.path.exists(os.path.join(ips, ip)) or not port_free(ip, port):
-                    continue  # leased here, or taken by another cluster on this machine
+                if os.path.exists(os.path.join(ips, ip)):
+                    continue  # leased here
+                owner = self.global_owner(ip)
+                if owner and owner[0] != self.state:
+                    continue  # leased by another cluster on this machine
+                if not port_free(ip, port):
+                    continue  # in use by something else
                 try:
                     fd = os.open(os.path.join(ips, ip), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
                 except FileExistsError:
                     continue
                 with os.fdopen(fd, "w") as f:
                     f.write(uid + "\n")
+                write_atomic(os.path.join(GLOBAL_IPS, ip), "%s\n%s\n" % (self.state, uid))
                 return ip
         raise StartError("no free loopback address in 127.0.0.%d-%d" % (IP_FIRST, IP_LAST))
 
+    def drop_lease(self, ip):
+        """Removes ip's lease file and, if it is ours, its machine-wide record."""
+        owner = self.global_owner(ip)
+        remove(self.path("ips", ip))
+        if owner and owner[0] == self.state:
+            remove(os.path.join(GLOBAL_IPS, ip))
+
     def release_ip(self, uid):
         ips = self.path("ips")
-        with self.lock:
+        with self.global_ips():
             for f in os.listdir(ips):
                 if (read_file(os.path.join(ips, f)) or "").strip() == uid:
-                    remove(os.path.join(ips, f))
+                    self.drop_lease(f)
                     log("released address %s (pod uid %s)" % (f, uid))
 
     def gc_leases(self, uids):
         ips = self.path("ips")
-        with self.lock:
+        with self.global_ips():
             for f in os.listdir(ips):
                 owner = (read_file(os.path.join(ips, f)) or "").strip()
                 if owner not in uids:
-                    remove(os.path.join(ips, f))
+                    self.drop_lease(f)
                     log("dropped stale address lease %s (pod uid %s)" % (f, owner or "?"))
 
     def name_lock(self, key):
@@ -1204,18 +1317,32 @@ class PodWorker(threading.Thread):
         sock, sock_link = self.socket_path()
         self.sock = sock
         remove(sock)
-        argv = [MARIADBD, "--no-defaults", "--user=root",
-                "--datadir=" + datadir,
-                "--bind-address=" + self.ip, "--port=%d" % self.port,
-                "--socket=" + sock,
-                "--pid-file=" + os.path.join(self.rundir, "mariadbd.pid"),
-                "--log-error=" + os.path.join(self.rundir, "error.log"),
-                "--server-id=%d" % server_id(self.pod),
-                "--report-host=" + self.ip, "--report-port=%d" % self.port,
-                "--log-bin=" + os.path.join(bindir, "mysql-bin"),
-                "--binlog-format=ROW", "--log-slave-updates", "--gtid-strict-mode=1",
-                "--relay-log=" + os.path.join(datadir, "relay-bin"),
-                "--skip-name-resolve"] + INNODB_FLAGS
+        # The server sees its volumes at the same paths in every Pod (as a
+        # container sees /var/lib/mysql), so the absolute paths MariaDB
+        # writes into mysql-bin.index, relay-bin.index and relay-log.info
+        # stay valid when a snapshot is restored into another volume.
+        prefix, seen_data, seen_bin = [], datadir, bindir
+        if self.agent.mount_ns:
+            seen_data = self.agent.path("mnt", "mysql")
+            binds = {datadir: seen_data}
+            seen_bin = seen_data
+            if binlog:
+                seen_bin = self.agent.path("mnt", "mysql-binlog")
+                binds[bindir] = seen_bin
+            prefix = self.agent.mount_prefix(binds)
+        argv = prefix + [
+            MARIADBD, "--no-defaults", "--user=root",
+            "--datadir=" + seen_data,
+            "--bind-address=" + self.ip, "--port=%d" % self.port,
+            "--socket=" + sock,
+            "--pid-file=" + os.path.join(self.rundir, "mariadbd.pid"),
+            "--log-error=" + os.path.join(self.rundir, "error.log"),
+            "--server-id=%d" % server_id(self.pod),
+            "--report-host=" + self.ip, "--report-port=%d" % self.port,
+            "--log-bin=" + os.path.join(seen_bin, "mysql-bin"),
+            "--binlog-format=ROW", "--log-slave-updates", "--gtid-strict-mode=1",
+            "--relay-log=" + os.path.join(seen_data, "relay-bin"),
+            "--skip-name-resolve"] + INNODB_FLAGS
         self.check()
         console = open(os.path.join(self.rundir, "console.log"), "ab")
         try:
@@ -1305,8 +1432,10 @@ class PodWorker(threading.Thread):
                 log("pod %s: mariadbd accepts connections (%.1fs)" % (self.key, time.time() - t0))
                 return
             except pymysql.err.OperationalError as e:
-                if e.args and e.args[0] == 1045:
-                    raise StartError("root cannot log in over the socket (password changed outside the agent?)")
+                if e.args and e.args[0] == 1045:  # up, but root has another password
+                    log("pod %s: mariadbd accepts connections (%.1fs), but root cannot log in" % (
+                        self.key, time.time() - t0))
+                    return
             except Exception:
                 pass
             if time.time() - t0 > 120:
@@ -1321,7 +1450,17 @@ class PodWorker(threading.Thread):
         if want_repl and ordinal is None:
             log("pod %s: annotation %s=gtid ignored: not a StatefulSet pod" % (self.key, REPL_ANNOTATION))
             want_repl = False
-        conn = self.root_socket_conn()
+        try:
+            conn = self.root_socket_conn()
+        except pymysql.err.OperationalError as e:
+            if not (e.args and e.args[0] == 1045) or not os.path.exists(init_marker):
+                raise StartError("cannot log in as root over the socket: %s" % e)
+            # Data from elsewhere (e.g. restored from another cluster's
+            # snapshot) with another root password: leave it running; the
+            # readiness probe (root with MARIADB_ROOT_PASSWORD) keeps it unready.
+            log("pod %s: root cannot log in with MARIADB_ROOT_PASSWORD (data initialized elsewhere?): "
+                "start-up steps skipped, the pod will not become Ready" % self.key)
+            return
         try:
             cur = conn.cursor()
             marker = read_file(init_marker)
@@ -1433,6 +1572,8 @@ class PodWorker(threading.Thread):
             if self.ready and self.probe_failures >= PROBE_FAILURES:
                 self.ready = False
                 log("pod %s: not ready after %d failed probes (%s)" % (self.key, self.probe_failures, err))
+            elif not self.ready and self.probe_failures == PROBE_FAILURES:
+                log("pod %s: still not ready, %d failed probes (%s)" % (self.key, self.probe_failures, err))
 
     def condition(self, ctype, status, reason=None, message=None):
         prev = self.cond_times.get(ctype)

@@ -15,9 +15,13 @@
 #     listeners, holder files and address leases are gone;
 #   - a row written while scaled down; scale back to 3: the new Pods are
 #     Ready and replicate (both rows present, the claims kept the data);
-#   - kill -9 of a replica's mariadbd: the Pod turns unready, restartCount
-#     goes up by one, a new mariadbd runs and the Pod is Ready again and
-#     still replicates;
+#   - kill -9 of a replica's mariadbd: restartCount goes up by one, a new
+#     mariadbd runs (lastState exit code 137, same address, holders updated)
+#     and the Pod is Ready again and still replicates;
+#   - the binlog index names the servers' shared mount path, and a Pod on
+#     volumes restored (by storage.py) from snapshots of the primary's two
+#     claims is Ready with the primary's rows and GTID position, and writes
+#     to its own binlog, not to the live primary's;
 #   - deleting the namespace stops every mariadbd of it: processes,
 #     listeners, holders and leases gone.
 # Prints each check with the time since the start; exits non-zero on the
@@ -284,19 +288,90 @@ wait_rows "${IP[2]}" 3
 ok "row 3 on $victim after $(secs $WAITED)s (replication resumed)"
 expect_eq "$victim read_only after the restart" 1 "$(sql "${IP[2]}" 'SELECT @@read_only')"
 
+# --- data restored into other volumes finds its own logs -----------------------------------
+# MariaDB writes absolute paths into mysql-bin.index and relay-log.info; the
+# agent makes every server see its volumes at the same paths, so a Pod on
+# volumes restored from the primary's snapshots uses its own binlogs, not the
+# live primary's.
+
+expect_eq "binlog index names the shared mount path, not the PV" "$STATE/mnt/mysql-binlog/mysql-bin.000001" \
+    "$(head -n 1 "$STATE/volumes/${PVS[0]#* }/mysql-bin.index")"
+for pair in data:data-mariadb-0 binlog:binlog-mariadb-0; do
+    printf 'apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata: {name: %s}\nspec: {source: {persistentVolumeClaimName: %s}}\n' \
+        "${pair%%:*}" "${pair#*:}" | kn create -f - >/dev/null
+done
+snap_ready() { [ "$(jp volumesnapshot "$1" '{.status.readyToUse}')" = true ]; }
+wait_for 60 "snapshot data of data-mariadb-0 readyToUse" snap_ready data
+wait_for 60 "snapshot binlog of binlog-mariadb-0 readyToUse" snap_ready binlog
+kn create -f - >/dev/null <<'EOF'
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: restored-data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+  dataSource: {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: data}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: restored-binlog}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 256Mi}}
+  dataSource: {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: binlog}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: restored}
+spec:
+  containers:
+  - name: mariadb
+    image: mariadb:10.11
+    ports: [{name: mysql, containerPort: 3306}]
+    env:
+    - name: MARIADB_ROOT_PASSWORD
+      valueFrom: {secretKeyRef: {name: mariadb, key: root-password}}
+    volumeMounts:
+    - {name: data, mountPath: /var/lib/mysql}
+    - {name: binlog, mountPath: /var/lib/mysql-binlog}
+  volumes:
+  - {name: data, persistentVolumeClaim: {claimName: restored-data}}
+  - {name: binlog, persistentVolumeClaim: {claimName: restored-binlog}}
+EOF
+wait_for 120 "pod restored (volumes restored from mariadb-0's snapshots) Ready" pod_ready restored
+rip=$(pod_ip restored)
+rbin=$STATE/volumes/$(jp pvc restored-binlog '{.spec.volumeName}')
+pbin=$STATE/volumes/${PVS[0]#* }
+expect_eq "restored server has the primary's 3 rows" 3 "$(rows_on "$rip")"
+expect_eq "restored server's gtid_binlog_pos = the primary's" \
+    "$(sql "${IP[0]}" 'SELECT @@gtid_binlog_pos')" "$(sql "$rip" 'SELECT @@gtid_binlog_pos')"
+plast=$(tail -n 1 "$pbin/mysql-bin.index")
+plast=$pbin/${plast##*/}
+psize=$(stat -c %s "$plast")
+rlast=$(tail -n 1 "$rbin/mysql-bin.index")
+rlast=$rbin/${rlast##*/}
+rsize=$(stat -c %s "$rlast")
+sql "$rip" "INSERT INTO simnode.t VALUES (100, 'written on the restored server')"
+[ "$(stat -c %s "$rlast")" -gt "$rsize" ] || fail "the restored server's write did not reach its own binlog $rlast"
+ok "a write on the restored server goes to its own binlog ($rlast)"
+expect_eq "the primary's binlog $plast is untouched" "$psize" "$(stat -c %s "$plast")"
+expect_eq "the primary does not have the restored server's row" 3 "$(rows_on "${IP[0]}")"
+PID[3]=$(pod_pid restored)
+IP[3]=$rip
+
 # --- namespace deletion -------------------------------------------------------------------
 
 del_ms=$(now_ms)
 k delete namespace "$ns" --wait=false >/dev/null
 all_stopped() {
     local i
-    for i in 0 1 2; do
+    for i in 0 1 2 3; do
         pid_alive "${PID[$i]}" && return 1
         [ -z "$(listening "${IP[$i]}")" ] || return 1
     done
     return 0
 }
-wait_for 120 "namespace deleted: all 3 mariadbd processes and listeners gone" all_stopped
+wait_for 120 "namespace deleted: all 4 mariadbd processes and listeners gone" all_stopped
 for i in 0 1 2; do
     for pv in ${PVS[$i]}; do
         [ ! -e "$STATE/holders/$pv" ] || fail "holder file of $pv still there"
