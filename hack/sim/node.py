@@ -2,6 +2,8 @@
 """Simulated node agent: the kubelet and scheduler roles for MariaDB Pods.
 
 Usage: node.py --kubeconfig PATH --state DIR [--node-name sim-node-1]
+       (node.py --exec-with-mounts SRC=DST... -- PROGRAM ARGS... is internal,
+       see "Volume paths")
 
 Part of hack/sim (see README.md there for the state directory contract with
 storage.py). Runs on Debian's python3-kubernetes and python3-pymysql and sees
@@ -90,7 +92,7 @@ Kubelet role: one mariadbd per Pod bound to this node
         --innodb-buffer-pool-size=32M --innodb-log-file-size=16M
     server-id: StatefulSet Pods (owner kind StatefulSet, name OWNER-ORDINAL)
     get ORDINAL+1, other Pods a stable hash of namespace/name (>= 1000).
-  - First start (no STATE-independent marker in the data directory):
+  - First start (no marker D/.snapstage-sim-initialized):
     if D/mysql does not exist, `mariadb-install-db --no-defaults
     --datadir=D --user=root --auth-root-authentication-method=normal
     --skip-test-db` (same InnoDB sizes); then mariadbd starts and, over the
@@ -107,7 +109,7 @@ Kubelet role: one mariadbd per Pod bound to this node
     `valueFrom.configMapKeyRef` (honouring `optional`) and `envFrom`. Values
     are read through the API when the server (re)starts and never logged.
     A missing required Secret/key leaves the container Waiting with reason
-    CreateContainerConfigError, retried with back-off.
+    CreateContainerConfigError, retried within 5 s.
   - Replication: if the Pod has the annotation
     `sim.snapstage.io/replication: gtid` and is a StatefulSet Pod, ordinal 0
     is the primary and the others replicas. Only when the initialized marker
@@ -141,7 +143,8 @@ Kubelet role: one mariadbd per Pod bound to this node
     timeouts). One success makes the Pod Ready; it turns unready after 3
     failures in a row (the kubelet's default failureThreshold, so a short
     SIGSTOP for a snapshot does not flap it), or at once when the process
-    exits.
+    exits. Data initialized elsewhere with another root password (no login
+    over the socket) is left running, start-up steps skipped, never Ready.
   - Unexpected exit: Ready=False at once, holders removed, restart after a
     back-off of 1, 2, 4 ... 30 s (reset after 60 s of running), restartCount
     + 1 on each restart. A failed start (install error, exit during start)
@@ -156,8 +159,9 @@ Kubelet role: one mariadbd per Pod bound to this node
     the same way (at most 10 s). A Pod's successor of the same name waits
     until the predecessor's server is gone before it starts.
   - Start-up: leftovers of a previous agent (the pids in
-    STATE/run/*/{server,mariadbd}.pid and any mariadbd or mariadb-install-db
-    whose command line names STATE/) get SIGTERM and SIGCONT (they may have
+    STATE/run/*/{server,mariadbd}.pid and any mariadbd, mariadb-install-db
+    or --exec-with-mounts helper whose command line names STATE/) get
+    SIGTERM and SIGCONT (they may have
     been left stopped), SIGKILL after 10 s; STATE/holders/ is emptied; then
     every Pod bound to this node is started afresh (a Pod whose status shows
     an earlier container gets restartCount + 1).
