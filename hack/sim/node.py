@@ -38,8 +38,8 @@ Kubelet role: one mariadbd per Pod bound to this node
   spec.containers[].image is only echoed in the status). The "main"
   container is the first with a port named `mysql`, else the one named
   mariadb or mysql, else the first. Init containers, probes, resources,
-  restartPolicy and commands in the spec are ignored: the server is always
-  restarted when it exits.
+  restartPolicy and command in the spec are ignored (args: see "Command
+  line"): the server is always restarted when it exits.
   - Address: its own loopback address 127.0.0.N (N = 2..254), leased per Pod
     uid as STATE/ips/127.0.0.N (the file holds the uid). A Pod keeps its
     address for its whole life, across restarts of mariadbd and of this
@@ -90,6 +90,10 @@ Kubelet role: one mariadbd per Pod bound to this node
         --binlog-format=ROW --log-slave-updates --gtid-strict-mode=1
         --relay-log=D/relay-bin --skip-name-resolve
         --innodb-buffer-pool-size=32M --innodb-log-file-size=16M
+    followed by the main container's `args` that are options (a leading
+    "mariadbd" is dropped), as the official image passes them: e.g.
+    args: [--skip-slave-start] for a standalone copy of a replica's data.
+    `command` is ignored.
     server-id: StatefulSet Pods (owner kind StatefulSet, name OWNER-ORDINAL)
     get ORDINAL+1, other Pods a stable hash of namespace/name (>= 1000).
   - First start (no marker D/.snapstage-sim-initialized):
@@ -125,9 +129,12 @@ Kubelet role: one mariadbd per Pod bound to this node
     snapstage's restore controller reconfigures replication itself). Because
     read_only is not persistent, every later start sets read_only=1 if the
     server has a replication source configured (SHOW SLAVE STATUS returns a
-    row with a Master_Host), as a replica's my.cnf would, and leaves it
-    alone otherwise. Replication resumes by itself after a restart
-    (master.info and relay-log.info live in the data directory).
+    row with a Master_Host) and is not started with --skip-slave-start, as a
+    replica's my.cnf would, and leaves it alone otherwise. Replication resumes by itself after a restart
+    (master.info and relay-log.info live in the data directory), and so it
+    does, as on a real cluster, on a replica's data restored into another
+    volume: a Pod that must stay standalone passes --skip-slave-start in its
+    container args (or the restore resets replication).
   - Pod status (strategic merge patch of pods/status, carrying the uid so a
     newer Pod of the same name is never touched): phase Pending until the
     first start, then Running; hostIP 127.0.0.1, podIP/podIPs, startTime;
@@ -1346,7 +1353,7 @@ class PodWorker(threading.Thread):
             "--log-bin=" + os.path.join(seen_bin, "mysql-bin"),
             "--binlog-format=ROW", "--log-slave-updates", "--gtid-strict-mode=1",
             "--relay-log=" + os.path.join(seen_data, "relay-bin"),
-            "--skip-name-resolve"] + INNODB_FLAGS
+            "--skip-name-resolve"] + INNODB_FLAGS + self.extra_args()
         self.check()
         console = open(os.path.join(self.rundir, "console.log"), "ab")
         try:
@@ -1378,6 +1385,18 @@ class PodWorker(threading.Thread):
         self.setup_done = True
         self.probe_failures = 0
         self.next_probe = 0.0
+
+    def extra_args(self, quiet=False):
+        """The main container's args, as the official image passes them to
+        mariadbd: a leading "mariadbd"/"mysqld" is dropped, options ("--...")
+        are appended last (so they override ours), anything else is ignored."""
+        args = list(main_container(self.pod).get("args") or [])
+        if args and args[0] in ("mariadbd", "mysqld"):
+            args = args[1:]
+        ignored = [a for a in args if not a.startswith("--")]
+        if ignored and not quiet:
+            log("pod %s: ignoring container args that are not options: %s" % (self.key, " ".join(ignored)))
+        return [a for a in args if a.startswith("--")]
 
     def install_db(self, datadir):
         log("pod %s: initializing %s with mariadb-install-db" % (self.key, datadir))
@@ -1492,13 +1511,18 @@ class PodWorker(threading.Thread):
                                                           "time": now_rfc3339()}) + "\n")
                     log("pod %s: wrote %s" % (self.key, REPL_MARKER))
             else:
-                cur.execute("SHOW SLAVE STATUS", ())
-                row = cur.fetchone()
-                cols = [d[0] for d in cur.description or []]
-                if row and dict(zip(cols, row)).get("Master_Host"):
-                    cur.execute("SET GLOBAL read_only=1", ())
-                    log("pod %s: replication source %s configured: read_only=1" % (
-                        self.key, dict(zip(cols, row)).get("Master_Host")))
+                try:
+                    cur.execute("SHOW SLAVE STATUS", ())
+                    row = cur.fetchone()
+                    cols = [d[0] for d in cur.description or []]
+                    source = dict(zip(cols, row)).get("Master_Host") if row else None
+                    skip = any(re.fullmatch(r"--skip-(slave|replica)-start(=(1|ON|TRUE))?", a, re.I)
+                               for a in self.extra_args(quiet=True))
+                    if source and not skip:
+                        cur.execute("SET GLOBAL read_only=1", ())
+                        log("pod %s: replication source %s configured: read_only=1" % (self.key, source))
+                except pymysql.err.MySQLError as e:  # not worth a restart
+                    log("pod %s: could not check the replication source: %s" % (self.key, e))
         except pymysql.err.MySQLError as e:
             raise StartError("setting up the server failed: %s" % e)
         finally:
