@@ -144,6 +144,8 @@ spec:
   containers:
   - name: mariadb
     image: mariadb:10.11
+    # A copy of a replica for inspection: do not resume its replication.
+    args: [--skip-slave-start]
     ports:
     - {name: mysql, containerPort: 3306}
     env:
