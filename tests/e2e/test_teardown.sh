@@ -35,6 +35,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Running, not a zombie waiting for PID 1 to reap it (a reaped-late zombie
+# holds no files, sockets or memory).
+running() {
+    kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 fmt() { printf '%d.%03d s' $(($1 / 1000)) $(($1 % 1000)); }
 
@@ -71,7 +76,7 @@ one_run() { # run-number crash?
     pids=$(k -n td get pods -o jsonpath='{range .items[*]}{.status.containerStatuses[0].containerID}{"\n"}{end}' |
         sed 's|^sim://||')
     for p in $pids; do
-        kill -0 "$p" 2>/dev/null || fail "run $run: mariadbd pid $p is not running"
+        running "$p" || fail "run $run: mariadbd pid $p is not running"
     done
     ok "run $run: mariadbd pids $(echo $pids) on $(echo $ips)"
 
@@ -79,7 +84,7 @@ one_run() { # run-number crash?
         kill -KILL "$(cat "$DIR/pids/sim-node.pid")"
         sleep 0.5
         for p in $pids; do
-            kill -0 "$p" 2>/dev/null || fail "run $run: mariadbd $p died with the agent (expected an orphan)"
+            running "$p" || fail "run $run: mariadbd $p died with the agent (expected an orphan)"
         done
         ok "run $run: node agent SIGKILLed; its mariadbd processes are orphaned"
     fi
@@ -92,7 +97,7 @@ one_run() { # run-number crash?
     left=$(procs_naming_dir)
     [ -z "$left" ] || fail "run $run: processes left behind: $left"
     for p in $pids; do
-        ! kill -0 "$p" 2>/dev/null || fail "run $run: mariadbd $p is still running"
+        ! running "$p" || fail "run $run: mariadbd $p is still running"
     done
     for ip in $ips; do
         ! ss -Hltn "src $ip" | grep -q . || fail "run $run: something still listens on $ip"
