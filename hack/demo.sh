@@ -233,7 +233,7 @@ spec:
 YAML
 run k -n "$NS" apply -f "$DIR/restore.yaml"
 k -n "$NS" wait pod/restored --for=condition=Ready --timeout=180s >/dev/null
-run k -n "$NS" get pvc restored-data pod/restored -o wide
+run k -n "$NS" get pvc/restored-data pod/restored -o wide
 run sql restored "SELECT * FROM shop.orders"
 
 say "Done in $((SECONDS - started)) s"
