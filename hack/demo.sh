@@ -116,7 +116,7 @@ else
         curl -fsS "http://127.0.0.1:$probe_port/readyz" >/dev/null 2>&1 && break
         sleep 0.2
     done
-    run curl -sS "http://127.0.0.1:$probe_port/readyz"
+    run curl -sS -w '\n' "http://127.0.0.1:$probe_port/readyz"
     note "logs: $DIR/logs/snapstage.log; metrics: http://127.0.0.1:$metrics_port/metrics"
 fi
 
