@@ -78,6 +78,7 @@ rows_on() { sql "$1" "SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.orders"; }
 rows_are() { [ "$(rows_on "$1" 2>/dev/null)" = "$2" ]; }
 vs_field() { kn get volumesnapshot "$1" -o jsonpath="$2"; }
 has_field() { [ -n "$(vs_field "$1" "$2")" ]; }
+claim_bound() { [ "$(kn get pvc "$1" -o jsonpath='{.status.phase}')" = Bound ]; }
 is_true() { [ "$(vs_field "$1" "$2")" = true ]; }
 
 "$KUBECTL" create namespace "$ns" >/dev/null
@@ -158,8 +159,7 @@ spec:
     persistentVolumeClaim: {claimName: restored-data}
 YAML
 kn apply -f "$work/restore.yaml" >/dev/null
-wait_for 120 "the restored claim is Bound" \
-    test "$(kn get pvc restored-data -o jsonpath='{.status.phase}')" = Bound
+wait_for 120 "the restored claim is Bound" claim_bound restored-data
 wait_for 180 "a mariadbd on the restored claim is Ready" \
     kn wait pod/restored --for=condition=Ready --timeout=5s
 rows=$(rows_on restored) || fail "querying the restored server"
