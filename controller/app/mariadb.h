@@ -1,0 +1,262 @@
+/*
+ * mariadb.h — the SQL side of a backup, on MariaDB Connector/C (libmariadb):
+ * connect to one server, tell what it is (primary, healthy or unhealthy
+ * replica), and hold a BACKUP STAGE lock on a connection of its own while
+ * the storage cuts the snapshots, reading the replication position that
+ * matches the data.
+ *
+ * A lock session is the dangerous part, so its rules are strict:
+ *   - it runs on its own connection (never the probe's), so closing that
+ *     connection is always a way to release the lock: the server ends the
+ *     stages of a session whose connection drops;
+ *   - reconnect is off: a silent reconnect would drop the lock while the
+ *     caller still believes it is held;
+ *   - every failure on the way in ends the stages before returning
+ *     (BACKUP STAGE END, else the connection is closed and, through the
+ *     app_db it was opened from, KILLed), so a failed begin holds nothing;
+ *   - the connection id is recorded (CONNECTION_ID()), so a restarted
+ *     controller can end a leftover session with app_db_kill_connection().
+ *
+ * Privileges the account needs: RELOAD (BACKUP STAGE), BINLOG MONITOR (SHOW
+ * MASTER STATUS) and REPLICA MONITOR, also spelled SLAVE MONITOR (SHOW
+ * [ALL] SLAVES STATUS), as named by MariaDB 10.5.9 and later. A missing one
+ * fails with SS_EFORBIDDEN and a message naming it: app_db_probe() checks
+ * the two monitors, app_db_lock_begin() RELOAD, both before any lock is held.
+ *
+ * TLS (app_tls_mode) on Connector/C 3.3, as measured against MariaDB 10.11:
+ *   Disabled        no TLS option set and TLS not enforced: plain TCP even
+ *                   when the server offers TLS;
+ *   Preferred       TLS when the server offers it, certificate unchecked;
+ *   Required        TLS, certificate unchecked;
+ *   VerifyCA        TLS, the chain checked against ca_pem, any host name;
+ *   VerifyIdentity  as VerifyCA, and the certificate must name `host`
+ *                   (MYSQL_OPT_SSL_VERIFY_SERVER_CERT).
+ * Connector/C 3.3 refuses a server without TLS during the handshake only in
+ * VerifyIdentity; in Required and VerifyCA it would carry on in plain TCP,
+ * so the connection is checked right after the handshake and closed with
+ * SS_ETRANSPORT before any statement runs. So that such a handshake never
+ * carries a password in clear text, every mode but VerifyIdentity allows
+ * only challenge-response authentication plugins (mysql_native_password,
+ * client_ed25519, parsec); an account on PAM (dialog, mysql_clear_password)
+ * needs VerifyIdentity and otherwise fails with SS_EUNSUPPORTED. The CA is
+ * handed to the library through an in-memory file (memfd), never written to
+ * disk: the controller's root file system is read-only.
+ *
+ * Errors: 0 or a negative ss_error_code with a message that names the
+ * server (host:port) and what to do. Notable codes: SS_EUNAUTHORIZED
+ * (access denied: the credentials Secret), SS_EFORBIDDEN (a privilege is
+ * missing; it is named), SS_ETIMEOUT (no answer within the timeout, or the
+ * lock was not granted within the acquire timeout), SS_ETRANSPORT (refused,
+ * unreachable, connection lost, TLS failed or unavailable), SS_ENOTFOUND
+ * (no such connection to kill), SS_ETOOMANYREQUESTS (the server's
+ * max_connections), SS_EINVALID (a bad argument). Passwords never appear in
+ * messages.
+ *
+ * Ownership: app_db_connect() copies everything it is given (the password
+ * is wiped when the app_db is closed; libmariadb keeps its own copy for the
+ * life of each connection and frees it unwiped). Status structs hold their
+ * strings inline. Position strings belong to the lock session (see
+ * app_db_lock_read_position()).
+ *
+ * Threads: libmariadb is initialised once per process (pthread_once), so
+ * any thread may connect. One app_db or lock session is used by one thread
+ * at a time (a connection is a single conversation); different ones may be
+ * used on different threads at once. mysql_thread_init()/mysql_thread_end()
+ * are not called: in Connector/C 3.x they do nothing (3.3.20: both return
+ * at once) and per-thread state is not needed. A write to a connection the
+ * server closed may raise SIGPIPE inside libmariadb's TLS layer: the
+ * manager blocks signals in every thread; other programs should ignore it.
+ * app_db_classify() is pure and reentrant.
+ */
+#ifndef SNAPSTAGE_APP_MARIADB_H
+#define SNAPSTAGE_APP_MARIADB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app/api.h"
+
+/* ---- connecting ------------------------------------------------------ */
+
+typedef struct {
+	const char *host;     /* the Pod IP (or a host name) */
+	int port;	      /* 1..65535 */
+	const char *user;     /* non-empty */
+	const char *password; /* may be ""; copied, wiped on close */
+	app_tls_mode tls_mode;
+	const char *ca_pem;	     /* PEM bundle; required for VerifyCA and
+					VerifyIdentity, ignored otherwise */
+	int connect_timeout_seconds; /* 1..300: the connect, and each read and
+					write on the connection */
+} app_db_target;
+
+typedef struct app_db app_db;
+
+/* Connects to `t` (TCP, never a local socket). On success *out is a new
+ * connection the caller frees with app_db_close(). */
+int app_db_connect(app_db **out, const app_db_target *t);
+
+/* Closes the connection and wipes the stored password. NULL is a no-op. */
+void app_db_close(app_db *db);
+
+/* The TLS cipher the connection negotiated, or NULL for plain TCP.
+ * Borrowed, valid until app_db_close(). */
+const char *app_db_tls_cipher(const app_db *db);
+
+/* The server's id for this connection (CONNECTION_ID()). */
+int64_t app_db_connection_id(const app_db *db);
+
+/* ---- what the server is ---------------------------------------------- */
+
+#define APP_DB_VERSION_MAX 128
+#define APP_DB_GTID_MAX 2048
+#define APP_DB_NAME_MAX 256
+#define APP_DB_MESSAGE_MAX 512
+#define APP_DB_STATE_MAX 32
+#define APP_DB_MAX_SOURCES 8
+
+/* One replication connection (one row of SHOW ALL SLAVES STATUS). */
+typedef struct {
+	char connection_name[APP_DB_NAME_MAX]; /* "" for the default one */
+	char master_host[APP_DB_NAME_MAX];
+	int master_port;
+	char io_running[APP_DB_STATE_MAX];  /* "Yes", "No", "Connecting", ... */
+	char sql_running[APP_DB_STATE_MAX]; /* "Yes" or "No" */
+	int last_io_errno;
+	char last_io_error[APP_DB_MESSAGE_MAX]; /* cut to fit */
+	int last_sql_errno;
+	char last_sql_error[APP_DB_MESSAGE_MAX]; /* cut to fit */
+	int64_t seconds_behind_master;		 /* -1: NULL, unknown */
+} app_db_source;
+
+/* What app_db_probe() saw. Plain data, so the classifier can be tested
+ * without a server. */
+typedef struct {
+	char version[APP_DB_VERSION_MAX]; /* VERSION() */
+	int64_t server_id;
+	bool read_only;
+	char gtid_binlog_pos[APP_DB_GTID_MAX];
+	char gtid_slave_pos[APP_DB_GTID_MAX];
+	char gtid_current_pos[APP_DB_GTID_MAX];
+	char binlog_file[APP_DB_NAME_MAX]; /* SHOW MASTER STATUS; "" if binlog off */
+	int64_t binlog_position;	   /* -1: binlog off */
+	size_t n_sources;		   /* 0: replicates from no one */
+	app_db_source sources[APP_DB_MAX_SOURCES];
+} app_db_status;
+
+/* Reads role and health: @@server_id, @@read_only, VERSION(), the three
+ * GTID positions, SHOW MASTER STATUS and SHOW ALL SLAVES STATUS. More than
+ * APP_DB_MAX_SOURCES replication connections fail with SS_EUNSUPPORTED, a
+ * GTID position longer than APP_DB_GTID_MAX with SS_ETOOLARGE. `*out` is
+ * written only on success. */
+int app_db_probe(app_db_status *out, app_db *db);
+
+typedef enum {
+	APP_DB_UNKNOWN,		  /* neither: read-only and replicating from no one */
+	APP_DB_PRIMARY,		  /* writable, replicates from no one */
+	APP_DB_HEALTHY_REPLICA,	  /* replicates; threads run, no errors, lag known
+				     and within the bound */
+	APP_DB_UNHEALTHY_REPLICA, /* replicates, but not like that */
+} app_db_kind;
+
+#define APP_DB_REASON_MAX 640
+
+typedef struct {
+	app_db_kind kind;
+	/* Replicas: the largest Seconds_Behind_Master over all sources (for
+	 * ranking); -1 when unknown or not a replica. */
+	int64_t lag_seconds;
+	/* One line for a status condition or an Event: why this kind, e.g.
+	 * "replication from 10.0.0.5:3306: SQL thread stopped: error 1062:
+	 * Duplicate entry ...", "lag 412 s > maxReplicationLagSeconds 300". */
+	char reason[APP_DB_REASON_MAX];
+} app_db_verdict;
+
+/* Classifies `st` and returns out->kind. Pure. A server with any
+ * replication connection is a replica, whatever its read_only (many
+ * replicas are writable); it is healthy only if every connection's IO and
+ * SQL threads say "Yes", both error numbers are 0, and Seconds_Behind_Master
+ * is known and at most `max_lag_seconds`. A writable server replicating from
+ * no one is the primary; a read-only one is UNKNOWN (a stopped-and-reset
+ * replica, or a primary being switched over). */
+app_db_kind app_db_classify(app_db_verdict *out, const app_db_status *st,
+			    int max_lag_seconds);
+
+/* "Unknown", "Primary", "HealthyReplica", "UnhealthyReplica". */
+const char *app_db_kind_name(app_db_kind kind);
+
+/* ---- the lock session ------------------------------------------------ */
+
+typedef struct app_lock_session app_lock_session;
+
+/* Times of a lock session. Monotonic times (CLOCK_MONOTONIC) are for
+ * durations, real times (CLOCK_REALTIME, ns since the epoch) for status. */
+typedef struct {
+	int64_t connection_id; /* CONNECTION_ID() of the session */
+	app_lock_stage stage;  /* the final stage taken */
+	bool held;	       /* between a successful begin and end */
+	int64_t acquire_ms;    /* BACKUP STAGE START sent -> final stage returned */
+	int64_t acquired_mono_ns;
+	int64_t acquired_real_ns;
+	int64_t released_mono_ns; /* 0 until app_db_lock_end() */
+	int64_t released_real_ns;
+	int64_t held_ms; /* -1 until a successful app_db_lock_end() */
+} app_lock_info;
+
+/* Opens a new connection to db's server with db's target, records its
+ * CONNECTION_ID(), sets SESSION lock_wait_timeout to
+ * `acquire_timeout_seconds` (1..3600: how long each BACKUP STAGE statement
+ * may wait for the lock; the connection's read timeout is the connect
+ * timeout plus that), then runs BACKUP STAGE START and each stage up to and
+ * including `stage` (FLUSH, BLOCK_DDL, BLOCK_COMMIT). Acquired is when the
+ * final stage returned.
+ *
+ * Fails with SS_EFORBIDDEN naming RELOAD when the account lacks it
+ * (error 1227), SS_ETIMEOUT when a stage waited acquire_timeout_seconds
+ * (another session holds a backup stage, or a long statement holds a
+ * conflicting lock: error 1205), or as app_db_connect(). On every failure
+ * nothing is left held: the stages are ended (BACKUP STAGE END) and, if that
+ * is not possible, the session's connection is closed and killed through
+ * `db`. On success *out is the session; free it with app_db_lock_free().
+ * `db` is used only during the call; the session does not keep it. */
+int app_db_lock_begin(app_lock_session **out, app_db *db, app_lock_stage stage,
+		      int acquire_timeout_seconds);
+
+/* The session's times. Borrowed, valid until app_db_lock_free(). */
+const app_lock_info *app_db_lock_info(const app_lock_session *s);
+
+/* While the lock is held, reads the position that matches the data:
+ * @@gtid_binlog_pos, @@gtid_slave_pos, @@gtid_current_pos, SHOW MASTER
+ * STATUS (binlog_file ""/binlog_position -1 when the binlog is off) and,
+ * on a replica, SHOW SLAVE STATUS's Relay_Master_Log_File and
+ * Exec_Master_Log_Pos (primary_binlog_*; "" / -1 on a primary). Only
+ * BLOCK_COMMIT freezes the position; under a lower stage it is the
+ * position at the moment of reading. The strings are owned by the session
+ * and valid until the next call of this function on it or
+ * app_db_lock_free(). SS_EINVALID if the lock is not held. */
+int app_db_lock_read_position(app_position *out, app_lock_session *s);
+
+/* BACKUP STAGE END. *out_held_ms (may be NULL) is the time from acquired to
+ * END returning, on CLOCK_MONOTONIC. If END fails the session's connection
+ * is closed, which makes the server end the stages (unless the connection
+ * is half-open: then app_db_kill_connection() with the session's
+ * connection_id), and the error is returned; either way the session no
+ * longer holds the lock. SS_EINVALID if it was not held. */
+int app_db_lock_end(app_lock_session *s, int64_t *out_held_ms);
+
+/* Ends the stages if still held (a safety net: errors are ignored, the
+ * connection is closed either way), closes the connection and frees the
+ * session. NULL is a no-op. */
+void app_db_lock_free(app_lock_session *s);
+
+/* KILL CONNECTION `connection_id` on db's server — for a restarted
+ * controller to end a leftover lock session — and waits (up to the connect
+ * timeout) until it is gone from the process list, so its locks are
+ * released when this returns 0. SS_ENOTFOUND if there is no such
+ * connection (error 1094: it already ended); SS_EFORBIDDEN if it belongs to
+ * another user and the account lacks CONNECTION ADMIN; SS_EINVALID for db's
+ * own connection. */
+int app_db_kill_connection(app_db *db, int64_t connection_id);
+
+#endif
