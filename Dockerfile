@@ -29,11 +29,13 @@ FROM debian:12-slim
 # Exactly the libraries `ldd snapstage` resolves, by Debian package (plus
 # what they pull in): libcurl4 (libcurl.so.4), libjansson4, libyaml-0-2,
 # libssl3 (libcrypto.so.3), libwebsockets17; ca-certificates for API servers
-# with publicly signed certificates; tzdata for time zones. libmariadb3 joins
-# when the binary links libmariadb.
+# with publicly signed certificates; tzdata for time zones. libmariadb3
+# (libmariadb.so.3, MariaDB Connector/C) is for the app layer's lock session
+# (controller/app/mariadb.c): the binary links it once main.c uses the app
+# layer; until then it is installed but unused.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libcurl4 libjansson4 libyaml-0-2 libssl3 libwebsockets17 \
+      libcurl4 libjansson4 libyaml-0-2 libssl3 libwebsockets17 libmariadb3 \
       ca-certificates tzdata \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/controller/snapstage /usr/local/bin/snapstage
