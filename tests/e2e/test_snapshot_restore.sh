@@ -5,13 +5,21 @@
 # that claim.
 #   - hack/sim/mariadb.yaml (primary + 2 GTID replicas) becomes Ready;
 #   - rows written on the primary reach replica mariadb-1;
-#   - a VolumeSnapshot of data-mariadb-1 gets a VolumeSnapshotContent, a
-#     status.creationTime, and later readyToUse with a restoreSize;
+#   - VolumeSnapshots of data-mariadb-1 and binlog-mariadb-1 get a
+#     VolumeSnapshotContent, a status.creationTime, and later readyToUse with
+#     a restoreSize;
 #   - a row written on the primary after creationTime (and replicated to
 #     mariadb-1) is NOT in the snapshot;
-#   - a PVC with the snapshot as dataSource binds to a new volume; a Pod on it
-#     (a standalone server: no replication annotation) becomes Ready and
+#   - PVCs with the snapshots as dataSource bind to new volumes; a Pod on
+#     them (a standalone server: no replication annotation) becomes Ready and
 #     holds exactly the rows as of the cut.
+# Both volumes, because a server with its binary log on a volume of its own
+# cannot start from the data volume alone when the cut caught a transaction
+# between InnoDB's prepare and commit (MariaDB's two-phase commit with the
+# binlog): crash recovery needs the binlog to decide it, and without one
+# mariadbd aborts ("Found 1 prepared transactions! ... --tc-heuristic-
+# recover"). That happened in CI. snapstage snapshots every claim of the pod
+# under one lock for the same reason.
 # Prints each check with the time since the start; exits non-zero on the
 # first failure, after showing what it saw.
 #
@@ -44,6 +52,12 @@ fail() {
         kn get pods,pvc,volumesnapshots -o wide || true
         tail -n 20 "$SNAPSTAGE_CLUSTER_DIR/logs/sim-storage.log" || true
         tail -n 20 "$SNAPSTAGE_CLUSTER_DIR/logs/sim-node.log" || true
+        local log
+        for log in "$SNAPSTAGE_CLUSTER_DIR/sim/run/${ns}_"*/error.log; do
+            [ -f "$log" ] || continue
+            echo "--- $log (last 40 lines)"
+            tail -n 40 "$log"
+        done
     } >&2
     exit 1
 }
@@ -100,6 +114,16 @@ metadata:
 spec:
   source:
     persistentVolumeClaimName: data-mariadb-1
+---
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshot
+metadata:
+  name: replica-binlog
+  annotations:
+    sim.snapstage.io/ready-delay-ms: "2000"
+spec:
+  source:
+    persistentVolumeClaimName: binlog-mariadb-1
 YAML
 kn apply -f "$work/vs.yaml" >/dev/null
 wait_for 60 "the snapshot is bound to a VolumeSnapshotContent" \
@@ -112,11 +136,14 @@ wait_for 60 "the storage cut it: status.creationTime is set" \
 ready_at_cut=$(vs_field replica-data '{.status.readyToUse}')
 [ "$ready_at_cut" != true ] || fail "readyToUse was already true when creationTime appeared"
 ok "creationTime came before readyToUse (readyToUse='$ready_at_cut' at the cut)"
+wait_for 60 "the binlog volume was cut too" has_field replica-binlog '{.status.creationTime}'
 
 sql mariadb-0 "INSERT INTO shop.orders VALUES (3)" || fail "writing after the cut"
 wait_for 30 "row 3, written after the cut, replicated to mariadb-1" rows_are mariadb-1 1,2,3
 
 wait_for 60 "the snapshot becomes readyToUse" is_true replica-data '{.status.readyToUse}'
+wait_for 60 "the binlog snapshot becomes readyToUse" is_true replica-binlog '{.status.readyToUse}'
+binlog_size=$(vs_field replica-binlog '{.status.restoreSize}')
 size=$(vs_field replica-data '{.status.restoreSize}')
 [ -n "$size" ] || fail "no restoreSize"
 ok "restoreSize is $size"
@@ -138,6 +165,21 @@ spec:
     name: replica-data
 ---
 apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: restored-binlog
+spec:
+  storageClassName: snapstage-sim
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: $binlog_size
+  dataSource:
+    apiGroup: snapshot.storage.k8s.io
+    kind: VolumeSnapshot
+    name: replica-binlog
+---
+apiVersion: v1
 kind: Pod
 metadata:
   name: restored
@@ -154,12 +196,16 @@ spec:
       valueFrom: {secretKeyRef: {name: mariadb, key: root-password}}
     volumeMounts:
     - {name: data, mountPath: /var/lib/mysql}
+    - {name: binlog, mountPath: /var/lib/mysql-binlog}
   volumes:
   - name: data
     persistentVolumeClaim: {claimName: restored-data}
+  - name: binlog
+    persistentVolumeClaim: {claimName: restored-binlog}
 YAML
 kn apply -f "$work/restore.yaml" >/dev/null
 wait_for 120 "the restored claim is Bound" claim_bound restored-data
+wait_for 120 "the restored binlog claim is Bound" claim_bound restored-binlog
 wait_for 180 "a mariadbd on the restored claim is Ready" \
     kn wait pod/restored --for=condition=Ready --timeout=5s
 rows=$(rows_on restored) || fail "querying the restored server"
