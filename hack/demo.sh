@@ -175,7 +175,7 @@ note "NOT YET: the schedule and backup controllers are not built, so no Backup"
 note "appears. What the layers below already do is shown next: a consistent"
 note "snapshot of a replica's volumes, cut by the storage, and a restore from it."
 
-say "What exists: a VolumeSnapshot of replica mariadb-1's data volume"
+say "What exists: VolumeSnapshots of replica mariadb-1's data and binlog volumes"
 cat >"$DIR/snapshot.yaml" <<'YAML'
 apiVersion: snapshot.storage.k8s.io/v1
 kind: VolumeSnapshot
@@ -184,9 +184,19 @@ metadata:
 spec:
   source:
     persistentVolumeClaimName: data-mariadb-1
+---
+# The binary log too: crash recovery of a cut that caught a transaction
+# between prepare and commit needs it.
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshot
+metadata:
+  name: demo-mariadb-1-binlog
+spec:
+  source:
+    persistentVolumeClaimName: binlog-mariadb-1
 YAML
 run k -n "$NS" apply -f "$DIR/snapshot.yaml"
-k -n "$NS" wait volumesnapshot/demo-mariadb-1-data --for=jsonpath='{.status.readyToUse}'=true \
+k -n "$NS" wait volumesnapshot/demo-mariadb-1-data volumesnapshot/demo-mariadb-1-binlog --for=jsonpath='{.status.readyToUse}'=true \
     --timeout=120s >/dev/null 2>&1 || true
 run k -n "$NS" get volumesnapshots,volumesnapshotcontents
 note "written after the cut (must not appear in the restore):"
@@ -211,6 +221,21 @@ spec:
     name: demo-mariadb-1-data
 ---
 apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: restored-binlog
+spec:
+  storageClassName: snapstage-sim
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 256Mi
+  dataSource:
+    apiGroup: snapshot.storage.k8s.io
+    kind: VolumeSnapshot
+    name: demo-mariadb-1-binlog
+---
+apiVersion: v1
 kind: Pod
 metadata:
   name: restored
@@ -227,13 +252,16 @@ spec:
       valueFrom: {secretKeyRef: {name: mariadb, key: root-password}}
     volumeMounts:
     - {name: data, mountPath: /var/lib/mysql}
+    - {name: binlog, mountPath: /var/lib/mysql-binlog}
   volumes:
   - name: data
     persistentVolumeClaim: {claimName: restored-data}
+  - name: binlog
+    persistentVolumeClaim: {claimName: restored-binlog}
 YAML
 run k -n "$NS" apply -f "$DIR/restore.yaml"
 k -n "$NS" wait pod/restored --for=condition=Ready --timeout=180s >/dev/null
-run k -n "$NS" get pvc/restored-data pod/restored -o wide
+run k -n "$NS" get pvc/restored-data pvc/restored-binlog pod/restored -o wide
 run sql restored "SELECT * FROM shop.orders"
 
 say "Done in $((SECONDS - started)) s"
