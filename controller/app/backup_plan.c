@@ -1,0 +1,903 @@
+/*
+ * backup_plan.c — see backup_plan.h.
+ *
+ * Layout: reading a Pod (owner, ordinal, readiness, port, volumes); the
+ * candidates of a target; choosing the server to lock; a VolumeSnapshot's
+ * status; the VolumeSnapshot to create.
+ *
+ * Everything the reconciler later shows a user (a Failed message, a
+ * fallback Warning) is written here, so the texts name the pod, the volume
+ * and what to change. Results never depend on the order the cache listed
+ * the pods in: candidates are sorted before any check that can fail, so
+ * the same world always gives the same error and the same choice.
+ */
+#include "app/backup_plan.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/fields.h"
+#include "app/names.h"
+#include "ctrl/object.h"
+#include "kube/quantity.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/str.h"
+
+#define ORDINAL_MAX 99999999 /* far beyond any StatefulSet's size */
+#define VOLUME_LIST_MAX 160  /* the pod's volume names in a VolumeNotFound message */
+
+/* ---- reading a Pod ------------------------------------------------------ */
+
+static const char *str_at(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+static const json_t *at2(const json_t *obj, const char *a, const char *b)
+{
+	return json_object_get(json_object_get(obj, a), b);
+}
+
+/* The ownerReferences entry marked controller: true, or NULL. */
+static const json_t *controller_ref(const json_t *pod)
+{
+	const json_t *refs = at2(pod, "metadata", "ownerReferences");
+	const json_t *ref;
+	size_t i;
+
+	json_array_foreach((json_t *)refs, i, ref)
+	{
+		if (json_is_true(json_object_get(ref, "controller")))
+			return ref;
+	}
+	return NULL;
+}
+
+/* Whether the pod's controller is a StatefulSet (any name when `name` is
+ * NULL). Only the "apps" group's: spec.target.statefulSetName names an
+ * apps/v1 StatefulSet, and another group's kind of that name (OpenKruise's
+ * apps.kruise.io) is not what the user pointed at. */
+static bool owned_by_statefulset(const json_t *pod, const char *name)
+{
+	const json_t *ref = controller_ref(pod);
+	const char *api = str_at(ref, "apiVersion");
+
+	if (ref == NULL || !ss_streq(str_at(ref, "kind"), "StatefulSet") ||
+	    !ss_str_has_prefix(api != NULL ? api : "", "apps/"))
+		return false;
+	return name == NULL || ss_streq(str_at(ref, "name"), name);
+}
+
+/* The trailing "-N" of a StatefulSet pod's name, or -1. A StatefulSet
+ * writes the ordinal in plain decimal, so leading zeros mean it is not one. */
+static int name_ordinal(const char *name)
+{
+	const char *dash = strrchr(name, '-');
+	const char *p;
+	int64_t v = 0;
+
+	if (dash == NULL || dash[1] == '\0' || (dash[1] == '0' && dash[2] != '\0'))
+		return -1;
+	for (p = dash + 1; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (*p - '0');
+		if (v > ORDINAL_MAX)
+			return -1;
+	}
+	return (int)v;
+}
+
+static bool being_deleted(const json_t *pod)
+{
+	const json_t *ts = at2(pod, "metadata", "deletionTimestamp");
+
+	return ts != NULL && !json_is_null(ts);
+}
+
+static bool pod_selected(const json_t *pod, const app_target *t)
+{
+	if (t->statefulset_name != NULL)
+		return owned_by_statefulset(pod, t->statefulset_name);
+	return app_selector_matches(&t->selector, at2(pod, "metadata", "labels"));
+}
+
+/* Running, Ready True and an IP; otherwise one phrase saying what is
+ * missing, the first that applies. */
+static void pod_readiness(app_plan_candidate *c, const json_t *pod)
+{
+	const json_t *status = json_object_get(pod, "status");
+	const char *phase = str_at(status, "phase");
+	const json_t *cond;
+	bool ready = false;
+	size_t i;
+
+	json_array_foreach(json_object_get(status, "conditions"), i, cond)
+	{
+		if (ss_streq(str_at(cond, "type"), "Ready"))
+			ready = ss_streq(str_at(cond, "status"), "True");
+	}
+	c->ready = false;
+	if (!ss_streq(phase, "Running"))
+		snprintf(c->not_ready_why, sizeof(c->not_ready_why), "phase %s",
+			 phase != NULL ? phase : "unknown");
+	else if (!ready)
+		snprintf(c->not_ready_why, sizeof(c->not_ready_why), "not Ready");
+	else if (c->ip == NULL)
+		snprintf(c->not_ready_why, sizeof(c->not_ready_why), "no pod IP");
+	else
+		c->ready = true;
+	if (c->ready)
+		c->not_ready_why[0] = '\0';
+}
+
+/* spec.target.connection.port, else the first container port named
+ * "mysql", else 3306. */
+static int pod_port(const json_t *pod, const app_target *t)
+{
+	const json_t *container, *port;
+	size_t i, j;
+
+	if (t->connection.port > 0)
+		return t->connection.port;
+	json_array_foreach(at2(pod, "spec", "containers"), i, container)
+	{
+		json_array_foreach(json_object_get(container, "ports"), j, port)
+		{
+			json_int_t p = json_integer_value(
+				json_object_get(port, "containerPort"));
+
+			if (ss_streq(str_at(port, "name"), "mysql") && p >= 1 &&
+			    p <= 65535)
+				return (int)p;
+		}
+	}
+	return APP_DEFAULT_MYSQL_PORT;
+}
+
+/* What backs a pod volume, for messages: its first key besides "name". */
+static const char *volume_source(const json_t *vol)
+{
+	const char *key;
+	const json_t *v;
+
+	json_object_foreach((json_t *)vol, key, v)
+	{
+		if (strcmp(key, "name") != 0)
+			return key;
+	}
+	return "nothing";
+}
+
+static const json_t *find_volume(const json_t *pod, const char *name)
+{
+	const json_t *vol;
+	size_t i;
+
+	json_array_foreach(at2(pod, "spec", "volumes"), i, vol)
+	{
+		if (ss_streq(str_at(vol, "name"), name))
+			return vol;
+	}
+	return NULL;
+}
+
+/* Fills `out` when `vol` is backed by a claim: a persistentVolumeClaim's
+ * claimName, or the claim Kubernetes makes for a generic ephemeral volume.
+ * Returns 1 if so, 0 if not (`why` says what backs it), or SS_EINVALID for
+ * an ephemeral claim whose name cannot exist. */
+static int volume_claim(app_plan_volume *out, const char *pod, const json_t *vol,
+			const char **why)
+{
+	const char *name = str_at(vol, "name");
+	const char *claim =
+		str_at(json_object_get(vol, "persistentVolumeClaim"), "claimName");
+	int n;
+
+	out->volume = name;
+	out->claim = NULL;
+	out->claim_buf[0] = '\0';
+	if (claim != NULL && *claim != '\0') {
+		out->claim = claim;
+		return 1;
+	}
+	if (json_object_get(vol, "persistentVolumeClaim") != NULL) {
+		*why = "persistentVolumeClaim without a claimName";
+		return 0;
+	}
+	if (!json_is_object(json_object_get(vol, "ephemeral"))) {
+		*why = volume_source(vol);
+		return 0;
+	}
+	n = snprintf(out->claim_buf, sizeof(out->claim_buf), "%s-%s", pod, name);
+	if (n < 0 || (size_t)n > APP_NAME_MAX)
+		return ss_error_set(
+			SS_EINVALID,
+			"pod %s volume \"%s\": the ephemeral volume's claim "
+			"name \"%s-%s\" is longer than %d characters, so no such "
+			"claim can exist",
+			pod, name, pod, name, APP_NAME_MAX);
+	out->claim = out->claim_buf;
+	return 1;
+}
+
+/* "a, b, c" of the pod's volume names, cut to fit. */
+static void volume_names(char *buf, size_t cap, const json_t *pod)
+{
+	const json_t *vol;
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(at2(pod, "spec", "volumes"), i, vol)
+	{
+		const char *name = str_at(vol, "name");
+		int n;
+
+		if (name == NULL)
+			continue;
+		n = snprintf(buf + len, cap - len, "%s%s", len > 0 ? ", " : "", name);
+		if (n < 0 || (size_t)n >= cap - len) {
+			buf[len] = '\0';
+			snprintf(buf + len, cap - len, "%s...", len > 0 ? ", " : "");
+			return;
+		}
+		len += (size_t)n;
+	}
+	if (len == 0)
+		snprintf(buf, cap, "none");
+}
+
+static int pod_volumes(app_plan_candidate *c, const json_t *pod, const app_target *t,
+		       const char **reason)
+{
+	const char *why = NULL;
+	const json_t *vol;
+	size_t i;
+	int rc;
+
+	c->n_volumes = 0;
+	for (i = 0; i < t->n_volumes && i < APP_MAX_VOLUMES; i++) {
+		char have[VOLUME_LIST_MAX];
+
+		vol = find_volume(pod, t->volumes[i]);
+		if (vol == NULL) {
+			*reason = "VolumeNotFound";
+			volume_names(have, sizeof(have), pod);
+			return ss_error_set(SS_ENOTFOUND,
+					    "pod %s has no volume \"%s\" (named in "
+					    "spec.target.volumes; its volumes: %s)",
+					    c->pod, t->volumes[i], have);
+		}
+		rc = volume_claim(&c->volumes[c->n_volumes], c->pod, vol, &why);
+		if (rc == 0) {
+			*reason = "VolumeNotPVC";
+			return ss_error_set(
+				SS_EINVALID,
+				"pod %s volume \"%s\" is not backed by a "
+				"PersistentVolumeClaim (it is %s), so it cannot "
+				"be snapshotted",
+				c->pod, t->volumes[i], why);
+		}
+		if (rc < 0) {
+			*reason = "VolumeNotPVC";
+			return rc;
+		}
+		c->n_volumes++;
+	}
+	if (t->n_volumes > 0)
+		return 0;
+	/* None named: every volume backed by a claim, in spec order. */
+	json_array_foreach(at2(pod, "spec", "volumes"), i, vol)
+	{
+		app_plan_volume v;
+
+		rc = volume_claim(&v, c->pod, vol, &why);
+		if (rc < 0) {
+			*reason = "VolumeNotPVC";
+			return rc;
+		}
+		if (rc == 0)
+			continue;
+		if (c->n_volumes == APP_MAX_VOLUMES) {
+			*reason = "TooManyVolumes";
+			return ss_error_set(SS_ETOOLARGE,
+					    "pod %s has more than %d volumes backed by "
+					    "claims; name the ones to snapshot in "
+					    "spec.target.volumes",
+					    c->pod, APP_MAX_VOLUMES);
+		}
+		c->volumes[c->n_volumes] = v;
+		/* claim_buf moved with the copy: point at the copy's. */
+		if (v.claim == v.claim_buf)
+			c->volumes[c->n_volumes].claim =
+				c->volumes[c->n_volumes].claim_buf;
+		c->n_volumes++;
+	}
+	if (c->n_volumes == 0) {
+		*reason = "VolumeNotPVC";
+		return ss_error_set(
+			SS_EINVALID,
+			"pod %s has no volume backed by a PersistentVolumeClaim, "
+			"so there is nothing to snapshot",
+			c->pod);
+	}
+	return 0;
+}
+
+/* Fills `c` from `pod`: 0, or an error with *reason set. */
+static int candidate_fill(app_plan_candidate *c, const json_t *pod, const app_target *t,
+			  const char **reason)
+{
+	const char *ip = str_at(json_object_get(pod, "status"), "podIP");
+
+	memset(c, 0, sizeof(*c));
+	c->pod = ctrl_meta(pod, "name");
+	c->uid = ctrl_meta(pod, "uid");
+	c->ip = ip != NULL && *ip != '\0' ? ip : NULL;
+	c->port = pod_port(pod, t);
+	c->ordinal = owned_by_statefulset(pod, NULL) ? name_ordinal(c->pod) : -1;
+	pod_readiness(c, pod);
+	return pod_volumes(c, pod, t, reason);
+}
+
+/* ---- the candidates of a target ---------------------------------------- */
+
+typedef struct {
+	const json_t *pod;
+	const char *name;
+	int ordinal;
+} pod_key;
+
+/* Ordinal first (pods without one last), then name. */
+static int order(int ord_a, const char *name_a, int ord_b, const char *name_b)
+{
+	if (ord_a != ord_b) {
+		if (ord_a < 0)
+			return 1;
+		if (ord_b < 0)
+			return -1;
+		return ord_a < ord_b ? -1 : 1;
+	}
+	return strcmp(name_a, name_b);
+}
+
+static int pod_key_cmp(const void *a, const void *b)
+{
+	const pod_key *x = a, *y = b;
+
+	return order(x->ordinal, x->name, y->ordinal, y->name);
+}
+
+static void describe_target(char *buf, size_t cap, const app_target *t)
+{
+	if (t->statefulset_name != NULL)
+		snprintf(buf, cap, "StatefulSet %s", t->statefulset_name);
+	else
+		snprintf(buf, cap, "spec.target.podSelector");
+}
+
+int app_plan_candidates_resolve(app_plan_candidates *out, const app_target *target,
+				const json_t *pods, const char **out_reason)
+{
+	pod_key keys[APP_PLAN_MAX_CANDIDATES];
+	app_plan_candidate check;
+	const char *reason = NULL;
+	char what[APP_NAME_BUF + 16];
+	size_t i, n = 0, total = 0, deleting = 0;
+	const json_t *pod;
+	int rc = 0;
+
+	if ((target->statefulset_name != NULL) == target->has_selector) {
+		reason = "InvalidSpec";
+		rc = ss_error_set(SS_EINVALID,
+				  "spec.target: give exactly one of statefulSetName and "
+				  "podSelector");
+		goto done;
+	}
+	describe_target(what, sizeof(what), target);
+	json_array_foreach((json_t *)pods, i, pod)
+	{
+		const char *name = ctrl_meta(pod, "name");
+
+		if (name == NULL || !pod_selected(pod, target))
+			continue;
+		if (being_deleted(pod)) {
+			deleting++;
+			continue;
+		}
+		if (n < APP_PLAN_MAX_CANDIDATES) {
+			keys[n].pod = pod;
+			keys[n].name = name;
+			keys[n].ordinal =
+				owned_by_statefulset(pod, NULL) ? name_ordinal(name) : -1;
+			n++;
+		}
+		total++;
+	}
+	if (total > APP_PLAN_MAX_CANDIDATES) {
+		reason = "TooManyPods";
+		rc = ss_error_set(SS_ETOOLARGE,
+				  "%s selects %zu pods; snapstage handles at most %d: "
+				  "narrow the selector",
+				  what, total, APP_PLAN_MAX_CANDIDATES);
+		goto done;
+	}
+	if (n == 0) {
+		reason = "TargetNotFound";
+		if (deleting > 0)
+			rc = ss_error_set(SS_ENOTFOUND,
+					  "%s has no pods except %zu being deleted", what,
+					  deleting);
+		else if (target->statefulset_name != NULL)
+			rc = ss_error_set(
+				SS_ENOTFOUND,
+				"no pods of %s in the Backup's namespace (does the "
+				"StatefulSet exist, and is it scaled to zero?)",
+				what);
+		else
+			rc = ss_error_set(SS_ENOTFOUND,
+					  "no pod in the Backup's namespace matches %s",
+					  what);
+		goto done;
+	}
+	qsort(keys, n, sizeof(keys[0]), pod_key_cmp);
+	/* Check every pod before writing *out, so a failure leaves it as it
+	 * was; the second pass cannot fail. */
+	for (i = 0; i < n; i++) {
+		rc = candidate_fill(&check, keys[i].pod, target, &reason);
+		if (rc != 0)
+			goto done;
+	}
+	for (i = 0; i < n; i++)
+		(void)candidate_fill(&out->c[i], keys[i].pod, target, &reason);
+	out->n = n;
+	reason = NULL;
+done:
+	if (out_reason != NULL)
+		*out_reason = reason;
+	return rc;
+}
+
+/* ---- choosing the server to lock ------------------------------------------ */
+
+/* A message that fills up ends in "..." and takes nothing more. */
+typedef struct {
+	char *buf;
+	size_t cap;
+	size_t len;
+	bool full;
+} msg;
+
+static void msg_add(msg *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void msg_add(msg *m, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (m->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(m->buf + m->len, m->cap - m->len, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < m->cap - m->len) {
+		m->len += (size_t)n;
+		return;
+	}
+	m->full = true;
+	m->len = m->cap - 1;
+	memcpy(m->buf + m->cap - 4, "...", 4);
+}
+
+static const char *kind_phrase(app_db_kind kind)
+{
+	switch (kind) {
+	case APP_DB_PRIMARY: return "primary";
+	case APP_DB_HEALTHY_REPLICA: return "healthy replica";
+	case APP_DB_UNHEALTHY_REPLICA: return "unhealthy replica";
+	default: return "neither primary nor replica";
+	}
+}
+
+/* "; <pod>: what it was" for each candidate but `skip`. */
+static void describe_candidates(msg *m, const app_plan_candidates *cands,
+				const app_plan_probe *probes, int skip)
+{
+	const char *sep = "";
+	size_t i;
+
+	for (i = 0; i < cands->n; i++) {
+		const app_plan_candidate *c = &cands->c[i];
+		const app_plan_probe *p = &probes[i];
+
+		if ((int)i == skip)
+			continue;
+		if (!c->ready)
+			msg_add(m, "%s%s: not ready (%s)", sep, c->pod, c->not_ready_why);
+		else if (p->rc != 0)
+			msg_add(m, "%s%s: %s", sep, c->pod,
+				p->error[0] != '\0' ? p->error
+						    : ss_error_code_name(p->rc));
+		else if (p->verdict.reason[0] != '\0')
+			msg_add(m, "%s%s: %s: %s", sep, c->pod,
+				kind_phrase(p->verdict.kind), p->verdict.reason);
+		else
+			msg_add(m, "%s%s: %s", sep, c->pod, kind_phrase(p->verdict.kind));
+		sep = "; ";
+	}
+}
+
+static int64_t rank_lag(const app_plan_probe *p)
+{
+	return p->verdict.lag_seconds < 0 ? INT64_MAX : p->verdict.lag_seconds;
+}
+
+/* Whether candidate a is a better replica than b (b < 0: none yet). */
+static bool better_replica(const app_plan_candidates *cands, const app_plan_probe *probes,
+			   size_t a, int b)
+{
+	const app_plan_candidate *x = &cands->c[a], *y;
+
+	if (b < 0)
+		return true;
+	y = &cands->c[b];
+	if (rank_lag(&probes[a]) != rank_lag(&probes[b]))
+		return rank_lag(&probes[a]) < rank_lag(&probes[b]);
+	return order(x->ordinal, x->pod, y->ordinal, y->pod) < 0;
+}
+
+/* The reason when every ready candidate's probe failed: the credentials
+ * when each server that answered refused them, a privilege when any server
+ * named one, else the connection. */
+static const char *failure_reason(size_t unauthorized, size_t forbidden,
+				  size_t unreachable, size_t failed)
+{
+	if (forbidden > 0)
+		return "PrivilegeMissing";
+	if (unauthorized > 0 && unauthorized + unreachable == failed)
+		return "AuthenticationFailed";
+	return "DatabaseUnreachable";
+}
+
+int app_plan_choose(app_plan_choice *out, const app_plan_candidates *cands,
+		    const app_plan_probe *probes, app_role role)
+{
+	size_t i, ready = 0, failed = 0, unauthorized = 0, forbidden = 0, unreachable = 0;
+	int replica = -1, primary = -1;
+	msg m = { out->message, sizeof(out->message), 0, false };
+	const char *head;
+
+	out->chosen = -1;
+	out->role = NULL;
+	out->fell_back = false;
+	out->reason = NULL;
+	out->message[0] = '\0';
+	for (i = 0; i < cands->n; i++) {
+		const app_plan_candidate *c = &cands->c[i];
+		const app_plan_probe *p = &probes[i];
+
+		if (!c->ready)
+			continue;
+		ready++;
+		if (p->rc != 0) {
+			failed++;
+			if (p->rc == SS_EUNAUTHORIZED)
+				unauthorized++;
+			else if (p->rc == SS_EFORBIDDEN)
+				forbidden++;
+			else if (p->rc == SS_ETRANSPORT || p->rc == SS_ETIMEOUT)
+				unreachable++;
+			continue;
+		}
+		if (p->verdict.kind == APP_DB_HEALTHY_REPLICA &&
+		    better_replica(cands, probes, i, replica))
+			replica = (int)i;
+		/* Two primaries is a split brain; lock the lowest ordinal,
+		 * the one a StatefulSet's usual setup makes the primary. */
+		if (p->verdict.kind == APP_DB_PRIMARY &&
+		    (primary < 0 || order(c->ordinal, c->pod, cands->c[primary].ordinal,
+					  cands->c[primary].pod) < 0))
+			primary = (int)i;
+	}
+
+	if (role != APP_ROLE_PRIMARY && replica >= 0) {
+		out->chosen = replica;
+		out->role = "Replica";
+		return out->chosen;
+	}
+	if (role != APP_ROLE_REPLICA && primary >= 0) {
+		out->chosen = primary;
+		out->role = "Primary";
+		if (role == APP_ROLE_PREFER_REPLICA) {
+			out->fell_back = true;
+			msg_add(&m, "no replica qualified, so the primary %s is locked",
+				cands->c[primary].pod);
+			if (cands->n == 1)
+				msg_add(&m, ": the target has no other pod");
+			else
+				msg_add(&m, ": ");
+			describe_candidates(&m, cands, probes, primary);
+		}
+		return out->chosen;
+	}
+
+	if (ready > 0 && failed == ready) {
+		out->reason =
+			failure_reason(unauthorized, forbidden, unreachable, failed);
+		if (forbidden > 0)
+			head = "the account lacks a privilege snapstage needs";
+		else if (strcmp(out->reason, "AuthenticationFailed") == 0)
+			head = "no server accepted the credentials";
+		else
+			head = "no server could be probed";
+	} else if (role == APP_ROLE_REPLICA) {
+		out->reason = "NoHealthyReplica";
+		head = "no healthy replica within maxReplicationLagSeconds (role "
+		       "Replica)";
+	} else if (role == APP_ROLE_PRIMARY) {
+		out->reason = "NoPrimary";
+		head = "no ready writable primary (role Primary)";
+	} else {
+		out->reason = "NoPrimary";
+		head = "no replica qualified and there is no ready writable primary to "
+		       "fall back to";
+	}
+	if (cands->n == 0) {
+		msg_add(&m, "%s: the target has no pods", head);
+		return out->chosen;
+	}
+	msg_add(&m, "%s: ", head);
+	describe_candidates(&m, cands, probes, -1);
+	return out->chosen;
+}
+
+/* ---- a VolumeSnapshot's status ------------------------------------------- */
+
+int app_plan_vs_state_read(app_plan_vs_state *out, const json_t *vs)
+{
+	app_plan_vs_state st = { false, 0, false, -1, NULL };
+	const json_t *status = json_object_get(vs, "status");
+	const json_t *v, *err;
+	const char *name = ctrl_meta(vs, "name");
+	int rc;
+
+	if (name == NULL)
+		name = "?";
+	if (status == NULL || json_is_null(status))
+		goto done;
+	if (!json_is_object(status))
+		return ss_error_set(SS_EINVALID,
+				    "VolumeSnapshot %s: status is not an object", name);
+	v = json_object_get(status, "boundVolumeSnapshotContentName");
+	st.bound = json_is_string(v) && json_string_length(v) > 0;
+
+	v = json_object_get(status, "creationTime");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v))
+			return ss_error_set(
+				SS_EINVALID,
+				"VolumeSnapshot %s: status.creationTime is not "
+				"a string",
+				name);
+		rc = ss_time_parse(&st.creation_time_ns, json_string_value(v));
+		if (rc != 0)
+			return ss_error_set(rc,
+					    "VolumeSnapshot %s: status.creationTime: %s",
+					    name, ss_error_last()->message);
+		/* 0 means "not cut": a time at or before the epoch is no cut. */
+		if (st.creation_time_ns <= 0)
+			return ss_error_set(
+				SS_EINVALID,
+				"VolumeSnapshot %s: status.creationTime %s is "
+				"not after 1970",
+				name, json_string_value(v));
+	}
+
+	v = json_object_get(status, "readyToUse");
+	if (v != NULL && !json_is_null(v) && !json_is_boolean(v))
+		return ss_error_set(
+			SS_EINVALID,
+			"VolumeSnapshot %s: status.readyToUse is not a boolean", name);
+	st.ready_to_use = json_is_true(v);
+
+	v = json_object_get(status, "restoreSize");
+	if (v != NULL && !json_is_null(v)) {
+		rc = kube_quantity_from_json(&st.restore_size_bytes, v);
+		if (rc != 0)
+			return ss_error_set(rc,
+					    "VolumeSnapshot %s: status.restoreSize: %s",
+					    name, ss_error_last()->message);
+	}
+
+	/* An error without a message is still an error. */
+	err = json_object_get(status, "error");
+	if (err != NULL && !json_is_null(err)) {
+		st.error = str_at(err, "message");
+		if (st.error == NULL || *st.error == '\0')
+			st.error = "the storage reported an error without a message";
+	}
+done:
+	*out = st;
+	return 0;
+}
+
+bool app_plan_vs_is_cut(const app_plan_vs_state *st)
+{
+	return st->creation_time_ns != 0 || st->ready_to_use;
+}
+
+/* ---- the VolumeSnapshot to create ----------------------------------------- */
+
+/* Sets `key` to a copy of `value`. 0 or SS_ENOMEM. */
+static int put_str(json_t *obj, const char *key, const char *value)
+{
+	if (json_object_set_new(obj, key, json_string(value)) != 0)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* One of snapstage's own labels: it replaces a user label of that key,
+ * and is left out (with the user's) when the value is no label value. */
+static int own_label(json_t *labels, const char *key, const char *value)
+{
+	json_object_del(labels, key);
+	if (value == NULL || !app_is_label_value(value))
+		return 0;
+	return put_str(labels, key, value);
+}
+
+/* The same for annotations: unknown values leave the key out, so that a
+ * user annotation can never pose as the position read under the lock. */
+static int own_annotation(json_t *annotations, const char *key, const char *value)
+{
+	json_object_del(annotations, key);
+	if (value == NULL || *value == '\0')
+		return 0;
+	return put_str(annotations, key, value);
+}
+
+static int own_annotation_int(json_t *annotations, const char *key, int64_t value)
+{
+	char text[24];
+
+	json_object_del(annotations, key);
+	if (value < 0)
+		return 0;
+	snprintf(text, sizeof(text), "%" PRId64, value);
+	return put_str(annotations, key, text);
+}
+
+static int build_labels(json_t *labels, const app_plan_snapshot_in *in,
+			const char *backup_name)
+{
+	const char *key;
+	const json_t *v;
+	int rc = 0;
+
+	json_object_foreach((json_t *)in->spec->snapshot.labels, key, v)
+	{
+		if (!json_is_string(v) || !app_label_is_copyable(key) ||
+		    !app_is_label_key(key) || !app_is_label_value(json_string_value(v)))
+			continue;
+		rc = put_str(labels, key, json_string_value(v));
+		if (rc != 0)
+			return rc;
+	}
+	rc = own_label(labels, APP_LABEL_BACKUP, backup_name);
+	if (rc == 0)
+		rc = own_label(labels, APP_LABEL_SCHEDULE,
+			       ctrl_label(in->backup, APP_LABEL_SCHEDULE));
+	if (rc == 0)
+		rc = own_label(labels, APP_LABEL_POD, in->pod);
+	if (rc == 0)
+		rc = own_label(labels, APP_LABEL_CLAIM, in->claim);
+	if (rc == 0)
+		rc = own_label(labels, APP_LABEL_VOLUME, in->volume);
+	return rc;
+}
+
+static int build_annotations(json_t *ann, const app_plan_snapshot_in *in)
+{
+	static const app_position unknown = { NULL, NULL, NULL, NULL, -1, NULL, -1 };
+	const app_position *pos = in->position != NULL ? in->position : &unknown;
+	const char *key;
+	const json_t *v;
+	int rc = 0;
+
+	json_object_foreach((json_t *)in->spec->snapshot.annotations, key, v)
+	{
+		if (!json_is_string(v))
+			continue;
+		rc = put_str(ann, key, json_string_value(v));
+		if (rc != 0)
+			return rc;
+	}
+	rc = own_annotation(ann, APP_ANNOTATION_GTID_BINLOG_POS, pos->gtid_binlog_pos);
+	if (rc == 0)
+		rc = own_annotation(ann, APP_ANNOTATION_GTID_SLAVE_POS,
+				    pos->gtid_slave_pos);
+	if (rc == 0)
+		rc = own_annotation(ann, APP_ANNOTATION_GTID_CURRENT_POS,
+				    pos->gtid_current_pos);
+	if (rc == 0)
+		rc = own_annotation(ann, APP_ANNOTATION_BINLOG_FILE, pos->binlog_file);
+	if (rc == 0)
+		rc = own_annotation_int(ann, APP_ANNOTATION_BINLOG_POSITION,
+					pos->binlog_position);
+	if (rc == 0)
+		rc = own_annotation(ann, APP_ANNOTATION_PRIMARY_BINLOG_FILE,
+				    pos->primary_binlog_file);
+	if (rc == 0)
+		rc = own_annotation_int(ann, APP_ANNOTATION_PRIMARY_BINLOG_POSITION,
+					pos->primary_binlog_position);
+	if (rc == 0)
+		rc = own_annotation(ann, APP_ANNOTATION_SOURCE_ROLE, in->source_role);
+	return rc;
+}
+
+static bool empty(const char *s)
+{
+	return s == NULL || *s == '\0';
+}
+
+int app_plan_snapshot_object(json_t **out, const app_plan_snapshot_in *in)
+{
+	const char *name = ctrl_meta(in->backup, "name");
+	const char *ns = ctrl_meta(in->backup, "namespace");
+	const char *uid = ctrl_meta(in->backup, "uid");
+	char vs_name[APP_NAME_BUF];
+	json_t *vs = NULL, *meta, *labels, *ann, *spec;
+	int rc;
+
+	if (empty(name) || empty(ns) || empty(uid))
+		return ss_error_set(SS_EINVALID,
+				    "a VolumeSnapshot needs its Backup's name, namespace "
+				    "and uid (Backup %s/%s has uid %s)",
+				    ns != NULL ? ns : "?", name != NULL ? name : "?",
+				    uid != NULL ? uid : "none");
+	if (in->spec == NULL || empty(in->volume) || empty(in->claim) || empty(in->pod))
+		return ss_error_set(SS_EINVALID,
+				    "VolumeSnapshot of Backup %s/%s: spec, volume, claim "
+				    "and pod are required",
+				    ns, name);
+	rc = app_name_backup_snapshot(vs_name, name, in->volume);
+	if (rc != 0)
+		return rc;
+
+	vs = json_pack("{s:s, s:s, s:{s:s, s:s, s:{}, s:{}, s:[{s:s, s:s, s:s, s:s, "
+		       "s:b, s:b}]}, s:{s:{s:s}}}",
+		       "apiVersion", "snapshot.storage.k8s.io/v1", "kind",
+		       "VolumeSnapshot", "metadata", "name", vs_name, "namespace", ns,
+		       "labels", "annotations", "ownerReferences", "apiVersion",
+		       APP_API_VERSION, "kind", "Backup", "name", name, "uid", uid,
+		       "controller", 1, "blockOwnerDeletion", 1, "spec", "source",
+		       "persistentVolumeClaimName", in->claim);
+	if (vs == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	meta = json_object_get(vs, "metadata");
+	labels = json_object_get(meta, "labels");
+	ann = json_object_get(meta, "annotations");
+	spec = json_object_get(vs, "spec");
+
+	rc = build_labels(labels, in, name);
+	if (rc == 0)
+		rc = build_annotations(ann, in);
+	if (rc == 0 && in->spec->snapshot.class_name != NULL)
+		rc = put_str(spec, "volumeSnapshotClassName",
+			     in->spec->snapshot.class_name);
+	if (rc != 0)
+		goto done;
+	if (json_object_size(labels) == 0)
+		json_object_del(meta, "labels");
+	if (json_object_size(ann) == 0)
+		json_object_del(meta, "annotations");
+	*out = vs;
+	vs = NULL;
+done:
+	json_decref(vs);
+	return rc;
+}

@@ -1,0 +1,196 @@
+/*
+ * backup_plan.h — the decisions of the Backup controller, as pure
+ * functions over plain data and the JSON objects the informers cache: which
+ * pods and claims a Backup targets, which server to lock, what the
+ * VolumeSnapshots look like, and what their status says. Nothing here does
+ * I/O, reads a clock or allocates except where a function returns JSON; the
+ * reconciler (backup.c) does the talking and calls these to decide.
+ *
+ * Failure reasons are the Backup's `Failed` condition reasons (docs/api.md):
+ *   TargetNotFound       no pod matches the target (or its StatefulSet has none)
+ *   TooManyPods          the target selects more than APP_PLAN_MAX_CANDIDATES
+ *   TooManyVolumes       with none named, a pod has more than APP_MAX_VOLUMES
+ *                        volumes backed by claims
+ *   VolumeNotFound       a volume named in spec.target.volumes is not in the pod
+ *   VolumeNotPVC         that volume (or, with none named, every volume) is
+ *                        not backed by a PersistentVolumeClaim
+ *   NoHealthyReplica     role Replica and no replica qualifies
+ *   NoPrimary            role Primary, or PreferReplica without a healthy
+ *                        replica, and no ready writable primary
+ *   AuthenticationFailed every server that answered refused the credentials
+ *   PrivilegeMissing     the account lacks a privilege the probe needs
+ *   DatabaseUnreachable  no server answered (or the answers were other errors)
+ *
+ * Ownership: results borrow strings from the JSON objects they were
+ * computed from (keep those alive) unless a field is an inline array.
+ * Functions returning json_t ** give a new reference. Thread-safety:
+ * reentrant; errors go to the calling thread's ss_error.
+ */
+#ifndef SNAPSTAGE_APP_BACKUP_PLAN_H
+#define SNAPSTAGE_APP_BACKUP_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "app/api.h"
+#include "app/mariadb.h"
+
+/* Labels on every VolumeSnapshot a Backup makes (besides APP_LABEL_BACKUP
+ * and, for a scheduled Backup, APP_LABEL_SCHEDULE). */
+#define APP_LABEL_POD "snapstage.io/pod"
+#define APP_LABEL_CLAIM "snapstage.io/claim"
+#define APP_LABEL_VOLUME "snapstage.io/volume"
+/* Annotations on every VolumeSnapshot: the position read under the lock
+ * (absent when unknown) and the role of the server it was cut from. */
+#define APP_ANNOTATION_GTID_BINLOG_POS "snapstage.io/gtid-binlog-pos"
+#define APP_ANNOTATION_GTID_SLAVE_POS "snapstage.io/gtid-slave-pos"
+#define APP_ANNOTATION_GTID_CURRENT_POS "snapstage.io/gtid-current-pos"
+#define APP_ANNOTATION_BINLOG_FILE "snapstage.io/binlog-file"
+#define APP_ANNOTATION_BINLOG_POSITION "snapstage.io/binlog-position"
+#define APP_ANNOTATION_PRIMARY_BINLOG_FILE "snapstage.io/primary-binlog-file"
+#define APP_ANNOTATION_PRIMARY_BINLOG_POSITION "snapstage.io/primary-binlog-position"
+#define APP_ANNOTATION_SOURCE_ROLE "snapstage.io/source-role"
+
+#define APP_PLAN_MAX_CANDIDATES 32
+#define APP_PLAN_MESSAGE_MAX 2048
+
+/* One volume of a candidate pod: the pod volume's name and its claim. */
+typedef struct {
+	const char *volume;
+	const char *claim; /* persistentVolumeClaim.claimName, or for a generic
+			      ephemeral volume the claim Kubernetes names
+			      "<pod>-<volume>" (inline in claim_buf, so a
+			      copy of the struct still points at the
+			      original's buffer) */
+	char claim_buf[254];
+} app_plan_volume;
+
+/* A pod the target selects. */
+typedef struct {
+	const char *pod;	 /* metadata.name */
+	const char *uid;	 /* metadata.uid */
+	const char *ip;		 /* status.podIP; NULL when it has none */
+	int port;		 /* spec port, else container port "mysql", else 3306 */
+	int ordinal;		 /* StatefulSet pod: the trailing "-N"; else -1 */
+	bool ready;		 /* Running, condition Ready True, has an IP, not
+				    being deleted */
+	char not_ready_why[256]; /* when !ready: one phrase, e.g. "not Ready" */
+	app_plan_volume volumes[APP_MAX_VOLUMES];
+	size_t n_volumes;
+} app_plan_candidate;
+
+typedef struct {
+	app_plan_candidate c[APP_PLAN_MAX_CANDIDATES];
+	size_t n; /* sorted by ordinal (pods without one last), then name */
+} app_plan_candidates;
+
+/* Resolves `target` against `pods` (a JSON array of Pod objects in the
+ * Backup's namespace, any order; other namespaces' pods must not be passed).
+ * A StatefulSet target takes the pods whose controller ownerReference is
+ * that StatefulSet; a selector target the pods whose labels match. Pods
+ * being deleted are skipped. Every selected pod is a candidate, ready or
+ * not. Volumes: the named ones, in the order named; with none named,
+ * every volume backed by a claim, in spec order.
+ *
+ * Pods are checked in candidate order, so the error does not depend on the
+ * order of `pods`. On failure returns SS_ENOTFOUND or SS_EINVALID, sets
+ * *out_reason (may be NULL; a static string: TargetNotFound,
+ * VolumeNotFound, VolumeNotPVC) and an error message naming the pod and
+ * volume; *out is left untouched. More than APP_PLAN_MAX_CANDIDATES pods:
+ * SS_ETOOLARGE, reason TooManyPods; more than APP_MAX_VOLUMES claims in a
+ * pod with none named: SS_ETOOLARGE, reason TooManyVolumes. A target with
+ * neither or both of statefulset_name and has_selector: SS_EINVALID,
+ * reason InvalidSpec. On success *out_reason is NULL. */
+int app_plan_candidates_resolve(app_plan_candidates *out, const app_target *target,
+				const json_t *pods, const char **out_reason);
+
+/* What probing one candidate gave. */
+typedef struct {
+	int rc;			       /* 0: verdict is valid; else the error code */
+	char error[APP_DB_REASON_MAX]; /* rc != 0: the error message */
+	app_db_verdict verdict;
+} app_plan_probe;
+
+typedef struct {
+	int chosen;	    /* index into the candidates; -1 when none */
+	const char *role;   /* "Replica" or "Primary" when chosen */
+	bool fell_back;	    /* PreferReplica took the primary */
+	const char *reason; /* chosen == -1: the Failed reason */
+	/* chosen == -1: why, naming each candidate and what it was; a
+	 * fallback: the note for status.message and the Warning Event, naming
+	 * why each replica did not qualify. "" otherwise. */
+	char message[APP_PLAN_MESSAGE_MAX];
+} app_plan_choice;
+
+/* Chooses the server to lock. probes[i] belongs to cands->c[i] (cands->n
+ * entries); only ready
+ * candidates are considered (probes of others are ignored). A replica
+ * qualifies when its verdict is HEALTHY_REPLICA; the best is the least lag,
+ * then the lowest ordinal, then the name. The primary is a ready candidate
+ * whose verdict is PRIMARY (if several claim to be, the lowest ordinal).
+ *   Replica        best replica, else NoHealthyReplica
+ *   PreferReplica  best replica, else the primary with fell_back, else
+ *                  NoPrimary (message says no replica qualified either)
+ *   Primary        the primary, else NoPrimary
+ * When nothing qualifies and every ready candidate's probe failed (at least
+ * one ready), the reason is that of the failures instead: any SS_EFORBIDDEN
+ * → PrivilegeMissing; else SS_EUNAUTHORIZED from at least one and every
+ * other failure unreachable (SS_ETRANSPORT, SS_ETIMEOUT) →
+ * AuthenticationFailed; otherwise DatabaseUnreachable. Every field of *out
+ * is written. Returns out->chosen. */
+int app_plan_choose(app_plan_choice *out, const app_plan_candidates *cands,
+		    const app_plan_probe *probes, app_role role);
+
+/* What a VolumeSnapshot's status says. */
+typedef struct {
+	bool bound;		  /* status.boundVolumeSnapshotContentName set */
+	int64_t creation_time_ns; /* status.creationTime; 0: not cut */
+	bool ready_to_use;
+	int64_t restore_size_bytes; /* -1: unknown */
+	const char *error;	    /* status.error.message; NULL: none (an error
+				       without a message reads as a static
+				       text saying so) */
+} app_plan_vs_state;
+
+/* Reads `vs` (a VolumeSnapshot; NULL or without status: all unset). A
+ * status that cannot be parsed (a bad time or quantity, a field of the
+ * wrong type) is SS_EINVALID (or kube_quantity_parse()'s SS_ETOOLARGE);
+ * *out is written only on success. */
+int app_plan_vs_state_read(app_plan_vs_state *out, const json_t *vs);
+
+/* Whether a snapshot counts as cut: creationTime is set, or readyToUse is
+ * true (a driver that skips creationTime). */
+bool app_plan_vs_is_cut(const app_plan_vs_state *st);
+
+/* Everything the VolumeSnapshot of one volume needs. */
+typedef struct {
+	const json_t *backup; /* the Backup object: name, namespace, uid, labels */
+	const app_backup_spec *spec;
+	const char *volume;
+	const char *claim;
+	const char *pod;
+	const char *source_role;      /* "Replica" or "Primary"; NULL: left out */
+	const app_position *position; /* read under the lock; NULL: unknown */
+} app_plan_snapshot_in;
+
+/* Builds the VolumeSnapshot (snapshot.storage.k8s.io/v1) for one volume:
+ * name app_name_backup_snapshot(backup, volume) in the Backup's namespace;
+ * labels APP_LABEL_BACKUP, APP_LABEL_SCHEDULE (copied from the Backup when
+ * it has it), APP_LABEL_POD, APP_LABEL_CLAIM, APP_LABEL_VOLUME, and the
+ * copyable spec.snapshot.labels (app_label_is_copyable; snapstage's own
+ * keys win over them); annotations: the position and role keys above
+ * (positions that are empty/unknown are left out) plus
+ * spec.snapshot.annotations; an ownerReference to the Backup (controller
+ * true, blockOwnerDeletion true); spec.source.persistentVolumeClaimName and
+ * spec.volumeSnapshotClassName when the spec names a class. Values that are
+ * too long or invalid for a label are left out of the labels (never
+ * truncated into something else); a user label or annotation under one of
+ * snapstage's own keys is dropped even when snapstage leaves that key out,
+ * so it can never pose as the position. The Backup must have a name,
+ * namespace and uid (SS_EINVALID). */
+int app_plan_snapshot_object(json_t **out, const app_plan_snapshot_in *in);
+
+#endif

@@ -1,0 +1,1550 @@
+/*
+ * test_backup_plan.c — the Backup controller's pure decisions
+ * (app/backup_plan.h): which pods and claims a target selects, which server
+ * is locked and why not the others, what a VolumeSnapshot's status says,
+ * and what the VolumeSnapshot snapstage creates looks like. Pods and
+ * Backups are JSON as the API server serves them; targets and specs come
+ * from app_backup_spec_decode(), as in the controller.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#include "app/api.h"
+#include "app/backup_plan.h"
+#include "util/error.h"
+
+/* ---- building test objects ---------------------------------------------- */
+
+static json_t *parse(const char *text)
+{
+	json_error_t err;
+	json_t *v = json_loads(text, JSON_DECODE_ANY, &err);
+
+	if (v == NULL)
+		fail_msg("bad test JSON: %s: %s", err.text, text);
+	return v;
+}
+
+/* Sets (value NULL: deletes) the field at a dotted path such as
+ * "status.conditions[0].status", creating objects on the way. Steals
+ * `value`. */
+static void set_path(json_t *root, const char *path, json_t *value)
+{
+	char buf[256], *seg, *next;
+	json_t *cur = root;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (seg = buf; seg != NULL; seg = next) {
+		char *bracket;
+		long index = -1;
+		json_t *child;
+
+		next = strchr(seg, '.');
+		if (next != NULL)
+			*next++ = '\0';
+		bracket = strchr(seg, '[');
+		if (bracket != NULL) {
+			*bracket = '\0';
+			index = strtol(bracket + 1, NULL, 10);
+		}
+		if (index < 0 && next == NULL) {
+			if (value == NULL)
+				json_object_del(cur, seg);
+			else
+				json_object_set_new(cur, seg, value);
+			return;
+		}
+		child = json_object_get(cur, seg);
+		if (child == NULL) {
+			child = index >= 0 ? json_array() : json_object();
+			json_object_set_new(cur, seg, child);
+		}
+		if (index >= 0) {
+			while (json_array_size(child) <= (size_t)index)
+				json_array_append_new(child, json_object());
+			if (next == NULL) {
+				if (value == NULL)
+					json_array_remove(child, (size_t)index);
+				else
+					json_array_set_new(child, (size_t)index, value);
+				return;
+			}
+			child = json_array_get(child, (size_t)index);
+		}
+		cur = child;
+	}
+}
+
+static const char *get_str(const json_t *root, const char *a, const char *b,
+			   const char *c)
+{
+	const json_t *v = json_object_get(root, a);
+
+	if (b != NULL)
+		v = json_object_get(v, b);
+	if (c != NULL)
+		v = json_object_get(v, c);
+	return json_string_value(v);
+}
+
+/* A Running, Ready pod labelled app=mariadb, controlled by StatefulSet
+ * `sts` (NULL: by nothing), with a claim volume "data" (claim
+ * data-<name>), a ConfigMap volume "config" and a container port named
+ * "mysql" on 3307. */
+static json_t *pod_new(const char *name, const char *sts)
+{
+	char uid[96], claim[96];
+	json_t *pod;
+
+	snprintf(uid, sizeof(uid), "uid-%s", name);
+	snprintf(claim, sizeof(claim), "data-%s", name);
+	pod = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:{s:s}},"
+			" s:{s:[{s:s, s:[{s:s, s:i}]}],"
+			"    s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]},"
+			" s:{s:s, s:s, s:[{s:s, s:s}, {s:s, s:s}]}}",
+			"apiVersion", "v1", "kind", "Pod", "metadata", "name", name,
+			"namespace", "db", "uid", uid, "labels", "app", "mariadb", "spec",
+			"containers", "name", "mariadb", "ports", "name", "mysql",
+			"containerPort", 3307, "volumes", "name", "config", "configMap",
+			"name", "my-cnf", "name", "data", "persistentVolumeClaim",
+			"claimName", claim, "status", "phase", "Running", "podIP",
+			"10.0.0.7", "conditions", "type", "Initialized", "status", "True",
+			"type", "Ready", "status", "True");
+	assert_non_null(pod);
+	if (sts != NULL)
+		set_path(pod, "metadata.ownerReferences",
+			 json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion",
+				   "apps/v1", "kind", "StatefulSet", "name", sts, "uid",
+				   "uid-sts", "controller", 1, "blockOwnerDeletion", 1));
+	return pod;
+}
+
+/* A JSON array of the given pods (stolen), NULL-terminated. */
+static json_t *pod_list(json_t *first, ...)
+{
+	json_t *list = json_array(), *p;
+	va_list ap;
+
+	va_start(ap, first);
+	for (p = first; p != NULL; p = va_arg(ap, json_t *))
+		json_array_append_new(list, p);
+	va_end(ap);
+	return list;
+}
+
+/* A Backup whose spec.target is `target` (JSON text without the
+ * connection, which is added) and whose spec.snapshot is `snapshot` (NULL:
+ * none), decoded into *spec. The caller keeps the returned object alive as
+ * long as *spec is used. */
+static json_t *backup_new(app_backup_spec *spec, const char *target, const char *snapshot)
+{
+	json_t *b = parse("{\"apiVersion\":\"snapstage.io/v1alpha1\",\"kind\":\"Backup\","
+			  "\"metadata\":{\"name\":\"adhoc\",\"namespace\":\"db\","
+			  "\"uid\":\"uid-backup\"},\"spec\":{}}");
+	json_t *t = parse(target);
+	const char *reason = NULL;
+
+	if (json_object_get(t, "connection") == NULL)
+		json_object_set_new(t, "connection",
+				    parse("{\"credentialsSecretRef\":{\"name\":\"mariadb-"
+					  "backup\"}}"));
+	set_path(b, "spec.target", t);
+	if (snapshot != NULL)
+		set_path(b, "spec.snapshot", parse(snapshot));
+	if (app_backup_spec_decode(spec, b, &reason) != 0)
+		fail_msg("test Backup does not decode (%s): %s", reason,
+			 ss_error_last()->message);
+	return b;
+}
+
+static app_plan_candidates *cands_new(void)
+{
+	app_plan_candidates *c = malloc(sizeof(*c));
+
+	assert_non_null(c);
+	memset(c, 0x5a, sizeof(*c)); /* garbage: resolve must write what it reports */
+	c->n = 77;
+	return c;
+}
+
+static const char *const sts_target = "{\"statefulSetName\":\"mariadb\"}";
+
+/* ---- resolving the target ----------------------------------------------- */
+
+static void test_statefulset_takes_its_own_pods_in_ordinal_order(void **state)
+{
+	app_plan_candidates *out = cands_new();
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	json_t *not_controller = pod_new("mariadb-3", "mariadb");
+	json_t *replicaset = pod_new("mariadb-4", NULL);
+	json_t *kruise = pod_new("mariadb-6", "mariadb");
+	json_t *pods;
+	const char *reason = "unset";
+	static const char *const order[] = { "mariadb-0", "mariadb-1", "mariadb-2",
+					     "mariadb-10" };
+	size_t i;
+
+	(void)state;
+	set_path(not_controller, "metadata.ownerReferences[0].controller", json_false());
+	set_path(replicaset, "metadata.ownerReferences",
+		 json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "apps/v1", "kind",
+			   "ReplicaSet", "name", "mariadb", "uid", "rs", "controller",
+			   1));
+	set_path(kruise, "metadata.ownerReferences[0].apiVersion",
+		 json_string("apps.kruise.io/v1beta1"));
+	pods = pod_list(pod_new("mariadb-2", "mariadb"), pod_new("mariadb-10", "mariadb"),
+			pod_new("other-0", "other"), not_controller, replicaset,
+			pod_new("mariadb-5", NULL), kruise,
+			pod_new("mariadb-0", "mariadb"), pod_new("mariadb-1", "mariadb"),
+			NULL);
+
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 0);
+	assert_null(reason);
+	assert_int_equal(out->n, 4);
+	for (i = 0; i < 4; i++) {
+		const app_plan_candidate *c = &out->c[i];
+		char claim[64], uid[64];
+
+		snprintf(claim, sizeof(claim), "data-%s", order[i]);
+		snprintf(uid, sizeof(uid), "uid-%s", order[i]);
+		assert_string_equal(c->pod, order[i]);
+		assert_string_equal(c->uid, uid);
+		assert_string_equal(c->ip, "10.0.0.7");
+		assert_int_equal(c->port, 3307);
+		assert_true(c->ready);
+		assert_string_equal(c->not_ready_why, "");
+		assert_int_equal(c->n_volumes, 1);
+		assert_string_equal(c->volumes[0].volume, "data");
+		assert_string_equal(c->volumes[0].claim, claim);
+		/* borrowed from the pod, not copied */
+		assert_ptr_not_equal(c->volumes[0].claim, c->volumes[0].claim_buf);
+	}
+	assert_int_equal(out->c[0].ordinal, 0);
+	assert_int_equal(out->c[1].ordinal, 1);
+	assert_int_equal(out->c[2].ordinal, 2);
+	assert_int_equal(out->c[3].ordinal, 10);
+
+	json_decref(pods);
+	json_decref(b);
+	free(out);
+}
+
+static void test_selector_takes_matching_pods_of_any_owner(void **state)
+{
+	app_plan_candidates *out = cands_new();
+	app_backup_spec spec;
+	json_t *b = backup_new(
+		&spec,
+		"{\"podSelector\":{\"matchLabels\":{\"app\":\"mariadb\"},"
+		"\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"NotIn\","
+		"\"values\":[\"cache\"]}]}}",
+		NULL);
+	json_t *web = pod_new("web-0", "web");
+	json_t *cache = pod_new("cache-0", "cache");
+	json_t *deploy = pod_new("deploy-5", NULL);
+	json_t *pods;
+	const char *reason = NULL;
+
+	(void)state;
+	assert_true(spec.target.has_selector);
+	set_path(web, "metadata.labels.app", json_string("web"));
+	set_path(cache, "metadata.labels.tier", json_string("cache"));
+	/* a ReplicaSet's pod: its "-5" is no ordinal */
+	set_path(deploy, "metadata.ownerReferences",
+		 json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "apps/v1", "kind",
+			   "ReplicaSet", "name", "deploy", "uid", "rs", "controller", 1));
+	pods = pod_list(pod_new("db-7", NULL), web, deploy,
+			pod_new("mariadb-1", "mariadb"), cache, pod_new("zeta-0", "zeta"),
+			NULL);
+
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 0);
+	assert_int_equal(out->n, 4);
+	assert_string_equal(out->c[0].pod, "zeta-0");
+	assert_int_equal(out->c[0].ordinal, 0);
+	assert_string_equal(out->c[1].pod, "mariadb-1");
+	assert_int_equal(out->c[1].ordinal, 1);
+	/* no ordinal: last, by name */
+	assert_string_equal(out->c[2].pod, "db-7");
+	assert_int_equal(out->c[2].ordinal, -1);
+	assert_string_equal(out->c[3].pod, "deploy-5");
+	assert_int_equal(out->c[3].ordinal, -1);
+
+	json_decref(pods);
+	json_decref(b);
+	free(out);
+}
+
+static void test_ordinals_sort_numerically(void **state)
+{
+	app_plan_candidates *out = cands_new();
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	json_t *pods = json_array();
+	char name[32];
+	int i;
+
+	(void)state;
+	for (i = 11; i >= 0; i--) {
+		snprintf(name, sizeof(name), "mariadb-%d", i);
+		json_array_append_new(pods, pod_new(name, "mariadb"));
+	}
+	/* not a StatefulSet's spelling of an ordinal: sorted with the unnumbered */
+	json_array_append_new(pods, pod_new("mariadb-07", "mariadb"));
+	json_array_append_new(pods, pod_new("mariadb-x", "mariadb"));
+
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, NULL), 0);
+	assert_int_equal(out->n, 14);
+	for (i = 0; i < 12; i++) {
+		snprintf(name, sizeof(name), "mariadb-%d", i);
+		assert_string_equal(out->c[i].pod, name);
+		assert_int_equal(out->c[i].ordinal, i);
+	}
+	assert_string_equal(out->c[12].pod, "mariadb-07");
+	assert_int_equal(out->c[12].ordinal, -1);
+	assert_string_equal(out->c[13].pod, "mariadb-x");
+	assert_int_equal(out->c[13].ordinal, -1);
+
+	json_decref(pods);
+	json_decref(b);
+	free(out);
+}
+
+static void test_pods_being_deleted_are_skipped(void **state)
+{
+	app_plan_candidates *out = cands_new();
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	json_t *gone0 = pod_new("mariadb-0", "mariadb");
+	json_t *gone1 = pod_new("mariadb-1", "mariadb");
+	json_t *pods;
+	const char *reason = NULL;
+
+	(void)state;
+	set_path(gone0, "metadata.deletionTimestamp",
+		 json_string("2026-11-23T03:00:00Z"));
+	pods = pod_list(json_incref(gone0), pod_new("mariadb-2", "mariadb"), NULL);
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 0);
+	assert_int_equal(out->n, 1);
+	assert_string_equal(out->c[0].pod, "mariadb-2");
+	json_decref(pods);
+
+	/* only pods being deleted: nothing to back up */
+	set_path(gone1, "metadata.deletionTimestamp",
+		 json_string("2026-11-23T03:00:00Z"));
+	pods = pod_list(gone0, gone1, NULL);
+	out->n = 77;
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 SS_ENOTFOUND);
+	assert_string_equal(reason, "TargetNotFound");
+	tu_assert_error(SS_ENOTFOUND, "StatefulSet mariadb has no pods except 2 being "
+				      "deleted");
+	assert_int_equal(out->n, 77);
+
+	json_decref(pods);
+	json_decref(b);
+	free(out);
+}
+
+static void test_no_pods_is_target_not_found(void **state)
+{
+	app_plan_candidates *out = cands_new();
+	app_backup_spec spec, sel_spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	json_t *sel = backup_new(
+		&sel_spec, "{\"podSelector\":{\"matchLabels\":{\"app\":\"nothing\"}}}",
+		NULL);
+	json_t *empty = json_array();
+	json_t *pods = pod_list(pod_new("other-0", "other"), NULL);
+	const char *reason = NULL;
+
+	(void)state;
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, empty, &reason),
+			 SS_ENOTFOUND);
+	assert_string_equal(reason, "TargetNotFound");
+	tu_assert_error(SS_ENOTFOUND, "no pods of StatefulSet mariadb");
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, NULL, &reason),
+			 SS_ENOTFOUND);
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 SS_ENOTFOUND);
+	reason = NULL;
+	assert_int_equal(
+		app_plan_candidates_resolve(out, &sel_spec.target, pods, &reason),
+		SS_ENOTFOUND);
+	assert_string_equal(reason, "TargetNotFound");
+	tu_assert_error(SS_ENOTFOUND, "no pod in the Backup's namespace matches "
+				      "spec.target.podSelector");
+	assert_int_equal(out->n, 77); /* untouched on failure */
+
+	/* a target that is neither (not decoded) */
+	spec.target.has_selector = true;
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 SS_EINVALID);
+	assert_string_equal(reason, "InvalidSpec");
+
+	json_decref(pods);
+	json_decref(empty);
+	json_decref(sel);
+	json_decref(b);
+	free(out);
+}
+
+static void test_readiness(void **state)
+{
+	static const struct {
+		const char *path;
+		const char *value; /* NULL: delete the field */
+		const char *why;   /* "" : ready */
+	} cases[] = {
+		{ "status.phase", NULL, "" }, /* placeholder: the unchanged pod */
+		{ "status.phase", "Pending", "phase Pending" },
+		{ "status.phase", "Failed", "phase Failed" },
+		{ "status.conditions[1].status", "False", "not Ready" },
+		{ "status.conditions[1].status", "Unknown", "not Ready" },
+		{ "status.conditions", NULL, "not Ready" },
+		{ "status.podIP", NULL, "no pod IP" },
+		{ "status.podIP", "", "no pod IP" },
+		{ "status", NULL, "phase unknown" },
+	};
+	app_plan_candidates *out = cands_new();
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *pod = pod_new("mariadb-0", "mariadb");
+		json_t *pods;
+
+		if (i > 0)
+			set_path(pod, cases[i].path,
+				 cases[i].value != NULL ? json_string(cases[i].value)
+							: NULL);
+		pods = pod_list(pod, NULL);
+		assert_int_equal(
+			app_plan_candidates_resolve(out, &spec.target, pods, NULL), 0);
+		assert_int_equal(out->n, 1); /* ready or not, a candidate */
+		if (out->c[0].ready != (cases[i].why[0] == '\0') ||
+		    strcmp(out->c[0].not_ready_why, cases[i].why) != 0)
+			fail_msg("case %zu (%s=%s): ready %d why \"%s\", want \"%s\"", i,
+				 cases[i].path,
+				 cases[i].value ? cases[i].value : "(none)",
+				 out->c[0].ready, out->c[0].not_ready_why, cases[i].why);
+		json_decref(pods);
+	}
+	json_decref(b);
+	free(out);
+}
+
+static void test_pod_without_ip_has_null_ip(void **state)
+{
+	app_plan_candidates *out = cands_new();
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	json_t *pod = pod_new("mariadb-0", "mariadb");
+	json_t *pods;
+
+	(void)state;
+	set_path(pod, "status.podIP", json_string(""));
+	pods = pod_list(pod, NULL);
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, NULL), 0);
+	assert_null(out->c[0].ip);
+	assert_false(out->c[0].ready);
+	json_decref(pods);
+	json_decref(b);
+	free(out);
+}
+
+/* A pod with claim volumes data and logs, a ConfigMap, an emptyDir and a
+ * generic ephemeral volume. */
+static json_t *many_volume_pod(const char *name)
+{
+	json_t *pod = pod_new(name, "mariadb");
+
+	set_path(pod, "spec.volumes",
+		 parse("[{\"name\":\"config\",\"configMap\":{\"name\":\"my-cnf\"}},"
+		       "{\"name\":\"data\",\"persistentVolumeClaim\":{\"claimName\":"
+		       "\"data-x\"}},"
+		       "{\"name\":\"scratch\",\"emptyDir\":{}},"
+		       "{\"name\":\"tmp\",\"ephemeral\":{\"volumeClaimTemplate\":{"
+		       "\"spec\":"
+		       "{\"accessModes\":[\"ReadWriteOnce\"]}}}},"
+		       "{\"name\":\"logs\",\"persistentVolumeClaim\":{\"claimName\":"
+		       "\"logs-x\"}},"
+		       "{\"name\":\"host\",\"hostPath\":{\"path\":\"/srv\"}}]"));
+	return pod;
+}
+
+static void test_named_volumes(void **state)
+{
+	app_plan_candidates *out = cands_new();
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec,
+			       "{\"statefulSetName\":\"mariadb\",\"volumes\":[\"logs\","
+			       "\"tmp\",\"data\"]}",
+			       NULL);
+	json_t *pods = pod_list(many_volume_pod("mariadb-0"), NULL);
+	const char *reason = NULL;
+
+	(void)state;
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 0);
+	assert_int_equal(out->c[0].n_volumes, 3);
+	/* in the order named, not the pod's */
+	assert_string_equal(out->c[0].volumes[0].volume, "logs");
+	assert_string_equal(out->c[0].volumes[0].claim, "logs-x");
+	assert_string_equal(out->c[0].volumes[1].volume, "tmp");
+	assert_string_equal(out->c[0].volumes[1].claim, "mariadb-0-tmp");
+	assert_ptr_equal(out->c[0].volumes[1].claim, out->c[0].volumes[1].claim_buf);
+	assert_string_equal(out->c[0].volumes[2].volume, "data");
+	assert_string_equal(out->c[0].volumes[2].claim, "data-x");
+	json_decref(b);
+	json_decref(pods);
+	free(out);
+}
+
+static void test_named_volume_missing_or_not_a_claim(void **state)
+{
+	static const struct {
+		const char *volumes;
+		int rc;
+		const char *reason;
+		const char *fragment;
+	} cases[] = {
+		{ "[\"data\",\"binlog\"]", SS_ENOTFOUND, "VolumeNotFound",
+		  "pod mariadb-0 has no volume \"binlog\" (named in spec.target.volumes; "
+		  "its volumes: config, data, scratch, tmp, logs, host)" },
+		{ "[\"scratch\"]", SS_EINVALID, "VolumeNotPVC",
+		  "pod mariadb-0 volume \"scratch\" is not backed by a "
+		  "PersistentVolumeClaim "
+		  "(it is emptyDir)" },
+		{ "[\"config\"]", SS_EINVALID, "VolumeNotPVC", "(it is configMap)" },
+		{ "[\"host\"]", SS_EINVALID, "VolumeNotPVC", "(it is hostPath)" },
+	};
+	app_plan_candidates *out = cands_new();
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char target[128];
+		app_backup_spec spec;
+		json_t *b, *pods;
+		const char *reason = NULL;
+
+		snprintf(target, sizeof(target),
+			 "{\"statefulSetName\":\"mariadb\",\"volumes\":%s}",
+			 cases[i].volumes);
+		b = backup_new(&spec, target, NULL);
+		/* mariadb-1 listed first: the error still names mariadb-0, the
+		 * first candidate */
+		pods = pod_list(many_volume_pod("mariadb-1"),
+				many_volume_pod("mariadb-0"), NULL);
+		assert_int_equal(
+			app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			cases[i].rc);
+		assert_string_equal(reason, cases[i].reason);
+		tu_assert_error(cases[i].rc, cases[i].fragment);
+		assert_int_equal(out->n, 77);
+		json_decref(pods);
+		json_decref(b);
+	}
+	free(out);
+}
+
+static void test_default_volumes_are_every_claim(void **state)
+{
+	app_plan_candidates *out = cands_new();
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	json_t *pods = pod_list(many_volume_pod("mariadb-0"), NULL);
+	const char *reason = NULL;
+
+	(void)state;
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 0);
+	assert_int_equal(out->c[0].n_volumes, 3);
+	/* spec order; the ephemeral volume's claim is named by Kubernetes */
+	assert_string_equal(out->c[0].volumes[0].volume, "data");
+	assert_string_equal(out->c[0].volumes[0].claim, "data-x");
+	assert_string_equal(out->c[0].volumes[1].volume, "tmp");
+	assert_string_equal(out->c[0].volumes[1].claim, "mariadb-0-tmp");
+	assert_ptr_equal(out->c[0].volumes[1].claim, out->c[0].volumes[1].claim_buf);
+	assert_string_equal(out->c[0].volumes[2].volume, "logs");
+	assert_string_equal(out->c[0].volumes[2].claim, "logs-x");
+	json_decref(pods);
+	json_decref(b);
+	free(out);
+}
+
+static void test_no_claim_at_all(void **state)
+{
+	app_plan_candidates *out = cands_new();
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	json_t *pod = pod_new("mariadb-0", "mariadb");
+	json_t *pods;
+	const char *reason = NULL;
+
+	(void)state;
+	set_path(pod, "spec.volumes",
+		 parse("[{\"name\":\"data\",\"emptyDir\":{}},"
+		       "{\"name\":\"odd\",\"persistentVolumeClaim\":{}}]"));
+	pods = pod_list(pod, NULL);
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 SS_EINVALID);
+	assert_string_equal(reason, "VolumeNotPVC");
+	tu_assert_error(SS_EINVALID,
+			"pod mariadb-0 has no volume backed by a PersistentVolumeClaim");
+	json_decref(pods);
+
+	/* no spec.volumes at all */
+	pod = pod_new("mariadb-0", "mariadb");
+	set_path(pod, "spec.volumes", NULL);
+	pods = pod_list(pod, NULL);
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 SS_EINVALID);
+	assert_string_equal(reason, "VolumeNotPVC");
+	assert_int_equal(out->n, 77);
+	json_decref(pods);
+	json_decref(b);
+	free(out);
+}
+
+static void test_too_many_claims_without_names(void **state)
+{
+	app_plan_candidates *out = cands_new();
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	json_t *pod = pod_new("mariadb-0", "mariadb");
+	json_t *vols = json_array(), *pods;
+	const char *reason = NULL;
+	char name[16];
+	int i;
+
+	(void)state;
+	for (i = 0; i <= APP_MAX_VOLUMES; i++) {
+		snprintf(name, sizeof(name), "v%d", i);
+		json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", name,
+						      "persistentVolumeClaim",
+						      "claimName", name));
+	}
+	set_path(pod, "spec.volumes", vols);
+	pods = pod_list(pod, NULL);
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 SS_ETOOLARGE);
+	assert_string_equal(reason, "TooManyVolumes");
+	tu_assert_error(SS_ETOOLARGE, "pod mariadb-0 has more than 16 volumes");
+
+	/* exactly the maximum fits */
+	json_array_remove(vols, 0);
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 0);
+	assert_int_equal(out->c[0].n_volumes, APP_MAX_VOLUMES);
+	assert_string_equal(out->c[0].volumes[APP_MAX_VOLUMES - 1].claim, "v16");
+	json_decref(pods);
+	json_decref(b);
+	free(out);
+}
+
+static void test_ephemeral_claim_name_too_long(void **state)
+{
+	app_plan_candidates *out = cands_new();
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	char name[260];
+	json_t *pod, *pods;
+	const char *reason = NULL;
+
+	(void)state;
+	memset(name, 'p', 240);
+	snprintf(name + 240, sizeof(name) - 240, "-0");
+	pod = pod_new(name, "mariadb");
+	set_path(pod, "spec.volumes",
+		 parse("[{\"name\":\"scratchspace\",\"ephemeral\":{}}]"));
+	pods = pod_list(pod, NULL);
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 SS_EINVALID);
+	assert_string_equal(reason, "VolumeNotPVC");
+	tu_assert_error(SS_EINVALID, "is longer than 253 characters");
+	json_decref(pods);
+	json_decref(b);
+	free(out);
+}
+
+static void test_port_resolution(void **state)
+{
+	app_plan_candidates *out = cands_new();
+	app_backup_spec spec, port_spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	json_t *pb =
+		backup_new(&port_spec,
+			   "{\"statefulSetName\":\"mariadb\",\"connection\":{"
+			   "\"port\":3310,\"credentialsSecretRef\":{\"name\":\"s\"}}}",
+			   NULL);
+	json_t *second = pod_new("mariadb-1", "mariadb");
+	json_t *unnamed = pod_new("mariadb-2", "mariadb");
+	json_t *pods;
+
+	(void)state;
+	/* the "mysql" port in the second container */
+	set_path(second, "spec.containers",
+		 parse("[{\"name\":\"exporter\",\"ports\":[{\"name\":\"metrics\","
+		       "\"containerPort\":9104}]},"
+		       "{\"name\":\"mariadb\",\"ports\":[{\"name\":\"repl\","
+		       "\"containerPort\":4444},{\"name\":\"mysql\",\"containerPort\":"
+		       "3311}]}]"));
+	/* no port named mysql */
+	set_path(unnamed, "spec.containers[0].ports[0].name", json_string("sql"));
+	pods = pod_list(pod_new("mariadb-0", "mariadb"), second, unnamed, NULL);
+
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, NULL), 0);
+	assert_int_equal(out->c[0].port, 3307);
+	assert_int_equal(out->c[1].port, 3311);
+	assert_int_equal(out->c[2].port, 3306);
+	/* the spec's port wins over all */
+	assert_int_equal(app_plan_candidates_resolve(out, &port_spec.target, pods, NULL),
+			 0);
+	assert_int_equal(out->c[0].port, 3310);
+	assert_int_equal(out->c[1].port, 3310);
+	assert_int_equal(out->c[2].port, 3310);
+
+	json_decref(pods);
+	json_decref(pb);
+	json_decref(b);
+	free(out);
+}
+
+static void test_too_many_pods(void **state)
+{
+	app_plan_candidates *out = cands_new();
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	json_t *pods = json_array();
+	const char *reason = NULL;
+	char name[32];
+	int i;
+
+	(void)state;
+	for (i = 0; i < APP_PLAN_MAX_CANDIDATES; i++) {
+		snprintf(name, sizeof(name), "mariadb-%d", i);
+		json_array_append_new(pods, pod_new(name, "mariadb"));
+	}
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 0);
+	assert_int_equal(out->n, APP_PLAN_MAX_CANDIDATES);
+	assert_string_equal(out->c[APP_PLAN_MAX_CANDIDATES - 1].pod, "mariadb-31");
+
+	json_array_append_new(pods, pod_new("mariadb-32", "mariadb"));
+	json_array_append_new(pods, pod_new("mariadb-33", "mariadb"));
+	out->n = 77;
+	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			 SS_ETOOLARGE);
+	assert_string_equal(reason, "TooManyPods");
+	tu_assert_error(SS_ETOOLARGE, "StatefulSet mariadb selects 34 pods; snapstage "
+				      "handles at most 32");
+	assert_int_equal(out->n, 77);
+	json_decref(pods);
+	json_decref(b);
+	free(out);
+}
+
+/* ---- choosing the server ------------------------------------------------ */
+
+typedef struct {
+	app_plan_candidates *c;
+	app_plan_probe p[APP_PLAN_MAX_CANDIDATES];
+} world;
+
+static world *world_new(void)
+{
+	world *w = calloc(1, sizeof(*w));
+
+	assert_non_null(w);
+	w->c = calloc(1, sizeof(*w->c));
+	assert_non_null(w->c);
+	return w;
+}
+
+static void world_free(world *w)
+{
+	free(w->c);
+	free(w);
+}
+
+static size_t add(world *w, const char *pod, int ordinal, bool ready)
+{
+	size_t i = w->c->n++;
+	app_plan_candidate *c = &w->c->c[i];
+
+	c->pod = pod;
+	c->ordinal = ordinal;
+	c->ready = ready;
+	if (!ready)
+		snprintf(c->not_ready_why, sizeof(c->not_ready_why), "not Ready");
+	/* a probe that must be ignored for a pod that is not ready */
+	w->p[i].rc = 0;
+	w->p[i].verdict.kind = ready ? APP_DB_UNKNOWN : APP_DB_HEALTHY_REPLICA;
+	w->p[i].verdict.lag_seconds = 0;
+	return i;
+}
+
+static size_t add_verdict(world *w, const char *pod, int ordinal, app_db_kind kind,
+			  int64_t lag, const char *reason)
+{
+	size_t i = add(w, pod, ordinal, true);
+
+	w->p[i].verdict.kind = kind;
+	w->p[i].verdict.lag_seconds = lag;
+	snprintf(w->p[i].verdict.reason, sizeof(w->p[i].verdict.reason), "%s", reason);
+	return i;
+}
+
+static size_t add_failure(world *w, const char *pod, int ordinal, int rc,
+			  const char *error)
+{
+	size_t i = add(w, pod, ordinal, true);
+
+	w->p[i].rc = rc;
+	snprintf(w->p[i].error, sizeof(w->p[i].error), "%s", error);
+	/* a stale verdict a failed probe must not be judged by */
+	w->p[i].verdict.kind = APP_DB_HEALTHY_REPLICA;
+	return i;
+}
+
+static void assert_contains(const char *text, const char *fragment)
+{
+	if (strstr(text, fragment) == NULL)
+		fail_msg("\"%s\" not in \"%s\"", fragment, text);
+}
+
+static void test_choose_best_replica(void **state)
+{
+	world *w = world_new();
+	app_plan_choice ch;
+	static const app_role roles[] = { APP_ROLE_REPLICA, APP_ROLE_PREFER_REPLICA };
+	size_t i;
+
+	(void)state;
+	add_verdict(w, "mariadb-0", 0, APP_DB_PRIMARY, -1, "writable");
+	add_verdict(w, "mariadb-1", 1, APP_DB_HEALTHY_REPLICA, 5, "lag 5 s");
+	add_verdict(w, "mariadb-2", 2, APP_DB_HEALTHY_REPLICA, 1, "lag 1 s");
+	add_verdict(w, "mariadb-3", 3, APP_DB_HEALTHY_REPLICA, 1, "lag 1 s");
+	add(w, "mariadb-4", 4, false); /* lag 0 but not ready */
+	add_verdict(w, "mariadb-5", 5, APP_DB_UNHEALTHY_REPLICA, 0, "SQL thread stopped");
+
+	for (i = 0; i < 2; i++) {
+		memset(&ch, 0x5a, sizeof(ch));
+		assert_int_equal(app_plan_choose(&ch, w->c, w->p, roles[i]), 2);
+		assert_int_equal(ch.chosen, 2);
+		assert_string_equal(ch.role, "Replica");
+		assert_false(ch.fell_back);
+		assert_null(ch.reason);
+		assert_string_equal(ch.message, "");
+	}
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), 0);
+	assert_string_equal(ch.role, "Primary");
+	assert_false(ch.fell_back);
+	assert_null(ch.reason);
+	world_free(w);
+}
+
+static void test_choose_ties(void **state)
+{
+	world *w = world_new();
+	app_plan_choice ch;
+
+	(void)state;
+	/* equal lag: the lowest ordinal, whatever the order given */
+	add_verdict(w, "mariadb-3", 3, APP_DB_HEALTHY_REPLICA, 0, "");
+	add_verdict(w, "mariadb-1", 1, APP_DB_HEALTHY_REPLICA, 0, "");
+	add_verdict(w, "b", -1, APP_DB_HEALTHY_REPLICA, 0, "");
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 1);
+	world_free(w);
+
+	/* no ordinals: the name; an ordinal beats none */
+	w = world_new();
+	add_verdict(w, "b", -1, APP_DB_HEALTHY_REPLICA, 2, "");
+	add_verdict(w, "a", -1, APP_DB_HEALTHY_REPLICA, 2, "");
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 1);
+	add_verdict(w, "z-9", 9, APP_DB_HEALTHY_REPLICA, 2, "");
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 2);
+	/* less lag beats a lower ordinal */
+	add_verdict(w, "zz", -1, APP_DB_HEALTHY_REPLICA, 1, "");
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 3);
+	/* an unknown lag ranks last */
+	w->p[3].verdict.lag_seconds = -1;
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 2);
+	world_free(w);
+
+	/* several primaries (a split brain): the lowest ordinal */
+	w = world_new();
+	add_verdict(w, "mariadb-2", 2, APP_DB_PRIMARY, -1, "");
+	add_verdict(w, "mariadb-1", 1, APP_DB_PRIMARY, -1, "");
+	add_verdict(w, "other", -1, APP_DB_PRIMARY, -1, "");
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), 1);
+	world_free(w);
+}
+
+static void test_choose_fallback_to_primary(void **state)
+{
+	world *w = world_new();
+	app_plan_choice ch;
+
+	(void)state;
+	add_verdict(w, "mariadb-0", 0, APP_DB_PRIMARY, -1,
+		    "writable and replicates from no one");
+	add_verdict(w, "mariadb-1", 1, APP_DB_UNHEALTHY_REPLICA, 412,
+		    "lag 412 s > maxReplicationLagSeconds 300");
+	add(w, "mariadb-2", 2, false);
+	add_failure(w, "mariadb-3", 3, SS_ETRANSPORT,
+		    "10.0.0.9:3306: connection refused");
+	add_verdict(w, "mariadb-4", 4, APP_DB_UNKNOWN, -1,
+		    "read_only is set but the server replicates from no one");
+
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA), 0);
+	assert_string_equal(ch.role, "Primary");
+	assert_true(ch.fell_back);
+	assert_null(ch.reason);
+	assert_string_equal(
+		ch.message,
+		"no replica qualified, so the primary mariadb-0 is locked: "
+		"mariadb-1: unhealthy replica: lag 412 s > maxReplicationLagSeconds 300; "
+		"mariadb-2: not ready (not Ready); "
+		"mariadb-3: 10.0.0.9:3306: connection refused; "
+		"mariadb-4: neither primary nor replica: read_only is set but the server "
+		"replicates from no one");
+
+	/* role Replica does not fall back */
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_null(ch.role);
+	assert_false(ch.fell_back);
+	assert_string_equal(ch.reason, "NoHealthyReplica");
+	assert_contains(ch.message, "no healthy replica within maxReplicationLagSeconds");
+	assert_contains(ch.message,
+			"mariadb-0: primary: writable and replicates from no one");
+	assert_contains(ch.message, "mariadb-1: unhealthy replica: lag 412 s");
+	assert_contains(ch.message, "mariadb-2: not ready (not Ready)");
+	assert_contains(ch.message, "mariadb-3: 10.0.0.9:3306: connection refused");
+	world_free(w);
+
+	/* a lone primary */
+	w = world_new();
+	add_verdict(w, "solo", -1, APP_DB_PRIMARY, -1, "writable");
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA), 0);
+	assert_true(ch.fell_back);
+	assert_string_equal(ch.message, "no replica qualified, so the primary solo is "
+					"locked: the target has no other pod");
+	world_free(w);
+}
+
+static void test_choose_no_primary(void **state)
+{
+	world *w = world_new();
+	app_plan_choice ch;
+
+	(void)state;
+	add(w, "mariadb-0", 0, false); /* the primary, restarting */
+	add_verdict(w, "mariadb-1", 1, APP_DB_HEALTHY_REPLICA, 0, "lag 0 s");
+	add_verdict(w, "mariadb-2", 2, APP_DB_UNKNOWN, -1, "read_only");
+
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), -1);
+	assert_string_equal(ch.reason, "NoPrimary");
+	assert_contains(ch.message, "no ready writable primary (role Primary): "
+				    "mariadb-0: not ready (not Ready); "
+				    "mariadb-1: healthy replica: lag 0 s; "
+				    "mariadb-2: neither primary nor replica: read_only");
+
+	/* PreferReplica with neither */
+	w->p[1].verdict.kind = APP_DB_UNHEALTHY_REPLICA;
+	snprintf(w->p[1].verdict.reason, sizeof(w->p[1].verdict.reason),
+		 "IO thread stopped");
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA), -1);
+	assert_string_equal(ch.reason, "NoPrimary");
+	assert_false(ch.fell_back);
+	assert_contains(ch.message, "no replica qualified and there is no ready writable "
+				    "primary");
+	assert_contains(ch.message, "mariadb-1: unhealthy replica: IO thread stopped");
+	world_free(w);
+}
+
+static void test_choose_when_every_probe_failed(void **state)
+{
+	static const struct {
+		int rc[3];
+		const char *reason;
+		const char *head;
+	} cases[] = {
+		{ { SS_EUNAUTHORIZED, SS_EUNAUTHORIZED, SS_EUNAUTHORIZED },
+		  "AuthenticationFailed",
+		  "no server accepted the credentials" },
+		/* the unreachable one could not have answered otherwise */
+		{ { SS_EUNAUTHORIZED, SS_ETIMEOUT, SS_ETRANSPORT },
+		  "AuthenticationFailed",
+		  "no server accepted the credentials" },
+		{ { SS_EUNAUTHORIZED, SS_EFORBIDDEN, SS_ETRANSPORT },
+		  "PrivilegeMissing",
+		  "the account lacks a privilege" },
+		{ { SS_ETRANSPORT, SS_ETRANSPORT, SS_EFORBIDDEN },
+		  "PrivilegeMissing",
+		  "the account lacks a privilege" },
+		{ { SS_ETRANSPORT, SS_ETIMEOUT, SS_ETRANSPORT },
+		  "DatabaseUnreachable",
+		  "no server could be probed" },
+		/* an answer that is not about the credentials */
+		{ { SS_EUNAUTHORIZED, SS_ETOOMANYREQUESTS, SS_EUNAUTHORIZED },
+		  "DatabaseUnreachable",
+		  "no server could be probed" },
+		{ { SS_EUNSUPPORTED, SS_EUNSUPPORTED, SS_EUNSUPPORTED },
+		  "DatabaseUnreachable",
+		  "no server could be probed" },
+	};
+	static const app_role roles[] = { APP_ROLE_PREFER_REPLICA, APP_ROLE_REPLICA,
+					  APP_ROLE_PRIMARY };
+	size_t i, r;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (r = 0; r < 3; r++) {
+			world *w = world_new();
+			app_plan_choice ch;
+
+			add_failure(w, "mariadb-0", 0, cases[i].rc[0], "error zero");
+			add_failure(w, "mariadb-1", 1, cases[i].rc[1], "error one");
+			add(w, "mariadb-3", 3, false); /* not ready: not counted */
+			add_failure(w, "mariadb-2", 2, cases[i].rc[2], "");
+			assert_int_equal(app_plan_choose(&ch, w->c, w->p, roles[r]), -1);
+			if (strcmp(ch.reason, cases[i].reason) != 0)
+				fail_msg("case %zu role %zu: reason %s, want %s", i, r,
+					 ch.reason, cases[i].reason);
+			assert_contains(ch.message, cases[i].head);
+			assert_contains(ch.message, "mariadb-0: error zero");
+			assert_contains(ch.message, "mariadb-1: error one");
+			assert_contains(ch.message, "mariadb-3: not ready");
+			/* no message: the code's name stands in */
+			assert_contains(ch.message, "mariadb-2: ");
+			world_free(w);
+		}
+	}
+}
+
+static void test_choose_partial_failures_keep_the_role_reason(void **state)
+{
+	world *w = world_new();
+	app_plan_choice ch;
+
+	(void)state;
+	add_failure(w, "mariadb-0", 0, SS_EUNAUTHORIZED, "access denied");
+	add_verdict(w, "mariadb-1", 1, APP_DB_UNHEALTHY_REPLICA, 900, "lag 900 s");
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_string_equal(ch.reason, "NoHealthyReplica");
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA), -1);
+	assert_string_equal(ch.reason, "NoPrimary");
+	world_free(w);
+
+	/* nobody ready: nobody was probed, so nothing failed */
+	w = world_new();
+	add(w, "mariadb-0", 0, false);
+	add(w, "mariadb-1", 1, false);
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_string_equal(ch.reason, "NoHealthyReplica");
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), -1);
+	assert_string_equal(ch.reason, "NoPrimary");
+	assert_contains(ch.message, "mariadb-1: not ready (not Ready)");
+	world_free(w);
+
+	/* no candidates at all */
+	w = world_new();
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA), -1);
+	assert_string_equal(ch.reason, "NoPrimary");
+	assert_contains(ch.message, "the target has no pods");
+	world_free(w);
+}
+
+static void test_choose_message_is_bounded(void **state)
+{
+	world *w = world_new();
+	app_plan_choice ch;
+	char error[600];
+	size_t i;
+
+	(void)state;
+	memset(error, 'e', sizeof(error) - 1);
+	error[sizeof(error) - 1] = '\0';
+	for (i = 0; i < APP_PLAN_MAX_CANDIDATES; i++)
+		add_failure(w, "mariadb", (int)i, SS_ETRANSPORT, error);
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_string_equal(ch.reason, "DatabaseUnreachable");
+	assert_int_equal(strlen(ch.message), APP_PLAN_MESSAGE_MAX - 1);
+	assert_string_equal(ch.message + APP_PLAN_MESSAGE_MAX - 4, "...");
+	world_free(w);
+}
+
+/* ---- a VolumeSnapshot's status ------------------------------------------- */
+
+#define CUT_NS 1795402801123456789LL /* 2026-11-23T03:00:01.123456789Z */
+
+/* The last snapshot read_vs() read: the state borrows its error text, so
+ * it lives until the next read_vs() or read_vs_done(). */
+static json_t *held_vs;
+
+static void read_vs_done(void)
+{
+	json_decref(held_vs);
+	held_vs = NULL;
+}
+
+static int read_vs(app_plan_vs_state *st, const char *status)
+{
+	read_vs_done();
+	held_vs = parse("{\"apiVersion\":\"snapshot.storage.k8s.io/v1\","
+			"\"kind\":\"VolumeSnapshot\",\"metadata\":{\"name\":\"vs\"}}");
+	if (status != NULL)
+		json_object_set_new(held_vs, "status", parse(status));
+	return app_plan_vs_state_read(st, held_vs);
+}
+
+static void assert_unset(const app_plan_vs_state *st)
+{
+	assert_false(st->bound);
+	assert_int_equal(st->creation_time_ns, 0);
+	assert_false(st->ready_to_use);
+	assert_int_equal(st->restore_size_bytes, -1);
+	assert_null(st->error);
+	assert_false(app_plan_vs_is_cut(st));
+}
+
+static void test_vs_state_full(void **state)
+{
+	app_plan_vs_state st;
+	json_t *vs;
+
+	(void)state;
+	vs = parse("{\"metadata\":{\"name\":\"vs\"},\"status\":{"
+		   "\"boundVolumeSnapshotContentName\":\"snapcontent-1\","
+		   "\"creationTime\":\"2026-11-23T03:00:01.123456789Z\","
+		   "\"readyToUse\":true,\"restoreSize\":\"1Gi\"}}");
+	assert_int_equal(app_plan_vs_state_read(&st, vs), 0);
+	assert_true(st.bound);
+	assert_int_equal(st.creation_time_ns, CUT_NS);
+	assert_true(st.ready_to_use);
+	assert_int_equal(st.restore_size_bytes, 1073741824LL);
+	assert_null(st.error);
+	assert_true(app_plan_vs_is_cut(&st));
+	json_decref(vs);
+
+	/* a number for restoreSize, an offset time, an error with its message */
+	assert_int_equal(read_vs(&st, "{\"creationTime\":\"2026-11-23T04:00:01+01:00\","
+				      "\"readyToUse\":false,\"restoreSize\":5368709120,"
+				      "\"error\":{\"time\":\"2026-11-23T03:00:02Z\","
+				      "\"message\":\"driver: quota exceeded\"}}"),
+			 0);
+	assert_false(st.bound);
+	assert_int_equal(st.creation_time_ns, 1795402801000000000LL);
+	assert_int_equal(st.restore_size_bytes, 5368709120LL);
+	assert_string_equal(st.error, "driver: quota exceeded");
+	read_vs_done();
+}
+
+static void test_vs_state_partial(void **state)
+{
+	app_plan_vs_state st;
+
+	(void)state;
+	/* cut, not yet uploaded */
+	assert_int_equal(read_vs(&st, "{\"boundVolumeSnapshotContentName\":\"c\","
+				      "\"creationTime\":\"2026-11-23T03:00:01Z\","
+				      "\"readyToUse\":false}"),
+			 0);
+	assert_true(st.bound);
+	assert_int_equal(st.creation_time_ns, 1795402801000000000LL);
+	assert_false(st.ready_to_use);
+	assert_int_equal(st.restore_size_bytes, -1);
+	assert_true(app_plan_vs_is_cut(&st));
+
+	/* a driver that never sets creationTime */
+	assert_int_equal(read_vs(&st, "{\"readyToUse\":true}"), 0);
+	assert_int_equal(st.creation_time_ns, 0);
+	assert_true(app_plan_vs_is_cut(&st));
+
+	/* bound only: not cut */
+	assert_int_equal(read_vs(&st, "{\"boundVolumeSnapshotContentName\":\"c\"}"), 0);
+	assert_true(st.bound);
+	assert_false(app_plan_vs_is_cut(&st));
+
+	/* an error without a message is still an error */
+	assert_int_equal(read_vs(&st, "{\"error\":{\"time\":\"2026-11-23T03:00:02Z\"}}"),
+			 0);
+	assert_non_null(st.error);
+	assert_contains(st.error, "without a message");
+	read_vs_done();
+}
+
+static void test_vs_state_empty(void **state)
+{
+	app_plan_vs_state st;
+
+	(void)state;
+	memset(&st, 0x5a, sizeof(st));
+	assert_int_equal(app_plan_vs_state_read(&st, NULL), 0);
+	assert_unset(&st);
+	memset(&st, 0x5a, sizeof(st));
+	assert_int_equal(read_vs(&st, NULL), 0);
+	assert_unset(&st);
+	memset(&st, 0x5a, sizeof(st));
+	assert_int_equal(read_vs(&st, "{}"), 0);
+	assert_unset(&st);
+	memset(&st, 0x5a, sizeof(st));
+	assert_int_equal(read_vs(&st, "null"), 0);
+	assert_unset(&st);
+	/* explicit nulls and an empty content name */
+	memset(&st, 0x5a, sizeof(st));
+	assert_int_equal(read_vs(&st, "{\"boundVolumeSnapshotContentName\":\"\","
+				      "\"creationTime\":null,\"readyToUse\":null,"
+				      "\"restoreSize\":null,\"error\":null}"),
+			 0);
+	assert_unset(&st);
+	read_vs_done();
+}
+
+static void test_vs_state_bad(void **state)
+{
+	static const struct {
+		const char *status;
+		int rc;
+		const char *fragment;
+	} cases[] = {
+		{ "{\"creationTime\":\"yesterday\"}", SS_EINVALID,
+		  "VolumeSnapshot vs: status.creationTime: " },
+		{ "{\"creationTime\":1795402801}", SS_EINVALID,
+		  "VolumeSnapshot vs: status.creationTime is not a string" },
+		{ "{\"creationTime\":\"1970-01-01T00:00:00Z\"}", SS_EINVALID,
+		  "is not after 1970" },
+		{ "{\"restoreSize\":\"lots\"}", SS_EINVALID,
+		  "VolumeSnapshot vs: status.restoreSize: " },
+		{ "{\"restoreSize\":-1}", SS_EINVALID,
+		  "status.restoreSize: quantity -1 is "
+		  "negative" },
+		{ "{\"restoreSize\":true}", SS_EINVALID, "status.restoreSize" },
+		{ "{\"readyToUse\":\"true\"}", SS_EINVALID,
+		  "status.readyToUse is not a boolean" },
+		{ "\"Ready\"", SS_EINVALID, "status is not an object" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		app_plan_vs_state st;
+
+		memset(&st, 0x5a, sizeof(st));
+		st.restore_size_bytes = 42;
+		assert_int_equal(read_vs(&st, cases[i].status), cases[i].rc);
+		tu_assert_error(cases[i].rc, cases[i].fragment);
+		assert_int_equal(st.restore_size_bytes, 42); /* untouched */
+	}
+	read_vs_done();
+}
+
+/* ---- the VolumeSnapshot ---------------------------------------------------- */
+
+static const char *const full_snapshot_opts =
+	"{\"volumeSnapshotClassName\":\"csi-snap\","
+	"\"labels\":{\"team\":\"dba\",\"app.kubernetes.io/instance\":\"prod\","
+	"\"kustomize.toolkit.fluxcd.io/name\":\"db\",\"snapstage.io/pod\":\"fake\","
+	"\"snapstage.io/schedule\":\"spoof\"},"
+	"\"annotations\":{\"note\":\"hi\",\"snapstage.io/gtid-binlog-pos\":\"0-1-999\","
+	"\"snapstage.io/gtid-slave-pos\":\"0-1-998\"}}";
+
+static void test_snapshot_object_full(void **state)
+{
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, full_snapshot_opts);
+	app_position pos = { .gtid_binlog_pos = "0-1-42",
+			     .gtid_slave_pos = "0-1-41",
+			     .gtid_current_pos = "0-1-42",
+			     .binlog_file = "mysql-bin.000003",
+			     .binlog_position = 1234,
+			     .primary_binlog_file = "mysql-bin.000007",
+			     .primary_binlog_position = 5678 };
+	app_plan_snapshot_in in = { .backup = b,
+				    .spec = &spec,
+				    .volume = "data",
+				    .claim = "data-mariadb-1",
+				    .pod = "mariadb-1",
+				    .source_role = "Replica",
+				    .position = &pos };
+	json_t *vs = NULL, *labels, *ann, *refs, *ref;
+	const char *s;
+	const json_t *v;
+
+	(void)state;
+	set_path(b, "metadata.labels",
+		 parse("{\"snapstage.io/schedule\":\"nightly\",\"owner\":\"me\"}"));
+	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+	assert_non_null(vs);
+
+	assert_string_equal(get_str(vs, "apiVersion", NULL, NULL),
+			    "snapshot.storage.k8s.io/v1");
+	assert_string_equal(get_str(vs, "kind", NULL, NULL), "VolumeSnapshot");
+	assert_string_equal(get_str(vs, "metadata", "name", NULL), "adhoc-data");
+	assert_string_equal(get_str(vs, "metadata", "namespace", NULL), "db");
+
+	labels = json_object_get(json_object_get(vs, "metadata"), "labels");
+	assert_string_equal(get_str(labels, "snapstage.io/backup", NULL, NULL), "adhoc");
+	/* from the Backup's own label, not the spoof in spec.snapshot.labels */
+	assert_string_equal(get_str(labels, "snapstage.io/schedule", NULL, NULL),
+			    "nightly");
+	assert_string_equal(get_str(labels, "snapstage.io/pod", NULL, NULL), "mariadb-1");
+	assert_string_equal(get_str(labels, "snapstage.io/claim", NULL, NULL),
+			    "data-mariadb-1");
+	assert_string_equal(get_str(labels, "snapstage.io/volume", NULL, NULL), "data");
+	assert_string_equal(get_str(labels, "team", NULL, NULL), "dba");
+	/* GitOps tracking labels and the Backup's other labels stay behind */
+	assert_null(json_object_get(labels, "app.kubernetes.io/instance"));
+	assert_null(json_object_get(labels, "kustomize.toolkit.fluxcd.io/name"));
+	assert_null(json_object_get(labels, "owner"));
+	assert_int_equal(json_object_size(labels), 6);
+
+	ann = json_object_get(json_object_get(vs, "metadata"), "annotations");
+	assert_string_equal(get_str(ann, "snapstage.io/gtid-binlog-pos", NULL, NULL),
+			    "0-1-42");
+	assert_string_equal(get_str(ann, "snapstage.io/gtid-slave-pos", NULL, NULL),
+			    "0-1-41");
+	assert_string_equal(get_str(ann, "snapstage.io/gtid-current-pos", NULL, NULL),
+			    "0-1-42");
+	assert_string_equal(get_str(ann, "snapstage.io/binlog-file", NULL, NULL),
+			    "mysql-bin.000003");
+	assert_string_equal(get_str(ann, "snapstage.io/binlog-position", NULL, NULL),
+			    "1234");
+	assert_string_equal(get_str(ann, "snapstage.io/primary-binlog-file", NULL, NULL),
+			    "mysql-bin.000007");
+	assert_string_equal(
+		get_str(ann, "snapstage.io/primary-binlog-position", NULL, NULL), "5678");
+	assert_string_equal(get_str(ann, "snapstage.io/source-role", NULL, NULL),
+			    "Replica");
+	assert_string_equal(get_str(ann, "note", NULL, NULL), "hi");
+	assert_int_equal(json_object_size(ann), 9);
+
+	refs = json_object_get(json_object_get(vs, "metadata"), "ownerReferences");
+	assert_int_equal(json_array_size(refs), 1);
+	ref = json_array_get(refs, 0);
+	assert_string_equal(get_str(ref, "apiVersion", NULL, NULL),
+			    "snapstage.io/v1alpha1");
+	assert_string_equal(get_str(ref, "kind", NULL, NULL), "Backup");
+	assert_string_equal(get_str(ref, "name", NULL, NULL), "adhoc");
+	assert_string_equal(get_str(ref, "uid", NULL, NULL), "uid-backup");
+	assert_true(json_is_true(json_object_get(ref, "controller")));
+	assert_true(json_is_true(json_object_get(ref, "blockOwnerDeletion")));
+	assert_int_equal(json_object_size(ref), 6);
+
+	assert_string_equal(get_str(vs, "spec", "source", "persistentVolumeClaimName"),
+			    "data-mariadb-1");
+	assert_string_equal(get_str(vs, "spec", "volumeSnapshotClassName", NULL),
+			    "csi-snap");
+	assert_null(json_object_get(vs, "status"));
+
+	/* every label is a string */
+	json_object_foreach(labels, s, v)
+	{
+		assert_true(json_is_string(v));
+	}
+	json_decref(vs);
+	json_decref(b);
+}
+
+static void test_snapshot_object_unknown_position_left_out(void **state)
+{
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, full_snapshot_opts);
+	app_position pos = { .gtid_binlog_pos = "0-1-5",
+			     .gtid_slave_pos = "",
+			     .gtid_current_pos = NULL,
+			     .binlog_file = "",
+			     .binlog_position = -1,
+			     .primary_binlog_file = NULL,
+			     .primary_binlog_position = -1 };
+	app_plan_snapshot_in in = { .backup = b,
+				    .spec = &spec,
+				    .volume = "data",
+				    .claim = "data-mariadb-0",
+				    .pod = "mariadb-0",
+				    .source_role = "Primary",
+				    .position = &pos };
+	json_t *vs = NULL, *ann, *labels;
+
+	(void)state;
+	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+	ann = json_object_get(json_object_get(vs, "metadata"), "annotations");
+	assert_string_equal(get_str(ann, "snapstage.io/gtid-binlog-pos", NULL, NULL),
+			    "0-1-5");
+	assert_string_equal(get_str(ann, "snapstage.io/source-role", NULL, NULL),
+			    "Primary");
+	assert_string_equal(get_str(ann, "note", NULL, NULL), "hi");
+	/* the user's spec.snapshot annotation cannot pose as the position */
+	assert_null(json_object_get(ann, "snapstage.io/gtid-slave-pos"));
+	assert_null(json_object_get(ann, "snapstage.io/gtid-current-pos"));
+	assert_null(json_object_get(ann, "snapstage.io/binlog-file"));
+	assert_null(json_object_get(ann, "snapstage.io/binlog-position"));
+	assert_null(json_object_get(ann, "snapstage.io/primary-binlog-file"));
+	assert_null(json_object_get(ann, "snapstage.io/primary-binlog-position"));
+	assert_int_equal(json_object_size(ann), 3);
+	/* no schedule label on the Backup: none on the snapshot, not the spoof */
+	labels = json_object_get(json_object_get(vs, "metadata"), "labels");
+	assert_null(json_object_get(labels, "snapstage.io/schedule"));
+	json_decref(vs);
+
+	/* no position at all */
+	in.position = NULL;
+	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+	ann = json_object_get(json_object_get(vs, "metadata"), "annotations");
+	assert_null(json_object_get(ann, "snapstage.io/gtid-binlog-pos"));
+	assert_int_equal(json_object_size(ann), 2); /* role and note */
+	json_decref(vs);
+	json_decref(b);
+}
+
+static void test_snapshot_object_minimal(void **state)
+{
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	app_plan_snapshot_in in = { .backup = b,
+				    .spec = &spec,
+				    .volume = "data",
+				    .claim = "data-mariadb-0",
+				    .pod = "mariadb-0" };
+	json_t *vs = NULL, *meta;
+
+	(void)state;
+	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+	meta = json_object_get(vs, "metadata");
+	/* no class: the cluster's default */
+	assert_null(
+		json_object_get(json_object_get(vs, "spec"), "volumeSnapshotClassName"));
+	assert_null(json_object_get(meta, "annotations"));
+	assert_int_equal(json_object_size(json_object_get(meta, "labels")), 4);
+	json_decref(vs);
+	json_decref(b);
+}
+
+static void test_snapshot_object_long_values(void **state)
+{
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	char claim[80], backup[80];
+	app_plan_snapshot_in in = { .backup = b,
+				    .spec = &spec,
+				    .volume = "data",
+				    .claim = claim,
+				    .pod = "mariadb-0",
+				    .source_role = "Replica" };
+	json_t *vs = NULL, *labels;
+	const char *name;
+
+	(void)state;
+	memset(claim, 'c', 70);
+	claim[70] = '\0';
+	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+	labels = json_object_get(json_object_get(vs, "metadata"), "labels");
+	/* too long for a label: left out, never cut */
+	assert_null(json_object_get(labels, "snapstage.io/claim"));
+	assert_string_equal(get_str(labels, "snapstage.io/pod", NULL, NULL), "mariadb-0");
+	assert_string_equal(get_str(vs, "spec", "source", "persistentVolumeClaimName"),
+			    claim);
+	json_decref(vs);
+
+	/* a long Backup name: the object name is shortened with a hash, the
+	 * label left out, the ownerReference keeps the whole name */
+	memset(backup, 'b', 70);
+	backup[70] = '\0';
+	set_path(b, "metadata.name", json_string(backup));
+	in.claim = "data-mariadb-0";
+	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+	name = get_str(vs, "metadata", "name", NULL);
+	assert_true(strlen(name) <= 63);
+	assert_true(strncmp(name, "bbbb", 4) == 0);
+	labels = json_object_get(json_object_get(vs, "metadata"), "labels");
+	assert_null(json_object_get(labels, "snapstage.io/backup"));
+	assert_string_equal(
+		get_str(json_array_get(json_object_get(json_object_get(vs, "metadata"),
+						       "ownerReferences"),
+				       0),
+			"name", NULL, NULL),
+		backup);
+	json_decref(vs);
+	json_decref(b);
+}
+
+static void test_snapshot_object_refuses_incomplete_input(void **state)
+{
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	app_plan_snapshot_in in = { .backup = b,
+				    .spec = &spec,
+				    .volume = "data",
+				    .claim = "data-mariadb-0",
+				    .pod = "mariadb-0",
+				    .source_role = "Replica" };
+	json_t *vs = NULL;
+
+	(void)state;
+	set_path(b, "metadata.uid", NULL);
+	assert_int_equal(app_plan_snapshot_object(&vs, &in), SS_EINVALID);
+	tu_assert_error(SS_EINVALID, "Backup db/adhoc has uid none");
+	assert_null(vs);
+
+	set_path(b, "metadata.uid", json_string("uid-backup"));
+	in.claim = "";
+	assert_int_equal(app_plan_snapshot_object(&vs, &in), SS_EINVALID);
+	assert_null(vs);
+	in.claim = "data-mariadb-0";
+	in.volume = NULL;
+	assert_int_equal(app_plan_snapshot_object(&vs, &in), SS_EINVALID);
+	assert_null(vs);
+	json_decref(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_statefulset_takes_its_own_pods_in_ordinal_order),
+		cmocka_unit_test(test_selector_takes_matching_pods_of_any_owner),
+		cmocka_unit_test(test_ordinals_sort_numerically),
+		cmocka_unit_test(test_pods_being_deleted_are_skipped),
+		cmocka_unit_test(test_no_pods_is_target_not_found),
+		cmocka_unit_test(test_readiness),
+		cmocka_unit_test(test_pod_without_ip_has_null_ip),
+		cmocka_unit_test(test_named_volumes),
+		cmocka_unit_test(test_named_volume_missing_or_not_a_claim),
+		cmocka_unit_test(test_default_volumes_are_every_claim),
+		cmocka_unit_test(test_no_claim_at_all),
+		cmocka_unit_test(test_too_many_claims_without_names),
+		cmocka_unit_test(test_ephemeral_claim_name_too_long),
+		cmocka_unit_test(test_port_resolution),
+		cmocka_unit_test(test_too_many_pods),
+		cmocka_unit_test(test_choose_best_replica),
+		cmocka_unit_test(test_choose_ties),
+		cmocka_unit_test(test_choose_fallback_to_primary),
+		cmocka_unit_test(test_choose_no_primary),
+		cmocka_unit_test(test_choose_when_every_probe_failed),
+		cmocka_unit_test(test_choose_partial_failures_keep_the_role_reason),
+		cmocka_unit_test(test_choose_message_is_bounded),
+		cmocka_unit_test(test_vs_state_full),
+		cmocka_unit_test(test_vs_state_partial),
+		cmocka_unit_test(test_vs_state_empty),
+		cmocka_unit_test(test_vs_state_bad),
+		cmocka_unit_test(test_snapshot_object_full),
+		cmocka_unit_test(test_snapshot_object_unknown_position_left_out),
+		cmocka_unit_test(test_snapshot_object_minimal),
+		cmocka_unit_test(test_snapshot_object_long_values),
+		cmocka_unit_test(test_snapshot_object_refuses_incomplete_input),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
