@@ -10,9 +10,15 @@
  * Exit codes: 0 after a clean shutdown or --help/--version; 1 on a runtime
  * failure or a lost lease; 2 on bad flags.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "app/api.h"
+#include "app/backup.h"
+#include "ctrl/controller.h"
+#include "ctrl/events.h"
+#include "ctrl/informer.h"
 #include "ctrl/manager.h"
 #include "ctrl/metrics.h"
 #include "ctrl/options.h"
@@ -28,15 +34,36 @@
 
 /* Says, at start-up, which APIs snapstage needs and whether they are served,
  * so a missing CRD is a clear log line rather than a stream of 404s. */
-static void check_api(kube_client *client, const char *group, const char *version,
+static bool check_api(kube_client *client, const char *group, const char *version,
 		      const char *resource)
 {
-	if (kube_discover_resource(NULL, client, group, version, resource) == 0)
+	if (kube_discover_resource(NULL, client, group, version, resource) == 0) {
 		ss_log(SS_LOG_INFO, "API served", SS_LS("resource", resource),
 		       SS_LS("group", group), SS_LS("version", version));
-	else
-		ss_log(SS_LOG_WARN, "API not served", SS_LS("resource", resource),
-		       SS_LS("group", group), SS_LS("version", version), SS_LERR());
+		return true;
+	}
+	ss_log(SS_LOG_WARN, "API not served", SS_LS("resource", resource),
+	       SS_LS("group", group), SS_LS("version", version), SS_LERR());
+	return false;
+}
+
+static const kube_resource pods = { "", "v1", "pods", true };
+
+/* An informer over `res` in the watched namespace(s), added to the manager. */
+static int informer(ctrl_informer **out, ctrl_manager *m, kube_client *client,
+		    const kube_resource *res, const char *kind, const char *ns,
+		    ctrl_metrics *metrics)
+{
+	ctrl_informer_opts o = { 0 };
+
+	o.client = client;
+	o.resource = res;
+	o.ns = ns;
+	o.kind = kind;
+	o.metrics = metrics;
+	if (ctrl_informer_new(out, &o) < 0)
+		return -1;
+	return ctrl_manager_add_informer(m, *out);
 }
 
 int main(int argc, char **argv)
@@ -49,6 +76,15 @@ int main(int argc, char **argv)
 	ctrl_metrics *metrics = NULL;
 	ctrl_manager *manager = NULL;
 	ctrl_manager_opts mopts = { 0 };
+	ctrl_events_opts eopts = CTRL_EVENTS_OPTS_INIT;
+	ctrl_events *events = NULL;
+	ctrl_informer *backups_inf = NULL, *pods_inf = NULL, *snapshots_inf = NULL;
+	ctrl_store *empty_snapshots = NULL;
+	app_backup_ctrl_opts bopts = { 0 };
+	app_backup_ctrl *backup_ctrl = NULL;
+	ctrl_controller_opts copt = CTRL_CONTROLLER_OPTS_INIT;
+	ctrl_controller *backup_controller = NULL;
+	bool snapshot_api;
 	int rc;
 
 	/* Before any thread exists, so signals reach only the manager's. */
@@ -77,14 +113,65 @@ int main(int argc, char **argv)
 	ss_log(SS_LOG_INFO, "API server", SS_LS("server", kube_client_server(client)),
 	       SS_LS("namespace", options.ns ? options.ns : "(all)"));
 	check_api(client, "", "v1", "persistentvolumeclaims");
-	check_api(client, "snapshot.storage.k8s.io", "v1", "volumesnapshots");
+	snapshot_api = check_api(client, "snapshot.storage.k8s.io", "v1", "volumesnapshots");
 	check_api(client, "snapstage.io", "v1alpha1", "backups");
+	if (!snapshot_api)
+		ss_log(SS_LOG_WARN, "Backups will fail with SnapshotAPIMissing until the "
+				    "VolumeSnapshot API is installed and snapstage restarted");
 
 	mopts.options = &options;
 	mopts.client = client;
 	mopts.metrics = metrics;
 	if (ctrl_manager_new(&manager, &mopts) < 0)
 		goto fail;
+	eopts.client = client;
+	eopts.controller = "snapstage.io/controller";
+	if (ctrl_events_new(&events, &eopts) < 0)
+		goto fail;
+
+	/* The Backup controller: Backups, the Pods it picks a server from, and
+	 * the VolumeSnapshots whose cuts it waits for (when served: a cache
+	 * that can never sync would hold every controller back). */
+	if (informer(&backups_inf, manager, client, &app_backups, "Backup", options.ns,
+		     metrics) < 0 ||
+	    informer(&pods_inf, manager, client, &pods, "Pod", options.ns, metrics) < 0 ||
+	    ctrl_informer_add_index(pods_inf, APP_INDEX_NAMESPACE, ctrl_index_by_namespace,
+				    NULL) < 0)
+		goto fail;
+	if (snapshot_api) {
+		if (informer(&snapshots_inf, manager, client, &app_volumesnapshots,
+			     "VolumeSnapshot", options.ns, metrics) < 0)
+			goto fail;
+	} else if (ctrl_store_new(&empty_snapshots) < 0) {
+		goto fail;
+	}
+	bopts.client = client;
+	bopts.backups = ctrl_informer_store(backups_inf);
+	bopts.pods = ctrl_informer_store(pods_inf);
+	bopts.snapshots = snapshots_inf ? ctrl_informer_store(snapshots_inf) : empty_snapshots;
+	bopts.events = events;
+	bopts.metrics = metrics;
+	if (app_backup_ctrl_new(&backup_ctrl, &bopts) < 0)
+		goto fail;
+	copt.name = "backup";
+	copt.workers = options.workers;
+	copt.reconcile = app_backup_reconcile;
+	copt.payload = backup_ctrl;
+	copt.metrics = metrics;
+	if (ctrl_controller_new(&backup_controller, &copt) < 0)
+		goto fail;
+	app_backup_ctrl_set_queue(backup_ctrl, ctrl_controller_queue(backup_controller));
+	{
+		ctrl_handlers bh = { app_backup_on_backup, app_backup_on_backup_update,
+				     NULL, backup_ctrl };
+		ctrl_handlers sh = { app_backup_on_snapshot, app_backup_on_snapshot_update,
+				     app_backup_on_snapshot, backup_ctrl };
+
+		if (ctrl_informer_add_handlers(backups_inf, &bh) < 0 ||
+		    (snapshots_inf && ctrl_informer_add_handlers(snapshots_inf, &sh) < 0) ||
+		    ctrl_manager_add_controller(manager, backup_controller) < 0)
+			goto fail;
+	}
 	rc = ctrl_manager_run(manager);
 	if (rc == SS_ECANCELLED) {
 		/* Reconciles may still be running: exit without freeing under them. */
@@ -99,7 +186,16 @@ fail:
 	ss_log(SS_LOG_ERROR, "snapstage failed", SS_LERR());
 	rc = 1;
 done:
+	if (events)
+		ctrl_events_flush(events, 2 * SS_NS_PER_SEC);
 	ctrl_manager_free(manager);
+	ctrl_controller_free(backup_controller);
+	app_backup_ctrl_free(backup_ctrl);
+	ctrl_informer_free(snapshots_inf);
+	ctrl_informer_free(pods_inf);
+	ctrl_informer_free(backups_inf);
+	ctrl_store_free(empty_snapshots);
+	ctrl_events_free(events);
 	kube_client_free(client);
 	kube_config_free(cfg);
 	ctrl_metrics_free(metrics);

@@ -295,6 +295,7 @@ typedef struct {
 	app_lock_status lock;
 	int64_t start_ns;
 	int64_t completion_ns;
+	int attempts; /* lock sessions started; 0: none yet */
 } app_backup_status;
 
 /* An empty status: every "unknown" field at its sentinel. */

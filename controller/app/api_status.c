@@ -88,6 +88,17 @@ static void put_time(int *rc, json_t *o, const char *key, int64_t ns)
 		put(rc, o, key, json_string(ss_time_format(text, sizeof(text), ns)));
 }
 
+/* With microseconds: lock and cut times are milliseconds apart. */
+static void put_time_micro(int *rc, json_t *o, const char *key, int64_t ns)
+{
+	char text[SS_TIME_RFC3339_MAX];
+
+	if (ns == 0)
+		json_object_del(o, key);
+	else
+		put(rc, o, key, json_string(ss_time_format_micro(text, sizeof(text), ns)));
+}
+
 static void put_size(int *rc, json_t *o, const char *key, int64_t bytes)
 {
 	char text[KUBE_QUANTITY_MAX];
@@ -253,6 +264,7 @@ int app_backup_status_decode(app_backup_status *out, const json_t *obj)
 	b.lock.held_ms = get_int(lock, "heldMilliseconds", -1);
 	b.start_ns = get_time(st, "startTime");
 	b.completion_ns = get_time(st, "completionTime");
+	b.attempts = (int)get_int(st, "attempts", 0);
 done:
 	*out = b;
 	return 0;
@@ -283,7 +295,7 @@ int app_backup_status_encode(json_t *obj, const app_backup_status *b)
 		put_string(&rc, s, "volume", ss->volume);
 		put_string(&rc, s, "claim", ss->claim);
 		put_string(&rc, s, "volumeSnapshotName", ss->volume_snapshot_name);
-		put_time(&rc, s, "creationTime", ss->creation_time_ns);
+		put_time_micro(&rc, s, "creationTime", ss->creation_time_ns);
 		put(&rc, s, "readyToUse", json_boolean(ss->ready_to_use));
 		put_size(&rc, s, "restoreSize", ss->restore_size_bytes);
 		put_string(&rc, s, "error", ss->error);
@@ -307,13 +319,14 @@ int app_backup_status_encode(json_t *obj, const app_backup_status *b)
 	if (lock != NULL) {
 		put_string(&rc, lock, "stage", b->lock.stage);
 		put_int(&rc, lock, "connectionId", b->lock.connection_id, -1);
-		put_time(&rc, lock, "acquiredTime", b->lock.acquired_ns);
-		put_time(&rc, lock, "releasedTime", b->lock.released_ns);
+		put_time_micro(&rc, lock, "acquiredTime", b->lock.acquired_ns);
+		put_time_micro(&rc, lock, "releasedTime", b->lock.released_ns);
 		put_int(&rc, lock, "heldMilliseconds", b->lock.held_ms, -1);
 	}
 	drop_if_empty(st, "lock");
 	put_time(&rc, st, "startTime", b->start_ns);
 	put_time(&rc, st, "completionTime", b->completion_ns);
+	put_int(&rc, st, "attempts", b->attempts, 0);
 	return rc;
 }
 

@@ -1,0 +1,1258 @@
+/*
+ * backup.c — the Backup reconciler; see backup.h for the steps.
+ *
+ * Invariants:
+ *   - a lock session lives inside one reconcile call: this process never
+ *     returns from a reconcile while it holds a lock, so a Backup whose
+ *     status says Locked when a reconcile starts was interrupted;
+ *   - status Locked (with the session's CONNECTION_ID()) is written before
+ *     the first VolumeSnapshot is created, so after a crash the status
+ *     names everything there is to clean up;
+ *   - a snapshot counts as consistent only when this session saw its cut
+ *     (creationTime or readyToUse) while it still held the lock;
+ *   - at most one lock session per server (namespace/pod) at once, across
+ *     all Backups (the `busy` table; only the leader runs reconciles).
+ *
+ * Thread-safety: `mu` guards the busy table, the snapshot generation and
+ * the last-success table; the reconcile holds no lock while it does I/O.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/api.h"
+#include "app/backup.h"
+#include "app/backup_plan.h"
+#include "app/mariadb.h"
+#include "app/names.h"
+#include "ctrl/conditions.h"
+#include "ctrl/object.h"
+#include "ctrl/writes.h"
+#include "kube/discovery.h"
+#include "kube/rest.h"
+#include "util/base64.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/str.h"
+
+const kube_resource app_volumesnapshots = { "snapshot.storage.k8s.io", "v1",
+					    "volumesnapshots", true };
+const kube_resource app_volumesnapshotclasses = { "snapshot.storage.k8s.io", "v1",
+						  "volumesnapshotclasses", false };
+static const kube_resource secrets = { "", "v1", "secrets", true };
+
+#define BUSY_MAX 256
+#define TARGETS_MAX 256
+#define MSG_MAX 2048
+#define SECRET_MAX 65536
+#define DEFAULT_CLASS_ANNOTATION "snapshot.storage.kubernetes.io/is-default-class"
+
+typedef struct {
+	char server[CTRL_KEY_MAX]; /* namespace/pod */
+	char holder[CTRL_KEY_MAX]; /* the Backup's key */
+} busy_entry;
+
+typedef struct {
+	char ns[64];
+	char target[254];
+	int64_t last_success_real_ns;
+} target_entry;
+
+struct app_backup_ctrl {
+	app_backup_ctrl_opts o;
+	pthread_mutex_t mu;
+	pthread_cond_t snap_cond; /* CLOCK_MONOTONIC */
+	uint64_t snap_gen;	  /* bumped on every VolumeSnapshot event */
+	busy_entry busy[BUSY_MAX];
+	size_t n_busy;
+	target_entry targets[TARGETS_MAX];
+	size_t n_targets;
+	ctrl_counter *m_total;
+	ctrl_histogram *m_duration;
+	ctrl_histogram *m_hold;
+	ctrl_gauge *m_last_success;
+	ctrl_gauge *m_since_success;
+};
+
+/* ---- setup -------------------------------------------------------------- */
+
+static void collect(ctrl_metrics *m, void *payload)
+{
+	app_backup_ctrl *bc = payload;
+	int64_t now = ss_clock_real(bc->o.clock);
+	size_t i;
+
+	(void)m;
+	pthread_mutex_lock(&bc->mu);
+	for (i = 0; i < bc->n_targets; i++) {
+		const char *lv[] = { bc->targets[i].ns, bc->targets[i].target, NULL };
+
+		ctrl_gauge_set(bc->m_since_success, lv,
+			       (double)(now - bc->targets[i].last_success_real_ns) / 1e9);
+	}
+	pthread_mutex_unlock(&bc->mu);
+}
+
+int app_backup_ctrl_new(app_backup_ctrl **out, const app_backup_ctrl_opts *opts)
+{
+	static const char *const total_labels[] = { "namespace", "result", "reason", NULL };
+	static const char *const ns_labels[] = { "namespace", NULL };
+	static const char *const target_labels[] = { "namespace", "target", NULL };
+	static const double duration_buckets[] = { 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600 };
+	static const double hold_buckets[] = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30 };
+	app_backup_ctrl *bc;
+	pthread_condattr_t attr;
+
+	if (!opts || !opts->client || !opts->backups || !opts->pods || !opts->snapshots)
+		return ss_error_set(SS_EINVALID, "backup controller: client and caches are required");
+	bc = calloc(1, sizeof(*bc));
+	if (bc == NULL)
+		return ss_error_set(SS_ENOMEM, "backup controller: out of memory");
+	bc->o = *opts;
+	if (bc->o.clock == NULL)
+		bc->o.clock = ss_clock_system();
+	if (bc->o.queued_retry_ns <= 0)
+		bc->o.queued_retry_ns = SS_NS_PER_SEC;
+	if (bc->o.uploading_resync_ns <= 0)
+		bc->o.uploading_resync_ns = 30 * SS_NS_PER_SEC;
+	pthread_mutex_init(&bc->mu, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&bc->snap_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (opts->metrics) {
+		bc->m_total = ctrl_metrics_counter(opts->metrics, "snapstage_backups_total",
+						   "Backups finished, by result and reason.",
+						   total_labels);
+		bc->m_duration = ctrl_metrics_histogram(
+			opts->metrics, "snapstage_backup_duration_seconds",
+			"From the start of a Backup to Complete or Failed.", ns_labels,
+			duration_buckets, sizeof(duration_buckets) / sizeof(double));
+		bc->m_hold = ctrl_metrics_histogram(
+			opts->metrics, "snapstage_backup_lock_hold_seconds",
+			"How long a BACKUP STAGE lock was held.", ns_labels, hold_buckets,
+			sizeof(hold_buckets) / sizeof(double));
+		bc->m_last_success = ctrl_metrics_gauge(
+			opts->metrics, "snapstage_backup_last_success_timestamp_seconds",
+			"When the last Backup of a target completed (Unix time).",
+			target_labels);
+		bc->m_since_success = ctrl_metrics_gauge(
+			opts->metrics, "snapstage_backup_seconds_since_last_success",
+			"Seconds since the last Backup of a target completed.", target_labels);
+		if (!bc->m_total || !bc->m_duration || !bc->m_hold || !bc->m_last_success ||
+		    !bc->m_since_success ||
+		    ctrl_metrics_add_collector(opts->metrics, collect, bc) < 0) {
+			app_backup_ctrl_free(bc);
+			return ss_error_last()->code < 0 ? ss_error_last()->code : SS_EEXISTS;
+		}
+	}
+	*out = bc;
+	return 0;
+}
+
+void app_backup_ctrl_free(app_backup_ctrl *bc)
+{
+	if (bc == NULL)
+		return;
+	if (bc->o.metrics)
+		ctrl_metrics_remove_collector(bc->o.metrics, collect, bc);
+	pthread_cond_destroy(&bc->snap_cond);
+	pthread_mutex_destroy(&bc->mu);
+	free(bc);
+}
+
+void app_backup_ctrl_set_queue(app_backup_ctrl *bc, ctrl_workqueue *queue)
+{
+	bc->o.queue = queue;
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+void app_backup_on_backup(void *payload, const json_t *obj)
+{
+	app_backup_ctrl *bc = payload;
+	char key[CTRL_KEY_MAX];
+
+	if (bc->o.queue && ctrl_key_of(key, sizeof(key), obj) == 0)
+		ctrl_workqueue_add(bc->o.queue, key);
+}
+
+void app_backup_on_backup_update(void *payload, const json_t *old, const json_t *now)
+{
+	(void)old;
+	app_backup_on_backup(payload, now);
+}
+
+void app_backup_on_snapshot(void *payload, const json_t *obj)
+{
+	app_backup_ctrl *bc = payload;
+	const char *backup = ctrl_label(obj, APP_LABEL_BACKUP);
+	const char *ns = ctrl_meta(obj, "namespace");
+	char key[CTRL_KEY_MAX];
+
+	pthread_mutex_lock(&bc->mu);
+	bc->snap_gen++;
+	pthread_cond_broadcast(&bc->snap_cond);
+	pthread_mutex_unlock(&bc->mu);
+	if (bc->o.queue && backup && ns && ctrl_key_join(key, sizeof(key), ns, backup) == 0)
+		ctrl_workqueue_add(bc->o.queue, key);
+}
+
+void app_backup_on_snapshot_update(void *payload, const json_t *old, const json_t *now)
+{
+	(void)old;
+	app_backup_on_snapshot(payload, now);
+}
+
+/* ---- the per-server turn ----------------------------------------------- */
+
+/* Takes `server` for `holder`: 0, or SS_EEXISTS with *other set to the key
+ * of the Backup that holds it. */
+static int server_take(app_backup_ctrl *bc, const char *server, const char *holder,
+		       char *other, size_t other_cap)
+{
+	size_t i;
+	int rc = 0;
+
+	pthread_mutex_lock(&bc->mu);
+	for (i = 0; i < bc->n_busy; i++) {
+		if (strcmp(bc->busy[i].server, server) == 0) {
+			ss_strlcpy(other, bc->busy[i].holder, other_cap);
+			rc = SS_EEXISTS;
+			goto done;
+		}
+	}
+	if (bc->n_busy == BUSY_MAX) {
+		ss_strlcpy(other, "(too many lock sessions at once)", other_cap);
+		rc = SS_EEXISTS;
+		goto done;
+	}
+	ss_strlcpy(bc->busy[bc->n_busy].server, server, sizeof(bc->busy[0].server));
+	ss_strlcpy(bc->busy[bc->n_busy].holder, holder, sizeof(bc->busy[0].holder));
+	bc->n_busy++;
+done:
+	pthread_mutex_unlock(&bc->mu);
+	return rc;
+}
+
+static void server_give_back(app_backup_ctrl *bc, const char *server)
+{
+	size_t i;
+
+	pthread_mutex_lock(&bc->mu);
+	for (i = 0; i < bc->n_busy; i++) {
+		if (strcmp(bc->busy[i].server, server) == 0) {
+			bc->busy[i] = bc->busy[--bc->n_busy];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&bc->mu);
+}
+
+/* ---- one reconcile's state ------------------------------------------------ */
+
+typedef struct {
+	app_backup_ctrl *bc;
+	const char *key;
+	char ns[CTRL_KEY_MAX];
+	char name[CTRL_KEY_MAX];
+	json_t *obj; /* the latest Backup we know (owned) */
+	app_backup_spec spec;
+	/* The status being built; strings point into the buffers below or
+	 * into `obj`/`pods`, which live until the reconcile returns. */
+	app_backup_status st;
+	char message[MSG_MAX];
+	char source_pod[254];
+	char snap_names[APP_MAX_VOLUMES][APP_NAME_BUF];
+	char snap_errors[APP_MAX_VOLUMES][512];
+	char volumes[APP_MAX_VOLUMES][254];
+	char claims[APP_MAX_VOLUMES][254];
+	char gtid_binlog[APP_DB_GTID_MAX];
+	char gtid_slave[APP_DB_GTID_MAX];
+	char gtid_current[APP_DB_GTID_MAX];
+	char binlog_file[APP_DB_NAME_MAX];
+	char primary_binlog_file[APP_DB_NAME_MAX];
+	/* The condition to set with the next status write, if any. */
+	const char *cond_type;
+	const char *cond_reason;
+	const char *cond_message;
+} run;
+
+/* Copies *field into buf and points it there; "" becomes NULL (unknown),
+ * as the API server refuses an empty string in these fields. */
+static void own(const char **field, char *buf, size_t cap)
+{
+	if (*field && **field == '\0')
+		*field = NULL;
+	if (*field && *field != buf) {
+		ss_strlcpy(buf, *field, cap);
+		*field = buf;
+	}
+}
+
+/* The static spelling of a name the API knows, or NULL. */
+static const char *static_name(const char *v, const char *const *names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++)
+		if (strcmp(v, names[i]) == 0)
+			return names[i];
+	return NULL;
+}
+
+/* Copies the status strings `st` borrows (from the object, or from a lock
+ * session) into the run's buffers, so the status survives replacing
+ * run->obj or freeing the session. */
+static void own_status(run *r)
+{
+	static const char *const roles[] = { "Primary", "Replica" };
+	static const char *const stages[] = { "FLUSH", "BLOCK_DDL", "BLOCK_COMMIT" };
+	app_position *p = &r->st.position;
+	size_t i;
+
+	r->st.source_role = static_name(r->st.source_role, roles, 2);
+	r->st.lock.stage = static_name(r->st.lock.stage, stages, 3);
+	own(&p->gtid_binlog_pos, r->gtid_binlog, sizeof(r->gtid_binlog));
+	own(&p->gtid_slave_pos, r->gtid_slave, sizeof(r->gtid_slave));
+	own(&p->gtid_current_pos, r->gtid_current, sizeof(r->gtid_current));
+	own(&p->binlog_file, r->binlog_file, sizeof(r->binlog_file));
+	own(&p->primary_binlog_file, r->primary_binlog_file, sizeof(r->primary_binlog_file));
+
+	if (r->st.message && r->st.message != r->message) {
+		ss_strlcpy(r->message, r->st.message, sizeof(r->message));
+		r->st.message = r->message;
+	}
+	if (r->st.source_pod && r->st.source_pod != r->source_pod) {
+		ss_strlcpy(r->source_pod, r->st.source_pod, sizeof(r->source_pod));
+		r->st.source_pod = r->source_pod;
+	}
+	for (i = 0; i < r->st.n_snapshots; i++) {
+		app_snapshot_status *s = &r->st.snapshots[i];
+
+		if (s->volume && s->volume != r->volumes[i]) {
+			ss_strlcpy(r->volumes[i], s->volume, sizeof(r->volumes[i]));
+			s->volume = r->volumes[i];
+		}
+		if (s->claim && s->claim != r->claims[i]) {
+			ss_strlcpy(r->claims[i], s->claim, sizeof(r->claims[i]));
+			s->claim = r->claims[i];
+		}
+		if (s->volume_snapshot_name && s->volume_snapshot_name != r->snap_names[i]) {
+			ss_strlcpy(r->snap_names[i], s->volume_snapshot_name,
+				   sizeof(r->snap_names[i]));
+			s->volume_snapshot_name = r->snap_names[i];
+		}
+		if (s->error && s->error != r->snap_errors[i]) {
+			ss_strlcpy(r->snap_errors[i], s->error, sizeof(r->snap_errors[i]));
+			s->error = r->snap_errors[i];
+		}
+	}
+}
+
+static void set_message(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_message(run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
+	r->st.message = r->message;
+}
+
+static int mutate_status(json_t *obj, void *payload)
+{
+	run *r = payload;
+	json_t *gen = json_object_get(json_object_get(obj, "metadata"), "generation");
+	int rc;
+
+	r->st.observed_generation = json_is_integer(gen) ? json_integer_value(gen) : 0;
+	rc = app_backup_status_encode(obj, &r->st);
+	if (rc == 0 && r->cond_type) {
+		ctrl_condition c = { r->cond_type, CTRL_CONDITION_TRUE, r->cond_reason,
+				     r->cond_message, -1 };
+
+		rc = ctrl_condition_set(NULL, obj, &c, r->bc->o.clock);
+	}
+	return rc;
+}
+
+/* Writes r->st (and the pending condition) to the Backup's /status and
+ * makes the written object the run's latest. */
+static int write_status(run *r)
+{
+	ctrl_write_opts wo = CTRL_WRITE_OPTS_INIT;
+	json_t *out = NULL;
+	int rc;
+
+	own_status(r);
+	wo.start = r->obj;
+	rc = ctrl_write_status(&out, r->bc->o.client, &app_backups, r->ns, r->name,
+			       mutate_status, r, &wo);
+	if (rc < 0)
+		return rc;
+	json_decref(r->obj);
+	r->obj = out;
+	return 0;
+}
+
+static const char *target_label(const run *r)
+{
+	return r->spec.target.statefulset_name ? r->spec.target.statefulset_name
+					       : "podSelector";
+}
+
+static void event(run *r, ctrl_event_type type, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void event(run *r, ctrl_event_type type, const char *reason, const char *fmt, ...)
+{
+	char note[1024];
+	va_list ap;
+
+	if (r->bc->o.events == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(note, sizeof(note), fmt, ap);
+	va_end(ap);
+	ctrl_events_record(r->bc->o.events, r->obj, type, reason, NULL, "%s", note);
+}
+
+static void observe_finish(run *r, const char *result, const char *reason)
+{
+	app_backup_ctrl *bc = r->bc;
+	const char *lv[] = { r->ns, result, reason, NULL };
+	const char *nslv[] = { r->ns, NULL };
+
+	ctrl_counter_inc(bc->m_total, lv);
+	if (r->st.start_ns > 0 && r->st.completion_ns >= r->st.start_ns)
+		ctrl_histogram_observe(bc->m_duration, nslv,
+				       (double)(r->st.completion_ns - r->st.start_ns) / 1e9);
+	if (strcmp(result, "completed") == 0) {
+		const char *tlv[] = { r->ns, target_label(r), NULL };
+		size_t i;
+
+		ctrl_gauge_set(bc->m_last_success, tlv, (double)r->st.completion_ns / 1e9);
+		pthread_mutex_lock(&bc->mu);
+		for (i = 0; i < bc->n_targets; i++)
+			if (strcmp(bc->targets[i].ns, r->ns) == 0 &&
+			    strcmp(bc->targets[i].target, target_label(r)) == 0)
+				break;
+		if (i == bc->n_targets && i < TARGETS_MAX) {
+			ss_strlcpy(bc->targets[i].ns, r->ns, sizeof(bc->targets[i].ns));
+			ss_strlcpy(bc->targets[i].target, target_label(r),
+				   sizeof(bc->targets[i].target));
+			bc->n_targets++;
+		}
+		if (i < TARGETS_MAX)
+			bc->targets[i].last_success_real_ns = r->st.completion_ns;
+		pthread_mutex_unlock(&bc->mu);
+	}
+}
+
+/* Ends the Backup: Failed with `reason` and the message (also the status
+ * message), an Event and the metrics. */
+static ctrl_result fail(run *r, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static ctrl_result fail(run *r, const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
+	r->st.message = r->message;
+	r->st.has_phase = true;
+	r->st.phase = APP_BACKUP_FAILED;
+	r->st.completion_ns = ss_clock_real(r->bc->o.clock);
+	if (r->st.start_ns == 0)
+		r->st.start_ns = r->st.completion_ns;
+	r->cond_type = "Failed";
+	r->cond_reason = reason;
+	r->cond_message = r->message;
+	ss_log(SS_LOG_WARN, "backup failed", SS_LS("backup", r->key), SS_LS("reason", reason),
+	       SS_LS("message", r->message));
+	if (write_status(r) < 0)
+		return ctrl_result_error();
+	event(r, CTRL_EVENT_WARNING, "Failed", "%s: %s", reason, r->message);
+	observe_finish(r, "failed", reason);
+	return ctrl_result_done();
+}
+
+/* ---- reading the world ---------------------------------------------------- */
+
+/* The value of `key` in Secret ns/name, decoded, NUL-terminated; free it
+ * with ss_free_secret(*out, *out_len + 1). On failure *reason is
+ * SecretNotFound or SecretKeyMissing (or NULL for an API error). */
+static int secret_value(char **out, size_t *out_len, run *r, const char *name,
+			const char *key, const char **reason)
+{
+	json_t *secret = NULL;
+	const char *b64;
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	int rc;
+
+	*reason = NULL;
+	rc = kube_get(&secret, r->bc->o.client, &secrets, r->ns, name);
+	if (rc == SS_ENOTFOUND) {
+		*reason = "SecretNotFound";
+		return ss_error_set(SS_ENOTFOUND, "Secret %s/%s does not exist", r->ns, name);
+	}
+	if (rc < 0)
+		return rc;
+	b64 = json_string_value(json_object_get(json_object_get(secret, "data"), key));
+	if (b64 == NULL) {
+		json_decref(secret);
+		*reason = "SecretKeyMissing";
+		return ss_error_set(SS_ENOTFOUND, "Secret %s/%s has no key \"%s\"", r->ns, name,
+				    key);
+	}
+	rc = ss_base64_decode(&raw, &len, b64, "secret value");
+	json_decref(secret);
+	if (rc < 0) {
+		*reason = "SecretKeyMissing";
+		return ss_error_set(SS_EINVALID, "Secret %s/%s key \"%s\" is not base64", r->ns,
+				    name, key);
+	}
+	if (len >= SECRET_MAX) {
+		ss_free_secret(raw, len + 1);
+		*reason = "SecretKeyMissing";
+		return ss_error_set(SS_ETOOLARGE, "Secret %s/%s key \"%s\" is too large", r->ns,
+				    name, key);
+	}
+	*out = (char *)raw;
+	*out_len = len;
+	return 0;
+}
+
+typedef struct {
+	char *user, *password, *ca;
+	size_t user_len, password_len, ca_len;
+} credentials;
+
+static void credentials_free(credentials *c)
+{
+	if (c->user)
+		ss_free_secret(c->user, c->user_len + 1);
+	if (c->password)
+		ss_free_secret(c->password, c->password_len + 1);
+	if (c->ca)
+		ss_free_secret(c->ca, c->ca_len + 1);
+	memset(c, 0, sizeof(*c));
+}
+
+static int credentials_read(credentials *c, run *r, const char **reason)
+{
+	const app_connection *conn = &r->spec.target.connection;
+	int rc;
+
+	rc = secret_value(&c->user, &c->user_len, r, conn->credentials.name,
+			  conn->credentials.username_key, reason);
+	if (rc == 0)
+		rc = secret_value(&c->password, &c->password_len, r, conn->credentials.name,
+				  conn->credentials.password_key, reason);
+	if (rc == 0 && conn->ca_secret_name &&
+	    (conn->tls_mode == APP_TLS_VERIFY_CA || conn->tls_mode == APP_TLS_VERIFY_IDENTITY))
+		rc = secret_value(&c->ca, &c->ca_len, r, conn->ca_secret_name,
+				  conn->ca_secret_key, reason);
+	if (rc < 0)
+		credentials_free(c);
+	return rc;
+}
+
+static void db_target(app_db_target *t, const run *r, const app_plan_candidate *cand,
+		      const credentials *c)
+{
+	memset(t, 0, sizeof(*t));
+	t->host = cand->ip;
+	t->port = cand->port;
+	t->user = c->user;
+	t->password = c->password;
+	t->tls_mode = r->spec.target.connection.tls_mode;
+	t->ca_pem = c->ca;
+	t->connect_timeout_seconds = r->spec.target.connection.connect_timeout_seconds;
+}
+
+/* Which Failed reason a connection or lock error gets. */
+static const char *db_reason(int rc)
+{
+	switch (rc) {
+	case SS_EUNAUTHORIZED:
+		return "AuthenticationFailed";
+	case SS_EFORBIDDEN:
+		return "PrivilegeMissing";
+	default:
+		return "DatabaseUnreachable";
+	}
+}
+
+/* Step 5: the snapshot API is served and the class exists. */
+static int check_snapshot_api(run *r, const char **reason)
+{
+	json_t *obj = NULL, *items = NULL;
+	size_t i;
+	int rc;
+
+	rc = kube_discover_resource(NULL, r->bc->o.client, "snapshot.storage.k8s.io", "v1",
+				    "volumesnapshots");
+	if (rc == SS_ENOTFOUND) {
+		*reason = "SnapshotAPIMissing";
+		return ss_error_set(SS_ENOTFOUND,
+				    "the cluster does not serve snapshot.storage.k8s.io/v1 "
+				    "volumesnapshots: install the external-snapshotter CRDs "
+				    "and controller");
+	}
+	if (rc < 0)
+		return rc;
+	if (r->spec.snapshot.class_name) {
+		rc = kube_get(&obj, r->bc->o.client, &app_volumesnapshotclasses, NULL,
+			      r->spec.snapshot.class_name);
+		json_decref(obj);
+		if (rc == SS_ENOTFOUND) {
+			*reason = "SnapshotClassNotFound";
+			return ss_error_set(SS_ENOTFOUND,
+					    "spec.snapshot.volumeSnapshotClassName: "
+					    "VolumeSnapshotClass %s does not exist",
+					    r->spec.snapshot.class_name);
+		}
+		return rc;
+	}
+	rc = kube_list_all(&items, NULL, r->bc->o.client, &app_volumesnapshotclasses, NULL,
+			   NULL);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < json_array_size(items); i++) {
+		const char *v = ctrl_annotation(json_array_get(items, i),
+						DEFAULT_CLASS_ANNOTATION);
+
+		if (v && strcmp(v, "true") == 0)
+			break;
+	}
+	rc = i < json_array_size(items) ? 0 : -1;
+	json_decref(items);
+	if (rc < 0) {
+		*reason = "SnapshotClassNotFound";
+		return ss_error_set(SS_ENOTFOUND,
+				    "no spec.snapshot.volumeSnapshotClassName and no default "
+				    "VolumeSnapshotClass (annotation %s: \"true\")",
+				    DEFAULT_CLASS_ANNOTATION);
+	}
+	return 0;
+}
+
+/* ---- the lock session ------------------------------------------------------ */
+
+/* Reads the snapshots of the session from the cache into r->st.snapshots;
+ * *all_cut when every one has been cut, *failed_at the index of one with an
+ * error (or -1). */
+static void snapshots_look(run *r, bool *all_cut, int *failed_at)
+{
+	size_t i;
+
+	*all_cut = true;
+	*failed_at = -1;
+	for (i = 0; i < r->st.n_snapshots; i++) {
+		app_snapshot_status *s = &r->st.snapshots[i];
+		char key[CTRL_KEY_MAX];
+		json_t *vs = NULL;
+		app_plan_vs_state vst;
+
+		if (ctrl_key_join(key, sizeof(key), r->ns, s->volume_snapshot_name) < 0 ||
+		    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0 || vs == NULL) {
+			*all_cut = false;
+			continue;
+		}
+		if (app_plan_vs_state_read(&vst, vs) == 0) {
+			if (vst.error && *failed_at < 0) {
+				ss_strlcpy(r->snap_errors[i], vst.error, sizeof(r->snap_errors[i]));
+				s->error = r->snap_errors[i];
+				*failed_at = (int)i;
+			}
+			if (app_plan_vs_is_cut(&vst)) {
+				if (s->creation_time_ns == 0)
+					s->creation_time_ns = vst.creation_time_ns;
+			} else {
+				*all_cut = false;
+			}
+			s->ready_to_use = vst.ready_to_use;
+			s->restore_size_bytes = vst.restore_size_bytes;
+		} else {
+			*all_cut = false;
+		}
+		json_decref(vs);
+	}
+}
+
+static void delete_snapshot(run *r, const char *name)
+{
+	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
+	int rc = kube_delete(NULL, r->bc->o.client, &app_volumesnapshots, r->ns, name, &d);
+
+	if (rc < 0 && rc != SS_ENOTFOUND)
+		ss_log(SS_LOG_WARN, "deleting a VolumeSnapshot failed", SS_LS("backup", r->key),
+		       SS_LS("snapshot", name), SS_LERR());
+}
+
+/* The name of the snapshot of `volume` in attempt `attempt` (1-based): the
+ * first attempt's is <backup>-<volume>, a retry's <backup>-r<N>-<volume>,
+ * so a retry never meets the untrusted snapshots of an interrupted one. */
+static int snapshot_name(char *out, const run *r, const char *volume, int attempt)
+{
+	char base[CTRL_KEY_MAX + 16];
+
+	if (attempt <= 1)
+		return app_name_backup_snapshot(out, r->name, volume);
+	snprintf(base, sizeof(base), "%s-r%d", r->name, attempt);
+	return app_name_backup_snapshot(out, base, volume);
+}
+
+/* Creates the VolumeSnapshot of volume i. An existing one is ours when the
+ * Backup owns it (a retried create after a lost response). */
+static int create_snapshot(run *r, const app_plan_candidate *cand, size_t i,
+			   const app_position *pos)
+{
+	app_plan_snapshot_in in = { r->obj,	       &r->spec, cand->volumes[i].volume,
+				    cand->volumes[i].claim, cand->pod, r->st.source_role,
+				    pos };
+	json_t *vs = NULL, *created = NULL;
+	int rc;
+
+	rc = app_plan_snapshot_object(&vs, &in);
+	if (rc < 0)
+		return rc;
+	json_object_set_new(json_object_get(vs, "metadata"), "name",
+			    json_string(r->st.snapshots[i].volume_snapshot_name));
+	rc = kube_create(&created, r->bc->o.client, &app_volumesnapshots, r->ns, vs);
+	json_decref(vs);
+	json_decref(created);
+	if (rc == SS_EEXISTS) {
+		json_t *cur = NULL;
+		json_t *refs;
+		const char *uid = ctrl_meta(r->obj, "uid");
+		size_t k;
+
+		rc = kube_get(&cur, r->bc->o.client, &app_volumesnapshots, r->ns,
+			      r->st.snapshots[i].volume_snapshot_name);
+		if (rc < 0)
+			return rc;
+		refs = json_object_get(json_object_get(cur, "metadata"), "ownerReferences");
+		for (k = 0; k < json_array_size(refs); k++) {
+			const char *ou = json_string_value(
+				json_object_get(json_array_get(refs, k), "uid"));
+
+			if (ou && uid && strcmp(ou, uid) == 0)
+				break;
+		}
+		rc = k < json_array_size(refs) ? 0 : SS_EEXISTS;
+		json_decref(cur);
+		if (rc < 0)
+			return ss_error_set(SS_EEXISTS,
+					    "VolumeSnapshot %s/%s exists and is not this Backup's",
+					    r->ns, r->st.snapshots[i].volume_snapshot_name);
+	}
+	return rc;
+}
+
+/* Waits until every snapshot is cut, one fails, or the monotonic deadline
+ * passes. Woken by app_backup_on_snapshot(); re-reads the cache on every
+ * wake and at least every 250 ms. Returns 0 (all cut), SS_ERROR (one
+ * failed: *failed_at), or SS_ETIMEOUT. */
+static int wait_for_cut(run *r, int64_t deadline_mono, int *failed_at)
+{
+	app_backup_ctrl *bc = r->bc;
+	bool all_cut;
+	uint64_t gen;
+
+	for (;;) {
+		pthread_mutex_lock(&bc->mu);
+		gen = bc->snap_gen;
+		pthread_mutex_unlock(&bc->mu);
+		snapshots_look(r, &all_cut, failed_at);
+		if (*failed_at >= 0)
+			return SS_ERROR;
+		if (all_cut)
+			return 0;
+		int64_t left = deadline_mono - ss_clock_mono(bc->o.clock);
+		if (left <= 0)
+			return SS_ETIMEOUT;
+		if (left > 250 * SS_NS_PER_MS)
+			left = 250 * SS_NS_PER_MS;
+		struct timespec ts = ss_mono_deadline(left);
+		pthread_mutex_lock(&bc->mu);
+		while (bc->snap_gen == gen)
+			if (pthread_cond_timedwait(&bc->snap_cond, &bc->mu, &ts) != 0)
+				break;
+		pthread_mutex_unlock(&bc->mu);
+	}
+}
+
+/* Ends the stages, recording the release. Errors are logged: the session
+ * no longer holds the lock either way (mariadb.h). */
+static void lock_end(run *r, app_lock_session *session)
+{
+	int64_t held = -1;
+	const app_lock_info *li;
+
+	if (app_db_lock_end(session, &held) < 0)
+		ss_log(SS_LOG_WARN, "BACKUP STAGE END failed; the connection was closed",
+		       SS_LS("backup", r->key), SS_LERR());
+	li = app_db_lock_info(session);
+	r->st.lock.released_ns = li->released_real_ns ? li->released_real_ns
+						      : ss_clock_real(r->bc->o.clock);
+	r->st.lock.held_ms = held >= 0 ? held
+				       : (r->st.lock.released_ns - r->st.lock.acquired_ns) /
+						 SS_NS_PER_MS;
+	{
+		const char *lv[] = { r->ns, NULL };
+
+		ctrl_histogram_observe(r->bc->m_hold, lv, (double)r->st.lock.held_ms / 1e3);
+	}
+}
+
+/* Step 8: the session on the chosen server. Returns the reconcile result. */
+static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *cand)
+{
+	app_lock_session *session = NULL;
+	const app_lock_info *li;
+	app_position pos;
+	int64_t deadline, t_create = 0, t_seen, cut_ms;
+	int failed_at = -1;
+	size_t i;
+	int rc, attempt = r->st.attempts + 1;
+
+	r->st.attempts = attempt;
+	rc = app_db_lock_begin(&session, db, r->spec.lock.stage,
+			       r->spec.lock.acquire_timeout_seconds);
+	if (rc < 0) {
+		const char *reason = rc == SS_ETIMEOUT ? "LockAcquireTimeout" : db_reason(rc);
+
+		return fail(r, reason, "locking %s: %s", cand->pod, ss_error_last()->message);
+	}
+	li = app_db_lock_info(session);
+	deadline = li->acquired_mono_ns + r->spec.lock.timeout_seconds * SS_NS_PER_SEC;
+	if (app_db_lock_read_position(&pos, session) < 0) {
+		char why[SS_ERROR_MESSAGE_MAX];
+
+		ss_strlcpy(why, ss_error_last()->message, sizeof(why));
+		lock_end(r, session);
+		app_db_lock_free(session);
+		return fail(r, db_reason(ss_error_last()->code),
+			    "reading the replication position on %s: %s", cand->pod, why);
+	}
+	r->st.position = pos;
+	own_status(r); /* the session's strings die with it */
+	r->st.lock.stage = app_lock_stage_name(li->stage);
+	r->st.lock.connection_id = li->connection_id;
+	r->st.lock.acquired_ns = li->acquired_real_ns;
+	r->st.lock.released_ns = 0;
+	r->st.lock.held_ms = -1;
+	r->st.has_phase = true;
+	r->st.phase = APP_BACKUP_LOCKED;
+	r->st.n_snapshots = cand->n_volumes;
+	for (i = 0; i < cand->n_volumes; i++) {
+		app_snapshot_status *s = &r->st.snapshots[i];
+
+		memset(s, 0, sizeof(*s));
+		s->restore_size_bytes = -1;
+		s->volume = cand->volumes[i].volume;
+		s->claim = cand->volumes[i].claim;
+		if (snapshot_name(r->snap_names[i], r, s->volume, attempt) < 0)
+			goto session_error;
+		s->volume_snapshot_name = r->snap_names[i];
+	}
+	set_message(r, "BACKUP STAGE %s held on %s (connection %lld); cutting %zu snapshot(s)",
+		    r->st.lock.stage, cand->pod, (long long)li->connection_id, cand->n_volumes);
+	/* Before any snapshot exists: a crash from here on leaves a status
+	 * that names the session and every snapshot to clean up. */
+	if (write_status(r) < 0)
+		goto session_error;
+	event(r, CTRL_EVENT_NORMAL, "Locked", "BACKUP STAGE %s on %s (connection %lld) in %lld ms",
+	      r->st.lock.stage, cand->pod, (long long)li->connection_id,
+	      (long long)li->acquire_ms);
+	t_create = ss_clock_mono(r->bc->o.clock);
+	for (i = 0; i < cand->n_volumes; i++) {
+		if (create_snapshot(r, cand, i, &r->st.position) < 0)
+			goto session_error;
+	}
+	rc = wait_for_cut(r, deadline, &failed_at);
+	t_seen = ss_clock_mono(r->bc->o.clock);
+	lock_end(r, session);
+	app_db_lock_free(session);
+	session = NULL;
+	/* The storage's part of the hold: from asking for the snapshots to
+	 * seeing the last cut. The rest is ours (status write, END). */
+	cut_ms = (t_seen - t_create) / SS_NS_PER_MS;
+	ss_log(SS_LOG_INFO, "lock released", SS_LS("backup", r->key), SS_LS("pod", cand->pod),
+	       SS_LI("held_ms", r->st.lock.held_ms), SS_LI("cut_ms", cut_ms),
+	       SS_LI("overhead_ms", r->st.lock.held_ms - cut_ms),
+	       SS_LS("outcome", rc == 0 ? "cut" : rc == SS_ETIMEOUT ? "timeout" : "failed"));
+	event(r, CTRL_EVENT_NORMAL, "Released",
+	      "BACKUP STAGE END on %s after %lld ms, of which the storage took %lld ms (%s)",
+	      cand->pod, (long long)r->st.lock.held_ms, (long long)cut_ms,
+	      rc == 0 ? "every snapshot cut" : rc == SS_ETIMEOUT ? "lock timeout" : "snapshot failed");
+	if (rc == SS_ETIMEOUT) {
+		size_t uncut = 0;
+
+		for (i = 0; i < r->st.n_snapshots; i++) {
+			if (r->st.snapshots[i].creation_time_ns == 0) {
+				delete_snapshot(r, r->st.snapshots[i].volume_snapshot_name);
+				uncut++;
+			}
+		}
+		return fail(r, "LockTimeout",
+			    "the storage did not cut %zu of %zu snapshot(s) within "
+			    "lock.timeoutSeconds (%d s); the stages were ended after %lld ms "
+			    "and the uncut snapshots deleted",
+			    uncut, r->st.n_snapshots, r->spec.lock.timeout_seconds,
+			    (long long)r->st.lock.held_ms);
+	}
+	if (rc < 0)
+		return fail(r, "SnapshotFailed", "VolumeSnapshot %s/%s: %s", r->ns,
+			    r->st.snapshots[failed_at].volume_snapshot_name,
+			    r->st.snapshots[failed_at].error);
+	r->st.phase = APP_BACKUP_UPLOADING;
+	set_message(r, "lock held %lld ms on %s; waiting for the storage to finish",
+		    (long long)r->st.lock.held_ms, cand->pod);
+	if (write_status(r) < 0)
+		return ctrl_result_error();
+	event(r, CTRL_EVENT_NORMAL, "Cut", "%zu snapshot(s) of %s cut under BACKUP STAGE %s",
+	      r->st.n_snapshots, cand->pod, r->st.lock.stage);
+	return ctrl_result_requeue_after(r->bc->o.uploading_resync_ns);
+
+session_error: {
+	/* An API failure while locked: end the stages now, and leave the
+	 * status Locked so the next reconcile treats it as interrupted (it
+	 * deletes what was made and retries). */
+	char why[SS_ERROR_MESSAGE_MAX];
+
+	ss_strlcpy(why, ss_error_last()->message, sizeof(why));
+	lock_end(r, session);
+	app_db_lock_free(session);
+	ss_log(SS_LOG_WARN, "lock session aborted", SS_LS("backup", r->key),
+	       SS_LS("error", why));
+	ss_error_set(SS_ERROR, "lock session on %s aborted: %s", cand->pod, why);
+	return ctrl_result_error();
+}
+}
+
+/* ---- steps --------------------------------------------------------------- */
+
+/* Step 3: outside the lock, wait for readyToUse on every snapshot. */
+static ctrl_result step_uploading(run *r)
+{
+	bool all_cut, all_ready = true;
+	int failed_at;
+	int64_t total = 0;
+	size_t i;
+
+	own_status(r);
+	snapshots_look(r, &all_cut, &failed_at);
+	if (failed_at >= 0)
+		return fail(r, "SnapshotFailed", "VolumeSnapshot %s/%s: %s", r->ns,
+			    r->st.snapshots[failed_at].volume_snapshot_name,
+			    r->st.snapshots[failed_at].error);
+	for (i = 0; i < r->st.n_snapshots; i++) {
+		const app_snapshot_status *s = &r->st.snapshots[i];
+
+		if (!s->ready_to_use)
+			all_ready = false;
+		if (s->restore_size_bytes < 0 || total < 0)
+			total = -1;
+		else
+			total += s->restore_size_bytes;
+	}
+	if (!all_ready) {
+		/* Nothing to write: the snapshot events bring us back. */
+		return ctrl_result_requeue_after(r->bc->o.uploading_resync_ns);
+	}
+	r->st.total_restore_size_bytes = total;
+	r->st.phase = APP_BACKUP_COMPLETED;
+	r->st.completion_ns = ss_clock_real(r->bc->o.clock);
+	set_message(r, "%zu snapshot(s) ready; lock held %lld ms", r->st.n_snapshots,
+		    (long long)r->st.lock.held_ms);
+	r->cond_type = "Complete";
+	r->cond_reason = "SnapshotsReady";
+	r->cond_message = r->message;
+	if (write_status(r) < 0)
+		return ctrl_result_error();
+	event(r, CTRL_EVENT_NORMAL, "Completed", "%s", r->message);
+	observe_finish(r, "completed", "SnapshotsReady");
+	return ctrl_result_done();
+}
+
+static const app_plan_candidate *find_pod(const app_plan_candidates *cands, const char *pod)
+{
+	size_t i;
+
+	for (i = 0; pod && i < cands->n; i++)
+		if (strcmp(cands->c[i].pod, pod) == 0)
+			return &cands->c[i];
+	return NULL;
+}
+
+/* Step 4: a lock session of an earlier process. */
+static ctrl_result step_interrupted(run *r, const json_t *pods)
+{
+	app_plan_candidates *cands = calloc(1, sizeof(*cands));
+	const app_plan_candidate *cand = NULL;
+	const char *reason = NULL;
+	credentials cred = { 0 };
+	char killed[512] = "no connection recorded";
+	app_db *db = NULL;
+	size_t i;
+	ctrl_result res;
+	int rc;
+
+	own_status(r);
+	if (cands == NULL)
+		return ctrl_result_error();
+	if (r->st.lock.connection_id >= 0 && r->st.source_pod &&
+	    app_plan_candidates_resolve(cands, &r->spec.target, pods, &reason) == 0)
+		cand = find_pod(cands, r->st.source_pod);
+	if (cand && cand->ip && credentials_read(&cred, r, &reason) == 0) {
+		app_db_target t;
+
+		db_target(&t, r, cand, &cred);
+		rc = app_db_connect(&db, &t);
+		if (rc == 0)
+			rc = app_db_kill_connection(db, r->st.lock.connection_id);
+		if (rc == 0)
+			snprintf(killed, sizeof(killed), "its connection %lld was still open and was killed",
+				 (long long)r->st.lock.connection_id);
+		else if (rc == SS_ENOTFOUND)
+			snprintf(killed, sizeof(killed), "its connection %lld had already ended",
+				 (long long)r->st.lock.connection_id);
+		else
+			snprintf(killed, sizeof(killed), "its connection %lld could not be checked: %.300s",
+				 (long long)r->st.lock.connection_id, ss_error_last()->message);
+		app_db_close(db);
+		credentials_free(&cred);
+	} else if (r->st.lock.connection_id >= 0) {
+		snprintf(killed, sizeof(killed),
+			 "its server could not be reached to check connection %lld",
+			 (long long)r->st.lock.connection_id);
+	}
+	free(cands);
+	for (i = 0; i < r->st.n_snapshots; i++)
+		if (r->st.snapshots[i].volume_snapshot_name)
+			delete_snapshot(r, r->st.snapshots[i].volume_snapshot_name);
+	ss_log(SS_LOG_WARN, "lock session interrupted", SS_LS("backup", r->key),
+	       SS_LI("attempt", r->st.attempts), SS_LS("connection", killed));
+	if (r->st.attempts >= APP_BACKUP_MAX_ATTEMPTS)
+		return fail(r, "Interrupted",
+			    "lock session %d of %d on %s was interrupted (%s); its snapshots "
+			    "were deleted, as no one saw them cut under the lock",
+			    r->st.attempts, APP_BACKUP_MAX_ATTEMPTS,
+			    r->st.source_pod ? r->st.source_pod : "?", killed);
+	event(r, CTRL_EVENT_WARNING, "Interrupted",
+	      "lock session %d on %s was interrupted (%s); its snapshots were deleted; retrying",
+	      r->st.attempts, r->st.source_pod ? r->st.source_pod : "?", killed);
+	set_message(r, "lock session %d was interrupted (%s); its snapshots were deleted; retrying",
+		    r->st.attempts, killed);
+	r->st.phase = APP_BACKUP_PENDING;
+	r->st.n_snapshots = 0;
+	memset(&r->st.position, 0, sizeof(r->st.position));
+	r->st.position.binlog_position = -1;
+	r->st.position.primary_binlog_position = -1;
+	memset(&r->st.lock, 0, sizeof(r->st.lock));
+	r->st.lock.connection_id = -1;
+	r->st.lock.held_ms = -1;
+	res = write_status(r) < 0 ? ctrl_result_error() : ctrl_result_requeue_after(0);
+	return res;
+}
+
+/* Steps 5-8. */
+static ctrl_result step_run(run *r, const json_t *pods)
+{
+	app_plan_candidates *cands = NULL;
+	app_plan_probe *probes = NULL;
+	app_plan_choice choice;
+	const app_plan_candidate *cand;
+	const char *reason = NULL;
+	credentials cred = { 0 };
+	app_db *chosen_db = NULL;
+	app_db *dbs[APP_PLAN_MAX_CANDIDATES] = { 0 };
+	char server[CTRL_KEY_MAX], other[CTRL_KEY_MAX];
+	ctrl_result res;
+	size_t i;
+	int rc;
+
+	own_status(r);
+	if (r->st.start_ns == 0) {
+		r->st.start_ns = ss_clock_real(r->bc->o.clock);
+		event(r, CTRL_EVENT_NORMAL, "Started", "backing up %s %s",
+		      r->spec.target.statefulset_name ? "StatefulSet" : "the pods of a selector",
+		      r->spec.target.statefulset_name ? r->spec.target.statefulset_name : "");
+	}
+	/* 5 */
+	if (check_snapshot_api(r, &reason) < 0) {
+		if (reason)
+			return fail(r, reason, "%s", ss_error_last()->message);
+		return ctrl_result_error();
+	}
+	/* 6 */
+	cands = calloc(1, sizeof(*cands));
+	probes = calloc(APP_PLAN_MAX_CANDIDATES, sizeof(*probes));
+	if (cands == NULL || probes == NULL) {
+		ss_error_set(SS_ENOMEM, "out of memory");
+		res = ctrl_result_error();
+		goto done;
+	}
+	if (app_plan_candidates_resolve(cands, &r->spec.target, pods, &reason) < 0) {
+		res = fail(r, reason ? reason : "TargetNotFound", "%s", ss_error_last()->message);
+		goto done;
+	}
+	if (credentials_read(&cred, r, &reason) < 0) {
+		if (reason)
+			res = fail(r, reason, "%s", ss_error_last()->message);
+		else
+			res = ctrl_result_error();
+		goto done;
+	}
+	for (i = 0; i < cands->n; i++) {
+		app_db_target t;
+		app_db_status dst;
+
+		if (!cands->c[i].ready)
+			continue;
+		db_target(&t, r, &cands->c[i], &cred);
+		rc = app_db_connect(&dbs[i], &t);
+		if (rc == 0)
+			rc = app_db_probe(&dst, dbs[i]);
+		probes[i].rc = rc;
+		if (rc < 0) {
+			ss_strlcpy(probes[i].error, ss_error_last()->message,
+				   sizeof(probes[i].error));
+			continue;
+		}
+		app_db_classify(&probes[i].verdict, &dst, r->spec.target.max_replication_lag_seconds);
+	}
+	if (app_plan_choose(&choice, cands, probes, r->spec.target.role) < 0) {
+		res = fail(r, choice.reason, "%s", choice.message);
+		goto done;
+	}
+	cand = &cands->c[choice.chosen];
+	chosen_db = dbs[choice.chosen];
+	/* 7 */
+	if (ctrl_key_join(server, sizeof(server), r->ns, cand->pod) < 0) {
+		res = ctrl_result_error();
+		goto done;
+	}
+	if (server_take(r->bc, server, r->key, other, sizeof(other)) < 0) {
+		char msg[MSG_MAX];
+
+		snprintf(msg, sizeof(msg),
+			 "waiting for Backup %s, which holds a lock session on %s", other,
+			 cand->pod);
+		if (!(r->st.has_phase && r->st.phase == APP_BACKUP_QUEUED && r->st.message &&
+		      strcmp(r->st.message, msg) == 0)) {
+			r->st.has_phase = true;
+			r->st.phase = APP_BACKUP_QUEUED;
+			set_message(r, "%s", msg);
+			if (write_status(r) < 0) {
+				res = ctrl_result_error();
+				goto done;
+			}
+			event(r, CTRL_EVENT_NORMAL, "Queued", "%s", msg);
+		}
+		res = ctrl_result_requeue_after(r->bc->o.queued_retry_ns);
+		goto done;
+	}
+	ss_strlcpy(r->source_pod, cand->pod, sizeof(r->source_pod));
+	r->st.source_pod = r->source_pod;
+	r->st.source_role = choice.role;
+	if (choice.fell_back)
+		event(r, CTRL_EVENT_WARNING, "FellBackToPrimary", "%s", choice.message);
+	/* 8 */
+	res = lock_session(r, chosen_db, cand);
+	if (choice.fell_back && res.kind != CTRL_RESULT_ERROR &&
+	    r->st.phase == APP_BACKUP_UPLOADING) {
+		/* Keep the fallback note where people look. */
+		set_message(r, "%s; lock held %lld ms", choice.message,
+			    (long long)r->st.lock.held_ms);
+		if (write_status(r) < 0)
+			res = ctrl_result_error();
+	}
+	server_give_back(r->bc, server);
+done:
+	for (i = 0; i < APP_PLAN_MAX_CANDIDATES; i++)
+		app_db_close(dbs[i]);
+	credentials_free(&cred);
+	free(cands);
+	free(probes);
+	return res;
+}
+
+static bool finished(const json_t *obj)
+{
+	return ctrl_condition_is_true(obj, "Complete") || ctrl_condition_is_true(obj, "Failed");
+}
+
+ctrl_result app_backup_reconcile(void *payload, const char *key)
+{
+	app_backup_ctrl *bc = payload;
+	run *r = calloc(1, sizeof(*r));
+	json_t *cached = NULL, *pods = NULL;
+	const char *reason = NULL;
+	ctrl_result res;
+	int rc;
+
+	if (r == NULL) {
+		ss_error_set(SS_ENOMEM, "out of memory");
+		return ctrl_result_error();
+	}
+	r->bc = bc;
+	r->key = key;
+	/* 1: the cache says whether there is anything to do; a lock session is
+	 * only ever started from the API's latest copy. */
+	if (ctrl_store_get(&cached, bc->o.backups, key) < 0 || cached == NULL ||
+	    finished(cached)) {
+		res = ctrl_result_done();
+		goto done;
+	}
+	json_decref(cached);
+	if (ctrl_key_split(key, r->ns, sizeof(r->ns), r->name, sizeof(r->name)) < 0) {
+		res = ctrl_result_done();
+		goto done;
+	}
+	rc = kube_get(&r->obj, bc->o.client, &app_backups, r->ns, r->name);
+	if (rc == SS_ENOTFOUND || (rc == 0 && (finished(r->obj) ||
+					       ctrl_meta(r->obj, "deletionTimestamp")))) {
+		res = ctrl_result_done();
+		goto done;
+	}
+	if (rc < 0) {
+		res = ctrl_result_error();
+		goto done;
+	}
+	app_backup_status_decode(&r->st, r->obj);
+	/* 2 */
+	if (app_backup_spec_decode(&r->spec, r->obj, &reason) < 0) {
+		res = fail(r, reason ? reason : "InvalidSpec", "%s", ss_error_last()->message);
+		goto done;
+	}
+	/* 3 */
+	if (r->st.has_phase && r->st.phase == APP_BACKUP_UPLOADING) {
+		res = step_uploading(r);
+		goto done;
+	}
+	if (ctrl_store_by_index(&pods, bc->o.pods, APP_INDEX_NAMESPACE, r->ns) < 0) {
+		res = ctrl_result_error();
+		goto done;
+	}
+	/* 4 */
+	if (r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED) {
+		res = step_interrupted(r, pods);
+		goto done;
+	}
+	/* 5-8 */
+	res = step_run(r, pods);
+done:
+	json_decref(pods);
+	json_decref(r->obj);
+	free(r);
+	return res;
+}

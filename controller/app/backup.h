@@ -1,0 +1,95 @@
+/*
+ * backup.h — the Backup controller: turns a Backup into a set of
+ * VolumeSnapshots of one MariaDB server's volumes, cut while that server
+ * held a BACKUP STAGE lock, with the replication position that matches.
+ *
+ * One reconcile of a Backup, in numbered steps (backup.c):
+ *   1. read the Backup; a finished one (Complete or Failed) is left alone;
+ *   2. decode the spec (InvalidSpec);
+ *   3. Uploading: wait outside the lock for readyToUse, then Complete;
+ *   4. Locked at the start of a reconcile means a lock session of an
+ *      earlier process (this process never returns while it holds one):
+ *      kill the session if it is somehow still there, delete its
+ *      snapshots (never trusted: no one saw them cut under the lock) and
+ *      retry, at most APP_BACKUP_MAX_ATTEMPTS sessions in all;
+ *   5. check the cluster: the snapshot API and the class;
+ *   6. resolve the target's pods and claims, read the credentials, probe
+ *      every ready pod and choose the server (backup_plan.h);
+ *   7. take the server's turn: one lock session per server in this
+ *      process (the leader); a Backup whose server is busy is Queued;
+ *   8. the lock session: BACKUP STAGE up to the spec's stage, the position,
+ *      status Locked (with CONNECTION_ID()), one VolumeSnapshot per volume,
+ *      wait for every cut (woken by the VolumeSnapshot informer, bounded by
+ *      lock.timeoutSeconds), BACKUP STAGE END, status Uploading.
+ * Every failure that reaches a user ends in the Failed condition with a
+ * distinct reason (docs/api.md) and never leaves a lock held.
+ *
+ * Ownership: the controller borrows everything in its options (client,
+ * stores, events, metrics, clock), which must outlive it. Thread-safety:
+ * app_backup_reconcile() runs on the controller's workers (never twice at
+ * once for one key); app_backup_on_snapshot() on the VolumeSnapshot
+ * informer's thread; both may run at the same time.
+ */
+#ifndef SNAPSTAGE_APP_BACKUP_H
+#define SNAPSTAGE_APP_BACKUP_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ctrl/controller.h"
+#include "ctrl/events.h"
+#include "ctrl/metrics.h"
+#include "ctrl/store.h"
+#include "ctrl/workqueue.h"
+#include "kube/client.h"
+#include "util/clock.h"
+
+#define APP_BACKUP_MAX_ATTEMPTS 3
+
+extern const kube_resource app_volumesnapshots;
+extern const kube_resource app_volumesnapshotclasses;
+
+/* The index on the Pod and VolumeSnapshot caches the controller reads by
+ * (ctrl_index_by_namespace). */
+#define APP_INDEX_NAMESPACE "namespace"
+
+typedef struct {
+	kube_client *client;	   /* required */
+	ctrl_store *backups;	   /* required: the Backup informer's cache */
+	ctrl_store *pods;	   /* required: Pods, indexed by APP_INDEX_NAMESPACE */
+	ctrl_store *snapshots;	   /* required: VolumeSnapshots */
+	ctrl_workqueue *queue;	   /* the controller's queue; may be set
+				      later with app_backup_ctrl_set_queue() */
+	ctrl_events *events;	   /* optional */
+	ctrl_metrics *metrics;	   /* optional */
+	const ss_clock *clock;	   /* NULL: the system clock */
+	/* How often a Backup whose server is busy looks again, and how often
+	 * an Uploading Backup is looked at without an event; 0: 1 s and 30 s. */
+	int64_t queued_retry_ns;
+	int64_t uploading_resync_ns;
+} app_backup_ctrl_opts;
+
+typedef struct app_backup_ctrl app_backup_ctrl;
+
+/* 0, SS_EINVALID (a required option missing), SS_EEXISTS (a metric name
+ * clash) or SS_ENOMEM. */
+int app_backup_ctrl_new(app_backup_ctrl **out, const app_backup_ctrl_opts *opts);
+void app_backup_ctrl_free(app_backup_ctrl *bc);
+
+/* The queue handlers add keys to, once the controller that owns it exists
+ * (it needs this object as its payload first). Before the informers start. */
+void app_backup_ctrl_set_queue(app_backup_ctrl *bc, ctrl_workqueue *queue);
+
+/* The ctrl_reconcile_fn; payload is the app_backup_ctrl. */
+ctrl_result app_backup_reconcile(void *payload, const char *key);
+
+/* Informer handlers. Backups: enqueue. VolumeSnapshots: wake a lock session
+ * waiting for a cut and enqueue the Backup named by the snapstage.io/backup
+ * label. Pass the app_backup_ctrl as the handlers' payload. */
+void app_backup_on_backup(void *payload, const json_t *obj);
+void app_backup_on_backup_update(void *payload, const json_t *old, const json_t *now);
+void app_backup_on_snapshot(void *payload, const json_t *obj);
+void app_backup_on_snapshot_update(void *payload, const json_t *old, const json_t *now);
+
+#endif
