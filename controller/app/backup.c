@@ -259,6 +259,9 @@ typedef struct {
 	char ns[CTRL_KEY_MAX];
 	char name[CTRL_KEY_MAX];
 	json_t *obj; /* the latest Backup we know (owned) */
+	/* The object the spec was decoded from: the spec borrows from it, so
+	 * it stays alive (and unchanged) while `obj` moves on with writes. */
+	json_t *spec_obj;
 	app_backup_spec spec;
 	/* The status being built; strings point into the buffers below or
 	 * into `obj`/`pods`, which live until the reconcile returns. */
@@ -971,8 +974,13 @@ static ctrl_result step_uploading(run *r)
 	r->st.total_restore_size_bytes = total;
 	r->st.phase = APP_BACKUP_COMPLETED;
 	r->st.completion_ns = ss_clock_real(r->bc->o.clock);
-	set_message(r, "%zu snapshot(s) ready; lock held %lld ms", r->st.n_snapshots,
-		    (long long)r->st.lock.held_ms);
+	set_message(r, "%zu snapshot(s) ready; lock held %lld ms%s", r->st.n_snapshots,
+		    (long long)r->st.lock.held_ms,
+		    r->spec.target.role == APP_ROLE_PREFER_REPLICA && r->st.source_role &&
+				    strcmp(r->st.source_role, "Primary") == 0
+			    ? " on the primary: no replica qualified (see the "
+			      "FellBackToPrimary Event)"
+			    : "");
 	r->cond_type = "Complete";
 	r->cond_reason = "SnapshotsReady";
 	r->cond_message = r->message;
@@ -1230,7 +1238,8 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 	}
 	app_backup_status_decode(&r->st, r->obj);
 	/* 2 */
-	if (app_backup_spec_decode(&r->spec, r->obj, &reason) < 0) {
+	r->spec_obj = json_incref(r->obj);
+	if (app_backup_spec_decode(&r->spec, r->spec_obj, &reason) < 0) {
 		res = fail(r, reason ? reason : "InvalidSpec", "%s", ss_error_last()->message);
 		goto done;
 	}
@@ -1253,6 +1262,7 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 done:
 	json_decref(pods);
 	json_decref(r->obj);
+	json_decref(r->spec_obj);
 	free(r);
 	return res;
 }

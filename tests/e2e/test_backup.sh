@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# The Backup controller end to end: the real snapstage binary against the
+# mini-cluster's API server, MariaDB primary + 2 replicas (hack/sim/
+# mariadb.yaml) and the simulated storage driver. Every failure rule of the
+# Backup issue has a case here:
+#   happy       a replica is locked, both of its claims are snapshotted with
+#               labels, position annotations and an owner reference; status,
+#               Events and metrics say so;
+#   auth        a wrong password                 -> Failed AuthenticationFailed
+#   secret      a Secret that does not exist     -> Failed SecretNotFound
+#   privilege   an account without RELOAD        -> Failed PrivilegeMissing
+#   snaperror   the storage fails the snapshot   -> Failed SnapshotFailed
+#   timeout     the storage never cuts           -> Failed LockTimeout, the
+#               lock released at lock.timeoutSeconds, uncut snapshots deleted
+#   replica     no healthy replica: role Replica -> Failed NoHealthyReplica;
+#               PreferReplica -> the primary, with a Warning Event
+#   twoatonce   two Backups of the same server: one waits (Queued); the lock
+#               sessions never overlap
+#   sigkill     the controller killed with SIGKILL while it holds the lock:
+#               the replica commits again within seconds; restarted, the
+#               controller deletes the untrusted snapshots and retries
+#   target      no such StatefulSet -> TargetNotFound; a volume the pod
+#               does not have -> VolumeNotFound (VolumeNotPVC and the other
+#               pure decisions: tests/unit/test_backup_plan.c)
+# After every failure the replica must not be left locked: a row written on
+# the primary reaches it within a few seconds.
+#
+# Environment (set by CTest): SNAPSTAGE_CLUSTER_DIR (a running
+# `hack/cluster.sh up --with-mariadb` cluster), SNAPSTAGE_BIN (the
+# controller). Prints each check with the time since the start and exits
+# non-zero on the first failure, after showing what it saw.
+set -euo pipefail
+
+: "${SNAPSTAGE_CLUSTER_DIR:?set SNAPSTAGE_CLUSTER_DIR to a running hack/cluster.sh up --with-mariadb cluster}"
+: "${SNAPSTAGE_BIN:?set SNAPSTAGE_BIN to the snapstage binary}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+KUBECTL=${KUBECTL:-$("$ROOT/hack/tools.sh")/kubectl}
+export KUBECONFIG=$SNAPSTAGE_CLUSTER_DIR/kubeconfig
+work=$(mktemp -d)
+export KUBECACHEDIR=$work/kube-cache
+ns=backup-$$-$RANDOM
+checks=0
+started=$(date +%s%N)
+ctrl_pid=
+metrics_port=$((20000 + RANDOM % 20000))
+
+kn() { "$KUBECTL" -n "$ns" "$@"; }
+stamp() {
+    local ms=$((($(date +%s%N) - started) / 1000000))
+    printf '[%4d.%03ds]' $((ms / 1000)) $((ms % 1000))
+}
+ok() {
+    checks=$((checks + 1))
+    printf '%s ok %d - %s\n' "$(stamp)" "$checks" "$*"
+}
+fail() {
+    printf '%s FAIL: %s\n' "$(stamp)" "$*" >&2
+    {
+        kn get backups,volumesnapshots,pods -o wide || true
+        kn get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 30 || true
+        echo "--- controller log (last 40 lines)"
+        tail -n 40 "$work/controller.log" || true
+        tail -n 15 "$SNAPSTAGE_CLUSTER_DIR/logs/sim-storage.log" || true
+    } >&2
+    exit 1
+}
+wait_for() { # seconds what command...
+    local limit=$1 what=$2 end
+    shift 2
+    end=$((SECONDS + limit))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $end ] || fail "timed out after ${limit}s: $what"
+        sleep 0.2
+    done
+    ok "$what"
+}
+start_controller() {
+    "$SNAPSTAGE_BIN" --kubeconfig="$KUBECONFIG" --namespace="$ns" --leader-elect=false \
+        --workers=4 --metrics-bind-address=127.0.0.1:$metrics_port \
+        --health-probe-bind-address=127.0.0.1:$((metrics_port + 1)) \
+        >>"$work/controller.log" 2>&1 &
+    ctrl_pid=$!
+}
+stop_controller() {
+    [ -n "$ctrl_pid" ] || return 0
+    kill -TERM "$ctrl_pid" 2>/dev/null || true
+    wait "$ctrl_pid" 2>/dev/null || true
+    ctrl_pid=
+}
+cleanup() {
+    local rc=$?
+    stop_controller
+    "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+    cp "$work/controller.log" "$SNAPSTAGE_CLUSTER_DIR/logs/test_backup-controller.log" 2>/dev/null || true
+    rm -rf "$work"
+    echo "test_backup: $checks checks, exit $rc"
+    exit $rc
+}
+trap cleanup EXIT
+
+root_pw() { kn get secret mariadb -o jsonpath='{.data.root-password}' | base64 -d; }
+sql() { # pod statement
+    local ip
+    ip=$(kn get pod "$1" -o jsonpath='{.status.podIP}')
+    [ -n "$ip" ] || return 1
+    MYSQL_PWD=$(root_pw) mariadb -h "$ip" -u root --batch --skip-column-names \
+        --connect-timeout=5 -e "$2"
+}
+bk() { kn get backup "$1" -o jsonpath="$2"; }
+phase_is() { [ "$(bk "$1" '{.status.phase}')" = "$2" ]; }
+failed_reason() { bk "$1" '{.status.conditions[?(@.type=="Failed")].reason}'; }
+is_failed_with() { [ "$(failed_reason "$1")" = "$2" ]; }
+is_complete() { [ "$(bk "$1" '{.status.conditions[?(@.type=="Complete")].status}')" = True ]; }
+max_seen=0
+replicated() { # n: row n written on the primary is on both replicas
+    [ "$(sql mariadb-1 "SELECT COUNT(*) FROM probe.t WHERE id=$1" 2>/dev/null)" = 1 ] &&
+        [ "$(sql mariadb-2 "SELECT COUNT(*) FROM probe.t WHERE id=$1" 2>/dev/null)" = 1 ]
+}
+# The replicas apply a fresh write from the primary: nothing left locked.
+replicas_unlocked() { # what
+    max_seen=$((max_seen + 1))
+    sql mariadb-0 "INSERT INTO probe.t VALUES ($max_seen)" || fail "writing on the primary"
+    wait_for 15 "replicas apply writes again ($1)" replicated $max_seen
+}
+backup() { # name [extra yaml lines under spec, indented 2]
+    local name=$1 extra=${2:-}
+    cat >"$work/$name.yaml" <<YAML
+apiVersion: snapstage.io/v1alpha1
+kind: Backup
+metadata:
+  name: $name
+spec:
+  target:
+    statefulSetName: ${TARGET:-mariadb}
+    role: ${ROLE:-PreferReplica}
+    connection:
+      credentialsSecretRef:
+        name: ${SECRET:-mariadb-backup}
+$extra
+YAML
+    kn apply -f "$work/$name.yaml" >/dev/null || fail "applying Backup $name"
+}
+event_reasons() { # backup
+    kn get events --field-selector "involvedObject.name=$1" \
+        -o jsonpath='{range .items[*]}{.reason}{" "}{end}' 2>/dev/null
+}
+has_event() { [[ " $(event_reasons "$1") " == *" $2 "* ]]; }
+
+# ---- set-up ------------------------------------------------------------------
+"$KUBECTL" apply -f "$ROOT/crds/" >/dev/null || fail "installing the CRDs"
+"$KUBECTL" create namespace "$ns" >/dev/null
+kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
+wait_for 300 "the primary and both replicas are Ready" \
+    kn rollout status statefulset/mariadb --timeout=5s
+pw=$(root_pw)
+kn create secret generic mariadb-backup --from-literal=username=root \
+    --from-literal=password="$pw" >/dev/null
+kn create secret generic wrong-password --from-literal=username=root \
+    --from-literal=password=not-the-password >/dev/null
+kn create secret generic no-reload --from-literal=username=noreload \
+    --from-literal=password=noreload-pw >/dev/null
+sql mariadb-0 "CREATE DATABASE probe; CREATE TABLE probe.t (id INT PRIMARY KEY);
+CREATE USER noreload@'%' IDENTIFIED BY 'noreload-pw';
+GRANT BINLOG MONITOR, REPLICA MONITOR ON *.* TO noreload@'%';" || fail "setting up the primary"
+replicas_unlocked "set-up"
+start_controller
+ok "controller started (pid $ctrl_pid)"
+
+# ---- happy ---------------------------------------------------------------------
+backup happy
+wait_for 60 "Backup happy is Complete" is_complete happy
+[ "$(bk happy '{.status.phase}')" = Completed ] || fail "phase is not Completed"
+[ "$(bk happy '{.status.sourceRole}')" = Replica ] || fail "happy did not lock a replica"
+src=$(bk happy '{.status.sourcePod}')
+[[ "$src" == mariadb-1 || "$src" == mariadb-2 ]] || fail "source pod '$src' is not a replica"
+ok "a replica ($src) was locked, not the primary"
+held=$(bk happy '{.status.lock.heldMilliseconds}')
+[ -n "$held" ] && [ "$held" -ge 0 ] || fail "no lock.heldMilliseconds"
+[ -n "$(bk happy '{.status.lock.connectionId}')" ] || fail "no lock.connectionId"
+[ "$(bk happy '{.status.lock.stage}')" = BLOCK_COMMIT ] || fail "stage is not BLOCK_COMMIT"
+[ -n "$(bk happy '{.status.position.binlogFile}')" ] || fail "no position.binlogFile"
+[ -n "$(bk happy '{.status.position.gtidSlavePos}')" ] || fail "no position.gtidSlavePos"
+ok "status: lock held ${held} ms, stage BLOCK_COMMIT, position $(bk happy '{.status.position.gtidSlavePos}')"
+names=$(bk happy '{.status.snapshots[*].volumeSnapshotName}')
+[ "$names" = "happy-data happy-binlog" ] || fail "snapshot names are '$names'"
+for s in happy-data happy-binlog; do
+    [ "$(kn get volumesnapshot "$s" -o jsonpath='{.status.readyToUse}')" = true ] ||
+        fail "$s is not readyToUse"
+    [ "$(kn get volumesnapshot "$s" -o jsonpath='{.metadata.labels.snapstage\.io/backup}')" = happy ] ||
+        fail "$s lacks the backup label"
+    [ "$(kn get volumesnapshot "$s" -o jsonpath='{.metadata.labels.snapstage\.io/pod}')" = "$src" ] ||
+        fail "$s lacks the pod label"
+    [ "$(kn get volumesnapshot "$s" -o jsonpath='{.metadata.ownerReferences[0].name}')" = happy ] ||
+        fail "$s is not owned by the Backup"
+    [ -n "$(kn get volumesnapshot "$s" -o jsonpath='{.metadata.annotations.snapstage\.io/gtid-slave-pos}')" ] ||
+        fail "$s lacks the position annotation"
+    # The cut happened while the lock was held.
+    cut=$(kn get volumesnapshot "$s" -o jsonpath='{.status.creationTime}')
+    acq=$(bk happy '{.status.lock.acquiredTime}')
+    rel=$(bk happy '{.status.lock.releasedTime}')
+    [[ "$acq" < "$cut" || "$acq" == "$cut" ]] && [[ "$cut" < "$rel" ]] ||
+        fail "$s was cut at $cut, outside the lock [$acq, $rel]"
+done
+ok "both snapshots ready, labelled, annotated with the position, owned, cut inside the lock"
+for r in Started Locked Released Cut Completed; do
+    has_event happy "$r" || fail "no $r Event for happy (saw: $(event_reasons happy))"
+done
+ok "Events: $(event_reasons happy)"
+metrics=$(curl -sf "http://127.0.0.1:$metrics_port/metrics") || fail "no /metrics"
+grep -q "^snapstage_backups_total{namespace=\"$ns\",result=\"completed\"" <<<"$metrics" ||
+    fail "no snapstage_backups_total completed series"
+grep -q "^snapstage_backup_lock_hold_seconds_count{namespace=\"$ns\"} 1" <<<"$metrics" ||
+    fail "no lock hold observation"
+grep -q "^snapstage_backup_seconds_since_last_success{namespace=\"$ns\",target=\"mariadb\"}" <<<"$metrics" ||
+    fail "no seconds-since-last-success gauge: $(grep '^snapstage_backup' <<<"$metrics" | grep -v _bucket)"
+ok "metrics: backups_total, lock hold histogram, time since last success"
+replicas_unlocked "after happy"
+
+# ---- bad input: nothing is locked ---------------------------------------------
+SECRET=wrong-password backup auth
+wait_for 60 "wrong password: Failed AuthenticationFailed" is_failed_with auth AuthenticationFailed
+SECRET=does-not-exist backup secret
+wait_for 30 "missing Secret: Failed SecretNotFound" is_failed_with secret SecretNotFound
+SECRET=no-reload backup privilege
+wait_for 60 "no RELOAD: Failed PrivilegeMissing" is_failed_with privilege PrivilegeMissing
+bk privilege '{.status.conditions[?(@.type=="Failed")].message}' | grep -q RELOAD ||
+    fail "the PrivilegeMissing message does not name RELOAD"
+ok "the PrivilegeMissing message names RELOAD"
+TARGET=nothing-here backup target
+wait_for 30 "no such StatefulSet: Failed TargetNotFound" is_failed_with target TargetNotFound
+cat >"$work/notpvc.yaml" <<YAML
+apiVersion: snapstage.io/v1alpha1
+kind: Backup
+metadata:
+  name: notpvc
+spec:
+  target:
+    statefulSetName: mariadb
+    volumes: [run]
+    connection:
+      credentialsSecretRef: {name: mariadb-backup}
+YAML
+kn apply -f "$work/notpvc.yaml" >/dev/null || fail "applying notpvc"
+wait_for 30 "a volume that is not in the pod: Failed VolumeNotFound" is_failed_with notpvc VolumeNotFound
+replicas_unlocked "after the bad-input cases"
+
+# ---- the storage fails, or never cuts -------------------------------------------
+backup snaperror "  snapshot:
+    annotations:
+      sim.snapstage.io/fail: the array is on fire"
+wait_for 60 "storage error: Failed SnapshotFailed" is_failed_with snaperror SnapshotFailed
+bk snaperror '{.status.conditions[?(@.type=="Failed")].message}' | grep -q "the array is on fire" ||
+    fail "the SnapshotFailed message lacks the storage's message"
+ok "the message carries the storage's error"
+replicas_unlocked "after SnapshotFailed"
+
+backup timeout "  snapshot:
+    annotations:
+      sim.snapstage.io/hang: cut
+  lock:
+    timeoutSeconds: 2"
+wait_for 60 "storage never cuts: Failed LockTimeout" is_failed_with timeout LockTimeout
+held=$(bk timeout '{.status.lock.heldMilliseconds}')
+[ "$held" -ge 2000 ] && [ "$held" -lt 3000 ] || fail "LockTimeout held the lock $held ms (want 2000..3000)"
+ok "LockTimeout released the lock after $held ms (timeoutSeconds 2)"
+wait_for 30 "the uncut snapshots were deleted" \
+    bash -c "! $KUBECTL -n $ns get volumesnapshot timeout-data timeout-binlog -o name 2>/dev/null | grep -q ."
+replicas_unlocked "after LockTimeout"
+
+# ---- choosing the server ---------------------------------------------------------
+sql mariadb-1 "STOP SLAVE SQL_THREAD" || fail "stopping mariadb-1's SQL thread"
+sql mariadb-2 "STOP SLAVE SQL_THREAD" || fail "stopping mariadb-2's SQL thread"
+ROLE=Replica backup onlyreplica
+wait_for 60 "no healthy replica, role Replica: Failed NoHealthyReplica" \
+    is_failed_with onlyreplica NoHealthyReplica
+ROLE=PreferReplica backup prefer
+wait_for 60 "no healthy replica, PreferReplica: Complete" is_complete prefer
+[ "$(bk prefer '{.status.sourceRole}')" = Primary ] || fail "prefer did not fall back to the primary"
+[ "$(bk prefer '{.status.sourcePod}')" = mariadb-0 ] || fail "prefer did not lock mariadb-0"
+has_event prefer FellBackToPrimary || fail "no FellBackToPrimary Event"
+[ "$(kn get events --field-selector involvedObject.name=prefer,reason=FellBackToPrimary -o jsonpath='{.items[0].type}')" = Warning ] ||
+    fail "FellBackToPrimary is not a Warning"
+ok "PreferReplica fell back to the primary with a Warning Event: $(bk prefer '{.status.message}' | cut -c1-120)"
+sql mariadb-1 "START SLAVE SQL_THREAD" || fail "restarting mariadb-1's SQL thread"
+sql mariadb-2 "START SLAVE SQL_THREAD" || fail "restarting mariadb-2's SQL thread"
+replicas_unlocked "after the role cases"
+
+# ---- two Backups of the same server at once ---------------------------------------
+cat >"$work/two.yaml" <<YAML
+apiVersion: snapstage.io/v1alpha1
+kind: Backup
+metadata: {name: two-a}
+spec:
+  target: {statefulSetName: mariadb, connection: {credentialsSecretRef: {name: mariadb-backup}}}
+  snapshot: {annotations: {sim.snapstage.io/cut-latency-ms: "1500"}}
+---
+apiVersion: snapstage.io/v1alpha1
+kind: Backup
+metadata: {name: two-b}
+spec:
+  target: {statefulSetName: mariadb, connection: {credentialsSecretRef: {name: mariadb-backup}}}
+  snapshot: {annotations: {sim.snapstage.io/cut-latency-ms: "1500"}}
+YAML
+kn apply -f "$work/two.yaml" >/dev/null || fail "applying two Backups"
+wait_for 90 "two-a is Complete" is_complete two-a
+wait_for 90 "two-b is Complete" is_complete two-b
+if [ "$(bk two-a '{.status.sourcePod}')" = "$(bk two-b '{.status.sourcePod}')" ]; then
+    a1=$(bk two-a '{.status.lock.acquiredTime}') a2=$(bk two-a '{.status.lock.releasedTime}')
+    b1=$(bk two-b '{.status.lock.acquiredTime}') b2=$(bk two-b '{.status.lock.releasedTime}')
+    if [[ "$a2" < "$b1" ]] || [[ "$b2" < "$a1" ]]; then
+        ok "same server, sessions did not overlap: a [$a1, $a2], b [$b1, $b2]"
+    else
+        fail "lock sessions overlapped: a [$a1, $a2], b [$b1, $b2]"
+    fi
+    { has_event two-a Queued || has_event two-b Queued; } || fail "neither Backup was Queued"
+    ok "the later one was Queued while it waited"
+else
+    fail "the two Backups locked different servers ($(bk two-a '{.status.sourcePod}'), $(bk two-b '{.status.sourcePod}')): the healthiest replica should win both times"
+fi
+
+# ---- SIGKILL while the lock is held -------------------------------------------------
+backup sigkill "  snapshot:
+    annotations:
+      sim.snapstage.io/cut-latency-ms: \"4000\"
+  lock:
+    timeoutSeconds: 20"
+wait_for 30 "sigkill is Locked" phase_is sigkill Locked
+victim=$(bk sigkill '{.status.sourcePod}')
+conn=$(bk sigkill '{.status.lock.connectionId}')
+first_names=$(bk sigkill '{.status.snapshots[*].volumeSnapshotName}')
+kill -KILL "$ctrl_pid"
+wait "$ctrl_pid" 2>/dev/null || true
+ctrl_pid=
+killed_at=$(date +%s%N)
+ok "controller killed with SIGKILL while $victim held the lock (connection $conn)"
+max_seen=$((max_seen + 1))
+sql mariadb-0 "INSERT INTO probe.t VALUES ($max_seen)" || fail "writing on the primary"
+until [ "$(sql "$victim" "SELECT COUNT(*) FROM probe.t WHERE id=$max_seen" 2>/dev/null)" = 1 ]; do
+    [ $((($(date +%s%N) - killed_at) / 1000000000)) -lt 15 ] ||
+        fail "$victim did not commit replicated writes within 15 s of the kill"
+    sleep 0.1
+done
+ok "$victim commits again $((($(date +%s%N) - killed_at) / 1000000)) ms after the kill"
+start_controller
+wait_for 90 "restarted, the controller completes sigkill on a new attempt" is_complete sigkill
+[ "$(bk sigkill '{.status.attempts}')" = 2 ] || fail "attempts is $(bk sigkill '{.status.attempts}'), want 2"
+for s in $first_names; do
+    ! kn get volumesnapshot "$s" >/dev/null 2>&1 || fail "untrusted snapshot $s of the interrupted session still exists"
+done
+has_event sigkill Interrupted || fail "no Interrupted Event"
+ok "attempt 1's snapshots ($first_names) deleted, attempt 2 complete: $(bk sigkill '{.status.snapshots[*].volumeSnapshotName}')"
+replicas_unlocked "at the end"
