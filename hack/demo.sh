@@ -146,18 +146,17 @@ for _ in $(seq 1 50); do
 done
 run sql mariadb-1 "SELECT * FROM shop.orders"
 
-say "Asking for one backup now: a BackupSchedule with schedule \"once\""
-# The account snapstage locks with (root here; in production one with RELOAD
-# and REPLICA MONITOR), in the Secret the schedule names.
+say "Asking for one backup now: a Backup of StatefulSet mariadb"
+# The account snapstage locks with (root here; in production one with RELOAD,
+# BINLOG MONITOR and REPLICA MONITOR), in the Secret the Backup names.
 k -n "$NS" create secret generic mariadb-backup --from-literal=username=root \
     --from-literal=password="$root_pw" --dry-run=client -o yaml | k apply -f - >/dev/null
-cat >"$DIR/schedule.yaml" <<'YAML'
+cat >"$DIR/backup.yaml" <<'YAML'
 apiVersion: snapstage.io/v1alpha1
-kind: BackupSchedule
+kind: Backup
 metadata:
-  name: demo-once
+  name: demo-now
 spec:
-  schedule: once
   target:
     statefulSetName: mariadb
     role: PreferReplica
@@ -168,42 +167,23 @@ spec:
     stage: BLOCK_COMMIT
     timeoutSeconds: 30
 YAML
-run k -n "$NS" apply -f "$DIR/schedule.yaml"
-sleep 3
-run k -n "$NS" get backupschedules,backups,volumesnapshots
-note "NOT YET: the schedule and backup controllers are not built, so no Backup"
-note "appears. What the layers below already do is shown next: a consistent"
-note "snapshot of a replica's volumes, cut by the storage, and a restore from it."
-
-say "What exists: VolumeSnapshots of replica mariadb-1's data and binlog volumes"
-cat >"$DIR/snapshot.yaml" <<'YAML'
-apiVersion: snapshot.storage.k8s.io/v1
-kind: VolumeSnapshot
-metadata:
-  name: demo-mariadb-1-data
-spec:
-  source:
-    persistentVolumeClaimName: data-mariadb-1
----
-# The binary log too: crash recovery of a cut that caught a transaction
-# between prepare and commit needs it.
-apiVersion: snapshot.storage.k8s.io/v1
-kind: VolumeSnapshot
-metadata:
-  name: demo-mariadb-1-binlog
-spec:
-  source:
-    persistentVolumeClaimName: binlog-mariadb-1
-YAML
-run k -n "$NS" apply -f "$DIR/snapshot.yaml"
-k -n "$NS" wait volumesnapshot/demo-mariadb-1-data volumesnapshot/demo-mariadb-1-binlog --for=jsonpath='{.status.readyToUse}'=true \
-    --timeout=120s >/dev/null 2>&1 || true
-run k -n "$NS" get volumesnapshots,volumesnapshotcontents
-note "written after the cut (must not appear in the restore):"
-sql mariadb-0 "REPLACE INTO shop.orders VALUES (3, 'written after the snapshot')"
+run k -n "$NS" apply -f "$DIR/backup.yaml"
+k -n "$NS" wait backup/demo-now --for=condition=Complete --timeout=120s >/dev/null 2>&1 ||
+    note "the Backup did not complete: see $DIR/logs/snapstage.log"
+run k -n "$NS" get backups -o wide
+note "what the controller recorded: the replica it locked, how long, and the position"
+run k -n "$NS" get backup demo-now -o \
+    jsonpath='{"source: "}{.status.sourcePod}{" ("}{.status.sourceRole}{")\nlock: "}{.status.lock.stage}{" held "}{.status.lock.heldMilliseconds}{" ms, connection "}{.status.lock.connectionId}{"\nposition: gtid_slave_pos="}{.status.position.gtidSlavePos}{" primary binlog "}{.status.position.primaryBinlogFile}{":"}{.status.position.primaryBinlogPosition}{"\n"}'
+run k -n "$NS" get volumesnapshots -L snapstage.io/backup,snapstage.io/pod,snapstage.io/claim
+run k -n "$NS" get events --field-selector involvedObject.name=demo-now \
+    -o custom-columns=REASON:.reason,MESSAGE:.message
+note "written after the backup (must not appear in the restore):"
+sql mariadb-0 "REPLACE INTO shop.orders VALUES (3, 'written after the backup')"
 run sql mariadb-0 "SELECT * FROM shop.orders"
+note "NOT YET: the BackupSchedule (schedules, retention) and Restore controllers."
+note "The restore below is done by hand from the Backup's VolumeSnapshots."
 
-say "Restoring it into a new claim and starting a MariaDB on it"
+say "Restoring the backup into new claims and starting a MariaDB on them"
 cat >"$DIR/restore.yaml" <<'YAML'
 apiVersion: v1
 kind: PersistentVolumeClaim
@@ -218,7 +198,7 @@ spec:
   dataSource:
     apiGroup: snapshot.storage.k8s.io
     kind: VolumeSnapshot
-    name: demo-mariadb-1-data
+    name: demo-now-data
 ---
 apiVersion: v1
 kind: PersistentVolumeClaim
@@ -233,7 +213,7 @@ spec:
   dataSource:
     apiGroup: snapshot.storage.k8s.io
     kind: VolumeSnapshot
-    name: demo-mariadb-1-binlog
+    name: demo-now-binlog
 ---
 apiVersion: v1
 kind: Pod
@@ -243,7 +223,7 @@ spec:
   containers:
   - name: mariadb
     image: mariadb:10.11
-    # A copy of a replica for inspection: do not resume its replication.
+    # A copy for inspection: do not resume the replication its data carries.
     args: [--skip-slave-start]
     ports:
     - {name: mysql, containerPort: 3306}
@@ -265,7 +245,7 @@ run k -n "$NS" get pvc/restored-data pvc/restored-binlog pod/restored -o wide
 run sql restored "SELECT * FROM shop.orders"
 
 say "Done in $((SECONDS - started)) s"
-note "Missing today: the Backup, BackupSchedule and Restore controllers."
+note "Missing today: the BackupSchedule and Restore controllers."
 if [ $teardown = 1 ]; then
     hack/cluster.sh --dir "$DIR" down
 else

@@ -8,6 +8,8 @@
 #               Events and metrics say so;
 #   auth        a wrong password                 -> Failed AuthenticationFailed
 #   secret      a Secret that does not exist     -> Failed SecretNotFound
+#               (or lacks the key)                -> Failed SecretKeyMissing
+#   noclass     no such VolumeSnapshotClass      -> Failed SnapshotClassNotFound
 #   privilege   an account without RELOAD        -> Failed PrivilegeMissing
 #   snaperror   the storage fails the snapshot   -> Failed SnapshotFailed
 #   timeout     the storage never cuts           -> Failed LockTimeout, the
@@ -226,6 +228,13 @@ wait_for 60 "no RELOAD: Failed PrivilegeMissing" is_failed_with privilege Privil
 bk privilege '{.status.conditions[?(@.type=="Failed")].message}' | grep -q RELOAD ||
     fail "the PrivilegeMissing message does not name RELOAD"
 ok "the PrivilegeMissing message names RELOAD"
+kn create secret generic no-user-key --from-literal=user=root >/dev/null
+SECRET=no-user-key backup nokey
+wait_for 30 "a Secret without the username key: Failed SecretKeyMissing" is_failed_with nokey SecretKeyMissing
+backup noclass "  snapshot:
+    volumeSnapshotClassName: no-such-class"
+wait_for 30 "no such VolumeSnapshotClass: Failed SnapshotClassNotFound" \
+    is_failed_with noclass SnapshotClassNotFound
 TARGET=nothing-here backup target
 wait_for 30 "no such StatefulSet: Failed TargetNotFound" is_failed_with target TargetNotFound
 cat >"$work/notpvc.yaml" <<YAML
