@@ -1218,6 +1218,7 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 	 * only ever started from the API's latest copy. */
 	if (ctrl_store_get(&cached, bc->o.backups, key) < 0 || cached == NULL ||
 	    finished(cached)) {
+		json_decref(cached);
 		res = ctrl_result_done();
 		goto done;
 	}

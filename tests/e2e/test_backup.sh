@@ -359,3 +359,14 @@ done
 has_event sigkill Interrupted || fail "no Interrupted Event"
 ok "attempt 1's snapshots ($first_names) deleted, attempt 2 complete: $(bk sigkill '{.status.snapshots[*].volumeSnapshotName}')"
 replicas_unlocked "at the end"
+
+# A clean stop: exit 0, and (in the ASan build) no sanitizer report, leaks
+# included, which LeakSanitizer prints at exit.
+kill -TERM "$ctrl_pid"
+rc=0
+wait "$ctrl_pid" || rc=$?
+ctrl_pid=
+[ $rc = 0 ] || fail "the controller exited $rc after SIGTERM"
+! grep -q -E "ERROR: (Address|Leak|Thread)Sanitizer|runtime error:" "$work/controller.log" ||
+    fail "sanitizer report in the controller log: $(grep -m3 -E 'Sanitizer|runtime error' "$work/controller.log")"
+ok "the controller stopped cleanly on SIGTERM (exit 0, no sanitizer report)"
