@@ -225,6 +225,34 @@ static int volume_claim(app_plan_volume *out, const char *pod, const json_t *vol
 	return 1;
 }
 
+/* Orders default volumes by name: a StatefulSet controller adds its claim
+ * templates to the pod in map order, so "spec order" differs from pod to
+ * pod, and Backups of one StatefulSet would list their snapshots in
+ * different orders. */
+static void sort_volumes(app_plan_candidate *c)
+{
+	bool eph[APP_MAX_VOLUMES];
+	size_t i, j;
+
+	for (i = 0; i < c->n_volumes; i++)
+		eph[i] = c->volumes[i].claim == c->volumes[i].claim_buf;
+	for (i = 1; i < c->n_volumes; i++) {
+		for (j = i; j > 0 && strcmp(c->volumes[j - 1].volume, c->volumes[j].volume) > 0;
+		     j--) {
+			app_plan_volume tv = c->volumes[j];
+			bool te = eph[j];
+
+			c->volumes[j] = c->volumes[j - 1];
+			eph[j] = eph[j - 1];
+			c->volumes[j - 1] = tv;
+			eph[j - 1] = te;
+		}
+	}
+	for (i = 0; i < c->n_volumes; i++)
+		if (eph[i])
+			c->volumes[i].claim = c->volumes[i].claim_buf;
+}
+
 /* "a, b, c" of the pod's volume names, cut to fit. */
 static void volume_names(char *buf, size_t cap, const json_t *pod)
 {
@@ -290,7 +318,7 @@ static int pod_volumes(app_plan_candidate *c, const json_t *pod, const app_targe
 	}
 	if (t->n_volumes > 0)
 		return 0;
-	/* None named: every volume backed by a claim, in spec order. */
+	/* None named: every volume backed by a claim, by name (see sort_volumes). */
 	json_array_foreach(at2(pod, "spec", "volumes"), i, vol)
 	{
 		app_plan_volume v;
@@ -317,6 +345,7 @@ static int pod_volumes(app_plan_candidate *c, const json_t *pod, const app_targe
 				c->volumes[c->n_volumes].claim_buf;
 		c->n_volumes++;
 	}
+	sort_volumes(c);
 	if (c->n_volumes == 0) {
 		*reason = "VolumeNotPVC";
 		return ss_error_set(

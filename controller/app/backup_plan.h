@@ -93,7 +93,8 @@ typedef struct {
  * that StatefulSet; a selector target the pods whose labels match. Pods
  * being deleted are skipped. Every selected pod is a candidate, ready or
  * not. Volumes: the named ones, in the order named; with none named,
- * every volume backed by a claim, in spec order.
+ * every volume backed by a claim, ordered by volume name (a StatefulSet's
+ * pods list their claim templates in no fixed order).
  *
  * Pods are checked in candidate order, so the error does not depend on the
  * order of `pods`. On failure returns SS_ENOTFOUND or SS_EINVALID, sets

@@ -184,7 +184,7 @@ held=$(bk happy '{.status.lock.heldMilliseconds}')
 [ -n "$(bk happy '{.status.position.gtidSlavePos}')" ] || fail "no position.gtidSlavePos"
 ok "status: lock held ${held} ms, stage BLOCK_COMMIT, position $(bk happy '{.status.position.gtidSlavePos}')"
 names=$(bk happy '{.status.snapshots[*].volumeSnapshotName}')
-[ "$names" = "happy-data happy-binlog" ] || fail "snapshot names are '$names'"
+[ "$names" = "happy-binlog happy-data" ] || fail "snapshot names are '$names' (want the volumes by name)"
 for s in happy-data happy-binlog; do
     [ "$(kn get volumesnapshot "$s" -o jsonpath='{.status.readyToUse}')" = true ] ||
         fail "$s is not readyToUse"

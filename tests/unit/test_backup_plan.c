@@ -571,14 +571,16 @@ static void test_default_volumes_are_every_claim(void **state)
 	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
 			 0);
 	assert_int_equal(out->c[0].n_volumes, 3);
-	/* spec order; the ephemeral volume's claim is named by Kubernetes */
+	/* by volume name (spec order is data, tmp, logs); the ephemeral
+	 * volume's claim is named by Kubernetes and still points at its own
+	 * buffer after the sort */
 	assert_string_equal(out->c[0].volumes[0].volume, "data");
 	assert_string_equal(out->c[0].volumes[0].claim, "data-x");
-	assert_string_equal(out->c[0].volumes[1].volume, "tmp");
-	assert_string_equal(out->c[0].volumes[1].claim, "mariadb-0-tmp");
-	assert_ptr_equal(out->c[0].volumes[1].claim, out->c[0].volumes[1].claim_buf);
-	assert_string_equal(out->c[0].volumes[2].volume, "logs");
-	assert_string_equal(out->c[0].volumes[2].claim, "logs-x");
+	assert_string_equal(out->c[0].volumes[1].volume, "logs");
+	assert_string_equal(out->c[0].volumes[1].claim, "logs-x");
+	assert_string_equal(out->c[0].volumes[2].volume, "tmp");
+	assert_string_equal(out->c[0].volumes[2].claim, "mariadb-0-tmp");
+	assert_ptr_equal(out->c[0].volumes[2].claim, out->c[0].volumes[2].claim_buf);
 	json_decref(pods);
 	json_decref(b);
 	free(out);
@@ -648,7 +650,10 @@ static void test_too_many_claims_without_names(void **state)
 	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
 			 0);
 	assert_int_equal(out->c[0].n_volumes, APP_MAX_VOLUMES);
-	assert_string_equal(out->c[0].volumes[APP_MAX_VOLUMES - 1].claim, "v16");
+	/* by name: v1, v10 .. v16, v2 .. v9 */
+	assert_string_equal(out->c[0].volumes[0].claim, "v1");
+	assert_string_equal(out->c[0].volumes[1].claim, "v10");
+	assert_string_equal(out->c[0].volumes[APP_MAX_VOLUMES - 1].claim, "v9");
 	json_decref(pods);
 	json_decref(b);
 	free(out);
