@@ -12,10 +12,12 @@
 # --no-defaults), starts both servers with --no-defaults, and creates, on the
 # primary (replicated to the replica):
 #   root@localhost, root@'%'  everything, WITH GRANT OPTION
-#   backup@'%'                RELOAD, BINLOG MONITOR, REPLICA MONITOR: what a
-#                             lock session needs (BACKUP STAGE needs RELOAD;
-#                             SHOW MASTER STATUS needs BINLOG MONITOR; SHOW
-#                             [ALL] SLAVE[S] STATUS needs REPLICA MONITOR)
+#   backup@'%'                RELOAD, BINLOG MONITOR, REPLICA MONITOR,
+#                             REPLICATION SLAVE ADMIN: what a lock session
+#                             needs (BACKUP STAGE needs RELOAD; SHOW MASTER
+#                             STATUS needs BINLOG MONITOR; SHOW [ALL]
+#                             SLAVE[S] STATUS needs REPLICA MONITOR; pausing a
+#                             replica's SQL threads REPLICATION SLAVE ADMIN)
 #   weak@'%'                  BINLOG MONITOR, REPLICA MONITOR (no RELOAD)
 #   repl@'%'                  REPLICATION SLAVE (the replica's connection)
 # and the database snapstage_test. The primary serves TLS with a certificate
@@ -252,7 +254,7 @@ ALTER USER root@localhost IDENTIFIED BY '$pw_root';
 CREATE USER root@'%' IDENTIFIED BY '$pw_root';
 GRANT ALL ON *.* TO root@'%' WITH GRANT OPTION;
 CREATE USER backup@'%' IDENTIFIED BY '$pw_backup';
-GRANT RELOAD, BINLOG MONITOR, REPLICA MONITOR ON *.* TO backup@'%';
+GRANT RELOAD, BINLOG MONITOR, REPLICA MONITOR, REPLICATION SLAVE ADMIN ON *.* TO backup@'%';
 CREATE USER weak@'%' IDENTIFIED BY '$pw_weak';
 GRANT BINLOG MONITOR, REPLICA MONITOR ON *.* TO weak@'%';
 CREATE USER repl@'%' IDENTIFIED BY '$pw_repl';

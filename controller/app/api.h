@@ -277,6 +277,7 @@ typedef struct {
 	int64_t acquired_ns;   /* 0: not acquired */
 	int64_t released_ns;
 	int64_t held_ms; /* -1: unknown */
+	bool replication_paused; /* we stopped the replica's SQL threads */
 } app_lock_status;
 
 /* Backup.status without conditions (ctrl/conditions.h edits those in

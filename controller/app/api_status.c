@@ -262,6 +262,7 @@ int app_backup_status_decode(app_backup_status *out, const json_t *obj)
 	b.lock.acquired_ns = get_time(lock, "acquiredTime");
 	b.lock.released_ns = get_time(lock, "releasedTime");
 	b.lock.held_ms = get_int(lock, "heldMilliseconds", -1);
+	b.lock.replication_paused = json_is_true(json_object_get(lock, "replicationPaused"));
 	b.start_ns = get_time(st, "startTime");
 	b.completion_ns = get_time(st, "completionTime");
 	b.attempts = (int)get_int(st, "attempts", 0);
@@ -322,6 +323,10 @@ int app_backup_status_encode(json_t *obj, const app_backup_status *b)
 		put_time_micro(&rc, lock, "acquiredTime", b->lock.acquired_ns);
 		put_time_micro(&rc, lock, "releasedTime", b->lock.released_ns);
 		put_int(&rc, lock, "heldMilliseconds", b->lock.held_ms, -1);
+		if (b->lock.replication_paused)
+			put(&rc, lock, "replicationPaused", json_true());
+		else
+			json_object_del(lock, "replicationPaused");
 	}
 	drop_if_empty(st, "lock");
 	put_time(&rc, st, "startTime", b->start_ns);

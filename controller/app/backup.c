@@ -52,6 +52,10 @@ static const kube_resource secrets = { "", "v1", "secrets", true };
 typedef struct {
 	char server[CTRL_KEY_MAX]; /* namespace/pod */
 	char holder[CTRL_KEY_MAX]; /* the Backup's key */
+	/* What the server was when its holder chose it: while the holder has
+	 * its SQL threads stopped, a probe would call it unhealthy, and the
+	 * Backups waiting for it would wrongly go elsewhere or fail. */
+	app_db_verdict verdict;
 } busy_entry;
 
 typedef struct {
@@ -211,7 +215,7 @@ void app_backup_on_snapshot_update(void *payload, const json_t *old, const json_
 /* Takes `server` for `holder`: 0, or SS_EEXISTS with *other set to the key
  * of the Backup that holds it. */
 static int server_take(app_backup_ctrl *bc, const char *server, const char *holder,
-		       char *other, size_t other_cap)
+		       const app_db_verdict *verdict, char *other, size_t other_cap)
 {
 	size_t i;
 	int rc = 0;
@@ -231,10 +235,30 @@ static int server_take(app_backup_ctrl *bc, const char *server, const char *hold
 	}
 	ss_strlcpy(bc->busy[bc->n_busy].server, server, sizeof(bc->busy[0].server));
 	ss_strlcpy(bc->busy[bc->n_busy].holder, holder, sizeof(bc->busy[0].holder));
+	bc->busy[bc->n_busy].verdict = *verdict;
 	bc->n_busy++;
 done:
 	pthread_mutex_unlock(&bc->mu);
 	return rc;
+}
+
+/* If `server` is in a lock session of this process, the verdict it had
+ * when that session chose it. */
+static bool server_busy_verdict(app_backup_ctrl *bc, const char *server,
+				app_db_verdict *out)
+{
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&bc->mu);
+	for (i = 0; i < bc->n_busy && !found; i++) {
+		if (strcmp(bc->busy[i].server, server) == 0) {
+			*out = bc->busy[i].verdict;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&bc->mu);
+	return found;
 }
 
 static void server_give_back(app_backup_ctrl *bc, const char *server)
@@ -815,6 +839,24 @@ static void lock_end(run *r, app_lock_session *session)
 	}
 }
 
+/* Starts the replica's SQL threads again if this Backup stopped them. On
+ * failure the flag stays set (the status says so) and a later reconcile
+ * tries again. */
+static void resume_replication(run *r, app_db *db, const char *pod)
+{
+	if (!r->st.lock.replication_paused)
+		return;
+	if (app_db_replication_resume(db) == 0) {
+		r->st.lock.replication_paused = false;
+		return;
+	}
+	ss_log(SS_LOG_ERROR, "could not restart the replica's SQL threads",
+	       SS_LS("backup", r->key), SS_LS("pod", pod), SS_LERR());
+	event(r, CTRL_EVENT_WARNING, "ReplicationNotResumed",
+	      "could not START ALL SLAVES SQL_THREAD on %s: %s; retrying", pod,
+	      ss_error_last()->message);
+}
+
 /* Step 8: the session on the chosen server. Returns the reconcile result. */
 static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *cand)
 {
@@ -831,18 +873,24 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 			       r->spec.lock.acquire_timeout_seconds);
 	if (rc < 0) {
 		const char *reason = rc == SS_ETIMEOUT ? "LockAcquireTimeout" : db_reason(rc);
+		char why[SS_ERROR_MESSAGE_MAX];
 
-		return fail(r, reason, "locking %s: %s", cand->pod, ss_error_last()->message);
+		ss_strlcpy(why, ss_error_last()->message, sizeof(why));
+		resume_replication(r, db, cand->pod);
+		return fail(r, reason, "locking %s: %s", cand->pod, why);
 	}
 	li = app_db_lock_info(session);
 	deadline = li->acquired_mono_ns + r->spec.lock.timeout_seconds * SS_NS_PER_SEC;
 	if (app_db_lock_read_position(&pos, session) < 0) {
 		char why[SS_ERROR_MESSAGE_MAX];
 
+		int code = ss_error_last()->code;
+
 		ss_strlcpy(why, ss_error_last()->message, sizeof(why));
 		lock_end(r, session);
 		app_db_lock_free(session);
-		return fail(r, db_reason(ss_error_last()->code),
+		resume_replication(r, db, cand->pod);
+		return fail(r, db_reason(code),
 			    "reading the replication position on %s: %s", cand->pod, why);
 	}
 	r->st.position = pos;
@@ -885,6 +933,7 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 	lock_end(r, session);
 	app_db_lock_free(session);
 	session = NULL;
+	resume_replication(r, db, cand->pod);
 	/* The storage's part of the hold: from asking for the snapshots to
 	 * seeing the last cut. The rest is ours (status write, END). */
 	cut_ms = (t_seen - t_create) / SS_NS_PER_MS;
@@ -934,6 +983,7 @@ session_error: {
 	ss_strlcpy(why, ss_error_last()->message, sizeof(why));
 	lock_end(r, session);
 	app_db_lock_free(session);
+	resume_replication(r, db, cand->pod);
 	ss_log(SS_LOG_WARN, "lock session aborted", SS_LS("backup", r->key),
 	       SS_LS("error", why));
 	ss_error_set(SS_ERROR, "lock session on %s aborted: %s", cand->pod, why);
@@ -1072,6 +1122,50 @@ static ctrl_result step_interrupted(run *r, const json_t *pods)
 	return res;
 }
 
+/* A Backup whose status says it stopped a replica's SQL threads, seen at
+ * the start of a reconcile (the process died, or START failed): start them
+ * again before anything else. 0 when nothing is left paused. */
+static int recover_paused(run *r, const json_t *pods)
+{
+	app_plan_candidates *cands = calloc(1, sizeof(*cands));
+	const app_plan_candidate *cand = NULL;
+	const char *reason = NULL;
+	credentials cred = { 0 };
+	app_db_target t;
+	app_db *db = NULL;
+	int rc;
+
+	own_status(r);
+	if (cands == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	if (app_plan_candidates_resolve(cands, &r->spec.target, pods, &reason) == 0)
+		cand = find_pod(cands, r->st.source_pod);
+	if (cand == NULL || cand->ip == NULL) {
+		/* The pod is gone (a new one starts replication afresh). */
+		free(cands);
+		r->st.lock.replication_paused = false;
+		return write_status(r);
+	}
+	rc = credentials_read(&cred, r, &reason);
+	if (rc == 0) {
+		db_target(&t, r, cand, &cred);
+		rc = app_db_connect(&db, &t);
+		if (rc == 0)
+			rc = app_db_replication_resume(db);
+		app_db_close(db);
+		credentials_free(&cred);
+	}
+	if (rc == 0) {
+		r->st.lock.replication_paused = false;
+		event(r, CTRL_EVENT_NORMAL, "ReplicationResumed",
+		      "started the SQL threads of %s again (stopped by an interrupted "
+		      "lock session)", cand->pod);
+		rc = write_status(r);
+	}
+	free(cands);
+	return rc;
+}
+
 /* Steps 5-8. */
 static ctrl_result step_run(run *r, const json_t *pods)
 {
@@ -1126,6 +1220,9 @@ static ctrl_result step_run(run *r, const json_t *pods)
 
 		if (!cands->c[i].ready)
 			continue;
+		if (ctrl_key_join(server, sizeof(server), r->ns, cands->c[i].pod) == 0 &&
+		    server_busy_verdict(r->bc, server, &probes[i].verdict))
+			continue; /* in a session of ours: as it was then */
 		db_target(&t, r, &cands->c[i], &cred);
 		rc = app_db_connect(&dbs[i], &t);
 		if (rc == 0)
@@ -1149,7 +1246,8 @@ static ctrl_result step_run(run *r, const json_t *pods)
 		res = ctrl_result_error();
 		goto done;
 	}
-	if (server_take(r->bc, server, r->key, other, sizeof(other)) < 0) {
+	if (server_take(r->bc, server, r->key, &probes[choice.chosen].verdict, other,
+			sizeof(other)) < 0) {
 		char msg[MSG_MAX];
 
 		snprintf(msg, sizeof(msg),
@@ -1169,12 +1267,42 @@ static ctrl_result step_run(run *r, const json_t *pods)
 		res = ctrl_result_requeue_after(r->bc->o.queued_retry_ns);
 		goto done;
 	}
+	if (chosen_db == NULL) {
+		/* It was in another session when probed, and that session ended
+		 * since: probe it afresh. */
+		server_give_back(r->bc, server);
+		res = ctrl_result_requeue_after(0);
+		goto done;
+	}
 	ss_strlcpy(r->source_pod, cand->pod, sizeof(r->source_pod));
 	r->st.source_pod = r->source_pod;
 	r->st.source_role = choice.role;
 	if (choice.fell_back)
 		event(r, CTRL_EVENT_WARNING, "FellBackToPrimary", "%s", choice.message);
-	/* 8 */
+	/* 8: on a replica, stop the SQL threads between event groups first
+	 * (mariadb.h: app_db_replication_pause), recorded before it happens so
+	 * that a restarted controller knows to start them again. */
+	if (strcmp(choice.role, "Replica") == 0) {
+		r->st.lock.replication_paused = true;
+		set_message(r, "pausing replication on %s for the cut", cand->pod);
+		if (write_status(r) < 0) {
+			res = ctrl_result_error();
+			server_give_back(r->bc, server);
+			goto done;
+		}
+		if (app_db_replication_pause(chosen_db) < 0) {
+			char why[SS_ERROR_MESSAGE_MAX];
+			int code = ss_error_last()->code;
+
+			ss_strlcpy(why, ss_error_last()->message, sizeof(why));
+			/* STOP may have half-worked: START is harmless either way. */
+			resume_replication(r, chosen_db, cand->pod);
+			res = fail(r, db_reason(code), "pausing replication on %s: %s",
+				   cand->pod, why);
+			server_give_back(r->bc, server);
+			goto done;
+		}
+	}
 	res = lock_session(r, chosen_db, cand);
 	if (choice.fell_back && res.kind != CTRL_RESULT_ERROR &&
 	    r->st.phase == APP_BACKUP_UPLOADING) {
@@ -1192,6 +1320,14 @@ done:
 	free(cands);
 	free(probes);
 	return res;
+}
+
+/* Whether obj's status says its lock session stopped a replica's SQL
+ * threads and did not start them again. */
+static bool paused(const json_t *obj)
+{
+	return json_is_true(json_object_get(
+		json_object_get(json_object_get(obj, "status"), "lock"), "replicationPaused"));
 }
 
 static bool finished(const json_t *obj)
@@ -1217,7 +1353,7 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 	/* 1: the cache says whether there is anything to do; a lock session is
 	 * only ever started from the API's latest copy. */
 	if (ctrl_store_get(&cached, bc->o.backups, key) < 0 || cached == NULL ||
-	    finished(cached)) {
+	    (finished(cached) && !paused(cached))) {
 		json_decref(cached);
 		res = ctrl_result_done();
 		goto done;
@@ -1228,8 +1364,9 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 		goto done;
 	}
 	rc = kube_get(&r->obj, bc->o.client, &app_backups, r->ns, r->name);
-	if (rc == SS_ENOTFOUND || (rc == 0 && (finished(r->obj) ||
-					       ctrl_meta(r->obj, "deletionTimestamp")))) {
+	if (rc == SS_ENOTFOUND ||
+	    (rc == 0 && ((finished(r->obj) && !paused(r->obj)) ||
+			 ctrl_meta(r->obj, "deletionTimestamp")))) {
 		res = ctrl_result_done();
 		goto done;
 	}
@@ -1244,13 +1381,22 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 		res = fail(r, reason ? reason : "InvalidSpec", "%s", ss_error_last()->message);
 		goto done;
 	}
+	if (ctrl_store_by_index(&pods, bc->o.pods, APP_INDEX_NAMESPACE, r->ns) < 0) {
+		res = ctrl_result_error();
+		goto done;
+	}
+	if (r->st.lock.replication_paused && r->st.source_pod &&
+	    recover_paused(r, pods) < 0) {
+		res = ctrl_result_error();
+		goto done;
+	}
+	if (finished(r->obj)) {
+		res = ctrl_result_done();
+		goto done;
+	}
 	/* 3 */
 	if (r->st.has_phase && r->st.phase == APP_BACKUP_UPLOADING) {
 		res = step_uploading(r);
-		goto done;
-	}
-	if (ctrl_store_by_index(&pods, bc->o.pods, APP_INDEX_NAMESPACE, r->ns) < 0) {
-		res = ctrl_result_error();
 		goto done;
 	}
 	/* 4 */

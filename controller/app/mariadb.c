@@ -1079,3 +1079,17 @@ int app_db_kill_connection(app_db *db, int64_t connection_id)
 		nanosleep(&pause, NULL);
 	}
 }
+
+/* ---- replication on a replica -------------------------------------------- */
+
+#define SLAVE_ADMIN "REPLICATION SLAVE ADMIN"
+
+int app_db_replication_pause(app_db *db)
+{
+	return run(&db->c, "STOP ALL SLAVES SQL_THREAD", SLAVE_ADMIN);
+}
+
+int app_db_replication_resume(app_db *db)
+{
+	return run(&db->c, "START ALL SLAVES SQL_THREAD", SLAVE_ADMIN);
+}

@@ -828,6 +828,50 @@ static void test_weak_user_forbidden(void **state)
 	assert_nothing_held(sv.replica_host, sv.replica_port, "a refused START");
 }
 
+/* Pausing a replica's SQL threads: writes on the primary are fetched but
+ * not applied until resume; @@gtid_slave_pos stands still meanwhile. */
+static void test_replication_pause(void **state)
+{
+	app_db *db = connect_replica();
+	app_db_target t = target(sv.replica_host, sv.replica_port, sv.weak_user,
+				 sv.weak_password, APP_TLS_PREFERRED, NULL);
+	app_db *weak = NULL;
+	app_db_status st;
+	char slave_pos[4096];
+	long before;
+	int64_t catch_up;
+
+	(void)state;
+	wait_replica_caught_up(10);
+	before = count_rows(root_replica);
+	CHECK(app_db_replication_pause(db));
+	CHECK(app_db_probe(&st, db));
+	assert_int_equal(st.n_sources, 1);
+	assert_string_equal(st.sources[0].sql_running, "No");
+	assert_string_equal(st.sources[0].io_running, "Yes");
+	snprintf(slave_pos, sizeof(slave_pos), "%s",
+		 value(root_replica, "SELECT @@gtid_slave_pos"));
+	sql(root_primary, "INSERT INTO snapstage_test.ledger (v) VALUES (7)");
+	sleep_ms(300);
+	assert_int_equal(count_rows(root_replica), before);
+	assert_string_equal(value(root_replica, "SELECT @@gtid_slave_pos"), slave_pos);
+	CHECK(app_db_replication_resume(db));
+	CHECK(app_db_replication_resume(db)); /* idempotent */
+	catch_up = wait_replica_caught_up(10);
+	assert_int_equal(count_rows(root_replica), before + 1);
+	print_message("paused replica held at %s; caught up %lld ms after resume\n",
+		      slave_pos, (long long)catch_up);
+
+	/* Without REPLICATION SLAVE ADMIN: refused, and named. */
+	CHECK(db_connect(&weak, &t));
+	assert_int_equal(app_db_replication_pause(weak), SS_EFORBIDDEN);
+	tu_assert_error(SS_EFORBIDDEN, "REPLICATION SLAVE ADMIN");
+	CHECK(app_db_probe(&st, db));
+	assert_string_equal(st.sources[0].sql_running, "Yes");
+	db_close(weak);
+	db_close(db);
+}
+
 /* A stage that times out half-way (START, FLUSH and BLOCK_DDL granted,
  * BLOCK_COMMIT not): the session ends what it took. A commit kept in
  * binlog group commit for 3 s holds off BLOCK_COMMIT. */
@@ -996,6 +1040,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_block_commit_pauses_replica, cleanup),
 		cmocka_unit_test_teardown(test_second_session_times_out, cleanup),
 		cmocka_unit_test_teardown(test_weak_user_forbidden, cleanup),
+		cmocka_unit_test_teardown(test_replication_pause, cleanup),
 		cmocka_unit_test_teardown(test_stage_fails_half_way, cleanup),
 		cmocka_unit_test_teardown(test_kill_connection, cleanup),
 		cmocka_unit_test_teardown(test_process_dies_while_locked, cleanup),
