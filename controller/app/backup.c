@@ -858,6 +858,52 @@ static void resume_replication(run *r, app_db *db, const char *pod)
 }
 
 /* Step 8: the session on the chosen server. Returns the reconcile result. */
+typedef struct {
+	run *r;
+	const app_plan_candidate *cand;
+	int attempt;
+	bool write_failed; /* the status write failed: an API error, not the DB's */
+} before_lock;
+
+/* Runs once the lock session's connection exists and before BACKUP STAGE
+ * START: writes status Locked with the session's CONNECTION_ID() and the
+ * names of the snapshots it will make. So a crash from here on leaves a
+ * status that names everything to clean up, and the write costs the lock
+ * nothing. */
+static int record_session(void *payload, int64_t connection_id)
+{
+	before_lock *b = payload;
+	run *r = b->r;
+	size_t i;
+	int rc;
+
+	r->st.lock.stage = app_lock_stage_name(r->spec.lock.stage);
+	r->st.lock.connection_id = connection_id;
+	r->st.lock.acquired_ns = 0;
+	r->st.lock.released_ns = 0;
+	r->st.lock.held_ms = -1;
+	r->st.has_phase = true;
+	r->st.phase = APP_BACKUP_LOCKED;
+	r->st.n_snapshots = b->cand->n_volumes;
+	for (i = 0; i < b->cand->n_volumes; i++) {
+		app_snapshot_status *s = &r->st.snapshots[i];
+
+		memset(s, 0, sizeof(*s));
+		s->restore_size_bytes = -1;
+		s->volume = b->cand->volumes[i].volume;
+		s->claim = b->cand->volumes[i].claim;
+		if ((rc = snapshot_name(r->snap_names[i], r, s->volume, b->attempt)) < 0)
+			return rc;
+		s->volume_snapshot_name = r->snap_names[i];
+	}
+	set_message(r, "taking BACKUP STAGE %s on %s (connection %lld) to cut %zu snapshot(s)",
+		    r->st.lock.stage, b->cand->pod, (long long)connection_id,
+		    b->cand->n_volumes);
+	rc = write_status(r);
+	b->write_failed = rc < 0;
+	return rc;
+}
+
 static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *cand)
 {
 	app_lock_session *session = NULL;
@@ -867,23 +913,29 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 	int failed_at = -1;
 	size_t i;
 	int rc, attempt = r->st.attempts + 1;
+	before_lock bl = { r, cand, attempt, false };
 
 	r->st.attempts = attempt;
-	rc = app_db_lock_begin(&session, db, r->spec.lock.stage,
-			       r->spec.lock.acquire_timeout_seconds);
+	rc = app_db_lock_begin_ex(&session, db, r->spec.lock.stage,
+				  r->spec.lock.acquire_timeout_seconds, record_session, &bl);
 	if (rc < 0) {
 		const char *reason = rc == SS_ETIMEOUT ? "LockAcquireTimeout" : db_reason(rc);
 		char why[SS_ERROR_MESSAGE_MAX];
 
 		ss_strlcpy(why, ss_error_last()->message, sizeof(why));
 		resume_replication(r, db, cand->pod);
+		if (bl.write_failed) {
+			/* An API error before anything was locked: try again. */
+			ss_error_set(rc, "%s", why);
+			return ctrl_result_error();
+		}
+		r->st.n_snapshots = 0; /* none was made */
 		return fail(r, reason, "locking %s: %s", cand->pod, why);
 	}
 	li = app_db_lock_info(session);
 	deadline = li->acquired_mono_ns + r->spec.lock.timeout_seconds * SS_NS_PER_SEC;
 	if (app_db_lock_read_position(&pos, session) < 0) {
 		char why[SS_ERROR_MESSAGE_MAX];
-
 		int code = ss_error_last()->code;
 
 		ss_strlcpy(why, ss_error_last()->message, sizeof(why));
@@ -895,31 +947,9 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 	}
 	r->st.position = pos;
 	own_status(r); /* the session's strings die with it */
-	r->st.lock.stage = app_lock_stage_name(li->stage);
-	r->st.lock.connection_id = li->connection_id;
 	r->st.lock.acquired_ns = li->acquired_real_ns;
-	r->st.lock.released_ns = 0;
-	r->st.lock.held_ms = -1;
-	r->st.has_phase = true;
-	r->st.phase = APP_BACKUP_LOCKED;
-	r->st.n_snapshots = cand->n_volumes;
-	for (i = 0; i < cand->n_volumes; i++) {
-		app_snapshot_status *s = &r->st.snapshots[i];
-
-		memset(s, 0, sizeof(*s));
-		s->restore_size_bytes = -1;
-		s->volume = cand->volumes[i].volume;
-		s->claim = cand->volumes[i].claim;
-		if (snapshot_name(r->snap_names[i], r, s->volume, attempt) < 0)
-			goto session_error;
-		s->volume_snapshot_name = r->snap_names[i];
-	}
 	set_message(r, "BACKUP STAGE %s held on %s (connection %lld); cutting %zu snapshot(s)",
 		    r->st.lock.stage, cand->pod, (long long)li->connection_id, cand->n_volumes);
-	/* Before any snapshot exists: a crash from here on leaves a status
-	 * that names the session and every snapshot to clean up. */
-	if (write_status(r) < 0)
-		goto session_error;
 	event(r, CTRL_EVENT_NORMAL, "Locked", "BACKUP STAGE %s on %s (connection %lld) in %lld ms",
 	      r->st.lock.stage, cand->pod, (long long)li->connection_id,
 	      (long long)li->acquire_ms);

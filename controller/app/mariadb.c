@@ -842,6 +842,13 @@ done:
 int app_db_lock_begin(app_lock_session **out, app_db *db, app_lock_stage stage,
 		      int acquire_timeout_seconds)
 {
+	return app_db_lock_begin_ex(out, db, stage, acquire_timeout_seconds, NULL, NULL);
+}
+
+int app_db_lock_begin_ex(app_lock_session **out, app_db *db, app_lock_stage stage,
+			 int acquire_timeout_seconds, app_db_before_lock_fn before,
+			 void *payload)
+{
 	app_lock_session *s = NULL;
 	char sql[SQL_MAX];
 	bool started = false;
@@ -875,6 +882,8 @@ int app_db_lock_begin(app_lock_session **out, app_db *db, app_lock_stage stage,
 	snprintf(sql, sizeof(sql), "SET SESSION lock_wait_timeout = %d",
 		 acquire_timeout_seconds);
 	if ((error = run(&s->c, sql, NULL)))
+		goto cleanup;
+	if (before && (error = before(payload, s->info.connection_id)) < 0)
 		goto cleanup;
 	t0 = mono_ns();
 	/* From here on a failure may leave something held (a lost answer to

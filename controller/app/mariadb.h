@@ -243,6 +243,18 @@ typedef struct {
 int app_db_lock_begin(app_lock_session **out, app_db *db, app_lock_stage stage,
 		      int acquire_timeout_seconds);
 
+/* Called by app_db_lock_begin_ex() once the session's connection exists
+ * and before BACKUP STAGE START, with its CONNECTION_ID(): the caller can
+ * record it (e.g. in a status) while nothing is locked yet, so that writing
+ * it adds nothing to the time the lock is held. A negative return (with
+ * ss_error set) aborts the begin with that error; nothing is held. */
+typedef int (*app_db_before_lock_fn)(void *payload, int64_t connection_id);
+
+/* app_db_lock_begin() with a `before` hook (may be NULL). */
+int app_db_lock_begin_ex(app_lock_session **out, app_db *db, app_lock_stage stage,
+			 int acquire_timeout_seconds, app_db_before_lock_fn before,
+			 void *payload);
+
 /* The session's times. Borrowed, valid until app_db_lock_free(). */
 const app_lock_info *app_db_lock_info(const app_lock_session *s);
 
