@@ -11,7 +11,7 @@ PACKAGES=(
     libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev
     libwebsockets-dev libmariadb-dev
     # tests
-    libcmocka-dev valgrind python3 python3-yaml iproute2
+    libcmocka-dev valgrind python3 python3-yaml iproute2 clang
     # the local test cluster (hack/cluster.sh, hack/build-k8s.sh)
     etcd-server openssl curl golang-go rsync dpkg-dev
     # the simulated node and storage (hack/sim/) and the MariaDB they run
