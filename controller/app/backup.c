@@ -1081,49 +1081,70 @@ static const app_plan_candidate *find_pod(const app_plan_candidates *cands, cons
 	return NULL;
 }
 
-/* Step 4: a lock session of an earlier process. */
-static ctrl_result step_interrupted(run *r, const json_t *pods)
+/* Connects to the server of the pod the status names (status.sourcePod),
+ * with the Backup's credentials: for cleaning up after an earlier session.
+ * When that pod no longer exists or has no IP, *pod_gone is set and
+ * SS_ENOTFOUND returned. */
+static int connect_source(app_db **out, bool *pod_gone, run *r, const json_t *pods)
 {
 	app_plan_candidates *cands = calloc(1, sizeof(*cands));
 	const app_plan_candidate *cand = NULL;
 	const char *reason = NULL;
 	credentials cred = { 0 };
+	app_db_target t;
+	int rc;
+
+	*out = NULL;
+	*pod_gone = false;
+	if (cands == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	if (r->st.source_pod &&
+	    app_plan_candidates_resolve(cands, &r->spec.target, pods, &reason) == 0)
+		cand = find_pod(cands, r->st.source_pod);
+	if (cand == NULL || cand->ip == NULL) {
+		free(cands);
+		*pod_gone = true;
+		return ss_error_set(SS_ENOTFOUND, "pod %s/%s is gone", r->ns,
+				    r->st.source_pod ? r->st.source_pod : "?");
+	}
+	rc = credentials_read(&cred, r, &reason);
+	if (rc == 0) {
+		db_target(&t, r, cand, &cred);
+		rc = app_db_connect(out, &t);
+		credentials_free(&cred);
+	}
+	free(cands);
+	return rc;
+}
+
+/* Step 4: a lock session of an earlier process. */
+static ctrl_result step_interrupted(run *r, const json_t *pods)
+{
 	char killed[512] = "no connection recorded";
 	app_db *db = NULL;
+	bool gone;
 	size_t i;
 	ctrl_result res;
 	int rc;
 
 	own_status(r);
-	if (cands == NULL)
-		return ctrl_result_error();
-	if (r->st.lock.connection_id >= 0 && r->st.source_pod &&
-	    app_plan_candidates_resolve(cands, &r->spec.target, pods, &reason) == 0)
-		cand = find_pod(cands, r->st.source_pod);
-	if (cand && cand->ip && credentials_read(&cred, r, &reason) == 0) {
-		app_db_target t;
-
-		db_target(&t, r, cand, &cred);
-		rc = app_db_connect(&db, &t);
+	if (r->st.lock.connection_id >= 0) {
+		rc = connect_source(&db, &gone, r, pods);
 		if (rc == 0)
 			rc = app_db_kill_connection(db, r->st.lock.connection_id);
 		if (rc == 0)
-			snprintf(killed, sizeof(killed), "its connection %lld was still open and was killed",
+			snprintf(killed, sizeof(killed),
+				 "its connection %lld was still open and was killed",
 				 (long long)r->st.lock.connection_id);
-		else if (rc == SS_ENOTFOUND)
+		else if (rc == SS_ENOTFOUND && db)
 			snprintf(killed, sizeof(killed), "its connection %lld had already ended",
 				 (long long)r->st.lock.connection_id);
 		else
-			snprintf(killed, sizeof(killed), "its connection %lld could not be checked: %.300s",
+			snprintf(killed, sizeof(killed),
+				 "its connection %lld could not be checked: %.300s",
 				 (long long)r->st.lock.connection_id, ss_error_last()->message);
 		app_db_close(db);
-		credentials_free(&cred);
-	} else if (r->st.lock.connection_id >= 0) {
-		snprintf(killed, sizeof(killed),
-			 "its server could not be reached to check connection %lld",
-			 (long long)r->st.lock.connection_id);
 	}
-	free(cands);
 	for (i = 0; i < r->st.n_snapshots; i++)
 		if (r->st.snapshots[i].volume_snapshot_name)
 			delete_snapshot(r, r->st.snapshots[i].volume_snapshot_name);
@@ -1157,43 +1178,27 @@ static ctrl_result step_interrupted(run *r, const json_t *pods)
  * again before anything else. 0 when nothing is left paused. */
 static int recover_paused(run *r, const json_t *pods)
 {
-	app_plan_candidates *cands = calloc(1, sizeof(*cands));
-	const app_plan_candidate *cand = NULL;
-	const char *reason = NULL;
-	credentials cred = { 0 };
-	app_db_target t;
 	app_db *db = NULL;
+	bool gone;
 	int rc;
 
 	own_status(r);
-	if (cands == NULL)
-		return ss_error_set(SS_ENOMEM, "out of memory");
-	if (app_plan_candidates_resolve(cands, &r->spec.target, pods, &reason) == 0)
-		cand = find_pod(cands, r->st.source_pod);
-	if (cand == NULL || cand->ip == NULL) {
+	rc = connect_source(&db, &gone, r, pods);
+	if (gone) {
 		/* The pod is gone (a new one starts replication afresh). */
-		free(cands);
 		r->st.lock.replication_paused = false;
 		return write_status(r);
 	}
-	rc = credentials_read(&cred, r, &reason);
-	if (rc == 0) {
-		db_target(&t, r, cand, &cred);
-		rc = app_db_connect(&db, &t);
-		if (rc == 0)
-			rc = app_db_replication_resume(db);
-		app_db_close(db);
-		credentials_free(&cred);
-	}
-	if (rc == 0) {
-		r->st.lock.replication_paused = false;
-		event(r, CTRL_EVENT_NORMAL, "ReplicationResumed",
-		      "started the SQL threads of %s again (stopped by an interrupted "
-		      "lock session)", cand->pod);
-		rc = write_status(r);
-	}
-	free(cands);
-	return rc;
+	if (rc == 0)
+		rc = app_db_replication_resume(db);
+	app_db_close(db);
+	if (rc < 0)
+		return rc;
+	r->st.lock.replication_paused = false;
+	event(r, CTRL_EVENT_NORMAL, "ReplicationResumed",
+	      "started the SQL threads of %s again (stopped by an interrupted lock session)",
+	      r->st.source_pod);
+	return write_status(r);
 }
 
 /* Steps 5-8. */

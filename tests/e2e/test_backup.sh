@@ -42,40 +42,15 @@ export KUBECONFIG=$SNAPSTAGE_CLUSTER_DIR/kubeconfig
 work=$(mktemp -d)
 export KUBECACHEDIR=$work/kube-cache
 ns=backup-$$-$RANDOM
-checks=0
-started=$(date +%s%N)
+# shellcheck source=tests/e2e/lib.sh
+. "$ROOT/tests/e2e/lib.sh"
 ctrl_pid=
 metrics_port=$((20000 + RANDOM % 20000))
 
-kn() { "$KUBECTL" -n "$ns" "$@"; }
-stamp() {
-    local ms=$((($(date +%s%N) - started) / 1000000))
-    printf '[%4d.%03ds]' $((ms / 1000)) $((ms % 1000))
-}
-ok() {
-    checks=$((checks + 1))
-    printf '%s ok %d - %s\n' "$(stamp)" "$checks" "$*"
-}
-fail() {
-    printf '%s FAIL: %s\n' "$(stamp)" "$*" >&2
-    {
-        kn get backups,volumesnapshots,pods -o wide || true
-        kn get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 30 || true
-        echo "--- controller log (last 40 lines)"
-        tail -n 40 "$work/controller.log" || true
-        tail -n 15 "$SNAPSTAGE_CLUSTER_DIR/logs/sim-storage.log" || true
-    } >&2
-    exit 1
-}
-wait_for() { # seconds what command...
-    local limit=$1 what=$2 end
-    shift 2
-    end=$((SECONDS + limit))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $end ] || fail "timed out after ${limit}s: $what"
-        sleep 0.2
-    done
-    ok "$what"
+dump_on_fail() {
+    kn get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 30 || true
+    echo "--- controller log (last 40 lines)"
+    tail -n 40 "$work/controller.log" || true
 }
 start_controller() {
     "$SNAPSTAGE_BIN" --kubeconfig="$KUBECONFIG" --namespace="$ns" --leader-elect=false \

@@ -37,41 +37,16 @@ export KUBECONFIG=$SNAPSTAGE_CLUSTER_DIR/kubeconfig
 work=$(mktemp -d)
 export KUBECACHEDIR=$work/kube-cache
 ns=consistency-$$-$RANDOM
-checks=0
-started=$(date +%s%N)
+# shellcheck source=tests/e2e/lib.sh
+. "$ROOT/tests/e2e/lib.sh"
 ctrl_pid=
 workload_pid=
 metrics_port=$((20000 + RANDOM % 20000))
 
-kn() { "$KUBECTL" -n "$ns" "$@"; }
-stamp() {
-    local ms=$((($(date +%s%N) - started) / 1000000))
-    printf '[%4d.%03ds]' $((ms / 1000)) $((ms % 1000))
-}
-ok() {
-    checks=$((checks + 1))
-    printf '%s ok %d - %s\n' "$(stamp)" "$checks" "$*"
-}
-note() { printf '%s      %s\n' "$(stamp)" "$*"; }
-fail() {
-    printf '%s FAIL: %s\n' "$(stamp)" "$*" >&2
-    {
-        kn get backups,volumesnapshots,pods -o wide || true
-        echo "--- controller log (last 30 lines)"
-        tail -n 30 "$work/controller.log" || true
-        tail -n 5 "$work/gtid.jsonl" 2>/dev/null || true
-    } >&2
-    exit 1
-}
-wait_for() { # seconds what command...
-    local limit=$1 what=$2 end
-    shift 2
-    end=$((SECONDS + limit))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $end ] || fail "timed out after ${limit}s: $what"
-        sleep 0.2
-    done
-    ok "$what"
+dump_on_fail() {
+    echo "--- controller log (last 30 lines)"
+    tail -n 30 "$work/controller.log" || true
+    tail -n 5 "$work/gtid.jsonl" 2>/dev/null || true
 }
 stop_workload() {
     [ -n "$workload_pid" ] || return 0

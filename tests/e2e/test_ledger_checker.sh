@@ -44,44 +44,12 @@ UNLOCKED_ATTEMPTS=${LEDGER_UNLOCKED_ATTEMPTS:-6}
 work=$(mktemp -d)
 export KUBECACHEDIR=$work/kube-cache
 ns=ledger-$$-$RANDOM
-checks=0
-started=$(date +%s%N)
+# shellcheck source=tests/e2e/lib.sh
+. "$ROOT/tests/e2e/lib.sh"
 workload_pid=
 
-kn() { "$KUBECTL" -n "$ns" "$@"; }
-stamp() {
-    local ms=$((($(date +%s%N) - started) / 1000000))
-    printf '[%4d.%03ds]' $((ms / 1000)) $((ms % 1000))
-}
-ok() {
-    checks=$((checks + 1))
-    printf '%s ok %d - %s\n' "$(stamp)" "$checks" "$*"
-}
-note() { printf '%s      %s\n' "$(stamp)" "$*"; }
-fail() {
-    printf '%s FAIL: %s\n' "$(stamp)" "$*" >&2
-    {
-        kn get pods,pvc,volumesnapshots -o wide || true
-        tail -n 20 "$SNAPSTAGE_CLUSTER_DIR/logs/sim-storage.log" || true
-        tail -n 5 "$work/gtid.jsonl" 2>/dev/null || true
-        local log
-        for log in "$SNAPSTAGE_CLUSTER_DIR/sim/run/${ns}_"*/error.log; do
-            [ -f "$log" ] || continue
-            echo "--- $log (last 20 lines)"
-            tail -n 20 "$log"
-        done
-    } >&2
-    exit 1
-}
-wait_for() { # seconds what command...
-    local limit=$1 what=$2 end
-    shift 2
-    end=$((SECONDS + limit))
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $end ] || fail "timed out after ${limit}s: $what"
-        sleep 0.2
-    done
-    ok "$what"
+dump_on_fail() {
+    tail -n 5 "$work/gtid.jsonl" 2>/dev/null || true
 }
 stop_workload() {
     if [ -n "$workload_pid" ]; then
