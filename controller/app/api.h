@@ -226,8 +226,10 @@ int app_backup_spec_decode(app_backup_spec *out, const json_t *obj,
 int app_restore_spec_decode(app_restore_spec *out, const json_t *obj,
 			    const char **out_reason);
 
-/* Whether the IANA zone `name` exists in the system tz database ($TZDIR,
- * else /usr/share/zoneinfo). 0, or SS_EINVALID / SS_ENOTFOUND with a
+/* Whether the IANA zone `name` loads from the system tz database ($TZDIR,
+ * else /usr/share/zoneinfo) with util/tz.h, the loader due times are
+ * computed with. 0, or SS_EINVALID (a bad name or file), SS_ENOTFOUND (no
+ * such zone) or SS_EUNSUPPORTED (TZif version 1, leap seconds) with a
  * message. "UTC" always exists. */
 int app_time_zone_check(const char *name);
 
