@@ -4,7 +4,7 @@
  * It builds the client (with API request metrics), checks which APIs the
  * cluster serves, and hands everything to the controller runtime's manager:
  * probes, metrics, leader election and a clean shutdown on SIGTERM. The
- * backup, schedule and restore controllers register here as they arrive.
+ * backup and schedule controllers register here; restore will join them.
  * Nothing here holds logic worth testing on its own.
  *
  * Exit codes: 0 after a clean shutdown or --help/--version; 1 on a runtime
@@ -16,6 +16,7 @@
 
 #include "app/api.h"
 #include "app/backup.h"
+#include "app/schedule.h"
 #include "ctrl/controller.h"
 #include "ctrl/events.h"
 #include "ctrl/informer.h"
@@ -84,6 +85,11 @@ int main(int argc, char **argv)
 	app_backup_ctrl *backup_ctrl = NULL;
 	ctrl_controller_opts copt = CTRL_CONTROLLER_OPTS_INIT;
 	ctrl_controller *backup_controller = NULL;
+	ctrl_informer *schedules_inf = NULL;
+	app_schedule_ctrl_opts sopts = { 0 };
+	app_schedule_ctrl *schedule_ctrl = NULL;
+	ctrl_controller_opts scopt = CTRL_CONTROLLER_OPTS_INIT;
+	ctrl_controller *schedule_controller = NULL;
 	bool snapshot_api;
 	int rc;
 
@@ -115,6 +121,7 @@ int main(int argc, char **argv)
 	check_api(client, "", "v1", "persistentvolumeclaims");
 	snapshot_api = check_api(client, "snapshot.storage.k8s.io", "v1", "volumesnapshots");
 	check_api(client, "snapstage.io", "v1alpha1", "backups");
+	check_api(client, "snapstage.io", "v1alpha1", "backupschedules");
 	if (!snapshot_api)
 		ss_log(SS_LOG_WARN, "Backups will fail with SnapshotAPIMissing until the "
 				    "VolumeSnapshot API is installed and snapstage restarted");
@@ -134,6 +141,8 @@ int main(int argc, char **argv)
 	 * that can never sync would hold every controller back). */
 	if (informer(&backups_inf, manager, client, &app_backups, "Backup", options.ns,
 		     metrics) < 0 ||
+	    ctrl_informer_add_index(backups_inf, APP_INDEX_SCHEDULE, ctrl_index_by_label,
+				    (void *)APP_LABEL_SCHEDULE) < 0 ||
 	    informer(&pods_inf, manager, client, &pods, "Pod", options.ns, metrics) < 0 ||
 	    ctrl_informer_add_index(pods_inf, APP_INDEX_NAMESPACE, ctrl_index_by_namespace,
 				    NULL) < 0)
@@ -172,6 +181,39 @@ int main(int argc, char **argv)
 		    ctrl_manager_add_controller(manager, backup_controller) < 0)
 			goto fail;
 	}
+
+	/* The BackupSchedule controller: schedules, and the Backups they made
+	 * (from the Backup informer's cache, by the snapstage.io/schedule
+	 * label). */
+	if (informer(&schedules_inf, manager, client, &app_backupschedules, "BackupSchedule",
+		     options.ns, metrics) < 0)
+		goto fail;
+	sopts.client = client;
+	sopts.schedules = ctrl_informer_store(schedules_inf);
+	sopts.backups = ctrl_informer_store(backups_inf);
+	sopts.events = events;
+	sopts.metrics = metrics;
+	if (app_schedule_ctrl_new(&schedule_ctrl, &sopts) < 0)
+		goto fail;
+	scopt.name = "schedule";
+	scopt.workers = options.workers;
+	scopt.reconcile = app_schedule_reconcile;
+	scopt.payload = schedule_ctrl;
+	scopt.metrics = metrics;
+	if (ctrl_controller_new(&schedule_controller, &scopt) < 0)
+		goto fail;
+	app_schedule_ctrl_set_queue(schedule_ctrl, ctrl_controller_queue(schedule_controller));
+	{
+		ctrl_handlers sh = { app_schedule_on_schedule, app_schedule_on_schedule_update,
+				     NULL, schedule_ctrl };
+		ctrl_handlers bh = { app_schedule_on_backup, app_schedule_on_backup_update,
+				     app_schedule_on_backup, schedule_ctrl };
+
+		if (ctrl_informer_add_handlers(schedules_inf, &sh) < 0 ||
+		    ctrl_informer_add_handlers(backups_inf, &bh) < 0 ||
+		    ctrl_manager_add_controller(manager, schedule_controller) < 0)
+			goto fail;
+	}
 	rc = ctrl_manager_run(manager);
 	if (rc == SS_ECANCELLED) {
 		/* Reconciles may still be running: exit without freeing under them. */
@@ -189,10 +231,13 @@ done:
 	if (events)
 		ctrl_events_flush(events, 2 * SS_NS_PER_SEC);
 	ctrl_manager_free(manager);
+	ctrl_controller_free(schedule_controller);
+	app_schedule_ctrl_free(schedule_ctrl);
 	ctrl_controller_free(backup_controller);
 	app_backup_ctrl_free(backup_ctrl);
 	ctrl_informer_free(snapshots_inf);
 	ctrl_informer_free(pods_inf);
+	ctrl_informer_free(schedules_inf);
 	ctrl_informer_free(backups_inf);
 	ctrl_store_free(empty_snapshots);
 	ctrl_events_free(events);

@@ -1,0 +1,703 @@
+/*
+ * schedule.c — the BackupSchedule reconciler; see schedule.h for the steps
+ * and schedule_plan.h for the rules.
+ *
+ * Invariants:
+ *   - every Backup this controller creates has a name computed from the
+ *     schedule and what it stands for (the due time, the run-now token,
+ *     "once"), so a retry, a restart or a stale read finds it already
+ *     there (AlreadyExists) instead of making a second one;
+ *   - status.lastScheduleTime is the cursor of due times handled; it is
+ *     read from the API's copy of the schedule, never from the cache;
+ *   - a status write happens once per reconcile, and not at all when
+ *     nothing changed, so the schedule's own update event settles.
+ *
+ * Thread-safety: `mu` guards the zone cache only; reconciles do their I/O
+ * without it. A cached zone is never freed before the controller.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/api.h"
+#include "app/names.h"
+#include "app/retention.h"
+#include "app/schedule.h"
+#include "app/schedule_plan.h"
+#include "ctrl/conditions.h"
+#include "ctrl/object.h"
+#include "ctrl/writes.h"
+#include "kube/rest.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define ZONES_MAX 64
+#define MSG_MAX 2048
+
+typedef struct {
+	char name[APP_TIME_ZONE_MAX + 1];
+	ss_tz *tz;
+} zone_entry;
+
+struct app_schedule_ctrl {
+	app_schedule_ctrl_opts o;
+	pthread_mutex_t mu;
+	zone_entry zones[ZONES_MAX];
+	size_t n_zones;
+	ctrl_counter *m_runs;
+	ctrl_counter *m_pruned;
+};
+
+/* ---- setup -------------------------------------------------------------- */
+
+int app_schedule_ctrl_new(app_schedule_ctrl **out, const app_schedule_ctrl_opts *opts)
+{
+	static const char *const runs_labels[] = { "namespace", "result", NULL };
+	static const char *const ns_labels[] = { "namespace", NULL };
+	app_schedule_ctrl *sc;
+
+	if (!opts || !opts->client || !opts->schedules || !opts->backups)
+		return ss_error_set(
+			SS_EINVALID,
+			"schedule controller: client and caches are required");
+	sc = calloc(1, sizeof(*sc));
+	if (sc == NULL)
+		return ss_error_set(SS_ENOMEM, "schedule controller: out of memory");
+	sc->o = *opts;
+	if (sc->o.clock == NULL)
+		sc->o.clock = ss_clock_system();
+	pthread_mutex_init(&sc->mu, NULL);
+	if (opts->metrics) {
+		sc->m_runs = ctrl_metrics_counter(
+			opts->metrics, "snapstage_schedule_runs_total",
+			"Due times and run-now requests of BackupSchedules, by result "
+			"(scheduled, run_now, skipped, missed).",
+			runs_labels);
+		sc->m_pruned = ctrl_metrics_counter(
+			opts->metrics, "snapstage_schedule_pruned_total",
+			"Backups deleted by retention.", ns_labels);
+		if (!sc->m_runs || !sc->m_pruned) {
+			app_schedule_ctrl_free(sc);
+			return ss_error_last()->code < 0 ? ss_error_last()->code
+							 : SS_EEXISTS;
+		}
+	}
+	*out = sc;
+	return 0;
+}
+
+void app_schedule_ctrl_free(app_schedule_ctrl *sc)
+{
+	size_t i;
+
+	if (sc == NULL)
+		return;
+	for (i = 0; i < sc->n_zones; i++)
+		ss_tz_free(sc->zones[i].tz);
+	pthread_mutex_destroy(&sc->mu);
+	free(sc);
+}
+
+void app_schedule_ctrl_set_queue(app_schedule_ctrl *sc, ctrl_workqueue *queue)
+{
+	sc->o.queue = queue;
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+void app_schedule_on_schedule(void *payload, const json_t *obj)
+{
+	app_schedule_ctrl *sc = payload;
+	char key[CTRL_KEY_MAX];
+
+	if (sc->o.queue && ctrl_key_of(key, sizeof(key), obj) == 0)
+		ctrl_workqueue_add(sc->o.queue, key);
+}
+
+void app_schedule_on_schedule_update(void *payload, const json_t *old, const json_t *now)
+{
+	(void)old;
+	app_schedule_on_schedule(payload, now);
+}
+
+void app_schedule_on_backup(void *payload, const json_t *obj)
+{
+	app_schedule_ctrl *sc = payload;
+	const char *schedule = ctrl_label(obj, APP_LABEL_SCHEDULE);
+	const char *ns = ctrl_meta(obj, "namespace");
+	char key[CTRL_KEY_MAX];
+
+	if (sc->o.queue && schedule && ns &&
+	    ctrl_key_join(key, sizeof(key), ns, schedule) == 0)
+		ctrl_workqueue_add(sc->o.queue, key);
+}
+
+void app_schedule_on_backup_update(void *payload, const json_t *old, const json_t *now)
+{
+	(void)old;
+	app_schedule_on_backup(payload, now);
+}
+
+/* ---- zones --------------------------------------------------------------- */
+
+/* The zone `name`, loaded once and kept: borrowed until the controller is
+ * freed. When the table is full, a private copy (*owned set: free it). */
+static int zone_get(const ss_tz **out, ss_tz **owned, app_schedule_ctrl *sc,
+		    const char *name)
+{
+	ss_tz *tz = NULL;
+	size_t i;
+	int rc;
+
+	*owned = NULL;
+	pthread_mutex_lock(&sc->mu);
+	for (i = 0; i < sc->n_zones; i++) {
+		if (strcmp(sc->zones[i].name, name) == 0) {
+			*out = sc->zones[i].tz;
+			pthread_mutex_unlock(&sc->mu);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&sc->mu);
+	rc = ss_tz_load(&tz, name);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&sc->mu);
+	for (i = 0; i < sc->n_zones; i++)
+		if (strcmp(sc->zones[i].name, name) == 0)
+			break;
+	if (i < sc->n_zones) { /* another worker was first */
+		*out = sc->zones[i].tz;
+		pthread_mutex_unlock(&sc->mu);
+		ss_tz_free(tz);
+		return 0;
+	}
+	if (sc->n_zones < ZONES_MAX && strlen(name) < sizeof(sc->zones[0].name)) {
+		ss_strlcpy(sc->zones[sc->n_zones].name, name, sizeof(sc->zones[0].name));
+		sc->zones[sc->n_zones].tz = tz;
+		sc->n_zones++;
+		*out = tz;
+	} else {
+		*owned = tz;
+		*out = tz;
+	}
+	pthread_mutex_unlock(&sc->mu);
+	return 0;
+}
+
+/* ---- one reconcile --------------------------------------------------------- */
+
+typedef struct {
+	app_schedule_ctrl *sc;
+	const char *key;
+	char ns[CTRL_KEY_MAX];
+	char name[CTRL_KEY_MAX];
+	int64_t now;
+	json_t *obj;	     /* the schedule as read from the API (owned) */
+	json_t *backups;     /* the schedule's Backups from the cache (owned) */
+	json_t *would_prune; /* owned, or NULL */
+	app_schedule_spec spec;
+	app_schedule_status st; /* strings borrow from obj, backups or below */
+	char last_success[APP_NAME_BUF];
+	char token[256];
+	const char *ready_reason;
+	ctrl_condition_status ready;
+	char message[MSG_MAX];
+} run;
+
+static void event(run *r, ctrl_event_type type, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void event(run *r, ctrl_event_type type, const char *reason, const char *fmt, ...)
+{
+	char note[1024];
+	va_list ap;
+
+	if (r->sc->o.events == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(note, sizeof(note), fmt, ap);
+	va_end(ap);
+	ctrl_events_record(r->sc->o.events, r->obj, type, reason, NULL, "%s", note);
+}
+
+static void count_run(run *r, const char *result)
+{
+	const char *lv[] = { r->ns, result, NULL };
+
+	ctrl_counter_inc(r->sc->m_runs, lv);
+}
+
+static int mutate_status(json_t *obj, void *payload)
+{
+	run *r = payload;
+	json_t *before = json_deep_copy(json_object_get(obj, "status"));
+	ctrl_condition c = { "Ready", r->ready, r->ready_reason, r->message, -1 };
+	int rc;
+
+	rc = app_schedule_status_encode(obj, &r->st);
+	if (rc == 0)
+		rc = ctrl_condition_set(NULL, obj, &c, r->sc->o.clock);
+	if (rc == 0 && before && json_equal(before, json_object_get(obj, "status")))
+		rc = CTRL_MUTATE_SKIP;
+	json_decref(before);
+	return rc;
+}
+
+/* Step 7: status and Ready, once. */
+static int write_status(run *r)
+{
+	ctrl_write_opts wo = CTRL_WRITE_OPTS_INIT;
+	json_t *gen = json_object_get(json_object_get(r->obj, "metadata"), "generation");
+	json_t *out = NULL;
+	int rc;
+
+	r->st.observed_generation = json_is_integer(gen) ? json_integer_value(gen) : 0;
+	wo.start = r->obj;
+	rc = ctrl_write_status(&out, r->sc->o.client, &app_backupschedules, r->ns,
+			       r->name, mutate_status, r, &wo);
+	json_decref(out);
+	if (rc < 0 && rc != SS_ENOTFOUND) {
+		ss_log(SS_LOG_WARN, "writing schedule status failed",
+		       SS_LS("schedule", r->key), SS_LERR());
+		return rc;
+	}
+	return 0;
+}
+
+static bool is_finished(const json_t *b)
+{
+	return ctrl_condition_is_true(b, "Complete") ||
+	       ctrl_condition_is_true(b, "Failed");
+}
+
+/* Step 3: the schedule's Backups in this namespace; active and newest
+ * completed into r->st. Returns whether one is still running. */
+static int observe(run *r, bool *busy)
+{
+	json_t *all = NULL, *mine;
+	size_t i;
+	int64_t best = 0;
+
+	*busy = false;
+	if (ctrl_store_by_index(&all, r->sc->o.backups, APP_INDEX_SCHEDULE, r->name) < 0)
+		return -1;
+	mine = json_array();
+	if (mine == NULL) {
+		json_decref(all);
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < json_array_size(all); i++) {
+		json_t *b = json_array_get(all, i);
+		const char *ns = ctrl_meta(b, "namespace");
+
+		if (ns && strcmp(ns, r->ns) == 0)
+			json_array_append(mine, b);
+	}
+	json_decref(all);
+	r->backups = mine;
+	r->st.n_active = 0;
+	for (i = 0; i < json_array_size(mine); i++) {
+		json_t *b = json_array_get(mine, i);
+		const char *bname = ctrl_meta(b, "name");
+		app_backup_status bst;
+
+		if (bname == NULL)
+			continue;
+		if (!is_finished(b)) {
+			*busy = true;
+			if (r->st.n_active < APP_MAX_CLAIMS)
+				r->st.active[r->st.n_active++] = bname;
+			continue;
+		}
+		if (!ctrl_condition_is_true(b, "Complete"))
+			continue;
+		app_backup_status_init(&bst);
+		app_backup_status_decode(&bst, b);
+		if (bst.completion_ns >= best) {
+			best = bst.completion_ns;
+			ss_strlcpy(r->last_success, bname, sizeof(r->last_success));
+		}
+	}
+	if (r->last_success[0]) {
+		r->st.last_successful_backup = r->last_success;
+		r->st.last_successful_ns = best;
+	}
+	return 0;
+}
+
+/* Copies the string members of `src` (an object, or NULL) whose keys may be
+ * copied onto `dst`. */
+static void copy_copyable(json_t *dst, const json_t *src)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)src, k, v)
+	{
+		if (json_is_string(v) && app_label_is_copyable(k))
+			json_object_set(dst, k, v);
+	}
+}
+
+/* Step 5: creates Backup `bname` for the time `scheduled_ns`. 0 when made,
+ * SS_EEXISTS when it was already there, or the API's error. */
+static int create_backup(run *r, const char *bname, int64_t scheduled_ns)
+{
+	const json_t *spec = json_object_get(r->obj, "spec");
+	const json_t *snap = json_object_get(spec, "snapshot");
+	json_t *b, *meta, *labels, *annotations, *bspec, *created = NULL;
+	char when[SS_TIME_RFC3339_MAX];
+	int rc;
+
+	b = json_object();
+	meta = json_object();
+	labels = json_object();
+	annotations = json_object();
+	bspec = json_object();
+	if (!b || !meta || !labels || !annotations || !bspec) {
+		json_decref(b);
+		json_decref(meta);
+		json_decref(labels);
+		json_decref(annotations);
+		json_decref(bspec);
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	}
+	copy_copyable(labels, json_object_get(snap, "labels"));
+	copy_copyable(annotations, json_object_get(snap, "annotations"));
+	json_object_set_new(labels, APP_LABEL_SCHEDULE, json_string(r->name));
+	json_object_set_new(
+		annotations, APP_ANNOTATION_SCHEDULED_TIME,
+		json_string(ss_time_format(when, sizeof(when), scheduled_ns)));
+	json_object_set_new(b, "apiVersion", json_string(APP_API_VERSION));
+	json_object_set_new(b, "kind", json_string("Backup"));
+	json_object_set_new(meta, "name", json_string(bname));
+	json_object_set_new(meta, "namespace", json_string(r->ns));
+	json_object_set_new(meta, "labels", labels);
+	json_object_set_new(meta, "annotations", annotations);
+	json_object_set_new(b, "metadata", meta);
+	if (json_object_get(spec, "target"))
+		json_object_set_new(bspec, "target",
+				    json_deep_copy(json_object_get(spec, "target")));
+	if (snap)
+		json_object_set_new(bspec, "snapshot", json_deep_copy(snap));
+	if (json_object_get(spec, "lock"))
+		json_object_set_new(bspec, "lock",
+				    json_deep_copy(json_object_get(spec, "lock")));
+	json_object_set_new(b, "spec", bspec);
+	rc = 0;
+	if (r->spec.backup_deletion_policy == APP_DELETION_DELETE)
+		rc = ctrl_owner_set_controller(NULL, b, r->obj);
+	if (rc == 0)
+		rc = kube_create(&created, r->sc->o.client, &app_backups, r->ns, b);
+	json_decref(b);
+	json_decref(created);
+	if (rc == 0)
+		ss_log(SS_LOG_INFO, "backup created", SS_LS("schedule", r->key),
+		       SS_LS("backup", bname), SS_LS("scheduledTime", when));
+	return rc;
+}
+
+/* Steps 4-5 for the due times. */
+static int run_schedule(run *r, const ss_tz *tz, bool busy, int64_t *next_ns)
+{
+	app_sched_plan_in in;
+	app_sched_plan_out out;
+	json_t *gen = json_object_get(json_object_get(r->obj, "metadata"), "generation");
+	const char *created = ctrl_meta(r->obj, "creationTimestamp");
+	char bname[APP_NAME_BUF], when[SS_TIME_RFC3339_MAX];
+	int rc;
+
+	memset(&in, 0, sizeof(in));
+	in.now_ns = r->now;
+	if (created == NULL || ss_time_parse(&in.creation_ns, created) < 0)
+		in.creation_ns = 0;
+	in.last_schedule_ns = r->st.last_schedule_ns;
+	in.starting_deadline_seconds = r->spec.starting_deadline_seconds;
+	in.suspend = r->spec.suspend;
+	in.spec_changed = r->st.observed_generation > 0 && json_is_integer(gen) &&
+			  json_integer_value(gen) != r->st.observed_generation;
+	in.busy = busy;
+	if (app_sched_plan(&out, &r->spec.cron, tz, &in) < 0)
+		return -1;
+	*next_ns = out.next_ns;
+	r->st.next_schedule_ns = out.next_ns;
+	if (out.missed > 0 || out.action == APP_SCHED_MISS) {
+		int64_t n = out.missed + (out.action == APP_SCHED_MISS ? 1 : 0);
+
+		r->st.missed_runs += n;
+		count_run(r, "missed");
+		event(r, CTRL_EVENT_WARNING, "Missed",
+		      "%lld run(s) missed (controller down, "
+		      "suspended or past startingDeadlineSeconds)",
+		      (long long)n);
+	}
+	ss_time_format(when, sizeof(when), out.scheduled_ns);
+	if (out.action == APP_SCHED_SKIP) {
+		r->st.skipped_runs++;
+		count_run(r, "skipped");
+		event(r, CTRL_EVENT_WARNING, "Skipped",
+		      "run due at %s skipped: %s is still running", when,
+		      r->st.n_active ? r->st.active[0] : "a Backup");
+	}
+	if (out.action == APP_SCHED_RUN) {
+		if (r->spec.cron.kind == APP_CRON_ONCE)
+			rc = app_name_join(bname, APP_LABEL_VALUE_MAX, r->name, "once");
+		else
+			rc = app_name_scheduled_backup(bname, r->name, out.scheduled_ns);
+		if (rc == 0)
+			rc = create_backup(r, bname, out.scheduled_ns);
+		if (rc == 0) {
+			count_run(r, "scheduled");
+			event(r, CTRL_EVENT_NORMAL, "Scheduled",
+			      "created Backup %s for %s", bname, when);
+		} else if (rc != SS_EEXISTS) {
+			return rc; /* the cursor stays: retried */
+		}
+	}
+	r->st.last_schedule_ns = out.last_schedule_ns;
+	return 0;
+}
+
+/* Step 4-5 for the run-now annotation. */
+static int run_now(run *r)
+{
+	const char *token = ctrl_annotation(r->obj, APP_ANNOTATION_RUN_NOW);
+	char suffix[16], bname[APP_NAME_BUF];
+	int rc;
+
+	if (r->spec.suspend || !app_sched_run_now_wanted(token, r->st.last_run_now_token))
+		return 0;
+	app_sched_run_now_suffix(suffix, token);
+	rc = app_name_join(bname, APP_LABEL_VALUE_MAX, r->name, suffix);
+	if (rc == 0)
+		rc = create_backup(r, bname, r->now);
+	if (rc == 0) {
+		count_run(r, "run_now");
+		event(r, CTRL_EVENT_NORMAL, "Scheduled",
+		      "created Backup %s for run-now %s", bname, token);
+	} else if (rc != SS_EEXISTS) {
+		return rc;
+	}
+	ss_strlcpy(r->token, token, sizeof(r->token));
+	r->st.last_run_now_token = r->token;
+	return 0;
+}
+
+/* Step 6: retention over the Backups seen in step 3. */
+static int prune(run *r, const ss_tz *tz)
+{
+	size_t n = json_array_size(r->backups), i, k = 0;
+	app_retention_backup *in;
+	app_retention_decision *dec;
+	app_retention_summary sum;
+	int rc = 0;
+
+	if (!r->spec.retention.enabled || n == 0)
+		return 0;
+	in = calloc(n, sizeof(*in));
+	dec = calloc(n, sizeof(*dec));
+	if (in == NULL || dec == NULL) {
+		free(in);
+		free(dec);
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		json_t *b = json_array_get(r->backups, i);
+		const char *created = ctrl_meta(b, "creationTimestamp");
+		const char *pin = ctrl_label(b, APP_LABEL_PIN);
+		app_backup_status bst;
+		ss_civil civ;
+		int64_t t = 0;
+
+		if (ctrl_meta(b, "name") == NULL || ctrl_meta(b, "deletionTimestamp"))
+			continue;
+		app_backup_status_init(&bst);
+		app_backup_status_decode(&bst, b);
+		in[k].name = ctrl_meta(b, "name");
+		if (ctrl_condition_is_true(b, "Complete"))
+			in[k].state = APP_RETENTION_COMPLETED;
+		else if (ctrl_condition_is_true(b, "Failed"))
+			in[k].state = APP_RETENTION_FAILED;
+		else
+			in[k].state = APP_RETENTION_RUNNING;
+		in[k].pinned = pin && strcmp(pin, "true") == 0;
+		in[k].in_use = false; /* no Restore controller yet */
+		if (in[k].state != APP_RETENTION_RUNNING && bst.completion_ns > 0)
+			t = bst.completion_ns;
+		else if (created)
+			ss_time_parse(&t, created);
+		if (t < 0)
+			t = 0;
+		in[k].time_ns = t;
+		if (ss_tz_local(tz, t / SS_NS_PER_SEC, &civ) == 0) {
+			in[k].local.year = civ.year;
+			in[k].local.month = civ.month;
+			in[k].local.day = civ.day;
+			in[k].local.hour = civ.hour;
+			in[k].local.iso_year = civ.iso_year;
+			in[k].local.iso_week = civ.iso_week;
+		}
+		k++;
+	}
+	rc = app_retention_decide(dec, &sum, in, k, &r->spec.retention, r->now);
+	if (rc < 0)
+		goto done;
+	if (r->spec.retention.dry_run) {
+		r->would_prune = json_array();
+		for (i = 0; r->would_prune && i < k; i++)
+			if (dec[i].verdict == APP_RETENTION_PRUNE)
+				json_array_append_new(r->would_prune,
+						      json_string(in[i].name));
+		r->st.would_prune = r->would_prune;
+		goto done;
+	}
+	r->st.would_prune = NULL;
+	for (i = 0; i < k; i++) {
+		kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
+		const char *lv[] = { r->ns, NULL };
+		int drc;
+
+		if (dec[i].verdict != APP_RETENTION_PRUNE)
+			continue;
+		d.propagation = KUBE_PROPAGATION_BACKGROUND;
+		drc = kube_delete(NULL, r->sc->o.client, &app_backups, r->ns, in[i].name,
+				  &d);
+		if (drc == SS_ENOTFOUND)
+			continue;
+		if (drc < 0) {
+			ss_log(SS_LOG_WARN, "pruning a Backup failed",
+			       SS_LS("schedule", r->key), SS_LS("backup", in[i].name),
+			       SS_LERR());
+			continue;
+		}
+		r->st.pruned_total++;
+		r->st.last_prune_ns = r->now;
+		ctrl_counter_inc(r->sc->m_pruned, lv);
+		ss_log(SS_LOG_INFO, "backup pruned", SS_LS("schedule", r->key),
+		       SS_LS("backup", in[i].name), SS_LS("why", dec[i].reason));
+		event(r, CTRL_EVENT_NORMAL, "Pruned", "deleted Backup %s (%s)",
+		      in[i].name, dec[i].reason);
+	}
+done:
+	free(in);
+	free(dec);
+	return rc;
+}
+
+static ctrl_result not_ready(run *r, const char *reason, const char *message)
+{
+	r->ready = CTRL_CONDITION_FALSE;
+	r->ready_reason = reason;
+	ss_strlcpy(r->message, message, sizeof(r->message));
+	r->st.next_schedule_ns = 0;
+	if (write_status(r) < 0)
+		return ctrl_result_error();
+	return ctrl_result_done();
+}
+
+ctrl_result app_schedule_reconcile(void *payload, const char *key)
+{
+	app_schedule_ctrl *sc = payload;
+	run *r = calloc(1, sizeof(*r));
+	json_t *cached = NULL;
+	const char *reason = NULL;
+	const ss_tz *tz = NULL;
+	ss_tz *owned_tz = NULL;
+	ctrl_result res;
+	int64_t next_ns = 0;
+	bool busy = false;
+	int rc;
+
+	if (r == NULL) {
+		ss_error_set(SS_ENOMEM, "out of memory");
+		return ctrl_result_error();
+	}
+	r->sc = sc;
+	r->key = key;
+	r->now = ss_clock_real(sc->o.clock);
+	/* 1 */
+	if (ctrl_store_get(&cached, sc->o.schedules, key) < 0 || cached == NULL ||
+	    ctrl_key_split(key, r->ns, sizeof(r->ns), r->name, sizeof(r->name)) < 0) {
+		json_decref(cached);
+		res = ctrl_result_done();
+		goto done;
+	}
+	json_decref(cached);
+	rc = kube_get(&r->obj, sc->o.client, &app_backupschedules, r->ns, r->name);
+	if (rc == SS_ENOTFOUND || (rc == 0 && ctrl_meta(r->obj, "deletionTimestamp"))) {
+		res = ctrl_result_done();
+		goto done;
+	}
+	if (rc < 0) {
+		res = ctrl_result_error();
+		goto done;
+	}
+	app_schedule_status_decode(&r->st, r->obj);
+	/* 2 */
+	if (app_schedule_spec_decode(&r->spec, r->obj, &reason) < 0) {
+		res = not_ready(r, reason ? reason : "InvalidSpec",
+				ss_error_last()->message);
+		goto done;
+	}
+	if (zone_get(&tz, &owned_tz, sc, r->spec.time_zone) < 0) {
+		res = not_ready(r, "InvalidTimeZone", ss_error_last()->message);
+		goto done;
+	}
+	/* 3 */
+	if (observe(r, &busy) < 0) {
+		res = ctrl_result_error();
+		goto done;
+	}
+	/* 4-5 */
+	if (run_schedule(r, tz, busy, &next_ns) < 0 || run_now(r) < 0) {
+		ss_log(SS_LOG_WARN, "creating a scheduled Backup failed",
+		       SS_LS("schedule", key), SS_LERR());
+		res = ctrl_result_error();
+		goto done;
+	}
+	/* 6 */
+	if (prune(r, tz) < 0)
+		ss_log(SS_LOG_WARN, "retention failed", SS_LS("schedule", key),
+		       SS_LERR());
+	/* 7 */
+	if (r->spec.suspend) {
+		r->ready = CTRL_CONDITION_FALSE;
+		r->ready_reason = "Suspended";
+		ss_strlcpy(r->message, "spec.suspend is true: no new runs start",
+			   sizeof(r->message));
+	} else {
+		r->ready = CTRL_CONDITION_TRUE;
+		r->ready_reason = "Scheduled";
+		if (next_ns > 0) {
+			char when[SS_TIME_RFC3339_MAX];
+
+			snprintf(r->message, sizeof(r->message), "next run at %s",
+				 ss_time_format(when, sizeof(when), next_ns));
+		} else {
+			ss_strlcpy(r->message, "no further runs", sizeof(r->message));
+		}
+	}
+	if (write_status(r) < 0) {
+		res = ctrl_result_error();
+		goto done;
+	}
+	/* 8: a little past the due time, so that it is at or before "now". */
+	if (next_ns > 0) {
+		int64_t wait = next_ns - ss_clock_real(sc->o.clock) + 10 * SS_NS_PER_MS;
+
+		res = ctrl_result_requeue_after(wait > SS_NS_PER_MS ? wait
+								    : SS_NS_PER_MS);
+	} else {
+		res = ctrl_result_done();
+	}
+done:
+	ss_tz_free(owned_tz);
+	json_decref(r->would_prune);
+	json_decref(r->backups);
+	json_decref(r->obj);
+	free(r);
+	return res;
+}

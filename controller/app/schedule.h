@@ -1,0 +1,81 @@
+/*
+ * schedule.h — the BackupSchedule controller: turns a schedule into Backups
+ * at its due times (one per due time, under a deterministic name), one per
+ * run-now token, one ever for "once", and prunes the schedule's Backups by
+ * its retention rules.
+ *
+ * One reconcile of a BackupSchedule, in numbered steps (schedule.c):
+ *   1. read the schedule (the cache says whether it exists; the API's copy
+ *      is the one acted on, so the cursor in status is never stale);
+ *   2. decode the spec: InvalidSchedule / InvalidTimeZone / InvalidSpec
+ *      make Ready False and stop; load the zone (cached per name);
+ *   3. observe the schedule's Backups in the Backup cache (index
+ *      APP_INDEX_SCHEDULE): active ones, the newest completed one;
+ *   4. decide (schedule_plan.h): run, skip (one still running), missed
+ *      (past startingDeadlineSeconds), or nothing; run-now token;
+ *   5. create the Backups decided on; AlreadyExists counts as done;
+ *   6. retention: app_retention_decide over the Backups, delete the PRUNE
+ *      ones (dryRun: only status.retention.wouldPrune);
+ *   7. write status once (with Ready: True, or False Suspended);
+ *   8. sleep until the next due time (ctrl_result_requeue_after).
+ * Backup events enqueue their schedule (the snapstage.io/schedule label),
+ * so status and retention follow the Backups without polling.
+ *
+ * Left for later (issue 7): Ready=False for a missing target, Secret or
+ * snapshot API (the Backups report those); Backups in use by a Restore are
+ * not known yet (no Restore controller), so in_use is always false.
+ *
+ * Ownership: the controller borrows everything in its options, which must
+ * outlive it. Thread-safety: app_schedule_reconcile() runs on the
+ * controller's workers (never twice at once for one key); handlers run on
+ * the informers' threads; the zone cache has its own mutex.
+ */
+#ifndef SNAPSTAGE_APP_SCHEDULE_H
+#define SNAPSTAGE_APP_SCHEDULE_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ctrl/controller.h"
+#include "ctrl/events.h"
+#include "ctrl/metrics.h"
+#include "ctrl/store.h"
+#include "ctrl/workqueue.h"
+#include "kube/client.h"
+#include "util/clock.h"
+
+/* The index on the Backup cache by the snapstage.io/schedule label
+ * (ctrl_index_by_label with APP_LABEL_SCHEDULE as payload). Values are
+ * schedule names: filter by namespace. */
+#define APP_INDEX_SCHEDULE "schedule"
+
+typedef struct {
+	kube_client *client;   /* required */
+	ctrl_store *schedules; /* required: the BackupSchedule informer's cache */
+	ctrl_store *backups;   /* required: Backups, indexed by APP_INDEX_SCHEDULE */
+	ctrl_workqueue *queue; /* set later with app_schedule_ctrl_set_queue() */
+	ctrl_events *events;   /* optional */
+	ctrl_metrics *metrics; /* optional */
+	const ss_clock *clock; /* NULL: the system clock */
+} app_schedule_ctrl_opts;
+
+typedef struct app_schedule_ctrl app_schedule_ctrl;
+
+/* 0, SS_EINVALID (a required option missing), SS_EEXISTS (a metric name
+ * clash) or SS_ENOMEM. */
+int app_schedule_ctrl_new(app_schedule_ctrl **out, const app_schedule_ctrl_opts *opts);
+void app_schedule_ctrl_free(app_schedule_ctrl *sc);
+void app_schedule_ctrl_set_queue(app_schedule_ctrl *sc, ctrl_workqueue *queue);
+
+/* The ctrl_reconcile_fn; payload is the app_schedule_ctrl. */
+ctrl_result app_schedule_reconcile(void *payload, const char *key);
+
+/* Informer handlers (payload: the app_schedule_ctrl). Schedules: enqueue.
+ * Backups: enqueue the schedule named by their snapstage.io/schedule label. */
+void app_schedule_on_schedule(void *payload, const json_t *obj);
+void app_schedule_on_schedule_update(void *payload, const json_t *old, const json_t *now);
+void app_schedule_on_backup(void *payload, const json_t *obj);
+void app_schedule_on_backup_update(void *payload, const json_t *old, const json_t *now);
+
+#endif

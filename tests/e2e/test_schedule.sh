@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# The BackupSchedule controller end to end: the real snapstage binary (the
+# Backup controller in the same process) against the mini-cluster with a
+# MariaDB primary + 2 replicas (hack/sim/mariadb.yaml). Cases:
+#   minutely   "* * * * *" makes a Backup named <schedule>-<YYYYMMDDhhmm>
+#              with the schedule label and scheduled-time annotation, at a
+#              minute boundary (checked last, so the other cases overlap it)
+#   once       "once" makes exactly one Backup, and it completes; no next
+#              time; Retain: no owner reference
+#   runnow     run-now token A: one Backup; A again: none; B: one more;
+#              backupDeletionPolicy Delete: owned by the schedule
+#   invalid    a bad cron -> Ready=False InvalidSchedule, fixed -> True
+#   zone       an unknown zone -> Ready=False InvalidTimeZone
+#   suspend    suspend: true -> Ready=False Suspended, no Backups
+#   retention  keepLast 2 with 4 run-now Backups leaves 2; the pruned
+#              ones' VolumeSnapshots are gone (owned by their Backup)
+# Ends with a checked SIGTERM: exit 0 and no sanitizer report.
+#
+# Environment: SNAPSTAGE_CLUSTER_DIR (a running `hack/cluster.sh up
+# --with-mariadb` cluster), SNAPSTAGE_BIN (the controller).
+set -euo pipefail
+
+: "${SNAPSTAGE_CLUSTER_DIR:?set SNAPSTAGE_CLUSTER_DIR to a running hack/cluster.sh up --with-mariadb cluster}"
+: "${SNAPSTAGE_BIN:?set SNAPSTAGE_BIN to the snapstage binary}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+KUBECTL=${KUBECTL:-$("$ROOT/hack/tools.sh")/kubectl}
+export KUBECONFIG=$SNAPSTAGE_CLUSTER_DIR/kubeconfig
+work=$(mktemp -d)
+export KUBECACHEDIR=$work/kube-cache
+ns=schedule-$$-$RANDOM
+# shellcheck source=tests/e2e/lib.sh
+. "$ROOT/tests/e2e/lib.sh"
+ctrl_pid=
+metrics_port=$((20000 + RANDOM % 20000))
+
+dump_on_fail() {
+    kn get backupschedules -o yaml 2>/dev/null | tail -n 80 || true
+    kn get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 30 || true
+    echo "--- controller log (last 40 lines)"
+    tail -n 40 "$work/controller.log" || true
+}
+start_controller() {
+    "$SNAPSTAGE_BIN" --kubeconfig="$KUBECONFIG" --namespace="$ns" --leader-elect=false \
+        --workers=4 --metrics-bind-address=127.0.0.1:$metrics_port \
+        --health-probe-bind-address=127.0.0.1:$((metrics_port + 1)) \
+        >>"$work/controller.log" 2>&1 &
+    ctrl_pid=$!
+}
+cleanup() {
+    local rc=$?
+    if [ -n "$ctrl_pid" ]; then
+        kill -TERM "$ctrl_pid" 2>/dev/null || true
+        wait "$ctrl_pid" 2>/dev/null || true
+    fi
+    "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+    cp "$work/controller.log" "$SNAPSTAGE_CLUSTER_DIR/logs/test_schedule-controller.log" 2>/dev/null || true
+    rm -rf "$work"
+    echo "test_schedule: $checks checks, exit $rc"
+    exit $rc
+}
+trap cleanup EXIT
+
+root_pw() { kn get secret mariadb -o jsonpath='{.data.root-password}' | base64 -d; }
+schedule() { # name cron [extra yaml lines under spec, indented 2]
+    local name=$1 cron=$2 extra=${3:-}
+    cat >"$work/$name.yaml" <<YAML
+apiVersion: snapstage.io/v1alpha1
+kind: BackupSchedule
+metadata:
+  name: $name
+spec:
+  schedule: "$cron"
+  target:
+    statefulSetName: mariadb
+    role: PreferReplica
+    connection:
+      credentialsSecretRef:
+        name: mariadb-backup
+$extra
+YAML
+    kn apply -f "$work/$name.yaml" >/dev/null || fail "applying BackupSchedule $name"
+}
+bs() { kn get backupschedule "$1" -o jsonpath="$2"; }
+ready_is() { # schedule status reason
+    [ "$(bs "$1" '{.status.conditions[?(@.type=="Ready")].status}')" = "$2" ] &&
+        [ "$(bs "$1" '{.status.conditions[?(@.type=="Ready")].reason}')" = "$3" ]
+}
+backups_of() { kn get backups -l "snapstage.io/schedule=$1" -o jsonpath='{.items[*].metadata.name}'; }
+count_of() { backups_of "$1" | wc -w; }
+count_is() { [ "$(count_of "$1")" = "$2" ]; }
+is_complete() { [ "$(kn get backup "$1" -o jsonpath='{.status.conditions[?(@.type=="Complete")].status}')" = True ]; }
+all_complete() { # schedule
+    local b
+    for b in $(backups_of "$1"); do is_complete "$b" || return 1; done
+}
+run_now() { kn annotate backupschedule "$1" "snapstage.io/run-now=$2" --overwrite >/dev/null; }
+field_is() { [ "$(bs "$1" "$2")" = "$3" ]; }
+count_at_least() { [ "$(count_of "$1")" -ge "$2" ]; }
+token_is() { [ "$(bs "$1" '{.status.lastRunNowToken}')" = "$2" ]; }
+
+# ---- set-up ------------------------------------------------------------------
+"$KUBECTL" apply -f "$ROOT/crds/" >/dev/null || fail "installing the CRDs"
+"$KUBECTL" create namespace "$ns" >/dev/null
+kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
+wait_for 300 "the primary and both replicas are Ready" \
+    kn rollout status statefulset/mariadb --timeout=5s
+kn create secret generic mariadb-backup --from-literal=username=root \
+    --from-literal=password="$(root_pw)" >/dev/null
+start_controller
+ok "controller started (pid $ctrl_pid)"
+schedule minutely "* * * * *" "  retention:
+    keepLast: 1"
+minutely_at=$(date +%s)
+
+# ---- once ----------------------------------------------------------------------
+schedule single once
+wait_for 30 "once: a Backup single-once exists" kn get backup single-once
+wait_for 60 "once: single-once completes" is_complete single-once
+[ "$(backups_of single)" = single-once ] || fail "once made '$(backups_of single)'"
+[ -n "$(bs single '{.status.lastScheduleTime}')" ] || fail "once: no lastScheduleTime"
+[ -z "$(bs single '{.status.nextScheduleTime}')" ] || fail "once: nextScheduleTime is set"
+wait_for 15 "once: status.lastSuccessfulBackup is single-once" \
+    field_is single '{.status.lastSuccessfulBackup.name}' single-once
+[ -z "$(kn get backup single-once -o jsonpath='{.metadata.ownerReferences}')" ] ||
+    fail "once: a Retain schedule's Backup has an owner reference"
+[ -n "$(kn get backup single-once -o jsonpath='{.metadata.annotations.snapstage\.io/scheduled-time}')" ] ||
+    fail "once: no scheduled-time annotation"
+ready_is single True Scheduled || fail "once: Ready is not True"
+kn annotate backupschedule single touched=1 >/dev/null
+sleep 2
+count_is single 1 || fail "once: $(count_of single) Backups after a touch"
+ok "once: exactly one Backup, complete, no owner reference, no next time"
+
+# ---- run now -----------------------------------------------------------------------
+schedule manual "0 0 1 1 *" "  backupDeletionPolicy: Delete"
+wait_for 15 "runnow: Ready=True" ready_is manual True Scheduled
+count_is manual 0 || fail "runnow: a Backup before any token"
+run_now manual A
+wait_for 15 "runnow: token A recorded" token_is manual A
+wait_for 15 "runnow: token A made one Backup" count_is manual 1
+kn annotate backupschedule manual touched=1 >/dev/null
+run_now manual A
+sleep 2
+count_is manual 1 || fail "runnow: token A again made another Backup"
+ok "runnow: the same token again makes none"
+run_now manual B
+wait_for 15 "runnow: token B made one more" count_is manual 2
+b=$(backups_of manual | cut -d' ' -f1)
+[ "$(kn get backup "$b" -o jsonpath='{.metadata.ownerReferences[0].kind}')" = BackupSchedule ] ||
+    fail "runnow: Delete policy but $b has no BackupSchedule owner"
+ok "runnow: backupDeletionPolicy Delete puts the schedule as owner"
+
+# ---- invalid cron, unknown zone, suspend -----------------------------------------------
+schedule badcron "61 * * * *"
+wait_for 15 "invalid: Ready=False InvalidSchedule" ready_is badcron False InvalidSchedule
+note "message: $(bs badcron '{.status.conditions[?(@.type=="Ready")].message}')"
+schedule badcron "0 0 1 1 *"
+wait_for 15 "invalid: fixed, Ready=True" ready_is badcron True Scheduled
+[ -n "$(bs badcron '{.status.nextScheduleTime}')" ] || fail "fixed: no nextScheduleTime"
+count_is badcron 0 || fail "fixing the cron started a run"
+schedule badzone "0 3 * * *" "  timeZone: Mars/Olympus_Mons"
+wait_for 15 "zone: Ready=False InvalidTimeZone" ready_is badzone False InvalidTimeZone
+schedule paused "* * * * *" "  suspend: true"
+wait_for 15 "suspend: Ready=False Suspended" ready_is paused False Suspended
+[ -z "$(bs paused '{.status.nextScheduleTime}')" ] || fail "suspend: nextScheduleTime is set"
+
+# ---- retention -------------------------------------------------------------------------
+schedule keep "0 0 1 1 *" "  retention:
+    keepLast: 2"
+for t in t1 t2 t3 t4; do
+    run_now keep $t
+    wait_for 15 "retention: token $t recorded" token_is keep $t
+    wait_for 60 "retention: the Backups so far are complete ($t)" all_complete keep
+done
+wait_for 30 "retention: keepLast 2 leaves 2 Backups" count_is keep 2
+kept=$(backups_of keep)
+wait_for 15 "retention: status.retention.prunedTotal is 2" \
+    field_is keep '{.status.retention.prunedTotal}' 2
+snaps_of_kept_only() {
+    local owners b
+    owners=$(kn get volumesnapshots -l snapstage.io/schedule=keep \
+        -o jsonpath='{.items[*].metadata.labels.snapstage\.io/backup}')
+    [ -n "$owners" ] || return 1
+    for b in $owners; do [[ " $kept " == *" $b "* ]] || return 1; done
+}
+wait_for 30 "retention: only the kept Backups' VolumeSnapshots remain" snaps_of_kept_only
+note "kept: $kept"
+
+m=$(curl -s "http://127.0.0.1:$metrics_port/metrics" | grep '^snapstage_schedule_' || true)
+[[ "$m" == *'snapstage_schedule_runs_total{namespace="'$ns'",result="run_now"} 6'* ]] ||
+    fail "snapstage_schedule_runs_total{result=run_now} is not 6: $m"
+[[ "$m" == *'snapstage_schedule_pruned_total{namespace="'$ns'"} 2'* ]] ||
+    fail "snapstage_schedule_pruned_total is not 2: $m"
+ok "metrics: 6 run-now runs, 2 pruned"
+
+# ---- restart: nothing made twice -------------------------------------------------------
+before="$(backups_of single) | $(backups_of manual) | $(backups_of keep)"
+kill -TERM "$ctrl_pid"
+rc=0
+wait "$ctrl_pid" || rc=$?
+ctrl_pid=
+[ $rc = 0 ] || fail "the controller exited $rc after SIGTERM (restart)"
+start_controller
+wait_for 30 "restarted: the controller is ready again" \
+    curl -sf "http://127.0.0.1:$((metrics_port + 1))/readyz"
+sleep 3
+after="$(backups_of single) | $(backups_of manual) | $(backups_of keep)"
+[ "$before" = "$after" ] || fail "after a restart: '$after', before: '$before'"
+ok "restart: no once, run-now or retention Backup made twice"
+
+# ---- minutely --------------------------------------------------------------------------
+wait_for $((75 - ($(date +%s) - minutely_at))) "minutely: a Backup at a minute boundary" \
+    count_at_least minutely 1
+b=$(backups_of minutely | cut -d' ' -f1)
+[[ "$b" =~ ^minutely-[0-9]{8}-?[0-9]{4}$ ]] || fail "minutely: name '$b' is not <schedule>-<time>"
+st=$(kn get backup "$b" -o jsonpath='{.metadata.annotations.snapstage\.io/scheduled-time}')
+[[ "$st" =~ :00Z$ ]] || fail "minutely: scheduled-time '$st' is not a whole minute"
+[ "$(bs minutely '{.status.lastScheduleTime}')" = "$st" ] || [ "$(count_of minutely)" -gt 1 ] ||
+    fail "minutely: lastScheduleTime $(bs minutely '{.status.lastScheduleTime}') != $st"
+ok "minutely: $b for $st"
+reasons=$(kn get events --field-selector involvedObject.kind=BackupSchedule \
+    -o jsonpath='{range .items[*]}{.reason}{" "}{end}' 2>/dev/null)
+[[ " $reasons " == *" Scheduled "* ]] || fail "no Scheduled Event (saw: $reasons)"
+[[ " $reasons " == *" Pruned "* ]] || fail "no Pruned Event (saw: $reasons)"
+ok "Events: Scheduled and Pruned"
+
+# A clean stop: exit 0, and (in the ASan build) no sanitizer report.
+kill -TERM "$ctrl_pid"
+rc=0
+wait "$ctrl_pid" || rc=$?
+ctrl_pid=
+[ $rc = 0 ] || fail "the controller exited $rc after SIGTERM"
+! grep -q -E "ERROR: (Address|Leak|Thread)Sanitizer|runtime error:" "$work/controller.log" ||
+    fail "sanitizer report in the controller log: $(grep -m3 -E 'Sanitizer|runtime error' "$work/controller.log")"
+ok "the controller stopped cleanly on SIGTERM (exit 0, no sanitizer report)"
