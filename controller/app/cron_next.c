@@ -287,9 +287,9 @@ static int no_run(const ss_tz *tz, const cron_minute *from, const char *directio
 int app_cron_next(int64_t *out_utc_ns, const app_cron *c, const ss_tz *tz,
 		  int64_t after_utc_ns)
 {
-	int64_t after_s, mark, due;
+	int64_t after_s, mark, due = 0;
 	cron_minute from, m;
-	fields f;
+	fields f = { 0 };
 	int error;
 
 	assert(out_utc_ns && c && tz);
@@ -319,9 +319,9 @@ int app_cron_next(int64_t *out_utc_ns, const app_cron *c, const ss_tz *tz,
 int app_cron_prev(int64_t *out_utc_ns, const app_cron *c, const ss_tz *tz,
 		  int64_t at_or_before_utc_ns)
 {
-	int64_t at_s, mark, due;
+	int64_t at_s, mark, due = 0;
 	cron_minute from, m;
-	fields f;
+	fields f = { 0 };
 	int error;
 
 	assert(out_utc_ns && c && tz);
