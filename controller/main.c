@@ -171,8 +171,7 @@ int main(int argc, char **argv)
 		goto fail;
 	app_backup_ctrl_set_queue(backup_ctrl, ctrl_controller_queue(backup_controller));
 	{
-		ctrl_handlers bh = { app_backup_on_backup, app_backup_on_backup_update,
-				     NULL, backup_ctrl };
+		ctrl_handlers bh = ctrl_controller_key_handlers(backup_controller);
 		ctrl_handlers sh = { app_backup_on_snapshot, app_backup_on_snapshot_update,
 				     app_backup_on_snapshot, backup_ctrl };
 
@@ -204,8 +203,7 @@ int main(int argc, char **argv)
 		goto fail;
 	app_schedule_ctrl_set_queue(schedule_ctrl, ctrl_controller_queue(schedule_controller));
 	{
-		ctrl_handlers sh = { app_schedule_on_schedule, app_schedule_on_schedule_update,
-				     NULL, schedule_ctrl };
+		ctrl_handlers sh = ctrl_controller_key_handlers(schedule_controller);
 		ctrl_handlers bh = { app_schedule_on_backup, app_schedule_on_backup_update,
 				     app_schedule_on_backup, schedule_ctrl };
 

@@ -174,21 +174,6 @@ void app_backup_ctrl_set_queue(app_backup_ctrl *bc, ctrl_workqueue *queue)
 
 /* ---- handlers ------------------------------------------------------------ */
 
-void app_backup_on_backup(void *payload, const json_t *obj)
-{
-	app_backup_ctrl *bc = payload;
-	char key[CTRL_KEY_MAX];
-
-	if (bc->o.queue && ctrl_key_of(key, sizeof(key), obj) == 0)
-		ctrl_workqueue_add(bc->o.queue, key);
-}
-
-void app_backup_on_backup_update(void *payload, const json_t *old, const json_t *now)
-{
-	(void)old;
-	app_backup_on_backup(payload, now);
-}
-
 void app_backup_on_snapshot(void *payload, const json_t *obj)
 {
 	app_backup_ctrl *bc = payload;

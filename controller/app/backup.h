@@ -84,11 +84,10 @@ void app_backup_ctrl_set_queue(app_backup_ctrl *bc, ctrl_workqueue *queue);
 /* The ctrl_reconcile_fn; payload is the app_backup_ctrl. */
 ctrl_result app_backup_reconcile(void *payload, const char *key);
 
-/* Informer handlers. Backups: enqueue. VolumeSnapshots: wake a lock session
- * waiting for a cut and enqueue the Backup named by the snapstage.io/backup
- * label. Pass the app_backup_ctrl as the handlers' payload. */
-void app_backup_on_backup(void *payload, const json_t *obj);
-void app_backup_on_backup_update(void *payload, const json_t *old, const json_t *now);
+/* VolumeSnapshot informer handlers: wake a lock session waiting for a cut
+ * and enqueue the Backup named by the snapstage.io/backup label. Pass the
+ * app_backup_ctrl as the handlers' payload. (Backups themselves are queued
+ * by ctrl_controller_key_handlers().) */
 void app_backup_on_snapshot(void *payload, const json_t *obj);
 void app_backup_on_snapshot_update(void *payload, const json_t *old, const json_t *now);
 

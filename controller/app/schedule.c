@@ -108,21 +108,6 @@ void app_schedule_ctrl_set_queue(app_schedule_ctrl *sc, ctrl_workqueue *queue)
 
 /* ---- handlers ------------------------------------------------------------ */
 
-void app_schedule_on_schedule(void *payload, const json_t *obj)
-{
-	app_schedule_ctrl *sc = payload;
-	char key[CTRL_KEY_MAX];
-
-	if (sc->o.queue && ctrl_key_of(key, sizeof(key), obj) == 0)
-		ctrl_workqueue_add(sc->o.queue, key);
-}
-
-void app_schedule_on_schedule_update(void *payload, const json_t *old, const json_t *now)
-{
-	(void)old;
-	app_schedule_on_schedule(payload, now);
-}
-
 void app_schedule_on_backup(void *payload, const json_t *obj)
 {
 	app_schedule_ctrl *sc = payload;

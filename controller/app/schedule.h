@@ -71,10 +71,9 @@ void app_schedule_ctrl_set_queue(app_schedule_ctrl *sc, ctrl_workqueue *queue);
 /* The ctrl_reconcile_fn; payload is the app_schedule_ctrl. */
 ctrl_result app_schedule_reconcile(void *payload, const char *key);
 
-/* Informer handlers (payload: the app_schedule_ctrl). Schedules: enqueue.
- * Backups: enqueue the schedule named by their snapstage.io/schedule label. */
-void app_schedule_on_schedule(void *payload, const json_t *obj);
-void app_schedule_on_schedule_update(void *payload, const json_t *old, const json_t *now);
+/* Backup informer handlers (payload: the app_schedule_ctrl): enqueue the
+ * schedule named by the Backup's snapstage.io/schedule label. (Schedules
+ * themselves are queued by ctrl_controller_key_handlers().) */
 void app_schedule_on_backup(void *payload, const json_t *obj);
 void app_schedule_on_backup_update(void *payload, const json_t *old, const json_t *now);
 

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "ctrl/object.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -273,6 +274,26 @@ done:
 ctrl_workqueue *ctrl_controller_queue(ctrl_controller *c)
 {
 	return c->queue;
+}
+
+static void queue_key(void *payload, const json_t *obj)
+{
+	ctrl_controller *c = payload;
+	char key[CTRL_KEY_MAX];
+
+	if (ctrl_key_of(key, sizeof(key), obj) == 0)
+		ctrl_workqueue_add(c->queue, key);
+}
+
+static void queue_key_update(void *payload, const json_t *old, const json_t *now)
+{
+	(void)old;
+	queue_key(payload, now);
+}
+
+ctrl_handlers ctrl_controller_key_handlers(ctrl_controller *c)
+{
+	return (ctrl_handlers){ queue_key, queue_key_update, queue_key, c };
 }
 
 static void join_all(ctrl_controller *c)

@@ -45,6 +45,7 @@
 
 #include <stdint.h>
 
+#include "ctrl/informer.h"
 #include "ctrl/metrics.h"
 #include "ctrl/workqueue.h"
 #include "util/clock.h"
@@ -110,6 +111,11 @@ int ctrl_controller_new(ctrl_controller **out, const ctrl_controller_opts *opts)
 /* The controller's queue, for event handlers. Borrowed; lives as long as
  * the controller. */
 ctrl_workqueue *ctrl_controller_queue(ctrl_controller *c);
+
+/* Informer handlers that queue the key (namespace/name) of every object
+ * added, updated or deleted: the usual watch of a controller on its own
+ * kind. A deleted object's reconcile finds it gone in the cache. */
+ctrl_handlers ctrl_controller_key_handlers(ctrl_controller *c);
 
 /* Starts the workers. 0, SS_EINVALID when already started, or SS_ERROR
  * when a thread cannot be created (none is left running). */

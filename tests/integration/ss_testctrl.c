@@ -54,20 +54,6 @@ static ctrl_result reconcile(void *payload, const char *key)
 	return error < 0 ? ctrl_result_error() : ctrl_result_done();
 }
 
-static void enqueue(void *payload, const json_t *obj)
-{
-	char key[CTRL_KEY_MAX];
-
-	if (ctrl_key_of(key, sizeof(key), obj) == 0)
-		ctrl_workqueue_add(ctrl_controller_queue(payload), key);
-}
-
-static void on_update(void *payload, const json_t *old, const json_t *now)
-{
-	(void)old;
-	enqueue(payload, now);
-}
-
 int main(int argc, char **argv)
 {
 	ctrl_options options;
@@ -122,7 +108,7 @@ int main(int argc, char **argv)
 	if (ctrl_informer_new(&t.informer, &iopts) < 0 ||
 	    ctrl_controller_new(&controller, &copt) < 0)
 		goto fail;
-	handlers = (ctrl_handlers){ enqueue, on_update, enqueue, controller };
+	handlers = ctrl_controller_key_handlers(controller);
 	mopts.options = &options;
 	mopts.client = t.client;
 	mopts.metrics = metrics;

@@ -59,20 +59,6 @@ static ctrl_result reconcile(void *payload, const char *key)
 	return ctrl_result_done();
 }
 
-static void enqueue(void *payload, const json_t *obj)
-{
-	char key[CTRL_KEY_MAX];
-
-	if (ctrl_key_of(key, sizeof(key), obj) == 0)
-		ctrl_workqueue_add(ctrl_controller_queue(payload), key);
-}
-
-static void on_update(void *payload, const json_t *old, const json_t *now)
-{
-	(void)old;
-	enqueue(payload, now);
-}
-
 static void put_cm(const char *in_ns, const char *name, const char *value)
 {
 	json_t *cm = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind",
@@ -204,7 +190,7 @@ static void test_converges_through_restart_and_compaction(void **state)
 	iopts.metrics = metrics;
 	iopts.backoff_max_ns = SS_NS_PER_SEC;
 	IT_CHECK(ctrl_informer_new(&informer, &iopts));
-	handlers = (ctrl_handlers){ enqueue, on_update, enqueue, controller };
+	handlers = ctrl_controller_key_handlers(controller);
 	IT_CHECK(ctrl_informer_add_handlers(informer, &handlers));
 	IT_CHECK(ctrl_informer_start(informer));
 	IT_CHECK(ctrl_informer_wait_synced(informer, 30 * SS_NS_PER_SEC));

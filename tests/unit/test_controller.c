@@ -448,6 +448,49 @@ static void test_workers_never_share_a_key(void **state)
 	free(s);
 }
 
+/* ctrl_controller_key_handlers(): add, update and delete each queue the
+ * object's own key (a controller not started, so the queue holds them). */
+static void test_key_handlers(void **state)
+{
+	ctrl_controller_opts opts = CTRL_CONTROLLER_OPTS_INIT;
+	ctrl_controller *c = NULL;
+	ctrl_handlers h;
+	json_t *a = json_pack("{s:{s:s, s:s}}", "metadata", "namespace", "ns", "name", "a");
+	json_t *b = json_pack("{s:{s:s, s:s}}", "metadata", "namespace", "ns", "name", "b");
+	json_t *nameless = json_pack("{s:{}}", "metadata");
+	char *key = NULL;
+
+	(void)state;
+	opts.name = "keys";
+	opts.reconcile = reconcile_results;
+	assert_int_equal(ctrl_controller_new(&c, &opts), 0);
+	h = ctrl_controller_key_handlers(c);
+	assert_ptr_equal(h.payload, c);
+	h.on_add(h.payload, a);
+	h.on_add(h.payload, nameless); /* no key: nothing queued */
+	assert_int_equal(ctrl_workqueue_try_get(&key, ctrl_controller_queue(c)), 0);
+	assert_string_equal(key, "ns/a");
+	ctrl_workqueue_done(ctrl_controller_queue(c), key);
+	free(key);
+	h.on_update(h.payload, a, b);
+	assert_int_equal(ctrl_workqueue_try_get(&key, ctrl_controller_queue(c)), 0);
+	assert_string_equal(key, "ns/b");
+	ctrl_workqueue_done(ctrl_controller_queue(c), key);
+	free(key);
+	h.on_delete(h.payload, a);
+	assert_int_equal(ctrl_workqueue_try_get(&key, ctrl_controller_queue(c)), 0);
+	assert_string_equal(key, "ns/a");
+	ctrl_workqueue_done(ctrl_controller_queue(c), key);
+	free(key);
+	key = NULL;
+	assert_true(ctrl_workqueue_try_get(&key, ctrl_controller_queue(c)) != 0);
+	assert_null(key);
+	ctrl_controller_free(c);
+	json_decref(a);
+	json_decref(b);
+	json_decref(nameless);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_options_and_lifecycle),
 		cmocka_unit_test(test_requeue_without_delay),
 		cmocka_unit_test(test_workers_never_share_a_key),
+		cmocka_unit_test(test_key_handlers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
