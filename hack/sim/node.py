@@ -79,8 +79,15 @@ Kubelet role: one mariadbd per Pod bound to this node
     would be too long for a socket, the socket lives in
     /tmp/snapstage-sim-sock/ and `sock` is a symlink to it), `mariadbd.pid`
     (written by mariadbd), `server.pid` (written by this agent at fork),
-    `error.log`, `console.log` (stdout/stderr), `install.log`. The logs are
-    kept after the Pod is gone (cluster.sh down removes the whole DIR).
+    `error.log`, `console.log` (stdout/stderr), `install.log`, and `tmp/`,
+    the server's private --tmpdir (mode 0700) for both mariadb-install-db
+    and mariadbd: a starting mariadbd (also install-db's --bootstrap one)
+    deletes every `#sql*` file in its tmpdir, so servers sharing /tmp (every
+    mariadbd of every cluster on the machine) deleted each other's temporary
+    tables, and an install-db beside another starting server failed with
+    "Unknown table 'mysql.tmp_user_sys'". tmp/ is emptied before each start
+    and removed with the Pod. The logs are kept after the Pod is gone
+    (cluster.sh down removes the whole DIR).
   - Command line (exec'd directly, no shell, in this agent's process group
     so a process-group kill of the agent reaches it; D and B as the server
     sees them, see above):
@@ -88,8 +95,9 @@ Kubelet role: one mariadbd per Pod bound to this node
         --port=P --socket=S --pid-file=F --log-error=E --server-id=ID
         --report-host=IP --report-port=P --log-bin=B/mysql-bin
         --binlog-format=ROW --log-slave-updates --gtid-strict-mode=1
-        --relay-log=D/relay-bin --skip-name-resolve
-        --innodb-buffer-pool-size=32M --innodb-log-file-size=16M
+        --relay-log=D/relay-bin --tmpdir=STATE/run/NS_POD/tmp
+        --skip-name-resolve --innodb-buffer-pool-size=32M
+        --innodb-log-file-size=16M
     followed by the main container's `args` that are options (a leading
     "mariadbd" is dropped), as the official image passes them: e.g.
     args: [--skip-slave-start] for a standalone copy of a replica's data.
@@ -99,7 +107,10 @@ Kubelet role: one mariadbd per Pod bound to this node
   - First start (no marker D/.snapstage-sim-initialized):
     if D/mysql does not exist, `mariadb-install-db --no-defaults
     --datadir=D --user=root --auth-root-authentication-method=normal
-    --skip-test-db` (same InnoDB sizes); then mariadbd starts and, over the
+    --skip-test-db --tmpdir=STATE/run/NS_POD/tmp` (same InnoDB sizes; also
+    TMPDIR in its environment, and only TMPDIR if that path has characters
+    install-db's unquoted hand-over to mariadbd would split); then mariadbd
+    starts and, over the
     socket as root with SET SESSION sql_log_bin=0 (nothing of this reaches
     the binary log, so GTID positions start empty on every server): root@
     localhost and root@'%' (ALL, WITH GRANT OPTION) get MARIADB_ROOT_PASSWORD
@@ -109,6 +120,24 @@ Kubelet role: one mariadbd per Pod bound to this node
     MARIADB_REPLICATION_PASSWORD and REPLICATION SLAVE. Then the marker
     D/.snapstage-sim-initialized is written (JSON: pod, uid, time, whether
     replication setup is due) so this never runs twice on that data.
+  - Failed first start: before mariadb-install-db, the install marker
+    D/.snapstage-sim-installing is written (JSON: pod, uid, STATE, D,
+    attempt number, time, and the names already in D, e.g. lost+found); it
+    is removed once the initialized marker is there. A start that finds it
+    without the initialized marker (install-db failed or timed out, or
+    mariadbd died, or the agent or the Pod stopped, before the users were
+    set up) undoes that attempt: every entry of D not listed as already
+    there is removed (logged with the count) and install-db runs again,
+    also for a new Pod on the same claim. At most 5 attempts per data
+    directory; after that the start fails each time ("giving up", nothing
+    removed, CrashLoopBackOff) until someone looks. Never undone: data with
+    the initialized marker (a stale install marker is just removed), an
+    install marker naming another STATE or directory (copied by a snapshot
+    restore, whose data carries the initialized marker anyway; started as it
+    is), a D whose attempt another live Pod of this agent is making (the
+    start fails and is retried), and a D with mysql/ but no install marker
+    (not made by this agent: started as it is). A separate binlog volume is
+    not touched (the attempt wrote only empty binary logs there).
   - Environment of the main container: `value`, `valueFrom.secretKeyRef`,
     `valueFrom.configMapKeyRef` (honouring `optional`) and `envFrom`. Values
     are read through the API when the server (re)starts and never logged.
@@ -160,7 +189,8 @@ Kubelet role: one mariadbd per Pod bound to this node
   - Deletion: when the Pod has a deletionTimestamp, SIGTERM, wait up to
     metadata.deletionGracePeriodSeconds (the Pod's
     terminationGracePeriodSeconds, else 30), SIGKILL; remove holders,
-    release the address, remove emptyDir volumes, then DELETE the Pod with
+    release the address, remove emptyDir volumes and the run directory's
+    tmp/, then DELETE the Pod with
     gracePeriodSeconds=0 and a uid precondition (the kubelet's job). A Pod
     that disappears outright (deleted with grace 0): the process is stopped
     the same way (at most 10 s). A Pod's successor of the same name waits
@@ -234,6 +264,8 @@ BINLOG_MOUNT = "/var/lib/mysql-binlog"
 REPL_ANNOTATION = "sim.snapstage.io/replication"
 INIT_MARKER = ".snapstage-sim-initialized"
 REPL_MARKER = ".snapstage-sim-replication"
+INSTALL_MARKER = ".snapstage-sim-installing"  # a first-time initialisation of ours in progress
+INSTALL_ATTEMPTS = 5  # first-time initialisations tried on one data directory before giving up
 INNODB_FLAGS = ["--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M"]
 HEARTBEAT = 10.0
 PROBE_PERIOD = 2.0
@@ -983,6 +1015,8 @@ class PodWorker(threading.Thread):
         self.port = mysql_port(pod)
         self.holders = []
         self.empty_dirs = []
+        self.active_datadir = None  # the data directory this worker starts servers on, until teardown
+        self.install_note_logged = False
         self.env = {}
         self.ever_started = False
         self.setup_done = False
@@ -997,6 +1031,7 @@ class PodWorker(threading.Thread):
         self.last_pushed = None
         self.push_error_logged = False
         self.rundir = agent.path("run", "%s_%s" % (self.ns, self.name))
+        self.tmpdir = os.path.join(self.rundir, "tmp")
         self.cond_times = {}
         st = pod.get("status") or {}
         for c in st.get("conditions") or []:
@@ -1321,10 +1356,11 @@ class PodWorker(threading.Thread):
         binlog = self.resolve_mount(BINLOG_MOUNT)
         bindir, bin_pv = binlog if binlog else (datadir, None)
         self.datadir = datadir
+        self.active_datadir = datadir
         self.holders = [pv for pv in (data_pv, bin_pv) if pv]
         self.check()
-        if not os.path.isdir(os.path.join(datadir, "mysql")):
-            self.install_db(datadir)
+        self.fresh_tmpdir()
+        self.prepare_datadir(datadir)
         sock, sock_link = self.socket_path()
         self.sock = sock
         remove(sock)
@@ -1353,6 +1389,7 @@ class PodWorker(threading.Thread):
             "--log-bin=" + os.path.join(seen_bin, "mysql-bin"),
             "--binlog-format=ROW", "--log-slave-updates", "--gtid-strict-mode=1",
             "--relay-log=" + os.path.join(seen_data, "relay-bin"),
+            "--tmpdir=" + self.tmpdir,
             "--skip-name-resolve"] + INNODB_FLAGS + self.extra_args()
         self.check()
         console = open(os.path.join(self.rundir, "console.log"), "ab")
@@ -1398,14 +1435,105 @@ class PodWorker(threading.Thread):
             log("pod %s: ignoring container args that are not options: %s" % (self.key, " ".join(ignored)))
         return [a for a in args if a.startswith("--")]
 
-    def install_db(self, datadir):
-        log("pod %s: initializing %s with mariadb-install-db" % (self.key, datadir))
+    def fresh_tmpdir(self):
+        """The server's private --tmpdir, STATE/run/NS_POD/tmp (mode 0700),
+        emptied before each start. A starting mariadbd (also mariadb-install-db's
+        --bootstrap one) deletes every #sql* file in its tmpdir, so with a
+        shared /tmp it deleted the temporary tables of servers already running
+        (mariadb-install-db then failed: Unknown table 'mysql.tmp_user_sys')."""
+        d = self.tmpdir
+        if os.path.islink(d) or (os.path.lexists(d) and not os.path.isdir(d)):
+            remove(d)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        os.chmod(d, 0o700)
+
+    def read_install_marker(self, datadir):
+        """The install marker's JSON (a dict), {} if unreadable, None if absent."""
+        txt = read_file(os.path.join(datadir, INSTALL_MARKER))
+        if txt is None:
+            return None
+        try:
+            m = json.loads(txt)
+        except ValueError:
+            return {}
+        return m if isinstance(m, dict) else {}
+
+    def prepare_datadir(self, datadir):
+        """Runs mariadb-install-db if the data directory needs it. A first-time
+        initialisation of ours that did not complete (install marker, no
+        initialized marker) is undone and tried again, INSTALL_ATTEMPTS times
+        at most; see "First start" in the module docstring."""
+        inst_path = os.path.join(datadir, INSTALL_MARKER)
+        inst = self.read_install_marker(datadir)
+        if os.path.exists(os.path.join(datadir, INIT_MARKER)):
+            if inst is not None:  # initialised; the agent stopped before removing it
+                remove(inst_path)
+            if not os.path.isdir(os.path.join(datadir, "mysql")):
+                self.install_db(datadir, 1, set(os.listdir(datadir)) - {INSTALL_MARKER})
+            return
+        if inst is None:
+            if not os.path.isdir(os.path.join(datadir, "mysql")):
+                self.install_db(datadir, 1, set(os.listdir(datadir)) - {INSTALL_MARKER})
+            return
+        if inst.get("state") != self.agent.state or inst.get("datadir") != datadir:
+            # Not an attempt on this directory (e.g. copied by a snapshot
+            # restore): never wiped, started as it is.
+            if not self.install_note_logged:
+                log("pod %s: %s has %s from another directory (%s): left as it is" % (
+                    self.key, datadir, INSTALL_MARKER, inst.get("datadir") or "unreadable"))
+                self.install_note_logged = True
+            if not os.path.isdir(os.path.join(datadir, "mysql")):
+                self.install_db(datadir, 1, set(os.listdir(datadir)) - {INSTALL_MARKER})
+            return
+        with self.agent.lock:
+            other = next((w for w in self.agent.workers.values()
+                          if w is not self and w.active_datadir == datadir), None)
+        if other is not None:
+            raise StartError("%s is being initialised by pod %s" % (datadir, other.key))
+        attempt = inst.get("attempt") if isinstance(inst.get("attempt"), int) else 1
+        if attempt >= INSTALL_ATTEMPTS:
+            raise StartError("first-time initialisation of %s failed %d times; giving up (nothing removed; "
+                             "see %s and error.log)" % (datadir, attempt,
+                                                        os.path.join(self.rundir, "install.log")))
+        keep = set(inst.get("preexisting") or []) - {INSTALL_MARKER}
+        removed = []
+        try:
+            for name in sorted(os.listdir(datadir)):
+                if name in keep or name == INSTALL_MARKER:
+                    continue
+                p = os.path.join(datadir, name)
+                if os.path.isdir(p) and not os.path.islink(p):
+                    shutil.rmtree(p)
+                else:
+                    os.unlink(p)
+                removed.append(name)
+        except OSError as e:
+            raise StartError("removing the unfinished initialisation of %s: %s" % (datadir, e))
+        log("pod %s: first-time initialisation of %s did not complete (attempt %d of %d, pod uid %s): "
+            "removed the %d entries it made, installing again" % (
+                self.key, datadir, attempt, INSTALL_ATTEMPTS, inst.get("uid", "?"), len(removed)))
+        self.install_db(datadir, attempt + 1, keep)
+
+    def install_db(self, datadir, attempt, keep):
+        """mariadb-install-db on datadir; the install marker (written first)
+        records this attempt and the entries that were there before it."""
+        write_atomic(os.path.join(datadir, INSTALL_MARKER), json.dumps({
+            "pod": self.key, "uid": self.uid, "state": self.agent.state, "datadir": datadir,
+            "attempt": attempt, "time": now_rfc3339(), "preexisting": sorted(keep)}) + "\n")
+        log("pod %s: initializing %s with mariadb-install-db (attempt %d of %d)" % (
+            self.key, datadir, attempt, INSTALL_ATTEMPTS))
+        # mariadb-install-db hands --tmpdir on to its mariadbd --bootstrap
+        # unquoted; TMPDIR (mariadbd's default tmpdir) covers a path it would split.
         argv = [INSTALL_DB, "--no-defaults", "--datadir=" + datadir, "--user=root",
                 "--auth-root-authentication-method=normal", "--skip-test-db"] + INNODB_FLAGS
+        if re.fullmatch(r"[A-Za-z0-9_./+,:=@-]+", self.tmpdir):
+            argv.append("--tmpdir=" + self.tmpdir)
+        env = dict(os.environ, TMPDIR=self.tmpdir)
         t0 = time.time()
         with open(os.path.join(self.rundir, "install.log"), "ab") as out:
             p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                 close_fds=True, cwd=self.rundir)
+                                 close_fds=True, cwd=self.rundir, env=env)
         self.install = p
         try:
             while p.poll() is None:
@@ -1423,8 +1551,10 @@ class PodWorker(threading.Thread):
         finally:
             self.install = None
         if p.returncode != 0:
-            raise StartError("mariadb-install-db failed with exit code %d (see %s)" % (
-                p.returncode, os.path.join(self.rundir, "install.log")))
+            retry = ("the next start removes what it made and installs again" if attempt < INSTALL_ATTEMPTS
+                     else "no attempts left")
+            raise StartError("mariadb-install-db failed with exit code %d (see %s); attempt %d of %d, %s" % (
+                p.returncode, os.path.join(self.rundir, "install.log"), attempt, INSTALL_ATTEMPTS, retry))
         log("pod %s: data directory initialized in %.1fs" % (self.key, time.time() - t0))
 
     def proc_check(self):
@@ -1483,6 +1613,7 @@ class PodWorker(threading.Thread):
             # readiness probe (root with MARIADB_ROOT_PASSWORD) keeps it unready.
             log("pod %s: root cannot log in with MARIADB_ROOT_PASSWORD (data initialized elsewhere?): "
                 "start-up steps skipped, the pod will not become Ready" % self.key)
+            remove(os.path.join(self.datadir, INSTALL_MARKER))
             return
         try:
             cur = conn.cursor()
@@ -1494,6 +1625,7 @@ class PodWorker(threading.Thread):
                     "replication": "pending" if want_repl else "none"}) + "\n")
                 log("pod %s: users created, wrote %s" % (self.key, INIT_MARKER))
                 marker = read_file(init_marker)
+            remove(os.path.join(self.datadir, INSTALL_MARKER))  # initialisation complete
             try:
                 repl_due = json.loads(marker).get("replication") == "pending"
             except ValueError:
@@ -1724,6 +1856,7 @@ class PodWorker(threading.Thread):
             p = self.proc
             self.proc = None
         self.remove_holders()
+        self.active_datadir = None
         remove(os.path.join(self.rundir, "server.pid"))
         remove(os.path.join(self.rundir, "mariadbd.pid"))
         if self.shutting_down or self.agent.stop.is_set():
@@ -1734,7 +1867,7 @@ class PodWorker(threading.Thread):
         if p is not None and not self.gone:
             self.record_exit(p.returncode if p.returncode is not None else 0)
         self.agent.release_ip(self.uid)
-        for d in self.empty_dirs:
+        for d in self.empty_dirs + [self.tmpdir]:
             shutil.rmtree(d, ignore_errors=True)
         try:
             sock_link = os.path.join(self.rundir, "sock")
