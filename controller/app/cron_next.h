@@ -52,9 +52,16 @@
 #include "app/cron.h"
 #include "util/tz.h"
 
-/* Long enough for 29 February across a century year that is not leap
- * (2097-03-01 to 2104-02-29 is seven years). */
-#define APP_CRON_SEARCH_YEARS 8
+/* At least the longest a schedule that can match at all waits between two
+ * runs. With a day-of-week field starting with a star both day fields must
+ * match, so 29 February with a day of week of "every fifth day from
+ * Sunday" (Sundays and Fridays) runs in 2188, then 2224; and no date falls
+ * on one weekday more than 40 years apart in the Gregorian calendar. So a
+ * search this long that finds nothing means the schedule never runs, and
+ * next and prev mirror each other however rare the schedule. Cost: the
+ * walks skip whole months and days that cannot match; at most 40 x 366 day
+ * steps. */
+#define APP_CRON_SEARCH_YEARS 40
 
 /* The first due instant strictly after `after_utc_ns` into *out_utc_ns:
  * 0, or SS_ENOTFOUND (see above). *out is written only on success. */
