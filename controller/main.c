@@ -16,6 +16,7 @@
 
 #include "app/api.h"
 #include "app/backup.h"
+#include "app/restore.h"
 #include "app/schedule.h"
 #include "ctrl/controller.h"
 #include "ctrl/events.h"
@@ -85,12 +86,16 @@ int main(int argc, char **argv)
 	app_backup_ctrl *backup_ctrl = NULL;
 	ctrl_controller_opts copt = CTRL_CONTROLLER_OPTS_INIT;
 	ctrl_controller *backup_controller = NULL;
-	ctrl_informer *schedules_inf = NULL;
+	ctrl_informer *schedules_inf = NULL, *restores_inf = NULL;
 	app_schedule_ctrl_opts sopts = { 0 };
 	app_schedule_ctrl *schedule_ctrl = NULL;
 	ctrl_controller_opts scopt = CTRL_CONTROLLER_OPTS_INIT;
 	ctrl_controller *schedule_controller = NULL;
-	bool snapshot_api;
+	app_restore_ctrl_opts ropts = { 0 };
+	app_restore_ctrl *restore_ctrl = NULL;
+	ctrl_controller_opts rcopt = CTRL_CONTROLLER_OPTS_INIT;
+	ctrl_controller *restore_controller = NULL;
+	bool snapshot_api, restore_api;
 	int rc;
 
 	/* Before any thread exists, so signals reach only the manager's. */
@@ -119,12 +124,15 @@ int main(int argc, char **argv)
 	ss_log(SS_LOG_INFO, "API server", SS_LS("server", kube_client_server(client)),
 	       SS_LS("namespace", options.ns ? options.ns : "(all)"));
 	check_api(client, "", "v1", "persistentvolumeclaims");
-	snapshot_api = check_api(client, "snapshot.storage.k8s.io", "v1", "volumesnapshots");
+	snapshot_api =
+		check_api(client, "snapshot.storage.k8s.io", "v1", "volumesnapshots");
 	check_api(client, "snapstage.io", "v1alpha1", "backups");
 	check_api(client, "snapstage.io", "v1alpha1", "backupschedules");
+	restore_api = check_api(client, "snapstage.io", "v1alpha1", "restores");
 	if (!snapshot_api)
-		ss_log(SS_LOG_WARN, "Backups will fail with SnapshotAPIMissing until the "
-				    "VolumeSnapshot API is installed and snapstage restarted");
+		ss_log(SS_LOG_WARN,
+		       "Backups will fail with SnapshotAPIMissing until the "
+		       "VolumeSnapshot API is installed and snapstage restarted");
 
 	mopts.options = &options;
 	mopts.client = client;
@@ -144,8 +152,8 @@ int main(int argc, char **argv)
 	    ctrl_informer_add_index(backups_inf, APP_INDEX_SCHEDULE, ctrl_index_by_label,
 				    (void *)APP_LABEL_SCHEDULE) < 0 ||
 	    informer(&pods_inf, manager, client, &pods, "Pod", options.ns, metrics) < 0 ||
-	    ctrl_informer_add_index(pods_inf, APP_INDEX_NAMESPACE, ctrl_index_by_namespace,
-				    NULL) < 0)
+	    ctrl_informer_add_index(pods_inf, APP_INDEX_NAMESPACE,
+				    ctrl_index_by_namespace, NULL) < 0)
 		goto fail;
 	if (snapshot_api) {
 		if (informer(&snapshots_inf, manager, client, &app_volumesnapshots,
@@ -157,7 +165,8 @@ int main(int argc, char **argv)
 	bopts.client = client;
 	bopts.backups = ctrl_informer_store(backups_inf);
 	bopts.pods = ctrl_informer_store(pods_inf);
-	bopts.snapshots = snapshots_inf ? ctrl_informer_store(snapshots_inf) : empty_snapshots;
+	bopts.snapshots =
+		snapshots_inf ? ctrl_informer_store(snapshots_inf) : empty_snapshots;
 	bopts.events = events;
 	bopts.metrics = metrics;
 	if (app_backup_ctrl_new(&backup_ctrl, &bopts) < 0)
@@ -172,24 +181,35 @@ int main(int argc, char **argv)
 	app_backup_ctrl_set_queue(backup_ctrl, ctrl_controller_queue(backup_controller));
 	{
 		ctrl_handlers bh = ctrl_controller_key_handlers(backup_controller);
-		ctrl_handlers sh = { app_backup_on_snapshot, app_backup_on_snapshot_update,
+		ctrl_handlers sh = { app_backup_on_snapshot,
+				     app_backup_on_snapshot_update,
 				     app_backup_on_snapshot, backup_ctrl };
 
 		if (ctrl_informer_add_handlers(backups_inf, &bh) < 0 ||
-		    (snapshots_inf && ctrl_informer_add_handlers(snapshots_inf, &sh) < 0) ||
+		    (snapshots_inf &&
+		     ctrl_informer_add_handlers(snapshots_inf, &sh) < 0) ||
 		    ctrl_manager_add_controller(manager, backup_controller) < 0)
 			goto fail;
 	}
 
-	/* The BackupSchedule controller: schedules, and the Backups they made
+	/* The BackupSchedule controller: schedules, the Backups they made
 	 * (from the Backup informer's cache, by the snapstage.io/schedule
-	 * label). */
-	if (informer(&schedules_inf, manager, client, &app_backupschedules, "BackupSchedule",
-		     options.ns, metrics) < 0)
+	 * label), the Pods their targets name and the Restores that hold
+	 * their Backups (when the Restore CRD is served). */
+	if (informer(&schedules_inf, manager, client, &app_backupschedules,
+		     "BackupSchedule", options.ns, metrics) < 0)
+		goto fail;
+	if (restore_api && (informer(&restores_inf, manager, client, &app_restores,
+				     "Restore", options.ns, metrics) < 0 ||
+			    ctrl_informer_add_index(restores_inf, APP_INDEX_NAMESPACE,
+						    ctrl_index_by_namespace, NULL) < 0))
 		goto fail;
 	sopts.client = client;
 	sopts.schedules = ctrl_informer_store(schedules_inf);
 	sopts.backups = ctrl_informer_store(backups_inf);
+	sopts.pods = ctrl_informer_store(pods_inf);
+	sopts.restores = restores_inf ? ctrl_informer_store(restores_inf) : NULL;
+	sopts.snapshot_api_missing = !snapshot_api;
 	sopts.events = events;
 	sopts.metrics = metrics;
 	if (app_schedule_ctrl_new(&schedule_ctrl, &sopts) < 0)
@@ -201,16 +221,50 @@ int main(int argc, char **argv)
 	scopt.metrics = metrics;
 	if (ctrl_controller_new(&schedule_controller, &scopt) < 0)
 		goto fail;
-	app_schedule_ctrl_set_queue(schedule_ctrl, ctrl_controller_queue(schedule_controller));
+	app_schedule_ctrl_set_queue(schedule_ctrl,
+				    ctrl_controller_queue(schedule_controller));
 	{
 		ctrl_handlers sh = ctrl_controller_key_handlers(schedule_controller);
-		ctrl_handlers bh = { app_schedule_on_backup, app_schedule_on_backup_update,
+		ctrl_handlers bh = { app_schedule_on_backup,
+				     app_schedule_on_backup_update,
 				     app_schedule_on_backup, schedule_ctrl };
+		ctrl_handlers rh = { app_schedule_on_restore,
+				     app_schedule_on_restore_update,
+				     app_schedule_on_restore, schedule_ctrl };
 
 		if (ctrl_informer_add_handlers(schedules_inf, &sh) < 0 ||
 		    ctrl_informer_add_handlers(backups_inf, &bh) < 0 ||
+		    (restores_inf && ctrl_informer_add_handlers(restores_inf, &rh) < 0) ||
 		    ctrl_manager_add_controller(manager, schedule_controller) < 0)
 			goto fail;
+	}
+	/* The Restore controller: Restores (the informer above), the Backups
+	 * they restore from. */
+	if (restores_inf) {
+		ropts.client = client;
+		ropts.restores = ctrl_informer_store(restores_inf);
+		ropts.backups = ctrl_informer_store(backups_inf);
+		ropts.pods = ctrl_informer_store(pods_inf);
+		ropts.events = events;
+		ropts.metrics = metrics;
+		ropts.enable_in_place = options.enable_in_place_restore;
+		if (app_restore_ctrl_new(&restore_ctrl, &ropts) < 0)
+			goto fail;
+		rcopt.name = "restore";
+		rcopt.workers = options.workers;
+		rcopt.reconcile = app_restore_reconcile;
+		rcopt.payload = restore_ctrl;
+		rcopt.metrics = metrics;
+		if (ctrl_controller_new(&restore_controller, &rcopt) < 0)
+			goto fail;
+		{
+			ctrl_handlers rh =
+				ctrl_controller_key_handlers(restore_controller);
+
+			if (ctrl_informer_add_handlers(restores_inf, &rh) < 0 ||
+			    ctrl_manager_add_controller(manager, restore_controller) < 0)
+				goto fail;
+		}
 	}
 	rc = ctrl_manager_run(manager);
 	if (rc == SS_ECANCELLED) {
@@ -229,6 +283,8 @@ done:
 	if (events)
 		ctrl_events_flush(events, 2 * SS_NS_PER_SEC);
 	ctrl_manager_free(manager);
+	ctrl_controller_free(restore_controller);
+	app_restore_ctrl_free(restore_ctrl);
 	ctrl_controller_free(schedule_controller);
 	app_schedule_ctrl_free(schedule_ctrl);
 	ctrl_controller_free(backup_controller);
@@ -236,6 +292,7 @@ done:
 	ctrl_informer_free(snapshots_inf);
 	ctrl_informer_free(pods_inf);
 	ctrl_informer_free(schedules_inf);
+	ctrl_informer_free(restores_inf);
 	ctrl_informer_free(backups_inf);
 	ctrl_store_free(empty_snapshots);
 	ctrl_events_free(events);

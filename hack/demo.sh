@@ -4,7 +4,9 @@
 # MariaDB primary + 2 replicas StatefulSet (hack/cluster.sh up
 # --with-mariadb), installs the CRDs and the controller's RBAC, runs the
 # controller with its ServiceAccount's own token, writes some data, asks for
-# a backup and restores it into new claims, and shows each step with kubectl.
+# a backup, restores it into new claims (a Restore) and then the whole
+# StatefulSet in place after an accident, creates a BackupSchedule, and shows
+# each step with kubectl.
 #
 # Usage: hack/demo.sh [--teardown]   run the demo (--teardown: tear down at the end)
 #        hack/demo.sh down           stop the demo cluster and the controller
@@ -180,41 +182,29 @@ run k -n "$NS" get events --field-selector involvedObject.name=demo-now \
 note "written after the backup (must not appear in the restore):"
 sql mariadb-0 "REPLACE INTO shop.orders VALUES (3, 'written after the backup')"
 run sql mariadb-0 "SELECT * FROM shop.orders"
-note "NOT YET: the BackupSchedule (schedules, retention) and Restore controllers."
-note "The restore below is done by hand from the Backup's VolumeSnapshots."
 
-say "Restoring the backup into new claims and starting a MariaDB on them"
+say "Restoring the backup into new claims (a Restore, mode NewClaims) and starting a MariaDB on them"
 cat >"$DIR/restore.yaml" <<'YAML'
-apiVersion: v1
-kind: PersistentVolumeClaim
+apiVersion: snapstage.io/v1alpha1
+kind: Restore
 metadata:
-  name: restored-data
+  name: inspect
 spec:
-  storageClassName: snapstage-sim
-  accessModes: [ReadWriteOnce]
-  resources:
-    requests:
-      storage: 1Gi
-  dataSource:
-    apiGroup: snapshot.storage.k8s.io
-    kind: VolumeSnapshot
-    name: demo-now-data
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata:
-  name: restored-binlog
-spec:
-  storageClassName: snapstage-sim
-  accessModes: [ReadWriteOnce]
-  resources:
-    requests:
-      storage: 256Mi
-  dataSource:
-    apiGroup: snapshot.storage.k8s.io
-    kind: VolumeSnapshot
-    name: demo-now-binlog
----
+  source:
+    backupName: demo-now
+  target:
+    mode: NewClaims
+    newClaims:
+      claims:
+        - {volume: data, name: restored-data}
+        - {volume: binlog, name: restored-binlog}
+YAML
+run k -n "$NS" apply -f "$DIR/restore.yaml"
+k -n "$NS" wait restore/inspect --for=condition=Complete --timeout=120s >/dev/null 2>&1 ||
+    note "the Restore did not complete: see $DIR/logs/snapstage.log"
+run k -n "$NS" get restores -o wide
+run k -n "$NS" get pvc/restored-data pvc/restored-binlog -L snapstage.io/restore
+cat >"$DIR/restored-pod.yaml" <<'YAML'
 apiVersion: v1
 kind: Pod
 metadata:
@@ -239,13 +229,74 @@ spec:
   - name: binlog
     persistentVolumeClaim: {claimName: restored-binlog}
 YAML
-run k -n "$NS" apply -f "$DIR/restore.yaml"
+run k -n "$NS" apply -f "$DIR/restored-pod.yaml"
 k -n "$NS" wait pod/restored --for=condition=Ready --timeout=180s >/dev/null
-run k -n "$NS" get pvc/restored-data pvc/restored-binlog pod/restored -o wide
+note "the copy holds the rows as of the backup (no row 3):"
 run sql restored "SELECT * FROM shop.orders"
 
+say "An accident, and rolling the whole StatefulSet back in place (a Restore, mode InPlace)"
+sql mariadb-0 "DROP TABLE shop.orders"
+note "shop.orders was dropped on the primary (and replicated):"
+run sql mariadb-1 "SHOW TABLES FROM shop"
+cat >"$DIR/rollback.yaml" <<'YAML'
+apiVersion: snapstage.io/v1alpha1
+kind: Restore
+metadata:
+  name: rollback
+spec:
+  source:
+    backupName: demo-now
+  target:
+    mode: InPlace
+    inPlace:
+      statefulSetName: mariadb
+      acknowledgeDataLoss: true
+      replicationCredentialsSecretRef:
+        name: mariadb
+        usernameKey: replication-user
+        passwordKey: replication-password
+      connection:
+        credentialsSecretRef:
+          name: mariadb-backup
+YAML
+run k -n "$NS" apply -f "$DIR/rollback.yaml"
+k -n "$NS" wait restore/rollback --for=condition=Complete --timeout=300s >/dev/null 2>&1 ||
+    note "the Restore did not complete: see $DIR/logs/snapstage.log"
+k -n "$NS" rollout status statefulset/mariadb --timeout=120s >/dev/null 2>&1 || true
+run k -n "$NS" get events --field-selector involvedObject.name=rollback \
+    -o custom-columns=REASON:.reason,MESSAGE:.message
+note "the primary holds the backed-up rows again, takes a write, and the replicas follow:"
+run sql mariadb-0 "SELECT * FROM shop.orders"
+sql mariadb-0 "REPLACE INTO shop.orders VALUES (4, 'written after the rollback')"
+for _ in $(seq 1 50); do
+    [ "$(sql mariadb-2 'SELECT COUNT(*) FROM shop.orders' 2>/dev/null || true)" = 3 ] && break
+    sleep 0.2
+done
+run sql mariadb-2 "SELECT * FROM shop.orders"
+
+say "A schedule with retention: one Backup a night at a time spread by H, 7 kept"
+cat >"$DIR/schedule.yaml" <<'YAML'
+apiVersion: snapstage.io/v1alpha1
+kind: BackupSchedule
+metadata:
+  name: nightly
+spec:
+  schedule: "H 3 * * *"
+  timeZone: Europe/Berlin
+  target:
+    statefulSetName: mariadb
+    role: PreferReplica
+    connection:
+      credentialsSecretRef:
+        name: mariadb-backup
+  retention:
+    keepLast: 7
+YAML
+run k -n "$NS" apply -f "$DIR/schedule.yaml"
+k -n "$NS" wait backupschedule/nightly --for=condition=Ready --timeout=30s >/dev/null 2>&1 || true
+run k -n "$NS" get backupschedules -o wide
+
 say "Done in $((SECONDS - started)) s"
-note "Missing today: the BackupSchedule and Restore controllers."
 if [ $teardown = 1 ]; then
     hack/cluster.sh --dir "$DIR" down
 else

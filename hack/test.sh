@@ -2,9 +2,11 @@
 # The one command that runs every snapstage test on a fresh Debian 12 machine
 # (as root): installs dependencies, builds the Kubernetes test binaries once
 # (cached), then for a normal build and an ASan+UBSan build runs the unit,
-# lint and integration tests (each integration run brings up its own real
-# etcd + kube-apiserver and takes it down again), and finally runs the unit
-# tests under valgrind for leaks.
+# lint, integration and e2e tests (each integration run brings up its own
+# real etcd + kube-apiserver and takes it down again; the sanitizer build
+# leaves out the tests that run none of our C code, see
+# SNAPSTAGE_BUILD_INDEPENDENT_TESTS), and finally runs the unit tests under
+# valgrind for leaks.
 #
 # Usage: hack/test.sh [--quick]   (--quick: normal build only, no sanitizers
 #                                  or valgrind)

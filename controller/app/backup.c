@@ -25,6 +25,7 @@
 #include "app/api.h"
 #include "app/backup.h"
 #include "app/backup_plan.h"
+#include "app/credentials.h"
 #include "app/mariadb.h"
 #include "app/names.h"
 #include "ctrl/conditions.h"
@@ -32,7 +33,6 @@
 #include "ctrl/writes.h"
 #include "kube/discovery.h"
 #include "kube/rest.h"
-#include "util/base64.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -41,12 +41,10 @@ const kube_resource app_volumesnapshots = { "snapshot.storage.k8s.io", "v1",
 					    "volumesnapshots", true };
 const kube_resource app_volumesnapshotclasses = { "snapshot.storage.k8s.io", "v1",
 						  "volumesnapshotclasses", false };
-static const kube_resource secrets = { "", "v1", "secrets", true };
 
 #define BUSY_MAX 256
 #define TARGETS_MAX 256
 #define MSG_MAX 2048
-#define SECRET_MAX 65536
 #define DEFAULT_CLASS_ANNOTATION "snapshot.storage.kubernetes.io/is-default-class"
 
 typedef struct {
@@ -101,16 +99,20 @@ static void collect(ctrl_metrics *m, void *payload)
 
 int app_backup_ctrl_new(app_backup_ctrl **out, const app_backup_ctrl_opts *opts)
 {
-	static const char *const total_labels[] = { "namespace", "result", "reason", NULL };
+	static const char *const total_labels[] = { "namespace", "result", "reason",
+						    NULL };
 	static const char *const ns_labels[] = { "namespace", NULL };
 	static const char *const target_labels[] = { "namespace", "target", NULL };
-	static const double duration_buckets[] = { 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600 };
-	static const double hold_buckets[] = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30 };
+	static const double duration_buckets[] = { 1,	2,   5,	  10,	30,  60,
+						   120, 300, 600, 1800, 3600 };
+	static const double hold_buckets[] = { .005, .01, .025, .05, .1, .25,
+					       .5,   1,	  2.5,	5,   10, 30 };
 	app_backup_ctrl *bc;
 	pthread_condattr_t attr;
 
 	if (!opts || !opts->client || !opts->backups || !opts->pods || !opts->snapshots)
-		return ss_error_set(SS_EINVALID, "backup controller: client and caches are required");
+		return ss_error_set(SS_EINVALID,
+				    "backup controller: client and caches are required");
 	bc = calloc(1, sizeof(*bc));
 	if (bc == NULL)
 		return ss_error_set(SS_ENOMEM, "backup controller: out of memory");
@@ -127,9 +129,9 @@ int app_backup_ctrl_new(app_backup_ctrl **out, const app_backup_ctrl_opts *opts)
 	pthread_cond_init(&bc->snap_cond, &attr);
 	pthread_condattr_destroy(&attr);
 	if (opts->metrics) {
-		bc->m_total = ctrl_metrics_counter(opts->metrics, "snapstage_backups_total",
-						   "Backups finished, by result and reason.",
-						   total_labels);
+		bc->m_total = ctrl_metrics_counter(
+			opts->metrics, "snapstage_backups_total",
+			"Backups finished, by result and reason.", total_labels);
 		bc->m_duration = ctrl_metrics_histogram(
 			opts->metrics, "snapstage_backup_duration_seconds",
 			"From the start of a Backup to Complete or Failed.", ns_labels,
@@ -144,12 +146,14 @@ int app_backup_ctrl_new(app_backup_ctrl **out, const app_backup_ctrl_opts *opts)
 			target_labels);
 		bc->m_since_success = ctrl_metrics_gauge(
 			opts->metrics, "snapstage_backup_seconds_since_last_success",
-			"Seconds since the last Backup of a target completed.", target_labels);
-		if (!bc->m_total || !bc->m_duration || !bc->m_hold || !bc->m_last_success ||
-		    !bc->m_since_success ||
+			"Seconds since the last Backup of a target completed.",
+			target_labels);
+		if (!bc->m_total || !bc->m_duration || !bc->m_hold ||
+		    !bc->m_last_success || !bc->m_since_success ||
 		    ctrl_metrics_add_collector(opts->metrics, collect, bc) < 0) {
 			app_backup_ctrl_free(bc);
-			return ss_error_last()->code < 0 ? ss_error_last()->code : SS_EEXISTS;
+			return ss_error_last()->code < 0 ? ss_error_last()->code
+							 : SS_EEXISTS;
 		}
 	}
 	*out = bc;
@@ -185,7 +189,8 @@ void app_backup_on_snapshot(void *payload, const json_t *obj)
 	bc->snap_gen++;
 	pthread_cond_broadcast(&bc->snap_cond);
 	pthread_mutex_unlock(&bc->mu);
-	if (bc->o.queue && backup && ns && ctrl_key_join(key, sizeof(key), ns, backup) == 0)
+	if (bc->o.queue && backup && ns &&
+	    ctrl_key_join(key, sizeof(key), ns, backup) == 0)
 		ctrl_workqueue_add(bc->o.queue, key);
 }
 
@@ -331,7 +336,8 @@ static void own_status(run *r)
 	own(&p->gtid_slave_pos, r->gtid_slave, sizeof(r->gtid_slave));
 	own(&p->gtid_current_pos, r->gtid_current, sizeof(r->gtid_current));
 	own(&p->binlog_file, r->binlog_file, sizeof(r->binlog_file));
-	own(&p->primary_binlog_file, r->primary_binlog_file, sizeof(r->primary_binlog_file));
+	own(&p->primary_binlog_file, r->primary_binlog_file,
+	    sizeof(r->primary_binlog_file));
 
 	if (r->st.message && r->st.message != r->message) {
 		ss_strlcpy(r->message, r->st.message, sizeof(r->message));
@@ -352,19 +358,22 @@ static void own_status(run *r)
 			ss_strlcpy(r->claims[i], s->claim, sizeof(r->claims[i]));
 			s->claim = r->claims[i];
 		}
-		if (s->volume_snapshot_name && s->volume_snapshot_name != r->snap_names[i]) {
+		if (s->volume_snapshot_name &&
+		    s->volume_snapshot_name != r->snap_names[i]) {
 			ss_strlcpy(r->snap_names[i], s->volume_snapshot_name,
 				   sizeof(r->snap_names[i]));
 			s->volume_snapshot_name = r->snap_names[i];
 		}
 		if (s->error && s->error != r->snap_errors[i]) {
-			ss_strlcpy(r->snap_errors[i], s->error, sizeof(r->snap_errors[i]));
+			ss_strlcpy(r->snap_errors[i], s->error,
+				   sizeof(r->snap_errors[i]));
 			s->error = r->snap_errors[i];
 		}
 	}
 }
 
-static void set_message(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_message(run *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static void set_message(run *r, const char *fmt, ...)
 {
 	va_list ap;
@@ -441,12 +450,14 @@ static void observe_finish(run *r, const char *result, const char *reason)
 	ctrl_counter_inc(bc->m_total, lv);
 	if (r->st.start_ns > 0 && r->st.completion_ns >= r->st.start_ns)
 		ctrl_histogram_observe(bc->m_duration, nslv,
-				       (double)(r->st.completion_ns - r->st.start_ns) / 1e9);
+				       (double)(r->st.completion_ns - r->st.start_ns) /
+					       1e9);
 	if (strcmp(result, "completed") == 0) {
 		const char *tlv[] = { r->ns, target_label(r), NULL };
 		size_t i;
 
-		ctrl_gauge_set(bc->m_last_success, tlv, (double)r->st.completion_ns / 1e9);
+		ctrl_gauge_set(bc->m_last_success, tlv,
+			       (double)r->st.completion_ns / 1e9);
 		pthread_mutex_lock(&bc->mu);
 		for (i = 0; i < bc->n_targets; i++)
 			if (strcmp(bc->targets[i].ns, r->ns) == 0 &&
@@ -484,8 +495,8 @@ static ctrl_result fail(run *r, const char *reason, const char *fmt, ...)
 	r->cond_type = "Failed";
 	r->cond_reason = reason;
 	r->cond_message = r->message;
-	ss_log(SS_LOG_WARN, "backup failed", SS_LS("backup", r->key), SS_LS("reason", reason),
-	       SS_LS("message", r->message));
+	ss_log(SS_LOG_WARN, "backup failed", SS_LS("backup", r->key),
+	       SS_LS("reason", reason), SS_LS("message", r->message));
 	if (write_status(r) < 0)
 		return ctrl_result_error();
 	event(r, CTRL_EVENT_WARNING, "Failed", "%s: %s", reason, r->message);
@@ -495,88 +506,8 @@ static ctrl_result fail(run *r, const char *reason, const char *fmt, ...)
 
 /* ---- reading the world ---------------------------------------------------- */
 
-/* The value of `key` in Secret ns/name, decoded, NUL-terminated; free it
- * with ss_free_secret(*out, *out_len + 1). On failure *reason is
- * SecretNotFound or SecretKeyMissing (or NULL for an API error). */
-static int secret_value(char **out, size_t *out_len, run *r, const char *name,
-			const char *key, const char **reason)
-{
-	json_t *secret = NULL;
-	const char *b64;
-	unsigned char *raw = NULL;
-	size_t len = 0;
-	int rc;
-
-	*reason = NULL;
-	rc = kube_get(&secret, r->bc->o.client, &secrets, r->ns, name);
-	if (rc == SS_ENOTFOUND) {
-		*reason = "SecretNotFound";
-		return ss_error_set(SS_ENOTFOUND, "Secret %s/%s does not exist", r->ns, name);
-	}
-	if (rc < 0)
-		return rc;
-	b64 = json_string_value(json_object_get(json_object_get(secret, "data"), key));
-	if (b64 == NULL) {
-		json_decref(secret);
-		*reason = "SecretKeyMissing";
-		return ss_error_set(SS_ENOTFOUND, "Secret %s/%s has no key \"%s\"", r->ns, name,
-				    key);
-	}
-	rc = ss_base64_decode(&raw, &len, b64, "secret value");
-	json_decref(secret);
-	if (rc < 0) {
-		*reason = "SecretKeyMissing";
-		return ss_error_set(SS_EINVALID, "Secret %s/%s key \"%s\" is not base64", r->ns,
-				    name, key);
-	}
-	if (len >= SECRET_MAX) {
-		ss_free_secret(raw, len + 1);
-		*reason = "SecretKeyMissing";
-		return ss_error_set(SS_ETOOLARGE, "Secret %s/%s key \"%s\" is too large", r->ns,
-				    name, key);
-	}
-	*out = (char *)raw;
-	*out_len = len;
-	return 0;
-}
-
-typedef struct {
-	char *user, *password, *ca;
-	size_t user_len, password_len, ca_len;
-} credentials;
-
-static void credentials_free(credentials *c)
-{
-	if (c->user)
-		ss_free_secret(c->user, c->user_len + 1);
-	if (c->password)
-		ss_free_secret(c->password, c->password_len + 1);
-	if (c->ca)
-		ss_free_secret(c->ca, c->ca_len + 1);
-	memset(c, 0, sizeof(*c));
-}
-
-static int credentials_read(credentials *c, run *r, const char **reason)
-{
-	const app_connection *conn = &r->spec.target.connection;
-	int rc;
-
-	rc = secret_value(&c->user, &c->user_len, r, conn->credentials.name,
-			  conn->credentials.username_key, reason);
-	if (rc == 0)
-		rc = secret_value(&c->password, &c->password_len, r, conn->credentials.name,
-				  conn->credentials.password_key, reason);
-	if (rc == 0 && conn->ca_secret_name &&
-	    (conn->tls_mode == APP_TLS_VERIFY_CA || conn->tls_mode == APP_TLS_VERIFY_IDENTITY))
-		rc = secret_value(&c->ca, &c->ca_len, r, conn->ca_secret_name,
-				  conn->ca_secret_key, reason);
-	if (rc < 0)
-		credentials_free(c);
-	return rc;
-}
-
 static void db_target(app_db_target *t, const run *r, const app_plan_candidate *cand,
-		      const credentials *c)
+		      const app_credentials *c)
 {
 	memset(t, 0, sizeof(*t));
 	t->host = cand->ip;
@@ -592,12 +523,9 @@ static void db_target(app_db_target *t, const run *r, const app_plan_candidate *
 static const char *db_reason(int rc)
 {
 	switch (rc) {
-	case SS_EUNAUTHORIZED:
-		return "AuthenticationFailed";
-	case SS_EFORBIDDEN:
-		return "PrivilegeMissing";
-	default:
-		return "DatabaseUnreachable";
+	case SS_EUNAUTHORIZED: return "AuthenticationFailed";
+	case SS_EFORBIDDEN: return "PrivilegeMissing";
+	default: return "DatabaseUnreachable";
 	}
 }
 
@@ -608,14 +536,15 @@ static int check_snapshot_api(run *r, const char **reason)
 	size_t i;
 	int rc;
 
-	rc = kube_discover_resource(NULL, r->bc->o.client, "snapshot.storage.k8s.io", "v1",
-				    "volumesnapshots");
+	rc = kube_discover_resource(NULL, r->bc->o.client, "snapshot.storage.k8s.io",
+				    "v1", "volumesnapshots");
 	if (rc == SS_ENOTFOUND) {
 		*reason = "SnapshotAPIMissing";
-		return ss_error_set(SS_ENOTFOUND,
-				    "the cluster does not serve snapshot.storage.k8s.io/v1 "
-				    "volumesnapshots: install the external-snapshotter CRDs "
-				    "and controller");
+		return ss_error_set(
+			SS_ENOTFOUND,
+			"the cluster does not serve snapshot.storage.k8s.io/v1 "
+			"volumesnapshots: install the external-snapshotter CRDs "
+			"and controller");
 	}
 	if (rc < 0)
 		return rc;
@@ -632,8 +561,8 @@ static int check_snapshot_api(run *r, const char **reason)
 		}
 		return rc;
 	}
-	rc = kube_list_all(&items, NULL, r->bc->o.client, &app_volumesnapshotclasses, NULL,
-			   NULL);
+	rc = kube_list_all(&items, NULL, r->bc->o.client, &app_volumesnapshotclasses,
+			   NULL, NULL);
 	if (rc < 0)
 		return rc;
 	for (i = 0; i < json_array_size(items); i++) {
@@ -647,10 +576,11 @@ static int check_snapshot_api(run *r, const char **reason)
 	json_decref(items);
 	if (rc < 0) {
 		*reason = "SnapshotClassNotFound";
-		return ss_error_set(SS_ENOTFOUND,
-				    "no spec.snapshot.volumeSnapshotClassName and no default "
-				    "VolumeSnapshotClass (annotation %s: \"true\")",
-				    DEFAULT_CLASS_ANNOTATION);
+		return ss_error_set(
+			SS_ENOTFOUND,
+			"no spec.snapshot.volumeSnapshotClassName and no default "
+			"VolumeSnapshotClass (annotation %s: \"true\")",
+			DEFAULT_CLASS_ANNOTATION);
 	}
 	return 0;
 }
@@ -679,7 +609,8 @@ static void snapshots_look(run *r, bool *all_cut, int *failed_at)
 		}
 		if (app_plan_vs_state_read(&vst, vs) == 0) {
 			if (vst.error && *failed_at < 0) {
-				ss_strlcpy(r->snap_errors[i], vst.error, sizeof(r->snap_errors[i]));
+				ss_strlcpy(r->snap_errors[i], vst.error,
+					   sizeof(r->snap_errors[i]));
 				s->error = r->snap_errors[i];
 				*failed_at = (int)i;
 			}
@@ -701,11 +632,12 @@ static void snapshots_look(run *r, bool *all_cut, int *failed_at)
 static void delete_snapshot(run *r, const char *name)
 {
 	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
-	int rc = kube_delete(NULL, r->bc->o.client, &app_volumesnapshots, r->ns, name, &d);
+	int rc =
+		kube_delete(NULL, r->bc->o.client, &app_volumesnapshots, r->ns, name, &d);
 
 	if (rc < 0 && rc != SS_ENOTFOUND)
-		ss_log(SS_LOG_WARN, "deleting a VolumeSnapshot failed", SS_LS("backup", r->key),
-		       SS_LS("snapshot", name), SS_LERR());
+		ss_log(SS_LOG_WARN, "deleting a VolumeSnapshot failed",
+		       SS_LS("backup", r->key), SS_LS("snapshot", name), SS_LERR());
 }
 
 /* The name of the snapshot of `volume` in attempt `attempt` (1-based): the
@@ -726,8 +658,12 @@ static int snapshot_name(char *out, const run *r, const char *volume, int attemp
 static int create_snapshot(run *r, const app_plan_candidate *cand, size_t i,
 			   const app_position *pos)
 {
-	app_plan_snapshot_in in = { r->obj,	       &r->spec, cand->volumes[i].volume,
-				    cand->volumes[i].claim, cand->pod, r->st.source_role,
+	app_plan_snapshot_in in = { r->obj,
+				    &r->spec,
+				    cand->volumes[i].volume,
+				    cand->volumes[i].claim,
+				    cand->pod,
+				    r->st.source_role,
 				    pos };
 	json_t *vs = NULL, *created = NULL;
 	int rc;
@@ -750,7 +686,8 @@ static int create_snapshot(run *r, const app_plan_candidate *cand, size_t i,
 			      r->st.snapshots[i].volume_snapshot_name);
 		if (rc < 0)
 			return rc;
-		refs = json_object_get(json_object_get(cur, "metadata"), "ownerReferences");
+		refs = json_object_get(json_object_get(cur, "metadata"),
+				       "ownerReferences");
 		for (k = 0; k < json_array_size(refs); k++) {
 			const char *ou = json_string_value(
 				json_object_get(json_array_get(refs, k), "uid"));
@@ -761,9 +698,10 @@ static int create_snapshot(run *r, const app_plan_candidate *cand, size_t i,
 		rc = k < json_array_size(refs) ? 0 : SS_EEXISTS;
 		json_decref(cur);
 		if (rc < 0)
-			return ss_error_set(SS_EEXISTS,
-					    "VolumeSnapshot %s/%s exists and is not this Backup's",
-					    r->ns, r->st.snapshots[i].volume_snapshot_name);
+			return ss_error_set(
+				SS_EEXISTS,
+				"VolumeSnapshot %s/%s exists and is not this Backup's",
+				r->ns, r->st.snapshots[i].volume_snapshot_name);
 	}
 	return rc;
 }
@@ -814,13 +752,15 @@ static void lock_end(run *r, app_lock_session *session)
 	li = app_db_lock_info(session);
 	r->st.lock.released_ns = li->released_real_ns ? li->released_real_ns
 						      : ss_clock_real(r->bc->o.clock);
-	r->st.lock.held_ms = held >= 0 ? held
-				       : (r->st.lock.released_ns - r->st.lock.acquired_ns) /
-						 SS_NS_PER_MS;
+	r->st.lock.held_ms = held >= 0
+				     ? held
+				     : (r->st.lock.released_ns - r->st.lock.acquired_ns) /
+					       SS_NS_PER_MS;
 	{
 		const char *lv[] = { r->ns, NULL };
 
-		ctrl_histogram_observe(r->bc->m_hold, lv, (double)r->st.lock.held_ms / 1e3);
+		ctrl_histogram_observe(r->bc->m_hold, lv,
+				       (double)r->st.lock.held_ms / 1e3);
 	}
 }
 
@@ -881,9 +821,11 @@ static int record_session(void *payload, int64_t connection_id)
 			return rc;
 		s->volume_snapshot_name = r->snap_names[i];
 	}
-	set_message(r, "taking BACKUP STAGE %s on %s (connection %lld) to cut %zu snapshot(s)",
-		    r->st.lock.stage, b->cand->pod, (long long)connection_id,
-		    b->cand->n_volumes);
+	set_message(
+		r,
+		"taking BACKUP STAGE %s on %s (connection %lld) to cut %zu snapshot(s)",
+		r->st.lock.stage, b->cand->pod, (long long)connection_id,
+		b->cand->n_volumes);
 	rc = write_status(r);
 	b->write_failed = rc < 0;
 	return rc;
@@ -902,9 +844,11 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 
 	r->st.attempts = attempt;
 	rc = app_db_lock_begin_ex(&session, db, r->spec.lock.stage,
-				  r->spec.lock.acquire_timeout_seconds, record_session, &bl);
+				  r->spec.lock.acquire_timeout_seconds, record_session,
+				  &bl);
 	if (rc < 0) {
-		const char *reason = rc == SS_ETIMEOUT ? "LockAcquireTimeout" : db_reason(rc);
+		const char *reason =
+			rc == SS_ETIMEOUT ? "LockAcquireTimeout" : db_reason(rc);
 		char why[SS_ERROR_MESSAGE_MAX];
 
 		ss_strlcpy(why, ss_error_last()->message, sizeof(why));
@@ -933,11 +877,14 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 	r->st.position = pos;
 	own_status(r); /* the session's strings die with it */
 	r->st.lock.acquired_ns = li->acquired_real_ns;
-	set_message(r, "BACKUP STAGE %s held on %s (connection %lld); cutting %zu snapshot(s)",
-		    r->st.lock.stage, cand->pod, (long long)li->connection_id, cand->n_volumes);
-	event(r, CTRL_EVENT_NORMAL, "Locked", "BACKUP STAGE %s on %s (connection %lld) in %lld ms",
-	      r->st.lock.stage, cand->pod, (long long)li->connection_id,
-	      (long long)li->acquire_ms);
+	set_message(
+		r,
+		"BACKUP STAGE %s held on %s (connection %lld); cutting %zu snapshot(s)",
+		r->st.lock.stage, cand->pod, (long long)li->connection_id,
+		cand->n_volumes);
+	event(r, CTRL_EVENT_NORMAL, "Locked",
+	      "BACKUP STAGE %s on %s (connection %lld) in %lld ms", r->st.lock.stage,
+	      cand->pod, (long long)li->connection_id, (long long)li->acquire_ms);
 	t_create = ss_clock_mono(r->bc->o.clock);
 	for (i = 0; i < cand->n_volumes; i++) {
 		if (create_snapshot(r, cand, i, &r->st.position) < 0)
@@ -952,29 +899,36 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 	/* The storage's part of the hold: from asking for the snapshots to
 	 * seeing the last cut. The rest is ours (status write, END). */
 	cut_ms = (t_seen - t_create) / SS_NS_PER_MS;
-	ss_log(SS_LOG_INFO, "lock released", SS_LS("backup", r->key), SS_LS("pod", cand->pod),
-	       SS_LI("held_ms", r->st.lock.held_ms), SS_LI("cut_ms", cut_ms),
-	       SS_LI("overhead_ms", r->st.lock.held_ms - cut_ms),
-	       SS_LS("outcome", rc == 0 ? "cut" : rc == SS_ETIMEOUT ? "timeout" : "failed"));
+	ss_log(SS_LOG_INFO, "lock released", SS_LS("backup", r->key),
+	       SS_LS("pod", cand->pod), SS_LI("held_ms", r->st.lock.held_ms),
+	       SS_LI("cut_ms", cut_ms), SS_LI("overhead_ms", r->st.lock.held_ms - cut_ms),
+	       SS_LS("outcome", rc == 0		    ? "cut"
+				: rc == SS_ETIMEOUT ? "timeout"
+						    : "failed"));
 	event(r, CTRL_EVENT_NORMAL, "Released",
-	      "BACKUP STAGE END on %s after %lld ms, of which the storage took %lld ms (%s)",
+	      "BACKUP STAGE END on %s after %lld ms, of which the storage took %lld ms "
+	      "(%s)",
 	      cand->pod, (long long)r->st.lock.held_ms, (long long)cut_ms,
-	      rc == 0 ? "every snapshot cut" : rc == SS_ETIMEOUT ? "lock timeout" : "snapshot failed");
+	      rc == 0		  ? "every snapshot cut"
+	      : rc == SS_ETIMEOUT ? "lock timeout"
+				  : "snapshot failed");
 	if (rc == SS_ETIMEOUT) {
 		size_t uncut = 0;
 
 		for (i = 0; i < r->st.n_snapshots; i++) {
 			if (r->st.snapshots[i].creation_time_ns == 0) {
-				delete_snapshot(r, r->st.snapshots[i].volume_snapshot_name);
+				delete_snapshot(r,
+						r->st.snapshots[i].volume_snapshot_name);
 				uncut++;
 			}
 		}
-		return fail(r, "LockTimeout",
-			    "the storage did not cut %zu of %zu snapshot(s) within "
-			    "lock.timeoutSeconds (%d s); the stages were ended after %lld ms "
-			    "and the uncut snapshots deleted",
-			    uncut, r->st.n_snapshots, r->spec.lock.timeout_seconds,
-			    (long long)r->st.lock.held_ms);
+		return fail(
+			r, "LockTimeout",
+			"the storage did not cut %zu of %zu snapshot(s) within "
+			"lock.timeoutSeconds (%d s); the stages were ended after %lld ms "
+			"and the uncut snapshots deleted",
+			uncut, r->st.n_snapshots, r->spec.lock.timeout_seconds,
+			(long long)r->st.lock.held_ms);
 	}
 	if (rc < 0)
 		return fail(r, "SnapshotFailed", "VolumeSnapshot %s/%s: %s", r->ns,
@@ -985,11 +939,12 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 		    (long long)r->st.lock.held_ms, cand->pod);
 	if (write_status(r) < 0)
 		return ctrl_result_error();
-	event(r, CTRL_EVENT_NORMAL, "Cut", "%zu snapshot(s) of %s cut under BACKUP STAGE %s",
-	      r->st.n_snapshots, cand->pod, r->st.lock.stage);
+	event(r, CTRL_EVENT_NORMAL, "Cut",
+	      "%zu snapshot(s) of %s cut under BACKUP STAGE %s", r->st.n_snapshots,
+	      cand->pod, r->st.lock.stage);
 	return ctrl_result_requeue_after(r->bc->o.uploading_resync_ns);
 
-session_error: {
+session_error : {
 	/* An API failure while locked: end the stages now, and leave the
 	 * status Locked so the next reconcile treats it as interrupted (it
 	 * deletes what was made and retries). */
@@ -1056,7 +1011,8 @@ static ctrl_result step_uploading(run *r)
 	return ctrl_result_done();
 }
 
-static const app_plan_candidate *find_pod(const app_plan_candidates *cands, const char *pod)
+static const app_plan_candidate *find_pod(const app_plan_candidates *cands,
+					  const char *pod)
 {
 	size_t i;
 
@@ -1075,7 +1031,7 @@ static int connect_source(app_db **out, bool *pod_gone, run *r, const json_t *po
 	app_plan_candidates *cands = calloc(1, sizeof(*cands));
 	const app_plan_candidate *cand = NULL;
 	const char *reason = NULL;
-	credentials cred = { 0 };
+	app_credentials cred = { 0 };
 	app_db_target t;
 	int rc;
 
@@ -1092,11 +1048,12 @@ static int connect_source(app_db **out, bool *pod_gone, run *r, const json_t *po
 		return ss_error_set(SS_ENOTFOUND, "pod %s/%s is gone", r->ns,
 				    r->st.source_pod ? r->st.source_pod : "?");
 	}
-	rc = credentials_read(&cred, r, &reason);
+	rc = app_credentials_read(&cred, r->bc->o.client, r->ns,
+				  &r->spec.target.connection, &reason);
 	if (rc == 0) {
 		db_target(&t, r, cand, &cred);
 		rc = app_db_connect(out, &t);
-		credentials_free(&cred);
+		app_credentials_free(&cred);
 	}
 	free(cands);
 	return rc;
@@ -1122,12 +1079,14 @@ static ctrl_result step_interrupted(run *r, const json_t *pods)
 				 "its connection %lld was still open and was killed",
 				 (long long)r->st.lock.connection_id);
 		else if (rc == SS_ENOTFOUND && db)
-			snprintf(killed, sizeof(killed), "its connection %lld had already ended",
+			snprintf(killed, sizeof(killed),
+				 "its connection %lld had already ended",
 				 (long long)r->st.lock.connection_id);
 		else
 			snprintf(killed, sizeof(killed),
 				 "its connection %lld could not be checked: %.300s",
-				 (long long)r->st.lock.connection_id, ss_error_last()->message);
+				 (long long)r->st.lock.connection_id,
+				 ss_error_last()->message);
 		app_db_close(db);
 	}
 	for (i = 0; i < r->st.n_snapshots; i++)
@@ -1136,15 +1095,19 @@ static ctrl_result step_interrupted(run *r, const json_t *pods)
 	ss_log(SS_LOG_WARN, "lock session interrupted", SS_LS("backup", r->key),
 	       SS_LI("attempt", r->st.attempts), SS_LS("connection", killed));
 	if (r->st.attempts >= APP_BACKUP_MAX_ATTEMPTS)
-		return fail(r, "Interrupted",
-			    "lock session %d of %d on %s was interrupted (%s); its snapshots "
-			    "were deleted, as no one saw them cut under the lock",
-			    r->st.attempts, APP_BACKUP_MAX_ATTEMPTS,
-			    r->st.source_pod ? r->st.source_pod : "?", killed);
+		return fail(
+			r, "Interrupted",
+			"lock session %d of %d on %s was interrupted (%s); its snapshots "
+			"were deleted, as no one saw them cut under the lock",
+			r->st.attempts, APP_BACKUP_MAX_ATTEMPTS,
+			r->st.source_pod ? r->st.source_pod : "?", killed);
 	event(r, CTRL_EVENT_WARNING, "Interrupted",
-	      "lock session %d on %s was interrupted (%s); its snapshots were deleted; retrying",
+	      "lock session %d on %s was interrupted (%s); its snapshots were deleted; "
+	      "retrying",
 	      r->st.attempts, r->st.source_pod ? r->st.source_pod : "?", killed);
-	set_message(r, "lock session %d was interrupted (%s); its snapshots were deleted; retrying",
+	set_message(r,
+		    "lock session %d was interrupted (%s); its snapshots were deleted; "
+		    "retrying",
 		    r->st.attempts, killed);
 	r->st.phase = APP_BACKUP_PENDING;
 	r->st.n_snapshots = 0;
@@ -1181,7 +1144,8 @@ static int recover_paused(run *r, const json_t *pods)
 		return rc;
 	r->st.lock.replication_paused = false;
 	event(r, CTRL_EVENT_NORMAL, "ReplicationResumed",
-	      "started the SQL threads of %s again (stopped by an interrupted lock session)",
+	      "started the SQL threads of %s again (stopped by an interrupted lock "
+	      "session)",
 	      r->st.source_pod);
 	return write_status(r);
 }
@@ -1194,7 +1158,7 @@ static ctrl_result step_run(run *r, const json_t *pods)
 	app_plan_choice choice;
 	const app_plan_candidate *cand;
 	const char *reason = NULL;
-	credentials cred = { 0 };
+	app_credentials cred = { 0 };
 	app_db *chosen_db = NULL;
 	app_db *dbs[APP_PLAN_MAX_CANDIDATES] = { 0 };
 	char server[CTRL_KEY_MAX], other[CTRL_KEY_MAX];
@@ -1206,8 +1170,10 @@ static ctrl_result step_run(run *r, const json_t *pods)
 	if (r->st.start_ns == 0) {
 		r->st.start_ns = ss_clock_real(r->bc->o.clock);
 		event(r, CTRL_EVENT_NORMAL, "Started", "backing up %s %s",
-		      r->spec.target.statefulset_name ? "StatefulSet" : "the pods of a selector",
-		      r->spec.target.statefulset_name ? r->spec.target.statefulset_name : "");
+		      r->spec.target.statefulset_name ? "StatefulSet"
+						      : "the pods of a selector",
+		      r->spec.target.statefulset_name ? r->spec.target.statefulset_name
+						      : "");
 	}
 	/* 5 */
 	if (check_snapshot_api(r, &reason) < 0) {
@@ -1224,10 +1190,12 @@ static ctrl_result step_run(run *r, const json_t *pods)
 		goto done;
 	}
 	if (app_plan_candidates_resolve(cands, &r->spec.target, pods, &reason) < 0) {
-		res = fail(r, reason ? reason : "TargetNotFound", "%s", ss_error_last()->message);
+		res = fail(r, reason ? reason : "TargetNotFound", "%s",
+			   ss_error_last()->message);
 		goto done;
 	}
-	if (credentials_read(&cred, r, &reason) < 0) {
+	if (app_credentials_read(&cred, r->bc->o.client, r->ns,
+				 &r->spec.target.connection, &reason) < 0) {
 		if (reason)
 			res = fail(r, reason, "%s", ss_error_last()->message);
 		else
@@ -1253,7 +1221,8 @@ static ctrl_result step_run(run *r, const json_t *pods)
 				   sizeof(probes[i].error));
 			continue;
 		}
-		app_db_classify(&probes[i].verdict, &dst, r->spec.target.max_replication_lag_seconds);
+		app_db_classify(&probes[i].verdict, &dst,
+				r->spec.target.max_replication_lag_seconds);
 	}
 	if (app_plan_choose(&choice, cands, probes, r->spec.target.role) < 0) {
 		res = fail(r, choice.reason, "%s", choice.message);
@@ -1273,8 +1242,8 @@ static ctrl_result step_run(run *r, const json_t *pods)
 		snprintf(msg, sizeof(msg),
 			 "waiting for Backup %s, which holds a lock session on %s", other,
 			 cand->pod);
-		if (!(r->st.has_phase && r->st.phase == APP_BACKUP_QUEUED && r->st.message &&
-		      strcmp(r->st.message, msg) == 0)) {
+		if (!(r->st.has_phase && r->st.phase == APP_BACKUP_QUEUED &&
+		      r->st.message && strcmp(r->st.message, msg) == 0)) {
 			r->st.has_phase = true;
 			r->st.phase = APP_BACKUP_QUEUED;
 			set_message(r, "%s", msg);
@@ -1336,7 +1305,7 @@ static ctrl_result step_run(run *r, const json_t *pods)
 done:
 	for (i = 0; i < APP_PLAN_MAX_CANDIDATES; i++)
 		app_db_close(dbs[i]);
-	credentials_free(&cred);
+	app_credentials_free(&cred);
 	free(cands);
 	free(probes);
 	return res;
@@ -1346,13 +1315,15 @@ done:
  * threads and did not start them again. */
 static bool paused(const json_t *obj)
 {
-	return json_is_true(json_object_get(
-		json_object_get(json_object_get(obj, "status"), "lock"), "replicationPaused"));
+	return json_is_true(
+		json_object_get(json_object_get(json_object_get(obj, "status"), "lock"),
+				"replicationPaused"));
 }
 
 static bool finished(const json_t *obj)
 {
-	return ctrl_condition_is_true(obj, "Complete") || ctrl_condition_is_true(obj, "Failed");
+	return ctrl_condition_is_true(obj, "Complete") ||
+	       ctrl_condition_is_true(obj, "Failed");
 }
 
 ctrl_result app_backup_reconcile(void *payload, const char *key)
@@ -1384,9 +1355,8 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 		goto done;
 	}
 	rc = kube_get(&r->obj, bc->o.client, &app_backups, r->ns, r->name);
-	if (rc == SS_ENOTFOUND ||
-	    (rc == 0 && ((finished(r->obj) && !paused(r->obj)) ||
-			 ctrl_meta(r->obj, "deletionTimestamp")))) {
+	if (rc == SS_ENOTFOUND || (rc == 0 && ((finished(r->obj) && !paused(r->obj)) ||
+					       ctrl_meta(r->obj, "deletionTimestamp")))) {
 		res = ctrl_result_done();
 		goto done;
 	}
@@ -1398,7 +1368,8 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 	/* 2 */
 	r->spec_obj = json_incref(r->obj);
 	if (app_backup_spec_decode(&r->spec, r->spec_obj, &reason) < 0) {
-		res = fail(r, reason ? reason : "InvalidSpec", "%s", ss_error_last()->message);
+		res = fail(r, reason ? reason : "InvalidSpec", "%s",
+			   ss_error_last()->message);
 		goto done;
 	}
 	if (ctrl_store_by_index(&pods, bc->o.pods, APP_INDEX_NAMESPACE, r->ns) < 0) {

@@ -237,7 +237,8 @@ static void sort_volumes(app_plan_candidate *c)
 	for (i = 0; i < c->n_volumes; i++)
 		eph[i] = c->volumes[i].claim == c->volumes[i].claim_buf;
 	for (i = 1; i < c->n_volumes; i++) {
-		for (j = i; j > 0 && strcmp(c->volumes[j - 1].volume, c->volumes[j].volume) > 0;
+		for (j = i;
+		     j > 0 && strcmp(c->volumes[j - 1].volume, c->volumes[j].volume) > 0;
 		     j--) {
 			app_plan_volume tv = c->volumes[j];
 			bool te = eph[j];
@@ -462,15 +463,13 @@ int app_plan_candidates_resolve(app_plan_candidates *out, const app_target *targ
 					  "%s has no pods except %zu being deleted", what,
 					  deleting);
 		else if (target->statefulset_name != NULL)
-			rc = ss_error_set(
-				SS_ENOTFOUND,
-				"no pods of %s in the Backup's namespace (does the "
-				"StatefulSet exist, and is it scaled to zero?)",
-				what);
+			rc = ss_error_set(SS_ENOTFOUND,
+					  "no pods of %s in the namespace (does the "
+					  "StatefulSet exist, and is it scaled to zero?)",
+					  what);
 		else
 			rc = ss_error_set(SS_ENOTFOUND,
-					  "no pod in the Backup's namespace matches %s",
-					  what);
+					  "no pod in the namespace matches %s", what);
 		goto done;
 	}
 	qsort(keys, n, sizeof(keys[0]), pod_key_cmp);

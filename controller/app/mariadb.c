@@ -173,19 +173,26 @@ static int fail(const db_conn *c, const char *what, const char *priv, int64_t t0
 	}
 }
 
-/* A statement without a result set (or whose result is discarded). */
-static int run(const db_conn *c, const char *sql, const char *priv)
+/* A statement without a result set (or whose result is discarded);
+ * errors name it as `what` (never the text of one that carries a
+ * password). */
+static int run_as(const db_conn *c, const char *sql, const char *what, const char *priv)
 {
 	int64_t t0 = mono_ns();
 	MYSQL_RES *res;
 
 	if (mysql_real_query(c->m, sql, strlen(sql)) != 0)
-		return fail(c, sql, priv, t0, c->read_timeout_s);
+		return fail(c, what, priv, t0, c->read_timeout_s);
 	res = mysql_store_result(c->m);
 	if (!res && mysql_field_count(c->m) != 0)
-		return fail(c, sql, priv, t0, c->read_timeout_s);
+		return fail(c, what, priv, t0, c->read_timeout_s);
 	mysql_free_result(res);
 	return 0;
+}
+
+static int run(const db_conn *c, const char *sql, const char *priv)
+{
+	return run_as(c, sql, sql, priv);
 }
 
 /* A statement with a result set; *out is freed with mysql_free_result(). */
@@ -1101,4 +1108,149 @@ int app_db_replication_pause(app_db *db)
 int app_db_replication_resume(app_db *db)
 {
 	return run(&db->c, "START ALL SLAVES SQL_THREAD", SLAVE_ADMIN);
+}
+
+/* ---- after an in-place restore ------------------------------------------ */
+
+/* `value` as an SQL string literal (quoted, escaped) into dst. Values
+ * longer than LITERAL_MAX bytes are refused. */
+#define LITERAL_MAX 255
+static int literal(char *dst, size_t cap, const db_conn *c, const char *value,
+		   const char *what)
+{
+	size_t len = strlen(value);
+
+	if (len > LITERAL_MAX || cap < 2 * len + 3)
+		return ss_error_set(SS_ETOOLARGE, "%s: %s is longer than %d bytes",
+				    c->where, what, LITERAL_MAX);
+	dst[0] = '\'';
+	len = mysql_real_escape_string(c->m, dst + 1, value, (unsigned long)len);
+	dst[len + 1] = '\'';
+	dst[len + 2] = '\0';
+	return 0;
+}
+
+/* Whether `db` has a replication source configured: its Master_Host
+ * (into host, "" when none). */
+static int source_host(char *host, size_t cap, const db_conn *c)
+{
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW row;
+	int col, rc;
+
+	host[0] = '\0';
+	rc = query(&res, c, "SHOW SLAVE STATUS", "REPLICA MONITOR");
+	if (rc < 0)
+		return rc;
+	col = column(res, "Master_Host");
+	row = mysql_fetch_row(res);
+	if (row && col >= 0 && row[col])
+		ss_strlcpy(host, row[col], cap);
+	mysql_free_result(res);
+	return 0;
+}
+
+static int read_only_on(bool *out, const db_conn *c)
+{
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW row;
+	int rc;
+
+	rc = query(&res, c, "SELECT @@GLOBAL.read_only", NULL);
+	if (rc < 0)
+		return rc;
+	row = mysql_fetch_row(res);
+	*out = row && row[0] && read_only_value(row[0]);
+	mysql_free_result(res);
+	return 0;
+}
+
+int app_db_restore_as_primary(app_db *db, const char *gtid_pos, bool *out_changed)
+{
+	char host[256], lit[2 * LITERAL_MAX + 3], sql[SQL_MAX + sizeof(lit)];
+	bool ro = true;
+	int rc;
+
+	*out_changed = false;
+	if ((rc = source_host(host, sizeof(host), &db->c)) < 0 ||
+	    (rc = read_only_on(&ro, &db->c)) < 0)
+		return rc;
+	if (host[0] == '\0' && !ro)
+		return 0; /* done before: its binary log may hold new writes */
+	if ((rc = run(&db->c, "STOP ALL SLAVES", SLAVE_ADMIN)) < 0 ||
+	    (rc = run(&db->c, "RESET SLAVE ALL", SLAVE_ADMIN)) < 0 ||
+	    (rc = run(&db->c, "RESET MASTER", "RELOAD")) < 0 ||
+	    /* only with an empty binary log: one holding the GTID would
+	     * refuse it (error 1948) */
+	    (rc = run(&db->c, "SET GLOBAL gtid_slave_pos = ''", SLAVE_ADMIN)) < 0)
+		return rc;
+	if (gtid_pos && gtid_pos[0]) {
+		if ((rc = literal(lit, sizeof(lit), &db->c, gtid_pos,
+				  "the GTID position")) < 0)
+			return rc;
+		snprintf(sql, sizeof(sql), "SET GLOBAL gtid_binlog_state = %s", lit);
+		if ((rc = run(&db->c, sql, "BINLOG ADMIN")) < 0)
+			return rc;
+	}
+	rc = run(&db->c, "SET GLOBAL read_only = 0", "READ_ONLY ADMIN");
+	if (rc == 0)
+		*out_changed = true;
+	return rc;
+}
+
+int app_db_restore_as_replica(app_db *db, const app_db_replication_source *src,
+			      const char *gtid_pos, bool *out_changed)
+{
+	char host[256], lit[2 * LITERAL_MAX + 3], sql[SQL_MAX + sizeof(lit)];
+	char h[sizeof(lit)], u[sizeof(lit)], p[sizeof(lit)],
+		change[SQL_MAX + 3 * sizeof(lit)];
+	int rc;
+
+	*out_changed = false;
+	if ((rc = source_host(host, sizeof(host), &db->c)) < 0)
+		return rc;
+	if (strcmp(host, src->host) == 0) {
+		/* Configured before (its position has moved on since): only make
+		 * sure it runs. */
+		return run(&db->c, "START SLAVE", SLAVE_ADMIN);
+	}
+	if ((rc = literal(lit, sizeof(lit), &db->c, gtid_pos ? gtid_pos : "",
+			  "the GTID position")) < 0 ||
+	    (rc = literal(h, sizeof(h), &db->c, src->host, "the primary's host")) < 0 ||
+	    (rc = literal(u, sizeof(u), &db->c, src->user, "the replication user")) < 0 ||
+	    (rc = literal(p, sizeof(p), &db->c, src->password,
+			  "the replication password")) < 0)
+		goto done;
+	snprintf(sql, sizeof(sql), "SET GLOBAL gtid_slave_pos = %s", lit);
+	snprintf(change, sizeof(change),
+		 "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %d, MASTER_USER = %s, "
+		 "MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos, "
+		 "MASTER_CONNECT_RETRY = 5",
+		 h, src->port, u, p);
+	if ((rc = run(&db->c, "STOP ALL SLAVES", SLAVE_ADMIN)) < 0 ||
+	    (rc = run(&db->c, "RESET SLAVE ALL", SLAVE_ADMIN)) < 0 ||
+	    (rc = run(&db->c, sql, SLAVE_ADMIN)) < 0)
+		goto done;
+	if ((rc = run_as(&db->c, change, "CHANGE MASTER TO (the new primary)",
+			 SLAVE_ADMIN)) < 0) {
+		/* A server message may quote the statement ("... near '...'"),
+		 * password and all: only a missing privilege is told in its
+		 * own words. */
+		if (rc != SS_EFORBIDDEN)
+			rc = ss_error_set(
+				rc,
+				"%s: CHANGE MASTER TO (the new primary) failed "
+				"with MariaDB error %u; its message is not shown, "
+				"as it may quote the password",
+				db->c.where, mysql_errno(db->c.m));
+		goto done;
+	}
+	if ((rc = run(&db->c, "START SLAVE", SLAVE_ADMIN)) < 0 ||
+	    (rc = run(&db->c, "SET GLOBAL read_only = 1", "READ_ONLY ADMIN")) < 0)
+		goto done;
+	*out_changed = true;
+done:
+	ss_wipe(p, sizeof(p));
+	ss_wipe(change, sizeof(change));
+	return rc;
 }

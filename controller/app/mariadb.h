@@ -291,4 +291,33 @@ void app_db_lock_free(app_lock_session *s);
  * own connection. */
 int app_db_kill_connection(app_db *db, int64_t connection_id);
 
+/* ---- after an in-place restore ------------------------------------------ */
+
+/* Where a restored replica replicates from. */
+typedef struct {
+	const char *host; /* the primary's Pod IP */
+	int port;
+	const char *user;     /* the replication account */
+	const char *password; /* never logged; wiped from the statement after use */
+} app_db_replication_source;
+
+/* Makes a server restored from a Backup the primary: it stops and forgets
+ * any replication its data inherited (STOP ALL SLAVES, RESET SLAVE ALL;
+ * gtid_slave_pos '' after RESET MASTER), starts a new binary log whose GTID state is
+ * `gtid_pos` (RESET MASTER, SET GLOBAL gtid_binlog_state), so replicas
+ * restored from the same Backup can connect at that position, and accepts
+ * writes (read_only 0). A server with no source and read_only off was done
+ * before: nothing is run (*out_changed false), because its new binary log
+ * may already hold writes. Needs REPLICATION SLAVE ADMIN, RELOAD, BINLOG
+ * ADMIN and READ_ONLY ADMIN (or SUPER). */
+int app_db_restore_as_primary(app_db *db, const char *gtid_pos, bool *out_changed);
+
+/* Makes a restored server a replica of `src` from `gtid_pos` (STOP ALL
+ * SLAVES, RESET SLAVE ALL, SET GLOBAL gtid_slave_pos, CHANGE MASTER TO ...
+ * MASTER_USE_GTID = slave_pos, START SLAVE, read_only 1). One already
+ * replicating from src->host only gets START SLAVE (*out_changed false).
+ * Errors name the statement, never the password. */
+int app_db_restore_as_replica(app_db *db, const app_db_replication_source *src,
+			      const char *gtid_pos, bool *out_changed);
+
 #endif

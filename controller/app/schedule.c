@@ -22,6 +22,9 @@
 #include <string.h>
 
 #include "app/api.h"
+#include "app/backup.h"
+#include "app/backup_plan.h"
+#include "app/credentials.h"
 #include "app/names.h"
 #include "app/retention.h"
 #include "app/schedule.h"
@@ -108,11 +111,23 @@ void app_schedule_ctrl_set_queue(app_schedule_ctrl *sc, ctrl_workqueue *queue)
 
 /* ---- handlers ------------------------------------------------------------ */
 
+static void enqueue(app_schedule_ctrl *sc, const char *ns, const char *schedule);
+
 void app_schedule_on_backup(void *payload, const json_t *obj)
 {
 	app_schedule_ctrl *sc = payload;
-	const char *schedule = ctrl_label(obj, APP_LABEL_SCHEDULE);
-	const char *ns = ctrl_meta(obj, "namespace");
+
+	enqueue(sc, ctrl_meta(obj, "namespace"), ctrl_label(obj, APP_LABEL_SCHEDULE));
+}
+
+void app_schedule_on_backup_update(void *payload, const json_t *old, const json_t *now)
+{
+	(void)old;
+	app_schedule_on_backup(payload, now);
+}
+
+static void enqueue(app_schedule_ctrl *sc, const char *ns, const char *schedule)
+{
 	char key[CTRL_KEY_MAX];
 
 	if (sc->o.queue && schedule && ns &&
@@ -120,10 +135,36 @@ void app_schedule_on_backup(void *payload, const json_t *obj)
 		ctrl_workqueue_add(sc->o.queue, key);
 }
 
-void app_schedule_on_backup_update(void *payload, const json_t *old, const json_t *now)
+void app_schedule_on_restore(void *payload, const json_t *obj)
+{
+	app_schedule_ctrl *sc = payload;
+	const json_t *src = json_object_get(json_object_get(obj, "spec"), "source");
+	const char *ns = ctrl_meta(obj, "namespace");
+	const char *schedule = json_string_value(json_object_get(src, "scheduleName"));
+	const char *backup = json_string_value(json_object_get(src, "backupName"));
+	const char *status_backup = json_string_value(
+		json_object_get(json_object_get(obj, "status"), "sourceBackup"));
+	const char *names[2] = { backup, status_backup };
+	size_t i;
+
+	enqueue(sc, ns, schedule);
+	for (i = 0; i < 2; i++) {
+		char key[CTRL_KEY_MAX];
+		json_t *b = NULL;
+
+		if (names[i] == NULL || ns == NULL ||
+		    ctrl_key_join(key, sizeof(key), ns, names[i]) < 0 ||
+		    ctrl_store_get(&b, sc->o.backups, key) < 0 || b == NULL)
+			continue;
+		enqueue(sc, ns, ctrl_label(b, APP_LABEL_SCHEDULE));
+		json_decref(b);
+	}
+}
+
+void app_schedule_on_restore_update(void *payload, const json_t *old, const json_t *now)
 {
 	(void)old;
-	app_schedule_on_backup(payload, now);
+	app_schedule_on_restore(payload, now);
 }
 
 /* ---- zones --------------------------------------------------------------- */
@@ -256,6 +297,63 @@ static bool is_finished(const json_t *b)
 {
 	return ctrl_condition_is_true(b, "Complete") ||
 	       ctrl_condition_is_true(b, "Failed");
+}
+
+/* Step 2, the world: whether a run could start now. 0 when it could (or
+ * when the answer is unknown: an API error is logged and the Backup will
+ * report it); -1 with *reason and r->message when it cannot. */
+static int preflight(run *r, const char **reason)
+{
+	app_plan_candidates *cands = NULL;
+	app_credentials cred;
+	json_t *pods = NULL;
+	int rc = 0;
+
+	*reason = NULL;
+	if (r->sc->o.snapshot_api_missing) {
+		*reason = "SnapshotAPIMissing";
+		ss_strlcpy(r->message,
+			   "the cluster serves no snapshot.storage.k8s.io/v1 "
+			   "VolumeSnapshots: "
+			   "install the external-snapshotter CRDs and a CSI driver that "
+			   "snapshots, then restart snapstage",
+			   sizeof(r->message));
+		return -1;
+	}
+	if (r->sc->o.pods) {
+		cands = calloc(1, sizeof(*cands));
+		if (cands == NULL ||
+		    ctrl_store_by_index(&pods, r->sc->o.pods, APP_INDEX_NAMESPACE,
+					r->ns) < 0) {
+			rc = 0; /* out of memory: let the Backup try */
+			goto done;
+		}
+		if (app_plan_candidates_resolve(cands, &r->spec.target, pods, reason) <
+			    0 &&
+		    *reason != NULL) {
+			ss_strlcpy(r->message, ss_error_last()->message,
+				   sizeof(r->message));
+			rc = -1;
+			goto done;
+		}
+		*reason = NULL;
+	}
+	if (app_credentials_read(&cred, r->sc->o.client, r->ns,
+				 &r->spec.target.connection, reason) < 0) {
+		if (*reason != NULL) {
+			ss_strlcpy(r->message, ss_error_last()->message,
+				   sizeof(r->message));
+			rc = -1;
+			goto done;
+		}
+		ss_log(SS_LOG_WARN, "could not read the credentials Secret",
+		       SS_LS("schedule", r->key), SS_LERR());
+	}
+	app_credentials_free(&cred);
+done:
+	json_decref(pods);
+	free(cands);
+	return rc;
 }
 
 /* Step 3: the schedule's Backups in this namespace; active and newest
@@ -471,9 +569,33 @@ static int run_now(run *r)
 	return 0;
 }
 
+/* Whether any Restore in `restores` (an array, or NULL) holds Backup
+ * `backup` of schedule `schedule`. */
+static bool held(const json_t *restores, const char *schedule, const char *backup)
+{
+	const json_t *rs;
+	size_t i;
+
+	json_array_foreach((json_t *)restores, i, rs)
+	{
+		const char *name = NULL;
+
+		switch (app_sched_restore_hold(rs, schedule, &name)) {
+		case APP_SCHED_HOLD_ALL: return true;
+		case APP_SCHED_HOLD_BACKUP:
+			if (strcmp(name, backup) == 0)
+				return true;
+			break;
+		case APP_SCHED_HOLD_NONE: break;
+		}
+	}
+	return false;
+}
+
 /* Step 6: retention over the Backups seen in step 3. */
 static int prune(run *r, const ss_tz *tz)
 {
+	json_t *restores = NULL;
 	size_t n = json_array_size(r->backups), i, k = 0;
 	app_retention_backup *in;
 	app_retention_decision *dec;
@@ -482,11 +604,16 @@ static int prune(run *r, const ss_tz *tz)
 
 	if (!r->spec.retention.enabled || n == 0)
 		return 0;
+	/* Without the Restores, nothing could be known to be unused. */
+	if (r->sc->o.restores && ctrl_store_by_index(&restores, r->sc->o.restores,
+						     APP_INDEX_NAMESPACE, r->ns) < 0)
+		return -1;
 	in = calloc(n, sizeof(*in));
 	dec = calloc(n, sizeof(*dec));
 	if (in == NULL || dec == NULL) {
 		free(in);
 		free(dec);
+		json_decref(restores);
 		return ss_error_set(SS_ENOMEM, "out of memory");
 	}
 	for (i = 0; i < n; i++) {
@@ -509,7 +636,7 @@ static int prune(run *r, const ss_tz *tz)
 		else
 			in[k].state = APP_RETENTION_RUNNING;
 		in[k].pinned = pin && strcmp(pin, "true") == 0;
-		in[k].in_use = false; /* no Restore controller yet */
+		in[k].in_use = held(restores, r->name, in[k].name);
 		if (in[k].state != APP_RETENTION_RUNNING && bst.completion_ns > 0)
 			t = bst.completion_ns;
 		else if (created)
@@ -567,19 +694,27 @@ static int prune(run *r, const ss_tz *tz)
 		      in[i].name, dec[i].reason);
 	}
 done:
+	json_decref(restores);
 	free(in);
 	free(dec);
 	return rc;
 }
 
-static ctrl_result not_ready(run *r, const char *reason, const char *message)
+/* Ready False for `reason`; `recheck`: look again in
+ * APP_SCHEDULE_RECHECK_SECONDS (the world may mend without an event). */
+static ctrl_result not_ready(run *r, const char *reason, const char *message,
+			     bool recheck)
 {
 	r->ready = CTRL_CONDITION_FALSE;
 	r->ready_reason = reason;
-	ss_strlcpy(r->message, message, sizeof(r->message));
+	if (message != r->message)
+		ss_strlcpy(r->message, message, sizeof(r->message));
 	r->st.next_schedule_ns = 0;
 	if (write_status(r) < 0)
 		return ctrl_result_error();
+	if (recheck)
+		return ctrl_result_requeue_after(APP_SCHEDULE_RECHECK_SECONDS *
+						 SS_NS_PER_SEC);
 	return ctrl_result_done();
 }
 
@@ -624,11 +759,15 @@ ctrl_result app_schedule_reconcile(void *payload, const char *key)
 	/* 2 */
 	if (app_schedule_spec_decode(&r->spec, r->obj, &reason) < 0) {
 		res = not_ready(r, reason ? reason : "InvalidSpec",
-				ss_error_last()->message);
+				ss_error_last()->message, false);
 		goto done;
 	}
 	if (zone_get(&tz, &owned_tz, sc, r->spec.time_zone) < 0) {
-		res = not_ready(r, "InvalidTimeZone", ss_error_last()->message);
+		res = not_ready(r, "InvalidTimeZone", ss_error_last()->message, false);
+		goto done;
+	}
+	if (!r->spec.suspend && preflight(r, &reason) < 0) {
+		res = not_ready(r, reason, r->message, true);
 		goto done;
 	}
 	/* 3 */

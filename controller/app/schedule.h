@@ -9,21 +9,27 @@
  *      is the one acted on, so the cursor in status is never stale);
  *   2. decode the spec: InvalidSchedule / InvalidTimeZone / InvalidSpec
  *      make Ready False and stop; load the zone (cached per name);
+ *      then what a run needs from the world: the snapshot API served
+ *      (SnapshotAPIMissing), the target's pods (TargetNotFound,
+ *      TooManyPods, VolumeNotFound, ... as a Backup would judge them) and
+ *      the credentials Secret (SecretNotFound, SecretKeyMissing). Any of
+ *      these makes Ready False, starts nothing and looks again in
+ *      APP_SCHEDULE_RECHECK_SECONDS; the due times passed meanwhile are
+ *      then missed (one catch-up within startingDeadlineSeconds);
  *   3. observe the schedule's Backups in the Backup cache (index
  *      APP_INDEX_SCHEDULE): active ones, the newest completed one;
  *   4. decide (schedule_plan.h): run, skip (one still running), missed
  *      (past startingDeadlineSeconds), or nothing; run-now token;
  *   5. create the Backups decided on; AlreadyExists counts as done;
  *   6. retention: app_retention_decide over the Backups, delete the PRUNE
- *      ones (dryRun: only status.retention.wouldPrune);
+ *      ones (dryRun: only status.retention.wouldPrune); a Backup that an
+ *      unfinished Restore holds (app_sched_restore_hold) is in use;
  *   7. write status once (with Ready: True, or False Suspended);
  *   8. sleep until the next due time (ctrl_result_requeue_after).
  * Backup events enqueue their schedule (the snapstage.io/schedule label),
- * so status and retention follow the Backups without polling.
- *
- * Left for later (issue 7): Ready=False for a missing target, Secret or
- * snapshot API (the Backups report those); Backups in use by a Restore are
- * not known yet (no Restore controller), so in_use is always false.
+ * and Restore events the schedule whose Backups they hold, so status and
+ * retention follow without polling. Pods and Secrets are not watched for
+ * this: a schedule that is not ready looks again on a timer.
  *
  * Ownership: the controller borrows everything in its options, which must
  * outlive it. Thread-safety: app_schedule_reconcile() runs on the
@@ -33,6 +39,7 @@
 #ifndef SNAPSTAGE_APP_SCHEDULE_H
 #define SNAPSTAGE_APP_SCHEDULE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -50,14 +57,23 @@
  * schedule names: filter by namespace. */
 #define APP_INDEX_SCHEDULE "schedule"
 
+/* How often a schedule that cannot run (target, Secret or snapshot API
+ * missing) is looked at again. */
+#define APP_SCHEDULE_RECHECK_SECONDS 30
+
 typedef struct {
-	kube_client *client;   /* required */
-	ctrl_store *schedules; /* required: the BackupSchedule informer's cache */
-	ctrl_store *backups;   /* required: Backups, indexed by APP_INDEX_SCHEDULE */
-	ctrl_workqueue *queue; /* set later with app_schedule_ctrl_set_queue() */
-	ctrl_events *events;   /* optional */
-	ctrl_metrics *metrics; /* optional */
-	const ss_clock *clock; /* NULL: the system clock */
+	kube_client *client;	   /* required */
+	ctrl_store *schedules;	   /* required: the BackupSchedule informer's cache */
+	ctrl_store *backups;	   /* required: Backups, indexed by APP_INDEX_SCHEDULE */
+	ctrl_store *pods;	   /* optional: Pods by APP_INDEX_NAMESPACE; NULL: the
+				      target is not checked */
+	ctrl_store *restores;	   /* optional: Restores by APP_INDEX_NAMESPACE; NULL:
+				      no Backup counts as in use */
+	bool snapshot_api_missing; /* the cluster serves no VolumeSnapshot API */
+	ctrl_workqueue *queue;	   /* set later with app_schedule_ctrl_set_queue() */
+	ctrl_events *events;	   /* optional */
+	ctrl_metrics *metrics;	   /* optional */
+	const ss_clock *clock;	   /* NULL: the system clock */
 } app_schedule_ctrl_opts;
 
 typedef struct app_schedule_ctrl app_schedule_ctrl;
@@ -76,5 +92,12 @@ ctrl_result app_schedule_reconcile(void *payload, const char *key);
  * themselves are queued by ctrl_controller_key_handlers().) */
 void app_schedule_on_backup(void *payload, const json_t *obj);
 void app_schedule_on_backup_update(void *payload, const json_t *old, const json_t *now);
+
+/* Restore informer handlers (payload: the app_schedule_ctrl): enqueue the
+ * schedule whose Backups the Restore names (spec.source.scheduleName, or
+ * the schedule label of its Backup in the Backup cache), so retention
+ * held for it resumes when it finishes or goes. */
+void app_schedule_on_restore(void *payload, const json_t *obj);
+void app_schedule_on_restore_update(void *payload, const json_t *old, const json_t *now);
 
 #endif

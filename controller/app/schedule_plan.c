@@ -84,3 +84,31 @@ void app_sched_run_now_suffix(char *out, const char *token)
 	}
 	snprintf(out, 13, "now-%08x", (unsigned)h);
 }
+
+static const char *str_at(const json_t *obj, const char *a, const char *b)
+{
+	return json_string_value(json_object_get(json_object_get(obj, a), b));
+}
+
+app_sched_hold app_sched_restore_hold(const json_t *restore, const char *schedule,
+				      const char **backup)
+{
+	const json_t *src = json_object_get(json_object_get(restore, "spec"), "source");
+	const char *phase = str_at(restore, "status", "phase");
+	const char *name;
+
+	*backup = NULL;
+	if (phase && (strcmp(phase, "Completed") == 0 || strcmp(phase, "Failed") == 0))
+		return APP_SCHED_HOLD_NONE;
+	name = str_at(restore, "status", "sourceBackup");
+	if (name == NULL || name[0] == '\0')
+		name = json_string_value(json_object_get(src, "backupName"));
+	if (name && name[0]) {
+		*backup = name;
+		return APP_SCHED_HOLD_BACKUP;
+	}
+	name = json_string_value(json_object_get(src, "scheduleName"));
+	if (name && schedule && strcmp(name, schedule) == 0)
+		return APP_SCHED_HOLD_ALL;
+	return APP_SCHED_HOLD_NONE;
+}

@@ -30,6 +30,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "app/cron.h"
 #include "util/tz.h"
 
@@ -76,5 +78,23 @@ bool app_sched_run_now_wanted(const char *token, const char *last);
 /* The suffix of the run-now Backup for `token`: "now-" and 8 hex digits of
  * a stable hash of the token, into out (at least 13 bytes). */
 void app_sched_run_now_suffix(char *out, const char *token);
+
+/* What a Restore asks of a schedule's Backups, for retention. */
+typedef enum {
+	APP_SCHED_HOLD_NONE,   /* finished, or about another schedule's Backups */
+	APP_SCHED_HOLD_BACKUP, /* still needs the Backup named in *backup */
+	APP_SCHED_HOLD_ALL     /* restores from the schedule and has not yet
+				  chosen a Backup: any of them may be it */
+} app_sched_hold;
+
+/* What `restore` (a Restore object, in the schedule's namespace) holds of
+ * the Backups of schedule `schedule`. A Restore holds until status.phase is
+ * Completed or Failed: the Backup in status.sourceBackup, else the one in
+ * spec.source.backupName (HOLD_BACKUP with *backup set, borrowed from
+ * `restore`; the caller checks whether it is one of the schedule's), else,
+ * when spec.source.scheduleName is `schedule`, all of them (HOLD_ALL). A
+ * Restore from a VolumeSnapshot, or one that names nothing, holds nothing. */
+app_sched_hold app_sched_restore_hold(const json_t *restore, const char *schedule,
+				      const char **backup);
 
 #endif

@@ -87,6 +87,12 @@ void ss_free_str(char **p)
 	*p = NULL;
 }
 
+void ss_wipe(void *p, size_t len)
+{
+	if (p)
+		OPENSSL_cleanse(p, len);
+}
+
 void ss_free_secret(void *p, size_t len)
 {
 	if (!p)

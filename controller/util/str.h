@@ -37,6 +37,9 @@ void ss_free_str(char **p);
 
 /* Overwrites then frees a secret (token, private key) so it does not linger
  * in freed memory; `len` is the allocation's content length. */
+/* Overwrites len bytes at p (a secret on the stack) in a way the compiler
+ * keeps. NULL is a no-op. */
+void ss_wipe(void *p, size_t len);
 void ss_free_secret(void *p, size_t len);
 
 #endif

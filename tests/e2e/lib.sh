@@ -1,19 +1,59 @@
-# lib.sh — what the e2e tests share: numbered checks with the time since
-# the start, a failure that shows what the test saw, and waiting for a
-# condition with a bound. Sourced (not run) by a test after it has set
-# KUBECTL and `ns` (the namespace of its own).
+# shellcheck shell=bash
+# lib.sh — what the e2e tests share: the environment a test starts from
+# and its clean-up, numbered checks with the time since the start, a
+# failure that shows what the test saw, and waiting for a condition with a
+# bound. Sourced (not run) by a test after it has set ROOT (the checkout);
+# the test then calls e2e_init.
 #
 # A test may define dump_on_fail (called with stdout on stderr) to add its
 # own evidence to a failure; every failure also shows the namespace's
-# objects and the error.log of each mariadbd the node agent ran for it.
+# objects and the error.log of each mariadbd the node agent ran for it. It
+# may define on_exit for clean-up of its own (called first on exit).
 #
-# Provides: checks (the count), started, kn, stamp, ok, note, fail,
-# wait_for. Uses: SNAPSTAGE_CLUSTER_DIR.
+# Provides: e2e_init, checks (the count), started, kn, stamp, ok, note,
+# fail, wait_for, and the MariaDB and controller helpers below. Uses:
+# SNAPSTAGE_CLUSTER_DIR.
+
+: "${SNAPSTAGE_CLUSTER_DIR:?set SNAPSTAGE_CLUSTER_DIR to a running hack/cluster.sh up --with-mariadb cluster}"
 
 checks=0
 started=$(date +%s%N)
 
 kn() { "$KUBECTL" -n "$ns" "$@"; }
+
+# e2e_init NAME PREFIX: KUBECTL and KUBECONFIG for the cluster, a private
+# folder `work` (kubectl's cache in it), a namespace `ns` of the test's own
+# (PREFIX-pid-random, not created here), a random `metrics_port`, and
+# e2e_cleanup on exit. NAME (the script's) labels the summary line and the
+# kept logs.
+e2e_init() {
+    test_name=$1
+    KUBECTL=${KUBECTL:-$("$ROOT/hack/tools.sh")/kubectl}
+    export KUBECONFIG=$SNAPSTAGE_CLUSTER_DIR/kubeconfig
+    work=$(mktemp -d)
+    export KUBECACHEDIR=$work/kube-cache
+    ns=$2-$$-$RANDOM
+    metrics_port=$((20000 + RANDOM % 20000))
+    trap e2e_cleanup EXIT
+}
+
+# On exit, whatever the outcome: the test's on_exit, the controller
+# stopped, the namespace deleted (not waited for), the controller logs
+# ($work/controller.log, $work/ctrl-*.log) kept in the cluster's logs/ as
+# NAME-<file>, the work folder removed, and the test's exit code kept.
+e2e_cleanup() {
+    local rc=$? f
+    if declare -F on_exit >/dev/null; then on_exit || true; fi
+    kill_controller
+    "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+    for f in "$work"/controller.log "$work"/ctrl-*.log; do
+        [ -f "$f" ] || continue
+        cp "$f" "$SNAPSTAGE_CLUSTER_DIR/logs/$test_name-$(basename "$f")" 2>/dev/null || true
+    done
+    rm -rf "$work"
+    echo "$test_name: $checks checks, exit $rc"
+    exit $rc
+}
 
 stamp() {
     local ms=$((($(date +%s%N) - started) / 1000000))
@@ -55,4 +95,50 @@ wait_for() { # seconds what command...
         sleep 0.2
     done
     ok "$what"
+}
+
+# ---- MariaDB on the mini-cluster (hack/sim/mariadb.yaml) ---------------------
+root_pw() { kn get secret mariadb -o jsonpath='{.data.root-password}' | base64 -d; }
+sql() { # pod statement: run as root on the pod's server, rows tab-separated
+    local ip
+    ip=$(kn get pod "$1" -o jsonpath='{.status.podIP}')
+    [ -n "$ip" ] || return 1
+    MYSQL_PWD=$(root_pw) mariadb -h "$ip" -u root --batch --skip-column-names \
+        --connect-timeout=5 -e "$2"
+}
+rows_on() { sql "$1" "SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.orders"; }
+rows_are() { [ "$(rows_on "$1" 2>/dev/null)" = "$2" ]; }
+
+# ---- the controller under test ---------------------------------------------------
+# Uses SNAPSTAGE_BIN, KUBECONFIG, ns, work (its log is $work/controller.log)
+# and metrics_port (probes on metrics_port + 1). ctrl_pid is its pid, or
+# empty when none runs.
+ctrl_pid=
+# shellcheck disable=SC2120 # the flags are optional
+start_controller() { # [extra flags...]: start it and wait until it is ready
+    "$SNAPSTAGE_BIN" --kubeconfig="$KUBECONFIG" --namespace="$ns" --leader-elect=false \
+        --workers=4 --metrics-bind-address=127.0.0.1:"$metrics_port" \
+        --health-probe-bind-address=127.0.0.1:$((metrics_port + 1)) "$@" \
+        >>"$work/controller.log" 2>&1 &
+    ctrl_pid=$!
+    wait_for 30 "the controller is ready (pid $ctrl_pid)" \
+        curl -sf "http://127.0.0.1:$((metrics_port + 1))/readyz"
+}
+stop_controller() { # SIGTERM; the test fails unless it exits 0
+    local rc=0
+    kill -TERM "$ctrl_pid"
+    wait "$ctrl_pid" || rc=$?
+    ctrl_pid=
+    [ $rc = 0 ] || fail "the controller exited $rc after SIGTERM"
+}
+# shellcheck disable=SC2120 # the signal is optional
+kill_controller() { # [signal]: stop it without judging (clean-up, crash tests)
+    [ -n "$ctrl_pid" ] || return 0
+    kill "-${1:-TERM}" "$ctrl_pid" 2>/dev/null || true
+    wait "$ctrl_pid" 2>/dev/null || true
+    ctrl_pid=
+}
+check_clean_log() { # no sanitizer report in the controller's log
+    ! grep -q -E "ERROR: (Address|Leak|Thread)Sanitizer|runtime error:" "$work/controller.log" ||
+        fail "sanitizer report in the controller log: $(grep -m3 -E 'Sanitizer|runtime error' "$work/controller.log")"
 }

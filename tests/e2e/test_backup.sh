@@ -34,56 +34,18 @@
 # non-zero on the first failure, after showing what it saw.
 set -euo pipefail
 
-: "${SNAPSTAGE_CLUSTER_DIR:?set SNAPSTAGE_CLUSTER_DIR to a running hack/cluster.sh up --with-mariadb cluster}"
 : "${SNAPSTAGE_BIN:?set SNAPSTAGE_BIN to the snapstage binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-KUBECTL=${KUBECTL:-$("$ROOT/hack/tools.sh")/kubectl}
-export KUBECONFIG=$SNAPSTAGE_CLUSTER_DIR/kubeconfig
-work=$(mktemp -d)
-export KUBECACHEDIR=$work/kube-cache
-ns=backup-$$-$RANDOM
 # shellcheck source=tests/e2e/lib.sh
 . "$ROOT/tests/e2e/lib.sh"
-ctrl_pid=
-metrics_port=$((20000 + RANDOM % 20000))
+e2e_init test_backup backup
 
 dump_on_fail() {
     kn get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 30 || true
     echo "--- controller log (last 40 lines)"
     tail -n 40 "$work/controller.log" || true
 }
-start_controller() {
-    "$SNAPSTAGE_BIN" --kubeconfig="$KUBECONFIG" --namespace="$ns" --leader-elect=false \
-        --workers=4 --metrics-bind-address=127.0.0.1:$metrics_port \
-        --health-probe-bind-address=127.0.0.1:$((metrics_port + 1)) \
-        >>"$work/controller.log" 2>&1 &
-    ctrl_pid=$!
-}
-stop_controller() {
-    [ -n "$ctrl_pid" ] || return 0
-    kill -TERM "$ctrl_pid" 2>/dev/null || true
-    wait "$ctrl_pid" 2>/dev/null || true
-    ctrl_pid=
-}
-cleanup() {
-    local rc=$?
-    stop_controller
-    "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
-    cp "$work/controller.log" "$SNAPSTAGE_CLUSTER_DIR/logs/test_backup-controller.log" 2>/dev/null || true
-    rm -rf "$work"
-    echo "test_backup: $checks checks, exit $rc"
-    exit $rc
-}
-trap cleanup EXIT
 
-root_pw() { kn get secret mariadb -o jsonpath='{.data.root-password}' | base64 -d; }
-sql() { # pod statement
-    local ip
-    ip=$(kn get pod "$1" -o jsonpath='{.status.podIP}')
-    [ -n "$ip" ] || return 1
-    MYSQL_PWD=$(root_pw) mariadb -h "$ip" -u root --batch --skip-column-names \
-        --connect-timeout=5 -e "$2"
-}
 bk() { kn get backup "$1" -o jsonpath="$2"; }
 phase_is() { [ "$(bk "$1" '{.status.phase}')" = "$2" ]; }
 failed_reason() { bk "$1" '{.status.conditions[?(@.type=="Failed")].reason}'; }
@@ -149,7 +111,6 @@ CREATE TABLE localprobe.t (id INT PRIMARY KEY) ENGINE=InnoDB;" || fail "setting 
 done
 replicas_unlocked "set-up"
 start_controller
-ok "controller started (pid $ctrl_pid)"
 
 # ---- happy ---------------------------------------------------------------------
 backup happy
@@ -323,9 +284,7 @@ conn=$(bk sigkill '{.status.lock.connectionId}')
 first_names=$(bk sigkill '{.status.snapshots[*].volumeSnapshotName}')
 [ "$(bk sigkill '{.status.lock.replicationPaused}')" = true ] ||
     fail "the status of the locked Backup does not record the paused replication"
-kill -KILL "$ctrl_pid"
-wait "$ctrl_pid" 2>/dev/null || true
-ctrl_pid=
+kill_controller KILL
 killed_at=$(date +%s%N)
 ok "controller killed with SIGKILL while $victim held the lock (connection $conn)"
 # The server ends the stages of a session whose connection drops: a commit
@@ -354,11 +313,6 @@ replicas_unlocked "at the end"
 
 # A clean stop: exit 0, and (in the ASan build) no sanitizer report, leaks
 # included, which LeakSanitizer prints at exit.
-kill -TERM "$ctrl_pid"
-rc=0
-wait "$ctrl_pid" || rc=$?
-ctrl_pid=
-[ $rc = 0 ] || fail "the controller exited $rc after SIGTERM"
-! grep -q -E "ERROR: (Address|Leak|Thread)Sanitizer|runtime error:" "$work/controller.log" ||
-    fail "sanitizer report in the controller log: $(grep -m3 -E 'Sanitizer|runtime error' "$work/controller.log")"
+stop_controller
+check_clean_log
 ok "the controller stopped cleanly on SIGTERM (exit 0, no sanitizer report)"

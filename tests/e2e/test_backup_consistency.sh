@@ -25,23 +25,16 @@
 # controller); BACKUPS, RATE (workload steps/s, default 100) optional.
 set -euo pipefail
 
-: "${SNAPSTAGE_CLUSTER_DIR:?set SNAPSTAGE_CLUSTER_DIR to a running hack/cluster.sh up --with-mariadb cluster}"
 : "${SNAPSTAGE_BIN:?set SNAPSTAGE_BIN to the snapstage binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-KUBECTL=${KUBECTL:-$("$ROOT/hack/tools.sh")/kubectl}
+# shellcheck source=tests/e2e/lib.sh
+. "$ROOT/tests/e2e/lib.sh"
+e2e_init test_backup_consistency consistency
 PY=/usr/bin/python3
 LEDGER=$ROOT/hack/ledger
 BACKUPS=${BACKUPS:-10}
 RATE=${RATE:-100}
-export KUBECONFIG=$SNAPSTAGE_CLUSTER_DIR/kubeconfig
-work=$(mktemp -d)
-export KUBECACHEDIR=$work/kube-cache
-ns=consistency-$$-$RANDOM
-# shellcheck source=tests/e2e/lib.sh
-. "$ROOT/tests/e2e/lib.sh"
-ctrl_pid=
 workload_pid=
-metrics_port=$((20000 + RANDOM % 20000))
 
 dump_on_fail() {
     echo "--- controller log (last 30 lines)"
@@ -54,21 +47,7 @@ stop_workload() {
     wait "$workload_pid" || true
     workload_pid=
 }
-cleanup() {
-    local rc=$?
-    stop_workload
-    if [ -n "$ctrl_pid" ]; then
-        kill -TERM "$ctrl_pid" 2>/dev/null || true
-        wait "$ctrl_pid" 2>/dev/null || true
-    fi
-    "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
-    cp "$work/controller.log" "$SNAPSTAGE_CLUSTER_DIR/logs/test_backup_consistency-controller.log" \
-        2>/dev/null || true
-    rm -rf "$work"
-    echo "test_backup_consistency: $checks checks, exit $rc"
-    exit $rc
-}
-trap cleanup EXIT
+on_exit() { stop_workload; }
 jget() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 bk() { kn get backup "$1" -o jsonpath="$2"; }
 is_complete() { [ "$(bk "$1" '{.status.conditions[?(@.type=="Complete")].status}')" = True ]; }

@@ -30,22 +30,17 @@
 # LEDGER_LOCKED_CUTS (default 3), LEDGER_UNLOCKED_ATTEMPTS (default 6).
 set -euo pipefail
 
-: "${SNAPSTAGE_CLUSTER_DIR:?set SNAPSTAGE_CLUSTER_DIR to a running hack/cluster.sh up --with-mariadb cluster}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-KUBECTL=${KUBECTL:-$("$ROOT/hack/tools.sh")/kubectl}
+# shellcheck source=tests/e2e/lib.sh
+. "$ROOT/tests/e2e/lib.sh"
+e2e_init test_ledger_checker ledger
 export KUBECTL
-export KUBECONFIG=$SNAPSTAGE_CLUSTER_DIR/kubeconfig
 PY=/usr/bin/python3
 LEDGER=$ROOT/hack/ledger
 RATE=${LEDGER_RATE:-60}
 MAX_GAP_MS=${LEDGER_MAX_GAP_MS:-2000}
 LOCKED_CUTS=${LEDGER_LOCKED_CUTS:-3}
 UNLOCKED_ATTEMPTS=${LEDGER_UNLOCKED_ATTEMPTS:-6}
-work=$(mktemp -d)
-export KUBECACHEDIR=$work/kube-cache
-ns=ledger-$$-$RANDOM
-# shellcheck source=tests/e2e/lib.sh
-. "$ROOT/tests/e2e/lib.sh"
 workload_pid=
 
 dump_on_fail() {
@@ -58,15 +53,7 @@ stop_workload() {
         workload_pid=
     fi
 }
-cleanup() {
-    local rc=$?
-    stop_workload
-    "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
-    rm -rf "$work"
-    echo "test_ledger_checker: $checks checks, exit $rc"
-    exit $rc
-}
-trap cleanup EXIT
+on_exit() { stop_workload; }
 
 # jq-less JSON field access: jget FILE python-expression-on-d
 jget() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }

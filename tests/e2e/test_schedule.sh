@@ -9,29 +9,31 @@
 #              time; Retain: no owner reference
 #   runnow     run-now token A: one Backup; A again: none; B: one more;
 #              backupDeletionPolicy Delete: owned by the schedule
-#   invalid    a bad cron -> Ready=False InvalidSchedule, fixed -> True
-#   zone       an unknown zone -> Ready=False InvalidTimeZone
-#   suspend    suspend: true -> Ready=False Suspended, no Backups
+#   invalid    a bad cron -> Ready=False InvalidSchedule; fixed to
+#              "* * * * *" -> True, and it runs at the next minute
+#   zone       an unknown zone -> Ready=False InvalidTimeZone; fixed
+#              (Europe/Berlin) -> it runs at the next minute
+#   suspend    suspend: true -> Ready=False Suspended, no Backups; the fixed
+#              schedules above, suspended after their first run, make no
+#              second one
+#   world      a missing StatefulSet -> Ready=False TargetNotFound, a
+#              missing Secret -> SecretNotFound, no Backup; the Secret
+#              created -> Ready True on the controller's recheck timer
 #   retention  keepLast 2 with 4 run-now Backups leaves 2; the pruned
-#              ones' VolumeSnapshots are gone (owned by their Backup)
+#              ones' VolumeSnapshots are gone (owned by their Backup); a
+#              Backup a running Restore names (its claims never bind)
+#              survives until the Restore is deleted
 # Ends with a checked SIGTERM: exit 0 and no sanitizer report.
 #
 # Environment: SNAPSTAGE_CLUSTER_DIR (a running `hack/cluster.sh up
 # --with-mariadb` cluster), SNAPSTAGE_BIN (the controller).
 set -euo pipefail
 
-: "${SNAPSTAGE_CLUSTER_DIR:?set SNAPSTAGE_CLUSTER_DIR to a running hack/cluster.sh up --with-mariadb cluster}"
 : "${SNAPSTAGE_BIN:?set SNAPSTAGE_BIN to the snapstage binary}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-KUBECTL=${KUBECTL:-$("$ROOT/hack/tools.sh")/kubectl}
-export KUBECONFIG=$SNAPSTAGE_CLUSTER_DIR/kubeconfig
-work=$(mktemp -d)
-export KUBECACHEDIR=$work/kube-cache
-ns=schedule-$$-$RANDOM
 # shellcheck source=tests/e2e/lib.sh
 . "$ROOT/tests/e2e/lib.sh"
-ctrl_pid=
-metrics_port=$((20000 + RANDOM % 20000))
+e2e_init test_schedule schedule
 
 dump_on_fail() {
     kn get backupschedules -o yaml 2>/dev/null | tail -n 80 || true
@@ -39,30 +41,10 @@ dump_on_fail() {
     echo "--- controller log (last 40 lines)"
     tail -n 40 "$work/controller.log" || true
 }
-start_controller() {
-    "$SNAPSTAGE_BIN" --kubeconfig="$KUBECONFIG" --namespace="$ns" --leader-elect=false \
-        --workers=4 --metrics-bind-address=127.0.0.1:$metrics_port \
-        --health-probe-bind-address=127.0.0.1:$((metrics_port + 1)) \
-        >>"$work/controller.log" 2>&1 &
-    ctrl_pid=$!
-}
-cleanup() {
-    local rc=$?
-    if [ -n "$ctrl_pid" ]; then
-        kill -TERM "$ctrl_pid" 2>/dev/null || true
-        wait "$ctrl_pid" 2>/dev/null || true
-    fi
-    "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
-    cp "$work/controller.log" "$SNAPSTAGE_CLUSTER_DIR/logs/test_schedule-controller.log" 2>/dev/null || true
-    rm -rf "$work"
-    echo "test_schedule: $checks checks, exit $rc"
-    exit $rc
-}
-trap cleanup EXIT
+on_exit() { "$KUBECTL" delete storageclass "$ns-never" --ignore-not-found >/dev/null 2>&1; }
 
-root_pw() { kn get secret mariadb -o jsonpath='{.data.root-password}' | base64 -d; }
-schedule() { # name cron [extra yaml lines under spec, indented 2]
-    local name=$1 cron=$2 extra=${3:-}
+schedule() { # name cron [extra yaml lines under spec, indented 2] [sts] [secret]
+    local name=$1 cron=$2 extra=${3:-} sts=${4:-mariadb} secret=${5:-mariadb-backup}
     cat >"$work/$name.yaml" <<YAML
 apiVersion: snapstage.io/v1alpha1
 kind: BackupSchedule
@@ -71,11 +53,11 @@ metadata:
 spec:
   schedule: "$cron"
   target:
-    statefulSetName: mariadb
+    statefulSetName: $sts
     role: PreferReplica
     connection:
       credentialsSecretRef:
-        name: mariadb-backup
+        name: $secret
 $extra
 YAML
     kn apply -f "$work/$name.yaml" >/dev/null || fail "applying BackupSchedule $name"
@@ -96,6 +78,7 @@ all_complete() { # schedule
 run_now() { kn annotate backupschedule "$1" "snapstage.io/run-now=$2" --overwrite >/dev/null; }
 field_is() { [ "$(bs "$1" "$2")" = "$3" ]; }
 count_at_least() { [ "$(count_of "$1")" -ge "$2" ]; }
+minute_passed() { [ $(($(date +%s) / 60)) -gt $(($1 / 60)) ]; }
 token_is() { [ "$(bs "$1" '{.status.lastRunNowToken}')" = "$2" ]; }
 
 # ---- set-up ------------------------------------------------------------------
@@ -107,10 +90,19 @@ wait_for 300 "the primary and both replicas are Ready" \
 kn create secret generic mariadb-backup --from-literal=username=root \
     --from-literal=password="$(root_pw)" >/dev/null
 start_controller
-ok "controller started (pid $ctrl_pid)"
 schedule minutely "* * * * *" "  retention:
     keepLast: 1"
 minutely_at=$(date +%s)
+
+# ---- the world: target and Secret missing ---------------------------------------------
+schedule notarget "* * * * *" "" nosuch
+wait_for 15 "world: Ready=False TargetNotFound" ready_is notarget False TargetNotFound
+note "message: $(bs notarget '{.status.conditions[?(@.type=="Ready")].message}')"
+schedule nosecret "* * * * *" "" mariadb later-secret
+wait_for 15 "world: Ready=False SecretNotFound" ready_is nosecret False SecretNotFound
+kn create secret generic later-secret --from-literal=username=root \
+    --from-literal=password="$(root_pw)" >/dev/null
+secret_at=$(date +%s)
 
 # ---- once ----------------------------------------------------------------------
 schedule single once
@@ -154,12 +146,20 @@ ok "runnow: backupDeletionPolicy Delete puts the schedule as owner"
 schedule badcron "61 * * * *"
 wait_for 15 "invalid: Ready=False InvalidSchedule" ready_is badcron False InvalidSchedule
 note "message: $(bs badcron '{.status.conditions[?(@.type=="Ready")].message}')"
-schedule badcron "0 0 1 1 *"
-wait_for 15 "invalid: fixed, Ready=True" ready_is badcron True Scheduled
-[ -n "$(bs badcron '{.status.nextScheduleTime}')" ] || fail "fixed: no nextScheduleTime"
-count_is badcron 0 || fail "fixing the cron started a run"
-schedule badzone "0 3 * * *" "  timeZone: Mars/Olympus_Mons"
+schedule badzone "* * * * *" "  timeZone: Mars/Olympus_Mons"
 wait_for 15 "zone: Ready=False InvalidTimeZone" ready_is badzone False InvalidTimeZone
+# Both fixed inside one minute, at least 10 s before its end, so that
+# "no run yet" below is not racing the boundary.
+while [ $(($(date +%s) % 60)) -gt 45 ]; do sleep 1; done
+schedule badcron "* * * * *"
+schedule badzone "* * * * *" "  timeZone: Europe/Berlin"
+fixed_at=$(date +%s)
+wait_for 15 "invalid: fixed, Ready=True" ready_is badcron True Scheduled
+wait_for 15 "zone: fixed, Ready=True" ready_is badzone True Scheduled
+[ -n "$(bs badcron '{.status.nextScheduleTime}')" ] || fail "fixed: no nextScheduleTime"
+[ $(($(date +%s) / 60)) = $((fixed_at / 60)) ] || fail "the test was too slow to check 'no run yet'"
+count_is badcron 0 || fail "fixing the cron started a run by itself"
+count_is badzone 0 || fail "fixing the zone started a run by itself"
 schedule paused "* * * * *" "  suspend: true"
 wait_for 15 "suspend: Ready=False Suspended" ready_is paused False Suspended
 [ -z "$(bs paused '{.status.nextScheduleTime}')" ] || fail "suspend: nextScheduleTime is set"
@@ -171,8 +171,44 @@ for t in t1 t2 t3 t4; do
     run_now keep $t
     wait_for 15 "retention: token $t recorded" token_is keep $t
     wait_for 60 "retention: the Backups so far are complete ($t)" all_complete keep
+    if [ $t = t1 ]; then
+        # A Restore still running holds the first Backup: its claims are
+        # of a StorageClass no provisioner serves, so they stay Pending
+        # and it waits for them (up to timeoutSeconds).
+        held=$(backups_of keep)
+        "$KUBECTL" apply -f - >/dev/null <<YAML || fail "creating StorageClass $ns-never"
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: $ns-never
+provisioner: example.com/nothing-serves-this
+YAML
+        kn apply -f - >/dev/null <<YAML || fail "creating the Restore"
+apiVersion: snapstage.io/v1alpha1
+kind: Restore
+metadata:
+  name: hold-keep
+spec:
+  source:
+    backupName: $held
+  target:
+    mode: NewClaims
+    newClaims:
+      storageClassName: $ns-never
+  timeoutSeconds: 600
+YAML
+    fi
 done
-wait_for 30 "retention: keepLast 2 leaves 2 Backups" count_is keep 2
+restoring() { [ "$(kn get restore hold-keep -o jsonpath='{.status.phase}')" = Restoring ]; }
+wait_for 30 "retention: the Restore is running (its claims stay Pending)" restoring
+wait_for 30 "retention: keepLast 2 + 1 held by a Restore leaves 3 Backups" count_is keep 3
+[[ " $(backups_of keep) " == *" $held "* ]] || fail "retention: the held Backup $held was pruned"
+sleep 2
+count_is keep 3 || fail "retention: $(count_of keep) Backups while one is held, not 3"
+ok "retention: a Backup an unfinished Restore names is kept"
+kn delete restore hold-keep >/dev/null
+wait_for 30 "retention: the Restore gone, keepLast 2 leaves 2 Backups" count_is keep 2
+[[ " $(backups_of keep) " != *" $held "* ]] || fail "retention: $held survived its Restore"
 kept=$(backups_of keep)
 wait_for 15 "retention: status.retention.prunedTotal is 2" \
     field_is keep '{.status.retention.prunedTotal}' 2
@@ -193,16 +229,25 @@ m=$(curl -s "http://127.0.0.1:$metrics_port/metrics" | grep '^snapstage_schedule
     fail "snapstage_schedule_pruned_total is not 2: $m"
 ok "metrics: 6 run-now runs, 2 pruned"
 
+# ---- fixed schedules run; suspended, they stop ---------------------------------------------
+wait_for $((80 - ($(date +%s) - fixed_at))) "invalid: the fixed cron runs" count_at_least badcron 1
+wait_for $((80 - ($(date +%s) - fixed_at))) "zone: the fixed zone runs" count_at_least badzone 1
+for s in badcron badzone; do
+    kn patch backupschedule $s --type=merge -p '{"spec":{"suspend":true}}' >/dev/null
+    wait_for 15 "suspend: $s Ready=False Suspended" ready_is $s False Suspended
+done
+suspended_at=$(date +%s)
+suspended_counts="$(count_of badcron) $(count_of badzone)"
+note "fixed schedules made $suspended_counts Backups before suspend"
+wait_for $((45 - ($(date +%s) - secret_at))) "world: the Secret created, Ready=True on recheck" \
+    ready_is nosecret True Scheduled
+count_is notarget 0 || fail "world: a schedule without a target made a Backup"
+ready_is notarget False TargetNotFound || fail "world: notarget is no longer TargetNotFound"
+
 # ---- restart: nothing made twice -------------------------------------------------------
 before="$(backups_of single) | $(backups_of manual) | $(backups_of keep)"
-kill -TERM "$ctrl_pid"
-rc=0
-wait "$ctrl_pid" || rc=$?
-ctrl_pid=
-[ $rc = 0 ] || fail "the controller exited $rc after SIGTERM (restart)"
+stop_controller
 start_controller
-wait_for 30 "restarted: the controller is ready again" \
-    curl -sf "http://127.0.0.1:$((metrics_port + 1))/readyz"
 sleep 3
 after="$(backups_of single) | $(backups_of manual) | $(backups_of keep)"
 [ "$before" = "$after" ] || fail "after a restart: '$after', before: '$before'"
@@ -223,13 +268,15 @@ reasons=$(kn get events --field-selector involvedObject.kind=BackupSchedule \
 [[ " $reasons " == *" Scheduled "* ]] || fail "no Scheduled Event (saw: $reasons)"
 [[ " $reasons " == *" Pruned "* ]] || fail "no Pruned Event (saw: $reasons)"
 ok "Events: Scheduled and Pruned"
+# suspend: a minute boundary has passed since, and no new run
+wait_for $((70 - ($(date +%s) - suspended_at))) "suspend: a minute boundary has passed" \
+    minute_passed "$suspended_at"
+sleep 3
+[ "$(count_of badcron) $(count_of badzone)" = "$suspended_counts" ] ||
+    fail "suspend: Backups went from $suspended_counts to $(count_of badcron) $(count_of badzone)"
+ok "suspend: no run after suspending"
 
 # A clean stop: exit 0, and (in the ASan build) no sanitizer report.
-kill -TERM "$ctrl_pid"
-rc=0
-wait "$ctrl_pid" || rc=$?
-ctrl_pid=
-[ $rc = 0 ] || fail "the controller exited $rc after SIGTERM"
-! grep -q -E "ERROR: (Address|Leak|Thread)Sanitizer|runtime error:" "$work/controller.log" ||
-    fail "sanitizer report in the controller log: $(grep -m3 -E 'Sanitizer|runtime error' "$work/controller.log")"
+stop_controller
+check_clean_log
 ok "the controller stopped cleanly on SIGTERM (exit 0, no sanitizer report)"

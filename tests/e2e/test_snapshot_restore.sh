@@ -27,38 +27,15 @@
 # `hack/cluster.sh up --with-mariadb` cluster.
 set -euo pipefail
 
-: "${SNAPSTAGE_CLUSTER_DIR:?set SNAPSTAGE_CLUSTER_DIR to a running hack/cluster.sh up --with-mariadb cluster}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-KUBECTL=${KUBECTL:-$("$ROOT/hack/tools.sh")/kubectl}
-export KUBECONFIG=$SNAPSTAGE_CLUSTER_DIR/kubeconfig
-work=$(mktemp -d)
-export KUBECACHEDIR=$work/kube-cache
-ns=snaprestore-$$-$RANDOM
 # shellcheck source=tests/e2e/lib.sh
 . "$ROOT/tests/e2e/lib.sh"
+e2e_init test_snapshot_restore snaprestore
 
 dump_on_fail() {
     tail -n 20 "$SNAPSTAGE_CLUSTER_DIR/logs/sim-node.log" || true
 }
-cleanup() {
-    local rc=$?
-    "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
-    rm -rf "$work"
-    echo "test_snapshot_restore: $checks checks, exit $rc"
-    exit $rc
-}
-trap cleanup EXIT
 
-root_pw() { kn get secret mariadb -o jsonpath='{.data.root-password}' | base64 -d; }
-sql() { # pod statement
-    local ip
-    ip=$(kn get pod "$1" -o jsonpath='{.status.podIP}')
-    [ -n "$ip" ] || return 1
-    MYSQL_PWD=$(root_pw) mariadb -h "$ip" -u root --batch --skip-column-names \
-        --connect-timeout=5 -e "$2"
-}
-rows_on() { sql "$1" "SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.orders"; }
-rows_are() { [ "$(rows_on "$1" 2>/dev/null)" = "$2" ]; }
 vs_field() { kn get volumesnapshot "$1" -o jsonpath="$2"; }
 has_field() { [ -n "$(vs_field "$1" "$2")" ]; }
 claim_bound() { [ "$(kn get pvc "$1" -o jsonpath='{.status.phase}')" = Bound ]; }

@@ -13,6 +13,9 @@
  * privilege, a stage failing half-way, KILL of a leftover session, and a
  * controller process dying while it holds the lock. Every failure path must
  * leave nothing held: another session then takes BACKUP STAGE at once.
+ * Last, the roles a Restore gives restored servers (app_db_restore_as_*),
+ * played on the replica: primary at a GTID position, then a replica of the
+ * real primary again.
  * Timings and hold times are printed.
  */
 #include <errno.h>
@@ -64,6 +67,8 @@ typedef struct {
 	char backup_password[VALUE_MAX];
 	char weak_user[VALUE_MAX];
 	char weak_password[VALUE_MAX];
+	char repl_user[VALUE_MAX];
+	char repl_password[VALUE_MAX];
 	char *ca_pem;
 	char *other_ca_pem;
 } servers;
@@ -110,7 +115,7 @@ static int load_env(void)
 {
 	const char *dir = getenv("SNAPSTAGE_MARIADB_DIR");
 	char path[VALUE_MAX + 8], line[1024];
-	char pwfile[3][VALUE_MAX] = { { 0 } }, cafile[2][VALUE_MAX] = { { 0 } };
+	char pwfile[4][VALUE_MAX] = { { 0 } }, cafile[2][VALUE_MAX] = { { 0 } };
 	char *pw;
 	FILE *f;
 
@@ -145,9 +150,11 @@ static int load_env(void)
 		VAR("SNAPSTAGE_MARIADB_REPLICA_HOST", sv.replica_host)
 		VAR("SNAPSTAGE_MARIADB_BACKUP_USER", sv.backup_user)
 		VAR("SNAPSTAGE_MARIADB_WEAK_USER", sv.weak_user)
+		VAR("SNAPSTAGE_MARIADB_REPL_USER", sv.repl_user)
 		VAR("SNAPSTAGE_MARIADB_ROOT_PASSWORD_FILE", pwfile[0])
 		VAR("SNAPSTAGE_MARIADB_BACKUP_PASSWORD_FILE", pwfile[1])
 		VAR("SNAPSTAGE_MARIADB_WEAK_PASSWORD_FILE", pwfile[2])
+		VAR("SNAPSTAGE_MARIADB_REPL_PASSWORD_FILE", pwfile[3])
 		VAR("SNAPSTAGE_MARIADB_PRIMARY_CA_FILE", cafile[0])
 		VAR("SNAPSTAGE_MARIADB_OTHER_CA_FILE", cafile[1])
 #undef VAR
@@ -158,7 +165,7 @@ static int load_env(void)
 	}
 	fclose(f);
 	if (!sv.primary_port || !sv.replica_port || !*sv.primary_alias || !*pwfile[2] ||
-	    !*cafile[1]) {
+	    !*pwfile[3] || !*sv.repl_user || !*cafile[1]) {
 		print_error("%s lacks a variable this test needs\n", path);
 		return -1;
 	}
@@ -173,6 +180,10 @@ static int load_env(void)
 	if (!(pw = slurp(pwfile[2], true)))
 		return -1;
 	snprintf(sv.weak_password, sizeof(sv.weak_password), "%s", pw);
+	free(pw);
+	if (!(pw = slurp(pwfile[3], true)))
+		return -1;
+	snprintf(sv.repl_password, sizeof(sv.repl_password), "%s", pw);
 	free(pw);
 	sv.ca_pem = slurp(cafile[0], false);
 	sv.other_ca_pem = slurp(cafile[1], false);
@@ -994,6 +1005,112 @@ static void test_process_dies_while_locked(void **state)
 		      (long long)id, (long long)ms);
 }
 
+/* ---- after an in-place restore ---------------------------------------------- */
+
+/* "Yes Yes" when the replica's IO and SQL threads run, "" with no source. */
+static const char *replication_threads(MYSQL *m)
+{
+	static char out[64];
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	MYSQL_FIELD *f;
+	unsigned int i, n;
+	const char *io = NULL, *sqlt = NULL;
+
+	out[0] = '\0';
+	if (mysql_query(m, "SHOW SLAVE STATUS") != 0 || !(res = mysql_store_result(m))) {
+		print_error("SHOW SLAVE STATUS: %s\n", mysql_error(m));
+		fail();
+		return out;
+	}
+	row = mysql_fetch_row(res);
+	n = mysql_num_fields(res);
+	f = mysql_fetch_fields(res);
+	for (i = 0; row && i < n; i++) {
+		if (!strcmp(f[i].name, "Slave_IO_Running"))
+			io = row[i];
+		if (!strcmp(f[i].name, "Slave_SQL_Running"))
+			sqlt = row[i];
+	}
+	if (row)
+		snprintf(out, sizeof(out), "%s %s", io ? io : "?", sqlt ? sqlt : "?");
+	mysql_free_result(res);
+	return out;
+}
+
+/* The roles a Restore gives restored servers, played on the replica: made
+ * a primary at a GTID position (no source, read_only off, binlog state set),
+ * then a replica of the real primary again from that position, catching up
+ * with what the primary wrote meanwhile. Each call a second time changes
+ * nothing; an account without the privileges changes nothing and is told
+ * which one is missing; a failed CHANGE MASTER never shows the password. */
+static void test_restore_roles(void **state)
+{
+	app_db_target t = target(sv.replica_host, sv.replica_port, "root",
+				 sv.root_password, APP_TLS_PREFERRED, NULL);
+	app_db_target tw = target(sv.replica_host, sv.replica_port, sv.weak_user,
+				  sv.weak_password, APP_TLS_PREFERRED, NULL);
+	app_db_replication_source src = { sv.primary_host, sv.primary_port, sv.repl_user,
+					  sv.repl_password };
+	const char secret[] = "pw-in-no-message-7f3a";
+	app_db_replication_source bad = { sv.primary_alias, -1, sv.repl_user, secret };
+	app_db *db = NULL, *weak = NULL;
+	char pos[4096];
+	bool changed = true;
+	long rows;
+
+	(void)state;
+	wait_replica_caught_up(10);
+	snprintf(pos, sizeof(pos), "%s", value(root_replica, "SELECT @@gtid_binlog_pos"));
+	assert_string_not_equal(pos, "");
+	CHECK(db_connect(&db, &t));
+	CHECK(db_connect(&weak, &tw));
+
+	/* Without the privileges: refused and named, the replica untouched. */
+	assert_int_equal(app_db_restore_as_primary(weak, pos, &changed), SS_EFORBIDDEN);
+	tu_assert_error(SS_EFORBIDDEN, "REPLICATION SLAVE ADMIN");
+	assert_false(changed);
+	assert_string_equal(replication_threads(root_replica), "Yes Yes");
+
+	/* The primary of a restored set. */
+	CHECK(app_db_restore_as_primary(db, pos, &changed));
+	assert_true(changed);
+	assert_string_equal(replication_threads(root_replica), "");
+	assert_string_equal(value(root_replica, "SELECT @@GLOBAL.read_only"), "0");
+	assert_string_equal(value(root_replica, "SELECT @@GLOBAL.gtid_binlog_state"),
+			    pos);
+	assert_string_equal(value(root_replica, "SELECT @@GLOBAL.gtid_slave_pos"), "");
+	CHECK(app_db_restore_as_primary(db, pos, &changed));
+	assert_false(changed); /* done before: its binary log may hold writes */
+
+	/* A CHANGE MASTER the server refuses (a port it cannot parse): the
+	 * error names the statement, never the password. */
+	assert_true(app_db_restore_as_replica(db, &bad, pos, &changed) < 0);
+	assert_false(changed);
+	assert_non_null(
+		strstr(ss_error_last()->message, "CHANGE MASTER TO (the new primary)"));
+	assert_null(strstr(ss_error_last()->message, secret));
+	assert_null(strstr(ss_error_last()->message, "pw-in"));
+
+	/* A replica of the primary again, from where its data stands. */
+	rows = count_rows(root_primary);
+	sql(root_primary, "INSERT INTO snapstage_test.ledger (v) VALUES (8), (9)");
+	CHECK(app_db_restore_as_replica(db, &src, pos, &changed));
+	assert_true(changed);
+	wait_replica_caught_up(10);
+	assert_int_equal(count_rows(root_replica), rows + 2);
+	assert_string_equal(replication_threads(root_replica), "Yes Yes");
+	assert_string_equal(value(root_replica, "SELECT @@GLOBAL.read_only"), "1");
+	CHECK(app_db_restore_as_replica(db, &src, pos, &changed));
+	assert_false(changed); /* replicating from src already: only START SLAVE */
+	print_message("restored as primary at %s, then a replica of %s again\n", pos,
+		      sv.primary_host);
+
+	sql(root_replica, "SET GLOBAL read_only = 0"); /* as the fixture made it */
+	db_close(weak);
+	db_close(db);
+}
+
 /* ---- main ---------------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -1044,6 +1161,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_stage_fails_half_way, cleanup),
 		cmocka_unit_test_teardown(test_kill_connection, cleanup),
 		cmocka_unit_test_teardown(test_process_dies_while_locked, cleanup),
+		/* last: it changes the replica's replication set-up (and restores it) */
+		cmocka_unit_test_teardown(test_restore_roles, cleanup),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

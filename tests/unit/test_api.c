@@ -58,77 +58,15 @@ static const char *in_place_base =
 	"\"connection\":{\"credentialsSecretRef\":{\"name\":\"root\"},"
 	"\"tls\":{\"mode\":\"VerifyCA\",\"caSecretRef\":{\"name\":\"db-ca\"}}}}}}}";
 
-static json_t *parse(const char *text)
-{
-	json_error_t err;
-	json_t *v = json_loads(text, JSON_DECODE_ANY, &err);
-
-	if (v == NULL)
-		fail_msg("bad test JSON: %s: %s", err.text, text);
-	return v;
-}
-
-/* Sets (or with value NULL deletes) the field at a dotted path such as
- * "spec.target.volumes[0]" or "spec.target.connection.port", creating
- * objects on the way. Steals `value`. */
-static void set_path(json_t *root, const char *path, json_t *value)
-{
-	char buf[256], *seg, *next;
-	json_t *cur = root;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (seg = buf; seg != NULL; seg = next) {
-		char *bracket;
-		long index = -1;
-		bool last;
-		json_t *child;
-
-		next = strchr(seg, '.');
-		if (next != NULL)
-			*next++ = '\0';
-		last = next == NULL;
-		bracket = strchr(seg, '[');
-		if (bracket != NULL) {
-			*bracket = '\0';
-			index = strtol(bracket + 1, NULL, 10);
-		}
-		if (index < 0 && last) {
-			if (value == NULL)
-				json_object_del(cur, seg);
-			else
-				json_object_set_new(cur, seg, value);
-			return;
-		}
-		child = json_object_get(cur, seg);
-		if (child == NULL) {
-			child = index >= 0 ? json_array() : json_object();
-			json_object_set_new(cur, seg, child);
-		}
-		if (index >= 0) {
-			while (json_array_size(child) <= (size_t)index)
-				json_array_append_new(child, json_object());
-			if (last) {
-				if (value == NULL)
-					json_array_remove(child, (size_t)index);
-				else
-					json_array_set_new(child, (size_t)index, value);
-				return;
-			}
-			child = json_array_get(child, (size_t)index);
-		}
-		cur = child;
-	}
-}
-
 typedef enum { K_SCHEDULE, K_BACKUP, K_RESTORE, K_IN_PLACE } kind;
 
 static json_t *base_of(kind k)
 {
 	switch (k) {
-	case K_SCHEDULE: return parse(schedule_base);
-	case K_BACKUP: return parse(backup_base);
-	case K_RESTORE: return parse(restore_base);
-	default: return parse(in_place_base);
+	case K_SCHEDULE: return tu_json(schedule_base);
+	case K_BACKUP: return tu_json(backup_base);
+	case K_RESTORE: return tu_json(restore_base);
+	default: return tu_json(in_place_base);
 	}
 }
 
@@ -411,7 +349,7 @@ static void test_bad_values(void **state)
 		const char *reason = NULL, *want = c->reason ? c->reason : "InvalidSpec";
 		int rc;
 
-		set_path(obj, c->path, c->value ? parse(c->value) : NULL);
+		tu_json_set(obj, c->path, c->value ? tu_json(c->value) : NULL);
 		rc = decode(c->k, obj, &reason);
 		if (rc != SS_EINVALID ||
 		    strstr(ss_error_last()->message, c->fragment) == NULL ||
@@ -434,7 +372,7 @@ static void test_bad_values(void **state)
 
 static void test_schedule_decodes_with_defaults(void **state)
 {
-	json_t *obj = parse(schedule_base);
+	json_t *obj = tu_json(schedule_base);
 	app_schedule_spec s;
 	const char *reason = "x";
 
@@ -478,38 +416,39 @@ static void test_schedule_decodes_with_defaults(void **state)
 
 static void test_schedule_decodes_every_field(void **state)
 {
-	json_t *obj = parse(schedule_base);
+	json_t *obj = tu_json(schedule_base);
 	app_schedule_spec s;
 
 	(void)state;
-	set_path(obj, "spec.schedule", json_string("once"));
-	set_path(obj, "spec.timeZone", json_string("UTC"));
-	set_path(obj, "spec.suspend", json_true());
-	set_path(obj, "spec.startingDeadlineSeconds", json_integer(600));
-	set_path(obj, "spec.backupDeletionPolicy", json_string("Delete"));
-	set_path(obj, "spec.target.role", json_string("Replica"));
-	set_path(obj, "spec.target.maxReplicationLagSeconds", json_integer(0));
-	set_path(obj, "spec.target.connection.port", json_integer(3307));
-	set_path(obj, "spec.target.connection.credentialsSecretRef.usernameKey",
-		 json_string("user"));
-	set_path(obj, "spec.target.connection.credentialsSecretRef.passwordKey",
-		 json_string("pass.word"));
-	set_path(obj, "spec.target.connection.tls",
-		 parse("{\"mode\":\"VerifyIdentity\","
-		       "\"caSecretRef\":{\"name\":\"ca\"}}"));
-	set_path(obj, "spec.target.connection.connectTimeoutSeconds", json_integer(300));
-	set_path(obj, "spec.snapshot",
-		 parse("{\"volumeSnapshotClassName\":\"csi-fast\","
-		       "\"labels\":{\"team\":\"db\"},"
-		       "\"annotations\":{\"note\":\"any text at all\"}}"));
-	set_path(obj, "spec.lock",
-		 parse("{\"stage\":\"FLUSH\",\"timeoutSeconds\":3600,"
-		       "\"acquireTimeoutSeconds\":1}"));
-	set_path(obj, "spec.retention",
-		 parse("{\"keepLast\":1,\"keepHourly\":2,\"keepDaily\":3,"
-		       "\"keepWeekly\":4,\"keepMonthly\":5,\"keepYearly\":6,"
-		       "\"maxAge\":\"1w2d3h\",\"keepFailed\":0,"
-		       "\"dryRun\":true}"));
+	tu_json_set(obj, "spec.schedule", json_string("once"));
+	tu_json_set(obj, "spec.timeZone", json_string("UTC"));
+	tu_json_set(obj, "spec.suspend", json_true());
+	tu_json_set(obj, "spec.startingDeadlineSeconds", json_integer(600));
+	tu_json_set(obj, "spec.backupDeletionPolicy", json_string("Delete"));
+	tu_json_set(obj, "spec.target.role", json_string("Replica"));
+	tu_json_set(obj, "spec.target.maxReplicationLagSeconds", json_integer(0));
+	tu_json_set(obj, "spec.target.connection.port", json_integer(3307));
+	tu_json_set(obj, "spec.target.connection.credentialsSecretRef.usernameKey",
+		    json_string("user"));
+	tu_json_set(obj, "spec.target.connection.credentialsSecretRef.passwordKey",
+		    json_string("pass.word"));
+	tu_json_set(obj, "spec.target.connection.tls",
+		    tu_json("{\"mode\":\"VerifyIdentity\","
+			    "\"caSecretRef\":{\"name\":\"ca\"}}"));
+	tu_json_set(obj, "spec.target.connection.connectTimeoutSeconds",
+		    json_integer(300));
+	tu_json_set(obj, "spec.snapshot",
+		    tu_json("{\"volumeSnapshotClassName\":\"csi-fast\","
+			    "\"labels\":{\"team\":\"db\"},"
+			    "\"annotations\":{\"note\":\"any text at all\"}}"));
+	tu_json_set(obj, "spec.lock",
+		    tu_json("{\"stage\":\"FLUSH\",\"timeoutSeconds\":3600,"
+			    "\"acquireTimeoutSeconds\":1}"));
+	tu_json_set(obj, "spec.retention",
+		    tu_json("{\"keepLast\":1,\"keepHourly\":2,\"keepDaily\":3,"
+			    "\"keepWeekly\":4,\"keepMonthly\":5,\"keepYearly\":6,"
+			    "\"maxAge\":\"1w2d3h\",\"keepFailed\":0,"
+			    "\"dryRun\":true}"));
 	assert_int_equal(app_schedule_spec_decode(&s, obj, NULL), 0);
 	assert_int_equal(s.cron.kind, APP_CRON_ONCE);
 	assert_true(s.suspend);
@@ -544,12 +483,12 @@ static void test_schedule_decodes_every_field(void **state)
 
 static void test_h_is_seeded_by_identity(void **state)
 {
-	json_t *a = parse(schedule_base), *b;
+	json_t *a = tu_json(schedule_base), *b;
 	app_schedule_spec sa, sb, sa2;
 	int differ = 0, i;
 
 	(void)state;
-	set_path(a, "spec.schedule", json_string("H H * * *"));
+	tu_json_set(a, "spec.schedule", json_string("H H * * *"));
 	assert_int_equal(app_schedule_spec_decode(&sa, a, NULL), 0);
 	assert_int_equal(app_schedule_spec_decode(&sa2, a, NULL), 0);
 	assert_true(sa.cron.minutes == sa2.cron.minutes &&
@@ -559,7 +498,7 @@ static void test_h_is_seeded_by_identity(void **state)
 
 		b = json_deep_copy(a);
 		snprintf(name, sizeof(name), "nightly-%d", i);
-		set_path(b, "metadata.name", json_string(name));
+		tu_json_set(b, "metadata.name", json_string(name));
 		assert_int_equal(app_schedule_spec_decode(&sb, b, NULL), 0);
 		differ += sa.cron.minutes != sb.cron.minutes ||
 			  sa.cron.hours != sb.cron.hours;
@@ -571,21 +510,22 @@ static void test_h_is_seeded_by_identity(void **state)
 
 static void test_backup_with_selector(void **state)
 {
-	json_t *obj = parse(backup_base), *labels;
+	json_t *obj = tu_json(backup_base), *labels;
 	app_backup_spec b;
 
 	(void)state;
-	set_path(obj, "spec.target.podSelector.matchExpressions",
-		 parse("[{\"key\":\"tier\",\"operator\":\"In\",\"values\":[\"db\","
-		       "\"cache\"]},"
-		       "{\"key\":\"example.com/skip\",\"operator\":\"DoesNotExist\"}]"));
+	tu_json_set(
+		obj, "spec.target.podSelector.matchExpressions",
+		tu_json("[{\"key\":\"tier\",\"operator\":\"In\",\"values\":[\"db\","
+			"\"cache\"]},"
+			"{\"key\":\"example.com/skip\",\"operator\":\"DoesNotExist\"}]"));
 	assert_int_equal(app_backup_spec_decode(&b, obj, NULL), 0);
 	assert_null(b.target.statefulset_name);
 	assert_true(b.target.has_selector);
 	assert_int_equal(b.target.selector.n_terms, 2);
 	assert_int_equal(b.target.n_volumes, 0);
 
-	labels = parse("{\"app\":\"mariadb\",\"tier\":\"db\"}");
+	labels = tu_json("{\"app\":\"mariadb\",\"tier\":\"db\"}");
 	assert_true(app_selector_matches(&b.target.selector, labels));
 	json_object_set_new(labels, "tier", json_string("web"));
 	assert_false(app_selector_matches(&b.target.selector, labels));
@@ -601,7 +541,7 @@ static void test_backup_with_selector(void **state)
 
 static void test_restore_new_claims(void **state)
 {
-	json_t *obj = parse(restore_base);
+	json_t *obj = tu_json(restore_base);
 	app_restore_spec r;
 
 	(void)state;
@@ -619,11 +559,11 @@ static void test_restore_new_claims(void **state)
 	assert_string_equal(r.access_modes[0], "ReadWriteOnce");
 	assert_int_equal(r.timeout_seconds, APP_DEFAULT_RESTORE_TIMEOUT_SECONDS);
 
-	set_path(obj, "spec.source", parse("{\"volumeSnapshotName\":\"vs-1\"}"));
-	set_path(obj, "spec.target.newClaims.accessModes",
-		 parse("[\"ReadWriteOncePod\"]"));
-	set_path(obj, "spec.target.newClaims.claims[0].size", json_integer(1000));
-	set_path(obj, "spec.timeoutSeconds", json_integer(60));
+	tu_json_set(obj, "spec.source", tu_json("{\"volumeSnapshotName\":\"vs-1\"}"));
+	tu_json_set(obj, "spec.target.newClaims.accessModes",
+		    tu_json("[\"ReadWriteOncePod\"]"));
+	tu_json_set(obj, "spec.target.newClaims.claims[0].size", json_integer(1000));
+	tu_json_set(obj, "spec.timeoutSeconds", json_integer(60));
 	assert_int_equal(app_restore_spec_decode(&r, obj, NULL), 0);
 	assert_int_equal(r.source_kind, APP_SOURCE_VOLUME_SNAPSHOT);
 	assert_string_equal(r.access_modes[0], "ReadWriteOncePod");
@@ -634,7 +574,7 @@ static void test_restore_new_claims(void **state)
 
 static void test_restore_in_place(void **state)
 {
-	json_t *obj = parse(in_place_base);
+	json_t *obj = tu_json(in_place_base);
 	app_restore_spec r;
 	int64_t want;
 
@@ -696,14 +636,14 @@ static void test_gitops_labels_are_not_copied(void **state)
 
 static void test_backup_status_round_trip(void **state)
 {
-	json_t *obj = parse(backup_base), *cond;
+	json_t *obj = tu_json(backup_base), *cond;
 	app_backup_status st, back;
 	char *text;
 
 	(void)state;
-	cond = parse("[{\"type\":\"Complete\",\"status\":\"True\"}]");
-	set_path(obj, "status.conditions", cond);
-	set_path(obj, "status.staleField", json_string("from an older controller"));
+	cond = tu_json("[{\"type\":\"Complete\",\"status\":\"True\"}]");
+	tu_json_set(obj, "status.conditions", cond);
+	tu_json_set(obj, "status.staleField", json_string("from an older controller"));
 	app_backup_status_init(&st);
 	st.observed_generation = 2;
 	st.has_phase = true;
@@ -773,7 +713,7 @@ static void test_backup_status_round_trip(void **state)
 
 static void test_schedule_and_restore_status_round_trip(void **state)
 {
-	json_t *obj = parse(schedule_base), *names = parse("[\"old-1\",\"old-2\"]");
+	json_t *obj = tu_json(schedule_base), *names = tu_json("[\"old-1\",\"old-2\"]");
 	app_schedule_status s, sb;
 	app_restore_status r, rb;
 
@@ -807,7 +747,7 @@ static void test_schedule_and_restore_status_round_trip(void **state)
 	json_decref(names);
 	json_decref(obj);
 
-	obj = parse(in_place_base);
+	obj = tu_json(in_place_base);
 	app_restore_status_init(&r);
 	r.has_phase = true;
 	r.phase = APP_RESTORE_RESTORING;

@@ -20,66 +20,6 @@
 
 /* ---- building test objects ---------------------------------------------- */
 
-static json_t *parse(const char *text)
-{
-	json_error_t err;
-	json_t *v = json_loads(text, JSON_DECODE_ANY, &err);
-
-	if (v == NULL)
-		fail_msg("bad test JSON: %s: %s", err.text, text);
-	return v;
-}
-
-/* Sets (value NULL: deletes) the field at a dotted path such as
- * "status.conditions[0].status", creating objects on the way. Steals
- * `value`. */
-static void set_path(json_t *root, const char *path, json_t *value)
-{
-	char buf[256], *seg, *next;
-	json_t *cur = root;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (seg = buf; seg != NULL; seg = next) {
-		char *bracket;
-		long index = -1;
-		json_t *child;
-
-		next = strchr(seg, '.');
-		if (next != NULL)
-			*next++ = '\0';
-		bracket = strchr(seg, '[');
-		if (bracket != NULL) {
-			*bracket = '\0';
-			index = strtol(bracket + 1, NULL, 10);
-		}
-		if (index < 0 && next == NULL) {
-			if (value == NULL)
-				json_object_del(cur, seg);
-			else
-				json_object_set_new(cur, seg, value);
-			return;
-		}
-		child = json_object_get(cur, seg);
-		if (child == NULL) {
-			child = index >= 0 ? json_array() : json_object();
-			json_object_set_new(cur, seg, child);
-		}
-		if (index >= 0) {
-			while (json_array_size(child) <= (size_t)index)
-				json_array_append_new(child, json_object());
-			if (next == NULL) {
-				if (value == NULL)
-					json_array_remove(child, (size_t)index);
-				else
-					json_array_set_new(child, (size_t)index, value);
-				return;
-			}
-			child = json_array_get(child, (size_t)index);
-		}
-		cur = child;
-	}
-}
-
 static const char *get_str(const json_t *root, const char *a, const char *b,
 			   const char *c)
 {
@@ -117,10 +57,11 @@ static json_t *pod_new(const char *name, const char *sts)
 			"type", "Ready", "status", "True");
 	assert_non_null(pod);
 	if (sts != NULL)
-		set_path(pod, "metadata.ownerReferences",
-			 json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion",
-				   "apps/v1", "kind", "StatefulSet", "name", sts, "uid",
-				   "uid-sts", "controller", 1, "blockOwnerDeletion", 1));
+		tu_json_set(pod, "metadata.ownerReferences",
+			    json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion",
+				      "apps/v1", "kind", "StatefulSet", "name", sts,
+				      "uid", "uid-sts", "controller", 1,
+				      "blockOwnerDeletion", 1));
 	return pod;
 }
 
@@ -143,19 +84,21 @@ static json_t *pod_list(json_t *first, ...)
  * long as *spec is used. */
 static json_t *backup_new(app_backup_spec *spec, const char *target, const char *snapshot)
 {
-	json_t *b = parse("{\"apiVersion\":\"snapstage.io/v1alpha1\",\"kind\":\"Backup\","
-			  "\"metadata\":{\"name\":\"adhoc\",\"namespace\":\"db\","
-			  "\"uid\":\"uid-backup\"},\"spec\":{}}");
-	json_t *t = parse(target);
+	json_t *b =
+		tu_json("{\"apiVersion\":\"snapstage.io/v1alpha1\",\"kind\":\"Backup\","
+			"\"metadata\":{\"name\":\"adhoc\",\"namespace\":\"db\","
+			"\"uid\":\"uid-backup\"},\"spec\":{}}");
+	json_t *t = tu_json(target);
 	const char *reason = NULL;
 
 	if (json_object_get(t, "connection") == NULL)
-		json_object_set_new(t, "connection",
-				    parse("{\"credentialsSecretRef\":{\"name\":\"mariadb-"
-					  "backup\"}}"));
-	set_path(b, "spec.target", t);
+		json_object_set_new(
+			t, "connection",
+			tu_json("{\"credentialsSecretRef\":{\"name\":\"mariadb-"
+				"backup\"}}"));
+	tu_json_set(b, "spec.target", t);
 	if (snapshot != NULL)
-		set_path(b, "spec.snapshot", parse(snapshot));
+		tu_json_set(b, "spec.snapshot", tu_json(snapshot));
 	if (app_backup_spec_decode(spec, b, &reason) != 0)
 		fail_msg("test Backup does not decode (%s): %s", reason,
 			 ss_error_last()->message);
@@ -191,13 +134,14 @@ static void test_statefulset_takes_its_own_pods_in_ordinal_order(void **state)
 	size_t i;
 
 	(void)state;
-	set_path(not_controller, "metadata.ownerReferences[0].controller", json_false());
-	set_path(replicaset, "metadata.ownerReferences",
-		 json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "apps/v1", "kind",
-			   "ReplicaSet", "name", "mariadb", "uid", "rs", "controller",
-			   1));
-	set_path(kruise, "metadata.ownerReferences[0].apiVersion",
-		 json_string("apps.kruise.io/v1beta1"));
+	tu_json_set(not_controller, "metadata.ownerReferences[0].controller",
+		    json_false());
+	tu_json_set(replicaset, "metadata.ownerReferences",
+		    json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "apps/v1",
+			      "kind", "ReplicaSet", "name", "mariadb", "uid", "rs",
+			      "controller", 1));
+	tu_json_set(kruise, "metadata.ownerReferences[0].apiVersion",
+		    json_string("apps.kruise.io/v1beta1"));
 	pods = pod_list(pod_new("mariadb-2", "mariadb"), pod_new("mariadb-10", "mariadb"),
 			pod_new("other-0", "other"), not_controller, replicaset,
 			pod_new("mariadb-5", NULL), kruise,
@@ -254,12 +198,13 @@ static void test_selector_takes_matching_pods_of_any_owner(void **state)
 
 	(void)state;
 	assert_true(spec.target.has_selector);
-	set_path(web, "metadata.labels.app", json_string("web"));
-	set_path(cache, "metadata.labels.tier", json_string("cache"));
+	tu_json_set(web, "metadata.labels.app", json_string("web"));
+	tu_json_set(cache, "metadata.labels.tier", json_string("cache"));
 	/* a ReplicaSet's pod: its "-5" is no ordinal */
-	set_path(deploy, "metadata.ownerReferences",
-		 json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "apps/v1", "kind",
-			   "ReplicaSet", "name", "deploy", "uid", "rs", "controller", 1));
+	tu_json_set(deploy, "metadata.ownerReferences",
+		    json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "apps/v1",
+			      "kind", "ReplicaSet", "name", "deploy", "uid", "rs",
+			      "controller", 1));
 	pods = pod_list(pod_new("db-7", NULL), web, deploy,
 			pod_new("mariadb-1", "mariadb"), cache, pod_new("zeta-0", "zeta"),
 			NULL);
@@ -328,8 +273,8 @@ static void test_pods_being_deleted_are_skipped(void **state)
 	const char *reason = NULL;
 
 	(void)state;
-	set_path(gone0, "metadata.deletionTimestamp",
-		 json_string("2026-11-23T03:00:00Z"));
+	tu_json_set(gone0, "metadata.deletionTimestamp",
+		    json_string("2026-11-23T03:00:00Z"));
 	pods = pod_list(json_incref(gone0), pod_new("mariadb-2", "mariadb"), NULL);
 	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
 			 0);
@@ -338,8 +283,8 @@ static void test_pods_being_deleted_are_skipped(void **state)
 	json_decref(pods);
 
 	/* only pods being deleted: nothing to back up */
-	set_path(gone1, "metadata.deletionTimestamp",
-		 json_string("2026-11-23T03:00:00Z"));
+	tu_json_set(gone1, "metadata.deletionTimestamp",
+		    json_string("2026-11-23T03:00:00Z"));
 	pods = pod_list(gone0, gone1, NULL);
 	out->n = 77;
 	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
@@ -380,7 +325,7 @@ static void test_no_pods_is_target_not_found(void **state)
 		app_plan_candidates_resolve(out, &sel_spec.target, pods, &reason),
 		SS_ENOTFOUND);
 	assert_string_equal(reason, "TargetNotFound");
-	tu_assert_error(SS_ENOTFOUND, "no pod in the Backup's namespace matches "
+	tu_assert_error(SS_ENOTFOUND, "no pod in the namespace matches "
 				      "spec.target.podSelector");
 	assert_int_equal(out->n, 77); /* untouched on failure */
 
@@ -425,9 +370,9 @@ static void test_readiness(void **state)
 		json_t *pods;
 
 		if (i > 0)
-			set_path(pod, cases[i].path,
-				 cases[i].value != NULL ? json_string(cases[i].value)
-							: NULL);
+			tu_json_set(pod, cases[i].path,
+				    cases[i].value != NULL ? json_string(cases[i].value)
+							   : NULL);
 		pods = pod_list(pod, NULL);
 		assert_int_equal(
 			app_plan_candidates_resolve(out, &spec.target, pods, NULL), 0);
@@ -453,7 +398,7 @@ static void test_pod_without_ip_has_null_ip(void **state)
 	json_t *pods;
 
 	(void)state;
-	set_path(pod, "status.podIP", json_string(""));
+	tu_json_set(pod, "status.podIP", json_string(""));
 	pods = pod_list(pod, NULL);
 	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, NULL), 0);
 	assert_null(out->c[0].ip);
@@ -469,17 +414,17 @@ static json_t *many_volume_pod(const char *name)
 {
 	json_t *pod = pod_new(name, "mariadb");
 
-	set_path(pod, "spec.volumes",
-		 parse("[{\"name\":\"config\",\"configMap\":{\"name\":\"my-cnf\"}},"
-		       "{\"name\":\"data\",\"persistentVolumeClaim\":{\"claimName\":"
-		       "\"data-x\"}},"
-		       "{\"name\":\"scratch\",\"emptyDir\":{}},"
-		       "{\"name\":\"tmp\",\"ephemeral\":{\"volumeClaimTemplate\":{"
-		       "\"spec\":"
-		       "{\"accessModes\":[\"ReadWriteOnce\"]}}}},"
-		       "{\"name\":\"logs\",\"persistentVolumeClaim\":{\"claimName\":"
-		       "\"logs-x\"}},"
-		       "{\"name\":\"host\",\"hostPath\":{\"path\":\"/srv\"}}]"));
+	tu_json_set(pod, "spec.volumes",
+		    tu_json("[{\"name\":\"config\",\"configMap\":{\"name\":\"my-cnf\"}},"
+			    "{\"name\":\"data\",\"persistentVolumeClaim\":{\"claimName\":"
+			    "\"data-x\"}},"
+			    "{\"name\":\"scratch\",\"emptyDir\":{}},"
+			    "{\"name\":\"tmp\",\"ephemeral\":{\"volumeClaimTemplate\":{"
+			    "\"spec\":"
+			    "{\"accessModes\":[\"ReadWriteOnce\"]}}}},"
+			    "{\"name\":\"logs\",\"persistentVolumeClaim\":{\"claimName\":"
+			    "\"logs-x\"}},"
+			    "{\"name\":\"host\",\"hostPath\":{\"path\":\"/srv\"}}]"));
 	return pod;
 }
 
@@ -596,9 +541,9 @@ static void test_no_claim_at_all(void **state)
 	const char *reason = NULL;
 
 	(void)state;
-	set_path(pod, "spec.volumes",
-		 parse("[{\"name\":\"data\",\"emptyDir\":{}},"
-		       "{\"name\":\"odd\",\"persistentVolumeClaim\":{}}]"));
+	tu_json_set(pod, "spec.volumes",
+		    tu_json("[{\"name\":\"data\",\"emptyDir\":{}},"
+			    "{\"name\":\"odd\",\"persistentVolumeClaim\":{}}]"));
 	pods = pod_list(pod, NULL);
 	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
 			 SS_EINVALID);
@@ -609,7 +554,7 @@ static void test_no_claim_at_all(void **state)
 
 	/* no spec.volumes at all */
 	pod = pod_new("mariadb-0", "mariadb");
-	set_path(pod, "spec.volumes", NULL);
+	tu_json_set(pod, "spec.volumes", NULL);
 	pods = pod_list(pod, NULL);
 	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
 			 SS_EINVALID);
@@ -638,7 +583,7 @@ static void test_too_many_claims_without_names(void **state)
 						      "persistentVolumeClaim",
 						      "claimName", name));
 	}
-	set_path(pod, "spec.volumes", vols);
+	tu_json_set(pod, "spec.volumes", vols);
 	pods = pod_list(pod, NULL);
 	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
 			 SS_ETOOLARGE);
@@ -672,8 +617,8 @@ static void test_ephemeral_claim_name_too_long(void **state)
 	memset(name, 'p', 240);
 	snprintf(name + 240, sizeof(name) - 240, "-0");
 	pod = pod_new(name, "mariadb");
-	set_path(pod, "spec.volumes",
-		 parse("[{\"name\":\"scratchspace\",\"ephemeral\":{}}]"));
+	tu_json_set(pod, "spec.volumes",
+		    tu_json("[{\"name\":\"scratchspace\",\"ephemeral\":{}}]"));
 	pods = pod_list(pod, NULL);
 	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
 			 SS_EINVALID);
@@ -700,14 +645,15 @@ static void test_port_resolution(void **state)
 
 	(void)state;
 	/* the "mysql" port in the second container */
-	set_path(second, "spec.containers",
-		 parse("[{\"name\":\"exporter\",\"ports\":[{\"name\":\"metrics\","
-		       "\"containerPort\":9104}]},"
-		       "{\"name\":\"mariadb\",\"ports\":[{\"name\":\"repl\","
-		       "\"containerPort\":4444},{\"name\":\"mysql\",\"containerPort\":"
-		       "3311}]}]"));
+	tu_json_set(
+		second, "spec.containers",
+		tu_json("[{\"name\":\"exporter\",\"ports\":[{\"name\":\"metrics\","
+			"\"containerPort\":9104}]},"
+			"{\"name\":\"mariadb\",\"ports\":[{\"name\":\"repl\","
+			"\"containerPort\":4444},{\"name\":\"mysql\",\"containerPort\":"
+			"3311}]}]"));
 	/* no port named mysql */
-	set_path(unnamed, "spec.containers[0].ports[0].name", json_string("sql"));
+	tu_json_set(unnamed, "spec.containers[0].ports[0].name", json_string("sql"));
 	pods = pod_list(pod_new("mariadb-0", "mariadb"), second, unnamed, NULL);
 
 	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, NULL), 0);
@@ -1109,10 +1055,10 @@ static void read_vs_done(void)
 static int read_vs(app_plan_vs_state *st, const char *status)
 {
 	read_vs_done();
-	held_vs = parse("{\"apiVersion\":\"snapshot.storage.k8s.io/v1\","
-			"\"kind\":\"VolumeSnapshot\",\"metadata\":{\"name\":\"vs\"}}");
+	held_vs = tu_json("{\"apiVersion\":\"snapshot.storage.k8s.io/v1\","
+			  "\"kind\":\"VolumeSnapshot\",\"metadata\":{\"name\":\"vs\"}}");
 	if (status != NULL)
-		json_object_set_new(held_vs, "status", parse(status));
+		json_object_set_new(held_vs, "status", tu_json(status));
 	return app_plan_vs_state_read(st, held_vs);
 }
 
@@ -1132,10 +1078,10 @@ static void test_vs_state_full(void **state)
 	json_t *vs;
 
 	(void)state;
-	vs = parse("{\"metadata\":{\"name\":\"vs\"},\"status\":{"
-		   "\"boundVolumeSnapshotContentName\":\"snapcontent-1\","
-		   "\"creationTime\":\"2026-11-23T03:00:01.123456789Z\","
-		   "\"readyToUse\":true,\"restoreSize\":\"1Gi\"}}");
+	vs = tu_json("{\"metadata\":{\"name\":\"vs\"},\"status\":{"
+		     "\"boundVolumeSnapshotContentName\":\"snapcontent-1\","
+		     "\"creationTime\":\"2026-11-23T03:00:01.123456789Z\","
+		     "\"readyToUse\":true,\"restoreSize\":\"1Gi\"}}");
 	assert_int_equal(app_plan_vs_state_read(&st, vs), 0);
 	assert_true(st.bound);
 	assert_int_equal(st.creation_time_ns, CUT_NS);
@@ -1290,8 +1236,8 @@ static void test_snapshot_object_full(void **state)
 	const json_t *v;
 
 	(void)state;
-	set_path(b, "metadata.labels",
-		 parse("{\"snapstage.io/schedule\":\"nightly\",\"owner\":\"me\"}"));
+	tu_json_set(b, "metadata.labels",
+		    tu_json("{\"snapstage.io/schedule\":\"nightly\",\"owner\":\"me\"}"));
 	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
 	assert_non_null(vs);
 
@@ -1468,7 +1414,7 @@ static void test_snapshot_object_long_values(void **state)
 	 * label left out, the ownerReference keeps the whole name */
 	memset(backup, 'b', 70);
 	backup[70] = '\0';
-	set_path(b, "metadata.name", json_string(backup));
+	tu_json_set(b, "metadata.name", json_string(backup));
 	in.claim = "data-mariadb-0";
 	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
 	name = get_str(vs, "metadata", "name", NULL);
@@ -1499,12 +1445,12 @@ static void test_snapshot_object_refuses_incomplete_input(void **state)
 	json_t *vs = NULL;
 
 	(void)state;
-	set_path(b, "metadata.uid", NULL);
+	tu_json_set(b, "metadata.uid", NULL);
 	assert_int_equal(app_plan_snapshot_object(&vs, &in), SS_EINVALID);
 	tu_assert_error(SS_EINVALID, "Backup db/adhoc has uid none");
 	assert_null(vs);
 
-	set_path(b, "metadata.uid", json_string("uid-backup"));
+	tu_json_set(b, "metadata.uid", json_string("uid-backup"));
 	in.claim = "";
 	assert_int_equal(app_plan_snapshot_object(&vs, &in), SS_EINVALID);
 	assert_null(vs);

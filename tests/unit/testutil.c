@@ -63,3 +63,60 @@ void tu_assert_error_at(int code, const char *fragment, const char *file, int li
 		fail();
 	}
 }
+
+json_t *tu_json(const char *text)
+{
+	json_error_t err;
+	json_t *v = json_loads(text, JSON_DECODE_ANY, &err);
+
+	if (v == NULL)
+		fail_msg("bad test JSON: %s: %s", err.text, text);
+	return v;
+}
+
+void tu_json_set(json_t *root, const char *path, json_t *value)
+{
+	char buf[256], *seg, *next;
+	json_t *cur = root;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (seg = buf; seg != NULL; seg = next) {
+		char *bracket;
+		long index = -1;
+		json_t *child;
+
+		next = strchr(seg, '.');
+		if (next != NULL)
+			*next++ = '\0';
+		bracket = strchr(seg, '[');
+		if (bracket != NULL) {
+			*bracket = '\0';
+			index = strtol(bracket + 1, NULL, 10);
+		}
+		if (index < 0 && next == NULL) {
+			if (value == NULL)
+				json_object_del(cur, seg);
+			else
+				json_object_set_new(cur, seg, value);
+			return;
+		}
+		child = json_object_get(cur, seg);
+		if (child == NULL) {
+			child = index >= 0 ? json_array() : json_object();
+			json_object_set_new(cur, seg, child);
+		}
+		if (index >= 0) {
+			while (json_array_size(child) <= (size_t)index)
+				json_array_append_new(child, json_object());
+			if (next == NULL) {
+				if (value == NULL)
+					json_array_remove(child, (size_t)index);
+				else
+					json_array_set_new(child, (size_t)index, value);
+				return;
+			}
+			child = json_array_get(child, (size_t)index);
+		}
+		cur = child;
+	}
+}
