@@ -204,31 +204,8 @@ k -n "$NS" wait restore/inspect --for=condition=Complete --timeout=120s >/dev/nu
     note "the Restore did not complete: see $DIR/logs/snapstage.log"
 run k -n "$NS" get restores -o wide
 run k -n "$NS" get pvc/restored-data pvc/restored-binlog -L snapstage.io/restore
-cat >"$DIR/restored-pod.yaml" <<'YAML'
-apiVersion: v1
-kind: Pod
-metadata:
-  name: restored
-spec:
-  containers:
-  - name: mariadb
-    image: mariadb:10.11
-    # A copy for inspection: do not resume the replication its data carries.
-    args: [--skip-slave-start]
-    ports:
-    - {name: mysql, containerPort: 3306}
-    env:
-    - name: MARIADB_ROOT_PASSWORD
-      valueFrom: {secretKeyRef: {name: mariadb, key: root-password}}
-    volumeMounts:
-    - {name: data, mountPath: /var/lib/mysql}
-    - {name: binlog, mountPath: /var/lib/mysql-binlog}
-  volumes:
-  - name: data
-    persistentVolumeClaim: {claimName: restored-data}
-  - name: binlog
-    persistentVolumeClaim: {claimName: restored-binlog}
-YAML
+sed -e s/@POD@/restored/ -e s/@DATA_CLAIM@/restored-data/ \
+    -e s/@BINLOG_CLAIM@/restored-binlog/ hack/sim/inspect-pod.yaml >"$DIR/restored-pod.yaml"
 run k -n "$NS" apply -f "$DIR/restored-pod.yaml"
 k -n "$NS" wait pod/restored --for=condition=Ready --timeout=180s >/dev/null
 note "the copy holds the rows as of the backup (no row 3):"

@@ -7,8 +7,10 @@
 #
 # A test may define dump_on_fail (called with stdout on stderr) to add its
 # own evidence to a failure; every failure also shows the namespace's
-# objects and the error.log of each mariadbd the node agent ran for it. It
-# may define on_exit for clean-up of its own (called first on exit).
+# objects and latest Events, the end of $work/controller.log (when the test
+# ran the controller through start_controller), and the error.log of each
+# mariadbd the node agent ran for it. It may define on_exit for clean-up of
+# its own (called first on exit).
 #
 # Provides: e2e_init, checks (the count), started, kn, stamp, ok, note,
 # fail, wait_for, and the MariaDB and controller helpers below. Uses:
@@ -75,6 +77,11 @@ fail() {
         if declare -F dump_on_fail >/dev/null; then
             dump_on_fail || true
         fi
+        kn get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 30 || true
+        if [ -f "$work/controller.log" ]; then
+            echo "--- controller log (last 40 lines)"
+            tail -n 40 "$work/controller.log"
+        fi
         tail -n 15 "$SNAPSTAGE_CLUSTER_DIR/logs/sim-storage.log" || true
         local log
         for log in "$SNAPSTAGE_CLUSTER_DIR/sim/run/${ns}_"*/error.log; do
@@ -105,6 +112,10 @@ sql() { # pod statement: run as root on the pod's server, rows tab-separated
     [ -n "$ip" ] || return 1
     MYSQL_PWD=$(root_pw) mariadb -h "$ip" -u root --batch --skip-column-names \
         --connect-timeout=5 -e "$2"
+}
+inspect_pod_yaml() { # pod data-claim binlog-claim: hack/sim/inspect-pod.yaml filled in
+    sed -e "s/@POD@/$1/" -e "s/@DATA_CLAIM@/$2/" -e "s/@BINLOG_CLAIM@/$3/" \
+        "$ROOT/hack/sim/inspect-pod.yaml"
 }
 rows_on() { sql "$1" "SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.orders"; }
 rows_are() { [ "$(rows_on "$1" 2>/dev/null)" = "$2" ]; }

@@ -40,12 +40,6 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/e2e/lib.sh"
 e2e_init test_backup backup
 
-dump_on_fail() {
-    kn get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 30 || true
-    echo "--- controller log (last 40 lines)"
-    tail -n 40 "$work/controller.log" || true
-}
-
 bk() { kn get backup "$1" -o jsonpath="$2"; }
 phase_is() { [ "$(bk "$1" '{.status.phase}')" = "$2" ]; }
 failed_reason() { bk "$1" '{.status.conditions[?(@.type=="Failed")].reason}'; }

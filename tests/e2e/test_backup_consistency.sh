@@ -37,8 +37,6 @@ RATE=${RATE:-100}
 workload_pid=
 
 dump_on_fail() {
-    echo "--- controller log (last 30 lines)"
-    tail -n 30 "$work/controller.log" || true
     tail -n 5 "$work/gtid.jsonl" 2>/dev/null || true
 }
 stop_workload() {

@@ -34,9 +34,6 @@ e2e_init test_restore restore
 
 dump_on_fail() {
     kn get restores -o yaml 2>/dev/null | tail -n 80 || true
-    kn get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 30 || true
-    echo "--- controller log (last 40 lines)"
-    tail -n 40 "$work/controller.log" || true
 }
 
 rs() { kn get restore "$1" -o jsonpath="$2"; }
@@ -73,31 +70,7 @@ $target
 YAML
 }
 server_on() { # pod-name data-claim binlog-claim
-    kn apply -f - >/dev/null <<YAML || fail "creating pod $1"
-apiVersion: v1
-kind: Pod
-metadata:
-  name: $1
-spec:
-  containers:
-  - name: mariadb
-    image: mariadb:10.11
-    # A copy for inspection: do not resume replication.
-    args: [--skip-slave-start]
-    ports:
-    - {name: mysql, containerPort: 3306}
-    env:
-    - name: MARIADB_ROOT_PASSWORD
-      valueFrom: {secretKeyRef: {name: mariadb, key: root-password}}
-    volumeMounts:
-    - {name: data, mountPath: /var/lib/mysql}
-    - {name: binlog, mountPath: /var/lib/mysql-binlog}
-  volumes:
-  - name: data
-    persistentVolumeClaim: {claimName: $2}
-  - name: binlog
-    persistentVolumeClaim: {claimName: $3}
-YAML
+    inspect_pod_yaml "$@" | kn apply -f - >/dev/null || fail "creating pod $1"
 }
 
 # ---- set-up ------------------------------------------------------------------

@@ -30,9 +30,6 @@ e2e_init test_restore_inplace inplace
 
 dump_on_fail() {
     kn get restores -o yaml 2>/dev/null | tail -n 60 || true
-    kn get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 30 || true
-    echo "--- controller log (last 40 lines)"
-    tail -n 40 "$work/controller.log" || true
 }
 
 slave_status() { # pod: "Slave_IO_Running:Yes Slave_SQL_Running:Yes " or what it is

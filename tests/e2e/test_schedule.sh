@@ -37,9 +37,6 @@ e2e_init test_schedule schedule
 
 dump_on_fail() {
     kn get backupschedules -o yaml 2>/dev/null | tail -n 80 || true
-    kn get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 30 || true
-    echo "--- controller log (last 40 lines)"
-    tail -n 40 "$work/controller.log" || true
 }
 on_exit() { "$KUBECTL" delete storageclass "$ns-never" --ignore-not-found >/dev/null 2>&1; }
 

@@ -71,7 +71,6 @@ dump_on_fail() {
     kn get lease "$lease" -o yaml 2>/dev/null | sed -n '/^spec:/,$p' || true
     kn get backups -l "snapstage.io/schedule=$sched" -o custom-columns='NAME:.metadata.name,SCHEDULED:.metadata.annotations.snapstage\.io/scheduled-time,CREATED:.metadata.creationTimestamp,PHASE:.status.phase' 2>/dev/null || true
     kn get backupschedule "$sched" -o yaml 2>/dev/null | sed -n '/^status:/,$p' || true
-    kn get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 30 || true
     local f
     for f in "$SNAPSTAGE_CLUSTER_DIR/sim/run/${ns}_"*/install.log; do
         [ -f "$f" ] || continue

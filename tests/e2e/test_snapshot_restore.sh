@@ -124,31 +124,8 @@ spec:
     apiGroup: snapshot.storage.k8s.io
     kind: VolumeSnapshot
     name: replica-binlog
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: restored
-spec:
-  containers:
-  - name: mariadb
-    image: mariadb:10.11
-    # A copy of a replica for inspection: do not resume its replication.
-    args: [--skip-slave-start]
-    ports:
-    - {name: mysql, containerPort: 3306}
-    env:
-    - name: MARIADB_ROOT_PASSWORD
-      valueFrom: {secretKeyRef: {name: mariadb, key: root-password}}
-    volumeMounts:
-    - {name: data, mountPath: /var/lib/mysql}
-    - {name: binlog, mountPath: /var/lib/mysql-binlog}
-  volumes:
-  - name: data
-    persistentVolumeClaim: {claimName: restored-data}
-  - name: binlog
-    persistentVolumeClaim: {claimName: restored-binlog}
 YAML
+{ echo ---; inspect_pod_yaml restored restored-data restored-binlog; } >>"$work/restore.yaml"
 kn apply -f "$work/restore.yaml" >/dev/null
 wait_for 120 "the restored claim is Bound" claim_bound restored-data
 wait_for 120 "the restored binlog claim is Bound" claim_bound restored-binlog
