@@ -26,7 +26,8 @@ step() { printf '\n==> %s\n' "$*"; }
 # Whatever happens, no test cluster outlives this script.
 cleanup() {
     local d
-    for d in "$root"/build/test-cluster "$root"/build-asan/test-cluster; do
+    for d in "$root"/build/test-cluster "$root"/build-asan/test-cluster \
+        "$root"/build/e2e-cluster "$root"/build-asan/e2e-cluster; do
         [ -d "$d" ] && hack/cluster.sh --dir "$d" down >/dev/null 2>&1 || true
     done
 }
