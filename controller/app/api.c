@@ -135,6 +135,36 @@ bool app_label_is_copyable(const char *key)
 	return true;
 }
 
+int app_copy_copyable(json_t *to, const json_t *from, bool as_labels)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)from, key, v)
+	{
+		if (!json_is_string(v) || !app_label_is_copyable(key))
+			continue;
+		if (as_labels &&
+		    (!app_is_label_key(key) || !app_is_label_value(json_string_value(v))))
+			continue;
+		/* A copy, not a shared reference: `from` may belong to a
+		 * cached object other threads read. */
+		if (json_object_set_new(to, key, json_string(json_string_value(v))) != 0)
+			return ss_error_set(SS_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int app_label_set_own(json_t *labels, const char *key, const char *value)
+{
+	json_object_del(labels, key);
+	if (value == NULL || !app_is_label_value(value))
+		return 0;
+	if (json_object_set_new(labels, key, json_string(value)) != 0)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	return 0;
+}
+
 bool app_selector_matches(const app_selector *sel, const json_t *labels)
 {
 	const char *key;

@@ -242,6 +242,19 @@ int app_age_parse(int64_t *out_seconds, const char *text);
  * app.kubernetes.io/instance which Argo CD uses by default). */
 bool app_label_is_copyable(const char *key);
 
+/* Copies the string members of `from` (an object, or NULL) that
+ * app_label_is_copyable() allows onto `to`, replacing what `to` held under
+ * those keys. With `as_labels`, members whose key or value is no valid
+ * label are left out too: maps decoded from a spec were checked already,
+ * but a map built by hand must not make an object the API server refuses.
+ * 0 or SS_ENOMEM. */
+int app_copy_copyable(json_t *to, const json_t *from, bool as_labels);
+
+/* Sets one of snapstage's own labels on `labels`: it replaces a user label
+ * of that key, and is left out (with the user's) when `value` is NULL or
+ * no label value, so a user label can never pose as ours. 0 or SS_ENOMEM. */
+int app_label_set_own(json_t *labels, const char *key, const char *value);
+
 /* ---- status ---------------------------------------------------------- */
 
 typedef enum {

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/fields.h"
 #include "app/names.h"
 #include "ctrl/object.h"
 #include "kube/quantity.h"
@@ -264,17 +263,9 @@ static void volume_names(char *buf, size_t cap, const json_t *pod)
 	json_array_foreach(at2(pod, "spec", "volumes"), i, vol)
 	{
 		const char *name = str_at(vol, "name");
-		int n;
 
-		if (name == NULL)
-			continue;
-		n = snprintf(buf + len, cap - len, "%s%s", len > 0 ? ", " : "", name);
-		if (n < 0 || (size_t)n >= cap - len) {
-			buf[len] = '\0';
-			snprintf(buf + len, cap - len, "%s...", len > 0 ? ", " : "");
+		if (name != NULL && !ss_list_append(buf, cap, &len, name))
 			return;
-		}
-		len += (size_t)n;
 	}
 	if (len == 0)
 		snprintf(buf, cap, "none");
@@ -768,16 +759,6 @@ static int put_str(json_t *obj, const char *key, const char *value)
 	return 0;
 }
 
-/* One of snapstage's own labels: it replaces a user label of that key,
- * and is left out (with the user's) when the value is no label value. */
-static int own_label(json_t *labels, const char *key, const char *value)
-{
-	json_object_del(labels, key);
-	if (value == NULL || !app_is_label_value(value))
-		return 0;
-	return put_str(labels, key, value);
-}
-
 /* The same for annotations: unknown values leave the key out, so that a
  * user annotation can never pose as the position read under the lock. */
 static int own_annotation(json_t *annotations, const char *key, const char *value)
@@ -802,29 +783,20 @@ static int own_annotation_int(json_t *annotations, const char *key, int64_t valu
 static int build_labels(json_t *labels, const app_plan_snapshot_in *in,
 			const char *backup_name)
 {
-	const char *key;
-	const json_t *v;
-	int rc = 0;
+	int rc;
 
-	json_object_foreach((json_t *)in->spec->snapshot.labels, key, v)
-	{
-		if (!json_is_string(v) || !app_label_is_copyable(key) ||
-		    !app_is_label_key(key) || !app_is_label_value(json_string_value(v)))
-			continue;
-		rc = put_str(labels, key, json_string_value(v));
-		if (rc != 0)
-			return rc;
-	}
-	rc = own_label(labels, APP_LABEL_BACKUP, backup_name);
+	rc = app_copy_copyable(labels, in->spec->snapshot.labels, true);
 	if (rc == 0)
-		rc = own_label(labels, APP_LABEL_SCHEDULE,
-			       ctrl_label(in->backup, APP_LABEL_SCHEDULE));
+		rc = app_label_set_own(labels, APP_LABEL_BACKUP, backup_name);
 	if (rc == 0)
-		rc = own_label(labels, APP_LABEL_POD, in->pod);
+		rc = app_label_set_own(labels, APP_LABEL_SCHEDULE,
+				       ctrl_label(in->backup, APP_LABEL_SCHEDULE));
 	if (rc == 0)
-		rc = own_label(labels, APP_LABEL_CLAIM, in->claim);
+		rc = app_label_set_own(labels, APP_LABEL_POD, in->pod);
 	if (rc == 0)
-		rc = own_label(labels, APP_LABEL_VOLUME, in->volume);
+		rc = app_label_set_own(labels, APP_LABEL_CLAIM, in->claim);
+	if (rc == 0)
+		rc = app_label_set_own(labels, APP_LABEL_VOLUME, in->volume);
 	return rc;
 }
 

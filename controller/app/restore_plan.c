@@ -199,40 +199,6 @@ static int put_str(json_t *obj, const char *key, const char *value)
 	return 0;
 }
 
-/* Copies the copyable string entries of `from` into `to`. Label maps are
- * checked when decoded; the syntax is checked again for labels so a spec
- * built by hand cannot produce a claim the API server refuses. */
-static int copy_map(json_t *to, const json_t *from, bool labels)
-{
-	const char *key;
-	const json_t *v;
-	int rc;
-
-	json_object_foreach((json_t *)from, key, v)
-	{
-		if (!json_is_string(v) || !app_label_is_copyable(key))
-			continue;
-		if (labels &&
-		    (!app_is_label_key(key) || !app_is_label_value(json_string_value(v))))
-			continue;
-		rc = put_str(to, key, json_string_value(v));
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
-}
-
-/* One of snapstage's labels: it replaces a user label of that key, and is
- * left out (with the user's) when the value is no label value, so a user
- * label can never claim a claim for another Restore. */
-static int own_label(json_t *labels, const char *key, const char *value)
-{
-	json_object_del(labels, key);
-	if (value == NULL || !app_is_label_value(value))
-		return 0;
-	return put_str(labels, key, value);
-}
-
 static int fail(const char **reason, const char *why, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -255,17 +221,9 @@ static void volume_names(char *buf, size_t cap, const app_restore_claims_in *in)
 	size_t i, len = 0;
 
 	buf[0] = '\0';
-	for (i = 0; i < in->n_volumes; i++) {
-		int n = snprintf(buf + len, cap - len, "%s%s", len > 0 ? ", " : "",
-				 in->volumes[i].volume);
-
-		if (n < 0 || (size_t)n >= cap - len) {
-			buf[len] = '\0';
-			snprintf(buf + len, cap - len, "%s...", len > 0 ? ", " : "");
+	for (i = 0; i < in->n_volumes; i++)
+		if (!ss_list_append(buf, cap, &len, in->volumes[i].volume))
 			return;
-		}
-		len += (size_t)n;
-	}
 	if (len == 0)
 		snprintf(buf, cap, "none");
 }
@@ -397,13 +355,13 @@ static int build_claim(json_t *arr, const char **reason, const app_restore_claim
 	pspec = json_object_get(pvc, "spec");
 	modes = json_object_get(pspec, "accessModes");
 
-	rc = copy_map(labels, spec->claim_labels, true);
+	rc = app_copy_copyable(labels, spec->claim_labels, true);
 	if (rc == 0)
-		rc = own_label(labels, APP_LABEL_RESTORE, restore);
+		rc = app_label_set_own(labels, APP_LABEL_RESTORE, restore);
 	if (rc == 0)
-		rc = own_label(labels, APP_LABEL_VOLUME, v->volume);
+		rc = app_label_set_own(labels, APP_LABEL_VOLUME, v->volume);
 	if (rc == 0)
-		rc = copy_map(ann, spec->claim_annotations, false);
+		rc = app_copy_copyable(ann, spec->claim_annotations, false);
 	if (rc == 0)
 		rc = put_str(ann, APP_ANNOTATION_RESTORE_UID,
 			     ctrl_meta(in->restore, "uid"));

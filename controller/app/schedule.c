@@ -411,20 +411,6 @@ static int observe(run *r, bool *busy)
 	return 0;
 }
 
-/* Copies the string members of `src` (an object, or NULL) whose keys may be
- * copied onto `dst`. */
-static void copy_copyable(json_t *dst, const json_t *src)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)src, k, v)
-	{
-		if (json_is_string(v) && app_label_is_copyable(k))
-			json_object_set(dst, k, v);
-	}
-}
-
 /* Step 5: creates Backup `bname` for the time `scheduled_ns`. 0 when made,
  * SS_EEXISTS when it was already there, or the API's error. */
 static int create_backup(run *r, const char *bname, int64_t scheduled_ns)
@@ -440,7 +426,10 @@ static int create_backup(run *r, const char *bname, int64_t scheduled_ns)
 	labels = json_object();
 	annotations = json_object();
 	bspec = json_object();
-	if (!b || !meta || !labels || !annotations || !bspec) {
+	if (!b || !meta || !labels || !annotations || !bspec ||
+	    app_copy_copyable(labels, json_object_get(snap, "labels"), false) != 0 ||
+	    app_copy_copyable(annotations, json_object_get(snap, "annotations"), false) !=
+		    0) {
 		json_decref(b);
 		json_decref(meta);
 		json_decref(labels);
@@ -448,8 +437,6 @@ static int create_backup(run *r, const char *bname, int64_t scheduled_ns)
 		json_decref(bspec);
 		return ss_error_set(SS_ENOMEM, "out of memory");
 	}
-	copy_copyable(labels, json_object_get(snap, "labels"));
-	copy_copyable(annotations, json_object_get(snap, "annotations"));
 	json_object_set_new(labels, APP_LABEL_SCHEDULE, json_string(r->name));
 	json_object_set_new(
 		annotations, APP_ANNOTATION_SCHEDULED_TIME,

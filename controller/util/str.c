@@ -4,6 +4,7 @@
 #include "util/str.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,20 @@ void ss_free_str(char **p)
 {
 	free(*p);
 	*p = NULL;
+}
+
+bool ss_list_append(char *buf, size_t cap, size_t *len, const char *item)
+{
+	const char *sep = *len > 0 ? ", " : "";
+	int n = snprintf(buf + *len, cap - *len, "%s%s", sep, item);
+
+	if (n < 0 || (size_t)n >= cap - *len) {
+		buf[*len] = '\0';
+		snprintf(buf + *len, cap - *len, "%s...", sep);
+		return false;
+	}
+	*len += (size_t)n;
+	return true;
 }
 
 void ss_wipe(void *p, size_t len)

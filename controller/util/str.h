@@ -35,11 +35,18 @@ int ss_parse_int64(int64_t *out, const char *s, int64_t min, int64_t max,
 /* Frees *p and sets it to NULL. Secrets use ss_free_secret() instead. */
 void ss_free_str(char **p);
 
-/* Overwrites then frees a secret (token, private key) so it does not linger
- * in freed memory; `len` is the allocation's content length. */
 /* Overwrites len bytes at p (a secret on the stack) in a way the compiler
  * keeps. NULL is a no-op. */
 void ss_wipe(void *p, size_t len);
+
+/* Overwrites then frees a secret (token, private key) so it does not linger
+ * in freed memory; `len` is the allocation's content length. */
 void ss_free_secret(void *p, size_t len);
+
+/* Appends `item` to the ", "-separated list in `buf` (`cap` > 0 bytes,
+ * `*len` of them in use, always terminated), for messages such as
+ * "data, binlog". When it does not fit, the list ends in "..." instead and
+ * false is returned: the caller adds no more. */
+bool ss_list_append(char *buf, size_t cap, size_t *len, const char *item);
 
 #endif

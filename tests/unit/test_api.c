@@ -632,6 +632,44 @@ static void test_gitops_labels_are_not_copied(void **state)
 	assert_false(app_label_is_copyable("helm.toolkit.fluxcd.io/namespace"));
 }
 
+static void test_copy_copyable_and_own_labels(void **state)
+{
+	json_t *from = tu_json("{\"team\":\"db\",\"argocd.argoproj.io/instance\":\"x\","
+			       "\"note\":\"not a label value!\",\"bad key!\":\"v\","
+			       "\"n\":1}");
+	json_t *to = tu_json("{\"team\":\"old\",\"kept\":\"yes\"}");
+	json_t *ann = json_object();
+	char *text;
+
+	(void)state;
+	/* As labels: GitOps tracking, non-strings and invalid labels left out. */
+	assert_int_equal(app_copy_copyable(to, from, true), 0);
+	text = json_dumps(to, JSON_SORT_KEYS | JSON_COMPACT);
+	assert_string_equal(text, "{\"kept\":\"yes\",\"team\":\"db\"}");
+	free(text);
+	/* As annotations: any string value of a copyable key. */
+	assert_int_equal(app_copy_copyable(ann, from, false), 0);
+	text = json_dumps(ann, JSON_SORT_KEYS | JSON_COMPACT);
+	assert_string_equal(text, "{\"bad key!\":\"v\",\"note\":\"not a label value!\","
+				  "\"team\":\"db\"}");
+	free(text);
+	/* A copy, not the source's string: changing one leaves the other. */
+	json_string_set(json_object_get(from, "team"), "changed");
+	assert_string_equal(json_string_value(json_object_get(to, "team")), "db");
+	assert_int_equal(app_copy_copyable(to, NULL, true), 0);
+
+	/* Our own label replaces the user's, and goes when its value cannot be one. */
+	assert_int_equal(app_label_set_own(to, "team", "ours"), 0);
+	assert_string_equal(json_string_value(json_object_get(to, "team")), "ours");
+	assert_int_equal(app_label_set_own(to, "team", "not a label value!"), 0);
+	assert_null(json_object_get(to, "team"));
+	assert_int_equal(app_label_set_own(to, "kept", NULL), 0);
+	assert_int_equal(json_object_size(to), 0);
+	json_decref(from);
+	json_decref(to);
+	json_decref(ann);
+}
+
 /* ---- status ---------------------------------------------------------- */
 
 static void test_backup_status_round_trip(void **state)
@@ -1158,6 +1196,7 @@ int main(void)
 		cmocka_unit_test(test_restore_in_place),
 		cmocka_unit_test(test_time_zones_and_ages),
 		cmocka_unit_test(test_gitops_labels_are_not_copied),
+		cmocka_unit_test(test_copy_copyable_and_own_labels),
 		cmocka_unit_test(test_backup_status_round_trip),
 		cmocka_unit_test(test_schedule_and_restore_status_round_trip),
 		cmocka_unit_test(test_every_spec_field_has_a_bad_case),

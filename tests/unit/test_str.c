@@ -1,0 +1,73 @@
+/*
+ * test_str.c — util/str.h's bounded helpers: ss_strlcpy's length contract
+ * and ss_list_append, which builds ", "-separated lists for messages and
+ * must never overrun its buffer nor leave half an item behind.
+ */
+#include <string.h>
+
+#include "testutil.h"
+
+#include "util/str.h"
+
+static void test_strlcpy_reports_the_source_length(void **state)
+{
+	char buf[4];
+
+	(void)state;
+	assert_int_equal(ss_strlcpy(buf, "abc", sizeof(buf)), 3);
+	assert_string_equal(buf, "abc");
+	assert_int_equal(ss_strlcpy(buf, "abcdef", sizeof(buf)), 6);
+	assert_string_equal(buf, "abc");
+}
+
+static void test_list_append_joins_with_commas(void **state)
+{
+	char buf[32];
+	size_t len = 0;
+
+	(void)state;
+	buf[0] = '\0';
+	assert_true(ss_list_append(buf, sizeof(buf), &len, "data"));
+	assert_string_equal(buf, "data");
+	assert_true(ss_list_append(buf, sizeof(buf), &len, "binlog"));
+	assert_string_equal(buf, "data, binlog");
+	assert_int_equal(len, strlen("data, binlog"));
+}
+
+static void test_list_append_ends_in_dots_when_full(void **state)
+{
+	char buf[16];
+	size_t len = 0;
+
+	(void)state;
+	buf[0] = '\0';
+	assert_true(ss_list_append(buf, sizeof(buf), &len, "data"));
+	/* "data, binlog-old" needs 17 bytes: the item is left out whole. */
+	assert_false(ss_list_append(buf, sizeof(buf), &len, "binlog-old"));
+	assert_string_equal(buf, "data, ...");
+	assert_int_equal(len, strlen("data"));
+
+	/* The first item alone too long: just the dots. */
+	len = 0;
+	buf[0] = '\0';
+	assert_false(ss_list_append(buf, sizeof(buf), &len, "a-very-long-volume-name"));
+	assert_string_equal(buf, "...");
+
+	/* Exactly filling the buffer (15 characters and the terminator) fits. */
+	len = 0;
+	assert_true(ss_list_append(buf, sizeof(buf), &len, "fifteen-chars-x"));
+	assert_string_equal(buf, "fifteen-chars-x");
+	assert_false(ss_list_append(buf, sizeof(buf), &len, "y"));
+	assert_true(strlen(buf) < sizeof(buf));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_strlcpy_reports_the_source_length),
+		cmocka_unit_test(test_list_append_joins_with_commas),
+		cmocka_unit_test(test_list_append_ends_in_dots_when_full),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
