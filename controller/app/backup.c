@@ -372,6 +372,14 @@ static void own_status(run *r)
 	}
 }
 
+static void vset_message(run *r, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void vset_message(run *r, const char *fmt, va_list ap)
+{
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	r->st.message = r->message;
+}
+
 static void set_message(run *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void set_message(run *r, const char *fmt, ...)
@@ -379,9 +387,8 @@ static void set_message(run *r, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	vset_message(r, fmt, ap);
 	va_end(ap);
-	r->st.message = r->message;
 }
 
 static int mutate_status(json_t *obj, void *payload)
@@ -484,9 +491,8 @@ static ctrl_result fail(run *r, const char *reason, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	vset_message(r, fmt, ap);
 	va_end(ap);
-	r->st.message = r->message;
 	r->st.has_phase = true;
 	r->st.phase = APP_BACKUP_FAILED;
 	r->st.completion_ns = ss_clock_real(r->bc->o.clock);

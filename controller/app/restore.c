@@ -147,6 +147,14 @@ static void event(run *r, ctrl_event_type type, const char *reason, const char *
 	ctrl_events_record(r->rc->o.events, r->obj, type, reason, NULL, "%s", note);
 }
 
+static void vset_message(run *r, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void vset_message(run *r, const char *fmt, va_list ap)
+{
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	r->st.message = r->message;
+}
+
 static void set_message(run *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void set_message(run *r, const char *fmt, ...)
@@ -154,9 +162,8 @@ static void set_message(run *r, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	vset_message(r, fmt, ap);
 	va_end(ap);
-	r->st.message = r->message;
 }
 
 static int mutate_status(json_t *obj, void *payload)
@@ -223,9 +230,8 @@ static ctrl_result fail(run *r, const char *reason, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	vset_message(r, fmt, ap);
 	va_end(ap);
-	r->st.message = r->message;
 	r->st.has_phase = true;
 	r->st.phase = APP_RESTORE_FAILED;
 	if (r->st.start_ns == 0)
@@ -635,9 +641,8 @@ static int enter_step(run *r, app_restore_step step, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	vset_message(r, fmt, ap);
 	va_end(ap);
-	r->st.message = r->message;
 	r->st.step = step;
 	if (write_status(r) < 0)
 		return -1;
