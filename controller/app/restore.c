@@ -170,7 +170,6 @@ static int mutate_status(json_t *obj, void *payload)
 {
 	run *r = payload;
 	json_t *gen = json_object_get(json_object_get(obj, "metadata"), "generation");
-	json_t *before = json_deep_copy(json_object_get(obj, "status"));
 	int rc;
 
 	r->st.observed_generation = json_is_integer(gen) ? json_integer_value(gen) : 0;
@@ -181,10 +180,7 @@ static int mutate_status(json_t *obj, void *payload)
 
 		rc = ctrl_condition_set(NULL, obj, &c, r->rc->o.clock);
 	}
-	if (rc == 0 && before && json_equal(before, json_object_get(obj, "status")))
-		rc = CTRL_MUTATE_SKIP;
-	json_decref(before);
-	return rc;
+	return rc; /* ctrl_write_status writes nothing when status is unchanged */
 }
 
 static int write_status(run *r)

@@ -259,16 +259,13 @@ static void count_run(run *r, const char *result)
 static int mutate_status(json_t *obj, void *payload)
 {
 	run *r = payload;
-	json_t *before = json_deep_copy(json_object_get(obj, "status"));
 	ctrl_condition c = { "Ready", r->ready, r->ready_reason, r->message, -1 };
 	int rc;
 
+	/* An unchanged status is not written (ctrl_write_status compares). */
 	rc = app_schedule_status_encode(obj, &r->st);
 	if (rc == 0)
 		rc = ctrl_condition_set(NULL, obj, &c, r->sc->o.clock);
-	if (rc == 0 && before && json_equal(before, json_object_get(obj, "status")))
-		rc = CTRL_MUTATE_SKIP;
-	json_decref(before);
 	return rc;
 }
 
