@@ -414,6 +414,8 @@ static int create_backup(run *r, const char *bname, int64_t scheduled_ns)
 {
 	const json_t *spec = json_object_get(r->obj, "spec");
 	const json_t *snap = json_object_get(spec, "snapshot");
+	const json_t *snap_labels = json_object_get(snap, "labels");
+	const json_t *snap_annotations = json_object_get(snap, "annotations");
 	json_t *b, *meta, *labels, *annotations, *bspec, *created = NULL;
 	char when[SS_TIME_RFC3339_MAX];
 	int rc;
@@ -424,9 +426,8 @@ static int create_backup(run *r, const char *bname, int64_t scheduled_ns)
 	annotations = json_object();
 	bspec = json_object();
 	if (!b || !meta || !labels || !annotations || !bspec ||
-	    app_copy_copyable(labels, json_object_get(snap, "labels"), false) != 0 ||
-	    app_copy_copyable(annotations, json_object_get(snap, "annotations"), false) !=
-		    0) {
+	    app_copy_copyable(labels, snap_labels, false) != 0 ||
+	    app_copy_copyable(annotations, snap_annotations, false) != 0) {
 		json_decref(b);
 		json_decref(meta);
 		json_decref(labels);
