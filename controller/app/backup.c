@@ -512,19 +512,6 @@ static ctrl_result fail(run *r, const char *reason, const char *fmt, ...)
 
 /* ---- reading the world ---------------------------------------------------- */
 
-static void db_target(app_db_target *t, const run *r, const app_plan_candidate *cand,
-		      const app_credentials *c)
-{
-	memset(t, 0, sizeof(*t));
-	t->host = cand->ip;
-	t->port = cand->port;
-	t->user = c->user;
-	t->password = c->password;
-	t->tls_mode = r->spec.target.connection.tls_mode;
-	t->ca_pem = c->ca;
-	t->connect_timeout_seconds = r->spec.target.connection.connect_timeout_seconds;
-}
-
 /* Which Failed reason a connection or lock error gets. */
 static const char *db_reason(int rc)
 {
@@ -1057,7 +1044,8 @@ static int connect_source(app_db **out, bool *pod_gone, run *r, const json_t *po
 	rc = app_credentials_read(&cred, r->bc->o.client, r->ns,
 				  &r->spec.target.connection, &reason);
 	if (rc == 0) {
-		db_target(&t, r, cand, &cred);
+		app_credentials_db_target(&t, &r->spec.target.connection, &cred, cand->ip,
+					  cand->port);
 		rc = app_db_connect(out, &t);
 		app_credentials_free(&cred);
 	}
@@ -1217,7 +1205,8 @@ static ctrl_result step_run(run *r, const json_t *pods)
 		if (ctrl_key_join(server, sizeof(server), r->ns, cands->c[i].pod) == 0 &&
 		    server_busy_verdict(r->bc, server, &probes[i].verdict))
 			continue; /* in a session of ours: as it was then */
-		db_target(&t, r, &cands->c[i], &cred);
+		app_credentials_db_target(&t, &r->spec.target.connection, &cred,
+					  cands->c[i].ip, cands->c[i].port);
 		rc = app_db_connect(&dbs[i], &t);
 		if (rc == 0)
 			rc = app_db_probe(&dst, dbs[i]);

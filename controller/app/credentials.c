@@ -72,6 +72,19 @@ void app_credentials_free(app_credentials *c)
 	memset(c, 0, sizeof(*c));
 }
 
+void app_credentials_db_target(app_db_target *t, const app_connection *conn,
+			       const app_credentials *c, const char *host, int port)
+{
+	memset(t, 0, sizeof(*t));
+	t->host = host;
+	t->port = port;
+	t->user = c->user;
+	t->password = c->password;
+	t->tls_mode = conn->tls_mode;
+	t->ca_pem = c->ca;
+	t->connect_timeout_seconds = conn->connect_timeout_seconds;
+}
+
 int app_credentials_read(app_credentials *c, kube_client *client, const char *ns,
 			 const app_connection *conn, const char **reason)
 {

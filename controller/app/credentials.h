@@ -1,9 +1,10 @@
 /*
  * credentials.h — the database credentials a connection spec names, read
  * from their Secrets: the user, the password and (for TLS verification) a
- * CA bundle. Shared by the Backup controller, which connects with them, and
- * the BackupSchedule controller, which checks that they can be read before
- * it schedules a run.
+ * CA bundle, and the database target they make with a server's address.
+ * Shared by the Backup and Restore controllers, which connect with them,
+ * and the BackupSchedule controller, which checks that they can be read
+ * before it schedules a run.
  *
  * Invariants: values are decoded, NUL-terminated and wiped when freed
  * (ss_free_secret); they are never logged, and error messages name the
@@ -20,6 +21,7 @@
 #include <stddef.h>
 
 #include "app/api.h"
+#include "app/mariadb.h"
 #include "kube/client.h"
 
 #define APP_CREDENTIAL_MAX 65536
@@ -38,5 +40,10 @@ int app_credentials_read(app_credentials *c, kube_client *client, const char *ns
 
 /* Wipes and frees what *c holds; *c is zeroed. Safe on a zeroed struct. */
 void app_credentials_free(app_credentials *c);
+
+/* The server at host:port as `conn` says to reach it (TLS mode, timeout),
+ * with the credentials `c` read for it. *t borrows from host, conn and c. */
+void app_credentials_db_target(app_db_target *t, const app_connection *conn,
+			       const app_credentials *c, const char *host, int port);
 
 #endif

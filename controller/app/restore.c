@@ -909,19 +909,6 @@ static int members(app_plan_candidates *out, run *r)
 	return rc;
 }
 
-static void db_target_of(app_db_target *t, const run *r, const app_plan_candidate *c,
-			 const app_credentials *cred)
-{
-	memset(t, 0, sizeof(*t));
-	t->host = c->ip;
-	t->port = c->port;
-	t->user = cred->user;
-	t->password = cred->password;
-	t->tls_mode = r->spec.connection.tls_mode;
-	t->ca_pem = cred->ca;
-	t->connect_timeout_seconds = r->spec.connection.connect_timeout_seconds;
-}
-
 /* ConfiguringReplication: 0 when done, 1 to look again, <0 on an error. */
 static int configure_replication(run *r, const app_plan_candidates *m)
 {
@@ -957,7 +944,7 @@ static int configure_replication(run *r, const app_plan_candidates *m)
 
 		if (c != primary && repl_cred.user == NULL)
 			continue; /* one member: nothing replicates */
-		db_target_of(&t, r, c, &cred);
+		app_credentials_db_target(&t, &r->spec.connection, &cred, c->ip, c->port);
 		rc = app_db_connect(&db, &t);
 		if (rc == 0 && c == primary) {
 			rc = app_db_restore_as_primary(db, r->gtid, &changed);
