@@ -68,6 +68,29 @@ static int informer(ctrl_informer **out, ctrl_manager *m, kube_client *client,
 	return ctrl_manager_add_informer(m, *out);
 }
 
+/* A controller `name` that reconciles the keys of `primary`'s objects,
+ * added to the manager. *out is set once made, also when a later step
+ * fails (the caller frees it). */
+static int controller(ctrl_controller **out, ctrl_manager *m, ctrl_informer *primary,
+		      const char *name, ctrl_reconcile_fn reconcile, void *payload,
+		      int workers, ctrl_metrics *metrics)
+{
+	ctrl_controller_opts o = CTRL_CONTROLLER_OPTS_INIT;
+	ctrl_handlers h;
+
+	o.name = name;
+	o.workers = workers;
+	o.reconcile = reconcile;
+	o.payload = payload;
+	o.metrics = metrics;
+	if (ctrl_controller_new(out, &o) < 0)
+		return -1;
+	h = ctrl_controller_key_handlers(*out);
+	if (ctrl_informer_add_handlers(primary, &h) < 0)
+		return -1;
+	return ctrl_manager_add_controller(m, *out);
+}
+
 int main(int argc, char **argv)
 {
 	ctrl_options options;
@@ -84,16 +107,13 @@ int main(int argc, char **argv)
 	ctrl_store *empty_snapshots = NULL;
 	app_backup_ctrl_opts bopts = { 0 };
 	app_backup_ctrl *backup_ctrl = NULL;
-	ctrl_controller_opts copt = CTRL_CONTROLLER_OPTS_INIT;
 	ctrl_controller *backup_controller = NULL;
 	ctrl_informer *schedules_inf = NULL, *restores_inf = NULL;
 	app_schedule_ctrl_opts sopts = { 0 };
 	app_schedule_ctrl *schedule_ctrl = NULL;
-	ctrl_controller_opts scopt = CTRL_CONTROLLER_OPTS_INIT;
 	ctrl_controller *schedule_controller = NULL;
 	app_restore_ctrl_opts ropts = { 0 };
 	app_restore_ctrl *restore_ctrl = NULL;
-	ctrl_controller_opts rcopt = CTRL_CONTROLLER_OPTS_INIT;
 	ctrl_controller *restore_controller = NULL;
 	bool snapshot_api, restore_api;
 	int rc;
@@ -171,24 +191,16 @@ int main(int argc, char **argv)
 	bopts.metrics = metrics;
 	if (app_backup_ctrl_new(&backup_ctrl, &bopts) < 0)
 		goto fail;
-	copt.name = "backup";
-	copt.workers = options.workers;
-	copt.reconcile = app_backup_reconcile;
-	copt.payload = backup_ctrl;
-	copt.metrics = metrics;
-	if (ctrl_controller_new(&backup_controller, &copt) < 0)
+	if (controller(&backup_controller, manager, backups_inf, "backup",
+		       app_backup_reconcile, backup_ctrl, options.workers, metrics) < 0)
 		goto fail;
 	app_backup_ctrl_set_queue(backup_ctrl, ctrl_controller_queue(backup_controller));
 	{
-		ctrl_handlers bh = ctrl_controller_key_handlers(backup_controller);
 		ctrl_handlers sh = { app_backup_on_snapshot,
 				     app_backup_on_snapshot_update,
 				     app_backup_on_snapshot, backup_ctrl };
 
-		if (ctrl_informer_add_handlers(backups_inf, &bh) < 0 ||
-		    (snapshots_inf &&
-		     ctrl_informer_add_handlers(snapshots_inf, &sh) < 0) ||
-		    ctrl_manager_add_controller(manager, backup_controller) < 0)
+		if (snapshots_inf && ctrl_informer_add_handlers(snapshots_inf, &sh) < 0)
 			goto fail;
 	}
 
@@ -214,17 +226,13 @@ int main(int argc, char **argv)
 	sopts.metrics = metrics;
 	if (app_schedule_ctrl_new(&schedule_ctrl, &sopts) < 0)
 		goto fail;
-	scopt.name = "schedule";
-	scopt.workers = options.workers;
-	scopt.reconcile = app_schedule_reconcile;
-	scopt.payload = schedule_ctrl;
-	scopt.metrics = metrics;
-	if (ctrl_controller_new(&schedule_controller, &scopt) < 0)
+	if (controller(&schedule_controller, manager, schedules_inf, "schedule",
+		       app_schedule_reconcile, schedule_ctrl, options.workers,
+		       metrics) < 0)
 		goto fail;
 	app_schedule_ctrl_set_queue(schedule_ctrl,
 				    ctrl_controller_queue(schedule_controller));
 	{
-		ctrl_handlers sh = ctrl_controller_key_handlers(schedule_controller);
 		ctrl_handlers bh = { app_schedule_on_backup,
 				     app_schedule_on_backup_update,
 				     app_schedule_on_backup, schedule_ctrl };
@@ -232,10 +240,8 @@ int main(int argc, char **argv)
 				     app_schedule_on_restore_update,
 				     app_schedule_on_restore, schedule_ctrl };
 
-		if (ctrl_informer_add_handlers(schedules_inf, &sh) < 0 ||
-		    ctrl_informer_add_handlers(backups_inf, &bh) < 0 ||
-		    (restores_inf && ctrl_informer_add_handlers(restores_inf, &rh) < 0) ||
-		    ctrl_manager_add_controller(manager, schedule_controller) < 0)
+		if (ctrl_informer_add_handlers(backups_inf, &bh) < 0 ||
+		    (restores_inf && ctrl_informer_add_handlers(restores_inf, &rh) < 0))
 			goto fail;
 	}
 	/* The Restore controller: Restores (the informer above), the Backups
@@ -248,23 +254,11 @@ int main(int argc, char **argv)
 		ropts.events = events;
 		ropts.metrics = metrics;
 		ropts.enable_in_place = options.enable_in_place_restore;
-		if (app_restore_ctrl_new(&restore_ctrl, &ropts) < 0)
+		if (app_restore_ctrl_new(&restore_ctrl, &ropts) < 0 ||
+		    controller(&restore_controller, manager, restores_inf, "restore",
+			       app_restore_reconcile, restore_ctrl, options.workers,
+			       metrics) < 0)
 			goto fail;
-		rcopt.name = "restore";
-		rcopt.workers = options.workers;
-		rcopt.reconcile = app_restore_reconcile;
-		rcopt.payload = restore_ctrl;
-		rcopt.metrics = metrics;
-		if (ctrl_controller_new(&restore_controller, &rcopt) < 0)
-			goto fail;
-		{
-			ctrl_handlers rh =
-				ctrl_controller_key_handlers(restore_controller);
-
-			if (ctrl_informer_add_handlers(restores_inf, &rh) < 0 ||
-			    ctrl_manager_add_controller(manager, restore_controller) < 0)
-				goto fail;
-		}
 	}
 	rc = ctrl_manager_run(manager);
 	if (rc == SS_ECANCELLED) {
