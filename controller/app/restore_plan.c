@@ -28,14 +28,6 @@
 #define CLAIMS_PATH "spec.target.newClaims.claims"
 #define VOLUME_LIST_MAX 160 /* the source's volume names in an InvalidSpec message */
 
-static bool being_deleted(const json_t *obj)
-{
-	const json_t *ts =
-		json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp");
-
-	return ts != NULL && !json_is_null(ts);
-}
-
 static bool empty(const char *s)
 {
 	return s == NULL || *s == '\0';
@@ -55,7 +47,7 @@ app_source_state app_restore_backup_state(const json_t *backup, const char **why
 	if (backup == NULL) {
 		state = APP_SOURCE_FAILED;
 		phrase = "the Backup does not exist";
-	} else if (being_deleted(backup)) {
+	} else if (ctrl_meta(backup, "deletionTimestamp") != NULL) {
 		state = APP_SOURCE_FAILED;
 		phrase = "the Backup is being deleted";
 	} else if (ctrl_condition_is_true(backup, "Failed")) {
