@@ -725,9 +725,9 @@ static int dec_source(app_restore_spec *out, app_dec *d, const json_t *spec)
 				  "and scheduleName");
 		goto done;
 	}
-	rc = app_dec_time(&out->point_in_time_ns, d, src, "pointInTime");
-	if (rc == 0 && out->point_in_time_ns != 0 &&
-	    out->source_kind != APP_SOURCE_SCHEDULE)
+	rc = app_dec_time(&out->point_in_time_ns, &out->has_point_in_time, d, src,
+			  "pointInTime");
+	if (rc == 0 && out->has_point_in_time && out->source_kind != APP_SOURCE_SCHEDULE)
 		rc = app_dec_fail_at(d, "pointInTime", NULL,
 				     "only applies with scheduleName");
 done:

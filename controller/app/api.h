@@ -195,8 +195,12 @@ typedef struct {
 
 typedef struct {
 	app_restore_source_kind source_kind;
-	const char *source_name;  /* the Backup, VolumeSnapshot or schedule */
-	int64_t point_in_time_ns; /* with a schedule; 0: now */
+	const char *source_name; /* the Backup, VolumeSnapshot or schedule */
+	/* With a schedule: restore the newest Backup whose data is from
+	 * point_in_time_ns or before when has_point_in_time (the epoch is a
+	 * point like any other), else the newest one now. */
+	bool has_point_in_time;
+	int64_t point_in_time_ns; /* 0 unless has_point_in_time */
 	app_restore_mode mode;
 	/* NewClaims */
 	app_claim_spec claims[APP_MAX_CLAIMS]; /* none: one per volume */

@@ -257,22 +257,33 @@ int app_dec_enum(int *out, app_dec *d, const json_t *obj, const char *key,
 			       QUOTE_MAX, json_string_value(v));
 }
 
-int app_dec_time(int64_t *out, app_dec *d, const json_t *obj, const char *key)
+int app_dec_time(int64_t *out, bool *given, app_dec *d, const json_t *obj,
+		 const char *key)
 {
 	const char *text = NULL;
+	int64_t t = 0;
 	int rc;
 
 	rc = app_dec_string(&text, d, obj, key, NULL, 64, false);
 	if (rc != 0)
 		return rc;
-	*out = 0;
-	if (text == NULL)
-		return 0;
-	if (ss_time_parse(out, text) != 0)
-		return app_dec_fail_at(d, key, NULL,
-				       "must be an RFC 3339 time like "
-				       "2026-11-23T03:00:00Z, got \"%.*s\"",
-				       QUOTE_MAX, text);
+	if (text != NULL) {
+		rc = ss_time_parse(&t, text);
+		if (rc == SS_EUNSUPPORTED ||
+		    (rc == 0 && (t < APP_TIME_MIN_NS || t >= APP_TIME_END_NS)))
+			return app_dec_fail_at(d, key, NULL,
+					       "must be at or after " APP_TIME_MIN_TEXT
+					       " and before " APP_TIME_END_TEXT
+					       ", got \"%.*s\"",
+					       QUOTE_MAX, text);
+		if (rc != 0)
+			return app_dec_fail_at(d, key, NULL,
+					       "must be an RFC 3339 time like "
+					       "2026-11-23T03:00:00Z, got \"%.*s\"",
+					       QUOTE_MAX, text);
+	}
+	*out = t;
+	*given = text != NULL;
 	return 0;
 }
 

@@ -65,8 +65,20 @@ int app_dec_bool(bool *out, app_dec *d, const json_t *obj, const char *key, bool
  * or `def` when absent (def < 0 makes the field required). */
 int app_dec_enum(int *out, app_dec *d, const json_t *obj, const char *key,
 		 const char *const *names, size_t n, int def);
-/* An RFC 3339 time, as nanoseconds since the epoch; absent gives 0. */
-int app_dec_time(int64_t *out, app_dec *d, const json_t *obj, const char *key);
+/* The times app_dec_time() accepts: from APP_TIME_MIN_TEXT up to, not
+ * including, APP_TIME_END_TEXT — whole years well inside what int64
+ * nanoseconds since the epoch hold (1677-09-21 to 2262-04-11). */
+#define APP_TIME_MIN_NS (INT64_C(-9214560000) * 1000000000) /* 1678-01-01 */
+#define APP_TIME_END_NS (INT64_C(9214646400) * 1000000000)  /* 2262-01-01 */
+#define APP_TIME_MIN_TEXT "1678-01-01T00:00:00Z"
+#define APP_TIME_END_TEXT "2262-01-01T00:00:00Z"
+
+/* An RFC 3339 time, as nanoseconds since the epoch. *given says whether it
+ * was there (1970-01-01T00:00:00Z is a time like any other); absent gives
+ * *out 0 and *given false. A time outside [APP_TIME_MIN_TEXT,
+ * APP_TIME_END_TEXT) is an error that names that range; nothing wraps. */
+int app_dec_time(int64_t *out, bool *given, app_dec *d, const json_t *obj,
+		 const char *key);
 /* A map of strings (labels or annotations); absent gives NULL. With
  * `labels`, keys and values must be valid Kubernetes label syntax. */
 int app_dec_string_map(const json_t **out, app_dec *d, const json_t *obj, const char *key,

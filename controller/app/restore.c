@@ -316,6 +316,7 @@ static int pick_from_schedule(const char **name, run *r)
 			json_array_append(mine, json_array_get(all, i));
 	}
 	return app_restore_pick_backup(name, &data_ns, mine, r->spec.source_name,
+				       r->spec.has_point_in_time,
 				       r->spec.point_in_time_ns, r->now);
 }
 

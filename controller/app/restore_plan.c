@@ -115,12 +115,12 @@ static bool later(int64_t t_a, const char *a, int64_t t_b, const char *b)
 }
 
 int app_restore_pick_backup(const char **out_name, int64_t *out_data_time_ns,
-			    const json_t *backups, const char *schedule, int64_t point_ns,
-			    int64_t now_ns)
+			    const json_t *backups, const char *schedule, bool has_point,
+			    int64_t point_ns, int64_t now_ns)
 {
 	const char *best = NULL, *oldest = NULL;
 	int64_t best_t = 0, oldest_t = 0;
-	int64_t point = point_ns != 0 ? point_ns : now_ns;
+	int64_t point = has_point ? point_ns : now_ns;
 	char when[SS_TIME_RFC3339_MAX], oldest_when[SS_TIME_RFC3339_MAX];
 	size_t i, complete = 0;
 	const json_t *b;

@@ -55,7 +55,9 @@
  * one snapshot and every status.snapshots[] readyToUse). A candidate's data
  * time is status.lock.acquiredTime (the moment commits were blocked), else
  * status.startTime, else metadata.creationTimestamp; one with none of them
- * is no candidate. point_ns 0 means now_ns.
+ * is no candidate. The point is point_ns when `has_point` (any instant,
+ * the epoch included: a point before every Backup finds none), else now_ns;
+ * the caller passes spec.has_point_in_time, never "point_ns != 0".
  *
  * Picks the newest data time <= the point; ties: the greater name. On
  * success *out_name (borrowed from `backups`) and *out_data_time_ns (may be
@@ -64,8 +66,8 @@
  * all are later, which is the oldest and its data time; outputs untouched.
  * A NULL schedule or out_name: SS_EINVALID. */
 int app_restore_pick_backup(const char **out_name, int64_t *out_data_time_ns,
-			    const json_t *backups, const char *schedule, int64_t point_ns,
-			    int64_t now_ns);
+			    const json_t *backups, const char *schedule, bool has_point,
+			    int64_t point_ns, int64_t now_ns);
 
 /* Whether a Backup can be restored from now. */
 typedef enum { APP_SOURCE_OK, APP_SOURCE_WAIT, APP_SOURCE_FAILED } app_source_state;

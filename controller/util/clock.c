@@ -120,6 +120,12 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
+/* The whole seconds of INT64_MAX and INT64_MIN nanoseconds (rounded down),
+ * and the least fraction the latter's second can take. */
+#define MAX_SEC (INT64_MAX / SS_NS_PER_SEC)
+#define MIN_SEC (INT64_MIN / SS_NS_PER_SEC - 1)
+#define MIN_SEC_FRAC (SS_NS_PER_SEC + INT64_MIN % SS_NS_PER_SEC)
+
 static int digits(const char *s, int n, int *out)
 {
 	int v = 0, i;
@@ -136,7 +142,7 @@ static int digits(const char *s, int n, int *out)
 int ss_time_parse(int64_t *out, const char *text)
 {
 	int year, mon, day, hour, min, sec, oh = 0, om = 0;
-	int64_t frac_ns = 0, scale = SS_NS_PER_SEC / 10, offset = 0;
+	int64_t frac_ns = 0, scale = SS_NS_PER_SEC / 10, offset = 0, secs;
 	const char *p;
 
 	if (!text || strlen(text) < 20 || digits(text, 4, &year) || text[4] != '-' ||
@@ -167,12 +173,19 @@ int ss_time_parse(int64_t *out, const char *text)
 	}
 	if (*p != '\0')
 		goto bad;
-	*out = ((days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec) -
-		offset) *
-		       SS_NS_PER_SEC +
-	       frac_ns;
+	/* Four-digit years keep the seconds far inside int64; nanoseconds
+	 * are not, so check before multiplying (frac_ns is 0..999999999). */
+	secs = days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec -
+	       offset;
+	if (secs > MAX_SEC || (secs == MAX_SEC && frac_ns > INT64_MAX % SS_NS_PER_SEC) ||
+	    secs < MIN_SEC || (secs == MIN_SEC && frac_ns < MIN_SEC_FRAC))
+		return ss_error_set(SS_EUNSUPPORTED,
+				    "'%.64s' is outside the times nanoseconds since "
+				    "1970 in 64 bits can hold (1677-09-21 to 2262-04-11)",
+				    text);
+	*out = secs * SS_NS_PER_SEC + frac_ns;
 	return 0;
 bad:
-	return ss_error_set(SS_EINVALID, "'%s' is not an RFC 3339 time",
+	return ss_error_set(SS_EINVALID, "'%.64s' is not an RFC 3339 time",
 			    text ? text : "");
 }

@@ -70,7 +70,11 @@ char *ss_time_format(char *buf, size_t cap, int64_t real_ns);
 char *ss_time_format_micro(char *buf, size_t cap, int64_t real_ns);
 
 /* Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)" into nanoseconds since the
- * epoch: 0, or SS_EINVALID with a message naming the text. */
+ * epoch: 0; SS_EINVALID when the text is not such a time; SS_EUNSUPPORTED
+ * when it is one that int64 nanoseconds cannot hold (before
+ * 1677-09-21T00:12:43.145224192Z or after 2262-04-11T23:47:16.854775807Z):
+ * never a wrapped value. The message quotes at most 64 bytes of the text.
+ * *out is written only on success. */
 int ss_time_parse(int64_t *out, const char *text);
 
 #endif

@@ -16,6 +16,7 @@
 #include "testutil.h"
 
 #include "app/api.h"
+#include "app/fields.h"
 #include "kube/quantity.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -252,6 +253,22 @@ static const bad_case bad[] = {
 	  "spec.source.pointInTime: only applies with scheduleName", NULL },
 	{ K_IN_PLACE, "spec.source.pointInTime", "\"yesterday\"",
 	  "spec.source.pointInTime: must be an RFC 3339 time", NULL },
+	/* the epoch is a time, not "unset" */
+	{ K_RESTORE, "spec.source.pointInTime", "\"1970-01-01T00:00:00Z\"",
+	  "spec.source.pointInTime: only applies with scheduleName", NULL },
+	/* outside int64 nanoseconds: rejected with the range, never wrapped */
+	{ K_IN_PLACE, "spec.source.pointInTime", "\"2999-01-01T00:00:00Z\"",
+	  "spec.source.pointInTime: must be at or after 1678-01-01T00:00:00Z and "
+	  "before 2262-01-01T00:00:00Z, got \"2999-01-01T00:00:00Z\"",
+	  NULL },
+	{ K_IN_PLACE, "spec.source.pointInTime", "\"1600-06-01T00:00:00Z\"",
+	  "spec.source.pointInTime: must be at or after 1678-01-01T00:00:00Z and "
+	  "before 2262-01-01T00:00:00Z, got \"1600-06-01T00:00:00Z\"",
+	  NULL },
+	{ K_IN_PLACE, "spec.source.pointInTime", "\"2262-01-01T00:00:00Z\"",
+	  "spec.source.pointInTime: must be at or after 1678-01-01T00:00:00Z", NULL },
+	{ K_IN_PLACE, "spec.source.pointInTime", "\"1678-01-01T00:30:00+01:00\"",
+	  "spec.source.pointInTime: must be at or after 1678-01-01T00:00:00Z", NULL },
 	/* Restore: target */
 	{ K_RESTORE, "spec.target.mode", NULL, "spec.target.mode: required", NULL },
 	{ K_RESTORE, "spec.target.mode", "\"Overwrite\"",
@@ -548,6 +565,7 @@ static void test_restore_new_claims(void **state)
 	assert_int_equal(app_restore_spec_decode(&r, obj, NULL), 0);
 	assert_int_equal(r.source_kind, APP_SOURCE_BACKUP);
 	assert_string_equal(r.source_name, "nightly-20261123-0230");
+	assert_false(r.has_point_in_time);
 	assert_int_equal(r.point_in_time_ns, 0);
 	assert_int_equal(r.mode, APP_MODE_NEW_CLAIMS);
 	assert_int_equal(r.n_claims, 1);
@@ -583,6 +601,7 @@ static void test_restore_in_place(void **state)
 	assert_int_equal(r.source_kind, APP_SOURCE_SCHEDULE);
 	assert_string_equal(r.source_name, "nightly");
 	assert_int_equal(ss_time_parse(&want, "2026-11-20T12:00:00Z"), 0);
+	assert_true(r.has_point_in_time);
 	assert_int_equal(r.point_in_time_ns, want);
 	assert_int_equal(r.mode, APP_MODE_IN_PLACE);
 	assert_string_equal(r.statefulset_name, "mariadb");
@@ -591,6 +610,42 @@ static void test_restore_in_place(void **state)
 	assert_string_equal(r.replication_credentials.name, "repl");
 	assert_string_equal(r.replication_credentials.password_key, "password");
 	assert_string_equal(r.connection.credentials.name, "root");
+	json_decref(obj);
+}
+
+/* pointInTime: the epoch is a point (not "now"), the range's ends are
+ * accepted, and leaving it out means now. */
+static void test_restore_point_in_time(void **state)
+{
+	json_t *obj = tu_json(in_place_base);
+	app_restore_spec r;
+	int64_t t = 0;
+
+	(void)state;
+	assert_int_equal(ss_time_parse(&t, APP_TIME_MIN_TEXT), 0);
+	assert_int_equal(t, APP_TIME_MIN_NS);
+	assert_int_equal(ss_time_parse(&t, APP_TIME_END_TEXT), 0);
+	assert_int_equal(t, APP_TIME_END_NS);
+
+	tu_json_set(obj, "spec.source.pointInTime", json_string("1970-01-01T00:00:00Z"));
+	assert_int_equal(app_restore_spec_decode(&r, obj, NULL), 0);
+	assert_true(r.has_point_in_time);
+	assert_int_equal(r.point_in_time_ns, 0);
+
+	tu_json_set(obj, "spec.source.pointInTime", json_string("1678-01-01T00:00:00Z"));
+	assert_int_equal(app_restore_spec_decode(&r, obj, NULL), 0);
+	assert_true(r.has_point_in_time);
+	assert_int_equal(r.point_in_time_ns, APP_TIME_MIN_NS);
+
+	tu_json_set(obj, "spec.source.pointInTime",
+		    json_string("2261-12-31T23:59:59.999999999Z"));
+	assert_int_equal(app_restore_spec_decode(&r, obj, NULL), 0);
+	assert_int_equal(r.point_in_time_ns, APP_TIME_END_NS - 1);
+
+	tu_json_set(obj, "spec.source.pointInTime", json_null());
+	assert_int_equal(app_restore_spec_decode(&r, obj, NULL), 0);
+	assert_false(r.has_point_in_time);
+	assert_int_equal(r.point_in_time_ns, 0);
 	json_decref(obj);
 }
 
@@ -1194,6 +1249,7 @@ int main(void)
 		cmocka_unit_test(test_backup_with_selector),
 		cmocka_unit_test(test_restore_new_claims),
 		cmocka_unit_test(test_restore_in_place),
+		cmocka_unit_test(test_restore_point_in_time),
 		cmocka_unit_test(test_time_zones_and_ages),
 		cmocka_unit_test(test_gitops_labels_are_not_copied),
 		cmocka_unit_test(test_copy_copyable_and_own_labels),

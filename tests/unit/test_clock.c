@@ -57,6 +57,45 @@ static void test_parse(void **state)
 	assert_int_equal(ss_time_parse(&t, NULL), SS_EINVALID);
 }
 
+/* Well-formed times outside int64 nanoseconds are refused, never wrapped
+ * (2999 used to read as 1829, 2262-06 as 1677); the last and first
+ * nanosecond it holds are accepted. */
+static void test_parse_range(void **state)
+{
+	int64_t t = 42;
+
+	(void)state;
+	assert_int_equal(ss_time_parse(&t, "1970-01-01T00:00:00Z"), 0);
+	assert_int_equal(t, 0);
+	assert_int_equal(ss_time_parse(&t, "2262-04-11T23:47:16.854775807Z"), 0);
+	assert_true(t == INT64_MAX);
+	assert_int_equal(ss_time_parse(&t, "2262-04-12T01:47:16.854775807+02:00"), 0);
+	assert_true(t == INT64_MAX);
+	assert_int_equal(ss_time_parse(&t, "1677-09-21T00:12:43.145224192Z"), 0);
+	assert_true(t == INT64_MIN);
+	assert_int_equal(ss_time_parse(&t, "1677-09-21T00:12:44Z"), 0);
+	assert_true(t == INT64_MIN + 854775808);
+
+	t = 42;
+	assert_int_equal(ss_time_parse(&t, "2262-04-11T23:47:16.854775808Z"),
+			 SS_EUNSUPPORTED);
+	tu_assert_error(SS_EUNSUPPORTED,
+			"'2262-04-11T23:47:16.854775808Z' is outside the times "
+			"nanoseconds since 1970 in 64 bits can hold (1677-09-21 to "
+			"2262-04-11)");
+	assert_int_equal(ss_time_parse(&t, "2262-04-11T23:47:17Z"), SS_EUNSUPPORTED);
+	assert_int_equal(ss_time_parse(&t, "2262-04-11T23:47:16.9-00:01"),
+			 SS_EUNSUPPORTED);
+	assert_int_equal(ss_time_parse(&t, "2999-01-01T00:00:00Z"), SS_EUNSUPPORTED);
+	assert_int_equal(ss_time_parse(&t, "9999-12-31T23:59:60-23:59"), SS_EUNSUPPORTED);
+	assert_int_equal(ss_time_parse(&t, "1677-09-21T00:12:43.145224191Z"),
+			 SS_EUNSUPPORTED);
+	assert_int_equal(ss_time_parse(&t, "1677-09-21T00:12:43Z"), SS_EUNSUPPORTED);
+	assert_int_equal(ss_time_parse(&t, "1600-06-01T00:00:00Z"), SS_EUNSUPPORTED);
+	assert_int_equal(ss_time_parse(&t, "0000-01-01T00:00:00+23:59"), SS_EUNSUPPORTED);
+	assert_int_equal(t, 42); /* untouched on failure */
+}
+
 static void test_round_trip(void **state)
 {
 	char buf[SS_TIME_RFC3339_MAX];
@@ -74,6 +113,7 @@ int main(void)
 		cmocka_unit_test(test_fake_clock_moves_only_when_told),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_parse_range),
 		cmocka_unit_test(test_round_trip),
 	};
 

@@ -190,7 +190,7 @@ static void test_pick_backup(void **state)
 {
 	static const struct {
 		const char *schedule;
-		const char *point; /* NULL: 0, i.e. now */
+		const char *point; /* NULL: none given, i.e. now */
 		const char *now;
 		const char *want;
 		const char *want_time;
@@ -231,7 +231,7 @@ static void test_pick_backup(void **state)
 		/* a tie at 09:00: the greater name */
 		{ "nightly", DAY0 "09:00:00Z", DAY0 "23:00:00Z", "nightly-tie-y",
 		  DAY0 "09:00:00Z" },
-		/* point 0 is now; no snapshots (09:30) and no label (10:00) skipped */
+		/* no point is now; no snapshots (09:30) and no label (10:00) skipped */
 		{ "nightly", NULL, DAY0 "08:30:00Z", "nightly-i", DAY0 "08:00:00Z" },
 		{ "nightly", NULL, DAY0 "23:00:00Z", "nightly-tie-y", DAY0 "09:00:00Z" },
 		/* the other schedule, between nightly's */
@@ -258,6 +258,7 @@ static void test_pick_backup(void **state)
 			int64_t t = -5;
 			int rc = app_restore_pick_backup(
 				&name, &t, pass == 0 ? w : rev, cases[i].schedule,
+				cases[i].point != NULL,
 				cases[i].point != NULL ? T(cases[i].point) : 0,
 				T(cases[i].now));
 
@@ -278,29 +279,41 @@ static void test_pick_backup_none(void **state)
 {
 	static const struct {
 		const char *schedule;
-		int64_t point_ns; /* 0: now */
+		bool has_point; /* false: now */
+		int64_t point_ns;
 		const char *message;
 	} cases[] = {
 		/* before all of hourly's */
-		{ "hourly", INT64_C(1795395600) * SS_NS_PER_SEC, /* 01:00:00Z */
+		{ "hourly", true, INT64_C(1795395600) * SS_NS_PER_SEC, /* 01:00:00Z */
 		  "BackupSchedule hourly has no complete Backup with data from "
 		  "2026-11-23T01:00:00Z or before: all 3 of its complete Backups are "
 		  "later, the oldest hourly-1 from 2026-11-23T01:30:00Z" },
 		/* one usable Backup, later than the point */
-		{ "monthly", INT64_C(1795424400) * SS_NS_PER_SEC, /* 09:00:00Z */
+		{ "monthly", true, INT64_C(1795424400) * SS_NS_PER_SEC, /* 09:00:00Z */
 		  "BackupSchedule monthly has no complete Backup with data from "
 		  "2026-11-23T09:00:00Z or before: its only one, monthly-1, is from "
 		  "2026-11-23T10:00:00Z" },
-		/* no Backup at all; point 0 reports now */
-		{ "weekly", 0,
+		/* no Backup at all; no point reports now */
+		{ "weekly", false, 0,
 		  "BackupSchedule weekly has no complete Backup with every snapshot "
 		  "ready to use, so none holds data from 2026-11-23T23:00:00Z or "
 		  "before" },
 		/* nightly-a at 01:00 is the oldest usable: one second before */
-		{ "nightly", INT64_C(1795395599) * SS_NS_PER_SEC,
+		{ "nightly", true, INT64_C(1795395599) * SS_NS_PER_SEC,
 		  "BackupSchedule nightly has no complete Backup with data from "
 		  "2026-11-23T00:59:59Z or before: all 7 of its complete Backups are "
 		  "later, the oldest nightly-a from 2026-11-23T01:00:00Z" },
+		/* a point at the epoch is a point, not "now": nothing that old
+		 * (it used to pick the newest, nightly-tie-y) */
+		{ "nightly", true, 0,
+		  "BackupSchedule nightly has no complete Backup with data from "
+		  "1970-01-01T00:00:00Z or before: all 7 of its complete Backups are "
+		  "later, the oldest nightly-a from 2026-11-23T01:00:00Z" },
+		/* and before it, too */
+		{ "hourly", true, -SS_NS_PER_SEC,
+		  "BackupSchedule hourly has no complete Backup with data from "
+		  "1969-12-31T23:59:59Z or before: all 3 of its complete Backups are "
+		  "later, the oldest hourly-1 from 2026-11-23T01:30:00Z" },
 	};
 	json_t *w = world();
 	size_t i;
@@ -312,7 +325,8 @@ static void test_pick_backup_none(void **state)
 		const char *name = "unset";
 		int64_t t = -5;
 		int rc = app_restore_pick_backup(&name, &t, w, cases[i].schedule,
-						 cases[i].point_ns, T(DAY0 "23:00:00Z"));
+						 cases[i].has_point, cases[i].point_ns,
+						 T(DAY0 "23:00:00Z"));
 
 		assert_int_equal(rc, SS_ENOTFOUND);
 		if (strcmp(ss_error_last()->message, cases[i].message) != 0)
@@ -327,16 +341,17 @@ static void test_pick_backup_none(void **state)
 		const char *name = "unset";
 		json_t *none = json_array();
 
-		assert_int_equal(app_restore_pick_backup(&name, NULL, none, "nightly", 0,
-							 T(DAY0 "23:00:00Z")),
+		assert_int_equal(app_restore_pick_backup(&name, NULL, none, "nightly",
+							 false, 0, T(DAY0 "23:00:00Z")),
 				 SS_ENOTFOUND);
 		tu_assert_error(SS_ENOTFOUND, "BackupSchedule nightly has no complete");
-		assert_int_equal(app_restore_pick_backup(&name, NULL, NULL, "nightly", 0,
-							 T(DAY0 "23:00:00Z")),
+		assert_int_equal(app_restore_pick_backup(&name, NULL, NULL, "nightly",
+							 false, 0, T(DAY0 "23:00:00Z")),
 				 SS_ENOTFOUND);
 		assert_string_equal(name, "unset");
-		assert_int_equal(app_restore_pick_backup(&name, NULL, w, NULL, 0, 1),
-				 SS_EINVALID);
+		assert_int_equal(
+			app_restore_pick_backup(&name, NULL, w, NULL, false, 0, 1),
+			SS_EINVALID);
 		json_decref(none);
 	}
 	json_decref(w);
