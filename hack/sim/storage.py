@@ -60,6 +60,8 @@ being deleted), and no PV ``pvc-<claim uid>`` yet:
   to ``STATE/volumes/pvc-<uid>.restoring`` (``cp -a --reflink=auto``: owners,
   modes and times kept) and rename it to ``STATE/volumes/pvc-<uid>``;
   any other dataSource kind: Warning ``ProvisioningFailed`` (unsupported);
+  a snapshot annotated ``sim.snapstage.io/restore-fault: "pending"`` (see
+  "Fault injection") is not restored from at all;
 * then create PV ``pvc-<uid>``: capacity = the claim's storage request, the
   claim's accessModes and volumeMode, ``hostPath: {path: STATE/volumes/
   pvc-<uid>, type: Directory}``, reclaim policy and storageClassName from the
@@ -68,6 +70,16 @@ being deleted), and no PV ``pvc-<claim uid>`` yet:
   PV binder (``up --with-mariadb``) then binds claim and volume.
 Normal Events ``Provisioning`` and ``ProvisioningSucceeded`` go on the claim,
 as the external-provisioner posts them.
+
+A claim with ``spec.volumeName`` set (pre-bound to an existing PV) is never
+touched: no PV is made for it, whatever its class or dataSource; binding it
+is kube-controller-manager's. That is how a Released PV (reclaim policy
+Retain) is attached again: merge-patch its ``spec.claimRef`` to {namespace,
+name} of the new claim with ``uid`` and ``resourceVersion`` null (a claimRef
+with the old claim's uid stays Released), then create that claim with
+``spec.volumeName`` = the PV and the PV's storageClassName; the binder binds
+the two and the directory (the data) is the same. That takes from 0.1 s
+to about 15 s (the binder's resync period) on this cluster.
 
 Deletion (PersistentVolume)
 ---------------------------
@@ -137,6 +149,15 @@ Fault injection (annotations on the VolumeSnapshot, read before the cut):
 A fail or hang=cut annotation added after the cut changes nothing;
 hang=ready added before readyToUse is set keeps it unset.
 
+Fault injection on restores (annotation on the VolumeSnapshot a claim's
+dataSource names, read each time the claim is reconciled):
+* ``sim.snapstage.io/restore-fault: "pending"``: a claim restored from that
+  snapshot is never provisioned: it stays Pending with a Warning Event
+  ``ProvisioningFailed`` ("restore fault injected: ...", at most one per
+  15 s); retried each resync. Removing the annotation lets it proceed at
+  once (the snapshot's change requeues its claims). Claims already
+  provisioned are not affected.
+
 Snapshot deletion
 -----------------
 A VolumeSnapshot being deleted (deletionTimestamp) that carries our
@@ -189,6 +210,7 @@ ANN_HANG = "sim.snapstage.io/hang"
 ANN_CUT_LATENCY = "sim.snapstage.io/cut-latency-ms"
 ANN_READY_DELAY = "sim.snapstage.io/ready-delay-ms"
 ANN_RESTORE_SIZE = "sim.snapstage.io/restore-size"
+ANN_RESTORE_FAULT = "sim.snapstage.io/restore-fault"
 ANN_PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 ANN_SC_DEFAULT = "storageclass.kubernetes.io/is-default-class"
 ANN_SC_DEFAULT_BETA = "storageclass.beta.kubernetes.io/is-default-class"
@@ -887,6 +909,15 @@ class Driver:
             self.event(pvc, "v1", "PersistentVolumeClaim", "Warning", "WaitingForSnapshot",
                        "waiting for VolumeSnapshot %s/%s: it %s" % (ns, vs_name, why))
             return 1.0
+        if annotations(vs).get(ANN_RESTORE_FAULT) == "pending":
+            # Fault injection: claims restored from this snapshot never
+            # bind while the annotation stays (retried each resync; a vs
+            # change, such as removing the annotation, requeues the claim).
+            self.event(pvc, "v1", "PersistentVolumeClaim", "Warning", "ProvisioningFailed",
+                       "restore fault injected: VolumeSnapshot %s/%s has %s: pending"
+                       % (ns, vs_name, ANN_RESTORE_FAULT))
+            log("restore-fault", "pvc/%s/%s" % (ns, meta(pvc)["name"]), snapshot=vs_name)
+            return 5.0
         restore_bytes = quantity_bytes(st.get("restoreSize"))
         if restore_bytes is not None and req_bytes < restore_bytes:
             self.event(pvc, "v1", "PersistentVolumeClaim", "Warning", "ProvisioningFailed",

@@ -24,8 +24,20 @@
 #     content) with the message and no creationTime; hang=cut leaves the
 #     content uncut (no creationTime) after several seconds; hang=ready sets
 #     creationTime but never readyToUse;
+#   - restore fault injection: with sim.snapstage.io/restore-fault=pending
+#     on s1, a claim restored from it stays Pending (no PV, no directory)
+#     past a resync with a ProvisioningFailed Warning "restore fault
+#     injected"; once the annotation is removed it is Bound with s1's data;
+#   - a pre-bound claim (spec.volumeName) is left to the PV binder: a
+#     claim's PV set to Retain, the claim deleted, the PV Released (and
+#     kept, directory too); its claimRef merge-patched to a new name
+#     without uid/resourceVersion, a claim of that name with spec.volumeName
+#     = the PV is Bound to the same PV (the driver made no PV for it), the
+#     file written before is there; the time to bind is printed;
 #   - deleting the snapshots removes their contents and data directories;
-#     deleting the claims removes their PVs and volume directories.
+#     deleting the claims removes their PVs and volume directories; the
+#     Retained PV stays Released until its policy is put back to Delete,
+#     then it and its directory go.
 # Prints each check; exits non-zero on the first failure.
 #
 # Environment (set by CTest): SNAPSTAGE_CLUSTER_DIR, a running
@@ -45,6 +57,7 @@ export KUBECACHEDIR=$work/kube-cache
 ns=simstorage-$$-$RANDOM
 holder=
 pv=
+kpv=
 checks=0
 
 k() { "$KUBECTL" "$@"; }
@@ -94,6 +107,8 @@ cleanup() {
         wait "$holder" 2>/dev/null
     fi
     [ -n "$pv" ] && rm -f "$STATE/holders/$pv"
+    # the Retained PV of the re-attach case must not outlive the test
+    [ -n "$kpv" ] && k patch pv "$kpv" -p '{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}' >/dev/null 2>&1
     if [ $rc != 0 ]; then
         echo "--- objects in $ns" >&2
         kn get pvc,volumesnapshots -o wide >&2
@@ -296,6 +311,69 @@ pstate "$holder"
 { [ -n "$PSTATE" ] && [ "$PSTATE" != T ]; } || fail "holder is '$PSTATE', want running"
 ok "holder is not stopped"
 
+# --- restore fault injection -----------------------------------------------------------
+
+kn annotate volumesnapshot s1 sim.snapstage.io/restore-fault=pending >/dev/null ||
+    fail "annotating s1 with restore-fault=pending"
+claim faulty 16Mi s1
+fuid=$(jp pvc faulty '{.metadata.uid}')
+fault_seen() {
+    kn get events --field-selector involvedObject.name=faulty,reason=ProvisioningFailed \
+        -o jsonpath='{.items[*].message}' | grep -q 'restore fault injected'
+}
+wait_for 30 "claim faulty (from s1, restore-fault=pending) gets a ProvisioningFailed Warning" fault_seen
+sleep 6 # longer than one resync (5 s): the retry does not provision it either
+expect_eq "faulty after a resync: phase|volumeName" "Pending|" "$(jp pvc faulty '{.status.phase}|{.spec.volumeName}')"
+! k get pv "pvc-$fuid" >/dev/null 2>&1 || fail "a PV was made for the faulty claim"
+[ ! -e "$STATE/volumes/pvc-$fuid" ] || fail "a volume directory was made for the faulty claim"
+ok "faulty: no PV, no volume directory"
+kn annotate volumesnapshot s1 sim.snapstage.io/restore-fault- >/dev/null ||
+    fail "removing restore-fault from s1"
+t0=$(date +%s%N)
+wait_for 30 "faulty is Bound once the annotation is removed" bound faulty
+echo "# faulty Bound $((($(date +%s%N) - t0) / 1000000)) ms after the annotation was removed"
+fpv=$(jp pvc faulty '{.spec.volumeName}')
+expect_eq "faulty holds s1's content" before "$(cat "$STATE/volumes/$fpv/marker")"
+
+# --- a Released PV attached again through a pre-bound claim ------------------------------
+
+claim keep 16Mi
+wait_for 60 "claim keep is Bound" bound keep
+kpv=$(jp pvc keep '{.spec.volumeName}')
+kdir=$STATE/volumes/$kpv
+echo kept >"$kdir/file"
+k patch pv "$kpv" -p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}' >/dev/null ||
+    fail "setting $kpv to Retain"
+kn delete pvc keep --wait=true --timeout=60s >/dev/null || fail "deleting claim keep"
+pv_phase_is() { [ "$(k get pv "$1" -o jsonpath='{.status.phase}')" = "$2" ]; }
+wait_for 60 "PV $kpv (Retain) is Released" pv_phase_is "$kpv" Released
+sleep 6 # a resync: the driver deletes only Released PVs of policy Delete
+{ [ -d "$kdir" ] && pv_phase_is "$kpv" Released; } || fail "the Retained PV $kpv or its directory went"
+ok "the Retained PV and its directory are kept after a resync"
+kclass=$(k get pv "$kpv" -o jsonpath='{.spec.storageClassName}')
+k patch pv "$kpv" --type merge -p "{\"spec\":{\"claimRef\":{\"uid\":null,\"resourceVersion\":null,\"name\":\"reattached\",\"namespace\":\"$ns\"}}}" >/dev/null ||
+    fail "patching the claimRef of $kpv"
+t0=$(date +%s%N)
+kn create -f - >/dev/null <<YAML || fail "creating claim reattached"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: reattached}
+spec:
+  storageClassName: $kclass
+  volumeName: $kpv
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 16Mi}}
+YAML
+wait_for 60 "claim reattached (spec.volumeName $kpv) is Bound" bound reattached
+bind_ms=$((($(date +%s%N) - t0) / 1000000))
+echo "# reattached Bound ${bind_ms} ms after it was created (claimRef patched just before)"
+ruid=$(jp pvc reattached '{.metadata.uid}')
+expect_eq "reattached: volumeName, PV claimRef, PV phase" "$kpv $ns/reattached $ruid Bound" \
+    "$(jp pvc reattached '{.spec.volumeName}') $(k get pv "$kpv" -o jsonpath='{.spec.claimRef.namespace}/{.spec.claimRef.name} {.spec.claimRef.uid} {.status.phase}')"
+! k get pv "pvc-$ruid" >/dev/null 2>&1 || fail "the driver made a PV for the pre-bound claim"
+ok "the driver made no PV for the pre-bound claim"
+expect_eq "the re-attached volume holds the file written before" kept "$(cat "$kdir/file")"
+
 # --- deletion ----------------------------------------------------------------------------
 
 contents=("$content" "$bad_content" "$stuck_content" "$slow_content")
@@ -309,7 +387,13 @@ done
 rm -f "$STATE/holders/$pv"
 kn delete pvc --all --wait=true --timeout=60s >/dev/null || fail "deleting the claims"
 ok "claims deleted"
-for p in "$pv" "$rpv"; do
+wait_for 60 "the Retained PV $kpv is Released again" pv_phase_is "$kpv" Released
+sleep 6
+{ [ -d "$kdir" ] && pv_phase_is "$kpv" Released; } || fail "the Retained PV $kpv or its directory went"
+ok "the Retained PV $kpv and its directory are kept"
+k patch pv "$kpv" -p '{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}' >/dev/null ||
+    fail "putting $kpv back to Delete"
+for p in "$pv" "$rpv" "$fpv" "$kpv"; do
     pv_gone() { ! k get pv "$1" >/dev/null 2>&1 && [ ! -e "$STATE/volumes/$1" ]; }
     wait_for 60 "PV $p and its directory are gone" pv_gone "$p"
 done
