@@ -840,6 +840,9 @@ static int dec_in_place(app_restore_spec *out, app_dec *d, const json_t *ip)
 		rc = dec_int(&out->primary_ordinal, d, ip, "primaryOrdinal", 0, 0,
 			     INT32_MAX);
 	if (rc == 0)
+		rc = app_dec_bool(&out->accept_inexact_position, d, ip,
+				  "acceptInexactPosition", false);
+	if (rc == 0)
 		rc = dec_credentials(&out->replication_credentials, d, ip,
 				     "replicationCredentialsSecretRef", false,
 				     &out->has_replication_credentials);

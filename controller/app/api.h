@@ -213,6 +213,7 @@ typedef struct {
 	/* InPlace */
 	const char *statefulset_name;
 	int primary_ordinal;
+	bool accept_inexact_position;
 	bool has_replication_credentials;
 	app_credentials_ref replication_credentials;
 	app_connection connection;
@@ -360,8 +361,27 @@ typedef enum {
 	APP_STEP_REPLACING_CLAIMS,
 	APP_STEP_SCALING_UP,
 	APP_STEP_CONFIGURING_REPLICATION,
-	APP_STEP_DONE
+	APP_STEP_RELEASING_OLD_VOLUMES,
+	APP_STEP_DONE,
+	APP_STEP_ROLLING_BACK,
+	APP_STEP_ROLLED_BACK
 } app_restore_step;
+
+/* Members of a StatefulSet an in-place restore handles, and the claims it
+ * replaces (members x backed-up volumes). */
+#define APP_MAX_MEMBERS 16
+#define APP_MAX_INPLACE_CLAIMS 64
+
+/* One claim an in-place restore replaces, as it was before (recorded before
+ * the first delete). */
+typedef struct {
+	const char *claim;  /* <volume>-<statefulset>-<ordinal> */
+	const char *volume; /* the volumeClaimTemplate */
+	int ordinal;
+	const char *old_claim_uid;	/* NULL: no claim existed */
+	const char *old_volume_name;	/* NULL: the claim was not bound */
+	const char *old_reclaim_policy; /* of that PersistentVolume */
+} app_inplace_volume;
 
 typedef struct {
 	const char *name;
@@ -380,8 +400,21 @@ typedef struct {
 	size_t n_source_snapshots;
 	app_claim_status claims[APP_MAX_CLAIMS];
 	size_t n_claims;
+	const char *mode; /* "NewClaims" or "InPlace", pinned at the start */
+	const json_t *accepted_spec; /* the spec as it was at the start */
+	/* InPlace, pinned at the start */
+	const char *statefulset_name;
+	const char *statefulset_uid;
 	int original_replicas; /* -1: not recorded */
+	int primary_ordinal;   /* -1: not recorded */
 	app_restore_step step;
+	app_inplace_volume volumes[APP_MAX_INPLACE_CLAIMS];
+	size_t n_volumes;
+	int configured[APP_MAX_MEMBERS]; /* ordinals whose replication is set */
+	size_t n_configured;
+	const char *gtid_position;  /* the source's, pinned at the start */
+	const char *failure_reason; /* while RollingBack */
+	const char *failure_message;
 	int64_t start_ns;
 	int64_t completion_ns;
 } app_restore_status;

@@ -24,9 +24,10 @@ static const char *const backup_phase_names[] = { "Pending",   "Queued",    "Loc
 static const char *const restore_phase_names[] = { "Pending", "Restoring", "Completed",
 						   "Failed" };
 static const char *const step_names[] = {
-	"",    "ScalingDown", "ReplacingClaims", "ScalingUp", "ConfiguringReplication",
-	"Done"
+	"",	       "ScalingDown", "ReplacingClaims", "ScalingUp", "ConfiguringReplication",
+	"ReleasingOldVolumes", "Done",	      "RollingBack",	 "RolledBack"
 };
+static const char *const restore_mode_names[] = { "NewClaims", "InPlace" };
 
 const char *app_backup_phase_name(app_backup_phase phase)
 {
@@ -418,6 +419,82 @@ void app_restore_status_init(app_restore_status *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->original_replicas = -1;
+	st->primary_ordinal = -1;
+}
+
+/* status.inPlace's pinned target, replaced volumes and configured members
+ * (entries without a claim name, or past the bounds, are skipped). */
+static void decode_in_place(app_restore_status *r, const json_t *ip)
+{
+	const json_t *vols = json_object_get(ip, "volumes"), *members;
+	size_t i;
+
+	r->statefulset_name = get_string(ip, "statefulSetName");
+	r->statefulset_uid = get_string(ip, "statefulSetUID");
+	r->original_replicas = (int)get_int(ip, "originalReplicas", -1);
+	r->primary_ordinal = (int)get_int(ip, "primaryOrdinal", -1);
+	for (i = 0; i < json_array_size(vols) && r->n_volumes < APP_MAX_INPLACE_CLAIMS;
+	     i++) {
+		const json_t *v = json_array_get(vols, i);
+		app_inplace_volume *iv = &r->volumes[r->n_volumes];
+
+		if (get_string(v, "claim") == NULL)
+			continue;
+		iv->claim = get_string(v, "claim");
+		iv->volume = get_string(v, "volume");
+		iv->ordinal = (int)get_int(v, "ordinal", 0);
+		iv->old_claim_uid = get_string(v, "oldClaimUID");
+		iv->old_volume_name = get_string(v, "oldVolumeName");
+		iv->old_reclaim_policy = get_string(v, "oldReclaimPolicy");
+		r->n_volumes++;
+	}
+	members = json_object_get(ip, "configuredMembers");
+	for (i = 0; i < json_array_size(members) && r->n_configured < APP_MAX_MEMBERS;
+	     i++) {
+		const json_t *m = json_array_get(members, i);
+
+		if (json_is_integer(m) && json_integer_value(m) >= 0 &&
+		    json_integer_value(m) <= INT32_MAX)
+			r->configured[r->n_configured++] = (int)json_integer_value(m);
+	}
+	r->gtid_position = get_string(ip, "gtidPosition");
+	r->failure_reason = get_string(ip, "failureReason");
+	r->failure_message = get_string(ip, "failureMessage");
+}
+
+static void encode_in_place(int *rc, json_t *ip, const app_restore_status *r)
+{
+	json_t *arr;
+	size_t i;
+
+	put_string(rc, ip, "statefulSetName", r->statefulset_name);
+	put_string(rc, ip, "statefulSetUID", r->statefulset_uid);
+	put_int(rc, ip, "originalReplicas", r->original_replicas, -1);
+	put_int(rc, ip, "primaryOrdinal", r->primary_ordinal, -1);
+	put_string(rc, ip, "step", r->step != APP_STEP_NONE ? step_names[r->step] : NULL);
+	arr = put_array(rc, ip, "volumes");
+	for (i = 0; arr != NULL && *rc == 0 && i < r->n_volumes; i++) {
+		const app_inplace_volume *iv = &r->volumes[i];
+		json_t *v = json_object();
+
+		append(rc, arr, v);
+		if (*rc != 0)
+			break;
+		put_string(rc, v, "claim", iv->claim);
+		put_string(rc, v, "volume", iv->volume);
+		put(rc, v, "ordinal", json_integer(iv->ordinal));
+		put_string(rc, v, "oldClaimUID", iv->old_claim_uid);
+		put_string(rc, v, "oldVolumeName", iv->old_volume_name);
+		put_string(rc, v, "oldReclaimPolicy", iv->old_reclaim_policy);
+	}
+	drop_if_empty(ip, "volumes");
+	arr = put_array(rc, ip, "configuredMembers");
+	for (i = 0; arr != NULL && i < r->n_configured; i++)
+		append(rc, arr, json_integer(r->configured[i]));
+	drop_if_empty(ip, "configuredMembers");
+	put_string(rc, ip, "gtidPosition", r->gtid_position);
+	put_string(rc, ip, "failureReason", r->failure_reason);
+	put_string(rc, ip, "failureMessage", r->failure_message);
 }
 
 int app_restore_status_decode(app_restore_status *out, const json_t *obj)
@@ -425,7 +502,7 @@ int app_restore_status_decode(app_restore_status *out, const json_t *obj)
 	const json_t *st = status_in(obj), *snaps, *claims, *ip;
 	app_restore_status r;
 	size_t i;
-	int phase, step;
+	int phase, step, mode;
 
 	app_restore_status_init(&r);
 	if (st == NULL)
@@ -457,8 +534,13 @@ int app_restore_status_decode(app_restore_status *out, const json_t *obj)
 		cs->bound = json_is_true(json_object_get(c, "bound"));
 		r.n_claims++;
 	}
+	mode = get_enum(st, "mode", restore_mode_names, N(restore_mode_names), -1);
+	r.mode = mode >= 0 ? restore_mode_names[mode] : NULL;
+	r.accepted_spec = json_object_get(st, "acceptedSpec");
+	if (!json_is_object(r.accepted_spec))
+		r.accepted_spec = NULL;
 	ip = json_object_get(st, "inPlace");
-	r.original_replicas = (int)get_int(ip, "originalReplicas", -1);
+	decode_in_place(&r, ip);
 	step = get_enum(ip, "step", step_names, N(step_names), APP_STEP_NONE);
 	r.step = (app_restore_step)step;
 	r.start_ns = get_time(st, "startTime");
@@ -498,12 +580,14 @@ int app_restore_status_encode(json_t *obj, const app_restore_status *r)
 		put(&rc, c, "bound", json_boolean(r->claims[i].bound));
 	}
 	drop_if_empty(st, "claims");
+	put_string(&rc, st, "mode", r->mode);
+	if (r->accepted_spec != NULL)
+		put(&rc, st, "acceptedSpec", json_deep_copy(r->accepted_spec));
+	else
+		json_object_del(st, "acceptedSpec");
 	ip = put_object(&rc, st, "inPlace");
-	if (ip != NULL) {
-		put_int(&rc, ip, "originalReplicas", r->original_replicas, -1);
-		put_string(&rc, ip, "step",
-			   r->step != APP_STEP_NONE ? step_names[r->step] : NULL);
-	}
+	if (ip != NULL)
+		encode_in_place(&rc, ip, r);
 	drop_if_empty(st, "inPlace");
 	put_time(&rc, st, "startTime", r->start_ns);
 	put_time(&rc, st, "completionTime", r->completion_ns);

@@ -1130,53 +1130,11 @@ static int literal(char *dst, size_t cap, const db_conn *c, const char *value,
 	return 0;
 }
 
-/* Whether `db` has a replication source configured: its Master_Host
- * (into host, "" when none). */
-static int source_host(char *host, size_t cap, const db_conn *c)
+int app_db_restore_as_primary(app_db *db, const char *gtid_pos)
 {
-	MYSQL_RES *res = NULL;
-	MYSQL_ROW row;
-	int col, rc;
-
-	host[0] = '\0';
-	rc = query(&res, c, "SHOW SLAVE STATUS", "REPLICA MONITOR");
-	if (rc < 0)
-		return rc;
-	col = column(res, "Master_Host");
-	row = mysql_fetch_row(res);
-	if (row && col >= 0 && row[col])
-		ss_strlcpy(host, row[col], cap);
-	mysql_free_result(res);
-	return 0;
-}
-
-static int read_only_on(bool *out, const db_conn *c)
-{
-	MYSQL_RES *res = NULL;
-	MYSQL_ROW row;
+	char lit[2 * LITERAL_MAX + 3], sql[SQL_MAX + sizeof(lit)];
 	int rc;
 
-	rc = query(&res, c, "SELECT @@GLOBAL.read_only", NULL);
-	if (rc < 0)
-		return rc;
-	row = mysql_fetch_row(res);
-	*out = row && row[0] && read_only_value(row[0]);
-	mysql_free_result(res);
-	return 0;
-}
-
-int app_db_restore_as_primary(app_db *db, const char *gtid_pos, bool *out_changed)
-{
-	char host[256], lit[2 * LITERAL_MAX + 3], sql[SQL_MAX + sizeof(lit)];
-	bool ro = true;
-	int rc;
-
-	*out_changed = false;
-	if ((rc = source_host(host, sizeof(host), &db->c)) < 0 ||
-	    (rc = read_only_on(&ro, &db->c)) < 0)
-		return rc;
-	if (host[0] == '\0' && !ro)
-		return 0; /* done before: its binary log may hold new writes */
 	if ((rc = run(&db->c, "STOP ALL SLAVES", SLAVE_ADMIN)) < 0 ||
 	    (rc = run(&db->c, "RESET SLAVE ALL", SLAVE_ADMIN)) < 0 ||
 	    (rc = run(&db->c, "RESET MASTER", "RELOAD")) < 0 ||
@@ -1184,36 +1142,33 @@ int app_db_restore_as_primary(app_db *db, const char *gtid_pos, bool *out_change
 	     * refuse it (error 1948) */
 	    (rc = run(&db->c, "SET GLOBAL gtid_slave_pos = ''", SLAVE_ADMIN)) < 0)
 		return rc;
-	if (gtid_pos && gtid_pos[0]) {
-		if ((rc = literal(lit, sizeof(lit), &db->c, gtid_pos,
-				  "the GTID position")) < 0)
-			return rc;
-		snprintf(sql, sizeof(sql), "SET GLOBAL gtid_binlog_state = %s", lit);
-		if ((rc = run(&db->c, sql, "BINLOG ADMIN")) < 0)
-			return rc;
-	}
-	rc = run(&db->c, "SET GLOBAL read_only = 0", "READ_ONLY ADMIN");
-	if (rc == 0)
-		*out_changed = true;
-	return rc;
+	if (gtid_pos == NULL || gtid_pos[0] == '\0')
+		return 0;
+	if ((rc = literal(lit, sizeof(lit), &db->c, gtid_pos, "the GTID position")) < 0)
+		return rc;
+	snprintf(sql, sizeof(sql), "SET GLOBAL gtid_binlog_state = %s", lit);
+	return run(&db->c, sql, "BINLOG ADMIN");
+}
+
+int app_db_set_read_only(app_db *db, bool on)
+{
+	return run(&db->c, on ? "SET GLOBAL read_only = 1" : "SET GLOBAL read_only = 0",
+		   "READ_ONLY ADMIN");
+}
+
+int app_db_replication_start(app_db *db)
+{
+	return run(&db->c, "START SLAVE", SLAVE_ADMIN);
 }
 
 int app_db_restore_as_replica(app_db *db, const app_db_replication_source *src,
-			      const char *gtid_pos, bool *out_changed)
+			      const char *gtid_pos)
 {
-	char host[256], lit[2 * LITERAL_MAX + 3], sql[SQL_MAX + sizeof(lit)];
+	char lit[2 * LITERAL_MAX + 3], sql[SQL_MAX + sizeof(lit)];
 	char h[sizeof(lit)], u[sizeof(lit)], p[sizeof(lit)],
 		change[SQL_MAX + 3 * sizeof(lit)];
 	int rc;
 
-	*out_changed = false;
-	if ((rc = source_host(host, sizeof(host), &db->c)) < 0)
-		return rc;
-	if (strcmp(host, src->host) == 0) {
-		/* Configured before (its position has moved on since): only make
-		 * sure it runs. */
-		return run(&db->c, "START SLAVE", SLAVE_ADMIN);
-	}
 	if ((rc = literal(lit, sizeof(lit), &db->c, gtid_pos ? gtid_pos : "",
 			  "the GTID position")) < 0 ||
 	    (rc = literal(h, sizeof(h), &db->c, src->host, "the primary's host")) < 0 ||
@@ -1227,28 +1182,21 @@ int app_db_restore_as_replica(app_db *db, const app_db_replication_source *src,
 		 "MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos, "
 		 "MASTER_CONNECT_RETRY = 5",
 		 h, src->port, u, p);
-	if ((rc = run(&db->c, "STOP ALL SLAVES", SLAVE_ADMIN)) < 0 ||
+	if ((rc = app_db_set_read_only(db, true)) < 0 ||
+	    (rc = run(&db->c, "STOP ALL SLAVES", SLAVE_ADMIN)) < 0 ||
 	    (rc = run(&db->c, "RESET SLAVE ALL", SLAVE_ADMIN)) < 0 ||
 	    (rc = run(&db->c, sql, SLAVE_ADMIN)) < 0)
 		goto done;
-	if ((rc = run_as(&db->c, change, "CHANGE MASTER TO (the new primary)",
-			 SLAVE_ADMIN)) < 0) {
-		/* A server message may quote the statement ("... near '...'"),
-		 * password and all: only a missing privilege is told in its
-		 * own words. */
-		if (rc != SS_EFORBIDDEN)
-			rc = ss_error_set(
-				rc,
-				"%s: CHANGE MASTER TO (the new primary) failed "
-				"with MariaDB error %u; its message is not shown, "
-				"as it may quote the password",
-				db->c.where, mysql_errno(db->c.m));
-		goto done;
-	}
-	if ((rc = run(&db->c, "START SLAVE", SLAVE_ADMIN)) < 0 ||
-	    (rc = run(&db->c, "SET GLOBAL read_only = 1", "READ_ONLY ADMIN")) < 0)
-		goto done;
-	*out_changed = true;
+	rc = run_as(&db->c, change, "CHANGE MASTER TO (the new primary)", SLAVE_ADMIN);
+	/* A server message may quote the statement ("... near '...'"),
+	 * password and all: only a missing privilege is told in its own
+	 * words. */
+	if (rc < 0 && rc != SS_EFORBIDDEN)
+		rc = ss_error_set(rc,
+				  "%s: CHANGE MASTER TO (the new primary) failed with "
+				  "MariaDB error %u; its message is not shown, as it may "
+				  "quote the password",
+				  db->c.where, mysql_errno(db->c.m));
 done:
 	ss_wipe(p, sizeof(p));
 	ss_wipe(change, sizeof(change));

@@ -301,23 +301,32 @@ typedef struct {
 	const char *password; /* never logged; wiped from the statement after use */
 } app_db_replication_source;
 
-/* Makes a server restored from a Backup the primary: it stops and forgets
- * any replication its data inherited (STOP ALL SLAVES, RESET SLAVE ALL;
- * gtid_slave_pos '' after RESET MASTER), starts a new binary log whose GTID state is
- * `gtid_pos` (RESET MASTER, SET GLOBAL gtid_binlog_state), so replicas
- * restored from the same Backup can connect at that position, and accepts
- * writes (read_only 0). A server with no source and read_only off was done
- * before: nothing is run (*out_changed false), because its new binary log
- * may already hold writes. Needs REPLICATION SLAVE ADMIN, RELOAD, BINLOG
- * ADMIN and READ_ONLY ADMIN (or SUPER). */
-int app_db_restore_as_primary(app_db *db, const char *gtid_pos, bool *out_changed);
+/* Makes a server restored from a Backup ready to be the primary: it stops
+ * and forgets any replication its data inherited (STOP ALL SLAVES, RESET
+ * SLAVE ALL; gtid_slave_pos '' after RESET MASTER) and starts a new binary
+ * log whose GTID state is `gtid_pos` (RESET MASTER, SET GLOBAL
+ * gtid_binlog_state; nothing set for NULL or ""), so replicas restored from
+ * the same Backup can connect at that position. It does not change
+ * read_only: the caller records that this member is done first and then
+ * opens it for writes with app_db_set_read_only(), so a restart never runs
+ * RESET MASTER on a primary that may have taken writes. Nothing here guesses
+ * whether it ran before — that is the caller's record. Needs REPLICATION
+ * SLAVE ADMIN, RELOAD and BINLOG ADMIN (or SUPER). */
+int app_db_restore_as_primary(app_db *db, const char *gtid_pos);
 
-/* Makes a restored server a replica of `src` from `gtid_pos` (STOP ALL
- * SLAVES, RESET SLAVE ALL, SET GLOBAL gtid_slave_pos, CHANGE MASTER TO ...
- * MASTER_USE_GTID = slave_pos, START SLAVE, read_only 1). One already
- * replicating from src->host only gets START SLAVE (*out_changed false).
- * Errors name the statement, never the password. */
+/* Makes a restored server a replica of `src` from `gtid_pos`, stopped:
+ * read_only 1, STOP ALL SLAVES, RESET SLAVE ALL, SET GLOBAL gtid_slave_pos,
+ * CHANGE MASTER TO ... MASTER_USE_GTID = slave_pos. It does not START
+ * SLAVE: the caller records the member as configured, then starts it
+ * (app_db_replication_start), so a restart never rewinds a replica that has
+ * applied events. Errors name the statement, never the password. */
 int app_db_restore_as_replica(app_db *db, const app_db_replication_source *src,
-			      const char *gtid_pos, bool *out_changed);
+			      const char *gtid_pos);
+
+/* START SLAVE (the default connection; a running one is left running). */
+int app_db_replication_start(app_db *db);
+
+/* SET GLOBAL read_only = 0 or 1. Needs READ_ONLY ADMIN (or SUPER). */
+int app_db_set_read_only(app_db *db, bool on);
 
 #endif

@@ -5,53 +5,82 @@
  * One reconcile of a Restore, in numbered steps (restore.c):
  *   1. read the Restore from the API (the cache only says it exists); a
  *      finished one (Completed or Failed) is left alone;
- *   2. decode the spec: InvalidSpec / NotAcknowledged fail it; an InPlace
- *      restore without --enable-in-place-restore fails with
- *      InPlaceRestoreDisabled;
+ *   2. the spec it acts on: at the start the spec is decoded (InvalidSpec,
+ *      NotAcknowledged fail it; InPlace without --enable-in-place-restore
+ *      fails with InPlaceRestoreDisabled) and copied to
+ *      status.acceptedSpec with status.mode; from then on only that copy
+ *      counts, and an edit of spec is reported once per generation with a
+ *      Warning Event SpecChangeIgnored;
  *   3. resolve the source once and record it (status.sourceBackup, so the
  *      choice of a scheduleName + pointInTime never changes and retention
  *      keeps that Backup): SourceNotFound fails; a source not yet Complete
  *      with every snapshot readyToUse is waited for (SourceNotReady after
  *      timeoutSeconds, or at once when the Backup failed);
- *   4. check, before anything is created: the storage class exists
- *      (StorageClassNotFound), the claims plan is valid (InvalidSpec), no
+ *   4. check, before anything is created (restore_check.h): every
+ *      VolumeSnapshot the source lists exists (SnapshotMissing), is the
+ *      Backup's (SnapshotNotOwned), is readyToUse with a restoreSize
+ *      (SnapshotNotReady); the target StorageClass exists
+ *      (StorageClassNotFound) and provisions with the snapshots' driver
+ *      (StorageClassMismatch); the claims plan is valid (InvalidSpec); no
  *      claim of the same name exists unless this Restore made it
  *      (ClaimExists);
  *   5. record phase Restoring with the claims, then create them (each from
  *      its VolumeSnapshot as dataSource; AlreadyExists of our own claim is
  *      done, of another's is ClaimExists);
- *   6. wait until every claim is Bound (requeue; Timeout after
+ *   6. wait until every claim is Bound (requeue; the snapshots are checked
+ *      again meanwhile, so one deleted fails at once; Timeout after
  *      timeoutSeconds from the start; a Lost claim fails), then Completed.
+ *      A failure after step 5 deletes the claims this Restore made that
+ *      never bound; a Bound one is kept (it may hold the only copy).
  *
- * InPlace (a StatefulSet), after steps 1-3, as status.inPlace.step, each
- * written before it is taken so a restarted controller resumes it:
+ * InPlace (restore_inplace.c), after steps 1-3, as status.inPlace.step,
+ * each written before it is taken so a restarted controller resumes it:
  *   checks  nothing changed yet: the StatefulSet exists
- *           (StatefulSetNotFound), each backed-up volume is one of its
- *           volumeClaimTemplates (InvalidSpec), the connection and
+ *           (StatefulSetNotFound) and carries the annotation
+ *           snapstage.io/in-place-restore=allowed (InPlaceRestoreNotAllowed),
+ *           1..16 members, primaryOrdinal one of them, each backed-up volume
+ *           one of its volumeClaimTemplates (InvalidSpec); step 4's snapshot
+ *           checks and each template's StorageClass; the connection and
  *           replication Secrets can be read (SecretNotFound,
- *           SecretKeyMissing), the Backup recorded a GTID position;
- *   ScalingDown         originalReplicas recorded, scale to 0 through the
- *                       scale subresource, wait until its Pods are gone;
- *   ReplacingClaims     for each ordinal and backed-up volume: delete the
- *                       claim unless this Restore made it (never twice: one
- *                       being deleted is waited for), create it from the
- *                       snapshot with the template's class, modes and size
- *                       (never below restoreSize);
- *   ScalingUp           scale back to originalReplicas, wait until every
- *                       Pod is Ready;
- *   ConfiguringReplication  the primary (primaryOrdinal) forgets inherited
- *                       replication and takes writes with its binlog GTID
- *                       state at the Backup's position; every other member
- *                       replicates from it from that position
- *                       (app_db_restore_as_primary/_replica; both skip what
- *                       was done before a restart);
+ *           SecretKeyMissing) and hold values MariaDB accepts
+ *           (SecretValueInvalid); the GTID position is there when replicas
+ *           need it (SourceNotReady), well formed (InvalidPosition) and exact
+ *           — cut at BLOCK_COMMIT — unless acceptInexactPosition
+ *           (PositionNotExact). Then pinned in status: the StatefulSet's name
+ *           and uid, originalReplicas, primaryOrdinal, the GTID position;
+ *   ScalingDown         scale to 0 through the scale subresource, wait until
+ *                       its Pods are gone, record every claim to replace
+ *                       with its old volume and that volume's reclaim policy
+ *                       (status.inPlace.volumes);
+ *   ReplacingClaims     the snapshots checked again; for each slot: the old
+ *                       volume set to Retain, then the old claim deleted
+ *                       (uid precondition), then the claim created from the
+ *                       snapshot; on until every restored claim is Bound;
+ *   ScalingUp           every restored claim still there, scale back to
+ *                       originalReplicas, wait until every Pod is Ready;
+ *   ConfiguringReplication  per member, recorded in
+ *                       status.inPlace.configuredMembers once set up: the
+ *                       primary forgets inherited replication and gets its
+ *                       binlog GTID state at the Backup's position, then
+ *                       (after the record) takes writes; every other member
+ *                       is pointed at it from that position, then (after the
+ *                       record) started. Nothing is inferred from read_only
+ *                       or Master_Host;
+ *   ReleasingOldVolumes the old volumes get their reclaim policy back (a
+ *                       Delete policy lets the cluster remove them);
  *   Done.
- * A wait longer than timeoutSeconds fails with Timeout and scales the
- * StatefulSet back to originalReplicas.
- * Status is written when it changes; the claims are written to status
- * before they are created, so a restart resumes at step 5 and never makes
- * a claim twice (names are deterministic, ownership is checked by label
- * and uid).
+ * A failure in ScalingDown or ReplacingClaims (Timeout, a snapshot or the
+ * Backup gone, a claim Lost or taken) rolls back: RollingBack deletes this
+ * Restore's claims, pre-binds each old volume to a claim of the slot's name
+ * again, waits until Bound, gives the volumes their policy back and scales
+ * to originalReplicas; then Failed with the reason and step RolledBack. A
+ * rollback that cannot finish (an old volume gone or bound elsewhere, a
+ * foreign claim in a slot) stays scaled to 0 with condition RollbackBlocked
+ * saying what to fix, and is tried again. A failure later (ScalingUp,
+ * ConfiguringReplication) is Failed at once: the StatefulSet runs on the
+ * restored data and the old volumes stay Retained, named in the message. A
+ * StatefulSet of the pinned name with another uid (or none) ends the
+ * Restore with TargetChanged and nothing more touched.
  *
  * Ownership: the controller borrows everything in its options, which must
  * outlive it. Thread-safety: app_restore_reconcile() runs on the

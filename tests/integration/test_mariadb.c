@@ -1039,11 +1039,15 @@ static const char *replication_threads(MYSQL *m)
 }
 
 /* The roles a Restore gives restored servers, played on the replica: made
- * a primary at a GTID position (no source, read_only off, binlog state set),
- * then a replica of the real primary again from that position, catching up
- * with what the primary wrote meanwhile. Each call a second time changes
- * nothing; an account without the privileges changes nothing and is told
- * which one is missing; a failed CHANGE MASTER never shows the password. */
+ * ready to be a primary at a GTID position (no source, binlog state set)
+ * without opening it for writes — the caller records the member first and
+ * then calls app_db_set_read_only() — then a replica of the real primary
+ * again from that position, configured but not started until
+ * app_db_replication_start(), catching up with what the primary wrote
+ * meanwhile. Nothing is guessed from the server's state any more: a second
+ * call runs again (the Restore's record keeps it from happening). An
+ * account without the privileges changes nothing and is told which one is
+ * missing; a failed CHANGE MASTER never shows the password. */
 static void test_restore_roles(void **state)
 {
 	app_db_target t = target(sv.replica_host, sv.replica_port, "root",
@@ -1056,7 +1060,6 @@ static void test_restore_roles(void **state)
 	app_db_replication_source bad = { sv.primary_alias, -1, sv.repl_user, secret };
 	app_db *db = NULL, *weak = NULL;
 	char pos[4096];
-	bool changed = true;
 	long rows;
 
 	(void)state;
@@ -1065,44 +1068,45 @@ static void test_restore_roles(void **state)
 	assert_string_not_equal(pos, "");
 	CHECK(db_connect(&db, &t));
 	CHECK(db_connect(&weak, &tw));
+	sql(root_replica, "SET GLOBAL read_only = 1"); /* as a restored replica starts */
 
 	/* Without the privileges: refused and named, the replica untouched. */
-	assert_int_equal(app_db_restore_as_primary(weak, pos, &changed), SS_EFORBIDDEN);
+	assert_int_equal(app_db_restore_as_primary(weak, pos), SS_EFORBIDDEN);
 	tu_assert_error(SS_EFORBIDDEN, "REPLICATION SLAVE ADMIN");
-	assert_false(changed);
 	assert_string_equal(replication_threads(root_replica), "Yes Yes");
 
-	/* The primary of a restored set. */
-	CHECK(app_db_restore_as_primary(db, pos, &changed));
-	assert_true(changed);
+	/* The primary of a restored set: still read-only until opened. */
+	CHECK(app_db_restore_as_primary(db, pos));
 	assert_string_equal(replication_threads(root_replica), "");
-	assert_string_equal(value(root_replica, "SELECT @@GLOBAL.read_only"), "0");
+	assert_string_equal(value(root_replica, "SELECT @@GLOBAL.read_only"), "1");
 	assert_string_equal(value(root_replica, "SELECT @@GLOBAL.gtid_binlog_state"),
 			    pos);
 	assert_string_equal(value(root_replica, "SELECT @@GLOBAL.gtid_slave_pos"), "");
-	CHECK(app_db_restore_as_primary(db, pos, &changed));
-	assert_false(changed); /* done before: its binary log may hold writes */
+	CHECK(app_db_set_read_only(db, false));
+	assert_string_equal(value(root_replica, "SELECT @@GLOBAL.read_only"), "0");
+	CHECK(app_db_set_read_only(db, false)); /* repeatable */
 
 	/* A CHANGE MASTER the server refuses (a port it cannot parse): the
 	 * error names the statement, never the password. */
-	assert_true(app_db_restore_as_replica(db, &bad, pos, &changed) < 0);
-	assert_false(changed);
+	assert_true(app_db_restore_as_replica(db, &bad, pos) < 0);
 	assert_non_null(
 		strstr(ss_error_last()->message, "CHANGE MASTER TO (the new primary)"));
 	assert_null(strstr(ss_error_last()->message, secret));
 	assert_null(strstr(ss_error_last()->message, "pw-in"));
 
-	/* A replica of the primary again, from where its data stands. */
+	/* A replica of the primary again, from where its data stands:
+	 * configured and read-only, but not started until asked. */
 	rows = count_rows(root_primary);
 	sql(root_primary, "INSERT INTO snapstage_test.ledger (v) VALUES (8), (9)");
-	CHECK(app_db_restore_as_replica(db, &src, pos, &changed));
-	assert_true(changed);
+	CHECK(app_db_restore_as_replica(db, &src, pos));
+	assert_string_equal(value(root_replica, "SELECT @@GLOBAL.read_only"), "1");
+	assert_string_equal(replication_threads(root_replica), "No No");
+	CHECK(app_db_replication_start(db));
 	wait_replica_caught_up(10);
 	assert_int_equal(count_rows(root_replica), rows + 2);
 	assert_string_equal(replication_threads(root_replica), "Yes Yes");
-	assert_string_equal(value(root_replica, "SELECT @@GLOBAL.read_only"), "1");
-	CHECK(app_db_restore_as_replica(db, &src, pos, &changed));
-	assert_false(changed); /* replicating from src already: only START SLAVE */
+	CHECK(app_db_replication_start(db)); /* running: stays running */
+	assert_string_equal(replication_threads(root_replica), "Yes Yes");
 	print_message("restored as primary at %s, then a replica of %s again\n", pos,
 		      sv.primary_host);
 

@@ -312,6 +312,8 @@ static const bad_case bad[] = {
 	  "spec.target.inPlace.acknowledgeDataLoss: must be true", "NotAcknowledged" },
 	{ K_IN_PLACE, "spec.target.inPlace.primaryOrdinal", "-1",
 	  "spec.target.inPlace.primaryOrdinal: must be between 0 and", NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.acceptInexactPosition", "\"yes\"",
+	  "spec.target.inPlace.acceptInexactPosition: must be", NULL },
 	{ K_IN_PLACE, "spec.target.inPlace.replicationCredentialsSecretRef.name", NULL,
 	  "spec.target.inPlace.replicationCredentialsSecretRef.name: required", NULL },
 	{ K_IN_PLACE, "spec.target.inPlace.replicationCredentialsSecretRef.usernameKey",
@@ -804,6 +806,10 @@ static void test_backup_status_round_trip(void **state)
 	json_decref(obj);
 }
 
+/* The fullest Restore status the round trip wrote, for
+ * test_restore_status_fits_crd. */
+static json_t *restore_status_sample;
+
 static void test_schedule_and_restore_status_round_trip(void **state)
 {
 	json_t *obj = tu_json(schedule_base), *names = tu_json("[\"old-1\",\"old-2\"]");
@@ -853,6 +859,20 @@ static void test_schedule_and_restore_status_round_trip(void **state)
 	r.original_replicas = 3;
 	r.step = APP_STEP_REPLACING_CLAIMS;
 	r.start_ns = 1795400000000000000LL;
+	r.mode = "InPlace";
+	r.accepted_spec = json_object_get(obj, "spec");
+	r.statefulset_name = "mariadb";
+	r.statefulset_uid = "sts-uid";
+	r.primary_ordinal = 1;
+	r.gtid_position = "0-1-42";
+	r.volumes[0] = (app_inplace_volume){ "data-mariadb-0", "data", 0, "old-uid",
+					     "pv-1", "Delete" };
+	r.volumes[1] = (app_inplace_volume){ "data-mariadb-1", "data", 1, NULL, NULL,
+					     NULL };
+	r.n_volumes = 2;
+	r.configured[r.n_configured++] = 1;
+	r.failure_reason = "Timeout";
+	r.failure_message = "gave up";
 	assert_int_equal(app_restore_status_encode(obj, &r), 0);
 	assert_string_equal(
 		json_string_value(json_object_get(
@@ -868,6 +888,24 @@ static void test_schedule_and_restore_status_round_trip(void **state)
 	assert_int_equal(rb.original_replicas, 3);
 	assert_int_equal(rb.step, APP_STEP_REPLACING_CLAIMS);
 	assert_int_equal(rb.start_ns, r.start_ns);
+	assert_string_equal(rb.mode, "InPlace");
+	assert_true(json_equal((json_t *)rb.accepted_spec, json_object_get(obj, "spec")));
+	assert_string_equal(rb.statefulset_name, "mariadb");
+	assert_string_equal(rb.statefulset_uid, "sts-uid");
+	assert_int_equal(rb.primary_ordinal, 1);
+	assert_string_equal(rb.gtid_position, "0-1-42");
+	assert_int_equal(rb.n_volumes, 2);
+	assert_string_equal(rb.volumes[0].claim, "data-mariadb-0");
+	assert_string_equal(rb.volumes[0].old_claim_uid, "old-uid");
+	assert_string_equal(rb.volumes[0].old_volume_name, "pv-1");
+	assert_string_equal(rb.volumes[0].old_reclaim_policy, "Delete");
+	assert_int_equal(rb.volumes[1].ordinal, 1);
+	assert_null(rb.volumes[1].old_volume_name);
+	assert_int_equal(rb.n_configured, 1);
+	assert_int_equal(rb.configured[0], 1);
+	assert_string_equal(rb.failure_reason, "Timeout");
+	assert_string_equal(rb.failure_message, "gave up");
+	restore_status_sample = json_deep_copy(json_object_get(obj, "status"));
 	json_decref(obj);
 }
 
@@ -895,6 +933,50 @@ static const json_t *crd_schema(const json_t *crd)
 
 	return json_object_get(json_object_get(json_array_get(versions, 0), "schema"),
 			       "openAPIV3Schema");
+}
+
+/* Fails unless every field of `v` is in `schema` (properties, items, or
+ * x-kubernetes-preserve-unknown-fields): a field the schema lacks would be
+ * pruned by the API server, and a restore's rollback record with it. */
+static void assert_in_schema(const json_t *v, const json_t *schema, const char *path)
+{
+	const json_t *props = json_object_get(schema, "properties"), *item;
+	const char *key;
+	char sub[512];
+	size_t i;
+
+	if (json_is_true(json_object_get(schema, "x-kubernetes-preserve-unknown-fields")))
+		return;
+	if (json_is_array(v)) {
+		json_array_foreach((json_t *)v, i, item)
+		{
+			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+			assert_in_schema(item, json_object_get(schema, "items"), sub);
+		}
+		return;
+	}
+	json_object_foreach((json_t *)v, key, item)
+	{
+		snprintf(sub, sizeof(sub), "%s.%s", path, key);
+		if (json_object_get(props, key) == NULL)
+			fail_msg("%s is written but not in the CRD schema", sub);
+		assert_in_schema(item, json_object_get(props, key), sub);
+	}
+}
+
+static void test_restore_status_fits_crd(void **state)
+{
+	json_t *crd = load_yaml("crds/snapstage.io_restores.yaml");
+	const json_t *status = json_object_get(
+		json_object_get(crd_schema(crd), "properties"), "status");
+
+	(void)state;
+	assert_non_null(restore_status_sample);
+	assert_non_null(json_object_get(restore_status_sample, "inPlace"));
+	assert_in_schema(restore_status_sample, status, "status");
+	json_decref(restore_status_sample);
+	restore_status_sample = NULL;
+	json_decref(crd);
 }
 
 /* True if some bad case of a kind in `kinds` names `path` (with "[]" for
@@ -1255,6 +1337,7 @@ int main(void)
 		cmocka_unit_test(test_copy_copyable_and_own_labels),
 		cmocka_unit_test(test_backup_status_round_trip),
 		cmocka_unit_test(test_schedule_and_restore_status_round_trip),
+		cmocka_unit_test(test_restore_status_fits_crd),
 		cmocka_unit_test(test_every_spec_field_has_a_bad_case),
 		cmocka_unit_test(test_crd_defaults_match_the_decoder),
 		cmocka_unit_test(test_quantities),

@@ -1,0 +1,199 @@
+/*
+ * test_inplace_plan.c — an in-place restore's decisions about one slot
+ * (app/inplace_plan.h): what stands under the claim name (by uid, never by
+ * name alone), what the old PersistentVolume allows, and the patches and
+ * claim that give the old volume back. The claim is compared whole, so a
+ * field the PV binder would reject fails.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#include "app/api.h"
+#include "app/inplace_plan.h"
+#include "app/restore_plan.h"
+#include "util/error.h"
+
+static const app_inplace_volume SLOT = { "data-db-0", "data", 0, "old-uid", "pv-old",
+					 "Delete" };
+static const char *RESTORE = "{\"metadata\":{\"name\":\"rb\",\"namespace\":\"ns\","
+			     "\"uid\":\"r-uid\"}}";
+
+static void assert_json_is(const json_t *actual, const char *expected)
+{
+	json_t *want = tu_json(expected);
+
+	if (!json_equal((json_t *)actual, want)) {
+		char *a = json_dumps(actual, JSON_SORT_KEYS | JSON_COMPACT);
+		char *w = json_dumps(want, JSON_SORT_KEYS | JSON_COMPACT);
+
+		print_error("got:  %s\nwant: %s\n", a ? a : "(null)", w ? w : "(null)");
+		free(a);
+		free(w);
+		json_decref(want);
+		fail();
+	}
+	json_decref(want);
+}
+
+static app_slot_kind kind_of(const char *pvc_json)
+{
+	json_t *restore = tu_json(RESTORE);
+	json_t *pvc = pvc_json ? tu_json(pvc_json) : NULL;
+	app_slot_kind k = app_inplace_slot_kind(pvc, &SLOT, restore);
+
+	json_decref(pvc);
+	json_decref(restore);
+	return k;
+}
+
+static void test_slot_kind(void **state)
+{
+	(void)state;
+	assert_int_equal(kind_of(NULL), APP_SLOT_GONE);
+	assert_int_equal(kind_of("{\"metadata\":{\"name\":\"data-db-0\",\"uid\":\"old-uid\"}}"),
+			 APP_SLOT_OLD);
+	assert_int_equal(kind_of("{\"metadata\":{\"name\":\"data-db-0\",\"uid\":\"old-uid\","
+				 "\"deletionTimestamp\":\"2026-12-01T00:00:00Z\"}}"),
+			 APP_SLOT_DELETING);
+	assert_int_equal(kind_of("{\"metadata\":{\"name\":\"data-db-0\",\"uid\":\"n1\","
+				 "\"labels\":{\"" APP_LABEL_RESTORE "\":\"rb\"},"
+				 "\"annotations\":{\"" APP_ANNOTATION_RESTORE_UID
+				 "\":\"r-uid\"}}}"),
+			 APP_SLOT_OURS);
+	assert_int_equal(kind_of("{\"metadata\":{\"name\":\"data-db-0\",\"uid\":\"n2\","
+				 "\"annotations\":{\"" APP_ANNOTATION_REATTACHED
+				 "\":\"r-uid\"}}}"),
+			 APP_SLOT_REATTACHED);
+	/* Another Restore's claim, a reattach of another Restore, a stranger. */
+	assert_int_equal(kind_of("{\"metadata\":{\"name\":\"data-db-0\",\"uid\":\"n3\","
+				 "\"labels\":{\"" APP_LABEL_RESTORE "\":\"rb\"},"
+				 "\"annotations\":{\"" APP_ANNOTATION_RESTORE_UID
+				 "\":\"other\"}}}"),
+			 APP_SLOT_FOREIGN);
+	assert_int_equal(kind_of("{\"metadata\":{\"name\":\"data-db-0\",\"uid\":\"n4\","
+				 "\"annotations\":{\"" APP_ANNOTATION_REATTACHED
+				 "\":\"other\"}}}"),
+			 APP_SLOT_FOREIGN);
+	assert_int_equal(kind_of("{\"metadata\":{\"name\":\"data-db-0\",\"uid\":\"n5\"}}"),
+			 APP_SLOT_FOREIGN);
+}
+
+static app_oldpv_kind pv_kind(const char *pv_json)
+{
+	json_t *pv = pv_json ? tu_json(pv_json) : NULL;
+	app_oldpv_kind k = app_inplace_oldpv_kind(pv, &SLOT, "ns");
+
+	json_decref(pv);
+	return k;
+}
+
+static void test_oldpv_kind(void **state)
+{
+	(void)state;
+	assert_int_equal(pv_kind(NULL), APP_OLDPV_GONE);
+	assert_int_equal(pv_kind("{\"metadata\":{\"name\":\"pv-old\",\"deletionTimestamp\":"
+				 "\"2026-12-01T00:00:00Z\"},\"spec\":{}}"),
+			 APP_OLDPV_GONE);
+	assert_int_equal(pv_kind("{\"metadata\":{\"name\":\"pv-old\"},\"spec\":{\"claimRef\":{"
+				 "\"namespace\":\"ns\",\"name\":\"data-db-0\",\"uid\":"
+				 "\"old-uid\"}}}"),
+			 APP_OLDPV_RELEASED);
+	assert_int_equal(pv_kind("{\"metadata\":{\"name\":\"pv-old\"},\"spec\":{}}"),
+			 APP_OLDPV_FREE);
+	assert_int_equal(pv_kind("{\"metadata\":{\"name\":\"pv-old\"},\"spec\":{\"claimRef\":{"
+				 "\"namespace\":\"ns\",\"name\":\"data-db-0\"}}}"),
+			 APP_OLDPV_FREE);
+	assert_int_equal(pv_kind("{\"metadata\":{\"name\":\"pv-old\"},\"spec\":{\"claimRef\":{"
+				 "\"namespace\":\"ns\",\"name\":\"data-db-0\",\"uid\":\"n2\"}}}"),
+			 APP_OLDPV_BOUND_SLOT);
+	assert_int_equal(pv_kind("{\"metadata\":{\"name\":\"pv-old\"},\"spec\":{\"claimRef\":{"
+				 "\"namespace\":\"ns\",\"name\":\"someone\",\"uid\":\"x\"}}}"),
+			 APP_OLDPV_TAKEN);
+	assert_int_equal(pv_kind("{\"metadata\":{\"name\":\"pv-old\"},\"spec\":{\"claimRef\":{"
+				 "\"namespace\":\"other\",\"name\":\"data-db-0\"}}}"),
+			 APP_OLDPV_TAKEN);
+}
+
+static void test_patches(void **state)
+{
+	json_t *p;
+	json_t *pv = tu_json("{\"spec\":{}}");
+
+	(void)state;
+	p = app_inplace_policy_patch("Retain");
+	assert_json_is(p, "{\"spec\":{\"persistentVolumeReclaimPolicy\":\"Retain\"}}");
+	json_decref(p);
+	p = app_inplace_prebind_patch(&SLOT, "ns");
+	assert_json_is(p, "{\"spec\":{\"claimRef\":{\"namespace\":\"ns\",\"name\":"
+			  "\"data-db-0\",\"uid\":null,\"resourceVersion\":null}}}");
+	json_decref(p);
+	assert_string_equal(app_inplace_reclaim_policy(pv), "Delete");
+	tu_json_set(pv, "spec.persistentVolumeReclaimPolicy", json_string("Retain"));
+	assert_string_equal(app_inplace_reclaim_policy(pv), "Retain");
+	json_decref(pv);
+}
+
+static void test_reattach_claim(void **state)
+{
+	json_t *restore = tu_json(RESTORE), *out = NULL;
+	json_t *pv = tu_json("{\"metadata\":{\"name\":\"pv-old\"},\"spec\":{"
+			     "\"capacity\":{\"storage\":\"2Gi\"},\"storageClassName\":\"fast\","
+			     "\"accessModes\":[\"ReadWriteOnce\"],\"volumeMode\":\"Filesystem\","
+			     "\"persistentVolumeReclaimPolicy\":\"Retain\"}}");
+	json_t *tmpl = tu_json("{\"metadata\":{\"name\":\"data\",\"labels\":{\"app\":\"db\"}}}");
+
+	(void)state;
+	assert_int_equal(app_inplace_reattach_claim(&out, &SLOT, pv, tmpl, restore, "ns"), 0);
+	assert_json_is(out, "{\"apiVersion\":\"v1\",\"kind\":\"PersistentVolumeClaim\","
+			    "\"metadata\":{\"name\":\"data-db-0\",\"namespace\":\"ns\","
+			    "\"labels\":{\"app\":\"db\"},\"annotations\":{\"" APP_ANNOTATION_REATTACHED
+			    "\":\"r-uid\"}},\"spec\":{\"volumeName\":\"pv-old\","
+			    "\"storageClassName\":\"fast\",\"accessModes\":[\"ReadWriteOnce\"],"
+			    "\"volumeMode\":\"Filesystem\",\"resources\":{\"requests\":{"
+			    "\"storage\":\"2Gi\"}}}}");
+	json_decref(out);
+	/* No class on the PV: the claim asks for "no class", not the default. */
+	json_object_del(json_object_get(pv, "spec"), "storageClassName");
+	assert_int_equal(app_inplace_reattach_claim(&out, &SLOT, pv, NULL, restore, "ns"), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(out, "spec"),
+							      "storageClassName")),
+			    "");
+	assert_null(json_object_get(json_object_get(out, "metadata"), "labels"));
+	json_decref(out);
+	out = NULL;
+	json_object_del(json_object_get(pv, "spec"), "capacity");
+	assert_int_equal(app_inplace_reattach_claim(&out, &SLOT, pv, NULL, restore, "ns"),
+			 SS_EINVALID);
+	assert_null(out);
+	json_decref(pv);
+	json_decref(tmpl);
+	json_decref(restore);
+}
+
+static void test_configured(void **state)
+{
+	app_restore_status st;
+
+	(void)state;
+	app_restore_status_init(&st);
+	assert_false(app_inplace_is_configured(&st, 0));
+	st.configured[st.n_configured++] = 2;
+	st.configured[st.n_configured++] = 0;
+	assert_true(app_inplace_is_configured(&st, 0));
+	assert_true(app_inplace_is_configured(&st, 2));
+	assert_false(app_inplace_is_configured(&st, 1));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_slot_kind),     cmocka_unit_test(test_oldpv_kind),
+		cmocka_unit_test(test_patches),	      cmocka_unit_test(test_reattach_claim),
+		cmocka_unit_test(test_configured),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
