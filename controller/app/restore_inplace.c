@@ -974,10 +974,16 @@ static ctrl_result rolling_back(run *r)
 		return ctrl_result_error(); /* tried again: never "scaled back" untrue */
 	r->st.step = APP_STEP_ROLLED_BACK;
 	r->cond_remove = "RollbackBlocked";
-	app_restore_message(r, "%s; rolled back: StatefulSet %s has its old volumes (%zu "
-			       "claims) and %d replicas again",
-			    r->st.failure_message ? r->st.failure_message : "failed",
-			    sts_name(r), r->st.n_volumes, r->st.original_replicas);
+	if (r->st.n_volumes == 0)
+		app_restore_message(r, "%s; rolled back: no claim had been replaced, "
+				       "StatefulSet %s is at %d replicas again",
+				    r->st.failure_message ? r->st.failure_message : "failed",
+				    sts_name(r), r->st.original_replicas);
+	else
+		app_restore_message(r, "%s; rolled back: StatefulSet %s has its old "
+				       "volumes (%zu claims) and %d replicas again",
+				    r->st.failure_message ? r->st.failure_message : "failed",
+				    sts_name(r), r->st.n_volumes, r->st.original_replicas);
 	return app_restore_fail_final(r, r->st.failure_reason ? r->st.failure_reason
 							       : "Failed");
 }

@@ -101,32 +101,31 @@ static void test_snapshot_not_owned(void **state)
 
 static void test_snapshot_not_ready(void **state)
 {
-	json_t *b = tu_json(BACKUP), *vs = ready_vs();
+	/* One change to a ready snapshot's status each: NULL deletes the key. */
+	static const struct {
+		const char *key, *value, *fragment;
+	} cases[] = {
+		{ "readyToUse", "false", "not readyToUse" },
+		{ "error", "{\"message\":\"disk on fire\"}", "failed: disk on fire" },
+		{ "restoreSize", NULL, "no restoreSize" },
+		{ "restoreSize", "\"0\"", "no restoreSize" },
+		{ "boundVolumeSnapshotContentName", NULL, "names no VolumeSnapshotContent" },
+		{ "readyToUse", "\"yes\"", "readyToUse is not a boolean" },
+	};
+	json_t *b = tu_json(BACKUP);
+	size_t i;
 
 	(void)state;
-	tu_json_set(vs, "status.readyToUse", json_false());
-	expect_snapshot(vs, b, "SnapshotNotReady", "not readyToUse");
-	json_decref(vs);
-	vs = ready_vs();
-	tu_json_set(vs, "status.error", tu_json("{\"message\":\"disk on fire\"}"));
-	expect_snapshot(vs, b, "SnapshotNotReady", "failed: disk on fire");
-	json_decref(vs);
-	vs = ready_vs();
-	json_object_del(json_object_get(vs, "status"), "restoreSize");
-	expect_snapshot(vs, b, "SnapshotNotReady", "no restoreSize");
-	json_decref(vs);
-	vs = ready_vs();
-	tu_json_set(vs, "status.restoreSize", json_string("0"));
-	expect_snapshot(vs, b, "SnapshotNotReady", "no restoreSize");
-	json_decref(vs);
-	vs = ready_vs();
-	json_object_del(json_object_get(vs, "status"), "boundVolumeSnapshotContentName");
-	expect_snapshot(vs, b, "SnapshotNotReady", "names no VolumeSnapshotContent");
-	json_decref(vs);
-	vs = ready_vs();
-	tu_json_set(vs, "status.readyToUse", json_string("yes"));
-	expect_snapshot(vs, b, "SnapshotNotReady", "readyToUse is not a boolean");
-	json_decref(vs);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *vs = ready_vs(), *status = json_object_get(vs, "status");
+
+		if (cases[i].value == NULL)
+			json_object_del(status, cases[i].key);
+		else
+			json_object_set_new(status, cases[i].key, tu_json(cases[i].value));
+		expect_snapshot(vs, b, "SnapshotNotReady", cases[i].fragment);
+		json_decref(vs);
+	}
 	json_decref(b);
 }
 
