@@ -5,7 +5,8 @@
 #      so the controller's pod never starts), installs the CRDs from the
 #      chart's crds/ if they are missing, and creates what the values ask for;
 #      `helm upgrade` to watchNamespace + inPlaceRestore swaps the ClusterRole
-#      for Roles in that namespace; `helm uninstall` removes every object but
+#      for Roles in that namespace (plus the in-place restore's ClusterRole
+#      for PersistentVolumes); `helm uninstall` removes every object but
 #      the CRDs (Helm never deletes CRDs);
 #   2. with the CRDs applied for real from crds/, the API server accepts, with
 #      `kubectl apply --dry-run=server`, every rendering: deploy/ and its
@@ -106,6 +107,9 @@ check "helm upgrade --set watchNamespace=$WATCHED --set inPlaceRestore.enabled=t
 check "Roles in $WATCHED (namespaced rules, in-place restore)" \
     exists -n "$WATCHED" role/"$FULL" rolebinding/"$FULL" \
     role/"$FULL-in-place-restore" rolebinding/"$FULL-in-place-restore"
+check "the in-place restore's ClusterRole for PersistentVolumes (cluster-scoped)" \
+    exists clusterrole/"$FULL-in-place-restore-volumes" \
+    clusterrolebinding/"$FULL-in-place-restore-volumes"
 check "the all-namespaces ClusterRole and binding are gone" \
     gone clusterrole/"$FULL" clusterrolebinding/"$FULL"
 args=$("$KUBECTL" -n "$RELEASE_NS" get deployment "$FULL" -o jsonpath='{.spec.template.spec.containers[0].args}' 2>/dev/null || true)
@@ -118,9 +122,10 @@ check "helm uninstall $RELEASE" "$HELM" uninstall "$RELEASE" -n "$RELEASE_NS"
 check "its objects are gone" \
     gone -n "$RELEASE_NS" deployment/"$FULL" serviceaccount/"$FULL" \
     service/"$FULL-metrics" role/"$FULL-leader-election"
-check "its Roles in $WATCHED and its cluster-reads ClusterRole are gone" \
+check "its Roles in $WATCHED and its ClusterRoles are gone" \
     gone -n "$WATCHED" role/"$FULL" role/"$FULL-in-place-restore" \
-    rolebinding/"$FULL" clusterrole/"$FULL-cluster-reads" clusterrolebinding/"$FULL-cluster-reads"
+    rolebinding/"$FULL" clusterrole/"$FULL-cluster-reads" clusterrolebinding/"$FULL-cluster-reads" \
+    clusterrole/"$FULL-in-place-restore-volumes" clusterrolebinding/"$FULL-in-place-restore-volumes"
 check "the CRDs stay (Helm keeps CRDs on uninstall)" exists "${CRDS[@]/#/crd/}"
 echo "   ($((SECONDS - t0))s)"
 

@@ -216,8 +216,8 @@ if [ "$(count helm-default.yaml ClusterRole)$(count helm-default.yaml Role)" = 2
 else
     fail "defaults: $(count helm-default.yaml ClusterRole) ClusterRoles, $(count helm-default.yaml Role) Roles"
 fi
-if [ "$(count helm-ns-ip.yaml ClusterRole)$(count helm-ns-ip.yaml Role)" = 13 ]; then
-    pass "watchNamespace+inPlaceRestore: 1 ClusterRole (cluster reads) + 3 Roles"
+if [ "$(count helm-ns-ip.yaml ClusterRole)$(count helm-ns-ip.yaml Role)" = 23 ]; then
+    pass "watchNamespace+inPlaceRestore: 2 ClusterRoles (cluster reads, in-place PersistentVolumes) + 3 Roles"
 else
     fail "watchNamespace+inPlaceRestore: $(count helm-ns-ip.yaml ClusterRole) ClusterRoles, $(count helm-ns-ip.yaml Role) Roles"
 fi

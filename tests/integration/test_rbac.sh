@@ -66,22 +66,26 @@ get,list,watch                      snapshot.storage.k8s.io  volumesnapshotclass
 create,update,delete                snapshot.storage.k8s.io  volumesnapshotclasses           -         no  no      no     no
 get,list,watch                      storage.k8s.io           storageclasses                  -         yes yes     yes    yes
 create,update,delete                storage.k8s.io           storageclasses                  -         no  no      no     no
+get                                 snapshot.storage.k8s.io  volumesnapshotcontents          -         yes yes     yes    yes
+list,watch,create,update,patch,delete snapshot.storage.k8s.io volumesnapshotcontents         -         no  no      no     no
 # -- the database's pods, StatefulSets, claims and the one Secret a resource names
 get,list,watch                      core                     pods                            @watched  yes yes     yes    yes
 create,delete                       core                     pods                            @watched  no  no      no     no
 create                              core                     pods/exec                       @watched  no  no      no     no
 get,list,watch                      apps                     statefulsets                    @watched  yes yes     yes    yes
 create,update,patch,delete          apps                     statefulsets                    @watched  no  no      no     no
-get,list,watch,create               core                     persistentvolumeclaims          @watched  yes yes     yes    yes
+get,list,watch,create,delete        core                     persistentvolumeclaims          @watched  yes yes     yes    yes
 update                              core                     persistentvolumeclaims          @watched  no  no      no     no
 get                                 core                     secrets                         @watched  yes yes     yes    yes
 list,watch                          core                     secrets                         @watched  no  no      no     no
 list,watch                          core                     secrets                         *         no  no      no     no
 create,update,delete                core                     secrets                         @watched  no  no      no     no
 get,list                            core                     configmaps                      @watched  no  no      no     no
-# -- in-place restore only
-delete                              core                     persistentvolumeclaims          @watched  no  yes     no     yes
+# -- in-place restore only (PersistentVolumes are cluster-scoped: a
+# ClusterRole even with one watched namespace)
 get,update,patch                    apps                     statefulsets/scale              @watched  no  yes     no     yes
+get,patch                           core                     persistentvolumes               -         no  yes     no     yes
+list,watch,create,update,delete     core                     persistentvolumes               -         no  no      no     no
 # -- events
 create,patch                        core                     events                          @watched  yes yes     yes    yes
 create,patch                        events.k8s.io            events                          @watched  yes yes     yes    yes
@@ -93,7 +97,7 @@ get                                 core                     secrets            
 get,list                            snapstage.io             backupschedules                 @other    yes yes     no     no
 create                              snapshot.storage.k8s.io  volumesnapshots                 @other    yes yes     no     no
 create                              core                     events                          @other    yes yes     no     no
-delete                              core                     persistentvolumeclaims          @other    no  yes     no     no
+delete                              core                     persistentvolumeclaims          @other    yes yes     no     no
 update                              apps                     statefulsets/scale              @other    no  yes     no     no
 # -- leader election: its own namespace, get/create/update only
 get,create,update                   coordination.k8s.io      leases                          @ctl      yes yes     yes    yes

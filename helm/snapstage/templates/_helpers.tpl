@@ -98,10 +98,11 @@ Role in watchNamespace.
 - apiGroups: [apps]
   resources: [statefulsets]
   verbs: [get, list, watch]
-# create: a Restore provisions new claims from the snapshots.
+# create: a Restore provisions new claims from the snapshots; delete: a
+# failed NewClaims restore removes its own claims that never bound.
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
-  verbs: [get, list, watch, create]
+  verbs: [get, list, watch, create, delete]
 # get only, never list/watch: it reads just the Secret a resource names.
 - apiGroups: [""]
   resources: [secrets]
@@ -116,9 +117,16 @@ Role in watchNamespace.
   verbs: [create, patch]
 {{- end }}
 
-{{/* The extra permissions of in-place restores (inPlaceRestore.enabled). */}}
+{{/*
+The extra permissions of in-place restores (inPlaceRestore.enabled) on
+namespaced objects. Without watchNamespace they are one ClusterRole together
+with snapstage.rules.inPlaceRestoreVolumes (as deploy/in-place-restore/);
+with it, a Role in that namespace.
+*/}}
 {{- define "snapstage.rules.inPlaceRestore" -}}
-# The old claims are deleted while the StatefulSet is scaled to zero.
+# The old claims are deleted while the StatefulSet is scaled to zero. The
+# namespaced rules grant delete too; kept so this role says all an in-place
+# restore does.
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
   verbs: [delete]
@@ -128,11 +136,28 @@ Role in watchNamespace.
   verbs: [get, update, patch]
 {{- end }}
 
+{{/*
+The in-place restore's cluster-scoped permission: a ClusterRole in every
+mode (its own, <fullname>-in-place-restore-volumes, with watchNamespace).
+*/}}
+{{- define "snapstage.rules.inPlaceRestoreVolumes" -}}
+# The old claims' PersistentVolumes: reclaim policy Retain until success,
+# then put back; bound again (claimRef) on a rollback. get and patch only.
+- apiGroups: [""]
+  resources: [persistentvolumes]
+  verbs: [get, patch]
+{{- end }}
+
 {{/* Cluster-scoped reads: only a ClusterRole can grant them. */}}
 {{- define "snapstage.rules.clusterReads" -}}
 - apiGroups: [snapshot.storage.k8s.io]
   resources: [volumesnapshotclasses]
   verbs: [get, list, watch]
+# get only: a Restore checks its snapshot's content's driver against the
+# target StorageClass's provisioner.
+- apiGroups: [snapshot.storage.k8s.io]
+  resources: [volumesnapshotcontents]
+  verbs: [get]
 - apiGroups: [storage.k8s.io]
   resources: [storageclasses]
   verbs: [get, list, watch]
