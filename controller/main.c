@@ -187,6 +187,7 @@ int main(int argc, char **argv)
 	bopts.pods = ctrl_informer_store(pods_inf);
 	bopts.snapshots =
 		snapshots_inf ? ctrl_informer_store(snapshots_inf) : empty_snapshots;
+	bopts.snapshot_api_missing = !snapshot_api;
 	bopts.events = events;
 	bopts.metrics = metrics;
 	if (app_backup_ctrl_new(&backup_ctrl, &bopts) < 0)

@@ -178,20 +178,31 @@ void app_backup_ctrl_set_queue(app_backup_ctrl *bc, ctrl_workqueue *queue)
 
 /* ---- handlers ------------------------------------------------------------ */
 
+/* Queues the Backup `name` of namespace `ns`, if both are known. */
+static void enqueue_backup(app_backup_ctrl *bc, const char *ns, const char *name)
+{
+	char key[CTRL_KEY_MAX];
+
+	if (bc->o.queue && ns && name && ctrl_key_join(key, sizeof(key), ns, name) == 0)
+		ctrl_workqueue_add(bc->o.queue, key);
+}
+
 void app_backup_on_snapshot(void *payload, const json_t *obj)
 {
 	app_backup_ctrl *bc = payload;
-	const char *backup = ctrl_label(obj, APP_LABEL_BACKUP);
 	const char *ns = ctrl_meta(obj, "namespace");
-	char key[CTRL_KEY_MAX];
+	const json_t *owner = ctrl_owner_controller(obj);
 
 	pthread_mutex_lock(&bc->mu);
 	bc->snap_gen++;
 	pthread_cond_broadcast(&bc->snap_cond);
 	pthread_mutex_unlock(&bc->mu);
-	if (bc->o.queue && backup && ns &&
-	    ctrl_key_join(key, sizeof(key), ns, backup) == 0)
-		ctrl_workqueue_add(bc->o.queue, key);
+	enqueue_backup(bc, ns, ctrl_label(obj, APP_LABEL_BACKUP));
+	/* The label is left out when the Backup's name is too long for one. */
+	if (ss_streq(json_string_value(json_object_get(owner, "kind")), "Backup") &&
+	    ss_streq(json_string_value(json_object_get(owner, "apiVersion")),
+		     APP_API_VERSION))
+		enqueue_backup(bc, ns, json_string_value(json_object_get(owner, "name")));
 }
 
 void app_backup_on_snapshot_update(void *payload, const json_t *old, const json_t *now)
@@ -295,6 +306,10 @@ typedef struct {
 	const char *cond_type;
 	const char *cond_reason;
 	const char *cond_message;
+	/* Step 1 of a Complete Backup: the Restorable condition to write, and
+	 * whether the write turned it False. */
+	const app_plan_restorability *restorable;
+	bool turned_unrestorable;
 } run;
 
 /* Copies *field into buf and points it there; "" becomes NULL (unknown),
@@ -1004,6 +1019,100 @@ static ctrl_result step_uploading(run *r)
 	return ctrl_result_done();
 }
 
+/* The VolumeSnapshots `backup` lists that the cache holds, as an array (a
+ * deleted one is simply not in it). 0, or the cache's error. */
+static int listed_snapshots(json_t **out, run *r, const json_t *backup)
+{
+	const json_t *listed =
+		json_object_get(json_object_get(backup, "status"), "snapshots");
+	const json_t *entry;
+	json_t *arr = json_array();
+	size_t i;
+	int rc = 0;
+
+	if (arr == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	json_array_foreach((json_t *)listed, i, entry)
+	{
+		const char *name =
+			json_string_value(json_object_get(entry, "volumeSnapshotName"));
+		char key[CTRL_KEY_MAX];
+		json_t *vs = NULL;
+
+		if (name == NULL || ctrl_key_join(key, sizeof(key), r->ns, name) < 0)
+			continue; /* no such object can exist */
+		rc = ctrl_store_get(&vs, r->bc->o.snapshots, key);
+		if (rc == SS_ENOTFOUND)
+			rc = 0; /* deleted */
+		else if (rc == 0 && json_array_append_new(arr, vs) != 0)
+			rc = ss_error_set(SS_ENOMEM, "out of memory");
+		if (rc < 0)
+			goto cleanup;
+	}
+	*out = arr;
+	arr = NULL;
+cleanup:
+	json_decref(arr);
+	return rc;
+}
+
+static int mutate_restorable(json_t *obj, void *payload)
+{
+	run *r = payload;
+	const app_plan_restorability *rs = r->restorable;
+	ctrl_condition c = { APP_CONDITION_RESTORABLE,
+			     rs->restorable ? CTRL_CONDITION_TRUE : CTRL_CONDITION_FALSE,
+			     rs->reason, rs->message, -1 };
+	bool was_false = ctrl_condition_is_false(obj, APP_CONDITION_RESTORABLE);
+	bool changed = false;
+	int rc;
+
+	r->turned_unrestorable = false;
+	if (!ctrl_condition_is_true(obj, "Complete"))
+		return CTRL_MUTATE_SKIP;
+	rc = ctrl_condition_set(&changed, obj, &c, r->bc->o.clock);
+	if (rc < 0)
+		return rc;
+	r->turned_unrestorable = changed && !was_false && !rs->restorable;
+	return changed ? 0 : CTRL_MUTATE_SKIP;
+}
+
+/* Step 1 for a Complete Backup: the Restorable condition, from the
+ * VolumeSnapshots in the cache (backup_plan.h), written when it changes. */
+static ctrl_result step_restorable(run *r, const json_t *cached)
+{
+	ctrl_write_opts wo = CTRL_WRITE_OPTS_INIT;
+	app_plan_restorability rs;
+	json_t *snaps = NULL;
+	int rc;
+
+	/* Without the snapshot API the cache is empty, not the world; a
+	 * Backup being deleted loses its snapshots by design. */
+	if (r->bc->o.snapshot_api_missing || ctrl_meta(cached, "deletionTimestamp"))
+		return ctrl_result_done();
+	if (listed_snapshots(&snaps, r, cached) < 0)
+		return ctrl_result_error();
+	rc = app_plan_restorable(&rs, cached, snaps);
+	json_decref(snaps);
+	if (rc < 0)
+		return ctrl_result_done(); /* no uid: not from the API server */
+	r->restorable = &rs;
+	wo.start = cached;
+	rc = ctrl_write_status(&r->obj, r->bc->o.client, &app_backups, r->ns, r->name,
+			       mutate_restorable, r, &wo);
+	if (rc == SS_ENOTFOUND)
+		return ctrl_result_done();
+	if (rc < 0)
+		return ctrl_result_error();
+	if (r->turned_unrestorable) {
+		ss_log(SS_LOG_WARN, "backup not restorable", SS_LS("backup", r->key),
+		       SS_LS("reason", rs.reason), SS_LS("message", rs.message));
+		event(r, CTRL_EVENT_WARNING, "NotRestorable", "%s: %s", rs.reason,
+		      rs.message);
+	}
+	return ctrl_result_done();
+}
+
 static const app_plan_candidate *find_pod(const app_plan_candidates *cands,
 					  const char *pod)
 {
@@ -1337,18 +1446,22 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 	r->bc = bc;
 	r->key = key;
 	/* 1: the cache says whether there is anything to do; a lock session is
-	 * only ever started from the API's latest copy. */
+	 * only ever started from the API's latest copy. A finished Backup is
+	 * left alone but for a Complete one's Restorable condition. */
 	if (ctrl_store_get(&cached, bc->o.backups, key) < 0 || cached == NULL ||
-	    (finished(cached) && !paused(cached))) {
+	    ctrl_key_split(key, r->ns, sizeof(r->ns), r->name, sizeof(r->name)) < 0) {
 		json_decref(cached);
 		res = ctrl_result_done();
 		goto done;
 	}
-	json_decref(cached);
-	if (ctrl_key_split(key, r->ns, sizeof(r->ns), r->name, sizeof(r->name)) < 0) {
-		res = ctrl_result_done();
+	if (finished(cached) && !paused(cached)) {
+		res = ctrl_condition_is_true(cached, "Complete")
+			      ? step_restorable(r, cached)
+			      : ctrl_result_done();
+		json_decref(cached);
 		goto done;
 	}
+	json_decref(cached);
 	rc = kube_get(&r->obj, bc->o.client, &app_backups, r->ns, r->name);
 	if (rc == SS_ENOTFOUND || (rc == 0 && ((finished(r->obj) && !paused(r->obj)) ||
 					       ctrl_meta(r->obj, "deletionTimestamp")))) {

@@ -4,7 +4,10 @@
  * held a BACKUP STAGE lock, with the replication position that matches.
  *
  * One reconcile of a Backup, in numbered steps (backup.c):
- *   1. read the Backup; a finished one (Complete or Failed) is left alone;
+ *   1. read the Backup; a finished one (Complete or Failed) is left alone,
+ *      except that a Complete one gets the condition Restorable from the
+ *      VolumeSnapshots in the cache (app_plan_restorable), written when it
+ *      changes, with a Warning Event NotRestorable when it turns False;
  *   2. decode the spec (InvalidSpec);
  *   3. Uploading: wait outside the lock for readyToUse, then Complete;
  *   4. Locked at the start of a reconcile means a lock session of an
@@ -33,6 +36,7 @@
 #ifndef SNAPSTAGE_APP_BACKUP_H
 #define SNAPSTAGE_APP_BACKUP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -59,6 +63,9 @@ typedef struct {
 	ctrl_store *backups;	   /* required: the Backup informer's cache */
 	ctrl_store *pods;	   /* required: Pods, indexed by APP_INDEX_NAMESPACE */
 	ctrl_store *snapshots;	   /* required: VolumeSnapshots */
+	/* The snapshot API is not served and `snapshots` is an empty stand-in:
+	 * Restorable is not judged from it. */
+	bool snapshot_api_missing;
 	ctrl_workqueue *queue;	   /* the controller's queue; may be set
 				      later with app_backup_ctrl_set_queue() */
 	ctrl_events *events;	   /* optional */
@@ -85,7 +92,10 @@ void app_backup_ctrl_set_queue(app_backup_ctrl *bc, ctrl_workqueue *queue);
 ctrl_result app_backup_reconcile(void *payload, const char *key);
 
 /* VolumeSnapshot informer handlers: wake a lock session waiting for a cut
- * and enqueue the Backup named by the snapstage.io/backup label. Pass the
+ * and enqueue the Backup named by the snapstage.io/backup label and the one
+ * named by the controller ownerReference (kind Backup, apiVersion
+ * snapstage.io/v1alpha1; the label is left out of a name longer than 63
+ * characters). Called for adds, updates and deletes. Pass the
  * app_backup_ctrl as the handlers' payload. (Backups themselves are queued
  * by ctrl_controller_key_handlers().) */
 void app_backup_on_snapshot(void *payload, const json_t *obj);

@@ -3,7 +3,8 @@
  *
  * Layout: reading a Pod (owner, ordinal, readiness, port, volumes); the
  * candidates of a target; choosing the server to lock; a VolumeSnapshot's
- * status; the VolumeSnapshot to create.
+ * status; the VolumeSnapshot to create; whether a Complete Backup's
+ * VolumeSnapshots can still be restored from.
  *
  * Everything the reconciler later shows a user (a Failed message, a
  * fallback Warning) is written here, so the texts name the pod, the volume
@@ -836,6 +837,9 @@ static int build_annotations(json_t *ann, const app_plan_snapshot_in *in)
 					pos->primary_binlog_position);
 	if (rc == 0)
 		rc = own_annotation(ann, APP_ANNOTATION_SOURCE_ROLE, in->source_role);
+	if (rc == 0)
+		rc = own_annotation(ann, APP_ANNOTATION_LOCK_STAGE,
+				    app_lock_stage_name(in->spec->lock.stage));
 	return rc;
 }
 
@@ -900,4 +904,134 @@ int app_plan_snapshot_object(json_t **out, const app_plan_snapshot_in *in)
 done:
 	json_decref(vs);
 	return rc;
+}
+
+/* ---- whether a Complete Backup can be restored ------------------------------ */
+
+/* The VolumeSnapshot `name` of namespace `ns` among `snapshots`, or NULL. */
+static const json_t *find_snapshot(const json_t *snapshots, const char *ns,
+				   const char *name)
+{
+	const json_t *vs;
+	size_t i;
+
+	json_array_foreach((json_t *)snapshots, i, vs)
+	{
+		if (ss_streq(ctrl_meta(vs, "name"), name) &&
+		    ss_streq(ctrl_meta(vs, "namespace"), ns))
+			return vs;
+	}
+	return NULL;
+}
+
+/* Whether an ownerReference of `obj` carries `uid`. */
+static bool owned_by_uid(const json_t *obj, const char *uid)
+{
+	const json_t *ref;
+	size_t i;
+
+	json_array_foreach(at2(obj, "metadata", "ownerReferences"), i, ref)
+	{
+		if (ss_streq(str_at(ref, "uid"), uid))
+			return true;
+	}
+	return false;
+}
+
+/* "owned by Backup x (uid u)" for the controller (else first) owner of
+ * `obj`, or "with no owner". */
+static void describe_owner(char *buf, size_t cap, const json_t *obj)
+{
+	const json_t *ref = controller_ref(obj);
+	const char *kind, *name, *uid;
+
+	if (ref == NULL)
+		ref = json_array_get(at2(obj, "metadata", "ownerReferences"), 0);
+	if (ref == NULL) {
+		snprintf(buf, cap, "with no owner");
+		return;
+	}
+	kind = str_at(ref, "kind");
+	name = str_at(ref, "name");
+	uid = str_at(ref, "uid");
+	snprintf(buf, cap, "owned by %s %s (uid %s)", kind ? kind : "?",
+		 name ? name : "?", uid ? uid : "?");
+}
+
+static const char *sep(const msg *m)
+{
+	return m->len > 0 ? "; " : "";
+}
+
+/* Adds what is wrong with status.snapshots[i] (`entry`), if anything, to
+ * `missing` (gone, or not this Backup's) or `failed` (error, not ready). */
+static void judge_snapshot(msg *missing, msg *failed, const json_t *entry, size_t i,
+			   const json_t *snapshots, const char *ns, const char *uid)
+{
+	const char *name = str_at(entry, "volumeSnapshotName");
+	const json_t *vs;
+	app_plan_vs_state st;
+	char owner[APP_NAME_BUF * 2 + 64];
+
+	if (empty(name)) {
+		msg_add(missing, "%sstatus.snapshots[%zu] names no VolumeSnapshot",
+			sep(missing), i);
+		return;
+	}
+	vs = find_snapshot(snapshots, ns, name);
+	if (vs == NULL) {
+		msg_add(missing, "%sVolumeSnapshot %s was deleted", sep(missing), name);
+	} else if (!owned_by_uid(vs, uid)) {
+		describe_owner(owner, sizeof(owner), vs);
+		msg_add(missing,
+			"%sVolumeSnapshot %s is not this Backup's: another object of "
+			"that name, %s",
+			sep(missing), name, owner);
+	} else if (app_plan_vs_state_read(&st, vs) != 0) {
+		msg_add(failed, "%s%s", sep(failed), ss_error_last()->message);
+	} else if (st.error != NULL) {
+		msg_add(failed, "%sVolumeSnapshot %s failed: %s", sep(failed), name,
+			st.error);
+	} else if (!st.ready_to_use) {
+		msg_add(failed, "%sVolumeSnapshot %s is no longer readyToUse",
+			sep(failed), name);
+	}
+}
+
+int app_plan_restorable(app_plan_restorability *out, const json_t *backup,
+			const json_t *snapshots)
+{
+	const char *name = ctrl_meta(backup, "name");
+	const char *ns = ctrl_meta(backup, "namespace");
+	const char *uid = ctrl_meta(backup, "uid");
+	const json_t *listed = at2(backup, "status", "snapshots");
+	char missing_buf[APP_PLAN_MESSAGE_MAX], failed_buf[APP_PLAN_MESSAGE_MAX];
+	msg missing = { missing_buf, sizeof(missing_buf), 0, false };
+	msg failed = { failed_buf, sizeof(failed_buf), 0, false };
+	msg m = { out->message, sizeof(out->message), 0, false };
+	const json_t *entry;
+	size_t i;
+
+	if (empty(name) || empty(ns) || empty(uid))
+		return ss_error_set(SS_EINVALID,
+				    "judging whether a Backup is restorable needs its "
+				    "name, namespace and uid");
+	missing_buf[0] = failed_buf[0] = out->message[0] = '\0';
+	if (json_array_size(listed) == 0)
+		msg_add(&missing, "the Backup lists no VolumeSnapshots");
+	json_array_foreach((json_t *)listed, i, entry)
+		judge_snapshot(&missing, &failed, entry, i, snapshots, ns, uid);
+
+	out->restorable = missing.len == 0 && failed.len == 0;
+	if (out->restorable) {
+		out->reason = APP_REASON_SNAPSHOTS_READY;
+		msg_add(&m, "%zu VolumeSnapshot(s) exist and are ready to use",
+			json_array_size(listed));
+		return 0;
+	}
+	out->reason = missing.len > 0 ? APP_REASON_SNAPSHOT_MISSING
+				      : APP_REASON_SNAPSHOT_FAILED;
+	msg_add(&m, "%s%s%s", missing_buf, missing.len > 0 && failed.len > 0 ? "; " : "",
+		failed_buf);
+	return 0;
 }

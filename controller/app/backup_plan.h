@@ -6,6 +6,18 @@
  * I/O, reads a clock or allocates except where a function returns JSON; the
  * reconciler (backup.c) does the talking and calls these to decide.
  *
+ * Restorable reasons (app_plan_restorable; condition Restorable of a
+ * Complete Backup):
+ *   SnapshotsReady       True: every listed VolumeSnapshot exists, is this
+ *                        Backup's (ownerReference with its uid), has no
+ *                        error and is readyToUse
+ *   SnapshotMissing      False: a listed VolumeSnapshot is gone, or an
+ *                        object of that name is not this Backup's (or the
+ *                        Backup lists none). Final: a same-named new object
+ *                        never has this Backup's uid
+ *   SnapshotFailed       False: a listed VolumeSnapshot has status.error or
+ *                        is no longer readyToUse (may turn True again)
+ *
  * Failure reasons are the Backup's `Failed` condition reasons (docs/api.md):
  *   TargetNotFound       no pod matches the target (or its StatefulSet has none)
  *   TooManyPods          the target selects more than APP_PLAN_MAX_CANDIDATES
@@ -53,6 +65,17 @@
 #define APP_ANNOTATION_PRIMARY_BINLOG_FILE "snapstage.io/primary-binlog-file"
 #define APP_ANNOTATION_PRIMARY_BINLOG_POSITION "snapstage.io/primary-binlog-position"
 #define APP_ANNOTATION_SOURCE_ROLE "snapstage.io/source-role"
+/* The BACKUP STAGE the Backup's spec asked for (spec.lock.stage: FLUSH,
+ * BLOCK_DDL or BLOCK_COMMIT), so a bare VolumeSnapshot says how consistent
+ * its cut is. */
+#define APP_ANNOTATION_LOCK_STAGE "snapstage.io/lock-stage"
+
+/* The Backup condition that says whether a Complete Backup can still be
+ * restored from (app_plan_restorable), and its reasons. */
+#define APP_CONDITION_RESTORABLE "Restorable"
+#define APP_REASON_SNAPSHOTS_READY "SnapshotsReady"
+#define APP_REASON_SNAPSHOT_MISSING "SnapshotMissing"
+#define APP_REASON_SNAPSHOT_FAILED "SnapshotFailed"
 
 #define APP_PLAN_MAX_CANDIDATES 32
 #define APP_PLAN_MESSAGE_MAX 2048
@@ -183,9 +206,10 @@ typedef struct {
  * it has it), APP_LABEL_POD, APP_LABEL_CLAIM, APP_LABEL_VOLUME, and the
  * copyable spec.snapshot.labels (app_label_is_copyable; snapstage's own
  * keys win over them); annotations: the position and role keys above
- * (positions that are empty/unknown are left out) plus
- * spec.snapshot.annotations; an ownerReference to the Backup (controller
- * true, blockOwnerDeletion true); spec.source.persistentVolumeClaimName and
+ * (positions that are empty/unknown are left out), APP_ANNOTATION_LOCK_STAGE
+ * (spec.lock.stage) and spec.snapshot.annotations; an ownerReference to
+ * the Backup (controller true, blockOwnerDeletion true);
+ * spec.source.persistentVolumeClaimName and
  * spec.volumeSnapshotClassName when the spec names a class. Values that are
  * too long or invalid for a label are left out of the labels (never
  * truncated into something else); a user label or annotation under one of
@@ -193,5 +217,28 @@ typedef struct {
  * so it can never pose as the position. The Backup must have a name,
  * namespace and uid (SS_EINVALID). */
 int app_plan_snapshot_object(json_t **out, const app_plan_snapshot_in *in);
+
+/* Whether a Complete Backup can still be restored from. */
+typedef struct {
+	bool restorable;
+	const char *reason; /* static: one of the APP_REASON_* above */
+	/* Names the snapshot(s) at fault and what is wrong with each (cut
+	 * with "..." when long); for True, how many are ready. */
+	char message[APP_PLAN_MESSAGE_MAX];
+} app_plan_restorability;
+
+/* Judges `backup` (a Backup object) by the VolumeSnapshots it lists in
+ * status.snapshots[].volumeSnapshotName against `snapshots` (a JSON array
+ * of VolumeSnapshot objects as the cache holds them, any order; NULL: none;
+ * objects of other namespaces are ignored; a listed name absent from it is
+ * deleted). A snapshot is this Backup's when an ownerReference carries the
+ * Backup's uid. SnapshotMissing wins over SnapshotFailed; its message also
+ * names the failed ones. A Backup listing no snapshot, or an entry without
+ * a name, is SnapshotMissing. The caller decides that the Backup is
+ * Complete; this does not look at its conditions. Every field of *out is
+ * written on success; a Backup without a name, namespace or uid is
+ * SS_EINVALID (*out untouched). */
+int app_plan_restorable(app_plan_restorability *out, const json_t *backup,
+			const json_t *snapshots);
 
 #endif

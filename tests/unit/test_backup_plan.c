@@ -1280,8 +1280,10 @@ static void test_snapshot_object_full(void **state)
 		get_str(ann, "snapstage.io/primary-binlog-position", NULL, NULL), "5678");
 	assert_string_equal(get_str(ann, "snapstage.io/source-role", NULL, NULL),
 			    "Replica");
+	assert_string_equal(get_str(ann, "snapstage.io/lock-stage", NULL, NULL),
+			    "BLOCK_COMMIT"); /* the default */
 	assert_string_equal(get_str(ann, "note", NULL, NULL), "hi");
-	assert_int_equal(json_object_size(ann), 9);
+	assert_int_equal(json_object_size(ann), 10);
 
 	refs = json_object_get(json_object_get(vs, "metadata"), "ownerReferences");
 	assert_int_equal(json_array_size(refs), 1);
@@ -1345,7 +1347,7 @@ static void test_snapshot_object_unknown_position_left_out(void **state)
 	assert_null(json_object_get(ann, "snapstage.io/binlog-position"));
 	assert_null(json_object_get(ann, "snapstage.io/primary-binlog-file"));
 	assert_null(json_object_get(ann, "snapstage.io/primary-binlog-position"));
-	assert_int_equal(json_object_size(ann), 3);
+	assert_int_equal(json_object_size(ann), 4); /* position, role, stage, note */
 	/* no schedule label on the Backup: none on the snapshot, not the spoof */
 	labels = json_object_get(json_object_get(vs, "metadata"), "labels");
 	assert_null(json_object_get(labels, "snapstage.io/schedule"));
@@ -1356,7 +1358,7 @@ static void test_snapshot_object_unknown_position_left_out(void **state)
 	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
 	ann = json_object_get(json_object_get(vs, "metadata"), "annotations");
 	assert_null(json_object_get(ann, "snapstage.io/gtid-binlog-pos"));
-	assert_int_equal(json_object_size(ann), 2); /* role and note */
+	assert_int_equal(json_object_size(ann), 3); /* role, stage and note */
 	json_decref(vs);
 	json_decref(b);
 }
@@ -1378,7 +1380,10 @@ static void test_snapshot_object_minimal(void **state)
 	/* no class: the cluster's default */
 	assert_null(
 		json_object_get(json_object_get(vs, "spec"), "volumeSnapshotClassName"));
-	assert_null(json_object_get(meta, "annotations"));
+	/* only the lock stage, which is always known */
+	assert_int_equal(json_object_size(json_object_get(meta, "annotations")), 1);
+	assert_string_equal(get_str(meta, "annotations", "snapstage.io/lock-stage", NULL),
+			    "BLOCK_COMMIT");
 	assert_int_equal(json_object_size(json_object_get(meta, "labels")), 4);
 	json_decref(vs);
 	json_decref(b);
@@ -1432,6 +1437,45 @@ static void test_snapshot_object_long_values(void **state)
 	json_decref(b);
 }
 
+/* The stage the spec asked for, over a user annotation of that key. */
+static void test_snapshot_object_lock_stage(void **state)
+{
+	static const char *const stages[] = { "FLUSH", "BLOCK_DDL", "BLOCK_COMMIT" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(stages) / sizeof(stages[0]); i++) {
+		app_backup_spec spec;
+		json_t *b = tu_json("{\"apiVersion\":\"snapstage.io/v1alpha1\","
+				    "\"kind\":\"Backup\",\"metadata\":{\"name\":"
+				    "\"adhoc\",\"namespace\":\"db\",\"uid\":\"u\"},"
+				    "\"spec\":{\"target\":{\"statefulSetName\":"
+				    "\"mariadb\",\"connection\":{\"credentialsSecretRef"
+				    "\":{\"name\":\"s\"}}},\"snapshot\":{\"annotations"
+				    "\":{\"snapstage.io/lock-stage\":\"NONE\"}}}}");
+		app_plan_snapshot_in in = { .backup = b,
+					    .spec = &spec,
+					    .volume = "data",
+					    .claim = "data-mariadb-0",
+					    .pod = "mariadb-0" };
+		const char *reason = NULL;
+		json_t *vs = NULL;
+
+		tu_json_set(b, "spec.lock", json_pack("{s:s}", "stage", stages[i]));
+		if (app_backup_spec_decode(&spec, b, &reason) != 0)
+			fail_msg("stage %s: %s", stages[i], ss_error_last()->message);
+		assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+		assert_string_equal(
+			get_str(vs, "metadata", "annotations", APP_ANNOTATION_LOCK_STAGE),
+			stages[i]);
+		assert_int_equal(json_object_size(json_object_get(
+					 json_object_get(vs, "metadata"), "annotations")),
+				 1);
+		json_decref(vs);
+		json_decref(b);
+	}
+}
+
 static void test_snapshot_object_refuses_incomplete_input(void **state)
 {
 	app_backup_spec spec;
@@ -1458,6 +1502,143 @@ static void test_snapshot_object_refuses_incomplete_input(void **state)
 	in.volume = NULL;
 	assert_int_equal(app_plan_snapshot_object(&vs, &in), SS_EINVALID);
 	assert_null(vs);
+	json_decref(b);
+}
+
+/* ---- whether a Complete Backup can be restored ------------------------------ */
+
+/* A Complete Backup "adhoc" (uid uid-backup) listing `names` (NULL-ended). */
+static json_t *complete_backup(const char *const *names)
+{
+	json_t *b = tu_json("{\"apiVersion\":\"snapstage.io/v1alpha1\","
+			    "\"kind\":\"Backup\",\"metadata\":{\"name\":\"adhoc\","
+			    "\"namespace\":\"db\",\"uid\":\"uid-backup\"},"
+			    "\"status\":{\"conditions\":[{\"type\":\"Complete\","
+			    "\"status\":\"True\",\"reason\":\"SnapshotsReady\"}]}}");
+	json_t *list = json_array();
+
+	for (; *names != NULL; names++)
+		json_array_append_new(list, json_pack("{s:s, s:s, s:b}", "volume", "v",
+						      "volumeSnapshotName", *names,
+						      "readyToUse", 1));
+	tu_json_set(b, "status.snapshots", list);
+	return b;
+}
+
+/* A VolumeSnapshot `name` in namespace db owned by the Backup with `uid`,
+ * with `status` (JSON text). */
+static json_t *owned_vs(const char *name, const char *uid, const char *status)
+{
+	json_t *vs =
+		json_pack("{s:s, s:s, s:{s:s, s:s, s:[{s:s, s:s, s:s, s:s, "
+			  "s:b}]}}",
+			  "apiVersion", "snapshot.storage.k8s.io/v1", "kind",
+			  "VolumeSnapshot", "metadata", "name", name, "namespace", "db",
+			  "ownerReferences", "apiVersion", "snapstage.io/v1alpha1",
+			  "kind", "Backup", "name", "adhoc", "uid", uid, "controller", 1);
+
+	assert_non_null(vs);
+	json_object_set_new(vs, "status", tu_json(status));
+	return vs;
+}
+
+#define READY "{\"readyToUse\":true,\"creationTime\":\"2026-11-23T03:00:01Z\"}"
+
+static void test_restorable(void **state)
+{
+	static const char *const two[] = { "adhoc-data", "adhoc-logs", NULL };
+	static const char *const none[] = { NULL };
+	static const struct {
+		const char *title;
+		const char *const *listed;
+		const char *logs_uid; /* the owner uid of adhoc-logs; NULL: deleted */
+		const char *logs_status;
+		bool want;
+		const char *reason;
+		const char *fragment; /* in the message */
+	} cases[] = {
+		{ "all present", two, "uid-backup", READY, true, "SnapshotsReady",
+		  "2 VolumeSnapshot(s) exist and are ready to use" },
+		{ "one deleted", two, NULL, NULL, false, "SnapshotMissing",
+		  "VolumeSnapshot adhoc-logs was deleted" },
+		{ "one of a different owner uid", two, "uid-older-adhoc", READY, false,
+		  "SnapshotMissing",
+		  "VolumeSnapshot adhoc-logs is not this Backup's: another object of "
+		  "that name, owned by Backup adhoc (uid uid-older-adhoc)" },
+		{ "one with an error", two, "uid-backup",
+		  "{\"readyToUse\":true,\"error\":{\"message\":\"disk gone\"}}", false,
+		  "SnapshotFailed", "VolumeSnapshot adhoc-logs failed: disk gone" },
+		{ "readyToUse false", two, "uid-backup", "{\"readyToUse\":false}", false,
+		  "SnapshotFailed", "VolumeSnapshot adhoc-logs is no longer readyToUse" },
+		{ "no snapshots listed", none, "uid-backup", READY, false,
+		  "SnapshotMissing", "the Backup lists no VolumeSnapshots" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *b = complete_backup(cases[i].listed);
+		json_t *snaps = json_array();
+		app_plan_restorability out;
+
+		json_array_append_new(snaps, owned_vs("adhoc-data", "uid-backup", READY));
+		if (cases[i].logs_uid != NULL)
+			json_array_append_new(snaps,
+					      owned_vs("adhoc-logs", cases[i].logs_uid,
+						       cases[i].logs_status));
+		/* another namespace's object of that name never counts */
+		json_array_append_new(snaps, owned_vs("adhoc-logs", "uid-backup", READY));
+		tu_json_set(json_array_get(snaps, json_array_size(snaps) - 1),
+			    "metadata.namespace", json_string("other"));
+		memset(&out, 0x5a, sizeof(out));
+		assert_int_equal(app_plan_restorable(&out, b, snaps), 0);
+		if (out.restorable != cases[i].want)
+			fail_msg("%s: restorable %d, want %d (%s)", cases[i].title,
+				 out.restorable, cases[i].want, out.message);
+		assert_string_equal(out.reason, cases[i].reason);
+		assert_contains(out.message, cases[i].fragment);
+		json_decref(snaps);
+		json_decref(b);
+	}
+}
+
+/* Missing wins over failed and both are named; no cache at all is every
+ * snapshot deleted; a Backup without a uid cannot be judged. */
+static void test_restorable_mixed_and_bad_input(void **state)
+{
+	static const char *const two[] = { "adhoc-data", "adhoc-logs", NULL };
+	json_t *b = complete_backup(two);
+	json_t *snaps = json_array();
+	app_plan_restorability out;
+
+	(void)state;
+	json_array_append_new(
+		snaps, owned_vs("adhoc-data", "uid-backup", "{\"readyToUse\":false}"));
+	assert_int_equal(app_plan_restorable(&out, b, snaps), 0);
+	assert_false(out.restorable);
+	assert_string_equal(out.reason, "SnapshotMissing");
+	assert_string_equal(out.message,
+			    "VolumeSnapshot adhoc-logs was deleted; VolumeSnapshot "
+			    "adhoc-data is no longer readyToUse");
+
+	assert_int_equal(app_plan_restorable(&out, b, NULL), 0);
+	assert_string_equal(out.reason, "SnapshotMissing");
+	assert_string_equal(out.message, "VolumeSnapshot adhoc-data was deleted; "
+					 "VolumeSnapshot adhoc-logs was deleted");
+
+	/* an entry without a name */
+	tu_json_set(b, "status.snapshots[1].volumeSnapshotName", NULL);
+	json_array_append_new(snaps, owned_vs("adhoc-logs", "uid-backup", READY));
+	json_array_set_new(snaps, 0, owned_vs("adhoc-data", "uid-backup", READY));
+	assert_int_equal(app_plan_restorable(&out, b, snaps), 0);
+	assert_string_equal(out.reason, "SnapshotMissing");
+	assert_string_equal(out.message, "status.snapshots[1] names no VolumeSnapshot");
+
+	tu_json_set(b, "metadata.uid", NULL);
+	memset(&out, 0x5a, sizeof(out));
+	assert_int_equal(app_plan_restorable(&out, b, snaps), SS_EINVALID);
+	assert_int_equal(out.message[0], 0x5a); /* untouched */
+	json_decref(snaps);
 	json_decref(b);
 }
 
@@ -1494,7 +1675,10 @@ int main(void)
 		cmocka_unit_test(test_snapshot_object_unknown_position_left_out),
 		cmocka_unit_test(test_snapshot_object_minimal),
 		cmocka_unit_test(test_snapshot_object_long_values),
+		cmocka_unit_test(test_snapshot_object_lock_stage),
 		cmocka_unit_test(test_snapshot_object_refuses_incomplete_input),
+		cmocka_unit_test(test_restorable),
+		cmocka_unit_test(test_restorable_mixed_and_bad_input),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
