@@ -56,6 +56,11 @@ app_source_state app_restore_backup_state(const json_t *backup, const char **why
 	} else if (!ctrl_condition_is_true(backup, "Complete")) {
 		state = APP_SOURCE_WAIT;
 		phrase = "the Backup is not complete yet";
+	} else if (ctrl_condition_is_false(backup, APP_CONDITION_RESTORABLE)) {
+		/* A snapshot was deleted or failed after the Backup completed. */
+		state = APP_SOURCE_FAILED;
+		phrase = "its VolumeSnapshots are no longer restorable (condition "
+			 "Restorable False)";
 	} else {
 		/* The raw array rather than app_backup_status_decode(), which
 		 * skips entries without a volume: every entry must be ready. */

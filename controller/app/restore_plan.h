@@ -72,8 +72,10 @@ int app_restore_pick_backup(const char **out_name, int64_t *out_data_time_ns,
 /* Whether a Backup can be restored from now. */
 typedef enum { APP_SOURCE_OK, APP_SOURCE_WAIT, APP_SOURCE_FAILED } app_source_state;
 
-/* APP_SOURCE_FAILED: being deleted, Failed True, or Complete True without
- * any snapshot listed (a finished Backup never gains one); NULL backup.
+/* APP_SOURCE_FAILED: being deleted, Failed True, Complete True with
+ * condition Restorable False (a VolumeSnapshot was deleted or failed since;
+ * backup_plan.h), or Complete True without any snapshot listed (a finished
+ * Backup never gains one); NULL backup.
  * APP_SOURCE_WAIT: neither Complete nor Failed yet, or Complete with a
  * snapshot not readyToUse yet. APP_SOURCE_OK otherwise. *why (may be NULL)
  * is a short static phrase for the status message, never NULL. */

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/backup_plan.h"
+#include "ctrl/conditions.h"
 #include "util/clock.h"
 #include "util/error.h"
 
@@ -35,6 +37,17 @@ static const app_retention_why bucket_whys[B_COUNT] = {
 const char *app_retention_verdict_name(app_retention_verdict v)
 {
 	return v == APP_RETENTION_KEEP ? "keep" : "prune";
+}
+
+app_retention_state app_retention_state_of(const json_t *backup)
+{
+	if (ctrl_condition_is_true(backup, "Complete"))
+		return ctrl_condition_is_false(backup, APP_CONDITION_RESTORABLE)
+			       ? APP_RETENTION_FAILED
+			       : APP_RETENTION_COMPLETED;
+	if (ctrl_condition_is_true(backup, "Failed"))
+		return APP_RETENTION_FAILED;
+	return APP_RETENTION_RUNNING;
 }
 
 /* The fixed text of the reasons that name no bucket. */

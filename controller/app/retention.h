@@ -6,14 +6,24 @@
  * time zone, which util/tz computes), calls app_retention_decide() and then
  * deletes the PRUNE ones, or with dryRun only reports them. Nothing here
  * reads a clock, knows a time zone or talks to the API server, so every
- * rule is tested from a table (tests/unit/test_retention.c).
+ * rule is tested from a table (tests/unit/test_retention.c); the one
+ * function over JSON, app_retention_state_of(), reads a Backup's
+ * conditions.
  *
  * The rules (spec.retention in docs/api.md; restic's `forget` where that is
  * silent):
  *
- *  - Only COMPLETED Backups (condition Complete true and every snapshot
- *    ready to use) count toward keepLast and the bucket rules. FAILED and
- *    RUNNING ones never do.
+ *  - Only COMPLETED Backups count toward keepLast and the bucket rules.
+ *    FAILED and RUNNING ones never do. app_retention_state_of() classifies
+ *    a Backup: COMPLETED is condition Complete True and Restorable not
+ *    False; FAILED is Failed True, and also Complete True with Restorable
+ *    False (a VolumeSnapshot of it was deleted, replaced or failed since it
+ *    completed; backup_plan.h). Such a Backup cannot be restored from, so it
+ *    must not take a keepLast place or a bucket, nor be the newest
+ *    COMPLETED one that is never pruned, where it would displace a Backup
+ *    that can be restored; keepFailed keeps it for inspection like any
+ *    failed Backup, and beyond keepFailed it is pruned (also when its
+ *    snapshot might become ready again).
  *  - keepLast N keeps the N newest COMPLETED Backups.
  *  - keepHourly/Daily/Weekly/Monthly/Yearly N: walking the COMPLETED
  *    Backups newest first, a Backup whose bucket (its local hour, day, ISO
@@ -69,6 +79,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "app/api.h"
 
 /* The most Backups one call decides about; more is SS_ETOOLARGE. A schedule
@@ -78,10 +90,14 @@
 #define APP_RETENTION_REASON_MAX 48
 
 typedef enum {
-	APP_RETENTION_COMPLETED, /* Complete true, every snapshot readyToUse */
-	APP_RETENTION_FAILED,	 /* Failed true */
+	APP_RETENTION_COMPLETED, /* Complete True, Restorable not False */
+	APP_RETENTION_FAILED,	 /* Failed True, or Complete with Restorable False */
 	APP_RETENTION_RUNNING	 /* anything not finished */
 } app_retention_state;
+
+/* The state of `backup` (a Backup object) for the rules, from its
+ * conditions as above. NULL or malformed reads as RUNNING (never pruned). */
+app_retention_state app_retention_state_of(const json_t *backup);
 
 /* A local civil time in the schedule's time zone. month 1-12, day 1-31,
  * hour 0-23; iso_year/iso_week the ISO 8601 week (Monday first; week 1-53;

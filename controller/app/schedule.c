@@ -614,12 +614,7 @@ static int prune(run *r, const ss_tz *tz)
 		app_backup_status_init(&bst);
 		app_backup_status_decode(&bst, b);
 		in[k].name = ctrl_meta(b, "name");
-		if (ctrl_condition_is_true(b, "Complete"))
-			in[k].state = APP_RETENTION_COMPLETED;
-		else if (ctrl_condition_is_true(b, "Failed"))
-			in[k].state = APP_RETENTION_FAILED;
-		else
-			in[k].state = APP_RETENTION_RUNNING;
+		in[k].state = app_retention_state_of(b);
 		in[k].pinned = pin && strcmp(pin, "true") == 0;
 		in[k].in_use = held(restores, r->name, in[k].name);
 		if (in[k].state != APP_RETENTION_RUNNING && bst.completion_ns > 0)

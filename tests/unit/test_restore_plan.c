@@ -404,6 +404,17 @@ static void test_backup_state(void **state)
 		/* an entry without a volume still counts */
 		{ B_OK, "status.snapshots[2]", "{\"readyToUse\":false}", APP_SOURCE_WAIT,
 		  "a snapshot of the Backup is not ready to use yet" },
+		/* a VolumeSnapshot was deleted or failed since it completed */
+		{ B_OK, "status.conditions[1]",
+		  "{\"type\":\"Restorable\",\"status\":\"False\","
+		  "\"reason\":\"SnapshotMissing\"}",
+		  APP_SOURCE_FAILED,
+		  "its VolumeSnapshots are no longer restorable (condition "
+		  "Restorable False)" },
+		{ B_OK, "status.conditions[1]",
+		  "{\"type\":\"Restorable\",\"status\":\"True\","
+		  "\"reason\":\"SnapshotsReady\"}",
+		  APP_SOURCE_OK, "complete with every snapshot ready to use" },
 		{ B_NO_SNAPSHOTS, NULL, NULL, APP_SOURCE_FAILED,
 		  "the Backup lists no snapshots" },
 		{ B_OK, "status.snapshots", "null", APP_SOURCE_FAILED,

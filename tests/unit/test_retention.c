@@ -648,9 +648,82 @@ static void test_huge_max_age(void **state)
 	assert_string_equal(out[1].reason, "newest successful backup");
 }
 
+/* A Backup with the given conditions (JSON text of the array). */
+static json_t *backup_with(const char *conditions)
+{
+	json_t *b = tu_json("{\"metadata\":{\"name\":\"b\"},\"status\":{}}");
+
+	tu_json_set(b, "status.conditions", tu_json(conditions));
+	return b;
+}
+
+#define COMPLETE_TRUE "{\"type\":\"Complete\",\"status\":\"True\",\"reason\":\"R\"}"
+#define FAILED_TRUE "{\"type\":\"Failed\",\"status\":\"True\",\"reason\":\"R\"}"
+#define RESTORABLE(st) "{\"type\":\"Restorable\",\"status\":\"" st "\",\"reason\":\"R\"}"
+
+/* app_retention_state_of(): a Complete Backup whose snapshots are gone
+ * (Restorable False) is FAILED, so keepLast 1 keeps the older restorable
+ * Backup instead of the newest one, and only keepFailed governs it. */
+static void test_not_restorable_is_failed(void **state)
+{
+	static const struct {
+		const char *conditions;
+		app_retention_state want;
+	} states[] = {
+		{ "[" COMPLETE_TRUE "]", DONE },
+		{ "[" COMPLETE_TRUE "," RESTORABLE("True") "]", DONE },
+		{ "[" COMPLETE_TRUE "," RESTORABLE("Unknown") "]", DONE },
+		{ "[" COMPLETE_TRUE "," RESTORABLE("False") "]", FAILED },
+		{ "[" FAILED_TRUE "]", FAILED },
+		{ "[]", RUNNING },
+		{ "[" RESTORABLE("False") "]", RUNNING },
+	};
+	app_retention rules = RULES(.keep_last = 1, .keep_failed = 0);
+	app_retention_backup in[2];
+	app_retention_decision out[2];
+	json_t *older, *newer;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		json_t *b = backup_with(states[i].conditions);
+
+		if (app_retention_state_of(b) != states[i].want)
+			fail_msg("%s: state %d, want %d", states[i].conditions,
+				 (int)app_retention_state_of(b), (int)states[i].want);
+		json_decref(b);
+	}
+	assert_int_equal(app_retention_state_of(NULL), RUNNING);
+
+	older = backup_with("[" COMPLETE_TRUE "," RESTORABLE("True") "]");
+	newer = backup_with("[" COMPLETE_TRUE "," RESTORABLE("False") "]");
+	memset(in, 0, sizeof(in));
+	in[0].name = "older";
+	in[0].state = app_retention_state_of(older);
+	in[0].time_ns = utc_ns("2025-03-04T10:00");
+	in[0].local = civil_at(in[0].time_ns, NULL);
+	in[1].name = "newer";
+	in[1].state = app_retention_state_of(newer);
+	in[1].time_ns = utc_ns("2025-03-05T10:00");
+	in[1].local = civil_at(in[1].time_ns, NULL);
+	assert_int_equal(app_retention_decide(out, NULL, in, 2, &rules, in[1].time_ns),
+			 0);
+	assert_int_equal(out[0].verdict, KEEP);
+	assert_string_equal(out[0].reason, "newest successful backup");
+	assert_int_equal(out[1].verdict, PRUNE);
+	assert_string_equal(out[1].reason, "beyond keepFailed");
+
+	rules.keep_failed = 1;
+	assert_int_equal(app_retention_decide(out, NULL, in, 2, &rules, in[1].time_ns),
+			 0);
+	assert_string_equal(out[0].reason, "newest successful backup");
+	assert_string_equal(out[1].reason, "keepFailed");
+	json_decref(older);
+	json_decref(newer);
+}
+
 int main(void)
 {
-	static struct CMUnitTest tests[N_CASES + 5];
+	static struct CMUnitTest tests[N_CASES + 6];
 	size_t n = 0;
 
 	for (size_t i = 0; i < N_CASES; i++) {
@@ -664,5 +737,6 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_too_many);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_invalid_input);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_huge_max_age);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_not_restorable_is_failed);
 	return _cmocka_run_group_tests("retention", tests, n, NULL, NULL);
 }
