@@ -4,8 +4,11 @@
 # mariadb.yaml) and the simulated storage driver. Every failure rule of the
 # Backup issue has a case here:
 #   happy       a replica is locked, both of its claims are snapshotted with
-#               labels, position annotations and an owner reference; status,
-#               Events and metrics say so;
+#               labels, position and lock-stage annotations and an owner
+#               reference; status, Events and metrics say so;
+#   restorable  the Complete Backup is Restorable True; one of its
+#               VolumeSnapshots deleted -> Restorable False SnapshotMissing,
+#               a NotRestorable Event and the RESTORABLE column;
 #   auth        a wrong password                 -> Failed AuthenticationFailed
 #   secret      a Secret that does not exist     -> Failed SecretNotFound
 #               (or lacks the key)                -> Failed SecretKeyMissing
@@ -45,6 +48,9 @@ phase_is() { [ "$(bk "$1" '{.status.phase}')" = "$2" ]; }
 failed_reason() { bk "$1" '{.status.conditions[?(@.type=="Failed")].reason}'; }
 is_failed_with() { [ "$(failed_reason "$1")" = "$2" ]; }
 is_complete() { [ "$(bk "$1" '{.status.conditions[?(@.type=="Complete")].status}')" = True ]; }
+restorable_is() { # backup status/reason
+    [ "$(bk "$1" '{.status.conditions[?(@.type=="Restorable")].status}/{.status.conditions[?(@.type=="Restorable")].reason}')" = "$2" ]
+}
 max_seen=0
 replicated() { # n: row n written on the primary is on both replicas
     [ "$(sql mariadb-1 "SELECT COUNT(*) FROM probe.t WHERE id=$1" 2>/dev/null)" = 1 ] &&
@@ -135,6 +141,8 @@ for s in happy-data happy-binlog; do
         fail "$s is not owned by the Backup"
     [ -n "$(kn get volumesnapshot "$s" -o jsonpath='{.metadata.annotations.snapstage\.io/gtid-slave-pos}')" ] ||
         fail "$s lacks the position annotation"
+    [ "$(kn get volumesnapshot "$s" -o jsonpath='{.metadata.annotations.snapstage\.io/lock-stage}')" = BLOCK_COMMIT ] ||
+        fail "$s lacks the lock-stage annotation"
     # The cut happened while the lock was held.
     cut=$(kn get volumesnapshot "$s" -o jsonpath='{.status.creationTime}')
     acq=$(bk happy '{.status.lock.acquiredTime}')
@@ -156,6 +164,19 @@ grep -q "^snapstage_backup_seconds_since_last_success{namespace=\"$ns\",target=\
     fail "no seconds-since-last-success gauge: $(grep '^snapstage_backup' <<<"$metrics" | grep -v _bucket)"
 ok "metrics: backups_total, lock hold histogram, time since last success"
 replicas_unlocked "after happy"
+
+# ---- restorable: a Complete Backup whose snapshot is deleted -----------------
+wait_for 30 "happy is Restorable True (SnapshotsReady)" restorable_is happy True/SnapshotsReady
+kn delete volumesnapshot happy-binlog --timeout=60s >/dev/null ||
+    fail "deleting VolumeSnapshot happy-binlog"
+wait_for 30 "happy is Restorable False (SnapshotMissing)" restorable_is happy False/SnapshotMissing
+bk happy '{.status.conditions[?(@.type=="Restorable")].message}' | grep -q happy-binlog ||
+    fail "the SnapshotMissing message does not name happy-binlog"
+wait_for 15 "a NotRestorable Event for happy" has_event happy NotRestorable
+kn get backups happy | grep -q "Completed *False" ||
+    fail "kubectl get backups does not show RESTORABLE False: $(kn get backups happy)"
+is_complete happy || fail "happy is no longer Complete"
+ok "RESTORABLE column False; the message names happy-binlog; still Complete"
 
 # ---- bad input: nothing is locked ---------------------------------------------
 SECRET=wrong-password backup auth

@@ -16,7 +16,7 @@
 #     and by a server dry run, with a message containing each of the file's
 #     `# expect:` fragments (the offending field's path first);
 #   - a Backup's status written through /status (phase, sourcePod,
-#     sourceRole, lock.heldMilliseconds, totalRestoreSize, a condition)
+#     sourceRole, lock.heldMilliseconds, totalRestoreSize, conditions)
 #     shows in the printer columns of `kubectl get backups` (and -o wide);
 #     status in a write to the main resource is ignored, a status that breaks
 #     the schema is refused; BackupSchedule and Restore columns are checked;
@@ -254,16 +254,18 @@ k patch bk "$bk" -n "$ns" --subresource=status --type=merge -p '{"status": {
     "phase": "Completed", "sourcePod": "mariadb-1", "sourceRole": "Replica",
     "totalRestoreSize": "10Gi", "lock": {"stage": "BLOCK_COMMIT", "heldMilliseconds": 842},
     "conditions": [{"type": "Failed", "status": "False", "reason": "Succeeded",
-        "message": "all snapshots ready", "lastTransitionTime": "2026-11-23T03:17:00Z"}]}}' \
+        "message": "all snapshots ready", "lastTransitionTime": "2026-11-23T03:17:00Z"},
+        {"type": "Restorable", "status": "False", "reason": "SnapshotMissing",
+        "message": "VolumeSnapshot x was deleted", "lastTransitionTime": "2026-11-24T03:17:00Z"}]}}' \
     >/dev/null || fail "patching the Backup's status through /status"
 expect_out "Backup status after the /status patch" "Completed mariadb-1 Replica 10Gi 842" \
     jp bk "$bk" '{.status.phase} {.status.sourcePod} {.status.sourceRole} {.status.totalRestoreSize} {.status.lock.heldMilliseconds}'
 out=$(k get backups -n "$ns")
 printf '%s\n' "$out"
-expect_out "kubectl get backups" "NAME STATUS SOURCE SIZE LOCK MS AGE
-$bk Completed mariadb-1 10Gi 842" table backups -n "$ns"
-expect_out "kubectl get backups -o wide" "NAME STATUS SOURCE ROLE SIZE LOCK MS REASON AGE
-$bk Completed mariadb-1 Replica 10Gi 842 Succeeded" table backups -n "$ns" -o wide
+expect_out "kubectl get backups" "NAME STATUS RESTORABLE SOURCE SIZE LOCK MS AGE
+$bk Completed False mariadb-1 10Gi 842" table backups -n "$ns"
+expect_out "kubectl get backups -o wide" "NAME STATUS RESTORABLE SOURCE ROLE SIZE LOCK MS REASON AGE
+$bk Completed False mariadb-1 Replica 10Gi 842 Succeeded" table backups -n "$ns" -o wide
 k patch bk "$bk" -n "$ns" --type=merge -p '{"status": {"phase": "Failed"}}' >/dev/null ||
     fail "patching the Backup"
 expect_out "status in a write to the main resource is ignored" Completed \
