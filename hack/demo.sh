@@ -5,8 +5,8 @@
 # --with-mariadb), installs the CRDs and the controller's RBAC, runs the
 # controller with its ServiceAccount's own token, writes some data, asks for
 # a backup, restores it into new claims (a Restore) and then the whole
-# StatefulSet in place after an accident, creates a BackupSchedule, and shows
-# each step with kubectl.
+# StatefulSet in place after an accident (the StatefulSet annotated to allow
+# it), creates a BackupSchedule, and shows each step with kubectl.
 #
 # Usage: hack/demo.sh [--teardown]   run the demo (--teardown: tear down at the end)
 #        hack/demo.sh down           stop the demo cluster and the controller
@@ -236,6 +236,8 @@ spec:
         credentialsSecretRef:
           name: mariadb-backup
 YAML
+note "opting in: only who may edit the StatefulSet can allow a restore to overwrite its volumes"
+run k -n "$NS" annotate statefulset mariadb snapstage.io/in-place-restore=allowed --overwrite
 run k -n "$NS" apply -f "$DIR/rollback.yaml"
 k -n "$NS" wait restore/rollback --for=condition=Complete --timeout=300s >/dev/null 2>&1 ||
     note "the Restore did not complete: see $DIR/logs/snapstage.log"

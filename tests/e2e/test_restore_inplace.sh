@@ -2,10 +2,13 @@
 # An in-place Restore of a primary/replica StatefulSet end to end: the real
 # snapstage binary (--enable-in-place-restore) against the mini-cluster
 # with a MariaDB primary + 2 replicas (hack/sim/mariadb.yaml). Cases:
-#   bad input  a missing StatefulSet (StatefulSetNotFound), an
-#              acknowledgeDataLoss that is false (NotAcknowledged), a
-#              missing replication Secret (SecretNotFound): each fails and
-#              leaves the StatefulSet at 3 replicas with its claims
+#   bad input  a StatefulSet without the opt-in annotation
+#              snapstage.io/in-place-restore: "allowed"
+#              (InPlaceRestoreNotAllowed); then, annotated, a missing
+#              StatefulSet (StatefulSetNotFound), an acknowledgeDataLoss
+#              that is false (NotAcknowledged), a missing replication Secret
+#              (SecretNotFound): each fails and leaves the StatefulSet at 3
+#              replicas with its claims and data
 #   crash      rows 1,2 and table shop.customers are backed up (Backup of
 #              a replica); row 3 is written and shop.customers dropped "by
 #              accident"; an in-place Restore of the Backup runs while the
@@ -15,7 +18,9 @@
 #   result     the primary holds exactly rows 1,2 and shop.customers, takes
 #              a new write, and both replicas replicate it; the replicas are
 #              read-only, the primary is not; every member's claims are
-#              this Restore's
+#              this Restore's; the old PersistentVolumes (kept Retained
+#              during the restore) are put back to Delete and go: none is
+#              left Released with policy Retain
 # Ends with a checked SIGTERM: exit 0 and no sanitizer report.
 #
 # Environment: SNAPSTAGE_CLUSTER_DIR (a running `hack/cluster.sh up
@@ -30,6 +35,7 @@ e2e_init test_restore_inplace inplace
 
 dump_on_fail() {
     kn get restores -o yaml 2>/dev/null | tail -n 60 || true
+    "$KUBECTL" get pv -o custom-columns=NAME:.metadata.name,PHASE:.status.phase,POLICY:.spec.persistentVolumeReclaimPolicy,CLAIM:.spec.claimRef.name 2>/dev/null || true
 }
 
 slave_status() { # pod: "Slave_IO_Running:Yes Slave_SQL_Running:Yes " or what it is
@@ -110,6 +116,18 @@ wait_for 30 "the accident reached mariadb-1" rows_are mariadb-1 1,2,3
 
 # ---- bad input: nothing changes ---------------------------------------------------------
 uids_before=$(claim_uids)
+pvs_before=$(kn get pvc -o jsonpath='{range .items[*]}{.spec.volumeName}{" "}{end}')
+in_place notallowed mariadb true mariadb
+wait_for 30 "a StatefulSet without the opt-in annotation: Failed InPlaceRestoreNotAllowed" \
+    cond_is notallowed Failed True InPlaceRestoreNotAllowed
+note "message: $(rs notallowed '{.status.message}')"
+replicas_are 3 || fail "InPlaceRestoreNotAllowed: the StatefulSet was scaled"
+[ "$(claim_uids)" = "$uids_before" ] || fail "InPlaceRestoreNotAllowed: claims changed"
+rows_are mariadb-0 1,2,3 || fail "InPlaceRestoreNotAllowed: the primary's data changed"
+ok "InPlaceRestoreNotAllowed: StatefulSet at 3 replicas, claims and data untouched"
+# Only who may edit the StatefulSet may allow overwriting it.
+kn annotate statefulset mariadb snapstage.io/in-place-restore=allowed >/dev/null ||
+    fail "annotating the StatefulSet"
 in_place nosts nosuch true mariadb
 wait_for 30 "a missing StatefulSet: Failed StatefulSetNotFound" \
     cond_is nosts Failed True StatefulSetNotFound
@@ -168,6 +186,16 @@ for p in 0 1 2; do
     done
 done
 ok "all 6 claims of the 3 members are the Restore's"
+# The old volumes were kept (Retain) while their claims were replaced, and
+# put back to their policy (Delete) only after Completed: the driver then
+# deletes them, so none is left Released with Retain.
+old_pvs_gone() {
+    local p
+    for p in $pvs_before; do
+        ! "$KUBECTL" get pv "$p" >/dev/null 2>&1 || return 1
+    done
+}
+wait_for 60 "the 6 old PersistentVolumes are put back to Delete and deleted" old_pvs_gone
 [ "$(sql mariadb-0 'SELECT @@read_only')" = 0 ] || fail "the primary is read-only"
 sql mariadb-0 "INSERT INTO shop.orders VALUES (10)" || fail "the primary refused a write"
 wait_for 30 "mariadb-1 replicates the new write" rows_are mariadb-1 1,2,10
