@@ -11,7 +11,10 @@
  *
  * The backoff sleeps the calling thread; with the defaults the worst case
  * is about 10+20+40+80 ms. Jitter comes from a per-thread xorshift state so
- * that controllers racing on one object do not retry in lockstep.
+ * that controllers racing on one object do not retry in lockstep. Under a
+ * request deadline (kube_deadline_set) a backoff that would reach it is not
+ * slept: the write fails with SS_ETIMEOUT at once (every GET and PUT is
+ * bounded by the client itself).
  */
 #include "ctrl/writes.h"
 
@@ -79,15 +82,20 @@ static uint64_t next_random(void)
 	return state;
 }
 
-/* Sleeps between half and all of `ms`. */
-static void sleep_jittered(long ms)
+/* Sleeps between half and all of `ms`; SS_ETIMEOUT, without sleeping,
+ * when that would reach this thread's request deadline. */
+static int sleep_jittered(long ms)
 {
 	int64_t full = (int64_t)ms * SS_NS_PER_MS, half = full / 2;
 	int64_t ns = half + (half > 0 ? (int64_t)(next_random() % (uint64_t)half) : 0);
 	struct timespec ts = { (time_t)(ns / SS_NS_PER_SEC), (long)(ns % SS_NS_PER_SEC) };
+	int error = kube_deadline_check_wait(ns, "retrying a conflict");
 
+	if (error < 0)
+		return error;
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+	return 0;
 }
 
 /* The object to apply the change to: a private copy of opts->start on the
@@ -225,7 +233,9 @@ static int write_loop(json_t **out, kube_client *c, const kube_resource *res,
 		json_decref(cur);
 		json_decref(work);
 		cur = work = NULL;
-		sleep_jittered(backoff);
+		error = sleep_jittered(backoff);
+		if (error < 0)
+			goto done;
 		backoff = backoff > max_backoff / 2 ? max_backoff : backoff * 2;
 	}
 

@@ -24,6 +24,10 @@
  * is a no-op without a write; an object being deleted accepts no new
  * finalizers (the API's rule, reported here as SS_EINVALID before asking).
  *
+ * Under a request deadline (kube_deadline_set in kube/client.h) every GET
+ * and PUT is bounded by it, and a conflict backoff that would reach it is
+ * not taken: the write fails with SS_ETIMEOUT instead.
+ *
  * Errors name the object, e.g. "update status of backups/ns/x: …", and keep
  * the code (SS_ENOTFOUND, SS_ECONFLICT after the last attempt, …), HTTP
  * status and reason of the failure underneath.

@@ -9,10 +9,17 @@
  * The bearer token is the only mutable client state: a token file is re-read
  * under `token_lock` and each request takes a private copy of the token, which
  * is wiped when the request ends.
+ *
+ * A request deadline is thread state, not client state: three thread-local
+ * variables read by kube_transport_begin() (the timeouts) and
+ * kube_request_do() (whether a Retry-After wait may be taken). Watches never
+ * look at it.
  */
 #include "kube/client.h"
 
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,6 +27,7 @@
 
 #include "kube/client_internal.h"
 #include "kube/status.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/str.h"
 
@@ -28,6 +36,7 @@
 #define WATCH_TIMEOUT_MARGIN_SECONDS 30
 /* Connections kept open for reuse (watch streams included). */
 #define KUBE_MAX_CONNECTIONS 64
+#define DEADLINE_WHAT_MAX 64
 
 struct kube_client {
 	kube_config *cfg;
@@ -64,6 +73,80 @@ void kube_global_cleanup(void)
 	if (global_users > 0 && --global_users == 0)
 		curl_global_cleanup();
 	pthread_mutex_unlock(&global_lock);
+}
+
+/* This thread's request deadline (kube_deadline_set). */
+static _Thread_local bool deadline_set;
+static _Thread_local int64_t deadline_at; /* CLOCK_MONOTONIC ns */
+static _Thread_local char deadline_what[DEADLINE_WHAT_MAX];
+
+void kube_deadline_set(int64_t mono_deadline_ns, const char *what)
+{
+	deadline_at = mono_deadline_ns;
+	ss_strlcpy(deadline_what, what ? what : "the request deadline",
+		   sizeof(deadline_what));
+	deadline_set = true;
+}
+
+void kube_deadline_clear(void)
+{
+	deadline_set = false;
+}
+
+int64_t kube_deadline_remaining_ns(void)
+{
+	if (!deadline_set)
+		return INT64_MAX;
+	return deadline_at - ss_clock_mono(ss_clock_system());
+}
+
+/* Whole milliseconds, rounded up so that a bound never ends early. */
+static long long ms_up(int64_t ns)
+{
+	return ns <= 0 ? 0 : (long long)((ns + SS_NS_PER_MS - 1) / SS_NS_PER_MS);
+}
+
+int kube_deadline_check_wait(int64_t wait_ns, const char *doing)
+{
+	int64_t left = kube_deadline_remaining_ns();
+
+	if (!deadline_set || wait_ns < left)
+		return 0;
+	return ss_error_set(
+		SS_ETIMEOUT, "%s%s%s ran out (a wait of %lld ms, %lld ms left)",
+		doing ? doing : "", doing ? ": " : "", deadline_what, ms_up(wait_ns),
+		left > 0 ? (long long)(left / SS_NS_PER_MS) : 0);
+}
+
+/* The shorter of a client timeout (0: none) and the time left. */
+static long bounded_ms(long client_ms, long long left_ms)
+{
+	return client_ms > 0 && client_ms <= left_ms ? client_ms : (long)left_ms;
+}
+
+/* The transfer and connect timeouts of a plain request: the client's, cut
+ * to this thread's deadline; SS_ETIMEOUT, before any I/O, when it passed. */
+static int request_timeouts(kube_transport *t, const kube_client *c,
+			    const kube_request *req, long *total_ms, long *connect_ms)
+{
+	int64_t left = kube_deadline_remaining_ns();
+	ss_buf what = SS_BUF_INIT(MAX_URL_BYTES + 16);
+
+	*total_ms = c->opts.timeout_ms;
+	*connect_ms = c->opts.connect_timeout_ms;
+	if (!deadline_set)
+		return 0;
+	if (left > 0) {
+		*total_ms = bounded_ms(*total_ms, ms_up(left));
+		*connect_ms = bounded_ms(*connect_ms, ms_up(left));
+		return 0;
+	}
+	kube_transport_describe(&what, t, req);
+	ss_error_set(SS_ETIMEOUT, "%s: %s ran out %lld ms ago; not sent",
+		     ss_buf_cstr(&what), deadline_what,
+		     (long long)(-left / SS_NS_PER_MS));
+	ss_buf_free(&what);
+	return SS_ETIMEOUT;
 }
 
 static time_t monotonic_seconds(void)
@@ -345,12 +428,15 @@ int kube_transport_begin(kube_transport *t, kube_client *c, const kube_request *
 			 bool streaming, bool force_token_reload)
 {
 	const char *method = req->method ? req->method : "GET";
+	long timeout_ms = 0, connect_ms = c->opts.connect_timeout_ms;
 	int error;
 
 	memset(t, 0, sizeof(*t));
 	ss_buf_init(&t->url, MAX_URL_BYTES);
 	ss_buf_init(&t->auth_header, MAX_AUTH_HEADER_BYTES);
 	error = build_url(t, c, req);
+	if (error == 0 && !streaming)
+		error = request_timeouts(t, c, req, &timeout_ms, &connect_ms);
 	if (error < 0)
 		return error;
 	t->easy = curl_easy_init();
@@ -384,7 +470,7 @@ int kube_transport_begin(kube_transport *t, kube_client *c, const kube_request *
 	curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
+	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
 	curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPIDLE, 30L);
 	curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPINTVL, 10L);
@@ -393,7 +479,7 @@ int kube_transport_begin(kube_transport *t, kube_client *c, const kube_request *
 	if (c->connect_to)
 		curl_easy_setopt(t->easy, CURLOPT_CONNECT_TO, c->connect_to);
 	if (!streaming)
-		curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, c->opts.timeout_ms);
+		curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
 	set_tls(t->easy, c->cfg);
 
 	if (!strcmp(method, "GET"))
@@ -433,8 +519,14 @@ int kube_transport_error(const kube_transport *t, CURLcode rc, const kube_reques
 	int code = rc == CURLE_OPERATION_TIMEDOUT ? SS_ETIMEOUT : SS_ETRANSPORT;
 
 	kube_transport_describe(&what, t, req);
-	ss_error_set(code, "%s: %s", ss_buf_cstr(&what),
-		     t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+	/* Cut by the deadline rather than by the client's own timeout? */
+	if (code == SS_ETIMEOUT && kube_deadline_remaining_ns() < SS_NS_PER_MS)
+		ss_error_set(code, "%s: %s ran out: %s", ss_buf_cstr(&what),
+			     deadline_what,
+			     t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+	else
+		ss_error_set(code, "%s: %s", ss_buf_cstr(&what),
+			     t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
 	ss_buf_free(&what);
 	return code;
 }
@@ -490,6 +582,34 @@ static bool should_retry_later(const kube_status *st)
 		(st->http_status >= 500 && st->http_status <= 599));
 }
 
+/* Waits out the server's Retry-After (capped) before another attempt,
+ * unless the wait would reach this thread's deadline: then the answer is
+ * not retried and is recorded as SS_ETIMEOUT, keeping what the server said. */
+static int wait_retry_after(const kube_client *c, const kube_status *st,
+			    const kube_transport *t, const kube_request *req)
+{
+	int wait = st->retry_after_seconds;
+	int64_t left = kube_deadline_remaining_ns();
+	ss_buf what = SS_BUF_INIT(MAX_URL_BYTES + 16);
+	kube_status refused = *st;
+
+	if (wait > c->opts.max_retry_after_seconds)
+		wait = c->opts.max_retry_after_seconds;
+	if (!deadline_set || (int64_t)wait * SS_NS_PER_SEC < left) {
+		sleep_seconds(wait);
+		return 0;
+	}
+	refused.code = SS_ETIMEOUT;
+	snprintf(refused.message, sizeof(refused.message),
+		 "%.300s; not retried: %s ran out (Retry-After %d s, %lld ms left)",
+		 st->message[0] ? st->message : ss_error_code_name(st->code),
+		 deadline_what, wait, left > 0 ? (long long)(left / SS_NS_PER_MS) : 0);
+	kube_transport_describe(&what, t, req);
+	kube_status_record(&refused, ss_buf_cstr(&what));
+	ss_buf_free(&what);
+	return SS_ETIMEOUT;
+}
+
 int kube_request_do(json_t **out, kube_client *c, const kube_request *req)
 {
 	char *payload = NULL;
@@ -542,12 +662,10 @@ int kube_request_do(json_t **out, kube_client *c, const kube_request *req)
 		    kube_client_has_token_file(c)) {
 			token_reloaded = true; /* the token may have rotated */
 		} else if (should_retry_later(&st) && retries < c->opts.max_retries) {
-			int wait = st.retry_after_seconds;
-
-			if (wait > c->opts.max_retry_after_seconds)
-				wait = c->opts.max_retry_after_seconds;
 			retries++;
-			sleep_seconds(wait);
+			error = wait_retry_after(c, &st, &t, req);
+			if (error < 0)
+				goto done;
 		} else {
 			ss_buf what = SS_BUF_INIT(MAX_URL_BYTES + 16);
 

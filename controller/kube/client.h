@@ -14,6 +14,8 @@
  *   - With a token file (in-cluster), the token is re-read every
  *     `token_refresh_seconds` and at once after a 401, which is then retried
  *     once: rotated service-account tokens just work.
+ *   - A thread may set a deadline (kube_deadline_set) that bounds every
+ *     request it makes, retries and their waits included.
  *   - Tokens and keys are never logged and are wiped when freed.
  *
  * Call kube_global_init() once before creating clients (it sets up libcurl)
@@ -23,12 +25,14 @@
  * Every `json_t **out` receives a new reference the caller must json_decref();
  * outputs are written only on success. Thread-safety: a kube_client may be
  * used from many threads at once; kube_client_free() must not race with use.
+ * A request deadline belongs to the thread that set it (thread-local).
  */
 #ifndef SNAPSTAGE_KUBE_CLIENT_H
 #define SNAPSTAGE_KUBE_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -93,5 +97,47 @@ typedef struct {
 /* Performs `req`. On success *out (if out is not NULL) is the decoded JSON
  * response, or JSON null for an empty body. */
 int kube_request_do(json_t **out, kube_client *client, const kube_request *req);
+
+/*
+ * Request deadlines: a bound on all API work of one thread, without passing
+ * options through every verb. A thread that must be done by a fixed instant
+ * (the Backup controller while it holds a database lock) sets a deadline;
+ * until it clears it, every request that thread makes through any client —
+ * kube_request_do(), so every verb of rest.h and the writes of ctrl/writes.h
+ * — obeys it:
+ *   - a request begun with no time left fails with SS_ETIMEOUT at once and
+ *     sends nothing;
+ *   - its transfer timeout and connect timeout are the client's or the time
+ *     left (rounded up to a whole millisecond), whichever is shorter; a
+ *     transfer cut by the deadline fails with SS_ETIMEOUT;
+ *   - a retry whose wait (Retry-After after 429/5xx) would reach the
+ *     deadline is not taken: the request fails at once with SS_ETIMEOUT,
+ *     keeping the HTTP status, reason and Retry-After of the answer it did
+ *     not retry. A retry without a wait (a 401 re-read of a token file) is
+ *     taken while time is left, bounded like any request.
+ * Messages name the budget: "POST /apis/…: the lock budget ran out: …".
+ * Watches (kube_watch) ignore deadlines: they are long-lived by design.
+ *
+ * `mono_deadline_ns` is CLOCK_MONOTONIC in nanoseconds, as
+ * ss_clock_mono(ss_clock_system()) reads it (never an injected clock: it
+ * bounds real time). `what` names the budget in messages ("the lock
+ * budget"); it is copied (at most 63 bytes); NULL means "the request
+ * deadline". Setting replaces an earlier deadline of the thread; clearing
+ * restores the client's own timeouts. Thread-local: other threads' requests
+ * are not affected, and a thread that sets one must clear it before it
+ * does unrelated work (a worker thread returning to its queue).
+ */
+void kube_deadline_set(int64_t mono_deadline_ns, const char *what);
+void kube_deadline_clear(void);
+
+/* Nanoseconds left before this thread's deadline (0 or less: it passed);
+ * INT64_MAX when none is set. */
+int64_t kube_deadline_remaining_ns(void);
+
+/* For callers that wait between requests (ctrl_write_status's conflict
+ * backoff): 0 when no deadline is set or a wait of `wait_ns` from now ends
+ * before it; otherwise records SS_ETIMEOUT, "<doing>: <what> ran out (a wait
+ * of N ms, M ms left)", and returns it. `doing` may be NULL. */
+int kube_deadline_check_wait(int64_t wait_ns, const char *doing);
 
 #endif

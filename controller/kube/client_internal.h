@@ -23,7 +23,9 @@ typedef struct {
 } kube_transport;
 
 /* Prepares `t` for `req` without performing it. `streaming` requests have
- * no overall timeout (they end by the server's timeoutSeconds). When
+ * no overall timeout (they end by the server's timeoutSeconds) and ignore
+ * the thread's deadline; other requests are bounded by it, and fail with
+ * SS_ETIMEOUT here, before any I/O, when it has passed (see client.h). When
  * `force_token_reload` is set the token file is re-read first. */
 int kube_transport_begin(kube_transport *t, kube_client *client, const kube_request *req,
 			 bool streaming, bool force_token_reload);

@@ -80,6 +80,16 @@ static void wait_for_close(fake_server *s, int fd)
 	}
 }
 
+/* Sleeps `ms` in short steps, returning early when the server stops. */
+static void delay(fake_server *s, int ms)
+{
+	struct timespec step = { 0, 5000000 };
+	int waited;
+
+	for (waited = 0; waited < ms && !atomic_load(&s->stop); waited += 5)
+		nanosleep(&step, NULL);
+}
+
 /* Sends `r`; false when the connection must end afterwards. */
 static bool respond(fake_server *s, int fd, const fake_response *r, const char *request)
 {
@@ -88,6 +98,8 @@ static bool respond(fake_server *s, int fd, const fake_response *r, const char *
 	const char *body = r->body ? r->body : "";
 	size_t i;
 
+	if (r->delay_ms > 0)
+		delay(s, r->delay_ms);
 	if (r->require_auth) {
 		char want[256];
 
@@ -139,9 +151,8 @@ static void *serve_conn(void *p)
 	char *req = malloc(FAKE_REQ_MAX);
 
 	while (req && read_request(s, arg->fd, req, FAKE_REQ_MAX)) {
-		fake_response r = { 500,   NULL,  "{\"kind\":\"Status\",\"code\":500}",
-				    { 0 }, false, false,
-				    false, NULL };
+		fake_response r = { .status = 500,
+				    .body = "{\"kind\":\"Status\",\"code\":500}" };
 
 		pthread_mutex_lock(&s->lock);
 		if (s->nrequests < FAKE_MAX_SCRIPT)

@@ -5,7 +5,8 @@
  *
  * Responses are served in script order across all connections; each request
  * seen is recorded. A connection is kept alive unless a response says
- * close. One thread per connection; fake_server_stop() joins them all.
+ * close. A response may be delayed (a slow server). One thread per
+ * connection; fake_server_stop() joins them all.
  */
 #ifndef SNAPSTAGE_TESTS_FAKE_SERVER_H
 #define SNAPSTAGE_TESTS_FAKE_SERVER_H
@@ -29,6 +30,7 @@ typedef struct {
 	bool hold_open;	   /* after the chunks, wait for the client to leave */
 	bool require_auth; /* 401 unless Authorization matches `auth` */
 	const char *auth;
+	int delay_ms; /* wait this long (or until stop) before answering */
 } fake_response;
 
 typedef struct {

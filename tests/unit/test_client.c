@@ -2,9 +2,13 @@
  * test_client.c — the client's transport (kube/client.h, kube/rest.h,
  * kube/watch.h) against a scripted local HTTP server: retries on 429/5xx
  * with Retry-After, token-file rotation after a 401, connection reuse,
- * response bounds, and watch streams cut at awkward places. What the real
- * API server does is covered by the integration tests.
+ * response bounds, a thread's request deadline (slow answers cut, waits
+ * refused, nothing sent after it, watches and other threads unaffected),
+ * and watch streams cut at awkward places. What the real API server does is
+ * covered by the integration tests.
  */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,7 @@
 #include "kube/client.h"
 #include "kube/rest.h"
 #include "kube/watch.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 static const kube_resource configmaps = { "", "v1", "configmaps", true };
@@ -276,6 +281,184 @@ static int log_event(const kube_watch_event *ev, void *payload)
 	"{\"type\":\"" type "\",\"object\":{\"metadata\":{\"resourceVersion\":\"" rv \
 	"\"}}}\n"
 
+/* --- request deadlines ------------------------------------------------- */
+
+#define LOCK_BUDGET "the lock budget"
+/* How late a bounded call may return: curl's timer and a loaded machine. */
+#define DEADLINE_SLACK_MS 50
+
+static int64_t now_ns(void)
+{
+	return ss_clock_mono(ss_clock_system());
+}
+
+static int64_t ms_since(int64_t start)
+{
+	return (now_ns() - start) / SS_NS_PER_MS;
+}
+
+static int clear_deadline(void **state)
+{
+	kube_deadline_clear();
+	return teardown(state);
+}
+
+static void test_deadline_cuts_slow_answer(void **state)
+{
+	fixture *f = *state;
+	fake_response slow = { .status = 200, .body = cm_json, .delay_ms = 3000 };
+	int64_t start = now_ns();
+	int64_t took;
+
+	fake_server_add(&f->server, &slow);
+	kube_deadline_set(start + 200 * SS_NS_PER_MS, LOCK_BUDGET);
+	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"), SS_ETIMEOUT);
+	took = ms_since(start);
+	print_message("slow answer cut after %lld ms (deadline 200 ms)\n",
+		      (long long)took);
+	assert_true(took >= 195 && took <= 200 + DEADLINE_SLACK_MS);
+	tu_assert_error(SS_ETIMEOUT, "GET /api/v1/namespaces/ns/configmaps/a: "
+				     "the lock budget ran out: ");
+	assert_int_equal(f->server.nrequests, 1);
+}
+
+static void test_deadline_refuses_long_retry_after(void **state)
+{
+	fixture *f = *state;
+	fake_response throttled = { .status = 429,
+				    .headers = "Retry-After: 5\r\n",
+				    .body = "{\"kind\":\"Status\",\"message\":\"slow "
+					    "down\",\"reason\":\"TooManyRequests\","
+					    "\"code\":429}" };
+	json_t *obj = json_loads(cm_json, 0, NULL);
+	int64_t start = now_ns();
+	int64_t took;
+
+	fake_server_add(&f->server, &throttled);
+	kube_deadline_set(start + 300 * SS_NS_PER_MS, LOCK_BUDGET);
+	assert_int_equal(kube_create(NULL, f->client, &configmaps, NULL, obj),
+			 SS_ETIMEOUT);
+	took = ms_since(start);
+	print_message("429 Retry-After 5 given up after %lld ms (deadline 300 ms)\n",
+		      (long long)took);
+	assert_true(took <= 300 + DEADLINE_SLACK_MS);
+	tu_assert_error(SS_ETIMEOUT, "POST /api/v1/namespaces/ns/configmaps: 429 "
+				     "TooManyRequests: slow down; not retried: the lock "
+				     "budget ran out (Retry-After 5 s, ");
+	/* What the server said is kept for the caller. */
+	assert_int_equal(ss_error_last()->http_status, 429);
+	assert_string_equal(ss_error_last()->reason, "TooManyRequests");
+	assert_int_equal(ss_error_last()->retry_after_seconds, 5);
+	assert_int_equal(f->server.nrequests, 1);
+	json_decref(obj);
+}
+
+static void test_deadline_allows_retry_that_fits(void **state)
+{
+	fixture *f = *state;
+	fake_response busy = { .status = 503,
+			       .headers = "Retry-After: 0\r\n",
+			       .body = "" };
+	fake_response ok = { .status = 200, .body = cm_json };
+
+	fake_server_add(&f->server, &busy);
+	fake_server_add(&f->server, &ok);
+	kube_deadline_set(now_ns() + 5 * SS_NS_PER_SEC, LOCK_BUDGET);
+	assert_true(kube_deadline_remaining_ns() > 4 * SS_NS_PER_SEC);
+	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"), 0);
+	assert_int_equal(f->server.nrequests, 2);
+}
+
+static void test_deadline_passed_sends_nothing(void **state)
+{
+	fixture *f = *state;
+	fake_response ok = { .status = 200, .body = cm_json };
+	int64_t start = now_ns();
+
+	fake_server_add(&f->server, &ok);
+	kube_deadline_set(start - 1, NULL);
+	assert_true(kube_deadline_remaining_ns() < 0);
+	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"), SS_ETIMEOUT);
+	tu_assert_error(SS_ETIMEOUT, "GET /api/v1/namespaces/ns/configmaps/a: the "
+				     "request deadline ran out ");
+	tu_assert_error(SS_ETIMEOUT, "; not sent");
+	assert_true(ms_since(start) < 20);
+	assert_int_equal(f->server.nrequests, 0);
+	/* A wait is refused too, and names what was being done. */
+	assert_int_equal(kube_deadline_check_wait(0, "retrying a conflict"), SS_ETIMEOUT);
+	tu_assert_error(SS_ETIMEOUT, "retrying a conflict: the request deadline ran out");
+	kube_deadline_clear();
+	assert_int_equal(kube_deadline_check_wait(INT64_MAX, NULL), 0);
+	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"), 0);
+}
+
+static void test_no_deadline_keeps_client_timeouts(void **state)
+{
+	fixture *f = *state;
+	kube_client_opts opts = KUBE_CLIENT_OPTS_INIT;
+	fake_response slow = { .status = 200, .body = cm_json, .delay_ms = 300 };
+	fake_response slower = { .status = 200, .body = cm_json, .delay_ms = 3000 };
+	int64_t start;
+	kube_client *c;
+
+	assert_true(kube_deadline_remaining_ns() == INT64_MAX);
+	/* The client's own timeout still applies, with its own message. */
+	opts.timeout_ms = 150;
+	c = client_for(f, "{token: t}", &opts);
+	fake_server_add(&f->server, &slow);
+	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"), 0);
+	fake_server_add(&f->server, &slower);
+	start = now_ns();
+	assert_int_equal(kube_get(NULL, c, &configmaps, "ns", "a"), SS_ETIMEOUT);
+	assert_true(ms_since(start) <= 150 + DEADLINE_SLACK_MS);
+	assert_null(strstr(ss_error_last()->message, "ran out"));
+	/* A later deadline leaves the shorter client timeout in charge. */
+	fake_server_add(&f->server, &slower);
+	kube_deadline_set(now_ns() + 10 * SS_NS_PER_SEC, LOCK_BUDGET);
+	assert_int_equal(kube_get(NULL, c, &configmaps, "ns", "a"), SS_ETIMEOUT);
+	assert_null(strstr(ss_error_last()->message, "ran out"));
+	kube_client_free(c);
+}
+
+typedef struct {
+	kube_client *client;
+	int result;
+	int64_t remaining;
+} other_thread;
+
+static void *get_on_other_thread(void *p)
+{
+	other_thread *o = p;
+
+	o->remaining = kube_deadline_remaining_ns();
+	o->result = kube_get(NULL, o->client, &configmaps, "ns", "a");
+	return NULL;
+}
+
+static void test_deadline_is_per_thread_and_skips_watches(void **state)
+{
+	fixture *f = *state;
+	fake_response ok = { .status = 200, .body = cm_json };
+	fake_response stream = { .status = 200,
+				 .chunks = { EV("ADDED", "1"), EV("ADDED", "2") } };
+	other_thread o = { f->client, -1, 0 };
+	watch_log log = { 0 };
+	pthread_t th;
+
+	kube_deadline_set(now_ns() - SS_NS_PER_SEC, LOCK_BUDGET);
+	fake_server_add(&f->server, &ok);
+	assert_int_equal(pthread_create(&th, NULL, get_on_other_thread, &o), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(o.result, 0);
+	assert_true(o.remaining == INT64_MAX);
+	/* A watch on the bounded thread streams as ever. */
+	fake_server_add(&f->server, &stream);
+	assert_int_equal(kube_watch(f->client, &configmaps, "ns", NULL, log_event, &log),
+			 0);
+	assert_string_equal(log.seen, "ADDED:1 ADDED:2");
+	assert_int_equal(f->server.nrequests, 2);
+}
+
 /* --- the on_request observer ------------------------------------------ */
 
 typedef struct {
@@ -536,6 +719,19 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_observer_transport_failure, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_deadline_cuts_slow_answer, setup,
+						clear_deadline),
+		cmocka_unit_test_setup_teardown(test_deadline_refuses_long_retry_after,
+						setup, clear_deadline),
+		cmocka_unit_test_setup_teardown(test_deadline_allows_retry_that_fits,
+						setup, clear_deadline),
+		cmocka_unit_test_setup_teardown(test_deadline_passed_sends_nothing, setup,
+						clear_deadline),
+		cmocka_unit_test_setup_teardown(test_no_deadline_keeps_client_timeouts,
+						setup, clear_deadline),
+		cmocka_unit_test_setup_teardown(
+			test_deadline_is_per_thread_and_skips_watches, setup,
+			clear_deadline),
 	};
 	int rc;
 

@@ -2,7 +2,8 @@
  * test_writes.c — ctrl/writes.h without a cluster: the pure finalizer and
  * owner-reference helpers, and the conflict-retry loop against a scripted
  * server (which request carried which resourceVersion, when it gives up,
- * how errors name the object). The real API server's side is in
+ * how errors name the object, a conflict backoff that would pass the
+ * thread's request deadline). The real API server's side is in
  * tests/integration/test_writes.c.
  */
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "ctrl/writes.h"
 #include "kube/rest.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 static json_t *load(const char *text)
@@ -331,6 +333,33 @@ static void test_retry_gives_up(void **state)
 	assert_null(out);
 }
 
+static void test_backoff_stops_at_deadline(void **state)
+{
+	fixture *f = *state;
+	fake_response v1 = { .status = 200, .body = GADGET("1") };
+	fake_response conflict = { .status = 409, .body = conflict_body };
+	ctrl_write_opts opts = { .max_attempts = 5, .backoff_ms = 600 };
+	mutation m = { 0, 0 };
+	int64_t start = ss_clock_mono(ss_clock_system());
+	int64_t took_ms;
+
+	fake_server_add(&f->server, &v1);
+	fake_server_add(&f->server, &conflict);
+	fake_server_add(&f->server, &v1);
+	/* A 300-600 ms backoff does not fit in 250 ms: no second attempt. */
+	kube_deadline_set(start + 250 * SS_NS_PER_MS, "the lock budget");
+	assert_int_equal(ctrl_write_status(NULL, f->client, &gadgets, "ns", "g",
+					   set_phase, &m, &opts),
+			 SS_ETIMEOUT);
+	kube_deadline_clear();
+	took_ms = (ss_clock_mono(ss_clock_system()) - start) / SS_NS_PER_MS;
+	assert_true(took_ms < 250);
+	tu_assert_error(SS_ETIMEOUT, "update status of gadgets/ns/g: retrying a "
+				     "conflict: the lock budget ran out (a wait of ");
+	assert_int_equal(m.calls, 1);
+	assert_int_equal(f->server.nrequests, 2);
+}
+
 static void test_no_change_no_write_and_errors(void **state)
 {
 	fixture *f = *state;
@@ -410,6 +439,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retry_rereads_after_conflict, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_retry_gives_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backoff_stops_at_deadline, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_no_change_no_write_and_errors, setup,
 						teardown),
 	};
