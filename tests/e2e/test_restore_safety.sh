@@ -220,6 +220,7 @@ steps_seen() { awk 'NF && $0 != last { printf "%s ", $0; last = $0 }' "$work/ste
 mark() {
     uids_mark=$(claim_uids)
     pvs_mark=$(claim_pvs)
+    primary_ip_mark=$(kn get pod mariadb-0 -o jsonpath='{.status.podIP}')
 }
 assert_untouched() { # what
     [ "$(replicas)" = 3 ] || fail "$1: the StatefulSet has $(replicas) replicas, want 3"
@@ -241,7 +242,28 @@ assert_rolled_back() { # restore what
     wait_for 30 "$2: mariadb-1 holds the pre-restore rows $rows_now" rows_are mariadb-1 "$rows_now"
     ok "$2: back on the old volumes with the pre-restore rows $rows_now"
     note "$2: old volumes' reclaim policies now: $(old_policies)"
+    same_primary_address "$2"
     replicates "$2"
+}
+master_host() { # replica: the host it replicates from
+    local ip
+    ip=$(kn get pod "$1" -o jsonpath='{.status.podIP}')
+    MYSQL_PWD=$(root_pw) mariadb -h "$ip" -u root --connect-timeout=5 -E \
+        -e "SHOW SLAVE STATUS" | sed -n 's/^ *Master_Host: //p'
+}
+# The replicas of data given back by a rollback replicate from the host
+# recorded in that data: the primary's address before the restore. The
+# simulated node leases each new Pod an address, so a re-created mariadb-0
+# may get another one (a real cluster would use the Service's DNS name).
+same_primary_address() { # what
+    local now p h
+    now=$(kn get pod mariadb-0 -o jsonpath='{.status.podIP}')
+    for p in mariadb-1 mariadb-2; do
+        h=$(master_host "$p")
+        [ "$h" = "$now" ] ||
+            fail "$1: $p replicates from $h, but the primary mariadb-0 is now at $now (it was at $primary_ip_mark before the restore): nothing pointed the replicas at the primary's new address after the rollback"
+    done
+    ok "$1: both replicas replicate from mariadb-0's address $now (before: $primary_ip_mark)"
 }
 old_policies() { # "6 Delete", "3 Retain 3 Delete", ...
     local p
