@@ -43,14 +43,33 @@ Kubelet role: one mariadbd per Pod bound to this node
   - Address: its own loopback address 127.0.0.N (N = 2..254), leased per Pod
     uid as STATE/ips/127.0.0.N (the file holds the uid). A Pod keeps its
     address for its whole life, across restarts of mariadbd and of this
-    agent (leases of Pods that no longer exist are dropped at start); it is
-    released when the Pod's server stops for good (Pod deleted). Several
-    clusters may run on one machine: each lease is also recorded machine-wide
-    in /tmp/snapstage-sim-ips/127.0.0.N ("STATE\nUID", under an flock of
+    agent (leases of Pods that no longer exist are dropped at start, after
+    the leftover servers are stopped); it is released when the Pod's server
+    has stopped for good (Pod deleted: after SIGTERM/SIGKILL and waitpid, so
+    the old listener is closed). Several clusters may run on one machine:
+    each lease is also recorded machine-wide in
+    /tmp/snapstage-sim-ips/127.0.0.N ("STATE\nUID", under an flock of
     /tmp/snapstage-sim-ips/.lock); a record whose STATE/ips lease no longer
-    names that uid (cluster gone) is stale. A new lease skips addresses
-    leased here or live-recorded by another cluster, and addresses whose
-    port is already bound by anything else.
+    names that uid (cluster gone) is stale. An address is free if it is not
+    leased here, not live-recorded by another cluster, and its port can be
+    bound (nothing else, e.g. a server that is still stopping, listens).
+    Sticky per name: a real StatefulSet Pod keeps its DNS name
+    (<pod>.<service>) when it is re-created, so replication configured by
+    name survives; there is no DNS here, so instead the address a Pod of a
+    namespace/name last had is recorded in STATE/ips-by-name/NS_NAME
+    (written at each lease, kept after the Pod is gone, for the cluster's
+    life), and a re-created Pod of that name (a scale-down and up, a
+    deleted Pod) gets the same address again if it is free; a new Pod of the
+    same name starts only after its predecessor's server is gone and its
+    address released, so that is the normal case. If it is not free
+    (another cluster or anything else holds it, or another Pod leased it
+    meanwhile) the Pod gets another address and the log line says why;
+    replicas whose MASTER_HOST is the old address then no longer replicate
+    (a real cluster, whose names do not move, has no such case). Lease order: the Pod's
+    status.podIP (agent restarts), its name's record, addresses no record
+    names (lowest first), then addresses recorded for other names (least
+    recently recorded first), so a re-created Pod seldom finds its address
+    taken by a newcomer.
   - Port: the main container's port named `mysql`, else 3306.
   - Data directory: the volume mounted at /var/lib/mysql (honouring subPath):
     persistentVolumeClaim -> the bound PV's spec.hostPath.path; hostPath ->
@@ -592,7 +611,7 @@ class Agent:
         self.sched_wake = threading.Event()
         self.unsched_reported = {}  # uid -> message last reported
         self.node_ready_since = now_rfc3339()
-        for d in ("volumes", "holders", "run", "ips", "mnt/mysql", "mnt/mysql-binlog"):
+        for d in ("volumes", "holders", "run", "ips", "ips-by-name", "mnt/mysql", "mnt/mysql-binlog"):
             os.makedirs(os.path.join(self.state, d), exist_ok=True)
         self.mount_ns = self.check_mount_ns()
         self.pods = Informer(self.api, "/api/v1/pods", "pods", self.on_pod, uid_of)
@@ -670,13 +689,19 @@ class Agent:
             deadline = time.time() + 10
             while time.time() < deadline and any(pid_alive(p) for p in pids):
                 time.sleep(0.1)
+            killed = []
             for pid in pids:
                 if pid_alive(pid):
                     log("leftover pid %d did not stop on SIGTERM; SIGKILL" % pid)
                     try:
                         os.kill(pid, signal.SIGKILL)
+                        killed.append(pid)
                     except ProcessLookupError:
                         pass
+            # Gone before their addresses are leased again (gc_leases, starts).
+            deadline = time.time() + 5
+            while time.time() < deadline and any(pid_alive(p) for p in killed):
+                time.sleep(0.05)
         for h in os.listdir(self.path("holders")):
             remove(self.path("holders", h))
 
@@ -704,7 +729,49 @@ class Agent:
             return None  # its cluster is gone or released it: stale
         return state, uid
 
-    def lease_ip(self, uid, port, preferred=None):
+    def name_record(self, ns, name):
+        """STATE/ips-by-name/NS_NAME: the address a Pod of that name last had."""
+        return self.path("ips-by-name", "%s_%s" % (ns, name))
+
+    def remember_ip(self, ns, name, ip):
+        rec = self.name_record(ns, name)
+        if (read_file(rec) or "").strip() != ip:
+            write_atomic(rec, ip + "\n")
+
+    def remembered_ips(self):
+        """address -> mtime of the newest STATE/ips-by-name record naming it."""
+        out = {}
+        d = self.path("ips-by-name")
+        for f in os.listdir(d):
+            if ".tmp." in f:
+                continue
+            ip = (read_file(os.path.join(d, f)) or "").strip()
+            try:
+                mt = os.stat(os.path.join(d, f)).st_mtime
+            except OSError:
+                continue
+            if ip and mt > out.get(ip, -1.0):
+                out[ip] = mt
+        return out
+
+    def ip_taken(self, ip, port):
+        """Why ip cannot be leased now (a string), or None if it is free."""
+        if os.path.exists(self.path("ips", ip)):
+            return "leased here by pod uid %s" % ((read_file(self.path("ips", ip)) or "").strip() or "?")
+        owner = self.global_owner(ip)
+        if owner and owner[0] != self.state:
+            return "leased by the cluster of %s" % owner[0]
+        if not port_free(ip, port):
+            return "port %d in use by another process" % port
+        return None
+
+    def lease_ip(self, uid, port, ns, name, preferred=None):
+        """Leases an address to Pod uid (NS/NAME); returns (ip, note).
+
+        Order: the uid's own lease; preferred (its status.podIP); the address
+        the last Pod of that namespace/name had (sticky, like a StatefulSet
+        Pod's DNS name); addresses no Pod name remembers, lowest first;
+        addresses remembered for other names, least recently recorded first."""
         ips = self.path("ips")
         with self.global_ips():
             for f in os.listdir(ips):
@@ -714,18 +781,25 @@ class Agent:
                         write_atomic(os.path.join(GLOBAL_IPS, f), "%s\n%s\n" % (self.state, uid))
                     elif owner != (self.state, uid):
                         log("warning: address %s of pod uid %s is also leased by %s" % (f, uid, owner[0]))
-                    return f
-            cands = ["127.0.0.%d" % n for n in range(IP_FIRST, IP_LAST + 1)]
-            if preferred in cands:
-                cands.insert(0, preferred)
+                    self.remember_ip(ns, name, f)
+                    return f, "kept its lease"
+            sticky = (read_file(self.name_record(ns, name)) or "").strip()
+            remembered = self.remembered_ips()
+            every = ["127.0.0.%d" % n for n in range(IP_FIRST, IP_LAST + 1)]
+            cands = [ip for ip in (preferred, sticky) if ip in every]
+            cands += [ip for ip in every if ip not in remembered]
+            cands += sorted((ip for ip in every if ip in remembered), key=lambda ip: remembered[ip])
+            sticky_why = None
+            seen = set()
             for ip in cands:
-                if os.path.exists(os.path.join(ips, ip)):
-                    continue  # leased here
-                owner = self.global_owner(ip)
-                if owner and owner[0] != self.state:
-                    continue  # leased by another cluster on this machine
-                if not port_free(ip, port):
-                    continue  # in use by something else
+                if ip in seen:
+                    continue
+                seen.add(ip)
+                why = self.ip_taken(ip, port)
+                if why is not None:
+                    if ip == sticky:
+                        sticky_why = why
+                    continue
                 try:
                     fd = os.open(os.path.join(ips, ip), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
                 except FileExistsError:
@@ -733,7 +807,14 @@ class Agent:
                 with os.fdopen(fd, "w") as f:
                     f.write(uid + "\n")
                 write_atomic(os.path.join(GLOBAL_IPS, ip), "%s\n%s\n" % (self.state, uid))
-                return ip
+                self.remember_ip(ns, name, ip)
+                if not sticky:
+                    note = "new"
+                elif ip == sticky:
+                    note = "the address %s/%s had before" % (ns, name)
+                else:
+                    note = "%s/%s had %s before, but it is %s" % (ns, name, sticky, sticky_why or "not free")
+                return ip, note
         raise StartError("no free loopback address in 127.0.0.%d-%d" % (IP_FIRST, IP_LAST))
 
     def drop_lease(self, ip):
@@ -1129,8 +1210,9 @@ class PodWorker(threading.Thread):
             self.start_time = now_rfc3339()
         if self.deleting():
             return
-        self.ip = self.agent.lease_ip(self.uid, self.port, (self.pod.get("status") or {}).get("podIP"))
-        log("pod %s (uid %s): address %s:%d" % (self.key, self.uid, self.ip, self.port))
+        self.ip, note = self.agent.lease_ip(self.uid, self.port, self.ns, self.name,
+                                            (self.pod.get("status") or {}).get("podIP"))
+        log("pod %s (uid %s): address %s:%d (%s)" % (self.key, self.uid, self.ip, self.port, note))
         self.push_status()
         while not self.ending():
             if self.proc is None:

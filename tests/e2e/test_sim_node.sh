@@ -14,7 +14,10 @@
 #   - scale to 1: mariadb-1 and -2 are deleted, their mariadbd processes,
 #     listeners, holder files and address leases are gone;
 #   - a row written while scaled down; scale back to 3: the new Pods are
-#     Ready and replicate (both rows present, the claims kept the data);
+#     Ready and replicate (both rows present, the claims kept the data) and
+#     are back on the addresses they had (STATE/ips-by-name/NS_POD records
+#     them: addresses are sticky per Pod name, like a StatefulSet Pod's DNS
+#     name);
 #   - kill -9 of a replica's mariadbd: restartCount goes up by one, a new
 #     mariadbd runs (lastState exit code 137, same address, holders updated)
 #     and the Pod is Ready again and still replicates;
@@ -22,6 +25,12 @@
 #     volumes restored (by storage.py) from snapshots of the primary's two
 #     claims is Ready with the primary's rows and GTID position, and writes
 #     to its own binlog, not to the live primary's;
+#   - deleting the primary's Pod: the re-created mariadb-0 is back on its
+#     address, so a row written on it reaches both replicas (their
+#     MASTER_HOST is that address);
+#   - an address that is taken is not reused: scale to 2, hold mariadb-2's
+#     old address:3306 with a Python listener, scale to 3: mariadb-2 gets
+#     another address (recorded, the log says why) and replicates;
 #   - deleting the namespace stops every mariadbd of it: processes,
 #     listeners, holders and leases gone.
 # Prints each check with the time since the start; exits non-zero on the
@@ -110,13 +119,14 @@ pod_gone() { ! kn get pod "$1" >/dev/null 2>&1; }
 rows_on() { # ip -> number of rows in the test table
     sql "$1" "SELECT COUNT(*) FROM simnode.t" 2>/dev/null
 }
-# wait_rows IP N: polls every 50 ms for up to 10 s; sets WAITED (ms).
+# wait_rows IP N [SECONDS]: polls every 50 ms for up to SECONDS (10); sets
+# WAITED (ms).
 wait_rows() {
-    local start end
+    local start end limit=${3:-10}
     start=$(now_ms)
-    end=$((start + 10000))
+    end=$((start + limit * 1000))
     until [ "$(rows_on "$1")" = "$2" ]; do
-        [ "$(now_ms)" -lt $end ] || fail "$2 rows did not reach $1 within 10 s (has '$(rows_on "$1")')"
+        [ "$(now_ms)" -lt $end ] || fail "$2 rows did not reach $1 within $limit s (has '$(rows_on "$1")')"
         sleep 0.05
     done
     WAITED=$(($(now_ms) - start))
@@ -125,6 +135,10 @@ holder_of() { cat "$STATE/holders/$1" 2>/dev/null || true; }
 lease_of() { # uid -> address file naming it, if any
     grep -lx "$1" "$STATE"/ips/* 2>/dev/null | xargs -r -n1 basename
 }
+name_record() { # pod -> the address STATE/ips-by-name remembers for it
+    cat "$STATE/ips-by-name/${ns}_$1" 2>/dev/null || true
+}
+holder_pid=
 
 cleanup() {
     local rc=$?
@@ -135,6 +149,7 @@ cleanup() {
         echo "--- last lines of sim-node.log" >&2
         tail -n 40 "$SNAPSTAGE_CLUSTER_DIR/logs/sim-node.log" >&2
     fi
+    [ -n "$holder_pid" ] && kill "$holder_pid" 2>/dev/null
     [ $ns_created = 1 ] && k delete namespace "$ns" --wait=false >/dev/null 2>&1
     rm -rf "$work"
     echo "test_sim_node: $checks checks, $(secs $(($(now_ms) - t0_ms)))s, exit $rc"
@@ -193,6 +208,7 @@ for i in 0 1 2; do
         expect_eq "$p holder file of $pv" "${PID[$i]}" "$(holder_of "$pv")"
     done
     expect_eq "$p address lease" "${IP[$i]}" "$(lease_of "${UID_[$i]}")"
+    expect_eq "$p address recorded in ips-by-name/${ns}_$p" "${IP[$i]}" "$(name_record $p)"
     expect_eq "$p server_id" $((i + 1)) "$(sql "${IP[$i]}" 'SELECT @@server_id')"
     expect_eq "$p container ready/started/state" "true/true/running" \
         "$(jp pod $p '{.status.containerStatuses[0].ready}/{.status.containerStatuses[0].started}/{.status.containerStatuses[0].state.running.startedAt}' |
@@ -252,9 +268,10 @@ for i in 1 2; do
     p=mariadb-$i
     new_uid=$(jp pod $p '{.metadata.uid}')
     [ "$new_uid" != "${UID_[$i]}" ] || fail "$p was not recreated"
-    IP[$i]=$(pod_ip $p)
+    expect_eq "$p (new uid) is back on its address" "${IP[$i]}" "$(pod_ip $p)"
     PID[$i]=$(pod_pid $p)
     UID_[$i]=$new_uid
+    expect_eq "$p address lease (new uid)" "${IP[$i]}" "$(lease_of "${UID_[$i]}")"
     listening "${IP[$i]}" | grep -q "pid=${PID[$i]}," || fail "$p: pid ${PID[$i]} does not listen on ${IP[$i]}:3306"
     ok "$p (new uid): mariadbd pid ${PID[$i]} listens on ${IP[$i]}:3306"
     wait_rows "${IP[$i]}" 2
@@ -358,6 +375,81 @@ expect_eq "the primary's binlog $plast is untouched" "$psize" "$(stat -c %s "$pl
 expect_eq "the primary does not have the restored server's row" 3 "$(rows_on "${IP[0]}")"
 PID[3]=$(pod_pid restored)
 IP[3]=$rip
+
+# --- a re-created primary keeps its address -----------------------------------------------
+# The replicas' MASTER_HOST is mariadb-0's address; a real StatefulSet Pod
+# keeps its DNS name when re-created, the simulated one its address.
+
+old_uid=${UID_[0]}
+old_pid=${PID[0]}
+del_ms=$(now_ms)
+kn delete pod mariadb-0 --wait=false >/dev/null
+ok "deleted pod mariadb-0 (uid $old_uid, ${IP[0]})"
+recreated_ready() {
+    [ "$(jp pod mariadb-0 '{.metadata.uid}')" != "$old_uid" ] && pod_ready mariadb-0
+}
+wait_for 120 "mariadb-0 re-created and Ready" recreated_ready
+echo "# delete mariadb-0 -> re-created Pod Ready: $(secs $(($(now_ms) - del_ms)))s"
+! pid_alive "$old_pid" || fail "mariadb-0's old mariadbd (pid $old_pid) still runs"
+ok "mariadb-0's old mariadbd pid $old_pid is gone"
+UID_[0]=$(jp pod mariadb-0 '{.metadata.uid}')
+PID[0]=$(pod_pid mariadb-0)
+expect_eq "mariadb-0 (new uid) is back on its address" "${IP[0]}" "$(pod_ip mariadb-0)"
+listening "${IP[0]}" | grep -q "pid=${PID[0]}," || fail "mariadb-0: pid ${PID[0]} does not listen on ${IP[0]}:3306"
+ok "mariadb-0 (new uid): mariadbd pid ${PID[0]} listens on ${IP[0]}:3306"
+expect_eq "mariadb-0 read_only" 0 "$(sql "${IP[0]}" 'SELECT @@read_only')"
+sql "${IP[0]}" "INSERT INTO simnode.t VALUES (4, 'written on the re-created primary')"
+ok "row 4 written on the re-created primary"
+for i in 1 2; do
+    # The replicas' I/O threads reconnect every MASTER_CONNECT_RETRY=5 s.
+    wait_rows "${IP[$i]}" 4 30
+    ok "row 4 on mariadb-$i after $(secs $WAITED)s (replication from ${IP[0]} resumed)"
+    expect_eq "mariadb-$i Master_Host/Slave_IO_Running" "${IP[0]}/Yes" \
+        "$(slave_field "${IP[$i]}" Master_Host)/$(slave_field "${IP[$i]}" Slave_IO_Running)"
+done
+
+# --- a taken address is not reused ------------------------------------------------------------
+# The lease skips an address whose port cannot be bound; hold mariadb-2's
+# address with a listener of our own while it is away.
+
+kn scale statefulset mariadb --replicas=2 >/dev/null
+wait_for 60 "mariadb-2 deleted (scale to 2)" pod_gone mariadb-2
+expect_eq "mariadb-2: address lease released" "" "$(lease_of "${UID_[2]}")"
+old_ip=${IP[2]}
+/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 3306))
+s.listen(1)
+time.sleep(600)' "$old_ip" &
+holder_pid=$!
+held() { listening "$old_ip" | grep -q "pid=$holder_pid,"; }
+wait_for 10 "a Python listener (pid $holder_pid) holds $old_ip:3306" held
+kn scale statefulset mariadb --replicas=3 >/dev/null
+wait_for 120 "3 pods Ready (mariadb-2 re-created while its address is held)" all_ready 3
+IP[2]=$(pod_ip mariadb-2)
+PID[2]=$(pod_pid mariadb-2)
+UID_[2]=$(jp pod mariadb-2 '{.metadata.uid}')
+{ [ -n "${IP[2]}" ] && [ "${IP[2]}" != "$old_ip" ]; } || fail "mariadb-2 got '${IP[2]}', want an address other than the held $old_ip"
+ok "mariadb-2 got another address: ${IP[2]} (not the held $old_ip)"
+for i in 0 1; do
+    [ "${IP[2]}" != "${IP[$i]}" ] || fail "mariadb-2 got mariadb-$i's address ${IP[$i]}"
+done
+ok "mariadb-2's address is not another Pod's"
+expect_eq "mariadb-2 address lease" "${IP[2]}" "$(lease_of "${UID_[2]}")"
+expect_eq "ips-by-name record of mariadb-2 updated" "${IP[2]}" "$(name_record mariadb-2)"
+listening "${IP[2]}" | grep -q "pid=${PID[2]}," || fail "mariadb-2: pid ${PID[2]} does not listen on ${IP[2]}:3306"
+ok "mariadb-2: mariadbd pid ${PID[2]} listens on ${IP[2]}:3306"
+grep -q "pod $ns/mariadb-2 (uid ${UID_[2]}): address ${IP[2]}:3306 ($ns/mariadb-2 had $old_ip before, but it is port 3306 in use" \
+    "$SNAPSTAGE_CLUSTER_DIR/logs/sim-node.log" || fail "the node log does not say why mariadb-2 did not get $old_ip back"
+ok "the node log says $old_ip was in use"
+sql "${IP[0]}" "INSERT INTO simnode.t VALUES (5, 'written after mariadb-2 moved')"
+wait_rows "${IP[2]}" 5
+ok "row 5 on mariadb-2 (${IP[2]}) after $(secs $WAITED)s (replicates from ${IP[0]})"
+kill "$holder_pid"
+wait "$holder_pid" 2>/dev/null || true
+holder_pid=
 
 # --- namespace deletion -------------------------------------------------------------------
 
