@@ -577,6 +577,35 @@ static bool held(const json_t *restores, const char *schedule, const char *backu
 	return false;
 }
 
+/* Deletes Backup `name` that retention judged (`why`), as it was read:
+ * with its uid `uid` as the precondition, so a Backup created under that
+ * name since (by anyone) is never deleted in its place. */
+static void prune_backup(run *r, const char *name, const char *uid, const char *why)
+{
+	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
+	const char *lv[] = { r->ns, NULL };
+	int rc;
+
+	if (uid == NULL) /* a cached object always has one; never delete blind */
+		return;
+	d.propagation = KUBE_PROPAGATION_BACKGROUND;
+	d.precondition_uid = uid;
+	rc = kube_delete(NULL, r->sc->o.client, &app_backups, r->ns, name, &d);
+	if (rc == SS_ENOTFOUND)
+		return;
+	if (rc < 0) {
+		ss_log(SS_LOG_WARN, "pruning a Backup failed", SS_LS("schedule", r->key),
+		       SS_LS("backup", name), SS_LERR());
+		return;
+	}
+	r->st.pruned_total++;
+	r->st.last_prune_ns = r->now;
+	ctrl_counter_inc(r->sc->m_pruned, lv);
+	ss_log(SS_LOG_INFO, "backup pruned", SS_LS("schedule", r->key),
+	       SS_LS("backup", name), SS_LS("why", why));
+	event(r, CTRL_EVENT_NORMAL, "Pruned", "deleted Backup %s (%s)", name, why);
+}
+
 /* Step 6: retention over the Backups seen in step 3. */
 static int prune(run *r, const ss_tz *tz)
 {
@@ -585,6 +614,7 @@ static int prune(run *r, const ss_tz *tz)
 	app_retention_backup *in;
 	app_retention_decision *dec;
 	app_retention_summary sum;
+	const char **uids;
 	int rc = 0;
 
 	if (!r->spec.retention.enabled || n == 0)
@@ -595,9 +625,11 @@ static int prune(run *r, const ss_tz *tz)
 		return -1;
 	in = calloc(n, sizeof(*in));
 	dec = calloc(n, sizeof(*dec));
-	if (in == NULL || dec == NULL) {
+	uids = calloc(n, sizeof(*uids));
+	if (in == NULL || dec == NULL || uids == NULL) {
 		free(in);
 		free(dec);
+		free(uids);
 		json_decref(restores);
 		return ss_error_set(SS_ENOMEM, "out of memory");
 	}
@@ -614,6 +646,7 @@ static int prune(run *r, const ss_tz *tz)
 		app_backup_status_init(&bst);
 		app_backup_status_decode(&bst, b);
 		in[k].name = ctrl_meta(b, "name");
+		uids[k] = ctrl_meta(b, "uid");
 		in[k].state = app_retention_state_of(b);
 		in[k].pinned = pin && strcmp(pin, "true") == 0;
 		in[k].in_use = held(restores, r->name, in[k].name);
@@ -647,36 +680,14 @@ static int prune(run *r, const ss_tz *tz)
 		goto done;
 	}
 	r->st.would_prune = NULL;
-	for (i = 0; i < k; i++) {
-		kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
-		const char *lv[] = { r->ns, NULL };
-		int drc;
-
-		if (dec[i].verdict != APP_RETENTION_PRUNE)
-			continue;
-		d.propagation = KUBE_PROPAGATION_BACKGROUND;
-		drc = kube_delete(NULL, r->sc->o.client, &app_backups, r->ns, in[i].name,
-				  &d);
-		if (drc == SS_ENOTFOUND)
-			continue;
-		if (drc < 0) {
-			ss_log(SS_LOG_WARN, "pruning a Backup failed",
-			       SS_LS("schedule", r->key), SS_LS("backup", in[i].name),
-			       SS_LERR());
-			continue;
-		}
-		r->st.pruned_total++;
-		r->st.last_prune_ns = r->now;
-		ctrl_counter_inc(r->sc->m_pruned, lv);
-		ss_log(SS_LOG_INFO, "backup pruned", SS_LS("schedule", r->key),
-		       SS_LS("backup", in[i].name), SS_LS("why", dec[i].reason));
-		event(r, CTRL_EVENT_NORMAL, "Pruned", "deleted Backup %s (%s)",
-		      in[i].name, dec[i].reason);
-	}
+	for (i = 0; i < k; i++)
+		if (dec[i].verdict == APP_RETENTION_PRUNE)
+			prune_backup(r, in[i].name, uids[i], dec[i].reason);
 done:
 	json_decref(restores);
 	free(in);
 	free(dec);
+	free(uids);
 	return rc;
 }
 
