@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "app/fields.h"
 #include "kube/quantity.h"
@@ -122,7 +123,7 @@ bool app_label_is_copyable(const char *key)
 	};
 	size_t i;
 
-	if (key == NULL)
+	if (key == NULL || app_key_is_reserved(key))
 		return false;
 	for (i = 0; i < N(exact); i++) {
 		if (strcmp(key, exact[i]) == 0)
@@ -133,6 +134,12 @@ bool app_label_is_copyable(const char *key)
 			return false;
 	}
 	return true;
+}
+
+bool app_key_is_reserved(const char *key)
+{
+	return key != NULL &&
+	       strncasecmp(key, APP_KEY_PREFIX, sizeof(APP_KEY_PREFIX) - 1) == 0;
 }
 
 int app_copy_copyable(json_t *to, const json_t *from, bool as_labels)
@@ -483,6 +490,43 @@ done:
 	return rc;
 }
 
+/* A key of `map` (member `key` of the current object) in snapstage's
+ * prefix: InvalidSpec. */
+static int refuse_reserved(app_dec *d, const json_t *map, const char *key)
+{
+	const char *k;
+	const json_t *v;
+
+	json_object_foreach((json_t *)map, k, v)
+	{
+		(void)v;
+		if (app_key_is_reserved(k))
+			return app_dec_fail_at(d, key, NULL,
+					       "\"%.64s\": the prefix %s is reserved for "
+					       "snapstage's own keys",
+					       k, APP_KEY_PREFIX);
+	}
+	return 0;
+}
+
+/* The `labels` and `annotations` a spec asks to put on the objects snapstage
+ * makes, checked as the API server will check them there (so a bad key
+ * fails here, not under the lock) and for snapstage's prefix. */
+static int dec_metadata(const json_t **labels, const json_t **annotations, app_dec *d,
+			const json_t *obj)
+{
+	int rc = app_dec_string_map(labels, d, obj, "labels", true);
+
+	if (rc == 0)
+		rc = refuse_reserved(d, *labels, "labels");
+	if (rc == 0)
+		rc = app_dec_annotations(annotations, d, obj, "annotations",
+					 APP_USER_ANNOTATIONS_MAX_BYTES);
+	if (rc == 0)
+		rc = refuse_reserved(d, *annotations, "annotations");
+	return rc;
+}
+
 static int dec_snapshot(app_snapshot_opts *out, app_dec *d, const json_t *spec)
 {
 	const json_t *snap;
@@ -496,9 +540,7 @@ static int dec_snapshot(app_snapshot_opts *out, app_dec *d, const json_t *spec)
 	mark = app_dec_push(d, "snapshot");
 	rc = dec_name(&out->class_name, d, snap, "volumeSnapshotClassName", false);
 	if (rc == 0)
-		rc = app_dec_string_map(&out->labels, d, snap, "labels", true);
-	if (rc == 0)
-		rc = app_dec_string_map(&out->annotations, d, snap, "annotations", false);
+		rc = dec_metadata(&out->labels, &out->annotations, d, snap);
 	app_dec_pop(d, mark);
 	return rc;
 }
@@ -814,10 +856,7 @@ static int dec_new_claims(app_restore_spec *out, app_dec *d, const json_t *nc)
 		}
 	}
 	if (rc == 0)
-		rc = app_dec_string_map(&out->claim_labels, d, nc, "labels", true);
-	if (rc == 0)
-		rc = app_dec_string_map(&out->claim_annotations, d, nc, "annotations",
-					false);
+		rc = dec_metadata(&out->claim_labels, &out->claim_annotations, d, nc);
 	app_dec_pop(d, mark);
 	return rc;
 }

@@ -48,6 +48,17 @@ extern const kube_resource app_restores;
 #define APP_LABEL_PIN "snapstage.io/pin"
 #define APP_ANNOTATION_SCHEDULED_TIME "snapstage.io/scheduled-time"
 #define APP_ANNOTATION_RUN_NOW "snapstage.io/run-now"
+/* Every key with this prefix (the DNS name snapstage.io itself, in any
+ * case; not its subdomains) is snapstage's: one given in a spec's labels or
+ * annotations is InvalidSpec, and none is ever copied from a spec. */
+#define APP_KEY_PREFIX "snapstage.io/"
+/* The most a spec's annotations (spec.snapshot.annotations,
+ * spec.target.newClaims.annotations) may hold, keys plus values: what the
+ * API server allows on an object, less room for snapstage's own
+ * annotations (the position, up to three GTID lists of 2 KiB, and the
+ * Backup's name) on the same object. */
+#define APP_ANNOTATIONS_RESERVED_BYTES (16 * 1024)
+#define APP_USER_ANNOTATIONS_MAX_BYTES (256 * 1024 - APP_ANNOTATIONS_RESERVED_BYTES)
 
 /* Bounds shared with the CRD schema. */
 #define APP_MAX_VOLUMES 16
@@ -244,8 +255,14 @@ int app_age_parse(int64_t *out_seconds, const char *text);
 
 /* False for labels that must not be copied from a schedule onto Backups
  * and VolumeSnapshots: GitOps tools' tracking labels (Argo CD, Flux,
- * app.kubernetes.io/instance which Argo CD uses by default). */
+ * app.kubernetes.io/instance which Argo CD uses by default), and snapstage's
+ * own keys (app_key_is_reserved; a decoded spec has none, this is the
+ * second line). */
 bool app_label_is_copyable(const char *key);
+
+/* Whether `key` (a label or annotation key) has the prefix APP_KEY_PREFIX,
+ * compared without regard to case. */
+bool app_key_is_reserved(const char *key);
 
 /* Copies the string members of `from` (an object, or NULL) that
  * app_label_is_copyable() allows onto `to`, replacing what `to` held under

@@ -637,28 +637,44 @@ static void snapshots_look(run *r, bool *all_cut, int *failed_at)
 	}
 }
 
+/* Deletes VolumeSnapshot `name` only if it is this Backup's: it is read,
+ * must carry an ownerReference with the Backup's uid, and is deleted with
+ * its own uid as the precondition, so neither another object of that name
+ * nor one that replaced it after the read is ever deleted. Failures are
+ * logged; the caller goes on either way. */
 static void delete_snapshot(run *r, const char *name)
 {
 	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
-	int rc =
-		kube_delete(NULL, r->bc->o.client, &app_volumesnapshots, r->ns, name, &d);
+	json_t *vs = NULL;
+	int rc;
 
+	rc = kube_get(&vs, r->bc->o.client, &app_volumesnapshots, r->ns, name);
+	if (rc == 0 && (!app_plan_is_owned_by(vs, ctrl_meta(r->obj, "uid")) ||
+			ctrl_meta(vs, "uid") == NULL)) {
+		ss_log(SS_LOG_WARN, "not deleting a VolumeSnapshot that is not this Backup's",
+		       SS_LS("backup", r->key), SS_LS("snapshot", name));
+		json_decref(vs);
+		return;
+	}
+	if (rc == 0) {
+		d.precondition_uid = ctrl_meta(vs, "uid");
+		rc = kube_delete(NULL, r->bc->o.client, &app_volumesnapshots, r->ns, name,
+				 &d);
+	}
+	json_decref(vs);
 	if (rc < 0 && rc != SS_ENOTFOUND)
 		ss_log(SS_LOG_WARN, "deleting a VolumeSnapshot failed",
 		       SS_LS("backup", r->key), SS_LS("snapshot", name), SS_LERR());
 }
 
-/* The name of the snapshot of `volume` in attempt `attempt` (1-based): the
- * first attempt's is <backup>-<volume>, a retry's <backup>-r<N>-<volume>,
- * so a retry never meets the untrusted snapshots of an interrupted one. */
+/* The name of the snapshot of `volume` in attempt `attempt` (1-based),
+ * different for every Backup, volume and attempt (names.h), so a retry
+ * never meets the untrusted snapshots of an interrupted one. Used only to
+ * name a new session's snapshots: every later step reads the names from
+ * status.snapshots, so snapshots named by an older rule are still found. */
 static int snapshot_name(char *out, const run *r, const char *volume, int attempt)
 {
-	char base[CTRL_KEY_MAX + 16];
-
-	if (attempt <= 1)
-		return app_name_backup_snapshot(out, r->name, volume);
-	snprintf(base, sizeof(base), "%s-r%d", r->name, attempt);
-	return app_name_backup_snapshot(out, base, volume);
+	return app_name_backup_snapshot(out, r->name, volume, attempt);
 }
 
 /* Creates the VolumeSnapshot of volume i. An existing one is ours when the
@@ -666,44 +682,31 @@ static int snapshot_name(char *out, const run *r, const char *volume, int attemp
 static int create_snapshot(run *r, const app_plan_candidate *cand, size_t i,
 			   const app_position *pos)
 {
-	app_plan_snapshot_in in = { r->obj,
-				    &r->spec,
-				    cand->volumes[i].volume,
-				    cand->volumes[i].claim,
-				    cand->pod,
-				    r->st.source_role,
-				    pos };
+	app_plan_snapshot_in in = { .backup = r->obj,
+				    .spec = &r->spec,
+				    .volume = cand->volumes[i].volume,
+				    .claim = cand->volumes[i].claim,
+				    .pod = cand->pod,
+				    .source_role = r->st.source_role,
+				    .position = pos,
+				    .name = r->st.snapshots[i].volume_snapshot_name };
 	json_t *vs = NULL, *created = NULL;
 	int rc;
 
 	rc = app_plan_snapshot_object(&vs, &in);
 	if (rc < 0)
 		return rc;
-	json_object_set_new(json_object_get(vs, "metadata"), "name",
-			    json_string(r->st.snapshots[i].volume_snapshot_name));
 	rc = kube_create(&created, r->bc->o.client, &app_volumesnapshots, r->ns, vs);
 	json_decref(vs);
 	json_decref(created);
 	if (rc == SS_EEXISTS) {
 		json_t *cur = NULL;
-		json_t *refs;
-		const char *uid = ctrl_meta(r->obj, "uid");
-		size_t k;
 
 		rc = kube_get(&cur, r->bc->o.client, &app_volumesnapshots, r->ns,
 			      r->st.snapshots[i].volume_snapshot_name);
 		if (rc < 0)
 			return rc;
-		refs = json_object_get(json_object_get(cur, "metadata"),
-				       "ownerReferences");
-		for (k = 0; k < json_array_size(refs); k++) {
-			const char *ou = json_string_value(
-				json_object_get(json_array_get(refs, k), "uid"));
-
-			if (ou && uid && strcmp(ou, uid) == 0)
-				break;
-		}
-		rc = k < json_array_size(refs) ? 0 : SS_EEXISTS;
+		rc = app_plan_is_owned_by(cur, ctrl_meta(r->obj, "uid")) ? 0 : SS_EEXISTS;
 		json_decref(cur);
 		if (rc < 0)
 			return ss_error_set(

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/fields.h"
 #include "app/names.h"
 #include "ctrl/object.h"
 #include "kube/quantity.h"
@@ -784,11 +785,14 @@ static int own_annotation_int(json_t *annotations, const char *key, int64_t valu
 static int build_labels(json_t *labels, const app_plan_snapshot_in *in,
 			const char *backup_name)
 {
+	char backup_label[APP_LABEL_VALUE_BUF];
 	int rc;
 
-	rc = app_copy_copyable(labels, in->spec->snapshot.labels, true);
+	rc = app_name_backup_label(backup_label, backup_name);
 	if (rc == 0)
-		rc = app_label_set_own(labels, APP_LABEL_BACKUP, backup_name);
+		rc = app_copy_copyable(labels, in->spec->snapshot.labels, true);
+	if (rc == 0)
+		rc = app_label_set_own(labels, APP_LABEL_BACKUP, backup_label);
 	if (rc == 0)
 		rc = app_label_set_own(labels, APP_LABEL_SCHEDULE,
 				       ctrl_label(in->backup, APP_LABEL_SCHEDULE));
@@ -801,7 +805,8 @@ static int build_labels(json_t *labels, const app_plan_snapshot_in *in,
 	return rc;
 }
 
-static int build_annotations(json_t *ann, const app_plan_snapshot_in *in)
+static int build_annotations(json_t *ann, const app_plan_snapshot_in *in,
+			     const char *backup_name)
 {
 	static const app_position unknown = { NULL, NULL, NULL, NULL, -1, NULL, -1 };
 	const app_position *pos = in->position != NULL ? in->position : &unknown;
@@ -811,7 +816,7 @@ static int build_annotations(json_t *ann, const app_plan_snapshot_in *in)
 
 	json_object_foreach((json_t *)in->spec->snapshot.annotations, key, v)
 	{
-		if (!json_is_string(v))
+		if (!json_is_string(v) || app_key_is_reserved(key))
 			continue;
 		rc = put_str(ann, key, json_string_value(v));
 		if (rc != 0)
@@ -840,12 +845,29 @@ static int build_annotations(json_t *ann, const app_plan_snapshot_in *in)
 	if (rc == 0)
 		rc = own_annotation(ann, APP_ANNOTATION_LOCK_STAGE,
 				    app_lock_stage_name(in->spec->lock.stage));
+	if (rc == 0)
+		rc = own_annotation(ann, APP_ANNOTATION_BACKUP_NAME, backup_name);
 	return rc;
 }
 
 static bool empty(const char *s)
 {
 	return s == NULL || *s == '\0';
+}
+
+/* The name in->name gives, or attempt 1's (APP_NAME_BUF bytes). */
+static int snapshot_name(char *out, const app_plan_snapshot_in *in, const char *ns,
+			 const char *backup)
+{
+	if (in->name == NULL)
+		return app_name_backup_snapshot(out, backup, in->volume, 1);
+	if (!app_is_dns_subdomain(in->name))
+		return ss_error_set(SS_EINVALID,
+				    "VolumeSnapshot of Backup %s/%s: \"%.64s\" is not a "
+				    "valid name",
+				    ns, backup, in->name);
+	ss_strlcpy(out, in->name, APP_NAME_BUF);
+	return 0;
 }
 
 int app_plan_snapshot_object(json_t **out, const app_plan_snapshot_in *in)
@@ -868,7 +890,7 @@ int app_plan_snapshot_object(json_t **out, const app_plan_snapshot_in *in)
 				    "VolumeSnapshot of Backup %s/%s: spec, volume, claim "
 				    "and pod are required",
 				    ns, name);
-	rc = app_name_backup_snapshot(vs_name, name, in->volume);
+	rc = snapshot_name(vs_name, in, ns, name);
 	if (rc != 0)
 		return rc;
 
@@ -889,7 +911,7 @@ int app_plan_snapshot_object(json_t **out, const app_plan_snapshot_in *in)
 
 	rc = build_labels(labels, in, name);
 	if (rc == 0)
-		rc = build_annotations(ann, in);
+		rc = build_annotations(ann, in, name);
 	if (rc == 0 && in->spec->snapshot.class_name != NULL)
 		rc = put_str(spec, "volumeSnapshotClassName",
 			     in->spec->snapshot.class_name);
@@ -924,12 +946,13 @@ static const json_t *find_snapshot(const json_t *snapshots, const char *ns,
 	return NULL;
 }
 
-/* Whether an ownerReference of `obj` carries `uid`. */
-static bool owned_by_uid(const json_t *obj, const char *uid)
+bool app_plan_is_owned_by(const json_t *obj, const char *uid)
 {
 	const json_t *ref;
 	size_t i;
 
+	if (empty(uid))
+		return false;
 	json_array_foreach(at2(obj, "metadata", "ownerReferences"), i, ref)
 	{
 		if (ss_streq(str_at(ref, "uid"), uid))
@@ -981,7 +1004,7 @@ static void judge_snapshot(msg *missing, msg *failed, const json_t *entry, size_
 	vs = find_snapshot(snapshots, ns, name);
 	if (vs == NULL) {
 		msg_add(missing, "%sVolumeSnapshot %s was deleted", sep(missing), name);
-	} else if (!owned_by_uid(vs, uid)) {
+	} else if (!app_plan_is_owned_by(vs, uid)) {
 		describe_owner(owner, sizeof(owner), vs);
 		msg_add(missing,
 			"%sVolumeSnapshot %s is not this Backup's: another object of "

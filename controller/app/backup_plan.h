@@ -69,6 +69,10 @@
  * BLOCK_DDL or BLOCK_COMMIT), so a bare VolumeSnapshot says how consistent
  * its cut is. */
 #define APP_ANNOTATION_LOCK_STAGE "snapstage.io/lock-stage"
+/* The Backup's whole name. The APP_LABEL_BACKUP label holds it too when it
+ * fits a label value (at most 63), else a shortened value with a hash
+ * (app_name_backup_label); readers match the label by that same rule. */
+#define APP_ANNOTATION_BACKUP_NAME "snapstage.io/backup-name"
 
 /* The Backup condition that says whether a Complete Backup can still be
  * restored from (app_plan_restorable), and its reasons. */
@@ -198,25 +202,34 @@ typedef struct {
 	const char *pod;
 	const char *source_role;      /* "Replica" or "Primary"; NULL: left out */
 	const app_position *position; /* read under the lock; NULL: unknown */
+	/* The VolumeSnapshot's name, as status.snapshots[] records it; NULL:
+	 * the name of the first attempt, app_name_backup_snapshot(backup,
+	 * volume, 1). */
+	const char *name;
 } app_plan_snapshot_in;
 
 /* Builds the VolumeSnapshot (snapshot.storage.k8s.io/v1) for one volume:
- * name app_name_backup_snapshot(backup, volume) in the Backup's namespace;
- * labels APP_LABEL_BACKUP, APP_LABEL_SCHEDULE (copied from the Backup when
- * it has it), APP_LABEL_POD, APP_LABEL_CLAIM, APP_LABEL_VOLUME, and the
- * copyable spec.snapshot.labels (app_label_is_copyable; snapstage's own
- * keys win over them); annotations: the position and role keys above
- * (positions that are empty/unknown are left out), APP_ANNOTATION_LOCK_STAGE
- * (spec.lock.stage) and spec.snapshot.annotations; an ownerReference to
- * the Backup (controller true, blockOwnerDeletion true);
- * spec.source.persistentVolumeClaimName and
- * spec.volumeSnapshotClassName when the spec names a class. Values that are
- * too long or invalid for a label are left out of the labels (never
- * truncated into something else); a user label or annotation under one of
- * snapstage's own keys is dropped even when snapstage leaves that key out,
- * so it can never pose as the position. The Backup must have a name,
- * namespace and uid (SS_EINVALID). */
+ * name in->name in the Backup's namespace; labels APP_LABEL_BACKUP
+ * (app_name_backup_label: the Backup's name, or a hashed value when the
+ * name is over 63), APP_LABEL_SCHEDULE (copied from the Backup when it has
+ * it), APP_LABEL_POD, APP_LABEL_CLAIM, APP_LABEL_VOLUME, and the copyable
+ * spec.snapshot.labels (app_label_is_copyable); annotations: the position
+ * and role keys above (positions that are empty/unknown are left out),
+ * APP_ANNOTATION_LOCK_STAGE (spec.lock.stage), APP_ANNOTATION_BACKUP_NAME
+ * and spec.snapshot.annotations; an ownerReference to the Backup
+ * (controller true, blockOwnerDeletion true);
+ * spec.source.persistentVolumeClaimName and spec.volumeSnapshotClassName
+ * when the spec names a class. Values that are too long or invalid for a
+ * label (a claim's name over 63) are left out of the labels (never
+ * truncated into something else). A decoded spec has no key in snapstage's
+ * prefix (InvalidSpec); should one get here anyway it is dropped, even
+ * when snapstage leaves that key out, so it can never pose as the
+ * position. The Backup must have a name, namespace and uid (SS_EINVALID). */
 int app_plan_snapshot_object(json_t **out, const app_plan_snapshot_in *in);
+
+/* Whether an ownerReference of `obj` carries `uid` (NULL or "": false):
+ * the check before snapstage deletes or adopts a VolumeSnapshot by name. */
+bool app_plan_is_owned_by(const json_t *obj, const char *uid);
 
 /* Whether a Complete Backup can still be restored from. */
 typedef struct {

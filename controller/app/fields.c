@@ -320,22 +320,64 @@ int app_dec_string_map(const json_t **out, app_dec *d, const json_t *obj, const 
 	return 0;
 }
 
+int app_dec_annotations(const json_t **out, app_dec *d, const json_t *obj,
+			const char *key, size_t max_bytes)
+{
+	const json_t *map, *value;
+	const char *k;
+	size_t total = 0;
+	int rc;
+
+	*out = NULL;
+	rc = app_dec_object(&map, d, obj, key, false);
+	if (rc != 0 || map == NULL)
+		return rc;
+	json_object_foreach((json_t *)map, k, value)
+	{
+		if (!json_is_string(value))
+			return app_dec_fail_at(d, key, NULL,
+					       "value of \"%.*s\" must be a string",
+					       QUOTE_MAX, k);
+		if (!app_is_annotation_key(k))
+			return app_dec_fail_at(
+				d, key, NULL,
+				"\"%.*s\" is not a valid annotation key (an optional "
+				"DNS subdomain prefix and '/', then at most 63 of "
+				"[A-Za-z0-9_.-], alphanumeric at both ends)",
+				QUOTE_MAX, k);
+		total += strlen(k) + json_string_length(value);
+	}
+	if (total > max_bytes)
+		return app_dec_fail_at(d, key, NULL,
+				       "%zu bytes of keys and values, more than the %zu "
+				       "allowed",
+				       total, max_bytes);
+	*out = map;
+	return 0;
+}
+
 static bool is_lower_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-static bool dns_label_n(const char *s, size_t n)
+/* [a-z0-9]([-a-z0-9]*[a-z0-9])? of n characters (any n > 0). */
+static bool dns_part_n(const char *s, size_t n)
 {
 	size_t i;
 
-	if (n == 0 || n > 63 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[n - 1]))
+	if (n == 0 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[n - 1]))
 		return false;
 	for (i = 0; i < n; i++) {
 		if (!is_lower_alnum(s[i]) && s[i] != '-')
 			return false;
 	}
 	return true;
+}
+
+static bool dns_label_n(const char *s, size_t n)
+{
+	return n <= 63 && dns_part_n(s, n);
 }
 
 bool app_is_dns_label(const char *s)
@@ -353,11 +395,13 @@ bool app_is_dns_subdomain(const char *s)
 	n = strlen(s);
 	if (n == 0 || n > 253)
 		return false;
+	/* The API server's rule (IsDNS1123Subdomain): at most 253 in all;
+	 * the dot-separated parts are not limited to 63 each. */
 	for (;;) {
 		dot = strchr(s, '.');
 		if (dot == NULL)
-			return dns_label_n(s, strlen(s));
-		if (!dns_label_n(s, (size_t)(dot - s)))
+			return dns_part_n(s, strlen(s));
+		if (!dns_part_n(s, (size_t)(dot - s)))
 			return false;
 		s = dot + 1;
 	}
@@ -415,6 +459,21 @@ bool app_is_label_key(const char *s)
 	prefix[n] = '\0';
 	return app_is_dns_subdomain(prefix) &&
 	       qualified_name_n(slash + 1, strlen(slash + 1), false);
+}
+
+bool app_is_annotation_key(const char *s)
+{
+	char lower[254 + 64]; /* prefix, '/', name */
+	size_t i, n;
+
+	if (s == NULL)
+		return false;
+	n = strlen(s);
+	if (n >= sizeof(lower))
+		return false;
+	for (i = 0; i <= n; i++)
+		lower[i] = (char)tolower((unsigned char)s[i]);
+	return app_is_label_key(lower);
 }
 
 bool app_is_label_value(const char *s)

@@ -84,12 +84,30 @@ int app_dec_time(int64_t *out, bool *given, app_dec *d, const json_t *obj,
 int app_dec_string_map(const json_t **out, app_dec *d, const json_t *obj, const char *key,
 		       bool labels);
 
+/* The most an object's annotations may hold, keys plus values, in bytes:
+ * the API server refuses more (TotalAnnotationSizeLimitB). */
+#define APP_ANNOTATIONS_MAX_BYTES (256 * 1024)
+
+/* A map of annotations; absent gives NULL. Values must be strings, keys
+ * valid annotation keys (app_is_annotation_key), and the keys plus values
+ * at most `max_bytes` bytes in all. */
+int app_dec_annotations(const json_t **out, app_dec *d, const json_t *obj,
+			const char *key, size_t max_bytes);
+
 /* Name syntax, for checks the readers above do not make. */
 bool app_is_dns_label(const char *s);	  /* RFC 1123 label, <= 63 */
-bool app_is_dns_subdomain(const char *s); /* RFC 1123 subdomain, <= 253 */
+/* RFC 1123 subdomain of at most 253, as the API server checks object
+ * names and label key prefixes: it does not limit each dot-separated part
+ * to 63, so neither does this (a Backup may have a 70-character name). */
+bool app_is_dns_subdomain(const char *s);
 bool app_is_secret_key(const char *s);	  /* [-._a-zA-Z0-9]+, <= 253 */
-/* A qualified label key ("prefix/name" or "name") / label value. */
+/* A qualified label key ("prefix/name" or "name": prefix a DNS subdomain,
+ * name at most 63 of [A-Za-z0-9_.-], alphanumeric at both ends) / label
+ * value (such a name, or empty). */
 bool app_is_label_key(const char *s);
 bool app_is_label_value(const char *s);
+/* An annotation key: what the API server accepts, a label key once
+ * lowercased (so the prefix may have capitals). */
+bool app_is_annotation_key(const char *s);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "app/backup_plan.h"
+#include "app/names.h"
 #include "ctrl/object.h"
 #include "util/error.h"
 #include "util/str.h"
@@ -49,11 +50,16 @@ static bool owned_by(const json_t *vs, const json_t *backup)
 	return false;
 }
 
+/* The ownerReference decides; the label (the Backup's name, or a hashed
+ * value for a name over 63: app_name_backup_label) and the full-name
+ * annotation, where present, must agree with it. Snapshots made before
+ * either existed carry neither (or no label for a long name). */
 static int check_owner(const char **reason, const char *name, const json_t *vs,
 		       const json_t *backup)
 {
 	const char *bname = ctrl_meta(backup, "name");
 	const char *label = ctrl_label(vs, APP_LABEL_BACKUP);
+	const char *full = ctrl_annotation(vs, APP_ANNOTATION_BACKUP_NAME);
 
 	if (!owned_by(vs, backup))
 		return fail(reason, "SnapshotNotOwned",
@@ -61,10 +67,14 @@ static int check_owner(const char **reason, const char *name, const json_t *vs,
 			    "with its uid): another object has that name now, so "
 			    "the Backup's own snapshot is gone",
 			    name, bname ? bname : "?");
-	if (label != NULL && !ss_streq(label, bname))
+	if (label != NULL && !app_name_backup_label_matches(label, bname))
 		return fail(reason, "SnapshotNotOwned",
 			    "VolumeSnapshot %s is labelled for Backup %s, not %s", name,
 			    label, bname ? bname : "?");
+	if (full != NULL && !ss_streq(full, bname))
+		return fail(reason, "SnapshotNotOwned",
+			    "VolumeSnapshot %s is annotated for Backup %s, not %s", name,
+			    full, bname ? bname : "?");
 	return 0;
 }
 

@@ -202,6 +202,43 @@ static const bad_case bad[] = {
 	  "spec.snapshot.labels: value of \"team\" must be a string", NULL },
 	{ K_SCHEDULE, "spec.snapshot.annotations", "{\"note\":false}",
 	  "spec.snapshot.annotations: value of \"note\" must be a string", NULL },
+	/* what the API server would refuse on the snapshots, under the lock */
+	{ K_BACKUP, "spec.snapshot.annotations", "{\"bad key!\":\"v\"}",
+	  "spec.snapshot.annotations: \"bad key!\" is not a valid annotation key", NULL },
+	{ K_SCHEDULE, "spec.snapshot.annotations", "{\"example.com/\":\"v\"}",
+	  "spec.snapshot.annotations: \"example.com/\" is not a valid annotation key",
+	  NULL },
+	{ K_BACKUP, "spec.snapshot.annotations", "{\"-x\":\"v\"}",
+	  "\"-x\" is not a valid annotation key", NULL },
+	{ K_BACKUP, "spec.snapshot.annotations", "{\"a/b/c\":\"v\"}",
+	  "\"a/b/c\" is not a valid annotation key", NULL },
+	{ K_BACKUP, "spec.snapshot.annotations", "{\"ex_ample.com/x\":\"v\"}",
+	  "\"ex_ample.com/x\" is not a valid annotation key", NULL },
+	{ K_BACKUP, "spec.snapshot.annotations",
+	  "{\"a234567890123456789012345678901234567890123456789012345678901234\":\"v\"}",
+	  "is not a valid annotation key", NULL },
+	{ K_BACKUP, "spec.snapshot.labels", "{\"bad key!\":\"v\"}",
+	  "spec.snapshot.labels: \"bad key!\" is not a valid label key", NULL },
+	{ K_BACKUP, "spec.snapshot.labels", "{\"Example.com/x\":\"v\"}",
+	  "spec.snapshot.labels: \"Example.com/x\" is not a valid label key", NULL },
+	{ K_BACKUP, "spec.snapshot.labels", "{\"team\":\"a b\"}",
+	  "spec.snapshot.labels: value of \"team\" is not a valid label value", NULL },
+	/* snapstage's prefix: refused, not silently dropped */
+	{ K_BACKUP, "spec.snapshot.labels", "{\"snapstage.io/pin\":\"true\"}",
+	  "spec.snapshot.labels: \"snapstage.io/pin\": the prefix snapstage.io/ is "
+	  "reserved for snapstage's own keys",
+	  NULL },
+	{ K_SCHEDULE, "spec.snapshot.labels", "{\"snapstage.io/backup\":\"x\"}",
+	  "spec.snapshot.labels: \"snapstage.io/backup\": the prefix snapstage.io/ is "
+	  "reserved",
+	  NULL },
+	{ K_SCHEDULE, "spec.snapshot.annotations",
+	  "{\"note\":\"x\",\"snapstage.io/gtid-binlog-pos\":\"0-1-9\"}",
+	  "spec.snapshot.annotations: \"snapstage.io/gtid-binlog-pos\": the prefix "
+	  "snapstage.io/ is reserved",
+	  NULL },
+	{ K_BACKUP, "spec.snapshot.annotations", "{\"SnapStage.IO/lock-stage\":\"x\"}",
+	  "\"SnapStage.IO/lock-stage\": the prefix snapstage.io/ is reserved", NULL },
 	/* lock */
 	{ K_SCHEDULE, "spec.lock.stage", "\"BLOCK_EVERYTHING\"",
 	  "spec.lock.stage: must be one of FLUSH, BLOCK_DDL, BLOCK_COMMIT", NULL },
@@ -300,6 +337,18 @@ static const bad_case bad[] = {
 	  NULL },
 	{ K_RESTORE, "spec.target.newClaims.annotations", "\"x\"",
 	  "spec.target.newClaims.annotations: must be an object", NULL },
+	{ K_RESTORE, "spec.target.newClaims.annotations", "{\"bad key!\":\"v\"}",
+	  "spec.target.newClaims.annotations: \"bad key!\" is not a valid annotation key",
+	  NULL },
+	{ K_RESTORE, "spec.target.newClaims.labels", "{\"snapstage.io/restore\":\"x\"}",
+	  "spec.target.newClaims.labels: \"snapstage.io/restore\": the prefix "
+	  "snapstage.io/ is reserved",
+	  NULL },
+	{ K_RESTORE, "spec.target.newClaims.annotations",
+	  "{\"snapstage.io/restore-uid\":\"x\"}",
+	  "spec.target.newClaims.annotations: \"snapstage.io/restore-uid\": the prefix "
+	  "snapstage.io/ is reserved",
+	  NULL },
 	{ K_IN_PLACE, "spec.target.newClaims", "{}",
 	  "spec.target.newClaims: only applies with mode NewClaims", NULL },
 	{ K_IN_PLACE, "spec.target.inPlace", NULL,
@@ -589,6 +638,14 @@ static void test_restore_new_claims(void **state)
 	assert_string_equal(r.access_modes[0], "ReadWriteOncePod");
 	assert_int_equal(r.claims[0].size_bytes, 1000);
 	assert_int_equal(r.timeout_seconds, 60);
+
+	/* a Backup's name may be longer than 63 (the API server only limits
+	 * the whole to 253), so backupName may be too */
+	tu_json_set(obj, "spec.source",
+		    tu_json("{\"backupName\":\"backup-with-a-name-far-too-long-for-a-"
+			    "label-value-0123456789abcdefghij\"}"));
+	assert_int_equal(app_restore_spec_decode(&r, obj, NULL), 0);
+	assert_int_equal(strlen(r.source_name), 70);
 	json_decref(obj);
 }
 
@@ -687,6 +744,63 @@ static void test_gitops_labels_are_not_copied(void **state)
 	assert_false(app_label_is_copyable("argocd.argoproj.io/instance"));
 	assert_false(app_label_is_copyable("kustomize.toolkit.fluxcd.io/name"));
 	assert_false(app_label_is_copyable("helm.toolkit.fluxcd.io/namespace"));
+	/* snapstage's own prefix, in any case; not its subdomains */
+	assert_false(app_label_is_copyable("snapstage.io/pin"));
+	assert_false(app_label_is_copyable("Snapstage.IO/x"));
+	assert_true(app_label_is_copyable("sim.snapstage.io/hang"));
+	assert_true(app_label_is_copyable("snapstage.iox/a"));
+	assert_true(app_key_is_reserved("snapstage.io/backup"));
+	assert_false(app_key_is_reserved("snapstage.io"));
+	assert_false(app_key_is_reserved(NULL));
+}
+
+/* Annotation keys as the API server checks them (a label key once
+ * lowercased), values any text, and a bound on the total that leaves
+ * room for snapstage's own annotations. */
+static void test_annotations(void **state)
+{
+	static const char *const good_keys[] = {
+		"note", "example.com/note", "Example.COM/Note", "a_b.c-D",
+		"sim.snapstage.io/hang", "x/y",
+	};
+	json_t *obj = tu_json(backup_base), *ann;
+	const char *reason = NULL;
+	app_backup_spec b;
+	size_t i, fill;
+	char *big;
+
+	(void)state;
+	for (i = 0; i < sizeof(good_keys) / sizeof(good_keys[0]); i++) {
+		ann = json_object();
+		json_object_set_new(ann, good_keys[i], json_string("any text: at all!"));
+		tu_json_set(obj, "spec.snapshot.annotations", ann);
+		if (app_backup_spec_decode(&b, obj, &reason) != 0)
+			fail_msg("%s: %s", good_keys[i], ss_error_last()->message);
+		assert_true(app_is_annotation_key(good_keys[i]));
+	}
+	assert_false(app_is_label_key("Example.COM/Note")); /* labels: no */
+	/* a prefix part over 63, as the API server allows (IsDNS1123Subdomain) */
+	assert_true(app_is_annotation_key("a234567890123456789012345678901234567890"
+					  "12345678901234567890123456.example.com/x"));
+	assert_false(app_is_annotation_key(NULL));
+
+	/* keys + values up to APP_USER_ANNOTATIONS_MAX_BYTES, and not one more */
+	fill = APP_USER_ANNOTATIONS_MAX_BYTES - strlen("note") - strlen("big");
+	big = calloc(1, fill + 2);
+	assert_non_null(big);
+	memset(big, 'v', fill);
+	ann = json_pack("{s:s, s:s}", "note", "", "big", big);
+	tu_json_set(obj, "spec.snapshot.annotations", ann);
+	assert_int_equal(app_backup_spec_decode(&b, obj, &reason), 0);
+	big[fill] = 'v';
+	json_object_set_new(ann, "big", json_string(big));
+	assert_int_equal(app_backup_spec_decode(&b, obj, &reason), SS_EINVALID);
+	assert_string_equal(reason, "InvalidSpec");
+	tu_assert_error(SS_EINVALID, "spec.snapshot.annotations: 245761 bytes of keys and "
+				     "values, more than the 245760 allowed");
+	assert_true(APP_USER_ANNOTATIONS_MAX_BYTES < APP_ANNOTATIONS_MAX_BYTES);
+	free(big);
+	json_decref(obj);
 }
 
 static void test_copy_copyable_and_own_labels(void **state)
@@ -1334,6 +1448,7 @@ int main(void)
 		cmocka_unit_test(test_restore_point_in_time),
 		cmocka_unit_test(test_time_zones_and_ages),
 		cmocka_unit_test(test_gitops_labels_are_not_copied),
+		cmocka_unit_test(test_annotations),
 		cmocka_unit_test(test_copy_copyable_and_own_labels),
 		cmocka_unit_test(test_backup_status_round_trip),
 		cmocka_unit_test(test_schedule_and_restore_status_round_trip),

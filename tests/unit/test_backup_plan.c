@@ -16,6 +16,7 @@
 
 #include "app/api.h"
 #include "app/backup_plan.h"
+#include "app/names.h"
 #include "util/error.h"
 
 /* ---- building test objects ---------------------------------------------- */
@@ -1205,18 +1206,39 @@ static void test_vs_state_bad(void **state)
 
 /* ---- the VolumeSnapshot ---------------------------------------------------- */
 
+/* spec.snapshot with keys in snapstage's prefix, which the decoder refuses
+ * (test_api.c): backup_forged() puts them into a decoded spec, to show the
+ * plan never lets one pose as snapstage's own should it get that far. */
 static const char *const full_snapshot_opts =
 	"{\"volumeSnapshotClassName\":\"csi-snap\","
 	"\"labels\":{\"team\":\"dba\",\"app.kubernetes.io/instance\":\"prod\","
 	"\"kustomize.toolkit.fluxcd.io/name\":\"db\",\"snapstage.io/pod\":\"fake\","
-	"\"snapstage.io/schedule\":\"spoof\"},"
+	"\"snapstage.io/schedule\":\"spoof\",\"snapstage.io/other\":\"x\"},"
 	"\"annotations\":{\"note\":\"hi\",\"snapstage.io/gtid-binlog-pos\":\"0-1-999\","
-	"\"snapstage.io/gtid-slave-pos\":\"0-1-998\"}}";
+	"\"snapstage.io/gtid-slave-pos\":\"0-1-998\","
+	"\"snapstage.io/backup-name\":\"spoof\"}}";
+
+/* backup_new() without spec.snapshot, then spec->snapshot read from
+ * `snapshot` (kept in the Backup object) without the decoder's checks. */
+static json_t *backup_forged(app_backup_spec *spec, const char *target,
+			     const char *snapshot)
+{
+	json_t *b = backup_new(spec, target, NULL);
+	json_t *forged = tu_json(snapshot);
+
+	json_object_set_new(b, "forged", forged);
+	spec->snapshot.class_name =
+		json_string_value(json_object_get(forged, "volumeSnapshotClassName"));
+	spec->snapshot.labels = json_object_get(forged, "labels");
+	spec->snapshot.annotations = json_object_get(forged, "annotations");
+	return b;
+}
 
 static void test_snapshot_object_full(void **state)
 {
 	app_backup_spec spec;
-	json_t *b = backup_new(&spec, sts_target, full_snapshot_opts);
+	json_t *b = backup_forged(&spec, sts_target, full_snapshot_opts);
+	char want_name[APP_NAME_BUF];
 	app_position pos = { .gtid_binlog_pos = "0-1-42",
 			     .gtid_slave_pos = "0-1-41",
 			     .gtid_current_pos = "0-1-42",
@@ -1244,7 +1266,9 @@ static void test_snapshot_object_full(void **state)
 	assert_string_equal(get_str(vs, "apiVersion", NULL, NULL),
 			    "snapshot.storage.k8s.io/v1");
 	assert_string_equal(get_str(vs, "kind", NULL, NULL), "VolumeSnapshot");
-	assert_string_equal(get_str(vs, "metadata", "name", NULL), "adhoc-data");
+	/* no name given: attempt 1's */
+	assert_int_equal(app_name_backup_snapshot(want_name, "adhoc", "data", 1), 0);
+	assert_string_equal(get_str(vs, "metadata", "name", NULL), want_name);
 	assert_string_equal(get_str(vs, "metadata", "namespace", NULL), "db");
 
 	labels = json_object_get(json_object_get(vs, "metadata"), "labels");
@@ -1261,6 +1285,7 @@ static void test_snapshot_object_full(void **state)
 	assert_null(json_object_get(labels, "app.kubernetes.io/instance"));
 	assert_null(json_object_get(labels, "kustomize.toolkit.fluxcd.io/name"));
 	assert_null(json_object_get(labels, "owner"));
+	assert_null(json_object_get(labels, "snapstage.io/other"));
 	assert_int_equal(json_object_size(labels), 6);
 
 	ann = json_object_get(json_object_get(vs, "metadata"), "annotations");
@@ -1282,8 +1307,10 @@ static void test_snapshot_object_full(void **state)
 			    "Replica");
 	assert_string_equal(get_str(ann, "snapstage.io/lock-stage", NULL, NULL),
 			    "BLOCK_COMMIT"); /* the default */
+	assert_string_equal(get_str(ann, "snapstage.io/backup-name", NULL, NULL),
+			    "adhoc");
 	assert_string_equal(get_str(ann, "note", NULL, NULL), "hi");
-	assert_int_equal(json_object_size(ann), 10);
+	assert_int_equal(json_object_size(ann), 11);
 
 	refs = json_object_get(json_object_get(vs, "metadata"), "ownerReferences");
 	assert_int_equal(json_array_size(refs), 1);
@@ -1315,7 +1342,7 @@ static void test_snapshot_object_full(void **state)
 static void test_snapshot_object_unknown_position_left_out(void **state)
 {
 	app_backup_spec spec;
-	json_t *b = backup_new(&spec, sts_target, full_snapshot_opts);
+	json_t *b = backup_forged(&spec, sts_target, full_snapshot_opts);
 	app_position pos = { .gtid_binlog_pos = "0-1-5",
 			     .gtid_slave_pos = "",
 			     .gtid_current_pos = NULL,
@@ -1347,7 +1374,8 @@ static void test_snapshot_object_unknown_position_left_out(void **state)
 	assert_null(json_object_get(ann, "snapstage.io/binlog-position"));
 	assert_null(json_object_get(ann, "snapstage.io/primary-binlog-file"));
 	assert_null(json_object_get(ann, "snapstage.io/primary-binlog-position"));
-	assert_int_equal(json_object_size(ann), 4); /* position, role, stage, note */
+	/* position, role, stage, name, note */
+	assert_int_equal(json_object_size(ann), 5);
 	/* no schedule label on the Backup: none on the snapshot, not the spoof */
 	labels = json_object_get(json_object_get(vs, "metadata"), "labels");
 	assert_null(json_object_get(labels, "snapstage.io/schedule"));
@@ -1358,7 +1386,7 @@ static void test_snapshot_object_unknown_position_left_out(void **state)
 	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
 	ann = json_object_get(json_object_get(vs, "metadata"), "annotations");
 	assert_null(json_object_get(ann, "snapstage.io/gtid-binlog-pos"));
-	assert_int_equal(json_object_size(ann), 3); /* role, stage and note */
+	assert_int_equal(json_object_size(ann), 4); /* role, stage, name and note */
 	json_decref(vs);
 	json_decref(b);
 }
@@ -1380,10 +1408,13 @@ static void test_snapshot_object_minimal(void **state)
 	/* no class: the cluster's default */
 	assert_null(
 		json_object_get(json_object_get(vs, "spec"), "volumeSnapshotClassName"));
-	/* only the lock stage, which is always known */
-	assert_int_equal(json_object_size(json_object_get(meta, "annotations")), 1);
+	/* only the lock stage and the Backup's name, which are always known */
+	assert_int_equal(json_object_size(json_object_get(meta, "annotations")), 2);
 	assert_string_equal(get_str(meta, "annotations", "snapstage.io/lock-stage", NULL),
 			    "BLOCK_COMMIT");
+	assert_string_equal(get_str(meta, "annotations", "snapstage.io/backup-name", NULL),
+			    "adhoc");
+	assert_string_equal(get_str(meta, "labels", "snapstage.io/backup", NULL), "adhoc");
 	assert_int_equal(json_object_size(json_object_get(meta, "labels")), 4);
 	json_decref(vs);
 	json_decref(b);
@@ -1401,7 +1432,7 @@ static void test_snapshot_object_long_values(void **state)
 				    .pod = "mariadb-0",
 				    .source_role = "Replica" };
 	json_t *vs = NULL, *labels;
-	const char *name;
+	const char *name, *label;
 
 	(void)state;
 	memset(claim, 'c', 70);
@@ -1415,8 +1446,9 @@ static void test_snapshot_object_long_values(void **state)
 			    claim);
 	json_decref(vs);
 
-	/* a long Backup name: the object name is shortened with a hash, the
-	 * label left out, the ownerReference keeps the whole name */
+	/* a long Backup name: the object name is shortened with a hash; the
+	 * label still there, shortened by app_name_backup_label()'s rule; the
+	 * whole name in the annotation and the ownerReference */
 	memset(backup, 'b', 70);
 	backup[70] = '\0';
 	tu_json_set(b, "metadata.name", json_string(backup));
@@ -1426,7 +1458,14 @@ static void test_snapshot_object_long_values(void **state)
 	assert_true(strlen(name) <= 63);
 	assert_true(strncmp(name, "bbbb", 4) == 0);
 	labels = json_object_get(json_object_get(vs, "metadata"), "labels");
-	assert_null(json_object_get(labels, "snapstage.io/backup"));
+	label = get_str(labels, "snapstage.io/backup", NULL, NULL);
+	assert_non_null(label);
+	assert_int_equal(strlen(label), 63);
+	assert_true(strncmp(label, "bbbb", 4) == 0 && strchr(label, '_') != NULL);
+	assert_true(app_name_backup_label_matches(label, backup));
+	assert_string_equal(get_str(vs, "metadata", "annotations",
+				    "snapstage.io/backup-name"),
+			    backup);
 	assert_string_equal(
 		get_str(json_array_get(json_object_get(json_object_get(vs, "metadata"),
 						       "ownerReferences"),
@@ -1435,6 +1474,54 @@ static void test_snapshot_object_long_values(void **state)
 		backup);
 	json_decref(vs);
 	json_decref(b);
+}
+
+/* The name status.snapshots records (a retry's, or one an older version
+ * made) is the one used; none that is no object name. */
+static void test_snapshot_object_given_name(void **state)
+{
+	app_backup_spec spec;
+	json_t *b = backup_new(&spec, sts_target, NULL);
+	app_plan_snapshot_in in = { .backup = b,
+				    .spec = &spec,
+				    .volume = "data",
+				    .claim = "data-mariadb-0",
+				    .pod = "mariadb-0",
+				    .name = "adhoc-r2-data" };
+	json_t *vs = NULL;
+
+	(void)state;
+	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+	assert_string_equal(get_str(vs, "metadata", "name", NULL), "adhoc-r2-data");
+	json_decref(vs);
+	vs = NULL;
+	in.name = "Adhoc data";
+	assert_int_equal(app_plan_snapshot_object(&vs, &in), SS_EINVALID);
+	tu_assert_error(SS_EINVALID, "\"Adhoc data\" is not a valid name");
+	assert_null(vs);
+	in.name = "";
+	assert_int_equal(app_plan_snapshot_object(&vs, &in), SS_EINVALID);
+	assert_null(vs);
+	json_decref(b);
+}
+
+static void test_is_owned_by(void **state)
+{
+	json_t *vs = tu_json("{\"metadata\":{\"ownerReferences\":["
+			     "{\"kind\":\"Other\",\"uid\":\"u1\"},"
+			     "{\"kind\":\"Backup\",\"uid\":\"u2\"}]}}");
+	json_t *bare = tu_json("{\"metadata\":{\"name\":\"x\"}}");
+
+	(void)state;
+	assert_true(app_plan_is_owned_by(vs, "u2"));
+	assert_true(app_plan_is_owned_by(vs, "u1"));
+	assert_false(app_plan_is_owned_by(vs, "u3"));
+	assert_false(app_plan_is_owned_by(vs, NULL));
+	assert_false(app_plan_is_owned_by(vs, ""));
+	assert_false(app_plan_is_owned_by(bare, "u2"));
+	assert_false(app_plan_is_owned_by(NULL, "u2"));
+	json_decref(vs);
+	json_decref(bare);
 }
 
 /* The stage the spec asked for, over a user annotation of that key. */
@@ -1451,8 +1538,8 @@ static void test_snapshot_object_lock_stage(void **state)
 				    "\"adhoc\",\"namespace\":\"db\",\"uid\":\"u\"},"
 				    "\"spec\":{\"target\":{\"statefulSetName\":"
 				    "\"mariadb\",\"connection\":{\"credentialsSecretRef"
-				    "\":{\"name\":\"s\"}}},\"snapshot\":{\"annotations"
-				    "\":{\"snapstage.io/lock-stage\":\"NONE\"}}}}");
+				    "\":{\"name\":\"s\"}}}},"
+				    "\"forged\":{\"snapstage.io/lock-stage\":\"NONE\"}}");
 		app_plan_snapshot_in in = { .backup = b,
 					    .spec = &spec,
 					    .volume = "data",
@@ -1464,13 +1551,15 @@ static void test_snapshot_object_lock_stage(void **state)
 		tu_json_set(b, "spec.lock", json_pack("{s:s}", "stage", stages[i]));
 		if (app_backup_spec_decode(&spec, b, &reason) != 0)
 			fail_msg("stage %s: %s", stages[i], ss_error_last()->message);
+		/* the decoder refuses the key: forged past it */
+		spec.snapshot.annotations = json_object_get(b, "forged");
 		assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
 		assert_string_equal(
 			get_str(vs, "metadata", "annotations", APP_ANNOTATION_LOCK_STAGE),
 			stages[i]);
 		assert_int_equal(json_object_size(json_object_get(
 					 json_object_get(vs, "metadata"), "annotations")),
-				 1);
+				 2); /* the stage and the Backup's name */
 		json_decref(vs);
 		json_decref(b);
 	}
@@ -1675,6 +1764,8 @@ int main(void)
 		cmocka_unit_test(test_snapshot_object_unknown_position_left_out),
 		cmocka_unit_test(test_snapshot_object_minimal),
 		cmocka_unit_test(test_snapshot_object_long_values),
+		cmocka_unit_test(test_snapshot_object_given_name),
+		cmocka_unit_test(test_is_owned_by),
 		cmocka_unit_test(test_snapshot_object_lock_stage),
 		cmocka_unit_test(test_snapshot_object_refuses_incomplete_input),
 		cmocka_unit_test(test_restorable),

@@ -13,6 +13,7 @@
 
 #include "app/api.h"
 #include "app/backup_plan.h"
+#include "app/names.h"
 #include "app/restore_check.h"
 #include "ctrl/object.h"
 #include "util/error.h"
@@ -95,6 +96,46 @@ static void test_snapshot_not_owned(void **state)
 	json_object_set_new(json_object_get(json_object_get(vs, "metadata"), "labels"),
 			    "snapstage.io/backup", json_string("weekly"));
 	expect_snapshot(vs, b, "SnapshotNotOwned", "labelled for Backup weekly");
+	json_decref(vs);
+	/* ... or the full-name annotation does. */
+	vs = ready_vs();
+	tu_json_set(vs, "metadata.annotations",
+		    tu_json("{\"" APP_ANNOTATION_BACKUP_NAME "\":\"weekly\"}"));
+	expect_snapshot(vs, b, "SnapshotNotOwned", "annotated for Backup weekly");
+	json_decref(vs);
+	json_decref(b);
+}
+
+/* A Backup name over 63 characters: its snapshots' label holds the
+ * shortened value app_name_backup_label() gives it (the old check wanted
+ * the whole name there and refused the Backup's own snapshot), and a
+ * shortened value of another name is still refused. Snapshots made before
+ * long names had a label have none, and pass. */
+static void test_snapshot_long_backup_name(void **state)
+{
+	char name[81], label[APP_LABEL_VALUE_BUF], other[APP_LABEL_VALUE_BUF];
+	json_t *b = tu_json(BACKUP), *vs = ready_vs();
+	json_t *labels = json_object_get(json_object_get(vs, "metadata"), "labels");
+
+	(void)state;
+	memset(name, 'n', 80);
+	name[80] = '\0';
+	tu_json_set(b, "metadata.name", json_string(name));
+	assert_int_equal(app_name_backup_label(label, name), 0);
+	json_object_set_new(labels, APP_LABEL_BACKUP, json_string(label));
+	tu_json_set(vs, "metadata.annotations",
+		    json_pack("{s:s}", APP_ANNOTATION_BACKUP_NAME, name));
+	expect_snapshot(vs, b, NULL, NULL);
+
+	name[79] = 'm';
+	assert_int_equal(app_name_backup_label(other, name), 0);
+	json_object_set_new(labels, APP_LABEL_BACKUP, json_string(other));
+	name[79] = 'n';
+	expect_snapshot(vs, b, "SnapshotNotOwned", "is labelled for Backup nnnn");
+
+	json_object_del(labels, APP_LABEL_BACKUP);
+	json_object_del(json_object_get(vs, "metadata"), "annotations");
+	expect_snapshot(vs, b, NULL, NULL);
 	json_decref(vs);
 	json_decref(b);
 }
@@ -243,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_ok),
 		cmocka_unit_test(test_snapshot_missing),
 		cmocka_unit_test(test_snapshot_not_owned),
+		cmocka_unit_test(test_snapshot_long_backup_name),
 		cmocka_unit_test(test_snapshot_not_ready),
 		cmocka_unit_test(test_default_class),
 		cmocka_unit_test(test_driver),
