@@ -24,7 +24,13 @@
 #   sigkill     the controller killed with SIGKILL while it holds the lock:
 #               the replica commits again within seconds; restarted, the
 #               controller starts the replica's SQL threads it had stopped,
-#               deletes the untrusted snapshots and retries
+#               deletes the untrusted snapshots and retries - but not an
+#               object of another owner put under one of their names
+#   badkey      an invalid annotation key, a key in snapstage.io/ -> Failed
+#               InvalidSpec at once, nothing locked (no attempt, no Event)
+#   longname    a Backup named with 70 characters: its snapshots still carry
+#               the snapstage.io/backup label (shortened with a hash), the
+#               whole name in snapstage.io/backup-name; Restorable True
 #   target      no such StatefulSet -> TargetNotFound; a volume the pod
 #               does not have -> VolumeNotFound (VolumeNotPVC and the other
 #               pure decisions: tests/unit/test_backup_plan.c)
@@ -129,12 +135,15 @@ held=$(bk happy '{.status.lock.heldMilliseconds}')
 [ -z "$(bk happy '{.status.lock.replicationPaused}')" ] || fail "replicationPaused left set"
 ok "status: lock held ${held} ms, stage BLOCK_COMMIT, position $(bk happy '{.status.position.gtidSlavePos}'), replication resumed"
 names=$(bk happy '{.status.snapshots[*].volumeSnapshotName}')
-[ "$names" = "happy-binlog happy-data" ] || fail "snapshot names are '$names' (want the volumes by name)"
-for s in happy-data happy-binlog; do
+[[ "$names" =~ ^happy-binlog-[0-9a-f]{10}\ happy-data-[0-9a-f]{10}$ ]] ||
+    fail "snapshot names are '$names' (want happy-<volume>-<hash>)"
+for s in $names; do
     [ "$(kn get volumesnapshot "$s" -o jsonpath='{.status.readyToUse}')" = true ] ||
         fail "$s is not readyToUse"
     [ "$(kn get volumesnapshot "$s" -o jsonpath='{.metadata.labels.snapstage\.io/backup}')" = happy ] ||
         fail "$s lacks the backup label"
+    [ "$(kn get volumesnapshot "$s" -o jsonpath='{.metadata.annotations.snapstage\.io/backup-name}')" = happy ] ||
+        fail "$s lacks the backup-name annotation"
     [ "$(kn get volumesnapshot "$s" -o jsonpath='{.metadata.labels.snapstage\.io/pod}')" = "$src" ] ||
         fail "$s lacks the pod label"
     [ "$(kn get volumesnapshot "$s" -o jsonpath='{.metadata.ownerReferences[0].name}')" = happy ] ||
@@ -167,16 +176,17 @@ replicas_unlocked "after happy"
 
 # ---- restorable: a Complete Backup whose snapshot is deleted -----------------
 wait_for 30 "happy is Restorable True (SnapshotsReady)" restorable_is happy True/SnapshotsReady
-kn delete volumesnapshot happy-binlog --timeout=60s >/dev/null ||
-    fail "deleting VolumeSnapshot happy-binlog"
+happy_binlog=$(bk happy '{.status.snapshots[?(@.volume=="binlog")].volumeSnapshotName}')
+kn delete volumesnapshot "$happy_binlog" --timeout=60s >/dev/null ||
+    fail "deleting VolumeSnapshot $happy_binlog"
 wait_for 30 "happy is Restorable False (SnapshotMissing)" restorable_is happy False/SnapshotMissing
-bk happy '{.status.conditions[?(@.type=="Restorable")].message}' | grep -q happy-binlog ||
-    fail "the SnapshotMissing message does not name happy-binlog"
+bk happy '{.status.conditions[?(@.type=="Restorable")].message}' | grep -q "$happy_binlog" ||
+    fail "the SnapshotMissing message does not name $happy_binlog"
 wait_for 15 "a NotRestorable Event for happy" has_event happy NotRestorable
 kn get backups happy | grep -q "Completed *False" ||
     fail "kubectl get backups does not show RESTORABLE False: $(kn get backups happy)"
 is_complete happy || fail "happy is no longer Complete"
-ok "RESTORABLE column False; the message names happy-binlog; still Complete"
+ok "RESTORABLE column False; the message names $happy_binlog; still Complete"
 
 # ---- bad input: nothing is locked ---------------------------------------------
 SECRET=wrong-password backup auth
@@ -211,6 +221,26 @@ spec:
 YAML
 kn apply -f "$work/notpvc.yaml" >/dev/null || fail "applying notpvc"
 wait_for 30 "a volume that is not in the pod: Failed VolumeNotFound" is_failed_with notpvc VolumeNotFound
+# What the snapshots would carry is checked before anything is locked: an
+# annotation key the API server refuses (before: Locked three times, then
+# Interrupted), and a key in snapstage's prefix (before: silently dropped).
+backup badkey '  snapshot:
+    annotations:
+      "bad key!": "x"'
+wait_for 15 "an invalid annotation key: Failed InvalidSpec" is_failed_with badkey InvalidSpec
+bk badkey '{.status.conditions[?(@.type=="Failed")].message}' |
+    grep -q 'spec.snapshot.annotations: "bad key!" is not a valid annotation key' ||
+    fail "the InvalidSpec message does not name the field and key: $(bk badkey '{.status.message}')"
+[ -z "$(bk badkey '{.status.attempts}')" ] || [ "$(bk badkey '{.status.attempts}')" = 0 ] ||
+    fail "badkey made $(bk badkey '{.status.attempts}') lock attempt(s)"
+! has_event badkey Locked || fail "badkey was Locked"
+backup reserved '  snapshot:
+    labels:
+      snapstage.io/pin: "true"'
+wait_for 15 "a label in snapstage.io/: Failed InvalidSpec" is_failed_with reserved InvalidSpec
+bk reserved '{.status.message}' | grep -q 'reserved for snapstage' ||
+    fail "the InvalidSpec message does not say the prefix is reserved: $(bk reserved '{.status.message}')"
+ok "InvalidSpec before any lock: $(bk badkey '{.status.message}')"
 replicas_unlocked "after the bad-input cases"
 
 # ---- the storage fails, or never cuts -------------------------------------------
@@ -233,7 +263,7 @@ held=$(bk timeout '{.status.lock.heldMilliseconds}')
 [ "$held" -ge 2000 ] && [ "$held" -lt 3000 ] || fail "LockTimeout held the lock $held ms (want 2000..3000)"
 ok "LockTimeout released the lock after $held ms (timeoutSeconds 2)"
 wait_for 30 "the uncut snapshots were deleted" \
-    bash -c "! $KUBECTL -n $ns get volumesnapshot timeout-data timeout-binlog -o name 2>/dev/null | grep -q ."
+    bash -c "! $KUBECTL -n $ns get volumesnapshot -l snapstage.io/backup=timeout -o name 2>/dev/null | grep -q ."
 replicas_unlocked "after LockTimeout"
 
 # ---- choosing the server ---------------------------------------------------------
@@ -313,17 +343,53 @@ INSERT INTO localprobe.t VALUES (1)" >/dev/null 2>&1; do
     sleep 0.1
 done
 ok "$victim commits again $((($(date +%s%N) - killed_at) / 1000000)) ms after the kill"
+# Someone else's object now holds one of the names the status records: the
+# clean-up must leave it alone (before: deleted by name).
+foreign=${first_names%% *}
+kn delete volumesnapshot "$foreign" --ignore-not-found --timeout=60s >/dev/null ||
+    fail "deleting $foreign"
+cat <<YAML | kn create -f - >/dev/null || fail "creating a foreign VolumeSnapshot $foreign"
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshot
+metadata: {name: $foreign, labels: {e2e: foreign}}
+spec: {source: {persistentVolumeClaimName: $(bk sigkill '{.status.snapshots[0].claim}')}}
+YAML
+foreign_uid=$(kn get volumesnapshot "$foreign" -o jsonpath='{.metadata.uid}')
 start_controller
 wait_for 90 "restarted, the controller completes sigkill on a new attempt" is_complete sigkill
 [ "$(bk sigkill '{.status.attempts}')" = 2 ] || fail "attempts is $(bk sigkill '{.status.attempts}'), want 2"
 for s in $first_names; do
+    [ "$s" != "$foreign" ] || continue
     ! kn get volumesnapshot "$s" >/dev/null 2>&1 || fail "untrusted snapshot $s of the interrupted session still exists"
 done
+[ "$(kn get volumesnapshot "$foreign" -o jsonpath='{.metadata.uid}' 2>/dev/null)" = "$foreign_uid" ] ||
+    fail "the foreign VolumeSnapshot $foreign under a recorded name was deleted"
+ok "the foreign VolumeSnapshot $foreign under a recorded name was left alone"
+kn delete volumesnapshot "$foreign" --timeout=60s >/dev/null || fail "deleting the foreign $foreign"
 has_event sigkill Interrupted || fail "no Interrupted Event"
 has_event sigkill ReplicationResumed || fail "no ReplicationResumed Event"
 [ -z "$(bk sigkill '{.status.lock.replicationPaused}')" ] ||
     fail "replicationPaused is still set on the completed Backup"
 ok "attempt 1's snapshots ($first_names) deleted, attempt 2 complete: $(bk sigkill '{.status.snapshots[*].volumeSnapshotName}')"
+[[ " $(bk sigkill '{.status.snapshots[*].volumeSnapshotName}') " == *"-r2-"* ]] ||
+    fail "attempt 2's snapshots are not named for attempt 2"
+
+# ---- a Backup name too long for a label value ------------------------------------
+long=backup-with-a-name-far-too-long-for-a-label-value-0123456789abcdefghij
+backup "$long"
+wait_for 60 "Backup $long (${#long} characters) is Complete" is_complete "$long"
+wait_for 30 "$long is Restorable True" restorable_is "$long" True/SnapshotsReady
+for s in $(bk "$long" '{.status.snapshots[*].volumeSnapshotName}'); do
+    [ ${#s} -le 63 ] || fail "snapshot name $s is longer than 63"
+    label=$(kn get volumesnapshot "$s" -o jsonpath='{.metadata.labels.snapstage\.io/backup}')
+    [[ "$label" =~ ^${long:0:52}_[0-9a-f]{10}$ ]] ||
+        fail "$s is labelled '$label' (want the first 52 characters, _ and a hash)"
+    [ "$(kn get volumesnapshot "$s" -o jsonpath='{.metadata.annotations.snapstage\.io/backup-name}')" = "$long" ] ||
+        fail "$s lacks the whole name in snapstage.io/backup-name"
+done
+[ "$(kn get volumesnapshot -l "snapstage.io/backup=$label" -o name | wc -l)" = 2 ] ||
+    fail "the label does not select both snapshots of $long"
+ok "a ${#long}-character name: snapshots labelled $label, the whole name annotated"
 replicas_unlocked "at the end"
 
 # A clean stop: exit 0, and (in the ASan build) no sanitizer report, leaks
