@@ -123,7 +123,8 @@ pre-provisioned contents). For one of ours:
    ``.partial`` to ``STATE/snapshots/<content>``, then write at once the
    content status {creationTime: int64 ns, snapshotHandle: content name,
    readyToUse: false} and the snapshot status {creationTime: RFC 3339 with
-   nanoseconds, readyToUse: false}; creationTime is the freeze instant,
+   nanoseconds, readyToUse: false}; creationTime is the freeze instant
+   (moved by the ``cut-time-offset-ms`` fault, see "Fault injection"),
    written right after the copy succeeded (so it is never published for a
    cut that then failed). The log line gives the freeze and copy durations
    in ms;
@@ -145,9 +146,20 @@ Fault injection (annotations on the VolumeSnapshot, read before the cut):
 * ``sim.snapstage.io/hang: "cut"``: the content is made but never cut (no
   creationTime, ever, while the annotation stays);
 * ``sim.snapstage.io/hang: "ready"``: cut (creationTime set) but never
-  readyToUse.
-A fail or hang=cut annotation added after the cut changes nothing;
-hang=ready added before readyToUse is set keeps it unset.
+  readyToUse;
+* ``sim.snapstage.io/cut-time-offset-ms: "<ms>"`` (an integer or decimal,
+  may be negative): a storage that reports a wrong cut time. The cut
+  happens as usual (holders frozen, copied, thawed, at the usual moment),
+  but the creationTime written to the content (int64 ns) and the snapshot
+  (RFC 3339, ns) is the real freeze instant + the offset; the log line
+  ``cut`` keeps the real instant, a line ``cut-time-offset`` gives both.
+  readyToUse still follows the real cut by readyDelayMs (after a restart of
+  the driver: the reported time). A value that is not a finite number is
+  logged (``bad-annotation``) and ignored. So "5000" makes a cut taken
+  inside a backup lock look as if it came 5 s later, after the release.
+A fail or hang=cut annotation added after the cut changes nothing, nor
+does cut-time-offset-ms added after the freeze; hang=ready added
+before readyToUse is set keeps it unset.
 
 Fault injection on restores (annotation on the VolumeSnapshot a claim's
 dataSource names, read each time the claim is reconciled):
@@ -209,6 +221,7 @@ ANN_FAIL = "sim.snapstage.io/fail"
 ANN_HANG = "sim.snapstage.io/hang"
 ANN_CUT_LATENCY = "sim.snapstage.io/cut-latency-ms"
 ANN_READY_DELAY = "sim.snapstage.io/ready-delay-ms"
+ANN_CUT_TIME_OFFSET = "sim.snapstage.io/cut-time-offset-ms"
 ANN_RESTORE_SIZE = "sim.snapstage.io/restore-size"
 ANN_RESTORE_FAULT = "sim.snapstage.io/restore-fault"
 ANN_PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
@@ -287,6 +300,22 @@ def ms_param(obj_annotations, ann, params, key, default):
         except ValueError:
             pass
     return default
+
+
+def cut_time_offset_ns(obj_annotations):
+    """The late-cut fault: the annotation's milliseconds (an integer or a
+    decimal, may be negative) as whole nanoseconds; (0, None) when absent,
+    (0, raw) when not a finite number (the fault is then off)."""
+    raw = obj_annotations.get(ANN_CUT_TIME_OFFSET)
+    if raw is None:
+        return 0, None
+    try:
+        v = float(str(raw).strip())
+    except ValueError:
+        return 0, raw
+    if not math.isfinite(v) or abs(v) > 1e12:
+        return 0, raw
+    return int(round(v * 1_000_000)), None
 
 
 def sleep_or_cancel(seconds, cancel):
@@ -1244,12 +1273,23 @@ class Driver:
                 return
             self.copy_failed.pop(job.content_name, None)
             created_ns = result
+            # The late-cut fault: the cut above was real; only the time
+            # reported for it is moved.
+            offset_ns, bad = cut_time_offset_ns(ann)
+            if bad is not None:
+                log("bad-annotation", what, key=ANN_CUT_TIME_OFFSET, value=json.dumps(bad),
+                    note="not a number of ms: no offset")
+            reported_ns = created_ns + offset_ns
+            if offset_ns:
+                log("cut-time-offset", what, content=job.content_name,
+                    freeze_ns=created_ns, offset_ms="%g" % (offset_ns / 1e6),
+                    reported_creationTime=reported_ns)
             self.vsc_status(job.content_name, {
-                "creationTime": created_ns, "snapshotHandle": job.content_name,
+                "creationTime": reported_ns, "snapshotHandle": job.content_name,
                 "readyToUse": False, "error": None})
             self.vs_status(vs, {
                 "boundVolumeSnapshotContentName": job.content_name,
-                "creationTime": rfc3339(created_ns, nano=True),
+                "creationTime": rfc3339(reported_ns, nano=True),
                 "readyToUse": False, "error": None})
             self.event(vs, SNAP_API, "VolumeSnapshot", "Normal", "SnapshotCreated",
                        "Snapshot %s/%s was successfully created by the CSI driver."

@@ -23,7 +23,9 @@
 #   - fault injection: sim.snapstage.io/fail sets status.error (snapshot and
 #     content) with the message and no creationTime; hang=cut leaves the
 #     content uncut (no creationTime) after several seconds; hang=ready sets
-#     creationTime but never readyToUse;
+#     creationTime but never readyToUse; cut-time-offset-ms 5000 / -2500
+#     publishes creationTime (content and snapshot) = the driver's real
+#     freeze instant (its log line) + 5 s / - 2.5 s;
 #   - restore fault injection: with sim.snapstage.io/restore-fault=pending
 #     on s1, a claim restored from it stays Pending (no PV, no directory)
 #     past a resync with a ProvisioningFailed Warning "restore fault
@@ -286,6 +288,8 @@ expect_eq "claim small stays Pending" Pending "$(jp pvc small '{.status.phase}')
 snapshot bad 'sim.snapstage.io/fail=injected failure 42'
 snapshot stuck sim.snapstage.io/hang=cut
 snapshot slow sim.snapstage.io/hang=ready sim.snapstage.io/ready-delay-ms=0
+snapshot late sim.snapstage.io/cut-time-offset-ms=5000
+snapshot early sim.snapstage.io/cut-time-offset-ms=-2500
 has_error() { [ -n "$(jp volumesnapshot bad '{.status.error.message}')" ]; }
 wait_for 30 "snapshot bad gets status.error" has_error
 expect_eq "bad: error message, readyToUse, creationTime" "injected failure 42|false|" \
@@ -297,6 +301,23 @@ has_content() { [ -n "$(jp volumesnapshot "$1" '{.status.boundVolumeSnapshotCont
 wait_for 30 "snapshot stuck gets its content" has_content stuck
 has_cut() { [ -n "$(jp volumesnapshot "$1" '{.status.creationTime}')" ]; }
 wait_for 30 "snapshot slow is cut" has_cut slow
+# cut-time-offset-ms: the creationTime published (content ns, snapshot RFC
+# 3339) is the real freeze instant (the driver's "cut" log line) + offset.
+offset_contents=()
+for c in late:5000 early:-2500; do
+    name=${c%%:*}
+    wait_for 30 "snapshot $name is cut" has_cut "$name"
+    c_content=$(jp volumesnapshot "$name" '{.status.boundVolumeSnapshotContentName}')
+    offset_contents+=("$c_content")
+    c_ns=$(k get volumesnapshotcontent "$c_content" -o jsonpath='{.status.creationTime}')
+    freeze_ns=$(sed -n "s/^.* cut .*content=$c_content .*creationTime=\([0-9]*\).*$/\1/p" \
+        "$SNAPSTAGE_CLUSTER_DIR/logs/sim-storage.log" | tail -n 1)
+    [ -n "$freeze_ns" ] || fail "$name: no cut line for $c_content in sim-storage.log"
+    expect_eq "$name: content creationTime - freeze instant (ns)" "$((${c#*:} * 1000000))" \
+        "$((c_ns - freeze_ns))"
+    expect_eq "$name: snapshot creationTime (RFC 3339) = content's (ns)" "$c_ns" \
+        "$(date -d "$(jp volumesnapshot "$name" '{.status.creationTime}')" +%s%N)"
+done
 sleep 4
 expect_eq "stuck: creationTime|readyToUse after 4 s" "|false" \
     "$(jp volumesnapshot stuck '{.status.creationTime}|{.status.readyToUse}')"
@@ -376,7 +397,7 @@ expect_eq "the re-attached volume holds the file written before" kept "$(cat "$k
 
 # --- deletion ----------------------------------------------------------------------------
 
-contents=("$content" "$bad_content" "$stuck_content" "$slow_content")
+contents=("$content" "$bad_content" "$stuck_content" "$slow_content" "${offset_contents[@]}")
 kn delete volumesnapshots --all --wait=true --timeout=60s >/dev/null ||
     fail "deleting the snapshots"
 ok "snapshots deleted (finalizer removed)"
