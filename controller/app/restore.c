@@ -211,8 +211,22 @@ static void observe_finish(run *r, const char *result, const char *reason)
 					       1e9);
 }
 
+/* Whether the Restore has changed nothing yet: no claim created, nothing
+ * scaled or deleted. */
+static bool untouched(const run *r)
+{
+	if (r->spec.mode == APP_MODE_IN_PLACE)
+		return r->st.step == APP_STEP_NONE;
+	return r->st.phase != APP_RESTORE_RESTORING;
+}
+
 ctrl_result app_restore_fail_final(run *r, const char *reason)
 {
+	if (untouched(r)) {
+		size_t len = strlen(r->message);
+
+		snprintf(r->message + len, sizeof(r->message) - len, "; nothing was changed");
+	}
 	r->st.has_phase = true;
 	r->st.phase = APP_RESTORE_FAILED;
 	if (r->st.start_ns == 0)
@@ -513,7 +527,7 @@ int app_restore_check_drivers(ctrl_result *res, run *r, const volumes *vols,
 			char what[APP_RESTORE_MSG_MAX];
 
 			ss_strlcpy(what, ss_error_last()->message, sizeof(what));
-			*res = app_restore_fail(r, reason, "%s; nothing was changed", what);
+			*res = app_restore_fail(r, reason, "%s", what);
 			return 1;
 		}
 	}
@@ -549,7 +563,7 @@ static int check_claims(ctrl_result *res, run *r, const json_t *planned)
 			*res = app_restore_fail(
 				r, "ClaimExists",
 				"PersistentVolumeClaim %s/%s already exists and was not "
-				"made by this Restore; nothing was created",
+				"made by this Restore",
 				r->ns, cname);
 			return 1;
 		}
@@ -886,7 +900,7 @@ static ctrl_result reconcile(run *r)
 	if (r->spec.mode == APP_MODE_IN_PLACE && !r->rc->o.enable_in_place)
 		return app_restore_fail(r, "InPlaceRestoreDisabled",
 					"the controller runs without "
-					"--enable-in-place-restore; nothing was changed");
+					"--enable-in-place-restore");
 	if (!r->st.has_phase) {
 		r->st.has_phase = true;
 		r->st.phase = APP_RESTORE_PENDING;

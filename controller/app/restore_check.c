@@ -87,11 +87,11 @@ int app_restore_check_snapshot(app_restore_snapshot_info *out, const char **reas
 	if (vs == NULL)
 		return fail(reason, "SnapshotMissing",
 			    "VolumeSnapshot %s does not exist (deleted after the "
-			    "Backup completed?); nothing was changed",
+			    "Backup completed?)",
 			    name);
 	if (ctrl_meta(vs, "deletionTimestamp") != NULL)
 		return fail(reason, "SnapshotMissing",
-			    "VolumeSnapshot %s is being deleted; nothing was changed",
+			    "VolumeSnapshot %s is being deleted",
 			    name);
 	if (backup != NULL && check_owner(reason, name, vs, backup) < 0)
 		return SS_EINVALID;

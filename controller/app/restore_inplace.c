@@ -265,8 +265,7 @@ static int check_target(ctrl_result *res, run *r, const json_t *sts, const volum
 	if (!ss_streq(ctrl_annotation(sts, ALLOW_ANNOTATION), ALLOW_VALUE))
 		return check_fail(res, r, "InPlaceRestoreNotAllowed",
 				  "StatefulSet %s does not allow in-place restores: whoever "
-				  "may edit it must annotate it %s=%s first; nothing was "
-				  "changed",
+				  "may edit it must annotate it %s=%s first",
 				  sts_name(r), ALLOW_ANNOTATION, ALLOW_VALUE);
 	if (replicas < 1 || replicas > APP_MAX_MEMBERS ||
 	    (size_t)replicas * vols->n > APP_MAX_INPLACE_CLAIMS)
@@ -350,7 +349,7 @@ static int check_credentials(ctrl_result *res, run *r, int replicas)
 	app_credentials_free(&cred);
 	if (rc < 0)
 		return check_fail(res, r, "SecretValueInvalid",
-				  "Secret %s: %s; nothing was changed",
+				  "Secret %s: %s",
 				  r->spec.replication_credentials.name,
 				  ss_error_last()->message);
 	return 0;
@@ -359,7 +358,7 @@ failed:
 		*res = ctrl_result_error();
 		return 1;
 	}
-	return check_fail(res, r, reason, "%s; nothing was changed",
+	return check_fail(res, r, reason, "%s",
 			  ss_error_last()->message);
 }
 
@@ -385,7 +384,7 @@ static int check_position(ctrl_result *res, run *r, int replicas)
 				  "the source was not cut at lock stage BLOCK_COMMIT, so its "
 				  "GTID position %s is not exactly its data's; set "
 				  "spec.target.inPlace.acceptInexactPosition to use it "
-				  "anyway; nothing was changed",
+				  "anyway",
 				  r->gtid);
 	return 0;
 }
