@@ -854,9 +854,15 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 	before_lock bl = { r, cand, attempt, false };
 
 	r->st.attempts = attempt;
-	rc = app_db_lock_begin_ex(&session, db, r->spec.lock.stage,
-				  r->spec.lock.acquire_timeout_seconds, record_session,
-				  &bl);
+	rc = app_db_lock_begin_ex(
+		&session, db,
+		&(app_db_lock_opts){
+			.stage = r->spec.lock.stage,
+			.acquire_timeout_seconds = r->spec.lock.acquire_timeout_seconds,
+			.hold_timeout_seconds = r->spec.lock.timeout_seconds,
+			.marker = ctrl_meta(r->obj, "uid"),
+			.before = record_session,
+			.payload = &bl });
 	if (rc < 0) {
 		const char *reason =
 			rc == SS_ETIMEOUT ? "LockAcquireTimeout" : db_reason(rc);
@@ -1179,7 +1185,8 @@ static ctrl_result step_interrupted(run *r, const json_t *pods)
 	if (r->st.lock.connection_id >= 0) {
 		rc = connect_source(&db, &gone, r, pods);
 		if (rc == 0)
-			rc = app_db_kill_connection(db, r->st.lock.connection_id);
+			rc = app_db_kill_connection(db, r->st.lock.connection_id,
+						    ctrl_meta(r->obj, "uid"));
 		if (rc == 0)
 			snprintf(killed, sizeof(killed),
 				 "its connection %lld was still open and was killed",

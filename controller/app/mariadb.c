@@ -1,22 +1,27 @@
 /*
  * mariadb.c — see mariadb.h.
  *
- * Layout: library setup; the connection (options, TLS, error mapping);
- * small query helpers; the probe and the pure classifier; the lock session.
+ * Layout: library setup; the connection (options, TLS); errors told in
+ * snapstage's words; the watchdog that bounds one exchange; small query
+ * helpers; the probe and the pure classifier; the lock session; KILL.
  * Every statement goes through run() or query(), which record a message
- * naming the server, the statement and what to do about the failure.
+ * naming the server, the statement and what to do about the failure, and
+ * never a text that may carry the account's name (see mariadb.h).
  */
 #define _GNU_SOURCE /* memfd_create() */
 
 #include "app/mariadb.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <errmsg.h>
@@ -25,6 +30,7 @@
 
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/str.h"
 
 #define WHERE_MAX 300 /* "host:port" or "[v6]:port" */
@@ -65,12 +71,15 @@ static int64_t real_ns(void)
 
 /* ---- one connection ------------------------------------------------------ */
 
+typedef struct watchdog watchdog;
+
 /* What a connection needs for its messages. */
 typedef struct {
 	MYSQL *m;
 	char where[WHERE_MAX]; /* "host:port" */
-	char *user;
+	char *user;	       /* to connect with; never in a message */
 	int read_timeout_s;
+	watchdog *watch; /* the bound of the exchange running, or NULL */
 } db_conn;
 
 struct app_db {
@@ -85,63 +94,19 @@ struct app_db {
 	int64_t connection_id;
 };
 
-/* The failure of the last call on c->m as an ss_error. `what` names the
- * step ("connect", a statement); `priv` the privilege it needs (or NULL);
- * `t0` is when the call began and `timeout_s` its bound, so a lost
- * connection at the bound reads as a timeout. */
-static int fail(const db_conn *c, const char *what, const char *priv, int64_t t0,
-		int timeout_s)
-{
-	unsigned int err = mysql_errno(c->m);
-	const char *msg = mysql_error(c->m);
-	int64_t ms = (mono_ns() - t0) / SS_NS_PER_MS;
+/* ---- errors ---------------------------------------------------------------- */
 
+static bool client_error(unsigned int err)
+{
+	return (err >= CR_MIN_ERROR && err <= CR_MAX_ERROR) ||
+	       (err >= CER_MIN_ERROR && err <= CER_MAX_ERROR);
+}
+
+/* Connector/C's own texts name the server, never the account. */
+static void client_words(app_db_error_words *out, unsigned int err)
+{
+	out->quote = true;
 	switch (err) {
-	case ER_ACCESS_DENIED_ERROR:
-		return ss_error_set(SS_EUNAUTHORIZED,
-				    "%s: %s: %s: check the credentials Secret "
-				    "(user name and password)",
-				    c->where, what, msg);
-	case ER_HOST_NOT_PRIVILEGED:
-		return ss_error_set(SS_EUNAUTHORIZED,
-				    "%s: %s: %s: the account's host part must match "
-				    "the address the controller connects from",
-				    c->where, what, msg);
-	case ER_HOST_IS_BLOCKED:
-		return ss_error_set(SS_EFORBIDDEN,
-				    "%s: %s: %s: run FLUSH HOSTS on the server", c->where,
-				    what, msg);
-	case ER_CON_COUNT_ERROR:
-	case ER_TOO_MANY_USER_CONNECTIONS:
-	case ER_USER_LIMIT_REACHED:
-		return ss_error_set(SS_ETOOMANYREQUESTS, "%s: %s: %s", c->where, what,
-				    msg);
-	case ER_SPECIFIC_ACCESS_DENIED_ERROR:
-	case ER_DBACCESS_DENIED_ERROR:
-	case ER_TABLEACCESS_DENIED_ERROR:
-		if (priv)
-			return ss_error_set(SS_EFORBIDDEN,
-					    "%s: %s: %s: the account '%s' needs the %s "
-					    "privilege (GRANT %s ON *.* TO ...)",
-					    c->where, what, msg, c->user, priv, priv);
-		return ss_error_set(SS_EFORBIDDEN, "%s: %s: %s", c->where, what, msg);
-	case ER_LOCK_WAIT_TIMEOUT:
-		return ss_error_set(SS_ETIMEOUT,
-				    "%s: %s: not granted within lock_wait_timeout: "
-				    "another session holds a backup stage or a "
-				    "conflicting lock (%s)",
-				    c->where, what, msg);
-	case ER_NO_SUCH_THREAD:
-		return ss_error_set(SS_ENOTFOUND, "%s: %s: %s", c->where, what, msg);
-	case ER_KILL_DENIED_ERROR:
-		return ss_error_set(SS_EFORBIDDEN,
-				    "%s: %s: %s: killing another user's connection "
-				    "needs CONNECTION ADMIN",
-				    c->where, what, msg);
-	case ER_CONNECTION_KILLED:
-	case ER_QUERY_INTERRUPTED:
-	case ER_SERVER_SHUTDOWN:
-		return ss_error_set(SS_ETRANSPORT, "%s: %s: %s", c->where, what, msg);
 	case CR_CONNECTION_ERROR:
 	case CR_CONN_HOST_ERROR:
 	case CR_SERVER_GONE_ERROR:
@@ -149,28 +114,273 @@ static int fail(const db_conn *c, const char *what, const char *priv, int64_t t0
 	case CR_SERVER_LOST_EXTENDED:
 	case CR_ERR_NET_READ:
 	case CR_ERR_NET_WRITE:
-		if (timeout_s > 0 && ms >= (int64_t)timeout_s * 1000 - 100)
-			return ss_error_set(SS_ETIMEOUT,
-					    "%s: %s: no answer within %d s (%s)",
-					    c->where, what, timeout_s, msg);
-		return ss_error_set(SS_ETRANSPORT, "%s: %s: %s", c->where, what, msg);
 	case CR_UNKNOWN_HOST:
-		return ss_error_set(SS_ETRANSPORT, "%s: %s: %s", c->where, what, msg);
-	case CR_SSL_CONNECTION_ERROR:
-		return ss_error_set(SS_ETRANSPORT, "%s: %s: %s", c->where, what, msg);
+	case CR_SSL_CONNECTION_ERROR: out->code = SS_ETRANSPORT; return;
 	case CR_PLUGIN_NOT_ALLOWED:
-		return ss_error_set(SS_EUNSUPPORTED,
-				    "%s: %s: %s: the account's authentication plugin "
-				    "can send the password in clear text, which "
-				    "snapstage allows only with tls.mode "
-				    "VerifyIdentity",
-				    c->where, what, msg);
-	case CR_OUT_OF_MEMORY:
-		return ss_error_set(SS_ENOMEM, "%s: %s: %s", c->where, what, msg);
-	default:
-		return ss_error_set(SS_ERROR, "%s: %s: %s (error %u)", c->where, what,
-				    msg, err);
+		out->code = SS_EUNSUPPORTED;
+		out->meaning = "the account's authentication plugin can send the "
+			       "password in clear text, which snapstage allows only "
+			       "with tls.mode VerifyIdentity";
+		return;
+	case CR_OUT_OF_MEMORY: out->code = SS_ENOMEM; return;
+	default: out->code = SS_ERROR; return;
 	}
+}
+
+/* Server errors whose texts name the account or quote the statement. */
+static bool server_words_withheld(app_db_error_words *out, unsigned int err)
+{
+	out->quote = false;
+	switch (err) {
+	case ER_ACCESS_DENIED_ERROR:
+		out->code = SS_EUNAUTHORIZED;
+		out->meaning = "access denied: check the user name and password in "
+			       "the credentials Secret, and that the account may log "
+			       "in from the controller's address";
+		return true;
+	case ER_ACCESS_DENIED_NO_PASSWORD_ERROR:
+		out->code = SS_EUNAUTHORIZED;
+		out->meaning = "access denied: the account does not log in with a "
+			       "password (e.g. unix_socket); use one that does";
+		return true;
+	case ER_DBACCESS_DENIED_ERROR:
+	case ER_TABLEACCESS_DENIED_ERROR:
+	case ER_COLUMNACCESS_DENIED_ERROR:
+	case ER_PROCACCESS_DENIED_ERROR:
+		out->code = SS_EFORBIDDEN;
+		out->meaning = "the account lacks a privilege this statement needs";
+		return true;
+	case ER_TOO_MANY_USER_CONNECTIONS:
+	case ER_USER_LIMIT_REACHED:
+		out->code = SS_ETOOMANYREQUESTS;
+		out->meaning = "the account reached one of its limits "
+			       "(max_user_connections, max_queries_per_hour, ...): "
+			       "raise it, or wait";
+		return true;
+	default: return false;
+	}
+}
+
+/* Server errors with fixed texts that are safe to quote. */
+static bool server_words_quoted(app_db_error_words *out, unsigned int err)
+{
+	out->quote = true;
+	out->code = SS_ERROR;
+	switch (err) {
+	case ER_SPECIFIC_ACCESS_DENIED_ERROR: out->code = SS_EFORBIDDEN; return true;
+	case ER_KILL_DENIED_ERROR:
+		out->code = SS_EFORBIDDEN;
+		out->meaning = "killing another user's connection needs CONNECTION "
+			       "ADMIN";
+		return true;
+	case ER_ACCOUNT_HAS_BEEN_LOCKED:
+	case ER_MUST_CHANGE_PASSWORD:
+	case ER_MUST_CHANGE_PASSWORD_LOGIN:
+		out->code = SS_EUNAUTHORIZED;
+		out->meaning = "check the account the credentials Secret names";
+		return true;
+	case ER_HOST_NOT_PRIVILEGED:
+		out->code = SS_EUNAUTHORIZED;
+		out->meaning = "the account's host part must match the address the "
+			       "controller connects from";
+		return true;
+	case ER_HOST_IS_BLOCKED:
+		out->code = SS_EFORBIDDEN;
+		out->meaning = "run FLUSH HOSTS on the server";
+		return true;
+	case ER_CON_COUNT_ERROR:
+		out->code = SS_ETOOMANYREQUESTS;
+		out->meaning = "the server's max_connections is reached";
+		return true;
+	case ER_LOCK_WAIT_TIMEOUT:
+		out->code = SS_ETIMEOUT;
+		out->meaning = "not granted within lock_wait_timeout: another session "
+			       "holds a backup stage or a conflicting lock";
+		return true;
+	case ER_NO_SUCH_THREAD: out->code = SS_ENOTFOUND; return true;
+	case ER_CONNECTION_KILLED:
+	case ER_QUERY_INTERRUPTED:
+	case ER_SERVER_SHUTDOWN: out->code = SS_ETRANSPORT; return true;
+	case ER_SLAVE_MUST_STOP:
+	case ER_SLAVE_NOT_RUNNING:
+	case ER_BAD_SLAVE:
+	case ER_MASTER_FATAL_ERROR_READING_BINLOG:
+	case ER_BACKUP_LOCK_IS_ACTIVE:
+	case ER_BACKUP_NOT_RUNNING:
+	case ER_BACKUP_WRONG_STAGE:
+	case ER_BACKUP_STAGE_FAILED:
+	case ER_BACKUP_UNKNOWN_STAGE: return true;
+	default:
+		/* GTID state and position errors name positions only. */
+		return err >= ER_FAILED_GTID_STATE_INIT && err <= ER_BINLOG_MUST_BE_EMPTY;
+	}
+}
+
+void app_db_error_words_of(app_db_error_words *out, unsigned int mariadb_errno)
+{
+	out->code = SS_ERROR;
+	out->quote = false;
+	out->meaning = "";
+	if (client_error(mariadb_errno)) {
+		client_words(out, mariadb_errno);
+		return;
+	}
+	if (server_words_withheld(out, mariadb_errno) ||
+	    server_words_quoted(out, mariadb_errno))
+		return;
+	out->code = SS_ERROR;
+	out->quote = false;
+	out->meaning = "the server refused it";
+}
+
+static int watch_bound_ms(const watchdog *w);
+static bool watch_fired(const watchdog *w);
+
+/* The failure of the last call on c->m as an ss_error, in the words of
+ * app_db_error_words_of(). `what` names the step ("connect", a
+ * statement); `priv` the privilege it needs (or NULL); `t0` is when the
+ * call began and `timeout_s` the library's bound, so a lost connection at
+ * that bound, or one the watchdog cut, reads as a timeout. */
+static int fail(const db_conn *c, const char *what, const char *priv, int64_t t0,
+		int timeout_s)
+{
+	unsigned int err = mysql_errno(c->m);
+	const char *msg = mysql_error(c->m);
+	int64_t ms = (mono_ns() - t0) / SS_NS_PER_MS;
+	char need[128] = "";
+	app_db_error_words w;
+
+	if (c->watch && watch_fired(c->watch))
+		return ss_error_set(SS_ETIMEOUT,
+				    "%s: %s: no answer within %d ms; the connection "
+				    "was closed (MariaDB error %u)",
+				    c->where, what, watch_bound_ms(c->watch), err);
+	app_db_error_words_of(&w, err);
+	if (w.code == SS_ETRANSPORT && client_error(err) && timeout_s > 0 &&
+	    ms >= (int64_t)timeout_s * 1000 - 100)
+		return ss_error_set(SS_ETIMEOUT,
+				    "%s: %s: no answer within %d s (MariaDB error %u: "
+				    "%s)",
+				    c->where, what, timeout_s, err, msg);
+	if (w.code == SS_EFORBIDDEN && priv)
+		snprintf(need, sizeof(need),
+			 "the account needs the %s privilege (GRANT %s ON *.* TO "
+			 "it)",
+			 priv, priv);
+	if (w.quote && *w.meaning)
+		return ss_error_set(w.code, "%s: %s: %s (MariaDB error %u: %s)%s%s",
+				    c->where, what, w.meaning, err, msg,
+				    *need ? ": " : "", need);
+	if (w.quote)
+		return ss_error_set(w.code, "%s: %s: %s (MariaDB error %u)%s%s", c->where,
+				    what, msg, err, *need ? ": " : "", need);
+	return ss_error_set(w.code,
+			    "%s: %s: MariaDB error %u: %s%s%s (its text is not "
+			    "shown, as it may name the account or quote the "
+			    "statement)",
+			    c->where, what, err, w.meaning, *need ? "; " : "", need);
+}
+
+/* ---- a bound for one exchange ------------------------------------------------- */
+
+/* Connector/C applies its read timeout to each read, and on an open
+ * connection it cannot be changed (3.3.20, measured: MYSQL_OPT_READ_TIMEOUT
+ * set after connecting has no effect; a stopped server keeps END waiting
+ * the whole read timeout of the connection, once — no retries). So an
+ * exchange that needs a bound of its own (END, KILL, the position under
+ * the lock) runs with a watchdog: a thread that shuts the connection's
+ * socket down at the deadline, which wakes the library's poll(); its read
+ * fails and it closes the connection. The watchdog works on a dup() of
+ * the socket, so it never touches a descriptor number the library has
+ * closed in the meantime and someone else may have been given. */
+struct watchdog {
+	pthread_mutex_t mu;
+	pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+	pthread_t thread;
+	struct timespec deadline;
+	int fd; /* dup of the connection's socket */
+	int bound_ms;
+	bool running, stop;
+	atomic_bool fired;
+};
+
+static void *watch_main(void *arg)
+{
+	watchdog *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		if (pthread_cond_timedwait(&w->cond, &w->mu, &w->deadline) == ETIMEDOUT &&
+		    !w->stop) {
+			atomic_store(&w->fired, true);
+			(void)shutdown(w->fd, SHUT_RDWR);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Bounds what runs on `c` until watch_stop() by `bound_ns` from now. With
+ * no connection, or no thread to be had, only the library's own timeouts
+ * apply. */
+static void watch_start(watchdog *w, db_conn *c, int64_t bound_ns)
+{
+	pthread_condattr_t attr;
+	int fd = c->m ? (int)mysql_get_socket(c->m) : -1;
+
+	memset(w, 0, sizeof(*w));
+	atomic_init(&w->fired, false);
+	w->fd = -1;
+	w->bound_ms = (int)(bound_ns / SS_NS_PER_MS);
+	if (fd < 0)
+		return;
+	w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (w->fd < 0)
+		return;
+	w->deadline = ss_mono_deadline(bound_ns);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_mutex_init(&w->mu, NULL);
+	if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->mu);
+		close(w->fd);
+		w->fd = -1;
+		return;
+	}
+	w->running = true;
+	c->watch = w;
+}
+
+/* Ends the bound; true if it cut the exchange short. */
+static bool watch_stop(watchdog *w, db_conn *c)
+{
+	if (!w->running)
+		return false;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->mu);
+	close(w->fd);
+	w->running = false;
+	c->watch = NULL;
+	return atomic_load(&w->fired);
+}
+
+static bool watch_fired(const watchdog *w)
+{
+	return atomic_load(&w->fired);
+}
+
+static int watch_bound_ms(const watchdog *w)
+{
+	return w->bound_ms;
 }
 
 /* A statement without a result set (or whose result is discarded);
@@ -193,6 +403,19 @@ static int run_as(const db_conn *c, const char *sql, const char *what, const cha
 static int run(const db_conn *c, const char *sql, const char *priv)
 {
 	return run_as(c, sql, sql, priv);
+}
+
+/* run() that gives up after `bound_ns`, whatever the library's timeouts;
+ * then SS_ETIMEOUT, and the library has closed the connection. */
+static int run_bounded(db_conn *c, const char *sql, int64_t bound_ns)
+{
+	watchdog w;
+	int error;
+
+	watch_start(&w, c, bound_ns);
+	error = run(c, sql, NULL);
+	watch_stop(&w, c);
+	return error;
 }
 
 /* A statement with a result set; *out is freed with mysql_free_result(). */
@@ -696,6 +919,33 @@ static void source_label(char *dst, size_t cap, const app_db_source *s)
 			 s->master_port);
 }
 
+/* The IO thread's error. Its texts name the replica's replication
+ * account when it connects ("error connecting to master 'user@host:port'
+ * ... Access denied for user ..."), and that account may come from a
+ * Secret: the text is quoted only for a server error whose text is safe
+ * (app_db_error_words_of()) and that names no account (no '@'). */
+static void io_problem(char *reason, size_t cap, const char *label,
+		       const app_db_source *s)
+{
+	const char *state = strcmp(s->io_running, "Yes") == 0 ? "running" : "not running";
+	app_db_error_words w;
+
+	app_db_error_words_of(&w, (unsigned int)s->last_io_errno);
+	if (w.quote && !client_error((unsigned int)s->last_io_errno) &&
+	    !strchr(s->last_io_error, '@')) {
+		snprintf(reason, cap, "%s: IO thread %s: error %d: %s", label, state,
+			 s->last_io_errno, s->last_io_error);
+		return;
+	}
+	/* A long label cuts the reason short; it stays terminated. */
+	if (snprintf(reason, cap,
+		     "%s: IO thread %s: error %d (its text is not shown, as it may "
+		     "name the replication account: see SHOW SLAVE STATUS on the "
+		     "replica)",
+		     label, state, s->last_io_errno) < 0)
+		reason[0] = '\0';
+}
+
 /* Why source `s` is unhealthy, into `reason`; false if it is healthy. */
 static bool source_problem(char *reason, size_t cap, const app_db_source *s, int max_lag)
 {
@@ -714,9 +964,7 @@ static bool source_problem(char *reason, size_t cap, const app_db_source *s, int
 		return true;
 	}
 	if (s->last_io_errno != 0) {
-		snprintf(reason, cap, "%s: IO thread %s: error %d: %s", label,
-			 strcmp(s->io_running, "Yes") == 0 ? "running" : "not running",
-			 s->last_io_errno, s->last_io_error);
+		io_problem(reason, cap, label, s);
 		return true;
 	}
 	if (strcmp(s->io_running, "Yes") != 0) {
@@ -791,6 +1039,7 @@ app_db_kind app_db_classify(app_db_verdict *out, const app_db_status *st,
 struct app_lock_session {
 	db_conn c;
 	app_lock_info info;
+	int hold_timeout_s;
 	/* app_db_lock_read_position()'s strings */
 	char *gtid_binlog_pos;
 	char *gtid_slave_pos;
@@ -798,6 +1047,40 @@ struct app_lock_session {
 	char *binlog_file;
 	char *primary_binlog_file;
 };
+
+#define END_BOUND_NS ((int64_t)APP_DB_END_TIMEOUT_MS * SS_NS_PER_MS)
+#define KILL_BOUND_NS ((int64_t)APP_DB_KILL_TIMEOUT_MS * SS_NS_PER_MS)
+#define MARKER_PREFIX "snapstage:"
+
+int app_db_lock_idle_timeout(int hold_timeout_seconds)
+{
+	return hold_timeout_seconds + APP_DB_LOCK_IDLE_MARGIN_SECONDS;
+}
+
+int app_db_lock_marker_name(char *out, size_t cap, const char *marker)
+{
+	size_t i, n = marker ? strlen(marker) : 0;
+
+	if (n == 0 || n > APP_DB_MARKER_MAX)
+		return ss_error_set(SS_EINVALID,
+				    "mariadb: a lock session marker is 1 to %d "
+				    "characters, got %zu",
+				    APP_DB_MARKER_MAX, n);
+	for (i = 0; i < n; i++) {
+		char ch = marker[i];
+
+		if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') &&
+		    !(ch >= '0' && ch <= '9') && ch != '-' && ch != '.' && ch != '_')
+			return ss_error_set(SS_EINVALID,
+					    "mariadb: a lock session marker is made of "
+					    "[A-Za-z0-9._-]; character %zu is not",
+					    i + 1);
+	}
+	if (cap < sizeof(MARKER_PREFIX) + n)
+		return ss_error_set(SS_ETOOLARGE, "mariadb: no room for the marker name");
+	snprintf(out, cap, "%s%s", MARKER_PREFIX, marker);
+	return 0;
+}
 
 static const char *stage_sql(int stage)
 {
@@ -818,30 +1101,47 @@ static void free_position(app_lock_session *s)
 	ss_free_str(&s->primary_binlog_file);
 }
 
+static void session_free(app_lock_session *s)
+{
+	close_conn(&s->c);
+	free_position(s);
+	free(s->c.user);
+	free(s);
+}
+
+static int kill_session(db_conn *c, int64_t id, const char *name);
+
 /* Ends whatever stage a failed begin may hold, keeping the thread's error:
  * BACKUP STAGE END on the session's connection ("not running" is fine:
- * nothing was taken); if that is impossible (the connection broke, or a
- * statement is still running on it), close the connection and KILL it
- * through `db`, so the server cannot go on holding it. */
+ * nothing was taken); if that is impossible (the connection broke, a
+ * statement is still running on it, or the server does not answer within
+ * APP_DB_END_TIMEOUT_MS), close the connection and KILL it through `db`,
+ * so the server cannot go on holding it. */
 static void abandon(app_lock_session *s, app_db *db)
 {
 	static const char sql[] = "BACKUP STAGE END";
 	ss_error saved = *ss_error_last();
 	char message[SS_ERROR_MESSAGE_MAX];
+	bool ended = false;
+	watchdog w;
 
 	ss_strlcpy(message, saved.message, sizeof(message));
 	if (s->c.m) {
+		watch_start(&w, &s->c, END_BOUND_NS);
 		if (mysql_real_query(s->c.m, sql, strlen(sql)) == 0) {
 			mysql_free_result(mysql_store_result(s->c.m));
-			goto done;
+			ended = true;
+		} else if (mysql_errno(s->c.m) == ER_BACKUP_NOT_RUNNING) {
+			ended = true;
 		}
-		if (mysql_errno(s->c.m) == ER_BACKUP_NOT_RUNNING)
-			goto done;
+		if (watch_stop(&w, &s->c))
+			ended = false;
 	}
-	close_conn(&s->c);
-	if (db && s->info.connection_id > 0)
-		(void)app_db_kill_connection(db, s->info.connection_id);
-done:
+	if (!ended) {
+		close_conn(&s->c);
+		if (db && s->info.connection_id > 0)
+			(void)kill_session(&db->c, s->info.connection_id, NULL);
+	}
 	s->info.held = false;
 	ss_error_set(saved.code, "%s", message);
 }
@@ -849,58 +1149,129 @@ done:
 int app_db_lock_begin(app_lock_session **out, app_db *db, app_lock_stage stage,
 		      int acquire_timeout_seconds)
 {
-	return app_db_lock_begin_ex(out, db, stage, acquire_timeout_seconds, NULL, NULL);
+	const app_db_lock_opts o = {
+		.stage = stage,
+		.acquire_timeout_seconds = acquire_timeout_seconds,
+		.hold_timeout_seconds = APP_DB_LOCK_HOLD_DEFAULT_SECONDS,
+	};
+
+	return app_db_lock_begin_ex(out, db, &o);
 }
 
-int app_db_lock_begin_ex(app_lock_session **out, app_db *db, app_lock_stage stage,
-			 int acquire_timeout_seconds, app_db_before_lock_fn before,
-			 void *payload)
+/* The options, and the marker's lock name into `name` ("" for none). */
+static int check_lock_opts(char *name, size_t cap, const app_db_lock_opts *o)
 {
-	app_lock_session *s = NULL;
-	char sql[SQL_MAX];
-	bool started = false;
-	int64_t t0;
-	int error, i;
-
-	if (!stage_sql((int)stage))
+	name[0] = '\0';
+	if (!stage_sql((int)o->stage))
 		return ss_error_set(SS_EINVALID, "mariadb: unknown lock stage %d",
-				    (int)stage);
-	if (acquire_timeout_seconds < 1 || acquire_timeout_seconds > 3600)
+				    (int)o->stage);
+	if (o->acquire_timeout_seconds < 1 || o->acquire_timeout_seconds > 3600)
 		return ss_error_set(SS_EINVALID,
 				    "mariadb: acquire timeout %d s is not in 1..3600",
-				    acquire_timeout_seconds);
+				    o->acquire_timeout_seconds);
+	if (o->hold_timeout_seconds < 1 || o->hold_timeout_seconds > 3600)
+		return ss_error_set(SS_EINVALID,
+				    "mariadb: hold timeout %d s is not in 1..3600",
+				    o->hold_timeout_seconds);
+	return o->marker ? app_db_lock_marker_name(name, cap, o->marker) : 0;
+}
+
+/* Takes the marker's lock `name` on the session's connection, waiting up
+ * to `wait_s` for an earlier session holding it to end. */
+static int mark_session(const db_conn *c, const char *name, int wait_s)
+{
+	char sql[SQL_MAX];
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW row;
+	int error;
+
+	if (!name[0])
+		return 0;
+	snprintf(sql, sizeof(sql), "SELECT GET_LOCK('%s', %d), IS_USED_LOCK('%s')", name,
+		 wait_s, name);
+	if ((error = query(&res, c, sql, NULL)))
+		return error;
+	row = mysql_fetch_row(res);
+	if (!row || !row[0])
+		error = ss_error_set(SS_ERROR, "%s: %s: no result", c->where, sql);
+	else if (strcmp(row[0], "1") != 0)
+		error = ss_error_set(SS_ETIMEOUT,
+				     "%s: another session (connection %s) still holds "
+				     "the lock session marker %s after %d s: an earlier "
+				     "lock session of this Backup has not ended",
+				     c->where, row[1] ? row[1] : "?", name, wait_s);
+	mysql_free_result(res);
+	return error;
+}
+
+/* The server's side of the bounds: how long the session may wait for a
+ * stage, and how long it may sit idle (or stall half-way through a
+ * packet) before the server ends it, stages and all. */
+static int set_session_timeouts(const db_conn *c, const app_db_lock_opts *o)
+{
+	int idle = app_db_lock_idle_timeout(o->hold_timeout_seconds);
+	char sql[SQL_MAX];
+
+	snprintf(sql, sizeof(sql),
+		 "SET SESSION lock_wait_timeout = %d, wait_timeout = %d, "
+		 "net_read_timeout = %d, net_write_timeout = %d",
+		 o->acquire_timeout_seconds, idle, idle, idle);
+	return run(c, sql, NULL);
+}
+
+/* BACKUP STAGE START and each stage up to `stage`. */
+static int take_stages(app_lock_session *s, app_lock_stage stage)
+{
+	int error, i;
+
+	if ((error = run(&s->c, "BACKUP STAGE START", "RELOAD")))
+		return error;
+	for (i = APP_STAGE_FLUSH; i <= (int)stage; i++)
+		if ((error = run(&s->c, stage_sql(i), "RELOAD")))
+			return error;
+	return 0;
+}
+
+int app_db_lock_begin_ex(app_lock_session **out, app_db *db,
+			 const app_db_lock_opts *o)
+{
+	app_lock_session *s = NULL;
+	char name[APP_DB_MARKER_NAME_MAX];
+	bool started = false;
+	int64_t t0;
+	int error;
+
+	if ((error = check_lock_opts(name, sizeof(name), o)))
+		return error;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return ss_error_set(SS_ENOMEM, "out of memory");
 	s->info.connection_id = -1;
-	s->info.stage = stage;
+	s->info.stage = o->stage;
 	s->info.held_ms = -1;
+	s->hold_timeout_s = o->hold_timeout_seconds;
 	memcpy(s->c.where, db->c.where, sizeof(s->c.where));
 	s->c.user = ss_strdup(db->c.user);
 	if (!s->c.user) {
-		error = SS_ENOMEM;
+		error = ss_error_set(SS_ENOMEM, "out of memory");
 		goto cleanup;
 	}
 	/* A stage may wait acquire_timeout_seconds for the lock before the
 	 * server answers; the read timeout must not cut that short. */
-	if ((error = open_conn(&s->c, db, db->timeout_s + acquire_timeout_seconds)) ||
-	    (error = select_connection_id(&s->info.connection_id, &s->c)))
+	if ((error = open_conn(&s->c, db, db->timeout_s + o->acquire_timeout_seconds)) ||
+	    (error = select_connection_id(&s->info.connection_id, &s->c)) ||
+	    (error = mark_session(&s->c, name, o->acquire_timeout_seconds)))
 		goto cleanup;
-	snprintf(sql, sizeof(sql), "SET SESSION lock_wait_timeout = %d",
-		 acquire_timeout_seconds);
-	if ((error = run(&s->c, sql, NULL)))
+	if (o->before && (error = o->before(o->payload, s->info.connection_id)) < 0)
 		goto cleanup;
-	if (before && (error = before(payload, s->info.connection_id)) < 0)
+	if ((error = set_session_timeouts(&s->c, o)))
 		goto cleanup;
 	t0 = mono_ns();
 	/* From here on a failure may leave something held (a lost answer to
 	 * START is no proof that START did not take effect). */
 	started = true;
-	if ((error = run(&s->c, "BACKUP STAGE START", "RELOAD")))
+	if ((error = take_stages(s, o->stage)))
 		goto cleanup;
-	for (i = APP_STAGE_FLUSH; i <= (int)stage; i++)
-		if ((error = run(&s->c, stage_sql(i), "RELOAD")))
-			goto cleanup;
 	s->info.acquired_mono_ns = mono_ns();
 	s->info.acquired_real_ns = real_ns();
 	s->info.acquire_ms = (s->info.acquired_mono_ns - t0) / SS_NS_PER_MS;
@@ -912,9 +1283,7 @@ cleanup:
 	if (s) {
 		if (started)
 			abandon(s, db);
-		close_conn(&s->c);
-		free(s->c.user);
-		free(s);
+		session_free(s);
 	}
 	return error;
 }
@@ -931,7 +1300,8 @@ static int keep(char **dst, const char *value)
 	return *dst ? 0 : SS_ENOMEM;
 }
 
-int app_db_lock_read_position(app_position *out, app_lock_session *s)
+/* app_db_lock_read_position()'s statements. */
+static int read_position(app_position *out, app_lock_session *s)
 {
 	static const char vars[] = "SELECT @@gtid_binlog_pos, @@gtid_slave_pos, "
 				   "@@gtid_current_pos";
@@ -945,10 +1315,6 @@ int app_db_lock_read_position(app_position *out, app_lock_session *s)
 	int idx[2];
 	int error;
 
-	if (!s->info.held || !s->c.m)
-		return ss_error_set(SS_EINVALID, "%s: the backup lock is not held",
-				    s->c.where);
-	free_position(s);
 	memset(&p, 0, sizeof(p));
 	p.binlog_position = -1;
 	p.primary_binlog_position = -1;
@@ -995,6 +1361,30 @@ cleanup:
 	mysql_free_result(res);
 	if (error == SS_ENOMEM)
 		ss_error_set(SS_ENOMEM, "out of memory");
+	return error;
+}
+
+int app_db_lock_read_position(app_position *out, app_lock_session *s)
+{
+	int64_t left;
+	watchdog w;
+	int error;
+
+	if (!s->info.held || !s->c.m)
+		return ss_error_set(SS_EINVALID, "%s: the backup lock is not held",
+				    s->c.where);
+	free_position(s);
+	/* Within the hold bound, even if the server stops answering. */
+	left = s->info.acquired_mono_ns + (int64_t)s->hold_timeout_s * SS_NS_PER_SEC -
+	       mono_ns();
+	if (left <= 0)
+		return ss_error_set(SS_ETIMEOUT,
+				    "%s: the hold bound of %d s has passed before the "
+				    "position was read",
+				    s->c.where, s->hold_timeout_s);
+	watch_start(&w, &s->c, left);
+	error = read_position(out, s);
+	watch_stop(&w, &s->c);
 	if (error)
 		free_position(s);
 	return error;
@@ -1007,7 +1397,7 @@ int app_db_lock_end(app_lock_session *s, int64_t *out_held_ms)
 	if (!s->info.held || !s->c.m)
 		return ss_error_set(SS_EINVALID, "%s: the backup lock is not held",
 				    s->c.where);
-	error = run(&s->c, "BACKUP STAGE END", NULL);
+	error = run_bounded(&s->c, "BACKUP STAGE END", END_BOUND_NS);
 	s->info.released_mono_ns = mono_ns();
 	s->info.released_real_ns = real_ns();
 	s->info.held = false;
@@ -1032,40 +1422,146 @@ void app_db_lock_free(app_lock_session *s)
 		char message[SS_ERROR_MESSAGE_MAX];
 
 		ss_strlcpy(message, saved.message, sizeof(message));
-		(void)run(&s->c, "BACKUP STAGE END", NULL);
+		(void)run_bounded(&s->c, "BACKUP STAGE END", END_BOUND_NS);
 		if (saved.code != 0)
 			ss_error_set(saved.code, "%s", message);
 		else
 			ss_error_clear();
 	}
-	close_conn(&s->c);
-	free_position(s);
-	free(s->c.user);
-	free(s);
+	session_free(s);
 }
 
 /* ---- ending a leftover session -------------------------------------------- */
 
-static int connection_exists(bool *out, const db_conn *c, int64_t id)
+/* Whether connection `id` is still there: in the process list (the
+ * account sees its own sessions; others' need PROCESS) or, with a marker
+ * `name`, holding it (visible to anyone). */
+static int connection_exists(bool *out, const db_conn *c, int64_t id, const char *name)
 {
 	char sql[SQL_MAX];
 	MYSQL_RES *res = NULL;
+	MYSQL_ROW row;
+	int64_t n = 0;
+	int error;
+
+	if (name)
+		snprintf(sql, sizeof(sql),
+			 "SELECT (SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+			 "WHERE ID = %" PRId64 ") + COALESCE(IS_USED_LOCK('%s') = %" PRId64
+			 ", 0)",
+			 id, name, id);
+	else
+		snprintf(sql, sizeof(sql),
+			 "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID "
+			 "= %" PRId64,
+			 id);
+	if ((error = query(&res, c, sql, NULL)))
+		return error;
+	row = mysql_fetch_row(res);
+	error = int_field(&n, row ? row[0] : NULL, 0, c, "the process list count");
+	mysql_free_result(res);
+	if (!error)
+		*out = n > 0;
+	return error;
+}
+
+/* KILL CONNECTION `id`, then waits until it is gone (its locks go when it
+ * does), up to the deadline of the running watchdog less a little, so
+ * that a live server's lingering victim is told apart from a frozen
+ * server. */
+static int kill_and_wait(const db_conn *c, int64_t id, const char *name,
+			 int64_t deadline)
+{
+	char sql[SQL_MAX];
+	bool exists = true;
+	int error;
+
+	snprintf(sql, sizeof(sql), "KILL CONNECTION %" PRId64, id);
+	if ((error = run(c, sql, NULL)))
+		return error;
+	for (;;) {
+		struct timespec pause = { 0, KILL_POLL_NS };
+
+		if ((error = connection_exists(&exists, c, id, name)))
+			return error;
+		if (!exists)
+			return 0;
+		if (mono_ns() + KILL_POLL_NS >= deadline)
+			return ss_error_set(SS_ETIMEOUT,
+					    "%s: connection %" PRId64 " was killed but "
+					    "is still there after %d ms",
+					    c->where, id, APP_DB_KILL_TIMEOUT_MS);
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* kill_and_wait() within APP_DB_KILL_TIMEOUT_MS, for a session this
+ * process opened itself (no marker needed). */
+static int kill_session(db_conn *c, int64_t id, const char *name)
+{
+	int64_t deadline = mono_ns() + KILL_BOUND_NS - KILL_POLL_NS * 5;
+	watchdog w;
+	int error;
+
+	watch_start(&w, c, KILL_BOUND_NS);
+	error = kill_and_wait(c, id, name, deadline);
+	watch_stop(&w, c);
+	return error;
+}
+
+/* Who holds the marker `name` (-1: no one) and whether connection `id`
+ * is in the process list. */
+static int marker_holder(int64_t *holder, bool *exists, const db_conn *c,
+			 const char *name, int64_t id)
+{
+	char sql[SQL_MAX];
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW row;
+	int64_t n = 0;
 	int error;
 
 	snprintf(sql, sizeof(sql),
-		 "SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = %" PRId64, id);
+		 "SELECT IS_USED_LOCK('%s'), (SELECT COUNT(*) FROM "
+		 "information_schema.PROCESSLIST WHERE ID = %" PRId64 ")",
+		 name, id);
 	if ((error = query(&res, c, sql, NULL)))
 		return error;
-	*out = mysql_num_rows(res) > 0;
+	row = mysql_fetch_row(res);
+	if (!row)
+		error = ss_error_set(SS_ERROR, "%s: %s: no row", c->where, sql);
+	else if (!(error = int_field(holder, row[0], -1, c, "IS_USED_LOCK()")))
+		error = int_field(&n, row[1], 0, c, "the process list count");
 	mysql_free_result(res);
-	return 0;
+	*exists = n > 0;
+	return error;
 }
 
-int app_db_kill_connection(app_db *db, int64_t connection_id)
+/* The id does not name the marker's session: say so, kill nothing. */
+static int not_marked(const db_conn *c, int64_t id, const char *name, int64_t holder,
+		      bool exists)
 {
-	char sql[SQL_MAX];
-	int64_t deadline;
-	bool exists = true;
+	if (!exists && holder < 0)
+		return ss_error_set(SS_ENOTFOUND,
+				    "%s: connection %" PRId64 " has ended (no session "
+				    "holds %s)",
+				    c->where, id, name);
+	ss_log(SS_LOG_WARN, "not killing a connection that is not the lock session",
+	       SS_LS("server", c->where), SS_LI("connection", id),
+	       SS_LS("marker", name), SS_LI("marker_holder", holder));
+	return ss_error_set(SS_ENOTFOUND,
+			    "%s: connection %" PRId64 " is not the lock session "
+			    "marked %s (%s): not killed; that session has ended",
+			    c->where, id, name,
+			    holder >= 0 ? "another connection holds the marker"
+					: "no session holds the marker");
+}
+
+int app_db_kill_connection(app_db *db, int64_t connection_id, const char *marker)
+{
+	char name[APP_DB_MARKER_NAME_MAX];
+	int64_t holder = -1, deadline;
+	bool exists = false;
+	watchdog w;
 	int error;
 
 	if (connection_id <= 0)
@@ -1075,25 +1571,17 @@ int app_db_kill_connection(app_db *db, int64_t connection_id)
 		return ss_error_set(SS_EINVALID,
 				    "%s: connection %" PRId64 " is this connection",
 				    db->c.where, connection_id);
-	snprintf(sql, sizeof(sql), "KILL CONNECTION %" PRId64, connection_id);
-	if ((error = run(&db->c, sql, NULL)))
+	if ((error = app_db_lock_marker_name(name, sizeof(name), marker)))
 		return error;
-	/* KILL returns before the victim has ended; its locks go when it does. */
-	deadline = mono_ns() + (int64_t)db->timeout_s * SS_NS_PER_SEC;
-	for (;;) {
-		struct timespec pause = { 0, KILL_POLL_NS };
-
-		if ((error = connection_exists(&exists, &db->c, connection_id)))
-			return error;
-		if (!exists)
-			return 0;
-		if (mono_ns() >= deadline)
-			return ss_error_set(SS_ETIMEOUT,
-					    "%s: connection %" PRId64 " was killed but "
-					    "is still there after %d s",
-					    db->c.where, connection_id, db->timeout_s);
-		nanosleep(&pause, NULL);
-	}
+	deadline = mono_ns() + KILL_BOUND_NS - KILL_POLL_NS * 5;
+	watch_start(&w, &db->c, KILL_BOUND_NS);
+	error = marker_holder(&holder, &exists, &db->c, name, connection_id);
+	if (!error && holder != connection_id)
+		error = not_marked(&db->c, connection_id, name, holder, exists);
+	else if (!error)
+		error = kill_and_wait(&db->c, connection_id, name, deadline);
+	watch_stop(&w, &db->c);
+	return error;
 }
 
 /* ---- replication on a replica -------------------------------------------- */

@@ -14,8 +14,18 @@
  *   - every failure on the way in ends the stages before returning
  *     (BACKUP STAGE END, else the connection is closed and, through the
  *     app_db it was opened from, KILLed), so a failed begin holds nothing;
- *   - the connection id is recorded (CONNECTION_ID()), so a restarted
- *     controller can end a leftover session with app_db_kill_connection().
+ *   - the connection id is recorded (CONNECTION_ID()), and the session
+ *     holds a named lock built from the caller's marker (the Backup's uid,
+ *     app_db_lock_marker_name()), so a restarted controller can end a
+ *     leftover session with app_db_kill_connection() — and only that
+ *     session: ids start again at 1 when the server restarts;
+ *   - every wait is bounded on both sides. The server ends the session
+ *     once it has been idle app_db_lock_idle_timeout() seconds (its
+ *     wait_timeout, net_read_timeout and net_write_timeout), so a frozen or
+ *     vanished controller leaves no lock much beyond the hold bound; and
+ *     the client gives up on a frozen server: the position is read within
+ *     the hold bound, END within APP_DB_END_TIMEOUT_MS, a KILL within
+ *     APP_DB_KILL_TIMEOUT_MS.
  *
  * Privileges the account needs: RELOAD (BACKUP STAGE), BINLOG MONITOR (SHOW
  * MASTER STATUS) and REPLICA MONITOR, also spelled SLAVE MONITOR (SHOW
@@ -49,8 +59,18 @@
  * lock was not granted within the acquire timeout), SS_ETRANSPORT (refused,
  * unreachable, connection lost, TLS failed or unavailable), SS_ENOTFOUND
  * (no such connection to kill), SS_ETOOMANYREQUESTS (the server's
- * max_connections), SS_EINVALID (a bad argument). Passwords never appear in
- * messages.
+ * max_connections, the account's limits), SS_EINVALID (a bad argument).
+ *
+ * Messages go into statuses, Events and logs that people who may not read
+ * the credentials Secret can see, so no message carries anything taken
+ * from it: never the password, never the user name (a Secret may hold
+ * anything under usernameKey). MariaDB's own texts often quote the account
+ * ("Access denied for user '...'@...") or the statement; a server error's
+ * text is quoted only for the error numbers whose text cannot
+ * (app_db_error_words_of()), otherwise snapstage says what the number
+ * means and what to check. The number is always given ("MariaDB error
+ * 1045"). The same rule keeps a replica's IO thread errors, which name its
+ * replication account, out of app_db_classify()'s reasons.
  *
  * Ownership: app_db_connect() copies everything it is given (the password
  * is wiped when the app_db is closed; libmariadb keeps its own copy for the
@@ -66,7 +86,10 @@
  * at once) and per-thread state is not needed. A write to a connection the
  * server closed may raise SIGPIPE inside libmariadb's TLS layer: the
  * manager blocks signals in every thread; other programs should ignore it.
- * app_db_classify() is pure and reentrant.
+ * A bounded exchange (the position under the lock, END, KILL) runs a
+ * watchdog thread of its own for its duration. app_db_classify(),
+ * app_db_error_words_of(), app_db_lock_idle_timeout() and
+ * app_db_lock_marker_name() are pure and reentrant.
  */
 #ifndef SNAPSTAGE_APP_MARIADB_H
 #define SNAPSTAGE_APP_MARIADB_H
@@ -106,6 +129,27 @@ const char *app_db_tls_cipher(const app_db *db);
 
 /* The server's id for this connection (CONNECTION_ID()). */
 int64_t app_db_connection_id(const app_db *db);
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* How snapstage tells one MariaDB error number: a server error, or a
+ * Connector/C client error (2000-2999, 5000-5999). */
+typedef struct {
+	int code;	     /* the ss_error_code a caller acts on */
+	bool quote;	     /* the library's text may be shown: for this number
+				it never names the account nor quotes a
+				statement (client errors, and a fixed list of
+				server errors) */
+	const char *meaning; /* snapstage's words, static: what the error means
+				and what to check ("" when the quoted text
+				says it all) */
+} app_db_error_words;
+
+/* Fills *out for `mariadb_errno`. Pure. Any server error not known to be
+ * safe is not quoted: 1045 (access denied), 1044, 1142, 1143, 1370 and
+ * 1698 name the account, 1203 and 1226 (the account's limits) too, 1064
+ * quotes the statement. */
+void app_db_error_words_of(app_db_error_words *out, unsigned int mariadb_errno);
 
 /* ---- what the server is ---------------------------------------------- */
 
@@ -224,36 +268,90 @@ typedef struct {
 	int64_t held_ms; /* -1 until a successful app_db_lock_end() */
 } app_lock_info;
 
-/* Opens a new connection to db's server with db's target, records its
- * CONNECTION_ID(), sets SESSION lock_wait_timeout to
- * `acquire_timeout_seconds` (1..3600: how long each BACKUP STAGE statement
- * may wait for the lock; the connection's read timeout is the connect
- * timeout plus that), then runs BACKUP STAGE START and each stage up to and
- * including `stage` (FLUSH, BLOCK_DDL, BLOCK_COMMIT). Acquired is when the
- * final stage returned.
+/* How long the client waits for BACKUP STAGE END, and for a whole
+ * app_db_kill_connection(), before it gives up on a server that does not
+ * answer (a frozen mariadbd, a dead node). On a live server both take
+ * milliseconds. */
+#define APP_DB_END_TIMEOUT_MS 2000
+#define APP_DB_KILL_TIMEOUT_MS 2000
+
+/* What the server allows beyond the hold bound before it ends an idle
+ * lock session itself: the caller ENDs at the bound, and a request that
+ * ended the wait may be a little late. */
+#define APP_DB_LOCK_IDLE_MARGIN_SECONDS 5
+
+/* The lock session's wait_timeout, net_read_timeout and net_write_timeout
+ * for a hold bound of `hold_timeout_seconds`: that plus
+ * APP_DB_LOCK_IDLE_MARGIN_SECONDS. Measured on 10.11: a session idle in
+ * BLOCK_COMMIT is closed after wait_timeout and its stages released (a
+ * commit waiting for them goes through at that moment). Pure. */
+int app_db_lock_idle_timeout(int hold_timeout_seconds);
+
+/* Longest marker, so that its lock name stays within the 64 characters
+ * MySQL allows (MariaDB allows more); a Kubernetes uid is 36. */
+#define APP_DB_MARKER_MAX 54
+/* "snapstage:" + a marker, and its terminator. */
+#define APP_DB_MARKER_NAME_MAX (10 + APP_DB_MARKER_MAX + 1)
+
+/* The name of the lock (GET_LOCK) that marks a lock session made for
+ * `marker` (the Backup's uid): "snapstage:" + marker, into out (cap at
+ * least APP_DB_MARKER_NAME_MAX). A marker is 1..APP_DB_MARKER_MAX
+ * characters of [A-Za-z0-9._-]; anything else is SS_EINVALID. Pure. The
+ * session holds the lock until it ends, so anyone can find it:
+ * SELECT IS_USED_LOCK('snapstage:<uid>') is its connection id, or NULL. */
+int app_db_lock_marker_name(char *out, size_t cap, const char *marker);
+
+/* Called once the session's connection exists, is marked, and before
+ * BACKUP STAGE START, with its CONNECTION_ID(): the caller can record it
+ * (e.g. in a status) while nothing is locked yet, so that writing it adds
+ * nothing to the time the lock is held. A negative return (with ss_error
+ * set) aborts the begin with that error; nothing is held. */
+typedef int (*app_db_before_lock_fn)(void *payload, int64_t connection_id);
+
+/* What a lock session is to do. */
+typedef struct {
+	app_lock_stage stage;	     /* the final stage: FLUSH, BLOCK_DDL or
+					BLOCK_COMMIT */
+	int acquire_timeout_seconds; /* 1..3600: lock_wait_timeout, how long
+					each BACKUP STAGE statement may wait */
+	int hold_timeout_seconds;    /* 1..3600: the longest the caller holds
+					the lock (lock.timeoutSeconds) */
+	const char *marker;	     /* the Backup's uid (see
+					app_db_lock_marker_name()); NULL: an
+					unmarked session, which no
+					app_db_kill_connection() will kill */
+	app_db_before_lock_fn before; /* may be NULL */
+	void *payload;		      /* for `before` */
+} app_db_lock_opts;
+
+/* Opens a new connection to db's server with db's target (each read may
+ * wait the connect timeout plus `acquire_timeout_seconds`), records its
+ * CONNECTION_ID(), marks it (GET_LOCK of the marker's name, waiting up to
+ * the acquire timeout for an earlier session of the same marker to end),
+ * calls `before`, sets SESSION lock_wait_timeout to the acquire timeout
+ * and wait_timeout, net_read_timeout and net_write_timeout to
+ * app_db_lock_idle_timeout(hold_timeout_seconds), then runs BACKUP STAGE
+ * START and each stage up to and including `stage` (FLUSH, BLOCK_DDL,
+ * BLOCK_COMMIT). Acquired is when the final stage returned.
  *
  * Fails with SS_EFORBIDDEN naming RELOAD when the account lacks it
  * (error 1227), SS_ETIMEOUT when a stage waited acquire_timeout_seconds
  * (another session holds a backup stage, or a long statement holds a
- * conflicting lock: error 1205), or as app_db_connect(). On every failure
- * nothing is left held: the stages are ended (BACKUP STAGE END) and, if that
- * is not possible, the session's connection is closed and killed through
- * `db`. On success *out is the session; free it with app_db_lock_free().
- * `db` is used only during the call; the session does not keep it. */
+ * conflicting lock: error 1205) or another session still holds the
+ * marker, SS_EINVALID for a bad option, or as app_db_connect(). On every
+ * failure nothing is left held: the stages are ended (BACKUP STAGE END)
+ * and, if that is not possible, the session's connection is closed and
+ * killed through `db`. On success *out is the session; free it with
+ * app_db_lock_free(). `db` is used only during the call; the session does
+ * not keep it. */
+int app_db_lock_begin_ex(app_lock_session **out, app_db *db,
+			 const app_db_lock_opts *opts);
+
+/* app_db_lock_begin_ex() without a marker or hook, and a hold bound of
+ * APP_DB_LOCK_HOLD_DEFAULT_SECONDS (lock.timeoutSeconds' default). */
+#define APP_DB_LOCK_HOLD_DEFAULT_SECONDS 30
 int app_db_lock_begin(app_lock_session **out, app_db *db, app_lock_stage stage,
 		      int acquire_timeout_seconds);
-
-/* Called by app_db_lock_begin_ex() once the session's connection exists
- * and before BACKUP STAGE START, with its CONNECTION_ID(): the caller can
- * record it (e.g. in a status) while nothing is locked yet, so that writing
- * it adds nothing to the time the lock is held. A negative return (with
- * ss_error set) aborts the begin with that error; nothing is held. */
-typedef int (*app_db_before_lock_fn)(void *payload, int64_t connection_id);
-
-/* app_db_lock_begin() with a `before` hook (may be NULL). */
-int app_db_lock_begin_ex(app_lock_session **out, app_db *db, app_lock_stage stage,
-			 int acquire_timeout_seconds, app_db_before_lock_fn before,
-			 void *payload);
 
 /* The session's times. Borrowed, valid until app_db_lock_free(). */
 const app_lock_info *app_db_lock_info(const app_lock_session *s);
@@ -266,30 +364,41 @@ const app_lock_info *app_db_lock_info(const app_lock_session *s);
  * BLOCK_COMMIT freezes the position; under a lower stage it is the
  * position at the moment of reading. The strings are owned by the session
  * and valid until the next call of this function on it or
- * app_db_lock_free(). SS_EINVALID if the lock is not held. */
+ * app_db_lock_free(). SS_EINVALID if the lock is not held; SS_ETIMEOUT if
+ * the server has not answered by the end of the hold bound (acquired +
+ * hold_timeout_seconds): then the connection is closed. */
 int app_db_lock_read_position(app_position *out, app_lock_session *s);
 
-/* BACKUP STAGE END. *out_held_ms (may be NULL) is the time from acquired to
- * END returning, on CLOCK_MONOTONIC. If END fails the session's connection
- * is closed, which makes the server end the stages (unless the connection
- * is half-open: then app_db_kill_connection() with the session's
- * connection_id), and the error is returned; either way the session no
- * longer holds the lock. SS_EINVALID if it was not held. */
+/* BACKUP STAGE END, waiting at most APP_DB_END_TIMEOUT_MS. *out_held_ms
+ * (may be NULL) is the time from acquired to END returning, on
+ * CLOCK_MONOTONIC. If END fails or times out (SS_ETIMEOUT) the session's
+ * connection is closed, which makes the server end the stages once it
+ * reads the close (unless the connection is half-open: then its
+ * wait_timeout, or app_db_kill_connection() with the session's
+ * connection_id and marker), and the error is returned; either way the
+ * session no longer holds the lock. SS_EINVALID if it was not held. */
 int app_db_lock_end(app_lock_session *s, int64_t *out_held_ms);
 
-/* Ends the stages if still held (a safety net: errors are ignored, the
- * connection is closed either way), closes the connection and frees the
- * session. NULL is a no-op. */
+/* Ends the stages if still held (a safety net, bounded like
+ * app_db_lock_end(); errors are ignored, the connection is closed either
+ * way), closes the connection and frees the session. NULL is a no-op. */
 void app_db_lock_free(app_lock_session *s);
 
-/* KILL CONNECTION `connection_id` on db's server — for a restarted
- * controller to end a leftover lock session — and waits (up to the connect
- * timeout) until it is gone from the process list, so its locks are
- * released when this returns 0. SS_ENOTFOUND if there is no such
- * connection (error 1094: it already ended); SS_EFORBIDDEN if it belongs to
- * another user and the account lacks CONNECTION ADMIN; SS_EINVALID for db's
- * own connection. */
-int app_db_kill_connection(app_db *db, int64_t connection_id);
+/* KILL CONNECTION `connection_id` on db's server if, and only if, it is
+ * the lock session made for `marker` (it holds the marker's lock: the id
+ * alone may name another client's session after a server restart) — for a
+ * restarted controller to end a leftover lock session — and waits until
+ * it is gone, so its locks are released when this returns 0. Everything
+ * together takes at most APP_DB_KILL_TIMEOUT_MS (SS_ETIMEOUT after it;
+ * the server may be frozen).
+ *
+ * SS_ENOTFOUND, nothing killed, if that connection is not the marker's
+ * session: it has ended, or the id now belongs to a session that is not
+ * this marker's (that one is logged and left alone); either way the
+ * marker's session is gone. SS_EFORBIDDEN if it belongs to another user
+ * and the account lacks CONNECTION ADMIN; SS_EINVALID for db's own
+ * connection, a bad id or a bad marker. */
+int app_db_kill_connection(app_db *db, int64_t connection_id, const char *marker);
 
 /* ---- after an in-place restore ------------------------------------------ */
 

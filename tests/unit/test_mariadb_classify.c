@@ -1,8 +1,13 @@
 /*
- * test_mariadb_classify.c — app_db_classify(), the pure decision "what is
- * this server": primary, healthy or unhealthy replica, or unknown, with the
- * reason a user reads in a status condition. A table of statuses as
- * app_db_probe() would fill them, no server needed.
+ * test_mariadb_classify.c — the pure decisions of app/mariadb, no server
+ * needed: app_db_classify(), "what is this server" (primary, healthy or
+ * unhealthy replica, or unknown) with the reason a user reads in a status
+ * condition, from a table of statuses as app_db_probe() would fill them;
+ * app_db_error_words_of(), which MariaDB error texts may be quoted (never
+ * one that names the account: statuses, Events and logs are read by
+ * people who may not read the credentials Secret), also in a replica's IO
+ * thread errors; the lock session's server-side idle bound and the name
+ * of its marker.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +16,7 @@
 #include "testutil.h"
 
 #include "app/mariadb.h"
+#include "util/error.h"
 
 /* One replication connection, in the shape of a SHOW ALL SLAVES STATUS row. */
 typedef struct {
@@ -158,7 +164,7 @@ static const tcase cases[] = {
 	  300,
 	  APP_DB_UNHEALTHY_REPLICA,
 	  -1,
-	  "IO thread not running: error 2003: error reconnecting to master" },
+	  "IO thread not running: error 2003 (its text is not shown" },
 	{ "IO error although running",
 	  true,
 	  1,
@@ -315,12 +321,183 @@ static void test_names(void **state)
 	assert_string_equal(app_db_kind_name((app_db_kind)42), "Unknown");
 }
 
+/* ---- errors ------------------------------------------------------------------ */
+
+static const struct {
+	unsigned int errno_; /* a MariaDB or Connector/C error number */
+	int code;
+	bool quote;
+	const char *meaning; /* a fragment; "" for none */
+} words[] = {
+	/* texts that name the account or quote the statement: withheld */
+	{ 1045, SS_EUNAUTHORIZED, false, "check the user name and password" },
+	{ 1698, SS_EUNAUTHORIZED, false, "does not log in with a password" },
+	{ 1044, SS_EFORBIDDEN, false, "lacks a privilege" },
+	{ 1142, SS_EFORBIDDEN, false, "lacks a privilege" },
+	{ 1143, SS_EFORBIDDEN, false, "lacks a privilege" },
+	{ 1370, SS_EFORBIDDEN, false, "lacks a privilege" },
+	{ 1203, SS_ETOOMANYREQUESTS, false, "max_user_connections" },
+	{ 1226, SS_ETOOMANYREQUESTS, false, "max_queries_per_hour" },
+	{ 1064, SS_ERROR, false, "refused" }, /* "... near '<statement>'" */
+	{ 1146, SS_ERROR, false, "refused" }, /* anything not known to be safe */
+	{ 9999, SS_ERROR, false, "refused" },
+	/* fixed texts: quoted */
+	{ 1227, SS_EFORBIDDEN, true, "" },
+	{ 1095, SS_EFORBIDDEN, true, "CONNECTION ADMIN" },
+	{ 1130, SS_EUNAUTHORIZED, true, "host part" },
+	{ 4151, SS_EUNAUTHORIZED, true, "check the account" },
+	{ 1129, SS_EFORBIDDEN, true, "FLUSH HOSTS" },
+	{ 1040, SS_ETOOMANYREQUESTS, true, "max_connections" },
+	{ 1205, SS_ETIMEOUT, true, "lock_wait_timeout" },
+	{ 1094, SS_ENOTFOUND, true, "" },
+	{ 1927, SS_ETRANSPORT, true, "" },
+	{ 1236, SS_ERROR, true, "" },
+	{ 1950, SS_ERROR, true, "" },
+	{ 4146, SS_ERROR, true, "" },
+	/* Connector/C's own texts name the server only */
+	{ 2002, SS_ETRANSPORT, true, "" },
+	{ 2003, SS_ETRANSPORT, true, "" },
+	{ 2013, SS_ETRANSPORT, true, "" },
+	{ 2026, SS_ETRANSPORT, true, "" },
+	{ 2059, SS_ERROR, true, "" },
+	{ 5013, SS_ETRANSPORT, true, "" }, /* CR_ERR_NET_READ */
+	{ 5010, SS_EUNSUPPORTED, true, "VerifyIdentity" }, /* CR_PLUGIN_NOT_ALLOWED */
+};
+
+static void test_error_words(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		app_db_error_words w;
+
+		memset(&w, 0x5a, sizeof(w));
+		app_db_error_words_of(&w, words[i].errno_);
+		if (w.code != words[i].code || w.quote != words[i].quote ||
+		    !w.meaning || !strstr(w.meaning, words[i].meaning)) {
+			print_error("error %u: got %s quote %d \"%s\"; want %s quote %d "
+				    "\"...%s...\"\n",
+				    words[i].errno_, ss_error_code_name(w.code), w.quote,
+				    w.meaning ? w.meaning : "(null)",
+				    ss_error_code_name(words[i].code), words[i].quote,
+				    words[i].meaning);
+			fail();
+		}
+		/* A withheld text is replaced by words of our own. */
+		if (!w.quote)
+			assert_true(strlen(w.meaning) > 0);
+	}
+}
+
+/* A replica's IO thread names its replication account when it connects;
+ * that account may come from a Secret, so those texts stay out of the
+ * reason, which keeps the error number. */
+static void test_io_error_names_no_account(void **state)
+{
+	static app_db_status st;
+	const struct {
+		int errno_;
+		const char *text;
+		bool quoted;
+	} io[] = {
+		{ 2003,
+		  "error reconnecting to master 'mkRepl5d1c@10.0.0.5:3306' - retry-time: 5 "
+		  " maximum-retries: 100000  message: Can't connect to server",
+		  false },
+		{ 1045,
+		  "error connecting to master 'mkRepl5d1c@10.0.0.5:3306' - retry-time: 5 "
+		  " message: Access denied for user 'mkRepl5d1c'@'10.0.0.6'",
+		  false },
+		/* a safe number, but this text still names the account */
+		{ 1040,
+		  "error connecting to master 'mkRepl5d1c@10.0.0.5:3306' - message: Too "
+		  "many connections",
+		  false },
+		{ 1236,
+		  "Got fatal error 1236 from master when reading data from binary log: "
+		  "'mkPurged: could not find GTID state'",
+		  true },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(io) / sizeof(io[0]); i++) {
+		const tcase c = { "io", true, 1, { { "", "Connecting", "Yes", io[i].errno_,
+						     io[i].text, 0, "", -1 } },
+				  300, APP_DB_UNHEALTHY_REPLICA, -1, "" };
+		char number[32];
+		app_db_verdict v;
+
+		fill(&st, &c);
+		assert_int_equal(app_db_classify(&v, &st, 300), APP_DB_UNHEALTHY_REPLICA);
+		print_message("IO error %d: %s\n", io[i].errno_, v.reason);
+		snprintf(number, sizeof(number), "error %d", io[i].errno_);
+		assert_non_null(strstr(v.reason, number));
+		assert_null(strstr(v.reason, "mkRepl5d1c"));
+		assert_int_equal(strstr(v.reason, "mkPurged") != NULL, io[i].quoted);
+	}
+}
+
+/* ---- the lock session's pure parts ---------------------------------------------- */
+
+static void test_lock_idle_timeout(void **state)
+{
+	(void)state;
+	assert_int_equal(APP_DB_LOCK_IDLE_MARGIN_SECONDS, 5);
+	assert_int_equal(app_db_lock_idle_timeout(1), 6);
+	assert_int_equal(app_db_lock_idle_timeout(30), 35);
+	assert_int_equal(app_db_lock_idle_timeout(3600), 3605);
+}
+
+/* `call` must fail with `code` and a message containing `fragment`. */
+#define FAILS(call, code, fragment)                       \
+	do {                                              \
+		assert_int_equal((call), (code));         \
+		tu_assert_error((code), (fragment));      \
+	} while (0)
+
+static void test_marker_name(void **state)
+{
+	char out[APP_DB_MARKER_NAME_MAX], small[12], longest[APP_DB_MARKER_MAX + 2];
+
+	(void)state;
+	assert_int_equal(app_db_lock_marker_name(out, sizeof(out),
+						 "0c6a3f1e-1111-2222-3333-444455556666"),
+			 0);
+	assert_string_equal(out, "snapstage:0c6a3f1e-1111-2222-3333-444455556666");
+	assert_int_equal(app_db_lock_marker_name(out, sizeof(out), "A.b_c-9"), 0);
+	memset(longest, 'u', sizeof(longest));
+	longest[APP_DB_MARKER_MAX] = '\0';
+	assert_int_equal(app_db_lock_marker_name(out, sizeof(out), longest), 0);
+	assert_true(strlen(out) <= 64);
+	longest[APP_DB_MARKER_MAX] = 'u';
+	longest[APP_DB_MARKER_MAX + 1] = '\0';
+	FAILS(app_db_lock_marker_name(out, sizeof(out), longest), SS_EINVALID,
+		     "1 to 54 characters");
+	FAILS(app_db_lock_marker_name(out, sizeof(out), ""), SS_EINVALID, "got 0");
+	FAILS(app_db_lock_marker_name(out, sizeof(out), NULL), SS_EINVALID, "got 0");
+	/* nothing that could leave the SQL string literal */
+	FAILS(app_db_lock_marker_name(out, sizeof(out), "a'b"), SS_EINVALID,
+		     "character 2");
+	FAILS(app_db_lock_marker_name(out, sizeof(out), "a\\b"), SS_EINVALID,
+		     "character 2");
+	FAILS(app_db_lock_marker_name(out, sizeof(out), "a b"), SS_EINVALID,
+		     "character 2");
+	FAILS(app_db_lock_marker_name(small, sizeof(small), "uid"), SS_ETOOLARGE,
+		     "no room");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_long_texts),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_error_words),
+		cmocka_unit_test(test_io_error_names_no_account),
+		cmocka_unit_test(test_lock_idle_timeout),
+		cmocka_unit_test(test_marker_name),
 	};
 
 	print_message("%zu classifier cases\n", N_CASES);
