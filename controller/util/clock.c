@@ -183,7 +183,12 @@ int ss_time_parse(int64_t *out, const char *text)
 				    "'%.64s' is outside the times nanoseconds since "
 				    "1970 in 64 bits can hold (1677-09-21 to 2262-04-11)",
 				    text);
-	*out = secs * SS_NS_PER_SEC + frac_ns;
+	/* Below the epoch the earliest second only fits with its fraction:
+	 * step from the next second down, so no product leaves int64. */
+	if (secs < 0 && frac_ns > 0)
+		*out = (secs + 1) * SS_NS_PER_SEC - (SS_NS_PER_SEC - frac_ns);
+	else
+		*out = secs * SS_NS_PER_SEC + frac_ns;
 	return 0;
 bad:
 	return ss_error_set(SS_EINVALID, "'%.64s' is not an RFC 3339 time",
