@@ -534,11 +534,16 @@ static int dec_snapshot(app_snapshot_opts *out, app_dec *d, const json_t *spec)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	out->ready_timeout_seconds = APP_DEFAULT_READY_TIMEOUT_SECONDS;
 	rc = app_dec_object(&snap, d, spec, "snapshot", false);
 	if (rc != 0 || snap == NULL)
 		return rc;
 	mark = app_dec_push(d, "snapshot");
 	rc = dec_name(&out->class_name, d, snap, "volumeSnapshotClassName", false);
+	if (rc == 0)
+		rc = dec_int(&out->ready_timeout_seconds, d, snap, "readyTimeoutSeconds",
+			     APP_DEFAULT_READY_TIMEOUT_SECONDS, 1,
+			     APP_MAX_READY_TIMEOUT_SECONDS);
 	if (rc == 0)
 		rc = dec_metadata(&out->labels, &out->annotations, d, snap);
 	app_dec_pop(d, mark);

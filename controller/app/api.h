@@ -75,6 +75,8 @@ extern const kube_resource app_restores;
 #define APP_DEFAULT_CONNECT_TIMEOUT_SECONDS 10
 #define APP_DEFAULT_LOCK_TIMEOUT_SECONDS 30
 #define APP_DEFAULT_ACQUIRE_TIMEOUT_SECONDS 10
+#define APP_DEFAULT_READY_TIMEOUT_SECONDS 3600
+#define APP_MAX_READY_TIMEOUT_SECONDS 604800
 #define APP_DEFAULT_KEEP_FAILED 3
 #define APP_DEFAULT_RESTORE_TIMEOUT_SECONDS 1800
 #define APP_DEFAULT_USERNAME_KEY "username"
@@ -156,6 +158,7 @@ typedef struct {
 	const char *class_name;	   /* NULL: the cluster's default class */
 	const json_t *labels;	   /* object of strings, or NULL */
 	const json_t *annotations; /* object of strings, or NULL */
+	int ready_timeout_seconds; /* the longest Uploading may last */
 } app_snapshot_opts;
 
 typedef struct {

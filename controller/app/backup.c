@@ -26,6 +26,7 @@
 #include "app/backup.h"
 #include "app/backup_plan.h"
 #include "app/credentials.h"
+#include "app/cut_proof.h"
 #include "app/mariadb.h"
 #include "app/names.h"
 #include "ctrl/conditions.h"
@@ -41,6 +42,8 @@ const kube_resource app_volumesnapshots = { "snapshot.storage.k8s.io", "v1",
 					    "volumesnapshots", true };
 const kube_resource app_volumesnapshotclasses = { "snapshot.storage.k8s.io", "v1",
 						  "volumesnapshotclasses", false };
+const kube_resource app_volumesnapshotcontents = { "snapshot.storage.k8s.io", "v1",
+						   "volumesnapshotcontents", false };
 
 #define BUSY_MAX 256
 #define TARGETS_MAX 256
@@ -717,10 +720,25 @@ static int create_snapshot(run *r, const app_plan_candidate *cand, size_t i,
 	return rc;
 }
 
-/* Waits until every snapshot is cut, one fails, or the monotonic deadline
- * passes. Woken by app_backup_on_snapshot(); re-reads the cache on every
- * wake and at least every 250 ms. Returns 0 (all cut), SS_ERROR (one
- * failed: *failed_at), or SS_ETIMEOUT. */
+/* Whether the Backup is being deleted (or gone), by the informer's cache:
+ * a lock session looks at it while it waits for the cut. */
+static bool being_deleted(run *r)
+{
+	json_t *c = NULL;
+	bool d;
+
+	if (ctrl_store_get(&c, r->bc->o.backups, r->key) < 0)
+		return false;
+	d = c == NULL || ctrl_meta(c, "deletionTimestamp") != NULL;
+	json_decref(c);
+	return d;
+}
+
+/* Waits until every snapshot is cut, one fails, the Backup is being
+ * deleted, or the monotonic deadline passes. Woken by
+ * app_backup_on_snapshot(); re-reads the caches on every wake and at least
+ * every 250 ms. Returns 0 (all cut), SS_ERROR (one failed: *failed_at),
+ * SS_ECANCELLED (deleted) or SS_ETIMEOUT. */
 static int wait_for_cut(run *r, int64_t deadline_mono, int *failed_at)
 {
 	app_backup_ctrl *bc = r->bc;
@@ -732,6 +750,8 @@ static int wait_for_cut(run *r, int64_t deadline_mono, int *failed_at)
 		gen = bc->snap_gen;
 		pthread_mutex_unlock(&bc->mu);
 		snapshots_look(r, &all_cut, failed_at);
+		if (being_deleted(r))
+			return SS_ECANCELLED;
 		if (*failed_at >= 0)
 			return SS_ERROR;
 		if (all_cut)
@@ -750,14 +770,18 @@ static int wait_for_cut(run *r, int64_t deadline_mono, int *failed_at)
 	}
 }
 
-/* Ends the stages, recording the release. Errors are logged: the session
- * no longer holds the lock either way (mariadb.h). */
-static void lock_end(run *r, app_lock_session *session)
+/* Ends the stages, recording the release. The session no longer holds the
+ * lock either way (mariadb.h), but a failed END means the server may have
+ * released it at an unknown moment before (the connection died during the
+ * wait): the caller must not trust the cut. Returns app_db_lock_end()'s
+ * result. */
+static int lock_end(run *r, app_lock_session *session)
 {
 	int64_t held = -1;
 	const app_lock_info *li;
+	int rc = app_db_lock_end(session, &held);
 
-	if (app_db_lock_end(session, &held) < 0)
+	if (rc < 0)
 		ss_log(SS_LOG_WARN, "BACKUP STAGE END failed; the connection was closed",
 		       SS_LS("backup", r->key), SS_LERR());
 	li = app_db_lock_info(session);
@@ -773,6 +797,7 @@ static void lock_end(run *r, app_lock_session *session)
 		ctrl_histogram_observe(r->bc->m_hold, lv,
 				       (double)r->st.lock.held_ms / 1e3);
 	}
+	return rc;
 }
 
 /* Starts the replica's SQL threads again if this Backup stopped them. On
@@ -791,6 +816,200 @@ static void resume_replication(run *r, app_db *db, const char *pod)
 	event(r, CTRL_EVENT_WARNING, "ReplicationNotResumed",
 	      "could not START ALL SLAVES SQL_THREAD on %s: %s; retrying", pod,
 	      ss_error_last()->message);
+}
+
+/* ---- the finalizer ---------------------------------------------------------- */
+
+/* Whether `obj` carries APP_BACKUP_FINALIZER: while it does, a lock session
+ * or stopped SQL threads may exist, and the Backup cannot vanish before the
+ * controller has ended them. */
+static bool has_finalizer(const json_t *obj)
+{
+	const json_t *f;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "finalizers"),
+			   i, f)
+	{
+		if (ss_streq(json_string_value(f), APP_BACKUP_FINALIZER))
+			return true;
+	}
+	return false;
+}
+
+/* A merge patch of the Backup's finalizers with ours added (on) or
+ * removed, guarded by the resourceVersion `obj` was read at. */
+static json_t *finalizer_patch(const json_t *obj, bool on)
+{
+	const json_t *f;
+	json_t *list = json_array(), *patch;
+	size_t i;
+
+	if (list == NULL)
+		return NULL;
+	json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "finalizers"),
+			   i, f)
+	{
+		if (!ss_streq(json_string_value(f), APP_BACKUP_FINALIZER))
+			json_array_append(list, (json_t *)f);
+	}
+	if (on)
+		json_array_append_new(list, json_string(APP_BACKUP_FINALIZER));
+	patch = json_pack("{s:{s:O,s:s}}", "metadata", "finalizers", list,
+			  "resourceVersion",
+			  ctrl_meta(obj, "resourceVersion") ? ctrl_meta(obj, "resourceVersion")
+							    : "");
+	json_decref(list);
+	return patch;
+}
+
+/* Adds (on) or removes our finalizer; a conflict is retried on a fresh
+ * copy. r->obj becomes the patched object. 0 or < 0 (a Backup already gone
+ * has nothing to remove: 0). */
+static int set_finalizer(run *r, bool on)
+{
+	kube_patch_opts po = { 0 };
+	int rc = 0, tries;
+
+	own_status(r); /* r->obj is replaced below */
+	for (tries = 0; tries < 3; tries++) {
+		json_t *patch, *out = NULL;
+
+		if (has_finalizer(r->obj) == on)
+			return 0;
+		patch = finalizer_patch(r->obj, on);
+		if (patch == NULL)
+			return ss_error_set(SS_ENOMEM, "out of memory");
+		rc = kube_patch(&out, r->bc->o.client, &app_backups, r->ns, r->name,
+				KUBE_PATCH_MERGE, patch, &po);
+		json_decref(patch);
+		if (rc == SS_ENOTFOUND && !on)
+			return 0;
+		if (rc != SS_ECONFLICT) {
+			if (rc == 0) {
+				json_decref(r->obj);
+				r->obj = out;
+			}
+			return rc;
+		}
+		if ((rc = kube_get(&out, r->bc->o.client, &app_backups, r->ns, r->name)) < 0)
+			return rc == SS_ENOTFOUND && !on ? 0 : rc;
+		json_decref(r->obj);
+		r->obj = out;
+	}
+	return rc;
+}
+
+static void delete_session_snapshots(run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->st.n_snapshots; i++)
+		if (r->st.snapshots[i].volume_snapshot_name)
+			delete_snapshot(r, r->st.snapshots[i].volume_snapshot_name);
+}
+
+/* An attempt whose cut cannot be trusted (`why`): its snapshots deleted,
+ * then the next attempt (status Pending, a Warning Event `reason`) or,
+ * after APP_BACKUP_MAX_ATTEMPTS, Failed with `reason`. */
+static ctrl_result retry_attempt(run *r, const char *reason, const char *why)
+{
+	char w[SS_ERROR_MESSAGE_MAX];
+
+	ss_strlcpy(w, why, sizeof(w));
+	own_status(r);
+	delete_session_snapshots(r);
+	ss_log(SS_LOG_WARN, "lock session not trusted", SS_LS("backup", r->key),
+	       SS_LS("reason", reason), SS_LI("attempt", r->st.attempts), SS_LS("why", w));
+	if (r->st.attempts >= APP_BACKUP_MAX_ATTEMPTS)
+		return fail(r, reason,
+			    "lock session %d of %d on %s: %s; its snapshots were deleted, as "
+			    "no one saw them cut under the lock",
+			    r->st.attempts, APP_BACKUP_MAX_ATTEMPTS,
+			    r->st.source_pod ? r->st.source_pod : "?", w);
+	event(r, CTRL_EVENT_WARNING, reason,
+	      "lock session %d on %s: %s; its snapshots were deleted; retrying",
+	      r->st.attempts, r->st.source_pod ? r->st.source_pod : "?", w);
+	set_message(r, "lock session %d: %s; its snapshots were deleted; retrying",
+		    r->st.attempts, w);
+	r->st.phase = APP_BACKUP_PENDING;
+	r->st.n_snapshots = 0;
+	memset(&r->st.position, 0, sizeof(r->st.position));
+	r->st.position.binlog_position = -1;
+	r->st.position.primary_binlog_position = -1;
+	memset(&r->st.lock, 0, sizeof(r->st.lock));
+	r->st.lock.connection_id = -1;
+	r->st.lock.held_ms = -1;
+	return write_status(r) < 0 ? ctrl_result_error() : ctrl_result_requeue_after(0);
+}
+
+/* Reads each snapshot's cut time (its content's nanoseconds, else the
+ * VolumeSnapshot's) and compares it with the lock window (cut_proof.h).
+ * 0 when none lies outside; 1 with the message set when one does; < 0 on
+ * an API error. The cut times found go into the status. */
+static int prove_cuts(run *r)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->st.n_snapshots; i++) {
+		app_snapshot_status *s = &r->st.snapshots[i];
+		char key[CTRL_KEY_MAX], t1[SS_TIME_RFC3339_MAX], t2[SS_TIME_RFC3339_MAX],
+			t3[SS_TIME_RFC3339_MAX];
+		json_t *vs = NULL, *content = NULL;
+		const char *cname;
+		app_cut_time c;
+
+		if (ctrl_key_join(key, sizeof(key), r->ns, s->volume_snapshot_name) < 0 ||
+		    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0)
+			return -1;
+		cname = json_string_value(json_object_get(json_object_get(vs, "status"),
+							  "boundVolumeSnapshotContentName"));
+		rc = cname ? kube_get(&content, r->bc->o.client, &app_volumesnapshotcontents,
+				      NULL, cname)
+			   : SS_ENOTFOUND;
+		if (rc < 0 && rc != SS_ENOTFOUND && rc != SS_EFORBIDDEN) {
+			json_decref(vs);
+			return rc;
+		}
+		rc = app_cut_time_read(&c, content, vs);
+		json_decref(vs);
+		json_decref(content);
+		if (rc == SS_ENOTFOUND)
+			continue; /* readyToUse without a time: seen cut under the lock */
+		if (rc < 0)
+			return rc;
+		s->creation_time_ns = c.cut_ns;
+		if (!app_cut_outside(&c, r->st.lock.acquired_ns, r->st.lock.released_ns))
+			continue;
+		set_message(r,
+			    "VolumeSnapshot %s was cut at %s (its %s, resolution %lld ns), "
+			    "outside the lock held from %s to %s",
+			    s->volume_snapshot_name,
+			    ss_time_format_micro(t1, sizeof(t1), c.cut_ns), c.source,
+			    (long long)c.resolution_ns,
+			    ss_time_format_micro(t2, sizeof(t2), r->st.lock.acquired_ns),
+			    ss_time_format_micro(t3, sizeof(t3), r->st.lock.released_ns));
+		return 1;
+	}
+	return 0;
+}
+
+/* The Backup was deleted while its session held the lock: the stages are
+ * ended (by the caller), its snapshots deleted and the finalizer removed,
+ * so it goes at once. */
+static ctrl_result deleted_while_locked(run *r, const char *pod)
+{
+	delete_session_snapshots(r);
+	ss_log(SS_LOG_INFO, "backup deleted while locked; lock ended", SS_LS("backup", r->key),
+	       SS_LS("pod", pod), SS_LI("held_ms", r->st.lock.held_ms));
+	event(r, CTRL_EVENT_NORMAL, "DeletedWhileLocked",
+	      "the Backup was deleted while BACKUP STAGE was held on %s: the stages were "
+	      "ended after %lld ms and its snapshots deleted",
+	      pod, (long long)r->st.lock.held_ms);
+	if (!r->st.lock.replication_paused && set_finalizer(r, false) < 0)
+		return ctrl_result_error();
+	return ctrl_result_done();
 }
 
 /* Step 8: the session on the chosen server. Returns the reconcile result. */
@@ -850,7 +1069,8 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 	int64_t deadline, t_create = 0, t_seen, cut_ms;
 	int failed_at = -1;
 	size_t i;
-	int rc, attempt = r->st.attempts + 1;
+	int rc, end_rc, attempt = r->st.attempts + 1;
+	char end_why[SS_ERROR_MESSAGE_MAX] = "";
 	before_lock bl = { r, cand, attempt, false };
 
 	r->st.attempts = attempt;
@@ -902,14 +1122,26 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 	event(r, CTRL_EVENT_NORMAL, "Locked",
 	      "BACKUP STAGE %s on %s (connection %lld) in %lld ms", r->st.lock.stage,
 	      cand->pod, (long long)li->connection_id, (long long)li->acquire_ms);
+	/* Every API request from here to END gets what is left of the lock
+	 * budget (kube_deadline_set), retries and their waits included: a slow
+	 * or throttling API server ends the lock at the bound, never later. */
+	kube_deadline_set(deadline, "the lock budget (lock.timeoutSeconds)");
 	t_create = ss_clock_mono(r->bc->o.clock);
-	for (i = 0; i < cand->n_volumes; i++) {
-		if (create_snapshot(r, cand, i, &r->st.position) < 0)
-			goto session_error;
+	for (i = 0, rc = 0; i < cand->n_volumes && rc == 0; i++)
+		rc = create_snapshot(r, cand, i, &r->st.position);
+	if (rc < 0 && rc != SS_ETIMEOUT) {
+		kube_deadline_clear();
+		goto session_error;
 	}
-	rc = wait_for_cut(r, deadline, &failed_at);
+	if (rc < 0)
+		ss_strlcpy(end_why, ss_error_last()->message, sizeof(end_why));
+	else
+		rc = wait_for_cut(r, deadline, &failed_at);
+	kube_deadline_clear();
 	t_seen = ss_clock_mono(r->bc->o.clock);
-	lock_end(r, session);
+	end_rc = lock_end(r, session);
+	if (end_rc < 0 && rc == 0)
+		ss_strlcpy(end_why, ss_error_last()->message, sizeof(end_why));
 	app_db_lock_free(session);
 	session = NULL;
 	resume_replication(r, db, cand->pod);
@@ -919,16 +1151,20 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 	ss_log(SS_LOG_INFO, "lock released", SS_LS("backup", r->key),
 	       SS_LS("pod", cand->pod), SS_LI("held_ms", r->st.lock.held_ms),
 	       SS_LI("cut_ms", cut_ms), SS_LI("overhead_ms", r->st.lock.held_ms - cut_ms),
-	       SS_LS("outcome", rc == 0		    ? "cut"
-				: rc == SS_ETIMEOUT ? "timeout"
-						    : "failed"));
+	       SS_LS("outcome", rc == 0		      ? "cut"
+				: rc == SS_ETIMEOUT   ? "timeout"
+				: rc == SS_ECANCELLED ? "deleted"
+						      : "failed"));
 	event(r, CTRL_EVENT_NORMAL, "Released",
 	      "BACKUP STAGE END on %s after %lld ms, of which the storage took %lld ms "
 	      "(%s)",
 	      cand->pod, (long long)r->st.lock.held_ms, (long long)cut_ms,
-	      rc == 0		  ? "every snapshot cut"
-	      : rc == SS_ETIMEOUT ? "lock timeout"
-				  : "snapshot failed");
+	      rc == 0		    ? "every snapshot cut"
+	      : rc == SS_ETIMEOUT   ? "lock timeout"
+	      : rc == SS_ECANCELLED ? "the Backup is being deleted"
+				    : "snapshot failed");
+	if (rc == SS_ECANCELLED)
+		return deleted_while_locked(r, cand->pod);
 	if (rc == SS_ETIMEOUT) {
 		size_t uncut = 0;
 
@@ -941,16 +1177,39 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 		}
 		return fail(
 			r, "LockTimeout",
-			"the storage did not cut %zu of %zu snapshot(s) within "
-			"lock.timeoutSeconds (%d s); the stages were ended after %lld ms "
-			"and the uncut snapshots deleted",
+			"%zu of %zu snapshot(s) were not cut within lock.timeoutSeconds "
+			"(%d s)%s%s%s; the stages were ended after %lld ms and the uncut "
+			"snapshots deleted",
 			uncut, r->st.n_snapshots, r->spec.lock.timeout_seconds,
-			(long long)r->st.lock.held_ms);
+			end_why[0] ? " (the API server did not answer in time: " : "",
+			end_why, end_why[0] ? ")" : "", (long long)r->st.lock.held_ms);
 	}
 	if (rc < 0)
 		return fail(r, "SnapshotFailed", "VolumeSnapshot %s/%s: %s", r->ns,
 			    r->st.snapshots[failed_at].volume_snapshot_name,
 			    r->st.snapshots[failed_at].error);
+	/* Every cut was seen before END; END itself must have worked, and
+	 * each cut time the storage reports must fit the window. */
+	if (end_rc < 0) {
+		char why[SS_ERROR_MESSAGE_MAX + 256];
+
+		snprintf(why, sizeof(why),
+			 "BACKUP STAGE END failed (%s): the lock connection died while "
+			 "the snapshots were cut, so the server released the lock at an "
+			 "unknown moment",
+			 end_why);
+		return retry_attempt(r, "LockLost", why);
+	}
+	rc = prove_cuts(r);
+	if (rc < 0)
+		return ctrl_result_error(); /* still Locked: retried as interrupted */
+	if (rc == 1) {
+		char why[MSG_MAX];
+
+		ss_strlcpy(why, r->message, sizeof(why));
+		delete_session_snapshots(r);
+		return fail(r, "CutOutsideLock", "%s; its snapshots were deleted", why);
+	}
 	r->st.phase = APP_BACKUP_UPLOADING;
 	set_message(r, "lock held %lld ms on %s; waiting for the storage to finish",
 		    (long long)r->st.lock.held_ms, cand->pod);
@@ -980,23 +1239,61 @@ session_error : {
 
 /* ---- steps --------------------------------------------------------------- */
 
-/* Step 3: outside the lock, wait for readyToUse on every snapshot. */
+/* Step 3, a snapshot's state after the cut: 0 when it is there, 1 when it
+ * was deleted or failed since (the message set). */
+static int snapshot_lost(run *r, size_t i)
+{
+	app_snapshot_status *s = &r->st.snapshots[i];
+	char key[CTRL_KEY_MAX];
+	json_t *vs = NULL;
+	app_plan_vs_state vst;
+	int rc = 0;
+
+	if (ctrl_key_join(key, sizeof(key), r->ns, s->volume_snapshot_name) < 0 ||
+	    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0)
+		return 0; /* cannot tell: looked at again */
+	if (vs == NULL || ctrl_meta(vs, "deletionTimestamp") != NULL) {
+		set_message(r, "VolumeSnapshot %s/%s was deleted after its cut", r->ns,
+			    s->volume_snapshot_name);
+		rc = 1;
+	} else if (app_plan_vs_state_read(&vst, vs) == 0) {
+		if (vst.error != NULL) {
+			set_message(r, "VolumeSnapshot %s/%s failed after its cut: %.400s",
+				    r->ns, s->volume_snapshot_name, vst.error);
+			rc = 1;
+		}
+		s->ready_to_use = vst.ready_to_use;
+		s->restore_size_bytes = vst.restore_size_bytes;
+	}
+	json_decref(vs);
+	return rc;
+}
+
+/* Step 3: outside the lock, wait for readyToUse on every snapshot, at most
+ * spec.snapshot.readyTimeoutSeconds after the release: a snapshot deleted
+ * or failed meanwhile is SnapshotLost, one never ready ReadyTimeout (the
+ * snapshots are deleted either way), so no schedule waits behind it. */
 static ctrl_result step_uploading(run *r)
 {
-	bool all_cut, all_ready = true;
-	int failed_at;
+	int64_t now = ss_clock_real(r->bc->o.clock);
+	int64_t limit = (int64_t)r->spec.snapshot.ready_timeout_seconds * SS_NS_PER_SEC;
+	int64_t since = r->st.lock.released_ns ? r->st.lock.released_ns : r->st.start_ns;
+	bool all_ready = true;
 	int64_t total = 0;
+	char why[MSG_MAX];
 	size_t i;
 
 	own_status(r);
-	snapshots_look(r, &all_cut, &failed_at);
-	if (failed_at >= 0)
-		return fail(r, "SnapshotFailed", "VolumeSnapshot %s/%s: %s", r->ns,
-			    r->st.snapshots[failed_at].volume_snapshot_name,
-			    r->st.snapshots[failed_at].error);
 	for (i = 0; i < r->st.n_snapshots; i++) {
 		const app_snapshot_status *s = &r->st.snapshots[i];
 
+		if (snapshot_lost(r, i)) {
+			ss_strlcpy(why, r->message, sizeof(why));
+			delete_session_snapshots(r);
+			return fail(r, "SnapshotLost", "%s; the Backup's other snapshots were "
+						       "deleted",
+				    why);
+		}
 		if (!s->ready_to_use)
 			all_ready = false;
 		if (s->restore_size_bytes < 0 || total < 0)
@@ -1004,9 +1301,22 @@ static ctrl_result step_uploading(run *r)
 		else
 			total += s->restore_size_bytes;
 	}
+	if (!all_ready && since > 0 && now - since > limit) {
+		delete_session_snapshots(r);
+		return fail(r, "ReadyTimeout",
+			    "the storage did not make every snapshot readyToUse within "
+			    "spec.snapshot.readyTimeoutSeconds (%d s) after the cut; the "
+			    "snapshots were deleted",
+			    r->spec.snapshot.ready_timeout_seconds);
+	}
 	if (!all_ready) {
-		/* Nothing to write: the snapshot events bring us back. */
-		return ctrl_result_requeue_after(r->bc->o.uploading_resync_ns);
+		/* Nothing to write: the snapshot events bring us back, the
+		 * timer at the bound at the latest. */
+		int64_t left = since > 0 ? limit - (now - since) + SS_NS_PER_SEC : limit;
+
+		return ctrl_result_requeue_after(left < r->bc->o.uploading_resync_ns
+							 ? left
+							 : r->bc->o.uploading_resync_ns);
 	}
 	r->st.total_restore_size_bytes = total;
 	r->st.phase = APP_BACKUP_COMPLETED;
@@ -1119,6 +1429,32 @@ static ctrl_result step_restorable(run *r, const json_t *cached)
 		event(r, CTRL_EVENT_WARNING, "NotRestorable", "%s: %s", rs.reason,
 		      rs.message);
 	}
+	return ctrl_result_done();
+}
+
+/* Step 1 for a Failed Backup: it keeps no VolumeSnapshots. A create the
+ * API server finished after the lock session had given up on it (a slow
+ * server under the lock budget) makes one appear later; its event brings
+ * the Backup here, and it goes (owner-checked, uid precondition). */
+static ctrl_result step_failed_snapshots(run *r, const json_t *cached)
+{
+	json_t *snaps = NULL, *vs;
+	size_t i;
+
+	if (r->bc->o.snapshot_api_missing || listed_snapshots(&snaps, r, cached) < 0)
+		return ctrl_result_done();
+	r->obj = json_incref((json_t *)cached); /* delete_snapshot() reads its uid */
+	json_array_foreach(snaps, i, vs)
+	{
+		const char *name = ctrl_meta(vs, "name");
+
+		if (name == NULL || ctrl_meta(vs, "deletionTimestamp") != NULL)
+			continue;
+		ss_log(SS_LOG_INFO, "deleting a failed Backup's VolumeSnapshot",
+		       SS_LS("backup", r->key), SS_LS("snapshot", name));
+		delete_snapshot(r, name);
+	}
+	json_decref(snaps);
 	return ctrl_result_done();
 }
 
@@ -1263,6 +1599,44 @@ static int recover_paused(run *r, const json_t *pods)
 	return write_status(r);
 }
 
+/* Step 0: a Backup being deleted that still carries our finalizer (it was
+ * deleted while Locked or with its replica's SQL threads stopped, and the
+ * process that ran the session died): end what the session left — KILL
+ * its connection, start the SQL threads — then let the Backup go. A server
+ * that cannot be reached keeps the finalizer (and so the record) and is
+ * tried again; a pod that is gone took both with it. */
+static ctrl_result step_deleting(run *r, const json_t *pods)
+{
+	bool locked = r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED;
+	bool gone = false;
+	app_db *db = NULL;
+	int rc = 0;
+
+	own_status(r);
+	if ((locked || r->st.lock.replication_paused) && r->st.source_pod) {
+		rc = connect_source(&db, &gone, r, pods);
+		if (rc == 0 && locked && r->st.lock.connection_id >= 0) {
+			rc = app_db_kill_connection(db, r->st.lock.connection_id,
+						    ctrl_meta(r->obj, "uid"));
+			rc = rc == SS_ENOTFOUND ? 0 : rc;
+		}
+		if (rc == 0 && r->st.lock.replication_paused)
+			rc = app_db_replication_resume(db);
+		app_db_close(db);
+		if (rc < 0 && !gone) {
+			ss_log(SS_LOG_WARN, "cleaning up a deleted backup failed; retrying",
+			       SS_LS("backup", r->key), SS_LERR());
+			return ctrl_result_error();
+		}
+		event(r, CTRL_EVENT_NORMAL, "CleanedUp",
+		      "the Backup was deleted %s; %s", locked ? "while Locked" : "",
+		      gone ? "its pod is gone"
+			   : "its lock session was ended and its replica's SQL threads "
+			     "started");
+	}
+	return set_finalizer(r, false) < 0 ? ctrl_result_error() : ctrl_result_done();
+}
+
 /* Steps 5-8. */
 static ctrl_result step_run(run *r, const json_t *pods)
 {
@@ -1380,6 +1754,13 @@ static ctrl_result step_run(run *r, const json_t *pods)
 	ss_strlcpy(r->source_pod, cand->pod, sizeof(r->source_pod));
 	r->st.source_pod = r->source_pod;
 	r->st.source_role = choice.role;
+	/* The finalizer first: from here on a lock or stopped SQL threads may
+	 * exist, and the Backup must not vanish before they are ended. */
+	if (set_finalizer(r, true) < 0) {
+		res = ctrl_result_error();
+		server_give_back(r->bc, server);
+		goto done;
+	}
 	if (choice.fell_back)
 		event(r, CTRL_EVENT_WARNING, "FellBackToPrimary", "%s", choice.message);
 	/* 8: on a replica, stop the SQL threads between event groups first
@@ -1464,17 +1845,17 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 		res = ctrl_result_done();
 		goto done;
 	}
-	if (finished(cached) && !paused(cached)) {
+	if (finished(cached) && !paused(cached) && !has_finalizer(cached)) {
 		res = ctrl_condition_is_true(cached, "Complete")
 			      ? step_restorable(r, cached)
-			      : ctrl_result_done();
+			      : step_failed_snapshots(r, cached);
 		json_decref(cached);
 		goto done;
 	}
 	json_decref(cached);
 	rc = kube_get(&r->obj, bc->o.client, &app_backups, r->ns, r->name);
-	if (rc == SS_ENOTFOUND || (rc == 0 && ((finished(r->obj) && !paused(r->obj)) ||
-					       ctrl_meta(r->obj, "deletionTimestamp")))) {
+	if (rc == SS_ENOTFOUND ||
+	    (rc == 0 && ctrl_meta(r->obj, "deletionTimestamp") && !has_finalizer(r->obj))) {
 		res = ctrl_result_done();
 		goto done;
 	}
@@ -1483,6 +1864,10 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 		goto done;
 	}
 	app_backup_status_decode(&r->st, r->obj);
+	if (finished(r->obj) && !paused(r->obj)) {
+		res = ctrl_result_done(); /* the finalizer goes below */
+		goto done;
+	}
 	/* 2 */
 	r->spec_obj = json_incref(r->obj);
 	if (app_backup_spec_decode(&r->spec, r->spec_obj, &reason) < 0) {
@@ -1492,6 +1877,11 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 	}
 	if (ctrl_store_by_index(&pods, bc->o.pods, APP_INDEX_NAMESPACE, r->ns) < 0) {
 		res = ctrl_result_error();
+		goto done;
+	}
+	/* 0 */
+	if (ctrl_meta(r->obj, "deletionTimestamp")) {
+		res = step_deleting(r, pods);
 		goto done;
 	}
 	if (r->st.lock.replication_paused && r->st.source_pod &&
@@ -1516,6 +1906,13 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 	/* 5-8 */
 	res = step_run(r, pods);
 done:
+	/* The finalizer stays exactly while a lock session or stopped SQL
+	 * threads may exist. */
+	if (r->obj != NULL && res.kind != CTRL_RESULT_ERROR && has_finalizer(r->obj) &&
+	    !ctrl_meta(r->obj, "deletionTimestamp") &&
+	    !(r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED) &&
+	    !r->st.lock.replication_paused && set_finalizer(r, false) < 0)
+		res = ctrl_result_error();
 	json_decref(pods);
 	json_decref(r->obj);
 	json_decref(r->spec_obj);

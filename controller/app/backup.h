@@ -4,12 +4,19 @@
  * held a BACKUP STAGE lock, with the replication position that matches.
  *
  * One reconcile of a Backup, in numbered steps (backup.c):
- *   1. read the Backup; a finished one (Complete or Failed) is left alone,
- *      except that a Complete one gets the condition Restorable from the
- *      VolumeSnapshots in the cache (app_plan_restorable), written when it
- *      changes, with a Warning Event NotRestorable when it turns False;
- *   2. decode the spec (InvalidSpec);
- *   3. Uploading: wait outside the lock for readyToUse, then Complete;
+ *   0. a Backup being deleted that still carries APP_BACKUP_FINALIZER: KILL
+ *      the recorded lock session (only if it still is ours: mariadb.h's
+ *      marker), start the replica's SQL threads, then remove the finalizer;
+ *   1. read the Backup; a finished one (Complete or Failed) is left alone
+ *      but for a Complete one's Restorable condition and a Failed one's
+ *      VolumeSnapshots (it keeps none: a create the API server finished
+ *      late is deleted when it shows up); the finalizer goes once no lock
+ *      session or stopped SQL threads can exist;
+ *   2. decode the spec (InvalidSpec: everything the snapshots will carry is
+ *      checked here, before any lock);
+ *   3. Uploading: wait outside the lock for readyToUse, at most
+ *      spec.snapshot.readyTimeoutSeconds after the release (ReadyTimeout); a
+ *      snapshot deleted or failed meanwhile is SnapshotLost; then Complete;
  *   4. Locked at the start of a reconcile means a lock session of an
  *      earlier process (this process never returns while it holds one):
  *      kill the session if it is somehow still there, delete its
@@ -20,10 +27,17 @@
  *      every ready pod and choose the server (backup_plan.h);
  *   7. take the server's turn: one lock session per server in this
  *      process (the leader); a Backup whose server is busy is Queued;
- *   8. the lock session: BACKUP STAGE up to the spec's stage, the position,
- *      status Locked (with CONNECTION_ID()), one VolumeSnapshot per volume,
- *      wait for every cut (woken by the VolumeSnapshot informer, bounded by
- *      lock.timeoutSeconds), BACKUP STAGE END, status Uploading.
+ *   8. the finalizer, then the lock session: BACKUP STAGE up to the spec's
+ *      stage (the session's wait_timeout just above lock.timeoutSeconds),
+ *      the position, status Locked (with CONNECTION_ID()), one
+ *      VolumeSnapshot per volume — every API request bounded by what is
+ *      left of lock.timeoutSeconds (kube_deadline_set) — wait for every cut
+ *      (woken by the VolumeSnapshot informer, bounded by
+ *      lock.timeoutSeconds; a deletion of the Backup ends it at once), then
+ *      BACKUP STAGE END. A failed END is LockLost (the attempt's snapshots
+ *      deleted and retried); each cut time the storage reports must lie
+ *      inside [acquired, released] (cut_proof.h; else CutOutsideLock);
+ *      then status Uploading.
  * Every failure that reaches a user ends in the Failed condition with a
  * distinct reason (docs/api.md) and never leaves a lock held.
  *
@@ -53,6 +67,12 @@
 
 extern const kube_resource app_volumesnapshots;
 extern const kube_resource app_volumesnapshotclasses;
+extern const kube_resource app_volumesnapshotcontents;
+
+/* On a Backup while a lock session of it may hold a lock or its replica's
+ * SQL threads may be stopped: it cannot vanish before the controller has
+ * ended both (a deletion while Locked ends the lock at once). */
+#define APP_BACKUP_FINALIZER "snapstage.io/lock-session"
 
 /* The index on the Pod and VolumeSnapshot caches the controller reads by
  * (ctrl_index_by_namespace). */

@@ -1595,7 +1595,17 @@ int app_db_replication_pause(app_db *db)
 
 int app_db_replication_resume(app_db *db)
 {
-	return run(&db->c, "START ALL SLAVES SQL_THREAD", SLAVE_ADMIN);
+	watchdog w;
+	int error;
+
+	/* Bounded like END: right after a lock session the server may be the
+	 * reason the session failed (frozen), and the Backup's outcome must not
+	 * wait for the connection's read timeout. A resume that times out stays
+	 * recorded (replicationPaused) and is tried again later. */
+	watch_start(&w, &db->c, END_BOUND_NS);
+	error = run(&db->c, "START ALL SLAVES SQL_THREAD", SLAVE_ADMIN);
+	watch_stop(&w, &db->c);
+	return error;
 }
 
 /* ---- after an in-place restore ------------------------------------------ */

@@ -247,7 +247,9 @@ const char *app_db_kind_name(app_db_kind kind);
  * spelled SLAVE ADMIN; SS_EFORBIDDEN names it). */
 int app_db_replication_pause(app_db *db);
 
-/* START ALL SLAVES SQL_THREAD. Idempotent: threads already running stay so. */
+/* START ALL SLAVES SQL_THREAD. Idempotent: threads already running stay so.
+ * Gives up after APP_DB_END_TIMEOUT_MS (SS_ETIMEOUT; the connection is then
+ * closed), so a frozen server delays the caller by that much at most. */
 int app_db_replication_resume(app_db *db);
 
 /* ---- the lock session ------------------------------------------------ */

@@ -239,6 +239,10 @@ static const bad_case bad[] = {
 	  NULL },
 	{ K_BACKUP, "spec.snapshot.annotations", "{\"SnapStage.IO/lock-stage\":\"x\"}",
 	  "\"SnapStage.IO/lock-stage\": the prefix snapstage.io/ is reserved", NULL },
+	{ K_SCHEDULE, "spec.snapshot.readyTimeoutSeconds", "0",
+	  "spec.snapshot.readyTimeoutSeconds: must be between 1 and 604800, got 0", NULL },
+	{ K_BACKUP, "spec.snapshot.readyTimeoutSeconds", "604801",
+	  "spec.snapshot.readyTimeoutSeconds: must be between 1 and 604800", NULL },
 	/* lock */
 	{ K_SCHEDULE, "spec.lock.stage", "\"BLOCK_EVERYTHING\"",
 	  "spec.lock.stage: must be one of FLUSH, BLOCK_DDL, BLOCK_COMMIT", NULL },
@@ -1255,6 +1259,8 @@ static void test_crd_defaults_match_the_decoder(void **state)
 			 APP_DEFAULT_LOCK_TIMEOUT_SECONDS);
 	assert_int_equal(json_integer_value(DEFAULT_OF(s, "lock.acquireTimeoutSeconds")),
 			 APP_DEFAULT_ACQUIRE_TIMEOUT_SECONDS);
+	assert_int_equal(json_integer_value(DEFAULT_OF(s, "snapshot.readyTimeoutSeconds")),
+			 APP_DEFAULT_READY_TIMEOUT_SECONDS);
 	assert_int_equal(json_integer_value(DEFAULT_OF(s, "retention.keepFailed")),
 			 APP_DEFAULT_KEEP_FAILED);
 	assert_false(json_is_true(DEFAULT_OF(s, "retention.dryRun")));
