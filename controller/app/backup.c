@@ -1144,7 +1144,16 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 		ss_strlcpy(end_why, ss_error_last()->message, sizeof(end_why));
 	app_db_lock_free(session);
 	session = NULL;
-	resume_replication(r, db, cand->pod);
+	/* A server that did not answer END in time is frozen or gone: asking it
+	 * to start the SQL threads would only delay the outcome. The record
+	 * (replicationPaused, the finalizer) stays, and a later reconcile
+	 * starts them once it answers. */
+	if (end_rc == SS_ETIMEOUT)
+		ss_log(SS_LOG_WARN, "not starting the SQL threads of a server that did not "
+				    "answer END; retried later",
+		       SS_LS("backup", r->key), SS_LS("pod", cand->pod));
+	else
+		resume_replication(r, db, cand->pod);
 	/* The storage's part of the hold: from asking for the snapshots to
 	 * seeing the last cut. The rest is ours (status write, END). */
 	cut_ms = (t_seen - t_create) / SS_NS_PER_MS;

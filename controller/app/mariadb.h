@@ -273,8 +273,10 @@ typedef struct {
 /* How long the client waits for BACKUP STAGE END, and for a whole
  * app_db_kill_connection(), before it gives up on a server that does not
  * answer (a frozen mariadbd, a dead node). On a live server both take
- * milliseconds. */
-#define APP_DB_END_TIMEOUT_MS 2000
+ * milliseconds. END's bound leaves room under the promise that a Backup
+ * ends within lock.timeoutSeconds + 2 s whatever the server does (the
+ * Failed status write comes after it). */
+#define APP_DB_END_TIMEOUT_MS 1500
 #define APP_DB_KILL_TIMEOUT_MS 2000
 
 /* What the server allows beyond the hold bound before it ends an idle

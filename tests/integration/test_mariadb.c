@@ -1216,7 +1216,7 @@ static void frozen_end(const char *host, int port, pid_t server, const char *wha
 	thaw(server);
 	print_message("%s frozen: END returned %d after %lld ms: %s\n", what, rc,
 		      (long long)ms, ss_error_last()->message);
-	tu_assert_error(SS_ETIMEOUT, "BACKUP STAGE END: no answer within 2000 ms");
+	tu_assert_error(SS_ETIMEOUT, "BACKUP STAGE END: no answer within 1500 ms");
 	assert_true(ms >= APP_DB_END_TIMEOUT_MS - 100 &&
 		    ms <= APP_DB_END_TIMEOUT_MS + 300);
 	assert_false(app_db_lock_info(s)->held);
