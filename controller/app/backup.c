@@ -1516,14 +1516,14 @@ static int connect_source(app_db **out, bool *pod_gone, run *r, const json_t *po
 	return rc;
 }
 
-/* Step 4: a lock session of an earlier process. */
+/* Step 4: a lock session of an earlier process: its connection KILLed if
+ * it is still there and still ours (the session's marker), then the
+ * attempt retried or failed as Interrupted (retry_attempt). */
 static ctrl_result step_interrupted(run *r, const json_t *pods)
 {
-	char killed[512] = "no connection recorded";
+	char killed[512] = "no connection recorded", why[640];
 	app_db *db = NULL;
 	bool gone;
-	size_t i;
-	ctrl_result res;
 	int rc;
 
 	own_status(r);
@@ -1538,7 +1538,8 @@ static ctrl_result step_interrupted(run *r, const json_t *pods)
 				 (long long)r->st.lock.connection_id);
 		else if (rc == SS_ENOTFOUND && db)
 			snprintf(killed, sizeof(killed),
-				 "its connection %lld had already ended",
+				 "its connection %lld had already ended (or now belongs "
+				 "to another session, left alone)",
 				 (long long)r->st.lock.connection_id);
 		else
 			snprintf(killed, sizeof(killed),
@@ -1547,36 +1548,8 @@ static ctrl_result step_interrupted(run *r, const json_t *pods)
 				 ss_error_last()->message);
 		app_db_close(db);
 	}
-	for (i = 0; i < r->st.n_snapshots; i++)
-		if (r->st.snapshots[i].volume_snapshot_name)
-			delete_snapshot(r, r->st.snapshots[i].volume_snapshot_name);
-	ss_log(SS_LOG_WARN, "lock session interrupted", SS_LS("backup", r->key),
-	       SS_LI("attempt", r->st.attempts), SS_LS("connection", killed));
-	if (r->st.attempts >= APP_BACKUP_MAX_ATTEMPTS)
-		return fail(
-			r, "Interrupted",
-			"lock session %d of %d on %s was interrupted (%s); its snapshots "
-			"were deleted, as no one saw them cut under the lock",
-			r->st.attempts, APP_BACKUP_MAX_ATTEMPTS,
-			r->st.source_pod ? r->st.source_pod : "?", killed);
-	event(r, CTRL_EVENT_WARNING, "Interrupted",
-	      "lock session %d on %s was interrupted (%s); its snapshots were deleted; "
-	      "retrying",
-	      r->st.attempts, r->st.source_pod ? r->st.source_pod : "?", killed);
-	set_message(r,
-		    "lock session %d was interrupted (%s); its snapshots were deleted; "
-		    "retrying",
-		    r->st.attempts, killed);
-	r->st.phase = APP_BACKUP_PENDING;
-	r->st.n_snapshots = 0;
-	memset(&r->st.position, 0, sizeof(r->st.position));
-	r->st.position.binlog_position = -1;
-	r->st.position.primary_binlog_position = -1;
-	memset(&r->st.lock, 0, sizeof(r->st.lock));
-	r->st.lock.connection_id = -1;
-	r->st.lock.held_ms = -1;
-	res = write_status(r) < 0 ? ctrl_result_error() : ctrl_result_requeue_after(0);
-	return res;
+	snprintf(why, sizeof(why), "interrupted (%s)", killed);
+	return retry_attempt(r, "Interrupted", why);
 }
 
 /* A Backup whose status says it stopped a replica's SQL threads, seen at

@@ -48,8 +48,6 @@ const kube_resource app_restore_statefulsets = { "apps", "v1", "statefulsets", t
 const kube_resource app_restore_pvs = { "", "v1", "persistentvolumes", false };
 const kube_resource app_restore_storage_classes = { "storage.k8s.io", "v1",
 						    "storageclasses", false };
-const kube_resource app_restore_snapshot_contents = { "snapshot.storage.k8s.io", "v1",
-						      "volumesnapshotcontents", false };
 
 #define claims_res app_restore_claims_res
 
@@ -515,7 +513,7 @@ int app_restore_check_drivers(ctrl_result *res, run *r, const volumes *vols,
 	for (i = 0; i < vols->n; i++) {
 		json_t *content = NULL;
 
-		rc = kube_get(&content, r->rc->o.client, &app_restore_snapshot_contents, NULL,
+		rc = kube_get(&content, r->rc->o.client, &app_volumesnapshotcontents, NULL,
 			      vols->info[i].content_name);
 		if (rc < 0 && rc != SS_ENOTFOUND) {
 			*res = ctrl_result_error();

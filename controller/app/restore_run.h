@@ -40,7 +40,6 @@ extern const kube_resource app_restore_claims_res;
 extern const kube_resource app_restore_statefulsets;
 extern const kube_resource app_restore_pvs;
 extern const kube_resource app_restore_storage_classes;
-extern const kube_resource app_restore_snapshot_contents;
 
 struct app_restore_ctrl {
 	app_restore_ctrl_opts o;
