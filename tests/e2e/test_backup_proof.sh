@@ -57,7 +57,11 @@ proxy_pid=
 on_exit() {
     local p
     for p in "${stopped_pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; done
+    # $! of `cmd > >(...) &` need not be kubectl itself: end the watch by
+    # its command line too, or it outlives the test and holds ctest's pipe
+    # open until the test's timeout.
     [ -z "$watch_pid" ] || kill "$watch_pid" 2>/dev/null || true
+    pkill -f -- "-n $ns get backups --watch" 2>/dev/null || true
     if [ -n "$proxy_pid" ]; then
         kill -TERM "$proxy_pid" 2>/dev/null || true
         wait "$proxy_pid" 2>/dev/null || true
