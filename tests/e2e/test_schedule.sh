@@ -38,7 +38,6 @@ e2e_init test_schedule schedule
 dump_on_fail() {
     kn get backupschedules -o yaml 2>/dev/null | tail -n 80 || true
 }
-on_exit() { "$KUBECTL" delete storageclass "$ns-never" --ignore-not-found >/dev/null 2>&1; }
 
 schedule() { # name cron [extra yaml lines under spec, indented 2] [sts] [secret]
     local name=$1 cron=$2 extra=${3:-} sts=${4:-mariadb} secret=${5:-mariadb-backup}
@@ -169,17 +168,16 @@ for t in t1 t2 t3 t4; do
     wait_for 15 "retention: token $t recorded" token_is keep $t
     wait_for 60 "retention: the Backups so far are complete ($t)" all_complete keep
     if [ $t = t1 ]; then
-        # A Restore still running holds the first Backup: its claims are
-        # of a StorageClass no provisioner serves, so they stay Pending
-        # and it waits for them (up to timeoutSeconds).
+        # A Restore still running holds the first Backup: its snapshots
+        # carry the simulated storage's restore fault, so the claims made
+        # from them stay Pending and it waits for them (up to
+        # timeoutSeconds). (A StorageClass no provisioner serves no longer
+        # does: the Restore refuses it at once, StorageClassMismatch.)
         held=$(backups_of keep)
-        "$KUBECTL" apply -f - >/dev/null <<YAML || fail "creating StorageClass $ns-never"
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata:
-  name: $ns-never
-provisioner: example.com/nothing-serves-this
-YAML
+        for s in $(kn get backup "$held" -o jsonpath='{.status.snapshots[*].volumeSnapshotName}'); do
+            kn annotate volumesnapshot "$s" sim.snapstage.io/restore-fault=pending >/dev/null ||
+                fail "marking snapshot $s with the restore fault"
+        done
         kn apply -f - >/dev/null <<YAML || fail "creating the Restore"
 apiVersion: snapstage.io/v1alpha1
 kind: Restore
@@ -190,8 +188,6 @@ spec:
     backupName: $held
   target:
     mode: NewClaims
-    newClaims:
-      storageClassName: $ns-never
   timeoutSeconds: 600
 YAML
     fi
