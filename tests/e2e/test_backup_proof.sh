@@ -18,6 +18,8 @@
 #               times, snapshots deleted;
 #   ready       readyTimeoutSeconds 5, readyToUse never comes -> Failed
 #               ReadyTimeout 5-10 s after the release, snapshots deleted;
+#               then a snapshot deleted while Uploading -> Failed SnapshotLost
+#               at once, the other snapshot deleted;
 #   killconn    the lock connection killed from another session during the
 #               cut wait -> a Warning LockLost, that attempt's snapshots
 #               deleted, Complete on a later attempt (never the killed one);
@@ -316,6 +318,18 @@ case_ready() {
     { [ $after -ge 5000 ] && [ $after -le 10500 ]; } || fail "ReadyTimeout seen ${after} ms after the release (want 5000-10500)"
     ok "ReadyTimeout seen ${after} ms after the release (readyTimeoutSeconds 5): $(failed_msg ready)"
     wait_for 30 "ready's snapshots were deleted" no_snaps_of ready
+    # A snapshot deleted after its cut, while the Backup waits for it: the
+    # Backup fails at once (SnapshotLost) instead of at the bound, and its
+    # other snapshot goes too.
+    backup lost "$(snapshot_opts ready-delay-ms=600000 -- "" 300)"
+    wait_for 60 "lost: Uploading (cut, lock released)" phase_is lost Uploading
+    kn delete volumesnapshot "$(bk lost '{.status.snapshots[0].volumeSnapshotName}')" \
+        --wait=false >/dev/null || fail "deleting lost's first snapshot"
+    t0=$(now_ms)
+    poll_until 30 "lost: Failed" is_failed lost
+    is_failed_with lost SnapshotLost || fail "lost failed with $(failed_reason lost): $(failed_msg lost)"
+    ok "SnapshotLost $(($(now_ms) - t0)) ms after a snapshot was deleted while Uploading (readyTimeoutSeconds 300): $(failed_msg lost)"
+    wait_for 30 "lost's other snapshot was deleted" no_snaps_of lost
 }
 
 # ---- the lock connection killed during the cut wait ----------------------------------------
