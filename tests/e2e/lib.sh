@@ -120,6 +120,28 @@ inspect_pod_yaml() { # pod data-claim binlog-claim: hack/sim/inspect-pod.yaml fi
 rows_on() { sql "$1" "SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.orders"; }
 rows_are() { [ "$(rows_on "$1" 2>/dev/null)" = "$2" ]; }
 
+# backup_yaml NAME [EXTRA] [CREDENTIALS]: a Backup of a replica of
+# StatefulSet mariadb (hack/sim/mariadb.yaml). EXTRA: YAML lines (indented 2)
+# under spec; CREDENTIALS: the credentialsSecretRef as flow YAML (default
+# {name: mariadb-backup}).
+backup_yaml() {
+    local ref=${3:-}
+    [ -n "$ref" ] || ref='{name: mariadb-backup}'
+    cat <<YAML
+apiVersion: snapstage.io/v1alpha1
+kind: Backup
+metadata:
+  name: $1
+spec:
+  target:
+    statefulSetName: mariadb
+    role: Replica
+    connection:
+      credentialsSecretRef: $ref
+${2:-}
+YAML
+}
+
 # ---- the controller under test ---------------------------------------------------
 # Uses SNAPSTAGE_BIN, KUBECONFIG, ns, work (its log is $work/controller.log)
 # and metrics_port (probes on metrics_port + 1). ctrl_pid is its pid, or

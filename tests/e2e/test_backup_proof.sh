@@ -121,21 +121,7 @@ poll_until() {
 # The Backup: SECRET_REF (flow YAML) picks the credentials; extra YAML
 # lines (indented 2) go under spec.
 backup() { # name [extra]
-    local ref=${SECRET_REF:-}
-    [ -n "$ref" ] || ref='{name: mariadb-backup}'
-    cat >"$work/$1.yaml" <<YAML
-apiVersion: snapstage.io/v1alpha1
-kind: Backup
-metadata:
-  name: $1
-spec:
-  target:
-    statefulSetName: mariadb
-    role: Replica
-    connection:
-      credentialsSecretRef: $ref
-${2:-}
-YAML
+    backup_yaml "$1" "${2:-}" "${SECRET_REF:-}" >"$work/$1.yaml"
     kn apply -f "$work/$1.yaml" >/dev/null || fail "applying Backup $1"
 }
 # snapshot_opts ANNOTATION=VALUE... [-- LOCK_TIMEOUT [READY_TIMEOUT]]: the

@@ -118,20 +118,7 @@ backup() { # name [lock stage]: a Backup of a replica, Complete; then a row afte
     local lock=""
     [ -z "${2:-}" ] || lock="  lock:
     stage: $2"
-    kn apply -f - >/dev/null <<YAML || fail "creating Backup $1"
-apiVersion: snapstage.io/v1alpha1
-kind: Backup
-metadata:
-  name: $1
-spec:
-  target:
-    statefulSetName: mariadb
-    role: Replica
-    connection:
-      credentialsSecretRef:
-        name: mariadb-backup
-$lock
-YAML
+    backup_yaml "$1" "$lock" | kn apply -f - >/dev/null || fail "creating Backup $1"
     backup_complete() {
         [ "$(kn get backup "$1" -o jsonpath='{.status.conditions[?(@.type=="Complete")].status}')" = True ]
     }
