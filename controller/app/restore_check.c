@@ -31,29 +31,6 @@ static int fail(const char **reason, const char *why, const char *fmt, ...)
 	return SS_EINVALID;
 }
 
-/* Whether `vs` has an ownerReference with the Backup's uid. */
-static bool owned_by(const json_t *vs, const json_t *backup)
-{
-	const char *uid = ctrl_meta(backup, "uid");
-	const json_t *ref;
-	size_t i;
-
-	if (uid == NULL || *uid == '\0')
-		return false;
-	json_array_foreach(json_object_get(json_object_get(vs, "metadata"),
-					   "ownerReferences"),
-			   i, ref)
-	{
-		if (ss_streq(json_string_value(json_object_get(ref, "uid")), uid))
-			return true;
-	}
-	return false;
-}
-
-/* The ownerReference decides; the label (the Backup's name, or a hashed
- * value for a name over 63: app_name_backup_label) and the full-name
- * annotation, where present, must agree with it. Snapshots made before
- * either existed carry neither (or no label for a long name). */
 static int check_owner(const char **reason, const char *name, const json_t *vs,
 		       const json_t *backup)
 {
@@ -61,7 +38,7 @@ static int check_owner(const char **reason, const char *name, const json_t *vs,
 	const char *label = ctrl_label(vs, APP_LABEL_BACKUP);
 	const char *full = ctrl_annotation(vs, APP_ANNOTATION_BACKUP_NAME);
 
-	if (!owned_by(vs, backup))
+	if (!app_plan_is_owned_by(vs, ctrl_meta(backup, "uid")))
 		return fail(reason, "SnapshotNotOwned",
 			    "VolumeSnapshot %s is not Backup %s's (no ownerReference "
 			    "with its uid): another object has that name now, so "
