@@ -256,6 +256,20 @@ ctrl_result app_restore_complete(run *r)
 	return ctrl_result_done();
 }
 
+int app_restore_delete_claim(run *r, const json_t *pvc)
+{
+	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
+	int rc;
+
+	d.precondition_uid = ctrl_meta(pvc, "uid");
+	rc = kube_delete(NULL, r->rc->o.client, &claims_res, r->ns, ctrl_meta(pvc, "name"),
+			 &d);
+	if (rc == 0)
+		ss_log(SS_LOG_INFO, "claim deleted", SS_LS("restore", r->key),
+		       SS_LS("claim", ctrl_meta(pvc, "name")));
+	return rc == SS_ENOTFOUND ? 0 : rc;
+}
+
 static int drop_unbound_claims(run *r);
 
 ctrl_result app_restore_fail(run *r, const char *reason, const char *fmt, ...)
@@ -623,7 +637,6 @@ static int drop_unbound_claims(run *r)
 	int rc;
 
 	for (i = 0; i < r->st.n_claims; i++) {
-		kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
 		json_t *pvc = NULL;
 		bool ours;
 
@@ -637,10 +650,8 @@ static int drop_unbound_claims(run *r)
 			nk++;
 			ss_list_append(kept, sizeof(kept), &lk, r->st.claims[i].name);
 		} else if (ours) {
-			d.precondition_uid = ctrl_meta(pvc, "uid");
-			rc = kube_delete(NULL, r->rc->o.client, &claims_res, r->ns,
-					 r->st.claims[i].name, &d);
-			if (rc < 0 && rc != SS_ENOTFOUND) {
+			rc = app_restore_delete_claim(r, pvc);
+			if (rc < 0) {
 				json_decref(pvc);
 				return rc;
 			}

@@ -139,21 +139,6 @@ static int get_kept(json_t **out, run *r, const kube_resource *res, const char *
 	return 0;
 }
 
-/* Deletes a claim of this very incarnation. */
-static int delete_claim(run *r, const json_t *pvc)
-{
-	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
-	int rc;
-
-	d.precondition_uid = ctrl_meta(pvc, "uid");
-	rc = kube_delete(NULL, r->rc->o.client, &claims_res, r->ns, ctrl_meta(pvc, "name"),
-			 &d);
-	if (rc == 0)
-		ss_log(SS_LOG_INFO, "claim deleted", SS_LS("restore", r->key),
-		       SS_LS("claim", ctrl_meta(pvc, "name")));
-	return rc == SS_ENOTFOUND ? 0 : rc;
-}
-
 /* The template of volume `name` in StatefulSet `sts`, or NULL. */
 static const json_t *claim_template(const json_t *sts, const char *name)
 {
@@ -592,7 +577,7 @@ static int replace_slot(ctrl_result *res, run *r, const json_t *sts,
 	switch (app_inplace_slot_kind(pvc, v, r->obj)) {
 	case APP_SLOT_OLD:
 		/* Its data must outlive the claim: Retain first, then delete. */
-		if ((rc = retain_old(r, v)) < 0 || (rc = delete_claim(r, pvc)) < 0)
+		if ((rc = retain_old(r, v)) < 0 || (rc = app_restore_delete_claim(r, pvc)) < 0)
 			return rc;
 		return 1;
 	case APP_SLOT_DELETING: return 1;
@@ -908,7 +893,7 @@ static int rollback_slot(run *r, const json_t *sts, const app_inplace_volume *v,
 		return rc;
 	switch (app_inplace_slot_kind(pvc, v, r->obj)) {
 	case APP_SLOT_OLD: return 0;
-	case APP_SLOT_OURS: return (rc = delete_claim(r, pvc)) < 0 ? rc : 1;
+	case APP_SLOT_OURS: return (rc = app_restore_delete_claim(r, pvc)) < 0 ? rc : 1;
 	case APP_SLOT_DELETING: return 1;
 	case APP_SLOT_GONE: return rollback_gone(r, sts, v, why, cap);
 	case APP_SLOT_REATTACHED:

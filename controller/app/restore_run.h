@@ -103,6 +103,10 @@ ctrl_result app_restore_fail_final(app_restore_run *r, const char *reason);
 /* Completed, with the message already set. */
 ctrl_result app_restore_complete(app_restore_run *r);
 
+/* Deletes claim `pvc` (as read) with its uid as the precondition, so only
+ * this incarnation goes; gone already is 0. 0 or < 0. */
+int app_restore_delete_claim(app_restore_run *r, const json_t *pvc);
+
 /* Whether timeoutSeconds have passed since the start. */
 bool app_restore_timed_out(const app_restore_run *r);
 /* Requeue after the poll interval with status written, or Failed Timeout
