@@ -274,16 +274,19 @@ ENV
 SIM_PYTHON=/usr/bin/python3
 SIM_NODE=sim-node-1
 
+# Readiness polls expect "not found" until the simulators have made their
+# objects: admin_api's report of each failed try (fd 3, the terminal) is
+# dropped here; wait_until says what timed out and shows the component's log.
 node_ready() {
-    admin_api GET "/api/v1/nodes/$SIM_NODE" 2>/dev/null | python3 -c '
+    admin_api GET "/api/v1/nodes/$SIM_NODE" 2>/dev/null 3>/dev/null | python3 -c '
 import json, sys
 conds = json.load(sys.stdin).get("status", {}).get("conditions", [])
 sys.exit(0 if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds) else 1)'
 }
 
 storage_ready() {
-    admin_api GET /apis/storage.k8s.io/v1/storageclasses/snapstage-sim >/dev/null 2>&1 &&
-        admin_api GET /apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses/snapstage-sim >/dev/null 2>&1
+    admin_api GET /apis/storage.k8s.io/v1/storageclasses/snapstage-sim >/dev/null 2>&1 3>/dev/null &&
+        admin_api GET /apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses/snapstage-sim >/dev/null 2>&1 3>/dev/null
 }
 
 start_simulators() {
