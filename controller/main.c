@@ -51,16 +51,44 @@ static bool check_api(kube_client *client, const char *group, const char *versio
 
 static const kube_resource pods = { "", "v1", "pods", true };
 
+/* The namespaces --namespace named, as the informers take them: `names`
+ * points into `o`; n 0 means all namespaces. */
+typedef struct {
+	const char *names[CTRL_OPTIONS_MAX_NAMESPACES];
+	size_t n;
+} watched;
+
+static void watched_from(watched *w, const ctrl_options *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->n_namespaces; i++)
+		w->names[i] = o->namespaces[i];
+	w->n = o->n_namespaces;
+}
+
+/* "a,b" into buf (cap bytes: room for every name, see main), for the log. */
+static void watched_list(char *buf, size_t cap, const watched *w)
+{
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < w->n && used < cap; i++)
+		used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? "," : "",
+					 w->names[i]);
+}
+
 /* An informer over `res` in the watched namespace(s), added to the manager. */
 static int informer(ctrl_informer **out, ctrl_manager *m, kube_client *client,
-		    const kube_resource *res, const char *kind, const char *ns,
+		    const kube_resource *res, const char *kind, const watched *ns,
 		    ctrl_metrics *metrics)
 {
 	ctrl_informer_opts o = { 0 };
 
 	o.client = client;
 	o.resource = res;
-	o.ns = ns;
+	o.namespaces = ns->names;
+	o.n_namespaces = ns->n;
 	o.kind = kind;
 	o.metrics = metrics;
 	if (ctrl_informer_new(out, &o) < 0)
@@ -116,6 +144,8 @@ int main(int argc, char **argv)
 	app_restore_ctrl *restore_ctrl = NULL;
 	ctrl_controller *restore_controller = NULL;
 	bool snapshot_api, restore_api;
+	watched ns;
+	char ns_list[CTRL_OPTIONS_MAX_NAMESPACES * CTRL_OPTIONS_NAMESPACE_CAP];
 	int rc;
 
 	/* Before any thread exists, so signals reach only the manager's. */
@@ -130,6 +160,8 @@ int main(int argc, char **argv)
 	}
 	ss_log_configure(options.log_level, options.log_format, NULL);
 	ss_log(SS_LOG_INFO, "starting", SS_LS("version", SNAPSTAGE_VERSION));
+	watched_from(&ns, &options);
+	watched_list(ns_list, sizeof(ns_list), &ns);
 
 	if (kube_global_init() < 0 || ctrl_metrics_new(&metrics) < 0)
 		goto fail;
@@ -142,7 +174,7 @@ int main(int argc, char **argv)
 	if (kube_client_new(&client, cfg, &copts) < 0)
 		goto fail;
 	ss_log(SS_LOG_INFO, "API server", SS_LS("server", kube_client_server(client)),
-	       SS_LS("namespace", options.ns ? options.ns : "(all)"));
+	       SS_LS("namespaces", ns.n ? ns_list : "(all)"));
 	check_api(client, "", "v1", "persistentvolumeclaims");
 	snapshot_api =
 		check_api(client, "snapshot.storage.k8s.io", "v1", "volumesnapshots");
@@ -167,17 +199,17 @@ int main(int argc, char **argv)
 	/* The Backup controller: Backups, the Pods it picks a server from, and
 	 * the VolumeSnapshots whose cuts it waits for (when served: a cache
 	 * that can never sync would hold every controller back). */
-	if (informer(&backups_inf, manager, client, &app_backups, "Backup", options.ns,
+	if (informer(&backups_inf, manager, client, &app_backups, "Backup", &ns,
 		     metrics) < 0 ||
 	    ctrl_informer_add_index(backups_inf, APP_INDEX_SCHEDULE, ctrl_index_by_label,
 				    (void *)APP_LABEL_SCHEDULE) < 0 ||
-	    informer(&pods_inf, manager, client, &pods, "Pod", options.ns, metrics) < 0 ||
+	    informer(&pods_inf, manager, client, &pods, "Pod", &ns, metrics) < 0 ||
 	    ctrl_informer_add_index(pods_inf, APP_INDEX_NAMESPACE,
 				    ctrl_index_by_namespace, NULL) < 0)
 		goto fail;
 	if (snapshot_api) {
 		if (informer(&snapshots_inf, manager, client, &app_volumesnapshots,
-			     "VolumeSnapshot", options.ns, metrics) < 0)
+			     "VolumeSnapshot", &ns, metrics) < 0)
 			goto fail;
 	} else if (ctrl_store_new(&empty_snapshots) < 0) {
 		goto fail;
@@ -210,10 +242,10 @@ int main(int argc, char **argv)
 	 * label), the Pods their targets name and the Restores that hold
 	 * their Backups (when the Restore CRD is served). */
 	if (informer(&schedules_inf, manager, client, &app_backupschedules,
-		     "BackupSchedule", options.ns, metrics) < 0)
+		     "BackupSchedule", &ns, metrics) < 0)
 		goto fail;
 	if (restore_api && (informer(&restores_inf, manager, client, &app_restores,
-				     "Restore", options.ns, metrics) < 0 ||
+				     "Restore", &ns, metrics) < 0 ||
 			    ctrl_informer_add_index(restores_inf, APP_INDEX_NAMESPACE,
 						    ctrl_index_by_namespace, NULL) < 0))
 		goto fail;

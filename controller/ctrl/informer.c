@@ -11,6 +11,14 @@
  *                                    an event), after a backoff
  * Sleeping uses a condition variable so stop() interrupts it; a watch sees
  * the stop flag through kube_watch's cancel option.
+ *
+ * Several namespaces (opts.namespaces) get one reflector each — its own
+ * thread, list, watch and resourceVersion (versions of different lists are
+ * not comparable) — feeding the one store. A relist drops only missed
+ * deletes of its own namespace, so a 410 in one namespace never empties
+ * another's cache, and `apply` (a mutex) serializes each store change with
+ * its notification, so handlers still see one event at a time, after the
+ * cache has it, whichever reflector delivered it.
  */
 #include "ctrl/informer.h"
 
@@ -34,35 +42,84 @@
 #define HEALTHY_WATCH_NS (60 * SS_NS_PER_SEC)
 #define SHORT_WATCH_NS SS_NS_PER_SEC
 
+/* One list/watch loop: all namespaces (ns NULL), or one of several. */
+typedef struct {
+	ctrl_informer *inf;
+	char *ns;
+	pthread_t thread;
+	bool started;
+	bool listed;		   /* guarded by inf->lock */
+	char last_rv[VERSION_MAX]; /* guarded by inf->lock */
+	uint64_t rng;
+	/* Per watch, touched only by this reflector's thread. */
+	bool watch_broken;
+	size_t watch_events;
+} reflector;
+
 struct ctrl_informer {
 	ctrl_informer_opts opts;
 	kube_resource resource;
-	char *group, *version, *plural, *ns, *label_selector, *field_selector, *kind;
+	char *group, *version, *plural, *label_selector, *field_selector, *kind;
 	char name[160]; /* "configmaps" or "backups.snapstage.io", for logs */
 	ctrl_store *store;
 	ctrl_handlers handlers[MAX_HANDLERS];
 	size_t n_handlers;
 	ctrl_counter *restarts;
+	reflector *refl;
+	size_t n_refl;
+	size_t n_listed; /* reflectors that have listed once; guarded by lock */
 
-	pthread_t thread;
 	bool started;
 	atomic_bool stop;
 	atomic_bool synced;
-	pthread_mutex_t lock; /* guards last_rv, and the sleep/synced waits */
+	pthread_mutex_t lock; /* guards last_rv, listed, and the sleep/synced waits */
 	pthread_cond_t wake;
-	char last_rv[VERSION_MAX];
-	uint64_t rng;
-
-	/* Per watch, touched only by the informer's thread. */
-	bool watch_broken;
-	size_t watch_events;
+	pthread_mutex_t apply; /* one store change + its notification at a time */
 };
+
+/* The reflectors: one per namespace of opts->namespaces, else one for
+ * opts->ns (NULL: all namespaces). 0 or SS_ENOMEM / SS_EINVALID. */
+static int make_reflectors(ctrl_informer *inf, const ctrl_informer_opts *opts)
+{
+	size_t i, n = opts->n_namespaces ? opts->n_namespaces : 1;
+	uint64_t seed = (uint64_t)ss_clock_mono(ss_clock_system()) ^ (uint64_t)(uintptr_t)inf;
+
+	if (opts->n_namespaces && (opts->ns || !opts->namespaces))
+		return ss_error_set(SS_EINVALID,
+				    "an informer takes ns or namespaces, not both");
+	inf->refl = calloc(n, sizeof(*inf->refl));
+	if (!inf->refl)
+		return ss_error_set(SS_ENOMEM, "out of memory creating an informer");
+	inf->n_refl = n;
+	for (i = 0; i < n; i++) {
+		const char *ns = opts->n_namespaces ? opts->namespaces[i] : opts->ns;
+
+		if (opts->n_namespaces && (!ns || !*ns))
+			return ss_error_set(SS_EINVALID, "an empty namespace to watch");
+		inf->refl[i].inf = inf;
+		inf->refl[i].rng = (seed + i * 0x9e3779b97f4a7c15ULL) | 1;
+		if (ns && !(inf->refl[i].ns = ss_strdup(ns)))
+			return ss_error_set(SS_ENOMEM, "out of memory creating an informer");
+	}
+	return 0;
+}
+
+static void free_reflectors(ctrl_informer *inf)
+{
+	size_t i;
+
+	for (i = 0; inf->refl && i < inf->n_refl; i++)
+		free(inf->refl[i].ns);
+	free(inf->refl);
+	inf->refl = NULL;
+}
 
 int ctrl_informer_new(ctrl_informer **out, const ctrl_informer_opts *opts)
 {
 	ctrl_informer *inf;
 	pthread_condattr_t attr;
 	const kube_resource *r = opts->resource;
+	int error;
 
 	if (!opts->client || !r || !r->resource || !r->version)
 		return ss_error_set(SS_EINVALID,
@@ -86,15 +143,17 @@ int ctrl_informer_new(ctrl_informer **out, const ctrl_informer_opts *opts)
 	inf->group = ss_strdup(r->group ? r->group : "");
 	inf->version = ss_strdup(r->version);
 	inf->plural = ss_strdup(r->resource);
-	inf->ns = ss_strdup(opts->ns);
 	inf->label_selector = ss_strdup(opts->label_selector);
 	inf->field_selector = ss_strdup(opts->field_selector);
 	inf->kind = ss_strdup(opts->kind);
-	if (!inf->group || !inf->version || !inf->plural || (opts->ns && !inf->ns) ||
+	if (!inf->group || !inf->version || !inf->plural ||
 	    (opts->label_selector && !inf->label_selector) ||
 	    (opts->field_selector && !inf->field_selector) ||
 	    (opts->kind && !inf->kind) || ctrl_store_new(&inf->store) < 0)
 		goto nomem;
+	error = make_reflectors(inf, opts);
+	if (error < 0)
+		goto fail;
 	inf->resource =
 		(kube_resource){ inf->group, inf->version, inf->plural, r->namespaced };
 	snprintf(inf->name, sizeof(inf->name), "%s%s%s", inf->plural,
@@ -106,24 +165,26 @@ int ctrl_informer_new(ctrl_informer **out, const ctrl_informer_opts *opts)
 			"after 410; error: reconnected after a failure).",
 			CTRL_LV("resource", "reason"));
 	pthread_mutex_init(&inf->lock, NULL);
+	pthread_mutex_init(&inf->apply, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&inf->wake, &attr);
 	pthread_condattr_destroy(&attr);
-	inf->rng = (uint64_t)ss_clock_mono(ss_clock_system()) ^ (uint64_t)(uintptr_t)inf;
 	*out = inf;
 	return 0;
 nomem:
+	error = ss_error_set(SS_ENOMEM, "out of memory creating an informer");
+fail:
+	free_reflectors(inf);
 	ctrl_store_free(inf->store);
 	free(inf->group);
 	free(inf->version);
 	free(inf->plural);
-	free(inf->ns);
 	free(inf->label_selector);
 	free(inf->field_selector);
 	free(inf->kind);
 	free(inf);
-	return ss_error_set(SS_ENOMEM, "out of memory creating an informer");
+	return error;
 }
 
 void ctrl_informer_free(ctrl_informer *inf)
@@ -132,12 +193,13 @@ void ctrl_informer_free(ctrl_informer *inf)
 		return;
 	ctrl_informer_stop(inf);
 	pthread_cond_destroy(&inf->wake);
+	pthread_mutex_destroy(&inf->apply);
 	pthread_mutex_destroy(&inf->lock);
+	free_reflectors(inf);
 	ctrl_store_free(inf->store);
 	free(inf->group);
 	free(inf->version);
 	free(inf->plural);
-	free(inf->ns);
 	free(inf->label_selector);
 	free(inf->field_selector);
 	free(inf->kind);
@@ -185,20 +247,25 @@ int ctrl_informer_wait_synced(ctrl_informer *inf, int64_t timeout_ns)
 	return 0;
 }
 
-void ctrl_informer_last_version(ctrl_informer *inf, char *buf, size_t cap)
+static void reflector_version(reflector *rf, char *buf, size_t cap)
 {
-	pthread_mutex_lock(&inf->lock);
-	ss_strlcpy(buf, inf->last_rv, cap);
-	pthread_mutex_unlock(&inf->lock);
+	pthread_mutex_lock(&rf->inf->lock);
+	ss_strlcpy(buf, rf->last_rv, cap);
+	pthread_mutex_unlock(&rf->inf->lock);
 }
 
-static void set_version(ctrl_informer *inf, const char *rv)
+void ctrl_informer_last_version(ctrl_informer *inf, char *buf, size_t cap)
+{
+	reflector_version(&inf->refl[0], buf, cap);
+}
+
+static void set_version(reflector *rf, const char *rv)
 {
 	if (!rv || !*rv)
 		return;
-	pthread_mutex_lock(&inf->lock);
-	ss_strlcpy(inf->last_rv, rv, sizeof(inf->last_rv));
-	pthread_mutex_unlock(&inf->lock);
+	pthread_mutex_lock(&rf->inf->lock);
+	ss_strlcpy(rf->last_rv, rv, sizeof(rf->last_rv));
+	pthread_mutex_unlock(&rf->inf->lock);
 }
 
 /* Sleeps up to `ns` or until stop(). */
@@ -213,19 +280,20 @@ static void nap(ctrl_informer *inf, int64_t ns)
 	pthread_mutex_unlock(&inf->lock);
 }
 
-static uint64_t next_random(ctrl_informer *inf)
+static uint64_t next_random(reflector *rf)
 {
 	/* xorshift64: jitter needs spread, not cryptographic quality. */
-	inf->rng ^= inf->rng << 13;
-	inf->rng ^= inf->rng >> 7;
-	inf->rng ^= inf->rng << 17;
-	return inf->rng;
+	rf->rng ^= rf->rng << 13;
+	rf->rng ^= rf->rng >> 7;
+	rf->rng ^= rf->rng << 17;
+	return rf->rng;
 }
 
 /* Waits the current backoff plus up to 100% jitter, then doubles it. */
-static void back_off(ctrl_informer *inf, int64_t *backoff)
+static void back_off(reflector *rf, int64_t *backoff)
 {
-	int64_t jitter = (int64_t)(next_random(inf) % (uint64_t)(*backoff + 1));
+	ctrl_informer *inf = rf->inf;
+	int64_t jitter = (int64_t)(next_random(rf) % (uint64_t)(*backoff + 1));
 
 	nap(inf, *backoff + jitter);
 	*backoff = *backoff * 2 > inf->opts.backoff_max_ns ? inf->opts.backoff_max_ns
@@ -280,14 +348,41 @@ typedef struct {
 	json_t *seen; /* keys the list returned */
 } relist_state;
 
+/* Puts obj in the cache and tells the handlers, as one step (see apply). */
+static int apply_put(ctrl_informer *inf, json_t *obj)
+{
+	json_t *old = NULL;
+	int error;
+
+	pthread_mutex_lock(&inf->apply);
+	error = ctrl_store_put(inf->store, obj, &old);
+	if (error == 0)
+		notify(inf, old ? CHANGE_UPDATE : CHANGE_ADD, old, obj);
+	pthread_mutex_unlock(&inf->apply);
+	json_decref(old);
+	return error;
+}
+
+/* Drops key from the cache and tells the handlers about `last` (the
+ * watch's object) or, when NULL, the cached one; nothing if not cached. */
+static void apply_delete(ctrl_informer *inf, const char *key, const json_t *last)
+{
+	json_t *old = NULL;
+
+	pthread_mutex_lock(&inf->apply);
+	ctrl_store_delete(inf->store, key, &old);
+	if (last || old)
+		notify(inf, CHANGE_DELETE, last ? last : old, NULL);
+	pthread_mutex_unlock(&inf->apply);
+	json_decref(old);
+}
+
 /* One listed item: cache it unless it is unchanged, and tell the handlers. */
 static int on_list_item(json_t *item, void *payload)
 {
 	relist_state *st = payload;
 	ctrl_informer *inf = st->inf;
 	char key[CTRL_KEY_MAX];
-	json_t *old = NULL;
-	int error;
 
 	if (ctrl_key_of(key, sizeof(key), item) < 0)
 		return 0; /* nameless: nothing to cache */
@@ -296,19 +391,45 @@ static int on_list_item(json_t *item, void *payload)
 	if (ctrl_store_has_version(inf->store, key, ctrl_meta(item, "resourceVersion")))
 		return 0; /* unchanged while we were away */
 	trim(inf, item);
-	error = ctrl_store_put(inf->store, item, &old);
-	if (error < 0)
-		return error;
-	notify(inf, old ? CHANGE_UPDATE : CHANGE_ADD, old, item);
-	json_decref(old);
-	return 0;
+	return apply_put(inf, item);
 }
 
-/* Lists everything, page by page, into the cache; then drops what the list
- * no longer has (deletes missed while no watch was open). A list that fails
- * half way leaves real (if mixed) versions in the cache and is retried. */
-static int relist(ctrl_informer *inf)
+/* Whether cache key `key` is this reflector's to drop: any key when it
+ * lists all namespaces (or the only one), else one of its namespace. */
+static bool owns_key(const reflector *rf, const char *key)
 {
+	size_t len;
+
+	if (!rf->ns || rf->inf->n_refl == 1)
+		return true;
+	len = strlen(rf->ns);
+	return !strncmp(key, rf->ns, len) && key[len] == '/';
+}
+
+/* The first complete list of every reflector makes the informer synced. */
+static void mark_listed(reflector *rf)
+{
+	ctrl_informer *inf = rf->inf;
+
+	pthread_mutex_lock(&inf->lock);
+	if (!rf->listed) {
+		rf->listed = true;
+		inf->n_listed++;
+	}
+	if (inf->n_listed == inf->n_refl && !atomic_load(&inf->synced)) {
+		atomic_store(&inf->synced, true);
+		pthread_cond_broadcast(&inf->wake);
+	}
+	pthread_mutex_unlock(&inf->lock);
+}
+
+/* Lists everything (of rf's namespace), page by page, into the cache; then
+ * drops what the list no longer has (deletes missed while no watch was
+ * open). A list that fails half way leaves real (if mixed) versions in the
+ * cache and is retried. */
+static int relist(reflector *rf)
+{
+	ctrl_informer *inf = rf->inf;
 	relist_state st = { inf, json_object() };
 	kube_list_opts lopts = { .label_selector = inf->label_selector,
 				 .field_selector = inf->field_selector,
@@ -317,36 +438,29 @@ static int relist(ctrl_informer *inf)
 				 .each_item_payload = &st };
 	json_t *gone = NULL, *k;
 	char *rv = NULL;
-	size_t i;
+	size_t i, dropped = 0;
 	int error;
 
 	if (!st.seen)
 		return ss_error_set(SS_ENOMEM, "out of memory listing %s", inf->name);
-	error = kube_list_all(NULL, &rv, inf->opts.client, &inf->resource, inf->ns,
-			      &lopts);
+	error = kube_list_all(NULL, &rv, inf->opts.client, &inf->resource, rf->ns, &lopts);
 	if (error == 0)
 		error = ctrl_store_keys_not_in(&gone, inf->store, st.seen);
 	if (error < 0)
 		goto done;
 	json_array_foreach(gone, i, k)
 	{
-		json_t *old = NULL;
-
-		ctrl_store_delete(inf->store, json_string_value(k), &old);
-		if (old)
-			notify(inf, CHANGE_DELETE, old, NULL);
-		json_decref(old);
+		if (owns_key(rf, json_string_value(k))) {
+			apply_delete(inf, json_string_value(k), NULL);
+			dropped++;
+		}
 	}
-	set_version(inf, rv);
-	ss_log(SS_LOG_DEBUG, "listed", SS_LS("resource", inf->name), SS_LS("version", rv),
+	set_version(rf, rv);
+	ss_log(SS_LOG_DEBUG, "listed", SS_LS("resource", inf->name),
+	       SS_LS("namespace", rf->ns ? rf->ns : "(all)"), SS_LS("version", rv),
 	       SS_LI("objects", ctrl_store_len(inf->store)),
-	       SS_LI("missed_deletes", json_array_size(gone)));
-	if (!atomic_load(&inf->synced)) {
-		pthread_mutex_lock(&inf->lock);
-		atomic_store(&inf->synced, true);
-		pthread_cond_broadcast(&inf->wake);
-		pthread_mutex_unlock(&inf->lock);
-	}
+	       SS_LI("missed_deletes", dropped));
+	mark_listed(rf);
 done:
 	json_decref(st.seen);
 	json_decref(gone);
@@ -356,39 +470,35 @@ done:
 
 static int on_watch_event(const kube_watch_event *ev, void *payload)
 {
-	ctrl_informer *inf = payload;
+	reflector *rf = payload;
+	ctrl_informer *inf = rf->inf;
 	char key[CTRL_KEY_MAX];
-	json_t *obj, *old = NULL;
 
-	inf->watch_events++;
+	rf->watch_events++;
 	if (ev->type == KUBE_WATCH_BOOKMARK) {
-		set_version(inf, ev->resource_version);
+		set_version(rf, ev->resource_version);
 		return 0;
 	}
 	if (ev->type == KUBE_WATCH_DELETED) {
 		if (ctrl_key_of(key, sizeof(key), ev->object) == 0) {
-			ctrl_store_delete(inf->store, key, &old);
-			set_version(inf, ev->resource_version);
-			notify(inf, CHANGE_DELETE, ev->object, NULL);
-			json_decref(old);
+			apply_delete(inf, key, ev->object);
+			set_version(rf, ev->resource_version);
 		}
 		return 0;
 	}
 	/* ADDED or MODIFIED: the event's object becomes the cached one. */
-	obj = ev->object;
-	trim(inf, obj);
-	if (ctrl_store_put(inf->store, obj, &old) < 0) {
-		inf->watch_broken = true;
+	trim(inf, ev->object);
+	if (apply_put(inf, ev->object) < 0) {
+		rf->watch_broken = true;
 		return SS_ERROR;
 	}
-	set_version(inf, ev->resource_version);
-	notify(inf, old ? CHANGE_UPDATE : CHANGE_ADD, old, obj);
-	json_decref(old);
+	set_version(rf, ev->resource_version);
 	return 0;
 }
 
-static int watch_once(ctrl_informer *inf)
+static int watch_once(reflector *rf)
 {
+	ctrl_informer *inf = rf->inf;
 	char rv[VERSION_MAX];
 	long span = inf->opts.max_watch_timeout_s - inf->opts.min_watch_timeout_s;
 	kube_watch_opts wopts = {
@@ -398,82 +508,110 @@ static int watch_once(ctrl_informer *inf)
 		.allow_bookmarks = true,
 		.timeout_seconds =
 			inf->opts.min_watch_timeout_s +
-			(span > 0 ? (long)(next_random(inf) % (uint64_t)(span + 1)) : 0),
+			(span > 0 ? (long)(next_random(rf) % (uint64_t)(span + 1)) : 0),
 		.cancel = &inf->stop,
 	};
 
-	ctrl_informer_last_version(inf, rv, sizeof(rv));
-	inf->watch_broken = false;
-	inf->watch_events = 0;
-	return kube_watch(inf->opts.client, &inf->resource, inf->ns, &wopts,
-			  on_watch_event, inf);
+	reflector_version(rf, rv, sizeof(rv));
+	rf->watch_broken = false;
+	rf->watch_events = 0;
+	return kube_watch(inf->opts.client, &inf->resource, rf->ns, &wopts, on_watch_event,
+			  rf);
 }
 
+/* The reflector's loop: list, watch, decide (see the top of this file). */
 static void *run(void *arg)
 {
-	ctrl_informer *inf = arg;
+	reflector *rf = arg;
+	ctrl_informer *inf = rf->inf;
+	const char *ns = rf->ns ? rf->ns : "(all)";
 	int64_t backoff = inf->opts.backoff_initial_ns, started;
 	bool need_list = true;
 	int error;
 
 	while (!atomic_load(&inf->stop)) {
 		if (need_list) {
-			error = relist(inf);
+			error = relist(rf);
 			if (atomic_load(&inf->stop))
 				break;
 			if (error < 0) {
 				ss_log(SS_LOG_WARN, "list failed; will retry",
-				       SS_LS("resource", inf->name), SS_LERR());
-				back_off(inf, &backoff);
+				       SS_LS("resource", inf->name), SS_LS("namespace", ns),
+				       SS_LERR());
+				back_off(rf, &backoff);
 				continue;
 			}
 			need_list = false;
 		}
 		started = ss_clock_mono(inf->opts.clock);
-		error = watch_once(inf);
+		error = watch_once(rf);
 		if (atomic_load(&inf->stop))
 			break;
 		if (ss_clock_mono(inf->opts.clock) - started > HEALTHY_WATCH_NS)
 			backoff = inf->opts.backoff_initial_ns;
 		if (error == SS_EGONE) {
 			ss_log(SS_LOG_INFO, "watch version too old; relisting",
-			       SS_LS("resource", inf->name), SS_LERR());
+			       SS_LS("resource", inf->name), SS_LS("namespace", ns), SS_LERR());
 			count_restart(inf, "gone");
 			need_list = true;
 			continue;
 		}
-		if (inf->watch_broken) {
+		if (rf->watch_broken) {
 			ss_log(SS_LOG_WARN, "cache update failed; relisting",
-			       SS_LS("resource", inf->name), SS_LERR());
+			       SS_LS("resource", inf->name), SS_LS("namespace", ns), SS_LERR());
 			count_restart(inf, "error");
 			need_list = true;
-			back_off(inf, &backoff);
+			back_off(rf, &backoff);
 			continue;
 		}
 		if (error == 0 &&
-		    (inf->watch_events > 0 ||
+		    (rf->watch_events > 0 ||
 		     ss_clock_mono(inf->opts.clock) - started >= SHORT_WATCH_NS))
 			continue; /* the server's timeout: watch on */
 		if (error == 0)
 			ss_error_set(SS_ERROR, "watch of %s ended at once with no events",
 				     inf->name);
-		ss_log(SS_LOG_WARN, "watch failed; reconnecting",
-		       SS_LS("resource", inf->name), SS_LERR());
+		ss_log(SS_LOG_WARN, "watch failed; reconnecting", SS_LS("resource", inf->name),
+		       SS_LS("namespace", ns), SS_LERR());
 		count_restart(inf, "error");
-		back_off(inf, &backoff);
+		back_off(rf, &backoff);
 	}
 	return NULL;
 }
 
+/* Sets the stop flag, wakes every nap and joins the reflectors started. */
+static void stop_reflectors(ctrl_informer *inf)
+{
+	size_t i;
+
+	pthread_mutex_lock(&inf->lock);
+	atomic_store(&inf->stop, true);
+	pthread_cond_broadcast(&inf->wake);
+	pthread_mutex_unlock(&inf->lock);
+	for (i = 0; i < inf->n_refl; i++) {
+		if (inf->refl[i].started)
+			pthread_join(inf->refl[i].thread, NULL);
+		inf->refl[i].started = false;
+	}
+}
+
 int ctrl_informer_start(ctrl_informer *inf)
 {
+	size_t i;
+
 	if (inf->started)
 		return ss_error_set(SS_EINVALID, "informer for %s already started",
 				    inf->name);
 	atomic_store(&inf->stop, false);
-	if (pthread_create(&inf->thread, NULL, run, inf) != 0)
-		return ss_error_set(SS_ERROR, "cannot start the informer thread for %s",
-				    inf->name);
+	for (i = 0; i < inf->n_refl; i++) {
+		if (pthread_create(&inf->refl[i].thread, NULL, run, &inf->refl[i]) != 0) {
+			stop_reflectors(inf);
+			return ss_error_set(SS_ERROR,
+					    "cannot start the informer thread for %s",
+					    inf->name);
+		}
+		inf->refl[i].started = true;
+	}
 	inf->started = true;
 	return 0;
 }
@@ -482,10 +620,6 @@ void ctrl_informer_stop(ctrl_informer *inf)
 {
 	if (!inf->started)
 		return;
-	pthread_mutex_lock(&inf->lock);
-	atomic_store(&inf->stop, true);
-	pthread_cond_broadcast(&inf->wake);
-	pthread_mutex_unlock(&inf->lock);
-	pthread_join(inf->thread, NULL);
+	stop_reflectors(inf);
 	inf->started = false;
 }

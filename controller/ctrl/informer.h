@@ -16,12 +16,19 @@
  *     jittered exponential backoff (800 ms doubling to 30 s, reset after a
  *     watch that lived a minute) and retries, counted with reason="error".
  *   - has_synced() turns true after the first complete list and stays true.
+ *   - A list of namespaces (opts.namespaces) runs one list/watch per
+ *     namespace, each with its own resourceVersion, into the one cache; the
+ *     informer has synced once each has listed, a 410 relists only that
+ *     namespace, and handlers still get one event at a time. This is how a
+ *     controller allowed into only some namespaces (a Role in each, no
+ *     cluster-wide list) watches them all.
  *   - By default metadata.managedFields is dropped before caching: a
  *     controller never reads it and it is often the largest part of an
  *     object. `keep_managed_fields` keeps it.
  *
- * Handlers run on the informer's own thread, one event at a time, after the
- * cache has been updated, so a handler reading the cache sees the new state.
+ * Handlers run on an informer thread (a namespace's, with several), one
+ * event at a time, after the cache has been updated, so a handler reading
+ * the cache sees the new state.
  * They must be quick (enqueue a key); they receive borrowed objects.
  *
  * Ownership: the informer borrows the client, resource, metrics and clock
@@ -49,7 +56,11 @@ typedef struct ctrl_informer ctrl_informer;
 typedef struct {
 	kube_client *client;
 	const kube_resource *resource;
-	const char *ns; /* NULL: all namespaces */
+	const char *ns; /* NULL: all namespaces (unless namespaces is set) */
+	/* Several namespaces, n_namespaces > 0 (then ns must be NULL); the
+	 * strings are copied. */
+	const char *const *namespaces;
+	size_t n_namespaces;
 	const char *label_selector;
 	const char *field_selector;
 	/* The resource's kind ("ConfigMap"): lists of built-in resources leave
@@ -96,8 +107,9 @@ int ctrl_informer_wait_synced(ctrl_informer *inf, int64_t timeout_ns);
 /* The cache, for reads (see store.h; never modify what it returns). */
 ctrl_store *ctrl_informer_store(ctrl_informer *inf);
 
-/* The resourceVersion the informer has seen last ("" before the first list);
- * copied into buf. For tests and debugging. */
+/* The resourceVersion the informer has seen last ("" before the first list;
+ * with several namespaces, the first one's); copied into buf. For tests and
+ * debugging. */
 void ctrl_informer_last_version(ctrl_informer *inf, char *buf, size_t cap);
 
 #endif

@@ -19,7 +19,8 @@ typedef enum {
 	OPT_INT,
 	OPT_DURATION,
 	OPT_LEVEL,
-	OPT_FORMAT
+	OPT_FORMAT,
+	OPT_NAMESPACES
 } opt_kind;
 
 typedef struct {
@@ -35,7 +36,8 @@ static const opt_def defs[] = {
 	{ "kubeconfig", OPT_STRING, O(kubeconfig),
 	  "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)" },
 	{ "context", OPT_STRING, O(context), "kubeconfig context to use" },
-	{ "namespace", OPT_STRING, O(ns), "watch only this namespace (default: all)" },
+	{ "namespace", OPT_NAMESPACES, O(namespaces),
+	  "watch only these namespaces: a,b or the flag repeated (default: all)" },
 	{ "leader-elect", OPT_BOOL, O(leader_elect),
 	  "elect a leader with a Lease; only the leader reconciles" },
 	{ "leader-election-namespace", OPT_STRING, O(leader_election_namespace),
@@ -164,6 +166,55 @@ static int parse_bool(bool *out, const char *text, const char *flag)
 	return ss_error_set(SS_EINVALID, "--%s: '%s' is not true or false", flag, text);
 }
 
+/* An RFC 1123 label of len bytes: [a-z0-9], '-' inside, 1-63 long. */
+static bool is_dns_label(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len >= CTRL_OPTIONS_NAMESPACE_CAP || s[0] == '-' ||
+	    s[len - 1] == '-')
+		return false;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '-'))
+			return false;
+	return true;
+}
+
+/* Appends each name of "a,b,c" to o->namespaces: every one a valid
+ * namespace name, none twice, at most CTRL_OPTIONS_MAX_NAMESPACES. */
+static int add_namespaces(ctrl_options *o, const char *value)
+{
+	const char *p = value;
+
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p), i;
+
+		if (!is_dns_label(p, len))
+			return ss_error_set(SS_EINVALID,
+					    "--namespace: '%.*s' is not a namespace name "
+					    "(lower-case letters, digits and '-', at most "
+					    "63; separate several with commas)",
+					    (int)(len > 80 ? 80 : len), p);
+		for (i = 0; i < o->n_namespaces; i++)
+			if (strlen(o->namespaces[i]) == len &&
+			    !strncmp(o->namespaces[i], p, len))
+				return ss_error_set(SS_EINVALID,
+						    "--namespace: '%.*s' is listed twice",
+						    (int)len, p);
+		if (o->n_namespaces == CTRL_OPTIONS_MAX_NAMESPACES)
+			return ss_error_set(SS_EINVALID,
+					    "--namespace: more than %d namespaces",
+					    CTRL_OPTIONS_MAX_NAMESPACES);
+		memcpy(o->namespaces[o->n_namespaces], p, len);
+		o->namespaces[o->n_namespaces++][len] = '\0';
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
 static int store_value(ctrl_options *o, const opt_def *d, const char *value)
 {
 	char *field = (char *)o + d->offset;
@@ -201,6 +252,7 @@ static int store_value(ctrl_options *o, const opt_def *d, const char *value)
 			return ss_error_set(SS_EINVALID, "%s: %s", what,
 					    ss_error_last()->message);
 		return 0;
+	case OPT_NAMESPACES: return add_namespaces(o, value);
 	}
 	return ss_error_set(SS_EINVALID, "%s: unknown kind", what);
 }

@@ -8,8 +8,14 @@
  * style ("15s", "500ms", "2m", "1h30m"). An unknown flag, a missing value
  * or a malformed one fails with SS_EINVALID and a message naming the flag.
  *
+ * --namespace takes a comma-separated list and may be repeated: the
+ * controller then watches exactly those namespaces (one list/watch each, so
+ * a Role per namespace is all the RBAC it needs), none given: all of them.
+ * Each must be a namespace name (an RFC 1123 label) and appear once.
+ *
  * Ownership: string fields point into argv (borrowed for the program's
- * life). Thread-safety: reentrant.
+ * life); the namespaces are copied into the struct itself, so it may be
+ * copied by value. Thread-safety: reentrant.
  */
 #ifndef SNAPSTAGE_CTRL_OPTIONS_H
 #define SNAPSTAGE_CTRL_OPTIONS_H
@@ -20,10 +26,17 @@
 
 #include "util/log.h"
 
+/* At most this many --namespace names; each costs one watch per resource. */
+#define CTRL_OPTIONS_MAX_NAMESPACES 64
+/* A namespace name: an RFC 1123 label, up to 63 characters and the NUL. */
+#define CTRL_OPTIONS_NAMESPACE_CAP 64
+
 typedef struct {
 	const char *kubeconfig; /* NULL: $KUBECONFIG, ~/.kube/config, in-cluster */
 	const char *context;
-	const char *ns; /* watch one namespace; NULL: all */
+	/* The namespaces to watch, in flag order; n_namespaces 0: all. */
+	char namespaces[CTRL_OPTIONS_MAX_NAMESPACES][CTRL_OPTIONS_NAMESPACE_CAP];
+	size_t n_namespaces;
 	bool leader_elect;
 	const char *leader_election_namespace; /* NULL: the client's namespace */
 	const char *leader_election_id;	       /* the Lease's name */

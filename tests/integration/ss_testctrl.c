@@ -80,9 +80,9 @@ int main(int argc, char **argv)
 	}
 	ss_log_configure(options.log_level, options.log_format, NULL);
 	t.identity = getenv("SS_TESTCTRL_IDENTITY");
-	if (!t.identity || !options.ns) {
+	if (!t.identity || options.n_namespaces != 1) {
 		fprintf(stderr,
-			"ss_testctrl: needs $SS_TESTCTRL_IDENTITY and --namespace\n");
+			"ss_testctrl: needs $SS_TESTCTRL_IDENTITY and one --namespace\n");
 		return 2;
 	}
 	kube_global_init();
@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 
 	iopts.client = t.client;
 	iopts.resource = &configmaps;
-	iopts.ns = options.ns;
+	iopts.ns = options.namespaces[0];
 	iopts.kind = "ConfigMap";
 	iopts.metrics = metrics;
 	iopts.backoff_max_ns = 2 * SS_NS_PER_SEC; /* tests wait for retries */

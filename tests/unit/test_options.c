@@ -28,7 +28,7 @@ static void test_defaults(void **state)
 	assert_int_equal(parse(&o, 1, argv), CTRL_OPTIONS_RUN);
 	assert_false(o.leader_elect);
 	assert_null(o.kubeconfig);
-	assert_null(o.ns);
+	assert_int_equal(o.n_namespaces, 0);
 	assert_string_equal(o.metrics_bind_address, ":8080");
 	assert_string_equal(o.health_probe_bind_address, ":8081");
 	assert_string_equal(o.leader_election_id, "snapstage-leader");
@@ -57,7 +57,8 @@ static void test_every_flag(void **state)
 	assert_int_equal(parse(&o, 23, argv), CTRL_OPTIONS_RUN);
 	assert_string_equal(o.kubeconfig, "/k");
 	assert_string_equal(o.context, "c");
-	assert_string_equal(o.ns, "db");
+	assert_int_equal(o.n_namespaces, 1);
+	assert_string_equal(o.namespaces[0], "db");
 	assert_true(o.leader_elect);
 	assert_string_equal(o.leader_election_namespace, "ops");
 	assert_string_equal(o.leader_election_id, "x");
@@ -113,6 +114,45 @@ static void test_bad_flags(void **state)
 	expect_bad(ARGV("--leader-elect-renew-deadline=20s"), 2,
 		   "lease-duration must be longer than --leader-elect-renew-deadline");
 	expect_bad(ARGV("--leader-elect-retry-period=9s"), 2, "1.2 x");
+}
+
+/* --namespace: a list, the flag repeated, and each name checked. */
+static void test_namespaces(void **state)
+{
+	ctrl_options o;
+	char big[CTRL_OPTIONS_MAX_NAMESPACES * 8 + 16];
+	char *many[] = { "snapstage", "--namespace", big, NULL };
+	size_t i, used = 0;
+
+	(void)state;
+	assert_int_equal(parse(&o, 4, ARGV("--namespace=team-a,b2", "--namespace", "c")),
+			 CTRL_OPTIONS_RUN);
+	assert_int_equal(o.n_namespaces, 3);
+	assert_string_equal(o.namespaces[0], "team-a");
+	assert_string_equal(o.namespaces[1], "b2");
+	assert_string_equal(o.namespaces[2], "c");
+	/* A name of the longest allowed length (63) is kept whole. */
+	assert_int_equal(parse(&o, 2, ARGV("--namespace=a23456789012345678901234567890"
+					   "12345678901234567890123456789012z")),
+			 CTRL_OPTIONS_RUN);
+	assert_int_equal(strlen(o.namespaces[0]), 63);
+	expect_bad(ARGV("--namespace=a23456789012345678901234567890"
+			"123456789012345678901234567890123z"),
+		   2, "is not a namespace name");
+	expect_bad(ARGV("--namespace=a,,b"), 2, "'' is not a namespace name");
+	expect_bad(ARGV("--namespace=a,"), 2, "'' is not a namespace name");
+	expect_bad(ARGV("--namespace=Prod"), 2, "'Prod' is not a namespace name");
+	expect_bad(ARGV("--namespace=a b"), 2, "'a b' is not a namespace name");
+	expect_bad(ARGV("--namespace=-a"), 2, "'-a' is not a namespace name");
+	expect_bad(ARGV("--namespace=a,b", "--namespace=a"), 3, "'a' is listed twice");
+	for (i = 0; i <= CTRL_OPTIONS_MAX_NAMESPACES; i++)
+		used += (size_t)snprintf(big + used, sizeof(big) - used, "%sn%zu",
+					 i ? "," : "", i);
+	expect_bad(many, 3, "more than 64 namespaces");
+	big[strlen(big) - strlen(",n64")] = '\0';
+	assert_int_equal(parse(&o, 3, many), CTRL_OPTIONS_RUN);
+	assert_int_equal(o.n_namespaces, CTRL_OPTIONS_MAX_NAMESPACES);
+	assert_string_equal(o.namespaces[63], "n63");
 }
 
 static void test_durations(void **state)
@@ -174,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_every_flag),
 		cmocka_unit_test(test_booleans),
 		cmocka_unit_test(test_bad_flags),
+		cmocka_unit_test(test_namespaces),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_help_and_version_exit),
 	};
