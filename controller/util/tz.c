@@ -19,6 +19,7 @@
  * within a few days of [SS_TZ_INSTANT_MIN, SS_TZ_INSTANT_MAX], far from
  * int64_t's limits.
  */
+#define _XOPEN_SOURCE 700 /* realpath() */
 #include "util/tz.h"
 
 #include <assert.h>
@@ -892,12 +893,66 @@ static bool name_ok(const char *name)
 	return !segment_start;
 }
 
+/* The entries of a tz directory that are not zones of the IANA database
+ * but depend on the host or say nothing (see tz.h). */
+static bool host_dependent(const char *name)
+{
+	static const char *const exact[] = { "localtime", "posixrules", "Factory" };
+	static const char *const trees[] = { "posix/", "right/" };
+	size_t i;
+
+	for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (strcmp(name, exact[i]) == 0)
+			return true;
+	for (i = 0; i < sizeof(trees) / sizeof(trees[0]); i++)
+		if (ss_str_has_prefix(name, trees[i]))
+			return true;
+	return false;
+}
+
+/* Whether `path`, with every symbolic link resolved, lies inside `dir`
+ * (resolved too): a link out of the tz directory (localtime ->
+ * /etc/localtime) makes the zone whatever the host says. */
+static bool inside_dir(const char *dir, const char *path)
+{
+	char *rdir = realpath(dir, NULL), *rpath = realpath(path, NULL);
+	size_t n;
+	bool inside = false;
+
+	if (rdir != NULL && rpath != NULL) {
+		n = strlen(rdir);
+		inside = strncmp(rpath, rdir, n) == 0 &&
+			 (rpath[n] == '/' || (n == 1 && rdir[0] == '/'));
+	}
+	free(rdir);
+	free(rpath);
+	return inside;
+}
+
+/* The checks before a zone file is read: the name (name_ok,
+ * host_dependent), then the file: a regular file inside `dir`. */
+static int check_zone_file(const char *dir, const char *name, const char *path)
+{
+	struct stat st;
+
+	/* A directory ("Europe") is not a zone; fopen() would open it. */
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return ss_error_set(SS_ENOTFOUND, "unknown time zone \"%s\" (no file %s)",
+				    name, path);
+	if (!inside_dir(dir, path))
+		return ss_error_set(SS_EINVALID,
+				    "time zone \"%.64s\": %s leads out of the time zone "
+				    "directory %s, so it is the host's setting, not an "
+				    "IANA zone",
+				    name, path, dir);
+	return 0;
+}
+
 int ss_tz_load(ss_tz **out, const char *name)
 {
 	ss_buf path = SS_BUF_INIT(4096);
 	ss_buf data = SS_BUF_INIT(SS_TZ_FILE_MAX);
 	const char *dir;
-	struct stat st;
 	int error;
 
 	assert(out);
@@ -908,6 +963,13 @@ int ss_tz_load(ss_tz **out, const char *name)
 				    "\"%.64s\" is not an IANA time zone name like "
 				    "Europe/Berlin",
 				    name);
+	if (host_dependent(name))
+		return ss_error_set(SS_EINVALID,
+				    "\"%.64s\" is not an IANA time zone name like "
+				    "Europe/Berlin: localtime, posixrules, Factory and the "
+				    "posix/ and right/ trees depend on the host or name no "
+				    "zone",
+				    name);
 	if (strcmp(name, "UTC") == 0)
 		return utc_zone(out);
 	dir = getenv("TZDIR");
@@ -916,13 +978,9 @@ int ss_tz_load(ss_tz **out, const char *name)
 	error = ss_buf_printf(&path, "%s/%s", dir, name);
 	if (error < 0)
 		goto done;
-	/* A directory ("Europe") is not a zone; fopen() would open it. */
-	if (stat(ss_buf_cstr(&path), &st) != 0 || !S_ISREG(st.st_mode)) {
-		error = ss_error_set(SS_ENOTFOUND,
-				     "unknown time zone \"%s\" (no file %s)", name,
-				     ss_buf_cstr(&path));
+	error = check_zone_file(dir, name, ss_buf_cstr(&path));
+	if (error < 0)
 		goto done;
-	}
 	error = ss_file_read(&data, ss_buf_cstr(&path), SS_TZ_FILE_MAX);
 	if (error < 0)
 		goto done;

@@ -98,7 +98,19 @@ typedef struct {
  * exists, even without a tz database. Names are [A-Za-z0-9_+-] segments
  * separated by single '/', none starting with '-' or '+' (so no "..", no
  * absolute path, nothing outside the tz directory).
- * 0; SS_EINVALID for a bad name or a file that is not valid TZif;
+ *
+ * Only zones of the IANA database are loaded, never what the host says:
+ * refused are the names a tz directory holds that are no zone of the
+ * database — "localtime" (the host's setting), "posixrules" (the host's
+ * default DST rule), "Factory" (a zone meaning "not set"), anything under
+ * "posix/" or "right/" (copies of the database for other clocks) — and any
+ * file that, its symbolic links resolved, lies outside the tz directory
+ * (resolved too). So a name means the same zone on every host with the
+ * same tz database. Area/Location names, Etc/..., UTC and the database's
+ * backward links (US/Eastern, Japan, CET) load.
+ *
+ * 0; SS_EINVALID for a bad or host-dependent name, or a file that is not
+ * valid TZif;
  * SS_ENOTFOUND for a zone that does not exist; SS_EUNSUPPORTED for TZif
  * version 1 or leap seconds; SS_ETOOLARGE past SS_TZ_FILE_MAX; SS_ENOMEM.
  * The message names the zone and the file. *out is written only on

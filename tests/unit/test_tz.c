@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -711,6 +712,54 @@ static void test_bad_names(void **state)
 	}
 }
 
+/* Names that exist in a tz directory but are the host's setting or no zone
+ * of the database are refused, whatever the host has there (issue 15). */
+static void test_host_dependent_names(void **state)
+{
+	static const char *const host[] = { "localtime", "posixrules", "Factory",
+					     "posix/Europe/Berlin", "right/UTC" };
+	char target[1024], link[1024];
+	size_t len, i;
+	const unsigned char *berlin = read_system_zone("Europe/Berlin", &len);
+	ss_tz *tz = NULL;
+
+	(void)state;
+	set_tzdir();
+	/* Every one of them a valid zone file here, so only the rule refuses. */
+	write_bytes("localtime", berlin, len);
+	write_bytes("posixrules", berlin, len);
+	write_bytes("Factory", berlin, len);
+	write_bytes("Berlin", berlin, len);
+	for (i = 0; i < sizeof(host) / sizeof(host[0]); i++) {
+		if (ss_tz_load(&tz, host[i]) != SS_EINVALID)
+			fail_msg("\"%s\" was accepted", host[i]);
+		tu_assert_error(SS_EINVALID, "is not an IANA time zone name");
+		assert_null(tz);
+	}
+	/* A link inside the directory is a zone (US/Eastern ->
+	 * ../America/New_York); one that leads out of it is the host's. */
+	snprintf(link, sizeof(link), "%s/Inside", tzdir);
+	assert_int_equal(symlink("Berlin", link), 0);
+	tz = load("Inside");
+	ss_tz_free(tz);
+	tz = NULL;
+	snprintf(target, sizeof(target), "%s.outside", tzdir);
+	{
+		FILE *f = fopen(target, "wb");
+
+		assert_non_null(f);
+		assert_int_equal(fwrite(berlin, 1, len, f), len);
+		assert_int_equal(fclose(f), 0);
+	}
+	snprintf(link, sizeof(link), "%s/Outside", tzdir);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(ss_tz_load(&tz, "Outside"), SS_EINVALID);
+	tu_assert_error(SS_EINVALID, "leads out of the time zone directory");
+	assert_null(tz);
+	unlink(target);
+	unset_tzdir();
+}
+
 /* Every proper prefix of a real zone file is refused, with a message. */
 static void test_truncated_files(void **state)
 {
@@ -949,6 +998,7 @@ int main(void)
 		cmocka_unit_test(test_posix_rejects),
 		cmocka_unit_test(test_utc_needs_no_file),
 		cmocka_unit_test(test_bad_names),
+		cmocka_unit_test(test_host_dependent_names),
 		cmocka_unit_test(test_truncated_files),
 		cmocka_unit_test(test_slim_file),
 		cmocka_unit_test(test_bad_files),
