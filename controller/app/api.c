@@ -654,6 +654,30 @@ static void set_reason(const char **out_reason, const app_dec *d, int rc)
 		*out_reason = rc == 0 ? NULL : d->reason;
 }
 
+/* A schedule's name is the value of the snapstage.io/schedule label on each
+ * of its Backups, which the API server refuses beyond 63 characters: such
+ * a schedule could never create one. (The CRD says so too, but the
+ * controller must not trust the schema it runs against; an object made
+ * before that schema is still refused here.) The Backup names made from
+ * it (names.h) are then valid: at most 63 characters of DNS syntax. */
+static int check_schedule_name(const json_t *obj)
+{
+	const char *name =
+		json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	app_dec m;
+
+	app_dec_init(&m, "metadata");
+	if (name != NULL && !app_is_label_value(name))
+		return app_dec_fail_at(&m, "name", NULL,
+				       "\"%.40s...\" (%zu characters) is no label value "
+				       "(at most 63 of [A-Za-z0-9_.-]): the Backups of a "
+				       "schedule carry its name in the label %s, so none "
+				       "could be created; use a name of at most 63 "
+				       "characters",
+				       name, strlen(name), APP_LABEL_SCHEDULE);
+	return 0;
+}
+
 int app_schedule_spec_decode(app_schedule_spec *out, const json_t *obj,
 			     const char **out_reason)
 {
@@ -666,6 +690,8 @@ int app_schedule_spec_decode(app_schedule_spec *out, const json_t *obj,
 	memset(&s, 0, sizeof(s));
 	app_dec_init(&d, "spec");
 	rc = spec_of(&spec, &d, obj);
+	if (rc == 0)
+		rc = check_schedule_name(obj);
 	if (rc != 0)
 		goto done;
 

@@ -44,6 +44,10 @@ extern const kube_resource app_restores;
 
 /* Labels and annotations the controller reads and writes. */
 #define APP_LABEL_SCHEDULE "snapstage.io/schedule"
+/* The uid of the schedule that created a Backup: with APP_LABEL_SCHEDULE
+ * (or an ownerReference with that uid) what makes the Backup the
+ * schedule's own for retention (retention.h app_retention_is_own). */
+#define APP_LABEL_SCHEDULE_UID "snapstage.io/schedule-uid"
 #define APP_LABEL_BACKUP "snapstage.io/backup"
 #define APP_LABEL_PIN "snapstage.io/pin"
 #define APP_ANNOTATION_SCHEDULED_TIME "snapstage.io/scheduled-time"
@@ -235,9 +239,10 @@ typedef struct {
 } app_restore_spec;
 
 /* Decode `obj`'s spec (the whole object is passed so the schedule's
- * identity can seed H in its cron). On failure *out_reason (may be NULL)
- * is the condition reason: InvalidSpec, InvalidSchedule, InvalidTimeZone
- * or NotAcknowledged. */
+ * identity can seed H in its cron, and a schedule's name, which its
+ * Backups carry as a label value, is checked: at most 63 characters).
+ * On failure *out_reason (may be NULL) is the condition reason:
+ * InvalidSpec, InvalidSchedule, InvalidTimeZone or NotAcknowledged. */
 int app_schedule_spec_decode(app_schedule_spec *out, const json_t *obj,
 			     const char **out_reason);
 int app_backup_spec_decode(app_backup_spec *out, const json_t *obj,

@@ -111,6 +111,21 @@ static const bad_case bad[] = {
 	  "not an IANA time zone name", "InvalidTimeZone" },
 	{ K_SCHEDULE, "spec.timeZone", "\"/etc/localtime\"", "not an IANA time zone name",
 	  "InvalidTimeZone" },
+	/* the host's setting, not a zone of the database (issue 15) */
+	{ K_SCHEDULE, "spec.timeZone", "\"localtime\"", "not an IANA time zone name",
+	  "InvalidTimeZone" },
+	{ K_SCHEDULE, "spec.timeZone", "\"posixrules\"", "not an IANA time zone name",
+	  "InvalidTimeZone" },
+	{ K_SCHEDULE, "spec.timeZone", "\"Factory\"", "not an IANA time zone name",
+	  "InvalidTimeZone" },
+	{ K_SCHEDULE, "spec.timeZone", "\"posix/Europe/Berlin\"",
+	  "not an IANA time zone name", "InvalidTimeZone" },
+	/* a name no Backup's snapstage.io/schedule label can hold (issue 15) */
+	{ K_SCHEDULE, "metadata.name",
+	  "\"s234567890123456789012345678901234567890123456789012345678901234\"",
+	  "metadata.name: \"s234567890123456789012345678901234567890...\" (64 "
+	  "characters) is no label value",
+	  NULL },
 	{ K_SCHEDULE, "spec.suspend", "\"yes\"", "spec.suspend: must be true or false",
 	  NULL },
 	{ K_SCHEDULE, "spec.startingDeadlineSeconds", "-5",
@@ -219,6 +234,12 @@ static const bad_case bad[] = {
 	  "is not a valid annotation key", NULL },
 	{ K_BACKUP, "spec.snapshot.labels", "{\"bad key!\":\"v\"}",
 	  "spec.snapshot.labels: \"bad key!\" is not a valid label key", NULL },
+	/* a schedule's go onto each Backup it creates: refused when decoded,
+	 * never a create the API server refuses (issue 15) */
+	{ K_SCHEDULE, "spec.snapshot.labels", "{\"bad key!\":\"v\"}",
+	  "spec.snapshot.labels: \"bad key!\" is not a valid label key", NULL },
+	{ K_SCHEDULE, "spec.snapshot.annotations", "{\"bad key!\":\"v\"}",
+	  "spec.snapshot.annotations: \"bad key!\" is not a valid annotation key", NULL },
 	{ K_BACKUP, "spec.snapshot.labels", "{\"Example.com/x\":\"v\"}",
 	  "spec.snapshot.labels: \"Example.com/x\" is not a valid label key", NULL },
 	{ K_BACKUP, "spec.snapshot.labels", "{\"team\":\"a b\"}",
@@ -727,6 +748,9 @@ static void test_time_zones_and_ages(void **state)
 	assert_int_equal(app_time_zone_check(""), SS_EINVALID);
 	/* a directory of the tz database is not a zone */
 	assert_int_equal(app_time_zone_check("Europe"), SS_ENOTFOUND);
+	/* a backward link of the database is a zone; the host's setting not */
+	assert_int_equal(app_time_zone_check("US/Eastern"), 0);
+	assert_int_equal(app_time_zone_check("localtime"), SS_EINVALID);
 
 	assert_int_equal(app_age_parse(&s, "90s"), 0);
 	assert_int_equal(s, 90);
