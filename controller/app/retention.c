@@ -50,6 +50,21 @@ app_retention_state app_retention_state_of(const json_t *backup)
 	return APP_RETENTION_RUNNING;
 }
 
+bool app_retention_is_own(const json_t *backup, const char *schedule, const char *uid)
+{
+	const json_t *labels =
+		json_object_get(json_object_get(backup, "metadata"), "labels");
+	const char *label = json_string_value(json_object_get(labels, APP_LABEL_SCHEDULE));
+	const char *label_uid =
+		json_string_value(json_object_get(labels, APP_LABEL_SCHEDULE_UID));
+
+	if (schedule == NULL || *schedule == '\0' || uid == NULL || *uid == '\0' ||
+	    label == NULL || strcmp(label, schedule) != 0)
+		return false;
+	return (label_uid != NULL && strcmp(label_uid, uid) == 0) ||
+	       app_plan_is_owned_by(backup, uid);
+}
+
 /* The fixed text of the reasons that name no bucket. */
 static const char *why_text(app_retention_why why)
 {

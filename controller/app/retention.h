@@ -99,6 +99,19 @@ typedef enum {
  * conditions as above. NULL or malformed reads as RUNNING (never pruned). */
 app_retention_state app_retention_state_of(const json_t *backup);
 
+/* Whether `backup` (a Backup object) is one that the schedule named
+ * `schedule` with uid `uid` created: it carries the label
+ * snapstage.io/schedule=<schedule>, and the schedule's uid either in an
+ * ownerReference (backupDeletionPolicy Delete) or in the label
+ * snapstage.io/schedule-uid (every Backup a schedule creates has it). The
+ * label alone is not enough: anyone may put it on any Backup, and a
+ * schedule deleted and made again under the same name is another schedule.
+ * Only such Backups are the schedule's: counted as its runs and pruned by
+ * its retention. Backups made by snapstage before the uid label existed
+ * have none and are left alone (label them to put them back under
+ * retention). NULL or "" for either name: false. */
+bool app_retention_is_own(const json_t *backup, const char *schedule, const char *uid);
+
 /* A local civil time in the schedule's time zone. month 1-12, day 1-31,
  * hour 0-23; iso_year/iso_week the ISO 8601 week (Monday first; week 1-53;
  * 2024-12-30 is 2025-W01). year and iso_year 1-9999. */

@@ -10,7 +10,15 @@
  *   - status.lastScheduleTime is the cursor of due times handled; it is
  *     read from the API's copy of the schedule, never from the cache;
  *   - a status write happens once per reconcile, and not at all when
- *     nothing changed, so the schedule's own update event settles.
+ *     nothing changed, so the schedule's own update event settles;
+ *   - only the schedule's own Backups (label and uid, retention.h
+ *     app_retention_is_own) are counted as its runs or pruned;
+ *   - no due time goes without a trace: it runs, or is skipped or missed
+ *     with an Event that names the cause (schedule_plan.h); a change of
+ *     Ready to False is an Event too; a create the API server refuses as
+ *     invalid ends in Ready False BackupRejected, never a retry loop, and
+ *     other failures are retried at most APP_SCHED_RETRY_CAP_SECONDS
+ *     apart (less with a short startingDeadlineSeconds).
  *
  * Thread-safety: `mu` guards the zone cache only; reconciles do their I/O
  * without it. A cached zone is never freed before the controller.
@@ -228,10 +236,20 @@ typedef struct {
 	app_schedule_spec spec;
 	app_schedule_status st; /* strings borrow from obj, backups or below */
 	char last_success[APP_NAME_BUF];
-	char token[256];
+	char token[APP_SCHED_RUN_NOW_TOKEN_MAX + 1];
 	const char *ready_reason;
 	ctrl_condition_status ready;
 	char message[MSG_MAX];
+	/* Ready as the API's copy had it before this reconcile (copies: obj
+	 * is rewritten by the status write). */
+	bool was_false;
+	char was_reason[CTRL_EVENT_REASON_MAX + 1];
+	char was_message[MSG_MAX];
+	/* A create of this reconcile that failed (BackupRejected,
+	 * BackupCreateFailed) with its message; NULL: none. */
+	const char *failure;
+	char failure_message[MSG_MAX];
+	bool created; /* a Backup was created in this reconcile */
 } run;
 
 static void event(run *r, ctrl_event_type type, const char *reason, const char *fmt, ...)
@@ -269,7 +287,35 @@ static int mutate_status(json_t *obj, void *payload)
 	return rc;
 }
 
-/* Step 7: status and Ready, once. */
+/* Ready as it was before this reconcile, copied from the API's copy. */
+static void read_was(run *r)
+{
+	const char *reason = ctrl_condition_get_reason(r->obj, "Ready");
+	const char *message = ctrl_condition_get_message(r->obj, "Ready");
+
+	r->was_false = ctrl_condition_is_false(r->obj, "Ready") && reason != NULL;
+	ss_strlcpy(r->was_reason, r->was_false ? reason : "", sizeof(r->was_reason));
+	ss_strlcpy(r->was_message, message ? message : "", sizeof(r->was_message));
+}
+
+/* An Event when Ready turns False or its reason or message changes: once
+ * per change (repeats of the same one are aggregated by ctrl/events.h). */
+static void announce(run *r)
+{
+	if (r->ready != CTRL_CONDITION_FALSE || r->ready_reason == NULL)
+		return;
+	if (r->was_false && strcmp(r->was_reason, r->ready_reason) == 0 &&
+	    strcmp(r->was_message, r->message) == 0)
+		return;
+	event(r, strcmp(r->ready_reason, "Suspended") == 0 ? CTRL_EVENT_NORMAL
+							     : CTRL_EVENT_WARNING,
+	      r->ready_reason, "%s", r->message);
+}
+
+/* Step 7: status and Ready, once (an Event first when Ready turns False:
+ * it is the one sign left should the write be refused). A status the
+ * API server refuses as invalid (a schedule made before the CRD refused
+ * its name) is not retried: it would be refused again. */
 static int write_status(run *r)
 {
 	ctrl_write_opts wo = CTRL_WRITE_OPTS_INIT;
@@ -277,6 +323,7 @@ static int write_status(run *r)
 	json_t *out = NULL;
 	int rc;
 
+	announce(r);
 	r->st.observed_generation = json_is_integer(gen) ? json_integer_value(gen) : 0;
 	wo.start = r->obj;
 	rc = ctrl_write_status(&out, r->sc->o.client, &app_backupschedules, r->ns,
@@ -285,9 +332,21 @@ static int write_status(run *r)
 	if (rc < 0 && rc != SS_ENOTFOUND) {
 		ss_log(SS_LOG_WARN, "writing schedule status failed",
 		       SS_LS("schedule", r->key), SS_LERR());
-		return rc;
+		return rc == SS_EINVALID ? 0 : rc;
 	}
 	return 0;
+}
+
+/* A failed reconcile: the workqueue's backoff, but never longer than
+ * app_sched_retry_cap_ns() (the earlier of two waits wins, workqueue.h),
+ * so a due time is tried again well within startingDeadlineSeconds. */
+static ctrl_result retry(run *r)
+{
+	if (r->sc->o.queue != NULL)
+		ctrl_workqueue_add_after(
+			r->sc->o.queue, r->key,
+			app_sched_retry_cap_ns(r->spec.starting_deadline_seconds));
+	return ctrl_result_error();
 }
 
 static bool is_finished(const json_t *b)
@@ -353,8 +412,9 @@ done:
 	return rc;
 }
 
-/* Step 3: the schedule's Backups in this namespace; active and newest
- * completed into r->st. Returns whether one is still running. */
+/* Step 3: the schedule's own Backups in this namespace (its label and its
+ * uid); active and newest completed into r->st. Returns whether one is
+ * still running. */
 static int observe(run *r, bool *busy)
 {
 	json_t *all = NULL, *mine;
@@ -373,7 +433,9 @@ static int observe(run *r, bool *busy)
 		json_t *b = json_array_get(all, i);
 		const char *ns = ctrl_meta(b, "namespace");
 
-		if (ns && strcmp(ns, r->ns) == 0)
+		/* The label alone is not the schedule's: anyone may set it. */
+		if (ns && strcmp(ns, r->ns) == 0 &&
+		    app_retention_is_own(b, r->name, ctrl_meta(r->obj, "uid")))
 			json_array_append(mine, b);
 	}
 	json_decref(all);
@@ -408,9 +470,11 @@ static int observe(run *r, bool *busy)
 	return 0;
 }
 
-/* Step 5: creates Backup `bname` for the time `scheduled_ns`. 0 when made,
- * SS_EEXISTS when it was already there, or the API's error. */
-static int create_backup(run *r, const char *bname, int64_t scheduled_ns)
+/* Step 5: creates Backup `bname` for the time `scheduled_ns` (for run-now
+ * `token`, else NULL), labelled with the schedule's name and uid. 0 when
+ * made, SS_EEXISTS when it was already there, or the API's error. */
+static int create_backup(run *r, const char *bname, int64_t scheduled_ns,
+			 const char *token)
 {
 	const json_t *spec = json_object_get(r->obj, "spec");
 	const json_t *snap = json_object_get(spec, "snapshot");
@@ -436,9 +500,12 @@ static int create_backup(run *r, const char *bname, int64_t scheduled_ns)
 		return ss_error_set(SS_ENOMEM, "out of memory");
 	}
 	json_object_set_new(labels, APP_LABEL_SCHEDULE, json_string(r->name));
+	app_label_set_own(labels, APP_LABEL_SCHEDULE_UID, ctrl_meta(r->obj, "uid"));
 	json_object_set_new(
 		annotations, APP_ANNOTATION_SCHEDULED_TIME,
 		json_string(ss_time_format(when, sizeof(when), scheduled_ns)));
+	if (token != NULL)
+		json_object_set_new(annotations, APP_ANNOTATION_RUN_NOW, json_string(token));
 	json_object_set_new(b, "apiVersion", json_string(APP_API_VERSION));
 	json_object_set_new(b, "kind", json_string("Backup"));
 	json_object_set_new(meta, "name", json_string(bname));
@@ -468,86 +535,189 @@ static int create_backup(run *r, const char *bname, int64_t scheduled_ns)
 	return rc;
 }
 
-/* Steps 4-5 for the due times. */
-static int run_schedule(run *r, const ss_tz *tz, bool busy, int64_t *next_ns)
+/* A create the API server refused as invalid (400, 422) or too large is
+ * refused again on every retry: a matter of the spec (or of the CRD the
+ * cluster runs), not of time. */
+static bool refused_for_good(int rc)
 {
-	app_sched_plan_in in;
-	app_sched_plan_out out;
+	return rc == SS_EINVALID || rc == SS_ETOOLARGE;
+}
+
+/* Records the failed create of `bname` (its error is the last one):
+ * BackupRejected when refused for good, else BackupCreateFailed. */
+static void create_failed(run *r, const char *bname, int rc)
+{
+	char clean[APP_SCHED_MESSAGE_MAX];
+	bool rejected = refused_for_good(rc);
+
+	app_sched_clean_message(clean, sizeof(clean), ss_error_last()->message);
+	r->failure = rejected ? APP_SCHED_REASON_REJECTED : APP_SCHED_REASON_CREATE_FAILED;
+	snprintf(r->failure_message, sizeof(r->failure_message),
+		 rejected ? "the API server refused Backup %s (it will refuse it "
+			    "again: fix the schedule's spec or the Backup CRD): %s"
+			  : "creating Backup %s failed (retried): %s",
+		 bname, clean);
+	ss_log(SS_LOG_WARN, "creating a scheduled Backup failed", SS_LS("schedule", r->key),
+	       SS_LS("backup", bname), SS_LS("reason", r->failure), SS_LERR());
+}
+
+static void plan_input(app_sched_plan_in *in, const run *r, bool busy,
+		       const char *blocked)
+{
 	json_t *gen = json_object_get(json_object_get(r->obj, "metadata"), "generation");
 	const char *created = ctrl_meta(r->obj, "creationTimestamp");
-	char bname[APP_NAME_BUF], when[SS_TIME_RFC3339_MAX];
-	int rc;
 
-	memset(&in, 0, sizeof(in));
-	in.now_ns = r->now;
-	if (created == NULL || ss_time_parse(&in.creation_ns, created) < 0)
-		in.creation_ns = 0;
-	in.last_schedule_ns = r->st.last_schedule_ns;
-	in.starting_deadline_seconds = r->spec.starting_deadline_seconds;
-	in.suspend = r->spec.suspend;
-	in.spec_changed = r->st.observed_generation > 0 && json_is_integer(gen) &&
-			  json_integer_value(gen) != r->st.observed_generation;
-	in.busy = busy;
-	if (app_sched_plan(&out, &r->spec.cron, tz, &in) < 0)
-		return -1;
-	*next_ns = out.next_ns;
-	r->st.next_schedule_ns = out.next_ns;
-	if (out.missed > 0 || out.action == APP_SCHED_MISS) {
-		int64_t n = out.missed + (out.action == APP_SCHED_MISS ? 1 : 0);
+	memset(in, 0, sizeof(*in));
+	in->now_ns = r->now;
+	if (created == NULL || ss_time_parse(&in->creation_ns, created) < 0)
+		in->creation_ns = 0;
+	in->last_schedule_ns = r->st.last_schedule_ns;
+	in->next_schedule_ns = r->st.next_schedule_ns;
+	in->starting_deadline_seconds = r->spec.starting_deadline_seconds;
+	in->suspend = r->spec.suspend;
+	in->spec_changed = r->st.observed_generation > 0 && json_is_integer(gen) &&
+			   json_integer_value(gen) != r->st.observed_generation;
+	in->busy = busy;
+	in->blocked = blocked;
+	in->was_not_ready = r->was_false ? r->was_reason : NULL;
+}
 
+/* Counts and reports what `out` passed over, and moves the cursor. */
+static void account(run *r, const app_sched_plan_out *out)
+{
+	int64_t n = out->missed + (out->action == APP_SCHED_MISS ? 1 : 0);
+	char when[SS_TIME_RFC3339_MAX];
+
+	r->st.next_schedule_ns = out->next_ns;
+	r->st.last_schedule_ns = out->last_schedule_ns;
+	ss_time_format(when, sizeof(when), out->scheduled_ns);
+	if (n > 0) {
 		r->st.missed_runs += n;
 		count_run(r, "missed");
-		event(r, CTRL_EVENT_WARNING, "Missed",
-		      "%lld run(s) missed (controller down, "
-		      "suspended or past startingDeadlineSeconds)",
-		      (long long)n);
+		event(r, CTRL_EVENT_WARNING, "Missed", "%lld run(s) missed%s%s: %s (%s)",
+		      (long long)n, out->action == APP_SCHED_MISS ? ", the latest due at " : "",
+		      out->action == APP_SCHED_MISS ? when : "",
+		      app_sched_cause_text(out->miss_cause), out->miss_cause);
 	}
-	ss_time_format(when, sizeof(when), out.scheduled_ns);
-	if (out.action == APP_SCHED_SKIP) {
+	if (out->action == APP_SCHED_SKIP) {
 		r->st.skipped_runs++;
 		count_run(r, "skipped");
 		event(r, CTRL_EVENT_WARNING, "Skipped",
 		      "run due at %s skipped: %s is still running", when,
 		      r->st.n_active ? r->st.active[0] : "a Backup");
 	}
-	if (out.action == APP_SCHED_RUN) {
-		if (r->spec.cron.kind == APP_CRON_ONCE)
-			rc = app_name_join(bname, APP_LABEL_VALUE_MAX, r->name, "once");
-		else
-			rc = app_name_scheduled_backup(bname, r->name, out.scheduled_ns);
-		if (rc == 0)
-			rc = create_backup(r, bname, out.scheduled_ns);
-		if (rc == 0) {
-			count_run(r, "scheduled");
-			event(r, CTRL_EVENT_NORMAL, "Scheduled",
-			      "created Backup %s for %s", bname, when);
-		} else if (rc != SS_EEXISTS) {
-			return rc; /* the cursor stays: retried */
-		}
-	}
-	r->st.last_schedule_ns = out.last_schedule_ns;
-	return 0;
 }
 
-/* Step 4-5 for the run-now annotation. */
+/* Step 5 for a due time the plan says to run: the Backup, or the failure.
+ * A failure that may pass (BackupCreateFailed) makes the due time wait
+ * (the plan again, blocked by it); a refusal for good misses it. */
+static int create_due(run *r, const ss_tz *tz, app_sched_plan_in *in,
+		      app_sched_plan_out *out)
+{
+	char bname[APP_NAME_BUF], when[SS_TIME_RFC3339_MAX];
+	int rc;
+
+	if (r->spec.cron.kind == APP_CRON_ONCE)
+		rc = app_name_join(bname, APP_LABEL_VALUE_MAX, r->name, "once");
+	else
+		rc = app_name_scheduled_backup(bname, r->name, out->scheduled_ns);
+	if (rc == 0)
+		rc = create_backup(r, bname, out->scheduled_ns, NULL);
+	if (rc == 0 || rc == SS_EEXISTS) {
+		r->created = rc == 0 || r->created;
+		if (rc == 0) {
+			count_run(r, "scheduled");
+			event(r, CTRL_EVENT_NORMAL, "Scheduled", "created Backup %s for %s",
+			      bname, ss_time_format(when, sizeof(when), out->scheduled_ns));
+		}
+		return 0;
+	}
+	create_failed(r, bname, rc);
+	if (refused_for_good(rc)) {
+		out->action = APP_SCHED_MISS;
+		out->miss_cause = APP_SCHED_REASON_REJECTED;
+		return 0;
+	}
+	in->blocked = APP_SCHED_REASON_CREATE_FAILED;
+	app_sched_plan(out, &r->spec.cron, tz, in); /* fails only for NULL */
+	return rc;
+}
+
+/* Steps 4-5 for the due times; `blocked`: why no run can start now (NULL:
+ * one can). *wake_ns: when to look again at the latest (0: no time of its
+ * own). 0, or an error to retry (the state to keep is in r->st). */
+static int run_schedule(run *r, const ss_tz *tz, bool busy, const char *blocked,
+			int64_t *wake_ns)
+{
+	app_sched_plan_in in;
+	app_sched_plan_out out;
+	int rc = 0;
+
+	plan_input(&in, r, busy, blocked);
+	if (app_sched_plan(&out, &r->spec.cron, tz, &in) < 0)
+		return -1;
+	if (out.action == APP_SCHED_RUN)
+		rc = create_due(r, tz, &in, &out);
+	*wake_ns = out.wake_ns;
+	account(r, &out);
+	return rc;
+}
+
+/* Whether Backup `bname`, which exists, is the one of run-now `token`
+ * (its snapstage.io/run-now annotation, compared whole). An error reads
+ * as "yes": the token is then recorded as done rather than run twice. */
+static bool made_for_token(run *r, const char *bname, const char *token)
+{
+	json_t *b = NULL;
+	bool same = true;
+
+	if (kube_get(&b, r->sc->o.client, &app_backups, r->ns, bname) == 0)
+		same = ss_streq(ctrl_annotation(b, APP_ANNOTATION_RUN_NOW), token);
+	json_decref(b);
+	return same;
+}
+
+/* Step 4-5 for the run-now annotation: the token's Backup, under the
+ * first name of the token's sequence not taken by another token. */
 static int run_now(run *r)
 {
 	const char *token = ctrl_annotation(r->obj, APP_ANNOTATION_RUN_NOW);
-	char suffix[16], bname[APP_NAME_BUF];
-	int rc;
+	char suffix[APP_SCHED_RUN_NOW_SUFFIX_BUF], bname[APP_NAME_BUF];
+	int attempt, rc = SS_EEXISTS;
 
-	if (r->spec.suspend || !app_sched_run_now_wanted(token, r->st.last_run_now_token))
+	if (r->spec.suspend || token == NULL || token[0] == '\0')
 		return 0;
-	app_sched_run_now_suffix(suffix, token);
-	rc = app_name_join(bname, APP_LABEL_VALUE_MAX, r->name, suffix);
-	if (rc == 0)
-		rc = create_backup(r, bname, r->now);
+	if (strlen(token) > APP_SCHED_RUN_NOW_TOKEN_MAX) {
+		event(r, CTRL_EVENT_WARNING, "RunNowRefused",
+		      "the %s annotation holds %zu bytes, more than the %d honoured: "
+		      "no Backup",
+		      APP_ANNOTATION_RUN_NOW, strlen(token), APP_SCHED_RUN_NOW_TOKEN_MAX);
+		return 0;
+	}
+	if (!app_sched_run_now_wanted(token, r->st.last_run_now_token))
+		return 0;
+	for (attempt = 1; attempt <= APP_SCHED_RUN_NOW_ATTEMPTS && rc == SS_EEXISTS;
+	     attempt++) {
+		app_sched_run_now_suffix(suffix, token, attempt);
+		rc = app_name_join(bname, APP_LABEL_VALUE_MAX, r->name, suffix);
+		if (rc == 0)
+			rc = create_backup(r, bname, r->now, token);
+		if (rc == SS_EEXISTS && made_for_token(r, bname, token))
+			break;
+	}
 	if (rc == 0) {
+		r->created = true;
 		count_run(r, "run_now");
-		event(r, CTRL_EVENT_NORMAL, "Scheduled",
-		      "created Backup %s for run-now %s", bname, token);
+		event(r, CTRL_EVENT_NORMAL, "Scheduled", "created Backup %s for run-now %s",
+		      bname, token);
+	} else if (rc == SS_EEXISTS && attempt > APP_SCHED_RUN_NOW_ATTEMPTS) {
+		ss_error_set(SS_EINVALID, "the names of this token are taken by Backups "
+					  "of other tokens");
+		create_failed(r, bname, SS_EINVALID);
 	} else if (rc != SS_EEXISTS) {
-		return rc;
+		create_failed(r, bname, rc);
+		if (!refused_for_good(rc))
+			return rc; /* the token stays unrecorded: retried */
 	}
 	ss_strlcpy(r->token, token, sizeof(r->token));
 	r->st.last_run_now_token = r->token;
@@ -691,10 +861,9 @@ done:
 	return rc;
 }
 
-/* Ready False for `reason`; `recheck`: look again in
- * APP_SCHEDULE_RECHECK_SECONDS (the world may mend without an event). */
-static ctrl_result not_ready(run *r, const char *reason, const char *message,
-			     bool recheck)
+/* Ready False for `reason` (a spec that cannot run: no plan, no next
+ * time; a spec change brings the next look). */
+static ctrl_result not_ready(run *r, const char *reason, const char *message)
 {
 	r->ready = CTRL_CONDITION_FALSE;
 	r->ready_reason = reason;
@@ -702,25 +871,123 @@ static ctrl_result not_ready(run *r, const char *reason, const char *message,
 		ss_strlcpy(r->message, message, sizeof(r->message));
 	r->st.next_schedule_ns = 0;
 	if (write_status(r) < 0)
-		return ctrl_result_error();
-	if (recheck)
-		return ctrl_result_requeue_after(APP_SCHEDULE_RECHECK_SECONDS *
-						 SS_NS_PER_SEC);
+		return retry(r);
 	return ctrl_result_done();
+}
+
+/* Look again at `wake_ns` (absolute; 0: none), and within `within_ns`
+ * (0: no bound): a little past a due time, so that it is at or before
+ * "now" then. */
+static ctrl_result look_again(run *r, int64_t wake_ns, int64_t within_ns)
+{
+	int64_t wait = -1;
+
+	if (wake_ns > 0)
+		wait = wake_ns - ss_clock_real(r->sc->o.clock) + 10 * SS_NS_PER_MS;
+	if (within_ns > 0 && (wait < 0 || wait > within_ns))
+		wait = within_ns;
+	if (wait < 0)
+		return ctrl_result_done();
+	return ctrl_result_requeue_after(wait > SS_NS_PER_MS ? wait : SS_NS_PER_MS);
+}
+
+/* Step 7's Ready: a create that failed now or before (until a Backup is
+ * created or the spec changes), else Suspended, else True. */
+static void decide_ready(run *r, bool spec_changed, int64_t next_ns)
+{
+	char when[SS_TIME_RFC3339_MAX];
+
+	r->ready = CTRL_CONDITION_FALSE;
+	if (r->failure != NULL) {
+		r->ready_reason = r->failure;
+		ss_strlcpy(r->message, r->failure_message, sizeof(r->message));
+	} else if (!r->created && app_sched_failure_stands(r->was_false ? r->was_reason
+									  : NULL,
+								       spec_changed)) {
+		r->ready_reason = r->was_reason;
+		ss_strlcpy(r->message, r->was_message, sizeof(r->message));
+	} else if (r->spec.suspend) {
+		r->ready_reason = "Suspended";
+		ss_strlcpy(r->message, "spec.suspend is true: no new runs start",
+			   sizeof(r->message));
+	} else {
+		r->ready = CTRL_CONDITION_TRUE;
+		r->ready_reason = "Scheduled";
+		if (next_ns > 0)
+			snprintf(r->message, sizeof(r->message), "next run at %s",
+				 ss_time_format(when, sizeof(when), next_ns));
+		else
+			ss_strlcpy(r->message, "no further runs", sizeof(r->message));
+	}
+}
+
+/* Steps 1-2: the schedule from the API, its spec and zone; a spec that
+ * cannot run is reported here (*res set, false returned). */
+static bool load(run *r, const ss_tz **tz, ss_tz **owned_tz, ctrl_result *res)
+{
+	json_t *cached = NULL;
+	const char *reason = NULL;
+	int rc;
+
+	*res = ctrl_result_done();
+	if (ctrl_store_get(&cached, r->sc->o.schedules, r->key) < 0 || cached == NULL ||
+	    ctrl_key_split(r->key, r->ns, sizeof(r->ns), r->name, sizeof(r->name)) < 0) {
+		json_decref(cached);
+		return false;
+	}
+	json_decref(cached);
+	rc = kube_get(&r->obj, r->sc->o.client, &app_backupschedules, r->ns, r->name);
+	if (rc == SS_ENOTFOUND || (rc == 0 && ctrl_meta(r->obj, "deletionTimestamp")))
+		return false;
+	if (rc < 0) {
+		*res = retry(r);
+		return false;
+	}
+	app_schedule_status_decode(&r->st, r->obj);
+	read_was(r);
+	if (app_schedule_spec_decode(&r->spec, r->obj, &reason) < 0) {
+		*res = not_ready(r, reason ? reason : "InvalidSpec", ss_error_last()->message);
+		return false;
+	}
+	if (zone_get(tz, owned_tz, r->sc, r->spec.time_zone) < 0) {
+		*res = not_ready(r, "InvalidTimeZone", ss_error_last()->message);
+		return false;
+	}
+	if (app_sched_never_runs(&r->spec.cron, *tz, r->now)) {
+		snprintf(r->message, sizeof(r->message),
+			 "spec.schedule \"%.64s\" never falls due (no such day, e.g. 30 "
+			 "February): no Backup would ever be made",
+			 r->spec.schedule);
+		*res = not_ready(r, APP_SCHED_REASON_NEVER_RUNS, r->message);
+		return false;
+	}
+	return true;
+}
+
+/* A schedule that cannot start a run now (`reason`, r->message): its
+ * due times wait or are missed (run_schedule), Ready is False, and it is
+ * looked at again in APP_SCHEDULE_RECHECK_SECONDS or at its next due
+ * time or deadline, whichever comes first. */
+static ctrl_result blocked(run *r, const char *reason, int64_t wake_ns)
+{
+	r->ready = CTRL_CONDITION_FALSE;
+	r->ready_reason = reason;
+	if (write_status(r) < 0)
+		return retry(r);
+	return look_again(r, wake_ns, APP_SCHEDULE_RECHECK_SECONDS * SS_NS_PER_SEC);
 }
 
 ctrl_result app_schedule_reconcile(void *payload, const char *key)
 {
 	app_schedule_ctrl *sc = payload;
 	run *r = calloc(1, sizeof(*r));
-	json_t *cached = NULL;
 	const char *reason = NULL;
 	const ss_tz *tz = NULL;
 	ss_tz *owned_tz = NULL;
+	app_sched_plan_in in;
 	ctrl_result res;
-	int64_t next_ns = 0;
+	int64_t wake_ns = 0;
 	bool busy = false;
-	int rc;
 
 	if (r == NULL) {
 		ss_error_set(SS_ENOMEM, "out of memory");
@@ -729,85 +996,49 @@ ctrl_result app_schedule_reconcile(void *payload, const char *key)
 	r->sc = sc;
 	r->key = key;
 	r->now = ss_clock_real(sc->o.clock);
-	/* 1 */
-	if (ctrl_store_get(&cached, sc->o.schedules, key) < 0 || cached == NULL ||
-	    ctrl_key_split(key, r->ns, sizeof(r->ns), r->name, sizeof(r->name)) < 0) {
-		json_decref(cached);
-		res = ctrl_result_done();
+	r->spec.starting_deadline_seconds = -1;
+	/* 1-2 */
+	if (!load(r, &tz, &owned_tz, &res))
 		goto done;
-	}
-	json_decref(cached);
-	rc = kube_get(&r->obj, sc->o.client, &app_backupschedules, r->ns, r->name);
-	if (rc == SS_ENOTFOUND || (rc == 0 && ctrl_meta(r->obj, "deletionTimestamp"))) {
-		res = ctrl_result_done();
-		goto done;
-	}
-	if (rc < 0) {
-		res = ctrl_result_error();
-		goto done;
-	}
-	app_schedule_status_decode(&r->st, r->obj);
-	/* 2 */
-	if (app_schedule_spec_decode(&r->spec, r->obj, &reason) < 0) {
-		res = not_ready(r, reason ? reason : "InvalidSpec",
-				ss_error_last()->message, false);
-		goto done;
-	}
-	if (zone_get(&tz, &owned_tz, sc, r->spec.time_zone) < 0) {
-		res = not_ready(r, "InvalidTimeZone", ss_error_last()->message, false);
-		goto done;
-	}
-	if (!r->spec.suspend && preflight(r, &reason) < 0) {
-		res = not_ready(r, reason, r->message, true);
-		goto done;
-	}
+	/* reason and r->message say why no run can start now: the plan
+	 * makes the due times wait or counts them missed */
+	if (!r->spec.suspend)
+		preflight(r, &reason);
 	/* 3 */
 	if (observe(r, &busy) < 0) {
-		res = ctrl_result_error();
+		res = retry(r);
 		goto done;
 	}
 	/* 4-5 */
-	if (run_schedule(r, tz, busy, &next_ns) < 0 || run_now(r) < 0) {
-		ss_log(SS_LOG_WARN, "creating a scheduled Backup failed",
-		       SS_LS("schedule", key), SS_LERR());
-		res = ctrl_result_error();
+	plan_input(&in, r, busy, reason);
+	if (run_schedule(r, tz, busy, reason, &wake_ns) < 0) {
+		/* Ready False BackupCreateFailed, the due time waiting */
+		decide_ready(r, in.spec_changed, 0);
+		write_status(r);
+		res = retry(r);
+		goto done;
+	}
+	if (reason != NULL) {
+		res = blocked(r, reason, wake_ns);
+		goto done;
+	}
+	if (run_now(r) < 0) {
+		decide_ready(r, in.spec_changed, r->st.next_schedule_ns);
+		write_status(r);
+		res = retry(r);
 		goto done;
 	}
 	/* 6 */
 	if (prune(r, tz) < 0)
-		ss_log(SS_LOG_WARN, "retention failed", SS_LS("schedule", key),
-		       SS_LERR());
+		ss_log(SS_LOG_WARN, "retention failed", SS_LS("schedule", key), SS_LERR());
 	/* 7 */
-	if (r->spec.suspend) {
-		r->ready = CTRL_CONDITION_FALSE;
-		r->ready_reason = "Suspended";
-		ss_strlcpy(r->message, "spec.suspend is true: no new runs start",
-			   sizeof(r->message));
-	} else {
-		r->ready = CTRL_CONDITION_TRUE;
-		r->ready_reason = "Scheduled";
-		if (next_ns > 0) {
-			char when[SS_TIME_RFC3339_MAX];
-
-			snprintf(r->message, sizeof(r->message), "next run at %s",
-				 ss_time_format(when, sizeof(when), next_ns));
-		} else {
-			ss_strlcpy(r->message, "no further runs", sizeof(r->message));
-		}
-	}
+	decide_ready(r, in.spec_changed, r->st.next_schedule_ns);
 	if (write_status(r) < 0) {
-		res = ctrl_result_error();
+		res = retry(r);
 		goto done;
 	}
-	/* 8: a little past the due time, so that it is at or before "now". */
-	if (next_ns > 0) {
-		int64_t wait = next_ns - ss_clock_real(sc->o.clock) + 10 * SS_NS_PER_MS;
-
-		res = ctrl_result_requeue_after(wait > SS_NS_PER_MS ? wait
-								    : SS_NS_PER_MS);
-	} else {
-		res = ctrl_result_done();
-	}
+	/* 8 */
+	res = look_again(r, wake_ns, 0);
 done:
 	ss_tz_free(owned_tz);
 	json_decref(r->would_prune);

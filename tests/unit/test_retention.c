@@ -721,9 +721,70 @@ static void test_not_restorable_is_failed(void **state)
 	json_decref(newer);
 }
 
+/* app_retention_is_own(): the schedule label alone never makes a Backup
+ * the schedule's (issue 15): its uid must be there too, in the uid label or
+ * an ownerReference; a schedule made again under the same name has another
+ * uid. */
+static void test_only_own_backups(void **state)
+{
+	static const char *const uid = "6f1c2a9e-0000-4000-8000-000000000001";
+	static const struct {
+		const char *metadata;
+		bool own;
+	} rows[] = {
+		/* made by the schedule: label + uid label */
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\","
+		  "\"snapstage.io/schedule-uid\":\"6f1c2a9e-0000-4000-8000-000000000001\"}}",
+		  true },
+		/* made by the schedule with backupDeletionPolicy Delete: owner */
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\"},"
+		  "\"ownerReferences\":[{\"apiVersion\":\"snapstage.io/v1alpha1\","
+		  "\"kind\":\"BackupSchedule\",\"name\":\"nightly\","
+		  "\"uid\":\"6f1c2a9e-0000-4000-8000-000000000001\"}]}",
+		  true },
+		/* merely the label: made by hand, by a copy, or by an older
+		 * snapstage */
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\"}}", false },
+		/* a former schedule of the same name */
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\","
+		  "\"snapstage.io/schedule-uid\":\"0b7e0000-0000-4000-8000-000000000002\"}}",
+		  false },
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\"},"
+		  "\"ownerReferences\":[{\"kind\":\"BackupSchedule\",\"name\":\"nightly\","
+		  "\"uid\":\"0b7e0000-0000-4000-8000-000000000002\"}]}",
+		  false },
+		/* the uid, but another schedule's label */
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"hourly\","
+		  "\"snapstage.io/schedule-uid\":\"6f1c2a9e-0000-4000-8000-000000000001\"}}",
+		  false },
+		/* the uid without the label */
+		{ "{\"labels\":{\"snapstage.io/schedule-uid\":"
+		  "\"6f1c2a9e-0000-4000-8000-000000000001\"}}",
+		  false },
+		{ "{}", false },
+		{ "{\"labels\":[]}", false },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		json_t *b = json_pack("{s:o}", "metadata",
+				      json_loads(rows[i].metadata, 0, NULL));
+
+		assert_non_null(b);
+		if (app_retention_is_own(b, "nightly", uid) != rows[i].own)
+			fail_msg("row %zu (%s): want %s", i, rows[i].metadata,
+				 rows[i].own ? "own" : "foreign");
+		assert_false(app_retention_is_own(b, "nightly", ""));
+		assert_false(app_retention_is_own(b, NULL, uid));
+		json_decref(b);
+	}
+	assert_false(app_retention_is_own(NULL, "nightly", uid));
+}
+
 int main(void)
 {
-	static struct CMUnitTest tests[N_CASES + 6];
+	static struct CMUnitTest tests[N_CASES + 7];
 	size_t n = 0;
 
 	for (size_t i = 0; i < N_CASES; i++) {
@@ -738,5 +799,6 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_invalid_input);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_huge_max_age);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_not_restorable_is_failed);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_only_own_backups);
 	return _cmocka_run_group_tests("retention", tests, n, NULL, NULL);
 }

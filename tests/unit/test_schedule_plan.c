@@ -3,8 +3,10 @@
  * as a table (new schedule, due, missed with and without
  * startingDeadlineSeconds, skipped while busy, suspended, spec changed,
  * once, never due, a DST gap in Europe/Berlin, the missed-count bound),
- * the run-now token rule and names, and what a Restore holds for
- * retention.
+ * the run-now token rule and names (the whole token; names that no
+ * longer collide), what a due time that cannot run does and the cause its
+ * miss is counted with (issue 15), NeverRuns, the retry bound, server
+ * messages cleaned, and what a Restore holds for retention.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -163,7 +165,9 @@ static void test_missed_bound(void **state)
 
 static void test_run_now(void **state)
 {
-	char a[16], a2[16], b[16];
+	char a[APP_SCHED_RUN_NOW_SUFFIX_BUF], a2[APP_SCHED_RUN_NOW_SUFFIX_BUF];
+	char b[APP_SCHED_RUN_NOW_SUFFIX_BUF], a_2[APP_SCHED_RUN_NOW_SUFFIX_BUF];
+	char longest[APP_SCHED_RUN_NOW_TOKEN_MAX + 2];
 
 	(void)state;
 	assert_false(app_sched_run_now_wanted(NULL, NULL));
@@ -172,13 +176,263 @@ static void test_run_now(void **state)
 	assert_true(app_sched_run_now_wanted("A", NULL));
 	assert_false(app_sched_run_now_wanted("A", "A"));
 	assert_true(app_sched_run_now_wanted("B", "A"));
-	app_sched_run_now_suffix(a, "A");
-	app_sched_run_now_suffix(a2, "A");
-	app_sched_run_now_suffix(b, "B");
+	/* the whole token, however long (up to the bound), byte for byte */
+	memset(longest, 'x', APP_SCHED_RUN_NOW_TOKEN_MAX);
+	longest[APP_SCHED_RUN_NOW_TOKEN_MAX] = '\0';
+	assert_true(app_sched_run_now_wanted(longest, NULL));
+	assert_false(app_sched_run_now_wanted(longest, longest));
+	longest[APP_SCHED_RUN_NOW_TOKEN_MAX - 1] = 'y';
+	{
+		char prev[APP_SCHED_RUN_NOW_TOKEN_MAX + 1];
+
+		memset(prev, 'x', APP_SCHED_RUN_NOW_TOKEN_MAX);
+		prev[APP_SCHED_RUN_NOW_TOKEN_MAX] = '\0';
+		assert_true(app_sched_run_now_wanted(longest, prev));
+	}
+	/* longer than the bound: asks for nothing (refused, never recorded) */
+	longest[APP_SCHED_RUN_NOW_TOKEN_MAX] = 'z';
+	longest[APP_SCHED_RUN_NOW_TOKEN_MAX + 1] = '\0';
+	assert_false(app_sched_run_now_wanted(longest, NULL));
+
+	app_sched_run_now_suffix(a, "A", 1);
+	app_sched_run_now_suffix(a2, "A", 1);
+	app_sched_run_now_suffix(b, "B", 1);
+	app_sched_run_now_suffix(a_2, "A", 2);
 	assert_string_equal(a, a2);
 	assert_string_not_equal(a, b);
-	assert_int_equal(strlen(a), 12);
+	assert_string_not_equal(a, a_2); /* the next name of the sequence */
+	assert_int_equal(strlen(a), 14);
 	assert_memory_equal(a, "now-", 4);
+}
+
+/* Tokens whose 32-bit FNV-1a hashes are equal, which made one Backup name
+ * for two run-now requests (issue 15, point 4): their names now differ. */
+static void test_run_now_names_do_not_collide(void **state)
+{
+	static const char *const pairs[][2] = {
+		{ "costarring", "liquid" },
+		{ "declinate", "macallums" },
+		{ "altarage", "zinke" },
+		{ "altarages", "zinkes" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		char x[APP_SCHED_RUN_NOW_SUFFIX_BUF], y[APP_SCHED_RUN_NOW_SUFFIX_BUF];
+
+		app_sched_run_now_suffix(x, pairs[i][0], 1);
+		app_sched_run_now_suffix(y, pairs[i][1], 1);
+		if (strcmp(x, y) == 0)
+			fail_msg("%s and %s both name %s", pairs[i][0], pairs[i][1], x);
+	}
+}
+
+/* What the plan does when a due time cannot run at once, and the cause a
+ * miss is counted with (issue 15, point 3). */
+typedef struct {
+	const char *what;
+	const char *cron;
+	const char *last;
+	const char *next_before; /* status.nextScheduleTime; NULL: 0 */
+	const char *now;
+	int64_t deadline;
+	bool spec_changed, busy;
+	const char *blocked, *was_not_ready;
+	/* expected */
+	app_sched_action action;
+	const char *scheduled; /* NULL: not checked */
+	const char *cursor;
+	int64_t missed;
+	const char *cause; /* NULL: none */
+	const char *next;
+	const char *wake;
+} cause_case;
+
+static const cause_case cause_cases[] = {
+	{ "blocked within the deadline: waits, cursor stays", "0 * * * *",
+	  "2025-06-01T10:00:00Z", NULL, "2025-06-01T11:00:05Z", 60, false, false,
+	  "TargetNotFound", NULL, APP_SCHED_WAIT, "2025-06-01T11:00:00Z",
+	  "2025-06-01T10:00:00Z", 0, NULL, "2025-06-01T11:00:00Z",
+	  "2025-06-01T11:01:00.010Z" },
+	{ "blocked past the deadline: missed for the blocker", "0 * * * *",
+	  "2025-06-01T10:00:00Z", NULL, "2025-06-01T11:01:05Z", 60, false, false,
+	  "TargetNotFound", NULL, APP_SCHED_MISS, "2025-06-01T11:00:00Z",
+	  "2025-06-01T11:00:00Z", 0, "TargetNotFound", "2025-06-01T12:00:00Z",
+	  "2025-06-01T12:00:00Z" },
+	{ "blocked, no deadline: the older one missed for the blocker, the "
+	  "latest waits",
+	  "0 * * * *", "2025-06-01T10:00:00Z", NULL, "2025-06-01T12:00:05Z", -1, false,
+	  false, "SecretNotFound", NULL, APP_SCHED_WAIT, "2025-06-01T12:00:00Z",
+	  "2025-06-01T11:00:00Z", 1, "SecretNotFound", "2025-06-01T12:00:00Z",
+	  "2025-06-01T13:00:00Z" },
+	{ "the blocker gone within the deadline: runs late", "0 * * * *",
+	  "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z", "2025-06-01T11:00:40Z", 60,
+	  false, false, NULL, "TargetNotFound", APP_SCHED_RUN, "2025-06-01T11:00:00Z",
+	  "2025-06-01T11:00:00Z", 0, NULL, "2025-06-01T12:00:00Z",
+	  "2025-06-01T12:00:00Z" },
+	{ "the blocker gone past the deadline: missed for it, not 'controller "
+	  "down'",
+	  "0 * * * *", "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z",
+	  "2025-06-01T11:05:00Z", 60, false, false, NULL, "TargetNotFound",
+	  APP_SCHED_MISS, "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0,
+	  "TargetNotFound", "2025-06-01T12:00:00Z", "2025-06-01T12:00:00Z" },
+	{ "a create that failed, retried within the deadline: runs", "0 * * * *",
+	  "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z", "2025-06-01T11:00:30Z", 60,
+	  false, false, NULL, "BackupCreateFailed", APP_SCHED_RUN,
+	  "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0, NULL,
+	  "2025-06-01T12:00:00Z", "2025-06-01T12:00:00Z" },
+	{ "a create that kept failing past the deadline: missed for it",
+	  "0 * * * *", "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z",
+	  "2025-06-01T11:02:00Z", 60, false, false, NULL, "BackupCreateFailed",
+	  APP_SCHED_MISS, "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0,
+	  "BackupCreateFailed", "2025-06-01T12:00:00Z", "2025-06-01T12:00:00Z" },
+	{ "nobody there in time: NotHandledInTime", "0 * * * *",
+	  "2025-06-01T09:00:00Z", NULL, "2025-06-01T11:02:00Z", 60, false, false, NULL,
+	  NULL, APP_SCHED_MISS, "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 1,
+	  APP_SCHED_CAUSE_LATE, "2025-06-01T12:00:00Z", "2025-06-01T12:00:00Z" },
+	{ "spec changed after the old due time came: it runs", "30 * * * *",
+	  "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z", "2025-06-01T11:00:20Z", 60,
+	  true, false, NULL, NULL, APP_SCHED_RUN, "2025-06-01T11:00:00Z",
+	  "2025-06-01T11:00:00Z", 0, NULL, "2025-06-01T11:30:00Z",
+	  "2025-06-01T11:30:00Z" },
+	{ "spec changed, the old due time past its deadline: missed, counted",
+	  "0 * * * *", "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z",
+	  "2025-06-01T11:03:00Z", 60, true, false, NULL, NULL, APP_SCHED_MISS,
+	  "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0, APP_SCHED_CAUSE_LATE,
+	  "2025-06-01T12:00:00Z", "2025-06-01T12:00:00Z" },
+	{ "spec changed, the old due time come, blocked: missed for the blocker",
+	  "0 * * * *", "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z",
+	  "2025-06-01T11:00:20Z", 60, true, false, "TargetNotFound", NULL,
+	  APP_SCHED_MISS, "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0,
+	  "TargetNotFound", "2025-06-01T12:00:00Z", "2025-06-01T12:00:00Z" },
+	{ "spec changed, the old due time come, busy: skipped", "0 * * * *",
+	  "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z", "2025-06-01T11:00:20Z", -1,
+	  true, true, NULL, NULL, APP_SCHED_SKIP, "2025-06-01T11:00:00Z",
+	  "2025-06-01T11:00:00Z", 0, NULL, "2025-06-01T12:00:00Z",
+	  "2025-06-01T12:00:00Z" },
+	{ "spec changed before the old due time: the new one's passed over",
+	  "30 * * * *", "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z",
+	  "2025-06-01T10:45:00Z", -1, true, false, NULL, NULL, APP_SCHED_NOTHING, NULL,
+	  "2025-06-01T10:30:00Z", 0, NULL, "2025-06-01T11:30:00Z",
+	  "2025-06-01T11:30:00Z" },
+	{ "once, blocked: waits", "once", NULL, NULL, "2025-06-01T09:00:05Z", -1, false,
+	  false, "TargetNotFound", NULL, APP_SCHED_WAIT, "2025-06-01T09:00:00Z", NULL,
+	  0, NULL, NULL, NULL },
+};
+
+static void test_causes(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cause_cases) / sizeof(cause_cases[0]); i++) {
+		const cause_case *cc = &cause_cases[i];
+		app_sched_plan_in in;
+		app_sched_plan_out out;
+		app_cron c;
+		ss_tz *tz = NULL;
+		bool cause_ok;
+
+		assert_int_equal(app_cron_parse(&c, cc->cron, "ns/name"), 0);
+		assert_int_equal(ss_tz_load(&tz, "UTC"), 0);
+		memset(&in, 0, sizeof(in));
+		in.now_ns = at(cc->now);
+		in.creation_ns = at("2025-06-01T09:00:00Z");
+		in.last_schedule_ns = at(cc->last);
+		in.next_schedule_ns = at(cc->next_before);
+		in.starting_deadline_seconds = cc->deadline;
+		in.spec_changed = cc->spec_changed;
+		in.busy = cc->busy;
+		in.blocked = cc->blocked;
+		in.was_not_ready = cc->was_not_ready;
+		assert_int_equal(app_sched_plan(&out, &c, tz, &in), 0);
+		cause_ok = cc->cause ? out.miss_cause && !strcmp(out.miss_cause, cc->cause)
+				     : out.miss_cause == NULL;
+		if (out.action != cc->action || out.missed != cc->missed || !cause_ok ||
+		    out.last_schedule_ns != at(cc->cursor) || out.next_ns != at(cc->next) ||
+		    out.wake_ns != at(cc->wake) ||
+		    (cc->scheduled && out.scheduled_ns != at(cc->scheduled)))
+			fail_msg("%s: action %d missed %lld cause %s cursor %lld next %lld "
+				 "wake %lld scheduled %lld",
+				 cc->what, (int)out.action, (long long)out.missed,
+				 out.miss_cause ? out.miss_cause : "(none)",
+				 (long long)out.last_schedule_ns, (long long)out.next_ns,
+				 (long long)out.wake_ns, (long long)out.scheduled_ns);
+		ss_tz_free(tz);
+	}
+}
+
+/* "0 0 30 2 *" never falls due: NeverRuns (issue 15, point 2). */
+static void test_never_runs(void **state)
+{
+	static const struct {
+		const char *cron;
+		bool never;
+	} rows[] = {
+		{ "0 0 30 2 *", true },	 { "0 0 31 4 *", true },
+		{ "0 0 31 2,4,6,9,11 *", true },
+		{ "0 0 29 2 *", false }, /* leap days */
+		{ "0 0 30 2 1", false }, /* either day field: Mondays in February */
+		{ "* * * * *", false },	 { "once", false },
+	};
+	ss_tz *tz = NULL;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(ss_tz_load(&tz, "Europe/Berlin"), 0);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		app_cron c;
+
+		assert_int_equal(app_cron_parse(&c, rows[i].cron, "x"), 0);
+		if (app_sched_never_runs(&c, tz, at("2025-06-01T00:00:00Z")) != rows[i].never)
+			fail_msg("%s: never_runs should be %d", rows[i].cron, rows[i].never);
+	}
+	assert_false(app_sched_never_runs(NULL, tz, 0));
+	ss_tz_free(tz);
+}
+
+static void test_reasons_and_bounds(void **state)
+{
+	(void)state;
+	assert_non_null(strstr(app_sched_cause_text("TargetNotFound"), "not ready"));
+	assert_non_null(strstr(app_sched_cause_text(APP_SCHED_CAUSE_LATE), "in time"));
+	assert_non_null(strstr(app_sched_cause_text(APP_SCHED_REASON_REJECTED), "refused"));
+	assert_non_null(app_sched_cause_text(NULL));
+	/* a failed create stands until a spec change (or a Backup is made) */
+	assert_true(app_sched_failure_stands(APP_SCHED_REASON_REJECTED, false));
+	assert_true(app_sched_failure_stands(APP_SCHED_REASON_CREATE_FAILED, false));
+	assert_false(app_sched_failure_stands(APP_SCHED_REASON_REJECTED, true));
+	assert_false(app_sched_failure_stands("TargetNotFound", false));
+	assert_false(app_sched_failure_stands(NULL, false));
+	/* retries well within startingDeadlineSeconds, and never 1000 s apart */
+	assert_true(app_sched_retry_cap_ns(-1) == 60 * SS_NS_PER_SEC);
+	assert_true(app_sched_retry_cap_ns(3600) == 60 * SS_NS_PER_SEC);
+	assert_true(app_sched_retry_cap_ns(200) == 50 * SS_NS_PER_SEC);
+	assert_true(app_sched_retry_cap_ns(10) == 2500 * SS_NS_PER_MS);
+	assert_true(app_sched_retry_cap_ns(0) == SS_NS_PER_SEC);
+}
+
+static void test_clean_message(void **state)
+{
+	char out[16], big[APP_SCHED_MESSAGE_MAX];
+	char text[2000];
+
+	(void)state;
+	assert_string_equal(app_sched_clean_message(out, sizeof(out), "a\nb\tc\x7f"),
+			    "a b c ");
+	assert_string_equal(app_sched_clean_message(out, sizeof(out), NULL), "");
+	/* cut on a character boundary: "é" is 2 bytes */
+	assert_string_equal(app_sched_clean_message(out, 8, "abc\xc3\xa9xyz"), "abc...");
+	assert_string_equal(app_sched_clean_message(out, 8, "abcd\xc3\xa9xyz"),
+			    "abcd...");
+	assert_string_equal(app_sched_clean_message(out, 7, "abcdefg"), "abc...");
+	assert_string_equal(app_sched_clean_message(out, 8, "abcdefg"), "abcdefg");
+	memset(text, 'm', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	app_sched_clean_message(big, sizeof(big), text);
+	assert_int_equal(strlen(big), APP_SCHED_MESSAGE_MAX - 1);
+	assert_string_equal(big + APP_SCHED_MESSAGE_MAX - 4, "...");
 }
 
 /* Restores as JSON: which of a schedule's Backups each one holds. */
@@ -243,6 +497,11 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_missed_bound),
 		cmocka_unit_test(test_run_now),
+		cmocka_unit_test(test_run_now_names_do_not_collide),
+		cmocka_unit_test(test_causes),
+		cmocka_unit_test(test_never_runs),
+		cmocka_unit_test(test_reasons_and_bounds),
+		cmocka_unit_test(test_clean_message),
 		cmocka_unit_test(test_restore_hold),
 	};
 
