@@ -7,6 +7,7 @@
  */
 #include "app/inplace_plan.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "app/restore_plan.h"
@@ -154,6 +155,42 @@ done:
 	json_decref(spec);
 	json_decref(pvc);
 	return rc == 0 ? 0 : ss_error_set(rc, "out of memory");
+}
+
+/* How replication wired by the Restore protects itself (mariadb.h). */
+static const char *replication_tls(app_tls_mode tls)
+{
+	switch (tls) {
+	case APP_TLS_REQUIRED: return "over TLS, unverified (tls.mode Required)";
+	case APP_TLS_VERIFY_CA:
+		return "over TLS, the primary's certificate checked against the "
+		       "servers' own CA (tls.mode VerifyCA)";
+	case APP_TLS_VERIFY_IDENTITY:
+		return "over TLS, the primary's certificate and address checked "
+		       "against the servers' own CA (tls.mode VerifyIdentity)";
+	case APP_TLS_PREFERRED: return "without TLS (tls.mode Preferred)";
+	case APP_TLS_DISABLED: break;
+	}
+	return "without TLS (tls.mode Disabled)";
+}
+
+void app_inplace_configuring_message(char *buf, size_t cap, const char *sts, int primary,
+				     int replicas, const char *gtid, app_tls_mode tls)
+{
+	bool have = gtid != NULL && gtid[0] != '\0';
+
+	if (replicas <= 1 && have)
+		snprintf(buf, cap, "opening %s-%d, the only member, as the primary; its binary "
+			 "log starts at the Backup's GTID position %s", sts, primary, gtid);
+	else if (replicas <= 1)
+		snprintf(buf, cap, "opening %s-%d, the only member, as the primary; the "
+			 "Backup recorded no GTID position, so its binary log starts "
+			 "empty", sts, primary);
+	else
+		snprintf(buf, cap, "making %s-%d the primary and the other %d member%s its "
+			 "replicas from GTID %s, replicating %s", sts, primary, replicas - 1,
+			 replicas == 2 ? "" : "s", have ? gtid : "(none recorded)",
+			 replication_tls(tls));
 }
 
 bool app_inplace_is_configured(const app_restore_status *st, int o)

@@ -93,4 +93,13 @@ int app_inplace_reattach_claim(json_t **out, const app_inplace_volume *v, const 
 /* Whether ordinal `o` is in st->configured. */
 bool app_inplace_is_configured(const app_restore_status *st, int o);
 
+/* What step ConfiguringReplication is about to do, in words, into buf:
+ * the primary (ordinal `primary` of StatefulSet `sts`) with `replicas`
+ * members in all, the GTID position its binary log starts at (NULL or ""
+ * when the source recorded none) and, with replicas, the TLS mode their
+ * replication uses. A one-member set has no replicas and is never said to
+ * have any. */
+void app_inplace_configuring_message(char *buf, size_t cap, const char *sts, int primary,
+				     int replicas, const char *gtid, app_tls_mode tls);
+
 #endif

@@ -1659,18 +1659,80 @@ int app_db_replication_start(app_db *db)
 	return run(&db->c, "START SLAVE", SLAVE_ADMIN);
 }
 
+int app_db_server_ca(char *path, size_t cap, bool *is_dir, app_db *db)
+{
+	static const char sql[] = "SELECT @@GLOBAL.ssl_ca, @@GLOBAL.ssl_capath";
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW row;
+	int rc;
+
+	path[0] = '\0';
+	*is_dir = false;
+	if ((rc = query(&res, &db->c, sql, NULL)) < 0)
+		return rc;
+	row = mysql_fetch_row(res);
+	if (row && row[0] && row[0][0])
+		rc = copy_field(path, cap, row[0], false, &db->c, "@@ssl_ca");
+	else if (row && row[1] && row[1][0]) {
+		*is_dir = true;
+		rc = copy_field(path, cap, row[1], false, &db->c, "@@ssl_capath");
+	}
+	mysql_free_result(res);
+	return rc;
+}
+
+/* The TLS options of CHANGE MASTER for `src->tls_mode` into dst: MASTER_SSL
+ * from Required up, the CA (a path on the replica's host: src->ca_path, or
+ * the server's own ssl_ca / ssl_capath) when verifying, the host name check
+ * for VerifyIdentity. Every option is written, so nothing of an earlier
+ * set-up carries over. Fails before any change when a verifying mode finds
+ * no CA to verify with. */
+static int tls_clause(char *dst, size_t cap, app_db *db, const app_db_replication_source *src)
+{
+	char path[LITERAL_MAX + 1], lit[2 * LITERAL_MAX + 3];
+	bool verify = src->tls_mode >= APP_TLS_VERIFY_CA, is_dir = false;
+	int rc;
+
+	if (src->tls_mode < APP_TLS_REQUIRED) {
+		snprintf(dst, cap, ", MASTER_SSL = 0, MASTER_SSL_CA = '', "
+				   "MASTER_SSL_CAPATH = '', MASTER_SSL_VERIFY_SERVER_CERT = 0");
+		return 0;
+	}
+	path[0] = '\0';
+	if (verify && src->ca_path)
+		ss_strlcpy(path, src->ca_path, sizeof(path));
+	else if (verify && (rc = app_db_server_ca(path, sizeof(path), &is_dir, db)) < 0)
+		return rc;
+	if (verify && !path[0])
+		return ss_error_set(SS_EINVALID,
+				    "%s: tls.mode %s: the server has no ssl_ca or ssl_capath, "
+				    "so its replication could not verify the primary's "
+				    "certificate: configure ssl_ca on the servers, or use "
+				    "tls.mode Required",
+				    db->c.where, app_tls_mode_name(src->tls_mode));
+	if ((rc = literal(lit, sizeof(lit), &db->c, path, "the CA path")) < 0)
+		return rc;
+	snprintf(dst, cap,
+		 ", MASTER_SSL = 1, MASTER_SSL_CA = %s, MASTER_SSL_CAPATH = %s, "
+		 "MASTER_SSL_VERIFY_SERVER_CERT = %d",
+		 is_dir ? "''" : lit, is_dir ? lit : "''",
+		 src->tls_mode == APP_TLS_VERIFY_IDENTITY);
+	return 0;
+}
+
 int app_db_restore_as_replica(app_db *db, const app_db_replication_source *src,
 			      const char *gtid_pos)
 {
 	char lit[2 * LITERAL_MAX + 3], sql[SQL_MAX + sizeof(lit)];
-	char h[sizeof(lit)], u[sizeof(lit)], p[sizeof(lit)],
-		change[SQL_MAX + 3 * sizeof(lit)];
+	char h[sizeof(lit)], u[sizeof(lit)], p[sizeof(lit)], tls[SQL_MAX + 2 * sizeof(lit)],
+		change[2 * SQL_MAX + 4 * sizeof(lit) + sizeof(tls)];
 	int rc;
 
 	if ((rc = literal(lit, sizeof(lit), &db->c, gtid_pos ? gtid_pos : "",
 			  "the GTID position")) < 0 ||
 	    (rc = literal(h, sizeof(h), &db->c, src->host, "the primary's host")) < 0 ||
 	    (rc = literal(u, sizeof(u), &db->c, src->user, "the replication user")) < 0 ||
+	    (rc = tls_clause(tls, sizeof(tls), db, src)) < 0 ||
 	    (rc = literal(p, sizeof(p), &db->c, src->password,
 			  "the replication password")) < 0)
 		goto done;
@@ -1678,8 +1740,8 @@ int app_db_restore_as_replica(app_db *db, const app_db_replication_source *src,
 	snprintf(change, sizeof(change),
 		 "CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %d, MASTER_USER = %s, "
 		 "MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos, "
-		 "MASTER_CONNECT_RETRY = 5",
-		 h, src->port, u, p);
+		 "MASTER_CONNECT_RETRY = 5%s",
+		 h, src->port, u, p, tls);
 	if ((rc = app_db_set_read_only(db, true)) < 0 ||
 	    (rc = run(&db->c, "STOP ALL SLAVES", SLAVE_ADMIN)) < 0 ||
 	    (rc = run(&db->c, "RESET SLAVE ALL", SLAVE_ADMIN)) < 0 ||

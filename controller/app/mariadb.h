@@ -406,13 +406,29 @@ int app_db_kill_connection(app_db *db, int64_t connection_id, const char *marker
 
 /* ---- after an in-place restore ------------------------------------------ */
 
-/* Where a restored replica replicates from. */
+/* Where a restored replica replicates from, and how: the Restore's TLS
+ * mode applies to replication too. Disabled and Preferred: MASTER_SSL = 0
+ * (Preferred cannot be said to MariaDB: its replica fails on a primary
+ * without TLS once MASTER_SSL = 1). Required: MASTER_SSL = 1, encrypted but
+ * unverified. VerifyCA: also MASTER_SSL_CA, so the replica checks the
+ * primary's certificate chain; VerifyIdentity: also
+ * MASTER_SSL_VERIFY_SERVER_CERT = 1, so it checks the certificate names
+ * `host` (a Pod IP, as for snapstage's own connections). MariaDB reads the
+ * CA from a file on the replica's host, which snapstage cannot write: it is
+ * `ca_path`, or when NULL the server's own ssl_ca (else ssl_capath). */
 typedef struct {
 	const char *host; /* the primary's Pod IP */
 	int port;
 	const char *user;     /* the replication account */
 	const char *password; /* never logged; wiped from the statement after use */
+	app_tls_mode tls_mode;
+	const char *ca_path; /* a CA file on the replica's host; NULL: its ssl_ca */
 } app_db_replication_source;
+
+/* The CA the server itself is configured with: @@ssl_ca into path, or when
+ * that is empty @@ssl_capath (*is_dir true); "" when it has neither. 0, or
+ * SS_ETOOLARGE / a query error. */
+int app_db_server_ca(char *path, size_t cap, bool *is_dir, app_db *db);
 
 /* Makes a server restored from a Backup ready to be the primary: it stops
  * and forgets any replication its data inherited (STOP ALL SLAVES, RESET
@@ -429,7 +445,9 @@ int app_db_restore_as_primary(app_db *db, const char *gtid_pos);
 
 /* Makes a restored server a replica of `src` from `gtid_pos`, stopped:
  * read_only 1, STOP ALL SLAVES, RESET SLAVE ALL, SET GLOBAL gtid_slave_pos,
- * CHANGE MASTER TO ... MASTER_USE_GTID = slave_pos. It does not START
+ * CHANGE MASTER TO ... MASTER_USE_GTID = slave_pos with the TLS options of
+ * src->tls_mode (a verifying mode without a CA path fails with SS_EINVALID
+ * before anything changes). It does not START
  * SLAVE: the caller records the member as configured, then starts it
  * (app_db_replication_start), so a restart never rewinds a replica that has
  * applied events. Errors name the statement, never the password. */

@@ -679,6 +679,7 @@ static int claims_present(ctrl_result *res, run *r)
 static ctrl_result scaling_up(run *r, app_plan_candidates *m)
 {
 	ctrl_result res;
+	char msg[1024];
 	size_t i, ready = 0;
 	int rc;
 
@@ -694,10 +695,10 @@ static ctrl_result scaling_up(run *r, app_plan_candidates *m)
 				    r->st.original_replicas, sts_name(r), ready);
 		return app_restore_wait(r);
 	}
-	if (enter_step(r, APP_STEP_CONFIGURING_REPLICATION,
-		       "making %s-%d the primary and the others its replicas from GTID %s",
-		       sts_name(r), r->st.primary_ordinal,
-		       r->st.gtid_position ? r->st.gtid_position : "(none)") < 0)
+	app_inplace_configuring_message(msg, sizeof(msg), sts_name(r), r->st.primary_ordinal,
+					r->st.original_replicas, r->st.gtid_position,
+					r->spec.connection.tls_mode);
+	if (enter_step(r, APP_STEP_CONFIGURING_REPLICATION, "%s", msg) < 0)
 		return ctrl_result_error();
 	return ctrl_result_requeue_after(0);
 }
@@ -764,8 +765,11 @@ static int configure_replication(run *r, const app_plan_candidates *m)
 	if (rc == 0)
 		rc = configure_member(r, primary, &cred, NULL);
 	for (i = 0; rc == 0 && i < m->n; i++) {
+		/* The Restore's TLS mode for replication too; the replica
+		 * verifies with its server's own CA file (mariadb.h). */
 		app_db_replication_source src = { primary->ip, primary->port, repl.user,
-						  repl.password };
+						  repl.password, r->spec.connection.tls_mode,
+						  NULL };
 
 		if (&m->c[i] == primary || m->c[i].ordinal >= r->st.original_replicas)
 			continue;

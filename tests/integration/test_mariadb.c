@@ -77,6 +77,8 @@ typedef struct {
 	char repl_password[VALUE_MAX];
 	char *ca_pem;
 	char *other_ca_pem;
+	char ca_file[VALUE_MAX]; /* the CA files' paths, for MASTER_SSL_CA */
+	char other_ca_file[VALUE_MAX];
 	pid_t primary_pid; /* the mariadbd processes, for SIGSTOP */
 	pid_t replica_pid;
 } servers;
@@ -197,6 +199,8 @@ static int load_env(void)
 	free(pw);
 	sv.ca_pem = slurp(cafile[0], false);
 	sv.other_ca_pem = slurp(cafile[1], false);
+	snprintf(sv.ca_file, sizeof(sv.ca_file), "%s", cafile[0]);
+	snprintf(sv.other_ca_file, sizeof(sv.other_ca_file), "%s", cafile[1]);
 	sv.primary_pid = server_pid(dir, "primary");
 	sv.replica_pid = server_pid(dir, "replica");
 	return sv.ca_pem && sv.other_ca_pem && sv.primary_pid > 0 && sv.replica_pid > 0
@@ -1524,9 +1528,10 @@ static void test_restore_roles(void **state)
 	app_db_target tw = target(sv.replica_host, sv.replica_port, sv.weak_user,
 				  sv.weak_password, APP_TLS_PREFERRED, NULL);
 	app_db_replication_source src = { sv.primary_host, sv.primary_port, sv.repl_user,
-					  sv.repl_password };
+					  sv.repl_password, APP_TLS_DISABLED, NULL };
 	const char secret[] = "pw-in-no-message-7f3a";
-	app_db_replication_source bad = { sv.primary_alias, -1, sv.repl_user, secret };
+	app_db_replication_source bad = { sv.primary_alias, -1, sv.repl_user, secret,
+					  APP_TLS_DISABLED, NULL };
 	app_db *db = NULL, *weak = NULL;
 	char pos[4096];
 	long rows;
@@ -1581,6 +1586,156 @@ static void test_restore_roles(void **state)
 
 	sql(root_replica, "SET GLOBAL read_only = 0"); /* as the fixture made it */
 	db_close(weak);
+	db_close(db);
+}
+
+/* Column `name` of SHOW SLAVE STATUS on the replica (static storage). */
+static const char *slave_status(const char *name)
+{
+	static char out[1024];
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	MYSQL_FIELD *f;
+	unsigned int i, n;
+
+	out[0] = '\0';
+	if (mysql_query(root_replica, "SHOW SLAVE STATUS") != 0 ||
+	    !(res = mysql_store_result(root_replica))) {
+		print_error("SHOW SLAVE STATUS: %s\n", mysql_error(root_replica));
+		fail();
+		return out;
+	}
+	row = mysql_fetch_row(res);
+	n = mysql_num_fields(res);
+	f = mysql_fetch_fields(res);
+	for (i = 0; row && i < n; i++)
+		if (!strcmp(f[i].name, name))
+			snprintf(out, sizeof(out), "%s", row[i] ? row[i] : "");
+	mysql_free_result(res);
+	return out;
+}
+
+/* The primary's count of TLS handshakes it accepted. */
+static long ssl_accepts(void)
+{
+	return strtol(value(root_primary, "SELECT VARIABLE_VALUE FROM "
+					  "information_schema.GLOBAL_STATUS WHERE "
+					  "VARIABLE_NAME = 'SSL_ACCEPTS'"),
+		      NULL, 10);
+}
+
+/* Re-points the replica at `src` from where it stands and starts it; true
+ * once its IO thread runs and it has caught up, false when the IO thread
+ * reports an error instead (its text in *why, static) within 15 s. */
+static bool replicate_via(app_db *db, const app_db_replication_source *src,
+			  const char **why)
+{
+	char pos[4096];
+	int i;
+
+	snprintf(pos, sizeof(pos), "%s", value(root_replica, "SELECT @@gtid_current_pos"));
+	CHECK(app_db_restore_as_replica(db, src, pos));
+	CHECK(app_db_replication_start(db));
+	for (i = 0; i < 150; i++) {
+		if (!strcmp(slave_status("Slave_IO_Running"), "Yes")) {
+			wait_replica_caught_up(10);
+			return true;
+		}
+		if (strcmp(slave_status("Last_IO_Errno"), "0") != 0) {
+			*why = slave_status("Last_IO_Error");
+			return false;
+		}
+		sleep_ms(100);
+	}
+	*why = "neither running nor failed after 15 s";
+	return false;
+}
+
+/* Replication wired by a Restore uses the Restore's TLS mode (issue 15,
+ * point 8): Required encrypts (MASTER_SSL=1; the primary counts the TLS
+ * handshake), VerifyCA checks the chain against a CA file on the replica's
+ * host (a CA that did not sign the primary's certificate stops the IO
+ * thread), VerifyIdentity also the name (the primary's alias, not in its
+ * certificate, stops it). Preferred and Disabled say MASTER_SSL=0, also
+ * after a TLS set-up. A verifying mode with no CA path on a server without
+ * ssl_ca fails before anything changes. The server's own CA is read from
+ * @@ssl_ca (the primary has one). */
+static void test_restore_replica_tls(void **state)
+{
+	app_db_target t = target(sv.replica_host, sv.replica_port, "root",
+				 sv.root_password, APP_TLS_PREFERRED, NULL);
+	app_db_target tp = target(sv.primary_host, sv.primary_port, "root",
+				  sv.root_password, APP_TLS_REQUIRED, NULL);
+	app_db_replication_source src = { sv.primary_host, sv.primary_port,
+					  sv.repl_user,	       sv.repl_password,
+					  APP_TLS_REQUIRED,    NULL };
+	app_db *db = NULL, *primary = NULL;
+	const char *why = "";
+	char path[512];
+	bool is_dir = true;
+	long before;
+
+	(void)state;
+	wait_replica_caught_up(10);
+	CHECK(db_connect(&db, &t));
+	CHECK(db_connect(&primary, &tp));
+
+	/* The CA a server is configured with. */
+	CHECK(app_db_server_ca(path, sizeof(path), &is_dir, primary));
+	assert_string_equal(path, sv.ca_file);
+	assert_false(is_dir);
+	CHECK(app_db_server_ca(path, sizeof(path), &is_dir, db));
+	assert_string_equal(path, ""); /* the replica has no TLS */
+
+	/* Required: encrypted, nothing verified. */
+	before = ssl_accepts();
+	assert_true(replicate_via(db, &src, &why));
+	assert_string_equal(slave_status("Master_SSL_Allowed"), "Yes");
+	assert_string_equal(slave_status("Master_SSL_CA_File"), "");
+	assert_string_equal(slave_status("Master_SSL_Verify_Server_Cert"), "No");
+	assert_true(ssl_accepts() > before);
+	sql(root_primary, "INSERT INTO snapstage_test.ledger (v) VALUES (21)");
+	wait_replica_caught_up(10);
+
+	/* VerifyCA with a CA that did not sign the primary's certificate. */
+	src.tls_mode = APP_TLS_VERIFY_CA;
+	src.ca_path = sv.other_ca_file;
+	assert_false(replicate_via(db, &src, &why));
+	print_message("VerifyCA, unrelated CA: %s\n", why);
+	assert_non_null(strstr(why, "SSL"));
+	/* ... and with the one that did. */
+	src.ca_path = sv.ca_file;
+	assert_true(replicate_via(db, &src, &why));
+	assert_string_equal(slave_status("Master_SSL_Allowed"), "Yes");
+	assert_string_equal(slave_status("Master_SSL_CA_File"), sv.ca_file);
+	assert_string_equal(slave_status("Master_SSL_Verify_Server_Cert"), "No");
+
+	/* VerifyIdentity: the alias is not in the certificate, the address is. */
+	src.tls_mode = APP_TLS_VERIFY_IDENTITY;
+	src.host = sv.primary_alias;
+	assert_false(replicate_via(db, &src, &why));
+	print_message("VerifyIdentity via %s: %s\n", sv.primary_alias, why);
+	src.host = sv.primary_host;
+	assert_true(replicate_via(db, &src, &why));
+	assert_string_equal(slave_status("Master_SSL_Verify_Server_Cert"), "Yes");
+	assert_string_equal(slave_status("Master_SSL_CA_File"), sv.ca_file);
+
+	/* No CA path and a server without ssl_ca: refused, nothing changed. */
+	src.ca_path = NULL;
+	assert_int_equal(app_db_restore_as_replica(db, &src, "0-1-1"), SS_EINVALID);
+	tu_assert_error(SS_EINVALID, "the server has no ssl_ca or ssl_capath");
+	assert_string_equal(replication_threads(root_replica), "Yes Yes");
+	assert_string_equal(slave_status("Master_SSL_Verify_Server_Cert"), "Yes");
+
+	/* Preferred (as Disabled): MASTER_SSL=0, none of the above kept. */
+	src.tls_mode = APP_TLS_PREFERRED;
+	src.ca_path = sv.ca_file;
+	assert_true(replicate_via(db, &src, &why));
+	assert_string_equal(slave_status("Master_SSL_Allowed"), "No");
+	assert_string_equal(slave_status("Master_SSL_CA_File"), "");
+	assert_string_equal(slave_status("Master_SSL_Verify_Server_Cert"), "No");
+	sql(root_replica, "SET GLOBAL read_only = 0"); /* as the fixture made it */
+	db_close(primary);
 	db_close(db);
 }
 
@@ -1640,6 +1795,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_no_credentials_in_messages, cleanup),
 		/* last: it changes the replica's replication set-up (and restores it) */
 		cmocka_unit_test_teardown(test_restore_roles, cleanup),
+		cmocka_unit_test_teardown(test_restore_replica_tls, cleanup),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -187,12 +187,43 @@ static void test_configured(void **state)
 	assert_false(app_inplace_is_configured(&st, 1));
 }
 
+/* Issue 15, point 12: a one-member StatefulSet was told "making db-0 the
+ * primary and the others its replicas from GTID (none)". */
+static void test_configuring_message(void **state)
+{
+	char m[1024];
+
+	(void)state;
+	app_inplace_configuring_message(m, sizeof(m), "db", 0, 1, NULL, APP_TLS_REQUIRED);
+	assert_string_equal(m, "opening db-0, the only member, as the primary; the Backup "
+			       "recorded no GTID position, so its binary log starts empty");
+	assert_null(strstr(m, "replica"));
+	app_inplace_configuring_message(m, sizeof(m), "db", 0, 1, "", APP_TLS_DISABLED);
+	assert_null(strstr(m, "replica"));
+	assert_null(strstr(m, "(none)"));
+	app_inplace_configuring_message(m, sizeof(m), "db", 0, 1, "0-1-7", APP_TLS_DISABLED);
+	assert_string_equal(m, "opening db-0, the only member, as the primary; its binary "
+			       "log starts at the Backup's GTID position 0-1-7");
+	app_inplace_configuring_message(m, sizeof(m), "db", 1, 2, "0-1-7", APP_TLS_VERIFY_CA);
+	assert_string_equal(m, "making db-1 the primary and the other 1 member its replicas "
+			       "from GTID 0-1-7, replicating over TLS, the primary's "
+			       "certificate checked against the servers' own CA (tls.mode "
+			       "VerifyCA)");
+	app_inplace_configuring_message(m, sizeof(m), "db", 0, 3, "0-1-7", APP_TLS_PREFERRED);
+	assert_string_equal(m, "making db-0 the primary and the other 2 members its replicas "
+			       "from GTID 0-1-7, replicating without TLS (tls.mode "
+			       "Preferred)");
+	app_inplace_configuring_message(m, sizeof(m), "db", 0, 3, "0-1-7", APP_TLS_REQUIRED);
+	assert_non_null(strstr(m, "over TLS, unverified (tls.mode Required)"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slot_kind),     cmocka_unit_test(test_oldpv_kind),
 		cmocka_unit_test(test_patches),	      cmocka_unit_test(test_reattach_claim),
 		cmocka_unit_test(test_configured),
+		cmocka_unit_test(test_configuring_message),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
