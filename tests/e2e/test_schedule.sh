@@ -250,7 +250,7 @@ ok "restart: no once, run-now or retention Backup made twice"
 wait_for $((75 - ($(date +%s) - minutely_at))) "minutely: a Backup at a minute boundary" \
     count_at_least minutely 1
 b=$(backups_of minutely | cut -d' ' -f1)
-[[ "$b" =~ ^minutely-[0-9]{8}-?[0-9]{4}$ ]] || fail "minutely: name '$b' is not <schedule>-<time>"
+[[ "$b" =~ ^minutely-[0-9]{12}$ ]] || fail "minutely: name '$b' is not <schedule>-<yyyymmddhhmm>"
 st=$(kn get backup "$b" -o jsonpath='{.metadata.annotations.snapstage\.io/scheduled-time}')
 [[ "$st" =~ :00Z$ ]] || fail "minutely: scheduled-time '$st' is not a whole minute"
 [ "$(bs minutely '{.status.lastScheduleTime}')" = "$st" ] || [ "$(count_of minutely)" -gt 1 ] ||
