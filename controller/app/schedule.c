@@ -977,6 +977,15 @@ static ctrl_result blocked(run *r, const char *reason, int64_t wake_ns)
 	return look_again(r, wake_ns, APP_SCHEDULE_RECHECK_SECONDS * SS_NS_PER_SEC);
 }
 
+/* A create failed in a way that may pass (BackupCreateFailed): Ready says
+ * so, the due time waits (r->st), and the reconcile is retried. */
+static ctrl_result create_retry(run *r, bool spec_changed)
+{
+	decide_ready(r, spec_changed, r->st.next_schedule_ns);
+	write_status(r);
+	return retry(r);
+}
+
 ctrl_result app_schedule_reconcile(void *payload, const char *key)
 {
 	app_schedule_ctrl *sc = payload;
@@ -1012,10 +1021,7 @@ ctrl_result app_schedule_reconcile(void *payload, const char *key)
 	/* 4-5 */
 	plan_input(&in, r, busy, reason);
 	if (run_schedule(r, tz, busy, reason, &wake_ns) < 0) {
-		/* Ready False BackupCreateFailed, the due time waiting */
-		decide_ready(r, in.spec_changed, 0);
-		write_status(r);
-		res = retry(r);
+		res = create_retry(r, in.spec_changed);
 		goto done;
 	}
 	if (reason != NULL) {
@@ -1023,9 +1029,7 @@ ctrl_result app_schedule_reconcile(void *payload, const char *key)
 		goto done;
 	}
 	if (run_now(r) < 0) {
-		decide_ready(r, in.spec_changed, r->st.next_schedule_ns);
-		write_status(r);
-		res = retry(r);
+		res = create_retry(r, in.spec_changed);
 		goto done;
 	}
 	/* 6 */

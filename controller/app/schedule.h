@@ -6,25 +6,32 @@
  *
  * One reconcile of a BackupSchedule, in numbered steps (schedule.c):
  *   1. read the schedule (the cache says whether it exists; the API's copy
- *      is the one acted on, so the cursor in status is never stale);
+ *      is the one acted on, so the cursor in status is never stale), and
+ *      Ready as it was (the cause of misses, a failure that stands);
  *   2. decode the spec: InvalidSchedule / InvalidTimeZone / InvalidSpec
- *      make Ready False and stop; load the zone (cached per name);
+ *      (a name over 63 characters too) make Ready False and stop; load the
+ *      zone (cached per name); NeverRuns for a cron that never falls due;
  *      then what a run needs from the world: the snapshot API served
  *      (SnapshotAPIMissing), the target's pods (TargetNotFound,
  *      TooManyPods, VolumeNotFound, ... as a Backup would judge them) and
  *      the credentials Secret (SecretNotFound, SecretKeyMissing). Any of
- *      these makes Ready False, starts nothing and looks again in
- *      APP_SCHEDULE_RECHECK_SECONDS; the due times passed meanwhile are
- *      then missed (one catch-up within startingDeadlineSeconds);
- *   3. observe the schedule's Backups in the Backup cache (index
- *      APP_INDEX_SCHEDULE): active ones, the newest completed one;
- *   4. decide (schedule_plan.h): run, skip (one still running), missed
- *      (past startingDeadlineSeconds), or nothing; run-now token;
- *   5. create the Backups decided on; AlreadyExists counts as done;
- *   6. retention: app_retention_decide over the Backups, delete the PRUNE
- *      ones (dryRun: only status.retention.wouldPrune); a Backup that an
- *      unfinished Restore holds (app_sched_restore_hold) is in use;
- *   7. write status once (with Ready: True, or False Suspended);
+ *      these blocks: Ready False, nothing starts, a due time waits within
+ *      startingDeadlineSeconds or is missed with that cause, and the
+ *      schedule is looked at again in APP_SCHEDULE_RECHECK_SECONDS or at
+ *      its next due time or deadline, whichever is first;
+ *   3. observe the schedule's own Backups (label and uid) in the Backup
+ *      cache (index APP_INDEX_SCHEDULE): active ones, the newest completed;
+ *   4. decide (schedule_plan.h): run, wait, skip (one still running),
+ *      missed (with its cause), or nothing; run-now token;
+ *   5. create the Backups decided on; AlreadyExists counts as done; a
+ *      create refused as invalid is BackupRejected (the due time missed,
+ *      no retry), another failure BackupCreateFailed (the due time waits,
+ *      retried at most app_sched_retry_cap_ns() apart);
+ *   6. retention: app_retention_decide over the own Backups, delete the
+ *      PRUNE ones (dryRun: only status.retention.wouldPrune); a Backup that
+ *      an unfinished Restore holds (app_sched_restore_hold) is in use;
+ *   7. write status once (Ready True, or False: Suspended, or a failed
+ *      create that stands); every change of Ready to False is an Event;
  *   8. sleep until the next due time (ctrl_result_requeue_after).
  * Backup events enqueue their schedule (the snapstage.io/schedule label),
  * and Restore events the schedule whose Backups they hold, so status and
@@ -58,7 +65,7 @@
 #define APP_INDEX_SCHEDULE "schedule"
 
 /* How often a schedule that cannot run (target, Secret or snapshot API
- * missing) is looked at again. */
+ * missing) is looked at again at the latest (also at each due time). */
 #define APP_SCHEDULE_RECHECK_SECONDS 30
 
 typedef struct {
