@@ -3,7 +3,14 @@
 # etcd-server) and kube-apiserver (built from Debian's kubernetes source by
 # hack/build-k8s.sh), listening on 127.0.0.1 only, with a generated CA, token
 # and client-certificate authentication, service-account token signing (so
-# TokenRequest works) and RBAC authorization.
+# TokenRequest works) and RBAC authorization. Like hardened clusters, it
+# enforces OwnerReferencesPermissionEnforcement (blockOwnerDeletion needs
+# update on the owner's finalizers), and it writes an audit log of every
+# request made by a ServiceAccount (DIR/logs/audit.log, JSON lines, level
+# Metadata: who, verb, resource, namespace, name, response code; no bodies),
+# so a test can see exactly what a controller running on its ServiceAccount's
+# token asked for. Requests of the admin and the unprivileged user are not
+# logged.
 #
 # Usage: hack/cluster.sh [--dir DIR] up [--with-mariadb] | down | env | status
 #                                    | restart-apiserver | install-snapshot-crds
@@ -172,10 +179,24 @@ apiserver_ready() {
         "https://127.0.0.1:$API_PORT/readyz")" = ok ]
 }
 
+# The audit policy: Metadata for ServiceAccounts, nothing for anyone else.
+write_audit_policy() {
+    cat >"$DIR/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+POLICY
+}
+
 # One definition of the API server's flags, used by `up` and restarts.
 start_apiserver() {
     local pki=$DIR/pki extra=()
     read -r -a extra <<<"${SNAPSTAGE_APISERVER_EXTRA_FLAGS:-}"
+    [ -f "$DIR/audit-policy.yaml" ] || write_audit_policy
     spawn kube-apiserver "$K8S_BIN/kube-apiserver" \
         --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
         --secure-port="$API_PORT" --insecure-port=0 \
@@ -188,6 +209,9 @@ start_apiserver() {
         --service-account-signing-key-file="$pki/sa.key" \
         --service-account-issuer="$SA_ISSUER" --api-audiences="$SA_ISSUER" \
         --allow-privileged=true --profiling=false \
+        --enable-admission-plugins=OwnerReferencesPermissionEnforcement \
+        --audit-policy-file="$DIR/audit-policy.yaml" \
+        --audit-log-path="$DIR/logs/audit.log" --audit-log-format=json \
         "${extra[@]+"${extra[@]}"}"
     if ! wait_until 90 kube-apiserver apiserver_ready; then
         tail -n 30 "$DIR/logs/kube-apiserver.log" >&2 || true

@@ -4,15 +4,19 @@
 #   1. `helm install` of the chart succeeds (without --wait: no kubelet runs,
 #      so the controller's pod never starts), installs the CRDs from the
 #      chart's crds/ if they are missing, and creates what the values ask for;
-#      `helm upgrade` to watchNamespace + inPlaceRestore swaps the ClusterRole
-#      for Roles in that namespace (plus the in-place restore's ClusterRole
-#      for PersistentVolumes); `helm uninstall` removes every object but
-#      the CRDs (Helm never deletes CRDs);
+#      `helm upgrade` to watchNamespaces [team-a, team-b] + inPlaceRestore
+#      swaps the ClusterRoles for Roles in each of those namespaces (plus the
+#      in-place restore's ClusterRole for PersistentVolumes) and passes
+#      --namespace=team-a,team-b; an upgrade to the older single
+#      watchNamespace value keeps working (Roles in that one namespace,
+#      those of the other one gone); `helm uninstall` removes every object
+#      but the CRDs (Helm never deletes CRDs);
 #   2. with the CRDs applied for real from crds/, the API server accepts, with
 #      `kubectl apply --dry-run=server`, every rendering: deploy/ and its
-#      overlays, and the chart with its defaults, with watchNamespace +
-#      inPlaceRestore, with metrics and leader election off, and with every
-#      value set (ServiceMonitor off: its CRD is not installed here);
+#      overlays and the namespaced examples, and the chart with its defaults,
+#      with watchNamespaces + inPlaceRestore, with metrics and leader
+#      election off, and with every value set (ServiceMonitor off: its CRD
+#      is not installed here);
 #   3. and it refuses a rendering with an unknown field (so 2 can fail).
 # It leaves the cluster as it found it, except for namespaces (this test
 # cluster has no namespace controller to finish deleting them): CRDs it
@@ -34,7 +38,8 @@ CHART=$REPO/helm/snapstage
 RELEASE=snapstage-it
 FULL=$RELEASE # the objects' name prefix: the release name, as it contains "snapstage"
 RELEASE_NS=snapstage-helm
-WATCHED=mariadb
+WATCHED=team-a # the namespaced examples' namespaces
+WATCHED_B=team-b
 CRDS=(backupschedules.snapstage.io backups.snapstage.io restores.snapstage.io)
 TMP=$(mktemp -d)
 export HELM_CONFIG_HOME=$TMP/helm/config HELM_CACHE_HOME=$TMP/helm/cache HELM_DATA_HOME=$TMP/helm/data
@@ -74,7 +79,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for ns in snapstage-system "$WATCHED"; do
+for ns in snapstage-system "$WATCHED" "$WATCHED_B"; do
     "$KUBECTL" create namespace "$ns" --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
 done
 
@@ -101,21 +106,38 @@ check "ClusterRoles for all namespaces and cluster reads" \
     exists clusterrole/"$FULL" clusterrole/"$FULL-cluster-reads" \
     clusterrolebinding/"$FULL" clusterrolebinding/"$FULL-cluster-reads"
 
-check "helm upgrade --set watchNamespace=$WATCHED --set inPlaceRestore.enabled=true" \
-    "$HELM" upgrade "$RELEASE" "$CHART" -n "$RELEASE_NS" --set watchNamespace="$WATCHED" \
-    --set inPlaceRestore.enabled=true
-check "Roles in $WATCHED (namespaced rules, in-place restore)" \
-    exists -n "$WATCHED" role/"$FULL" rolebinding/"$FULL" \
-    role/"$FULL-in-place-restore" rolebinding/"$FULL-in-place-restore"
+deploy_args() {
+    "$KUBECTL" -n "$RELEASE_NS" get deployment "$FULL" \
+        -o jsonpath='{.spec.template.spec.containers[0].args}' 2>/dev/null || true
+}
+check "helm upgrade --set watchNamespaces={$WATCHED,$WATCHED_B} --set inPlaceRestore.enabled=true" \
+    "$HELM" upgrade "$RELEASE" "$CHART" -n "$RELEASE_NS" \
+    --set "watchNamespaces={$WATCHED,$WATCHED_B}" --set inPlaceRestore.enabled=true
+for ns in "$WATCHED" "$WATCHED_B"; do
+    check "Roles in $ns (namespaced rules, in-place restore)" \
+        exists -n "$ns" role/"$FULL" rolebinding/"$FULL" \
+        role/"$FULL-in-place-restore" rolebinding/"$FULL-in-place-restore"
+done
 check "the in-place restore's ClusterRole for PersistentVolumes (cluster-scoped)" \
     exists clusterrole/"$FULL-in-place-restore-volumes" \
     clusterrolebinding/"$FULL-in-place-restore-volumes"
 check "the all-namespaces ClusterRole and binding are gone" \
     gone clusterrole/"$FULL" clusterrolebinding/"$FULL"
-args=$("$KUBECTL" -n "$RELEASE_NS" get deployment "$FULL" -o jsonpath='{.spec.template.spec.containers[0].args}' 2>/dev/null || true)
+args=$(deploy_args)
 case "$args" in
-*'"--namespace='"$WATCHED"'"'*'"--enable-in-place-restore"'*) pass "Deployment args now include --namespace=$WATCHED --enable-in-place-restore" ;;
+*'"--namespace='"$WATCHED,$WATCHED_B"'"'*'"--enable-in-place-restore"'*) pass "Deployment args now include --namespace=$WATCHED,$WATCHED_B --enable-in-place-restore" ;;
 *) fail "Deployment args after upgrade: $args" ;;
+esac
+check "helm upgrade --set watchNamespace=$WATCHED (the older single value)" \
+    "$HELM" upgrade "$RELEASE" "$CHART" -n "$RELEASE_NS" --set watchNamespace="$WATCHED"
+check "its Role in $WATCHED stays" exists -n "$WATCHED" role/"$FULL" rolebinding/"$FULL"
+check "the Roles in $WATCHED_B and the in-place restore's are gone" \
+    gone -n "$WATCHED_B" role/"$FULL" rolebinding/"$FULL" role/"$FULL-in-place-restore" \
+    clusterrole/"$FULL-in-place-restore-volumes"
+args=$(deploy_args)
+case "$args" in
+*'"--namespace='"$WATCHED"'"'*) case "$args" in *in-place*) fail "args still enable in-place: $args" ;; *) pass "Deployment args: --namespace=$WATCHED, no in-place restore" ;; esac ;;
+*) fail "Deployment args after the second upgrade: $args" ;;
 esac
 
 check "helm uninstall $RELEASE" "$HELM" uninstall "$RELEASE" -n "$RELEASE_NS"
@@ -146,7 +168,8 @@ dry_run() { # description file
         show "$TMP/out"
     fi
 }
-for k in deploy deploy/in-place-restore deploy/examples/single-namespace; do
+for k in deploy deploy/in-place-restore deploy/examples/namespaced \
+    deploy/examples/namespaced-in-place-restore; do
     if "$KUBECTL" kustomize "$REPO/$k" >"$TMP/k.yaml" 2>"$TMP/out"; then
         dry_run "kubectl kustomize $k" "$TMP/k.yaml"
     else
@@ -158,7 +181,8 @@ cat >"$TMP/all-values.yaml" <<'EOF'
 image: {repository: registry.example/snapstage, tag: "0.1.0", pullPolicy: Always, pullSecrets: [regcred]}
 replicaCount: 2
 serviceAccount: {annotations: {example.com/role: backup}}
-watchNamespace: mariadb
+watchNamespaces: [team-a, team-b]
+watchNamespace: team-a
 inPlaceRestore: {enabled: true}
 leaderElection: {id: snap-leader, leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 4s}
 logLevel: debug
@@ -188,8 +212,9 @@ helm_dry_run() { # description helm-args...
     fi
 }
 helm_dry_run "helm template (defaults)"
-helm_dry_run "helm template watchNamespace=$WATCHED inPlaceRestore serviceMonitor off" \
-    --set watchNamespace="$WATCHED" --set inPlaceRestore.enabled=true --set metrics.serviceMonitor.enabled=false
+helm_dry_run "helm template watchNamespaces={$WATCHED,$WATCHED_B} inPlaceRestore serviceMonitor off" \
+    --set "watchNamespaces={$WATCHED,$WATCHED_B}" --set inPlaceRestore.enabled=true \
+    --set metrics.serviceMonitor.enabled=false
 helm_dry_run "helm template metrics, leader election off" \
     --set metrics.enabled=false --set leaderElection.enabled=false
 helm_dry_run "helm template with every value set" -f "$TMP/all-values.yaml"

@@ -2,8 +2,11 @@
 # Static checks of the install manifests, no cluster needed:
 #   - the chart's CRDs are identical to crds/ (hack/sync-crds.sh --check);
 #   - every kustomization builds (deploy/, its base, the in-place-restore
-#     overlay, the single-namespace example);
-#   - `helm lint --strict` passes for the defaults, for watchNamespace +
+#     overlay, the namespaced examples);
+#   - the namespaced example's Role is the base ClusterRole's rules, and the
+#     in-place example's Role the namespaced rules of the in-place
+#     ClusterRole (the copies cannot drift);
+#   - `helm lint --strict` passes for the defaults, for watchNamespaces +
 #     inPlaceRestore, and for a values file that sets every value;
 #   - bad values fail: the schema rejects them (lint), or the templates
 #     refuse impossible combinations (template);
@@ -57,7 +60,8 @@ nameOverride: snap
 fullnameOverride: snap-ctl
 serviceAccount: {create: true, name: snap-sa, annotations: {example.com/role: backup}}
 rbac: {create: true}
-watchNamespace: mariadb
+watchNamespaces: [team-a, team-b]
+watchNamespace: team-c
 inPlaceRestore: {enabled: true}
 leaderElection: {enabled: true, id: snap-leader, leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 4s}
 logLevel: debug
@@ -91,17 +95,56 @@ declare -A KUST=(
     [deploy]=$REPO/deploy
     [base]=$REPO/deploy/base
     [in-place-restore]=$REPO/deploy/in-place-restore
-    [single-namespace]=$REPO/deploy/examples/single-namespace
+    [namespaced]=$REPO/deploy/examples/namespaced
+    [namespaced-in-place-restore]=$REPO/deploy/examples/namespaced-in-place-restore
 )
-for k in deploy base in-place-restore single-namespace; do
+for k in deploy base in-place-restore namespaced namespaced-in-place-restore; do
     check "kubectl kustomize ${KUST[$k]#"$REPO/"}" "$KUBECTL" kustomize "${KUST[$k]}"
     "$KUBECTL" kustomize "${KUST[$k]}" >"$TMP/kust-$k.yaml" 2>/dev/null || true
 done
 
+echo "== the namespaced examples' Roles are copies of the ClusterRoles' rules"
+# rules_of FILE KIND NAME: the rules of that object, as sorted JSON.
+rules_of() {
+    python3 -c '
+import json, re, sys
+path, kind, name = sys.argv[1:]
+docs = re.split(r"^---[^\n]*$", open(path).read(), flags=re.M)
+import yaml
+for d in docs:
+    o = yaml.safe_load(d)
+    if o and o.get("kind") == kind and o["metadata"]["name"] == name:
+        rules = [{k: sorted(v) for k, v in r.items()} for r in o["rules"]]
+        key = lambda r: (r.get("apiGroups"), r.get("resources"))
+        print(json.dumps(sorted(rules, key=key)))
+        break
+else:
+    sys.exit("no %s %s in %s" % (kind, name, path))' "$@"
+}
+same_rules() { # description file-a kind-a name-a file-b kind-b name-b [drop-resource]
+    local a b
+    a=$(rules_of "$2" "$3" "$4") && b=$(rules_of "$5" "$6" "$7") || { fail "$1: not found"; return; }
+    if [ -n "${8:-}" ]; then
+        a=$(python3 -c 'import json,sys; print(json.dumps([r for r in json.loads(sys.argv[1]) if sys.argv[2] not in r["resources"]]))' "$a" "$8")
+    fi
+    if [ "$a" = "$b" ]; then pass "$1"; else fail "$1"; printf '        %s
+        %s
+' "$a" "$b"; fi
+}
+same_rules "namespaced/role/role.yaml == base/rbac/clusterrole.yaml" \
+    "$REPO/deploy/base/rbac/clusterrole.yaml" ClusterRole snapstage-controller \
+    "$REPO/deploy/examples/namespaced/role/role.yaml" Role snapstage-controller
+same_rules "namespaced-in-place-restore/role/role.yaml == in-place-restore/clusterrole.yaml without persistentvolumes" \
+    "$REPO/deploy/in-place-restore/clusterrole.yaml" ClusterRole snapstage-controller-in-place-restore \
+    "$REPO/deploy/examples/namespaced-in-place-restore/role/role.yaml" Role \
+    snapstage-controller-in-place-restore persistentvolumes
+
 echo "== helm lint"
 check "helm lint --strict (defaults)" "$HELM" lint --strict "$CHART"
-check "helm lint --strict --set watchNamespace=x --set inPlaceRestore.enabled=true" \
-    "$HELM" lint --strict "$CHART" --set watchNamespace=x --set inPlaceRestore.enabled=true
+check "helm lint --strict --set watchNamespaces={x,y} --set inPlaceRestore.enabled=true" \
+    "$HELM" lint --strict "$CHART" --set "watchNamespaces={x,y}" --set inPlaceRestore.enabled=true
+check "helm lint --strict --set watchNamespace=x (the older single value)" \
+    "$HELM" lint --strict "$CHART" --set watchNamespace=x
 check "helm lint --strict -f <every value set>" "$HELM" lint --strict "$CHART" -f "$TMP/all-values.yaml"
 
 echo "== the schema refuses bad values"
@@ -112,6 +155,10 @@ refuse "workers=65" "/workers" "$HELM" lint "$CHART" --set workers=65
 refuse "an unknown top-level key" "additional properties 'unknownKey'" "$HELM" lint "$CHART" --set unknownKey=1
 refuse "a misspelt nested key" "additional properties 'enable'" "$HELM" lint "$CHART" --set inPlaceRestore.enable=true
 refuse "watchNamespace=Not_A_Namespace" "/watchNamespace" "$HELM" lint "$CHART" --set watchNamespace=Not_A_Namespace
+refuse "watchNamespaces={ok,Not_A_Namespace}" "/watchNamespaces/1" \
+    "$HELM" lint "$CHART" --set "watchNamespaces={ok,Not_A_Namespace}"
+refuse "watchNamespaces={a,a}" "/watchNamespaces" "$HELM" lint "$CHART" --set "watchNamespaces={a,a}"
+refuse "watchNamespaces=a (not a list)" "/watchNamespaces" "$HELM" lint "$CHART" --set watchNamespaces=a
 refuse "image.pullPolicy=Sometimes" "/image/pullPolicy" "$HELM" lint "$CHART" --set image.pullPolicy=Sometimes
 refuse "leaderElection.leaseDuration=fifteen" "/leaderElection/leaseDuration" \
     "$HELM" lint "$CHART" --set leaderElection.leaseDuration=fifteen
@@ -135,7 +182,8 @@ render() { # file helm-args...
         { fail "helm template $*"; sed 's/^/        /' "$TMP/$f.err"; return 0; }
 }
 render helm-default.yaml
-render helm-ns-ip.yaml --set watchNamespace=mariadb --set inPlaceRestore.enabled=true
+render helm-ns-ip.yaml --set "watchNamespaces={team-a,team-b}" --set inPlaceRestore.enabled=true
+render helm-ns-one.yaml --set watchNamespace=team-a
 render helm-all.yaml -f "$TMP/all-values.yaml"
 render helm-quiet.yaml --set metrics.enabled=false --set leaderElection.enabled=false --set rbac.create=false
 
@@ -144,8 +192,9 @@ args_of() { sed -n 's/^ *- \(--[a-z].*\)$/\1/p' "$TMP/$1" | sed 's/ *#.*//'; }
 
 echo "== every flag passed is one snapstage --help lists"
 "$BIN" --help >"$TMP/help" || { fail "$BIN --help"; }
-for f in kust-deploy.yaml kust-in-place-restore.yaml kust-single-namespace.yaml \
-    helm-default.yaml helm-ns-ip.yaml helm-all.yaml helm-quiet.yaml; do
+for f in kust-deploy.yaml kust-in-place-restore.yaml kust-namespaced.yaml \
+    kust-namespaced-in-place-restore.yaml helm-default.yaml helm-ns-ip.yaml helm-ns-one.yaml \
+    helm-all.yaml helm-quiet.yaml; do
     unknown=()
     while read -r a; do
         flag=${a%%=*}
@@ -183,13 +232,16 @@ else
 fi
 lacks_args kust-deploy.yaml --enable-in-place-restore --namespace
 has_args kust-in-place-restore.yaml "${want_deploy[@]}" --enable-in-place-restore
-has_args kust-single-namespace.yaml "${want_deploy[@]}" --namespace=mariadb
-lacks_args kust-single-namespace.yaml --enable-in-place-restore
+has_args kust-namespaced.yaml "${want_deploy[@]}" --namespace=team-a,team-b
+lacks_args kust-namespaced.yaml --enable-in-place-restore
+has_args kust-namespaced-in-place-restore.yaml "${want_deploy[@]}" --namespace=team-a,team-b \
+    --enable-in-place-restore
 has_args helm-default.yaml "${want_deploy[@]}" --leader-elect-lease-duration=15s \
     --leader-elect-renew-deadline=10s --leader-elect-retry-period=2s --workers=2 --log-level=info
 lacks_args helm-default.yaml --enable-in-place-restore --namespace --leader-election-id
-has_args helm-ns-ip.yaml --namespace=mariadb --enable-in-place-restore
-has_args helm-all.yaml --namespace=mariadb --enable-in-place-restore --leader-election-id=snap-leader \
+has_args helm-ns-ip.yaml --namespace=team-a,team-b --enable-in-place-restore
+has_args helm-ns-one.yaml --namespace=team-a
+has_args helm-all.yaml --namespace=team-a,team-b,team-c --enable-in-place-restore --leader-election-id=snap-leader \
     --leader-elect-lease-duration=30s --leader-elect-renew-deadline=20s --leader-elect-retry-period=4s \
     --metrics-bind-address=:9090 --health-probe-bind-address=:9091 --workers=4 --shutdown-timeout=1m \
     --log-level=debug --log-format=text
@@ -201,7 +253,7 @@ echo "== security settings and objects"
 secure=('runAsNonRoot: true' 'runAsUser: 65532' 'readOnlyRootFilesystem: true'
     'allowPrivilegeEscalation: false' '- ALL' 'type: RuntimeDefault' 'automountServiceAccountToken: true'
     'path: /healthz' 'path: /readyz' 'name: health' 'fieldPath: metadata.namespace')
-for f in kust-deploy.yaml helm-default.yaml helm-ns-ip.yaml; do
+for f in kust-deploy.yaml kust-namespaced.yaml helm-default.yaml helm-ns-ip.yaml; do
     missing=()
     for s in "${secure[@]}"; do grep -qE "^ *(- )?$(sed 's/[][\/.*$^]/\\&/g' <<<"$s")\$" "$TMP/$f" || missing+=("$s"); done
     if [ ${#missing[@]} = 0 ]; then pass "$f: securityContext, probes, token and POD_NAMESPACE"; else fail "$f lacks: ${missing[*]}"; fi
@@ -216,15 +268,20 @@ if [ "$(count helm-default.yaml ClusterRole)$(count helm-default.yaml Role)" = 2
 else
     fail "defaults: $(count helm-default.yaml ClusterRole) ClusterRoles, $(count helm-default.yaml Role) Roles"
 fi
-if [ "$(count helm-ns-ip.yaml ClusterRole)$(count helm-ns-ip.yaml Role)" = 23 ]; then
-    pass "watchNamespace+inPlaceRestore: 2 ClusterRoles (cluster reads, in-place PersistentVolumes) + 3 Roles"
+if [ "$(count helm-ns-ip.yaml ClusterRole)$(count helm-ns-ip.yaml Role)" = 25 ]; then
+    pass "watchNamespaces(2)+inPlaceRestore: 2 ClusterRoles (cluster reads, in-place PersistentVolumes) + 2 Roles per namespace + leader election"
 else
-    fail "watchNamespace+inPlaceRestore: $(count helm-ns-ip.yaml ClusterRole) ClusterRoles, $(count helm-ns-ip.yaml Role) Roles"
+    fail "watchNamespaces(2)+inPlaceRestore: $(count helm-ns-ip.yaml ClusterRole) ClusterRoles, $(count helm-ns-ip.yaml Role) Roles"
 fi
-if [ "$(count kust-single-namespace.yaml ClusterRole)$(count kust-single-namespace.yaml Role)" = 12 ]; then
-    pass "single-namespace example: 1 ClusterRole (cluster reads) + 2 Roles"
+if [ "$(count kust-namespaced.yaml ClusterRole)$(count kust-namespaced.yaml Role)" = 13 ]; then
+    pass "namespaced example: 1 ClusterRole (cluster reads) + a Role per namespace (2) + leader election"
 else
-    fail "single-namespace example: $(count kust-single-namespace.yaml ClusterRole) ClusterRoles"
+    fail "namespaced example: $(count kust-namespaced.yaml ClusterRole) ClusterRoles, $(count kust-namespaced.yaml Role) Roles"
+fi
+if [ "$(count kust-namespaced-in-place-restore.yaml ClusterRole)$(count kust-namespaced-in-place-restore.yaml Role)" = 25 ]; then
+    pass "namespaced in-place example: 2 ClusterRoles + 2 Roles per namespace + leader election"
+else
+    fail "namespaced in-place example: $(count kust-namespaced-in-place-restore.yaml ClusterRole) ClusterRoles, $(count kust-namespaced-in-place-restore.yaml Role) Roles"
 fi
 if grep -q 'image: "registry.example/snapstage:0.1.0"' "$TMP/helm-all.yaml"; then pass "image repository and tag"; else fail "image not rendered from values"; fi
 if grep -q 'image: "snapstage:0.1.0"' "$TMP/helm-default.yaml"; then pass "default image snapstage:<appVersion>"; else fail "default image"; fi

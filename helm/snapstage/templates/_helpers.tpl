@@ -1,7 +1,7 @@
 {{/*
 Names and labels, in the usual Helm pattern, and the controller's RBAC
 rules, defined once here and used by both the ClusterRole (all namespaces)
-and the Role (watchNamespace) forms in rbac.yaml. The rules are the same as
+and the Role (one per watched namespace) forms in rbac.yaml. The rules are the same as
 deploy/base/rbac/*.yaml; helm/README.md explains each one.
 */}}
 
@@ -67,51 +67,61 @@ app.kubernetes.io/part-of: snapstage
 {{- end }}
 
 {{/*
-What the controller does to namespaced objects. Bound cluster-wide, or as a
-Role in watchNamespace.
+The namespaces to watch: watchNamespaces, plus watchNamespace (the older
+single value, still honoured), each once, as a JSON array ("[]": all).
+Use: include "snapstage.watchNamespaces" . | fromJsonArray
+*/}}
+{{- define "snapstage.watchNamespaces" -}}
+{{- $list := .Values.watchNamespaces | default list }}
+{{- with .Values.watchNamespace }}
+{{- $list = append $list . }}
+{{- end }}
+{{- toJson (uniq $list) }}
+{{- end }}
+
+{{/*
+What the controller does to namespaced objects: a ClusterRole bound
+cluster-wide, or a Role in each watched namespace. Each verb is a request
+the controller makes (tests/integration/rbac_rules.txt names the code).
 */}}
 {{- define "snapstage.rules.namespaced" -}}
-# Its own resources: watched, and updated (finalizers, labels).
+# Informers and fresh reads; only their status is ever written.
 - apiGroups: [snapstage.io]
-  resources: [backupschedules, backups, restores]
-  verbs: [get, list, watch, update, patch]
-# A BackupSchedule creates Backups; retention deletes old ones.
+  resources: [backupschedules, restores]
+  verbs: [get, list, watch]
+# A BackupSchedule creates Backups, retention deletes them; patch: the
+# Backup's finalizer (metadata only, never the spec).
 - apiGroups: [snapstage.io]
   resources: [backups]
-  verbs: [create, delete]
+  verbs: [get, list, watch, create, delete, patch]
 - apiGroups: [snapstage.io]
   resources: [backupschedules/status, backups/status, restores/status]
-  verbs: [get, update, patch]
-# Owner references with blockOwnerDeletion need update on the owner's
-# finalizers subresource.
-- apiGroups: [snapstage.io]
-  resources: [backupschedules/finalizers, backups/finalizers, restores/finalizers]
   verbs: [update]
-# One VolumeSnapshot per volume of a backup; deleted with the Backup.
+# Owner references with blockOwnerDeletion (BackupSchedule -> Backup,
+# Backup -> VolumeSnapshot) need update on the owner's finalizers
+# subresource (OwnerReferencesPermissionEnforcement).
+- apiGroups: [snapstage.io]
+  resources: [backupschedules/finalizers, backups/finalizers]
+  verbs: [update]
+# One VolumeSnapshot per volume of a backup; an untrusted or failed
+# attempt's own snapshots are deleted.
 - apiGroups: [snapshot.storage.k8s.io]
   resources: [volumesnapshots]
-  verbs: [get, list, watch, create, delete, patch]
-# Finding the replica to lock, and its volumes.
+  verbs: [get, list, watch, create, delete]
+# The informer a server is picked from.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch]
-- apiGroups: [apps]
-  resources: [statefulsets]
-  verbs: [get, list, watch]
-# create: a Restore provisions new claims from the snapshots; delete: a
-# failed NewClaims restore removes its own claims that never bound.
+  verbs: [list, watch]
+# A Restore reads and creates claims; a failed NewClaims restore deletes its
+# own claims that never bound.
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
-  verbs: [get, list, watch, create, delete]
-# get only, never list/watch: it reads just the Secret a resource names.
+  verbs: [get, create, delete]
+# get only, never list/watch: just the Secrets a resource names.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]
-# Events on the objects it reconciles (events.k8s.io/v1, core/v1 fallback);
-# patch aggregates repeats.
-- apiGroups: [""]
-  resources: [events]
-  verbs: [create, patch]
+# Events (events.k8s.io/v1); patch counts a repeated one.
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
@@ -119,26 +129,24 @@ Role in watchNamespace.
 
 {{/*
 The extra permissions of in-place restores (inPlaceRestore.enabled) on
-namespaced objects. Without watchNamespace they are one ClusterRole together
-with snapstage.rules.inPlaceRestoreVolumes (as deploy/in-place-restore/);
-with it, a Role in that namespace.
+namespaced objects: with snapstage.rules.inPlaceRestoreVolumes one
+ClusterRole (as deploy/in-place-restore/), or a Role in each watched
+namespace.
 */}}
 {{- define "snapstage.rules.inPlaceRestore" -}}
-# The old claims are deleted while the StatefulSet is scaled to zero. The
-# namespaced rules grant delete too; kept so this role says all an in-place
-# restore does.
-- apiGroups: [""]
-  resources: [persistentvolumeclaims]
-  verbs: [delete]
-# Scaling goes through the scale subresource only, never the StatefulSet.
+# The target StatefulSet is read and pinned, never written.
+- apiGroups: [apps]
+  resources: [statefulsets]
+  verbs: [get]
+# Scaling goes through the scale subresource only (a merge patch).
 - apiGroups: [apps]
   resources: [statefulsets/scale]
-  verbs: [get, update, patch]
+  verbs: [patch]
 {{- end }}
 
 {{/*
 The in-place restore's cluster-scoped permission: a ClusterRole in every
-mode (its own, <fullname>-in-place-restore-volumes, with watchNamespace).
+mode (its own, <fullname>-in-place-restore-volumes, with watched namespaces).
 */}}
 {{- define "snapstage.rules.inPlaceRestoreVolumes" -}}
 # The old claims' PersistentVolumes: reclaim policy Retain until success,
@@ -148,19 +156,21 @@ mode (its own, <fullname>-in-place-restore-volumes, with watchNamespace).
   verbs: [get, patch]
 {{- end }}
 
-{{/* Cluster-scoped reads: only a ClusterRole can grant them. */}}
+{{/* Cluster-scoped reads: only a ClusterRole can grant them; never watched. */}}
 {{- define "snapstage.rules.clusterReads" -}}
+# The Backup's class by name, or the default one.
 - apiGroups: [snapshot.storage.k8s.io]
   resources: [volumesnapshotclasses]
-  verbs: [get, list, watch]
+  verbs: [get, list]
 # get only: a Restore checks its snapshot's content's driver against the
 # target StorageClass's provisioner.
 - apiGroups: [snapshot.storage.k8s.io]
   resources: [volumesnapshotcontents]
   verbs: [get]
+# The Restore's claims' class by name, or the default one.
 - apiGroups: [storage.k8s.io]
   resources: [storageclasses]
-  verbs: [get, list, watch]
+  verbs: [get, list]
 {{- end }}
 
 {{/* The subject every binding names. */}}

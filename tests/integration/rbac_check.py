@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""rbac_check.py — the checks of tests/integration/test_rbac.sh that talk
+to the API server, against tests/integration/rbac_rules.txt (the expected
+permissions and the code behind each).
+
+  rbac_check.py wait yes|no VERB GROUP RESOURCE NS
+      waits until the token is (or is no longer) allowed that (RBAC changes
+      reach the authorizer's cache asynchronously).
+  rbac_check.py code RULES REPO
+      every `file:identifier` the rules name exists (the list cannot rot
+      away from the code silently).
+  rbac_check.py granted RULES MODE-JSON
+      what the ServiceAccount's token is granted (SelfSubjectRulesReview in
+      each namespace of the mode, minus what a ServiceAccount with no
+      bindings already has) is exactly what the rules say for the mode; and
+      a cluster-wide list of each namespaced resource is allowed only when
+      the namespaced rules are bound cluster-wide (SelfSubjectAccessReview).
+  rbac_check.py needed RULES MODE-JSON
+      for every verb of every rule: the request the controller makes with it
+      passes authorization (any code but 403), and with that one verb taken
+      out of the role that grants it (the role is rewritten by the admin,
+      then put back), the same request fails with 403. Finalizers are an
+      admission check (OwnerReferencesPermissionEnforcement) on a create with
+      blockOwnerDeletion, so that create is their request. Writes are
+      dry runs or aimed at objects that do not exist: nothing is changed.
+
+MODE-JSON: {"name", "cluster_wide": bool, "in_place": bool, "watched": [ns],
+"ctl": ns, "others": [ns], "roles": {"ns": [kind, name, ns-or-null], ...}}
+("roles" only for `needed`: where each role of the rules lives).
+
+Environment: SNAPSTAGE_APISERVER_URL, SNAPSTAGE_CA_FILE,
+SNAPSTAGE_ADMIN_TOKEN_FILE, RBAC_SA_TOKEN_FILE (the ServiceAccount's token,
+a 0600 file), RBAC_BASELINE_FILE (written by `baseline`: what a
+ServiceAccount without bindings is granted). Tokens are read from files and
+never printed. Prints one line per check; exits 1 if any failed.
+"""
+import copy
+import http.client
+import json
+import os
+import ssl
+import sys
+import time
+import urllib.parse
+
+PROBE = "snapstage-rbac-probe"
+VERSIONS = {
+    "": "v1",
+    "snapstage.io": "v1alpha1",
+    "snapshot.storage.k8s.io": "v1",
+    "storage.k8s.io": "v1",
+    "apps": "v1",
+    "events.k8s.io": "v1",
+    "coordination.k8s.io": "v1",
+    "rbac.authorization.k8s.io": "v1",
+}
+KINDS = {
+    "backupschedules": "BackupSchedule", "backups": "Backup", "restores": "Restore",
+    "volumesnapshots": "VolumeSnapshot", "volumesnapshotclasses": "VolumeSnapshotClass",
+    "volumesnapshotcontents": "VolumeSnapshotContent", "storageclasses": "StorageClass",
+    "pods": "Pod", "persistentvolumeclaims": "PersistentVolumeClaim", "secrets": "Secret",
+    "events": "Event", "statefulsets": "StatefulSet", "persistentvolumes": "PersistentVolume",
+    "leases": "Lease",
+}
+CLUSTER_SCOPED = {"volumesnapshotclasses", "volumesnapshotcontents", "storageclasses",
+                  "persistentvolumes"}
+
+
+def parse_rules(path):
+    rules = []
+    for line in open(path):
+        line = line.rstrip()
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        f = line.split(None, 4)
+        if len(f) < 5:
+            sys.exit("rbac_rules.txt: too few fields: " + line)
+        role, group, res, verbs, code = f
+        group = "" if group == "core" else group
+        for v in verbs.split(","):
+            rules.append({"role": role, "group": group, "resource": res, "verb": v,
+                          "code": code})
+    return rules
+
+
+class Api:
+    def __init__(self, token_file):
+        url = urllib.parse.urlsplit(os.environ["SNAPSTAGE_APISERVER_URL"])
+        ctx = ssl.create_default_context(cafile=os.environ["SNAPSTAGE_CA_FILE"])
+        self.conn = http.client.HTTPSConnection(url.hostname, url.port, timeout=20,
+                                                context=ctx)
+        with open(token_file) as f:
+            self.token = f.read().strip()
+
+    def call(self, method, path, body=None, ctype="application/json"):
+        headers = {"Authorization": "Bearer " + self.token}
+        if body is not None:
+            headers["Content-Type"] = ctype
+            body = json.dumps(body)
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body, headers)
+                resp = self.conn.getresponse()
+                return resp.status, resp.read()
+            except (http.client.HTTPException, OSError):
+                self.conn.close()  # a watch may leave the connection closed
+                if attempt:
+                    raise
+        return 0, b""
+
+
+def collection(group, res, ns):
+    base = "/api/v1" if group == "" else "/apis/%s/%s" % (group, VERSIONS[group])
+    if ns and res not in CLUSTER_SCOPED:
+        base += "/namespaces/" + ns
+    return base + "/" + res
+
+
+def ssrr(api, ns):
+    body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+            "spec": {"namespace": ns}}
+    code, data = api.call("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+                          body)
+    if code != 201:
+        sys.exit("SelfSubjectRulesReview in %s: HTTP %d: %s" % (ns, code, data[:300]))
+    status = json.loads(data)["status"]
+    if status.get("incomplete"):
+        sys.exit("SelfSubjectRulesReview in %s is incomplete: %s" %
+                 (ns, status.get("evaluationError")))
+    out = set()
+    for r in status.get("resourceRules", []):
+        if r.get("resourceNames"):
+            sys.exit("unexpected resourceNames in a rule: %s" % r)
+        for g in r["apiGroups"]:
+            for res in r["resources"]:
+                for v in r["verbs"]:
+                    out.add((g, res, v))
+    return out
+
+
+def ssar(api, verb, group, res, ns):
+    res, _, sub = res.partition("/")
+    body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {"verb": verb, "group": group, "resource": res,
+                                            "subresource": sub, "namespace": ns or ""}}}
+    code, data = api.call("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                          body)
+    if code != 201:
+        sys.exit("SelfSubjectAccessReview: HTTP %d: %s" % (code, data[:300]))
+    return bool(json.loads(data)["status"].get("allowed"))
+
+
+failures = 0
+checks = 0
+
+
+def check(ok, text):
+    global failures, checks
+    checks += 1
+    if not ok:
+        failures += 1
+    print("  %s  %s" % ("ok  " if ok else "FAIL", text), flush=True)
+
+
+def role_applies(role, mode, ns):
+    watched = mode["cluster_wide"] or ns in mode["watched"]
+    return {"ns": watched, "cluster": True, "ip": mode["in_place"] and watched,
+            "ip-cluster": mode["in_place"], "lease": ns == mode["ctl"]}[role]
+
+
+def cmd_code(rules_path, repo):
+    seen = set()
+    for r in parse_rules(rules_path):
+        for ref in r["code"].split():
+            if ":" not in ref or not ref.startswith("controller/"):
+                continue
+            f, ident = ref.split(":", 1)
+            ident = ident.rstrip(";,)")
+            if (f, ident) in seen:
+                continue
+            seen.add((f, ident))
+            try:
+                text = open(os.path.join(repo, f)).read()
+            except OSError:
+                check(False, "%s: no such file" % f)
+                continue
+            check(ident in text, "%s names %s" % (f, ident))
+
+
+def cmd_baseline(out_path):
+    api = Api(os.environ["RBAC_SA_TOKEN_FILE"])
+    base = sorted(ssrr(api, "default"))
+    with open(out_path, "w") as f:
+        json.dump(base, f)
+    print("  a ServiceAccount without bindings has %d rule(s): %s" %
+          (len(base), ", ".join("%s %s/%s" % (v, g or "core", r) for g, r, v in base)))
+
+
+def cmd_granted(rules_path, mode):
+    api = Api(os.environ["RBAC_SA_TOKEN_FILE"])
+    rules = parse_rules(rules_path)
+    with open(os.environ["RBAC_BASELINE_FILE"]) as f:
+        baseline = {tuple(x) for x in json.load(f)}
+    for ns in mode["watched"] + mode["others"] + [mode["ctl"]]:
+        want = {(r["group"], r["resource"], r["verb"]) for r in rules
+                if role_applies(r["role"], mode, ns)}
+        got = ssrr(api, ns) - baseline
+        extra, missing = sorted(got - want), sorted(want - got)
+        check(not extra and not missing,
+              "in %-22s granted exactly %d verb(s) of the rules%s%s" % (
+                  ns, len(want),
+                  "; EXTRA: " + ", ".join("%s %s/%s" % (v, g or "core", r)
+                                          for g, r, v in extra) if extra else "",
+                  "; MISSING: " + ", ".join("%s %s/%s" % (v, g or "core", r)
+                                            for g, r, v in missing) if missing else ""))
+    # Across all namespaces: only with the namespaced rules bound cluster-wide.
+    for r in rules:
+        if r["verb"] not in ("list", "watch") or r["role"] not in ("ns", "ip"):
+            continue
+        want = mode["cluster_wide"]
+        got = ssar(api, r["verb"], r["group"], r["resource"], "")
+        check(got == want, "%-5s %s/%s in all namespaces: %s" % (
+            r["verb"], r["group"] or "core", r["resource"], "yes" if got else "no"))
+    for verb, res in (("list", "secrets"), ("watch", "secrets"), ("list", "persistentvolumes")):
+        check(not ssar(api, verb, "", res, ""),
+              "%-5s core/%s in all namespaces: no" % (verb, res))
+
+
+def probe_request(r, ns, seq):
+    """The request the controller makes with rule r: (method, path, body, ctype)."""
+    group, res, verb = r["group"], r["resource"], r["verb"]
+    base, _, sub = res.partition("/")
+    coll = collection(group, base, ns)
+    name = "%s-%d" % (PROBE, seq)
+    if sub == "finalizers":
+        # A child with blockOwnerDeletion pointing at an object of `base`.
+        owner = {"apiVersion": "snapstage.io/v1alpha1", "kind": KINDS[base], "name": PROBE,
+                 "uid": "00000000-0000-0000-0000-000000000001", "controller": True,
+                 "blockOwnerDeletion": True}
+        if base == "backups":
+            child = {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+                     "metadata": {"name": name, "ownerReferences": [owner]},
+                     "spec": {"source": {"persistentVolumeClaimName": "data"}}}
+            return "POST", collection("snapshot.storage.k8s.io", "volumesnapshots", ns) + \
+                "?dryRun=All", child, "application/json"
+        child = {"apiVersion": "snapstage.io/v1alpha1", "kind": "Backup",
+                 "metadata": {"name": name, "ownerReferences": [owner]},
+                 "spec": {"target": {"statefulSetName": "db", "connection": {
+                     "credentialsSecretRef": {"name": "db"}}}}}
+        return "POST", collection("snapstage.io", "backups", ns) + "?dryRun=All", child, \
+            "application/json"
+    obj = {"apiVersion": (group + "/" if group else "") + VERSIONS[group],
+           "kind": KINDS[base], "metadata": {"name": name}}
+    one = coll + "/" + PROBE + ("/" + sub if sub else "")
+    if verb == "get":
+        return "GET", one, None, None
+    if verb == "list":
+        return "GET", coll + "?limit=1", None, None
+    if verb == "watch":
+        return "GET", coll + "?watch=1&timeoutSeconds=1", None, None
+    if verb == "create":
+        return "POST", coll + "?dryRun=All", obj, "application/json"
+    if verb == "update":
+        obj["metadata"]["name"] = PROBE
+        return "PUT", one + "?dryRun=All", obj, "application/json"
+    if verb == "patch":
+        return "PATCH", one + "?dryRun=All", {}, "application/merge-patch+json"
+    if verb == "delete":
+        return "DELETE", one + "?dryRun=All", None, None
+    sys.exit("no request for verb " + verb)
+
+
+def without_verb(role_obj, r):
+    """role_obj's rules with r's verb taken out for r's group/resource only."""
+    out = copy.deepcopy(role_obj)
+    rules = []
+    for rule in role_obj.get("rules", []):
+        if r["group"] in rule.get("apiGroups", []) and r["resource"] in rule.get("resources", []):
+            rest = [x for x in rule["resources"] if x != r["resource"]]
+            if rest:
+                keep = copy.deepcopy(rule)
+                keep["resources"] = rest
+                rules.append(keep)
+            verbs = [v for v in rule["verbs"] if v != r["verb"]]
+            if verbs:
+                mine = copy.deepcopy(rule)
+                mine["resources"] = [r["resource"]]
+                mine["verbs"] = verbs
+                rules.append(mine)
+        else:
+            rules.append(rule)
+    out["rules"] = rules
+    for k in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
+        out["metadata"].pop(k, None)
+    return out
+
+
+def wait_access(api, r, ns, want):
+    for _ in range(200):
+        if ssar(api, r["verb"] if "/finalizers" not in r["resource"] else "update",
+                r["group"], r["resource"], ns) == want:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def cmd_needed(rules_path, mode):
+    sa = Api(os.environ["RBAC_SA_TOKEN_FILE"])
+    admin = Api(os.environ["SNAPSTAGE_ADMIN_TOKEN_FILE"])
+    ns_of_role = {"ns": mode["watched"][0], "ip": mode["watched"][0], "cluster": None,
+                  "ip-cluster": None, "lease": mode["ctl"]}
+    for seq, r in enumerate(parse_rules(rules_path)):
+        kind, name, role_ns = mode["roles"][r["role"]]
+        ns = ns_of_role[r["role"]]
+        plural = "roles" if kind == "Role" else "clusterroles"
+        role_path = collection("rbac.authorization.k8s.io", plural, role_ns) + "/" + name
+        method, path, body, ctype = probe_request(r, ns, seq)
+        what = "%-6s %s/%s%s" % (r["verb"], r["group"] or "core", r["resource"],
+                                 " in " + ns if ns else "")
+        if r["resource"].endswith("/finalizers"):
+            method += " (blockOwnerDeletion)"
+        code_with, _ = sa.call(method.split()[0], path, body, ctype)
+        code, data = admin.call("GET", role_path)
+        if code != 200:
+            sys.exit("GET %s: HTTP %d" % (role_path, code))
+        original = json.loads(data)
+        code, data = admin.call("PUT", role_path, without_verb(original, r))
+        if code != 200:
+            sys.exit("PUT %s: HTTP %d: %s" % (role_path, code, data[:300]))
+        gone = wait_access(sa, r, ns, False)
+        code_without, _ = sa.call(method.split()[0], path, body, ctype)
+        restore = copy.deepcopy(original)
+        for k in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
+            restore["metadata"].pop(k, None)
+        code, data = admin.call("PUT", role_path, restore)
+        if code != 200:
+            sys.exit("PUT %s (restore): HTTP %d: %s" % (role_path, code, data[:300]))
+        back = wait_access(sa, r, ns, True)
+        check(gone and back and code_with != 403 and code_without == 403,
+              "%s: %s %s -> %d with it, %d without (%s %s)" % (
+                  what, method, path.split("?")[0].replace(PROBE, "…"), code_with,
+                  code_without, kind, name))
+
+
+def cmd_wait(want, verb, group, res, ns):
+    """Waits up to 10 s until the token may (yes) or may not (no) do it."""
+    api = Api(os.environ["RBAC_SA_TOKEN_FILE"])
+    group = "" if group == "core" else group
+    for _ in range(200):
+        if ssar(api, verb, group, res, ns) == (want == "yes"):
+            return
+        time.sleep(0.05)
+    sys.exit("%s %s/%s in %s never became '%s'" % (verb, group or "core", res, ns, want))
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "wait":
+        cmd_wait(*sys.argv[2:7])
+        return
+    if cmd == "code":
+        cmd_code(sys.argv[2], sys.argv[3])
+    elif cmd == "baseline":
+        cmd_baseline(sys.argv[2])
+    elif cmd in ("granted", "needed"):
+        mode = json.loads(sys.argv[3])
+        (cmd_granted if cmd == "granted" else cmd_needed)(sys.argv[2], mode)
+    else:
+        sys.exit("usage: rbac_check.py code|baseline|granted|needed ...")
+    print("  -- %d checks, %d failed" % (checks, failures))
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
