@@ -17,6 +17,8 @@
 
 #include "app/api.h"
 #include "app/fields.h"
+#include "app/names.h"
+#include "app/schedule_plan.h"
 #include "kube/quantity.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -599,6 +601,44 @@ static void test_h_is_seeded_by_identity(void **state)
 	}
 	assert_true(differ >= 18);
 	json_decref(a);
+}
+
+/* The longest name a schedule may have (63, with dots) decodes, and every
+ * Backup name made from it is a DNS subdomain of at most 63 characters and
+ * a label value, as the API server requires (issue 15, point 1). */
+static void test_longest_schedule_name_makes_valid_names(void **state)
+{
+	static const char *const names[] = {
+		"a23456789.123456789.123456789.123456789.123456789.123456789.123",
+		"n234567890-234567890-234567890-234567890-234567890-234567890-12",
+		"x",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		json_t *obj = tu_json(schedule_base);
+		char made[3][APP_NAME_BUF], suffix[APP_SCHED_RUN_NOW_SUFFIX_BUF];
+		app_schedule_spec spec;
+		size_t k;
+
+		tu_json_set(obj, "metadata.name", json_string(names[i]));
+		assert_true(app_is_dns_subdomain(names[i]) && strlen(names[i]) <= 63);
+		assert_int_equal(app_schedule_spec_decode(&spec, obj, NULL), 0);
+		assert_int_equal(app_name_scheduled_backup(made[0], names[i],
+							   INT64_C(1795000000) * SS_NS_PER_SEC),
+				 0);
+		app_sched_run_now_suffix(suffix, "token", 1);
+		assert_int_equal(app_name_join(made[1], APP_LABEL_VALUE_MAX, names[i], suffix), 0);
+		assert_int_equal(app_name_join(made[2], APP_LABEL_VALUE_MAX, names[i], "once"), 0);
+		for (k = 0; k < 3; k++) {
+			if (!app_is_dns_subdomain(made[k]) || strlen(made[k]) > 63 ||
+			    !app_is_label_value(made[k]))
+				fail_msg("schedule %s made the invalid Backup name %s", names[i],
+					 made[k]);
+		}
+		json_decref(obj);
+	}
 }
 
 static void test_backup_with_selector(void **state)
@@ -1472,6 +1512,7 @@ int main(void)
 		cmocka_unit_test(test_schedule_decodes_with_defaults),
 		cmocka_unit_test(test_schedule_decodes_every_field),
 		cmocka_unit_test(test_h_is_seeded_by_identity),
+		cmocka_unit_test(test_longest_schedule_name_makes_valid_names),
 		cmocka_unit_test(test_backup_with_selector),
 		cmocka_unit_test(test_restore_new_claims),
 		cmocka_unit_test(test_restore_in_place),
