@@ -11,10 +11,15 @@
  *   - a snapshot counts as consistent only when this session saw its cut
  *     (creationTime or readyToUse) while it still held the lock;
  *   - at most one lock session per server (namespace/pod) at once, across
- *     all Backups (the `busy` table; only the leader runs reconciles).
+ *     all Backups (`turns`, backup_turns.h; only the leader runs
+ *     reconciles);
+ *   - a Backup waiting for a server is not looked at until a server it
+ *     waits for ends its session (it is queued then, FIFO) or
+ *     queued_retry_ns passed: no probe, no API request meanwhile.
  *
- * Thread-safety: `mu` guards the busy table, the snapshot generation and
- * the last-success table; the reconcile holds no lock while it does I/O.
+ * Thread-safety: `mu` guards the snapshot generation and the last-success
+ * table; `turns` has its own lock; the reconcile holds no lock while it
+ * does I/O.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -25,6 +30,7 @@
 #include "app/api.h"
 #include "app/backup.h"
 #include "app/backup_plan.h"
+#include "app/backup_turns.h"
 #include "app/credentials.h"
 #include "app/cut_proof.h"
 #include "app/mariadb.h"
@@ -45,19 +51,9 @@ const kube_resource app_volumesnapshotclasses = { "snapshot.storage.k8s.io", "v1
 const kube_resource app_volumesnapshotcontents = { "snapshot.storage.k8s.io", "v1",
 						   "volumesnapshotcontents", false };
 
-#define BUSY_MAX 256
 #define TARGETS_MAX 256
 #define MSG_MAX 2048
 #define DEFAULT_CLASS_ANNOTATION "snapshot.storage.kubernetes.io/is-default-class"
-
-typedef struct {
-	char server[CTRL_KEY_MAX]; /* namespace/pod */
-	char holder[CTRL_KEY_MAX]; /* the Backup's key */
-	/* What the server was when its holder chose it: while the holder has
-	 * its SQL threads stopped, a probe would call it unhealthy, and the
-	 * Backups waiting for it would wrongly go elsewhere or fail. */
-	app_db_verdict verdict;
-} busy_entry;
 
 typedef struct {
 	char ns[64];
@@ -70,8 +66,12 @@ struct app_backup_ctrl {
 	pthread_mutex_t mu;
 	pthread_cond_t snap_cond; /* CLOCK_MONOTONIC */
 	uint64_t snap_gen;	  /* bumped on every VolumeSnapshot event */
-	busy_entry busy[BUSY_MAX];
-	size_t n_busy;
+	/* Whose turn each server is, who waits, last uses, recent probes. A
+	 * busy server's verdict is the one its holder chose it with: while
+	 * the holder has its SQL threads stopped a probe would call it
+	 * unhealthy, and the Backups waiting for it would wrongly go
+	 * elsewhere or fail. */
+	app_turns *turns;
 	target_entry targets[TARGETS_MAX];
 	size_t n_targets;
 	ctrl_counter *m_total;
@@ -123,9 +123,13 @@ int app_backup_ctrl_new(app_backup_ctrl **out, const app_backup_ctrl_opts *opts)
 	if (bc->o.clock == NULL)
 		bc->o.clock = ss_clock_system();
 	if (bc->o.queued_retry_ns <= 0)
-		bc->o.queued_retry_ns = SS_NS_PER_SEC;
+		bc->o.queued_retry_ns = 30 * SS_NS_PER_SEC;
 	if (bc->o.uploading_resync_ns <= 0)
 		bc->o.uploading_resync_ns = 30 * SS_NS_PER_SEC;
+	if (app_turns_new(&bc->turns, NULL) < 0) {
+		free(bc);
+		return SS_ENOMEM;
+	}
 	pthread_mutex_init(&bc->mu, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -171,6 +175,7 @@ void app_backup_ctrl_free(app_backup_ctrl *bc)
 		ctrl_metrics_remove_collector(bc->o.metrics, collect, bc);
 	pthread_cond_destroy(&bc->snap_cond);
 	pthread_mutex_destroy(&bc->mu);
+	app_turns_free(bc->turns);
 	free(bc);
 }
 
@@ -216,67 +221,20 @@ void app_backup_on_snapshot_update(void *payload, const json_t *old, const json_
 
 /* ---- the per-server turn ----------------------------------------------- */
 
-/* Takes `server` for `holder`: 0, or SS_EEXISTS with *other set to the key
- * of the Backup that holds it. */
-static int server_take(app_backup_ctrl *bc, const char *server, const char *holder,
-		       const app_db_verdict *verdict, char *other, size_t other_cap)
+/* Ends the turn on `server` (session_ran: a lock session ran on it, which
+ * makes it the most recently used) and queues the Backup that has waited
+ * longest for it. */
+static void server_give_back(app_backup_ctrl *bc, const char *server, bool session_ran)
 {
-	size_t i;
-	int rc = 0;
+	char woken[CTRL_KEY_MAX];
 
-	pthread_mutex_lock(&bc->mu);
-	for (i = 0; i < bc->n_busy; i++) {
-		if (strcmp(bc->busy[i].server, server) == 0) {
-			ss_strlcpy(other, bc->busy[i].holder, other_cap);
-			rc = SS_EEXISTS;
-			goto done;
-		}
+	if (app_turns_give_back(bc->turns, server, session_ran,
+				ss_clock_mono(bc->o.clock), woken, sizeof(woken)) &&
+	    bc->o.queue) {
+		ss_log(SS_LOG_DEBUG, "server free: waking the next Backup",
+		       SS_LS("server", server), SS_LS("backup", woken));
+		ctrl_workqueue_add(bc->o.queue, woken);
 	}
-	if (bc->n_busy == BUSY_MAX) {
-		ss_strlcpy(other, "(too many lock sessions at once)", other_cap);
-		rc = SS_EEXISTS;
-		goto done;
-	}
-	ss_strlcpy(bc->busy[bc->n_busy].server, server, sizeof(bc->busy[0].server));
-	ss_strlcpy(bc->busy[bc->n_busy].holder, holder, sizeof(bc->busy[0].holder));
-	bc->busy[bc->n_busy].verdict = *verdict;
-	bc->n_busy++;
-done:
-	pthread_mutex_unlock(&bc->mu);
-	return rc;
-}
-
-/* If `server` is in a lock session of this process, the verdict it had
- * when that session chose it. */
-static bool server_busy_verdict(app_backup_ctrl *bc, const char *server,
-				app_db_verdict *out)
-{
-	bool found = false;
-	size_t i;
-
-	pthread_mutex_lock(&bc->mu);
-	for (i = 0; i < bc->n_busy && !found; i++) {
-		if (strcmp(bc->busy[i].server, server) == 0) {
-			*out = bc->busy[i].verdict;
-			found = true;
-		}
-	}
-	pthread_mutex_unlock(&bc->mu);
-	return found;
-}
-
-static void server_give_back(app_backup_ctrl *bc, const char *server)
-{
-	size_t i;
-
-	pthread_mutex_lock(&bc->mu);
-	for (i = 0; i < bc->n_busy; i++) {
-		if (strcmp(bc->busy[i].server, server) == 0) {
-			bc->busy[i] = bc->busy[--bc->n_busy];
-			break;
-		}
-	}
-	pthread_mutex_unlock(&bc->mu);
 }
 
 /* ---- one reconcile's state ------------------------------------------------ */
@@ -313,6 +271,15 @@ typedef struct {
 	 * whether the write turned it False. */
 	const app_plan_restorability *restorable;
 	bool turned_unrestorable;
+	/* The server this reconcile took a turn on ("" none): a Backup woken
+	 * for a server it did not take passes the wake on (backup_turns.h). */
+	char taken[CTRL_KEY_MAX];
+	/* The lock session's wait for the cut: which snapshots the cache has
+	 * shown (one gone after that was deleted), and the longest time the
+	 * wait went without looking (it looks every 250 ms at most: much
+	 * longer means this process did not run). */
+	bool snap_seen[APP_MAX_VOLUMES];
+	int64_t stall_ns;
 } run;
 
 /* Copies *field into buf and points it there; "" becomes NULL (unknown),
@@ -600,13 +567,15 @@ static int check_snapshot_api(run *r, const char **reason)
 
 /* Reads the snapshots of the session from the cache into r->st.snapshots;
  * *all_cut when every one has been cut, *failed_at the index of one with an
- * error (or -1). */
-static void snapshots_look(run *r, bool *all_cut, int *failed_at)
+ * error (or -1), *lost_at the index of one deleted (being deleted, or gone
+ * from the cache after it was there; or -1). */
+static void snapshots_look(run *r, bool *all_cut, int *failed_at, int *lost_at)
 {
 	size_t i;
 
 	*all_cut = true;
 	*failed_at = -1;
+	*lost_at = -1;
 	for (i = 0; i < r->st.n_snapshots; i++) {
 		app_snapshot_status *s = &r->st.snapshots[i];
 		char key[CTRL_KEY_MAX];
@@ -615,9 +584,14 @@ static void snapshots_look(run *r, bool *all_cut, int *failed_at)
 
 		if (ctrl_key_join(key, sizeof(key), r->ns, s->volume_snapshot_name) < 0 ||
 		    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0 || vs == NULL) {
+			if (r->snap_seen[i] && *lost_at < 0)
+				*lost_at = (int)i;
 			*all_cut = false;
 			continue;
 		}
+		r->snap_seen[i] = true;
+		if (ctrl_meta(vs, "deletionTimestamp") != NULL && *lost_at < 0)
+			*lost_at = (int)i;
 		if (app_plan_vs_state_read(&vst, vs) == 0) {
 			if (vst.error && *failed_at < 0) {
 				ss_strlcpy(r->snap_errors[i], vst.error,
@@ -644,30 +618,36 @@ static void snapshots_look(run *r, bool *all_cut, int *failed_at)
  * must carry an ownerReference with the Backup's uid, and is deleted with
  * its own uid as the precondition, so neither another object of that name
  * nor one that replaced it after the read is ever deleted. Failures are
- * logged; the caller goes on either way. */
-static void delete_snapshot(run *r, const char *name)
+ * logged; the caller goes on either way. Returns true when someone else
+ * had deleted it already (gone, or being deleted, when read). */
+static bool delete_snapshot(run *r, const char *name)
 {
 	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
 	json_t *vs = NULL;
+	bool was_deleted;
 	int rc;
 
 	rc = kube_get(&vs, r->bc->o.client, &app_volumesnapshots, r->ns, name);
+	was_deleted = rc == SS_ENOTFOUND ||
+		      (rc == 0 && ctrl_meta(vs, "deletionTimestamp") != NULL);
 	if (rc == 0 && (!app_plan_is_owned_by(vs, ctrl_meta(r->obj, "uid")) ||
 			ctrl_meta(vs, "uid") == NULL)) {
 		ss_log(SS_LOG_WARN, "not deleting a VolumeSnapshot that is not this Backup's",
 		       SS_LS("backup", r->key), SS_LS("snapshot", name));
 		json_decref(vs);
-		return;
+		return true; /* ours, of that name, is gone */
 	}
 	if (rc == 0) {
 		d.precondition_uid = ctrl_meta(vs, "uid");
 		rc = kube_delete(NULL, r->bc->o.client, &app_volumesnapshots, r->ns, name,
 				 &d);
+		was_deleted = was_deleted || rc == SS_ENOTFOUND;
 	}
 	json_decref(vs);
 	if (rc < 0 && rc != SS_ENOTFOUND)
 		ss_log(SS_LOG_WARN, "deleting a VolumeSnapshot failed",
 		       SS_LS("backup", r->key), SS_LS("snapshot", name), SS_LERR());
+	return was_deleted;
 }
 
 /* The name of the snapshot of `volume` in attempt `attempt` (1-based),
@@ -734,26 +714,37 @@ static bool being_deleted(run *r)
 	return d;
 }
 
-/* Waits until every snapshot is cut, one fails, the Backup is being
- * deleted, or the monotonic deadline passes. Woken by
+/* Waits until every snapshot is cut, one fails or is deleted, the Backup
+ * is being deleted, or the monotonic deadline passes. Woken by
  * app_backup_on_snapshot(); re-reads the caches on every wake and at least
- * every 250 ms. Returns 0 (all cut), SS_ERROR (one failed: *failed_at),
- * SS_ECANCELLED (deleted) or SS_ETIMEOUT. */
+ * every 250 ms (r->stall_ns: the longest it went without). Returns 0 (all
+ * cut), SS_ERROR (one failed: *failed_at), SS_ENOTFOUND (one was deleted:
+ * *failed_at), SS_ECANCELLED (the Backup is being deleted) or SS_ETIMEOUT. */
 static int wait_for_cut(run *r, int64_t deadline_mono, int *failed_at)
 {
 	app_backup_ctrl *bc = r->bc;
+	int64_t last = ss_clock_mono(bc->o.clock), now;
 	bool all_cut;
 	uint64_t gen;
+	int lost_at;
 
 	for (;;) {
 		pthread_mutex_lock(&bc->mu);
 		gen = bc->snap_gen;
 		pthread_mutex_unlock(&bc->mu);
-		snapshots_look(r, &all_cut, failed_at);
+		now = ss_clock_mono(bc->o.clock);
+		if (now - last > r->stall_ns)
+			r->stall_ns = now - last;
+		last = now;
+		snapshots_look(r, &all_cut, failed_at, &lost_at);
 		if (being_deleted(r))
 			return SS_ECANCELLED;
 		if (*failed_at >= 0)
 			return SS_ERROR;
+		if (lost_at >= 0) {
+			*failed_at = lost_at;
+			return SS_ENOTFOUND;
+		}
 		if (all_cut)
 			return 0;
 		int64_t left = deadline_mono - ss_clock_mono(bc->o.clock);
@@ -1034,6 +1025,8 @@ static int record_session(void *payload, int64_t connection_id)
 
 	r->st.lock.stage = app_lock_stage_name(r->spec.lock.stage);
 	r->st.lock.connection_id = connection_id;
+	memset(r->snap_seen, 0, sizeof(r->snap_seen));
+	r->stall_ns = 0;
 	r->st.lock.acquired_ns = 0;
 	r->st.lock.released_ns = 0;
 	r->st.lock.held_ms = -1;
@@ -1059,6 +1052,68 @@ static int record_session(void *payload, int64_t connection_id)
 	rc = write_status(r);
 	b->write_failed = rc < 0;
 	return rc;
+}
+
+/* Whether snapshot i of the session, seen in the cache before, is gone
+ * from it or being deleted. */
+static bool cached_gone(run *r, size_t i)
+{
+	char key[CTRL_KEY_MAX];
+	json_t *vs = NULL;
+	bool gone;
+
+	if (ctrl_key_join(key, sizeof(key), r->ns,
+			  r->st.snapshots[i].volume_snapshot_name) < 0 ||
+	    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0)
+		return false;
+	gone = vs == NULL ? r->snap_seen[i] : ctrl_meta(vs, "deletionTimestamp") != NULL;
+	json_decref(vs);
+	return gone;
+}
+
+/* Step 8, the cut was not seen before lock.timeoutSeconds, or a snapshot
+ * was deleted while locked: the snapshots not cut are deleted (all of them
+ * when one was lost), and the Failed reason and words say what is known
+ * of the cause (app_plan_lock_timeout): the snapshots someone deleted, the
+ * API server's error (`api_why`), a stall of this process, or else the
+ * storage. */
+static ctrl_result session_timed_out(run *r, const char *api_why)
+{
+	app_plan_timeout_in in = { r->ns,
+				   r->st.n_snapshots,
+				   0,
+				   NULL,
+				   api_why,
+				   r->stall_ns / SS_NS_PER_MS,
+				   r->spec.lock.timeout_seconds,
+				   r->st.lock.held_ms };
+	char gone[MSG_MAX] = "", msg[MSG_MAX];
+	const char *reason;
+	size_t i, uncut = 0, n_gone = 0, used = 0;
+
+	for (i = 0; i < r->st.n_snapshots; i++) {
+		const char *name = r->st.snapshots[i].volume_snapshot_name;
+		bool cut = r->st.snapshots[i].creation_time_ns != 0;
+
+		uncut += cut ? 0 : 1;
+		/* An uncut one is deleted (which tells whether someone had); a
+		 * cut one is kept (the Failed Backup's clean-up takes it) unless
+		 * the cache shows it deleted. */
+		if (cut ? !cached_gone(r, i) : !delete_snapshot(r, name))
+			continue;
+		n_gone++;
+		/* cut to fit: used stays below sizeof(gone) */
+		used += (size_t)snprintf(gone + used, sizeof(gone) - used, "%s%s",
+					 n_gone > 1 ? ", " : "", name);
+		if (used >= sizeof(gone))
+			used = sizeof(gone) - 1;
+	}
+	in.uncut = uncut;
+	in.deleted = gone;
+	reason = app_plan_lock_timeout(msg, sizeof(msg), &in);
+	if (n_gone > 0)
+		delete_session_snapshots(r);
+	return fail(r, reason, "%s", msg);
 }
 
 static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *cand)
@@ -1165,34 +1220,18 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 				: rc == SS_ECANCELLED ? "deleted"
 						      : "failed"));
 	event(r, CTRL_EVENT_NORMAL, "Released",
-	      "BACKUP STAGE END on %s after %lld ms, of which the storage took %lld ms "
-	      "(%s)",
+	      "BACKUP STAGE END on %s after %lld ms, of which %lld ms from asking for "
+	      "the snapshots to seeing the last cut (%s)",
 	      cand->pod, (long long)r->st.lock.held_ms, (long long)cut_ms,
 	      rc == 0		    ? "every snapshot cut"
 	      : rc == SS_ETIMEOUT   ? "lock timeout"
 	      : rc == SS_ECANCELLED ? "the Backup is being deleted"
+	      : rc == SS_ENOTFOUND  ? "a snapshot was deleted"
 				    : "snapshot failed");
 	if (rc == SS_ECANCELLED)
 		return deleted_while_locked(r, cand->pod);
-	if (rc == SS_ETIMEOUT) {
-		size_t uncut = 0;
-
-		for (i = 0; i < r->st.n_snapshots; i++) {
-			if (r->st.snapshots[i].creation_time_ns == 0) {
-				delete_snapshot(r,
-						r->st.snapshots[i].volume_snapshot_name);
-				uncut++;
-			}
-		}
-		return fail(
-			r, "LockTimeout",
-			"%zu of %zu snapshot(s) were not cut within lock.timeoutSeconds "
-			"(%d s)%s%s%s; the stages were ended after %lld ms and the uncut "
-			"snapshots deleted",
-			uncut, r->st.n_snapshots, r->spec.lock.timeout_seconds,
-			end_why[0] ? " (the API server did not answer in time: " : "",
-			end_why, end_why[0] ? ")" : "", (long long)r->st.lock.held_ms);
-	}
+	if (rc == SS_ETIMEOUT || rc == SS_ENOTFOUND)
+		return session_timed_out(r, end_why);
 	if (rc < 0)
 		return fail(r, "SnapshotFailed", "VolumeSnapshot %s/%s: %s", r->ns,
 			    r->st.snapshots[failed_at].volume_snapshot_name,
@@ -1575,9 +1614,8 @@ static int recover_paused(run *r, const json_t *pods)
 		return rc;
 	r->st.lock.replication_paused = false;
 	event(r, CTRL_EVENT_NORMAL, "ReplicationResumed",
-	      "started the SQL threads of %s again (stopped by an interrupted lock "
-	      "session)",
-	      r->st.source_pod);
+	      "started the SQL threads of %s again: %s", r->st.source_pod,
+	      app_plan_paused_why(&r->st));
 	return write_status(r);
 }
 
@@ -1619,6 +1657,264 @@ static ctrl_result step_deleting(run *r, const json_t *pods)
 	return set_finalizer(r, false) < 0 ? ctrl_result_error() : ctrl_result_done();
 }
 
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+/* The identity a remembered probe of `c` is kept under (backup_turns.h):
+ * everything but the server's own state that can change its verdict —
+ * the pod (uid, address), the connection spec (Secret and key names, TLS,
+ * timeout) and the lag bound. Names only, never a Secret's value. */
+static void probe_identity(char *out, size_t cap, const run *r,
+			   const app_plan_candidate *c)
+{
+	const app_connection *k = &r->spec.target.connection;
+
+	snprintf(out, cap, "%s|%s:%d|%s|%s|%s|%d|%s|%s|%d|%d", or_empty(c->uid),
+		 or_empty(c->ip), c->port, or_empty(k->credentials.name),
+		 or_empty(k->credentials.username_key),
+		 or_empty(k->credentials.password_key), (int)k->tls_mode,
+		 or_empty(k->ca_secret_name), or_empty(k->ca_secret_key),
+		 k->connect_timeout_seconds, r->spec.target.max_replication_lag_seconds);
+}
+
+/* Connects to candidate c and probes it: 0 with the verdict and the open
+ * connection (*db), or the error (in p->rc and p->error). */
+static int probe_one(run *r, const app_plan_candidate *c, const app_credentials *cred,
+		     app_plan_probe *p, app_db **db)
+{
+	app_db_target t;
+	app_db_status dst;
+	int rc;
+
+	app_credentials_db_target(&t, &r->spec.target.connection, cred, c->ip, c->port);
+	rc = app_db_connect(db, &t);
+	if (rc == 0)
+		rc = app_db_probe(&dst, *db);
+	p->rc = rc;
+	if (rc < 0) {
+		ss_strlcpy(p->error, ss_error_last()->message, sizeof(p->error));
+		return rc;
+	}
+	app_db_classify(&p->verdict, &dst, r->spec.target.max_replication_lag_seconds);
+	return 0;
+}
+
+/* Step 6: what each ready candidate is. A server in a lock session of ours
+ * is as its holder chose it; one probed within the probe TTL with the same
+ * identity is as it was then (no connection; remembered[i] set); any other
+ * is probed now and its connection kept in dbs[i] (the chosen one's
+ * becomes the lock connection). Each gets its last use, to spread the
+ * sessions. */
+static void probe_candidates(run *r, const app_plan_candidates *cands,
+			     const app_credentials *cred, app_plan_probe *probes,
+			     app_db **dbs, bool *remembered)
+{
+	app_turns *turns = r->bc->turns;
+	char server[CTRL_KEY_MAX], id[APP_TURNS_IDENTITY_MAX];
+	size_t i;
+
+	for (i = 0; i < cands->n; i++) {
+		const app_plan_candidate *c = &cands->c[i];
+		bool keyed;
+
+		if (!c->ready)
+			continue;
+		keyed = ctrl_key_join(server, sizeof(server), r->ns, c->pod) == 0;
+		probe_identity(id, sizeof(id), r, c);
+		if (keyed) {
+			probes[i].last_used = app_turns_last_used(turns, server);
+			if (app_turns_busy(turns, server, &probes[i].verdict))
+				continue;
+			remembered[i] = app_turns_probe_get(turns, server, id,
+							    ss_clock_mono(r->bc->o.clock),
+							    &probes[i].verdict);
+			if (remembered[i])
+				continue;
+		}
+		if (probe_one(r, c, cred, &probes[i], &dbs[i]) == 0 && keyed)
+			app_turns_probe_put(turns, server, id, &probes[i].verdict,
+					    ss_clock_mono(r->bc->o.clock));
+	}
+}
+
+/* Step 6: a Failed reason or a fallback to the primary is never decided on
+ * remembered probes (a replica stopped a second ago may run again now):
+ * the candidates whose verdicts came from memory are probed afresh, here,
+ * so the choice made next is on fresh probes only. Whether there were
+ * any. */
+static bool reprobe_remembered(run *r, const app_plan_candidates *cands,
+			       const app_credentials *cred, app_plan_probe *probes,
+			       app_db **dbs, bool *remembered)
+{
+	char server[CTRL_KEY_MAX], id[APP_TURNS_IDENTITY_MAX];
+	bool any = false;
+	size_t i;
+
+	for (i = 0; i < cands->n; i++) {
+		if (!remembered[i])
+			continue;
+		remembered[i] = false;
+		any = true;
+		if (ctrl_key_join(server, sizeof(server), r->ns, cands->c[i].pod) < 0)
+			continue;
+		app_turns_probe_drop(r->bc->turns, server);
+		memset(&probes[i].verdict, 0, sizeof(probes[i].verdict));
+		if (probe_one(r, &cands->c[i], cred, &probes[i], &dbs[i]) < 0)
+			continue;
+		probe_identity(id, sizeof(id), r, &cands->c[i]);
+		app_turns_probe_put(r->bc->turns, server, id, &probes[i].verdict,
+				    ss_clock_mono(r->bc->o.clock));
+	}
+	return any;
+}
+
+/* Step 7, the chosen server's verdict came from memory (another session
+ * held it, or it was probed moments ago): connect and probe it now, on the
+ * connection that will lock it. 0 when it still is what it was chosen as;
+ * else 1 (it changed: its remembered probe is dropped, choose again) or
+ * the connection's error (< 0; dropped too, so the next choice probes it
+ * and names the failure). */
+static int connect_chosen(run *r, const app_plan_candidate *cand, const char *server,
+			  const app_credentials *cred, const app_plan_probe *was,
+			  app_db **db)
+{
+	app_plan_probe now = { 0 };
+	char id[APP_TURNS_IDENTITY_MAX];
+	int rc = probe_one(r, cand, cred, &now, db);
+
+	if (rc == 0 && now.verdict.kind == was->verdict.kind) {
+		probe_identity(id, sizeof(id), r, cand);
+		app_turns_probe_put(r->bc->turns, server, id, &now.verdict,
+				    ss_clock_mono(r->bc->o.clock));
+		return 0;
+	}
+	ss_log(SS_LOG_INFO, "the chosen server is not what it was: choosing again",
+	       SS_LS("backup", r->key), SS_LS("pod", cand->pod),
+	       SS_LS("was", app_db_kind_name(was->verdict.kind)),
+	       SS_LS("now", rc == 0 ? app_db_kind_name(now.verdict.kind) : now.error));
+	app_turns_probe_drop(r->bc->turns, server);
+	app_db_close(*db);
+	*db = NULL;
+	return rc < 0 ? rc : 1;
+}
+
+/* Step 7: status Queued while the chosen server is in another Backup's
+ * session. The Event is recorded once, when the Backup starts waiting;
+ * the status message names the current holder. It is woken when a server
+ * it waits for ends its session (server_give_back), queued_retry_ns at the
+ * latest (registered false: the wait list is full, look again in 1 s). */
+static ctrl_result queued(run *r, const app_plan_candidate *cand, const char *other,
+			  size_t n_also, bool registered)
+{
+	bool was = r->st.has_phase && r->st.phase == APP_BACKUP_QUEUED;
+	char msg[MSG_MAX];
+
+	snprintf(msg, sizeof(msg),
+		 "waiting for Backup %s, which holds a lock session on %s%s", other,
+		 cand->pod,
+		 n_also > 0 ? " (the replicas as healthy are in sessions too; the "
+			      "first free one is taken)"
+			    : "");
+	if (!(was && r->st.message && strcmp(r->st.message, msg) == 0)) {
+		r->st.has_phase = true;
+		r->st.phase = APP_BACKUP_QUEUED;
+		set_message(r, "%s", msg);
+		if (write_status(r) < 0)
+			return ctrl_result_error();
+		if (!was)
+			event(r, CTRL_EVENT_NORMAL, "Queued", "%s", msg);
+	}
+	return ctrl_result_requeue_after(registered ? r->bc->o.queued_retry_ns
+						    : SS_NS_PER_SEC);
+}
+
+/* Step 7: the turn on the chosen server, or a place among those waiting for
+ * it and for every other server it would take as gladly (see
+ * app_plan_equally_good). Fills *n_also. */
+static app_turns_outcome take_turn(run *r, const app_plan_candidates *cands,
+				   const app_plan_probe *probes, int chosen,
+				   const char *server, char *other, size_t cap,
+				   size_t *n_also)
+{
+	char keys[APP_TURNS_MAX_WAIT_SERVERS][CTRL_KEY_MAX];
+	const char *also[APP_TURNS_MAX_WAIT_SERVERS];
+	const json_t *gen = json_object_get(json_object_get(r->obj, "metadata"),
+					    "generation");
+	app_turns_want w = { r->key, &probes[chosen].verdict, also, 0,
+			     json_is_integer(gen) ? json_integer_value(gen) : 0,
+			     ss_clock_mono(r->bc->o.clock) };
+	size_t j;
+
+	for (j = 0; j < cands->n && w.n_also < APP_TURNS_MAX_WAIT_SERVERS; j++) {
+		if (!app_plan_equally_good(cands, probes, chosen, (int)j) ||
+		    ctrl_key_join(keys[w.n_also], sizeof(keys[0]), r->ns,
+				  cands->c[j].pod) < 0)
+			continue;
+		also[w.n_also] = keys[w.n_also];
+		w.n_also++;
+	}
+	*n_also = w.n_also;
+	return app_turns_take(r->bc->turns, server, &w, other, cap);
+}
+
+/* Step 8 on the server whose turn this Backup has (`server`, connection
+ * `db`): the finalizer, the replica's SQL threads stopped, the lock
+ * session; then the turn ends, waking the next Backup waiting for it. */
+static ctrl_result step_session(run *r, const app_plan_candidate *cand,
+				const app_plan_choice *choice, const char *server,
+				app_db *db)
+{
+	ctrl_result res;
+
+	ss_strlcpy(r->source_pod, cand->pod, sizeof(r->source_pod));
+	r->st.source_pod = r->source_pod;
+	r->st.source_role = choice->role;
+	/* The finalizer first: from here on a lock or stopped SQL threads may
+	 * exist, and the Backup must not vanish before they are ended. */
+	if (set_finalizer(r, true) < 0) {
+		server_give_back(r->bc, server, false);
+		return ctrl_result_error();
+	}
+	if (choice->fell_back)
+		event(r, CTRL_EVENT_WARNING, "FellBackToPrimary", "%s", choice->message);
+	/* On a replica, stop the SQL threads between event groups first
+	 * (mariadb.h: app_db_replication_pause), recorded before it happens so
+	 * that a restarted controller knows to start them again. */
+	if (strcmp(choice->role, "Replica") == 0) {
+		r->st.lock.replication_paused = true;
+		set_message(r, "pausing replication on %s for the cut", cand->pod);
+		if (write_status(r) < 0) {
+			server_give_back(r->bc, server, false);
+			return ctrl_result_error();
+		}
+		if (app_db_replication_pause(db) < 0) {
+			char why[SS_ERROR_MESSAGE_MAX];
+			int code = ss_error_last()->code;
+
+			ss_strlcpy(why, ss_error_last()->message, sizeof(why));
+			/* STOP may have half-worked: START is harmless either way. */
+			resume_replication(r, db, cand->pod);
+			res = fail(r, db_reason(code), "pausing replication on %s: %s",
+				   cand->pod, why);
+			server_give_back(r->bc, server, true);
+			return res;
+		}
+	}
+	res = lock_session(r, db, cand);
+	if (choice->fell_back && res.kind != CTRL_RESULT_ERROR &&
+	    r->st.phase == APP_BACKUP_UPLOADING) {
+		/* Keep the fallback note where people look. */
+		set_message(r, "%s; lock held %lld ms", choice->message,
+			    (long long)r->st.lock.held_ms);
+		if (write_status(r) < 0)
+			res = ctrl_result_error();
+	}
+	server_give_back(r->bc, server, true);
+	return res;
+}
+
 /* Steps 5-8. */
 static ctrl_result step_run(run *r, const json_t *pods)
 {
@@ -1628,11 +1924,12 @@ static ctrl_result step_run(run *r, const json_t *pods)
 	const app_plan_candidate *cand;
 	const char *reason = NULL;
 	app_credentials cred = { 0 };
-	app_db *chosen_db = NULL;
 	app_db *dbs[APP_PLAN_MAX_CANDIDATES] = { 0 };
-	char server[CTRL_KEY_MAX], other[CTRL_KEY_MAX];
+	bool remembered[APP_PLAN_MAX_CANDIDATES] = { false };
+	char server[CTRL_KEY_MAX], other[CTRL_KEY_MAX] = "";
+	app_turns_outcome turn;
 	ctrl_result res;
-	size_t i;
+	size_t i, n_also = 0;
 	int rc;
 
 	own_status(r);
@@ -1671,114 +1968,42 @@ static ctrl_result step_run(run *r, const json_t *pods)
 			res = ctrl_result_error();
 		goto done;
 	}
-	for (i = 0; i < cands->n; i++) {
-		app_db_target t;
-		app_db_status dst;
-
-		if (!cands->c[i].ready)
-			continue;
-		if (ctrl_key_join(server, sizeof(server), r->ns, cands->c[i].pod) == 0 &&
-		    server_busy_verdict(r->bc, server, &probes[i].verdict))
-			continue; /* in a session of ours: as it was then */
-		app_credentials_db_target(&t, &r->spec.target.connection, &cred,
-					  cands->c[i].ip, cands->c[i].port);
-		rc = app_db_connect(&dbs[i], &t);
-		if (rc == 0)
-			rc = app_db_probe(&dst, dbs[i]);
-		probes[i].rc = rc;
-		if (rc < 0) {
-			ss_strlcpy(probes[i].error, ss_error_last()->message,
-				   sizeof(probes[i].error));
-			continue;
-		}
-		app_db_classify(&probes[i].verdict, &dst,
-				r->spec.target.max_replication_lag_seconds);
-	}
-	if (app_plan_choose(&choice, cands, probes, r->spec.target.role) < 0) {
+	probe_candidates(r, cands, &cred, probes, dbs, remembered);
+	app_plan_choose(&choice, cands, probes, r->spec.target.role);
+	if ((choice.chosen < 0 || choice.fell_back) &&
+	    reprobe_remembered(r, cands, &cred, probes, dbs, remembered))
+		app_plan_choose(&choice, cands, probes, r->spec.target.role);
+	if (choice.chosen < 0) {
 		res = fail(r, choice.reason, "%s", choice.message);
 		goto done;
 	}
 	cand = &cands->c[choice.chosen];
-	chosen_db = dbs[choice.chosen];
 	/* 7 */
 	if (ctrl_key_join(server, sizeof(server), r->ns, cand->pod) < 0) {
 		res = ctrl_result_error();
 		goto done;
 	}
-	if (server_take(r->bc, server, r->key, &probes[choice.chosen].verdict, other,
-			sizeof(other)) < 0) {
-		char msg[MSG_MAX];
-
-		snprintf(msg, sizeof(msg),
-			 "waiting for Backup %s, which holds a lock session on %s", other,
-			 cand->pod);
-		if (!(r->st.has_phase && r->st.phase == APP_BACKUP_QUEUED &&
-		      r->st.message && strcmp(r->st.message, msg) == 0)) {
-			r->st.has_phase = true;
-			r->st.phase = APP_BACKUP_QUEUED;
-			set_message(r, "%s", msg);
-			if (write_status(r) < 0) {
-				res = ctrl_result_error();
-				goto done;
-			}
-			event(r, CTRL_EVENT_NORMAL, "Queued", "%s", msg);
-		}
-		res = ctrl_result_requeue_after(r->bc->o.queued_retry_ns);
+	turn = take_turn(r, cands, probes, choice.chosen, server, other, sizeof(other),
+			 &n_also);
+	if (turn != APP_TURNS_TAKEN) {
+		if (turn == APP_TURNS_RETRY)
+			res = ctrl_result_requeue_after(0);
+		else
+			res = queued(r, cand, other[0] ? other : "(too many at once)",
+				     n_also, turn == APP_TURNS_QUEUED);
 		goto done;
 	}
-	if (chosen_db == NULL) {
-		/* It was in another session when probed, and that session ended
-		 * since: probe it afresh. */
-		server_give_back(r->bc, server);
-		res = ctrl_result_requeue_after(0);
-		goto done;
-	}
-	ss_strlcpy(r->source_pod, cand->pod, sizeof(r->source_pod));
-	r->st.source_pod = r->source_pod;
-	r->st.source_role = choice.role;
-	/* The finalizer first: from here on a lock or stopped SQL threads may
-	 * exist, and the Backup must not vanish before they are ended. */
-	if (set_finalizer(r, true) < 0) {
-		res = ctrl_result_error();
-		server_give_back(r->bc, server);
-		goto done;
-	}
-	if (choice.fell_back)
-		event(r, CTRL_EVENT_WARNING, "FellBackToPrimary", "%s", choice.message);
-	/* 8: on a replica, stop the SQL threads between event groups first
-	 * (mariadb.h: app_db_replication_pause), recorded before it happens so
-	 * that a restarted controller knows to start them again. */
-	if (strcmp(choice.role, "Replica") == 0) {
-		r->st.lock.replication_paused = true;
-		set_message(r, "pausing replication on %s for the cut", cand->pod);
-		if (write_status(r) < 0) {
-			res = ctrl_result_error();
-			server_give_back(r->bc, server);
-			goto done;
-		}
-		if (app_db_replication_pause(chosen_db) < 0) {
-			char why[SS_ERROR_MESSAGE_MAX];
-			int code = ss_error_last()->code;
-
-			ss_strlcpy(why, ss_error_last()->message, sizeof(why));
-			/* STOP may have half-worked: START is harmless either way. */
-			resume_replication(r, chosen_db, cand->pod);
-			res = fail(r, db_reason(code), "pausing replication on %s: %s",
-				   cand->pod, why);
-			server_give_back(r->bc, server);
+	ss_strlcpy(r->taken, server, sizeof(r->taken));
+	if (dbs[choice.chosen] == NULL) {
+		rc = connect_chosen(r, cand, server, &cred, &probes[choice.chosen],
+				    &dbs[choice.chosen]);
+		if (rc != 0) {
+			server_give_back(r->bc, server, false);
+			res = ctrl_result_requeue_after(0);
 			goto done;
 		}
 	}
-	res = lock_session(r, chosen_db, cand);
-	if (choice.fell_back && res.kind != CTRL_RESULT_ERROR &&
-	    r->st.phase == APP_BACKUP_UPLOADING) {
-		/* Keep the fallback note where people look. */
-		set_message(r, "%s; lock held %lld ms", choice.message,
-			    (long long)r->st.lock.held_ms);
-		if (write_status(r) < 0)
-			res = ctrl_result_error();
-	}
-	server_give_back(r->bc, server);
+	res = step_session(r, cand, &choice, server, dbs[choice.chosen]);
 done:
 	for (i = 0; i < APP_PLAN_MAX_CANDIDATES; i++)
 		app_db_close(dbs[i]);
@@ -1803,6 +2028,38 @@ static bool finished(const json_t *obj)
 	       ctrl_condition_is_true(obj, "Failed");
 }
 
+/* Whether the Backup `key` (`cached`, NULL when gone) waits for a server
+ * and nothing woke it: then the reconcile ends at once (*res: look again
+ * when its patience runs out) — no probe, no API request. Its own status
+ * writes bring it here. A spec edit or a deletion lets it through. */
+static bool waits_quietly(app_backup_ctrl *bc, const char *key, const json_t *cached,
+			  ctrl_result *res)
+{
+	const json_t *gen =
+		json_object_get(json_object_get(cached, "metadata"), "generation");
+	int64_t g = -1, left = 0;
+
+	if (cached != NULL && ctrl_meta(cached, "deletionTimestamp") == NULL)
+		g = json_is_integer(gen) ? json_integer_value(gen) : 0;
+	if (!app_turns_begin(bc->turns, key, g, ss_clock_mono(bc->o.clock),
+			     bc->o.queued_retry_ns, &left))
+		return false;
+	*res = ctrl_result_requeue_after(left);
+	return true;
+}
+
+/* The end of a reconcile of `key`, which took a turn on `taken` ("" none):
+ * a wake it did not use goes to the next Backup waiting (backup_turns.h). */
+static void wake_on(app_backup_ctrl *bc, const char *key, const char *taken)
+{
+	char woken[CTRL_KEY_MAX];
+
+	if (app_turns_end(bc->turns, key, taken[0] ? taken : NULL, woken,
+			  sizeof(woken)) &&
+	    bc->o.queue)
+		ctrl_workqueue_add(bc->o.queue, woken);
+}
+
 ctrl_result app_backup_reconcile(void *payload, const char *key)
 {
 	app_backup_ctrl *bc = payload;
@@ -1821,7 +2078,14 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 	/* 1: the cache says whether there is anything to do; a lock session is
 	 * only ever started from the API's latest copy. A finished Backup is
 	 * left alone but for a Complete one's Restorable condition. */
-	if (ctrl_store_get(&cached, bc->o.backups, key) < 0 || cached == NULL ||
+	if (ctrl_store_get(&cached, bc->o.backups, key) < 0)
+		cached = NULL;
+	if (waits_quietly(bc, key, cached, &res)) {
+		json_decref(cached);
+		free(r);
+		return res;
+	}
+	if (cached == NULL ||
 	    ctrl_key_split(key, r->ns, sizeof(r->ns), r->name, sizeof(r->name)) < 0) {
 		json_decref(cached);
 		res = ctrl_result_done();
@@ -1895,6 +2159,7 @@ done:
 	    !(r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED) &&
 	    !r->st.lock.replication_paused && set_finalizer(r, false) < 0)
 		res = ctrl_result_error();
+	wake_on(bc, key, r->taken);
 	json_decref(pods);
 	json_decref(r->obj);
 	json_decref(r->spec_obj);

@@ -24,9 +24,17 @@
  *      retry, at most APP_BACKUP_MAX_ATTEMPTS sessions in all;
  *   5. check the cluster: the snapshot API and the class;
  *   6. resolve the target's pods and claims, read the credentials, probe
- *      every ready pod and choose the server (backup_plan.h);
+ *      every ready pod — a server in a session as its holder chose it, one
+ *      probed in the last 3 s as it was then (backup_turns.h) — and choose
+ *      the server (backup_plan.h: the healthiest replica, of equally
+ *      healthy ones the one used longest ago);
  *   7. take the server's turn: one lock session per server in this
- *      process (the leader); a Backup whose server is busy is Queued;
+ *      process (the leader); a Backup whose server is busy is Queued (one
+ *      Event) and waits, without probing, until a server it would take
+ *      ends its session: those wake the Backups waiting for them in the
+ *      order they started waiting. A server chosen from memory is probed
+ *      again on the connection that locks it; a Failed reason or a
+ *      fallback to the primary is decided on fresh probes only;
  *   8. the finalizer, then the lock session: BACKUP STAGE up to the spec's
  *      stage (the session's wait_timeout just above lock.timeoutSeconds),
  *      the position, status Locked (with CONNECTION_ID()), one
@@ -91,8 +99,10 @@ typedef struct {
 	ctrl_events *events;	   /* optional */
 	ctrl_metrics *metrics;	   /* optional */
 	const ss_clock *clock;	   /* NULL: the system clock */
-	/* How often a Backup whose server is busy looks again, and how often
-	 * an Uploading Backup is looked at without an event; 0: 1 s and 30 s. */
+	/* How long a Backup waiting for a busy server waits at most before it
+	 * looks again (the safety net: it is woken when a server it waits for
+	 * ends its session), and how often an Uploading Backup is looked at
+	 * without an event; 0: 30 s and 30 s. */
 	int64_t queued_retry_ns;
 	int64_t uploading_resync_ns;
 } app_backup_ctrl_opts;

@@ -552,12 +552,17 @@ static void describe_candidates(msg *m, const app_plan_candidates *cands,
 	}
 }
 
+/* A replica's health rank: its lag, small lags counting as none. */
 static int64_t rank_lag(const app_plan_probe *p)
 {
-	return p->verdict.lag_seconds < 0 ? INT64_MAX : p->verdict.lag_seconds;
+	if (p->verdict.lag_seconds < 0)
+		return INT64_MAX;
+	return p->verdict.lag_seconds <= APP_PLAN_LAG_SAME_SECONDS ? 0
+								   : p->verdict.lag_seconds;
 }
 
-/* Whether candidate a is a better replica than b (b < 0: none yet). */
+/* Whether candidate a is a better replica than b (b < 0: none yet): health
+ * first, then the one used longest ago, then the order of the pods. */
 static bool better_replica(const app_plan_candidates *cands, const app_plan_probe *probes,
 			   size_t a, int b)
 {
@@ -568,7 +573,25 @@ static bool better_replica(const app_plan_candidates *cands, const app_plan_prob
 	y = &cands->c[b];
 	if (rank_lag(&probes[a]) != rank_lag(&probes[b]))
 		return rank_lag(&probes[a]) < rank_lag(&probes[b]);
+	if (probes[a].last_used != probes[b].last_used)
+		return probes[a].last_used < probes[b].last_used;
 	return order(x->ordinal, x->pod, y->ordinal, y->pod) < 0;
+}
+
+bool app_plan_equally_good(const app_plan_candidates *cands,
+			   const app_plan_probe *probes, int chosen, int other)
+{
+	const app_plan_probe *a, *b;
+
+	if (chosen < 0 || other < 0 || (size_t)chosen >= cands->n ||
+	    (size_t)other >= cands->n || chosen == other || !cands->c[other].ready)
+		return false;
+	a = &probes[chosen];
+	b = &probes[other];
+	/* Only replicas: of two primaries the lowest ordinal is always the
+	 * one taken, free or not. */
+	return a->rc == 0 && b->rc == 0 && a->verdict.kind == APP_DB_HEALTHY_REPLICA &&
+	       b->verdict.kind == APP_DB_HEALTHY_REPLICA && rank_lag(a) == rank_lag(b);
 }
 
 /* The reason when every ready candidate's probe failed: the credentials
@@ -674,6 +697,62 @@ int app_plan_choose(app_plan_choice *out, const app_plan_candidates *cands,
 	msg_add(&m, "%s: ", head);
 	describe_candidates(&m, cands, probes, -1);
 	return out->chosen;
+}
+
+/* ---- words for what went wrong --------------------------------------------- */
+
+const char *app_plan_paused_why(const app_backup_status *st)
+{
+	if (st->has_phase && st->phase == APP_BACKUP_LOCKED)
+		return "they were stopped for a lock session that was interrupted";
+	if (st->lock.acquired_ns > 0)
+		return "the lock session that stopped them ended without starting "
+		       "them (the server did not answer in time, or refused)";
+	return "they were stopped for a lock session that ended before it took "
+	       "the lock, and were not started then";
+}
+
+static bool given(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+const char *app_plan_lock_timeout(char *out, size_t cap, const app_plan_timeout_in *in)
+{
+	const char *ns = in->ns ? in->ns : "?";
+
+	if (given(in->deleted)) {
+		snprintf(out, cap,
+			 "VolumeSnapshot(s) %s of %s were deleted while the lock was held; "
+			 "the stages were ended after %lld ms and the Backup's other "
+			 "snapshots deleted",
+			 in->deleted, ns, (long long)in->held_ms);
+		return "SnapshotLost";
+	}
+	if (given(in->api_error))
+		snprintf(out, cap,
+			 "the API server did not answer in time (%s), so %zu of %zu "
+			 "snapshot(s) were not seen cut within lock.timeoutSeconds (%d s); "
+			 "the stages were ended after %lld ms and the uncut snapshots "
+			 "deleted",
+			 in->api_error, in->uncut, in->n_snapshots, in->timeout_seconds,
+			 (long long)in->held_ms);
+	else if (in->stall_ms >= APP_PLAN_STALL_MS)
+		snprintf(out, cap,
+			 "the controller did not run for %lld ms while it held the lock "
+			 "(stopped, or starved of CPU), so %zu of %zu snapshot(s) were not "
+			 "seen cut within lock.timeoutSeconds (%d s); the stages were ended "
+			 "after %lld ms and the uncut snapshots deleted",
+			 (long long)in->stall_ms, in->uncut, in->n_snapshots,
+			 in->timeout_seconds, (long long)in->held_ms);
+	else
+		snprintf(out, cap,
+			 "the storage did not cut %zu of %zu snapshot(s) within "
+			 "lock.timeoutSeconds (%d s); the stages were ended after %lld ms "
+			 "and the uncut snapshots deleted",
+			 in->uncut, in->n_snapshots, in->timeout_seconds,
+			 (long long)in->held_ms);
+	return "LockTimeout";
 }
 
 /* ---- a VolumeSnapshot's status ------------------------------------------- */

@@ -135,12 +135,21 @@ typedef struct {
 int app_plan_candidates_resolve(app_plan_candidates *out, const app_target *target,
 				const json_t *pods, const char **out_reason);
 
-/* What probing one candidate gave. */
+/* What probing one candidate gave, and when it was last used. */
 typedef struct {
 	int rc;			       /* 0: verdict is valid; else the error code */
 	char error[APP_DB_REASON_MAX]; /* rc != 0: the error message */
 	app_db_verdict verdict;
+	/* When the server's last lock session ended, on any clock that only
+	 * goes forward: 0 never (or unknown), INT64_MAX while it is in one
+	 * (backup_turns.h: app_turns_last_used). Spreads the sessions. */
+	int64_t last_used;
 } app_plan_probe;
+
+/* Replication lags up to this many seconds count as the same health when
+ * replicas are ranked: Seconds_Behind_Master has whole seconds and reads
+ * 0 or 1 on a replica that keeps up, by when it is asked. */
+#define APP_PLAN_LAG_SAME_SECONDS 1
 
 typedef struct {
 	int chosen;	    /* index into the candidates; -1 when none */
@@ -156,8 +165,12 @@ typedef struct {
 /* Chooses the server to lock. probes[i] belongs to cands->c[i] (cands->n
  * entries); only ready
  * candidates are considered (probes of others are ignored). A replica
- * qualifies when its verdict is HEALTHY_REPLICA; the best is the least lag,
- * then the lowest ordinal, then the name. The primary is a ready candidate
+ * qualifies when its verdict is HEALTHY_REPLICA; the best is the least lag
+ * (lags up to APP_PLAN_LAG_SAME_SECONDS counting as 0), then among those
+ * equally healthy the one used longest ago (the smallest last_used: never
+ * used first, one in a lock session now last), then the lowest ordinal,
+ * then the name — so sessions spread over equally healthy replicas, and the
+ * same inputs always give the same choice. The primary is a ready candidate
  * whose verdict is PRIMARY (if several claim to be, the lowest ordinal).
  *   Replica        best replica, else NoHealthyReplica
  *   PreferReplica  best replica, else the primary with fell_back, else
@@ -171,6 +184,49 @@ typedef struct {
  * is written. Returns out->chosen. */
 int app_plan_choose(app_plan_choice *out, const app_plan_candidates *cands,
 		    const app_plan_probe *probes, app_role role);
+
+/* Whether the Backup that chose `chosen` (app_plan_choose) would take
+ * candidate `other` instead, were `other` free: both are healthy replicas
+ * of the same lag rank (see above; of two primaries the lowest ordinal is
+ * always the one). A Backup whose choice is in a lock session waits for
+ * every such candidate that is busy too. */
+bool app_plan_equally_good(const app_plan_candidates *cands,
+			   const app_plan_probe *probes, int chosen, int other);
+
+/* Why a Backup status that records replicationPaused (the replica's SQL
+ * threads stopped for its lock session and not started since) is so, in
+ * words for the ReplicationResumed Event, from what the status records:
+ * phase Locked — the lock session was interrupted (the process that ran it
+ * ended); a lock acquired — the session ended but could not start them;
+ * neither — the session ended before it took the lock. Static text. */
+const char *app_plan_paused_why(const app_backup_status *st);
+
+/* What is known when a lock session did not see every cut in time. */
+typedef struct {
+	const char *ns;
+	size_t n_snapshots;
+	size_t uncut;		/* not seen cut */
+	const char *deleted;	/* names of the session's snapshots someone
+				   deleted meanwhile ("a, b"); NULL or "": none */
+	const char *api_error;	/* the API error that used up the lock budget
+				   (kube_deadline_set); NULL or "": none */
+	int64_t stall_ms;	/* the longest the wait for the cut went without
+				   running (it looks every 250 ms) */
+	int timeout_seconds;	/* spec.lock.timeoutSeconds */
+	int64_t held_ms;
+} app_plan_timeout_in;
+
+/* A controller that did not run for this long while it held the lock
+ * stalled (stopped, or starved of CPU). */
+#define APP_PLAN_STALL_MS 1000
+
+/* The Failed reason and message (into out, cap bytes) of such a session,
+ * naming the cause that is known rather than blaming the storage: the
+ * snapshots someone deleted (SnapshotLost), else LockTimeout because the
+ * API server did not answer, because this controller stalled for
+ * APP_PLAN_STALL_MS or more, or — only when none of those is known —
+ * because the storage did not cut in time. Returns the static reason. */
+const char *app_plan_lock_timeout(char *out, size_t cap, const app_plan_timeout_in *in);
 
 /* What a VolumeSnapshot's status says. */
 typedef struct {

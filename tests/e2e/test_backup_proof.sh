@@ -25,11 +25,15 @@
 #               deleted, Complete on a later attempt (never the killed one);
 #   delete      the Backup deleted while Locked -> gone within ~2 s, the lock
 #               free, the SQL thread running, an Event DeletedWhileLocked;
+#   lostcut     one of its VolumeSnapshots deleted while Locked, before the
+#               cut -> Failed SnapshotLost at once (not LockTimeout at the
+#               bound), naming the snapshot and not blaming the storage;
 #   dbstop      the replica's mariadbd SIGSTOPped while Locked -> Failed
 #               LockTimeout within bound + 2 s of the lock;
 #   ctrlstop    the controller SIGSTOPped while Locked -> the server drops
 #               the lock within bound + 5 s on its own; SIGCONTed, the
-#               controller ends the Backup not Complete, the SQL thread runs;
+#               controller ends the Backup not Complete (a LockTimeout says
+#               the controller stalled, not the storage), the SQL thread runs;
 #   killdelete  the controller SIGKILLed while Locked, the Backup deleted
 #               (it stays, finalizer snapstage.io/lock-session), the
 #               controller restarted -> the Backup goes, the SQL thread runs,
@@ -403,6 +407,27 @@ case_dbstop() {
     settled "after dbstop"
 }
 
+# ---- a snapshot deleted while Locked -------------------------------------------------------------
+case_lostcut() {
+    local snap
+    backup lostcut "$(snapshot_opts hang=cut -- 20)"
+    poll_until 60 "lostcut holds the lock" lock_taken lostcut
+    src=$(bk lostcut '{.status.sourcePod}')
+    snap=$(snaps_of lostcut | head -n 1)
+    t0=$(now_ms)
+    kn delete "$snap" --wait=false >/dev/null || fail "deleting $snap"
+    poll_until 10 "lostcut: Failed after its snapshot was deleted" is_failed lostcut
+    note "lostcut: $(failed_reason lostcut) $((SEEN_MS - t0)) ms after the delete (lock.timeoutSeconds 20), held $(bk lostcut '{.status.lock.heldMilliseconds}') ms: $(failed_msg lostcut)"
+    is_failed_with lostcut SnapshotLost ||
+        fail "lostcut failed with $(failed_reason lostcut), want SnapshotLost (the storage did not fail: the snapshot was deleted)"
+    failed_msg lostcut | grep -q "${snap#*/}" || fail "the message does not name ${snap#*/}"
+    ! failed_msg lostcut | grep -q storage || fail "the message blames the storage: $(failed_msg lostcut)"
+    [ $((SEEN_MS - t0)) -lt 5000 ] || fail "SnapshotLost seen $((SEEN_MS - t0)) ms after the delete, want well before the 20 s bound"
+    ok "lostcut: SnapshotLost at once, naming the deleted snapshot, not the storage"
+    wait_for 30 "lostcut's snapshots are gone" no_snaps_of lostcut
+    settled "after lostcut"
+}
+
 # ---- the controller SIGSTOPped while Locked ----------------------------------------------------
 case_ctrlstop() {
     backup ctrlstop "$(snapshot_opts cut-latency-ms=60000 -- 5)"
@@ -437,6 +462,14 @@ case_ctrlstop() {
     LockLost | LockTimeout) ok "ctrlstop: Failed $(failed_reason ctrlstop), not Complete" ;;
     *) fail "ctrlstop failed with $(failed_reason ctrlstop), want LockLost or LockTimeout" ;;
     esac
+    # A LockTimeout names the stall, not the storage (issue 15, point 12).
+    if is_failed_with ctrlstop LockTimeout; then
+        failed_msg ctrlstop | grep -q "the controller did not run for" ||
+            fail "the LockTimeout message does not name the controller's stall: $(failed_msg ctrlstop)"
+        ! failed_msg ctrlstop | grep -q storage ||
+            fail "the LockTimeout message blames the storage: $(failed_msg ctrlstop)"
+        ok "ctrlstop: the message names the controller's stall, not the storage"
+    fi
     wait_for 30 "$src: SQL thread runs again" sql_running "$src"
     settled "after ctrlstop"
 }
@@ -515,7 +548,7 @@ case_api() {
 }
 
 # ---- run them ---------------------------------------------------------------------------------
-for proof_case in ${PROOF_CASES:-invalid secrets latecut ready killconn delete ctrlstop killdelete api dbstop}; do
+for proof_case in ${PROOF_CASES:-invalid secrets latecut ready killconn delete lostcut ctrlstop killdelete api dbstop}; do
     declare -F "case_$proof_case" >/dev/null || fail "no case '$proof_case'"
     case_start "$proof_case"
     "case_$proof_case"

@@ -845,6 +845,167 @@ static void test_choose_ties(void **state)
 	world_free(w);
 }
 
+/* Issue 15, point 9: of equally healthy replicas the one used longest ago
+ * is taken (never used first, one in a session now last), so sessions
+ * spread; health still comes first, and the same inputs give the same
+ * choice in any order. */
+static void test_choose_spreads_over_equally_healthy_replicas(void **state)
+{
+	world *w = world_new();
+	app_plan_choice ch;
+	size_t r1, r2;
+
+	(void)state;
+	add_verdict(w, "mariadb-0", 0, APP_DB_PRIMARY, -1, "");
+	r1 = add_verdict(w, "mariadb-1", 1, APP_DB_HEALTHY_REPLICA, 0, "");
+	r2 = add_verdict(w, "mariadb-2", 2, APP_DB_HEALTHY_REPLICA, 0, "");
+	/* neither used yet: the order of the pods */
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r1);
+	/* mariadb-1 used: mariadb-2, never used, is next */
+	w->p[r1].last_used = 100;
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r2);
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA),
+			 (int)r2);
+	/* then back to mariadb-1, used longer ago */
+	w->p[r2].last_used = 200;
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r1);
+	/* one in a session now goes last */
+	w->p[r1].last_used = INT64_MAX;
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r2);
+	/* both in sessions: the order of the pods */
+	w->p[r2].last_used = INT64_MAX;
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r1);
+	/* lag 1 is as healthy as lag 0 ... */
+	w->p[r1].last_used = 300;
+	w->p[r2].last_used = 100;
+	w->p[r2].verdict.lag_seconds = APP_PLAN_LAG_SAME_SECONDS;
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r2);
+	/* ... more is not: health first, however recently the other was used */
+	w->p[r2].verdict.lag_seconds = APP_PLAN_LAG_SAME_SECONDS + 1;
+	w->p[r2].last_used = 0;
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r1);
+	w->p[r1].last_used = INT64_MAX;
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r1);
+	/* an unknown lag ranks last, never used or not */
+	w->p[r1].verdict.lag_seconds = -1;
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r2);
+	/* the primary is chosen by ordinal, not by use */
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), 0);
+	world_free(w);
+
+	/* the same inputs in another order: the same replica */
+	w = world_new();
+	r2 = add_verdict(w, "mariadb-2", 2, APP_DB_HEALTHY_REPLICA, 1, "");
+	r1 = add_verdict(w, "mariadb-1", 1, APP_DB_HEALTHY_REPLICA, 0, "");
+	add_verdict(w, "mariadb-0", 0, APP_DB_PRIMARY, -1, "");
+	w->p[r1].last_used = 100;
+	w->p[r2].last_used = 100;
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r1);
+	w->p[r1].last_used = 101;
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r2);
+	world_free(w);
+}
+
+/* Which busy servers a Backup waits for besides its choice: replicas it
+ * would take instead, were they free. */
+static void test_equally_good(void **state)
+{
+	world *w = world_new();
+	size_t p, r1, r2, r3, r4, r5, r6;
+
+	(void)state;
+	p = add_verdict(w, "mariadb-0", 0, APP_DB_PRIMARY, -1, "");
+	r1 = add_verdict(w, "mariadb-1", 1, APP_DB_HEALTHY_REPLICA, 0, "");
+	r2 = add_verdict(w, "mariadb-2", 2, APP_DB_HEALTHY_REPLICA, 1, "");
+	r3 = add_verdict(w, "mariadb-3", 3, APP_DB_HEALTHY_REPLICA, 5, "");
+	r4 = add(w, "mariadb-4", 4, false);
+	r5 = add_failure(w, "mariadb-5", 5, SS_ETRANSPORT, "refused");
+	r6 = add_verdict(w, "mariadb-6", 6, APP_DB_PRIMARY, -1, "");
+	assert_true(app_plan_equally_good(w->c, w->p, (int)r1, (int)r2));
+	assert_true(app_plan_equally_good(w->c, w->p, (int)r2, (int)r1));
+	assert_false(app_plan_equally_good(w->c, w->p, (int)r1, (int)r3));
+	assert_false(app_plan_equally_good(w->c, w->p, (int)r3, (int)r1));
+	assert_false(app_plan_equally_good(w->c, w->p, (int)r1, (int)r4));
+	assert_false(app_plan_equally_good(w->c, w->p, (int)r1, (int)r5));
+	assert_false(app_plan_equally_good(w->c, w->p, (int)r1, (int)r1));
+	assert_false(app_plan_equally_good(w->c, w->p, (int)r1, (int)p));
+	/* two primaries: the lowest ordinal is taken, free or not */
+	assert_false(app_plan_equally_good(w->c, w->p, (int)p, (int)r6));
+	assert_false(app_plan_equally_good(w->c, w->p, -1, (int)r1));
+	assert_false(app_plan_equally_good(w->c, w->p, (int)r1, 99));
+	world_free(w);
+}
+
+/* Issue 15, point 12: ReplicationResumed says "interrupted" only when the
+ * status shows an interrupted session. */
+static void test_paused_why(void **state)
+{
+	app_backup_status st;
+
+	(void)state;
+	app_backup_status_init(&st);
+	st.lock.replication_paused = true;
+	st.has_phase = true;
+	st.phase = APP_BACKUP_LOCKED;
+	assert_contains(app_plan_paused_why(&st), "interrupted");
+	/* the session took the lock and ended; START failed or END was not
+	 * answered */
+	st.phase = APP_BACKUP_FAILED;
+	st.lock.acquired_ns = 1;
+	assert_null(strstr(app_plan_paused_why(&st), "interrupted"));
+	assert_contains(app_plan_paused_why(&st), "ended without starting them");
+	st.phase = APP_BACKUP_UPLOADING;
+	assert_null(strstr(app_plan_paused_why(&st), "interrupted"));
+	/* it stopped before the lock (the lock failed, START failed too) */
+	st.phase = APP_BACKUP_FAILED;
+	st.lock.acquired_ns = 0;
+	assert_null(strstr(app_plan_paused_why(&st), "interrupted"));
+	assert_contains(app_plan_paused_why(&st), "before it took the lock");
+	st.has_phase = false;
+	assert_contains(app_plan_paused_why(&st), "before it took the lock");
+}
+
+/* Issue 15, point 12: a session that did not see every cut names the
+ * cause it knows, and blames the storage only when it knows none. */
+static void test_lock_timeout_words(void **state)
+{
+	app_plan_timeout_in in = { "ns", 2, 1, NULL, NULL, 0, 3, 3012 };
+	char msg[APP_PLAN_MESSAGE_MAX];
+
+	(void)state;
+	assert_string_equal(app_plan_lock_timeout(msg, sizeof(msg), &in), "LockTimeout");
+	assert_string_equal(msg, "the storage did not cut 1 of 2 snapshot(s) within "
+				 "lock.timeoutSeconds (3 s); the stages were ended after "
+				 "3012 ms and the uncut snapshots deleted");
+	/* the controller stalled: not the storage */
+	in.stall_ms = APP_PLAN_STALL_MS;
+	assert_string_equal(app_plan_lock_timeout(msg, sizeof(msg), &in), "LockTimeout");
+	assert_contains(msg, "the controller did not run for 1000 ms while it held the "
+			     "lock");
+	assert_null(strstr(msg, "storage"));
+	in.stall_ms = APP_PLAN_STALL_MS - 1;
+	app_plan_lock_timeout(msg, sizeof(msg), &in);
+	assert_contains(msg, "the storage did not cut");
+	/* the API server ran out the budget */
+	in.api_error = "POST volumesnapshots: timed out";
+	in.stall_ms = 5000;
+	assert_string_equal(app_plan_lock_timeout(msg, sizeof(msg), &in), "LockTimeout");
+	assert_contains(msg, "the API server did not answer in time (POST "
+			     "volumesnapshots: timed out)");
+	assert_null(strstr(msg, "storage"));
+	/* a snapshot deleted under the lock: SnapshotLost, whatever else */
+	in.deleted = "b-data-1, b-binlog-1";
+	assert_string_equal(app_plan_lock_timeout(msg, sizeof(msg), &in), "SnapshotLost");
+	assert_string_equal(msg, "VolumeSnapshot(s) b-data-1, b-binlog-1 of ns were "
+				 "deleted while the lock was held; the stages were ended "
+				 "after 3012 ms and the Backup's other snapshots deleted");
+	in.deleted = "";
+	assert_string_equal(app_plan_lock_timeout(msg, sizeof(msg), &in), "LockTimeout");
+	/* bounded */
+	app_plan_lock_timeout(msg, 16, &in);
+	assert_int_equal(strlen(msg), 15);
+}
+
 static void test_choose_fallback_to_primary(void **state)
 {
 	world *w = world_new();
@@ -1751,6 +1912,10 @@ int main(void)
 		cmocka_unit_test(test_too_many_pods),
 		cmocka_unit_test(test_choose_best_replica),
 		cmocka_unit_test(test_choose_ties),
+		cmocka_unit_test(test_choose_spreads_over_equally_healthy_replicas),
+		cmocka_unit_test(test_equally_good),
+		cmocka_unit_test(test_paused_why),
+		cmocka_unit_test(test_lock_timeout_words),
 		cmocka_unit_test(test_choose_fallback_to_primary),
 		cmocka_unit_test(test_choose_no_primary),
 		cmocka_unit_test(test_choose_when_every_probe_failed),
