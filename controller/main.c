@@ -284,6 +284,7 @@ int main(int argc, char **argv)
 		ropts.restores = ctrl_informer_store(restores_inf);
 		ropts.backups = ctrl_informer_store(backups_inf);
 		ropts.pods = ctrl_informer_store(pods_inf);
+		ropts.schedules = ctrl_informer_store(schedules_inf);
 		ropts.events = events;
 		ropts.metrics = metrics;
 		ropts.enable_in_place = options.enable_in_place_restore;

@@ -327,6 +327,23 @@ static void backup_volumes(volumes *vols, const app_backup_status *bst)
 	}
 }
 
+/* The uid of the BackupSchedule the source names, borrowed from an object
+ * the run keeps; NULL when there is no schedule store or no such schedule
+ * (then the label alone says which Backups are its). */
+static const char *schedule_uid(run *r)
+{
+	json_t *sched = NULL;
+	char key[CTRL_KEY_MAX];
+
+	if (r->rc->o.schedules == NULL ||
+	    snprintf(key, sizeof(key), "%s/%s", r->ns, r->spec.source_name) >=
+		    (int)sizeof(key) ||
+	    ctrl_store_get(&sched, r->rc->o.schedules, key) != 0 || sched == NULL)
+		return NULL;
+	app_restore_keep(r, sched);
+	return ctrl_meta(sched, "uid");
+}
+
 /* The Backup a scheduleName source means, into *name (borrowed from an
  * object the run keeps). SS_ENOTFOUND with the message when none. */
 static int pick_from_schedule(const char **name, run *r)
@@ -349,8 +366,8 @@ static int pick_from_schedule(const char **name, run *r)
 			json_array_append(mine, json_array_get(all, i));
 	}
 	return app_restore_pick_backup(name, &data_ns, mine, r->spec.source_name,
-				       r->spec.has_point_in_time, r->spec.point_in_time_ns,
-				       r->now);
+				       schedule_uid(r), r->spec.has_point_in_time,
+				       r->spec.point_in_time_ns, r->now);
 }
 
 /* The source's GTID position as the Backup recorded it. */

@@ -104,6 +104,9 @@ typedef struct {
 	ctrl_store *restores;  /* required: the Restore informer's cache */
 	ctrl_store *backups;   /* required: Backups, indexed by APP_INDEX_SCHEDULE */
 	ctrl_store *pods;      /* required for InPlace: Pods by APP_INDEX_NAMESPACE */
+	/* optional: BackupSchedules, so a scheduleName source counts only that
+	 * schedule's Backups (app_restore_is_from_schedule) */
+	ctrl_store *schedules;
 	ctrl_events *events;   /* optional */
 	ctrl_metrics *metrics; /* optional */
 	const ss_clock *clock; /* NULL: the system clock */

@@ -119,9 +119,43 @@ static bool later(int64_t t_a, const char *a, int64_t t_b, const char *b)
 	return strcmp(a, b) > 0;
 }
 
+/* The uid of `obj`'s first BackupSchedule ownerReference, or NULL. */
+static const char *schedule_owner_uid(const json_t *obj)
+{
+	const json_t *refs = json_object_get(json_object_get(obj, "metadata"),
+					     "ownerReferences");
+	const json_t *ref;
+	size_t i;
+
+	json_array_foreach((json_t *)refs, i, ref)
+	{
+		if (ss_streq(json_string_value(json_object_get(ref, "kind")),
+			     "BackupSchedule"))
+			return json_string_value(json_object_get(ref, "uid"));
+	}
+	return NULL;
+}
+
+bool app_restore_is_from_schedule(const json_t *backup, const char *schedule,
+				  const char *schedule_uid)
+{
+	const char *label_uid, *owner_uid;
+
+	if (empty(schedule) || !ss_streq(ctrl_label(backup, APP_LABEL_SCHEDULE), schedule))
+		return false;
+	if (empty(schedule_uid))
+		return true;
+	label_uid = ctrl_label(backup, APP_LABEL_SCHEDULE_UID);
+	owner_uid = schedule_owner_uid(backup);
+	if (label_uid != NULL && !ss_streq(label_uid, schedule_uid))
+		return false;
+	return owner_uid == NULL || ss_streq(owner_uid, schedule_uid);
+}
+
 int app_restore_pick_backup(const char **out_name, int64_t *out_data_time_ns,
-			    const json_t *backups, const char *schedule, bool has_point,
-			    int64_t point_ns, int64_t now_ns)
+			    const json_t *backups, const char *schedule,
+			    const char *schedule_uid, bool has_point, int64_t point_ns,
+			    int64_t now_ns)
 {
 	const char *best = NULL, *oldest = NULL;
 	int64_t best_t = 0, oldest_t = 0;
@@ -139,8 +173,7 @@ int app_restore_pick_backup(const char **out_name, int64_t *out_data_time_ns,
 		const char *name = ctrl_meta(b, "name");
 		int64_t t;
 
-		if (name == NULL ||
-		    !ss_streq(ctrl_label(b, APP_LABEL_SCHEDULE), schedule))
+		if (name == NULL || !app_restore_is_from_schedule(b, schedule, schedule_uid))
 			continue;
 		if (app_restore_backup_state(b, NULL) != APP_SOURCE_OK)
 			continue;

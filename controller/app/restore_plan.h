@@ -64,10 +64,27 @@
  * NULL) are written. None: SS_ENOTFOUND with a message naming the schedule,
  * the instant (RFC 3339) and how many candidates the schedule has, and when
  * all are later, which is the oldest and its data time; outputs untouched.
- * A NULL schedule or out_name: SS_EINVALID. */
+ * A NULL schedule or out_name: SS_EINVALID.
+ *
+ * `schedule_uid` (may be NULL: the schedule is not there to ask) narrows
+ * the candidates to the Backups app_restore_is_from_schedule() says that
+ * schedule made. */
 int app_restore_pick_backup(const char **out_name, int64_t *out_data_time_ns,
-			    const json_t *backups, const char *schedule, bool has_point,
-			    int64_t point_ns, int64_t now_ns);
+			    const json_t *backups, const char *schedule,
+			    const char *schedule_uid, bool has_point, int64_t point_ns,
+			    int64_t now_ns);
+
+/* Whether `backup` counts as a run of the schedule named `schedule` with
+ * uid `schedule_uid` for a Restore's scheduleName: it carries the label
+ * snapstage.io/schedule=<schedule>, and, when the uid is known, it is not
+ * another schedule's: its snapstage.io/schedule-uid label and its
+ * BackupSchedule ownerReference, where it has them, name this uid (a
+ * schedule deleted and made again under the same name is another
+ * schedule). A Backup with neither (made before the uid label existed)
+ * still counts, unlike for retention: a Restore is asked for by a user and
+ * names the Backup it picked in its status, while pruning is silent. */
+bool app_restore_is_from_schedule(const json_t *backup, const char *schedule,
+				  const char *schedule_uid);
 
 /* Whether a Backup can be restored from now. */
 typedef enum { APP_SOURCE_OK, APP_SOURCE_WAIT, APP_SOURCE_FAILED } app_source_state;

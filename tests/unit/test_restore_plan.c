@@ -257,7 +257,7 @@ static void test_pick_backup(void **state)
 			const char *name = "unset";
 			int64_t t = -5;
 			int rc = app_restore_pick_backup(
-				&name, &t, pass == 0 ? w : rev, cases[i].schedule,
+				&name, &t, pass == 0 ? w : rev, cases[i].schedule, NULL,
 				cases[i].point != NULL,
 				cases[i].point != NULL ? T(cases[i].point) : 0,
 				T(cases[i].now));
@@ -324,7 +324,7 @@ static void test_pick_backup_none(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *name = "unset";
 		int64_t t = -5;
-		int rc = app_restore_pick_backup(&name, &t, w, cases[i].schedule,
+		int rc = app_restore_pick_backup(&name, &t, w, cases[i].schedule, NULL,
 						 cases[i].has_point, cases[i].point_ns,
 						 T(DAY0 "23:00:00Z"));
 
@@ -342,19 +342,68 @@ static void test_pick_backup_none(void **state)
 		json_t *none = json_array();
 
 		assert_int_equal(app_restore_pick_backup(&name, NULL, none, "nightly",
-							 false, 0, T(DAY0 "23:00:00Z")),
+							 NULL, false, 0, T(DAY0 "23:00:00Z")),
 				 SS_ENOTFOUND);
 		tu_assert_error(SS_ENOTFOUND, "BackupSchedule nightly has no complete");
 		assert_int_equal(app_restore_pick_backup(&name, NULL, NULL, "nightly",
-							 false, 0, T(DAY0 "23:00:00Z")),
+							 NULL, false, 0, T(DAY0 "23:00:00Z")),
 				 SS_ENOTFOUND);
 		assert_string_equal(name, "unset");
 		assert_int_equal(
-			app_restore_pick_backup(&name, NULL, w, NULL, false, 0, 1),
+			app_restore_pick_backup(&name, NULL, w, NULL, NULL, false, 0, 1),
 			SS_EINVALID);
 		json_decref(none);
 	}
 	json_decref(w);
+}
+
+/* A schedule's uid narrows scheduleName to that schedule's Backups: one of
+ * a schedule deleted and made again under the same name (another uid in its
+ * label or BackupSchedule ownerReference) is never picked, however new;
+ * one made before the uid label existed still is. */
+static void test_pick_backup_schedule_uid(void **state)
+{
+	static const struct {
+		const char *label_uid; /* NULL: no snapstage.io/schedule-uid */
+		const char *owner_uid; /* NULL: no BackupSchedule owner */
+		bool counts;
+	} cases[] = {
+		{ "u-now", NULL, true },   { NULL, "u-now", true },
+		{ "u-now", "u-now", true }, { NULL, NULL, true },
+		{ "u-old", NULL, false },  { NULL, "u-old", false },
+		{ "u-now", "u-old", false }, { "u-old", "u-now", false },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *w = world();
+		json_t *newest = backup("nightly-zzz-newest", "nightly", B_OK,
+					DAY0 "22:00:00Z", NULL, DAY0 "21:59:00Z");
+		json_t *meta = json_object_get(newest, "metadata");
+		const char *name = "unset";
+
+		if (cases[i].label_uid != NULL)
+			json_object_set_new(json_object_get(meta, "labels"),
+					    "snapstage.io/schedule-uid",
+					    json_string(cases[i].label_uid));
+		if (cases[i].owner_uid != NULL)
+			json_object_set_new(meta, "ownerReferences",
+					    json_pack("[{s:s, s:s, s:s}]", "kind",
+						      "BackupSchedule", "name", "nightly",
+						      "uid", cases[i].owner_uid));
+		json_array_append_new(w, newest);
+		assert_int_equal(app_restore_is_from_schedule(newest, "nightly", "u-now"),
+				 cases[i].counts);
+		assert_true(app_restore_is_from_schedule(newest, "nightly", NULL));
+		assert_false(app_restore_is_from_schedule(newest, "hourly", "u-now"));
+		assert_int_equal(app_restore_pick_backup(&name, NULL, w, "nightly", "u-now",
+							 false, 0, T(DAY0 "23:00:00Z")),
+				 0);
+		if (strcmp(name, cases[i].counts ? "nightly-zzz-newest" : "nightly-tie-y") != 0)
+			fail_msg("case %zu: picked %s", i, name);
+		json_decref(w);
+	}
 }
 
 /* ---- a Backup's state as a source ------------------------------------------ */
@@ -928,6 +977,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pick_backup),
 		cmocka_unit_test(test_pick_backup_none),
+		cmocka_unit_test(test_pick_backup_schedule_uid),
 		cmocka_unit_test(test_backup_state),
 		cmocka_unit_test(test_claims_default_names),
 		cmocka_unit_test(test_claims_long_restore_name),
