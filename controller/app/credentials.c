@@ -1,8 +1,11 @@
 /*
  * credentials.c — reading database credentials from Secrets; see
- * credentials.h. The decoded values are wiped before they are freed; the
- * Secret's JSON (base64 text) is jansson's and is freed unwiped, but it
- * lives only for one read.
+ * credentials.h. Nothing of a Secret is left in memory we free: the API
+ * response's bytes are wiped once decoded (kube_get_sensitive), the
+ * decoded JSON's strings (base64 text) before it is freed, and the decoded
+ * values when the credentials are freed. Copies made inside libcurl,
+ * OpenSSL and jansson's parser are theirs and are freed unwiped
+ * (docs/security.md).
  */
 #include <string.h>
 
@@ -19,7 +22,7 @@ static const kube_resource secrets = { "", "v1", "secrets", true };
 static int secret_get(json_t **out, kube_client *client, const char *ns, const char *name,
 		      const char **reason)
 {
-	int rc = kube_get(out, client, &secrets, ns, name);
+	int rc = kube_get_sensitive(out, client, &secrets, ns, name);
 
 	if (rc == SS_ENOTFOUND) {
 		*reason = "SecretNotFound";
@@ -112,6 +115,8 @@ int app_credentials_read(app_credentials *c, kube_client *client, const char *ns
 				&c->ca, &c->ca_len, ca_secret ? ca_secret : secret, ns,
 				conn->ca_secret_name, conn->ca_secret_key, reason);
 	}
+	kube_json_wipe(secret);
+	kube_json_wipe(ca_secret);
 	json_decref(secret);
 	json_decref(ca_secret);
 	if (rc < 0)

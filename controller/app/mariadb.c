@@ -611,10 +611,24 @@ cleanup:
 	return error;
 }
 
+/* Connector/C keeps its own copy of the password (mysql->passwd) and the
+ * last statement it sent (net.buff: a CHANGE MASTER carries the replication
+ * password) and frees both unwiped in mysql_close(): wipe them first. (When
+ * mysql_real_connect() fails the library frees its copy itself.) */
+static void wipe_library_copies(MYSQL *m)
+{
+	if (m->passwd)
+		ss_wipe(m->passwd, strlen(m->passwd));
+	if (m->net.buff && m->net.buff_end > m->net.buff)
+		ss_wipe(m->net.buff, (size_t)(m->net.buff_end - m->net.buff));
+}
+
 static void close_conn(db_conn *c)
 {
-	if (c->m)
+	if (c->m) {
+		wipe_library_copies(c->m);
 		mysql_close(c->m);
+	}
 	c->m = NULL;
 }
 

@@ -626,7 +626,10 @@ int kube_request_do(json_t **out, kube_client *c, const kube_request *req)
 			return ss_error_set(SS_EINVALID,
 					    "request body is not serialisable JSON");
 	}
-	ss_buf_init(&sink.body, c->opts.max_response_bytes);
+	if (req->sensitive)
+		ss_buf_init_secret(&sink.body, c->opts.max_response_bytes);
+	else
+		ss_buf_init(&sink.body, c->opts.max_response_bytes);
 	for (;;) {
 		CURLcode rc;
 		long http = 0;

@@ -92,6 +92,9 @@ typedef struct {
 	const char *query;	  /* already escaped, without '?'; may be NULL */
 	const json_t *body;	  /* NULL: no body */
 	const char *content_type; /* NULL: application/json */
+	/* The response holds a secret (a Secret's data): its bytes are wiped
+	 * from every buffer of ours they pass through (util/buf.h). */
+	bool sensitive;
 } kube_request;
 
 /* Performs `req`. On success *out (if out is not NULL) is the decoded JSON

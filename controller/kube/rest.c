@@ -49,6 +49,36 @@ int kube_get(json_t **out, kube_client *c, const kube_resource *res, const char 
 	return kube_request_do(out, c, &req);
 }
 
+int kube_get_sensitive(json_t **out, kube_client *c, const kube_resource *res,
+		       const char *ns, const char *name)
+{
+	kube_request req = { .method = "GET", .resource = res, .ns = ns, .name = name,
+			     .sensitive = true };
+
+	if (!name || !*name)
+		return ss_error_set(SS_EINVALID, "get %s: a name is required",
+				    res->resource);
+	return kube_request_do(out, c, &req);
+}
+
+void kube_json_wipe(json_t *v)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+
+	if (json_is_string(v)) {
+		/* jansson's own copy: a malloc'd buffer, not const storage. */
+		ss_wipe((char *)json_string_value(v), json_string_length(v));
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, key, item)
+			kube_json_wipe(item);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item)
+			kube_json_wipe(item);
+	}
+}
+
 int kube_list(json_t **out, kube_client *c, const kube_resource *res, const char *ns,
 	      const kube_list_opts *opts)
 {

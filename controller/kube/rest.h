@@ -68,6 +68,18 @@ typedef struct {
 int kube_get(json_t **out, kube_client *c, const kube_resource *res, const char *ns,
 	     const char *name);
 
+/* kube_get() of an object that holds a secret (a Secret): the response's
+ * bytes are wiped from our buffers once decoded. Wipe *out's strings with
+ * kube_json_wipe() before freeing it. (Copies inside libcurl, OpenSSL and
+ * jansson's parser are theirs: freed, not wiped.) */
+int kube_get_sensitive(json_t **out, kube_client *c, const kube_resource *res,
+		       const char *ns, const char *name);
+
+/* Overwrites every string value in v (objects and arrays, recursively) with
+ * zero bytes, in place: for a decoded Secret about to be freed. Keys are
+ * left as they are (a Secret's keys are names, not values). */
+void kube_json_wipe(json_t *v);
+
 /* One page (or the whole collection when opts->limit is 0). `ns` NULL lists
  * all namespaces. The page's metadata.continue, if any, names the next. */
 int kube_list(json_t **out, kube_client *c, const kube_resource *res, const char *ns,

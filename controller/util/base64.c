@@ -4,6 +4,10 @@
  * EVP_DecodeBlock does not understand padding or whitespace, so the input is
  * first stripped of whitespace, checked for length and alphabet, and the
  * padding bytes subtracted from the decoded length.
+ *
+ * What it decodes may be a secret (a Secret's value): the cleaned copy of
+ * the input, and a decoded buffer not handed out, are wiped before they are
+ * freed.
  */
 #include "util/base64.h"
 
@@ -13,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "util/error.h"
+#include "util/str.h"
 
 static int is_b64(unsigned char c)
 {
@@ -23,7 +28,7 @@ static int is_b64(unsigned char c)
 int ss_base64_decode(unsigned char **out, size_t *out_len, const char *in,
 		     const char *what)
 {
-	size_t n = strlen(in), clean_len = 0, pad = 0, i;
+	size_t n = strlen(in), clean_len = 0, pad = 0, dec_cap = 0, i;
 	char *clean = malloc(n + 1);
 	unsigned char *dec = NULL;
 	int dec_len;
@@ -50,7 +55,8 @@ int ss_base64_decode(unsigned char **out, size_t *out_len, const char *in,
 			     "%s is not valid base64 (bad length or padding)", what);
 		goto done;
 	}
-	dec = malloc(clean_len / 4 * 3 + 1);
+	dec_cap = clean_len / 4 * 3 + 1;
+	dec = malloc(dec_cap);
 	if (!dec) {
 		error = ss_error_set(SS_ENOMEM, "out of memory");
 		goto done;
@@ -67,8 +73,8 @@ int ss_base64_decode(unsigned char **out, size_t *out_len, const char *in,
 	dec = NULL;
 	error = 0;
 done:
-	free(clean);
-	free(dec);
+	ss_free_secret(clean, n + 1);
+	ss_free_secret(dec, dec_cap);
 	return error;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/str.h"
 
 void ss_buf_init(ss_buf *buf, size_t max_bytes)
 {
@@ -19,6 +20,29 @@ void ss_buf_init(ss_buf *buf, size_t max_bytes)
 	buf->len = 0;
 	buf->cap = 0;
 	buf->max = max_bytes;
+	buf->secret = false;
+}
+
+void ss_buf_init_secret(ss_buf *buf, size_t max_bytes)
+{
+	ss_buf_init(buf, max_bytes);
+	buf->secret = true;
+}
+
+/* A bigger block for buf's bytes: realloc, or for a secret a new block and
+ * the old one wiped and freed (realloc may leave the old bytes behind). */
+static char *move_to(ss_buf *buf, size_t cap)
+{
+	char *ptr;
+
+	if (!buf->secret)
+		return realloc(buf->ptr, cap);
+	ptr = malloc(cap);
+	if (ptr && buf->ptr) {
+		memcpy(ptr, buf->ptr, buf->len + 1);
+		ss_free_secret(buf->ptr, buf->cap);
+	}
+	return ptr;
 }
 
 static int grow(ss_buf *buf, size_t extra)
@@ -41,7 +65,7 @@ static int grow(ss_buf *buf, size_t extra)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	if (cap > buf->max + 1)
 		cap = buf->max + 1;
-	ptr = realloc(buf->ptr, cap);
+	ptr = move_to(buf, cap);
 	if (!ptr) {
 		ss_buf_free(buf);
 		return ss_error_set(SS_ENOMEM, "out of memory growing a buffer");
@@ -111,6 +135,8 @@ const char *ss_buf_cstr(const ss_buf *buf)
 
 void ss_buf_clear(ss_buf *buf)
 {
+	if (buf->secret && buf->ptr)
+		ss_wipe(buf->ptr, buf->len);
 	buf->len = 0;
 	if (buf->ptr)
 		buf->ptr[0] = '\0';
@@ -123,12 +149,16 @@ void ss_buf_consume(ss_buf *buf, size_t n)
 		return;
 	}
 	memmove(buf->ptr, buf->ptr + n, buf->len - n);
+	if (buf->secret)
+		ss_wipe(buf->ptr + buf->len - n, n); /* the moved bytes' old place */
 	buf->len -= n;
 	buf->ptr[buf->len] = '\0';
 }
 
 void ss_buf_free(ss_buf *buf)
 {
+	if (buf->secret && buf->ptr)
+		ss_wipe(buf->ptr, buf->cap);
 	free(buf->ptr);
 	buf->ptr = NULL;
 	buf->len = 0;

@@ -9,6 +9,11 @@
  * The contents are always NUL-terminated (the terminator does not count in
  * `len`), so text can be used as a C string directly.
  *
+ * A buffer made with ss_buf_init_secret() may hold a secret (an API response
+ * with a Secret in it): no copy of its bytes is ever left in freed memory —
+ * growing moves them to a new block and wipes the old one, and clear,
+ * consume and free wipe what they drop.
+ *
  * Ownership: the buffer owns `ptr`; free it with ss_buf_free() or take it with
  * ss_buf_detach(). Thread-safety: none; a buffer belongs to one thread.
  */
@@ -16,6 +21,7 @@
 #define SNAPSTAGE_UTIL_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct {
@@ -23,14 +29,18 @@ typedef struct {
 	size_t len; /* bytes of content, excluding the terminator */
 	size_t cap; /* bytes allocated */
 	size_t max; /* the largest `len` allowed */
+	bool secret; /* wipe every byte it lets go of (ss_buf_init_secret) */
 } ss_buf;
 
-#define SS_BUF_INIT(max_bytes)          \
-	{                               \
-		NULL, 0, 0, (max_bytes) \
+#define SS_BUF_INIT(max_bytes)                 \
+	{                                      \
+		NULL, 0, 0, (max_bytes), false \
 	}
 
 void ss_buf_init(ss_buf *buf, size_t max_bytes);
+/* The same, for a secret: see above. ss_buf_detach() hands the bytes over
+ * unwiped (the caller then wipes them). */
+void ss_buf_init_secret(ss_buf *buf, size_t max_bytes);
 
 /* Append; 0, or SS_ETOOLARGE / SS_ENOMEM (the buffer is then freed). */
 int ss_buf_put(ss_buf *buf, const void *data, size_t len);
