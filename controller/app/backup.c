@@ -1915,22 +1915,48 @@ static ctrl_result step_session(run *r, const app_plan_candidate *cand,
 	return res;
 }
 
+/* Step 7 and 8 for the choice made: the turn on the chosen server, or
+ * Queued; the server probed again when its verdict came from memory
+ * (*db NULL: connect_chosen); then the session. */
+static ctrl_result step_turn(run *r, const app_plan_candidates *cands,
+			     const app_plan_probe *probes, const app_plan_choice *choice,
+			     const app_credentials *cred, app_db **db)
+{
+	const app_plan_candidate *cand = &cands->c[choice->chosen];
+	char server[CTRL_KEY_MAX], other[CTRL_KEY_MAX] = "";
+	app_turns_outcome turn;
+	size_t n_also = 0;
+
+	if (ctrl_key_join(server, sizeof(server), r->ns, cand->pod) < 0)
+		return ctrl_result_error();
+	turn = take_turn(r, cands, probes, choice->chosen, server, other, sizeof(other),
+			 &n_also);
+	if (turn == APP_TURNS_RETRY)
+		return ctrl_result_requeue_after(0);
+	if (turn != APP_TURNS_TAKEN)
+		return queued(r, cand, other[0] ? other : "(too many at once)", n_also,
+			      turn == APP_TURNS_QUEUED);
+	ss_strlcpy(r->taken, server, sizeof(r->taken));
+	if (*db == NULL &&
+	    connect_chosen(r, cand, server, cred, &probes[choice->chosen], db) != 0) {
+		server_give_back(r->bc, server, false);
+		return ctrl_result_requeue_after(0);
+	}
+	return step_session(r, cand, choice, server, *db);
+}
+
 /* Steps 5-8. */
 static ctrl_result step_run(run *r, const json_t *pods)
 {
 	app_plan_candidates *cands = NULL;
 	app_plan_probe *probes = NULL;
 	app_plan_choice choice;
-	const app_plan_candidate *cand;
 	const char *reason = NULL;
 	app_credentials cred = { 0 };
 	app_db *dbs[APP_PLAN_MAX_CANDIDATES] = { 0 };
 	bool remembered[APP_PLAN_MAX_CANDIDATES] = { false };
-	char server[CTRL_KEY_MAX], other[CTRL_KEY_MAX] = "";
-	app_turns_outcome turn;
 	ctrl_result res;
-	size_t i, n_also = 0;
-	int rc;
+	size_t i;
 
 	own_status(r);
 	if (r->st.start_ns == 0) {
@@ -1938,8 +1964,7 @@ static ctrl_result step_run(run *r, const json_t *pods)
 		event(r, CTRL_EVENT_NORMAL, "Started", "backing up %s %s",
 		      r->spec.target.statefulset_name ? "StatefulSet"
 						      : "the pods of a selector",
-		      r->spec.target.statefulset_name ? r->spec.target.statefulset_name
-						      : "");
+		      or_empty(r->spec.target.statefulset_name));
 	}
 	/* 5 */
 	if (check_snapshot_api(r, &reason) < 0) {
@@ -1977,33 +2002,7 @@ static ctrl_result step_run(run *r, const json_t *pods)
 		res = fail(r, choice.reason, "%s", choice.message);
 		goto done;
 	}
-	cand = &cands->c[choice.chosen];
-	/* 7 */
-	if (ctrl_key_join(server, sizeof(server), r->ns, cand->pod) < 0) {
-		res = ctrl_result_error();
-		goto done;
-	}
-	turn = take_turn(r, cands, probes, choice.chosen, server, other, sizeof(other),
-			 &n_also);
-	if (turn != APP_TURNS_TAKEN) {
-		if (turn == APP_TURNS_RETRY)
-			res = ctrl_result_requeue_after(0);
-		else
-			res = queued(r, cand, other[0] ? other : "(too many at once)",
-				     n_also, turn == APP_TURNS_QUEUED);
-		goto done;
-	}
-	ss_strlcpy(r->taken, server, sizeof(r->taken));
-	if (dbs[choice.chosen] == NULL) {
-		rc = connect_chosen(r, cand, server, &cred, &probes[choice.chosen],
-				    &dbs[choice.chosen]);
-		if (rc != 0) {
-			server_give_back(r->bc, server, false);
-			res = ctrl_result_requeue_after(0);
-			goto done;
-		}
-	}
-	res = step_session(r, cand, &choice, server, dbs[choice.chosen]);
+	res = step_turn(r, cands, probes, &choice, &cred, &dbs[choice.chosen]);
 done:
 	for (i = 0; i < APP_PLAN_MAX_CANDIDATES; i++)
 		app_db_close(dbs[i]);
@@ -2026,6 +2025,23 @@ static bool finished(const json_t *obj)
 {
 	return ctrl_condition_is_true(obj, "Complete") ||
 	       ctrl_condition_is_true(obj, "Failed");
+}
+
+/* Whether a reconcile of the cached Backup would go on to steps 5-8, where
+ * a lock session may start: there, not finished, not being deleted, and
+ * with no phase yet, Pending or Queued. Such a Backup is handed to the
+ * lane (backup.h); the cache may lag, but the lane reads the API's latest
+ * copy and does whatever that says. */
+static bool wants_session(const json_t *cached)
+{
+	const char *phase = json_string_value(
+		json_object_get(json_object_get(cached, "status"), "phase"));
+
+	return cached != NULL && ctrl_meta(cached, "deletionTimestamp") == NULL &&
+	       !finished(cached) &&
+	       (phase == NULL ||
+		strcmp(phase, app_backup_phase_name(APP_BACKUP_PENDING)) == 0 ||
+		strcmp(phase, app_backup_phase_name(APP_BACKUP_QUEUED)) == 0);
 }
 
 /* Whether the Backup `key` (`cached`, NULL when gone) waits for a server
@@ -2060,9 +2076,9 @@ static void wake_on(app_backup_ctrl *bc, const char *key, const char *taken)
 		ctrl_workqueue_add(bc->o.queue, woken);
 }
 
-ctrl_result app_backup_reconcile(void *payload, const char *key)
+/* One reconcile; `in_lane`: on the lane's workers, where steps 5-8 run. */
+static ctrl_result reconcile(app_backup_ctrl *bc, const char *key, bool in_lane)
 {
-	app_backup_ctrl *bc = payload;
 	run *r = calloc(1, sizeof(*r));
 	json_t *cached = NULL, *pods = NULL;
 	const char *reason = NULL;
@@ -2080,6 +2096,11 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 	 * left alone but for a Complete one's Restorable condition. */
 	if (ctrl_store_get(&cached, bc->o.backups, key) < 0)
 		cached = NULL;
+	if (!in_lane && wants_session(cached)) {
+		json_decref(cached);
+		free(r);
+		return ctrl_result_handoff();
+	}
 	if (waits_quietly(bc, key, cached, &res)) {
 		json_decref(cached);
 		free(r);
@@ -2149,8 +2170,8 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 		res = step_interrupted(r, pods);
 		goto done;
 	}
-	/* 5-8 */
-	res = step_run(r, pods);
+	/* 5-8, on the lane's workers (the cache said otherwise, and lagged) */
+	res = in_lane ? step_run(r, pods) : ctrl_result_handoff();
 done:
 	/* The finalizer stays exactly while a lock session or stopped SQL
 	 * threads may exist. */
@@ -2165,4 +2186,14 @@ done:
 	json_decref(r->spec_obj);
 	free(r);
 	return res;
+}
+
+ctrl_result app_backup_reconcile(void *payload, const char *key)
+{
+	return reconcile(payload, key, false);
+}
+
+ctrl_result app_backup_reconcile_session(void *payload, const char *key)
+{
+	return reconcile(payload, key, true);
 }
