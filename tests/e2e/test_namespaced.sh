@@ -185,6 +185,7 @@ spec:
       credentialsSecretRef: {name: mariadb-backup}
   retention:
     keepLast: 1
+  backupDeletionPolicy: Delete # its Backups get an owner reference (blockOwnerDeletion)
 YAML
 of_keep1() { ka get backups -l snapstage.io/schedule=keep1 -o jsonpath='{.items[*].metadata.name}'; }
 n_keep1_is() { [ "$(of_keep1 | wc -w)" = "$1" ]; }
@@ -198,6 +199,10 @@ ka annotate backupschedule keep1 snapstage.io/run-now=one --overwrite >/dev/null
 wait_for 30 "schedule keep1: a run-now Backup" n_keep1_is 1
 first=$(of_keep1)
 wait_for 120 "schedule keep1: $first is Complete" complete "$A" backup "$first"
+owner=$(ka get backup "$first" -o jsonpath='{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name} blockOwnerDeletion={.metadata.ownerReferences[0].blockOwnerDeletion}')
+[ "$owner" = "BackupSchedule/keep1 blockOwnerDeletion=true" ] ||
+    fail "schedule keep1's Backup has owner reference '$owner'"
+ok "its owner reference: $owner (created on the finalizers rule)"
 sleep 1.1 # the next run-now Backup's name has another minute or suffix
 ka annotate backupschedule keep1 snapstage.io/run-now=two --overwrite >/dev/null
 wait_for 30 "schedule keep1: a second run-now Backup" another_than_first
