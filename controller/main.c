@@ -96,27 +96,55 @@ static int informer(ctrl_informer **out, ctrl_manager *m, kube_client *client,
 	return ctrl_manager_add_informer(m, *out);
 }
 
-/* A controller `name` that reconciles the keys of `primary`'s objects,
- * added to the manager. *out is set once made, also when a later step
- * fails (the caller frees it). */
+/* The controller of `o`, reconciling the keys of `primary`'s objects, added
+ * to the manager. *out is set once made, also when a later step fails (the
+ * caller frees it). */
+static int add_controller(ctrl_controller **out, ctrl_manager *m, ctrl_informer *primary,
+			  const ctrl_controller_opts *o)
+{
+	ctrl_handlers h;
+
+	if (ctrl_controller_new(out, o) < 0)
+		return -1;
+	h = ctrl_controller_key_handlers(*out);
+	if (ctrl_informer_add_handlers(primary, &h) < 0)
+		return -1;
+	return ctrl_manager_add_controller(m, *out);
+}
+
+/* A controller `name` with `workers` workers, as add_controller(). */
 static int controller(ctrl_controller **out, ctrl_manager *m, ctrl_informer *primary,
 		      const char *name, ctrl_reconcile_fn reconcile, void *payload,
 		      int workers, ctrl_metrics *metrics)
 {
 	ctrl_controller_opts o = CTRL_CONTROLLER_OPTS_INIT;
-	ctrl_handlers h;
 
 	o.name = name;
 	o.workers = workers;
 	o.reconcile = reconcile;
 	o.payload = payload;
 	o.metrics = metrics;
-	if (ctrl_controller_new(out, &o) < 0)
-		return -1;
-	h = ctrl_controller_key_handlers(*out);
-	if (ctrl_informer_add_handlers(primary, &h) < 0)
-		return -1;
-	return ctrl_manager_add_controller(m, *out);
+	return add_controller(out, m, primary, &o);
+}
+
+/* The Backup controller, with a lane of as many workers for the lock
+ * sessions (app/backup.h), so that they never hold the workers the other
+ * steps need, and at most `workers` databases are locked at once. */
+static int backup_controller_new(ctrl_controller **out, ctrl_manager *m,
+				 ctrl_informer *backups, app_backup_ctrl *payload,
+				 int workers, ctrl_metrics *metrics)
+{
+	ctrl_controller_opts o = CTRL_CONTROLLER_OPTS_INIT;
+
+	o.name = "backup";
+	o.workers = workers;
+	o.reconcile = app_backup_reconcile;
+	o.payload = payload;
+	o.metrics = metrics;
+	o.lane_workers = workers;
+	o.lane_name = "backup-session";
+	o.lane_reconcile = app_backup_reconcile_session;
+	return add_controller(out, m, backups, &o);
 }
 
 int main(int argc, char **argv)
@@ -224,8 +252,8 @@ int main(int argc, char **argv)
 	bopts.metrics = metrics;
 	if (app_backup_ctrl_new(&backup_ctrl, &bopts) < 0)
 		goto fail;
-	if (controller(&backup_controller, manager, backups_inf, "backup",
-		       app_backup_reconcile, backup_ctrl, options.workers, metrics) < 0)
+	if (backup_controller_new(&backup_controller, manager, backups_inf, backup_ctrl,
+				  options.workers, metrics) < 0)
 		goto fail;
 	app_backup_ctrl_set_queue(backup_ctrl, ctrl_controller_queue(backup_controller));
 	{

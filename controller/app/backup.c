@@ -2027,6 +2027,23 @@ static bool finished(const json_t *obj)
 	       ctrl_condition_is_true(obj, "Failed");
 }
 
+/* Whether a reconcile of the cached Backup would go on to steps 5-8, where
+ * a lock session may start: there, not finished, not being deleted, and
+ * with no phase yet, Pending or Queued. Such a Backup is handed to the
+ * lane (backup.h); the cache may lag, but the lane reads the API's latest
+ * copy and does whatever that says. */
+static bool wants_session(const json_t *cached)
+{
+	const char *phase = json_string_value(
+		json_object_get(json_object_get(cached, "status"), "phase"));
+
+	return cached != NULL && ctrl_meta(cached, "deletionTimestamp") == NULL &&
+	       !finished(cached) &&
+	       (phase == NULL ||
+		strcmp(phase, app_backup_phase_name(APP_BACKUP_PENDING)) == 0 ||
+		strcmp(phase, app_backup_phase_name(APP_BACKUP_QUEUED)) == 0);
+}
+
 /* Whether the Backup `key` (`cached`, NULL when gone) waits for a server
  * and nothing woke it: then the reconcile ends at once (*res: look again
  * when its patience runs out) — no probe, no API request. Its own status
@@ -2059,9 +2076,9 @@ static void wake_on(app_backup_ctrl *bc, const char *key, const char *taken)
 		ctrl_workqueue_add(bc->o.queue, woken);
 }
 
-ctrl_result app_backup_reconcile(void *payload, const char *key)
+/* One reconcile; `in_lane`: on the lane's workers, where steps 5-8 run. */
+static ctrl_result reconcile(app_backup_ctrl *bc, const char *key, bool in_lane)
 {
-	app_backup_ctrl *bc = payload;
 	run *r = calloc(1, sizeof(*r));
 	json_t *cached = NULL, *pods = NULL;
 	const char *reason = NULL;
@@ -2079,6 +2096,11 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 	 * left alone but for a Complete one's Restorable condition. */
 	if (ctrl_store_get(&cached, bc->o.backups, key) < 0)
 		cached = NULL;
+	if (!in_lane && wants_session(cached)) {
+		json_decref(cached);
+		free(r);
+		return ctrl_result_handoff();
+	}
 	if (waits_quietly(bc, key, cached, &res)) {
 		json_decref(cached);
 		free(r);
@@ -2148,8 +2170,8 @@ ctrl_result app_backup_reconcile(void *payload, const char *key)
 		res = step_interrupted(r, pods);
 		goto done;
 	}
-	/* 5-8 */
-	res = step_run(r, pods);
+	/* 5-8, on the lane's workers (the cache said otherwise, and lagged) */
+	res = in_lane ? step_run(r, pods) : ctrl_result_handoff();
 done:
 	/* The finalizer stays exactly while a lock session or stopped SQL
 	 * threads may exist. */
@@ -2164,4 +2186,14 @@ done:
 	json_decref(r->spec_obj);
 	free(r);
 	return res;
+}
+
+ctrl_result app_backup_reconcile(void *payload, const char *key)
+{
+	return reconcile(payload, key, false);
+}
+
+ctrl_result app_backup_reconcile_session(void *payload, const char *key)
+{
+	return reconcile(payload, key, true);
 }

@@ -49,11 +49,23 @@
  * Every failure that reaches a user ends in the Failed condition with a
  * distinct reason (docs/api.md) and never leaves a lock held.
  *
+ * Two pools of workers (ctrl/controller.h, the lane): a lock session holds
+ * its worker for as long as the storage takes to cut, so steps 5-8 run on
+ * workers of their own. app_backup_reconcile() does steps 0-4 and hands a
+ * Backup that may start a session (by the cache: Pending or Queued, not
+ * finished, not being deleted) to the lane, whose
+ * app_backup_reconcile_session() does every step from the API's latest
+ * copy. So at most lane_workers databases are locked at once, and Backups
+ * beyond that wait in the lane's queue (FIFO, taking no worker), while the
+ * other steps — Uploading to Complete, deletions, Restorable, interrupted
+ * sessions — never wait behind lock sessions.
+ *
  * Ownership: the controller borrows everything in its options (client,
  * stores, events, metrics, clock), which must outlive it. Thread-safety:
- * app_backup_reconcile() runs on the controller's workers (never twice at
- * once for one key); app_backup_on_snapshot() on the VolumeSnapshot
- * informer's thread; both may run at the same time.
+ * app_backup_reconcile() runs on the controller's workers and
+ * app_backup_reconcile_session() on its lane's (never twice at once for
+ * one key, not even one in each); app_backup_on_snapshot() on the
+ * VolumeSnapshot informer's thread; all may run at the same time.
  */
 #ifndef SNAPSTAGE_APP_BACKUP_H
 #define SNAPSTAGE_APP_BACKUP_H
@@ -118,8 +130,11 @@ void app_backup_ctrl_free(app_backup_ctrl *bc);
  * (it needs this object as its payload first). Before the informers start. */
 void app_backup_ctrl_set_queue(app_backup_ctrl *bc, ctrl_workqueue *queue);
 
-/* The ctrl_reconcile_fn; payload is the app_backup_ctrl. */
+/* The ctrl_reconcile_fn of the controller (steps 0-4, then
+ * ctrl_result_handoff()) and the lane_reconcile of its lane (every step);
+ * payload is the app_backup_ctrl. */
 ctrl_result app_backup_reconcile(void *payload, const char *key);
+ctrl_result app_backup_reconcile_session(void *payload, const char *key);
 
 /* VolumeSnapshot informer handlers: wake a lock session waiting for a cut
  * and enqueue the Backup named by the snapstage.io/backup label and the one

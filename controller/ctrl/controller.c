@@ -8,19 +8,33 @@
  * the metrics and the log line, and joining right after a successful drain
  * never waits on a reconcile.
  *
+ * A lane is a controller of its own (its queue, workers and metrics)
+ * that points back at its main controller (`owner`); the main one keeps
+ * the set of keys the lane owns (`owned`, under `lane_mu`). Both pools
+ * look at that set as they take a key (route()): the main pool passes an
+ * owned key on to the lane's queue, the lane passes a key it no longer
+ * owns (an add that raced with the hand-back) to the main queue, and
+ * neither reconciles it then. The set changes only in apply_result(), after
+ * the owning side's reconcile of that key has returned, so the two pools
+ * never reconcile one key at once: while a side reconciles a key, the
+ * other side's route() sends it back.
+ *
  * Invariants: `threads_live` is the number of threads created and not yet
  * joined; the queue outlives every worker. The collector's last-reported
  * totals live under `collect_mu`, because renders may run at once.
  *
- * Thread-safety: workers share only the queue (locked), the metrics
- * registry (thread-safe) and read-only fields; lifecycle calls come from
- * one thread.
+ * Thread-safety: workers share only the queues (locked), the owned set
+ * (under the main controller's `lane_mu`, taken before any queue lock),
+ * the metrics registry (thread-safe) and read-only fields; lifecycle calls
+ * come from one thread.
  */
 #include "ctrl/controller.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
 
 #include "ctrl/object.h"
 #include "util/error.h"
@@ -49,6 +63,14 @@ struct ctrl_controller {
 	pthread_t *threads;
 	int threads_live;
 	bool started;
+
+	/* The main controller: its lane (or NULL) and the keys it owns. */
+	ctrl_controller *lane;
+	pthread_mutex_t lane_mu;
+	char **owned;
+	size_t n_owned, cap_owned;
+	/* A lane: its main controller. */
+	ctrl_controller *owner;
 };
 
 static const char *result_name(ctrl_result_kind kind)
@@ -56,9 +78,101 @@ static const char *result_name(ctrl_result_kind kind)
 	switch (kind) {
 	case CTRL_RESULT_DONE: return "success";
 	case CTRL_RESULT_REQUEUE_AFTER: return "requeue";
+	case CTRL_RESULT_HANDOFF: return "handoff";
 	case CTRL_RESULT_ERROR: break;
 	}
 	return "error";
+}
+
+/* ---- the lane's ownership (the main controller's lane_mu held) ---------- */
+
+static ssize_t owned_find(const ctrl_controller *m, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_owned; i++)
+		if (strcmp(m->owned[i], key) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static int owned_add(ctrl_controller *m, const char *key)
+{
+	char **grown;
+	size_t cap;
+
+	if (owned_find(m, key) >= 0)
+		return 0;
+	if (m->n_owned == m->cap_owned) {
+		cap = m->cap_owned ? 2 * m->cap_owned : 16;
+		grown = realloc(m->owned, cap * sizeof(*grown));
+		if (!grown)
+			return ss_error_set(SS_ENOMEM, "controller %s: out of memory",
+					    m->name);
+		m->owned = grown;
+		m->cap_owned = cap;
+	}
+	m->owned[m->n_owned] = ss_strdup(key);
+	if (!m->owned[m->n_owned])
+		return ss_error_set(SS_ENOMEM, "controller %s: out of memory", m->name);
+	m->n_owned++;
+	return 0;
+}
+
+static void owned_remove(ctrl_controller *m, const char *key)
+{
+	ssize_t i = owned_find(m, key);
+
+	if (i < 0)
+		return;
+	free(m->owned[i]);
+	m->owned[i] = m->owned[--m->n_owned];
+}
+
+/* Whether `key` belongs to the other pool: then it is queued there instead
+ * of being reconciled by `c`. See the top of this file. */
+static bool route(ctrl_controller *c, const char *key)
+{
+	ctrl_controller *m = c->owner ? c->owner : c;
+	bool owned, away;
+
+	if (!m->lane)
+		return false;
+	pthread_mutex_lock(&m->lane_mu);
+	owned = owned_find(m, key) >= 0;
+	away = c == m ? owned : !owned;
+	if (away)
+		ctrl_workqueue_add(c == m ? m->lane->queue : m->queue, key);
+	pthread_mutex_unlock(&m->lane_mu);
+	return away;
+}
+
+/* A main reconcile handed `key` off: the lane owns it from now on. */
+static int lane_take(ctrl_controller *m, const char *key)
+{
+	int error;
+
+	pthread_mutex_lock(&m->lane_mu);
+	error = owned_add(m, key);
+	if (error == 0)
+		error = ctrl_workqueue_add(m->lane->queue, key);
+	pthread_mutex_unlock(&m->lane_mu);
+	return error;
+}
+
+/* A lane reconcile of `key` returned done or requeue: the key is the main
+ * controller's again, queued there after `after_ns` (< 0: not queued). */
+static int lane_give_back(ctrl_controller *lane, const char *key, int64_t after_ns)
+{
+	ctrl_controller *m = lane->owner;
+	int error = 0;
+
+	pthread_mutex_lock(&m->lane_mu);
+	owned_remove(m, key);
+	if (after_ns >= 0)
+		error = ctrl_workqueue_add_after(m->queue, key, after_ns);
+	pthread_mutex_unlock(&m->lane_mu);
+	return error;
 }
 
 /* Requeues by result. Returns the result kind actually applied: anything
@@ -67,13 +181,29 @@ static ctrl_result_kind apply_result(ctrl_controller *c, const char *key, ctrl_r
 {
 	int error = 0;
 
+	if (r.kind == CTRL_RESULT_HANDOFF && !c->lane) {
+		ss_error_set(SS_EINVALID, "controller %s: a handoff, but %s", c->name,
+			     c->owner ? "this is the lane" : "there is no lane");
+		r.kind = CTRL_RESULT_ERROR;
+	}
 	switch (r.kind) {
 	case CTRL_RESULT_DONE:
 		ctrl_workqueue_forget(c->queue, key);
-		return CTRL_RESULT_DONE;
+		if (c->owner)
+			error = lane_give_back(c, key, -1);
+		break;
 	case CTRL_RESULT_REQUEUE_AFTER:
 		ctrl_workqueue_forget(c->queue, key);
-		error = ctrl_workqueue_add_after(c->queue, key, r.after_ns);
+		if (c->owner)
+			error = lane_give_back(c, key, r.after_ns > 0 ? r.after_ns : 0);
+		else
+			error = ctrl_workqueue_add_after(c->queue, key, r.after_ns);
+		break;
+	case CTRL_RESULT_HANDOFF:
+		ctrl_workqueue_forget(c->queue, key);
+		error = lane_take(c, key);
+		if (error < 0) /* still this pool's: try again later */
+			ctrl_workqueue_add_rate_limited(c->queue, key);
 		break;
 	case CTRL_RESULT_ERROR:
 	default:
@@ -121,7 +251,8 @@ static void *worker_main(void *arg)
 	char *key;
 
 	while (ctrl_workqueue_get(&key, c->queue) == 0) {
-		reconcile_one(c, key);
+		if (!route(c, key))
+			reconcile_one(c, key);
 		ctrl_workqueue_done(c->queue, key);
 		free(key);
 	}
@@ -192,6 +323,67 @@ static int register_metrics(ctrl_controller *c)
 	return 0;
 }
 
+static int check_opts(const ctrl_controller_opts *opts)
+{
+	if (!opts || !opts->name || !*opts->name || !opts->reconcile)
+		return ss_error_set(SS_EINVALID, "controller: a name and a reconcile "
+						 "function are required");
+	if (opts->workers < 0 || opts->workers > CTRL_CONTROLLER_MAX_WORKERS)
+		return ss_error_set(
+			SS_EINVALID, "controller %s: %d workers is not in 1..%d",
+			opts->name, opts->workers, CTRL_CONTROLLER_MAX_WORKERS);
+	if (opts->lane_workers < 0 || opts->lane_workers > CTRL_CONTROLLER_MAX_WORKERS)
+		return ss_error_set(
+			SS_EINVALID, "controller %s: %d lane workers is not in 0..%d",
+			opts->name, opts->lane_workers, CTRL_CONTROLLER_MAX_WORKERS);
+	if (opts->lane_workers > 0 &&
+	    (!opts->lane_name || !*opts->lane_name || !opts->lane_reconcile))
+		return ss_error_set(SS_EINVALID,
+				    "controller %s: a lane needs a name and "
+				    "a reconcile function",
+				    opts->name);
+	return 0;
+}
+
+/* The lane of `c`: a controller of its own with the lane's name, workers
+ * and reconcile, and everything else as c's. */
+static int new_lane(ctrl_controller *c, const ctrl_controller_opts *opts)
+{
+	ctrl_controller_opts lo = *opts;
+	int error;
+
+	lo.name = opts->lane_name;
+	lo.workers = opts->lane_workers;
+	lo.reconcile = opts->lane_reconcile;
+	lo.clock = c->clock;
+	lo.lane_workers = 0;
+	lo.lane_name = NULL;
+	lo.lane_reconcile = NULL;
+	if (pthread_mutex_init(&c->lane_mu, NULL) != 0)
+		return ss_error_set(SS_ERROR, "controller %s: cannot create a mutex",
+				    c->name);
+	error = ctrl_controller_new(&c->lane, &lo);
+	if (error < 0) {
+		pthread_mutex_destroy(&c->lane_mu);
+		return error;
+	}
+	c->lane->owner = c;
+	return 0;
+}
+
+static void free_lane(ctrl_controller *c)
+{
+	size_t i;
+
+	if (!c->lane)
+		return;
+	ctrl_controller_free(c->lane);
+	pthread_mutex_destroy(&c->lane_mu);
+	for (i = 0; i < c->n_owned; i++)
+		free(c->owned[i]);
+	free(c->owned);
+}
+
 int ctrl_controller_new(ctrl_controller **out, const ctrl_controller_opts *opts)
 {
 	ctrl_workqueue_opts qopts = CTRL_WORKQUEUE_OPTS_INIT;
@@ -199,17 +391,9 @@ int ctrl_controller_new(ctrl_controller **out, const ctrl_controller_opts *opts)
 	bool mutex_inited = false;
 	int error;
 
-	if (!opts || !opts->name || !*opts->name || !opts->reconcile) {
-		error = ss_error_set(SS_EINVALID, "controller: a name and a reconcile "
-						  "function are required");
+	error = check_opts(opts);
+	if (error < 0)
 		goto done;
-	}
-	if (opts->workers < 0 || opts->workers > CTRL_CONTROLLER_MAX_WORKERS) {
-		error = ss_error_set(
-			SS_EINVALID, "controller %s: %d workers is not in 1..%d",
-			opts->name, opts->workers, CTRL_CONTROLLER_MAX_WORKERS);
-		goto done;
-	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		error = ss_error_set(SS_ENOMEM, "controller %s: out of memory",
@@ -245,6 +429,11 @@ int ctrl_controller_new(ctrl_controller **out, const ctrl_controller_opts *opts)
 	error = ctrl_workqueue_new(&c->queue, &qopts);
 	if (error < 0)
 		goto done;
+	if (opts->lane_workers > 0) {
+		error = new_lane(c, opts);
+		if (error < 0)
+			goto done;
+	}
 
 	if (c->metrics) {
 		error = register_metrics(c);
@@ -261,6 +450,7 @@ int ctrl_controller_new(ctrl_controller **out, const ctrl_controller_opts *opts)
 
 done:
 	if (c) {
+		free_lane(c);
 		ctrl_workqueue_free(c->queue);
 		if (mutex_inited)
 			pthread_mutex_destroy(&c->collect_mu);
@@ -274,6 +464,11 @@ done:
 ctrl_workqueue *ctrl_controller_queue(ctrl_controller *c)
 {
 	return c->queue;
+}
+
+ctrl_workqueue *ctrl_controller_lane_queue(ctrl_controller *c)
+{
+	return c->lane ? c->lane->queue : NULL;
 }
 
 static void queue_key(void *payload, const json_t *obj)
@@ -304,14 +499,10 @@ static void join_all(ctrl_controller *c)
 	}
 }
 
-int ctrl_controller_start(ctrl_controller *c)
+static int start_workers(ctrl_controller *c)
 {
 	int i, rc;
 
-	if (c->started)
-		return ss_error_set(SS_EINVALID, "controller %s: already started",
-				    c->name);
-	c->started = true;
 	for (i = 0; i < c->workers; i++) {
 		rc = pthread_create(&c->threads[i], NULL, worker_main, c);
 		if (rc != 0) {
@@ -331,7 +522,27 @@ int ctrl_controller_start(ctrl_controller *c)
 	return 0;
 }
 
-int ctrl_controller_stop(ctrl_controller *c, int64_t deadline_ns)
+int ctrl_controller_start(ctrl_controller *c)
+{
+	int error;
+
+	if (c->started)
+		return ss_error_set(SS_EINVALID, "controller %s: already started",
+				    c->name);
+	c->started = true;
+	error = start_workers(c);
+	if (error == 0 && c->lane) {
+		c->lane->started = true;
+		error = start_workers(c->lane);
+		if (error < 0) {
+			ctrl_workqueue_shutdown(c->queue);
+			join_all(c);
+		}
+	}
+	return error;
+}
+
+static int stop_workers(ctrl_controller *c, int64_t deadline_ns)
 {
 	int error;
 
@@ -350,6 +561,19 @@ int ctrl_controller_stop(ctrl_controller *c, int64_t deadline_ns)
 	return 0;
 }
 
+int ctrl_controller_stop(ctrl_controller *c, int64_t deadline_ns)
+{
+	int error, lane_error = 0;
+
+	/* Both queues first, so that neither pool starts anything new. */
+	if (c->lane)
+		ctrl_workqueue_shutdown(c->lane->queue);
+	error = stop_workers(c, deadline_ns);
+	if (c->lane)
+		lane_error = stop_workers(c->lane, deadline_ns);
+	return error < 0 ? error : lane_error;
+}
+
 void ctrl_controller_free(ctrl_controller *c)
 {
 	if (!c)
@@ -359,6 +583,7 @@ void ctrl_controller_free(ctrl_controller *c)
 		       SS_LS("controller", c->name));
 		return;
 	}
+	free_lane(c);
 	if (c->collecting)
 		ctrl_metrics_remove_collector(c->metrics, collect, c);
 	ctrl_workqueue_free(c->queue);

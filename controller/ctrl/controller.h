@@ -13,8 +13,22 @@
  *   - informer event handlers feed the queue through
  *     ctrl_controller_queue().
  *
- * Metrics, when a registry is given (names from ctrl/metrics.h):
- *   snapstage_reconcile_total{controller,result}   success|requeue|error
+ * A lane (opts.lane_workers > 0): a second queue with workers of its own
+ * for the reconciles that block for long (a Backup's lock session), so
+ * that they never hold the workers every other key needs. A reconcile
+ * that would block returns ctrl_result_handoff(): the key moves to the
+ * lane, whose reconcile (opts.lane_reconcile) then owns it — every add of
+ * that key to the main queue is passed on to the lane's — until a lane
+ * reconcile returns done (the key is the main queue's again) or requeue
+ * after d (it is, after d); an error keeps it in the lane, with backoff.
+ * A key is never reconciled by both pools at once: ownership changes only
+ * as the owning side's reconcile returns. Keys wait in the lane's queue
+ * for a lane worker, FIFO, taking no main worker meanwhile.
+ *
+ * Metrics, when a registry is given (names from ctrl/metrics.h; the lane's
+ * series carry its own name):
+ *   snapstage_reconcile_total{controller,result}   success|requeue|error|
+ *                                                  handoff
  *   snapstage_reconcile_errors_total{controller}
  *   snapstage_reconcile_duration_seconds{controller}
  *   snapstage_workqueue_depth{name}, snapstage_workqueue_adds_total{name},
@@ -33,12 +47,14 @@
  * process. stop() may be called again to wait more, and returns 0 once
  * the late reconciles are done.
  *
- * Ownership: the controller copies its name and owns its queue; it
- * borrows the payload, metrics registry and clock, which must outlive it.
+ * Ownership: the controller copies its name and owns its queue and its
+ * lane; it borrows the payload, metrics registry and clock, which must
+ * outlive it. Start, stop and free act on the lane too.
  * Thread-safety: ctrl_controller_queue() and the queue itself may be used
  * from any thread; new/start/stop/free are called from one thread (main).
- * reconcile runs on up to `workers` threads at once, never twice at once
- * for one key.
+ * reconcile runs on up to `workers` threads at once, lane_reconcile on up
+ * to `lane_workers`, never twice at once for one key (not even one in
+ * each).
  */
 #ifndef SNAPSTAGE_CTRL_CONTROLLER_H
 #define SNAPSTAGE_CTRL_CONTROLLER_H
@@ -56,6 +72,7 @@ typedef enum {
 	CTRL_RESULT_DONE = 0,
 	CTRL_RESULT_REQUEUE_AFTER,
 	CTRL_RESULT_ERROR,
+	CTRL_RESULT_HANDOFF,
 } ctrl_result_kind;
 
 typedef struct {
@@ -80,6 +97,14 @@ static inline ctrl_result ctrl_result_error(void)
 	return (ctrl_result){ CTRL_RESULT_ERROR, 0 };
 }
 
+/* Moves the key to the controller's lane (see above), where lane_reconcile
+ * takes it up. From a controller without a lane, or from the lane itself,
+ * it is an error. */
+static inline ctrl_result ctrl_result_handoff(void)
+{
+	return (ctrl_result){ CTRL_RESULT_HANDOFF, 0 };
+}
+
 /* Brings the world in line with the object named by `key`. Runs on a
  * worker thread; `key` is borrowed for the call. */
 typedef ctrl_result (*ctrl_reconcile_fn)(void *payload, const char *key);
@@ -96,11 +121,17 @@ typedef struct {
 	/* Backoff and token bucket tuning; NULL: the defaults. Its clock is
 	 * ignored in favour of `clock`. */
 	const ctrl_workqueue_opts *queue;
+	/* The lane: 0..CTRL_CONTROLLER_MAX_WORKERS workers (0: none); then
+	 * lane_name (logs, metric labels) and lane_reconcile (with the same
+	 * payload) are required. */
+	int lane_workers;
+	const char *lane_name;
+	ctrl_reconcile_fn lane_reconcile;
 } ctrl_controller_opts;
 
-#define CTRL_CONTROLLER_OPTS_INIT                     \
-	{                                             \
-		NULL, 0, NULL, NULL, NULL, NULL, NULL \
+#define CTRL_CONTROLLER_OPTS_INIT                                    \
+	{                                                            \
+		NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL \
 	}
 
 /* 0, SS_EINVALID (bad options), SS_EEXISTS (a metric of ours is already
@@ -111,6 +142,10 @@ int ctrl_controller_new(ctrl_controller **out, const ctrl_controller_opts *opts)
 /* The controller's queue, for event handlers. Borrowed; lives as long as
  * the controller. */
 ctrl_workqueue *ctrl_controller_queue(ctrl_controller *c);
+
+/* The lane's queue, or NULL without a lane. Borrowed, as above. Adding a
+ * key here directly bypasses ownership: use the main queue. */
+ctrl_workqueue *ctrl_controller_lane_queue(ctrl_controller *c);
 
 /* Informer handlers that queue the key (namespace/name) of every object
  * added, updated or deleted: the usual watch of a controller on its own

@@ -4,10 +4,12 @@
 # controller does meanwhile (issue 15, point 11). It prints figures; it does
 # not judge them, and fails only if the set-up does or a Backup does not
 # complete. With BENCH_ASSERT=1 it also checks what can be checked without
-# a timed threshold (tests/e2e/test_fleet_workers.sh runs it so): every
-# Backup Complete, and the unrelated reconciles below each finished while
-# a lock session of the fleet was still running, by the order of the
-# events one watch saw.
+# a timed threshold (tests/e2e/test_fleet_workers.sh runs it so), by the
+# order of the events the watches saw: every Backup Complete; the schedule
+# edit's and the Restore's status written while a lock session of the
+# fleet was still running; and, with N >= 3 x workers, the first Backup
+# of the fleet Complete before the last lock session started (its
+# Uploading -> Complete step did not wait behind the sessions to come).
 #
 # Needs a `hack/cluster.sh up --with-mariadb` cluster: each database is a
 # one-member StatefulSet db-NN, i.e. one mariadbd (lean: 8 MiB buffer pool,
@@ -31,9 +33,11 @@
 #   figures    boundary to the last Backup Complete; lock hold p50/max
 #              (status.lock.heldMilliseconds); the most lock sessions seen
 #              at once; snapshot readyToUse to Backup Complete p50/max (a
-#              non-lock step of the Backup controller); the unrelated
-#              latencies and whether each ended while a fleet lock was
-#              held; the controller's peak RSS (VmHWM) and threads.
+#              non-lock step of the Backup controller); when the first
+#              Backup was Complete and the last session started; the
+#              unrelated latencies and whether each first status came
+#              while a fleet lock was held; the controller's peak RSS
+#              (VmHWM) and threads.
 # Between rounds the Backups are deleted (with their snapshots) and the
 # schedules set back to months away. Ends with a table, deletes the
 # namespace.
@@ -301,7 +305,7 @@ ms_between() { # from_us to_us
     if [ -n "$1" ] && [ -n "$2" ]; then echo $((($2 - $1) / 1000)); else echo "-"; fi
 }
 
-declare -A R_ALL R_HOLD R_CONC R_RC R_SCHED R_RESTORE R_IDLE R_IDLEC R_RSS R_THR R_DURING
+declare -A R_ALL R_HOLD R_CONC R_RC R_SCHED R_RESTORE R_IDLE R_IDLEC R_RSS R_THR R_DURING R_FIRST
 round() { # workers
     local w=$1 dir=$work/w$1 boundary cron_due end now
     mkdir -p "$dir"
@@ -381,6 +385,13 @@ analyse() { # workers dir boundary
     ' "$dir/backups" | sort >"$dir/sessions"
     R_ALL[$w]=$(awk '{if ($4 > m) m = $4} END {printf "%.1f", m / 1000}' "$dir/sessions")
     last_unlock=$(awk '{if ($3 > m) m = $3} END {print m}' "$dir/sessions")
+    # The first Backup of the fleet to be Complete, against the start of
+    # the last lock session: its Uploading -> Complete step is a reconcile
+    # that must not wait behind the sessions still to come.
+    local first_done last_lock
+    first_done=$(awk '$4 >= 0 && (m == "" || $4 < m) {m = $4} END {print m + 0}' "$dir/sessions")
+    last_lock=$(awk '{if ($2 > m) m = $2} END {print m + 0}' "$dir/sessions")
+    R_FIRST[$w]="$(awk -v a="$first_done" -v b="$last_lock" 'BEGIN {printf "%.1f/%.1f", a / 1000, b / 1000}')"
     # Most sessions at once: sweep the Locked intervals.
     R_CONC[$w]=$(awk '{print $2, 1; print $3, -1}' "$dir/sessions" | sort -n -k1,1 -k2,2 |
         awk '{c += $2; if (c > m) m = c} END {print m + 0}')
@@ -411,7 +422,7 @@ analyse() { # workers dir boundary
         case $name in
         schedule) t=$s_seen ;;
         restore) t=$r_seen ;;
-        *) t=$i_seen ;;
+        idle-backup) t=$i_seen ;;
         esac
         if [ -n "$t" ] && [ $(((t - b_us) / 1000)) -lt "$last_unlock" ]; then
             during="$during $name=yes"
@@ -422,19 +433,28 @@ analyse() { # workers dir boundary
     R_DURING[$w]=${during# }
     note "  all $N Complete at +${R_ALL[$w]} s; lock held p50/max ${R_HOLD[$w]} ms; at most ${R_CONC[$w]} sessions at once; last session ended at +$((last_unlock / 1000)).$(printf '%03d' $((last_unlock % 1000))) s"
     note "  readyToUse -> Complete p50/max ${R_RC[$w]} ms; unrelated: schedule edit -> status ${R_SCHED[$w]} ms, Restore -> first status ${R_RESTORE[$w]} ms, Backup of db-idle -> first status ${R_IDLE[$w]} ms, -> Complete ${R_IDLEC[$w]} ms"
-    note "  ended while fleet locks were held: ${R_DURING[$w]}; controller peak RSS ${R_RSS[$w]} MiB, ${R_THR[$w]} threads"
+    note "  first status while fleet locks were held: ${R_DURING[$w]}; first Complete / last lock at +${R_FIRST[$w]} s; controller peak RSS ${R_RSS[$w]} MiB, ${R_THR[$w]} threads"
     if [ "$ASSERT" = 1 ]; then
         if [ "$(grep -c '^fleet-.* True/' "$dir/final" || true)" != "$N" ] || ! complete "idle-w$w"; then
             fail "not every Backup is Complete"
         fi
         ok "--workers=$w: all $N Backups of the fleet and idle-w$w Complete"
         [ "${R_CONC[$w]}" -ge 1 ] || fail "no lock session of the fleet was seen"
-        for name in schedule restore idle-backup; do
+        for name in schedule restore; do
             case " ${R_DURING[$w]} " in
             *" $name=yes "*) ok "--workers=$w: the $name reconcile wrote its status while a lock session of the fleet was running" ;;
             *) fail "--workers=$w: the $name reconcile's status came only after every lock session of the fleet had ended (${R_DURING[$w]})" ;;
             esac
         done
+        # With three rounds of sessions or more, the first Backup's
+        # readyToUse comes while sessions still wait for a worker.
+        if [ "$N" -ge $((3 * w)) ]; then
+            [ "$first_done" -lt "$last_lock" ] ||
+                fail "--workers=$w: the first Backup of the fleet was Complete only at +$first_done ms, after the last lock session had started (+$last_lock ms): its Uploading step waited behind lock sessions"
+            ok "--workers=$w: the first Backup was Complete (+$first_done ms) before the last lock session started (+$last_lock ms)"
+        else
+            note "  (N < 3 x workers: the Complete-before-last-lock check needs three rounds of sessions)"
+        fi
     fi
 }
 
@@ -452,9 +472,10 @@ for w in $WORKERS; do round "$w"; done
 
 echo
 echo "N=$N databases, snapshots cut after ${CUT_MS} ms (sim storage); times after the due minute boundary"
-printf '%-8s %12s %10s %8s %16s %12s %12s %12s %12s %10s\n' --workers "all Complete" "hold p50/max" "at once" "ready->Complete" "sched edit" "Restore" "idle Backup" "idle Compl." "peak RSS"
+printf '%-8s %12s %10s %7s %16s %11s %10s %10s %12s %12s %9s\n' --workers "all Complete" "hold p50/max" "at once" "ready->Complete" "1st Compl./" "sched edit" "Restore" "idle Backup" "idle Compl." "peak RSS"
+printf '%-8s %12s %10s %7s %16s %11s %10s %10s %12s %12s %9s\n' "" "" "ms" "" "p50/max ms" "last lock s" "ms" "ms" "1st status" "ms" "MiB"
 for w in $WORKERS; do
-    printf '%-8s %11ss %10s %8s %13s ms %9s ms %9s ms %9s ms %9s ms %6s MiB\n' "$w" "${R_ALL[$w]}" "${R_HOLD[$w]}" \
-        "${R_CONC[$w]}" "${R_RC[$w]}" "${R_SCHED[$w]}" "${R_RESTORE[$w]}" "${R_IDLE[$w]}" "${R_IDLEC[$w]}" "${R_RSS[$w]}"
+    printf '%-8s %11ss %10s %7s %16s %11s %10s %10s %12s %12s %9s\n' "$w" "${R_ALL[$w]}" "${R_HOLD[$w]}" \
+        "${R_CONC[$w]}" "${R_RC[$w]}" "${R_FIRST[$w]}" "${R_SCHED[$w]}" "${R_RESTORE[$w]}" "${R_IDLE[$w]}" "${R_IDLEC[$w]}" "${R_RSS[$w]}"
 done
 [ "$ASSERT" != 1 ] || echo "bench_fleet: $checks checks"

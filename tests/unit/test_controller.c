@@ -1,7 +1,10 @@
 /*
  * test_controller.c — the controller loop (ctrl/controller.h): what each
  * reconcile result does to the queue, the metrics and the log; stopping
- * with a deadline; and many workers never sharing a key.
+ * with a deadline; many workers never sharing a key; and the lane: a key
+ * handed off blocks none of the main workers, its adds reach the lane
+ * while the lane owns it, and the two pools never reconcile one key at
+ * once.
  *
  * Workers are real threads, so the tests wait for them, polling with short
  * real sleeps and a bound; requeue delays run on a fake clock.
@@ -491,6 +494,310 @@ static void test_key_handlers(void **state)
 	json_decref(nameless);
 }
 
+/* ---- the lane ------------------------------------------------------------ */
+
+/* Main: "ns/slow" is handed off the first time, everything else is done.
+ * Lane: "ns/slow" blocks until released, then is done. */
+typedef struct {
+	blocker b;
+	atomic_int main_slow;
+	atomic_int main_other;
+	atomic_int lane_slow;
+} laned;
+
+static ctrl_result main_reconcile(void *payload, const char *key)
+{
+	laned *l = payload;
+
+	if (strcmp(key, "ns/slow") == 0)
+		return atomic_fetch_add(&l->main_slow, 1) == 0 ? ctrl_result_handoff()
+							       : ctrl_result_done();
+	atomic_fetch_add(&l->main_other, 1);
+	return ctrl_result_done();
+}
+
+static ctrl_result lane_reconcile(void *payload, const char *key)
+{
+	laned *l = payload;
+
+	atomic_fetch_add(&l->lane_slow, 1);
+	return reconcile_blocking(&l->b, key);
+}
+
+static void wait_count(atomic_int *n, int want)
+{
+	int i;
+
+	for (i = 0; i < 5000 && atomic_load(n) < want; i++)
+		sleep_ms(1);
+	assert_int_equal(atomic_load(n), want);
+}
+
+static void release(blocker *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->release = true;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static void test_lane_keeps_main_workers_free(void **state)
+{
+	ctrl_controller_opts opts = CTRL_CONTROLLER_OPTS_INIT;
+	laned l;
+	ctrl_controller *c = NULL;
+	ctrl_metrics *m = NULL;
+	ctrl_workqueue *q;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	pthread_mutex_init(&l.b.mu, NULL);
+	pthread_cond_init(&l.b.cond, NULL);
+	assert_int_equal(ctrl_metrics_new(&m), 0);
+	opts.name = "backup";
+	opts.workers = 1;
+	opts.reconcile = main_reconcile;
+	opts.payload = &l;
+	opts.metrics = m;
+	opts.lane_workers = 1;
+	opts.lane_name = "backup-session";
+	opts.lane_reconcile = lane_reconcile;
+	assert_int_equal(ctrl_controller_new(&c, &opts), 0);
+	q = ctrl_controller_queue(c);
+	assert_non_null(ctrl_controller_lane_queue(c));
+	assert_int_equal(ctrl_controller_start(c), 0);
+
+	/* The slow key goes to the lane and blocks there... */
+	assert_int_equal(ctrl_workqueue_add(q, "ns/slow"), 0);
+	wait_entered(&l.b);
+	assert_int_equal(atomic_load(&l.main_slow), 1);
+	/* ...while the single main worker serves the others. */
+	assert_int_equal(ctrl_workqueue_add(q, "ns/a"), 0);
+	assert_int_equal(ctrl_workqueue_add(q, "ns/b"), 0);
+	wait_count(&l.main_other, 2);
+	/* An add of the slow key while the lane owns it reaches the lane, not
+	 * the main reconcile. */
+	assert_int_equal(ctrl_workqueue_add(q, "ns/slow"), 0);
+	sleep_ms(20);
+	assert_int_equal(atomic_load(&l.main_slow), 1);
+	assert_int_equal(atomic_load(&l.lane_slow), 1);
+
+	/* Done in the lane: the key is the main pool's again, and the add
+	 * made meanwhile is reconciled there. */
+	release(&l.b);
+	wait_count(&l.main_slow, 2);
+	assert_int_equal(
+		ctrl_controller_stop(c, ss_clock_mono(ss_clock_system()) + 5 * SEC), 0);
+	assert_int_equal(atomic_load(&l.lane_slow), 1);
+	assert_int_equal(
+		value(m, "snapstage_reconcile_total", CTRL_LV("backup", "handoff")), 1);
+	assert_int_equal(
+		value(m, "snapstage_reconcile_total", CTRL_LV("backup", "success")), 3);
+	assert_int_equal(value(m, "snapstage_reconcile_total",
+			       CTRL_LV("backup-session", "success")),
+			 1);
+	ctrl_controller_free(c);
+	ctrl_metrics_free(m);
+	pthread_cond_destroy(&l.b.cond);
+	pthread_mutex_destroy(&l.b.mu);
+}
+
+/* Lane results, scripted by call: 1 error, 2 requeue after 30 s; the main
+ * reconcile hands every key off. */
+typedef struct {
+	atomic_int main_calls;
+	atomic_int lane_calls;
+} scripted;
+
+static ctrl_result main_handoff(void *payload, const char *key)
+{
+	scripted *s = payload;
+
+	(void)key;
+	atomic_fetch_add(&s->main_calls, 1);
+	return ctrl_result_handoff();
+}
+
+static ctrl_result lane_scripted(void *payload, const char *key)
+{
+	scripted *s = payload;
+	int call = atomic_fetch_add(&s->lane_calls, 1) + 1;
+
+	(void)key;
+	if (call == 1) {
+		ss_error_set(SS_ECONFLICT, "conflict");
+		return ctrl_result_error();
+	}
+	if (call == 2)
+		return ctrl_result_requeue_after(30 * SEC);
+	return ctrl_result_handoff(); /* from the lane: an error */
+}
+
+static void test_lane_results(void **state)
+{
+	ctrl_controller_opts opts = CTRL_CONTROLLER_OPTS_INIT;
+	scripted s = { 0, 0 };
+	ss_fake_clock fc;
+	ctrl_controller *c = NULL;
+	ctrl_workqueue *q, *lq;
+
+	(void)state;
+	ss_fake_clock_init(&fc, 0);
+	opts.name = "backup";
+	opts.reconcile = main_handoff;
+	opts.payload = &s;
+	opts.clock = &fc.clock;
+	opts.lane_workers = 2;
+	opts.lane_name = "backup-session";
+	opts.lane_reconcile = lane_scripted;
+	assert_int_equal(ctrl_controller_new(&c, &opts), 0);
+	q = ctrl_controller_queue(c);
+	lq = ctrl_controller_lane_queue(c);
+	assert_int_equal(ctrl_controller_start(c), 0);
+	assert_int_equal(ctrl_workqueue_add(q, "ns/k"), 0);
+	wait_count(&s.lane_calls, 1);
+	/* The error is retried in the lane, with backoff (5 ms), not by the
+	 * main pool. */
+	assert_int_equal(ctrl_workqueue_num_requeues(lq, "ns/k"), 1);
+	ss_fake_clock_advance(&fc, 5 * MS);
+	ctrl_workqueue_wake(lq);
+	wait_count(&s.lane_calls, 2);
+	assert_int_equal(atomic_load(&s.main_calls), 1);
+	/* Requeue after 30 s: the main queue has it back then. */
+	sleep_ms(20);
+	assert_int_equal(atomic_load(&s.main_calls), 1);
+	ss_fake_clock_advance(&fc, 30 * SEC);
+	ctrl_workqueue_wake(q);
+	wait_count(&s.main_calls, 2);
+	/* Handed off again; a handoff from the lane is an error, retried in
+	 * the lane. */
+	wait_count(&s.lane_calls, 3);
+	sleep_ms(20);
+	assert_int_equal(ctrl_workqueue_num_requeues(lq, "ns/k"), 1);
+	assert_int_equal(atomic_load(&s.main_calls), 2);
+	assert_int_equal(ctrl_controller_stop(c, ss_clock_mono(&fc.clock) + SEC), 0);
+	ctrl_controller_free(c);
+}
+
+static void test_lane_options(void **state)
+{
+	ctrl_controller_opts opts = CTRL_CONTROLLER_OPTS_INIT;
+	scripted s = { 0, 0 };
+	ss_fake_clock fc;
+	ctrl_controller *c = NULL;
+	ctrl_workqueue *q;
+
+	(void)state;
+	ss_fake_clock_init(&fc, 0);
+	opts.name = "backup";
+	opts.reconcile = main_handoff;
+	opts.payload = &s;
+	opts.clock = &fc.clock;
+	opts.lane_workers = 1;
+	assert_int_equal(ctrl_controller_new(&c, &opts), SS_EINVALID);
+	tu_assert_error(SS_EINVALID, "a lane needs a name");
+	opts.lane_name = "lane";
+	assert_int_equal(ctrl_controller_new(&c, &opts), SS_EINVALID);
+	opts.lane_reconcile = reconcile_results;
+	opts.lane_workers = CTRL_CONTROLLER_MAX_WORKERS + 1;
+	assert_int_equal(ctrl_controller_new(&c, &opts), SS_EINVALID);
+	tu_assert_error(SS_EINVALID, "lane workers");
+	assert_null(c);
+	/* Without a lane, a handoff is an error (retried with backoff). */
+	opts.lane_workers = 0;
+	assert_int_equal(ctrl_controller_new(&c, &opts), 0);
+	assert_null(ctrl_controller_lane_queue(c));
+	assert_int_equal(ctrl_controller_start(c), 0);
+	assert_int_equal(ctrl_workqueue_add(ctrl_controller_queue(c), "ns/k"), 0);
+	wait_count(&s.main_calls, 1);
+	sleep_ms(10);
+	q = ctrl_controller_queue(c);
+	assert_int_equal(ctrl_workqueue_num_requeues(q, "ns/k"), 1);
+	ctrl_controller_free(c);
+}
+
+/* Stress: the main reconcile hands keys off now and then, the lane hands
+ * them back (done or requeue at once), and both re-add keys to the main
+ * queue as watch events would. One in-flight flag per key across both
+ * pools: never set twice. */
+static ctrl_result stress_main(void *payload, const char *key)
+{
+	stress *s = payload;
+	int i = key[strlen(key) - 1] - '0';
+	int n;
+
+	if (atomic_exchange(&s->in_flight[i], true))
+		atomic_fetch_add(&s->overlaps, 1);
+	sched_yield();
+	n = atomic_fetch_add(&s->calls, 1);
+	if (n % 5 == 0)
+		ctrl_workqueue_add(s->q, key);
+	atomic_store(&s->in_flight[i], false);
+	return n % 3 == 0 ? ctrl_result_handoff() : ctrl_result_done();
+}
+
+static ctrl_result stress_lane(void *payload, const char *key)
+{
+	stress *s = payload;
+	int i = key[strlen(key) - 1] - '0';
+	int n;
+
+	if (atomic_exchange(&s->in_flight[i], true))
+		atomic_fetch_add(&s->overlaps, 1);
+	sched_yield();
+	n = atomic_fetch_add(&s->calls, 1);
+	if (n % 4 == 0)
+		ctrl_workqueue_add(s->q, key);
+	atomic_store(&s->in_flight[i], false);
+	return n % 2 == 0 ? ctrl_result_requeue_after(0) : ctrl_result_done();
+}
+
+static void test_lane_never_shares_a_key(void **state)
+{
+	ctrl_controller_opts opts = CTRL_CONTROLLER_OPTS_INIT;
+	stress *s = calloc(1, sizeof(*s));
+	ctrl_controller *c = NULL;
+	ctrl_workqueue_stats st, lst;
+	unsigned int rnd = 11;
+	char key[32];
+	int i;
+
+	(void)state;
+	assert_non_null(s);
+	opts.name = "stress";
+	opts.workers = STRESS_WORKERS;
+	opts.reconcile = stress_main;
+	opts.payload = s;
+	opts.lane_workers = STRESS_WORKERS;
+	opts.lane_name = "stress-lane";
+	opts.lane_reconcile = stress_lane;
+	assert_int_equal(ctrl_controller_new(&c, &opts), 0);
+	s->q = ctrl_controller_queue(c);
+	assert_int_equal(ctrl_controller_start(c), 0);
+	for (i = 0; i < STRESS_ADDS; i++) {
+		rnd = rnd * 1103515245u + 12345u;
+		snprintf(key, sizeof(key), "ns/key-%u", (rnd >> 16) % STRESS_KEYS);
+		assert_int_equal(ctrl_workqueue_add(s->q, key), 0);
+		if (i % 32 == 0)
+			sched_yield();
+	}
+	/* Quiet: both queues empty and idle, twice in a row. */
+	for (i = 0; i < 5000; i++) {
+		ctrl_workqueue_get_stats(&st, s->q);
+		ctrl_workqueue_get_stats(&lst, ctrl_controller_lane_queue(c));
+		if (st.depth + st.processing + lst.depth + lst.processing == 0)
+			break;
+		sleep_ms(1);
+	}
+	assert_int_equal(
+		ctrl_controller_stop(c, ss_clock_mono(ss_clock_system()) + 5 * SEC), 0);
+	print_message("%d reconciles in both pools\n", atomic_load(&s->calls));
+	assert_true(atomic_load(&s->calls) >= STRESS_KEYS);
+	assert_int_equal(atomic_load(&s->overlaps), 0);
+	ctrl_controller_free(c);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -502,6 +809,10 @@ int main(void)
 		cmocka_unit_test(test_requeue_without_delay),
 		cmocka_unit_test(test_workers_never_share_a_key),
 		cmocka_unit_test(test_key_handlers),
+		cmocka_unit_test(test_lane_keeps_main_workers_free),
+		cmocka_unit_test(test_lane_results),
+		cmocka_unit_test(test_lane_options),
+		cmocka_unit_test(test_lane_never_shares_a_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
