@@ -17,7 +17,10 @@
  * neither reconciles it then. The set changes only in apply_result(), after
  * the owning side's reconcile of that key has returned, so the two pools
  * never reconcile one key at once: while a side reconciles a key, the
- * other side's route() sends it back.
+ * other side's route() sends it back. An add passed on while the lane
+ * reconciles the key (`again`) goes to the main queue at once when the
+ * lane hands the key back: left in the lane's queue it would wait behind
+ * every key queued there, for nothing.
  *
  * Invariants: `threads_live` is the number of threads created and not yet
  * joined; the queue outlives every worker. The collector's last-reported
@@ -34,12 +37,18 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 
 #include "ctrl/object.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/str.h"
+
+/* A key the lane owns; `again`: added to the main queue (and passed on)
+ * since the lane's reconcile of it began. */
+typedef struct {
+	char *key;
+	bool again;
+} owned_key;
 
 struct ctrl_controller {
 	char *name;
@@ -67,7 +76,7 @@ struct ctrl_controller {
 	/* The main controller: its lane (or NULL) and the keys it owns. */
 	ctrl_controller *lane;
 	pthread_mutex_t lane_mu;
-	char **owned;
+	owned_key *owned;
 	size_t n_owned, cap_owned;
 	/* A lane: its main controller. */
 	ctrl_controller *owner;
@@ -86,22 +95,22 @@ static const char *result_name(ctrl_result_kind kind)
 
 /* ---- the lane's ownership (the main controller's lane_mu held) ---------- */
 
-static ssize_t owned_find(const ctrl_controller *m, const char *key)
+static owned_key *owned_find(const ctrl_controller *m, const char *key)
 {
 	size_t i;
 
 	for (i = 0; i < m->n_owned; i++)
-		if (strcmp(m->owned[i], key) == 0)
-			return (ssize_t)i;
-	return -1;
+		if (strcmp(m->owned[i].key, key) == 0)
+			return &m->owned[i];
+	return NULL;
 }
 
 static int owned_add(ctrl_controller *m, const char *key)
 {
-	char **grown;
+	owned_key *grown;
 	size_t cap;
 
-	if (owned_find(m, key) >= 0)
+	if (owned_find(m, key))
 		return 0;
 	if (m->n_owned == m->cap_owned) {
 		cap = m->cap_owned ? 2 * m->cap_owned : 16;
@@ -112,21 +121,26 @@ static int owned_add(ctrl_controller *m, const char *key)
 		m->owned = grown;
 		m->cap_owned = cap;
 	}
-	m->owned[m->n_owned] = ss_strdup(key);
-	if (!m->owned[m->n_owned])
+	m->owned[m->n_owned].key = ss_strdup(key);
+	m->owned[m->n_owned].again = false;
+	if (!m->owned[m->n_owned].key)
 		return ss_error_set(SS_ENOMEM, "controller %s: out of memory", m->name);
 	m->n_owned++;
 	return 0;
 }
 
-static void owned_remove(ctrl_controller *m, const char *key)
+/* Forgets `key`; whether it was added again meanwhile. */
+static bool owned_remove(ctrl_controller *m, const char *key)
 {
-	ssize_t i = owned_find(m, key);
+	owned_key *k = owned_find(m, key);
+	bool again;
 
-	if (i < 0)
-		return;
-	free(m->owned[i]);
-	m->owned[i] = m->owned[--m->n_owned];
+	if (!k)
+		return false;
+	again = k->again;
+	free(k->key);
+	*k = m->owned[--m->n_owned];
+	return again;
 }
 
 /* Whether `key` belongs to the other pool: then it is queued there instead
@@ -134,15 +148,20 @@ static void owned_remove(ctrl_controller *m, const char *key)
 static bool route(ctrl_controller *c, const char *key)
 {
 	ctrl_controller *m = c->owner ? c->owner : c;
-	bool owned, away;
+	owned_key *k;
+	bool away;
 
 	if (!m->lane)
 		return false;
 	pthread_mutex_lock(&m->lane_mu);
-	owned = owned_find(m, key) >= 0;
-	away = c == m ? owned : !owned;
+	k = owned_find(m, key);
+	away = c == m ? k != NULL : k == NULL;
 	if (away)
 		ctrl_workqueue_add(c == m ? m->lane->queue : m->queue, key);
+	else if (k)
+		k->again = false; /* the lane's reconcile starts now */
+	if (c == m && k)
+		k->again = true;
 	pthread_mutex_unlock(&m->lane_mu);
 	return away;
 }
@@ -161,15 +180,17 @@ static int lane_take(ctrl_controller *m, const char *key)
 }
 
 /* A lane reconcile of `key` returned done or requeue: the key is the main
- * controller's again, queued there after `after_ns` (< 0: not queued). */
+ * controller's again, queued there after `after_ns` (< 0: not queued), and
+ * at once if it was added while the lane reconciled it. */
 static int lane_give_back(ctrl_controller *lane, const char *key, int64_t after_ns)
 {
 	ctrl_controller *m = lane->owner;
 	int error = 0;
 
 	pthread_mutex_lock(&m->lane_mu);
-	owned_remove(m, key);
-	if (after_ns >= 0)
+	if (owned_remove(m, key))
+		error = ctrl_workqueue_add(m->queue, key);
+	if (error == 0 && after_ns >= 0)
 		error = ctrl_workqueue_add_after(m->queue, key, after_ns);
 	pthread_mutex_unlock(&m->lane_mu);
 	return error;
@@ -380,7 +401,7 @@ static void free_lane(ctrl_controller *c)
 	ctrl_controller_free(c->lane);
 	pthread_mutex_destroy(&c->lane_mu);
 	for (i = 0; i < c->n_owned; i++)
-		free(c->owned[i]);
+		free(c->owned[i].key);
 	free(c->owned);
 }
 

@@ -602,6 +602,92 @@ static void test_lane_keeps_main_workers_free(void **state)
 	pthread_mutex_destroy(&l.b.mu);
 }
 
+/* An add of a key the lane is reconciling reaches the main pool as soon as
+ * the lane hands the key back, not behind the keys waiting in the lane's
+ * queue. Lane: "ns/slow" and "ns/x" each block until their gate opens. */
+typedef struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool slow_open, x_open, x_entered, slow_entered;
+	atomic_int main_slow;
+} gates;
+
+static ctrl_result gates_main(void *payload, const char *key)
+{
+	gates *g = payload;
+
+	if (strcmp(key, "ns/slow") == 0 && atomic_fetch_add(&g->main_slow, 1) > 0)
+		return ctrl_result_done();
+	return ctrl_result_handoff();
+}
+
+static ctrl_result gates_lane(void *payload, const char *key)
+{
+	gates *g = payload;
+	bool slow = strcmp(key, "ns/slow") == 0;
+
+	pthread_mutex_lock(&g->mu);
+	*(slow ? &g->slow_entered : &g->x_entered) = true;
+	pthread_cond_broadcast(&g->cond);
+	while (!(slow ? g->slow_open : g->x_open))
+		pthread_cond_wait(&g->cond, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+	return ctrl_result_done();
+}
+
+static void gates_wait(gates *g, bool *flag)
+{
+	pthread_mutex_lock(&g->mu);
+	while (!*flag)
+		pthread_cond_wait(&g->cond, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void gates_open(gates *g, bool *gate)
+{
+	pthread_mutex_lock(&g->mu);
+	*gate = true;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void test_lane_hands_back_adds_at_once(void **state)
+{
+	ctrl_controller_opts opts = CTRL_CONTROLLER_OPTS_INIT;
+	ctrl_controller *c = NULL;
+	ctrl_workqueue *q;
+	gates g;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	pthread_mutex_init(&g.mu, NULL);
+	pthread_cond_init(&g.cond, NULL);
+	opts.name = "backup";
+	opts.reconcile = gates_main;
+	opts.payload = &g;
+	opts.lane_workers = 1;
+	opts.lane_name = "backup-session";
+	opts.lane_reconcile = gates_lane;
+	assert_int_equal(ctrl_controller_new(&c, &opts), 0);
+	q = ctrl_controller_queue(c);
+	assert_int_equal(ctrl_controller_start(c), 0);
+	assert_int_equal(ctrl_workqueue_add(q, "ns/slow"), 0);
+	gates_wait(&g, &g.slow_entered);
+	assert_int_equal(ctrl_workqueue_add(q, "ns/x"), 0);    /* queued in the lane */
+	assert_int_equal(ctrl_workqueue_add(q, "ns/slow"), 0); /* while reconciled */
+	sleep_ms(20);
+	gates_open(&g, &g.slow_open);
+	/* The lane is busy with ns/x now; ns/slow's add is the main pool's. */
+	gates_wait(&g, &g.x_entered);
+	wait_count(&g.main_slow, 2);
+	gates_open(&g, &g.x_open);
+	assert_int_equal(
+		ctrl_controller_stop(c, ss_clock_mono(ss_clock_system()) + 5 * SEC), 0);
+	ctrl_controller_free(c);
+	pthread_cond_destroy(&g.cond);
+	pthread_mutex_destroy(&g.mu);
+}
+
 /* Lane results, scripted by call: 1 error, 2 requeue after 30 s; the main
  * reconcile hands every key off. */
 typedef struct {
@@ -810,6 +896,7 @@ int main(void)
 		cmocka_unit_test(test_workers_never_share_a_key),
 		cmocka_unit_test(test_key_handlers),
 		cmocka_unit_test(test_lane_keeps_main_workers_free),
+		cmocka_unit_test(test_lane_hands_back_adds_at_once),
 		cmocka_unit_test(test_lane_results),
 		cmocka_unit_test(test_lane_options),
 		cmocka_unit_test(test_lane_never_shares_a_key),
