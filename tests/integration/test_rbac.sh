@@ -26,8 +26,11 @@
 # rules and compares the requests it made (the API server's audit log) with
 # them. The token stays in a 0600 file read by the checker (never on a
 # command line or in the output). Talks only to the loopback API server of
-# $SNAPSTAGE_CLUSTER_DIR/env. Namespaces it creates are left in place; every
-# RBAC object it applied is deleted at the end.
+# $SNAPSTAGE_CLUSTER_DIR/env. It installs the snapstage CRDs if missing (and
+# deletes them again at the end) and the snapshot CRD fixtures (left: other
+# tests use them), so the finalizer checks' creates reach admission.
+# Namespaces it creates are left in place; every RBAC object it applied is
+# deleted at the end.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -52,8 +55,14 @@ TMP=$(mktemp -d)
 chmod 700 "$TMP"
 export RBAC_SA_TOKEN_FILE=$TMP/token RBAC_BASELINE_FILE=$TMP/baseline.json
 applied=()
+CRDS=(backupschedules.snapstage.io backups.snapstage.io restores.snapstage.io)
+crds_present=0
+"$KUBECTL" get crd "${CRDS[@]}" >/dev/null 2>&1 && crds_present=1
 cleanup() {
     local f
+    if [ $crds_present = 0 ]; then
+        "$KUBECTL" delete crd "${CRDS[@]}" --ignore-not-found >/dev/null 2>&1 || true
+    fi
     for f in "${applied[@]+"${applied[@]}"}"; do
         "$KUBECTL" delete --ignore-not-found -f "$f" >/dev/null 2>&1 || true
     done
@@ -142,6 +151,11 @@ started=$SECONDS
 log "=== code: every reference of rbac_rules.txt"
 python3 "$CHECK" code "$RULES" "$REPO" || failures=$((failures + 1))
 
+# The kinds the finalizer checks create (dry runs) must be served.
+"$KUBECTL" apply -f "$REPO/crds/" >/dev/null
+"$KUBECTL" wait --for=condition=Established --timeout=60s "${CRDS[@]/#/crd/}" >/dev/null
+"${SNAPSTAGE_CLUSTER_SH:-$REPO/hack/cluster.sh}" --dir "$SNAPSTAGE_CLUSTER_DIR" install-snapshot-crds \
+    >/dev/null 2>&1 || die "could not install the snapshot CRD fixtures"
 for ns in "$CTL_NS" "$WATCH_A" "$WATCH_B" "$OTHER"; do
     "$KUBECTL" create namespace "$ns" --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
 done
