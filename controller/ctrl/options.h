@@ -55,7 +55,7 @@ typedef struct {
 } ctrl_options;
 
 /* The defaults: leader election off, lease 15 s / 10 s / 2 s, metrics on
- * ":8080", probes on ":8081", 2 workers, 30 s shutdown, info, text. */
+ * ":8080", probes on ":8081", 4 workers, 30 s shutdown, info, text. */
 void ctrl_options_init(ctrl_options *o);
 
 #define CTRL_OPTIONS_RUN 0

@@ -197,8 +197,9 @@ while [ "$(ready_pods)" -lt $((N + 1)) ]; do
     sleep 1
 done
 db_rss=$(for p in $(pgrep -x mariadbd); do
-    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "/run/${ns}_" &&
-        awk '/^VmRSS:/ {print $2}' "/proc/$p/status"
+    if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "/run/${ns}_"; then
+        awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true
+    fi
 done | awk '{s += $1; n++} END {printf "%d mariadbd, %.0f MiB RSS in all", n, s / 1024}')
 note "$((N + 1)) databases Ready in $((($(now_ms) - t) / 1000)) s ($db_rss)"
 

@@ -187,7 +187,7 @@ inPlaceRestore: {enabled: true}
 leaderElection: {id: snap-leader, leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 4s}
 logLevel: debug
 logFormat: text
-workers: 4
+workers: 6
 shutdownTimeout: 1m
 terminationGracePeriodSeconds: 90
 metrics: {port: 9090, service: {type: NodePort, port: 9090, annotations: {example.com/scrape: "true"}}}

@@ -66,7 +66,7 @@ inPlaceRestore: {enabled: true}
 leaderElection: {enabled: true, id: snap-leader, leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 4s}
 logLevel: debug
 logFormat: text
-workers: 4
+workers: 6
 shutdownTimeout: 1m
 terminationGracePeriodSeconds: 90
 metrics:
@@ -224,7 +224,7 @@ lacks_args() {
 }
 # shellcheck disable=SC2016 # $(POD_NAMESPACE) is literal: the kubelet expands it
 want_deploy=(--leader-elect '--leader-election-namespace=$(POD_NAMESPACE)' --metrics-bind-address=:8080
-    --health-probe-bind-address=:8081 --log-format=json)
+    --health-probe-bind-address=:8081 --workers=4 --log-format=json)
 if [ "$(args_of kust-deploy.yaml)" = "$(printf '%s\n' "${want_deploy[@]}")" ]; then
     pass "kust-deploy.yaml args are exactly: ${want_deploy[*]}"
 else
@@ -237,13 +237,13 @@ lacks_args kust-namespaced.yaml --enable-in-place-restore
 has_args kust-namespaced-in-place-restore.yaml "${want_deploy[@]}" --namespace=team-a,team-b \
     --enable-in-place-restore
 has_args helm-default.yaml "${want_deploy[@]}" --leader-elect-lease-duration=15s \
-    --leader-elect-renew-deadline=10s --leader-elect-retry-period=2s --workers=2 --log-level=info
+    --leader-elect-renew-deadline=10s --leader-elect-retry-period=2s --workers=4 --log-level=info
 lacks_args helm-default.yaml --enable-in-place-restore --namespace --leader-election-id
 has_args helm-ns-ip.yaml --namespace=team-a,team-b --enable-in-place-restore
 has_args helm-ns-one.yaml --namespace=team-a
 has_args helm-all.yaml --namespace=team-a,team-b,team-c --enable-in-place-restore --leader-election-id=snap-leader \
     --leader-elect-lease-duration=30s --leader-elect-renew-deadline=20s --leader-elect-retry-period=4s \
-    --metrics-bind-address=:9090 --health-probe-bind-address=:9091 --workers=4 --shutdown-timeout=1m \
+    --metrics-bind-address=:9090 --health-probe-bind-address=:9091 --workers=6 --shutdown-timeout=1m \
     --log-level=debug --log-format=text
 has_args helm-quiet.yaml --metrics-bind-address=0
 lacks_args helm-quiet.yaml --leader-elect

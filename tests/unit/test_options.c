@@ -35,7 +35,7 @@ static void test_defaults(void **state)
 	assert_int_equal(o.lease_duration_ns, 15 * SS_NS_PER_SEC);
 	assert_int_equal(o.renew_deadline_ns, 10 * SS_NS_PER_SEC);
 	assert_int_equal(o.retry_period_ns, 2 * SS_NS_PER_SEC);
-	assert_int_equal(o.workers, 2);
+	assert_int_equal(o.workers, 4);
 	assert_int_equal(o.log_level, SS_LOG_INFO);
 	assert_int_equal(o.log_format, SS_LOG_TEXT);
 }
