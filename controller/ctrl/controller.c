@@ -17,10 +17,11 @@
  * neither reconciles it then. The set changes only in apply_result(), after
  * the owning side's reconcile of that key has returned, so the two pools
  * never reconcile one key at once: while a side reconciles a key, the
- * other side's route() sends it back. An add passed on while the lane
- * reconciles the key (`again`) goes to the main queue at once when the
- * lane hands the key back: left in the lane's queue it would wait behind
- * every key queued there, for nothing.
+ * other side's route() sends it back. An add of a key while a lane worker
+ * reconciles it is only noted (`again`): it goes to the main queue at once
+ * when the lane hands the key back, or to the lane's at once when it keeps
+ * the key after an error. Queued in the lane meanwhile, it would wait
+ * behind every key queued there, for nothing.
  *
  * Invariants: `threads_live` is the number of threads created and not yet
  * joined; the queue outlives every worker. The collector's last-reported
@@ -43,10 +44,11 @@
 #include "util/log.h"
 #include "util/str.h"
 
-/* A key the lane owns; `again`: added to the main queue (and passed on)
- * since the lane's reconcile of it began. */
+/* A key the lane owns; `busy`: a lane worker reconciles it now; `again`:
+ * added to the main queue since that reconcile began. */
 typedef struct {
 	char *key;
+	bool busy;
 	bool again;
 } owned_key;
 
@@ -122,6 +124,7 @@ static int owned_add(ctrl_controller *m, const char *key)
 		m->cap_owned = cap;
 	}
 	m->owned[m->n_owned].key = ss_strdup(key);
+	m->owned[m->n_owned].busy = false;
 	m->owned[m->n_owned].again = false;
 	if (!m->owned[m->n_owned].key)
 		return ss_error_set(SS_ENOMEM, "controller %s: out of memory", m->name);
@@ -156,12 +159,14 @@ static bool route(ctrl_controller *c, const char *key)
 	pthread_mutex_lock(&m->lane_mu);
 	k = owned_find(m, key);
 	away = c == m ? k != NULL : k == NULL;
-	if (away)
+	if (c != m && k) { /* the lane's reconcile starts now */
+		k->busy = true;
+		k->again = false;
+	} else if (k && k->busy) {
+		k->again = true; /* for when the lane's reconcile ends */
+	} else if (away) {
 		ctrl_workqueue_add(c == m ? m->lane->queue : m->queue, key);
-	else if (k)
-		k->again = false; /* the lane's reconcile starts now */
-	if (c == m && k)
-		k->again = true;
+	}
 	pthread_mutex_unlock(&m->lane_mu);
 	return away;
 }
@@ -194,6 +199,24 @@ static int lane_give_back(ctrl_controller *lane, const char *key, int64_t after_
 		error = ctrl_workqueue_add_after(m->queue, key, after_ns);
 	pthread_mutex_unlock(&m->lane_mu);
 	return error;
+}
+
+/* A lane reconcile of `key` failed: the lane keeps it, and has it again at
+ * once if it was added meanwhile (as a key added while a worker holds it
+ * is queued again: the backoff is for retries, not for news). */
+static void lane_keep(ctrl_controller *lane, const char *key)
+{
+	ctrl_controller *m = lane->owner;
+	owned_key *k;
+
+	pthread_mutex_lock(&m->lane_mu);
+	k = owned_find(m, key);
+	if (k) {
+		k->busy = false;
+		if (k->again)
+			ctrl_workqueue_add(lane->queue, key);
+	}
+	pthread_mutex_unlock(&m->lane_mu);
 }
 
 /* Requeues by result. Returns the result kind actually applied: anything
@@ -235,6 +258,8 @@ static ctrl_result_kind apply_result(ctrl_controller *c, const char *key, ctrl_r
 		       SS_LI("failures", ctrl_workqueue_num_requeues(c->queue, key)),
 		       SS_LERR());
 		error = ctrl_workqueue_add_rate_limited(c->queue, key);
+		if (c->owner)
+			lane_keep(c, key);
 		r.kind = CTRL_RESULT_ERROR;
 		break;
 	}

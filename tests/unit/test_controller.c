@@ -533,6 +533,28 @@ static void wait_count(atomic_int *n, int want)
 	assert_int_equal(atomic_load(n), want);
 }
 
+/* Waits (at most 5 s) until no worker holds a key of `q` (and, with
+ * `empty`, none is ready either): a reconcile counted by a wait_count()
+ * has also had its result applied. */
+static void wait_idle_of(ctrl_workqueue *q, bool empty)
+{
+	ctrl_workqueue_stats st;
+	int i;
+
+	for (i = 0; i < 5000; i++) {
+		ctrl_workqueue_get_stats(&st, q);
+		if (st.processing == 0 && (!empty || st.depth == 0))
+			return;
+		sleep_ms(1);
+	}
+	fail_msg("the queue is still busy after 5 s");
+}
+
+static void wait_idle(ctrl_workqueue *q)
+{
+	wait_idle_of(q, false);
+}
+
 static void release(blocker *b)
 {
 	pthread_mutex_lock(&b->mu);
@@ -675,7 +697,7 @@ static void test_lane_hands_back_adds_at_once(void **state)
 	gates_wait(&g, &g.slow_entered);
 	assert_int_equal(ctrl_workqueue_add(q, "ns/x"), 0);    /* queued in the lane */
 	assert_int_equal(ctrl_workqueue_add(q, "ns/slow"), 0); /* while reconciled */
-	sleep_ms(20);
+	wait_idle_of(q, true); /* the main pool has passed it on */
 	gates_open(&g, &g.slow_open);
 	/* The lane is busy with ns/x now; ns/slow's add is the main pool's. */
 	gates_wait(&g, &g.x_entered);
@@ -742,12 +764,14 @@ static void test_lane_results(void **state)
 	assert_int_equal(ctrl_controller_start(c), 0);
 	assert_int_equal(ctrl_workqueue_add(q, "ns/k"), 0);
 	wait_count(&s.lane_calls, 1);
+	wait_idle(lq);
 	/* The error is retried in the lane, with backoff (5 ms), not by the
 	 * main pool. */
 	assert_int_equal(ctrl_workqueue_num_requeues(lq, "ns/k"), 1);
 	ss_fake_clock_advance(&fc, 5 * MS);
 	ctrl_workqueue_wake(lq);
 	wait_count(&s.lane_calls, 2);
+	wait_idle(lq);
 	assert_int_equal(atomic_load(&s.main_calls), 1);
 	/* Requeue after 30 s: the main queue has it back then. */
 	sleep_ms(20);
@@ -758,7 +782,7 @@ static void test_lane_results(void **state)
 	/* Handed off again; a handoff from the lane is an error, retried in
 	 * the lane. */
 	wait_count(&s.lane_calls, 3);
-	sleep_ms(20);
+	wait_idle(lq);
 	assert_int_equal(ctrl_workqueue_num_requeues(lq, "ns/k"), 1);
 	assert_int_equal(atomic_load(&s.main_calls), 2);
 	assert_int_equal(ctrl_controller_stop(c, ss_clock_mono(&fc.clock) + SEC), 0);
@@ -796,8 +820,8 @@ static void test_lane_options(void **state)
 	assert_int_equal(ctrl_controller_start(c), 0);
 	assert_int_equal(ctrl_workqueue_add(ctrl_controller_queue(c), "ns/k"), 0);
 	wait_count(&s.main_calls, 1);
-	sleep_ms(10);
 	q = ctrl_controller_queue(c);
+	wait_idle(q);
 	assert_int_equal(ctrl_workqueue_num_requeues(q, "ns/k"), 1);
 	ctrl_controller_free(c);
 }
