@@ -17,10 +17,12 @@
  * for the reconciles that block for long (a Backup's lock session), so
  * that they never hold the workers every other key needs. A reconcile
  * that would block returns ctrl_result_handoff(): the key moves to the
- * lane, whose reconcile (opts.lane_reconcile) then owns it — every add of
- * that key to the main queue is passed on to the lane's — until a lane
- * reconcile returns done (the key is the main queue's again) or requeue
- * after d (it is, after d); an error keeps it in the lane, with backoff.
+ * lane, whose reconcile (opts.lane_reconcile) then owns it — an add of
+ * that key to the main queue is passed on to the lane's, or, while a lane
+ * worker reconciles it, held until that reconcile ends — until a lane
+ * reconcile returns done (the key is the main queue's again, and queued
+ * there at once if an add was held) or requeue after d (also after d); an
+ * error keeps it in the lane, with backoff (at once if an add was held).
  * A key is never reconciled by both pools at once: ownership changes only
  * as the owning side's reconcile returns. Keys wait in the lane's queue
  * for a lane worker, FIFO, taking no main worker meanwhile.
