@@ -279,6 +279,9 @@ typedef struct {
 	 * wait went without looking (it looks every 250 ms at most: much
 	 * longer means this process did not run). */
 	bool snap_seen[APP_MAX_VOLUMES];
+	/* Which of them our create made (it returned success, or found one
+	 * of ours): with snap_seen, the snapshots known to have existed. */
+	bool snap_made[APP_MAX_VOLUMES];
 	int64_t stall_ns;
 } run;
 
@@ -614,40 +617,54 @@ static void snapshots_look(run *r, bool *all_cut, int *failed_at, int *lost_at)
 	}
 }
 
+/* What a read of a VolumeSnapshot found: rc and vs from kube_get() or
+ * ctrl_store_get() (0 with NULL: not in the cache). */
+static app_plan_vs_presence presence_of(int rc, const json_t *vs)
+{
+	if (rc == SS_ENOTFOUND || (rc == 0 && vs == NULL))
+		return APP_PLAN_VS_ABSENT;
+	if (rc < 0)
+		return APP_PLAN_VS_UNKNOWN;
+	return ctrl_meta(vs, "deletionTimestamp") != NULL ? APP_PLAN_VS_DELETING
+							  : APP_PLAN_VS_PRESENT;
+}
+
 /* Deletes VolumeSnapshot `name` only if it is this Backup's: it is read,
  * must carry an ownerReference with the Backup's uid, and is deleted with
  * its own uid as the precondition, so neither another object of that name
  * nor one that replaced it after the read is ever deleted. Failures are
- * logged; the caller goes on either way. Returns true when someone else
- * had deleted it already (gone, or being deleted, when read). */
-static bool delete_snapshot(run *r, const char *name)
+ * logged; the caller goes on either way. Returns what the read found of
+ * this Backup's snapshot of that name: PRESENT (so deleted by us now),
+ * DELETING (someone else is deleting it), ABSENT (not found, or the object
+ * of that name is not ours) or UNKNOWN (the read failed). */
+static app_plan_vs_presence delete_snapshot(run *r, const char *name)
 {
 	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
 	json_t *vs = NULL;
-	bool was_deleted;
+	app_plan_vs_presence found;
 	int rc;
 
 	rc = kube_get(&vs, r->bc->o.client, &app_volumesnapshots, r->ns, name);
-	was_deleted = rc == SS_ENOTFOUND ||
-		      (rc == 0 && ctrl_meta(vs, "deletionTimestamp") != NULL);
+	found = presence_of(rc, vs);
 	if (rc == 0 && (!app_plan_is_owned_by(vs, ctrl_meta(r->obj, "uid")) ||
 			ctrl_meta(vs, "uid") == NULL)) {
 		ss_log(SS_LOG_WARN, "not deleting a VolumeSnapshot that is not this Backup's",
 		       SS_LS("backup", r->key), SS_LS("snapshot", name));
 		json_decref(vs);
-		return true; /* ours, of that name, is gone */
+		return APP_PLAN_VS_ABSENT; /* ours, of that name, is gone */
 	}
 	if (rc == 0) {
 		d.precondition_uid = ctrl_meta(vs, "uid");
 		rc = kube_delete(NULL, r->bc->o.client, &app_volumesnapshots, r->ns, name,
 				 &d);
-		was_deleted = was_deleted || rc == SS_ENOTFOUND;
+		if (rc == SS_ENOTFOUND)
+			found = APP_PLAN_VS_ABSENT; /* gone between the read and ours */
 	}
 	json_decref(vs);
 	if (rc < 0 && rc != SS_ENOTFOUND)
 		ss_log(SS_LOG_WARN, "deleting a VolumeSnapshot failed",
 		       SS_LS("backup", r->key), SS_LS("snapshot", name), SS_LERR());
-	return was_deleted;
+	return found;
 }
 
 /* The name of the snapshot of `volume` in attempt `attempt` (1-based),
@@ -1026,6 +1043,7 @@ static int record_session(void *payload, int64_t connection_id)
 	r->st.lock.stage = app_lock_stage_name(r->spec.lock.stage);
 	r->st.lock.connection_id = connection_id;
 	memset(r->snap_seen, 0, sizeof(r->snap_seen));
+	memset(r->snap_made, 0, sizeof(r->snap_made));
 	r->stall_ns = 0;
 	r->st.lock.acquired_ns = 0;
 	r->st.lock.released_ns = 0;
@@ -1054,21 +1072,22 @@ static int record_session(void *payload, int64_t connection_id)
 	return rc;
 }
 
-/* Whether snapshot i of the session, seen in the cache before, is gone
- * from it or being deleted. */
-static bool cached_gone(run *r, size_t i)
+/* What the informer's cache shows of snapshot i of the session. */
+static app_plan_vs_presence cached_presence(run *r, size_t i)
 {
 	char key[CTRL_KEY_MAX];
 	json_t *vs = NULL;
-	bool gone;
+	app_plan_vs_presence found;
+	int rc;
 
-	if (ctrl_key_join(key, sizeof(key), r->ns,
-			  r->st.snapshots[i].volume_snapshot_name) < 0 ||
-	    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0)
-		return false;
-	gone = vs == NULL ? r->snap_seen[i] : ctrl_meta(vs, "deletionTimestamp") != NULL;
+	rc = ctrl_key_join(key, sizeof(key), r->ns,
+			   r->st.snapshots[i].volume_snapshot_name);
+	if (rc == 0)
+		rc = ctrl_store_get(&vs, r->bc->o.snapshots, key);
+	/* a key that cannot be made is no answer, not "absent" */
+	found = rc < 0 ? APP_PLAN_VS_UNKNOWN : presence_of(rc, vs);
 	json_decref(vs);
-	return gone;
+	return found;
 }
 
 /* Step 8, the cut was not seen before lock.timeoutSeconds, or a snapshot
@@ -1094,12 +1113,16 @@ static ctrl_result session_timed_out(run *r, const char *api_why)
 	for (i = 0; i < r->st.n_snapshots; i++) {
 		const char *name = r->st.snapshots[i].volume_snapshot_name;
 		bool cut = r->st.snapshots[i].creation_time_ns != 0;
+		app_plan_session_vs vs = { r->snap_made[i], r->snap_seen[i],
+					   APP_PLAN_VS_UNKNOWN };
 
 		uncut += cut ? 0 : 1;
 		/* An uncut one is deleted (which tells whether someone had); a
 		 * cut one is kept (the Failed Backup's clean-up takes it) unless
-		 * the cache shows it deleted. */
-		if (cut ? !cached_gone(r, i) : !delete_snapshot(r, name))
+		 * the cache shows it deleted. Gone counts as lost only if it
+		 * was known to exist (app_plan_session_vs_lost). */
+		vs.now = cut ? cached_presence(r, i) : delete_snapshot(r, name);
+		if (!app_plan_session_vs_lost(&vs))
 			continue;
 		n_gone++;
 		/* cut to fit: used stays below sizeof(gone) */
@@ -1182,8 +1205,10 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 	 * or throttling API server ends the lock at the bound, never later. */
 	kube_deadline_set(deadline, "the lock budget (lock.timeoutSeconds)");
 	t_create = ss_clock_mono(r->bc->o.clock);
-	for (i = 0, rc = 0; i < cand->n_volumes && rc == 0; i++)
+	for (i = 0, rc = 0; i < cand->n_volumes && rc == 0; i++) {
 		rc = create_snapshot(r, cand, i, &r->st.position);
+		r->snap_made[i] = rc == 0;
+	}
 	if (rc < 0 && rc != SS_ETIMEOUT) {
 		kube_deadline_clear();
 		goto session_error;

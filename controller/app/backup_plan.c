@@ -755,6 +755,21 @@ const char *app_plan_lock_timeout(char *out, size_t cap, const app_plan_timeout_
 	return "LockTimeout";
 }
 
+bool app_plan_session_vs_lost(const app_plan_session_vs *s)
+{
+	switch (s->now) {
+	case APP_PLAN_VS_DELETING:
+		return true; /* it exists, so it was made, and someone deletes it */
+	case APP_PLAN_VS_ABSENT:
+		/* Not found proves a loss only of what was known to exist: a
+		 * create still in flight (or never delivered) is absent too. */
+		return s->created || s->seen;
+	case APP_PLAN_VS_PRESENT:
+	case APP_PLAN_VS_UNKNOWN:
+	default: return false;
+	}
+}
+
 /* ---- a VolumeSnapshot's status ------------------------------------------- */
 
 int app_plan_vs_state_read(app_plan_vs_state *out, const json_t *vs)

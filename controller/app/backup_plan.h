@@ -228,6 +228,30 @@ typedef struct {
  * because the storage did not cut in time. Returns the static reason. */
 const char *app_plan_lock_timeout(char *out, size_t cap, const app_plan_timeout_in *in);
 
+/* What the last look (a GET, or the informer's cache) found of one of a
+ * lock session's VolumeSnapshots. */
+typedef enum {
+	APP_PLAN_VS_UNKNOWN = 0, /* the look failed */
+	APP_PLAN_VS_PRESENT,	 /* there, not being deleted */
+	APP_PLAN_VS_DELETING,	 /* there, with a deletionTimestamp */
+	APP_PLAN_VS_ABSENT,	 /* not found */
+} app_plan_vs_presence;
+
+/* What a session that ended without every cut knows of one snapshot. */
+typedef struct {
+	bool created; /* our create returned success (or found it ours) */
+	bool seen;    /* the informer's cache showed it during the session */
+	app_plan_vs_presence now;
+} app_plan_session_vs;
+
+/* Whether the snapshot was deleted while the lock was held (SnapshotLost):
+ * it is being deleted, or it is gone and is known to have existed — our
+ * create of it succeeded or the cache showed it. One gone whose create
+ * never completed (it timed out: the request may never have reached the
+ * API server) was never known to exist, so its absence is the API server's
+ * failure (LockTimeout), not a loss. */
+bool app_plan_session_vs_lost(const app_plan_session_vs *s);
+
 /* What a VolumeSnapshot's status says. */
 typedef struct {
 	bool bound;		  /* status.boundVolumeSnapshotContentName set */

@@ -1006,6 +1006,50 @@ static void test_lock_timeout_words(void **state)
 	assert_int_equal(strlen(msg), 15);
 }
 
+/* A session that ran out its budget creating its snapshots (a slow API
+ * server: the POST never reached it) finds them absent afterwards: that is
+ * no snapshot deleted under the lock, since none was known to exist, and
+ * the Backup fails LockTimeout naming the API server, not SnapshotLost.
+ * Absent counts as lost only after our create returned or the cache
+ * showed it; being deleted always does. */
+static void test_session_vs_lost(void **state)
+{
+	static const struct {
+		bool created, seen;
+		app_plan_vs_presence now;
+		bool lost;
+	} cases[] = {
+		/* the create timed out (or was never sent): not known to exist */
+		{ false, false, APP_PLAN_VS_ABSENT, false },
+		{ false, false, APP_PLAN_VS_PRESENT, false },
+		{ false, false, APP_PLAN_VS_UNKNOWN, false },
+		/* a delayed create landed, and someone deletes it */
+		{ false, false, APP_PLAN_VS_DELETING, true },
+		/* our create returned: gone now means deleted */
+		{ true, false, APP_PLAN_VS_ABSENT, true },
+		{ true, false, APP_PLAN_VS_DELETING, true },
+		{ true, false, APP_PLAN_VS_PRESENT, false },
+		{ true, false, APP_PLAN_VS_UNKNOWN, false },
+		/* the cache showed it (a create whose answer was lost) */
+		{ false, true, APP_PLAN_VS_ABSENT, true },
+		{ true, true, APP_PLAN_VS_ABSENT, true },
+		{ true, true, APP_PLAN_VS_PRESENT, false },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		app_plan_session_vs vs = { cases[i].created, cases[i].seen,
+					   cases[i].now };
+
+		if (app_plan_session_vs_lost(&vs) != cases[i].lost)
+			fail_msg("case %zu (created %d, seen %d, now %d): lost %d, want "
+				 "%d",
+				 i, cases[i].created, cases[i].seen, (int)cases[i].now,
+				 !cases[i].lost, cases[i].lost);
+	}
+}
+
 static void test_choose_fallback_to_primary(void **state)
 {
 	world *w = world_new();
@@ -1916,6 +1960,7 @@ int main(void)
 		cmocka_unit_test(test_equally_good),
 		cmocka_unit_test(test_paused_why),
 		cmocka_unit_test(test_lock_timeout_words),
+		cmocka_unit_test(test_session_vs_lost),
 		cmocka_unit_test(test_choose_fallback_to_primary),
 		cmocka_unit_test(test_choose_no_primary),
 		cmocka_unit_test(test_choose_when_every_probe_failed),
