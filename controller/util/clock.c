@@ -139,6 +139,21 @@ static int digits(const char *s, int n, int *out)
 	return 0;
 }
 
+/* Whether the fields name a real date and time of day: a day the month
+ * has (no 31 February, 29 February only in leap years), hour 0-23, minute
+ * 0-59, second 0-60 (RFC 3339 allows a leap second; it counts as the next
+ * minute's first, as POSIX time has no leap seconds). */
+static int fields_ok(int year, int mon, int day, int hour, int min, int sec)
+{
+	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+
+	if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] ||
+	    (mon == 2 && day == 29 && !leap))
+		return 0;
+	return hour <= 23 && min <= 59 && sec <= 60;
+}
+
 int ss_time_parse(int64_t *out, const char *text)
 {
 	int year, mon, day, hour, min, sec, oh = 0, om = 0;
@@ -151,11 +166,12 @@ int ss_time_parse(int64_t *out, const char *text)
 	    text[13] != ':' || digits(text + 14, 2, &min) || text[16] != ':' ||
 	    digits(text + 17, 2, &sec))
 		goto bad;
-	if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
-	    sec > 60)
+	if (!fields_ok(year, mon, day, hour, min, sec))
 		goto bad;
 	p = text + 19;
 	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9') /* "." needs a digit after it */
+			goto bad;
 		for (p++; *p >= '0' && *p <= '9'; p++) {
 			frac_ns += (*p - '0') * scale;
 			scale /= 10;
@@ -164,7 +180,9 @@ int ss_time_parse(int64_t *out, const char *text)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om))
+		/* RFC 3339's offset is a time-hour and a time-minute. */
+		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) ||
+		    oh > 23 || om > 59)
 			goto bad;
 		offset = ((int64_t)oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
 		p += 6;

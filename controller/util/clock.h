@@ -70,10 +70,14 @@ char *ss_time_format(char *buf, size_t cap, int64_t real_ns);
 char *ss_time_format_micro(char *buf, size_t cap, int64_t real_ns);
 
 /* Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)" into nanoseconds since the
- * epoch: 0; SS_EINVALID when the text is not such a time; SS_EUNSUPPORTED
+ * epoch: 0; SS_EINVALID when the text is not such a time (a date the
+ * month does not have, as 2026-02-31; an offset beyond 23:59, as +99:99; a
+ * "." without digits); SS_EUNSUPPORTED
  * when it is one that int64 nanoseconds cannot hold (before
  * 1677-09-21T00:12:43.145224192Z or after 2262-04-11T23:47:16.854775807Z):
- * never a wrapped value. The message quotes at most 64 bytes of the text.
+ * never a wrapped value, whatever the year (0000-9999). Digits of the
+ * fraction past the ninth are ignored; a leap second (:60) is the next
+ * minute's first. The message quotes at most 64 bytes of the text.
  * *out is written only on success. */
 int ss_time_parse(int64_t *out, const char *text);
 

@@ -96,6 +96,37 @@ static void test_parse_range(void **state)
 	assert_int_equal(t, 42); /* untouched on failure */
 }
 
+/* Issue 16: only real dates and offsets are times. 31 February read as
+ * 3 March and +99:99 as an offset of four days. */
+static void test_parse_rejects_impossible_fields(void **state)
+{
+	static const char *const bad[] = {
+		"2026-02-31T12:00:00Z", "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
+		"1900-02-29T00:00:00Z", "2026-11-23T09:20:00+99:99",
+		"2026-11-23T09:20:00-24:00", "2026-11-23T09:20:00+01:60",
+		"2026-11-23T09:20:00.Z", "2026-11-23T09:20:00.+01:00",
+		"2026-00-10T00:00:00Z", "2026-01-00T00:00:00Z", "2026-01-32T00:00:00Z",
+		"2026-01-01T24:00:00Z", "2026-01-01T00:60:00Z", "2026-01-01T00:00:61Z",
+	};
+	int64_t t = 42;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (ss_time_parse(&t, bad[i]) != SS_EINVALID)
+			fail_msg("%s: accepted as %lld", bad[i], (long long)t);
+		assert_int_equal(t, 42);
+	}
+	tu_assert_error(SS_EINVALID, "'2026-01-01T00:00:61Z' is not an RFC 3339 time");
+	/* the edges that are real */
+	assert_int_equal(ss_time_parse(&t, "2000-02-29T00:00:00Z"), 0);
+	assert_int_equal(t, 951782400 * SS_NS_PER_SEC);
+	assert_int_equal(ss_time_parse(&t, "2026-12-31T23:59:59-23:59"), 0);
+	assert_int_equal(t, (1798761599 + 23 * 3600 + 59 * 60) * SS_NS_PER_SEC);
+	assert_int_equal(ss_time_parse(&t, "2026-06-30T23:59:60Z"), 0); /* leap second */
+	assert_int_equal(t, 1782864000 * SS_NS_PER_SEC);
+}
+
 static void test_round_trip(void **state)
 {
 	char buf[SS_TIME_RFC3339_MAX];
@@ -114,6 +145,7 @@ int main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_range),
+		cmocka_unit_test(test_parse_rejects_impossible_fields),
 		cmocka_unit_test(test_round_trip),
 	};
 
