@@ -6,8 +6,11 @@
  * The grammar is resource.Quantity's: a signed decimal number with an
  * optional binary suffix (Ki Mi Gi Ti Pi Ei), decimal suffix (n u m k M G T
  * P E) or exponent (e3, E-2). Sizes are rounded *up* to whole bytes, since
- * a volume smaller than asked for is never acceptable. Negative values and
- * values above INT64_MAX bytes are rejected.
+ * a volume smaller than asked for is never acceptable: the result is the
+ * exact ceiling, except that past 36 significant digits the rest only
+ * rounds up (the result may then be one byte more, never less). Negative
+ * values and values above INT64_MAX bytes are rejected; any size up to
+ * INT64_MAX is accepted, with however many digits ("1.000000000000Gi").
  *
  * Pure functions. Thread-safety: reentrant.
  */
