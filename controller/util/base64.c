@@ -11,6 +11,7 @@
  */
 #include "util/base64.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,11 +30,16 @@ int ss_base64_decode(unsigned char **out, size_t *out_len, const char *in,
 		     const char *what)
 {
 	size_t n = strlen(in), clean_len = 0, pad = 0, dec_cap = 0, i;
-	char *clean = malloc(n + 1);
+	char *clean;
 	unsigned char *dec = NULL;
 	int dec_len;
 	int error = SS_EINVALID;
 
+	/* EVP_DecodeBlock counts in int */
+	if (n > SS_BASE64_TEXT_MAX)
+		return ss_error_set(SS_ETOOLARGE, "%s is longer than %d bytes of base64",
+				    what, SS_BASE64_TEXT_MAX);
+	clean = malloc(n + 1);
 	if (!clean)
 		return ss_error_set(SS_ENOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
@@ -81,8 +87,13 @@ done:
 int ss_base64_encode(char **out, const unsigned char *in, size_t len)
 {
 	size_t cap = 4 * ((len + 2) / 3) + 1;
-	char *enc = malloc(cap);
+	char *enc;
 
+	/* EVP_EncodeBlock counts in int: more would wrap to a negative count */
+	if (len > SS_BASE64_DATA_MAX)
+		return ss_error_set(SS_ETOOLARGE, "cannot base64-encode more than %d bytes",
+				    SS_BASE64_DATA_MAX);
+	enc = malloc(cap);
 	if (!enc)
 		return ss_error_set(SS_ENOMEM, "out of memory");
 	EVP_EncodeBlock((unsigned char *)enc, in, (int)len);
