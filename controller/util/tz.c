@@ -864,6 +864,17 @@ done:
 	return error;
 }
 
+int ss_tz_parse(ss_tz **out, const char *name, const void *data, size_t len)
+{
+	assert(out && name && (data || len == 0));
+	if (len > SS_TZ_FILE_MAX)
+		return ss_error_set(SS_ETOOLARGE,
+				    "time zone %.64s: TZif data of %zu bytes is over the "
+				    "limit of %d",
+				    name, len, SS_TZ_FILE_MAX);
+	return parse_tzif(out, name, "its TZif data", (const unsigned char *)data, len);
+}
+
 static bool name_char_ok(char c)
 {
 	return is_alpha((unsigned char)c) || is_digit((unsigned char)c) || c == '_' ||
@@ -984,6 +995,7 @@ int ss_tz_load(ss_tz **out, const char *name)
 	error = ss_file_read(&data, ss_buf_cstr(&path), SS_TZ_FILE_MAX);
 	if (error < 0)
 		goto done;
+	/* ss_file_read() refused more than SS_TZ_FILE_MAX bytes already */
 	error = parse_tzif(out, name, ss_buf_cstr(&path), (const unsigned char *)data.ptr,
 			   data.len);
 done:

@@ -26,9 +26,9 @@
  * a fold) or never (they sprang forward: a gap). ss_tz_resolve() reports
  * which, and does not guess.
  *
- * Ownership: ss_tz_load() and ss_tz_posix() allocate the zone; the caller
- * frees it with ss_tz_free(). Strings a query returns are borrowed from the
- * zone and live as long as it.
+ * Ownership: ss_tz_load(), ss_tz_parse() and ss_tz_posix() allocate the
+ * zone; the caller frees it with ss_tz_free(). Strings a query returns are
+ * borrowed from the zone and live as long as it.
  * Thread-safety: a zone is immutable once loaded, so any number of threads
  * may query it at once. Loading calls getenv("TZDIR"): do not change the
  * environment while another thread loads a zone.
@@ -37,6 +37,7 @@
 #define SNAPSTAGE_UTIL_TZ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Zone files larger than this are refused (the largest in tzdata 2025 is
@@ -116,6 +117,16 @@ typedef struct {
  * The message names the zone and the file. *out is written only on
  * success; free it with ss_tz_free(). */
 int ss_tz_load(ss_tz **out, const char *name);
+
+/* The zone in `len` bytes of TZif `data` (what ss_tz_load() reads from
+ * the zone's file), named `name`; nothing else is looked at, so the bytes
+ * may come from anywhere. Bounded: at most SS_TZ_FILE_MAX bytes
+ * (SS_ETOOLARGE beyond), every count checked against the bytes before
+ * anything is allocated, so memory is a small multiple of `len`. 0;
+ * SS_EINVALID for bytes that are not valid TZif; SS_EUNSUPPORTED for
+ * version 1 or leap seconds; SS_ENOMEM. The message names `name` and "its
+ * TZif data". *out is written only on success; free it with ss_tz_free(). */
+int ss_tz_parse(ss_tz **out, const char *name, const void *data, size_t len);
 
 /* A zone from a POSIX TZ string alone, in the language of a TZif footer
  * (RFC 8536 section 3.3): "CET-1CEST,M3.5.0,M10.5.0/3",

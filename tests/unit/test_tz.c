@@ -981,6 +981,38 @@ static void test_bad_files(void **state)
 	unset_tzdir();
 }
 
+/* ss_tz_parse(): the loader's parser on bytes from anywhere (issue 16's
+ * fuzz target feeds it). The same zone as from the file, bounded in size,
+ * and the message names the zone and no path. */
+static void test_parse_from_bytes(void **state)
+{
+	static unsigned char big[SS_TZ_FILE_MAX + 1];
+	size_t len, cut;
+	const unsigned char *data = read_system_zone("America/New_York", &len);
+	ss_tz *file = load("America/New_York"), *bytes = NULL;
+	int64_t u;
+
+	(void)state;
+	assert_int_equal(ss_tz_parse(&bytes, "NY", data, len), 0);
+	assert_string_equal(ss_tz_name(bytes), "NY");
+	for (u = ss_days_from_civil(1900, 1, 1) * DAY; u < ss_days_from_civil(2100, 1, 1) * DAY;
+	     u += 7 * 3600 + 13)
+		assert_int_equal(offset_at(bytes, u), offset_at(file, u));
+	ss_tz_free(bytes);
+	ss_tz_free(file);
+	for (cut = 0; cut < len; cut += 7) {
+		bytes = NULL;
+		assert_int_equal(ss_tz_parse(&bytes, "NY", data, cut), SS_EINVALID);
+		assert_null(bytes);
+		tu_assert_error(SS_EINVALID, "time zone NY: its TZif data is not a valid");
+	}
+	assert_int_equal(ss_tz_parse(&bytes, "NY", NULL, 0), SS_EINVALID);
+	memcpy(big, data, len);
+	assert_int_equal(ss_tz_parse(&bytes, "Big", big, sizeof(big)), SS_ETOOLARGE);
+	tu_assert_error(SS_ETOOLARGE, "time zone Big: TZif data of 262145 bytes");
+	assert_null(bytes);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1002,6 +1034,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_files),
 		cmocka_unit_test(test_slim_file),
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_parse_from_bytes),
 	};
 
 	unsetenv("TZDIR");
