@@ -65,9 +65,10 @@ run k get nodes
 run k get storageclass,volumesnapshotclass
 
 say "Installing the snapstage CRDs and the controller's RBAC"
-run k apply -f crds/
-k wait --for=condition=Established --timeout=60s crd/backupschedules.snapstage.io \
-    crd/backups.snapstage.io crd/restores.snapstage.io >/dev/null
+# Applied, Established, and known to the API server's admission (the
+# controller's snapshots carry blockOwnerDeletion to their Backup, refused
+# for up to 30 s after a CRD is installed otherwise: hack/install-crds.sh).
+run hack/install-crds.sh
 # The base's Namespace, ServiceAccount and roles, without its Deployment: the
 # simulated node runs MariaDB pods only, so the controller runs here as a
 # process, authenticated as its ServiceAccount.

@@ -13,8 +13,8 @@
 # its own (called first on exit).
 #
 # Provides: e2e_init, checks (the count), started, kn, stamp, ok, note,
-# fail, wait_for, and the MariaDB and controller helpers below. Uses:
-# SNAPSTAGE_CLUSTER_DIR.
+# fail, wait_for, install_crds, and the MariaDB and controller helpers
+# below. Uses: SNAPSTAGE_CLUSTER_DIR.
 
 : "${SNAPSTAGE_CLUSTER_DIR:?set SNAPSTAGE_CLUSTER_DIR to a running hack/cluster.sh up --with-mariadb cluster}"
 
@@ -102,6 +102,17 @@ wait_for() { # seconds what command...
         sleep 0.2
     done
     ok "$what"
+}
+
+# install_crds: the snapstage CRDs applied, Established, and known to the
+# API server's admission (hack/install-crds.sh: until then a create with
+# blockOwnerDeletion on an ownerReference to a Backup is refused with 403,
+# for up to 30 s after a CRD is installed). Bounded at 60 s.
+install_crds() {
+    local out
+    out=$(KUBECTL=$KUBECTL "$ROOT/hack/install-crds.sh" --timeout 60 2>&1) ||
+        fail "installing the CRDs: $out"
+    note "$out"
 }
 
 # ---- MariaDB on the mini-cluster (hack/sim/mariadb.yaml) ---------------------

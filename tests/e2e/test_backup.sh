@@ -98,7 +98,7 @@ event_reasons() { # backup
 has_event() { [[ " $(event_reasons "$1") " == *" $2 "* ]]; }
 
 # ---- set-up ------------------------------------------------------------------
-"$KUBECTL" apply -f "$ROOT/crds/" >/dev/null || fail "installing the CRDs"
+install_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
 wait_for 300 "the primary and both replicas are Ready" \

@@ -53,7 +53,7 @@ has_failed() { [ -n "$(bk "$1" '{.status.conditions[?(@.type=="Failed")].reason}
 done_either() { is_complete "$1" || has_failed "$1"; }
 
 # ---- set-up ------------------------------------------------------------------
-"$KUBECTL" apply -f "$ROOT/crds/" >/dev/null || fail "installing the CRDs"
+install_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
 wait_for 300 "the primary and both replicas are Ready" kn rollout status statefulset/mariadb --timeout=5s

@@ -188,7 +188,7 @@ case_start() { case_t0=$(now_ms); note "==== $1"; }
 case_end() { note "==== $1 done in $((($(now_ms) - case_t0) / 1000)) s"; }
 
 # ---- set-up ------------------------------------------------------------------
-"$KUBECTL" apply -f "$ROOT/crds/" >/dev/null || fail "installing the CRDs"
+install_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
 wait_for 300 "the primary and both replicas are Ready" \

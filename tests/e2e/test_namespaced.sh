@@ -98,7 +98,7 @@ YAML
 }
 
 # ---- the cluster: CRDs, namespaces, MariaDB, Secrets (as the admin) -----------------
-"$KUBECTL" apply -f "$ROOT/crds/" >/dev/null || fail "installing the CRDs"
+install_crds
 for n in "$A" "$B" "$U" "$CTL"; do
     "$KUBECTL" create namespace "$n" --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
 done

@@ -74,7 +74,7 @@ server_on() { # pod-name data-claim binlog-claim
 }
 
 # ---- set-up ------------------------------------------------------------------
-"$KUBECTL" apply -f "$ROOT/crds/" >/dev/null || fail "installing the CRDs"
+install_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
 wait_for 300 "the primary and both replicas are Ready" \

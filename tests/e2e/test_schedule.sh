@@ -78,7 +78,7 @@ minute_passed() { [ $(($(date +%s) / 60)) -gt $(($1 / 60)) ]; }
 token_is() { [ "$(bs "$1" '{.status.lastRunNowToken}')" = "$2" ]; }
 
 # ---- set-up ------------------------------------------------------------------
-"$KUBECTL" apply -f "$ROOT/crds/" >/dev/null || fail "installing the CRDs"
+install_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
 wait_for 300 "the primary and both replicas are Ready" \

@@ -209,7 +209,7 @@ on_exit() { # both controllers stopped; e2e_cleanup keeps their logs
 }
 
 # ---- set-up --------------------------------------------------------------------
-"$KUBECTL" apply -f "$ROOT/crds/" >/dev/null || fail "installing the CRDs"
+install_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
 wait_for 150 "the primary and both replicas are Ready" \

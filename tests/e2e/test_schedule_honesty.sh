@@ -108,7 +108,7 @@ seconds_left() { # bound since: seconds of `bound` left since epoch `since`, at 
 }
 
 # ---- set-up: the mini-cluster's MariaDB, the fault proxy, the controller ------------------
-"$KUBECTL" apply -f "$ROOT/crds/" >/dev/null || fail "installing the CRDs"
+install_crds
 "$KUBECTL" create namespace "$ns" >/dev/null
 kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
 wait_for 300 "the primary and both replicas are Ready" \
