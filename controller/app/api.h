@@ -342,6 +342,9 @@ typedef struct {
 	int64_t start_ns;
 	int64_t completion_ns;
 	int attempts; /* lock sessions started; 0: none yet */
+	/* Pending after an attempt that was not trusted: the next session
+	 * starts no earlier than this (status.nextAttemptTime); 0: at once. */
+	int64_t next_attempt_ns;
 } app_backup_status;
 
 /* An empty status: every "unknown" field at its sentinel. */

@@ -267,6 +267,7 @@ int app_backup_status_decode(app_backup_status *out, const json_t *obj)
 	b.start_ns = get_time(st, "startTime");
 	b.completion_ns = get_time(st, "completionTime");
 	b.attempts = (int)get_int(st, "attempts", 0);
+	b.next_attempt_ns = get_time(st, "nextAttemptTime");
 done:
 	*out = b;
 	return 0;
@@ -333,6 +334,7 @@ int app_backup_status_encode(json_t *obj, const app_backup_status *b)
 	put_time(&rc, st, "startTime", b->start_ns);
 	put_time(&rc, st, "completionTime", b->completion_ns);
 	put_int(&rc, st, "attempts", b->attempts, 0);
+	put_time(&rc, st, "nextAttemptTime", b->next_attempt_ns);
 	return rc;
 }
 

@@ -918,11 +918,13 @@ static void delete_session_snapshots(run *r)
 }
 
 /* An attempt whose cut cannot be trusted (`why`): its snapshots deleted,
- * then the next attempt (status Pending, a Warning Event `reason`) or,
- * after APP_BACKUP_MAX_ATTEMPTS, Failed with `reason`. */
+ * then the next attempt (status Pending, a Warning Event `reason`) no
+ * earlier than status.nextAttemptTime (app_plan_next_attempt_ns) or, after
+ * APP_BACKUP_MAX_ATTEMPTS, Failed with `reason`. */
 static ctrl_result retry_attempt(run *r, const char *reason, const char *why)
 {
 	char w[SS_ERROR_MESSAGE_MAX];
+	int64_t now = ss_clock_real(r->bc->o.clock), next, wait;
 
 	ss_strlcpy(w, why, sizeof(w));
 	own_status(r);
@@ -935,12 +937,16 @@ static ctrl_result retry_attempt(run *r, const char *reason, const char *why)
 			    "no one saw them cut under the lock",
 			    r->st.attempts, APP_BACKUP_MAX_ATTEMPTS,
 			    r->st.source_pod ? r->st.source_pod : "?", w);
+	next = app_plan_next_attempt_ns(r->st.attempts, now);
+	wait = app_plan_attempt_wait_ns(next, now);
 	event(r, CTRL_EVENT_WARNING, reason,
-	      "lock session %d on %s: %s; its snapshots were deleted; retrying",
-	      r->st.attempts, r->st.source_pod ? r->st.source_pod : "?", w);
+	      "lock session %d on %s: %s; its snapshots were deleted; retrying in %lld s",
+	      r->st.attempts, r->st.source_pod ? r->st.source_pod : "?", w,
+	      (long long)((wait + SS_NS_PER_SEC - 1) / SS_NS_PER_SEC));
 	set_message(r, "lock session %d: %s; its snapshots were deleted; retrying",
 		    r->st.attempts, w);
 	r->st.phase = APP_BACKUP_PENDING;
+	r->st.next_attempt_ns = next;
 	r->st.n_snapshots = 0;
 	memset(&r->st.position, 0, sizeof(r->st.position));
 	r->st.position.binlog_position = -1;
@@ -948,7 +954,7 @@ static ctrl_result retry_attempt(run *r, const char *reason, const char *why)
 	memset(&r->st.lock, 0, sizeof(r->st.lock));
 	r->st.lock.connection_id = -1;
 	r->st.lock.held_ms = -1;
-	return write_status(r) < 0 ? ctrl_result_error() : ctrl_result_requeue_after(0);
+	return write_status(r) < 0 ? ctrl_result_error() : ctrl_result_requeue_after(wait);
 }
 
 /* Reads each snapshot's cut time (its content's nanoseconds, else the
@@ -1139,6 +1145,40 @@ static ctrl_result session_timed_out(run *r, const char *api_why)
 	return fail(r, reason, "%s", msg);
 }
 
+/* A lock session that an API error (the calling thread's ss_error) ended
+ * while creating snapshot `failed_at`: the stages ended and the SQL
+ * threads started at once, then the attempt retried or failed with the
+ * API server's answer as its cause (app_plan_session_error_decide), never
+ * as an interruption. Should that status write fail, the status stays
+ * Locked and the next reconcile retries it as Interrupted. */
+static ctrl_result session_aborted(run *r, app_db *db, const app_plan_candidate *cand,
+				   app_lock_session *session, size_t failed_at)
+{
+	app_plan_session_error d = app_plan_session_error_decide(ss_error_last()->code);
+	char why[SS_ERROR_MESSAGE_MAX];
+	char cause[SS_ERROR_MESSAGE_MAX + 256];
+
+	ss_strlcpy(why, ss_error_last()->message, sizeof(why));
+	lock_end(r, session);
+	app_db_lock_free(session);
+	resume_replication(r, db, cand->pod);
+	ss_log(SS_LOG_WARN, "lock session aborted", SS_LS("backup", r->key),
+	       SS_LS("error", why));
+	snprintf(cause, sizeof(cause),
+		 "creating VolumeSnapshot %s failed (%s), so BACKUP STAGE END was sent at once",
+		 failed_at < r->st.n_snapshots
+			 ? r->st.snapshots[failed_at].volume_snapshot_name
+			 : "?",
+		 why);
+	if (d.retry)
+		return retry_attempt(r, d.reason, cause);
+	own_status(r);
+	delete_session_snapshots(r);
+	return fail(r, d.reason, "%s; its snapshots were deleted; not retried, as the API "
+				 "server would refuse the same object again",
+		    cause);
+}
+
 static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *cand)
 {
 	app_lock_session *session = NULL;
@@ -1152,6 +1192,7 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 	before_lock bl = { r, cand, attempt, false };
 
 	r->st.attempts = attempt;
+	r->st.next_attempt_ns = 0;
 	rc = app_db_lock_begin_ex(
 		&session, db,
 		&(app_db_lock_opts){
@@ -1293,21 +1334,8 @@ static ctrl_result lock_session(run *r, app_db *db, const app_plan_candidate *ca
 	      cand->pod, r->st.lock.stage);
 	return ctrl_result_requeue_after(r->bc->o.uploading_resync_ns);
 
-session_error : {
-	/* An API failure while locked: end the stages now, and leave the
-	 * status Locked so the next reconcile treats it as interrupted (it
-	 * deletes what was made and retries). */
-	char why[SS_ERROR_MESSAGE_MAX];
-
-	ss_strlcpy(why, ss_error_last()->message, sizeof(why));
-	lock_end(r, session);
-	app_db_lock_free(session);
-	resume_replication(r, db, cand->pod);
-	ss_log(SS_LOG_WARN, "lock session aborted", SS_LS("backup", r->key),
-	       SS_LS("error", why));
-	ss_error_set(SS_ERROR, "lock session on %s aborted: %s", cand->pod, why);
-	return ctrl_result_error();
-}
+session_error:
+	return session_aborted(r, db, cand, session, i - 1);
 }
 
 /* ---- steps --------------------------------------------------------------- */
@@ -2069,6 +2097,19 @@ static bool wants_session(const json_t *cached)
 		strcmp(phase, app_backup_phase_name(APP_BACKUP_QUEUED)) == 0);
 }
 
+/* How long the cached Backup, Pending after an untrusted attempt, still
+ * waits before its next lock session (status.nextAttemptTime): 0 when it
+ * may start now. A reconcile it is woken for meanwhile (its own status
+ * write, a snapshot event) ends at once and looks again then. */
+static int64_t attempt_wait(app_backup_ctrl *bc, const json_t *cached)
+{
+	app_backup_status st;
+
+	if (app_backup_status_decode(&st, cached) < 0)
+		return 0;
+	return app_plan_attempt_wait_ns(st.next_attempt_ns, ss_clock_real(bc->o.clock));
+}
+
 /* Whether the Backup `key` (`cached`, NULL when gone) waits for a server
  * and nothing woke it: then the reconcile ends at once (*res: look again
  * when its patience runs out) — no probe, no API request. Its own status
@@ -2108,6 +2149,7 @@ static ctrl_result reconcile(app_backup_ctrl *bc, const char *key, bool in_lane)
 	json_t *cached = NULL, *pods = NULL;
 	const char *reason = NULL;
 	ctrl_result res;
+	int64_t wait;
 	int rc;
 
 	if (r == NULL) {
@@ -2122,9 +2164,10 @@ static ctrl_result reconcile(app_backup_ctrl *bc, const char *key, bool in_lane)
 	if (ctrl_store_get(&cached, bc->o.backups, key) < 0)
 		cached = NULL;
 	if (!in_lane && wants_session(cached)) {
+		wait = attempt_wait(bc, cached);
 		json_decref(cached);
 		free(r);
-		return ctrl_result_handoff();
+		return wait > 0 ? ctrl_result_requeue_after(wait) : ctrl_result_handoff();
 	}
 	if (waits_quietly(bc, key, cached, &res)) {
 		json_decref(cached);
@@ -2195,8 +2238,13 @@ static ctrl_result reconcile(app_backup_ctrl *bc, const char *key, bool in_lane)
 		res = step_interrupted(r, pods);
 		goto done;
 	}
-	/* 5-8, on the lane's workers (the cache said otherwise, and lagged) */
-	res = in_lane ? step_run(r, pods) : ctrl_result_handoff();
+	/* 5-8, on the lane's workers (the cache said otherwise, and lagged),
+	 * once the pause after an untrusted attempt is over. */
+	wait = app_plan_attempt_wait_ns(r->st.next_attempt_ns, ss_clock_real(bc->o.clock));
+	if (wait > 0)
+		res = ctrl_result_requeue_after(wait);
+	else
+		res = in_lane ? step_run(r, pods) : ctrl_result_handoff();
 done:
 	/* The finalizer stays exactly while a lock session or stopped SQL
 	 * threads may exist. */

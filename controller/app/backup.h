@@ -21,7 +21,10 @@
  *      earlier process (this process never returns while it holds one):
  *      kill the session if it is somehow still there, delete its
  *      snapshots (never trusted: no one saw them cut under the lock) and
- *      retry, at most APP_BACKUP_MAX_ATTEMPTS sessions in all;
+ *      retry, at most APP_BACKUP_MAX_ATTEMPTS sessions in all, each
+ *      retry no earlier than status.nextAttemptTime (2 s, then 4 s after
+ *      the session before: app_plan_next_attempt_ns) — a Pending Backup
+ *      before that time is looked at again then, and nothing else;
  *   5. check the cluster: the snapshot API and the class;
  *   6. resolve the target's pods and claims, read the credentials, probe
  *      every ready pod — a server in a session as its holder chose it, one
@@ -43,7 +46,10 @@
  *      (woken by the VolumeSnapshot informer, bounded by
  *      lock.timeoutSeconds; a deletion of the Backup ends it at once), then
  *      BACKUP STAGE END. A failed END is LockLost (the attempt's snapshots
- *      deleted and retried); each cut time the storage reports must lie
+ *      deleted and retried); an API error creating a snapshot ends the
+ *      stages at once and is SnapshotCreateFailed, carrying the API
+ *      server's answer (retried the same way, unless the object itself
+ *      was called invalid); each cut time the storage reports must lie
  *      inside [acquired, released] (cut_proof.h; else CutOutsideLock);
  *      then status Uploading.
  * Every failure that reaches a user ends in the Failed condition with a

@@ -1152,3 +1152,46 @@ int app_plan_restorable(app_plan_restorability *out, const json_t *backup,
 		failed_buf);
 	return 0;
 }
+
+/* ---- attempts ------------------------------------------------------------ */
+
+int64_t app_plan_retry_backoff_ns(int failed)
+{
+	int64_t d = APP_PLAN_RETRY_BASE_NS;
+	int i;
+
+	if (failed <= 0)
+		return 0;
+	for (i = 1; i < failed && d < APP_PLAN_RETRY_MAX_NS; i++)
+		d *= 2;
+	return d < APP_PLAN_RETRY_MAX_NS ? d : APP_PLAN_RETRY_MAX_NS;
+}
+
+int64_t app_plan_next_attempt_ns(int failed, int64_t now_ns)
+{
+	int64_t t = now_ns + app_plan_retry_backoff_ns(failed);
+	int64_t r = t % SS_NS_PER_SEC;
+
+	if (r != 0)
+		t += r > 0 ? SS_NS_PER_SEC - r : -r;
+	return t;
+}
+
+int64_t app_plan_attempt_wait_ns(int64_t next_attempt_ns, int64_t now_ns)
+{
+	int64_t left;
+
+	if (next_attempt_ns <= 0 || next_attempt_ns <= now_ns)
+		return 0;
+	left = next_attempt_ns - now_ns;
+	return left < APP_PLAN_RETRY_MAX_NS ? left : APP_PLAN_RETRY_MAX_NS;
+}
+
+app_plan_session_error app_plan_session_error_decide(int code)
+{
+	app_plan_session_error d = { "SnapshotCreateFailed", true };
+
+	if (code == SS_EINVALID || code == SS_EUNSUPPORTED)
+		d.retry = false;
+	return d;
+}

@@ -49,6 +49,7 @@
 
 #include "app/api.h"
 #include "app/mariadb.h"
+#include "util/clock.h"
 
 /* Labels on every VolumeSnapshot a Backup makes (besides APP_LABEL_BACKUP
  * and, for a scheduled Backup, APP_LABEL_SCHEDULE). */
@@ -333,5 +334,43 @@ typedef struct {
  * SS_EINVALID (*out untouched). */
 int app_plan_restorable(app_plan_restorability *out, const json_t *backup,
 			const json_t *snapshots);
+
+/* ---- attempts ------------------------------------------------------------ */
+
+/* The pause before the next lock session after `failed` sessions that were
+ * not trusted (1: 2 s, 2: 4 s, doubling, at most APP_PLAN_RETRY_MAX_NS; 0
+ * or less: none). Why: the causes that end a session early — an API server
+ * that refuses snapshot creates for a while (a new CRD its admission does
+ * not know yet, a restart), a restarting mariadbd — last seconds, and
+ * retrying at once used every attempt in under 100 ms. */
+#define APP_PLAN_RETRY_BASE_NS (2 * SS_NS_PER_SEC)
+#define APP_PLAN_RETRY_MAX_NS (30 * SS_NS_PER_SEC)
+int64_t app_plan_retry_backoff_ns(int failed);
+
+/* When the next session may start, given that the last one ended at
+ * `now_ns` (real time) after `failed` untrusted sessions: now + the
+ * backoff, rounded up to a whole second (status.nextAttemptTime has
+ * second resolution, and must never allow an earlier start). */
+int64_t app_plan_next_attempt_ns(int failed, int64_t now_ns);
+
+/* How long a Pending Backup whose status says nextAttemptTime
+ * `next_attempt_ns` (0: none) still waits at `now_ns`: 0 when it may start
+ * now; never more than APP_PLAN_RETRY_MAX_NS, so a time far ahead (a clock
+ * that was wrong, an edited status) cannot stall it for long. */
+int64_t app_plan_attempt_wait_ns(int64_t next_attempt_ns, int64_t now_ns);
+
+/* What becomes of a lock session that an API error (`code`, an SS_E*)
+ * ended while creating its snapshots, before every snapshot was asked for.
+ * The stages are ended at once either way and its snapshots deleted. */
+typedef struct {
+	const char *reason; /* static: "SnapshotCreateFailed" */
+	/* false when the API server called the VolumeSnapshot itself invalid
+	 * (SS_EINVALID, SS_EUNSUPPORTED): the next session would send the same
+	 * object, so the Backup fails at once; true otherwise (refused for a
+	 * while, throttled, unavailable, no answer, a name taken by another
+	 * owner: every session names its snapshots anew). */
+	bool retry;
+} app_plan_session_error;
+app_plan_session_error app_plan_session_error_decide(int code);
 
 #endif

@@ -41,6 +41,13 @@
 #   api         through hack/faultproxy.py: POST volumesnapshots delayed
 #               10 s, then answered 429 Retry-After 5, under lock.timeoutSeconds
 #               3 -> lock held <= bound + 100 ms, Failed LockTimeout.
+#   forbidden   through hack/faultproxy.py: POST volumesnapshots answered
+#               403 (what admission answers while it does not know a new CRD)
+#               once -> a Warning SnapshotCreateFailed carrying the 403's
+#               message, then Complete on the 2nd session; answered 403
+#               every time -> Failed SnapshotCreateFailed after 3 sessions,
+#               the message carrying the 403 (never Interrupted), at least
+#               2 + 4 s (the pauses between sessions) after the start.
 # After every case the replica must not be left locked or paused: its SQL
 # thread runs, BACKUP STAGE START works from another session, and a row
 # written on the primary reaches both replicas.
@@ -504,17 +511,31 @@ case_killdelete() {
 }
 
 # ---- a slow or throttling API server under the lock (hack/faultproxy.py) -----------------------------
-case_api() {
-    "$ROOT/hack/faultproxy.py" --cluster-dir "$SNAPSTAGE_CLUSTER_DIR" --write-kubeconfig "$work/proxy.kubeconfig" \
-        --ports-file "$work/proxy.ports" --log "$work/proxy.log" >"$work/proxy.out" 2>&1 &
-    proxy_pid=$!
-    wait_for 15 "the fault proxy listens" test -s "$work/proxy.ports"
-    # shellcheck disable=SC1091
-    . "$work/proxy.ports"
-    ctl() { curl -sS --max-time 10 "$@"; }
-    set_rules() { ctl -X POST -o /dev/null -w '%{http_code}' "http://127.0.0.1:$FAULTPROXY_CONTROL_PORT/faults" -d "$1" | grep -qx 200 || fail "setting rules $1"; }
+# The controller through hack/faultproxy.py (started once per test run);
+# set_rules replaces its rules, direct_api takes the controller back to the
+# API server.
+ctl() { curl -sS --max-time 10 "$@"; }
+set_rules() { ctl -X POST -o /dev/null -w '%{http_code}' "http://127.0.0.1:$FAULTPROXY_CONTROL_PORT/faults" -d "$1" | grep -qx 200 || fail "setting rules $1"; }
+use_proxy() {
+    if [ -z "$proxy_pid" ]; then
+        "$ROOT/hack/faultproxy.py" --cluster-dir "$SNAPSTAGE_CLUSTER_DIR" --write-kubeconfig "$work/proxy.kubeconfig" \
+            --ports-file "$work/proxy.ports" --log "$work/proxy.log" >"$work/proxy.out" 2>&1 &
+        proxy_pid=$!
+        wait_for 15 "the fault proxy listens" test -s "$work/proxy.ports"
+        # shellcheck disable=SC1091
+        . "$work/proxy.ports"
+    fi
     stop_controller
     KUBECONFIG=$work/proxy.kubeconfig start_controller
+}
+direct_api() {
+    ctl -X DELETE "http://127.0.0.1:$FAULTPROXY_CONTROL_PORT/faults" >/dev/null
+    stop_controller
+    start_controller
+}
+
+case_api() {
+    use_proxy
     held_ok() { # backup bound-ms: heldMilliseconds <= bound + 100
         local held
         held=$(bk "$1" '{.status.lock.heldMilliseconds}')
@@ -545,12 +566,55 @@ case_api() {
     fi
     settled "after the API faults"
     # Back to the API server directly, for any case after this one.
-    stop_controller
-    start_controller
+    direct_api
+}
+
+# ---- a snapshot create refused under the lock -------------------------------------
+case_forbidden() {
+    local marker="cannot set blockOwnerDeletion in this case because cannot find RESTMapping (faultproxy)"
+    local rule msg t_start t_end
+    event_msgs() { # backup reason
+        kn get events --field-selector "involvedObject.name=$1,reason=$2" -o jsonpath='{.items[*].message}'
+    }
+    use_proxy
+    rule='{"method":"POST","path_regex":"/volumesnapshots$","status":403,"message":"'$marker'"'
+    # Once: the next session, 2 s later, goes through.
+    set_rules '{"rules":['"$rule"',"times":1}]}'
+    backup forbid1
+    wait_for 60 "forbid1: Complete or Failed" ended forbid1
+    note "forbid1: attempts $(bk forbid1 '{.status.attempts}'), phases: $(phases_of forbid1)"
+    is_complete forbid1 || fail "forbid1 ended $(failed_reason forbid1): $(failed_msg forbid1)"
+    [ "$(bk forbid1 '{.status.attempts}')" = 2 ] || fail "forbid1: attempts $(bk forbid1 '{.status.attempts}'), want 2"
+    ok "forbid1: Complete on the 2nd lock session"
+    msg=$(event_msgs forbid1 SnapshotCreateFailed)
+    note "forbid1 Warning SnapshotCreateFailed: $msg"
+    [[ "$msg" == *"$marker"* ]] ||
+        fail "forbid1: no SnapshotCreateFailed Event carrying the 403 (Events: $(event_reasons forbid1))"
+    ok "forbid1: the Warning names the refused create and the 403's message"
+    ! has_event forbid1 Interrupted || fail "forbid1: an Interrupted Event: $(event_msgs forbid1 Interrupted)"
+    ok "forbid1: not called Interrupted"
+    # Always: Failed after 3 sessions, paused 2 s and 4 s between them.
+    set_rules '{"rules":['"$rule"'}]}'
+    backup forbid3
+    wait_for 90 "forbid3: Failed" is_failed forbid3
+    note "forbid3: $(failed_reason forbid3), attempts $(bk forbid3 '{.status.attempts}'): $(failed_msg forbid3)"
+    is_failed_with forbid3 SnapshotCreateFailed ||
+        fail "forbid3 failed with $(failed_reason forbid3), want SnapshotCreateFailed"
+    [[ "$(failed_msg forbid3)" == *"$marker"* ]] || fail "forbid3: the message does not carry the 403"
+    [ "$(bk forbid3 '{.status.attempts}')" = 3 ] || fail "forbid3: attempts $(bk forbid3 '{.status.attempts}'), want 3"
+    ok "forbid3: Failed SnapshotCreateFailed after 3 sessions, naming the 403"
+    t_start=$(ms_of "$(bk forbid3 '{.status.startTime}')")
+    t_end=$(ms_of "$(bk forbid3 '{.status.completionTime}')")
+    note "forbid3: $((t_end - t_start)) ms from startTime to completionTime (second resolution)"
+    [ $((t_end - t_start)) -ge 6000 ] || fail "forbid3: 3 sessions within $((t_end - t_start)) ms: no pause between them"
+    ok "forbid3: the sessions were at least 2 + 4 s apart"
+    wait_for 20 "forbid3: no VolumeSnapshot left" no_snaps_of forbid3
+    settled "after the refused creates"
+    direct_api
 }
 
 # ---- run them ---------------------------------------------------------------------------------
-for proof_case in ${PROOF_CASES:-invalid secrets latecut ready killconn delete lostcut ctrlstop killdelete api dbstop}; do
+for proof_case in ${PROOF_CASES:-invalid secrets latecut ready killconn delete lostcut ctrlstop killdelete api forbidden dbstop}; do
     declare -F "case_$proof_case" >/dev/null || fail "no case '$proof_case'"
     case_start "$proof_case"
     "case_$proof_case"

@@ -1936,6 +1936,104 @@ static void test_restorable_mixed_and_bad_input(void **state)
 	json_decref(b);
 }
 
+/* ---- attempts ---------------------------------------------------------------- */
+
+static void test_retry_backoff(void **state)
+{
+	const int64_t S = SS_NS_PER_SEC;
+
+	(void)state;
+	assert_int_equal(app_plan_retry_backoff_ns(-1), 0);
+	assert_int_equal(app_plan_retry_backoff_ns(0), 0);
+	assert_int_equal(app_plan_retry_backoff_ns(1), 2 * S);
+	assert_int_equal(app_plan_retry_backoff_ns(2), 4 * S);
+	assert_int_equal(app_plan_retry_backoff_ns(3), 8 * S);
+	assert_int_equal(app_plan_retry_backoff_ns(4), 16 * S);
+	assert_int_equal(app_plan_retry_backoff_ns(5), 30 * S); /* the bound */
+	assert_int_equal(app_plan_retry_backoff_ns(1000), 30 * S);
+	assert_int_equal(app_plan_retry_backoff_ns(2147483647), 30 * S);
+}
+
+static void test_next_attempt_rounds_up_to_the_second(void **state)
+{
+	const int64_t S = SS_NS_PER_SEC, t = 1765000000 * S;
+
+	(void)state;
+	/* status.nextAttemptTime has second resolution: never earlier. */
+	assert_int_equal(app_plan_next_attempt_ns(1, t), t + 2 * S);
+	assert_int_equal(app_plan_next_attempt_ns(1, t + 1), t + 3 * S);
+	assert_int_equal(app_plan_next_attempt_ns(2, t + S - 1), t + 5 * S);
+	assert_int_equal(app_plan_next_attempt_ns(2, t + S / 2), t + 5 * S);
+	/* The session after the last one allowed still gets a pause. */
+	assert_true(app_plan_next_attempt_ns(3, t) >= t + 8 * S);
+}
+
+static void test_attempt_wait(void **state)
+{
+	const int64_t S = SS_NS_PER_SEC, t = 1765000000 * S;
+
+	(void)state;
+	assert_int_equal(app_plan_attempt_wait_ns(0, t), 0); /* none set */
+	assert_int_equal(app_plan_attempt_wait_ns(-5, t), 0);
+	assert_int_equal(app_plan_attempt_wait_ns(t, t), 0);
+	assert_int_equal(app_plan_attempt_wait_ns(t - S, t), 0); /* past */
+	assert_int_equal(app_plan_attempt_wait_ns(t + 2 * S, t), 2 * S);
+	assert_int_equal(app_plan_attempt_wait_ns(t + 1, t), 1);
+	/* Far ahead (a wrong clock, an edited status): bounded. */
+	assert_int_equal(app_plan_attempt_wait_ns(t + 3600 * S, t), 30 * S);
+	assert_int_equal(app_plan_attempt_wait_ns(INT64_MAX, t), 30 * S);
+	/* What retry_attempt writes, read back at once: the whole pause. */
+	assert_int_equal(app_plan_attempt_wait_ns(app_plan_next_attempt_ns(1, t), t), 2 * S);
+}
+
+static void test_session_error_decide(void **state)
+{
+	const int retried[] = { SS_EFORBIDDEN,	      SS_ESERVER,  SS_ETRANSPORT,
+				SS_ETOOMANYREQUESTS, SS_ETIMEOUT, SS_EEXISTS,
+				SS_EUNAUTHORIZED,    SS_ERROR,	  SS_ENOMEM,
+				SS_ENOTFOUND,	      SS_ECONFLICT };
+	app_plan_session_error d;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(retried) / sizeof(retried[0]); i++) {
+		d = app_plan_session_error_decide(retried[i]);
+		assert_string_equal(d.reason, "SnapshotCreateFailed");
+		assert_true(d.retry);
+	}
+	d = app_plan_session_error_decide(SS_EINVALID);
+	assert_string_equal(d.reason, "SnapshotCreateFailed");
+	assert_false(d.retry);
+	assert_false(app_plan_session_error_decide(SS_EUNSUPPORTED).retry);
+}
+
+/* status.nextAttemptTime is written and read back (second resolution),
+ * and dropped again once a session starts (0). */
+static void test_next_attempt_time_in_status(void **state)
+{
+	const int64_t S = SS_NS_PER_SEC;
+	json_t *obj = json_object();
+	app_backup_status st, back;
+
+	(void)state;
+	app_backup_status_init(&st);
+	st.has_phase = true;
+	st.phase = APP_BACKUP_PENDING;
+	st.attempts = 1;
+	st.next_attempt_ns = 1765000002 * S;
+	assert_int_equal(app_backup_status_encode(obj, &st), 0);
+	assert_string_equal(get_str(obj, "status", "nextAttemptTime", NULL),
+			    "2025-12-06T05:46:42Z");
+	assert_int_equal(app_backup_status_decode(&back, obj), 0);
+	assert_int_equal(back.next_attempt_ns, st.next_attempt_ns);
+	st.next_attempt_ns = 0;
+	assert_int_equal(app_backup_status_encode(obj, &st), 0);
+	assert_null(json_object_get(json_object_get(obj, "status"), "nextAttemptTime"));
+	assert_int_equal(app_backup_status_decode(&back, obj), 0);
+	assert_int_equal(back.next_attempt_ns, 0);
+	json_decref(obj);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1980,6 +2078,11 @@ int main(void)
 		cmocka_unit_test(test_snapshot_object_refuses_incomplete_input),
 		cmocka_unit_test(test_restorable),
 		cmocka_unit_test(test_restorable_mixed_and_bad_input),
+		cmocka_unit_test(test_retry_backoff),
+		cmocka_unit_test(test_next_attempt_rounds_up_to_the_second),
+		cmocka_unit_test(test_attempt_wait),
+		cmocka_unit_test(test_session_error_decide),
+		cmocka_unit_test(test_next_attempt_time_in_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
