@@ -105,8 +105,9 @@ static void check_binary(int64_t v, int shift, int zeros, const char *unit)
 {
 	char text[TEXT_MAX];
 	uint64_t mask = (UINT64_C(1) << shift) - 1, f = (uint64_t)v & mask;
-	int n;
+	int n, sig;
 
+	/* at most 19 + 1 + 60 + 39 + 2 characters: TEXT_MAX holds them */
 	n = snprintf(text, sizeof(text), "%llu.", (unsigned long long)((uint64_t)v >> shift));
 	while (f != 0) { /* at most `shift` digits: 2^-shift has that many */
 		f *= 10;
@@ -116,9 +117,9 @@ static void check_binary(int64_t v, int shift, int zeros, const char *unit)
 	while (zeros-- > 0)
 		text[n++] = '0';
 	text[n] = '\0';
-	n = significant(text);
-	strcat(text, unit);
-	check_exact(text, v, n);
+	sig = significant(text);
+	snprintf(text + n, sizeof(text) - (size_t)n, "%s", unit);
+	check_exact(text, v, sig);
 }
 
 /* v / 10^pow10 with a decimal suffix, and as an exponent. */

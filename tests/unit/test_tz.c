@@ -1013,6 +1013,33 @@ static void test_parse_from_bytes(void **state)
 	assert_null(bytes);
 }
 
+/* A fuzz_tzif input (corpus gap-then-fold): at -8 s the clocks jump from
+ * 1969-12-31 19:59:52 (-4 h) to 1970-01-01 00:59:52 (the rule's DST,
+ * +1 h), and at 0 fall back to 00:00 (+0). 00:30 is jumped over first and
+ * shown later, once: first_utc_s is the jump, before utc_s[0]. */
+static void test_resolve_gap_then_fold(void **state)
+{
+	static const int64_t trans[] = { -8 };
+	static const unsigned char idx[] = { 0 };
+	static const type_spec types[] = { { -14400, 1, 0 } };
+	static tzif_bytes t;
+	ss_civil local = { 1970, 1, 1, 0, 30, 0, 0, 0, 0, 0, 0, false };
+	ss_tz_resolution r;
+	ss_tz *tz = NULL;
+
+	(void)state;
+	build(&t, '4', trans, idx, 1, types, 1, "EDT", 4, 0, "xST0EDT,010,J365/25");
+	assert_int_equal(ss_tz_parse(&tz, "GapThenFold", t.b, t.n), 0);
+	assert_int_equal(offset_at(tz, -9), -14400);
+	assert_int_equal(offset_at(tz, -8), 3600);
+	assert_int_equal(offset_at(tz, 0), 0);
+	assert_int_equal(ss_tz_resolve(tz, &local, &r), 0);
+	assert_int_equal(r.count, 1);
+	assert_int_equal(r.utc_s[0], 1800);
+	assert_int_equal(r.first_utc_s, -8);
+	ss_tz_free(tz);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1035,6 +1062,7 @@ int main(void)
 		cmocka_unit_test(test_slim_file),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_parse_from_bytes),
+		cmocka_unit_test(test_resolve_gap_then_fold),
 	};
 
 	unsetenv("TZDIR");
