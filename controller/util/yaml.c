@@ -11,6 +11,7 @@
 #include "util/yaml.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,8 @@ static json_t *plain_scalar(const char *s)
 		char *end = NULL;
 		double d = strtod(s, &end);
 
-		if (*end == '\0')
+		/* 1.0e999 is infinite, which JSON has no way to say: text */
+		if (*end == '\0' && isfinite(d))
 			return json_real(d);
 	}
 	return json_string(s);
@@ -161,7 +163,7 @@ static int merge(json_t *obj, convert_ctx *ctx, yaml_node_t *val, int depth)
 	for (item = val->data.sequence.items.start;
 	     item < val->data.sequence.items.top && error == 0; item++)
 		error = merge_one(obj, ctx, yaml_document_get_node(ctx->doc, *item),
-				  depth + 1);
+				  depth);
 	return error;
 }
 
@@ -223,7 +225,9 @@ static int convert(json_t **out, convert_ctx *ctx, yaml_node_t *node, int depth)
 
 	if (!node)
 		return ss_error_set(SS_EINVALID, "%s: dangling YAML node", ctx->origin);
-	if (depth > MAX_DEPTH)
+	/* Containers at depths 0 to MAX_DEPTH - 1: MAX_DEPTH levels, as on
+	 * the event stream, so what is produced always converts again. */
+	if (node->type != YAML_SCALAR_NODE && depth >= MAX_DEPTH)
 		return ss_error_set(SS_ETOOLARGE,
 				    "%s: line %zu: nesting deeper than %d levels",
 				    ctx->origin, node->start_mark.line + 1, MAX_DEPTH);

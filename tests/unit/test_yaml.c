@@ -52,6 +52,11 @@ static void test_scalars(void **state)
 	assert_json(v, "{\"a\":1,\"b\":true,\"c\":null,\"d\":\"1\",\"e\":1.5,"
 		       "\"f\":\"x y\"}");
 	json_decref(v);
+	/* infinite as a float: JSON cannot say it, so it stays text (it was
+	 * reported as "out of memory"; found by fuzzing) */
+	v = load_ok("a: 1.0e999\nb: -.5e-999\n");
+	assert_json(v, "{\"a\":\"1.0e999\",\"b\":-0.0}");
+	json_decref(v);
 }
 
 /* A 300 KB scalar used 20 times would be 6 MB of text from 300 KB of
@@ -171,6 +176,31 @@ static void test_depth_bounded(void **state)
 	json_decref(v);
 }
 
+/* What converts must convert again once written out as JSON (found by
+ * fuzzing): the bound counts container levels the same way before and
+ * after aliases are expanded, 64 in all. */
+static void test_depth_same_after_aliases(void **state)
+{
+	char text[512];
+	size_t n = 0;
+	int i;
+	json_t *v;
+
+	(void)state;
+	/* the root mapping and 63 lists: 64 levels */
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "a: &x ");
+	for (i = 0; i < 63; i++)
+		text[n++] = '[';
+	for (i = 0; i < 63; i++)
+		text[n++] = ']';
+	text[n] = '\0';
+	v = load_ok(text);
+	json_decref(v);
+	/* one more list around the alias: 65 levels */
+	snprintf(text + n, sizeof(text) - n, "\nb: [*x]\n");
+	load_fails(text, strlen(text), SS_ETOOLARGE, "nesting deeper than 64 levels");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_keys),
 		cmocka_unit_test(test_documents),
 		cmocka_unit_test(test_depth_bounded),
+		cmocka_unit_test(test_depth_same_after_aliases),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
