@@ -35,8 +35,36 @@ e2e_init() {
     work=$(mktemp -d)
     export KUBECACHEDIR=$work/kube-cache
     ns=$2-$$-$RANDOM
-    metrics_port=$((20000 + RANDOM % 20000))
+    metrics_port=$(free_port_pair)
     trap e2e_cleanup EXIT
+}
+
+# free_port_pair: a port P, below the kernel's ephemeral range (32768 up:
+# the ports every client connection takes, so a random pick there could be
+# in use by one of them), such that P and P + 1 are both free on
+# 127.0.0.1 now. Another process may still take one before the controller
+# binds it; start_controller then picks again.
+free_port_pair() {
+    python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    p = random.randrange(10000, 32000)
+    socks = []
+    try:
+        for q in (p, p + 1):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", q))
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(p)
+    break
+else:
+    raise SystemExit("no free port pair found")
+PY
 }
 
 # On exit, whatever the outcome: the test's on_exit, the controller
@@ -159,12 +187,27 @@ YAML
 # empty when none runs.
 ctrl_pid=
 # shellcheck disable=SC2120 # the flags are optional
+# A port taken between free_port_pair and the bind makes the controller exit
+# at once ("cannot listen"): then it is started again on a new pair, up to
+# 3 times, so a busy machine's port race is not a test failure.
 start_controller() { # [extra flags...]: start it and wait until it is ready
-    "$SNAPSTAGE_BIN" --kubeconfig="$KUBECONFIG" --namespace="$ns" --leader-elect=false \
-        --workers=4 --metrics-bind-address=127.0.0.1:"$metrics_port" \
-        --health-probe-bind-address=127.0.0.1:$((metrics_port + 1)) "$@" \
-        >>"$work/controller.log" 2>&1 &
-    ctrl_pid=$!
+    local try from
+    for try in 1 2 3; do
+        from=$(($(stat -c %s "$work/controller.log" 2>/dev/null || echo 0) + 1))
+        "$SNAPSTAGE_BIN" --kubeconfig="$KUBECONFIG" --namespace="$ns" --leader-elect=false \
+            --workers=4 --metrics-bind-address=127.0.0.1:"$metrics_port" \
+            --health-probe-bind-address=127.0.0.1:$((metrics_port + 1)) "$@" \
+            >>"$work/controller.log" 2>&1 &
+        ctrl_pid=$!
+        sleep 0.3
+        if kill -0 "$ctrl_pid" 2>/dev/null ||
+            ! tail -c +"$from" "$work/controller.log" | grep -q "cannot listen"; then
+            break
+        fi
+        wait "$ctrl_pid" 2>/dev/null || true
+        echo "# the controller could not listen on $metrics_port or $((metrics_port + 1)) (try $try): another pair" >&2
+        metrics_port=$(free_port_pair)
+    done
     wait_for 30 "the controller is ready (pid $ctrl_pid)" \
         curl -sf "http://127.0.0.1:$((metrics_port + 1))/readyz"
 }

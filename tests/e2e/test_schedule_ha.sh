@@ -51,9 +51,14 @@ e2e_init test_schedule_ha schedule-ha
 
 sched=ha
 lease=snapstage-ha
-base_port=$((20000 + RANDOM % 20000))
+# Two free pairs below the ephemeral range (lib.sh free_port_pair), apart.
+base_port=$(free_port_pair)
+other_port=$(free_port_pair)
+while [ $((other_port - base_port)) -ge -1 ] && [ $((other_port - base_port)) -le 1 ]; do
+    other_port=$(free_port_pair)
+done
 declare -A pid=([a]="" [b]="") id=([a]="" [b]="") log=([a]="" [b]="")
-declare -A port=([a]=$base_port [b]=$((base_port + 2)))
+declare -A port=([a]=$base_port [b]=$other_port)
 runs=0          # controller processes started, for the log names
 holders_seen=() # holderIdentity values observed
 timeline=()     # what was done when, for the failure report
