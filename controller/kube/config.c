@@ -160,7 +160,13 @@ static int load_material(unsigned char **out, size_t *out_len, const json_t *bod
 	*out_len = 0;
 	if (data && *data) {
 		snprintf(what, sizeof(what), "%s %s: %s", kind, entry, data_key);
-		return ss_base64_decode(out, out_len, data, what);
+		error = ss_base64_decode(out, out_len, data, what);
+		if (error < 0 || *out_len > 0)
+			return error;
+		/* Only whitespace: as absent as "", not a CA (or certificate)
+		 * of zero bytes that TLS would refuse with no word of why. */
+		free(*out);
+		*out = NULL;
 	}
 	if (!file || !*file)
 		return 0;
@@ -173,6 +179,11 @@ static int load_material(unsigned char **out, size_t *out_len, const json_t *bod
 
 		error = ss_error_set(e->code, "%s %s: %s: %s", kind, entry, file_key,
 				     e->message);
+		goto done;
+	}
+	if (b.len == 0) {
+		error = ss_error_set(SS_EINVALID, "%s %s: %s: %s is empty", kind, entry,
+				     file_key, path);
 		goto done;
 	}
 	*out_len = b.len;
@@ -284,6 +295,71 @@ static int list_context_names(ss_buf *b, const source_doc *docs, size_t ndocs)
 	return error;
 }
 
+/* The host of a server URL: a name, IPv4 or bracketed IPv6 address, then
+ * an optional port 1-65535. Returns the length it spans, 0 if malformed. */
+static size_t host_port_len(const char *p)
+{
+	const char *s = p;
+	long port = 0;
+
+	if (*p == '[') {
+		p++;
+		if (*p == ']')
+			return 0;
+		p += strspn(p, "0123456789abcdefABCDEF:.");
+		if (*p++ != ']')
+			return 0;
+	} else {
+		p += strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			       "0123456789.-_");
+		if (p == s)
+			return 0;
+	}
+	if (*p == ':') {
+		size_t digits = strspn(++p, "0123456789");
+
+		if (digits == 0 || digits > 5)
+			return 0;
+		for (; digits > 0; digits--)
+			port = port * 10 + (*p++ - '0');
+		if (port < 1 || port > 65535)
+			return 0;
+	}
+	return (size_t)(p - s);
+}
+
+/* An http(s) URL with a host (`https:///` has none), an optional path (a
+ * proxy's prefix) and nothing a request path could not be appended to:
+ * no user, query, fragment, space or control character. */
+static int check_server(const char *server, const char *name)
+{
+	const char *rest;
+	size_t n;
+
+	if (ss_str_has_prefix(server, "https://"))
+		rest = server + strlen("https://");
+	else if (ss_str_has_prefix(server, "http://"))
+		rest = server + strlen("http://");
+	else
+		return ss_error_set(SS_EINVALID,
+				    "cluster %s: server '%.256s' is not an http(s) URL",
+				    name, server);
+	n = host_port_len(rest);
+	if (n == 0 || (rest[n] != '\0' && rest[n] != '/'))
+		return ss_error_set(SS_EINVALID,
+				    "cluster %s: server '%.256s' has no valid host[:port]",
+				    name, server);
+	for (rest += n; *rest; rest++)
+		if ((unsigned char)*rest <= ' ' || *rest == 0x7f || *rest == '?' ||
+		    *rest == '#')
+			return ss_error_set(SS_EINVALID,
+					    "cluster %s: server '%.256s' has a space, "
+					    "control character, query or fragment in its "
+					    "path",
+					    name, server);
+	return 0;
+}
+
 static int apply_cluster(kube_config *cfg, const named_entry *cl, const char *name)
 {
 	const char *server = jstr(cl->body, "server");
@@ -293,11 +369,9 @@ static int apply_cluster(kube_config *cfg, const named_entry *cl, const char *na
 
 	if (!server || !*server)
 		return ss_error_set(SS_EINVALID, "cluster %s: no server given", name);
-	if (!ss_str_has_prefix(server, "https://") &&
-	    !ss_str_has_prefix(server, "http://"))
-		return ss_error_set(SS_EINVALID,
-				    "cluster %s: server '%s' is not an http(s) URL", name,
-				    server);
+	error = check_server(server, name);
+	if (error < 0)
+		return error;
 	if (insecure && !json_is_boolean(insecure))
 		return ss_error_set(
 			SS_EINVALID,

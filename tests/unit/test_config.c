@@ -294,6 +294,33 @@ static const struct {
 	{ "bad server scheme",
 	  "clusters: [{name: c, cluster: {server: 'ftp://h'}}]\n" CONTEXT, NULL,
 	  SS_EINVALID, "is not an http(s) URL" },
+	/* found by fuzzing (issue 16): no host at all */
+	{ "server without host",
+	  "clusters: [{name: c, cluster: {server: 'https:///'}}]\n" CONTEXT, NULL,
+	  SS_EINVALID, "cluster c: server 'https:///' has no valid host[:port]" },
+	{ "server port 0", "clusters: [{name: c, cluster: {server: 'https://h:0'}}]\n" CONTEXT,
+	  NULL, SS_EINVALID, "has no valid host[:port]" },
+	{ "server port too big",
+	  "clusters: [{name: c, cluster: {server: 'https://h:65536/'}}]\n" CONTEXT, NULL,
+	  SS_EINVALID, "has no valid host[:port]" },
+	{ "server with user",
+	  "clusters: [{name: c, cluster: {server: 'https://u:p@h'}}]\n" CONTEXT, NULL,
+	  SS_EINVALID, "has no valid host[:port]" },
+	{ "server empty IPv6",
+	  "clusters: [{name: c, cluster: {server: 'https://[]:1'}}]\n" CONTEXT, NULL,
+	  SS_EINVALID, "has no valid host[:port]" },
+	{ "server with query",
+	  "clusters: [{name: c, cluster: {server: 'https://h/p?x=1'}}]\n" CONTEXT, NULL,
+	  SS_EINVALID, "query or fragment" },
+	{ "server with space",
+	  "clusters: [{name: c, cluster: {server: 'https://h/a b'}}]\n" CONTEXT, NULL,
+	  SS_EINVALID, "query or fragment" },
+	/* found by fuzzing: a duplicate key was silently last-wins */
+	{ "duplicate key",
+	  "clusters: [{name: c, cluster: {server: 'https://h', server: 'https://g'}}]\n" CONTEXT,
+	  NULL, SS_EINVALID, "kubeconfig bad: line 1: duplicate key 'server'" },
+	{ "second document", CLUSTER CONTEXT "---\n" CLUSTER, NULL, SS_EINVALID,
+	  "a second YAML document" },
 	{ "bad CA base64",
 	  "clusters: [{name: c, cluster: {server: 'https://h', "
 	  "certificate-authority-data: 'not base64!'}}]\n" CONTEXT,
@@ -333,6 +360,92 @@ static const struct {
 	  SS_EUNSUPPORTED, "basic authentication" },
 };
 
+/* Servers that are fine: a proxy's path prefix, IPv6, plain http. */
+static void test_server_forms(void **state)
+{
+	static const char *const ok[] = {
+		"https://h.example.com:6443/k8s/clusters/c-1",
+		"https://[::1]:6443",
+		"http://127.0.0.1:8080/",
+		"https://kubernetes.default.svc",
+	};
+	char yaml[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		kube_config *cfg = NULL;
+
+		snprintf(yaml, sizeof(yaml),
+			 "clusters: [{name: c, cluster: {server: '%s'}}]\n"
+			 "contexts: [{name: x, context: {cluster: c}}]\n"
+			 "current-context: x\n",
+			 ok[i]);
+		print_message("server %s\n", ok[i]);
+		assert_int_equal(
+			kube_config_from_string(&cfg, yaml, strlen(yaml), "t", "/", NULL), 0);
+		kube_config_free(cfg);
+	}
+}
+
+/* `<<: *x` merges as kubectl does; before, the merged CA and token were
+ * silently lost under a literal "<<" key (found by fuzzing, issue 16). */
+static void test_merge_keys(void **state)
+{
+	static const char yaml[] =
+		"defaults: &d {server: 'https://h:6443', certificate-authority-data: " CA_B64
+		"}\n"
+		"auth: &a {token: t0k}\n"
+		"clusters: [{name: c, cluster: {<<: *d, tls-server-name: k}}]\n"
+		"users: [{name: u, user: {<<: *a}}]\n"
+		"contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+		"current-context: x\n";
+	kube_config *cfg = NULL;
+
+	(void)state;
+	assert_int_equal(kube_config_from_string(&cfg, yaml, strlen(yaml), "t", "/", NULL),
+			 0);
+	assert_string_equal(cfg->server, "https://h:6443");
+	assert_int_equal(cfg->ca_pem_len, 6);
+	assert_memory_equal(cfg->ca_pem, "CA-PEM", 6);
+	assert_string_equal(cfg->tls_server_name, "k");
+	assert_string_equal(cfg->token, "t0k");
+	kube_config_free(cfg);
+}
+
+/* Credentials of zero bytes (found by fuzzing, issue 16): base64 data of
+ * only whitespace was kept as a CA of 0 bytes, which TLS refuses without
+ * saying why; it is as absent as "". An empty file is refused by name. */
+static void test_empty_credentials(void **state)
+{
+	const char *dir = tu_mkdtemp();
+	char yaml[1024];
+	kube_config *cfg = NULL;
+
+	(void)state;
+	snprintf(yaml, sizeof(yaml),
+		 "clusters: [{name: c, cluster: {server: 'https://h', "
+		 "certificate-authority-data: '  \n'}}]\n" CONTEXT
+		 "users: [{name: u, user: {token: t}}]\n");
+	assert_int_equal(kube_config_from_string(&cfg, yaml, strlen(yaml), "t", dir, NULL),
+			 0);
+	assert_null(cfg->ca_pem);
+	assert_int_equal(cfg->ca_pem_len, 0);
+	kube_config_free(cfg);
+	cfg = NULL;
+	tu_write(dir, "ca.crt", "");
+	snprintf(yaml, sizeof(yaml),
+		 "clusters: [{name: c, cluster: {server: 'https://h', "
+		 "certificate-authority: ca.crt}}]\n" CONTEXT
+		 "users: [{name: u, user: {token: t}}]\n");
+	assert_int_equal(kube_config_from_string(&cfg, yaml, strlen(yaml), "t", dir, NULL),
+			 SS_EINVALID);
+	assert_null(cfg);
+	tu_assert_error(SS_EINVALID, "cluster c: certificate-authority: ");
+	tu_assert_error(SS_EINVALID, "ca.crt is empty");
+	tu_rmtree(dir);
+}
+
 static void test_malformed(void **state)
 {
 	size_t i;
@@ -365,6 +478,9 @@ int main(void)
 		cmocka_unit_test(test_missing_explicit_file),
 		cmocka_unit_test(test_dup),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_server_forms),
+		cmocka_unit_test(test_merge_keys),
+		cmocka_unit_test(test_empty_credentials),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
