@@ -412,7 +412,7 @@ static void rule_period(const ss_tz *tz, int64_t t, ss_tz_period *out)
 	struct {
 		int64_t at;
 		bool dst;
-	} tr[8], tmp;
+	} tr[10], tmp;
 	int year, month, day, n = 0, i, j, cur = -1;
 
 	if (!r->has_dst) {
@@ -421,12 +421,19 @@ static void rule_period(const ss_tz *tz, int64_t t, ss_tz_period *out)
 		return;
 	}
 	civil_from_days(floor_div(t + r->std_offset, SECS_PER_DAY), &year, &month, &day);
-	/* The years around t: rule times may stray up to a week into the
-	 * neighbouring years, and the southern hemisphere's DST spans New
-	 * Year. Each year's end of DST is listed before its start, so when the
-	 * end of one year meets the start of the next (DST all year,
+	/* The years around t. A rule date of year Y lies within about a week
+	 * of year Y (times up to 167 h; the southern hemisphere's DST spans
+	 * New Year) and moves by about a year from one year to the next, so
+	 * the last one at or before t is of year - 2 at the earliest, the
+	 * first after t of year + 2 at the latest. (year - 2 matters when
+	 * year - 1's date falls early in `year`, after t: "EST0EDT,0/1,
+	 * J364/52" ends DST on 1 January at 03:00 UTC, after that year's
+	 * start at 01:00, so at 00:00 the end of two years back is the last;
+	 * listed from year - 1, 00:00 read as DST: a fuzz_tzif finding.)
+	 * Each year's end of DST is listed before its start, so when the end
+	 * of one year meets the start of the next (DST all year,
 	 * "EST5EDT,0/0,J365/25"), DST wins. */
-	for (i = year - 1; i <= year + 2; i++) {
+	for (i = year - 2; i <= year + 2; i++) {
 		tr[n].at = rule_date_instant(&r->end, i, r->dst_offset);
 		tr[n++].dst = false;
 		tr[n].at = rule_date_instant(&r->start, i, r->std_offset);

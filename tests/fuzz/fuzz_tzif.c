@@ -13,7 +13,7 @@
  *     the input: the period at t contains t, its offset is what
  *     ss_tz_offset() says and lies within RFC 8536's bounds, its
  *     abbreviation is a short string; the next period starts where it
- *     ends;
+ *     ends, and asked at its start the zone names the same period;
  *   - the wall clock at t reads back: ss_tz_local() fields count to
  *     t + offset, and ss_tz_resolve() of them finds t (its one instant, or
  *     between the first and the last of a fold), and its first_utc_s is
@@ -96,6 +96,12 @@ static void check_at(const ss_tz *tz, int64_t t)
 	if (p.end_s <= SS_TZ_INSTANT_MAX) {
 		CHECK(ss_tz_period_at(tz, p.end_s, &next) == 0);
 		CHECK(next.start_s == p.end_s);
+	}
+	/* asked at its start, the period is the same one */
+	if (p.start_s >= SS_TZ_INSTANT_MIN) {
+		CHECK(ss_tz_period_at(tz, p.start_s, &next) == 0);
+		CHECK(next.start_s == p.start_s && next.utc_offset_s == p.utc_offset_s &&
+		      next.is_dst == p.is_dst);
 	}
 	CHECK(ss_tz_local(tz, t, &c) == 0);
 	CHECK(c.utc_offset_s == p.utc_offset_s && c.is_dst == p.is_dst);

@@ -1040,6 +1040,45 @@ static void test_resolve_gap_then_fold(void **state)
 	ss_tz_free(tz);
 }
 
+/* A fuzz_tzif finding: the rule's DST ends on 1 January at 03:00 UTC
+ * (J364 + 52 h), after that year's start at 01:00, so DST is only 01:00
+ * to 03:00 UTC each New Year's Day. At 00:00 the last change was the end
+ * of DST two years back (a New Year before); the rule's window began one
+ * year back and read 00:00 as DST, so the wall clock showed 01:00 at
+ * 00:00 UTC and resolving 01:00 found no instant. */
+static void test_rule_date_two_years_back(void **state)
+{
+	ss_tz *tz = posix("EST0EDT,0/1,J364/52");
+	ss_civil one = { 1970, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, false };
+	ss_tz_resolution r;
+	int y;
+
+	(void)state;
+	for (y = 1969; y <= 2031; y++) {
+		int64_t jan1 = ss_days_from_civil(y, 1, 1) * DAY;
+
+		assert_int_equal(offset_at(tz, jan1 - 1), 0);
+		assert_int_equal(offset_at(tz, jan1), 0);
+		assert_int_equal(offset_at(tz, jan1 + 3599), 0);
+		assert_int_equal(offset_at(tz, jan1 + 3600), 3600);
+		assert_int_equal(offset_at(tz, jan1 + 10799), 3600);
+		assert_int_equal(offset_at(tz, jan1 + 10800), 0);
+		assert_int_equal(offset_at(tz, jan1 + 180 * DAY), 0);
+	}
+	/* 01:00 to 02:00 is skipped (at 01:00 UTC the clocks jump to 02:00),
+	 * 03:00 to 04:00 shown twice (at 03:00 UTC they fall back) */
+	assert_int_equal(ss_tz_resolve(tz, &one, &r), 0);
+	assert_int_equal(r.count, 0);
+	assert_int_equal(r.first_utc_s, 3600);
+	one.hour = 3;
+	one.minute = 30;
+	assert_int_equal(ss_tz_resolve(tz, &one, &r), 0);
+	assert_int_equal(r.count, 2);
+	assert_int_equal(r.utc_s[0], 9000);
+	assert_int_equal(r.utc_s[1], 12600);
+	ss_tz_free(tz);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1063,6 +1102,7 @@ int main(void)
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_parse_from_bytes),
 		cmocka_unit_test(test_resolve_gap_then_fold),
+		cmocka_unit_test(test_rule_date_two_years_back),
 	};
 
 	unsetenv("TZDIR");
