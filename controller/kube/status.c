@@ -14,6 +14,9 @@
 #include "util/error.h"
 #include "util/str.h"
 
+/* The longest wait a server may ask for; more is read as this much. */
+#define MAX_RETRY_AFTER_SECONDS 3600
+
 int kube_status_code_for(long http_status, const char *reason)
 {
 	static const struct {
@@ -77,7 +80,7 @@ static int parse_retry_after(const char *value)
 		return -1;
 	while (*value == ' ')
 		value++;
-	if (ss_parse_int64(&secs, value, 0, 3600, "Retry-After") == 0) {
+	if (ss_parse_int64(&secs, value, 0, MAX_RETRY_AFTER_SECONDS, "Retry-After") == 0) {
 		ss_error_clear();
 		return (int)secs;
 	}
@@ -95,13 +98,22 @@ void kube_status_from_json(kube_status *out, long http_status, const json_t *sta
 
 	memset(out, 0, sizeof(*out));
 	out->retry_after_seconds = -1;
-	if (json_is_integer(code) && json_integer_value(code) > 0)
+	/* The response's status wins: a 404 whose body says `code: 201` is a
+	 * 404, never a success. The body's code counts only where there is
+	 * no response status (a watch ERROR event), and then only a failure's
+	 * (300-599): an in-stream Status is never a success. */
+	if (http_status <= 0 && json_is_integer(code) && json_integer_value(code) >= 300 &&
+	    json_integer_value(code) <= 599)
 		http_status = (long)json_integer_value(code);
 	out->http_status = http_status;
 	ss_strlcpy(out->reason, reason ? reason : "", sizeof(out->reason));
 	ss_strlcpy(out->message, message ? message : "", sizeof(out->message));
-	if (json_is_integer(retry))
-		out->retry_after_seconds = (int)json_integer_value(retry);
+	/* As the header's: 0 to MAX_RETRY_AFTER_SECONDS, else none. */
+	if (json_is_integer(retry) && json_integer_value(retry) >= 0)
+		out->retry_after_seconds =
+			json_integer_value(retry) > MAX_RETRY_AFTER_SECONDS
+				? MAX_RETRY_AFTER_SECONDS
+				: (int)json_integer_value(retry);
 	out->code = kube_status_code_for(http_status, out->reason);
 }
 

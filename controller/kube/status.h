@@ -22,11 +22,12 @@
 
 typedef struct {
 	int code;	  /* ss_error_code; SS_OK for 2xx */
-	long http_status; /* from the body's `code` if present, else the response */
+	long http_status; /* the response's; the body's `code` (300-599) only
+			     where there is none (a watch ERROR event) */
 	char reason[64];  /* metav1.StatusReason, "" if none */
 	char message[KUBE_STATUS_MESSAGE_MAX];
-	int retry_after_seconds; /* Retry-After header or details.retryAfterSeconds; -1 if
-				    none */
+	int retry_after_seconds; /* Retry-After header or details.retryAfterSeconds,
+				    at most 3600; -1 if none */
 } kube_status;
 
 /* The code for an HTTP status and Status reason (either may be 0/NULL). */
@@ -37,7 +38,9 @@ int kube_status_code_for(long http_status, const char *reason);
 void kube_status_decode(kube_status *out, long http_status, const char *body,
 			size_t body_len, const char *retry_after);
 
-/* The same for a Status object already parsed (e.g. a watch ERROR event). */
+/* The same for a Status object already parsed (e.g. a watch ERROR event,
+ * with http_status 0: then the body's code decides, and a Status that
+ * claims success, or no code at all, is still SS_ERROR, never SS_OK). */
 void kube_status_from_json(kube_status *out, long http_status, const json_t *status);
 
 /* Records `st` as this thread's last error, prefixed with `what` (e.g.

@@ -151,6 +151,51 @@ static void test_long_message_truncated(void **state)
 	assert_int_equal(strlen(st.message), KUBE_STATUS_MESSAGE_MAX - 1);
 }
 
+/* Found by fuzzing (issue 16): the body's code replaced the response's, so
+ * a 404 whose Status said `code: 201` decoded as success. */
+static void test_http_status_wins(void **state)
+{
+	kube_status st;
+	json_t *body;
+
+	(void)state;
+	decode(&st, 404, "{\"kind\":\"Status\",\"code\":201}", NULL);
+	assert_int_equal(st.code, SS_ENOTFOUND);
+	assert_int_equal(st.http_status, 404);
+	decode(&st, 503, "{\"kind\":\"Status\",\"code\":200,\"reason\":\"\"}", NULL);
+	assert_int_equal(st.code, SS_ESERVER);
+	assert_int_equal(st.http_status, 503);
+	/* no response status (a watch ERROR event): the body's failure code
+	 * counts, a claimed success never does */
+	body = tu_json("{\"kind\":\"Status\",\"code\":410}");
+	kube_status_from_json(&st, 0, body);
+	assert_int_equal(st.code, SS_EGONE);
+	json_decref(body);
+	body = tu_json("{\"kind\":\"Status\",\"code\":200}");
+	kube_status_from_json(&st, 0, body);
+	assert_int_equal(st.code, SS_ERROR);
+	json_decref(body);
+}
+
+/* The body's retryAfterSeconds is bounded like the header's: a wait of
+ * 2^32 + 5 seconds read as 5 through an int cast, a negative one kept. */
+static void test_body_retry_after_bounded(void **state)
+{
+	kube_status st;
+
+	(void)state;
+	decode(&st, 429,
+	       "{\"kind\":\"Status\",\"details\":{\"retryAfterSeconds\":4294967301}}",
+	       NULL);
+	assert_int_equal(st.retry_after_seconds, 3600);
+	decode(&st, 429, "{\"kind\":\"Status\",\"details\":{\"retryAfterSeconds\":-5}}",
+	       NULL);
+	assert_int_equal(st.retry_after_seconds, -1);
+	decode(&st, 429, "{\"kind\":\"Status\",\"details\":{\"retryAfterSeconds\":7}}",
+	       NULL);
+	assert_int_equal(st.retry_after_seconds, 7);
+}
+
 static void test_record(void **state)
 {
 	kube_status st;
@@ -177,6 +222,8 @@ int main(void)
 		cmocka_unit_test(test_not_a_status),
 		cmocka_unit_test(test_long_message_truncated),
 		cmocka_unit_test(test_record),
+		cmocka_unit_test(test_http_status_wins),
+		cmocka_unit_test(test_body_retry_after_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
