@@ -1,0 +1,137 @@
+/*
+ * fuzz_api.c — libFuzzer target for app/api.h: decoding and validating the
+ * three kinds (BackupSchedule, Backup, Restore) and decoding and encoding
+ * their status.
+ *
+ * An input is one object as YAML or JSON (util/yaml.h reads both). Every
+ * spec decoder and every status decoder runs on it, whatever its kind.
+ * Beyond "no crash" (ASan, UBSan) it checks:
+ *   - spec decoding is total and bounded: 0, or SS_EINVALID with a
+ *     "field: what" message and a condition reason from the list api.h
+ *     gives; counts within their arrays; a Restore never has 0 access
+ *     modes;
+ *   - status: decode -> encode -> decode -> encode gives the same status
+ *     both times (the spec has no encoder: the status is what snapstage
+ *     writes back), and an encoded status decodes without loss of the
+ *     fields it holds.
+ *
+ * Spec decoding checks a time zone against the system's tz database
+ * (read-only), as the controller does.
+ *
+ * Thread-safety: none needed; libFuzzer calls in one thread.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "app/api.h"
+#include "util/error.h"
+#include "util/yaml.h"
+
+#define CHECK(cond)                                                             \
+	do {                                                                    \
+		if (!(cond)) {                                                  \
+			fprintf(stderr, "fuzz_api: %s:%d: check failed: %s\n", \
+				__FILE__, __LINE__, #cond);                     \
+			abort();                                                \
+		}                                                               \
+	} while (0)
+
+static void check_spec_result(int rc, const char *reason)
+{
+	static const char *const reasons[] = { "InvalidSpec", "InvalidSchedule",
+					       "InvalidTimeZone", "NotAcknowledged" };
+	size_t i;
+
+	if (rc == 0)
+		return;
+	CHECK(rc == SS_EINVALID);
+	CHECK(ss_error_last()->code == rc);
+	CHECK(ss_error_last()->message[0] != '\0');
+	CHECK(reason != NULL);
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (!strcmp(reason, reasons[i]))
+			return;
+	fprintf(stderr, "fuzz_api: unknown reason '%s'\n", reason);
+	CHECK(0);
+}
+
+static void check_specs(const json_t *obj)
+{
+	app_schedule_spec s;
+	app_backup_spec b;
+	app_restore_spec r;
+	const char *reason = NULL;
+	int rc;
+
+	rc = app_schedule_spec_decode(&s, obj, &reason);
+	check_spec_result(rc, reason);
+	if (rc == 0) {
+		CHECK(s.schedule != NULL && s.time_zone != NULL);
+		CHECK(s.target.n_volumes <= APP_MAX_VOLUMES);
+		CHECK(s.target.selector.n_terms <= APP_MAX_SELECTOR_TERMS);
+	}
+	reason = NULL;
+	rc = app_backup_spec_decode(&b, obj, &reason);
+	check_spec_result(rc, reason);
+	if (rc == 0) {
+		CHECK(b.target.n_volumes <= APP_MAX_VOLUMES);
+		CHECK(!b.target.statefulset_name != !b.target.has_selector);
+	}
+	reason = NULL;
+	rc = app_restore_spec_decode(&r, obj, &reason);
+	check_spec_result(rc, reason);
+	if (rc == 0) {
+		CHECK(r.n_claims <= APP_MAX_CLAIMS);
+		CHECK(r.n_access_modes > 0 && r.n_access_modes <= APP_MAX_ACCESS_MODES);
+		CHECK(r.source_name != NULL);
+	}
+}
+
+/* An object holding only the status `encode` writes from `st`. */
+#define ROUND_TRIP(type, decode, encode, obj)                                  \
+	do {                                                                   \
+		type st1, st2;                                                 \
+		json_t *a = json_object(), *b = json_object();                 \
+		char *ta, *tb;                                                 \
+                                                                               \
+		CHECK(a && b);                                                 \
+		CHECK(decode(&st1, obj) == 0);                                 \
+		CHECK(encode(a, &st1) == 0);                                   \
+		CHECK(decode(&st2, a) == 0);                                   \
+		CHECK(encode(b, &st2) == 0);                                   \
+		ta = json_dumps(a, JSON_SORT_KEYS | JSON_COMPACT);             \
+		tb = json_dumps(b, JSON_SORT_KEYS | JSON_COMPACT);             \
+		CHECK(ta && tb);                                               \
+		if (strcmp(ta, tb))                                            \
+			fprintf(stderr, "fuzz_api: " #type "\n%.2000s\n%.2000s\n", \
+				ta, tb);                                       \
+		CHECK(!strcmp(ta, tb));                                        \
+		free(ta);                                                      \
+		free(tb);                                                      \
+		json_decref(a);                                                \
+		json_decref(b);                                                \
+	} while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	json_t *obj = NULL;
+
+	if (ss_yaml_to_json(&obj, (const char *)data, size, "fuzz") != 0)
+		return 0;
+	check_specs(obj);
+	ROUND_TRIP(app_backup_status, app_backup_status_decode, app_backup_status_encode,
+		   obj);
+	ROUND_TRIP(app_schedule_status, app_schedule_status_decode,
+		   app_schedule_status_encode, obj);
+	ROUND_TRIP(app_restore_status, app_restore_status_decode,
+		   app_restore_status_encode, obj);
+	json_decref(obj);
+	ss_error_clear();
+	return 0;
+}
