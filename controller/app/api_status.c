@@ -163,6 +163,15 @@ static int64_t get_int(const json_t *o, const char *key, int64_t unset)
 	return json_is_integer(v) ? (int64_t)json_integer_value(v) : unset;
 }
 
+/* A count or an ordinal: 0 to INT32_MAX, else `unset`. A cast would read
+ * originalReplicas 4294967299 as 3 and scale a StatefulSet back to that. */
+static int get_count(const json_t *o, const char *key, int unset)
+{
+	int64_t v = get_int(o, key, -1);
+
+	return v >= 0 && v <= INT32_MAX ? (int)v : unset;
+}
+
 static int64_t get_time(const json_t *o, const char *key)
 {
 	const char *text = get_string(o, key);
@@ -266,7 +275,7 @@ int app_backup_status_decode(app_backup_status *out, const json_t *obj)
 	b.lock.replication_paused = json_is_true(json_object_get(lock, "replicationPaused"));
 	b.start_ns = get_time(st, "startTime");
 	b.completion_ns = get_time(st, "completionTime");
-	b.attempts = (int)get_int(st, "attempts", 0);
+	b.attempts = get_count(st, "attempts", 0);
 	b.next_attempt_ns = get_time(st, "nextAttemptTime");
 done:
 	*out = b;
@@ -433,8 +442,8 @@ static void decode_in_place(app_restore_status *r, const json_t *ip)
 
 	r->statefulset_name = get_string(ip, "statefulSetName");
 	r->statefulset_uid = get_string(ip, "statefulSetUID");
-	r->original_replicas = (int)get_int(ip, "originalReplicas", -1);
-	r->primary_ordinal = (int)get_int(ip, "primaryOrdinal", -1);
+	r->original_replicas = get_count(ip, "originalReplicas", -1);
+	r->primary_ordinal = get_count(ip, "primaryOrdinal", -1);
 	for (i = 0; i < json_array_size(vols) && r->n_volumes < APP_MAX_INPLACE_CLAIMS;
 	     i++) {
 		const json_t *v = json_array_get(vols, i);
@@ -444,7 +453,7 @@ static void decode_in_place(app_restore_status *r, const json_t *ip)
 			continue;
 		iv->claim = get_string(v, "claim");
 		iv->volume = get_string(v, "volume");
-		iv->ordinal = (int)get_int(v, "ordinal", 0);
+		iv->ordinal = get_count(v, "ordinal", 0);
 		iv->old_claim_uid = get_string(v, "oldClaimUID");
 		iv->old_volume_name = get_string(v, "oldVolumeName");
 		iv->old_reclaim_policy = get_string(v, "oldReclaimPolicy");

@@ -10,6 +10,8 @@
  *     "field: what" message and a condition reason from the list api.h
  *     gives; counts within their arrays; a Restore never has 0 access
  *     modes;
+ *   - status counts and ordinals are in range or at their sentinel (a cast
+ *     wrapped 4294967299 replicas to 3);
  *   - status: decode -> encode -> decode -> encode gives the same status
  *     both times (the spec has no encoder: the status is what snapstage
  *     writes back), and an encoded status decodes without loss of the
@@ -116,6 +118,25 @@ static void check_specs(const json_t *obj)
 		json_decref(b);                                                \
 	} while (0)
 
+/* Counts and ordinals are in range or at their sentinel, never wrapped. */
+static void check_counts(const json_t *obj)
+{
+	app_backup_status b;
+	app_restore_status r;
+	size_t i;
+
+	CHECK(app_backup_status_decode(&b, obj) == 0);
+	CHECK(b.attempts >= 0);
+	CHECK(b.n_snapshots <= APP_MAX_VOLUMES);
+	CHECK(app_restore_status_decode(&r, obj) == 0);
+	CHECK(r.original_replicas >= -1 && r.primary_ordinal >= -1);
+	CHECK(r.n_volumes <= APP_MAX_INPLACE_CLAIMS && r.n_configured <= APP_MAX_MEMBERS);
+	for (i = 0; i < r.n_volumes; i++)
+		CHECK(r.volumes[i].ordinal >= 0);
+	for (i = 0; i < r.n_configured; i++)
+		CHECK(r.configured[i] >= 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -125,6 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ss_yaml_to_json(&obj, (const char *)data, size, "fuzz") != 0)
 		return 0;
 	check_specs(obj);
+	check_counts(obj);
 	ROUND_TRIP(app_backup_status, app_backup_status_decode, app_backup_status_encode,
 		   obj);
 	ROUND_TRIP(app_schedule_status, app_schedule_status_decode,

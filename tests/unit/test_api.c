@@ -1146,6 +1146,37 @@ static void assert_in_schema(const json_t *v, const json_t *schema, const char *
 	}
 }
 
+/* Counts and ordinals outside 0..INT32_MAX are unset, not wrapped by a
+ * cast (originalReplicas 4294967299 was read as 3, attempts 2^32 + 1 as 1;
+ * found by fuzzing, issue 16). */
+static void test_status_counts_in_range(void **state)
+{
+	json_t *obj = tu_json(
+		"{\"status\":{\"attempts\":4294967297,\"inPlace\":{"
+		"\"originalReplicas\":4294967299,\"primaryOrdinal\":-2,"
+		"\"volumes\":[{\"claim\":\"c\",\"ordinal\":4294967297}]}}}");
+	app_backup_status b;
+	app_restore_status r;
+
+	(void)state;
+	assert_int_equal(app_backup_status_decode(&b, obj), 0);
+	assert_int_equal(b.attempts, 0);
+	assert_int_equal(app_restore_status_decode(&r, obj), 0);
+	assert_int_equal(r.original_replicas, -1);
+	assert_int_equal(r.primary_ordinal, -1);
+	assert_int_equal(r.n_volumes, 1);
+	assert_int_equal(r.volumes[0].ordinal, 0);
+	json_decref(obj);
+	obj = tu_json("{\"status\":{\"attempts\":7,\"inPlace\":{\"originalReplicas\":3,"
+		      "\"primaryOrdinal\":2}}}");
+	assert_int_equal(app_backup_status_decode(&b, obj), 0);
+	assert_int_equal(b.attempts, 7);
+	assert_int_equal(app_restore_status_decode(&r, obj), 0);
+	assert_int_equal(r.original_replicas, 3);
+	assert_int_equal(r.primary_ordinal, 2);
+	json_decref(obj);
+}
+
 static void test_restore_status_fits_crd(void **state)
 {
 	json_t *crd = load_yaml("crds/snapstage.io_restores.yaml");
@@ -1524,6 +1555,7 @@ int main(void)
 		cmocka_unit_test(test_backup_status_round_trip),
 		cmocka_unit_test(test_schedule_and_restore_status_round_trip),
 		cmocka_unit_test(test_restore_status_fits_crd),
+		cmocka_unit_test(test_status_counts_in_range),
 		cmocka_unit_test(test_every_spec_field_has_a_bad_case),
 		cmocka_unit_test(test_crd_defaults_match_the_decoder),
 		cmocka_unit_test(test_quantities),
