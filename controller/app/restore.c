@@ -336,8 +336,7 @@ static const char *schedule_uid(run *r)
 	char key[CTRL_KEY_MAX];
 
 	if (r->rc->o.schedules == NULL ||
-	    snprintf(key, sizeof(key), "%s/%s", r->ns, r->spec.source_name) >=
-		    (int)sizeof(key) ||
+	    ctrl_key_join(key, sizeof(key), r->ns, r->spec.source_name) != 0 ||
 	    ctrl_store_get(&sched, r->rc->o.schedules, key) != 0 || sched == NULL)
 		return NULL;
 	app_restore_keep(r, sched);

@@ -18,6 +18,7 @@
 #include "app/backup_plan.h"
 #include "app/fields.h"
 #include "app/names.h"
+#include "app/retention.h"
 #include "ctrl/conditions.h"
 #include "ctrl/object.h"
 #include "kube/quantity.h"
@@ -119,37 +120,10 @@ static bool later(int64_t t_a, const char *a, int64_t t_b, const char *b)
 	return strcmp(a, b) > 0;
 }
 
-/* The uid of `obj`'s first BackupSchedule ownerReference, or NULL. */
-static const char *schedule_owner_uid(const json_t *obj)
-{
-	const json_t *refs = json_object_get(json_object_get(obj, "metadata"),
-					     "ownerReferences");
-	const json_t *ref;
-	size_t i;
-
-	json_array_foreach((json_t *)refs, i, ref)
-	{
-		if (ss_streq(json_string_value(json_object_get(ref, "kind")),
-			     "BackupSchedule"))
-			return json_string_value(json_object_get(ref, "uid"));
-	}
-	return NULL;
-}
-
 bool app_restore_is_from_schedule(const json_t *backup, const char *schedule,
 				  const char *schedule_uid)
 {
-	const char *label_uid, *owner_uid;
-
-	if (empty(schedule) || !ss_streq(ctrl_label(backup, APP_LABEL_SCHEDULE), schedule))
-		return false;
-	if (empty(schedule_uid))
-		return true;
-	label_uid = ctrl_label(backup, APP_LABEL_SCHEDULE_UID);
-	owner_uid = schedule_owner_uid(backup);
-	if (label_uid != NULL && !ss_streq(label_uid, schedule_uid))
-		return false;
-	return owner_uid == NULL || ss_streq(owner_uid, schedule_uid);
+	return app_retention_run_origin(backup, schedule, schedule_uid) != APP_RUN_FOREIGN;
 }
 
 int app_restore_pick_backup(const char **out_name, int64_t *out_data_time_ns,

@@ -82,7 +82,8 @@ int app_restore_pick_backup(const char **out_name, int64_t *out_data_time_ns,
  * schedule deleted and made again under the same name is another
  * schedule). A Backup with neither (made before the uid label existed)
  * still counts, unlike for retention: a Restore is asked for by a user and
- * names the Backup it picked in its status, while pruning is silent. */
+ * names the Backup it picked in its status, while pruning is silent.
+ * (retention.h app_retention_run_origin is the rule: anything but FOREIGN.) */
 bool app_restore_is_from_schedule(const json_t *backup, const char *schedule,
 				  const char *schedule_uid);
 

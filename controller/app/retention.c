@@ -50,19 +50,53 @@ app_retention_state app_retention_state_of(const json_t *backup)
 	return APP_RETENTION_RUNNING;
 }
 
-bool app_retention_is_own(const json_t *backup, const char *schedule, const char *uid)
+/* Whether `obj` has a BackupSchedule ownerReference whose uid is not `uid`. */
+static bool other_schedule_owner(const json_t *obj, const char *uid)
+{
+	const json_t *refs = json_object_get(json_object_get(obj, "metadata"),
+					     "ownerReferences");
+	const json_t *ref;
+	size_t i;
+
+	json_array_foreach((json_t *)refs, i, ref)
+	{
+		const char *kind = json_string_value(json_object_get(ref, "kind"));
+		const char *ref_uid = json_string_value(json_object_get(ref, "uid"));
+
+		if (kind != NULL && strcmp(kind, "BackupSchedule") == 0 &&
+		    (ref_uid == NULL || strcmp(ref_uid, uid) != 0))
+			return true;
+	}
+	return false;
+}
+
+app_run_origin app_retention_run_origin(const json_t *backup, const char *schedule,
+					const char *uid)
 {
 	const json_t *labels =
 		json_object_get(json_object_get(backup, "metadata"), "labels");
 	const char *label = json_string_value(json_object_get(labels, APP_LABEL_SCHEDULE));
 	const char *label_uid =
 		json_string_value(json_object_get(labels, APP_LABEL_SCHEDULE_UID));
+	bool owned;
 
-	if (schedule == NULL || *schedule == '\0' || uid == NULL || *uid == '\0' ||
-	    label == NULL || strcmp(label, schedule) != 0)
-		return false;
-	return (label_uid != NULL && strcmp(label_uid, uid) == 0) ||
-	       app_plan_is_owned_by(backup, uid);
+	if (schedule == NULL || *schedule == '\0' || label == NULL ||
+	    strcmp(label, schedule) != 0)
+		return APP_RUN_FOREIGN;
+	if (uid == NULL || *uid == '\0')
+		return APP_RUN_LEGACY;
+	owned = app_plan_is_owned_by(backup, uid);
+	if ((label_uid != NULL && strcmp(label_uid, uid) != 0) ||
+	    (!owned && other_schedule_owner(backup, uid)))
+		return APP_RUN_FOREIGN;
+	if (owned || label_uid != NULL)
+		return APP_RUN_OWN;
+	return APP_RUN_LEGACY;
+}
+
+bool app_retention_is_own(const json_t *backup, const char *schedule, const char *uid)
+{
+	return app_retention_run_origin(backup, schedule, uid) == APP_RUN_OWN;
 }
 
 /* The fixed text of the reasons that name no bucket. */

@@ -112,6 +112,24 @@ app_retention_state app_retention_state_of(const json_t *backup);
  * retention). NULL or "" for either name: false. */
 bool app_retention_is_own(const json_t *backup, const char *schedule, const char *uid);
 
+/* Where a Backup labelled for a schedule comes from, as far as its labels
+ * and ownerReferences tell; the one rule behind app_retention_is_own (OWN
+ * only) and a Restore's scheduleName (anything but FOREIGN). */
+typedef enum {
+	/* not labelled snapstage.io/schedule=<schedule>, or labelled so but
+	 * naming another uid (its uid label, or a BackupSchedule owner that is
+	 * not this uid): another schedule's, or made by hand */
+	APP_RUN_FOREIGN,
+	/* labelled, with no uid to compare (no uid label and no BackupSchedule
+	 * owner: made before the uid label existed), or `uid` NULL/"" */
+	APP_RUN_LEGACY,
+	/* labelled, and the uid label or an ownerReference names `uid` */
+	APP_RUN_OWN,
+} app_run_origin;
+
+app_run_origin app_retention_run_origin(const json_t *backup, const char *schedule,
+					const char *uid);
+
 /* A local civil time in the schedule's time zone. month 1-12, day 1-31,
  * hour 0-23; iso_year/iso_week the ISO 8601 week (Monday first; week 1-53;
  * 2024-12-30 is 2025-W01). year and iso_year 1-9999. */

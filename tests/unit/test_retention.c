@@ -782,9 +782,73 @@ static void test_only_own_backups(void **state)
 	assert_false(app_retention_is_own(NULL, "nightly", uid));
 }
 
+/* app_retention_run_origin(): the one rule retention (OWN) and a Restore's
+ * scheduleName (not FOREIGN) share. A Backup whose uid label and owner
+ * disagree is FOREIGN: when in doubt, never pruned. */
+static void test_run_origin(void **state)
+{
+	static const char *const uid = "u-now";
+	static const struct {
+		const char *metadata;
+		app_run_origin want;
+	} rows[] = {
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\","
+		  "\"snapstage.io/schedule-uid\":\"u-now\"}}",
+		  APP_RUN_OWN },
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\"},"
+		  "\"ownerReferences\":[{\"kind\":\"BackupSchedule\",\"uid\":\"u-now\"}]}",
+		  APP_RUN_OWN },
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\"}}", APP_RUN_LEGACY },
+		/* an owner of another kind says nothing about the schedule */
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\"},"
+		  "\"ownerReferences\":[{\"kind\":\"ConfigMap\",\"uid\":\"u-x\"}]}",
+		  APP_RUN_LEGACY },
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\","
+		  "\"snapstage.io/schedule-uid\":\"u-old\"}}",
+		  APP_RUN_FOREIGN },
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\"},"
+		  "\"ownerReferences\":[{\"kind\":\"BackupSchedule\",\"uid\":\"u-old\"}]}",
+		  APP_RUN_FOREIGN },
+		/* the uid label and the owner disagree */
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\","
+		  "\"snapstage.io/schedule-uid\":\"u-now\"},"
+		  "\"ownerReferences\":[{\"kind\":\"BackupSchedule\",\"uid\":\"u-old\"}]}",
+		  APP_RUN_FOREIGN },
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\","
+		  "\"snapstage.io/schedule-uid\":\"u-old\"},"
+		  "\"ownerReferences\":[{\"kind\":\"BackupSchedule\",\"uid\":\"u-now\"}]}",
+		  APP_RUN_FOREIGN },
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"hourly\","
+		  "\"snapstage.io/schedule-uid\":\"u-now\"}}",
+		  APP_RUN_FOREIGN },
+		{ "{}", APP_RUN_FOREIGN },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		json_t *b = json_pack("{s:o}", "metadata",
+				      json_loads(rows[i].metadata, 0, NULL));
+		app_run_origin got = app_retention_run_origin(b, "nightly", uid);
+
+		if (got != rows[i].want)
+			fail_msg("row %zu (%s): got %d, want %d", i, rows[i].metadata,
+				 (int)got, (int)rows[i].want);
+		assert_int_equal(app_retention_is_own(b, "nightly", uid),
+				 rows[i].want == APP_RUN_OWN);
+		/* no uid to compare: the label alone decides, never OWN */
+		assert_int_equal(app_retention_run_origin(b, "nightly", NULL),
+				 rows[i].want == APP_RUN_FOREIGN &&
+						 strstr(rows[i].metadata, "\"nightly\"") == NULL
+					 ? APP_RUN_FOREIGN
+					 : APP_RUN_LEGACY);
+		json_decref(b);
+	}
+}
+
 int main(void)
 {
-	static struct CMUnitTest tests[N_CASES + 7];
+	static struct CMUnitTest tests[N_CASES + 8];
 	size_t n = 0;
 
 	for (size_t i = 0; i < N_CASES; i++) {
@@ -800,5 +864,6 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_huge_max_age);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_not_restorable_is_failed);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_only_own_backups);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_run_origin);
 	return _cmocka_run_group_tests("retention", tests, n, NULL, NULL);
 }
