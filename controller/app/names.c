@@ -156,3 +156,12 @@ bool app_name_backup_label_matches(const char *label, const char *backup)
 	app_name_backup_label(want, backup);
 	return strcmp(label, want) == 0;
 }
+
+void app_name_run_now_suffix(char *out, const char *token, int attempt)
+{
+	char n[16], hash[APP_NAME_HASH_LEN + 1];
+
+	snprintf(n, sizeof(n), "%d", attempt);
+	hash_text(hash, fnv1a64_part(fnv1a64_part(FNV64_OFFSET, token ? token : ""), n));
+	snprintf(out, APP_NAME_RUN_NOW_SUFFIX_BUF, "now-%s", hash);
+}

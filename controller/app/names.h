@@ -70,6 +70,12 @@ int app_name_backup_snapshot(char *out, const char *backup, const char *volume,
  * SS_EINVALID when the name is empty. */
 int app_name_backup_label(char *out, const char *backup);
 
+/* The suffix of a schedule's run-now Backup for run-now token `token`
+ * (NULL: "") and try `attempt`: "now-" and 10 hex digits of a 64-bit hash
+ * of the two, into `out` (APP_NAME_RUN_NOW_SUFFIX_BUF bytes). */
+#define APP_NAME_RUN_NOW_SUFFIX_BUF 16
+void app_name_run_now_suffix(char *out, const char *token, int attempt);
+
 /* Whether `label` (a snapstage.io/backup label value; NULL: false) is the
  * one app_name_backup_label() gives Backup `backup`. */
 bool app_name_backup_label_matches(const char *label, const char *backup);

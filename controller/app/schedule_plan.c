@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/cron_next.h"
+#include "app/names.h"
 #include "app/schedule_plan.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -238,24 +239,7 @@ bool app_sched_run_now_wanted(const char *token, const char *last)
 
 void app_sched_run_now_suffix(char *out, const char *token, int attempt)
 {
-	uint64_t h = 14695981039104346037u; /* 64-bit FNV-1a */
-	const unsigned char *p;
-	char n[16];
-
-	snprintf(n, sizeof(n), "%d", attempt);
-	for (p = (const unsigned char *)(token ? token : ""); *p; p++)
-		h = (h ^ *p) * 1099511628211u;
-	h *= 1099511628211u; /* a NUL between the token and the attempt */
-	for (p = (const unsigned char *)n; *p; p++)
-		h = (h ^ *p) * 1099511628211u;
-	/* MurmurHash3's finalizer: every input bit moves the top 40 */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdu;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53u;
-	h ^= h >> 33;
-	snprintf(out, APP_SCHED_RUN_NOW_SUFFIX_BUF, "now-%010llx",
-		 (unsigned long long)(h >> 24));
+	app_name_run_now_suffix(out, token, attempt);
 }
 
 static const char *str_at(const json_t *obj, const char *a, const char *b)

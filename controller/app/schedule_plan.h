@@ -162,7 +162,7 @@ char *app_sched_clean_message(char *out, size_t cap, const char *msg);
 /* How many names of a token's sequence are tried before giving up (each
  * taken by a Backup of another token: never by chance). */
 #define APP_SCHED_RUN_NOW_ATTEMPTS 4
-#define APP_SCHED_RUN_NOW_SUFFIX_BUF 16
+#define APP_SCHED_RUN_NOW_SUFFIX_BUF 16 /* = names.h APP_NAME_RUN_NOW_SUFFIX_BUF */
 
 /* Whether the run-now annotation value `token` (NULL: absent) asks for a
  * Backup, given status.lastRunNowToken `last` (NULL: none): the whole
@@ -172,7 +172,8 @@ bool app_sched_run_now_wanted(const char *token, const char *last);
 
 /* The suffix of the run-now Backup for `token`, try `attempt` (1 ..
  * APP_SCHED_RUN_NOW_ATTEMPTS): "now-" and 10 hex digits of a 64-bit hash of
- * the token and the attempt, into out (APP_SCHED_RUN_NOW_SUFFIX_BUF). */
+ * the token and the attempt, into out (APP_SCHED_RUN_NOW_SUFFIX_BUF); the
+ * hash is names.h's (app_name_run_now_suffix), like every generated name. */
 void app_sched_run_now_suffix(char *out, const char *token, int attempt);
 
 /* What a Restore asks of a schedule's Backups, for retention. */
