@@ -1115,6 +1115,7 @@ static ctrl_result session_timed_out(run *r, const char *api_why)
 	char gone[MSG_MAX] = "", msg[MSG_MAX];
 	const char *reason;
 	size_t i, uncut = 0, n_gone = 0, used = 0;
+	bool full = false;
 
 	for (i = 0; i < r->st.n_snapshots; i++) {
 		const char *name = r->st.snapshots[i].volume_snapshot_name;
@@ -1131,11 +1132,8 @@ static ctrl_result session_timed_out(run *r, const char *api_why)
 		if (!app_plan_session_vs_lost(&vs))
 			continue;
 		n_gone++;
-		/* cut to fit: used stays below sizeof(gone) */
-		used += (size_t)snprintf(gone + used, sizeof(gone) - used, "%s%s",
-					 n_gone > 1 ? ", " : "", name);
-		if (used >= sizeof(gone))
-			used = sizeof(gone) - 1;
+		if (!full) /* once it ends in "...", nothing more is added */
+			full = !ss_list_append(gone, sizeof(gone), &used, name);
 	}
 	in.uncut = uncut;
 	in.deleted = gone;
