@@ -159,6 +159,41 @@ inspect_pod_yaml() { # pod data-claim binlog-claim: hack/sim/inspect-pod.yaml fi
 rows_on() { sql "$1" "SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.orders"; }
 rows_are() { [ "$(rows_on "$1" 2>/dev/null)" = "$2" ]; }
 
+# mini_mariadb_up: in the test's namespace, hack/sim/mariadb.yaml's
+# StatefulSet (a primary and two replicas) Ready, and the Secret
+# mariadb-backup with the root credentials. The CRDs come first
+# (install_crds), the controller after (start_controller).
+mini_mariadb_up() {
+    "$KUBECTL" create namespace "$ns" >/dev/null
+    kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
+    wait_for 300 "the primary and both replicas are Ready" \
+        kn rollout status statefulset/mariadb --timeout=5s
+    kn create secret generic mariadb-backup --from-literal=username=root \
+        --from-literal=password="$(root_pw)" >/dev/null
+}
+
+# schedule_yaml NAME CRON [EXTRA] [STS] [SECRET]: a BackupSchedule of
+# StatefulSet STS (default mariadb) with credentials SECRET (default
+# mariadb-backup). EXTRA: YAML lines (indented 2) under spec.
+schedule_yaml() {
+    local name=$1 cron=$2 extra=${3:-} sts=${4:-mariadb} secret=${5:-mariadb-backup}
+    cat <<YAML
+apiVersion: snapstage.io/v1alpha1
+kind: BackupSchedule
+metadata:
+  name: $name
+spec:
+  schedule: "$cron"
+  target:
+    statefulSetName: $sts
+    role: PreferReplica
+    connection:
+      credentialsSecretRef:
+        name: $secret
+$extra
+YAML
+}
+
 # backup_yaml NAME [EXTRA] [CREDENTIALS]: a Backup of a replica of
 # StatefulSet mariadb (hack/sim/mariadb.yaml). EXTRA: YAML lines (indented 2)
 # under spec; CREDENTIALS: the credentialsSecretRef as flow YAML (default

@@ -75,12 +75,7 @@ dump_on_fail() { queued_counts || true; }
 
 # ---- set-up ------------------------------------------------------------------
 install_crds
-"$KUBECTL" create namespace "$ns" >/dev/null
-kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
-wait_for 300 "the primary and both replicas are Ready" \
-    kn rollout status statefulset/mariadb --timeout=5s
-kn create secret generic mariadb-backup --from-literal=username=root \
-    --from-literal=password="$(root_pw)" >/dev/null
+mini_mariadb_up
 start_controller
 
 # The node agent's readiness probe connects to every server every 2 s; the

@@ -75,12 +75,7 @@ server_on() { # pod-name data-claim binlog-claim
 
 # ---- set-up ------------------------------------------------------------------
 install_crds
-"$KUBECTL" create namespace "$ns" >/dev/null
-kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
-wait_for 300 "the primary and both replicas are Ready" \
-    kn rollout status statefulset/mariadb --timeout=5s
-kn create secret generic mariadb-backup --from-literal=username=root \
-    --from-literal=password="$(root_pw)" >/dev/null
+mini_mariadb_up
 start_controller
 sql mariadb-0 "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY);
 INSERT INTO shop.orders VALUES (1), (2);" || fail "writing on the primary"

@@ -40,23 +40,8 @@ dump_on_fail() {
 }
 
 schedule() { # name cron [extra yaml lines under spec, indented 2] [sts] [secret]
-    local name=$1 cron=$2 extra=${3:-} sts=${4:-mariadb} secret=${5:-mariadb-backup}
-    cat >"$work/$name.yaml" <<YAML
-apiVersion: snapstage.io/v1alpha1
-kind: BackupSchedule
-metadata:
-  name: $name
-spec:
-  schedule: "$cron"
-  target:
-    statefulSetName: $sts
-    role: PreferReplica
-    connection:
-      credentialsSecretRef:
-        name: $secret
-$extra
-YAML
-    kn apply -f "$work/$name.yaml" >/dev/null || fail "applying BackupSchedule $name"
+    schedule_yaml "$@" >"$work/$1.yaml"
+    kn apply -f "$work/$1.yaml" >/dev/null || fail "applying BackupSchedule $1"
 }
 bs() { kn get backupschedule "$1" -o jsonpath="$2"; }
 ready_is() { # schedule status reason
@@ -79,12 +64,7 @@ token_is() { [ "$(bs "$1" '{.status.lastRunNowToken}')" = "$2" ]; }
 
 # ---- set-up ------------------------------------------------------------------
 install_crds
-"$KUBECTL" create namespace "$ns" >/dev/null
-kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
-wait_for 300 "the primary and both replicas are Ready" \
-    kn rollout status statefulset/mariadb --timeout=5s
-kn create secret generic mariadb-backup --from-literal=username=root \
-    --from-literal=password="$(root_pw)" >/dev/null
+mini_mariadb_up
 start_controller
 schedule minutely "* * * * *" "  retention:
     keepLast: 1"

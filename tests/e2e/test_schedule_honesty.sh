@@ -54,25 +54,7 @@ dump_on_fail() {
         curl -sS "http://127.0.0.1:$FAULTPROXY_CONTROL_PORT/faults" || true
 }
 
-schedule() { # name cron [extra yaml lines under spec, indented 2] [sts] [secret]
-    local name=$1 cron=$2 extra=${3:-} sts=${4:-mariadb} secret=${5:-mariadb-backup}
-    cat <<YAML
-apiVersion: snapstage.io/v1alpha1
-kind: BackupSchedule
-metadata:
-  name: $name
-spec:
-  schedule: "$cron"
-  target:
-    statefulSetName: $sts
-    role: PreferReplica
-    connection:
-      credentialsSecretRef:
-        name: $secret
-$extra
-YAML
-}
-apply_schedule() { schedule "$@" | kn apply -f - >/dev/null || fail "applying BackupSchedule $1"; }
+apply_schedule() { schedule_yaml "$@" | kn apply -f - >/dev/null || fail "applying BackupSchedule $1"; }
 bs() { kn get backupschedule "$1" -o jsonpath="$2"; }
 ready_is() { # schedule status reason
     [ "$(bs "$1" '{.status.conditions[?(@.type=="Ready")].status}')" = "$2" ] &&
@@ -99,7 +81,7 @@ gone() { ! kn get "$@" >/dev/null 2>&1; }
 field_is() { [ "$(bs "$1" "$2")" = "$3" ]; }
 field_at_least() { [ "$(bs "$1" "$2")" -ge "$3" ] 2>/dev/null; }
 both_failed() { is_failed foreign-label && is_failed foreign-uid; }
-create_long() { schedule "$long" "H 3 * * *" | kn create -f - >/dev/null 2>&1; }
+create_long() { schedule_yaml "$long" "H 3 * * *" | kn create -f - >/dev/null 2>&1; }
 missed_because() { events_of "$1" Missed | grep -qF "($2)"; }
 seconds_left() { # bound since: seconds of `bound` left since epoch `since`, at least 5
     local left=$(($1 - ($(date +%s) - $2)))
@@ -109,12 +91,7 @@ seconds_left() { # bound since: seconds of `bound` left since epoch `since`, at 
 
 # ---- set-up: the mini-cluster's MariaDB, the fault proxy, the controller ------------------
 install_crds
-"$KUBECTL" create namespace "$ns" >/dev/null
-kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
-wait_for 300 "the primary and both replicas are Ready" \
-    kn rollout status statefulset/mariadb --timeout=5s
-kn create secret generic mariadb-backup --from-literal=username=root \
-    --from-literal=password="$(root_pw)" >/dev/null
+mini_mariadb_up
 # a password no server takes: the own Backups of "keep" fail fast
 kn create secret generic wrong-password --from-literal=username=root \
     --from-literal=password=not-the-password >/dev/null
@@ -146,7 +123,7 @@ late_at=$(date +%s)
 
 # ---- longname: refused by the schema, and by the controller -------------------------------
 long=s234567890123456789012345678901234567890123456789012345678901234
-out=$(schedule "$long" "H 3 * * *" | kn apply -f - 2>&1) &&
+out=$(schedule_yaml "$long" "H 3 * * *" | kn apply -f - 2>&1) &&
     fail "the API server took a 64-character BackupSchedule name: $out"
 [[ "$out" == *"at most 63"* ]] || fail "longname: refused, but not for its length: $out"
 ok "longname: kubectl apply refused: ${out##*: }"
