@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 	ctrl_options options;
 	kube_config_sources src;
 	kube_config *cfg = NULL;
-	kube_client *client = NULL;
+	kube_client *client = NULL, *lease_client = NULL;
 	kube_client_opts copts = KUBE_CLIENT_OPTS_INIT;
 	ctrl_metrics *metrics = NULL;
 	ctrl_manager *manager = NULL;
@@ -214,11 +214,18 @@ int main(int argc, char **argv)
 		       "Backups will fail with SnapshotAPIMissing until the "
 		       "VolumeSnapshot API is installed and snapstage restarted");
 
+	/* With an election, the Lease gets a client of its own and every other
+	 * write is fenced by leadership (ctrl_manager_write_gate). */
+	if (options.leader_elect && kube_client_new(&lease_client, cfg, &copts) < 0)
+		goto fail;
 	mopts.options = &options;
 	mopts.client = client;
+	mopts.lease_client = lease_client;
 	mopts.metrics = metrics;
 	if (ctrl_manager_new(&manager, &mopts) < 0)
 		goto fail;
+	if (options.leader_elect)
+		kube_client_set_write_gate(client, ctrl_manager_write_gate, manager);
 	eopts.client = client;
 	eopts.controller = "snapstage.io/controller";
 	if (ctrl_events_new(&events, &eopts) < 0)
@@ -338,6 +345,9 @@ fail:
 done:
 	if (events)
 		ctrl_events_flush(events, 2 * SS_NS_PER_SEC);
+	/* Its sender thread writes through the client, whose write gate asks
+	 * the manager: joined before the manager goes. */
+	ctrl_events_free(events);
 	ctrl_manager_free(manager);
 	ctrl_controller_free(restore_controller);
 	app_restore_ctrl_free(restore_ctrl);
@@ -351,8 +361,8 @@ done:
 	ctrl_informer_free(restores_inf);
 	ctrl_informer_free(backups_inf);
 	ctrl_store_free(empty_snapshots);
-	ctrl_events_free(events);
 	kube_client_free(client);
+	kube_client_free(lease_client);
 	kube_config_free(cfg);
 	ctrl_metrics_free(metrics);
 	kube_global_cleanup();

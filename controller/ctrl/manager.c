@@ -37,6 +37,8 @@ struct ctrl_manager {
 	bool stop_requested;
 	bool leading;
 	bool lost;
+	ctrl_leader *leader; /* while campaigning or leading; else NULL */
+	bool fenced;	     /* lost, or reconciles outlived the shutdown: no writes */
 	int signals_seen;
 	bool signal_thread_quit;
 };
@@ -158,6 +160,24 @@ bool ctrl_manager_is_leader(ctrl_manager *m)
 	return leading;
 }
 
+const char *ctrl_manager_write_gate(void *payload)
+{
+	ctrl_manager *m = payload;
+	const char *why = NULL;
+
+	if (!m->opts.options->leader_elect)
+		return NULL;
+	pthread_mutex_lock(&m->lock);
+	/* m->leader is NULL before the campaign (no controller runs yet) and
+	 * after a clean stop (the controllers have returned; what is left is
+	 * the flush of the Events they made while leading). */
+	if (m->fenced || m->lost || (m->leader && !ctrl_leader_is_leader(m->leader)))
+		why = "this process is not the leader (it does not hold the Lease, "
+		      "or did not renew it within the renew deadline)";
+	pthread_mutex_unlock(&m->lock);
+	return why;
+}
+
 static void on_started_leading(void *payload)
 {
 	ctrl_manager *m = payload;
@@ -252,7 +272,7 @@ static int start_leader(ctrl_manager *m, ctrl_leader **out)
 	const ctrl_options *o = m->opts.options;
 	ctrl_leader_opts lo = CTRL_LEADER_OPTS_INIT;
 
-	lo.client = m->opts.client;
+	lo.client = m->opts.lease_client ? m->opts.lease_client : m->opts.client;
 	lo.lease_namespace = o->leader_election_namespace
 				     ? o->leader_election_namespace
 				     : kube_client_namespace(m->opts.client);
@@ -293,7 +313,7 @@ int ctrl_manager_run(ctrl_manager *m)
 	ctrl_httpserver *metrics_srv = NULL, *probe_srv = NULL;
 	ctrl_leader *leader = NULL;
 	pthread_t sig_thread;
-	bool controllers_started = false, lost = false;
+	bool controllers_started = false, lost = false, stuck = false;
 	size_t i, n_started = 0;
 	int error;
 
@@ -311,6 +331,9 @@ int ctrl_manager_run(ctrl_manager *m)
 		error = start_leader(m, &leader);
 		if (error < 0)
 			goto done;
+		pthread_mutex_lock(&m->lock);
+		m->leader = leader;
+		pthread_mutex_unlock(&m->lock);
 	} else {
 		set_flag(m, &m->leading, true);
 	}
@@ -349,12 +372,20 @@ int ctrl_manager_run(ctrl_manager *m)
 	}
 	if (controllers_started &&
 	    stop_controllers(m, ss_clock_mono(ss_clock_system()) +
-					o->shutdown_timeout_ns) < 0)
+					o->shutdown_timeout_ns) < 0) {
 		ss_log(SS_LOG_WARN, "reconciles still running at the shutdown deadline",
 		       SS_LI("timeout_s", o->shutdown_timeout_ns / SS_NS_PER_SEC));
+		/* They must not write once a successor may lead: fenced, and
+		 * the Lease left to expire rather than released. */
+		stuck = true;
+	}
 done:
+	pthread_mutex_lock(&m->lock);
+	m->fenced = lost || stuck;
+	m->leader = NULL;
+	pthread_mutex_unlock(&m->lock);
 	if (leader) /* releasing lets a successor lead without waiting */
-		ctrl_leader_stop(leader, !lost);
+		ctrl_leader_stop(leader, !lost && !stuck);
 	ctrl_leader_free(leader);
 	for (i = 0; i < n_started; i++)
 		ctrl_informer_stop(m->informers[i]);

@@ -24,6 +24,8 @@
  * any thread exists, so SIGTERM/SIGINT reach only the manager's signal
  * thread (sigwait), never a random worker.
  *
+ * Leadership fences writes: see ctrl_manager_write_gate.
+ *
  * Ownership: the manager borrows the options, client, metrics, informers
  * and controllers; free them after ctrl_manager_free(). Thread-safety:
  * configure and run from the main thread; ctrl_manager_request_stop() and
@@ -46,6 +48,9 @@ typedef struct ctrl_manager ctrl_manager;
 typedef struct {
 	const ctrl_options *options; /* required */
 	kube_client *client;	     /* required */
+	/* The Lease's own client, without a write gate (see
+	 * ctrl_manager_write_gate); NULL: `client`. */
+	kube_client *lease_client;
 	ctrl_metrics *metrics;	     /* required: /metrics serves it */
 	const char *identity;	     /* Lease holder; NULL: host name + random */
 } ctrl_manager_opts;
@@ -74,5 +79,15 @@ int ctrl_manager_run(ctrl_manager *m);
 void ctrl_manager_request_stop(ctrl_manager *m);
 
 bool ctrl_manager_is_leader(ctrl_manager *m);
+
+/* A kube_write_gate_fn (kube/client.h) for the controllers' client, with
+ * the manager as payload: with --leader-elect, every write is refused
+ * unless this process holds the Lease and renewed it within the renew
+ * deadline (ctrl_leader_is_leader, on the monotonic clock), so a leader
+ * that was stopped or starved past its Lease and has not noticed yet
+ * cannot overwrite what its successor did; without --leader-elect, NULL
+ * (allowed). The Lease needs its own client (opts.lease_client), which
+ * this gate must not guard. Any thread. */
+const char *ctrl_manager_write_gate(void *payload);
 
 #endif

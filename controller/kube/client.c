@@ -49,6 +49,8 @@ struct kube_client {
 	pthread_mutex_t token_lock;
 	char *token;	      /* secret; current bearer token */
 	time_t token_read_at; /* monotonic seconds of the last file read */
+	kube_write_gate_fn write_gate; /* NULL: every write may go */
+	void *write_gate_payload;
 };
 
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -610,6 +612,30 @@ static int wait_retry_after(const kube_client *c, const kube_status *st,
 	return SS_ETIMEOUT;
 }
 
+void kube_client_set_write_gate(kube_client *c, kube_write_gate_fn gate, void *payload)
+{
+	c->write_gate = gate;
+	c->write_gate_payload = payload;
+}
+
+/* The gate's word on `req` (a write): 0, or SS_ECANCELLED with its reason. */
+static int gate_write(kube_client *c, const kube_transport *t, const kube_request *req)
+{
+	ss_buf what = SS_BUF_INIT(MAX_URL_BYTES + 16);
+	const char *why;
+	int error;
+
+	if (!c->write_gate || strcmp(req->method, "GET") == 0)
+		return 0;
+	why = c->write_gate(c->write_gate_payload);
+	if (!why)
+		return 0;
+	kube_transport_describe(&what, t, req);
+	error = ss_error_set(SS_ECANCELLED, "%s not sent: %s", ss_buf_cstr(&what), why);
+	ss_buf_free(&what);
+	return error;
+}
+
 int kube_request_do(json_t **out, kube_client *c, const kube_request *req)
 {
 	char *payload = NULL;
@@ -637,6 +663,9 @@ int kube_request_do(json_t **out, kube_client *c, const kube_request *req)
 		ss_buf_clear(&sink.body);
 		sink.too_large = false;
 		error = kube_transport_begin(&t, c, req, false, token_reloaded);
+		if (error < 0)
+			goto done;
+		error = gate_write(c, &t, req);
 		if (error < 0)
 			goto done;
 		curl_easy_setopt(t.easy, CURLOPT_WRITEFUNCTION, body_cb);

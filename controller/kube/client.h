@@ -76,6 +76,18 @@ int kube_client_new(kube_client **out, const kube_config *cfg,
 		    const kube_client_opts *opts);
 void kube_client_free(kube_client *client);
 
+/* A write gate: asked before every attempt of every request that is not a
+ * GET (retries included), right before it is sent. A non-NULL answer (a
+ * static reason) refuses it: the request fails with SS_ECANCELLED, the
+ * message naming the request and the reason, and nothing is sent. `gate`
+ * runs on the requesting thread, so it must be thread-safe and quick. ctrl
+ * plugs leadership in here, so that a process which is no longer sure it
+ * holds the Lease (stopped, starved, cut off) writes nothing. Set it before
+ * the client is used from more than one thread; NULL removes it. */
+typedef const char *(*kube_write_gate_fn)(void *payload);
+void kube_client_set_write_gate(kube_client *client, kube_write_gate_fn gate,
+				void *payload);
+
 /* The configured default namespace; borrowed, lives as long as the client. */
 const char *kube_client_namespace(const kube_client *client);
 const char *kube_client_server(const kube_client *client);

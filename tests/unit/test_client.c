@@ -392,6 +392,55 @@ static void test_deadline_passed_sends_nothing(void **state)
 	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"), 0);
 }
 
+/* The write gate (a stale leader's fence): its first "no" is asked after a
+ * 429 answer, so a retry is gated as well as a first attempt. */
+typedef struct {
+	int asked;
+	int allow; /* how many answers are "go" before the refusals */
+} gate_state;
+
+static const char *test_gate(void *payload)
+{
+	gate_state *g = payload;
+
+	return g->asked++ < g->allow ? NULL : "not the leader (test)";
+}
+
+static void test_write_gate_refuses_writes_not_reads(void **state)
+{
+	fixture *f = *state;
+	fake_response ok = { .status = 200, .body = cm_json };
+	fake_response throttled = { .status = 429,
+				    .headers = "Retry-After: 0\r\n",
+				    .body = "{\"kind\":\"Status\",\"code\":429}" };
+	json_t *obj = json_loads(cm_json, 0, NULL);
+	gate_state g = { 0, 0 };
+
+	kube_client_set_write_gate(f->client, test_gate, &g);
+	/* A read is never asked about. */
+	fake_server_add(&f->server, &ok);
+	assert_int_equal(kube_get(NULL, f->client, &configmaps, "ns", "a"), 0);
+	assert_int_equal(g.asked, 0);
+	/* A write refused at once: nothing sent, the reason kept. */
+	assert_int_equal(kube_create(NULL, f->client, &configmaps, NULL, obj), SS_ECANCELLED);
+	tu_assert_error(SS_ECANCELLED, "POST /api/v1/namespaces/ns/configmaps");
+	tu_assert_error(SS_ECANCELLED, "not sent: not the leader (test)");
+	assert_int_equal(f->server.nrequests, 1);
+	/* Allowed once, answered 429: the retry is asked again and refused. */
+	g.asked = 0;
+	g.allow = 1;
+	fake_server_add(&f->server, &throttled);
+	assert_int_equal(kube_update(NULL, f->client, &configmaps, obj), SS_ECANCELLED);
+	assert_int_equal(g.asked, 2);
+	assert_int_equal(f->server.nrequests, 2);
+	/* Removed: writes go again. */
+	kube_client_set_write_gate(f->client, NULL, NULL);
+	fake_server_add(&f->server, &ok);
+	assert_int_equal(kube_delete(NULL, f->client, &configmaps, "ns", "a", NULL), 0);
+	assert_int_equal(f->server.nrequests, 3);
+	json_decref(obj);
+}
+
 static void test_no_deadline_keeps_client_timeouts(void **state)
 {
 	fixture *f = *state;
@@ -727,6 +776,8 @@ int main(void)
 						setup, clear_deadline),
 		cmocka_unit_test_setup_teardown(test_deadline_passed_sends_nothing, setup,
 						clear_deadline),
+		cmocka_unit_test_setup_teardown(test_write_gate_refuses_writes_not_reads,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_deadline_keeps_client_timeouts,
 						setup, clear_deadline),
 		cmocka_unit_test_setup_teardown(
