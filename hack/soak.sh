@@ -15,8 +15,9 @@
 # Usage: hack/soak.sh [--backups N] [--seconds S] [--seed N] [--rate R]
 #                     [--restore-every N] [--inplace-every N] [--faults A,B] [--parallel K]
 #                     [--out DIR]
-#   --backups N      stop after N Backups have ended (default 200)
-#   --seconds S      or after S seconds (either bound ends the run)
+#   --backups N      stop after N Backups have ended (default 200, or no
+#                    bound when only --seconds is given)
+#   --seconds S      stop after S seconds (with both, the first bound ends it)
 #   --seed N         the fault sequence (default: from the clock; printed);
 #                    the same seed replays the same faults in the same order
 #   --faults A,B     draw only these faults from the menu (hack/soak/faults.py)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The one command that runs every snapstage test on a fresh Debian 12 machine
 # (as root): installs dependencies, builds the Kubernetes test binaries once
-# (cached), then for a normal build and an ASan+UBSan build runs the unit,
-# lint, integration and e2e tests (each integration run brings up its own
-# real etcd + kube-apiserver and takes it down again; the sanitizer build
-# leaves out the tests that run none of our C code, see
-# SNAPSTAGE_BUILD_INDEPENDENT_TESTS), and finally runs the unit tests under
-# valgrind for leaks.
+# (cached), then for a normal build and an ASan+UBSan build runs every CTest
+# test: unit, lint, integration, mariadb, e2e (the short soak included) and
+# fuzz (each integration run brings up its own real etcd + kube-apiserver
+# and takes it down again; the sanitizer build leaves out the tests that run
+# none of our C code, see SNAPSTAGE_BUILD_INDEPENDENT_TESTS), and finally
+# runs the unit tests under valgrind for leaks. docs/testing.md says what
+# each group proves.
 #
 # Usage: hack/test.sh [--quick]   (--quick: normal build only, no sanitizers
 #                                  or valgrind)
@@ -23,12 +24,16 @@ start=$SECONDS
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# Whatever happens, no test cluster outlives this script.
+# Whatever happens, no test cluster or MariaDB server outlives this script
+# (CTest's clean-up fixtures do not run when ctest itself is interrupted).
 cleanup() {
-    local d
-    for d in "$root"/build/test-cluster "$root"/build-asan/test-cluster \
-        "$root"/build/e2e-cluster "$root"/build-asan/e2e-cluster; do
-        [ -d "$d" ] && hack/cluster.sh --dir "$d" down >/dev/null 2>&1 || true
+    local d b
+    for b in build build-asan; do
+        for d in "$root/$b/test-cluster" "$root/$b/e2e-cluster"; do
+            [ -d "$d" ] && hack/cluster.sh --dir "$d" down >/dev/null 2>&1 || true
+        done
+        d=$root/$b/test-mariadb
+        [ -d "$d" ] && hack/mariadb-local.sh --dir "$d" down >/dev/null 2>&1 || true
     done
 }
 trap cleanup EXIT
@@ -39,7 +44,7 @@ run_suite() { # name build-dir cmake-args...
     step "$name: configure and build ($dir)"
     cmake -S . -B "$dir" -DSNAPSTAGE_TESTS=ON "$@" >/dev/null
     cmake --build "$dir" -j "$jobs" -- --no-print-directory >/dev/null
-    step "$name: ctest (unit, lint, integration)"
+    step "$name: ctest (every label)"
     if (cd "$dir" && ctest --output-on-failure --timeout 600); then
         passed+=("$name")
     else

@@ -1196,7 +1196,8 @@ def main():
     ap.add_argument("--bin", required=True, help="the snapstage controller binary")
     ap.add_argument("--kubectl", required=True)
     ap.add_argument("--out", required=True, help="a folder for logs, the GTID log and verdicts")
-    ap.add_argument("--backups", type=int, default=200, help="stop after this many Backups ended (0: no bound)")
+    ap.add_argument("--backups", type=int, default=None,
+                    help="stop after this many Backups ended (default 200, none with --seconds alone)")
     ap.add_argument("--seconds", type=int, default=0, help="stop after this long (0: no bound)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rate", type=float, default=40, help="workload steps per second")
@@ -1208,7 +1209,9 @@ def main():
     ap.add_argument("--json-out")
     ap.add_argument("--keep-namespace", action="store_true", help="leave the soak's namespace (default: deleted)")
     args = ap.parse_args()
-    if not args.backups and not args.seconds:
+    if args.backups is None:
+        args.backups = 0 if args.seconds else 200
+    if args.backups <= 0 and args.seconds <= 0:
         ap.error("give --backups or --seconds")
     s = Soak(args)
     s.rounds = 0
