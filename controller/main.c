@@ -10,9 +10,11 @@
  * Exit codes: 0 after a clean shutdown or --help/--version; 1 on a runtime
  * failure or a lost lease; 2 on bad flags.
  */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "app/api.h"
 #include "app/backup.h"
@@ -34,19 +36,60 @@
 #define SNAPSTAGE_VERSION "dev"
 #endif
 
-/* Says, at start-up, which APIs snapstage needs and whether they are served,
- * so a missing CRD is a clear log line rather than a stream of 404s. */
-static bool check_api(kube_client *client, const char *group, const char *version,
-		      const char *resource)
+/* kube_discover_served's wait at start-up: says why, then waits up to
+ * wait_ns for SIGTERM/SIGINT (blocked in every thread, so taken here): a
+ * signal ends the start-up (*payload set) instead of waiting for the
+ * manager. */
+static bool startup_wait(void *payload, int64_t wait_ns)
 {
-	if (kube_discover_resource(NULL, client, group, version, resource) == 0) {
-		ss_log(SS_LOG_INFO, "API served", SS_LS("resource", resource),
-		       SS_LS("group", group), SS_LS("version", version));
-		return true;
+	bool *stopped = payload;
+	struct timespec ts = { (time_t)(wait_ns / SS_NS_PER_SEC),
+			       (long)(wait_ns % SS_NS_PER_SEC) };
+	sigset_t set;
+
+	ss_log(SS_LOG_WARN, "API discovery failed; asking again",
+	       SS_LI("in_ms", wait_ns / SS_NS_PER_MS), SS_LERR());
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigtimedwait(&set, NULL, &ts) > 0) {
+		*stopped = true;
+		return false;
 	}
-	ss_log(SS_LOG_WARN, "API not served", SS_LS("resource", resource),
-	       SS_LS("group", group), SS_LS("version", version), SS_LERR());
-	return false;
+	return true;
+}
+
+/* Says, at start-up, which APIs snapstage needs and whether they are served,
+ * so a missing CRD is a clear log line rather than a stream of 404s. Asked
+ * until the API server answers: started while it was down or restarting,
+ * snapstage used to take "no answer" for "not served" and ran without its
+ * Restore controller, failing every Backup with SnapshotAPIMissing, until
+ * restarted (found by the soak). *stopped: a signal came while waiting. */
+static int check_apis(bool *snapshot_api, bool *restore_api, bool *stopped,
+		      kube_client *client)
+{
+	static const char *const apis[][3] = {
+		{ "", "v1", "persistentvolumeclaims" },
+		{ "snapshot.storage.k8s.io", "v1", "volumesnapshots" },
+		{ "snapstage.io", "v1alpha1", "backups" },
+		{ "snapstage.io", "v1alpha1", "backupschedules" },
+		{ "snapstage.io", "v1alpha1", "restores" },
+	};
+	bool served[5] = { false };
+	size_t i;
+
+	for (i = 0; i < 5; i++) {
+		if (kube_discover_served(&served[i], client, apis[i][0], apis[i][1],
+					 apis[i][2], startup_wait, stopped) < 0)
+			return ss_error_last()->code;
+		ss_log(served[i] ? SS_LOG_INFO : SS_LOG_WARN,
+		       served[i] ? "API served" : "API not served",
+		       SS_LS("resource", apis[i][2]), SS_LS("group", apis[i][0]),
+		       SS_LS("version", apis[i][1]));
+	}
+	*snapshot_api = served[1];
+	*restore_api = served[4];
+	return 0;
 }
 
 static const kube_resource pods = { "", "v1", "pods", true };
@@ -171,7 +214,7 @@ int main(int argc, char **argv)
 	app_restore_ctrl_opts ropts = { 0 };
 	app_restore_ctrl *restore_ctrl = NULL;
 	ctrl_controller *restore_controller = NULL;
-	bool snapshot_api, restore_api;
+	bool snapshot_api = false, restore_api = false, stopped = false;
 	watched ns;
 	char ns_list[CTRL_OPTIONS_MAX_NAMESPACES * CTRL_OPTIONS_NAMESPACE_CAP];
 	int rc;
@@ -203,12 +246,13 @@ int main(int argc, char **argv)
 		goto fail;
 	ss_log(SS_LOG_INFO, "API server", SS_LS("server", kube_client_server(client)),
 	       SS_LS("namespaces", ns.n ? ns_list : "(all)"));
-	check_api(client, "", "v1", "persistentvolumeclaims");
-	snapshot_api =
-		check_api(client, "snapshot.storage.k8s.io", "v1", "volumesnapshots");
-	check_api(client, "snapstage.io", "v1alpha1", "backups");
-	check_api(client, "snapstage.io", "v1alpha1", "backupschedules");
-	restore_api = check_api(client, "snapstage.io", "v1alpha1", "restores");
+	if (check_apis(&snapshot_api, &restore_api, &stopped, client) < 0) {
+		if (!stopped)
+			goto fail;
+		ss_log(SS_LOG_INFO, "stopped by a signal during start-up");
+		rc = 0;
+		goto done;
+	}
 	if (!snapshot_api)
 		ss_log(SS_LOG_WARN,
 		       "Backups will fail with SnapshotAPIMissing until the "

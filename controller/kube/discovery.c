@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/str.h"
 
@@ -59,4 +60,24 @@ done:
 	json_decref(list);
 	ss_buf_free(&path);
 	return error;
+}
+
+int kube_discover_served(bool *served, kube_client *c, const char *group,
+			 const char *version, const char *resource,
+			 kube_discover_wait_fn wait, void *payload)
+{
+	int64_t backoff_ns = SS_NS_PER_SEC;
+	int error;
+
+	for (;;) {
+		error = kube_discover_resource(NULL, c, group, version, resource);
+		if (error == 0 || error == SS_ENOTFOUND) {
+			*served = error == 0;
+			return 0;
+		}
+		if (!wait(payload, backoff_ns))
+			return error;
+		backoff_ns = backoff_ns * 2 > 10 * SS_NS_PER_SEC ? 10 * SS_NS_PER_SEC
+								 : backoff_ns * 2;
+	}
 }

@@ -307,6 +307,21 @@ class Soak:
         return subprocess.run([self.args.kubectl, "--kubeconfig", self.kubeconfig, "-n", self.ns] + list(a),
                               input=input, capture_output=True, text=True, timeout=120)
 
+    def api(self, fn, *a, **kw):
+        """fn(*a, **kw), riding out an API server restart: connection errors and
+        5xx are tried again for up to 60 s; other errors raise at once."""
+        deadline = now() + 60
+        while True:
+            try:
+                return fn(*a, **kw)
+            except ApiException as e:
+                if e.status and e.status < 500 or now() > deadline:
+                    raise
+            except Exception:
+                if now() > deadline:
+                    raise
+            time.sleep(0.5)
+
     def get(self, plural, name):
         try:
             return self.custom.get_namespaced_custom_object(GROUP, VERSION, self.ns, plural, name)
@@ -863,8 +878,8 @@ class Soak:
     def contents_of(self, b):
         out = []
         for x in (b.get("status") or {}).get("snapshots") or []:
-            vs = self.custom.get_namespaced_custom_object(SNAP_GROUP, SNAP_VERSION, self.ns, "volumesnapshots",
-                                                          x["volumeSnapshotName"])
+            vs = self.api(self.custom.get_namespaced_custom_object, SNAP_GROUP, SNAP_VERSION, self.ns,
+                          "volumesnapshots", x["volumeSnapshotName"])
             out.append(vs["status"]["boundVolumeSnapshotContentName"])
         return out
 
@@ -935,7 +950,7 @@ class Soak:
         if outcome == "Complete":
             vols = {}
             for c in r["status"].get("claims") or []:
-                pvc = self.core.read_namespaced_persistent_volume_claim(c["name"], self.ns)
+                pvc = self.api(self.core.read_namespaced_persistent_volume_claim, c["name"], self.ns)
                 vols[c.get("volume")] = os.path.join(self.cluster_dir, "sim", "volumes", pvc.spec.volume_name)
             extra = ["--data", vols.get("data", "")] + (["--binlog", vols["binlog"]] if "binlog" in vols else [])
             rc, out = self.ledger_check(name, b["status"]["position"], extra)
@@ -949,8 +964,9 @@ class Soak:
         else:
             self.finding("restore-stuck", src, "Restore %s did not end in 300 s" % name)
         # The soak is the user: it deletes the claims it asked for, then the Restore.
-        for c in self.core.list_namespaced_persistent_volume_claim(self.ns, label_selector="snapstage.io/restore=" + name).items:
-            self.core.delete_namespaced_persistent_volume_claim(c.metadata.name, self.ns)
+        for c in self.api(self.core.list_namespaced_persistent_volume_claim, self.ns,
+                          label_selector="snapstage.io/restore=" + name).items:
+            self.api(self.core.delete_namespaced_persistent_volume_claim, c.metadata.name, self.ns)
         self.delete("restores", name)
         self.delete("backups", src)
         self.settle(src, "restore")

@@ -17,6 +17,7 @@
 #include "testutil.h"
 
 #include "kube/client.h"
+#include "kube/discovery.h"
 #include "kube/rest.h"
 #include "kube/watch.h"
 #include "util/clock.h"
@@ -441,6 +442,69 @@ static void test_write_gate_refuses_writes_not_reads(void **state)
 	json_decref(obj);
 }
 
+/* kube_discover_served: a failure that is not "not served" (here a 503
+ * without Retry-After, as an API server that is starting answers) is asked
+ * again after the wait, 1 s then 2 s; a 404 is "not served" at once. */
+typedef struct {
+	int calls;
+	int64_t waits[4];
+	int give_up_after; /* wait returns false on this call (1-based); 0: never */
+} discover_waits;
+
+static bool record_wait(void *payload, int64_t wait_ns)
+{
+	discover_waits *w = payload;
+
+	if (w->calls < 4)
+		w->waits[w->calls] = wait_ns;
+	w->calls++;
+	return w->give_up_after == 0 || w->calls < w->give_up_after;
+}
+
+static void test_discover_served_asks_until_answered(void **state)
+{
+	fixture *f = *state;
+	fake_response starting = { .status = 503, .body = "{\"kind\":\"Status\",\"code\":503}" };
+	fake_response list = {
+		.status = 200,
+		.body = "{\"kind\":\"APIResourceList\",\"resources\":[{\"name\":"
+			"\"volumesnapshots\",\"kind\":\"VolumeSnapshot\",\"namespaced\":true}]}"
+	};
+	fake_response missing = { .status = 404, .body = "{\"kind\":\"Status\",\"code\":404}" };
+	discover_waits w = { 0 };
+	bool served = false;
+
+	fake_server_add(&f->server, &starting);
+	fake_server_add(&f->server, &starting);
+	fake_server_add(&f->server, &list);
+	assert_int_equal(kube_discover_served(&served, f->client, "snapshot.storage.k8s.io",
+					      "v1", "volumesnapshots", record_wait, &w),
+			 0);
+	assert_true(served);
+	assert_int_equal(w.calls, 2);
+	assert_true(w.waits[0] == SS_NS_PER_SEC && w.waits[1] == 2 * SS_NS_PER_SEC);
+	/* Not served: said at once, no wait. */
+	w.calls = 0;
+	fake_server_add(&f->server, &missing);
+	assert_int_equal(kube_discover_served(&served, f->client, "snapstage.io", "v1alpha1",
+					      "restores", record_wait, &w),
+			 0);
+	assert_false(served);
+	assert_int_equal(w.calls, 0);
+	/* The wait gives up: the failure is returned, `served` untouched. */
+	w.calls = 0;
+	w.give_up_after = 2;
+	served = true;
+	fake_server_add(&f->server, &starting);
+	fake_server_add(&f->server, &starting);
+	assert_int_equal(kube_discover_served(&served, f->client, "snapstage.io", "v1alpha1",
+					      "restores", record_wait, &w),
+			 SS_ESERVER);
+	assert_true(served);
+	assert_int_equal(w.calls, 2);
+	assert_int_equal(f->server.nrequests, 6);
+}
+
 static void test_no_deadline_keeps_client_timeouts(void **state)
 {
 	fixture *f = *state;
@@ -777,6 +841,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deadline_passed_sends_nothing, setup,
 						clear_deadline),
 		cmocka_unit_test_setup_teardown(test_write_gate_refuses_writes_not_reads,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discover_served_asks_until_answered,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_deadline_keeps_client_timeouts,
 						setup, clear_deadline),
