@@ -450,8 +450,11 @@ class Soak:
             "metadata": {"name": SCHEDULE},
             "spec": {"schedule": "* * * * *", "target": self.target("mariadb"),
                      "lock": {"timeoutSeconds": LOCK_BOUND}}})
-        self.checker = threading.Thread(target=self.check_loop, daemon=True)
-        self.checker.start()
+        # check.py starts a private mariadbd per Backup (1-2 s): more than
+        # one checker keeps up with 3 Backups a round.
+        self.checkers = [threading.Thread(target=self.check_loop, daemon=True) for _ in range(self.args.checkers)]
+        for t in self.checkers:
+            t.start()
         self.say("set up: namespace %s, workload at %s steps/s, controllers a and b, schedule '* * * * *'"
                  % (self.ns, a.rate))
 
@@ -1123,7 +1126,8 @@ class Soak:
                 break
             time.sleep(2)
         self.check_q.join()
-        self.check_q.put(None)
+        for _ in self.checkers:
+            self.check_q.put(None)
         self.check_failed_snaps(final=False)
         deadline = now() + 60
         while self.failed_snaps and now() < deadline:
@@ -1221,6 +1225,7 @@ def main():
     ap.add_argument("--inplace-every", type=int, default=40, help="an InPlace Restore every N rounds (0: none)")
     ap.add_argument("--max-rss-mib", type=int, default=200)
     ap.add_argument("--parallel", type=int, default=2, help="Backups made together in each round")
+    ap.add_argument("--checkers", type=int, default=2, help="ledger checks run at once")
     ap.add_argument("--faults", help="draw only these faults (comma-separated names from faults.py)")
     ap.add_argument("--json-out")
     ap.add_argument("--keep-namespace", action="store_true", help="leave the soak's namespace (default: deleted)")
