@@ -1234,6 +1234,13 @@ def main():
         args.backups = 0 if args.seconds else 200
     if args.backups <= 0 and args.seconds <= 0:
         ap.error("give --backups or --seconds")
+    # SIGTERM (and SIGINT, which a shell's background job ignores) end the
+    # run as an interrupt: the controllers and the workload are stopped and
+    # the table of what was done so far is printed.
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt()
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     s = Soak(args)
     s.rounds = 0
     try:
