@@ -62,15 +62,35 @@ done:
 	return error;
 }
 
+/* Whether the API server says it is ready (GET /readyz answers 2xx). A
+ * kube-apiserver that has just started answers discovery of CRD groups with
+ * 404 until its CRD informers have synced, while /readyz still fails: only
+ * a ready server's 404 means "not served" (found by the soak). */
+static bool server_ready(kube_client *c)
+{
+	kube_request req = { .method = "GET", .path = "/readyz" };
+
+	return kube_request_do(NULL, c, &req) == 0;
+}
+
 int kube_discover_served(bool *served, kube_client *c, const char *group,
 			 const char *version, const char *resource,
 			 kube_discover_wait_fn wait, void *payload)
 {
 	int64_t backoff_ns = SS_NS_PER_SEC;
+	char missing[SS_ERROR_MESSAGE_MAX];
 	int error;
 
 	for (;;) {
 		error = kube_discover_resource(NULL, c, group, version, resource);
+		if (error == SS_ENOTFOUND) {
+			ss_strlcpy(missing, ss_error_last()->message, sizeof(missing));
+			if (!server_ready(c))
+				error = ss_error_set(SS_ESERVER,
+						     "%s; but the API server is not ready "
+						     "yet (GET /readyz: %s)",
+						     missing, ss_error_last()->message);
+		}
 		if (error == 0 || error == SS_ENOTFOUND) {
 			*served = error == 0;
 			return 0;

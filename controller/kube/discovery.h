@@ -34,7 +34,10 @@ typedef bool (*kube_discover_wait_fn)(void *payload, int64_t wait_ns);
 /* Whether `resource` is served, asked until the API server has answered:
  * 0 with *served true (served) or false (SS_ENOTFOUND: not served). Any
  * other failure (no connection, a timeout, a 5xx, ...) says nothing about
- * what is served, so the question is asked again after `wait` has waited
+ * what is served, nor does a 404 while the API server is not ready (GET
+ * /readyz fails: a restarted kube-apiserver serves CRD groups only once its
+ * CRD informers have synced), so the question is asked again after `wait`
+ * has waited
  * 1, 2, 4 ... at most 10 s; when `wait` returns false, that failure's code
  * is returned and *served is left alone. A process that starts while the
  * API server is down or restarting must not conclude "not served": it

@@ -49,7 +49,8 @@
 #               the message carrying the 403 (never Interrupted), at least
 #               2 + 4 s (the pauses between sessions) after the start.
 #   startup     through hack/faultproxy.py: the controller started while
-#               discovery fails (a dropped connection, 503s) -> it asks
+#               discovery fails (a dropped connection, 503s, 404s while
+#               /readyz fails) -> it asks
 #               again until answered; every API served, the Restore
 #               controller runs, a Backup completes.
 # After every case the replica must not be left locked or paused: its SQL
@@ -619,24 +620,28 @@ case_forbidden() {
 
 # ---- the API server not answering discovery at start-up ----------------------------
 # A controller (re)started while the API server restarts. Through the proxy:
-# the connection of the core group's discovery dropped once, the
-# VolumeSnapshot API's discovery answered 503 three times, snapstage.io's
-# twice. It must ask again until answered, never conclude "not served":
-# that used to fail every Backup with SnapshotAPIMissing and leave the
-# Restore controller out until the next restart (found by the soak).
+# the connection of the core group's discovery dropped once; the
+# VolumeSnapshot API's discovery answered 503 once, then 404 twice while
+# /readyz answered 500 (a restarted kube-apiserver serves CRD groups only
+# once its CRD informers have synced); snapstage.io's 503 twice. It must ask
+# again until a ready server answers, never conclude "not served": that
+# used to fail every Backup with SnapshotAPIMissing and leave the Restore
+# controller out until the next restart (both found by the soak).
 case_startup() {
     local asked from
     use_proxy
     stop_controller
     set_rules '{"rules":[{"method":"GET","path_regex":"^/api/v1$","drop":"request","times":1},
-        {"method":"GET","path_regex":"^/apis/snapshot[.]storage[.]k8s[.]io/v1$","status":503,"times":3},
+        {"method":"GET","path_regex":"^/apis/snapshot[.]storage[.]k8s[.]io/v1$","status":503,"times":1},
+        {"method":"GET","path_regex":"^/apis/snapshot[.]storage[.]k8s[.]io/v1$","status":404,"times":2},
+        {"method":"GET","path_regex":"^/readyz$","status":500,"times":2},
         {"method":"GET","path_regex":"^/apis/snapstage[.]io/v1alpha1$","status":503,"times":2}]}'
     from=$(($(stat -c %s "$work/controller.log") + 1))
     KUBECONFIG=$work/proxy.kubeconfig start_controller
     tail -c +"$from" "$work/controller.log" >"$work/startup.log"
     asked=$(grep -c 'msg="API discovery failed; asking again"' "$work/startup.log" || true)
     note "discovery asked again $asked times"
-    [ "$asked" -ge 6 ] || fail "discovery was asked again $asked times, want 6 (1 drop, 3 + 2 503s)"
+    [ "$asked" -ge 6 ] || fail "discovery was asked again $asked times, want 6 (1 drop, 1 503 and 2 404s not ready, 2 503s)"
     ! grep -q 'msg="API not served"' "$work/startup.log" ||
         fail "an API taken for not served: $(grep -m2 'API not served' "$work/startup.log")"
     grep -q 'msg="controller started" controller=restore' "$work/startup.log" ||

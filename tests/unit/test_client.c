@@ -471,6 +471,8 @@ static void test_discover_served_asks_until_answered(void **state)
 			"\"volumesnapshots\",\"kind\":\"VolumeSnapshot\",\"namespaced\":true}]}"
 	};
 	fake_response missing = { .status = 404, .body = "{\"kind\":\"Status\",\"code\":404}" };
+	fake_response ready = { .status = 200, .body = "ok" };
+	fake_response not_ready = { .status = 500, .body = "[-]poststarthook/crd-informer-synced failed" };
 	discover_waits w = { 0 };
 	bool served = false;
 
@@ -483,9 +485,21 @@ static void test_discover_served_asks_until_answered(void **state)
 	assert_true(served);
 	assert_int_equal(w.calls, 2);
 	assert_true(w.waits[0] == SS_NS_PER_SEC && w.waits[1] == 2 * SS_NS_PER_SEC);
-	/* Not served: said at once, no wait. */
+	/* A 404 while /readyz fails (CRDs not synced after a restart) is asked
+	 * again; a 404 from a ready server is "not served", with no wait. */
 	w.calls = 0;
 	fake_server_add(&f->server, &missing);
+	fake_server_add(&f->server, &not_ready);
+	fake_server_add(&f->server, &list);
+	assert_int_equal(kube_discover_served(&served, f->client, "snapshot.storage.k8s.io",
+					      "v1", "volumesnapshots", record_wait, &w),
+			 0);
+	assert_true(served);
+	assert_int_equal(w.calls, 1);
+	assert_non_null(strstr(f->server.requests[4], "GET /readyz "));
+	w.calls = 0;
+	fake_server_add(&f->server, &missing);
+	fake_server_add(&f->server, &ready);
 	assert_int_equal(kube_discover_served(&served, f->client, "snapstage.io", "v1alpha1",
 					      "restores", record_wait, &w),
 			 0);
@@ -502,7 +516,7 @@ static void test_discover_served_asks_until_answered(void **state)
 			 SS_ESERVER);
 	assert_true(served);
 	assert_int_equal(w.calls, 2);
-	assert_int_equal(f->server.nrequests, 6);
+	assert_int_equal(f->server.nrequests, 10);
 }
 
 static void test_no_deadline_keeps_client_timeouts(void **state)
