@@ -16,10 +16,11 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "app/api.h"
-#include "app/backup.h"
-#include "app/restore.h"
-#include "app/schedule.h"
+#include "app/api/api.h"
+#include "app/api/volumesnapshot.h"
+#include "app/backup/backup.h"
+#include "app/restore/restore.h"
+#include "app/schedule/schedule.h"
 #include "ctrl/controller.h"
 #include "ctrl/events.h"
 #include "ctrl/informer.h"
@@ -171,8 +172,8 @@ static int controller(ctrl_controller **out, ctrl_manager *m, ctrl_informer *pri
 }
 
 /* The Backup controller, with a lane of as many workers for the lock
- * sessions (app/backup.h), so that they never hold the workers the other
- * steps need, and at most `workers` databases are locked at once. */
+ * sessions (app/backup/backup.h), so that they never hold the workers the
+ * other steps need, and at most `workers` databases are locked at once. */
 static int backup_controller_new(ctrl_controller **out, ctrl_manager *m,
 				 ctrl_informer *backups, app_backup_ctrl *payload,
 				 int workers, ctrl_metrics *metrics)

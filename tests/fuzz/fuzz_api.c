@@ -1,5 +1,5 @@
 /*
- * fuzz_api.c — libFuzzer target for app/api.h: decoding and validating the
+ * fuzz_api.c — libFuzzer target for app/api/api.h: decoding and validating the
  * three kinds (BackupSchedule, Backup, Restore) and decoding and encoding
  * their status.
  *
@@ -29,7 +29,7 @@
 
 #include <jansson.h>
 
-#include "app/api.h"
+#include "app/api/api.h"
 #include "util/error.h"
 #include "util/yaml.h"
 

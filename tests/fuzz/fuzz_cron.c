@@ -1,6 +1,6 @@
 /*
- * fuzz_cron.c — libFuzzer target for the schedule parser (app/cron.h) and
- * the due-time search (app/cron_next.h).
+ * fuzz_cron.c — libFuzzer target for the schedule parser (app/sched/cron.h) and
+ * the due-time search (app/sched/cron_next.h).
  *
  * An input is the schedule text up to the first newline and the H seed
  * after it. Text that parses is asked for next and prev runs in UTC, in
@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/cron.h"
-#include "app/cron_next.h"
+#include "app/sched/cron.h"
+#include "app/sched/cron_next.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/tz.h"

@@ -1,6 +1,6 @@
 /*
  * fuzz_replication_input.c — libFuzzer target for the checks of what an
- * in-place restore hands MariaDB (app/replication_input.h): the GTID
+ * in-place restore hands MariaDB (app/db/replication_input.h): the GTID
  * position, read from a Backup's status, and the replication user and
  * password, read from a Secret — both text from outside.
  *
@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/replication_input.h"
+#include "app/db/replication_input.h"
 #include "util/error.h"
 
 /* abort() with a reason: libFuzzer saves the input as a crash. */

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/schedule_plan.h"
+#include "app/schedule/schedule_plan.h"
 #include "util/error.h"
 #include "util/tz.h"
 

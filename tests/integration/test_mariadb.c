@@ -43,7 +43,7 @@
 
 #include "testutil.h"
 
-#include "app/mariadb.h"
+#include "app/db/mariadb.h"
 #include "util/error.h"
 
 #define VALUE_MAX 600

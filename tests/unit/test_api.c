@@ -1,5 +1,5 @@
 /*
- * test_api.c — decoding and checking the snapstage kinds (app/api.h).
+ * test_api.c — decoding and checking the snapstage kinds (app/api/api.h).
  *
  * Each kind starts from one complete, valid object. Good cases change it
  * and check what the C struct says; bad cases change one field and check
@@ -15,10 +15,10 @@
 
 #include "testutil.h"
 
-#include "app/api.h"
-#include "app/fields.h"
-#include "app/names.h"
-#include "app/schedule_plan.h"
+#include "app/api/api.h"
+#include "app/api/fields.h"
+#include "app/api/names.h"
+#include "app/schedule/schedule_plan.h"
 #include "kube/quantity.h"
 #include "util/buf.h"
 #include "util/clock.h"

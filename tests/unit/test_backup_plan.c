@@ -1,8 +1,10 @@
 /*
  * test_backup_plan.c — the Backup controller's pure decisions
- * (app/backup_plan.h): which pods and claims a target selects, which server
- * is locked and why not the others, what a VolumeSnapshot's status says,
- * and what the VolumeSnapshot snapstage creates looks like. Pods and
+ * (app/backup/backup_plan.h) and the shared rules they build on: which pods
+ * and claims a target selects (app/api/target.h), which server is locked
+ * and why not the others, what a VolumeSnapshot's status says
+ * (app/api/volumesnapshot.h), whose an object is (app/api/owner.h), and
+ * what the VolumeSnapshot snapstage creates looks like. Pods and
  * Backups are JSON as the API server serves them; targets and specs come
  * from app_backup_spec_decode(), as in the controller.
  */
@@ -14,9 +16,10 @@
 
 #include "testutil.h"
 
-#include "app/api.h"
-#include "app/backup_plan.h"
-#include "app/names.h"
+#include "app/api/api.h"
+#include "app/api/names.h"
+#include "app/api/owner.h"
+#include "app/backup/backup_plan.h"
 #include "util/error.h"
 
 /* ---- building test objects ---------------------------------------------- */
@@ -106,9 +109,9 @@ static json_t *backup_new(app_backup_spec *spec, const char *target, const char 
 	return b;
 }
 
-static app_plan_candidates *cands_new(void)
+static app_target_candidates *cands_new(void)
 {
-	app_plan_candidates *c = malloc(sizeof(*c));
+	app_target_candidates *c = malloc(sizeof(*c));
 
 	assert_non_null(c);
 	memset(c, 0x5a, sizeof(*c)); /* garbage: resolve must write what it reports */
@@ -122,7 +125,7 @@ static const char *const sts_target = "{\"statefulSetName\":\"mariadb\"}";
 
 static void test_statefulset_takes_its_own_pods_in_ordinal_order(void **state)
 {
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
 	json_t *not_controller = pod_new("mariadb-3", "mariadb");
@@ -149,12 +152,12 @@ static void test_statefulset_takes_its_own_pods_in_ordinal_order(void **state)
 			pod_new("mariadb-0", "mariadb"), pod_new("mariadb-1", "mariadb"),
 			NULL);
 
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 0);
 	assert_null(reason);
 	assert_int_equal(out->n, 4);
 	for (i = 0; i < 4; i++) {
-		const app_plan_candidate *c = &out->c[i];
+		const app_target_candidate *c = &out->c[i];
 		char claim[64], uid[64];
 
 		snprintf(claim, sizeof(claim), "data-%s", order[i]);
@@ -183,7 +186,7 @@ static void test_statefulset_takes_its_own_pods_in_ordinal_order(void **state)
 
 static void test_selector_takes_matching_pods_of_any_owner(void **state)
 {
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	app_backup_spec spec;
 	json_t *b = backup_new(
 		&spec,
@@ -210,7 +213,7 @@ static void test_selector_takes_matching_pods_of_any_owner(void **state)
 			pod_new("mariadb-1", "mariadb"), cache, pod_new("zeta-0", "zeta"),
 			NULL);
 
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 0);
 	assert_int_equal(out->n, 4);
 	assert_string_equal(out->c[0].pod, "zeta-0");
@@ -230,7 +233,7 @@ static void test_selector_takes_matching_pods_of_any_owner(void **state)
 
 static void test_ordinals_sort_numerically(void **state)
 {
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
 	json_t *pods = json_array();
@@ -246,7 +249,7 @@ static void test_ordinals_sort_numerically(void **state)
 	json_array_append_new(pods, pod_new("mariadb-07", "mariadb"));
 	json_array_append_new(pods, pod_new("mariadb-x", "mariadb"));
 
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, NULL), 0);
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, NULL), 0);
 	assert_int_equal(out->n, 14);
 	for (i = 0; i < 12; i++) {
 		snprintf(name, sizeof(name), "mariadb-%d", i);
@@ -265,7 +268,7 @@ static void test_ordinals_sort_numerically(void **state)
 
 static void test_pods_being_deleted_are_skipped(void **state)
 {
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
 	json_t *gone0 = pod_new("mariadb-0", "mariadb");
@@ -277,7 +280,7 @@ static void test_pods_being_deleted_are_skipped(void **state)
 	tu_json_set(gone0, "metadata.deletionTimestamp",
 		    json_string("2026-11-23T03:00:00Z"));
 	pods = pod_list(json_incref(gone0), pod_new("mariadb-2", "mariadb"), NULL);
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 0);
 	assert_int_equal(out->n, 1);
 	assert_string_equal(out->c[0].pod, "mariadb-2");
@@ -288,7 +291,7 @@ static void test_pods_being_deleted_are_skipped(void **state)
 		    json_string("2026-11-23T03:00:00Z"));
 	pods = pod_list(gone0, gone1, NULL);
 	out->n = 77;
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 SS_ENOTFOUND);
 	assert_string_equal(reason, "TargetNotFound");
 	tu_assert_error(SS_ENOTFOUND, "StatefulSet mariadb has no pods except 2 being "
@@ -302,7 +305,7 @@ static void test_pods_being_deleted_are_skipped(void **state)
 
 static void test_no_pods_is_target_not_found(void **state)
 {
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	app_backup_spec spec, sel_spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
 	json_t *sel = backup_new(
@@ -313,17 +316,17 @@ static void test_no_pods_is_target_not_found(void **state)
 	const char *reason = NULL;
 
 	(void)state;
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, empty, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, empty, &reason),
 			 SS_ENOTFOUND);
 	assert_string_equal(reason, "TargetNotFound");
 	tu_assert_error(SS_ENOTFOUND, "no pods of StatefulSet mariadb");
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, NULL, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, NULL, &reason),
 			 SS_ENOTFOUND);
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 SS_ENOTFOUND);
 	reason = NULL;
 	assert_int_equal(
-		app_plan_candidates_resolve(out, &sel_spec.target, pods, &reason),
+		app_target_resolve(out, &sel_spec.target, pods, &reason),
 		SS_ENOTFOUND);
 	assert_string_equal(reason, "TargetNotFound");
 	tu_assert_error(SS_ENOTFOUND, "no pod in the namespace matches "
@@ -332,7 +335,7 @@ static void test_no_pods_is_target_not_found(void **state)
 
 	/* a target that is neither (not decoded) */
 	spec.target.has_selector = true;
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 SS_EINVALID);
 	assert_string_equal(reason, "InvalidSpec");
 
@@ -360,7 +363,7 @@ static void test_readiness(void **state)
 		{ "status.podIP", "", "no pod IP" },
 		{ "status", NULL, "phase unknown" },
 	};
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
 	size_t i;
@@ -376,7 +379,7 @@ static void test_readiness(void **state)
 							   : NULL);
 		pods = pod_list(pod, NULL);
 		assert_int_equal(
-			app_plan_candidates_resolve(out, &spec.target, pods, NULL), 0);
+			app_target_resolve(out, &spec.target, pods, NULL), 0);
 		assert_int_equal(out->n, 1); /* ready or not, a candidate */
 		if (out->c[0].ready != (cases[i].why[0] == '\0') ||
 		    strcmp(out->c[0].not_ready_why, cases[i].why) != 0)
@@ -392,7 +395,7 @@ static void test_readiness(void **state)
 
 static void test_pod_without_ip_has_null_ip(void **state)
 {
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
 	json_t *pod = pod_new("mariadb-0", "mariadb");
@@ -401,7 +404,7 @@ static void test_pod_without_ip_has_null_ip(void **state)
 	(void)state;
 	tu_json_set(pod, "status.podIP", json_string(""));
 	pods = pod_list(pod, NULL);
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, NULL), 0);
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, NULL), 0);
 	assert_null(out->c[0].ip);
 	assert_false(out->c[0].ready);
 	json_decref(pods);
@@ -431,7 +434,7 @@ static json_t *many_volume_pod(const char *name)
 
 static void test_named_volumes(void **state)
 {
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec,
 			       "{\"statefulSetName\":\"mariadb\",\"volumes\":[\"logs\","
@@ -441,7 +444,7 @@ static void test_named_volumes(void **state)
 	const char *reason = NULL;
 
 	(void)state;
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 0);
 	assert_int_equal(out->c[0].n_volumes, 3);
 	/* in the order named, not the pod's */
@@ -475,7 +478,7 @@ static void test_named_volume_missing_or_not_a_claim(void **state)
 		{ "[\"config\"]", SS_EINVALID, "VolumeNotPVC", "(it is configMap)" },
 		{ "[\"host\"]", SS_EINVALID, "VolumeNotPVC", "(it is hostPath)" },
 	};
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	size_t i;
 
 	(void)state;
@@ -494,7 +497,7 @@ static void test_named_volume_missing_or_not_a_claim(void **state)
 		pods = pod_list(many_volume_pod("mariadb-1"),
 				many_volume_pod("mariadb-0"), NULL);
 		assert_int_equal(
-			app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+			app_target_resolve(out, &spec.target, pods, &reason),
 			cases[i].rc);
 		assert_string_equal(reason, cases[i].reason);
 		tu_assert_error(cases[i].rc, cases[i].fragment);
@@ -507,14 +510,14 @@ static void test_named_volume_missing_or_not_a_claim(void **state)
 
 static void test_default_volumes_are_every_claim(void **state)
 {
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
 	json_t *pods = pod_list(many_volume_pod("mariadb-0"), NULL);
 	const char *reason = NULL;
 
 	(void)state;
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 0);
 	assert_int_equal(out->c[0].n_volumes, 3);
 	/* by volume name (spec order is data, tmp, logs); the ephemeral
@@ -534,7 +537,7 @@ static void test_default_volumes_are_every_claim(void **state)
 
 static void test_no_claim_at_all(void **state)
 {
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
 	json_t *pod = pod_new("mariadb-0", "mariadb");
@@ -546,7 +549,7 @@ static void test_no_claim_at_all(void **state)
 		    tu_json("[{\"name\":\"data\",\"emptyDir\":{}},"
 			    "{\"name\":\"odd\",\"persistentVolumeClaim\":{}}]"));
 	pods = pod_list(pod, NULL);
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 SS_EINVALID);
 	assert_string_equal(reason, "VolumeNotPVC");
 	tu_assert_error(SS_EINVALID,
@@ -557,7 +560,7 @@ static void test_no_claim_at_all(void **state)
 	pod = pod_new("mariadb-0", "mariadb");
 	tu_json_set(pod, "spec.volumes", NULL);
 	pods = pod_list(pod, NULL);
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 SS_EINVALID);
 	assert_string_equal(reason, "VolumeNotPVC");
 	assert_int_equal(out->n, 77);
@@ -568,7 +571,7 @@ static void test_no_claim_at_all(void **state)
 
 static void test_too_many_claims_without_names(void **state)
 {
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
 	json_t *pod = pod_new("mariadb-0", "mariadb");
@@ -586,14 +589,14 @@ static void test_too_many_claims_without_names(void **state)
 	}
 	tu_json_set(pod, "spec.volumes", vols);
 	pods = pod_list(pod, NULL);
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 SS_ETOOLARGE);
 	assert_string_equal(reason, "TooManyVolumes");
 	tu_assert_error(SS_ETOOLARGE, "pod mariadb-0 has more than 16 volumes");
 
 	/* exactly the maximum fits */
 	json_array_remove(vols, 0);
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 0);
 	assert_int_equal(out->c[0].n_volumes, APP_MAX_VOLUMES);
 	/* by name: v1, v10 .. v16, v2 .. v9 */
@@ -607,7 +610,7 @@ static void test_too_many_claims_without_names(void **state)
 
 static void test_ephemeral_claim_name_too_long(void **state)
 {
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
 	char name[260];
@@ -621,7 +624,7 @@ static void test_ephemeral_claim_name_too_long(void **state)
 	tu_json_set(pod, "spec.volumes",
 		    tu_json("[{\"name\":\"scratchspace\",\"ephemeral\":{}}]"));
 	pods = pod_list(pod, NULL);
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 SS_EINVALID);
 	assert_string_equal(reason, "VolumeNotPVC");
 	tu_assert_error(SS_EINVALID, "is longer than 253 characters");
@@ -632,7 +635,7 @@ static void test_ephemeral_claim_name_too_long(void **state)
 
 static void test_port_resolution(void **state)
 {
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	app_backup_spec spec, port_spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
 	json_t *pb =
@@ -657,12 +660,12 @@ static void test_port_resolution(void **state)
 	tu_json_set(unnamed, "spec.containers[0].ports[0].name", json_string("sql"));
 	pods = pod_list(pod_new("mariadb-0", "mariadb"), second, unnamed, NULL);
 
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, NULL), 0);
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, NULL), 0);
 	assert_int_equal(out->c[0].port, 3307);
 	assert_int_equal(out->c[1].port, 3311);
 	assert_int_equal(out->c[2].port, 3306);
 	/* the spec's port wins over all */
-	assert_int_equal(app_plan_candidates_resolve(out, &port_spec.target, pods, NULL),
+	assert_int_equal(app_target_resolve(out, &port_spec.target, pods, NULL),
 			 0);
 	assert_int_equal(out->c[0].port, 3310);
 	assert_int_equal(out->c[1].port, 3310);
@@ -676,7 +679,7 @@ static void test_port_resolution(void **state)
 
 static void test_too_many_pods(void **state)
 {
-	app_plan_candidates *out = cands_new();
+	app_target_candidates *out = cands_new();
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
 	json_t *pods = json_array();
@@ -685,19 +688,19 @@ static void test_too_many_pods(void **state)
 	int i;
 
 	(void)state;
-	for (i = 0; i < APP_PLAN_MAX_CANDIDATES; i++) {
+	for (i = 0; i < APP_TARGET_MAX_CANDIDATES; i++) {
 		snprintf(name, sizeof(name), "mariadb-%d", i);
 		json_array_append_new(pods, pod_new(name, "mariadb"));
 	}
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 0);
-	assert_int_equal(out->n, APP_PLAN_MAX_CANDIDATES);
-	assert_string_equal(out->c[APP_PLAN_MAX_CANDIDATES - 1].pod, "mariadb-31");
+	assert_int_equal(out->n, APP_TARGET_MAX_CANDIDATES);
+	assert_string_equal(out->c[APP_TARGET_MAX_CANDIDATES - 1].pod, "mariadb-31");
 
 	json_array_append_new(pods, pod_new("mariadb-32", "mariadb"));
 	json_array_append_new(pods, pod_new("mariadb-33", "mariadb"));
 	out->n = 77;
-	assert_int_equal(app_plan_candidates_resolve(out, &spec.target, pods, &reason),
+	assert_int_equal(app_target_resolve(out, &spec.target, pods, &reason),
 			 SS_ETOOLARGE);
 	assert_string_equal(reason, "TooManyPods");
 	tu_assert_error(SS_ETOOLARGE, "StatefulSet mariadb selects 34 pods; snapstage "
@@ -711,8 +714,8 @@ static void test_too_many_pods(void **state)
 /* ---- choosing the server ------------------------------------------------ */
 
 typedef struct {
-	app_plan_candidates *c;
-	app_plan_probe p[APP_PLAN_MAX_CANDIDATES];
+	app_target_candidates *c;
+	app_plan_probe p[APP_TARGET_MAX_CANDIDATES];
 } world;
 
 static world *world_new(void)
@@ -734,7 +737,7 @@ static void world_free(world *w)
 static size_t add(world *w, const char *pod, int ordinal, bool ready)
 {
 	size_t i = w->c->n++;
-	app_plan_candidate *c = &w->c->c[i];
+	app_target_candidate *c = &w->c->c[i];
 
 	c->pod = pod;
 	c->ordinal = ordinal;
@@ -1235,7 +1238,7 @@ static void test_choose_message_is_bounded(void **state)
 	(void)state;
 	memset(error, 'e', sizeof(error) - 1);
 	error[sizeof(error) - 1] = '\0';
-	for (i = 0; i < APP_PLAN_MAX_CANDIDATES; i++)
+	for (i = 0; i < APP_TARGET_MAX_CANDIDATES; i++)
 		add_failure(w, "mariadb", (int)i, SS_ETRANSPORT, error);
 	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
 	assert_string_equal(ch.reason, "DatabaseUnreachable");
@@ -1258,17 +1261,17 @@ static void read_vs_done(void)
 	held_vs = NULL;
 }
 
-static int read_vs(app_plan_vs_state *st, const char *status)
+static int read_vs(app_vs_state *st, const char *status)
 {
 	read_vs_done();
 	held_vs = tu_json("{\"apiVersion\":\"snapshot.storage.k8s.io/v1\","
 			  "\"kind\":\"VolumeSnapshot\",\"metadata\":{\"name\":\"vs\"}}");
 	if (status != NULL)
 		json_object_set_new(held_vs, "status", tu_json(status));
-	return app_plan_vs_state_read(st, held_vs);
+	return app_vs_state_read(st, held_vs);
 }
 
-static void assert_unset(const app_plan_vs_state *st)
+static void assert_unset(const app_vs_state *st)
 {
 	assert_false(st->bound);
 	assert_int_equal(st->creation_time_ns, 0);
@@ -1280,7 +1283,7 @@ static void assert_unset(const app_plan_vs_state *st)
 
 static void test_vs_state_full(void **state)
 {
-	app_plan_vs_state st;
+	app_vs_state st;
 	json_t *vs;
 
 	(void)state;
@@ -1288,7 +1291,7 @@ static void test_vs_state_full(void **state)
 		     "\"boundVolumeSnapshotContentName\":\"snapcontent-1\","
 		     "\"creationTime\":\"2026-11-23T03:00:01.123456789Z\","
 		     "\"readyToUse\":true,\"restoreSize\":\"1Gi\"}}");
-	assert_int_equal(app_plan_vs_state_read(&st, vs), 0);
+	assert_int_equal(app_vs_state_read(&st, vs), 0);
 	assert_true(st.bound);
 	assert_int_equal(st.creation_time_ns, CUT_NS);
 	assert_true(st.ready_to_use);
@@ -1312,7 +1315,7 @@ static void test_vs_state_full(void **state)
 
 static void test_vs_state_partial(void **state)
 {
-	app_plan_vs_state st;
+	app_vs_state st;
 
 	(void)state;
 	/* cut, not yet uploaded */
@@ -1346,11 +1349,11 @@ static void test_vs_state_partial(void **state)
 
 static void test_vs_state_empty(void **state)
 {
-	app_plan_vs_state st;
+	app_vs_state st;
 
 	(void)state;
 	memset(&st, 0x5a, sizeof(st));
-	assert_int_equal(app_plan_vs_state_read(&st, NULL), 0);
+	assert_int_equal(app_vs_state_read(&st, NULL), 0);
 	assert_unset(&st);
 	memset(&st, 0x5a, sizeof(st));
 	assert_int_equal(read_vs(&st, NULL), 0);
@@ -1398,7 +1401,7 @@ static void test_vs_state_bad(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		app_plan_vs_state st;
+		app_vs_state st;
 
 		memset(&st, 0x5a, sizeof(st));
 		st.restore_size_bytes = 42;
@@ -1718,13 +1721,13 @@ static void test_is_owned_by(void **state)
 	json_t *bare = tu_json("{\"metadata\":{\"name\":\"x\"}}");
 
 	(void)state;
-	assert_true(app_plan_is_owned_by(vs, "u2"));
-	assert_true(app_plan_is_owned_by(vs, "u1"));
-	assert_false(app_plan_is_owned_by(vs, "u3"));
-	assert_false(app_plan_is_owned_by(vs, NULL));
-	assert_false(app_plan_is_owned_by(vs, ""));
-	assert_false(app_plan_is_owned_by(bare, "u2"));
-	assert_false(app_plan_is_owned_by(NULL, "u2"));
+	assert_true(app_owner_has_uid(vs, "u2"));
+	assert_true(app_owner_has_uid(vs, "u1"));
+	assert_false(app_owner_has_uid(vs, "u3"));
+	assert_false(app_owner_has_uid(vs, NULL));
+	assert_false(app_owner_has_uid(vs, ""));
+	assert_false(app_owner_has_uid(bare, "u2"));
+	assert_false(app_owner_has_uid(NULL, "u2"));
 	json_decref(vs);
 	json_decref(bare);
 }

@@ -9,7 +9,7 @@
 
 #include "testutil.h"
 
-#include "app/cron.h"
+#include "app/sched/cron.h"
 #include "util/error.h"
 
 #define B(i) (1ULL << (i))

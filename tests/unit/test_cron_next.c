@@ -15,8 +15,8 @@
 
 #include "testutil.h"
 
-#include "app/cron.h"
-#include "app/cron_next.h"
+#include "app/sched/cron.h"
+#include "app/sched/cron_next.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/tz.h"

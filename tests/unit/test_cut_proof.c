@@ -1,6 +1,6 @@
 /*
- * test_cut_proof.c — whether a snapshot's reported cut lies provably
- * outside the lock window (app/cut_proof.h): the content's nanoseconds win
+ * test_cut_proof.c — whether a snapshot's reported cut lies provably outside
+ * the lock window (app/backup/cut_proof.h): the content's nanoseconds win
  * over the VolumeSnapshot's RFC 3339 time, whose resolution follows its
  * fractional digits, and a time is refuted only when its whole resolution
  * interval lies outside the window.
@@ -10,7 +10,7 @@
 
 #include "testutil.h"
 
-#include "app/cut_proof.h"
+#include "app/backup/cut_proof.h"
 #include "util/clock.h"
 #include "util/error.h"
 

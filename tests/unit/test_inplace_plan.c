@@ -1,8 +1,8 @@
 /*
  * test_inplace_plan.c — an in-place restore's decisions about one slot
- * (app/inplace_plan.h): what stands under the claim name (by uid, never by
- * name alone), what the old PersistentVolume allows, and the patches and
- * claim that give the old volume back. The claim is compared whole, so a
+ * (app/restore/inplace_plan.h): what stands under the claim name (by uid,
+ * never by name alone), what the old PersistentVolume allows, and the patches
+ * and claim that give the old volume back. The claim is compared whole, so a
  * field the PV binder would reject fails.
  */
 #include <stdbool.h>
@@ -11,9 +11,9 @@
 
 #include "testutil.h"
 
-#include "app/api.h"
-#include "app/inplace_plan.h"
-#include "app/restore_plan.h"
+#include "app/api/api.h"
+#include "app/restore/inplace_plan.h"
+#include "app/restore/restore_plan.h"
 #include "util/error.h"
 
 static const app_inplace_volume SLOT = { "data-db-0", "data", 0, "old-uid", "pv-old",

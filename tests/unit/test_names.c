@@ -1,5 +1,5 @@
 /*
- * test_names.c — deterministic object names (app/names.h): the natural
+ * test_names.c — deterministic object names (app/api/names.h): the natural
  * name when it fits, a cut prefix plus a stable hash when it does not,
  * always a valid name of the right length, and never two equal names for
  * different inputs — neither ones that share a long prefix, nor a Backup's
@@ -14,8 +14,8 @@
 
 #include "testutil.h"
 
-#include "app/fields.h"
-#include "app/names.h"
+#include "app/api/fields.h"
+#include "app/api/names.h"
 #include "util/error.h"
 
 static void test_natural_names(void **state)

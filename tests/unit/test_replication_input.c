@@ -1,6 +1,6 @@
 /*
  * test_replication_input.c — the checks of what an in-place restore's
- * ConfiguringReplication hands MariaDB (app/replication_input.h): GTID
+ * ConfiguringReplication hands MariaDB (app/db/replication_input.h): GTID
  * positions as the server takes them (tried against mariadbd 10.11), and
  * the replication user and password at the lengths MariaDB accepts, with
  * messages that never contain either.
@@ -10,7 +10,7 @@
 
 #include "testutil.h"
 
-#include "app/replication_input.h"
+#include "app/db/replication_input.h"
 #include "util/error.h"
 
 /* `n` copies of `unit` into buf (cap bytes). */

@@ -1,6 +1,6 @@
 /*
  * test_restore_check.c — the checks a Restore makes before it touches
- * anything (app/restore_check.h): each source VolumeSnapshot (missing,
+ * anything (app/restore/restore_check.h): each source VolumeSnapshot (missing,
  * being deleted, not the Backup's, failed, not ready, no restoreSize, no
  * content), the default StorageClass, the driver against the class's
  * provisioner, whether a position is exact, and which pinned fields a spec
@@ -11,10 +11,10 @@
 
 #include "testutil.h"
 
-#include "app/api.h"
-#include "app/backup_plan.h"
-#include "app/names.h"
-#include "app/restore_check.h"
+#include "app/api/api.h"
+#include "app/api/names.h"
+#include "app/api/volumesnapshot.h"
+#include "app/restore/restore_check.h"
 #include "ctrl/object.h"
 #include "util/error.h"
 

@@ -1,12 +1,12 @@
 /*
  * test_restore_plan.c — the Restore controller's pure decisions
- * (app/restore_plan.h): which Backup a schedule and a point in time mean,
- * whether a Backup can be restored from, what the claims of a NewClaims
+ * (app/restore/restore_plan.h): which Backup a schedule and a point in time
+ * mean, whether a Backup can be restored from, what the claims of a NewClaims
  * restore look like, and what an existing claim says. Backups, Restores and
  * claims are JSON as the API server serves them; Restore specs come from
- * app_restore_spec_decode(), as in the controller. Results are compared
- * whole (json_equal against the expected object), so an extra or missing
- * field fails.
+ * app_restore_spec_decode(), as in the controller. Results are compared whole
+ * (json_equal against the expected object), so an extra or missing field
+ * fails.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,10 +15,9 @@
 
 #include "testutil.h"
 
-#include "app/api.h"
-#include "app/backup_plan.h"
-#include "app/names.h"
-#include "app/restore_plan.h"
+#include "app/api/api.h"
+#include "app/api/names.h"
+#include "app/restore/restore_plan.h"
 #include "kube/quantity.h"
 #include "util/clock.h"
 #include "util/error.h"

@@ -1,5 +1,6 @@
 /*
- * test_retention.c — the retention decision (app/retention.h), from a table.
+ * test_retention.c — the retention decision (app/schedule/retention.h),
+ * from a table.
  *
  * Each case is a rule set, a "now" and a list of Backups written as UTC
  * times ("2025-03-04T10:00") with the decision and reason expected for each.
@@ -16,7 +17,8 @@
 
 #include "testutil.h"
 
-#include "app/retention.h"
+#include "app/api/owner.h"
+#include "app/schedule/retention.h"
 #include "util/clock.h"
 #include "util/error.h"
 
@@ -782,7 +784,7 @@ static void test_only_own_backups(void **state)
 	assert_false(app_retention_is_own(NULL, "nightly", uid));
 }
 
-/* app_retention_run_origin(): the one rule retention (OWN) and a Restore's
+/* app_owner_run_origin(): the one rule retention (OWN) and a Restore's
  * scheduleName (not FOREIGN) share. A Backup whose uid label and owner
  * disagree is FOREIGN: when in doubt, never pruned. */
 static void test_run_origin(void **state)
@@ -829,7 +831,7 @@ static void test_run_origin(void **state)
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		json_t *b = json_pack("{s:o}", "metadata",
 				      json_loads(rows[i].metadata, 0, NULL));
-		app_run_origin got = app_retention_run_origin(b, "nightly", uid);
+		app_run_origin got = app_owner_run_origin(b, "nightly", uid);
 
 		if (got != rows[i].want)
 			fail_msg("row %zu (%s): got %d, want %d", i, rows[i].metadata,
@@ -837,7 +839,7 @@ static void test_run_origin(void **state)
 		assert_int_equal(app_retention_is_own(b, "nightly", uid),
 				 rows[i].want == APP_RUN_OWN);
 		/* no uid to compare: the label alone decides, never OWN */
-		assert_int_equal(app_retention_run_origin(b, "nightly", NULL),
+		assert_int_equal(app_owner_run_origin(b, "nightly", NULL),
 				 rows[i].want == APP_RUN_FOREIGN &&
 						 strstr(rows[i].metadata, "\"nightly\"") == NULL
 					 ? APP_RUN_FOREIGN

@@ -14,8 +14,8 @@
 
 #include "testutil.h"
 
-#include "app/cron.h"
-#include "app/schedule_plan.h"
+#include "app/sched/cron.h"
+#include "app/schedule/schedule_plan.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/tz.h"

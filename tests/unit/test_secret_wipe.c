@@ -30,7 +30,7 @@
 #include "fake_server.h"
 #include "testutil.h"
 
-#include "app/credentials.h"
+#include "app/db/credentials.h"
 #include "kube/config.h"
 #include "kube/rest.h"
 #include "util/base64.h"

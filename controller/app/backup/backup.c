@@ -1,0 +1,2267 @@
+/*
+ * backup.c — the Backup reconciler; see backup.h for the steps.
+ *
+ * Invariants:
+ *   - a lock session lives inside one reconcile call: this process never
+ *     returns from a reconcile while it holds a lock, so a Backup whose
+ *     status says Locked when a reconcile starts was interrupted;
+ *   - status Locked (with the session's CONNECTION_ID()) is written before
+ *     the first VolumeSnapshot is created, so after a crash the status
+ *     names everything there is to clean up;
+ *   - a snapshot counts as consistent only when this session saw its cut
+ *     (creationTime or readyToUse) while it still held the lock;
+ *   - at most one lock session per server (namespace/pod) at once, across
+ *     all Backups (`turns`, backup_turns.h; only the leader runs
+ *     reconciles);
+ *   - a Backup waiting for a server is not looked at until a server it
+ *     waits for ends its session (it is queued then, FIFO) or
+ *     queued_retry_ns passed: no probe, no API request meanwhile.
+ *
+ * Thread-safety: `mu` guards the snapshot generation and the last-success
+ * table; `turns` has its own lock; the reconcile holds no lock while it
+ * does I/O.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/api/api.h"
+#include "app/api/index.h"
+#include "app/api/names.h"
+#include "app/api/owner.h"
+#include "app/api/target.h"
+#include "app/api/volumesnapshot.h"
+#include "app/backup/backup.h"
+#include "app/backup/backup_plan.h"
+#include "app/backup/backup_turns.h"
+#include "app/backup/cut_proof.h"
+#include "app/db/credentials.h"
+#include "app/db/mariadb.h"
+#include "ctrl/conditions.h"
+#include "ctrl/object.h"
+#include "ctrl/writes.h"
+#include "kube/discovery.h"
+#include "kube/rest.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define TARGETS_MAX 256
+#define MSG_MAX 2048
+#define DEFAULT_CLASS_ANNOTATION "snapshot.storage.kubernetes.io/is-default-class"
+
+typedef struct {
+	char ns[64];
+	char target[254];
+	int64_t last_success_real_ns;
+} target_entry;
+
+struct app_backup_ctrl {
+	app_backup_ctrl_opts o;
+	pthread_mutex_t mu;
+	pthread_cond_t snap_cond; /* CLOCK_MONOTONIC */
+	uint64_t snap_gen;	  /* bumped on every VolumeSnapshot event */
+	/* Whose turn each server is, who waits, last uses, recent probes. A
+	 * busy server's verdict is the one its holder chose it with: while
+	 * the holder has its SQL threads stopped a probe would call it
+	 * unhealthy, and the Backups waiting for it would wrongly go
+	 * elsewhere or fail. */
+	app_turns *turns;
+	target_entry targets[TARGETS_MAX];
+	size_t n_targets;
+	ctrl_counter *m_total;
+	ctrl_histogram *m_duration;
+	ctrl_histogram *m_hold;
+	ctrl_gauge *m_last_success;
+	ctrl_gauge *m_since_success;
+};
+
+/* ---- setup -------------------------------------------------------------- */
+
+static void collect(ctrl_metrics *m, void *payload)
+{
+	app_backup_ctrl *bc = payload;
+	int64_t now = ss_clock_real(bc->o.clock);
+	size_t i;
+
+	(void)m;
+	pthread_mutex_lock(&bc->mu);
+	for (i = 0; i < bc->n_targets; i++) {
+		const char *lv[] = { bc->targets[i].ns, bc->targets[i].target, NULL };
+
+		ctrl_gauge_set(bc->m_since_success, lv,
+			       (double)(now - bc->targets[i].last_success_real_ns) / 1e9);
+	}
+	pthread_mutex_unlock(&bc->mu);
+}
+
+int app_backup_ctrl_new(app_backup_ctrl **out, const app_backup_ctrl_opts *opts)
+{
+	static const char *const total_labels[] = { "namespace", "result", "reason",
+						    NULL };
+	static const char *const ns_labels[] = { "namespace", NULL };
+	static const char *const target_labels[] = { "namespace", "target", NULL };
+	static const double duration_buckets[] = { 1,	2,   5,	  10,	30,  60,
+						   120, 300, 600, 1800, 3600 };
+	static const double hold_buckets[] = { .005, .01, .025, .05, .1, .25,
+					       .5,   1,	  2.5,	5,   10, 30 };
+	app_backup_ctrl *bc;
+	pthread_condattr_t attr;
+
+	if (!opts || !opts->client || !opts->backups || !opts->pods || !opts->snapshots)
+		return ss_error_set(SS_EINVALID,
+				    "backup controller: client and caches are required");
+	bc = calloc(1, sizeof(*bc));
+	if (bc == NULL)
+		return ss_error_set(SS_ENOMEM, "backup controller: out of memory");
+	bc->o = *opts;
+	if (bc->o.clock == NULL)
+		bc->o.clock = ss_clock_system();
+	if (bc->o.queued_retry_ns <= 0)
+		bc->o.queued_retry_ns = 30 * SS_NS_PER_SEC;
+	if (bc->o.uploading_resync_ns <= 0)
+		bc->o.uploading_resync_ns = 30 * SS_NS_PER_SEC;
+	if (app_turns_new(&bc->turns, NULL) < 0) {
+		free(bc);
+		return SS_ENOMEM;
+	}
+	pthread_mutex_init(&bc->mu, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&bc->snap_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (opts->metrics) {
+		bc->m_total = ctrl_metrics_counter(
+			opts->metrics, "snapstage_backups_total",
+			"Backups finished, by result and reason.", total_labels);
+		bc->m_duration = ctrl_metrics_histogram(
+			opts->metrics, "snapstage_backup_duration_seconds",
+			"From the start of a Backup to Complete or Failed.", ns_labels,
+			duration_buckets, sizeof(duration_buckets) / sizeof(double));
+		bc->m_hold = ctrl_metrics_histogram(
+			opts->metrics, "snapstage_backup_lock_hold_seconds",
+			"How long a BACKUP STAGE lock was held.", ns_labels, hold_buckets,
+			sizeof(hold_buckets) / sizeof(double));
+		bc->m_last_success = ctrl_metrics_gauge(
+			opts->metrics, "snapstage_backup_last_success_timestamp_seconds",
+			"When the last Backup of a target completed (Unix time).",
+			target_labels);
+		bc->m_since_success = ctrl_metrics_gauge(
+			opts->metrics, "snapstage_backup_seconds_since_last_success",
+			"Seconds since the last Backup of a target completed.",
+			target_labels);
+		if (!bc->m_total || !bc->m_duration || !bc->m_hold ||
+		    !bc->m_last_success || !bc->m_since_success ||
+		    ctrl_metrics_add_collector(opts->metrics, collect, bc) < 0) {
+			app_backup_ctrl_free(bc);
+			return ss_error_last()->code < 0 ? ss_error_last()->code
+							 : SS_EEXISTS;
+		}
+	}
+	*out = bc;
+	return 0;
+}
+
+void app_backup_ctrl_free(app_backup_ctrl *bc)
+{
+	if (bc == NULL)
+		return;
+	if (bc->o.metrics)
+		ctrl_metrics_remove_collector(bc->o.metrics, collect, bc);
+	pthread_cond_destroy(&bc->snap_cond);
+	pthread_mutex_destroy(&bc->mu);
+	app_turns_free(bc->turns);
+	free(bc);
+}
+
+void app_backup_ctrl_set_queue(app_backup_ctrl *bc, ctrl_workqueue *queue)
+{
+	bc->o.queue = queue;
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+/* Queues the Backup `name` of namespace `ns`, if both are known. */
+static void enqueue_backup(app_backup_ctrl *bc, const char *ns, const char *name)
+{
+	char key[CTRL_KEY_MAX];
+
+	if (bc->o.queue && ns && name && ctrl_key_join(key, sizeof(key), ns, name) == 0)
+		ctrl_workqueue_add(bc->o.queue, key);
+}
+
+void app_backup_on_snapshot(void *payload, const json_t *obj)
+{
+	app_backup_ctrl *bc = payload;
+	const char *ns = ctrl_meta(obj, "namespace");
+	const json_t *owner = ctrl_owner_controller(obj);
+
+	pthread_mutex_lock(&bc->mu);
+	bc->snap_gen++;
+	pthread_cond_broadcast(&bc->snap_cond);
+	pthread_mutex_unlock(&bc->mu);
+	enqueue_backup(bc, ns, ctrl_label(obj, APP_LABEL_BACKUP));
+	/* The label is left out when the Backup's name is too long for one. */
+	if (ss_streq(json_string_value(json_object_get(owner, "kind")), "Backup") &&
+	    ss_streq(json_string_value(json_object_get(owner, "apiVersion")),
+		     APP_API_VERSION))
+		enqueue_backup(bc, ns, json_string_value(json_object_get(owner, "name")));
+}
+
+void app_backup_on_snapshot_update(void *payload, const json_t *old, const json_t *now)
+{
+	(void)old;
+	app_backup_on_snapshot(payload, now);
+}
+
+/* ---- the per-server turn ----------------------------------------------- */
+
+/* Ends the turn on `server` (session_ran: a lock session ran on it, which
+ * makes it the most recently used) and queues the Backup that has waited
+ * longest for it. */
+static void server_give_back(app_backup_ctrl *bc, const char *server, bool session_ran)
+{
+	char woken[CTRL_KEY_MAX];
+
+	if (app_turns_give_back(bc->turns, server, session_ran,
+				ss_clock_mono(bc->o.clock), woken, sizeof(woken)) &&
+	    bc->o.queue) {
+		ss_log(SS_LOG_DEBUG, "server free: waking the next Backup",
+		       SS_LS("server", server), SS_LS("backup", woken));
+		ctrl_workqueue_add(bc->o.queue, woken);
+	}
+}
+
+/* ---- one reconcile's state ------------------------------------------------ */
+
+typedef struct {
+	app_backup_ctrl *bc;
+	const char *key;
+	char ns[CTRL_KEY_MAX];
+	char name[CTRL_KEY_MAX];
+	json_t *obj; /* the latest Backup we know (owned) */
+	/* The object the spec was decoded from: the spec borrows from it, so
+	 * it stays alive (and unchanged) while `obj` moves on with writes. */
+	json_t *spec_obj;
+	app_backup_spec spec;
+	/* The status being built; strings point into the buffers below or
+	 * into `obj`/`pods`, which live until the reconcile returns. */
+	app_backup_status st;
+	char message[MSG_MAX];
+	char source_pod[254];
+	char snap_names[APP_MAX_VOLUMES][APP_NAME_BUF];
+	char snap_errors[APP_MAX_VOLUMES][512];
+	char volumes[APP_MAX_VOLUMES][254];
+	char claims[APP_MAX_VOLUMES][254];
+	char gtid_binlog[APP_DB_GTID_MAX];
+	char gtid_slave[APP_DB_GTID_MAX];
+	char gtid_current[APP_DB_GTID_MAX];
+	char binlog_file[APP_DB_NAME_MAX];
+	char primary_binlog_file[APP_DB_NAME_MAX];
+	/* The condition to set with the next status write, if any. */
+	const char *cond_type;
+	const char *cond_reason;
+	const char *cond_message;
+	/* Step 1 of a Complete Backup: the Restorable condition to write, and
+	 * whether the write turned it False. */
+	const app_plan_restorability *restorable;
+	bool turned_unrestorable;
+	/* The server this reconcile took a turn on ("" none): a Backup woken
+	 * for a server it did not take passes the wake on (backup_turns.h). */
+	char taken[CTRL_KEY_MAX];
+	/* The lock session's wait for the cut: which snapshots the cache has
+	 * shown (one gone after that was deleted), and the longest time the
+	 * wait went without looking (it looks every 250 ms at most: much
+	 * longer means this process did not run). */
+	bool snap_seen[APP_MAX_VOLUMES];
+	/* Which of them our create made (it returned success, or found one
+	 * of ours): with snap_seen, the snapshots known to have existed. */
+	bool snap_made[APP_MAX_VOLUMES];
+	int64_t stall_ns;
+} run;
+
+/* Copies *field into buf and points it there; "" becomes NULL (unknown),
+ * as the API server refuses an empty string in these fields. */
+static void own(const char **field, char *buf, size_t cap)
+{
+	if (*field && **field == '\0')
+		*field = NULL;
+	if (*field && *field != buf) {
+		ss_strlcpy(buf, *field, cap);
+		*field = buf;
+	}
+}
+
+/* The static spelling of a name the API knows, or NULL. */
+static const char *static_name(const char *v, const char *const *names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++)
+		if (strcmp(v, names[i]) == 0)
+			return names[i];
+	return NULL;
+}
+
+/* Copies the status strings `st` borrows (from the object, or from a lock
+ * session) into the run's buffers, so the status survives replacing
+ * run->obj or freeing the session. */
+static void own_status(run *r)
+{
+	static const char *const roles[] = { "Primary", "Replica" };
+	static const char *const stages[] = { "FLUSH", "BLOCK_DDL", "BLOCK_COMMIT" };
+	app_position *p = &r->st.position;
+	size_t i;
+
+	r->st.source_role = static_name(r->st.source_role, roles, 2);
+	r->st.lock.stage = static_name(r->st.lock.stage, stages, 3);
+	own(&p->gtid_binlog_pos, r->gtid_binlog, sizeof(r->gtid_binlog));
+	own(&p->gtid_slave_pos, r->gtid_slave, sizeof(r->gtid_slave));
+	own(&p->gtid_current_pos, r->gtid_current, sizeof(r->gtid_current));
+	own(&p->binlog_file, r->binlog_file, sizeof(r->binlog_file));
+	own(&p->primary_binlog_file, r->primary_binlog_file,
+	    sizeof(r->primary_binlog_file));
+
+	if (r->st.message && r->st.message != r->message) {
+		ss_strlcpy(r->message, r->st.message, sizeof(r->message));
+		r->st.message = r->message;
+	}
+	if (r->st.source_pod && r->st.source_pod != r->source_pod) {
+		ss_strlcpy(r->source_pod, r->st.source_pod, sizeof(r->source_pod));
+		r->st.source_pod = r->source_pod;
+	}
+	for (i = 0; i < r->st.n_snapshots; i++) {
+		app_snapshot_status *s = &r->st.snapshots[i];
+
+		if (s->volume && s->volume != r->volumes[i]) {
+			ss_strlcpy(r->volumes[i], s->volume, sizeof(r->volumes[i]));
+			s->volume = r->volumes[i];
+		}
+		if (s->claim && s->claim != r->claims[i]) {
+			ss_strlcpy(r->claims[i], s->claim, sizeof(r->claims[i]));
+			s->claim = r->claims[i];
+		}
+		if (s->volume_snapshot_name &&
+		    s->volume_snapshot_name != r->snap_names[i]) {
+			ss_strlcpy(r->snap_names[i], s->volume_snapshot_name,
+				   sizeof(r->snap_names[i]));
+			s->volume_snapshot_name = r->snap_names[i];
+		}
+		if (s->error && s->error != r->snap_errors[i]) {
+			ss_strlcpy(r->snap_errors[i], s->error,
+				   sizeof(r->snap_errors[i]));
+			s->error = r->snap_errors[i];
+		}
+	}
+}
+
+static void vset_message(run *r, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void vset_message(run *r, const char *fmt, va_list ap)
+{
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	r->st.message = r->message;
+}
+
+static void set_message(run *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_message(run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset_message(r, fmt, ap);
+	va_end(ap);
+}
+
+static int mutate_status(json_t *obj, void *payload)
+{
+	run *r = payload;
+	json_t *gen = json_object_get(json_object_get(obj, "metadata"), "generation");
+	int rc;
+
+	r->st.observed_generation = json_is_integer(gen) ? json_integer_value(gen) : 0;
+	rc = app_backup_status_encode(obj, &r->st);
+	if (rc == 0 && r->cond_type) {
+		ctrl_condition c = { r->cond_type, CTRL_CONDITION_TRUE, r->cond_reason,
+				     r->cond_message, -1 };
+
+		rc = ctrl_condition_set(NULL, obj, &c, r->bc->o.clock);
+	}
+	return rc;
+}
+
+/* Writes r->st (and the pending condition) to the Backup's /status and
+ * makes the written object the run's latest. */
+static int write_status(run *r)
+{
+	ctrl_write_opts wo = CTRL_WRITE_OPTS_INIT;
+	json_t *out = NULL;
+	int rc;
+
+	own_status(r);
+	wo.start = r->obj;
+	rc = ctrl_write_status(&out, r->bc->o.client, &app_backups, r->ns, r->name,
+			       mutate_status, r, &wo);
+	if (rc < 0)
+		return rc;
+	json_decref(r->obj);
+	r->obj = out;
+	return 0;
+}
+
+static const char *target_label(const run *r)
+{
+	return r->spec.target.statefulset_name ? r->spec.target.statefulset_name
+					       : "podSelector";
+}
+
+static void event(run *r, ctrl_event_type type, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void event(run *r, ctrl_event_type type, const char *reason, const char *fmt, ...)
+{
+	char note[1024];
+	va_list ap;
+
+	if (r->bc->o.events == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(note, sizeof(note), fmt, ap);
+	va_end(ap);
+	ctrl_events_record(r->bc->o.events, r->obj, type, reason, NULL, "%s", note);
+}
+
+static void observe_finish(run *r, const char *result, const char *reason)
+{
+	app_backup_ctrl *bc = r->bc;
+	const char *lv[] = { r->ns, result, reason, NULL };
+	const char *nslv[] = { r->ns, NULL };
+
+	ctrl_counter_inc(bc->m_total, lv);
+	if (r->st.start_ns > 0 && r->st.completion_ns >= r->st.start_ns)
+		ctrl_histogram_observe(bc->m_duration, nslv,
+				       (double)(r->st.completion_ns - r->st.start_ns) /
+					       1e9);
+	if (strcmp(result, "completed") == 0) {
+		const char *tlv[] = { r->ns, target_label(r), NULL };
+		size_t i;
+
+		ctrl_gauge_set(bc->m_last_success, tlv,
+			       (double)r->st.completion_ns / 1e9);
+		pthread_mutex_lock(&bc->mu);
+		for (i = 0; i < bc->n_targets; i++)
+			if (strcmp(bc->targets[i].ns, r->ns) == 0 &&
+			    strcmp(bc->targets[i].target, target_label(r)) == 0)
+				break;
+		if (i == bc->n_targets && i < TARGETS_MAX) {
+			ss_strlcpy(bc->targets[i].ns, r->ns, sizeof(bc->targets[i].ns));
+			ss_strlcpy(bc->targets[i].target, target_label(r),
+				   sizeof(bc->targets[i].target));
+			bc->n_targets++;
+		}
+		if (i < TARGETS_MAX)
+			bc->targets[i].last_success_real_ns = r->st.completion_ns;
+		pthread_mutex_unlock(&bc->mu);
+	}
+}
+
+/* Ends the Backup: Failed with `reason` and the message (also the status
+ * message), an Event and the metrics. */
+static ctrl_result fail(run *r, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static ctrl_result fail(run *r, const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset_message(r, fmt, ap);
+	va_end(ap);
+	r->st.has_phase = true;
+	r->st.phase = APP_BACKUP_FAILED;
+	r->st.completion_ns = ss_clock_real(r->bc->o.clock);
+	if (r->st.start_ns == 0)
+		r->st.start_ns = r->st.completion_ns;
+	r->cond_type = "Failed";
+	r->cond_reason = reason;
+	r->cond_message = r->message;
+	ss_log(SS_LOG_WARN, "backup failed", SS_LS("backup", r->key),
+	       SS_LS("reason", reason), SS_LS("message", r->message));
+	if (write_status(r) < 0)
+		return ctrl_result_error();
+	event(r, CTRL_EVENT_WARNING, "Failed", "%s: %s", reason, r->message);
+	observe_finish(r, "failed", reason);
+	return ctrl_result_done();
+}
+
+/* ---- reading the world ---------------------------------------------------- */
+
+/* Which Failed reason a connection or lock error gets. */
+static const char *db_reason(int rc)
+{
+	switch (rc) {
+	case SS_EUNAUTHORIZED: return "AuthenticationFailed";
+	case SS_EFORBIDDEN: return "PrivilegeMissing";
+	default: return "DatabaseUnreachable";
+	}
+}
+
+/* Step 5: the snapshot API is served and the class exists. */
+static int check_snapshot_api(run *r, const char **reason)
+{
+	json_t *obj = NULL, *items = NULL;
+	size_t i;
+	int rc;
+
+	rc = kube_discover_resource(NULL, r->bc->o.client, "snapshot.storage.k8s.io",
+				    "v1", "volumesnapshots");
+	if (rc == SS_ENOTFOUND) {
+		*reason = "SnapshotAPIMissing";
+		return ss_error_set(
+			SS_ENOTFOUND,
+			"the cluster does not serve snapshot.storage.k8s.io/v1 "
+			"volumesnapshots: install the external-snapshotter CRDs "
+			"and controller");
+	}
+	if (rc < 0)
+		return rc;
+	if (r->spec.snapshot.class_name) {
+		rc = kube_get(&obj, r->bc->o.client, &app_volumesnapshotclasses, NULL,
+			      r->spec.snapshot.class_name);
+		json_decref(obj);
+		if (rc == SS_ENOTFOUND) {
+			*reason = "SnapshotClassNotFound";
+			return ss_error_set(SS_ENOTFOUND,
+					    "spec.snapshot.volumeSnapshotClassName: "
+					    "VolumeSnapshotClass %s does not exist",
+					    r->spec.snapshot.class_name);
+		}
+		return rc;
+	}
+	rc = kube_list_all(&items, NULL, r->bc->o.client, &app_volumesnapshotclasses,
+			   NULL, NULL);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < json_array_size(items); i++) {
+		const char *v = ctrl_annotation(json_array_get(items, i),
+						DEFAULT_CLASS_ANNOTATION);
+
+		if (v && strcmp(v, "true") == 0)
+			break;
+	}
+	rc = i < json_array_size(items) ? 0 : -1;
+	json_decref(items);
+	if (rc < 0) {
+		*reason = "SnapshotClassNotFound";
+		return ss_error_set(
+			SS_ENOTFOUND,
+			"no spec.snapshot.volumeSnapshotClassName and no default "
+			"VolumeSnapshotClass (annotation %s: \"true\")",
+			DEFAULT_CLASS_ANNOTATION);
+	}
+	return 0;
+}
+
+/* ---- the lock session ------------------------------------------------------ */
+
+/* Reads the snapshots of the session from the cache into r->st.snapshots;
+ * *all_cut when every one has been cut, *failed_at the index of one with an
+ * error (or -1), *lost_at the index of one deleted (being deleted, or gone
+ * from the cache after it was there; or -1). */
+static void snapshots_look(run *r, bool *all_cut, int *failed_at, int *lost_at)
+{
+	size_t i;
+
+	*all_cut = true;
+	*failed_at = -1;
+	*lost_at = -1;
+	for (i = 0; i < r->st.n_snapshots; i++) {
+		app_snapshot_status *s = &r->st.snapshots[i];
+		char key[CTRL_KEY_MAX];
+		json_t *vs = NULL;
+		app_vs_state vst;
+
+		if (ctrl_key_join(key, sizeof(key), r->ns, s->volume_snapshot_name) < 0 ||
+		    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0 || vs == NULL) {
+			if (r->snap_seen[i] && *lost_at < 0)
+				*lost_at = (int)i;
+			*all_cut = false;
+			continue;
+		}
+		r->snap_seen[i] = true;
+		if (ctrl_meta(vs, "deletionTimestamp") != NULL && *lost_at < 0)
+			*lost_at = (int)i;
+		if (app_vs_state_read(&vst, vs) == 0) {
+			if (vst.error && *failed_at < 0) {
+				ss_strlcpy(r->snap_errors[i], vst.error,
+					   sizeof(r->snap_errors[i]));
+				s->error = r->snap_errors[i];
+				*failed_at = (int)i;
+			}
+			if (app_plan_vs_is_cut(&vst)) {
+				if (s->creation_time_ns == 0)
+					s->creation_time_ns = vst.creation_time_ns;
+			} else {
+				*all_cut = false;
+			}
+			s->ready_to_use = vst.ready_to_use;
+			s->restore_size_bytes = vst.restore_size_bytes;
+		} else {
+			*all_cut = false;
+		}
+		json_decref(vs);
+	}
+}
+
+/* What a read of a VolumeSnapshot found: rc and vs from kube_get() or
+ * ctrl_store_get() (0 with NULL: not in the cache). */
+static app_plan_vs_presence presence_of(int rc, const json_t *vs)
+{
+	if (rc == SS_ENOTFOUND || (rc == 0 && vs == NULL))
+		return APP_PLAN_VS_ABSENT;
+	if (rc < 0)
+		return APP_PLAN_VS_UNKNOWN;
+	return ctrl_meta(vs, "deletionTimestamp") != NULL ? APP_PLAN_VS_DELETING
+							  : APP_PLAN_VS_PRESENT;
+}
+
+/* Deletes VolumeSnapshot `name` only if it is this Backup's: it is read,
+ * must carry an ownerReference with the Backup's uid, and is deleted with
+ * its own uid as the precondition, so neither another object of that name
+ * nor one that replaced it after the read is ever deleted. Failures are
+ * logged; the caller goes on either way. Returns what the read found of
+ * this Backup's snapshot of that name: PRESENT (so deleted by us now),
+ * DELETING (someone else is deleting it), ABSENT (not found, or the object
+ * of that name is not ours) or UNKNOWN (the read failed). */
+static app_plan_vs_presence delete_snapshot(run *r, const char *name)
+{
+	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
+	json_t *vs = NULL;
+	app_plan_vs_presence found;
+	int rc;
+
+	rc = kube_get(&vs, r->bc->o.client, &app_volumesnapshots, r->ns, name);
+	found = presence_of(rc, vs);
+	if (rc == 0 && (!app_owner_has_uid(vs, ctrl_meta(r->obj, "uid")) ||
+			ctrl_meta(vs, "uid") == NULL)) {
+		ss_log(SS_LOG_WARN, "not deleting a VolumeSnapshot that is not this Backup's",
+		       SS_LS("backup", r->key), SS_LS("snapshot", name));
+		json_decref(vs);
+		return APP_PLAN_VS_ABSENT; /* ours, of that name, is gone */
+	}
+	if (rc == 0) {
+		d.precondition_uid = ctrl_meta(vs, "uid");
+		rc = kube_delete(NULL, r->bc->o.client, &app_volumesnapshots, r->ns, name,
+				 &d);
+		if (rc == SS_ENOTFOUND)
+			found = APP_PLAN_VS_ABSENT; /* gone between the read and ours */
+	}
+	json_decref(vs);
+	if (rc < 0 && rc != SS_ENOTFOUND)
+		ss_log(SS_LOG_WARN, "deleting a VolumeSnapshot failed",
+		       SS_LS("backup", r->key), SS_LS("snapshot", name), SS_LERR());
+	return found;
+}
+
+/* The name of the snapshot of `volume` in attempt `attempt` (1-based),
+ * different for every Backup, volume and attempt (names.h), so a retry
+ * never meets the untrusted snapshots of an interrupted one. Used only to
+ * name a new session's snapshots: every later step reads the names from
+ * status.snapshots, so snapshots named by an older rule are still found. */
+static int snapshot_name(char *out, const run *r, const char *volume, int attempt)
+{
+	return app_name_backup_snapshot(out, r->name, volume, attempt);
+}
+
+/* Creates the VolumeSnapshot of volume i. An existing one is ours when the
+ * Backup owns it (a retried create after a lost response). */
+static int create_snapshot(run *r, const app_target_candidate *cand, size_t i,
+			   const app_position *pos)
+{
+	app_plan_snapshot_in in = { .backup = r->obj,
+				    .spec = &r->spec,
+				    .volume = cand->volumes[i].volume,
+				    .claim = cand->volumes[i].claim,
+				    .pod = cand->pod,
+				    .source_role = r->st.source_role,
+				    .position = pos,
+				    .name = r->st.snapshots[i].volume_snapshot_name };
+	json_t *vs = NULL, *created = NULL;
+	int rc;
+
+	rc = app_plan_snapshot_object(&vs, &in);
+	if (rc < 0)
+		return rc;
+	rc = kube_create(&created, r->bc->o.client, &app_volumesnapshots, r->ns, vs);
+	json_decref(vs);
+	json_decref(created);
+	if (rc == SS_EEXISTS) {
+		json_t *cur = NULL;
+
+		rc = kube_get(&cur, r->bc->o.client, &app_volumesnapshots, r->ns,
+			      r->st.snapshots[i].volume_snapshot_name);
+		if (rc < 0)
+			return rc;
+		rc = app_owner_has_uid(cur, ctrl_meta(r->obj, "uid")) ? 0 : SS_EEXISTS;
+		json_decref(cur);
+		if (rc < 0)
+			return ss_error_set(
+				SS_EEXISTS,
+				"VolumeSnapshot %s/%s exists and is not this Backup's",
+				r->ns, r->st.snapshots[i].volume_snapshot_name);
+	}
+	return rc;
+}
+
+/* Whether the Backup is being deleted (or gone), by the informer's cache:
+ * a lock session looks at it while it waits for the cut. */
+static bool being_deleted(run *r)
+{
+	json_t *c = NULL;
+	bool d;
+
+	if (ctrl_store_get(&c, r->bc->o.backups, r->key) < 0)
+		return false;
+	d = c == NULL || ctrl_meta(c, "deletionTimestamp") != NULL;
+	json_decref(c);
+	return d;
+}
+
+/* Waits until every snapshot is cut, one fails or is deleted, the Backup
+ * is being deleted, or the monotonic deadline passes. Woken by
+ * app_backup_on_snapshot(); re-reads the caches on every wake and at least
+ * every 250 ms (r->stall_ns: the longest it went without). Returns 0 (all
+ * cut), SS_ERROR (one failed: *failed_at), SS_ENOTFOUND (one was deleted:
+ * *failed_at), SS_ECANCELLED (the Backup is being deleted) or SS_ETIMEOUT. */
+static int wait_for_cut(run *r, int64_t deadline_mono, int *failed_at)
+{
+	app_backup_ctrl *bc = r->bc;
+	int64_t last = ss_clock_mono(bc->o.clock), now;
+	bool all_cut;
+	uint64_t gen;
+	int lost_at;
+
+	for (;;) {
+		pthread_mutex_lock(&bc->mu);
+		gen = bc->snap_gen;
+		pthread_mutex_unlock(&bc->mu);
+		now = ss_clock_mono(bc->o.clock);
+		if (now - last > r->stall_ns)
+			r->stall_ns = now - last;
+		last = now;
+		snapshots_look(r, &all_cut, failed_at, &lost_at);
+		if (being_deleted(r))
+			return SS_ECANCELLED;
+		if (*failed_at >= 0)
+			return SS_ERROR;
+		if (lost_at >= 0) {
+			*failed_at = lost_at;
+			return SS_ENOTFOUND;
+		}
+		if (all_cut)
+			return 0;
+		int64_t left = deadline_mono - ss_clock_mono(bc->o.clock);
+		if (left <= 0)
+			return SS_ETIMEOUT;
+		if (left > 250 * SS_NS_PER_MS)
+			left = 250 * SS_NS_PER_MS;
+		struct timespec ts = ss_mono_deadline(left);
+		pthread_mutex_lock(&bc->mu);
+		while (bc->snap_gen == gen)
+			if (pthread_cond_timedwait(&bc->snap_cond, &bc->mu, &ts) != 0)
+				break;
+		pthread_mutex_unlock(&bc->mu);
+	}
+}
+
+/* Ends the stages, recording the release. The session no longer holds the
+ * lock either way (mariadb.h), but a failed END means the server may have
+ * released it at an unknown moment before (the connection died during the
+ * wait): the caller must not trust the cut. Returns app_db_lock_end()'s
+ * result. */
+static int lock_end(run *r, app_lock_session *session)
+{
+	int64_t held = -1;
+	const app_lock_info *li;
+	int rc = app_db_lock_end(session, &held);
+
+	if (rc < 0)
+		ss_log(SS_LOG_WARN, "BACKUP STAGE END failed; the connection was closed",
+		       SS_LS("backup", r->key), SS_LERR());
+	li = app_db_lock_info(session);
+	r->st.lock.released_ns = li->released_real_ns ? li->released_real_ns
+						      : ss_clock_real(r->bc->o.clock);
+	r->st.lock.held_ms = held >= 0
+				     ? held
+				     : (r->st.lock.released_ns - r->st.lock.acquired_ns) /
+					       SS_NS_PER_MS;
+	{
+		const char *lv[] = { r->ns, NULL };
+
+		ctrl_histogram_observe(r->bc->m_hold, lv,
+				       (double)r->st.lock.held_ms / 1e3);
+	}
+	return rc;
+}
+
+/* Starts the replica's SQL threads again if this Backup stopped them. On
+ * failure the flag stays set (the status says so) and a later reconcile
+ * tries again. */
+static void resume_replication(run *r, app_db *db, const char *pod)
+{
+	if (!r->st.lock.replication_paused)
+		return;
+	if (app_db_replication_resume(db) == 0) {
+		r->st.lock.replication_paused = false;
+		return;
+	}
+	ss_log(SS_LOG_ERROR, "could not restart the replica's SQL threads",
+	       SS_LS("backup", r->key), SS_LS("pod", pod), SS_LERR());
+	event(r, CTRL_EVENT_WARNING, "ReplicationNotResumed",
+	      "could not START ALL SLAVES SQL_THREAD on %s: %s; retrying", pod,
+	      ss_error_last()->message);
+}
+
+/* ---- the finalizer ---------------------------------------------------------- */
+
+/* Whether `obj` carries APP_BACKUP_FINALIZER: while it does, a lock session
+ * or stopped SQL threads may exist, and the Backup cannot vanish before the
+ * controller has ended them. */
+static bool has_finalizer(const json_t *obj)
+{
+	const json_t *f;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "finalizers"),
+			   i, f)
+	{
+		if (ss_streq(json_string_value(f), APP_BACKUP_FINALIZER))
+			return true;
+	}
+	return false;
+}
+
+/* A merge patch of the Backup's finalizers with ours added (on) or
+ * removed, guarded by the resourceVersion `obj` was read at. */
+static json_t *finalizer_patch(const json_t *obj, bool on)
+{
+	const json_t *f;
+	json_t *list = json_array(), *patch;
+	size_t i;
+
+	if (list == NULL)
+		return NULL;
+	json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "finalizers"),
+			   i, f)
+	{
+		if (!ss_streq(json_string_value(f), APP_BACKUP_FINALIZER))
+			json_array_append(list, (json_t *)f);
+	}
+	if (on)
+		json_array_append_new(list, json_string(APP_BACKUP_FINALIZER));
+	patch = json_pack("{s:{s:O,s:s}}", "metadata", "finalizers", list,
+			  "resourceVersion",
+			  ctrl_meta(obj, "resourceVersion") ? ctrl_meta(obj, "resourceVersion")
+							    : "");
+	json_decref(list);
+	return patch;
+}
+
+/* Adds (on) or removes our finalizer; a conflict is retried on a fresh
+ * copy. r->obj becomes the patched object. 0 or < 0 (a Backup already gone
+ * has nothing to remove: 0). */
+static int set_finalizer(run *r, bool on)
+{
+	kube_patch_opts po = { 0 };
+	int rc = 0, tries;
+
+	own_status(r); /* r->obj is replaced below */
+	for (tries = 0; tries < 3; tries++) {
+		json_t *patch, *out = NULL;
+
+		if (has_finalizer(r->obj) == on)
+			return 0;
+		patch = finalizer_patch(r->obj, on);
+		if (patch == NULL)
+			return ss_error_set(SS_ENOMEM, "out of memory");
+		rc = kube_patch(&out, r->bc->o.client, &app_backups, r->ns, r->name,
+				KUBE_PATCH_MERGE, patch, &po);
+		json_decref(patch);
+		if (rc == SS_ENOTFOUND && !on)
+			return 0;
+		if (rc != SS_ECONFLICT) {
+			if (rc == 0) {
+				json_decref(r->obj);
+				r->obj = out;
+			}
+			return rc;
+		}
+		if ((rc = kube_get(&out, r->bc->o.client, &app_backups, r->ns, r->name)) < 0)
+			return rc == SS_ENOTFOUND && !on ? 0 : rc;
+		json_decref(r->obj);
+		r->obj = out;
+	}
+	return rc;
+}
+
+static void delete_session_snapshots(run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->st.n_snapshots; i++)
+		if (r->st.snapshots[i].volume_snapshot_name)
+			delete_snapshot(r, r->st.snapshots[i].volume_snapshot_name);
+}
+
+/* An attempt whose cut cannot be trusted (`why`): its snapshots deleted,
+ * then the next attempt (status Pending, a Warning Event `reason`) no
+ * earlier than status.nextAttemptTime (app_plan_next_attempt_ns) or, after
+ * APP_BACKUP_MAX_ATTEMPTS, Failed with `reason`. */
+static ctrl_result retry_attempt(run *r, const char *reason, const char *why)
+{
+	char w[SS_ERROR_MESSAGE_MAX];
+	int64_t now = ss_clock_real(r->bc->o.clock), next, wait;
+
+	ss_strlcpy(w, why, sizeof(w));
+	own_status(r);
+	delete_session_snapshots(r);
+	ss_log(SS_LOG_WARN, "lock session not trusted", SS_LS("backup", r->key),
+	       SS_LS("reason", reason), SS_LI("attempt", r->st.attempts), SS_LS("why", w));
+	if (r->st.attempts >= APP_BACKUP_MAX_ATTEMPTS)
+		return fail(r, reason,
+			    "lock session %d of %d on %s: %s; its snapshots were deleted, as "
+			    "no one saw them cut under the lock",
+			    r->st.attempts, APP_BACKUP_MAX_ATTEMPTS,
+			    r->st.source_pod ? r->st.source_pod : "?", w);
+	next = app_plan_next_attempt_ns(r->st.attempts, now);
+	wait = app_plan_attempt_wait_ns(next, now);
+	event(r, CTRL_EVENT_WARNING, reason,
+	      "lock session %d on %s: %s; its snapshots were deleted; retrying in %lld s",
+	      r->st.attempts, r->st.source_pod ? r->st.source_pod : "?", w,
+	      (long long)((wait + SS_NS_PER_SEC - 1) / SS_NS_PER_SEC));
+	set_message(r, "lock session %d: %s; its snapshots were deleted; retrying",
+		    r->st.attempts, w);
+	r->st.phase = APP_BACKUP_PENDING;
+	r->st.next_attempt_ns = next;
+	r->st.n_snapshots = 0;
+	memset(&r->st.position, 0, sizeof(r->st.position));
+	r->st.position.binlog_position = -1;
+	r->st.position.primary_binlog_position = -1;
+	memset(&r->st.lock, 0, sizeof(r->st.lock));
+	r->st.lock.connection_id = -1;
+	r->st.lock.held_ms = -1;
+	return write_status(r) < 0 ? ctrl_result_error() : ctrl_result_requeue_after(wait);
+}
+
+/* Reads each snapshot's cut time (its content's nanoseconds, else the
+ * VolumeSnapshot's) and compares it with the lock window (cut_proof.h).
+ * 0 when none lies outside; 1 with the message set when one does; < 0 on
+ * an API error. The cut times found go into the status. */
+static int prove_cuts(run *r)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->st.n_snapshots; i++) {
+		app_snapshot_status *s = &r->st.snapshots[i];
+		char key[CTRL_KEY_MAX], t1[SS_TIME_RFC3339_MAX], t2[SS_TIME_RFC3339_MAX],
+			t3[SS_TIME_RFC3339_MAX];
+		json_t *vs = NULL, *content = NULL;
+		const char *cname;
+		app_cut_time c;
+
+		if (ctrl_key_join(key, sizeof(key), r->ns, s->volume_snapshot_name) < 0 ||
+		    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0)
+			return -1;
+		cname = json_string_value(json_object_get(json_object_get(vs, "status"),
+							  "boundVolumeSnapshotContentName"));
+		rc = cname ? kube_get(&content, r->bc->o.client, &app_volumesnapshotcontents,
+				      NULL, cname)
+			   : SS_ENOTFOUND;
+		if (rc < 0 && rc != SS_ENOTFOUND && rc != SS_EFORBIDDEN) {
+			json_decref(vs);
+			return rc;
+		}
+		rc = app_cut_time_read(&c, content, vs);
+		json_decref(vs);
+		json_decref(content);
+		if (rc == SS_ENOTFOUND)
+			continue; /* readyToUse without a time: seen cut under the lock */
+		if (rc < 0)
+			return rc;
+		s->creation_time_ns = c.cut_ns;
+		if (!app_cut_outside(&c, r->st.lock.acquired_ns, r->st.lock.released_ns))
+			continue;
+		set_message(r,
+			    "VolumeSnapshot %s was cut at %s (its %s, resolution %lld ns), "
+			    "outside the lock held from %s to %s",
+			    s->volume_snapshot_name,
+			    ss_time_format_micro(t1, sizeof(t1), c.cut_ns), c.source,
+			    (long long)c.resolution_ns,
+			    ss_time_format_micro(t2, sizeof(t2), r->st.lock.acquired_ns),
+			    ss_time_format_micro(t3, sizeof(t3), r->st.lock.released_ns));
+		return 1;
+	}
+	return 0;
+}
+
+/* The Backup was deleted while its session held the lock: the stages are
+ * ended (by the caller), its snapshots deleted and the finalizer removed,
+ * so it goes at once. */
+static ctrl_result deleted_while_locked(run *r, const char *pod)
+{
+	delete_session_snapshots(r);
+	ss_log(SS_LOG_INFO, "backup deleted while locked; lock ended", SS_LS("backup", r->key),
+	       SS_LS("pod", pod), SS_LI("held_ms", r->st.lock.held_ms));
+	event(r, CTRL_EVENT_NORMAL, "DeletedWhileLocked",
+	      "the Backup was deleted while BACKUP STAGE was held on %s: the stages were "
+	      "ended after %lld ms and its snapshots deleted",
+	      pod, (long long)r->st.lock.held_ms);
+	if (!r->st.lock.replication_paused && set_finalizer(r, false) < 0)
+		return ctrl_result_error();
+	return ctrl_result_done();
+}
+
+/* Step 8: the session on the chosen server. Returns the reconcile result. */
+typedef struct {
+	run *r;
+	const app_target_candidate *cand;
+	int attempt;
+	bool write_failed; /* the status write failed: an API error, not the DB's */
+} before_lock;
+
+/* Runs once the lock session's connection exists and before BACKUP STAGE
+ * START: writes status Locked with the session's CONNECTION_ID() and the
+ * names of the snapshots it will make. So a crash from here on leaves a
+ * status that names everything to clean up, and the write costs the lock
+ * nothing. */
+static int record_session(void *payload, int64_t connection_id)
+{
+	before_lock *b = payload;
+	run *r = b->r;
+	size_t i;
+	int rc;
+
+	r->st.lock.stage = app_lock_stage_name(r->spec.lock.stage);
+	r->st.lock.connection_id = connection_id;
+	memset(r->snap_seen, 0, sizeof(r->snap_seen));
+	memset(r->snap_made, 0, sizeof(r->snap_made));
+	r->stall_ns = 0;
+	r->st.lock.acquired_ns = 0;
+	r->st.lock.released_ns = 0;
+	r->st.lock.held_ms = -1;
+	r->st.has_phase = true;
+	r->st.phase = APP_BACKUP_LOCKED;
+	r->st.n_snapshots = b->cand->n_volumes;
+	for (i = 0; i < b->cand->n_volumes; i++) {
+		app_snapshot_status *s = &r->st.snapshots[i];
+
+		memset(s, 0, sizeof(*s));
+		s->restore_size_bytes = -1;
+		s->volume = b->cand->volumes[i].volume;
+		s->claim = b->cand->volumes[i].claim;
+		if ((rc = snapshot_name(r->snap_names[i], r, s->volume, b->attempt)) < 0)
+			return rc;
+		s->volume_snapshot_name = r->snap_names[i];
+	}
+	set_message(
+		r,
+		"taking BACKUP STAGE %s on %s (connection %lld) to cut %zu snapshot(s)",
+		r->st.lock.stage, b->cand->pod, (long long)connection_id,
+		b->cand->n_volumes);
+	rc = write_status(r);
+	b->write_failed = rc < 0;
+	return rc;
+}
+
+/* What the informer's cache shows of snapshot i of the session. */
+static app_plan_vs_presence cached_presence(run *r, size_t i)
+{
+	char key[CTRL_KEY_MAX];
+	json_t *vs = NULL;
+	app_plan_vs_presence found;
+	int rc;
+
+	rc = ctrl_key_join(key, sizeof(key), r->ns,
+			   r->st.snapshots[i].volume_snapshot_name);
+	if (rc == 0)
+		rc = ctrl_store_get(&vs, r->bc->o.snapshots, key);
+	/* a key that cannot be made is no answer, not "absent" */
+	found = rc < 0 ? APP_PLAN_VS_UNKNOWN : presence_of(rc, vs);
+	json_decref(vs);
+	return found;
+}
+
+/* Step 8, the cut was not seen before lock.timeoutSeconds, or a snapshot
+ * was deleted while locked: the snapshots not cut are deleted (all of them
+ * when one was lost), and the Failed reason and words say what is known
+ * of the cause (app_plan_lock_timeout): the snapshots someone deleted, the
+ * API server's error (`api_why`), a stall of this process, or else the
+ * storage. */
+static ctrl_result session_timed_out(run *r, const char *api_why)
+{
+	app_plan_timeout_in in = { r->ns,
+				   r->st.n_snapshots,
+				   0,
+				   NULL,
+				   api_why,
+				   r->stall_ns / SS_NS_PER_MS,
+				   r->spec.lock.timeout_seconds,
+				   r->st.lock.held_ms };
+	char gone[MSG_MAX] = "", msg[MSG_MAX];
+	const char *reason;
+	size_t i, uncut = 0, n_gone = 0, used = 0;
+	bool full = false;
+
+	for (i = 0; i < r->st.n_snapshots; i++) {
+		const char *name = r->st.snapshots[i].volume_snapshot_name;
+		bool cut = r->st.snapshots[i].creation_time_ns != 0;
+		app_plan_session_vs vs = { r->snap_made[i], r->snap_seen[i],
+					   APP_PLAN_VS_UNKNOWN };
+
+		uncut += cut ? 0 : 1;
+		/* An uncut one is deleted (which tells whether someone had); a
+		 * cut one is kept (the Failed Backup's clean-up takes it) unless
+		 * the cache shows it deleted. Gone counts as lost only if it
+		 * was known to exist (app_plan_session_vs_lost). */
+		vs.now = cut ? cached_presence(r, i) : delete_snapshot(r, name);
+		if (!app_plan_session_vs_lost(&vs))
+			continue;
+		n_gone++;
+		if (!full) /* once it ends in "...", nothing more is added */
+			full = !ss_list_append(gone, sizeof(gone), &used, name);
+	}
+	in.uncut = uncut;
+	in.deleted = gone;
+	reason = app_plan_lock_timeout(msg, sizeof(msg), &in);
+	if (n_gone > 0)
+		delete_session_snapshots(r);
+	return fail(r, reason, "%s", msg);
+}
+
+/* A lock session that an API error (the calling thread's ss_error) ended
+ * while creating snapshot `failed_at`: the stages ended and the SQL
+ * threads started at once, then the attempt retried or failed with the
+ * API server's answer as its cause (app_plan_session_error_decide), never
+ * as an interruption. Should that status write fail, the status stays
+ * Locked and the next reconcile retries it as Interrupted. */
+static ctrl_result session_aborted(run *r, app_db *db, const app_target_candidate *cand,
+				   app_lock_session *session, size_t failed_at)
+{
+	app_plan_session_error d = app_plan_session_error_decide(ss_error_last()->code);
+	char why[SS_ERROR_MESSAGE_MAX];
+	char cause[SS_ERROR_MESSAGE_MAX + 256];
+
+	ss_strlcpy(why, ss_error_last()->message, sizeof(why));
+	lock_end(r, session);
+	app_db_lock_free(session);
+	resume_replication(r, db, cand->pod);
+	ss_log(SS_LOG_WARN, "lock session aborted", SS_LS("backup", r->key),
+	       SS_LS("error", why));
+	snprintf(cause, sizeof(cause),
+		 "creating VolumeSnapshot %s failed (%s), so BACKUP STAGE END was sent at once",
+		 failed_at < r->st.n_snapshots
+			 ? r->st.snapshots[failed_at].volume_snapshot_name
+			 : "?",
+		 why);
+	if (d.retry)
+		return retry_attempt(r, d.reason, cause);
+	own_status(r);
+	delete_session_snapshots(r);
+	return fail(r, d.reason, "%s; its snapshots were deleted; not retried, as the API "
+				 "server would refuse the same object again",
+		    cause);
+}
+
+static ctrl_result lock_session(run *r, app_db *db, const app_target_candidate *cand)
+{
+	app_lock_session *session = NULL;
+	const app_lock_info *li;
+	app_position pos;
+	int64_t deadline, t_create = 0, t_seen, cut_ms;
+	int failed_at = -1;
+	size_t i;
+	int rc, end_rc, attempt = r->st.attempts + 1;
+	char end_why[SS_ERROR_MESSAGE_MAX] = "";
+	before_lock bl = { r, cand, attempt, false };
+
+	r->st.attempts = attempt;
+	r->st.next_attempt_ns = 0;
+	rc = app_db_lock_begin_ex(
+		&session, db,
+		&(app_db_lock_opts){
+			.stage = r->spec.lock.stage,
+			.acquire_timeout_seconds = r->spec.lock.acquire_timeout_seconds,
+			.hold_timeout_seconds = r->spec.lock.timeout_seconds,
+			.marker = ctrl_meta(r->obj, "uid"),
+			.before = record_session,
+			.payload = &bl });
+	if (rc < 0) {
+		const char *reason =
+			rc == SS_ETIMEOUT ? "LockAcquireTimeout" : db_reason(rc);
+		char why[SS_ERROR_MESSAGE_MAX];
+
+		ss_strlcpy(why, ss_error_last()->message, sizeof(why));
+		resume_replication(r, db, cand->pod);
+		if (bl.write_failed) {
+			/* An API error before anything was locked: try again. */
+			ss_error_set(rc, "%s", why);
+			return ctrl_result_error();
+		}
+		r->st.n_snapshots = 0; /* none was made */
+		return fail(r, reason, "locking %s: %s", cand->pod, why);
+	}
+	li = app_db_lock_info(session);
+	deadline = li->acquired_mono_ns + r->spec.lock.timeout_seconds * SS_NS_PER_SEC;
+	if (app_db_lock_read_position(&pos, session) < 0) {
+		char why[SS_ERROR_MESSAGE_MAX];
+		int code = ss_error_last()->code;
+
+		ss_strlcpy(why, ss_error_last()->message, sizeof(why));
+		lock_end(r, session);
+		app_db_lock_free(session);
+		resume_replication(r, db, cand->pod);
+		return fail(r, db_reason(code),
+			    "reading the replication position on %s: %s", cand->pod, why);
+	}
+	r->st.position = pos;
+	own_status(r); /* the session's strings die with it */
+	r->st.lock.acquired_ns = li->acquired_real_ns;
+	set_message(
+		r,
+		"BACKUP STAGE %s held on %s (connection %lld); cutting %zu snapshot(s)",
+		r->st.lock.stage, cand->pod, (long long)li->connection_id,
+		cand->n_volumes);
+	event(r, CTRL_EVENT_NORMAL, "Locked",
+	      "BACKUP STAGE %s on %s (connection %lld) in %lld ms", r->st.lock.stage,
+	      cand->pod, (long long)li->connection_id, (long long)li->acquire_ms);
+	/* Every API request from here to END gets what is left of the lock
+	 * budget (kube_deadline_set), retries and their waits included: a slow
+	 * or throttling API server ends the lock at the bound, never later. */
+	kube_deadline_set(deadline, "the lock budget (lock.timeoutSeconds)");
+	t_create = ss_clock_mono(r->bc->o.clock);
+	for (i = 0, rc = 0; i < cand->n_volumes && rc == 0; i++) {
+		rc = create_snapshot(r, cand, i, &r->st.position);
+		r->snap_made[i] = rc == 0;
+	}
+	if (rc < 0 && rc != SS_ETIMEOUT) {
+		kube_deadline_clear();
+		goto session_error;
+	}
+	if (rc < 0)
+		ss_strlcpy(end_why, ss_error_last()->message, sizeof(end_why));
+	else
+		rc = wait_for_cut(r, deadline, &failed_at);
+	kube_deadline_clear();
+	t_seen = ss_clock_mono(r->bc->o.clock);
+	end_rc = lock_end(r, session);
+	if (end_rc < 0 && rc == 0)
+		ss_strlcpy(end_why, ss_error_last()->message, sizeof(end_why));
+	app_db_lock_free(session);
+	session = NULL;
+	/* A server that did not answer END in time is frozen or gone: asking it
+	 * to start the SQL threads would only delay the outcome. The record
+	 * (replicationPaused, the finalizer) stays, and a later reconcile
+	 * starts them once it answers. */
+	if (end_rc == SS_ETIMEOUT)
+		ss_log(SS_LOG_WARN, "not starting the SQL threads of a server that did not "
+				    "answer END; retried later",
+		       SS_LS("backup", r->key), SS_LS("pod", cand->pod));
+	else
+		resume_replication(r, db, cand->pod);
+	/* The storage's part of the hold: from asking for the snapshots to
+	 * seeing the last cut. The rest is ours (status write, END). */
+	cut_ms = (t_seen - t_create) / SS_NS_PER_MS;
+	ss_log(SS_LOG_INFO, "lock released", SS_LS("backup", r->key),
+	       SS_LS("pod", cand->pod), SS_LI("held_ms", r->st.lock.held_ms),
+	       SS_LI("cut_ms", cut_ms), SS_LI("overhead_ms", r->st.lock.held_ms - cut_ms),
+	       SS_LS("outcome", rc == 0		      ? "cut"
+				: rc == SS_ETIMEOUT   ? "timeout"
+				: rc == SS_ECANCELLED ? "deleted"
+						      : "failed"));
+	event(r, CTRL_EVENT_NORMAL, "Released",
+	      "BACKUP STAGE END on %s after %lld ms, of which %lld ms from asking for "
+	      "the snapshots to seeing the last cut (%s)",
+	      cand->pod, (long long)r->st.lock.held_ms, (long long)cut_ms,
+	      rc == 0		    ? "every snapshot cut"
+	      : rc == SS_ETIMEOUT   ? "lock timeout"
+	      : rc == SS_ECANCELLED ? "the Backup is being deleted"
+	      : rc == SS_ENOTFOUND  ? "a snapshot was deleted"
+				    : "snapshot failed");
+	if (rc == SS_ECANCELLED)
+		return deleted_while_locked(r, cand->pod);
+	if (rc == SS_ETIMEOUT || rc == SS_ENOTFOUND)
+		return session_timed_out(r, end_why);
+	if (rc < 0)
+		return fail(r, "SnapshotFailed", "VolumeSnapshot %s/%s: %s", r->ns,
+			    r->st.snapshots[failed_at].volume_snapshot_name,
+			    r->st.snapshots[failed_at].error);
+	/* Every cut was seen before END; END itself must have worked, and
+	 * each cut time the storage reports must fit the window. */
+	if (end_rc < 0) {
+		char why[SS_ERROR_MESSAGE_MAX + 256];
+
+		snprintf(why, sizeof(why),
+			 "BACKUP STAGE END failed (%s): the lock connection died while "
+			 "the snapshots were cut, so the server released the lock at an "
+			 "unknown moment",
+			 end_why);
+		return retry_attempt(r, "LockLost", why);
+	}
+	rc = prove_cuts(r);
+	if (rc < 0)
+		return ctrl_result_error(); /* still Locked: retried as interrupted */
+	if (rc == 1) {
+		char why[MSG_MAX];
+
+		ss_strlcpy(why, r->message, sizeof(why));
+		delete_session_snapshots(r);
+		return fail(r, "CutOutsideLock", "%s; its snapshots were deleted", why);
+	}
+	r->st.phase = APP_BACKUP_UPLOADING;
+	set_message(r, "lock held %lld ms on %s; waiting for the storage to finish",
+		    (long long)r->st.lock.held_ms, cand->pod);
+	if (write_status(r) < 0)
+		return ctrl_result_error();
+	event(r, CTRL_EVENT_NORMAL, "Cut",
+	      "%zu snapshot(s) of %s cut under BACKUP STAGE %s", r->st.n_snapshots,
+	      cand->pod, r->st.lock.stage);
+	return ctrl_result_requeue_after(r->bc->o.uploading_resync_ns);
+
+session_error:
+	return session_aborted(r, db, cand, session, i - 1);
+}
+
+/* ---- steps --------------------------------------------------------------- */
+
+/* Step 3, a snapshot's state after the cut: 0 when it is there, 1 when it
+ * was deleted or failed since (the message set). */
+static int snapshot_lost(run *r, size_t i)
+{
+	app_snapshot_status *s = &r->st.snapshots[i];
+	char key[CTRL_KEY_MAX];
+	json_t *vs = NULL;
+	app_vs_state vst;
+	int rc = 0;
+
+	if (ctrl_key_join(key, sizeof(key), r->ns, s->volume_snapshot_name) < 0 ||
+	    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0)
+		return 0; /* cannot tell: looked at again */
+	if (vs == NULL || ctrl_meta(vs, "deletionTimestamp") != NULL) {
+		set_message(r, "VolumeSnapshot %s/%s was deleted after its cut", r->ns,
+			    s->volume_snapshot_name);
+		rc = 1;
+	} else if (app_vs_state_read(&vst, vs) == 0) {
+		if (vst.error != NULL) {
+			set_message(r, "VolumeSnapshot %s/%s failed after its cut: %.400s",
+				    r->ns, s->volume_snapshot_name, vst.error);
+			rc = 1;
+		}
+		s->ready_to_use = vst.ready_to_use;
+		s->restore_size_bytes = vst.restore_size_bytes;
+	}
+	json_decref(vs);
+	return rc;
+}
+
+/* Step 3: outside the lock, wait for readyToUse on every snapshot, at most
+ * spec.snapshot.readyTimeoutSeconds after the release: a snapshot deleted
+ * or failed meanwhile is SnapshotLost, one never ready ReadyTimeout (the
+ * snapshots are deleted either way), so no schedule waits behind it. */
+static ctrl_result step_uploading(run *r)
+{
+	int64_t now = ss_clock_real(r->bc->o.clock);
+	int64_t limit = (int64_t)r->spec.snapshot.ready_timeout_seconds * SS_NS_PER_SEC;
+	int64_t since = r->st.lock.released_ns ? r->st.lock.released_ns : r->st.start_ns;
+	bool all_ready = true;
+	int64_t total = 0;
+	char why[MSG_MAX];
+	size_t i;
+
+	own_status(r);
+	for (i = 0; i < r->st.n_snapshots; i++) {
+		const app_snapshot_status *s = &r->st.snapshots[i];
+
+		if (snapshot_lost(r, i)) {
+			ss_strlcpy(why, r->message, sizeof(why));
+			delete_session_snapshots(r);
+			return fail(r, "SnapshotLost", "%s; the Backup's other snapshots were "
+						       "deleted",
+				    why);
+		}
+		if (!s->ready_to_use)
+			all_ready = false;
+		if (s->restore_size_bytes < 0 || total < 0)
+			total = -1;
+		else
+			total += s->restore_size_bytes;
+	}
+	if (!all_ready && since > 0 && now - since > limit) {
+		delete_session_snapshots(r);
+		return fail(r, "ReadyTimeout",
+			    "the storage did not make every snapshot readyToUse within "
+			    "spec.snapshot.readyTimeoutSeconds (%d s) after the cut; the "
+			    "snapshots were deleted",
+			    r->spec.snapshot.ready_timeout_seconds);
+	}
+	if (!all_ready) {
+		/* Nothing to write: the snapshot events bring us back, the
+		 * timer at the bound at the latest. */
+		int64_t left = since > 0 ? limit - (now - since) + SS_NS_PER_SEC : limit;
+
+		return ctrl_result_requeue_after(left < r->bc->o.uploading_resync_ns
+							 ? left
+							 : r->bc->o.uploading_resync_ns);
+	}
+	r->st.total_restore_size_bytes = total;
+	r->st.phase = APP_BACKUP_COMPLETED;
+	r->st.completion_ns = ss_clock_real(r->bc->o.clock);
+	set_message(r, "%zu snapshot(s) ready; lock held %lld ms%s", r->st.n_snapshots,
+		    (long long)r->st.lock.held_ms,
+		    r->spec.target.role == APP_ROLE_PREFER_REPLICA && r->st.source_role &&
+				    strcmp(r->st.source_role, "Primary") == 0
+			    ? " on the primary: no replica qualified (see the "
+			      "FellBackToPrimary Event)"
+			    : "");
+	r->cond_type = "Complete";
+	r->cond_reason = "SnapshotsReady";
+	r->cond_message = r->message;
+	if (write_status(r) < 0)
+		return ctrl_result_error();
+	event(r, CTRL_EVENT_NORMAL, "Completed", "%s", r->message);
+	observe_finish(r, "completed", "SnapshotsReady");
+	return ctrl_result_done();
+}
+
+/* The VolumeSnapshots `backup` lists that the cache holds, as an array (a
+ * deleted one is simply not in it). 0, or the cache's error. */
+static int listed_snapshots(json_t **out, run *r, const json_t *backup)
+{
+	const json_t *listed =
+		json_object_get(json_object_get(backup, "status"), "snapshots");
+	const json_t *entry;
+	json_t *arr = json_array();
+	size_t i;
+	int rc = 0;
+
+	if (arr == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	json_array_foreach((json_t *)listed, i, entry)
+	{
+		const char *name =
+			json_string_value(json_object_get(entry, "volumeSnapshotName"));
+		char key[CTRL_KEY_MAX];
+		json_t *vs = NULL;
+
+		if (name == NULL || ctrl_key_join(key, sizeof(key), r->ns, name) < 0)
+			continue; /* no such object can exist */
+		rc = ctrl_store_get(&vs, r->bc->o.snapshots, key);
+		if (rc == SS_ENOTFOUND)
+			rc = 0; /* deleted */
+		else if (rc == 0 && json_array_append_new(arr, vs) != 0)
+			rc = ss_error_set(SS_ENOMEM, "out of memory");
+		if (rc < 0)
+			goto cleanup;
+	}
+	*out = arr;
+	arr = NULL;
+cleanup:
+	json_decref(arr);
+	return rc;
+}
+
+static int mutate_restorable(json_t *obj, void *payload)
+{
+	run *r = payload;
+	const app_plan_restorability *rs = r->restorable;
+	ctrl_condition c = { APP_CONDITION_RESTORABLE,
+			     rs->restorable ? CTRL_CONDITION_TRUE : CTRL_CONDITION_FALSE,
+			     rs->reason, rs->message, -1 };
+	bool was_false = ctrl_condition_is_false(obj, APP_CONDITION_RESTORABLE);
+	bool changed = false;
+	int rc;
+
+	r->turned_unrestorable = false;
+	if (!ctrl_condition_is_true(obj, "Complete"))
+		return CTRL_MUTATE_SKIP;
+	rc = ctrl_condition_set(&changed, obj, &c, r->bc->o.clock);
+	if (rc < 0)
+		return rc;
+	r->turned_unrestorable = changed && !was_false && !rs->restorable;
+	return changed ? 0 : CTRL_MUTATE_SKIP;
+}
+
+/* Step 1 for a Complete Backup: the Restorable condition, from the
+ * VolumeSnapshots in the cache (backup_plan.h), written when it changes. */
+static ctrl_result step_restorable(run *r, const json_t *cached)
+{
+	ctrl_write_opts wo = CTRL_WRITE_OPTS_INIT;
+	app_plan_restorability rs;
+	json_t *snaps = NULL;
+	int rc;
+
+	/* Without the snapshot API the cache is empty, not the world; a
+	 * Backup being deleted loses its snapshots by design. */
+	if (r->bc->o.snapshot_api_missing || ctrl_meta(cached, "deletionTimestamp"))
+		return ctrl_result_done();
+	if (listed_snapshots(&snaps, r, cached) < 0)
+		return ctrl_result_error();
+	rc = app_plan_restorable(&rs, cached, snaps);
+	json_decref(snaps);
+	if (rc < 0)
+		return ctrl_result_done(); /* no uid: not from the API server */
+	r->restorable = &rs;
+	wo.start = cached;
+	rc = ctrl_write_status(&r->obj, r->bc->o.client, &app_backups, r->ns, r->name,
+			       mutate_restorable, r, &wo);
+	if (rc == SS_ENOTFOUND)
+		return ctrl_result_done();
+	if (rc < 0)
+		return ctrl_result_error();
+	if (r->turned_unrestorable) {
+		ss_log(SS_LOG_WARN, "backup not restorable", SS_LS("backup", r->key),
+		       SS_LS("reason", rs.reason), SS_LS("message", rs.message));
+		event(r, CTRL_EVENT_WARNING, "NotRestorable", "%s: %s", rs.reason,
+		      rs.message);
+	}
+	return ctrl_result_done();
+}
+
+/* Step 1 for a Failed Backup: it keeps no VolumeSnapshots. A create the
+ * API server finished after the lock session had given up on it (a slow
+ * server under the lock budget) makes one appear later; its event brings
+ * the Backup here, and it goes (owner-checked, uid precondition). */
+static ctrl_result step_failed_snapshots(run *r, const json_t *cached)
+{
+	json_t *snaps = NULL, *vs;
+	size_t i;
+
+	if (r->bc->o.snapshot_api_missing || listed_snapshots(&snaps, r, cached) < 0)
+		return ctrl_result_done();
+	r->obj = json_incref((json_t *)cached); /* delete_snapshot() reads its uid */
+	json_array_foreach(snaps, i, vs)
+	{
+		const char *name = ctrl_meta(vs, "name");
+
+		if (name == NULL || ctrl_meta(vs, "deletionTimestamp") != NULL)
+			continue;
+		ss_log(SS_LOG_INFO, "deleting a failed Backup's VolumeSnapshot",
+		       SS_LS("backup", r->key), SS_LS("snapshot", name));
+		delete_snapshot(r, name);
+	}
+	json_decref(snaps);
+	return ctrl_result_done();
+}
+
+static const app_target_candidate *find_pod(const app_target_candidates *cands,
+					  const char *pod)
+{
+	size_t i;
+
+	for (i = 0; pod && i < cands->n; i++)
+		if (strcmp(cands->c[i].pod, pod) == 0)
+			return &cands->c[i];
+	return NULL;
+}
+
+/* Connects to the server of the pod the status names (status.sourcePod),
+ * with the Backup's credentials: for cleaning up after an earlier session.
+ * When that pod no longer exists or has no IP, *pod_gone is set and
+ * SS_ENOTFOUND returned. */
+static int connect_source(app_db **out, bool *pod_gone, run *r, const json_t *pods)
+{
+	app_target_candidates *cands = calloc(1, sizeof(*cands));
+	const app_target_candidate *cand = NULL;
+	const char *reason = NULL;
+	app_credentials cred = { 0 };
+	app_db_target t;
+	int rc;
+
+	*out = NULL;
+	*pod_gone = false;
+	if (cands == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	if (r->st.source_pod &&
+	    app_target_resolve(cands, &r->spec.target, pods, &reason) == 0)
+		cand = find_pod(cands, r->st.source_pod);
+	if (cand == NULL || cand->ip == NULL) {
+		free(cands);
+		*pod_gone = true;
+		return ss_error_set(SS_ENOTFOUND, "pod %s/%s is gone", r->ns,
+				    r->st.source_pod ? r->st.source_pod : "?");
+	}
+	rc = app_credentials_read(&cred, r->bc->o.client, r->ns,
+				  &r->spec.target.connection, &reason);
+	if (rc == 0) {
+		app_credentials_db_target(&t, &r->spec.target.connection, &cred, cand->ip,
+					  cand->port);
+		rc = app_db_connect(out, &t);
+		app_credentials_free(&cred);
+	}
+	free(cands);
+	return rc;
+}
+
+/* Step 4: a lock session of an earlier process: its connection KILLed if
+ * it is still there and still ours (the session's marker), then the
+ * attempt retried or failed as Interrupted (retry_attempt). */
+static ctrl_result step_interrupted(run *r, const json_t *pods)
+{
+	char killed[512] = "no connection recorded", why[640];
+	app_db *db = NULL;
+	bool gone;
+	int rc;
+
+	own_status(r);
+	if (r->st.lock.connection_id >= 0) {
+		rc = connect_source(&db, &gone, r, pods);
+		if (rc == 0)
+			rc = app_db_kill_connection(db, r->st.lock.connection_id,
+						    ctrl_meta(r->obj, "uid"));
+		if (rc == 0)
+			snprintf(killed, sizeof(killed),
+				 "its connection %lld was still open and was killed",
+				 (long long)r->st.lock.connection_id);
+		else if (rc == SS_ENOTFOUND && db)
+			snprintf(killed, sizeof(killed),
+				 "its connection %lld had already ended (or now belongs "
+				 "to another session, left alone)",
+				 (long long)r->st.lock.connection_id);
+		else
+			snprintf(killed, sizeof(killed),
+				 "its connection %lld could not be checked: %.300s",
+				 (long long)r->st.lock.connection_id,
+				 ss_error_last()->message);
+		app_db_close(db);
+	}
+	snprintf(why, sizeof(why), "interrupted (%s)", killed);
+	return retry_attempt(r, "Interrupted", why);
+}
+
+/* A Backup whose status says it stopped a replica's SQL threads, seen at
+ * the start of a reconcile (the process died, or START failed): start them
+ * again before anything else. 0 when nothing is left paused. */
+static int recover_paused(run *r, const json_t *pods)
+{
+	app_db *db = NULL;
+	bool gone;
+	int rc;
+
+	own_status(r);
+	rc = connect_source(&db, &gone, r, pods);
+	if (gone) {
+		/* The pod is gone (a new one starts replication afresh). */
+		r->st.lock.replication_paused = false;
+		return write_status(r);
+	}
+	if (rc == 0)
+		rc = app_db_replication_resume(db);
+	app_db_close(db);
+	if (rc < 0)
+		return rc;
+	r->st.lock.replication_paused = false;
+	event(r, CTRL_EVENT_NORMAL, "ReplicationResumed",
+	      "started the SQL threads of %s again: %s", r->st.source_pod,
+	      app_plan_paused_why(&r->st));
+	return write_status(r);
+}
+
+/* Step 0: a Backup being deleted that still carries our finalizer (it was
+ * deleted while Locked or with its replica's SQL threads stopped, and the
+ * process that ran the session died): end what the session left — KILL
+ * its connection, start the SQL threads — then let the Backup go. A server
+ * that cannot be reached keeps the finalizer (and so the record) and is
+ * tried again; a pod that is gone took both with it. */
+static ctrl_result step_deleting(run *r, const json_t *pods)
+{
+	bool locked = r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED;
+	bool gone = false;
+	app_db *db = NULL;
+	int rc = 0;
+
+	own_status(r);
+	if ((locked || r->st.lock.replication_paused) && r->st.source_pod) {
+		rc = connect_source(&db, &gone, r, pods);
+		if (rc == 0 && locked && r->st.lock.connection_id >= 0) {
+			rc = app_db_kill_connection(db, r->st.lock.connection_id,
+						    ctrl_meta(r->obj, "uid"));
+			rc = rc == SS_ENOTFOUND ? 0 : rc;
+		}
+		if (rc == 0 && r->st.lock.replication_paused)
+			rc = app_db_replication_resume(db);
+		app_db_close(db);
+		if (rc < 0 && !gone) {
+			ss_log(SS_LOG_WARN, "cleaning up a deleted backup failed; retrying",
+			       SS_LS("backup", r->key), SS_LERR());
+			return ctrl_result_error();
+		}
+		event(r, CTRL_EVENT_NORMAL, "CleanedUp",
+		      "the Backup was deleted %s; %s", locked ? "while Locked" : "",
+		      gone ? "its pod is gone"
+			   : "its lock session was ended and its replica's SQL threads "
+			     "started");
+	}
+	return set_finalizer(r, false) < 0 ? ctrl_result_error() : ctrl_result_done();
+}
+
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+/* The identity a remembered probe of `c` is kept under (backup_turns.h):
+ * everything but the server's own state that can change its verdict —
+ * the pod (uid, address), the connection spec (Secret and key names, TLS,
+ * timeout) and the lag bound. Names only, never a Secret's value. */
+static void probe_identity(char *out, size_t cap, const run *r,
+			   const app_target_candidate *c)
+{
+	const app_connection *k = &r->spec.target.connection;
+
+	snprintf(out, cap, "%s|%s:%d|%s|%s|%s|%d|%s|%s|%d|%d", or_empty(c->uid),
+		 or_empty(c->ip), c->port, or_empty(k->credentials.name),
+		 or_empty(k->credentials.username_key),
+		 or_empty(k->credentials.password_key), (int)k->tls_mode,
+		 or_empty(k->ca_secret_name), or_empty(k->ca_secret_key),
+		 k->connect_timeout_seconds, r->spec.target.max_replication_lag_seconds);
+}
+
+/* Connects to candidate c and probes it: 0 with the verdict and the open
+ * connection (*db), or the error (in p->rc and p->error). */
+static int probe_one(run *r, const app_target_candidate *c, const app_credentials *cred,
+		     app_plan_probe *p, app_db **db)
+{
+	app_db_target t;
+	app_db_status dst;
+	int rc;
+
+	app_credentials_db_target(&t, &r->spec.target.connection, cred, c->ip, c->port);
+	rc = app_db_connect(db, &t);
+	if (rc == 0)
+		rc = app_db_probe(&dst, *db);
+	p->rc = rc;
+	if (rc < 0) {
+		ss_strlcpy(p->error, ss_error_last()->message, sizeof(p->error));
+		return rc;
+	}
+	app_db_classify(&p->verdict, &dst, r->spec.target.max_replication_lag_seconds);
+	return 0;
+}
+
+/* Step 6: what each ready candidate is. A server in a lock session of ours
+ * is as its holder chose it; one probed within the probe TTL with the same
+ * identity is as it was then (no connection; remembered[i] set); any other
+ * is probed now and its connection kept in dbs[i] (the chosen one's
+ * becomes the lock connection). Each gets its last use, to spread the
+ * sessions. */
+static void probe_candidates(run *r, const app_target_candidates *cands,
+			     const app_credentials *cred, app_plan_probe *probes,
+			     app_db **dbs, bool *remembered)
+{
+	app_turns *turns = r->bc->turns;
+	char server[CTRL_KEY_MAX], id[APP_TURNS_IDENTITY_MAX];
+	size_t i;
+
+	for (i = 0; i < cands->n; i++) {
+		const app_target_candidate *c = &cands->c[i];
+		bool keyed;
+
+		if (!c->ready)
+			continue;
+		keyed = ctrl_key_join(server, sizeof(server), r->ns, c->pod) == 0;
+		probe_identity(id, sizeof(id), r, c);
+		if (keyed) {
+			probes[i].last_used = app_turns_last_used(turns, server);
+			if (app_turns_busy(turns, server, &probes[i].verdict))
+				continue;
+			remembered[i] = app_turns_probe_get(turns, server, id,
+							    ss_clock_mono(r->bc->o.clock),
+							    &probes[i].verdict);
+			if (remembered[i])
+				continue;
+		}
+		if (probe_one(r, c, cred, &probes[i], &dbs[i]) == 0 && keyed)
+			app_turns_probe_put(turns, server, id, &probes[i].verdict,
+					    ss_clock_mono(r->bc->o.clock));
+	}
+}
+
+/* Step 6: a Failed reason or a fallback to the primary is never decided on
+ * remembered probes (a replica stopped a second ago may run again now):
+ * the candidates whose verdicts came from memory are probed afresh, here,
+ * so the choice made next is on fresh probes only. Whether there were
+ * any. */
+static bool reprobe_remembered(run *r, const app_target_candidates *cands,
+			       const app_credentials *cred, app_plan_probe *probes,
+			       app_db **dbs, bool *remembered)
+{
+	char server[CTRL_KEY_MAX], id[APP_TURNS_IDENTITY_MAX];
+	bool any = false;
+	size_t i;
+
+	for (i = 0; i < cands->n; i++) {
+		if (!remembered[i])
+			continue;
+		remembered[i] = false;
+		any = true;
+		if (ctrl_key_join(server, sizeof(server), r->ns, cands->c[i].pod) < 0)
+			continue;
+		app_turns_probe_drop(r->bc->turns, server);
+		memset(&probes[i].verdict, 0, sizeof(probes[i].verdict));
+		if (probe_one(r, &cands->c[i], cred, &probes[i], &dbs[i]) < 0)
+			continue;
+		probe_identity(id, sizeof(id), r, &cands->c[i]);
+		app_turns_probe_put(r->bc->turns, server, id, &probes[i].verdict,
+				    ss_clock_mono(r->bc->o.clock));
+	}
+	return any;
+}
+
+/* Step 7, the chosen server's verdict came from memory (another session
+ * held it, or it was probed moments ago): connect and probe it now, on the
+ * connection that will lock it. 0 when it still is what it was chosen as;
+ * else 1 (it changed: its remembered probe is dropped, choose again) or
+ * the connection's error (< 0; dropped too, so the next choice probes it
+ * and names the failure). */
+static int connect_chosen(run *r, const app_target_candidate *cand, const char *server,
+			  const app_credentials *cred, const app_plan_probe *was,
+			  app_db **db)
+{
+	app_plan_probe now = { 0 };
+	char id[APP_TURNS_IDENTITY_MAX];
+	int rc = probe_one(r, cand, cred, &now, db);
+
+	if (rc == 0 && now.verdict.kind == was->verdict.kind) {
+		probe_identity(id, sizeof(id), r, cand);
+		app_turns_probe_put(r->bc->turns, server, id, &now.verdict,
+				    ss_clock_mono(r->bc->o.clock));
+		return 0;
+	}
+	ss_log(SS_LOG_INFO, "the chosen server is not what it was: choosing again",
+	       SS_LS("backup", r->key), SS_LS("pod", cand->pod),
+	       SS_LS("was", app_db_kind_name(was->verdict.kind)),
+	       SS_LS("now", rc == 0 ? app_db_kind_name(now.verdict.kind) : now.error));
+	app_turns_probe_drop(r->bc->turns, server);
+	app_db_close(*db);
+	*db = NULL;
+	return rc < 0 ? rc : 1;
+}
+
+/* Step 7: status Queued while the chosen server is in another Backup's
+ * session. The Event is recorded once, when the Backup starts waiting;
+ * the status message names the current holder. It is woken when a server
+ * it waits for ends its session (server_give_back), queued_retry_ns at the
+ * latest (registered false: the wait list is full, look again in 1 s). */
+static ctrl_result queued(run *r, const app_target_candidate *cand, const char *other,
+			  size_t n_also, bool registered)
+{
+	bool was = r->st.has_phase && r->st.phase == APP_BACKUP_QUEUED;
+	char msg[MSG_MAX];
+
+	snprintf(msg, sizeof(msg),
+		 "waiting for Backup %s, which holds a lock session on %s%s", other,
+		 cand->pod,
+		 n_also > 0 ? " (the replicas as healthy are in sessions too; the "
+			      "first free one is taken)"
+			    : "");
+	if (!(was && r->st.message && strcmp(r->st.message, msg) == 0)) {
+		r->st.has_phase = true;
+		r->st.phase = APP_BACKUP_QUEUED;
+		set_message(r, "%s", msg);
+		if (write_status(r) < 0)
+			return ctrl_result_error();
+		if (!was)
+			event(r, CTRL_EVENT_NORMAL, "Queued", "%s", msg);
+	}
+	return ctrl_result_requeue_after(registered ? r->bc->o.queued_retry_ns
+						    : SS_NS_PER_SEC);
+}
+
+/* Step 7: the turn on the chosen server, or a place among those waiting for
+ * it and for every other server it would take as gladly (see
+ * app_plan_equally_good). Fills *n_also. */
+static app_turns_outcome take_turn(run *r, const app_target_candidates *cands,
+				   const app_plan_probe *probes, int chosen,
+				   const char *server, char *other, size_t cap,
+				   size_t *n_also)
+{
+	char keys[APP_TURNS_MAX_WAIT_SERVERS][CTRL_KEY_MAX];
+	const char *also[APP_TURNS_MAX_WAIT_SERVERS];
+	const json_t *gen = json_object_get(json_object_get(r->obj, "metadata"),
+					    "generation");
+	app_turns_want w = { r->key, &probes[chosen].verdict, also, 0,
+			     json_is_integer(gen) ? json_integer_value(gen) : 0,
+			     ss_clock_mono(r->bc->o.clock) };
+	size_t j;
+
+	for (j = 0; j < cands->n && w.n_also < APP_TURNS_MAX_WAIT_SERVERS; j++) {
+		if (!app_plan_equally_good(cands, probes, chosen, (int)j) ||
+		    ctrl_key_join(keys[w.n_also], sizeof(keys[0]), r->ns,
+				  cands->c[j].pod) < 0)
+			continue;
+		also[w.n_also] = keys[w.n_also];
+		w.n_also++;
+	}
+	*n_also = w.n_also;
+	return app_turns_take(r->bc->turns, server, &w, other, cap);
+}
+
+/* Step 8 on the server whose turn this Backup has (`server`, connection
+ * `db`): the finalizer, the replica's SQL threads stopped, the lock
+ * session; then the turn ends, waking the next Backup waiting for it. */
+static ctrl_result step_session(run *r, const app_target_candidate *cand,
+				const app_plan_choice *choice, const char *server,
+				app_db *db)
+{
+	ctrl_result res;
+
+	ss_strlcpy(r->source_pod, cand->pod, sizeof(r->source_pod));
+	r->st.source_pod = r->source_pod;
+	r->st.source_role = choice->role;
+	/* The finalizer first: from here on a lock or stopped SQL threads may
+	 * exist, and the Backup must not vanish before they are ended. */
+	if (set_finalizer(r, true) < 0) {
+		server_give_back(r->bc, server, false);
+		return ctrl_result_error();
+	}
+	if (choice->fell_back)
+		event(r, CTRL_EVENT_WARNING, "FellBackToPrimary", "%s", choice->message);
+	/* On a replica, stop the SQL threads between event groups first
+	 * (mariadb.h: app_db_replication_pause), recorded before it happens so
+	 * that a restarted controller knows to start them again. */
+	if (strcmp(choice->role, "Replica") == 0) {
+		r->st.lock.replication_paused = true;
+		set_message(r, "pausing replication on %s for the cut", cand->pod);
+		if (write_status(r) < 0) {
+			server_give_back(r->bc, server, false);
+			return ctrl_result_error();
+		}
+		if (app_db_replication_pause(db) < 0) {
+			char why[SS_ERROR_MESSAGE_MAX];
+			int code = ss_error_last()->code;
+
+			ss_strlcpy(why, ss_error_last()->message, sizeof(why));
+			/* STOP may have half-worked: START is harmless either way. */
+			resume_replication(r, db, cand->pod);
+			res = fail(r, db_reason(code), "pausing replication on %s: %s",
+				   cand->pod, why);
+			server_give_back(r->bc, server, true);
+			return res;
+		}
+	}
+	res = lock_session(r, db, cand);
+	if (choice->fell_back && res.kind != CTRL_RESULT_ERROR &&
+	    r->st.phase == APP_BACKUP_UPLOADING) {
+		/* Keep the fallback note where people look. */
+		set_message(r, "%s; lock held %lld ms", choice->message,
+			    (long long)r->st.lock.held_ms);
+		if (write_status(r) < 0)
+			res = ctrl_result_error();
+	}
+	server_give_back(r->bc, server, true);
+	return res;
+}
+
+/* Step 7 and 8 for the choice made: the turn on the chosen server, or
+ * Queued; the server probed again when its verdict came from memory
+ * (*db NULL: connect_chosen); then the session. */
+static ctrl_result step_turn(run *r, const app_target_candidates *cands,
+			     const app_plan_probe *probes, const app_plan_choice *choice,
+			     const app_credentials *cred, app_db **db)
+{
+	const app_target_candidate *cand = &cands->c[choice->chosen];
+	char server[CTRL_KEY_MAX], other[CTRL_KEY_MAX] = "";
+	app_turns_outcome turn;
+	size_t n_also = 0;
+
+	if (ctrl_key_join(server, sizeof(server), r->ns, cand->pod) < 0)
+		return ctrl_result_error();
+	turn = take_turn(r, cands, probes, choice->chosen, server, other, sizeof(other),
+			 &n_also);
+	if (turn == APP_TURNS_RETRY)
+		return ctrl_result_requeue_after(0);
+	if (turn != APP_TURNS_TAKEN)
+		return queued(r, cand, other[0] ? other : "(too many at once)", n_also,
+			      turn == APP_TURNS_QUEUED);
+	ss_strlcpy(r->taken, server, sizeof(r->taken));
+	if (*db == NULL &&
+	    connect_chosen(r, cand, server, cred, &probes[choice->chosen], db) != 0) {
+		server_give_back(r->bc, server, false);
+		return ctrl_result_requeue_after(0);
+	}
+	return step_session(r, cand, choice, server, *db);
+}
+
+/* Steps 5-8. */
+static ctrl_result step_run(run *r, const json_t *pods)
+{
+	app_target_candidates *cands = NULL;
+	app_plan_probe *probes = NULL;
+	app_plan_choice choice;
+	const char *reason = NULL;
+	app_credentials cred = { 0 };
+	app_db *dbs[APP_TARGET_MAX_CANDIDATES] = { 0 };
+	bool remembered[APP_TARGET_MAX_CANDIDATES] = { false };
+	ctrl_result res;
+	size_t i;
+
+	own_status(r);
+	if (r->st.start_ns == 0) {
+		r->st.start_ns = ss_clock_real(r->bc->o.clock);
+		event(r, CTRL_EVENT_NORMAL, "Started", "backing up %s %s",
+		      r->spec.target.statefulset_name ? "StatefulSet"
+						      : "the pods of a selector",
+		      or_empty(r->spec.target.statefulset_name));
+	}
+	/* 5 */
+	if (check_snapshot_api(r, &reason) < 0) {
+		if (reason)
+			return fail(r, reason, "%s", ss_error_last()->message);
+		return ctrl_result_error();
+	}
+	/* 6 */
+	cands = calloc(1, sizeof(*cands));
+	probes = calloc(APP_TARGET_MAX_CANDIDATES, sizeof(*probes));
+	if (cands == NULL || probes == NULL) {
+		ss_error_set(SS_ENOMEM, "out of memory");
+		res = ctrl_result_error();
+		goto done;
+	}
+	if (app_target_resolve(cands, &r->spec.target, pods, &reason) < 0) {
+		res = fail(r, reason ? reason : "TargetNotFound", "%s",
+			   ss_error_last()->message);
+		goto done;
+	}
+	if (app_credentials_read(&cred, r->bc->o.client, r->ns,
+				 &r->spec.target.connection, &reason) < 0) {
+		if (reason)
+			res = fail(r, reason, "%s", ss_error_last()->message);
+		else
+			res = ctrl_result_error();
+		goto done;
+	}
+	probe_candidates(r, cands, &cred, probes, dbs, remembered);
+	app_plan_choose(&choice, cands, probes, r->spec.target.role);
+	if ((choice.chosen < 0 || choice.fell_back) &&
+	    reprobe_remembered(r, cands, &cred, probes, dbs, remembered))
+		app_plan_choose(&choice, cands, probes, r->spec.target.role);
+	if (choice.chosen < 0) {
+		res = fail(r, choice.reason, "%s", choice.message);
+		goto done;
+	}
+	res = step_turn(r, cands, probes, &choice, &cred, &dbs[choice.chosen]);
+done:
+	for (i = 0; i < APP_TARGET_MAX_CANDIDATES; i++)
+		app_db_close(dbs[i]);
+	app_credentials_free(&cred);
+	free(cands);
+	free(probes);
+	return res;
+}
+
+/* Whether obj's status says its lock session stopped a replica's SQL
+ * threads and did not start them again. */
+static bool paused(const json_t *obj)
+{
+	return json_is_true(
+		json_object_get(json_object_get(json_object_get(obj, "status"), "lock"),
+				"replicationPaused"));
+}
+
+static bool finished(const json_t *obj)
+{
+	return ctrl_condition_is_true(obj, "Complete") ||
+	       ctrl_condition_is_true(obj, "Failed");
+}
+
+/* Whether a reconcile of the cached Backup would go on to steps 5-8, where
+ * a lock session may start: there, not finished, not being deleted, and
+ * with no phase yet, Pending or Queued. Such a Backup is handed to the
+ * lane (backup.h); the cache may lag, but the lane reads the API's latest
+ * copy and does whatever that says. */
+static bool wants_session(const json_t *cached)
+{
+	const char *phase = json_string_value(
+		json_object_get(json_object_get(cached, "status"), "phase"));
+
+	return cached != NULL && ctrl_meta(cached, "deletionTimestamp") == NULL &&
+	       !finished(cached) &&
+	       (phase == NULL ||
+		strcmp(phase, app_backup_phase_name(APP_BACKUP_PENDING)) == 0 ||
+		strcmp(phase, app_backup_phase_name(APP_BACKUP_QUEUED)) == 0);
+}
+
+/* How long the cached Backup, Pending after an untrusted attempt, still
+ * waits before its next lock session (status.nextAttemptTime): 0 when it
+ * may start now. A reconcile it is woken for meanwhile (its own status
+ * write, a snapshot event) ends at once and looks again then. */
+static int64_t attempt_wait(app_backup_ctrl *bc, const json_t *cached)
+{
+	app_backup_status st;
+
+	if (app_backup_status_decode(&st, cached) < 0)
+		return 0;
+	return app_plan_attempt_wait_ns(st.next_attempt_ns, ss_clock_real(bc->o.clock));
+}
+
+/* Whether the Backup `key` (`cached`, NULL when gone) waits for a server
+ * and nothing woke it: then the reconcile ends at once (*res: look again
+ * when its patience runs out) — no probe, no API request. Its own status
+ * writes bring it here. A spec edit or a deletion lets it through. */
+static bool waits_quietly(app_backup_ctrl *bc, const char *key, const json_t *cached,
+			  ctrl_result *res)
+{
+	const json_t *gen =
+		json_object_get(json_object_get(cached, "metadata"), "generation");
+	int64_t g = -1, left = 0;
+
+	if (cached != NULL && ctrl_meta(cached, "deletionTimestamp") == NULL)
+		g = json_is_integer(gen) ? json_integer_value(gen) : 0;
+	if (!app_turns_begin(bc->turns, key, g, ss_clock_mono(bc->o.clock),
+			     bc->o.queued_retry_ns, &left))
+		return false;
+	*res = ctrl_result_requeue_after(left);
+	return true;
+}
+
+/* The end of a reconcile of `key`, which took a turn on `taken` ("" none):
+ * a wake it did not use goes to the next Backup waiting (backup_turns.h). */
+static void wake_on(app_backup_ctrl *bc, const char *key, const char *taken)
+{
+	char woken[CTRL_KEY_MAX];
+
+	if (app_turns_end(bc->turns, key, taken[0] ? taken : NULL, woken,
+			  sizeof(woken)) &&
+	    bc->o.queue)
+		ctrl_workqueue_add(bc->o.queue, woken);
+}
+
+/* One reconcile; `in_lane`: on the lane's workers, where steps 5-8 run. */
+static ctrl_result reconcile(app_backup_ctrl *bc, const char *key, bool in_lane)
+{
+	run *r = calloc(1, sizeof(*r));
+	json_t *cached = NULL, *pods = NULL;
+	const char *reason = NULL;
+	ctrl_result res;
+	int64_t wait;
+	int rc;
+
+	if (r == NULL) {
+		ss_error_set(SS_ENOMEM, "out of memory");
+		return ctrl_result_error();
+	}
+	r->bc = bc;
+	r->key = key;
+	/* 1: the cache says whether there is anything to do; a lock session is
+	 * only ever started from the API's latest copy. A finished Backup is
+	 * left alone but for a Complete one's Restorable condition. */
+	if (ctrl_store_get(&cached, bc->o.backups, key) < 0)
+		cached = NULL;
+	if (!in_lane && wants_session(cached)) {
+		wait = attempt_wait(bc, cached);
+		json_decref(cached);
+		free(r);
+		return wait > 0 ? ctrl_result_requeue_after(wait) : ctrl_result_handoff();
+	}
+	if (waits_quietly(bc, key, cached, &res)) {
+		json_decref(cached);
+		free(r);
+		return res;
+	}
+	if (cached == NULL ||
+	    ctrl_key_split(key, r->ns, sizeof(r->ns), r->name, sizeof(r->name)) < 0) {
+		json_decref(cached);
+		res = ctrl_result_done();
+		goto done;
+	}
+	if (finished(cached) && !paused(cached) && !has_finalizer(cached)) {
+		res = ctrl_condition_is_true(cached, "Complete")
+			      ? step_restorable(r, cached)
+			      : step_failed_snapshots(r, cached);
+		json_decref(cached);
+		goto done;
+	}
+	json_decref(cached);
+	rc = kube_get(&r->obj, bc->o.client, &app_backups, r->ns, r->name);
+	if (rc == SS_ENOTFOUND ||
+	    (rc == 0 && ctrl_meta(r->obj, "deletionTimestamp") && !has_finalizer(r->obj))) {
+		res = ctrl_result_done();
+		goto done;
+	}
+	if (rc < 0) {
+		res = ctrl_result_error();
+		goto done;
+	}
+	app_backup_status_decode(&r->st, r->obj);
+	if (finished(r->obj) && !paused(r->obj)) {
+		res = ctrl_result_done(); /* the finalizer goes below */
+		goto done;
+	}
+	/* 2 */
+	r->spec_obj = json_incref(r->obj);
+	if (app_backup_spec_decode(&r->spec, r->spec_obj, &reason) < 0) {
+		res = fail(r, reason ? reason : "InvalidSpec", "%s",
+			   ss_error_last()->message);
+		goto done;
+	}
+	if (ctrl_store_by_index(&pods, bc->o.pods, APP_INDEX_NAMESPACE, r->ns) < 0) {
+		res = ctrl_result_error();
+		goto done;
+	}
+	/* 0 */
+	if (ctrl_meta(r->obj, "deletionTimestamp")) {
+		res = step_deleting(r, pods);
+		goto done;
+	}
+	if (r->st.lock.replication_paused && r->st.source_pod &&
+	    recover_paused(r, pods) < 0) {
+		res = ctrl_result_error();
+		goto done;
+	}
+	if (finished(r->obj)) {
+		res = ctrl_result_done();
+		goto done;
+	}
+	/* 3 */
+	if (r->st.has_phase && r->st.phase == APP_BACKUP_UPLOADING) {
+		res = step_uploading(r);
+		goto done;
+	}
+	/* 4 */
+	if (r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED) {
+		res = step_interrupted(r, pods);
+		goto done;
+	}
+	/* 5-8, on the lane's workers (the cache said otherwise, and lagged),
+	 * once the pause after an untrusted attempt is over. */
+	wait = app_plan_attempt_wait_ns(r->st.next_attempt_ns, ss_clock_real(bc->o.clock));
+	if (wait > 0)
+		res = ctrl_result_requeue_after(wait);
+	else
+		res = in_lane ? step_run(r, pods) : ctrl_result_handoff();
+done:
+	/* The finalizer stays exactly while a lock session or stopped SQL
+	 * threads may exist. */
+	if (r->obj != NULL && res.kind != CTRL_RESULT_ERROR && has_finalizer(r->obj) &&
+	    !ctrl_meta(r->obj, "deletionTimestamp") &&
+	    !(r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED) &&
+	    !r->st.lock.replication_paused && set_finalizer(r, false) < 0)
+		res = ctrl_result_error();
+	wake_on(bc, key, r->taken);
+	json_decref(pods);
+	json_decref(r->obj);
+	json_decref(r->spec_obj);
+	free(r);
+	return res;
+}
+
+ctrl_result app_backup_reconcile(void *payload, const char *key)
+{
+	return reconcile(payload, key, false);
+}
+
+ctrl_result app_backup_reconcile_session(void *payload, const char *key)
+{
+	return reconcile(payload, key, true);
+}

@@ -1,0 +1,1053 @@
+/*
+ * schedule.c — the BackupSchedule reconciler; see schedule.h for the steps
+ * and schedule_plan.h for the rules.
+ *
+ * Invariants:
+ *   - every Backup this controller creates has a name computed from the
+ *     schedule and what it stands for (the due time, the run-now token,
+ *     "once"), so a retry, a restart or a stale read finds it already
+ *     there (AlreadyExists) instead of making a second one;
+ *   - status.lastScheduleTime is the cursor of due times handled; it is
+ *     read from the API's copy of the schedule, never from the cache;
+ *   - a status write happens once per reconcile, and not at all when
+ *     nothing changed, so the schedule's own update event settles;
+ *   - only the schedule's own Backups (label and uid, retention.h
+ *     app_retention_is_own) are counted as its runs or pruned;
+ *   - no due time goes without a trace: it runs, or is skipped or missed
+ *     with an Event that names the cause (schedule_plan.h); a change of
+ *     Ready to False is an Event too; a create the API server refuses as
+ *     invalid ends in Ready False BackupRejected, never a retry loop, and
+ *     other failures are retried at most APP_SCHED_RETRY_CAP_SECONDS
+ *     apart (less with a short startingDeadlineSeconds).
+ *
+ * Thread-safety: `mu` guards the zone cache only; reconciles do their I/O
+ * without it. A cached zone is never freed before the controller.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/api/api.h"
+#include "app/api/index.h"
+#include "app/api/names.h"
+#include "app/api/target.h"
+#include "app/db/credentials.h"
+#include "app/schedule/retention.h"
+#include "app/schedule/schedule.h"
+#include "app/schedule/schedule_plan.h"
+#include "ctrl/conditions.h"
+#include "ctrl/object.h"
+#include "ctrl/writes.h"
+#include "kube/rest.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define ZONES_MAX 64
+#define MSG_MAX 2048
+
+typedef struct {
+	char name[APP_TIME_ZONE_MAX + 1];
+	ss_tz *tz;
+} zone_entry;
+
+struct app_schedule_ctrl {
+	app_schedule_ctrl_opts o;
+	pthread_mutex_t mu;
+	zone_entry zones[ZONES_MAX];
+	size_t n_zones;
+	ctrl_counter *m_runs;
+	ctrl_counter *m_pruned;
+};
+
+/* ---- setup -------------------------------------------------------------- */
+
+int app_schedule_ctrl_new(app_schedule_ctrl **out, const app_schedule_ctrl_opts *opts)
+{
+	static const char *const runs_labels[] = { "namespace", "result", NULL };
+	static const char *const ns_labels[] = { "namespace", NULL };
+	app_schedule_ctrl *sc;
+
+	if (!opts || !opts->client || !opts->schedules || !opts->backups)
+		return ss_error_set(
+			SS_EINVALID,
+			"schedule controller: client and caches are required");
+	sc = calloc(1, sizeof(*sc));
+	if (sc == NULL)
+		return ss_error_set(SS_ENOMEM, "schedule controller: out of memory");
+	sc->o = *opts;
+	if (sc->o.clock == NULL)
+		sc->o.clock = ss_clock_system();
+	pthread_mutex_init(&sc->mu, NULL);
+	if (opts->metrics) {
+		sc->m_runs = ctrl_metrics_counter(
+			opts->metrics, "snapstage_schedule_runs_total",
+			"Due times and run-now requests of BackupSchedules, by result "
+			"(scheduled, run_now, skipped, missed).",
+			runs_labels);
+		sc->m_pruned = ctrl_metrics_counter(
+			opts->metrics, "snapstage_schedule_pruned_total",
+			"Backups deleted by retention.", ns_labels);
+		if (!sc->m_runs || !sc->m_pruned) {
+			app_schedule_ctrl_free(sc);
+			return ss_error_last()->code < 0 ? ss_error_last()->code
+							 : SS_EEXISTS;
+		}
+	}
+	*out = sc;
+	return 0;
+}
+
+void app_schedule_ctrl_free(app_schedule_ctrl *sc)
+{
+	size_t i;
+
+	if (sc == NULL)
+		return;
+	for (i = 0; i < sc->n_zones; i++)
+		ss_tz_free(sc->zones[i].tz);
+	pthread_mutex_destroy(&sc->mu);
+	free(sc);
+}
+
+void app_schedule_ctrl_set_queue(app_schedule_ctrl *sc, ctrl_workqueue *queue)
+{
+	sc->o.queue = queue;
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+static void enqueue(app_schedule_ctrl *sc, const char *ns, const char *schedule);
+
+void app_schedule_on_backup(void *payload, const json_t *obj)
+{
+	app_schedule_ctrl *sc = payload;
+
+	enqueue(sc, ctrl_meta(obj, "namespace"), ctrl_label(obj, APP_LABEL_SCHEDULE));
+}
+
+void app_schedule_on_backup_update(void *payload, const json_t *old, const json_t *now)
+{
+	(void)old;
+	app_schedule_on_backup(payload, now);
+}
+
+static void enqueue(app_schedule_ctrl *sc, const char *ns, const char *schedule)
+{
+	char key[CTRL_KEY_MAX];
+
+	if (sc->o.queue && schedule && ns &&
+	    ctrl_key_join(key, sizeof(key), ns, schedule) == 0)
+		ctrl_workqueue_add(sc->o.queue, key);
+}
+
+void app_schedule_on_restore(void *payload, const json_t *obj)
+{
+	app_schedule_ctrl *sc = payload;
+	const json_t *src = json_object_get(json_object_get(obj, "spec"), "source");
+	const char *ns = ctrl_meta(obj, "namespace");
+	const char *schedule = json_string_value(json_object_get(src, "scheduleName"));
+	const char *backup = json_string_value(json_object_get(src, "backupName"));
+	const char *status_backup = json_string_value(
+		json_object_get(json_object_get(obj, "status"), "sourceBackup"));
+	const char *names[2] = { backup, status_backup };
+	size_t i;
+
+	enqueue(sc, ns, schedule);
+	for (i = 0; i < 2; i++) {
+		char key[CTRL_KEY_MAX];
+		json_t *b = NULL;
+
+		if (names[i] == NULL || ns == NULL ||
+		    ctrl_key_join(key, sizeof(key), ns, names[i]) < 0 ||
+		    ctrl_store_get(&b, sc->o.backups, key) < 0 || b == NULL)
+			continue;
+		enqueue(sc, ns, ctrl_label(b, APP_LABEL_SCHEDULE));
+		json_decref(b);
+	}
+}
+
+void app_schedule_on_restore_update(void *payload, const json_t *old, const json_t *now)
+{
+	(void)old;
+	app_schedule_on_restore(payload, now);
+}
+
+/* ---- zones --------------------------------------------------------------- */
+
+/* The zone `name`, loaded once and kept: borrowed until the controller is
+ * freed. When the table is full, a private copy (*owned set: free it). */
+static int zone_get(const ss_tz **out, ss_tz **owned, app_schedule_ctrl *sc,
+		    const char *name)
+{
+	ss_tz *tz = NULL;
+	size_t i;
+	int rc;
+
+	*owned = NULL;
+	pthread_mutex_lock(&sc->mu);
+	for (i = 0; i < sc->n_zones; i++) {
+		if (strcmp(sc->zones[i].name, name) == 0) {
+			*out = sc->zones[i].tz;
+			pthread_mutex_unlock(&sc->mu);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&sc->mu);
+	rc = ss_tz_load(&tz, name);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&sc->mu);
+	for (i = 0; i < sc->n_zones; i++)
+		if (strcmp(sc->zones[i].name, name) == 0)
+			break;
+	if (i < sc->n_zones) { /* another worker was first */
+		*out = sc->zones[i].tz;
+		pthread_mutex_unlock(&sc->mu);
+		ss_tz_free(tz);
+		return 0;
+	}
+	if (sc->n_zones < ZONES_MAX && strlen(name) < sizeof(sc->zones[0].name)) {
+		ss_strlcpy(sc->zones[sc->n_zones].name, name, sizeof(sc->zones[0].name));
+		sc->zones[sc->n_zones].tz = tz;
+		sc->n_zones++;
+		*out = tz;
+	} else {
+		*owned = tz;
+		*out = tz;
+	}
+	pthread_mutex_unlock(&sc->mu);
+	return 0;
+}
+
+/* ---- one reconcile --------------------------------------------------------- */
+
+typedef struct {
+	app_schedule_ctrl *sc;
+	const char *key;
+	char ns[CTRL_KEY_MAX];
+	char name[CTRL_KEY_MAX];
+	int64_t now;
+	json_t *obj;	     /* the schedule as read from the API (owned) */
+	json_t *backups;     /* the schedule's Backups from the cache (owned) */
+	json_t *would_prune; /* owned, or NULL */
+	app_schedule_spec spec;
+	app_schedule_status st; /* strings borrow from obj, backups or below */
+	char last_success[APP_NAME_BUF];
+	char token[APP_SCHED_RUN_NOW_TOKEN_MAX + 1];
+	const char *ready_reason;
+	ctrl_condition_status ready;
+	char message[MSG_MAX];
+	/* Ready as the API's copy had it before this reconcile (copies: obj
+	 * is rewritten by the status write). */
+	bool was_false;
+	char was_reason[CTRL_EVENT_REASON_MAX + 1];
+	char was_message[MSG_MAX];
+	/* A create of this reconcile that failed (BackupRejected,
+	 * BackupCreateFailed) with its message; NULL: none. */
+	const char *failure;
+	char failure_message[MSG_MAX];
+	bool created; /* a Backup was created in this reconcile */
+} run;
+
+static void event(run *r, ctrl_event_type type, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void event(run *r, ctrl_event_type type, const char *reason, const char *fmt, ...)
+{
+	char note[1024];
+	va_list ap;
+
+	if (r->sc->o.events == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(note, sizeof(note), fmt, ap);
+	va_end(ap);
+	ctrl_events_record(r->sc->o.events, r->obj, type, reason, NULL, "%s", note);
+}
+
+static void count_run(run *r, const char *result)
+{
+	const char *lv[] = { r->ns, result, NULL };
+
+	ctrl_counter_inc(r->sc->m_runs, lv);
+}
+
+static int mutate_status(json_t *obj, void *payload)
+{
+	run *r = payload;
+	ctrl_condition c = { "Ready", r->ready, r->ready_reason, r->message, -1 };
+	int rc;
+
+	/* An unchanged status is not written (ctrl_write_status compares). */
+	rc = app_schedule_status_encode(obj, &r->st);
+	if (rc == 0)
+		rc = ctrl_condition_set(NULL, obj, &c, r->sc->o.clock);
+	return rc;
+}
+
+/* Ready as it was before this reconcile, copied from the API's copy. */
+static void read_was(run *r)
+{
+	const char *reason = ctrl_condition_get_reason(r->obj, "Ready");
+	const char *message = ctrl_condition_get_message(r->obj, "Ready");
+
+	r->was_false = ctrl_condition_is_false(r->obj, "Ready") && reason != NULL;
+	ss_strlcpy(r->was_reason, r->was_false ? reason : "", sizeof(r->was_reason));
+	ss_strlcpy(r->was_message, message ? message : "", sizeof(r->was_message));
+}
+
+/* An Event when Ready turns False or its reason or message changes: once
+ * per change (repeats of the same one are aggregated by ctrl/events.h). */
+static void announce(run *r)
+{
+	if (r->ready != CTRL_CONDITION_FALSE || r->ready_reason == NULL)
+		return;
+	if (r->was_false && strcmp(r->was_reason, r->ready_reason) == 0 &&
+	    strcmp(r->was_message, r->message) == 0)
+		return;
+	event(r, strcmp(r->ready_reason, "Suspended") == 0 ? CTRL_EVENT_NORMAL
+							     : CTRL_EVENT_WARNING,
+	      r->ready_reason, "%s", r->message);
+}
+
+/* Step 7: status and Ready, once (an Event first when Ready turns False:
+ * it is the one sign left should the write be refused). A status the
+ * API server refuses as invalid (a schedule made before the CRD refused
+ * its name) is not retried: it would be refused again. */
+static int write_status(run *r)
+{
+	ctrl_write_opts wo = CTRL_WRITE_OPTS_INIT;
+	json_t *gen = json_object_get(json_object_get(r->obj, "metadata"), "generation");
+	json_t *out = NULL;
+	int rc;
+
+	announce(r);
+	r->st.observed_generation = json_is_integer(gen) ? json_integer_value(gen) : 0;
+	wo.start = r->obj;
+	rc = ctrl_write_status(&out, r->sc->o.client, &app_backupschedules, r->ns,
+			       r->name, mutate_status, r, &wo);
+	json_decref(out);
+	if (rc < 0 && rc != SS_ENOTFOUND) {
+		ss_log(SS_LOG_WARN, "writing schedule status failed",
+		       SS_LS("schedule", r->key), SS_LERR());
+		return rc == SS_EINVALID ? 0 : rc;
+	}
+	return 0;
+}
+
+/* A failed reconcile: the workqueue's backoff, but never longer than
+ * app_sched_retry_cap_ns() (the earlier of two waits wins, workqueue.h),
+ * so a due time is tried again well within startingDeadlineSeconds. */
+static ctrl_result retry(run *r)
+{
+	if (r->sc->o.queue != NULL)
+		ctrl_workqueue_add_after(
+			r->sc->o.queue, r->key,
+			app_sched_retry_cap_ns(r->spec.starting_deadline_seconds));
+	return ctrl_result_error();
+}
+
+static bool is_finished(const json_t *b)
+{
+	return ctrl_condition_is_true(b, "Complete") ||
+	       ctrl_condition_is_true(b, "Failed");
+}
+
+/* Step 2, the world: whether a run could start now. 0 when it could (or
+ * when the answer is unknown: an API error is logged and the Backup will
+ * report it); -1 with *reason and r->message when it cannot. */
+static int preflight(run *r, const char **reason)
+{
+	app_target_candidates *cands = NULL;
+	app_credentials cred;
+	json_t *pods = NULL;
+	int rc = 0;
+
+	*reason = NULL;
+	if (r->sc->o.snapshot_api_missing) {
+		*reason = "SnapshotAPIMissing";
+		ss_strlcpy(r->message,
+			   "the cluster serves no snapshot.storage.k8s.io/v1 "
+			   "VolumeSnapshots: "
+			   "install the external-snapshotter CRDs and a CSI driver that "
+			   "snapshots, then restart snapstage",
+			   sizeof(r->message));
+		return -1;
+	}
+	if (r->sc->o.pods) {
+		cands = calloc(1, sizeof(*cands));
+		if (cands == NULL ||
+		    ctrl_store_by_index(&pods, r->sc->o.pods, APP_INDEX_NAMESPACE,
+					r->ns) < 0) {
+			rc = 0; /* out of memory: let the Backup try */
+			goto done;
+		}
+		if (app_target_resolve(cands, &r->spec.target, pods, reason) <
+			    0 &&
+		    *reason != NULL) {
+			ss_strlcpy(r->message, ss_error_last()->message,
+				   sizeof(r->message));
+			rc = -1;
+			goto done;
+		}
+		*reason = NULL;
+	}
+	if (app_credentials_read(&cred, r->sc->o.client, r->ns,
+				 &r->spec.target.connection, reason) < 0) {
+		if (*reason != NULL) {
+			ss_strlcpy(r->message, ss_error_last()->message,
+				   sizeof(r->message));
+			rc = -1;
+			goto done;
+		}
+		ss_log(SS_LOG_WARN, "could not read the credentials Secret",
+		       SS_LS("schedule", r->key), SS_LERR());
+	}
+	app_credentials_free(&cred);
+done:
+	json_decref(pods);
+	free(cands);
+	return rc;
+}
+
+/* Step 3: the schedule's own Backups in this namespace (its label and its
+ * uid); active and newest completed into r->st. Returns whether one is
+ * still running. */
+static int observe(run *r, bool *busy)
+{
+	json_t *all = NULL, *mine;
+	size_t i;
+	int64_t best = 0;
+
+	*busy = false;
+	if (ctrl_store_by_index(&all, r->sc->o.backups, APP_INDEX_SCHEDULE, r->name) < 0)
+		return -1;
+	mine = json_array();
+	if (mine == NULL) {
+		json_decref(all);
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < json_array_size(all); i++) {
+		json_t *b = json_array_get(all, i);
+		const char *ns = ctrl_meta(b, "namespace");
+
+		/* The label alone is not the schedule's: anyone may set it. */
+		if (ns && strcmp(ns, r->ns) == 0 &&
+		    app_retention_is_own(b, r->name, ctrl_meta(r->obj, "uid")))
+			json_array_append(mine, b);
+	}
+	json_decref(all);
+	r->backups = mine;
+	r->st.n_active = 0;
+	for (i = 0; i < json_array_size(mine); i++) {
+		json_t *b = json_array_get(mine, i);
+		const char *bname = ctrl_meta(b, "name");
+		app_backup_status bst;
+
+		if (bname == NULL)
+			continue;
+		if (!is_finished(b)) {
+			*busy = true;
+			if (r->st.n_active < APP_MAX_CLAIMS)
+				r->st.active[r->st.n_active++] = bname;
+			continue;
+		}
+		if (!ctrl_condition_is_true(b, "Complete"))
+			continue;
+		app_backup_status_init(&bst);
+		app_backup_status_decode(&bst, b);
+		if (bst.completion_ns >= best) {
+			best = bst.completion_ns;
+			ss_strlcpy(r->last_success, bname, sizeof(r->last_success));
+		}
+	}
+	if (r->last_success[0]) {
+		r->st.last_successful_backup = r->last_success;
+		r->st.last_successful_ns = best;
+	}
+	return 0;
+}
+
+/* Step 5: creates Backup `bname` for the time `scheduled_ns` (for run-now
+ * `token`, else NULL), labelled with the schedule's name and uid. 0 when
+ * made, SS_EEXISTS when it was already there, or the API's error. */
+static int create_backup(run *r, const char *bname, int64_t scheduled_ns,
+			 const char *token)
+{
+	const json_t *spec = json_object_get(r->obj, "spec");
+	const json_t *snap = json_object_get(spec, "snapshot");
+	const json_t *snap_labels = json_object_get(snap, "labels");
+	const json_t *snap_annotations = json_object_get(snap, "annotations");
+	json_t *b, *meta, *labels, *annotations, *bspec, *created = NULL;
+	char when[SS_TIME_RFC3339_MAX];
+	int rc;
+
+	b = json_object();
+	meta = json_object();
+	labels = json_object();
+	annotations = json_object();
+	bspec = json_object();
+	if (!b || !meta || !labels || !annotations || !bspec ||
+	    app_copy_copyable(labels, snap_labels, false) != 0 ||
+	    app_copy_copyable(annotations, snap_annotations, false) != 0) {
+		json_decref(b);
+		json_decref(meta);
+		json_decref(labels);
+		json_decref(annotations);
+		json_decref(bspec);
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	}
+	json_object_set_new(labels, APP_LABEL_SCHEDULE, json_string(r->name));
+	app_label_set_own(labels, APP_LABEL_SCHEDULE_UID, ctrl_meta(r->obj, "uid"));
+	json_object_set_new(
+		annotations, APP_ANNOTATION_SCHEDULED_TIME,
+		json_string(ss_time_format(when, sizeof(when), scheduled_ns)));
+	if (token != NULL)
+		json_object_set_new(annotations, APP_ANNOTATION_RUN_NOW, json_string(token));
+	json_object_set_new(b, "apiVersion", json_string(APP_API_VERSION));
+	json_object_set_new(b, "kind", json_string("Backup"));
+	json_object_set_new(meta, "name", json_string(bname));
+	json_object_set_new(meta, "namespace", json_string(r->ns));
+	json_object_set_new(meta, "labels", labels);
+	json_object_set_new(meta, "annotations", annotations);
+	json_object_set_new(b, "metadata", meta);
+	if (json_object_get(spec, "target"))
+		json_object_set_new(bspec, "target",
+				    json_deep_copy(json_object_get(spec, "target")));
+	if (snap)
+		json_object_set_new(bspec, "snapshot", json_deep_copy(snap));
+	if (json_object_get(spec, "lock"))
+		json_object_set_new(bspec, "lock",
+				    json_deep_copy(json_object_get(spec, "lock")));
+	json_object_set_new(b, "spec", bspec);
+	rc = 0;
+	if (r->spec.backup_deletion_policy == APP_DELETION_DELETE)
+		rc = ctrl_owner_set_controller(NULL, b, r->obj);
+	if (rc == 0)
+		rc = kube_create(&created, r->sc->o.client, &app_backups, r->ns, b);
+	json_decref(b);
+	json_decref(created);
+	if (rc == 0)
+		ss_log(SS_LOG_INFO, "backup created", SS_LS("schedule", r->key),
+		       SS_LS("backup", bname), SS_LS("scheduledTime", when));
+	return rc;
+}
+
+/* A create the API server refused as invalid (400, 422) or too large is
+ * refused again on every retry: a matter of the spec (or of the CRD the
+ * cluster runs), not of time. */
+static bool refused_for_good(int rc)
+{
+	return rc == SS_EINVALID || rc == SS_ETOOLARGE;
+}
+
+/* Records the failed create of `bname` (its error is the last one):
+ * BackupRejected when refused for good, else BackupCreateFailed. */
+static void create_failed(run *r, const char *bname, int rc)
+{
+	char clean[APP_SCHED_MESSAGE_MAX];
+	bool rejected = refused_for_good(rc);
+
+	app_sched_clean_message(clean, sizeof(clean), ss_error_last()->message);
+	r->failure = rejected ? APP_SCHED_REASON_REJECTED : APP_SCHED_REASON_CREATE_FAILED;
+	snprintf(r->failure_message, sizeof(r->failure_message),
+		 rejected ? "the API server refused Backup %s (it will refuse it "
+			    "again: fix the schedule's spec or the Backup CRD): %s"
+			  : "creating Backup %s failed (retried): %s",
+		 bname, clean);
+	ss_log(SS_LOG_WARN, "creating a scheduled Backup failed", SS_LS("schedule", r->key),
+	       SS_LS("backup", bname), SS_LS("reason", r->failure), SS_LERR());
+}
+
+static void plan_input(app_sched_plan_in *in, const run *r, bool busy,
+		       const char *blocked)
+{
+	json_t *gen = json_object_get(json_object_get(r->obj, "metadata"), "generation");
+	const char *created = ctrl_meta(r->obj, "creationTimestamp");
+
+	memset(in, 0, sizeof(*in));
+	in->now_ns = r->now;
+	if (created == NULL || ss_time_parse(&in->creation_ns, created) < 0)
+		in->creation_ns = 0;
+	in->last_schedule_ns = r->st.last_schedule_ns;
+	in->next_schedule_ns = r->st.next_schedule_ns;
+	in->starting_deadline_seconds = r->spec.starting_deadline_seconds;
+	in->suspend = r->spec.suspend;
+	in->spec_changed = r->st.observed_generation > 0 && json_is_integer(gen) &&
+			   json_integer_value(gen) != r->st.observed_generation;
+	in->busy = busy;
+	in->blocked = blocked;
+	in->was_not_ready = r->was_false ? r->was_reason : NULL;
+}
+
+/* Counts and reports what `out` passed over, and moves the cursor. */
+static void account(run *r, const app_sched_plan_out *out)
+{
+	int64_t n = out->missed + (out->action == APP_SCHED_MISS ? 1 : 0);
+	char when[SS_TIME_RFC3339_MAX];
+
+	r->st.next_schedule_ns = out->next_ns;
+	r->st.last_schedule_ns = out->last_schedule_ns;
+	ss_time_format(when, sizeof(when), out->scheduled_ns);
+	if (n > 0) {
+		r->st.missed_runs += n;
+		count_run(r, "missed");
+		event(r, CTRL_EVENT_WARNING, "Missed", "%lld run(s) missed%s%s: %s (%s)",
+		      (long long)n, out->action == APP_SCHED_MISS ? ", the latest due at " : "",
+		      out->action == APP_SCHED_MISS ? when : "",
+		      app_sched_cause_text(out->miss_cause), out->miss_cause);
+	}
+	if (out->action == APP_SCHED_SKIP) {
+		r->st.skipped_runs++;
+		count_run(r, "skipped");
+		event(r, CTRL_EVENT_WARNING, "Skipped",
+		      "run due at %s skipped: %s is still running", when,
+		      r->st.n_active ? r->st.active[0] : "a Backup");
+	}
+}
+
+/* Step 5 for a due time the plan says to run: the Backup, or the failure.
+ * A failure that may pass (BackupCreateFailed) makes the due time wait
+ * (the plan again, blocked by it); a refusal for good misses it. */
+static int create_due(run *r, const ss_tz *tz, app_sched_plan_in *in,
+		      app_sched_plan_out *out)
+{
+	char bname[APP_NAME_BUF], when[SS_TIME_RFC3339_MAX];
+	int rc;
+
+	if (r->spec.cron.kind == APP_CRON_ONCE)
+		rc = app_name_join(bname, APP_LABEL_VALUE_MAX, r->name, "once");
+	else
+		rc = app_name_scheduled_backup(bname, r->name, out->scheduled_ns);
+	if (rc == 0)
+		rc = create_backup(r, bname, out->scheduled_ns, NULL);
+	if (rc == 0 || rc == SS_EEXISTS) {
+		r->created = rc == 0 || r->created;
+		if (rc == 0) {
+			count_run(r, "scheduled");
+			event(r, CTRL_EVENT_NORMAL, "Scheduled", "created Backup %s for %s",
+			      bname, ss_time_format(when, sizeof(when), out->scheduled_ns));
+		}
+		return 0;
+	}
+	create_failed(r, bname, rc);
+	if (refused_for_good(rc)) {
+		out->action = APP_SCHED_MISS;
+		out->miss_cause = APP_SCHED_REASON_REJECTED;
+		return 0;
+	}
+	in->blocked = APP_SCHED_REASON_CREATE_FAILED;
+	app_sched_plan(out, &r->spec.cron, tz, in); /* fails only for NULL */
+	return rc;
+}
+
+/* Steps 4-5 for the due times; `blocked`: why no run can start now (NULL:
+ * one can). *wake_ns: when to look again at the latest (0: no time of its
+ * own). 0, or an error to retry (the state to keep is in r->st). */
+static int run_schedule(run *r, const ss_tz *tz, bool busy, const char *blocked,
+			int64_t *wake_ns)
+{
+	app_sched_plan_in in;
+	app_sched_plan_out out;
+	int rc = 0;
+
+	plan_input(&in, r, busy, blocked);
+	if (app_sched_plan(&out, &r->spec.cron, tz, &in) < 0)
+		return -1;
+	if (out.action == APP_SCHED_RUN)
+		rc = create_due(r, tz, &in, &out);
+	*wake_ns = out.wake_ns;
+	account(r, &out);
+	return rc;
+}
+
+/* Whether Backup `bname`, which exists, is the one of run-now `token`
+ * (its snapstage.io/run-now annotation, compared whole). An error reads
+ * as "yes": the token is then recorded as done rather than run twice. */
+static bool made_for_token(run *r, const char *bname, const char *token)
+{
+	json_t *b = NULL;
+	bool same = true;
+
+	if (kube_get(&b, r->sc->o.client, &app_backups, r->ns, bname) == 0)
+		same = ss_streq(ctrl_annotation(b, APP_ANNOTATION_RUN_NOW), token);
+	json_decref(b);
+	return same;
+}
+
+/* Step 4-5 for the run-now annotation: the token's Backup, under the
+ * first name of the token's sequence not taken by another token. */
+static int run_now(run *r)
+{
+	const char *token = ctrl_annotation(r->obj, APP_ANNOTATION_RUN_NOW);
+	char suffix[APP_SCHED_RUN_NOW_SUFFIX_BUF], bname[APP_NAME_BUF];
+	int attempt, rc = SS_EEXISTS;
+
+	if (r->spec.suspend || token == NULL || token[0] == '\0')
+		return 0;
+	if (strlen(token) > APP_SCHED_RUN_NOW_TOKEN_MAX) {
+		event(r, CTRL_EVENT_WARNING, "RunNowRefused",
+		      "the %s annotation holds %zu bytes, more than the %d honoured: "
+		      "no Backup",
+		      APP_ANNOTATION_RUN_NOW, strlen(token), APP_SCHED_RUN_NOW_TOKEN_MAX);
+		return 0;
+	}
+	if (!app_sched_run_now_wanted(token, r->st.last_run_now_token))
+		return 0;
+	for (attempt = 1; attempt <= APP_SCHED_RUN_NOW_ATTEMPTS && rc == SS_EEXISTS;
+	     attempt++) {
+		app_sched_run_now_suffix(suffix, token, attempt);
+		rc = app_name_join(bname, APP_LABEL_VALUE_MAX, r->name, suffix);
+		if (rc == 0)
+			rc = create_backup(r, bname, r->now, token);
+		if (rc == SS_EEXISTS && made_for_token(r, bname, token))
+			break;
+	}
+	if (rc == 0) {
+		r->created = true;
+		count_run(r, "run_now");
+		event(r, CTRL_EVENT_NORMAL, "Scheduled", "created Backup %s for run-now %s",
+		      bname, token);
+	} else if (rc == SS_EEXISTS && attempt > APP_SCHED_RUN_NOW_ATTEMPTS) {
+		ss_error_set(SS_EINVALID, "the names of this token are taken by Backups "
+					  "of other tokens");
+		create_failed(r, bname, SS_EINVALID);
+	} else if (rc != SS_EEXISTS) {
+		create_failed(r, bname, rc);
+		if (!refused_for_good(rc))
+			return rc; /* the token stays unrecorded: retried */
+	}
+	ss_strlcpy(r->token, token, sizeof(r->token));
+	r->st.last_run_now_token = r->token;
+	return 0;
+}
+
+/* Whether any Restore in `restores` (an array, or NULL) holds Backup
+ * `backup` of schedule `schedule`. */
+static bool held(const json_t *restores, const char *schedule, const char *backup)
+{
+	const json_t *rs;
+	size_t i;
+
+	json_array_foreach((json_t *)restores, i, rs)
+	{
+		const char *name = NULL;
+
+		switch (app_sched_restore_hold(rs, schedule, &name)) {
+		case APP_SCHED_HOLD_ALL: return true;
+		case APP_SCHED_HOLD_BACKUP:
+			if (strcmp(name, backup) == 0)
+				return true;
+			break;
+		case APP_SCHED_HOLD_NONE: break;
+		}
+	}
+	return false;
+}
+
+/* Deletes Backup `name` that retention judged (`why`), as it was read:
+ * with its uid `uid` as the precondition, so a Backup created under that
+ * name since (by anyone) is never deleted in its place. */
+static void prune_backup(run *r, const char *name, const char *uid, const char *why)
+{
+	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
+	const char *lv[] = { r->ns, NULL };
+	int rc;
+
+	if (uid == NULL) /* a cached object always has one; never delete blind */
+		return;
+	d.propagation = KUBE_PROPAGATION_BACKGROUND;
+	d.precondition_uid = uid;
+	rc = kube_delete(NULL, r->sc->o.client, &app_backups, r->ns, name, &d);
+	if (rc == SS_ENOTFOUND)
+		return;
+	if (rc < 0) {
+		ss_log(SS_LOG_WARN, "pruning a Backup failed", SS_LS("schedule", r->key),
+		       SS_LS("backup", name), SS_LERR());
+		return;
+	}
+	r->st.pruned_total++;
+	r->st.last_prune_ns = r->now;
+	ctrl_counter_inc(r->sc->m_pruned, lv);
+	ss_log(SS_LOG_INFO, "backup pruned", SS_LS("schedule", r->key),
+	       SS_LS("backup", name), SS_LS("why", why));
+	event(r, CTRL_EVENT_NORMAL, "Pruned", "deleted Backup %s (%s)", name, why);
+}
+
+/* Step 6: retention over the Backups seen in step 3. */
+static int prune(run *r, const ss_tz *tz)
+{
+	json_t *restores = NULL;
+	size_t n = json_array_size(r->backups), i, k = 0;
+	app_retention_backup *in;
+	app_retention_decision *dec;
+	app_retention_summary sum;
+	const char **uids;
+	int rc = 0;
+
+	if (!r->spec.retention.enabled || n == 0)
+		return 0;
+	/* Without the Restores, nothing could be known to be unused. */
+	if (r->sc->o.restores && ctrl_store_by_index(&restores, r->sc->o.restores,
+						     APP_INDEX_NAMESPACE, r->ns) < 0)
+		return -1;
+	in = calloc(n, sizeof(*in));
+	dec = calloc(n, sizeof(*dec));
+	uids = calloc(n, sizeof(*uids));
+	if (in == NULL || dec == NULL || uids == NULL) {
+		free(in);
+		free(dec);
+		free(uids);
+		json_decref(restores);
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		json_t *b = json_array_get(r->backups, i);
+		const char *created = ctrl_meta(b, "creationTimestamp");
+		const char *pin = ctrl_label(b, APP_LABEL_PIN);
+		app_backup_status bst;
+		ss_civil civ;
+		int64_t t = 0;
+
+		if (ctrl_meta(b, "name") == NULL || ctrl_meta(b, "deletionTimestamp"))
+			continue;
+		app_backup_status_init(&bst);
+		app_backup_status_decode(&bst, b);
+		in[k].name = ctrl_meta(b, "name");
+		uids[k] = ctrl_meta(b, "uid");
+		in[k].state = app_retention_state_of(b);
+		in[k].pinned = pin && strcmp(pin, "true") == 0;
+		in[k].in_use = held(restores, r->name, in[k].name);
+		if (in[k].state != APP_RETENTION_RUNNING && bst.completion_ns > 0)
+			t = bst.completion_ns;
+		else if (created)
+			ss_time_parse(&t, created);
+		if (t < 0)
+			t = 0;
+		in[k].time_ns = t;
+		if (ss_tz_local(tz, t / SS_NS_PER_SEC, &civ) == 0) {
+			in[k].local.year = civ.year;
+			in[k].local.month = civ.month;
+			in[k].local.day = civ.day;
+			in[k].local.hour = civ.hour;
+			in[k].local.iso_year = civ.iso_year;
+			in[k].local.iso_week = civ.iso_week;
+		}
+		k++;
+	}
+	rc = app_retention_decide(dec, &sum, in, k, &r->spec.retention, r->now);
+	if (rc < 0)
+		goto done;
+	if (r->spec.retention.dry_run) {
+		r->would_prune = json_array();
+		for (i = 0; r->would_prune && i < k; i++)
+			if (dec[i].verdict == APP_RETENTION_PRUNE)
+				json_array_append_new(r->would_prune,
+						      json_string(in[i].name));
+		r->st.would_prune = r->would_prune;
+		goto done;
+	}
+	r->st.would_prune = NULL;
+	for (i = 0; i < k; i++)
+		if (dec[i].verdict == APP_RETENTION_PRUNE)
+			prune_backup(r, in[i].name, uids[i], dec[i].reason);
+done:
+	json_decref(restores);
+	free(in);
+	free(dec);
+	free(uids);
+	return rc;
+}
+
+/* Ready False for `reason` (a spec that cannot run: no plan, no next
+ * time; a spec change brings the next look). */
+static ctrl_result not_ready(run *r, const char *reason, const char *message)
+{
+	r->ready = CTRL_CONDITION_FALSE;
+	r->ready_reason = reason;
+	if (message != r->message)
+		ss_strlcpy(r->message, message, sizeof(r->message));
+	r->st.next_schedule_ns = 0;
+	if (write_status(r) < 0)
+		return retry(r);
+	return ctrl_result_done();
+}
+
+/* Look again at `wake_ns` (absolute; 0: none), and within `within_ns`
+ * (0: no bound): a little past a due time, so that it is at or before
+ * "now" then. */
+static ctrl_result look_again(run *r, int64_t wake_ns, int64_t within_ns)
+{
+	int64_t wait = -1;
+
+	if (wake_ns > 0)
+		wait = wake_ns - ss_clock_real(r->sc->o.clock) + 10 * SS_NS_PER_MS;
+	if (within_ns > 0 && (wait < 0 || wait > within_ns))
+		wait = within_ns;
+	if (wait < 0)
+		return ctrl_result_done();
+	return ctrl_result_requeue_after(wait > SS_NS_PER_MS ? wait : SS_NS_PER_MS);
+}
+
+/* Step 7's Ready: a create that failed now or before (until a Backup is
+ * created or the spec changes), else Suspended, else True. */
+static void decide_ready(run *r, bool spec_changed, int64_t next_ns)
+{
+	char when[SS_TIME_RFC3339_MAX];
+
+	r->ready = CTRL_CONDITION_FALSE;
+	if (r->failure != NULL) {
+		r->ready_reason = r->failure;
+		ss_strlcpy(r->message, r->failure_message, sizeof(r->message));
+	} else if (!r->created && app_sched_failure_stands(r->was_false ? r->was_reason
+									  : NULL,
+								       spec_changed)) {
+		r->ready_reason = r->was_reason;
+		ss_strlcpy(r->message, r->was_message, sizeof(r->message));
+	} else if (r->spec.suspend) {
+		r->ready_reason = "Suspended";
+		ss_strlcpy(r->message, "spec.suspend is true: no new runs start",
+			   sizeof(r->message));
+	} else {
+		r->ready = CTRL_CONDITION_TRUE;
+		r->ready_reason = "Scheduled";
+		if (next_ns > 0)
+			snprintf(r->message, sizeof(r->message), "next run at %s",
+				 ss_time_format(when, sizeof(when), next_ns));
+		else
+			ss_strlcpy(r->message, "no further runs", sizeof(r->message));
+	}
+}
+
+/* Steps 1-2: the schedule from the API, its spec and zone; a spec that
+ * cannot run is reported here (*res set, false returned). */
+static bool load(run *r, const ss_tz **tz, ss_tz **owned_tz, ctrl_result *res)
+{
+	json_t *cached = NULL;
+	const char *reason = NULL;
+	int rc;
+
+	*res = ctrl_result_done();
+	if (ctrl_store_get(&cached, r->sc->o.schedules, r->key) < 0 || cached == NULL ||
+	    ctrl_key_split(r->key, r->ns, sizeof(r->ns), r->name, sizeof(r->name)) < 0) {
+		json_decref(cached);
+		return false;
+	}
+	json_decref(cached);
+	rc = kube_get(&r->obj, r->sc->o.client, &app_backupschedules, r->ns, r->name);
+	if (rc == SS_ENOTFOUND || (rc == 0 && ctrl_meta(r->obj, "deletionTimestamp")))
+		return false;
+	if (rc < 0) {
+		*res = retry(r);
+		return false;
+	}
+	app_schedule_status_decode(&r->st, r->obj);
+	read_was(r);
+	if (app_schedule_spec_decode(&r->spec, r->obj, &reason) < 0) {
+		*res = not_ready(r, reason ? reason : "InvalidSpec", ss_error_last()->message);
+		return false;
+	}
+	if (zone_get(tz, owned_tz, r->sc, r->spec.time_zone) < 0) {
+		*res = not_ready(r, "InvalidTimeZone", ss_error_last()->message);
+		return false;
+	}
+	if (app_sched_never_runs(&r->spec.cron, *tz, r->now)) {
+		snprintf(r->message, sizeof(r->message),
+			 "spec.schedule \"%.64s\" never falls due (no such day, e.g. 30 "
+			 "February): no Backup would ever be made",
+			 r->spec.schedule);
+		*res = not_ready(r, APP_SCHED_REASON_NEVER_RUNS, r->message);
+		return false;
+	}
+	return true;
+}
+
+/* A schedule that cannot start a run now (`reason`, r->message): its
+ * due times wait or are missed (run_schedule), Ready is False, and it is
+ * looked at again in APP_SCHEDULE_RECHECK_SECONDS or at its next due
+ * time or deadline, whichever comes first. */
+static ctrl_result blocked(run *r, const char *reason, int64_t wake_ns)
+{
+	r->ready = CTRL_CONDITION_FALSE;
+	r->ready_reason = reason;
+	if (write_status(r) < 0)
+		return retry(r);
+	return look_again(r, wake_ns, APP_SCHEDULE_RECHECK_SECONDS * SS_NS_PER_SEC);
+}
+
+/* A create failed in a way that may pass (BackupCreateFailed): Ready says
+ * so, the due time waits (r->st), and the reconcile is retried. */
+static ctrl_result create_retry(run *r, bool spec_changed)
+{
+	decide_ready(r, spec_changed, r->st.next_schedule_ns);
+	write_status(r);
+	return retry(r);
+}
+
+ctrl_result app_schedule_reconcile(void *payload, const char *key)
+{
+	app_schedule_ctrl *sc = payload;
+	run *r = calloc(1, sizeof(*r));
+	const char *reason = NULL;
+	const ss_tz *tz = NULL;
+	ss_tz *owned_tz = NULL;
+	app_sched_plan_in in;
+	ctrl_result res;
+	int64_t wake_ns = 0;
+	bool busy = false;
+
+	if (r == NULL) {
+		ss_error_set(SS_ENOMEM, "out of memory");
+		return ctrl_result_error();
+	}
+	r->sc = sc;
+	r->key = key;
+	r->now = ss_clock_real(sc->o.clock);
+	r->spec.starting_deadline_seconds = -1;
+	/* 1-2 */
+	if (!load(r, &tz, &owned_tz, &res))
+		goto done;
+	/* reason and r->message say why no run can start now: the plan
+	 * makes the due times wait or counts them missed */
+	if (!r->spec.suspend)
+		preflight(r, &reason);
+	/* 3 */
+	if (observe(r, &busy) < 0) {
+		res = retry(r);
+		goto done;
+	}
+	/* 4-5 */
+	plan_input(&in, r, busy, reason);
+	if (run_schedule(r, tz, busy, reason, &wake_ns) < 0) {
+		res = create_retry(r, in.spec_changed);
+		goto done;
+	}
+	if (reason != NULL) {
+		res = blocked(r, reason, wake_ns);
+		goto done;
+	}
+	if (run_now(r) < 0) {
+		res = create_retry(r, in.spec_changed);
+		goto done;
+	}
+	/* 6 */
+	if (prune(r, tz) < 0)
+		ss_log(SS_LOG_WARN, "retention failed", SS_LS("schedule", key), SS_LERR());
+	/* 7 */
+	decide_ready(r, in.spec_changed, r->st.next_schedule_ns);
+	if (write_status(r) < 0) {
+		res = retry(r);
+		goto done;
+	}
+	/* 8 */
+	res = look_again(r, wake_ns, 0);
+done:
+	ss_tz_free(owned_tz);
+	json_decref(r->would_prune);
+	json_decref(r->backups);
+	json_decref(r->obj);
+	free(r);
+	return res;
+}

@@ -1,0 +1,271 @@
+/*
+ * schedule_plan.c — the BackupSchedule decisions; see schedule_plan.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "app/api/names.h"
+#include "app/sched/cron_next.h"
+#include "app/schedule/schedule_plan.h"
+#include "util/clock.h"
+#include "util/error.h"
+
+/* Why the due times being passed over now were not run: the blocker of
+ * now, else what Ready said when last written, else lateness. */
+static const char *cause_of(const app_sched_plan_in *in)
+{
+	if (in->blocked != NULL)
+		return in->blocked;
+	if (in->was_not_ready != NULL)
+		return in->was_not_ready;
+	return APP_SCHED_CAUSE_LATE;
+}
+
+static bool past_deadline(const app_sched_plan_in *in, int64_t due)
+{
+	return in->starting_deadline_seconds >= 0 &&
+	       in->now_ns - due > in->starting_deadline_seconds * SS_NS_PER_SEC;
+}
+
+/* What to do about due time `due`; `may_wait`: a blocked one within its
+ * deadline waits (else it is missed). */
+static void act_on(app_sched_plan_out *o, const app_sched_plan_in *in, int64_t due,
+		   bool may_wait)
+{
+	o->scheduled_ns = due;
+	if (past_deadline(in, due) || (in->blocked != NULL && !may_wait))
+		o->action = APP_SCHED_MISS;
+	else if (in->blocked != NULL)
+		o->action = APP_SCHED_WAIT;
+	else if (in->busy)
+		o->action = APP_SCHED_SKIP;
+	else
+		o->action = APP_SCHED_RUN;
+	if (o->action == APP_SCHED_MISS)
+		o->miss_cause = cause_of(in);
+}
+
+/* A spec change: the new spec's due times up to `prev` are passed over;
+ * the old spec's awaited due time, come meanwhile, is acted on. */
+static void spec_changed(app_sched_plan_out *o, const app_sched_plan_in *in,
+			 int64_t cursor, int64_t prev)
+{
+	int64_t old = in->next_schedule_ns;
+
+	o->last_schedule_ns = prev > cursor ? prev : cursor;
+	if (old <= cursor || old > in->now_ns)
+		return;
+	/* No waiting here: the cursor moves past the new spec's due times, so
+	 * a waiting old one would be lost; missed now, with its cause. */
+	act_on(o, in, old, false);
+	if (old > o->last_schedule_ns)
+		o->last_schedule_ns = old;
+}
+
+/* The due times after `cursor` and before `prev` are missed: counted. */
+static int64_t count_between(const app_cron *c, const ss_tz *tz, int64_t cursor,
+			     int64_t prev)
+{
+	int64_t n = 0, t = cursor;
+
+	while (n < APP_SCHED_MISSED_COUNT_MAX && app_cron_next(&t, c, tz, t) == 0 &&
+	       t < prev)
+		n++;
+	return n;
+}
+
+/* WAIT: the cursor stays before `prev` (at the newest due time before it,
+ * just counted as missed); look again at its deadline or the next due
+ * time, whichever comes first. */
+static void wait_for_due(app_sched_plan_out *o, const app_sched_plan_in *in,
+			 const app_cron *c, const ss_tz *tz, int64_t cursor, int64_t prev)
+{
+	int64_t before = 0, expiry;
+
+	o->last_schedule_ns = cursor;
+	if (o->missed > 0 && app_cron_prev(&before, c, tz, prev - 1) == 0 &&
+	    before > cursor)
+		o->last_schedule_ns = before;
+	o->next_ns = prev;
+	if (in->starting_deadline_seconds >= 0) {
+		expiry = prev + in->starting_deadline_seconds * SS_NS_PER_SEC +
+			 10 * SS_NS_PER_MS;
+		if (o->wake_ns == 0 || expiry < o->wake_ns)
+			o->wake_ns = expiry;
+	}
+}
+
+static void plan_once(app_sched_plan_out *o, const app_sched_plan_in *in)
+{
+	if (in->suspend || in->last_schedule_ns != 0)
+		return;
+	o->scheduled_ns = in->creation_ns > 0 ? in->creation_ns : in->now_ns;
+	if (in->blocked != NULL) {
+		o->action = APP_SCHED_WAIT;
+		return;
+	}
+	o->action = APP_SCHED_RUN;
+	o->last_schedule_ns = o->scheduled_ns;
+}
+
+int app_sched_plan(app_sched_plan_out *out, const app_cron *c, const ss_tz *tz,
+		   const app_sched_plan_in *in)
+{
+	app_sched_plan_out o;
+	int64_t cursor, prev = 0, t;
+
+	if (out == NULL || c == NULL || tz == NULL || in == NULL)
+		return ss_error_set(SS_EINVALID, "schedule plan: NULL input");
+	memset(&o, 0, sizeof(o));
+	o.action = APP_SCHED_NOTHING;
+	o.last_schedule_ns = in->last_schedule_ns;
+	if (c->kind == APP_CRON_ONCE || in->suspend) {
+		if (c->kind == APP_CRON_ONCE)
+			plan_once(&o, in);
+		*out = o;
+		return 0;
+	}
+	if (app_cron_next(&t, c, tz, in->now_ns) == 0)
+		o.next_ns = o.wake_ns = t;
+	cursor = in->last_schedule_ns > in->creation_ns ? in->last_schedule_ns
+							: in->creation_ns;
+	if (app_cron_prev(&prev, c, tz, in->now_ns) < 0)
+		prev = 0;
+	if (in->spec_changed) {
+		spec_changed(&o, in, cursor, prev);
+	} else if (prev > cursor) {
+		o.missed = count_between(c, tz, cursor, prev);
+		if (o.missed > 0)
+			o.miss_cause = cause_of(in);
+		act_on(&o, in, prev, true);
+		o.last_schedule_ns = prev;
+		if (o.action == APP_SCHED_WAIT)
+			wait_for_due(&o, in, c, tz, cursor, prev);
+	}
+	*out = o;
+	return 0;
+}
+
+bool app_sched_never_runs(const app_cron *c, const ss_tz *tz, int64_t now_ns)
+{
+	int64_t t;
+
+	return c != NULL && tz != NULL && c->kind == APP_CRON_EXPR &&
+	       app_cron_next(&t, c, tz, now_ns) < 0;
+}
+
+const char *app_sched_cause_text(const char *cause)
+{
+	static const struct {
+		const char *cause, *text;
+	} known[] = {
+		{ APP_SCHED_CAUSE_LATE, "the controller did not handle it in time (it was "
+					"down, not the leader, or behind)" },
+		{ APP_SCHED_REASON_REJECTED, "the API server refused the Backup" },
+		{ APP_SCHED_REASON_CREATE_FAILED, "creating the Backup failed" },
+		{ "Suspended", "the schedule was suspended" },
+	};
+	size_t i;
+
+	for (i = 0; cause != NULL && i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(cause, known[i].cause) == 0)
+			return known[i].text;
+	return "the schedule was not ready";
+}
+
+bool app_sched_failure_stands(const char *was_not_ready, bool spec_changed)
+{
+	return !spec_changed && was_not_ready != NULL &&
+	       (strcmp(was_not_ready, APP_SCHED_REASON_REJECTED) == 0 ||
+		strcmp(was_not_ready, APP_SCHED_REASON_CREATE_FAILED) == 0);
+}
+
+int64_t app_sched_retry_cap_ns(int64_t starting_deadline_seconds)
+{
+	int64_t cap = APP_SCHED_RETRY_CAP_SECONDS * SS_NS_PER_SEC;
+
+	if (starting_deadline_seconds >= 0 &&
+	    starting_deadline_seconds < 4 * APP_SCHED_RETRY_CAP_SECONDS)
+		cap = starting_deadline_seconds * SS_NS_PER_SEC / 4;
+	return cap < SS_NS_PER_SEC ? SS_NS_PER_SEC : cap;
+}
+
+/* Copies n bytes of msg, control characters as spaces, and a NUL. */
+static void copy_clean(char *out, const char *msg, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)msg[i];
+
+		out[i] = ch < 0x20 || ch == 0x7f ? ' ' : msg[i];
+	}
+	out[n] = '\0';
+}
+
+char *app_sched_clean_message(char *out, size_t cap, const char *msg)
+{
+	size_t n, len;
+
+	if (cap == 0)
+		return out;
+	msg = msg ? msg : "";
+	len = strlen(msg);
+	if (len < cap) {
+		copy_clean(out, msg, len);
+		return out;
+	}
+	if (cap < 4) {
+		out[0] = '\0';
+		return out;
+	}
+	/* Cut before a character that would not fit whole: back over its
+	 * continuation bytes (10xxxxxx) to its first byte. */
+	n = cap - 4;
+	while (n > 0 && ((unsigned char)msg[n] & 0xc0) == 0x80)
+		n--;
+	copy_clean(out, msg, n);
+	memcpy(out + n, "...", 4);
+	return out;
+}
+
+bool app_sched_run_now_wanted(const char *token, const char *last)
+{
+	if (token == NULL || token[0] == '\0' ||
+	    strnlen(token, APP_SCHED_RUN_NOW_TOKEN_MAX + 1) > APP_SCHED_RUN_NOW_TOKEN_MAX)
+		return false;
+	return last == NULL || strcmp(token, last) != 0;
+}
+
+void app_sched_run_now_suffix(char *out, const char *token, int attempt)
+{
+	app_name_run_now_suffix(out, token, attempt);
+}
+
+static const char *str_at(const json_t *obj, const char *a, const char *b)
+{
+	return json_string_value(json_object_get(json_object_get(obj, a), b));
+}
+
+app_sched_hold app_sched_restore_hold(const json_t *restore, const char *schedule,
+				      const char **backup)
+{
+	const json_t *src = json_object_get(json_object_get(restore, "spec"), "source");
+	const char *phase = str_at(restore, "status", "phase");
+	const char *name;
+
+	*backup = NULL;
+	if (phase && (strcmp(phase, "Completed") == 0 || strcmp(phase, "Failed") == 0))
+		return APP_SCHED_HOLD_NONE;
+	name = str_at(restore, "status", "sourceBackup");
+	if (name == NULL || name[0] == '\0')
+		name = json_string_value(json_object_get(src, "backupName"));
+	if (name && name[0]) {
+		*backup = name;
+		return APP_SCHED_HOLD_BACKUP;
+	}
+	name = json_string_value(json_object_get(src, "scheduleName"));
+	if (name && schedule && strcmp(name, schedule) == 0)
+		return APP_SCHED_HOLD_ALL;
+	return APP_SCHED_HOLD_NONE;
+}
