@@ -969,7 +969,11 @@ class Soak:
         # The soak is the user: it deletes the claims it asked for, then the Restore.
         for c in self.api(self.core.list_namespaced_persistent_volume_claim, self.ns,
                           label_selector="snapstage.io/restore=" + name).items:
-            self.api(self.core.delete_namespaced_persistent_volume_claim, c.metadata.name, self.ns)
+            try:
+                self.api(self.core.delete_namespaced_persistent_volume_claim, c.metadata.name, self.ns)
+            except ApiException as e:
+                if e.status != 404:  # gone meanwhile: a failed Restore deletes the claims it made
+                    raise
         self.delete("restores", name)
         self.delete("backups", src)
         self.settle(src, "restore")
@@ -1248,6 +1252,9 @@ def main():
         s.run()
     except KeyboardInterrupt:
         s.finding("interrupted", "-", "the soak was interrupted")
+    except Exception:
+        import traceback
+        s.finding("soak-error", "-", "the soak itself failed: " + traceback.format_exc()[-1500:])
     finally:
         if hasattr(s, "ctrl"):
             s.finish()
