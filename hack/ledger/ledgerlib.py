@@ -342,11 +342,16 @@ def rewrite_log_indexes(datadir, bindir):
 class PrivateServer:
     """mariadbd on a directory copy: Unix socket only (--skip-networking),
     --skip-grant-tables (no password needed or handled), --skip-slave-start,
-    and the sim node agent's InnoDB sizes and binlog layout."""
+    and the sim node agent's InnoDB sizes and binlog layout. Its --tmpdir is
+    private (workdir/tmp): a starting mariadbd deletes every #sql* file in
+    its tmpdir, so with the shared /tmp two checks at once broke each
+    other's temporary tables ("Error on delete of '/tmp/#sql-temptable-…'",
+    seen by the soak with two checkers)."""
 
     def __init__(self, workdir, datadir, bindir, server_id=4242, extra=()):
         self.workdir, self.datadir, self.bindir = workdir, datadir, bindir
         self.sock = os.path.join(workdir, "sock")
+        self.tmpdir = os.path.join(workdir, "tmp")
         self.errlog = os.path.join(workdir, "error.log")
         self.server_id = server_id
         self.extra = list(extra)
@@ -363,7 +368,7 @@ class PrivateServer:
               "--log-bin=" + os.path.join(self.bindir, "mysql-bin"), "--binlog-format=ROW",
               "--log-slave-updates", "--gtid-strict-mode=1",
               "--relay-log=" + os.path.join(self.datadir, "relay-bin"), "--skip-slave-start",
-              "--skip-name-resolve"] + INNODB_FLAGS + self.extra
+              "--skip-name-resolve", "--tmpdir=" + self.tmpdir] + INNODB_FLAGS + self.extra
         return a
 
     def log_tail(self, n=25):
@@ -375,6 +380,7 @@ class PrivateServer:
 
     def start(self, timeout=120):
         t0 = time.monotonic()
+        os.makedirs(self.tmpdir, mode=0o700, exist_ok=True)
         console = open(os.path.join(self.workdir, "console.log"), "ab")
         try:
             self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=console,
