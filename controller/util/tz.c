@@ -738,135 +738,181 @@ static bool read_header(byte_cursor *b, tzif_header *h, const char **what)
 	return true;
 }
 
-/* Parses a TZif file's bytes into a zone; `path` is for messages. */
-static int parse_tzif(ss_tz **out, const char *name, const char *path,
-		      const unsigned char *data, size_t len)
-{
-	byte_cursor b = { data, len, 0 };
-	const char *what = NULL;
-	tzif_header h1, h;
-	uint64_t block;
-	ss_tz *tz = NULL;
-	size_t i, footer_start;
-	const char *nl;
-	int error = SS_EINVALID;
+/* What a TZif file is read with: its bytes, and names for the messages. */
+typedef struct {
+	byte_cursor b;
+	const char *name; /* the zone's */
+	const char *path; /* the file's (or "its TZif data") */
+} tzif_reader;
 
-	if (!read_header(&b, &h1, &what))
-		goto bad;
+/* Records why the file is not valid TZif: SS_EINVALID. */
+static int tzif_bad(const tzif_reader *r, const char *what)
+{
+	return ss_error_set(SS_EINVALID, "time zone %s: %s is not a valid TZif file (%s)",
+			    r->name, r->path, what);
+}
+
+/* Step 1: the version 1 header and data, skipped (only the 64-bit data of
+ * version 2 and later is read). */
+static int skip_v1(tzif_reader *r)
+{
+	const char *what = NULL;
+	tzif_header h1;
+	uint64_t block;
+
+	if (!read_header(&r->b, &h1, &what))
+		return tzif_bad(r, what);
 	if (h1.version == '\0')
 		return ss_error_set(SS_EUNSUPPORTED,
 				    "time zone %s: %s is TZif version 1 (no 64-bit data)",
-				    name, path);
-	if (h1.version < '2' || h1.version > '9') {
-		what = "unknown version";
-		goto bad;
-	}
-	/* Skip the version 1 data: counts are 32-bit, so 64-bit sums cannot
-	 * overflow. */
+				    r->name, r->path);
+	if (h1.version < '2' || h1.version > '9')
+		return tzif_bad(r, "unknown version");
+	/* Counts are 32-bit, so 64-bit sums cannot overflow. */
 	block = (uint64_t)h1.timecnt * 5 + (uint64_t)h1.typecnt * 6 + h1.charcnt +
 		(uint64_t)h1.leapcnt * 8 + h1.isstdcnt + h1.isutcnt;
-	if (!has(&b, block)) {
-		what = "truncated version 1 data";
-		goto bad;
-	}
-	b.pos += (size_t)block;
-	if (!read_header(&b, &h, &what))
-		goto bad;
-	if (h.leapcnt != 0)
+	if (!has(&r->b, block))
+		return tzif_bad(r, "truncated version 1 data");
+	r->b.pos += (size_t)block;
+	return 0;
+}
+
+/* Step 2: the second header, its counts consistent and their data all
+ * there before anything is read. */
+static int read_v2_header(tzif_reader *r, tzif_header *h)
+{
+	const char *what = NULL;
+	uint64_t block;
+
+	if (!read_header(&r->b, h, &what))
+		return tzif_bad(r, what);
+	if (h->leapcnt != 0)
 		return ss_error_set(SS_EUNSUPPORTED,
 				    "time zone %s: %s counts leap seconds (use a zone "
 				    "without the right/ prefix)",
-				    name, path);
-	if (h.typecnt == 0 || h.typecnt > 256 || h.charcnt == 0 ||
-	    (h.isstdcnt != 0 && h.isstdcnt != h.typecnt) ||
-	    (h.isutcnt != 0 && h.isutcnt != h.typecnt)) {
-		what = "inconsistent counts in the header";
-		goto bad;
+				    r->name, r->path);
+	if (h->typecnt == 0 || h->typecnt > 256 || h->charcnt == 0 ||
+	    (h->isstdcnt != 0 && h->isstdcnt != h->typecnt) ||
+	    (h->isutcnt != 0 && h->isutcnt != h->typecnt))
+		return tzif_bad(r, "inconsistent counts in the header");
+	block = (uint64_t)h->timecnt * 9 + (uint64_t)h->typecnt * 6 + h->charcnt +
+		h->isstdcnt + h->isutcnt;
+	if (!has(&r->b, block))
+		return tzif_bad(r, "truncated data");
+	return 0;
+}
+
+/* Step 4: the transitions, ascending, each with a known type. */
+static int read_transitions(tzif_reader *r, ss_tz *tz)
+{
+	byte_cursor *b = &r->b;
+	size_t i;
+
+	for (i = 0; i < tz->ntrans; i++) {
+		tz->trans[i] = be64(b);
+		if (i > 0 && tz->trans[i] <= tz->trans[i - 1])
+			return tzif_bad(r, "transitions out of order");
 	}
-	block = (uint64_t)h.timecnt * 9 + (uint64_t)h.typecnt * 6 + h.charcnt +
-		h.isstdcnt + h.isutcnt;
-	if (!has(&b, block)) {
-		what = "truncated data";
-		goto bad;
+	for (i = 0; i < tz->ntrans; i++) {
+		tz->trans_type[i] = b->p[b->pos++];
+		if (tz->trans_type[i] >= tz->ntypes)
+			return tzif_bad(r, "a transition has an unknown type");
 	}
+	return 0;
+}
+
+/* Step 5: the local time types and their abbreviations; the standard/wall
+ * and UT/local indicators after them only matter to zic. */
+static int read_types(tzif_reader *r, ss_tz *tz, const tzif_header *h)
+{
+	byte_cursor *b = &r->b;
+	size_t i;
+
+	for (i = 0; i < tz->ntypes; i++) {
+		uint32_t raw = be32(b);
+		int32_t offset = raw <= INT32_MAX ? (int32_t)raw : -(int32_t)~raw - 1;
+		unsigned char dst = b->p[b->pos++];
+		unsigned char abbr = b->p[b->pos++];
+
+		if (offset < OFFSET_MIN || offset > OFFSET_MAX || dst > 1 ||
+		    abbr >= h->charcnt)
+			return tzif_bad(r, "a bad local time type");
+		tz->types[i] = (tz_type){ offset, dst == 1, abbr };
+	}
+	memcpy(tz->abbrs, b->p + b->pos, tz->nabbrs);
+	b->pos += tz->nabbrs;
+	if (tz->abbrs[tz->nabbrs - 1] != '\0')
+		return tzif_bad(r, "unterminated abbreviations");
+	b->pos += h->isstdcnt + h->isutcnt;
+	return 0;
+}
+
+/* Step 6: the footer: "\n" TZ-string "\n", the string possibly empty (no
+ * rule after the last transition). */
+static int read_footer(tzif_reader *r, ss_tz *tz)
+{
+	byte_cursor *b = &r->b;
+	size_t start, n;
+	const char *nl;
+
+	if (!has(b, 2) || b->p[b->pos] != '\n')
+		return tzif_bad(r, "missing footer");
+	start = b->pos + 1;
+	nl = memchr(b->p + start, '\n', b->n - start);
+	if (!nl)
+		return tzif_bad(r, "unterminated footer");
+	n = (size_t)((const unsigned char *)nl - b->p) - start;
+	if (n > FOOTER_MAX)
+		return tzif_bad(r, "footer too long");
+	if (n == 0)
+		return 0;
+	if (parse_posix(&tz->rule, (const char *)b->p + start, n) < 0) {
+		char reason[SS_ERROR_MESSAGE_MAX];
+
+		/* Copied: the message cannot be both argument and target. */
+		ss_strlcpy(reason, ss_error_last()->message, sizeof(reason));
+		return ss_error_set(SS_EINVALID, "time zone %s: %s has a bad footer: %s",
+				    r->name, r->path, reason);
+	}
+	tz->has_rule = true;
+	return 0;
+}
+
+/* Parses a TZif file's bytes into a zone; `path` is for messages. Steps:
+ * skip the version 1 part, read the second header, make the zone, then
+ * read its transitions, types and footer. */
+static int parse_tzif(ss_tz **out, const char *name, const char *path,
+		      const unsigned char *data, size_t len)
+{
+	tzif_reader r = { { data, len, 0 }, name, path };
+	tzif_header h;
+	ss_tz *tz = NULL;
+	int error;
+
+	error = skip_v1(&r);
+	if (error < 0)
+		goto cleanup;
+	error = read_v2_header(&r, &h);
+	if (error < 0)
+		goto cleanup;
+	/* Step 3: the zone, sized by the header. */
 	tz = tz_alloc(name, h.timecnt, h.typecnt, h.charcnt);
 	if (!tz) {
 		error = SS_ENOMEM;
-		goto done;
+		goto cleanup;
 	}
-	for (i = 0; i < tz->ntrans; i++) {
-		tz->trans[i] = be64(&b);
-		if (i > 0 && tz->trans[i] <= tz->trans[i - 1]) {
-			what = "transitions out of order";
-			goto bad;
-		}
-	}
-	for (i = 0; i < tz->ntrans; i++) {
-		tz->trans_type[i] = b.p[b.pos++];
-		if (tz->trans_type[i] >= tz->ntypes) {
-			what = "a transition has an unknown type";
-			goto bad;
-		}
-	}
-	for (i = 0; i < tz->ntypes; i++) {
-		uint32_t raw = be32(&b);
-		int32_t offset = raw <= INT32_MAX ? (int32_t)raw : -(int32_t)~raw - 1;
-		unsigned char dst = b.p[b.pos++];
-		unsigned char abbr = b.p[b.pos++];
-
-		if (offset < OFFSET_MIN || offset > OFFSET_MAX || dst > 1 ||
-		    abbr >= h.charcnt) {
-			what = "a bad local time type";
-			goto bad;
-		}
-		tz->types[i] = (tz_type){ offset, dst == 1, abbr };
-	}
-	memcpy(tz->abbrs, b.p + b.pos, tz->nabbrs);
-	b.pos += tz->nabbrs;
-	if (tz->abbrs[tz->nabbrs - 1] != '\0') {
-		what = "unterminated abbreviations";
-		goto bad;
-	}
-	/* The standard/wall and UT/local indicators only matter to zic. */
-	b.pos += h.isstdcnt + h.isutcnt;
-	/* The footer: "\n" TZ-string "\n", the string possibly empty. */
-	if (!has(&b, 2) || b.p[b.pos] != '\n') {
-		what = "missing footer";
-		goto bad;
-	}
-	footer_start = b.pos + 1;
-	nl = memchr(b.p + footer_start, '\n', b.n - footer_start);
-	if (!nl) {
-		what = "unterminated footer";
-		goto bad;
-	}
-	i = (size_t)((const unsigned char *)nl - b.p) - footer_start;
-	if (i > FOOTER_MAX) {
-		what = "footer too long";
-		goto bad;
-	}
-	if (i > 0) {
-		if (parse_posix(&tz->rule, (const char *)b.p + footer_start, i) < 0) {
-			char reason[SS_ERROR_MESSAGE_MAX];
-
-			/* Copied: the message cannot be both argument and target. */
-			ss_strlcpy(reason, ss_error_last()->message, sizeof(reason));
-			error = ss_error_set(SS_EINVALID,
-					     "time zone %s: %s has a bad footer: %s",
-					     name, path, reason);
-			goto done;
-		}
-		tz->has_rule = true;
-	}
+	error = read_transitions(&r, tz);
+	if (error < 0)
+		goto cleanup;
+	error = read_types(&r, tz, &h);
+	if (error < 0)
+		goto cleanup;
+	error = read_footer(&r, tz);
+	if (error < 0)
+		goto cleanup;
 	*out = tz;
 	tz = NULL;
-	error = 0;
-	goto done;
-bad:
-	error = ss_error_set(SS_EINVALID,
-			     "time zone %s: %s is not a valid TZif file (%s)", name, path,
-			     what);
-done:
+cleanup:
 	ss_tz_free(tz);
 	return error;
 }
