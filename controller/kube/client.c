@@ -636,14 +636,98 @@ static int gate_write(kube_client *c, const kube_transport *t, const kube_reques
 	return error;
 }
 
+/* One plain request across its attempts: what each attempt sends, where
+ * its answer goes, and the two retry budgets. */
+typedef struct {
+	kube_client *c;
+	const kube_request *req;
+	const char *payload; /* the body, serialised; NULL: none */
+	response_sink sink;
+	kube_transport t;    /* the current attempt's */
+	bool token_reloaded; /* once, after a 401 */
+	int retries;	     /* Retry-After waits taken */
+} plain_request;
+
+/* One attempt: begin the transport, ask the write gate, perform, observe.
+ * 0 with *http the answer's status, or <0 recorded. The transport is left
+ * for the caller to end. */
+static int attempt(plain_request *p, long *http)
+{
+	CURLcode rc;
+	int error;
+
+	*http = 0;
+	ss_buf_clear(&p->sink.body);
+	p->sink.too_large = false;
+	error = kube_transport_begin(&p->t, p->c, p->req, false, p->token_reloaded);
+	if (error < 0)
+		return error;
+	error = gate_write(p->c, &p->t, p->req);
+	if (error < 0)
+		return error;
+	curl_easy_setopt(p->t.easy, CURLOPT_WRITEFUNCTION, body_cb);
+	curl_easy_setopt(p->t.easy, CURLOPT_WRITEDATA, &p->sink);
+	if (p->payload) {
+		curl_easy_setopt(p->t.easy, CURLOPT_POSTFIELDS, p->payload);
+		curl_easy_setopt(p->t.easy, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)strlen(p->payload));
+	}
+	rc = curl_easy_perform(p->t.easy);
+	kube_client_observe(p->c, p->req, false, p->t.easy);
+	if (rc != CURLE_OK)
+		return p->sink.too_large ? ss_error_set(SS_ETOOLARGE,
+							"response larger than %zu bytes",
+							p->c->opts.max_response_bytes)
+					 : kube_transport_error(&p->t, rc, p->req);
+	curl_easy_getinfo(p->t.easy, CURLINFO_RESPONSE_CODE, http);
+	return 0;
+}
+
+/* After a non-2xx answer: 0 to try again (the token re-read once after a
+ * 401, or the server's Retry-After waited out), or <0 with the server's
+ * refusal recorded. */
+static int after_refusal(plain_request *p, long http)
+{
+	ss_buf what = SS_BUF_INIT(MAX_URL_BYTES + 16);
+	kube_status st;
+	int error;
+
+	kube_status_decode(&st, http, p->sink.body.ptr, p->sink.body.len,
+			   p->t.retry_after);
+	if (st.code == SS_EUNAUTHORIZED && !p->token_reloaded &&
+	    kube_client_has_token_file(p->c)) {
+		p->token_reloaded = true; /* the token may have rotated */
+		return 0;
+	}
+	if (should_retry_later(&st) && p->retries < p->c->opts.max_retries) {
+		p->retries++;
+		return wait_retry_after(p->c, &st, &p->t, p->req);
+	}
+	kube_transport_describe(&what, &p->t, p->req);
+	error = kube_status_record(&st, ss_buf_cstr(&what));
+	ss_buf_free(&what);
+	return error;
+}
+
+/* A 2xx answer's body as JSON into *out; an empty body is JSON null. */
+static int decode_body(json_t **out, const response_sink *sink)
+{
+	json_error_t jerr;
+	json_t *doc = sink->body.len ? json_loadb(sink->body.ptr, sink->body.len, 0, &jerr)
+				     : json_null();
+
+	if (!doc)
+		return ss_error_set(SS_ERROR, "the server answered with invalid JSON: %s",
+				    jerr.text);
+	*out = doc;
+	return 0;
+}
+
 int kube_request_do(json_t **out, kube_client *c, const kube_request *req)
 {
+	plain_request p = { .c = c, .req = req };
 	char *payload = NULL;
-	response_sink sink;
-	kube_transport t = { 0 };
-	kube_status st;
-	bool token_reloaded = false;
-	int retries = 0;
+	long http;
 	int error;
 
 	if (req->body) {
@@ -652,80 +736,26 @@ int kube_request_do(json_t **out, kube_client *c, const kube_request *req)
 			return ss_error_set(SS_EINVALID,
 					    "request body is not serialisable JSON");
 	}
+	p.payload = payload;
 	if (req->sensitive)
-		ss_buf_init_secret(&sink.body, c->opts.max_response_bytes);
+		ss_buf_init_secret(&p.sink.body, c->opts.max_response_bytes);
 	else
-		ss_buf_init(&sink.body, c->opts.max_response_bytes);
+		ss_buf_init(&p.sink.body, c->opts.max_response_bytes);
 	for (;;) {
-		CURLcode rc;
-		long http = 0;
-
-		ss_buf_clear(&sink.body);
-		sink.too_large = false;
-		error = kube_transport_begin(&t, c, req, false, token_reloaded);
+		error = attempt(&p, &http);
 		if (error < 0)
-			goto done;
-		error = gate_write(c, &t, req);
-		if (error < 0)
-			goto done;
-		curl_easy_setopt(t.easy, CURLOPT_WRITEFUNCTION, body_cb);
-		curl_easy_setopt(t.easy, CURLOPT_WRITEDATA, &sink);
-		if (payload) {
-			curl_easy_setopt(t.easy, CURLOPT_POSTFIELDS, payload);
-			curl_easy_setopt(t.easy, CURLOPT_POSTFIELDSIZE_LARGE,
-					 (curl_off_t)strlen(payload));
-		}
-		rc = curl_easy_perform(t.easy);
-		kube_client_observe(c, req, false, t.easy);
-		if (rc != CURLE_OK) {
-			error = sink.too_large
-					? ss_error_set(SS_ETOOLARGE,
-						       "response larger than %zu bytes",
-						       c->opts.max_response_bytes)
-					: kube_transport_error(&t, rc, req);
-			goto done;
-		}
-		curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &http);
+			goto cleanup;
 		if (http >= 200 && http < 300)
 			break;
-		kube_status_decode(&st, http, sink.body.ptr, sink.body.len,
-				   t.retry_after);
-		if (st.code == SS_EUNAUTHORIZED && !token_reloaded &&
-		    kube_client_has_token_file(c)) {
-			token_reloaded = true; /* the token may have rotated */
-		} else if (should_retry_later(&st) && retries < c->opts.max_retries) {
-			retries++;
-			error = wait_retry_after(c, &st, &t, req);
-			if (error < 0)
-				goto done;
-		} else {
-			ss_buf what = SS_BUF_INIT(MAX_URL_BYTES + 16);
-
-			kube_transport_describe(&what, &t, req);
-			error = kube_status_record(&st, ss_buf_cstr(&what));
-			ss_buf_free(&what);
-			goto done;
-		}
-		kube_transport_end(&t);
+		error = after_refusal(&p, http);
+		if (error < 0)
+			goto cleanup;
+		kube_transport_end(&p.t);
 	}
-	if (out) {
-		json_error_t jerr;
-		json_t *doc = sink.body.len
-				      ? json_loadb(sink.body.ptr, sink.body.len, 0, &jerr)
-				      : json_null();
-
-		if (!doc) {
-			error = ss_error_set(SS_ERROR,
-					     "the server answered with invalid JSON: %s",
-					     jerr.text);
-			goto done;
-		}
-		*out = doc;
-	}
-	error = 0;
-done:
-	kube_transport_end(&t);
-	ss_buf_free(&sink.body);
+	error = out ? decode_body(out, &p.sink) : 0;
+cleanup:
+	kube_transport_end(&p.t);
+	ss_buf_free(&p.sink.body);
 	free(payload);
 	return error;
 }
