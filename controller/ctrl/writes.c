@@ -161,91 +161,120 @@ static bool unchanged(const json_t *work, const json_t *cur, bool status)
 	return same(work, cur);
 }
 
+/* One conditional write across its attempts. */
+typedef struct {
+	kube_client *c;
+	const kube_resource *res;
+	const char *ns; /* NULL for a cluster-scoped resource */
+	const char *name;
+	ctrl_mutate_fn mutate;
+	void *payload;
+	bool status;		 /* PUT to /status */
+	char target[TARGET_MAX]; /* for messages */
+} write_job;
+
+/* The attempts and backoff of `opts`, a default for each field not set. */
+static void write_limits(int *max_attempts, long *backoff, long *max_backoff,
+			 const ctrl_write_opts *opts)
+{
+	static const ctrl_write_opts defaults = CTRL_WRITE_OPTS_INIT;
+
+	*max_attempts =
+		opts->max_attempts > 0 ? opts->max_attempts : defaults.max_attempts;
+	*backoff = opts->backoff_ms > 0 ? opts->backoff_ms : defaults.backoff_ms;
+	*max_backoff =
+		opts->max_backoff_ms > 0 ? opts->max_backoff_ms : defaults.max_backoff_ms;
+	if (*backoff > *max_backoff)
+		*backoff = *max_backoff;
+}
+
+/* One attempt: read (or copy `start`), change a copy, compare, PUT. 0 with
+ * *written the server's answer, or the object read when there is nothing
+ * to write; else the error, *put_failed saying whether it is the PUT's. */
+static int write_once(json_t **written, bool *put_failed, const write_job *j,
+		      const json_t *start)
+{
+	json_t *cur = NULL, *work = NULL;
+	int error;
+
+	*put_failed = false;
+	error = read_current(&cur, j->c, j->res, j->ns, j->name, start);
+	if (error != 0)
+		goto cleanup;
+	work = json_deep_copy(cur);
+	if (!work) {
+		error = ss_error_set(SS_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	error = j->mutate(work, j->payload);
+	if (error < 0)
+		goto cleanup;
+	if (error == CTRL_MUTATE_SKIP || (error == 0 && unchanged(work, cur, j->status))) {
+		*written = cur; /* already as wanted: no write */
+		cur = NULL;
+		error = 0;
+		goto cleanup;
+	}
+	if (error != 0) {
+		error = ss_error_set(SS_EINVALID, "the change callback returned %d", error);
+		goto cleanup;
+	}
+	error = pin_identity(work, cur);
+	if (error != 0)
+		goto cleanup;
+	if (j->status)
+		error = kube_update_status(written, j->c, j->res, work);
+	else
+		error = kube_update(written, j->c, j->res, work);
+	*put_failed = error != 0;
+cleanup:
+	json_decref(cur);
+	json_decref(work);
+	return error;
+}
+
+/* Writes until an attempt is not refused with a conflict, or attempts run
+ * out, with a jittered, doubling backoff between attempts. */
 static int write_loop(json_t **out, kube_client *c, const kube_resource *res,
 		      const char *ns, const char *name, ctrl_mutate_fn mutate,
 		      void *payload, const ctrl_write_opts *opts, bool status)
 {
 	static const ctrl_write_opts defaults = CTRL_WRITE_OPTS_INIT;
-	const char *verb = status ? "update status of" : "update";
-	json_t *cur = NULL, *work = NULL, *written = NULL;
-	char target[TARGET_MAX];
+	write_job j = { c, res, res->namespaced ? ns : NULL, name, mutate, payload, status,
+			"" };
+	json_t *written = NULL;
 	int max_attempts, attempt = 0, error = 0;
 	long backoff, max_backoff;
 	bool put_failed = false; /* the error, if any, is the PUT's */
 
 	if (!opts)
 		opts = &defaults;
-	max_attempts =
-		opts->max_attempts > 0 ? opts->max_attempts : defaults.max_attempts;
-	backoff = opts->backoff_ms > 0 ? opts->backoff_ms : defaults.backoff_ms;
-	max_backoff =
-		opts->max_backoff_ms > 0 ? opts->max_backoff_ms : defaults.max_backoff_ms;
-	if (backoff > max_backoff)
-		backoff = max_backoff;
-	if (!res->namespaced)
-		ns = NULL;
-	describe(target, sizeof(target), res, ns, name);
-	if (!name || !*name || (res->namespaced && (!ns || !*ns)) || !mutate) {
+	write_limits(&max_attempts, &backoff, &max_backoff, opts);
+	describe(j.target, sizeof(j.target), res, j.ns, name);
+	if (!name || !*name || (res->namespaced && (!j.ns || !*j.ns)) || !mutate) {
 		error = ss_error_set(SS_EINVALID, "a name%s and a change are required",
 				     res->namespaced ? ", a namespace" : "");
-		goto done;
+		goto cleanup;
 	}
-
 	for (attempt = 1;; attempt++) {
-		put_failed = false;
-		error = read_current(&cur, c, res, ns, name,
-				     attempt == 1 ? opts->start : NULL);
-		if (error != 0)
-			goto done;
-		work = json_deep_copy(cur);
-		if (!work) {
-			error = ss_error_set(SS_ENOMEM, "out of memory");
-			goto done;
-		}
-		error = mutate(work, payload);
-		if (error < 0)
-			goto done;
-		if (error == CTRL_MUTATE_SKIP ||
-		    (error == 0 && unchanged(work, cur, status))) {
-			written = cur; /* already as wanted: no write */
-			cur = NULL;
-			error = 0;
-			goto done;
-		}
-		if (error != 0) {
-			error = ss_error_set(SS_EINVALID,
-					     "the change callback returned %d", error);
-			goto done;
-		}
-		error = pin_identity(work, cur);
-		if (error != 0)
-			goto done;
-		if (status)
-			error = kube_update_status(&written, c, res, work);
-		else
-			error = kube_update(&written, c, res, work);
-		put_failed = error != 0;
-		if (error != SS_ECONFLICT || attempt >= max_attempts)
-			goto done;
-		ss_log(SS_LOG_DEBUG, "write conflict, retrying", SS_LS("object", target),
+		error = write_once(&written, &put_failed, &j,
+				   attempt == 1 ? opts->start : NULL);
+		if (!put_failed || error != SS_ECONFLICT || attempt >= max_attempts)
+			goto cleanup;
+		ss_log(SS_LOG_DEBUG, "write conflict, retrying", SS_LS("object", j.target),
 		       SS_LB("status", status), SS_LI("attempt", attempt),
 		       SS_LI("backoff_ms", backoff));
-		json_decref(cur);
-		json_decref(work);
-		cur = work = NULL;
 		error = sleep_jittered(backoff);
 		if (error < 0)
-			goto done;
+			goto cleanup;
 		backoff = backoff > max_backoff / 2 ? max_backoff : backoff * 2;
 	}
-
-done:
-	json_decref(cur);
-	json_decref(work);
+cleanup:
 	if (error != 0) {
 		json_decref(written);
 		/* "gave up after N attempts" only for the PUT's own conflict. */
-		return wrap_error(error, verb, target, put_failed ? attempt : 0);
+		return wrap_error(error, status ? "update status of" : "update", j.target,
+				  put_failed ? attempt : 0);
 	}
 	if (out)
 		*out = written;
