@@ -1014,12 +1014,10 @@ class Soak:
         """keep: marker rows, a Backup of a replica, an 'accident' row, then an in-place
         Restore with the leader SIGKILLed in a random step (sometimes the source snapshots
         deleted then): the rows are exactly the Backup's, or, if it failed, as before."""
-        self.keep_marks += 1
-        self.sql("keep-0", "INSERT INTO soak.marks VALUES (%d)" % self.keep_marks)
-        want = self.marks("keep-0")
-        deadline = now() + 60
-        while not all(self.marks_or_none(p) == want for p in ("keep-1", "keep-2")) and now() < deadline:
-            time.sleep(0.5)
+        want = self.mark_and_replicate()
+        if want is None:
+            self.finding("inplace-replication", "keep", "keep's replicas do not replicate before round %d" % rnd)
+            return
         bname = "kb%05d" % rnd
         self.create("backups", {"apiVersion": GROUP + "/" + VERSION, "kind": "Backup", "metadata": {"name": bname},
                                 "spec": {"target": self.target("keep"), "lock": {"timeoutSeconds": LOCK_BOUND}}})
@@ -1077,21 +1075,26 @@ class Soak:
         if outcome == "running":
             self.finding("restore-stuck", bname, "in-place Restore %s did not end in 400 s" % name)
         if ok:
-            self.keep_marks += 1
-            self.sql("keep-0", "INSERT INTO soak.marks VALUES (%d)" % self.keep_marks)
-            deadline = now() + 60
-            exp = self.marks("keep-0")
-            while not all(self.marks_or_none(p) == exp for p in ("keep-1", "keep-2")):
-                if now() > deadline:
-                    self.finding("inplace-replication", bname, "after Restore %s the replicas do not replicate" % name)
-                    break
-                time.sleep(0.5)
+            if self.mark_and_replicate() is None:
+                self.finding("inplace-replication", bname, "after Restore %s the replicas do not replicate" % name)
         else:
             self.finding("inplace-not-ready", bname, "keep is not Ready 180 s after Restore %s" % name)
         self.delete("restores", name)
         self.delete("backups", bname)
         self.account()
         self.settle(bname, "restore")
+
+    def mark_and_replicate(self, timeout=60):
+        """A new marker row on keep-0: its rows once both replicas hold the
+        same, or None if they do not within `timeout` seconds."""
+        self.keep_marks += 1
+        self.sql("keep-0", "INSERT INTO soak.marks VALUES (%d)" % self.keep_marks)
+        rows, deadline = self.marks("keep-0"), now() + timeout
+        while not all(self.marks_or_none(p) == rows for p in ("keep-1", "keep-2")):
+            if now() > deadline:
+                return None
+            time.sleep(0.5)
+        return rows
 
     def marks_or_none(self, pod):
         try:
