@@ -307,36 +307,52 @@ static int stop_controllers(ctrl_manager *m, int64_t deadline_ns)
 	return error;
 }
 
-int ctrl_manager_run(ctrl_manager *m)
-{
-	const ctrl_options *o = m->opts.options;
-	ctrl_httpserver *metrics_srv = NULL, *probe_srv = NULL;
-	ctrl_leader *leader = NULL;
+/* What one run() started, for stop_parts() to stop. */
+typedef struct {
 	pthread_t sig_thread;
-	bool controllers_started = false, lost = false, stuck = false;
-	size_t i, n_started = 0;
+	ctrl_httpserver *metrics_srv, *probe_srv;
+	size_t n_started;	  /* informers started, in order */
+	ctrl_leader *leader;	  /* with --leader-elect */
+	bool controllers_started; /* once, when leading with synced caches */
+	bool lost;		  /* the lease was lost */
+	bool stuck;		  /* reconciles outlived --shutdown-timeout */
+} run_state;
+
+/* Steps 1-3 of manager.h: the metrics and probe servers, the informers,
+ * then the campaign for leadership (or leadership at once without an
+ * election). */
+static int start_parts(ctrl_manager *m, run_state *s)
+{
 	int error;
 
-	if (pthread_create(&sig_thread, NULL, signal_thread, m) != 0)
-		return ss_error_set(SS_ERROR, "cannot start the signal thread");
-	error = start_servers(m, &metrics_srv, &probe_srv);
+	error = start_servers(m, &s->metrics_srv, &s->probe_srv);
 	if (error < 0)
-		goto done;
-	for (; n_started < m->n_informers; n_started++) {
-		error = ctrl_informer_start(m->informers[n_started]);
+		return error;
+	for (; s->n_started < m->n_informers; s->n_started++) {
+		error = ctrl_informer_start(m->informers[s->n_started]);
 		if (error < 0)
-			goto done;
+			return error;
 	}
-	if (o->leader_elect) {
-		error = start_leader(m, &leader);
-		if (error < 0)
-			goto done;
-		pthread_mutex_lock(&m->lock);
-		m->leader = leader;
-		pthread_mutex_unlock(&m->lock);
-	} else {
+	if (!m->opts.options->leader_elect) {
 		set_flag(m, &m->leading, true);
+		return 0;
 	}
+	error = start_leader(m, &s->leader);
+	if (error < 0)
+		return error;
+	pthread_mutex_lock(&m->lock);
+	m->leader = s->leader;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+/* Steps 4-5: waits until leading with synced caches, starts the
+ * controllers once, then waits for a stop request or a lost lease
+ * (s->lost). Returns a controller's failure to start, else 0. */
+static int run_while_leading(ctrl_manager *m, run_state *s)
+{
+	int error = 0;
+	size_t i;
 
 	pthread_mutex_lock(&m->lock);
 	for (;;) {
@@ -344,14 +360,14 @@ int ctrl_manager_run(ctrl_manager *m)
 
 		if (m->stop_requested || m->lost)
 			break;
-		if (m->leading && !controllers_started && all_synced(m)) {
+		if (m->leading && !s->controllers_started && all_synced(m)) {
 			pthread_mutex_unlock(&m->lock);
 			ss_log(SS_LOG_INFO,
 			       "leading with synced caches: starting controllers",
 			       SS_LI("controllers", m->n_controllers));
 			for (i = 0; i < m->n_controllers && error == 0; i++)
 				error = ctrl_controller_start(m->controllers[i]);
-			controllers_started = true;
+			s->controllers_started = true;
 			pthread_mutex_lock(&m->lock);
 			if (error < 0)
 				break;
@@ -359,40 +375,74 @@ int ctrl_manager_run(ctrl_manager *m)
 		}
 		pthread_cond_timedwait(&m->changed, &m->lock, &until);
 	}
-	lost = m->lost;
+	s->lost = m->lost;
 	pthread_mutex_unlock(&m->lock);
+	return error;
+}
 
-	if (lost) {
+/* The end of step 5: stops the controllers at once after a lost lease
+ * (the result is then SS_ECANCELLED), else within --shutdown-timeout
+ * (s->stuck when reconciles outlive it) and the result is `error`. */
+static int stop_controllers_at_exit(ctrl_manager *m, run_state *s, int error)
+{
+	const ctrl_options *o = m->opts.options;
+
+	if (s->lost) {
 		ss_log(SS_LOG_ERROR,
 		       "leader election lost: stopping reconciles and exiting",
 		       SS_LS("lease", o->leader_election_id));
 		stop_controllers(m, ss_clock_mono(ss_clock_system()));
-		error = ss_error_set(SS_ECANCELLED, "leader election lost");
-		goto done;
+		return ss_error_set(SS_ECANCELLED, "leader election lost");
 	}
-	if (controllers_started &&
+	if (s->controllers_started &&
 	    stop_controllers(m, ss_clock_mono(ss_clock_system()) +
 					o->shutdown_timeout_ns) < 0) {
 		ss_log(SS_LOG_WARN, "reconciles still running at the shutdown deadline",
 		       SS_LI("timeout_s", o->shutdown_timeout_ns / SS_NS_PER_SEC));
 		/* They must not write once a successor may lead: fenced, and
 		 * the Lease left to expire rather than released. */
-		stuck = true;
+		s->stuck = true;
 	}
-done:
+	return error;
+}
+
+/* Then, and after a failed start-up: fences writes if the lease was lost
+ * or reconciles are stuck, then stops the elector (releasing the Lease
+ * only after a clean stop), the informers, the servers and the signal
+ * thread. */
+static void stop_parts(ctrl_manager *m, run_state *s)
+{
+	size_t i;
+
 	pthread_mutex_lock(&m->lock);
-	m->fenced = lost || stuck;
+	m->fenced = s->lost || s->stuck;
 	m->leader = NULL;
 	pthread_mutex_unlock(&m->lock);
-	if (leader) /* releasing lets a successor lead without waiting */
-		ctrl_leader_stop(leader, !lost && !stuck);
-	ctrl_leader_free(leader);
-	for (i = 0; i < n_started; i++)
+	if (s->leader) /* releasing lets a successor lead without waiting */
+		ctrl_leader_stop(s->leader, !s->lost && !s->stuck);
+	ctrl_leader_free(s->leader);
+	for (i = 0; i < s->n_started; i++)
 		ctrl_informer_stop(m->informers[i]);
-	ctrl_httpserver_stop(probe_srv);
-	ctrl_httpserver_stop(metrics_srv);
+	ctrl_httpserver_stop(s->probe_srv);
+	ctrl_httpserver_stop(s->metrics_srv);
 	set_flag(m, &m->signal_thread_quit, true);
-	pthread_join(sig_thread, NULL);
+	pthread_join(s->sig_thread, NULL);
+}
+
+int ctrl_manager_run(ctrl_manager *m)
+{
+	run_state s = { 0 };
+	int error;
+
+	if (pthread_create(&s.sig_thread, NULL, signal_thread, m) != 0)
+		return ss_error_set(SS_ERROR, "cannot start the signal thread");
+	error = start_parts(m, &s);
+	if (error < 0)
+		goto cleanup;
+	error = run_while_leading(m, &s);
+	error = stop_controllers_at_exit(m, &s, error);
+cleanup:
+	stop_parts(m, &s);
 	if (error == 0)
 		ss_log(SS_LOG_INFO, "stopped cleanly");
 	return error;
