@@ -536,9 +536,11 @@ static int set_option(MYSQL *m, enum mysql_option opt, const void *arg, const ch
 	return 0;
 }
 
-/* Opens a new connection to db's server into *c; `read_timeout_s` bounds
- * each read (a lock session's is longer than the connect timeout). */
-static int open_conn(db_conn *c, const app_db *db, int read_timeout_s)
+/* The options of a new handle: TCP, timeouts (`read_timeout_s` bounds
+ * each read), no reconnect, no LOAD DATA LOCAL, utf8mb4, and TLS as
+ * db->tls_mode says; below VERIFY_IDENTITY only the challenge-response
+ * auth plugins (SAFE_AUTH_PLUGINS). */
+static int set_conn_options(MYSQL *m, const app_db *db, int read_timeout_s)
 {
 	unsigned int connect_t = (unsigned int)db->timeout_s;
 	unsigned int read_t = (unsigned int)read_timeout_s;
@@ -549,43 +551,47 @@ static int open_conn(db_conn *c, const app_db *db, int read_timeout_s)
 	bool tls = db->tls_mode != APP_TLS_DISABLED;
 	bool verify_ca = db->tls_mode == APP_TLS_VERIFY_CA ||
 			 db->tls_mode == APP_TLS_VERIFY_IDENTITY;
+	int error;
+
+	if ((error = set_option(m, MYSQL_OPT_PROTOCOL, &protocol, "protocol")) ||
+	    (error = set_option(m, MYSQL_OPT_CONNECT_TIMEOUT, &connect_t,
+				"connect timeout")) ||
+	    (error = set_option(m, MYSQL_OPT_READ_TIMEOUT, &read_t, "read timeout")) ||
+	    (error = set_option(m, MYSQL_OPT_WRITE_TIMEOUT, &write_t, "write timeout")) ||
+	    (error = set_option(m, MYSQL_OPT_RECONNECT, &off, "reconnect")) ||
+	    (error = set_option(m, MYSQL_OPT_LOCAL_INFILE, &no_infile, "local infile")) ||
+	    (error = set_option(m, MYSQL_SET_CHARSET_NAME, "utf8mb4", "charset")) ||
+	    (error = set_option(m, MYSQL_OPT_SSL_ENFORCE, tls ? &on : &off,
+				"TLS enforcement")))
+		return error;
+	if (mysql_optionsv(m, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "snapstage") != 0)
+		return ss_error_set(SS_ERROR, "libmariadb: cannot set program_name");
+	if (verify_ca && (error = set_option(m, MYSQL_OPT_SSL_CA, db->ca_path, "TLS CA")))
+		return error;
+	if (db->tls_mode == APP_TLS_VERIFY_IDENTITY &&
+	    (error = set_option(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on,
+				"TLS verification")))
+		return error;
+	if (db->tls_mode != APP_TLS_VERIFY_IDENTITY &&
+	    (error = set_option(m, MARIADB_OPT_RESTRICTED_AUTH, SAFE_AUTH_PLUGINS,
+				"restricted auth")))
+		return error;
+	return 0;
+}
+
+/* Opens a new connection to db's server into *c; `read_timeout_s` bounds
+ * each read (a lock session's is longer than the connect timeout). */
+static int open_conn(db_conn *c, const app_db *db, int read_timeout_s)
+{
 	int64_t t0;
-	int error = 0;
+	int error;
 
 	c->m = mysql_init(NULL);
 	if (!c->m)
 		return ss_error_set(SS_ENOMEM, "libmariadb: mysql_init failed");
 	c->read_timeout_s = read_timeout_s;
-	if ((error = set_option(c->m, MYSQL_OPT_PROTOCOL, &protocol, "protocol")) ||
-	    (error = set_option(c->m, MYSQL_OPT_CONNECT_TIMEOUT, &connect_t,
-				"connect timeout")) ||
-	    (error = set_option(c->m, MYSQL_OPT_READ_TIMEOUT, &read_t, "read timeout")) ||
-	    (error = set_option(c->m, MYSQL_OPT_WRITE_TIMEOUT, &write_t,
-				"write timeout")) ||
-	    (error = set_option(c->m, MYSQL_OPT_RECONNECT, &off, "reconnect")) ||
-	    (error = set_option(c->m, MYSQL_OPT_LOCAL_INFILE, &no_infile,
-				"local infile")) ||
-	    (error = set_option(c->m, MYSQL_SET_CHARSET_NAME, "utf8mb4", "charset")) ||
-	    (error = set_option(c->m, MYSQL_OPT_SSL_ENFORCE, tls ? &on : &off,
-				"TLS enforcement")))
+	if ((error = set_conn_options(c->m, db, read_timeout_s)))
 		goto cleanup;
-	if (mysql_optionsv(c->m, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name",
-			   "snapstage") != 0) {
-		error = ss_error_set(SS_ERROR, "libmariadb: cannot set program_name");
-		goto cleanup;
-	}
-	if (verify_ca &&
-	    (error = set_option(c->m, MYSQL_OPT_SSL_CA, db->ca_path, "TLS CA")))
-		goto cleanup;
-	if (db->tls_mode == APP_TLS_VERIFY_IDENTITY &&
-	    (error = set_option(c->m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on,
-				"TLS verification")))
-		goto cleanup;
-	if (db->tls_mode != APP_TLS_VERIFY_IDENTITY &&
-	    (error = set_option(c->m, MARIADB_OPT_RESTRICTED_AUTH, SAFE_AUTH_PLUGINS,
-				"restricted auth")))
-		goto cleanup;
-
 	t0 = mono_ns();
 	if (!mysql_real_connect(c->m, db->host, c->user, db->password, NULL,
 				(unsigned int)db->port, NULL, 0)) {
@@ -807,36 +813,71 @@ cleanup:
 	return error;
 }
 
+/* The columns of SHOW ALL SLAVES STATUS that probe_sources() reads. */
+enum {
+	SRC_NAME,
+	SRC_HOST,
+	SRC_PORT,
+	SRC_IO,
+	SRC_SQL,
+	SRC_IO_ERRNO,
+	SRC_IO_ERROR,
+	SRC_SQL_ERRNO,
+	SRC_SQL_ERROR,
+	SRC_BEHIND,
+	SRC_N_COLUMNS
+};
+static const char *const source_columns[] = { "Connection_name",
+					      "Master_Host",
+					      "Master_Port",
+					      "Slave_IO_Running",
+					      "Slave_SQL_Running",
+					      "Last_IO_Errno",
+					      "Last_IO_Error",
+					      "Last_SQL_Errno",
+					      "Last_SQL_Error",
+					      "Seconds_Behind_Master",
+					      NULL };
+
+/* One replication connection from its row (`idx`: the columns' places). */
+static int read_source(app_db_source *s, MYSQL_ROW row, const int *idx,
+		       const db_conn *c)
+{
+	int64_t port, io_errno, sql_errno;
+	int error;
+
+	if ((error = copy_field(s->connection_name, sizeof(s->connection_name),
+				row[idx[SRC_NAME]], false, c, "Connection_name")) ||
+	    (error = copy_field(s->master_host, sizeof(s->master_host),
+				row[idx[SRC_HOST]], false, c, "Master_Host")) ||
+	    (error = int_field(&port, row[idx[SRC_PORT]], 0, c, "Master_Port")) ||
+	    (error = copy_field(s->io_running, sizeof(s->io_running), row[idx[SRC_IO]],
+				true, c, "Slave_IO_Running")) ||
+	    (error = copy_field(s->sql_running, sizeof(s->sql_running),
+				row[idx[SRC_SQL]], true, c, "Slave_SQL_Running")) ||
+	    (error = int_field(&io_errno, row[idx[SRC_IO_ERRNO]], 0, c,
+			       "Last_IO_Errno")) ||
+	    (error = copy_field(s->last_io_error, sizeof(s->last_io_error),
+				row[idx[SRC_IO_ERROR]], true, c, "Last_IO_Error")) ||
+	    (error = int_field(&sql_errno, row[idx[SRC_SQL_ERRNO]], 0, c,
+			       "Last_SQL_Errno")) ||
+	    (error = copy_field(s->last_sql_error, sizeof(s->last_sql_error),
+				row[idx[SRC_SQL_ERROR]], true, c, "Last_SQL_Error")) ||
+	    (error = int_field(&s->seconds_behind_master, row[idx[SRC_BEHIND]], -1, c,
+			       "Seconds_Behind_Master")))
+		return error;
+	s->master_port = (int)port;
+	s->last_io_errno = (int)io_errno;
+	s->last_sql_errno = (int)sql_errno;
+	return 0;
+}
+
 static int probe_sources(app_db_status *st, const db_conn *c)
 {
 	static const char sql[] = "SHOW ALL SLAVES STATUS";
-	enum {
-		NAME,
-		HOST,
-		PORT,
-		IO,
-		SQL,
-		IO_ERRNO,
-		IO_ERROR,
-		SQL_ERRNO,
-		SQL_ERROR,
-		BEHIND,
-		N_COLUMNS
-	};
-	static const char *const names[] = { "Connection_name",
-					     "Master_Host",
-					     "Master_Port",
-					     "Slave_IO_Running",
-					     "Slave_SQL_Running",
-					     "Last_IO_Errno",
-					     "Last_IO_Error",
-					     "Last_SQL_Errno",
-					     "Last_SQL_Error",
-					     "Seconds_Behind_Master",
-					     NULL };
 	MYSQL_RES *res = NULL;
 	MYSQL_ROW row;
-	int idx[N_COLUMNS];
+	int idx[SRC_N_COLUMNS];
 	int error;
 
 	st->n_sources = 0;
@@ -852,36 +893,11 @@ static int probe_sources(app_db_status *st, const db_conn *c)
 				     APP_DB_MAX_SOURCES);
 		goto cleanup;
 	}
-	if ((error = columns(idx, res, names, c, sql)))
+	if ((error = columns(idx, res, source_columns, c, sql)))
 		goto cleanup;
 	while ((row = mysql_fetch_row(res))) {
-		app_db_source *s = &st->sources[st->n_sources];
-		int64_t port, io_errno, sql_errno;
-
-		if ((error = copy_field(s->connection_name, sizeof(s->connection_name),
-					row[idx[NAME]], false, c, "Connection_name")) ||
-		    (error = copy_field(s->master_host, sizeof(s->master_host),
-					row[idx[HOST]], false, c, "Master_Host")) ||
-		    (error = int_field(&port, row[idx[PORT]], 0, c, "Master_Port")) ||
-		    (error = copy_field(s->io_running, sizeof(s->io_running),
-					row[idx[IO]], true, c, "Slave_IO_Running")) ||
-		    (error = copy_field(s->sql_running, sizeof(s->sql_running),
-					row[idx[SQL]], true, c, "Slave_SQL_Running")) ||
-		    (error = int_field(&io_errno, row[idx[IO_ERRNO]], 0, c,
-				       "Last_IO_Errno")) ||
-		    (error = copy_field(s->last_io_error, sizeof(s->last_io_error),
-					row[idx[IO_ERROR]], true, c, "Last_IO_Error")) ||
-		    (error = int_field(&sql_errno, row[idx[SQL_ERRNO]], 0, c,
-				       "Last_SQL_Errno")) ||
-		    (error = copy_field(s->last_sql_error, sizeof(s->last_sql_error),
-					row[idx[SQL_ERROR]], true, c,
-					"Last_SQL_Error")) ||
-		    (error = int_field(&s->seconds_behind_master, row[idx[BEHIND]], -1, c,
-				       "Seconds_Behind_Master")))
+		if ((error = read_source(&st->sources[st->n_sources], row, idx, c)))
 			goto cleanup;
-		s->master_port = (int)port;
-		s->last_io_errno = (int)io_errno;
-		s->last_sql_errno = (int)sql_errno;
 		st->n_sources++;
 	}
 
