@@ -94,6 +94,29 @@ int kube_list(json_t **out, kube_client *c, const kube_resource *res, const char
 	return error;
 }
 
+/* A page's items: to opts->each_item one by one (a negative answer stops
+ * the list), or else appended to `items`. */
+static int take_items(json_t *items, const json_t *page, const kube_list_opts *opts)
+{
+	json_t *page_items = json_object_get(page, "items");
+	json_t *item;
+	size_t i;
+
+	if (!opts->each_item) {
+		if (json_array_extend(items, page_items) < 0 && json_is_array(page_items))
+			return ss_error_set(SS_ENOMEM, "out of memory");
+		return 0;
+	}
+	json_array_foreach(page_items, i, item)
+	{
+		int stop = opts->each_item(item, opts->each_item_payload);
+
+		if (stop < 0)
+			return stop;
+	}
+	return 0;
+}
+
 int kube_list_all(json_t **out_items, char **out_resource_version, kube_client *c,
 		  const kube_resource *res, const char *ns, const kube_list_opts *opts)
 {
@@ -122,25 +145,9 @@ int kube_list_all(json_t **out_items, char **out_resource_version, kube_client *
 		error = kube_list(&page, c, res, ns, &page_opts);
 		if (error < 0)
 			goto done;
-		if (page_opts.each_item) {
-			json_t *item;
-			size_t i;
-
-			json_array_foreach(json_object_get(page, "items"), i, item)
-			{
-				int stop = page_opts.each_item(
-					item, page_opts.each_item_payload);
-
-				if (stop < 0) {
-					error = stop;
-					goto done;
-				}
-			}
-		} else if (json_array_extend(items, json_object_get(page, "items")) < 0 &&
-			   json_is_array(json_object_get(page, "items"))) {
-			error = ss_error_set(SS_ENOMEM, "out of memory");
+		error = take_items(items, page, &page_opts);
+		if (error < 0)
 			goto done;
-		}
 		if (!rv) {
 			rv = ss_strdup(meta_str(page, "resourceVersion"));
 			if (!rv) {

@@ -109,6 +109,80 @@ static void test_keep_alive_reuses_connection(void **state)
 	assert_int_equal(f->server.nconns, 1);
 }
 
+/* kube_list_all follows continue tokens: every page's items in order, the
+ * first page's resourceVersion, and no resourceVersion sent with a token
+ * (the token pins the version; the server refuses both). */
+static void test_list_all_follows_pages(void **state)
+{
+	fixture *f = *state;
+	fake_response p1 = { .status = 200,
+			     .body = "{\"metadata\":{\"resourceVersion\":\"7\","
+				     "\"continue\":\"tok1\"},"
+				     "\"items\":[{\"n\":1},{\"n\":2}]}" };
+	fake_response p2 = { .status = 200,
+			     .body = "{\"metadata\":{\"resourceVersion\":\"9\"},"
+				     "\"items\":[{\"n\":3}]}" };
+	kube_list_opts opts = { 0 };
+	json_t *items = NULL;
+	char *rv = NULL;
+
+	opts.limit = 2;
+	opts.resource_version = "5";
+	fake_server_add(&f->server, &p1);
+	fake_server_add(&f->server, &p2);
+	assert_int_equal(kube_list_all(&items, &rv, f->client, &configmaps, "ns", &opts),
+			 0);
+	assert_int_equal(json_array_size(items), 3);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(items, 2), "n")),
+			 3);
+	assert_string_equal(rv, "7");
+	assert_int_equal(f->server.nrequests, 2);
+	assert_non_null(strstr(f->server.requests[0], "resourceVersion=5"));
+	assert_non_null(strstr(f->server.requests[1], "continue=tok1"));
+	assert_null(strstr(f->server.requests[1], "resourceVersion="));
+	json_decref(items);
+	free(rv);
+}
+
+static int count_until_second(json_t *item, void *payload)
+{
+	int *seen = payload;
+
+	(void)item;
+	return ++*seen == 2 ? SS_ECANCELLED : 0;
+}
+
+/* With each_item the items are handed over one by one, not collected, and
+ * a negative answer stops the listing with that code; a list without a
+ * resourceVersion is refused (a watch could not start from it). */
+static void test_list_all_each_item_and_refusals(void **state)
+{
+	fixture *f = *state;
+	fake_response page = { .status = 200,
+			       .body = "{\"metadata\":{\"resourceVersion\":\"7\"},"
+				       "\"items\":[{\"n\":1},{\"n\":2},{\"n\":3}]}" };
+	fake_response no_rv = { .status = 200, .body = "{\"items\":[]}" };
+	kube_list_opts opts = { 0 };
+	json_t *items = NULL;
+	char *rv = NULL;
+	int seen = 0;
+
+	opts.each_item = count_until_second;
+	opts.each_item_payload = &seen;
+	fake_server_add(&f->server, &page);
+	assert_int_equal(kube_list_all(&items, &rv, f->client, &configmaps, "ns", &opts),
+			 SS_ECANCELLED);
+	assert_int_equal(seen, 2);
+	assert_null(items);
+	assert_null(rv);
+	fake_server_add(&f->server, &no_rv);
+	assert_int_equal(kube_list_all(&items, &rv, f->client, &configmaps, "ns", NULL),
+			 SS_EINVALID);
+	assert_non_null(strstr(ss_error_last()->message, "has no resourceVersion"));
+	assert_null(items);
+	assert_null(rv);
+}
+
 static void test_429_retried_after_delay(void **state)
 {
 	fixture *f = *state;
@@ -852,6 +926,9 @@ int main(void)
 						setup, clear_deadline),
 		cmocka_unit_test_setup_teardown(test_deadline_allows_retry_that_fits,
 						setup, clear_deadline),
+		cmocka_unit_test_setup_teardown(test_list_all_follows_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_all_each_item_and_refusals, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_passed_sends_nothing, setup,
 						clear_deadline),
 		cmocka_unit_test_setup_teardown(test_write_gate_refuses_writes_not_reads,
