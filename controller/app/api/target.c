@@ -249,15 +249,16 @@ static void volume_names(char *buf, size_t cap, const json_t *pod)
 		snprintf(buf, cap, "none");
 }
 
-static int pod_volumes(app_target_candidate *c, const json_t *pod, const app_target *t,
-		       const char **reason)
+/* The volumes spec.target.volumes names, in its order: each must exist
+ * and be backed by a claim. */
+static int named_volumes(app_target_candidate *c, const json_t *pod, const app_target *t,
+			 const char **reason)
 {
 	const char *why = NULL;
 	const json_t *vol;
 	size_t i;
 	int rc;
 
-	c->n_volumes = 0;
 	for (i = 0; i < t->n_volumes && i < APP_MAX_VOLUMES; i++) {
 		char have[VOLUME_LIST_MAX];
 
@@ -286,9 +287,18 @@ static int pod_volumes(app_target_candidate *c, const json_t *pod, const app_tar
 		}
 		c->n_volumes++;
 	}
-	if (t->n_volumes > 0)
-		return 0;
-	/* None named: every volume backed by a claim, by name (see sort_volumes). */
+	return 0;
+}
+
+/* None named: every volume backed by a claim, by name (see sort_volumes);
+ * there must be one. */
+static int claimed_volumes(app_target_candidate *c, const json_t *pod, const char **reason)
+{
+	const char *why = NULL;
+	const json_t *vol;
+	size_t i;
+	int rc;
+
 	json_array_foreach(at2(pod, "spec", "volumes"), i, vol)
 	{
 		app_target_volume v;
@@ -325,6 +335,15 @@ static int pod_volumes(app_target_candidate *c, const json_t *pod, const app_tar
 			c->pod);
 	}
 	return 0;
+}
+
+static int pod_volumes(app_target_candidate *c, const json_t *pod, const app_target *t,
+		       const char **reason)
+{
+	c->n_volumes = 0;
+	if (t->n_volumes > 0)
+		return named_volumes(c, pod, t, reason);
+	return claimed_volumes(c, pod, reason);
 }
 
 /* Fills `c` from `pod`: 0, or an error with *reason set. */
@@ -378,6 +397,52 @@ static void describe_target(char *buf, size_t cap, const app_target *t)
 		snprintf(buf, cap, "spec.target.podSelector");
 }
 
+/* The pods `t` selects that are not being deleted, into keys (the first
+ * APP_TARGET_MAX_CANDIDATES); *total counts all of them, *deleting those
+ * being deleted. Returns how many are in keys. */
+static size_t select_pods(pod_key *keys, size_t *total, size_t *deleting,
+			  const json_t *pods, const app_target *t)
+{
+	const json_t *pod;
+	size_t i, n = 0;
+
+	*total = *deleting = 0;
+	json_array_foreach((json_t *)pods, i, pod)
+	{
+		const char *name = ctrl_meta(pod, "name");
+
+		if (name == NULL || !pod_selected(pod, t))
+			continue;
+		if (being_deleted(pod)) {
+			(*deleting)++;
+			continue;
+		}
+		if (n < APP_TARGET_MAX_CANDIDATES) {
+			keys[n].pod = pod;
+			keys[n].name = name;
+			keys[n].ordinal =
+				owned_by_statefulset(pod, NULL) ? name_ordinal(name) : -1;
+			n++;
+		}
+		(*total)++;
+	}
+	return n;
+}
+
+/* No pod to take: SS_ENOTFOUND, saying why as well as it can. */
+static int no_pods(const char *what, size_t deleting, const app_target *t)
+{
+	if (deleting > 0)
+		return ss_error_set(SS_ENOTFOUND, "%s has no pods except %zu being deleted",
+				    what, deleting);
+	if (t->statefulset_name != NULL)
+		return ss_error_set(SS_ENOTFOUND,
+				    "no pods of %s in the namespace (does the "
+				    "StatefulSet exist, and is it scaled to zero?)",
+				    what);
+	return ss_error_set(SS_ENOTFOUND, "no pod in the namespace matches %s", what);
+}
+
 int app_target_resolve(app_target_candidates *out, const app_target *target,
 		       const json_t *pods, const char **out_reason)
 {
@@ -385,8 +450,7 @@ int app_target_resolve(app_target_candidates *out, const app_target *target,
 	app_target_candidate check;
 	const char *reason = NULL;
 	char what[APP_NAME_BUF + 16];
-	size_t i, n = 0, total = 0, deleting = 0;
-	const json_t *pod;
+	size_t i, n, total, deleting;
 	int rc = 0;
 
 	if ((target->statefulset_name != NULL) == target->has_selector) {
@@ -397,25 +461,7 @@ int app_target_resolve(app_target_candidates *out, const app_target *target,
 		goto done;
 	}
 	describe_target(what, sizeof(what), target);
-	json_array_foreach((json_t *)pods, i, pod)
-	{
-		const char *name = ctrl_meta(pod, "name");
-
-		if (name == NULL || !pod_selected(pod, target))
-			continue;
-		if (being_deleted(pod)) {
-			deleting++;
-			continue;
-		}
-		if (n < APP_TARGET_MAX_CANDIDATES) {
-			keys[n].pod = pod;
-			keys[n].name = name;
-			keys[n].ordinal =
-				owned_by_statefulset(pod, NULL) ? name_ordinal(name) : -1;
-			n++;
-		}
-		total++;
-	}
+	n = select_pods(keys, &total, &deleting, pods, target);
 	if (total > APP_TARGET_MAX_CANDIDATES) {
 		reason = "TooManyPods";
 		rc = ss_error_set(SS_ETOOLARGE,
@@ -426,18 +472,7 @@ int app_target_resolve(app_target_candidates *out, const app_target *target,
 	}
 	if (n == 0) {
 		reason = "TargetNotFound";
-		if (deleting > 0)
-			rc = ss_error_set(SS_ENOTFOUND,
-					  "%s has no pods except %zu being deleted", what,
-					  deleting);
-		else if (target->statefulset_name != NULL)
-			rc = ss_error_set(SS_ENOTFOUND,
-					  "no pods of %s in the namespace (does the "
-					  "StatefulSet exist, and is it scaled to zero?)",
-					  what);
-		else
-			rc = ss_error_set(SS_ENOTFOUND,
-					  "no pod in the namespace matches %s", what);
+		rc = no_pods(what, deleting, target);
 		goto done;
 	}
 	qsort(keys, n, sizeof(keys[0]), pod_key_cmp);
