@@ -430,9 +430,42 @@ static void free_lane(ctrl_controller *c)
 	free(c->owned);
 }
 
-int ctrl_controller_new(ctrl_controller **out, const ctrl_controller_opts *opts)
+/* The work queue (on the controller's clock) and the lane's, if any. */
+static int new_queues(ctrl_controller *c, const ctrl_controller_opts *opts)
 {
 	ctrl_workqueue_opts qopts = CTRL_WORKQUEUE_OPTS_INIT;
+	int error;
+
+	if (opts->queue)
+		qopts = *opts->queue;
+	qopts.clock = c->clock;
+	error = ctrl_workqueue_new(&c->queue, &qopts);
+	if (error < 0)
+		return error;
+	if (opts->lane_workers > 0)
+		return new_lane(c, opts);
+	return 0;
+}
+
+/* With a registry: the controller's metric families and its collector. */
+static int add_metrics(ctrl_controller *c)
+{
+	int error;
+
+	if (!c->metrics)
+		return 0;
+	error = register_metrics(c);
+	if (error < 0)
+		return error;
+	error = ctrl_metrics_add_collector(c->metrics, collect, c);
+	if (error < 0)
+		return error;
+	c->collecting = true;
+	return 0;
+}
+
+int ctrl_controller_new(ctrl_controller **out, const ctrl_controller_opts *opts)
+{
 	ctrl_controller *c = NULL;
 	bool mutex_inited = false;
 	int error;
@@ -468,29 +501,12 @@ int ctrl_controller_new(ctrl_controller **out, const ctrl_controller_opts *opts)
 		goto done;
 	}
 	mutex_inited = true;
-
-	if (opts->queue)
-		qopts = *opts->queue;
-	qopts.clock = c->clock;
-	error = ctrl_workqueue_new(&c->queue, &qopts);
+	error = new_queues(c, opts);
 	if (error < 0)
 		goto done;
-	if (opts->lane_workers > 0) {
-		error = new_lane(c, opts);
-		if (error < 0)
-			goto done;
-	}
-
-	if (c->metrics) {
-		error = register_metrics(c);
-		if (error < 0)
-			goto done;
-		error = ctrl_metrics_add_collector(c->metrics, collect, c);
-		if (error < 0)
-			goto done;
-		c->collecting = true;
-	}
-
+	error = add_metrics(c);
+	if (error < 0)
+		goto done;
 	*out = c;
 	return 0;
 

@@ -505,9 +505,57 @@ static void server_free(ctrl_httpserver *s)
 	free(s);
 }
 
-int ctrl_httpserver_start(ctrl_httpserver **out, const ctrl_httpserver_opts *opts)
+/* The libwebsockets context: no listener of its own (the vhost has it),
+ * at most CTRL_HTTP_MAX_CONNECTIONS connections. `bind_address` is for
+ * the message. */
+static int create_context(ctrl_httpserver *s, const char *bind_address)
 {
 	struct lws_context_creation_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.gid = -1;
+	info.uid = -1;
+	info.user = s;
+	info.fd_limit_per_thread = CTRL_HTTP_MAX_CONNECTIONS + LWS_INTERNAL_FDS;
+	info.timeout_secs = IDLE_TIMEOUT_SECONDS;
+	s->context = lws_create_context(&info);
+	if (!s->context)
+		return ss_error_set(SS_ERROR, "cannot create the HTTP server for %s",
+				    bind_address);
+	return 0;
+}
+
+/* The vhost listening on s->iface (all when empty) and `port` (0: any
+ * free one); s->port is the port it got. */
+static int listen_on(ctrl_httpserver *s, int port, const char *bind_address)
+{
+	struct lws_context_creation_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.vhost_name = "snapstage";
+	info.port = port;
+	info.iface = s->iface[0] ? s->iface : NULL;
+	info.protocols = protocols;
+	info.keepalive_timeout = IDLE_TIMEOUT_SECONDS;
+	info.timeout_secs = IDLE_TIMEOUT_SECONDS;
+	info.server_string = "snapstage";
+	if (s->iface[0] && !strchr(s->iface, ':'))
+		/* An IPv4 address cannot be bound on an IPv6 socket. */
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	s->vhost = lws_create_vhost(s->context, &info);
+	if (!s->vhost)
+		return ss_error_set(SS_ETRANSPORT,
+				    "cannot listen on %s (address in use or not "
+				    "local?)",
+				    bind_address);
+	s->port = lws_get_vhost_listen_port(s->vhost);
+	return 0;
+}
+
+int ctrl_httpserver_start(ctrl_httpserver **out, const ctrl_httpserver_opts *opts)
+{
 	ctrl_bind_address addr;
 	ctrl_httpserver *s = NULL;
 	int error;
@@ -528,42 +576,12 @@ int ctrl_httpserver_start(ctrl_httpserver **out, const ctrl_httpserver_opts *opt
 	ss_strlcpy(s->iface, addr.host, sizeof(s->iface));
 
 	pthread_once(&lws_log_once, quiet_lws);
-
-	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.gid = -1;
-	info.uid = -1;
-	info.user = s;
-	info.fd_limit_per_thread = CTRL_HTTP_MAX_CONNECTIONS + LWS_INTERNAL_FDS;
-	info.timeout_secs = IDLE_TIMEOUT_SECONDS;
-	s->context = lws_create_context(&info);
-	if (!s->context) {
-		error = ss_error_set(SS_ERROR, "cannot create the HTTP server for %s",
-				     opts->bind_address);
+	error = create_context(s, opts->bind_address);
+	if (error < 0)
 		goto fail;
-	}
-
-	memset(&info, 0, sizeof(info));
-	info.vhost_name = "snapstage";
-	info.port = addr.port;
-	info.iface = s->iface[0] ? s->iface : NULL;
-	info.protocols = protocols;
-	info.keepalive_timeout = IDLE_TIMEOUT_SECONDS;
-	info.timeout_secs = IDLE_TIMEOUT_SECONDS;
-	info.server_string = "snapstage";
-	if (s->iface[0] && !strchr(s->iface, ':'))
-		/* An IPv4 address cannot be bound on an IPv6 socket. */
-		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-	s->vhost = lws_create_vhost(s->context, &info);
-	if (!s->vhost) {
-		error = ss_error_set(SS_ETRANSPORT,
-				     "cannot listen on %s (address in use or not "
-				     "local?)",
-				     opts->bind_address);
+	error = listen_on(s, addr.port, opts->bind_address);
+	if (error < 0)
 		goto fail;
-	}
-	s->port = lws_get_vhost_listen_port(s->vhost);
 	if (pthread_create(&s->thread, NULL, service_main, s) != 0) {
 		error = ss_error_set(SS_ERROR, "cannot start the HTTP server thread");
 		goto fail;

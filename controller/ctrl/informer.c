@@ -114,6 +114,23 @@ static void free_reflectors(ctrl_informer *inf)
 	inf->refl = NULL;
 }
 
+/* A default for every tunable of `o` not set. */
+static void fill_defaults(ctrl_informer_opts *o)
+{
+	if (!o->clock)
+		o->clock = ss_clock_system();
+	if (o->page_size <= 0)
+		o->page_size = 500;
+	if (o->min_watch_timeout_s <= 0)
+		o->min_watch_timeout_s = 300;
+	if (o->max_watch_timeout_s < o->min_watch_timeout_s)
+		o->max_watch_timeout_s = 2 * o->min_watch_timeout_s;
+	if (o->backoff_initial_ns <= 0)
+		o->backoff_initial_ns = 800 * SS_NS_PER_MS;
+	if (o->backoff_max_ns <= 0)
+		o->backoff_max_ns = 30 * SS_NS_PER_SEC;
+}
+
 int ctrl_informer_new(ctrl_informer **out, const ctrl_informer_opts *opts)
 {
 	ctrl_informer *inf;
@@ -128,18 +145,7 @@ int ctrl_informer_new(ctrl_informer **out, const ctrl_informer_opts *opts)
 	if (!inf)
 		return ss_error_set(SS_ENOMEM, "out of memory creating an informer");
 	inf->opts = *opts;
-	if (!inf->opts.clock)
-		inf->opts.clock = ss_clock_system();
-	if (inf->opts.page_size <= 0)
-		inf->opts.page_size = 500;
-	if (inf->opts.min_watch_timeout_s <= 0)
-		inf->opts.min_watch_timeout_s = 300;
-	if (inf->opts.max_watch_timeout_s < inf->opts.min_watch_timeout_s)
-		inf->opts.max_watch_timeout_s = 2 * inf->opts.min_watch_timeout_s;
-	if (inf->opts.backoff_initial_ns <= 0)
-		inf->opts.backoff_initial_ns = 800 * SS_NS_PER_MS;
-	if (inf->opts.backoff_max_ns <= 0)
-		inf->opts.backoff_max_ns = 30 * SS_NS_PER_SEC;
+	fill_defaults(&inf->opts);
 	inf->group = ss_strdup(r->group ? r->group : "");
 	inf->version = ss_strdup(r->version);
 	inf->plural = ss_strdup(r->resource);

@@ -417,12 +417,52 @@ done:
 	return error;
 }
 
+/* Under m->lock: the family `name`, or NULL with *at the place it would
+ * take in the sorted table. */
+static family *find_locked(ctrl_metrics *m, const char *name, size_t *at)
+{
+	size_t lo = 0, hi = m->nfamilies;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, m->families[mid]->name);
+
+		if (c == 0) {
+			*at = mid;
+			return m->families[mid];
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	*at = lo;
+	return NULL;
+}
+
+/* Under m->lock: room in the table for one more family. */
+static int make_room_locked(ctrl_metrics *m)
+{
+	size_t cap;
+	family **grown;
+
+	if (m->nfamilies < m->capfamilies)
+		return 0;
+	cap = m->capfamilies ? m->capfamilies * 2 : 16;
+	grown = realloc(m->families, cap * sizeof(*grown));
+	if (!grown)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	m->families = grown;
+	m->capfamilies = cap;
+	return 0;
+}
+
 static family *family_register(ctrl_metrics *m, family_kind kind, const char *name,
 			       const char *help, const char *const *labels,
 			       const double *bounds, size_t nbounds)
 {
 	family *f = NULL;
-	size_t lo = 0, hi;
+	size_t at;
 
 	if (!m) {
 		ss_error_set(SS_EINVALID, "metric %s: no registry", name ? name : "");
@@ -443,46 +483,23 @@ static family *family_register(ctrl_metrics *m, family_kind kind, const char *na
 		return NULL;
 
 	pthread_mutex_lock(&m->lock);
-	hi = m->nfamilies;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(name, m->families[mid]->name);
-
-		if (c == 0) {
-			f = m->families[mid];
-			if (!same_shape(f, kind, labels, bounds, nbounds)) {
-				ss_error_set(
-					SS_EEXISTS,
-					"metric %s is already registered as a %s with "
-					"other labels or buckets",
-					name, kind_names[f->kind]);
-				f = NULL;
-			}
-			goto done;
+	f = find_locked(m, name, &at);
+	if (f) {
+		if (!same_shape(f, kind, labels, bounds, nbounds)) {
+			ss_error_set(SS_EEXISTS,
+				     "metric %s is already registered as a %s with "
+				     "other labels or buckets",
+				     name, kind_names[f->kind]);
+			f = NULL;
 		}
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	if (check_clash(m, name, kind) < 0)
 		goto done;
-	if (m->nfamilies == m->capfamilies) {
-		size_t cap = m->capfamilies ? m->capfamilies * 2 : 16;
-		family **grown = realloc(m->families, cap * sizeof(*grown));
-
-		if (!grown) {
-			ss_error_set(SS_ENOMEM, "out of memory");
-			goto done;
-		}
-		m->families = grown;
-		m->capfamilies = cap;
 	}
-	if (family_new(&f, kind, name, help, labels, bounds, nbounds) < 0)
+	if (check_clash(m, name, kind) < 0 || make_room_locked(m) < 0 ||
+	    family_new(&f, kind, name, help, labels, bounds, nbounds) < 0)
 		goto done;
-	memmove(&m->families[lo + 1], &m->families[lo],
-		(m->nfamilies - lo) * sizeof(*m->families));
-	m->families[lo] = f;
+	memmove(&m->families[at + 1], &m->families[at],
+		(m->nfamilies - at) * sizeof(*m->families));
+	m->families[at] = f;
 	m->nfamilies++;
 done:
 	pthread_mutex_unlock(&m->lock);
@@ -491,22 +508,11 @@ done:
 
 static family *family_lookup(ctrl_metrics *m, const char *name)
 {
-	family *f = NULL;
-	size_t lo = 0, hi;
+	family *f;
+	size_t at;
 
 	pthread_mutex_lock(&m->lock);
-	hi = m->nfamilies;
-	while (lo < hi && !f) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(name, m->families[mid]->name);
-
-		if (c == 0)
-			f = m->families[mid];
-		else if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
+	f = find_locked(m, name, &at);
 	pthread_mutex_unlock(&m->lock);
 	return f;
 }
