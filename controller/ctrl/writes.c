@@ -504,14 +504,41 @@ static int check_owner(const json_t *child, const json_t *owner, const char *key
 	return 0;
 }
 
+/* The place of the reference to `uid` in `refs` (*at, -1 if none), or
+ * SS_ECONFLICT when another owner is the controller. */
+static int find_owner_ref(long *at, const json_t *refs, const char *uid, const char *key)
+{
+	const json_t *item;
+	size_t i;
+
+	*at = -1;
+	json_array_foreach(refs, i, item)
+	{
+		const char *item_uid = str_field(item, "uid");
+
+		if (ss_streq(item_uid, uid)) {
+			*at = (long)i;
+		} else if (json_is_true(json_object_get(item, "controller"))) {
+			return ss_error_set(
+				SS_ECONFLICT,
+				"set controller of %s: it is already controlled by %s %s "
+				"(uid %s)",
+				key,
+				str_field(item, "kind") ? str_field(item, "kind") : "?",
+				str_field(item, "name") ? str_field(item, "name") : "?",
+				item_uid ? item_uid : "?");
+		}
+	}
+	return 0;
+}
+
 int ctrl_owner_set_controller(bool *out_changed, json_t *child, const json_t *owner)
 {
-	json_t *meta, *refs, *ref, *item, *fresh = NULL;
+	json_t *meta, *refs, *ref, *fresh = NULL;
 	const char *uid = ctrl_meta(owner, "uid");
 	char key[CTRL_KEY_MAX];
 	bool changed = false;
-	long at = -1;
-	size_t i;
+	long at;
 	int error;
 
 	describe_object(key, sizeof(key), child);
@@ -526,24 +553,9 @@ int ctrl_owner_set_controller(bool *out_changed, json_t *child, const json_t *ow
 			"set controller of %s: metadata.ownerReferences is not a "
 			"list",
 			key);
-	json_array_foreach(refs, i, item)
-	{
-		const char *item_uid = str_field(item, "uid");
-
-		if (ss_streq(item_uid, uid)) {
-			at = (long)i;
-		} else if (json_is_true(json_object_get(item, "controller"))) {
-			return ss_error_set(
-				SS_ECONFLICT,
-				"set controller of %s: it is already controlled by %s %s "
-				"(uid %s)",
-				key,
-				str_field(item, "kind") ? str_field(item, "kind") : "?",
-				str_field(item, "name") ? str_field(item, "name") : "?",
-				item_uid ? item_uid : "?");
-		}
-	}
-
+	error = find_owner_ref(&at, refs, uid, key);
+	if (error != 0)
+		return error;
 	ref = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion",
 			str_field(owner, "apiVersion"), "kind", str_field(owner, "kind"),
 			"name", ctrl_meta(owner, "name"), "uid", uid, "controller", 1,
