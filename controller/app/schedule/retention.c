@@ -56,7 +56,7 @@ bool app_retention_is_own(const json_t *backup, const char *schedule, const char
 }
 
 /* The fixed text of the reasons that name no bucket. */
-static const char *why_text(app_retention_why why)
+static const char *retention_why_text(app_retention_why why)
 {
 	switch (why) {
 	case APP_RETENTION_WHY_DISABLED: return "retention disabled";
@@ -81,7 +81,7 @@ static const char *why_text(app_retention_why why)
 
 /* ---- validation ------------------------------------------------------- */
 
-static int check_count(const char *field, int value)
+static int retention_check_count(const char *field, int value)
 {
 	if (value < 0)
 		return ss_error_set(SS_EINVALID, "retention.%s: must be >= 0, got %d",
@@ -89,22 +89,22 @@ static int check_count(const char *field, int value)
 	return 0;
 }
 
-static int check_rules(const app_retention *r)
+static int retention_check_rules(const app_retention *r)
 {
-	int rc = check_count("keepLast", r->keep_last);
+	int rc = retention_check_count("keepLast", r->keep_last);
 
 	if (rc == 0)
-		rc = check_count("keepHourly", r->keep_hourly);
+		rc = retention_check_count("keepHourly", r->keep_hourly);
 	if (rc == 0)
-		rc = check_count("keepDaily", r->keep_daily);
+		rc = retention_check_count("keepDaily", r->keep_daily);
 	if (rc == 0)
-		rc = check_count("keepWeekly", r->keep_weekly);
+		rc = retention_check_count("keepWeekly", r->keep_weekly);
 	if (rc == 0)
-		rc = check_count("keepMonthly", r->keep_monthly);
+		rc = retention_check_count("keepMonthly", r->keep_monthly);
 	if (rc == 0)
-		rc = check_count("keepYearly", r->keep_yearly);
+		rc = retention_check_count("keepYearly", r->keep_yearly);
 	if (rc == 0)
-		rc = check_count("keepFailed", r->keep_failed);
+		rc = retention_check_count("keepFailed", r->keep_failed);
 	if (rc == 0 && r->max_age_seconds < 0)
 		rc = ss_error_set(SS_EINVALID,
 				  "retention.maxAge: must be >= 0, got %lld s",
@@ -112,7 +112,7 @@ static int check_rules(const app_retention *r)
 	return rc;
 }
 
-static bool in_range(int v, int lo, int hi)
+static bool retention_in_range(int v, int lo, int hi)
 {
 	return v >= lo && v <= hi;
 }
@@ -121,7 +121,7 @@ static bool in_range(int v, int lo, int hi)
  * do not check that the day exists in its month (the caller's converter
  * does), because a wrong but in-range day still sorts and buckets
  * consistently. */
-static int check_backup(const app_retention_backup *b, size_t i)
+static int retention_check_backup(const app_retention_backup *b, size_t i)
 {
 	const app_civil_time *c = &b->local;
 
@@ -138,10 +138,12 @@ static int check_backup(const app_retention_backup *b, size_t i)
 	if (b->time_ns < 0)
 		return ss_error_set(SS_EINVALID, "retention: Backup %s: time before 1970",
 				    b->name);
-	if (!in_range(c->year, 1, 9999) || !in_range(c->month, 1, 12) ||
-	    !in_range(c->day, 1, 31) || !in_range(c->hour, 0, 23) ||
-	    !in_range(c->iso_year, 1, 9999) || !in_range(c->iso_year - c->year, -1, 1) ||
-	    !in_range(c->iso_week, 1, 53))
+	if (!retention_in_range(c->year, 1, 9999) ||
+	    !retention_in_range(c->month, 1, 12) || !retention_in_range(c->day, 1, 31) ||
+	    !retention_in_range(c->hour, 0, 23) ||
+	    !retention_in_range(c->iso_year, 1, 9999) ||
+	    !retention_in_range(c->iso_year - c->year, -1, 1) ||
+	    !retention_in_range(c->iso_week, 1, 53))
 		return ss_error_set(SS_EINVALID,
 				    "retention: Backup %s: local time %d-%d-%d hour %d "
 				    "(ISO %d-W%d) is out of range",
@@ -152,7 +154,7 @@ static int check_backup(const app_retention_backup *b, size_t i)
 
 /* ---- order ------------------------------------------------------------ */
 
-static int cmp_name(const void *pa, const void *pb)
+static int retention_cmp_name(const void *pa, const void *pb)
 {
 	const app_retention_backup *a = *(const app_retention_backup *const *)pa;
 	const app_retention_backup *b = *(const app_retention_backup *const *)pb;
@@ -162,7 +164,7 @@ static int cmp_name(const void *pa, const void *pb)
 
 /* Newest first; equal times: the greater name first. Names are unique, so
  * this is a total order and qsort's instability cannot show. */
-static int cmp_newest_first(const void *pa, const void *pb)
+static int retention_cmp_newest_first(const void *pa, const void *pb)
 {
 	const app_retention_backup *a = *(const app_retention_backup *const *)pa;
 	const app_retention_backup *b = *(const app_retention_backup *const *)pb;
@@ -174,7 +176,7 @@ static int cmp_newest_first(const void *pa, const void *pb)
 
 /* ---- the rules -------------------------------------------------------- */
 
-static int64_t bucket_key(int rule, const app_civil_time *c)
+static int64_t retention_bucket_key(int rule, const app_civil_time *c)
 {
 	int64_t day = ((int64_t)c->year * 100 + c->month) * 100 + c->day;
 
@@ -187,7 +189,8 @@ static int64_t bucket_key(int rule, const app_civil_time *c)
 	}
 }
 
-static void bucket_reason(char *out, size_t cap, int rule, const app_civil_time *c)
+static void retention_bucket_reason(char *out, size_t cap, int rule,
+				    const app_civil_time *c)
 {
 	const char *rn = bucket_rule_names[rule];
 
@@ -217,9 +220,9 @@ typedef struct {
 	int failed_left;
 	bool max_age_only;  /* maxAge is the only rule: it also keeps */
 	int64_t max_age_ns; /* 0: no limit */
-} walk_state;
+} retention_walk;
 
-static void walk_init(walk_state *w, const app_retention *r)
+static void retention_walk_init(retention_walk *w, const app_retention *r)
 {
 	memset(w, 0, sizeof(*w));
 	w->last_left = r->keep_last;
@@ -239,88 +242,100 @@ static void walk_init(walk_state *w, const app_retention *r)
 			  r->keep_yearly == 0;
 }
 
-static void set_decision(app_retention_decision *d, app_retention_verdict v,
-			 app_retention_why why)
+static void retention_set(app_retention_decision *d, app_retention_verdict v,
+			  app_retention_why why)
 {
 	d->verdict = v;
 	d->why = why;
-	snprintf(d->reason, sizeof(d->reason), "%s", why_text(why));
+	snprintf(d->reason, sizeof(d->reason), "%s", retention_why_text(why));
 }
 
-/* Decides for `b`, the next Backup newest first. */
-static void walk_one(walk_state *w, app_retention_decision *d,
-		     const app_retention_backup *b, int64_t now_ns)
+/* The counting half of deciding for `b`, the next Backup newest first:
+ * every rule counts it, whatever protects or prunes it in the end, so one
+ * Backup's pin or age never shifts what the rules keep for the others.
+ * Returns the first rule that keeps it (*bucket: its bucket rule, or -1);
+ * *newest: the newest completed Backup. */
+static app_retention_why retention_count(retention_walk *w, bool *newest, int *bucket,
+					 const app_retention_backup *b, bool older)
+{
+	app_retention_why rule_why = APP_RETENTION_WHY_UNSELECTED;
+
+	*newest = false;
+	*bucket = -1;
+	if (b->state == APP_RETENTION_FAILED) {
+		if (w->failed_left > 0) {
+			w->failed_left--;
+			return APP_RETENTION_WHY_FAILED;
+		}
+		return APP_RETENTION_WHY_EXTRA_FAILED;
+	}
+	if (b->state != APP_RETENTION_COMPLETED)
+		return rule_why;
+	*newest = !w->seen_completed;
+	w->seen_completed = true;
+	if (w->last_left > 0) {
+		w->last_left--;
+		rule_why = APP_RETENTION_WHY_LAST;
+	}
+	for (int r = 0; r < B_COUNT; r++) {
+		int64_t key = retention_bucket_key(r, &b->local);
+
+		if (w->bucket_left[r] == 0)
+			continue;
+		if (w->bucket_has_last[r] && w->bucket_last[r] == key)
+			continue; /* an older Backup of a kept bucket */
+		w->bucket_left[r]--;
+		w->bucket_has_last[r] = true;
+		w->bucket_last[r] = key;
+		if (rule_why == APP_RETENTION_WHY_UNSELECTED) {
+			rule_why = bucket_whys[r];
+			*bucket = r;
+		}
+	}
+	if (rule_why == APP_RETENTION_WHY_UNSELECTED && w->max_age_only && !older)
+		rule_why = APP_RETENTION_WHY_WITHIN;
+	return rule_why;
+}
+
+/* Decides for `b`, the next Backup newest first: the rules count it
+ * (retention_count), then the protections and maxAge have their say. */
+static void retention_walk_one(retention_walk *w, app_retention_decision *d,
+			       const app_retention_backup *b, int64_t now_ns)
 {
 	/* time_ns and now_ns are both >= 0, so the difference cannot
 	 * overflow; a Backup "in the future" (clock skew) is not old. */
 	bool older = w->max_age_ns > 0 && now_ns - b->time_ns > w->max_age_ns;
-	bool newest = false;
-	app_retention_why rule_why = APP_RETENTION_WHY_UNSELECTED;
-	int rule_bucket = -1;
-
-	/* Every rule counts first, whatever protects or prunes the Backup in
-	 * the end, so one Backup's pin or age never shifts what the rules
-	 * keep for the others. The first rule that keeps it names it. */
-	if (b->state == APP_RETENTION_COMPLETED) {
-		newest = !w->seen_completed;
-		w->seen_completed = true;
-		if (w->last_left > 0) {
-			w->last_left--;
-			rule_why = APP_RETENTION_WHY_LAST;
-		}
-		for (int r = 0; r < B_COUNT; r++) {
-			int64_t key = bucket_key(r, &b->local);
-
-			if (w->bucket_left[r] == 0)
-				continue;
-			if (w->bucket_has_last[r] && w->bucket_last[r] == key)
-				continue; /* an older Backup of a kept bucket */
-			w->bucket_left[r]--;
-			w->bucket_has_last[r] = true;
-			w->bucket_last[r] = key;
-			if (rule_why == APP_RETENTION_WHY_UNSELECTED) {
-				rule_why = bucket_whys[r];
-				rule_bucket = r;
-			}
-		}
-		if (rule_why == APP_RETENTION_WHY_UNSELECTED && w->max_age_only && !older)
-			rule_why = APP_RETENTION_WHY_WITHIN;
-	} else if (b->state == APP_RETENTION_FAILED) {
-		rule_why = APP_RETENTION_WHY_EXTRA_FAILED;
-		if (w->failed_left > 0) {
-			w->failed_left--;
-			rule_why = APP_RETENTION_WHY_FAILED;
-		}
-	}
+	bool newest;
+	int rule_bucket;
+	app_retention_why rule_why = retention_count(w, &newest, &rule_bucket, b, older);
 
 	if (b->in_use)
-		set_decision(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_IN_USE);
+		retention_set(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_IN_USE);
 	else if (b->pinned)
-		set_decision(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_PINNED);
+		retention_set(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_PINNED);
 	else if (b->state == APP_RETENTION_RUNNING)
-		set_decision(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_RUNNING);
+		retention_set(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_RUNNING);
 	else if (newest)
-		set_decision(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_NEWEST);
+		retention_set(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_NEWEST);
 	else if (older)
-		set_decision(d, APP_RETENTION_PRUNE, APP_RETENTION_WHY_MAX_AGE);
+		retention_set(d, APP_RETENTION_PRUNE, APP_RETENTION_WHY_MAX_AGE);
 	else if (rule_why == APP_RETENTION_WHY_UNSELECTED ||
 		 rule_why == APP_RETENTION_WHY_EXTRA_FAILED)
-		set_decision(d, APP_RETENTION_PRUNE, rule_why);
+		retention_set(d, APP_RETENTION_PRUNE, rule_why);
 	else if (rule_bucket >= 0) {
 		d->verdict = APP_RETENTION_KEEP;
 		d->why = rule_why;
-		bucket_reason(d->reason, sizeof(d->reason), rule_bucket, &b->local);
+		retention_bucket_reason(d->reason, sizeof(d->reason), rule_bucket,
+					&b->local);
 	} else
-		set_decision(d, APP_RETENTION_KEEP, rule_why);
+		retention_set(d, APP_RETENTION_KEEP, rule_why);
 }
 
-int app_retention_decide(app_retention_decision *out, app_retention_summary *summary,
-			 const app_retention_backup *backups, size_t n,
-			 const app_retention *rules, int64_t now_ns)
+/* Everything app_retention_decide checks before it writes anything. */
+static int retention_check_args(const app_retention_decision *out,
+				const app_retention_backup *backups, size_t n,
+				const app_retention *rules, int64_t now_ns)
 {
-	const app_retention_backup **order = NULL;
-	app_retention_summary sum = { 0 };
-	walk_state w;
 	int rc;
 
 	if (rules == NULL || (n > 0 && (out == NULL || backups == NULL)))
@@ -332,44 +347,65 @@ int app_retention_decide(app_retention_decision *out, app_retention_summary *sum
 			APP_RETENTION_MAX_BACKUPS);
 	if (now_ns < 0)
 		return ss_error_set(SS_EINVALID, "retention: now is before 1970");
-	rc = check_rules(rules);
+	rc = retention_check_rules(rules);
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = check_backup(&backups[i], i);
+		rc = retention_check_backup(&backups[i], i);
+	return rc;
+}
+
+/* The `n` (> 0) Backups newest first, into *out (free it), or SS_EINVALID
+ * for a name listed twice, or SS_ENOMEM. */
+static int retention_order(const app_retention_backup ***out,
+			   const app_retention_backup *backups, size_t n)
+{
+	const app_retention_backup **order = malloc(n * sizeof(*order));
+	int rc;
+
+	if (order == NULL)
+		return ss_error_set(SS_ENOMEM, "retention: out of memory");
+	for (size_t i = 0; i < n; i++)
+		order[i] = &backups[i];
+	/* Unique names make the order total; a duplicate would make the
+	 * result depend on the input order. */
+	qsort(order, n, sizeof(*order), retention_cmp_name);
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(order[i - 1]->name, order[i]->name) == 0) {
+			rc = ss_error_set(SS_EINVALID,
+					  "retention: Backup %s is listed twice",
+					  order[i]->name);
+			free(order);
+			return rc;
+		}
+	}
+	qsort(order, n, sizeof(*order), retention_cmp_newest_first);
+	*out = order;
+	return 0;
+}
+
+int app_retention_decide(app_retention_decision *out, app_retention_summary *summary,
+			 const app_retention_backup *backups, size_t n,
+			 const app_retention *rules, int64_t now_ns)
+{
+	const app_retention_backup **order = NULL;
+	app_retention_summary sum = { 0 };
+	retention_walk w;
+	int rc;
+
+	rc = retention_check_args(out, backups, n, rules, now_ns);
+	if (rc == 0 && n > 0)
+		rc = retention_order(&order, backups, n);
 	if (rc != 0)
 		return rc;
-
 	sum.dry_run = rules->dry_run;
-	if (n > 0) {
-		order = malloc(n * sizeof(*order));
-		if (order == NULL)
-			return ss_error_set(SS_ENOMEM, "retention: out of memory");
-		for (size_t i = 0; i < n; i++)
-			order[i] = &backups[i];
-
-		/* Unique names make the order total; a duplicate would make
-		 * the result depend on the input order. */
-		qsort(order, n, sizeof(*order), cmp_name);
-		for (size_t i = 1; i < n; i++) {
-			if (strcmp(order[i - 1]->name, order[i]->name) == 0) {
-				rc = ss_error_set(SS_EINVALID,
-						  "retention: Backup %s is listed twice",
-						  order[i]->name);
-				free(order);
-				return rc;
-			}
-		}
-		qsort(order, n, sizeof(*order), cmp_newest_first);
-	}
-
-	walk_init(&w, rules);
+	retention_walk_init(&w, rules);
 	for (size_t k = 0; k < n; k++) {
 		size_t i = (size_t)(order[k] - backups);
 		app_retention_decision *d = &out[i];
 
 		if (rules->enabled)
-			walk_one(&w, d, order[k], now_ns);
+			retention_walk_one(&w, d, order[k], now_ns);
 		else
-			set_decision(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_DISABLED);
+			retention_set(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_DISABLED);
 		if (d->verdict == APP_RETENTION_KEEP)
 			sum.n_keep++;
 		else

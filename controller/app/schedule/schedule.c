@@ -1,6 +1,7 @@
 /*
  * schedule.c — the BackupSchedule reconciler; see schedule.h for the steps
- * and schedule_plan.h for the rules.
+ * and schedule_plan.h for the rules. A reconcile is a ctrl/run.h run, its
+ * steps (schedule_steps) in that header's result convention.
  *
  * Invariants:
  *   - every Backup this controller creates has a name computed from the
@@ -24,7 +25,6 @@
  * without it. A cached zone is never freed before the controller.
  */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +39,7 @@
 #include "app/schedule/schedule_plan.h"
 #include "ctrl/conditions.h"
 #include "ctrl/object.h"
+#include "ctrl/run.h"
 #include "ctrl/writes.h"
 #include "kube/rest.h"
 #include "util/error.h"
@@ -60,7 +61,10 @@ struct app_schedule_ctrl {
 	size_t n_zones;
 	ctrl_counter *m_runs;
 	ctrl_counter *m_pruned;
+	ctrl_run_opts run_opts; /* every reconcile's run (ctrl/run.h) */
 };
+
+static int schedule_encode_status(json_t *obj, void *payload);
 
 /* ---- setup -------------------------------------------------------------- */
 
@@ -81,6 +85,11 @@ int app_schedule_ctrl_new(app_schedule_ctrl **out, const app_schedule_ctrl_opts 
 	if (sc->o.clock == NULL)
 		sc->o.clock = ss_clock_system();
 	pthread_mutex_init(&sc->mu, NULL);
+	sc->run_opts.client = sc->o.client;
+	sc->run_opts.resource = &app_backupschedules;
+	sc->run_opts.events = sc->o.events;
+	sc->run_opts.clock = sc->o.clock;
+	sc->run_opts.encode = schedule_encode_status;
 	if (opts->metrics) {
 		sc->m_runs = ctrl_metrics_counter(
 			opts->metrics, "snapstage_schedule_runs_total",
@@ -119,13 +128,14 @@ void app_schedule_ctrl_set_queue(app_schedule_ctrl *sc, ctrl_workqueue *queue)
 
 /* ---- handlers ------------------------------------------------------------ */
 
-static void enqueue(app_schedule_ctrl *sc, const char *ns, const char *schedule);
+static void schedule_enqueue(app_schedule_ctrl *sc, const char *ns, const char *schedule);
 
 void app_schedule_on_backup(void *payload, const json_t *obj)
 {
 	app_schedule_ctrl *sc = payload;
 
-	enqueue(sc, ctrl_meta(obj, "namespace"), ctrl_label(obj, APP_LABEL_SCHEDULE));
+	schedule_enqueue(sc, ctrl_meta(obj, "namespace"),
+			 ctrl_label(obj, APP_LABEL_SCHEDULE));
 }
 
 void app_schedule_on_backup_update(void *payload, const json_t *old, const json_t *now)
@@ -134,7 +144,7 @@ void app_schedule_on_backup_update(void *payload, const json_t *old, const json_
 	app_schedule_on_backup(payload, now);
 }
 
-static void enqueue(app_schedule_ctrl *sc, const char *ns, const char *schedule)
+static void schedule_enqueue(app_schedule_ctrl *sc, const char *ns, const char *schedule)
 {
 	char key[CTRL_KEY_MAX];
 
@@ -155,7 +165,7 @@ void app_schedule_on_restore(void *payload, const json_t *obj)
 	const char *names[2] = { backup, status_backup };
 	size_t i;
 
-	enqueue(sc, ns, schedule);
+	schedule_enqueue(sc, ns, schedule);
 	for (i = 0; i < 2; i++) {
 		char key[CTRL_KEY_MAX];
 		json_t *b = NULL;
@@ -164,7 +174,7 @@ void app_schedule_on_restore(void *payload, const json_t *obj)
 		    ctrl_key_join(key, sizeof(key), ns, names[i]) < 0 ||
 		    ctrl_store_get(&b, sc->o.backups, key) < 0 || b == NULL)
 			continue;
-		enqueue(sc, ns, ctrl_label(b, APP_LABEL_SCHEDULE));
+		schedule_enqueue(sc, ns, ctrl_label(b, APP_LABEL_SCHEDULE));
 		json_decref(b);
 	}
 }
@@ -179,8 +189,8 @@ void app_schedule_on_restore_update(void *payload, const json_t *old, const json
 
 /* The zone `name`, loaded once and kept: borrowed until the controller is
  * freed. When the table is full, a private copy (*owned set: free it). */
-static int zone_get(const ss_tz **out, ss_tz **owned, app_schedule_ctrl *sc,
-		    const char *name)
+static int schedule_zone_get(const ss_tz **out, ss_tz **owned, app_schedule_ctrl *sc,
+			     const char *name)
 {
 	ss_tz *tz = NULL;
 	size_t i;
@@ -224,24 +234,26 @@ static int zone_get(const ss_tz **out, ss_tz **owned, app_schedule_ctrl *sc,
 
 /* ---- one reconcile --------------------------------------------------------- */
 
+/* One reconcile of one schedule: the run (ctrl/run.h: key, the API's copy
+ * of the schedule, the message and Ready) and what the steps find. */
 typedef struct {
+	ctrl_run run;
 	app_schedule_ctrl *sc;
-	const char *key;
-	char ns[CTRL_KEY_MAX];
-	char name[CTRL_KEY_MAX];
-	int64_t now;
-	json_t *obj;	     /* the schedule as read from the API (owned) */
 	json_t *backups;     /* the schedule's Backups from the cache (owned) */
 	json_t *would_prune; /* owned, or NULL */
 	app_schedule_spec spec;
-	app_schedule_status st; /* strings borrow from obj, backups or below */
+	app_schedule_status st; /* strings borrow from run.obj, backups or below */
 	char last_success[APP_NAME_BUF];
 	char token[APP_SCHED_RUN_NOW_TOKEN_MAX + 1];
-	const char *ready_reason;
-	ctrl_condition_status ready;
-	char message[MSG_MAX];
-	/* Ready as the API's copy had it before this reconcile (copies: obj
-	 * is rewritten by the status write). */
+	const ss_tz *tz; /* the spec's zone, borrowed or owned_tz */
+	ss_tz *owned_tz;
+	/* Why no run can start now (step 2, with run.message); NULL: one can. */
+	const char *blocked;
+	bool busy;	   /* one of the schedule's Backups is still running */
+	bool spec_changed; /* metadata.generation moved since the last status */
+	int64_t wake_ns;   /* when the plan wants to look again (0: no time) */
+	/* Ready as the API's copy had it before this reconcile (copies: the
+	 * object is replaced by the status write). */
 	bool was_false;
 	char was_reason[CTRL_EVENT_REASON_MAX + 1];
 	char was_message[MSG_MAX];
@@ -250,88 +262,74 @@ typedef struct {
 	const char *failure;
 	char failure_message[MSG_MAX];
 	bool created; /* a Backup was created in this reconcile */
-} run;
+} schedule_run;
 
-static void event(run *r, ctrl_event_type type, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void event(run *r, ctrl_event_type type, const char *reason, const char *fmt, ...)
+static void schedule_count_run(schedule_run *r, const char *result)
 {
-	char note[1024];
-	va_list ap;
-
-	if (r->sc->o.events == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(note, sizeof(note), fmt, ap);
-	va_end(ap);
-	ctrl_events_record(r->sc->o.events, r->obj, type, reason, NULL, "%s", note);
-}
-
-static void count_run(run *r, const char *result)
-{
-	const char *lv[] = { r->ns, result, NULL };
+	const char *lv[] = { r->run.ns, result, NULL };
 
 	ctrl_counter_inc(r->sc->m_runs, lv);
 }
 
-static int mutate_status(json_t *obj, void *payload)
+/* The run's status encoder (Ready is the run's condition). */
+static int schedule_encode_status(json_t *obj, void *payload)
 {
-	run *r = payload;
-	ctrl_condition c = { "Ready", r->ready, r->ready_reason, r->message, -1 };
-	int rc;
+	schedule_run *r = payload;
 
-	/* An unchanged status is not written (ctrl_write_status compares). */
-	rc = app_schedule_status_encode(obj, &r->st);
-	if (rc == 0)
-		rc = ctrl_condition_set(NULL, obj, &c, r->sc->o.clock);
-	return rc;
+	return app_schedule_status_encode(obj, &r->st);
+}
+
+/* Ready, set with the next status write (its message: run.message). */
+static void schedule_ready(schedule_run *r, ctrl_condition_status status,
+			   const char *reason)
+{
+	ctrl_run_condition(&r->run, "Ready", status, reason);
 }
 
 /* Ready as it was before this reconcile, copied from the API's copy. */
-static void read_was(run *r)
+static void schedule_read_was(schedule_run *r)
 {
-	const char *reason = ctrl_condition_get_reason(r->obj, "Ready");
-	const char *message = ctrl_condition_get_message(r->obj, "Ready");
+	const char *reason = ctrl_condition_get_reason(r->run.obj, "Ready");
+	const char *message = ctrl_condition_get_message(r->run.obj, "Ready");
 
-	r->was_false = ctrl_condition_is_false(r->obj, "Ready") && reason != NULL;
+	r->was_false = ctrl_condition_is_false(r->run.obj, "Ready") && reason != NULL;
 	ss_strlcpy(r->was_reason, r->was_false ? reason : "", sizeof(r->was_reason));
 	ss_strlcpy(r->was_message, message ? message : "", sizeof(r->was_message));
 }
 
 /* An Event when Ready turns False or its reason or message changes: once
  * per change (repeats of the same one are aggregated by ctrl/events.h). */
-static void announce(run *r)
+static void schedule_announce(schedule_run *r)
 {
-	if (r->ready != CTRL_CONDITION_FALSE || r->ready_reason == NULL)
+	const char *reason = r->run.cond_reason;
+
+	if (r->run.cond_status != CTRL_CONDITION_FALSE || reason == NULL)
 		return;
-	if (r->was_false && strcmp(r->was_reason, r->ready_reason) == 0 &&
-	    strcmp(r->was_message, r->message) == 0)
+	if (r->was_false && strcmp(r->was_reason, reason) == 0 &&
+	    strcmp(r->was_message, r->run.message) == 0)
 		return;
-	event(r, strcmp(r->ready_reason, "Suspended") == 0 ? CTRL_EVENT_NORMAL
-							     : CTRL_EVENT_WARNING,
-	      r->ready_reason, "%s", r->message);
+	ctrl_run_event(&r->run,
+		       strcmp(reason, "Suspended") == 0 ? CTRL_EVENT_NORMAL
+							: CTRL_EVENT_WARNING,
+		       reason, "%s", r->run.message);
 }
 
 /* Step 7: status and Ready, once (an Event first when Ready turns False:
  * it is the one sign left should the write be refused). A status the
  * API server refuses as invalid (a schedule made before the CRD refused
  * its name) is not retried: it would be refused again. */
-static int write_status(run *r)
+static int schedule_write_status(schedule_run *r)
 {
-	ctrl_write_opts wo = CTRL_WRITE_OPTS_INIT;
-	json_t *gen = json_object_get(json_object_get(r->obj, "metadata"), "generation");
-	json_t *out = NULL;
+	json_t *gen =
+		json_object_get(json_object_get(r->run.obj, "metadata"), "generation");
 	int rc;
 
-	announce(r);
+	schedule_announce(r);
 	r->st.observed_generation = json_is_integer(gen) ? json_integer_value(gen) : 0;
-	wo.start = r->obj;
-	rc = ctrl_write_status(&out, r->sc->o.client, &app_backupschedules, r->ns,
-			       r->name, mutate_status, r, &wo);
-	json_decref(out);
+	rc = ctrl_run_write_status(&r->run);
 	if (rc < 0 && rc != SS_ENOTFOUND) {
 		ss_log(SS_LOG_WARN, "writing schedule status failed",
-		       SS_LS("schedule", r->key), SS_LERR());
+		       SS_LS("schedule", r->run.key), SS_LERR());
 		return rc == SS_EINVALID ? 0 : rc;
 	}
 	return 0;
@@ -340,89 +338,82 @@ static int write_status(run *r)
 /* A failed reconcile: the workqueue's backoff, but never longer than
  * app_sched_retry_cap_ns() (the earlier of two waits wins, workqueue.h),
  * so a due time is tried again well within startingDeadlineSeconds. */
-static ctrl_result retry(run *r)
+static ctrl_result schedule_retry(schedule_run *r)
 {
 	if (r->sc->o.queue != NULL)
 		ctrl_workqueue_add_after(
-			r->sc->o.queue, r->key,
+			r->sc->o.queue, r->run.key,
 			app_sched_retry_cap_ns(r->spec.starting_deadline_seconds));
 	return ctrl_result_error();
 }
 
-static bool is_finished(const json_t *b)
+static bool schedule_is_finished(const json_t *b)
 {
 	return ctrl_condition_is_true(b, "Complete") ||
 	       ctrl_condition_is_true(b, "Failed");
 }
 
-/* Step 2, the world: whether a run could start now. 0 when it could (or
- * when the answer is unknown: an API error is logged and the Backup will
- * report it); -1 with *reason and r->message when it cannot. */
-static int preflight(run *r, const char **reason)
+/* Step 2, the world: whether a run could start now. When it cannot,
+ * r->blocked says why and run.message how; an unknown answer (an API
+ * error, logged; out of memory) lets it start, and the Backup reports. */
+static void schedule_preflight(schedule_run *r)
 {
 	app_target_candidates *cands = NULL;
 	app_credentials cred;
 	json_t *pods = NULL;
-	int rc = 0;
+	const char *reason = NULL;
 
-	*reason = NULL;
 	if (r->sc->o.snapshot_api_missing) {
-		*reason = "SnapshotAPIMissing";
-		ss_strlcpy(r->message,
+		r->blocked = "SnapshotAPIMissing";
+		ss_strlcpy(r->run.message,
 			   "the cluster serves no snapshot.storage.k8s.io/v1 "
 			   "VolumeSnapshots: "
 			   "install the external-snapshotter CRDs and a CSI driver that "
 			   "snapshots, then restart snapstage",
-			   sizeof(r->message));
-		return -1;
+			   sizeof(r->run.message));
+		return;
 	}
 	if (r->sc->o.pods) {
 		cands = calloc(1, sizeof(*cands));
 		if (cands == NULL ||
 		    ctrl_store_by_index(&pods, r->sc->o.pods, APP_INDEX_NAMESPACE,
-					r->ns) < 0) {
-			rc = 0; /* out of memory: let the Backup try */
-			goto done;
+					r->run.ns) < 0)
+			goto cleanup; /* out of memory: let the Backup try */
+		if (app_target_resolve(cands, &r->spec.target, pods, &reason) < 0 &&
+		    reason != NULL) {
+			ss_strlcpy(r->run.message, ss_error_last()->message,
+				   sizeof(r->run.message));
+			r->blocked = reason;
+			goto cleanup;
 		}
-		if (app_target_resolve(cands, &r->spec.target, pods, reason) <
-			    0 &&
-		    *reason != NULL) {
-			ss_strlcpy(r->message, ss_error_last()->message,
-				   sizeof(r->message));
-			rc = -1;
-			goto done;
-		}
-		*reason = NULL;
+		reason = NULL;
 	}
-	if (app_credentials_read(&cred, r->sc->o.client, r->ns,
-				 &r->spec.target.connection, reason) < 0) {
-		if (*reason != NULL) {
-			ss_strlcpy(r->message, ss_error_last()->message,
-				   sizeof(r->message));
-			rc = -1;
-			goto done;
+	if (app_credentials_read(&cred, r->sc->o.client, r->run.ns,
+				 &r->spec.target.connection, &reason) < 0) {
+		if (reason != NULL) {
+			ss_strlcpy(r->run.message, ss_error_last()->message,
+				   sizeof(r->run.message));
+			r->blocked = reason;
+			goto cleanup;
 		}
 		ss_log(SS_LOG_WARN, "could not read the credentials Secret",
-		       SS_LS("schedule", r->key), SS_LERR());
+		       SS_LS("schedule", r->run.key), SS_LERR());
 	}
 	app_credentials_free(&cred);
-done:
+cleanup:
 	json_decref(pods);
 	free(cands);
-	return rc;
 }
 
-/* Step 3: the schedule's own Backups in this namespace (its label and its
- * uid); active and newest completed into r->st. Returns whether one is
- * still running. */
-static int observe(run *r, bool *busy)
+/* Step 3, first half: the schedule's own Backups in this namespace (its
+ * label and its uid) from the cache, into r->backups. 0 or < 0. */
+static int schedule_own_backups(schedule_run *r)
 {
 	json_t *all = NULL, *mine;
 	size_t i;
-	int64_t best = 0;
 
-	*busy = false;
-	if (ctrl_store_by_index(&all, r->sc->o.backups, APP_INDEX_SCHEDULE, r->name) < 0)
+	if (ctrl_store_by_index(&all, r->sc->o.backups, APP_INDEX_SCHEDULE, r->run.name) <
+	    0)
 		return -1;
 	mine = json_array();
 	if (mine == NULL) {
@@ -434,22 +425,35 @@ static int observe(run *r, bool *busy)
 		const char *ns = ctrl_meta(b, "namespace");
 
 		/* The label alone is not the schedule's: anyone may set it. */
-		if (ns && strcmp(ns, r->ns) == 0 &&
-		    app_retention_is_own(b, r->name, ctrl_meta(r->obj, "uid")))
+		if (ns && strcmp(ns, r->run.ns) == 0 &&
+		    app_retention_is_own(b, r->run.name, ctrl_meta(r->run.obj, "uid")))
 			json_array_append(mine, b);
 	}
 	json_decref(all);
 	r->backups = mine;
+	return 0;
+}
+
+/* Step 3: the schedule's own Backups; active and newest completed into
+ * r->st, r->busy when one is still running. 0 or < 0. */
+static int schedule_observe(schedule_run *r)
+{
+	size_t i;
+	int64_t best = 0;
+
+	r->busy = false;
+	if (schedule_own_backups(r) < 0)
+		return -1;
 	r->st.n_active = 0;
-	for (i = 0; i < json_array_size(mine); i++) {
-		json_t *b = json_array_get(mine, i);
+	for (i = 0; i < json_array_size(r->backups); i++) {
+		json_t *b = json_array_get(r->backups, i);
 		const char *bname = ctrl_meta(b, "name");
 		app_backup_status bst;
 
 		if (bname == NULL)
 			continue;
-		if (!is_finished(b)) {
-			*busy = true;
+		if (!schedule_is_finished(b)) {
+			r->busy = true;
 			if (r->st.n_active < APP_MAX_CLAIMS)
 				r->st.active[r->st.n_active++] = bname;
 			continue;
@@ -470,46 +474,40 @@ static int observe(run *r, bool *busy)
 	return 0;
 }
 
-/* Step 5: creates Backup `bname` for the time `scheduled_ns` (for run-now
- * `token`, else NULL), labelled with the schedule's name and uid. 0 when
- * made, SS_EEXISTS when it was already there, or the API's error. */
-static int create_backup(run *r, const char *bname, int64_t scheduled_ns,
-			 const char *token)
+/* A new Backup `bname` for the time `when` (for run-now `token`, else
+ * NULL): the schedule's target, snapshot and lock, its copyable labels and
+ * annotations, labelled with the schedule's name and uid. NULL when out of
+ * memory. */
+static json_t *schedule_backup_new(const schedule_run *r, const char *bname,
+				   const char *when, const char *token)
 {
-	const json_t *spec = json_object_get(r->obj, "spec");
+	const json_t *spec = json_object_get(r->run.obj, "spec");
 	const json_t *snap = json_object_get(spec, "snapshot");
-	const json_t *snap_labels = json_object_get(snap, "labels");
-	const json_t *snap_annotations = json_object_get(snap, "annotations");
-	json_t *b, *meta, *labels, *annotations, *bspec, *created = NULL;
-	char when[SS_TIME_RFC3339_MAX];
-	int rc;
+	json_t *b = json_object(), *meta = json_object(), *labels = json_object();
+	json_t *annotations = json_object(), *bspec = json_object();
 
-	b = json_object();
-	meta = json_object();
-	labels = json_object();
-	annotations = json_object();
-	bspec = json_object();
 	if (!b || !meta || !labels || !annotations || !bspec ||
-	    app_copy_copyable(labels, snap_labels, false) != 0 ||
-	    app_copy_copyable(annotations, snap_annotations, false) != 0) {
+	    app_copy_copyable(labels, json_object_get(snap, "labels"), false) != 0 ||
+	    app_copy_copyable(annotations, json_object_get(snap, "annotations"), false) !=
+		    0) {
 		json_decref(b);
 		json_decref(meta);
 		json_decref(labels);
 		json_decref(annotations);
 		json_decref(bspec);
-		return ss_error_set(SS_ENOMEM, "out of memory");
+		return NULL;
 	}
-	json_object_set_new(labels, APP_LABEL_SCHEDULE, json_string(r->name));
-	app_label_set_own(labels, APP_LABEL_SCHEDULE_UID, ctrl_meta(r->obj, "uid"));
-	json_object_set_new(
-		annotations, APP_ANNOTATION_SCHEDULED_TIME,
-		json_string(ss_time_format(when, sizeof(when), scheduled_ns)));
+	json_object_set_new(labels, APP_LABEL_SCHEDULE, json_string(r->run.name));
+	app_label_set_own(labels, APP_LABEL_SCHEDULE_UID, ctrl_meta(r->run.obj, "uid"));
+	json_object_set_new(annotations, APP_ANNOTATION_SCHEDULED_TIME,
+			    json_string(when));
 	if (token != NULL)
-		json_object_set_new(annotations, APP_ANNOTATION_RUN_NOW, json_string(token));
+		json_object_set_new(annotations, APP_ANNOTATION_RUN_NOW,
+				    json_string(token));
 	json_object_set_new(b, "apiVersion", json_string(APP_API_VERSION));
 	json_object_set_new(b, "kind", json_string("Backup"));
 	json_object_set_new(meta, "name", json_string(bname));
-	json_object_set_new(meta, "namespace", json_string(r->ns));
+	json_object_set_new(meta, "namespace", json_string(r->run.ns));
 	json_object_set_new(meta, "labels", labels);
 	json_object_set_new(meta, "annotations", annotations);
 	json_object_set_new(b, "metadata", meta);
@@ -522,15 +520,32 @@ static int create_backup(run *r, const char *bname, int64_t scheduled_ns,
 		json_object_set_new(bspec, "lock",
 				    json_deep_copy(json_object_get(spec, "lock")));
 	json_object_set_new(b, "spec", bspec);
-	rc = 0;
+	return b;
+}
+
+/* Step 5: creates Backup `bname` for the time `scheduled_ns` (for run-now
+ * `token`, else NULL), owned by the schedule with backupDeletionPolicy
+ * Delete. 0 when made, SS_EEXISTS when it was already there, or the API's
+ * error. */
+static int schedule_create_backup(schedule_run *r, const char *bname,
+				  int64_t scheduled_ns, const char *token)
+{
+	char when[SS_TIME_RFC3339_MAX];
+	json_t *b, *created = NULL;
+	int rc = 0;
+
+	ss_time_format(when, sizeof(when), scheduled_ns);
+	b = schedule_backup_new(r, bname, when, token);
+	if (b == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
 	if (r->spec.backup_deletion_policy == APP_DELETION_DELETE)
-		rc = ctrl_owner_set_controller(NULL, b, r->obj);
+		rc = ctrl_owner_set_controller(NULL, b, r->run.obj);
 	if (rc == 0)
-		rc = kube_create(&created, r->sc->o.client, &app_backups, r->ns, b);
+		rc = kube_create(&created, r->sc->o.client, &app_backups, r->run.ns, b);
 	json_decref(b);
 	json_decref(created);
 	if (rc == 0)
-		ss_log(SS_LOG_INFO, "backup created", SS_LS("schedule", r->key),
+		ss_log(SS_LOG_INFO, "backup created", SS_LS("schedule", r->run.key),
 		       SS_LS("backup", bname), SS_LS("scheduledTime", when));
 	return rc;
 }
@@ -538,52 +553,63 @@ static int create_backup(run *r, const char *bname, int64_t scheduled_ns,
 /* A create the API server refused as invalid (400, 422) or too large is
  * refused again on every retry: a matter of the spec (or of the CRD the
  * cluster runs), not of time. */
-static bool refused_for_good(int rc)
+static bool schedule_refused_for_good(int rc)
 {
 	return rc == SS_EINVALID || rc == SS_ETOOLARGE;
 }
 
 /* Records the failed create of `bname` (its error is the last one):
  * BackupRejected when refused for good, else BackupCreateFailed. */
-static void create_failed(run *r, const char *bname, int rc)
+static void schedule_create_failed(schedule_run *r, const char *bname, int rc)
 {
 	char clean[APP_SCHED_MESSAGE_MAX];
-	bool rejected = refused_for_good(rc);
+	bool rejected = schedule_refused_for_good(rc);
 
 	app_sched_clean_message(clean, sizeof(clean), ss_error_last()->message);
-	r->failure = rejected ? APP_SCHED_REASON_REJECTED : APP_SCHED_REASON_CREATE_FAILED;
+	r->failure =
+		rejected ? APP_SCHED_REASON_REJECTED : APP_SCHED_REASON_CREATE_FAILED;
 	snprintf(r->failure_message, sizeof(r->failure_message),
 		 rejected ? "the API server refused Backup %s (it will refuse it "
 			    "again: fix the schedule's spec or the Backup CRD): %s"
 			  : "creating Backup %s failed (retried): %s",
 		 bname, clean);
-	ss_log(SS_LOG_WARN, "creating a scheduled Backup failed", SS_LS("schedule", r->key),
-	       SS_LS("backup", bname), SS_LS("reason", r->failure), SS_LERR());
+	ss_log(SS_LOG_WARN, "creating a scheduled Backup failed",
+	       SS_LS("schedule", r->run.key), SS_LS("backup", bname),
+	       SS_LS("reason", r->failure), SS_LERR());
 }
 
-static void plan_input(app_sched_plan_in *in, const run *r, bool busy,
-		       const char *blocked)
+/* Whether metadata.generation moved since the status was last written:
+ * the spec changed (the API's copy, read in step 1). */
+static bool schedule_spec_changed(const schedule_run *r)
 {
-	json_t *gen = json_object_get(json_object_get(r->obj, "metadata"), "generation");
-	const char *created = ctrl_meta(r->obj, "creationTimestamp");
+	json_t *gen =
+		json_object_get(json_object_get(r->run.obj, "metadata"), "generation");
+
+	return r->st.observed_generation > 0 && json_is_integer(gen) &&
+	       json_integer_value(gen) != r->st.observed_generation;
+}
+
+/* Step 4's input: the cursor and the spec, as the plan reads them. */
+static void schedule_fill_plan_in(app_sched_plan_in *in, const schedule_run *r)
+{
+	const char *created = ctrl_meta(r->run.obj, "creationTimestamp");
 
 	memset(in, 0, sizeof(*in));
-	in->now_ns = r->now;
+	in->now_ns = r->run.now;
 	if (created == NULL || ss_time_parse(&in->creation_ns, created) < 0)
 		in->creation_ns = 0;
 	in->last_schedule_ns = r->st.last_schedule_ns;
 	in->next_schedule_ns = r->st.next_schedule_ns;
 	in->starting_deadline_seconds = r->spec.starting_deadline_seconds;
 	in->suspend = r->spec.suspend;
-	in->spec_changed = r->st.observed_generation > 0 && json_is_integer(gen) &&
-			   json_integer_value(gen) != r->st.observed_generation;
-	in->busy = busy;
-	in->blocked = blocked;
+	in->spec_changed = r->spec_changed;
+	in->busy = r->busy;
+	in->blocked = r->blocked;
 	in->was_not_ready = r->was_false ? r->was_reason : NULL;
 }
 
 /* Counts and reports what `out` passed over, and moves the cursor. */
-static void account(run *r, const app_sched_plan_out *out)
+static void schedule_account(schedule_run *r, const app_sched_plan_out *out)
 {
 	int64_t n = out->missed + (out->action == APP_SCHED_MISS ? 1 : 0);
 	char when[SS_TIME_RFC3339_MAX];
@@ -593,105 +619,110 @@ static void account(run *r, const app_sched_plan_out *out)
 	ss_time_format(when, sizeof(when), out->scheduled_ns);
 	if (n > 0) {
 		r->st.missed_runs += n;
-		count_run(r, "missed");
-		event(r, CTRL_EVENT_WARNING, "Missed", "%lld run(s) missed%s%s: %s (%s)",
-		      (long long)n, out->action == APP_SCHED_MISS ? ", the latest due at " : "",
-		      out->action == APP_SCHED_MISS ? when : "",
-		      app_sched_cause_text(out->miss_cause), out->miss_cause);
+		schedule_count_run(r, "missed");
+		ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "Missed",
+			       "%lld run(s) missed%s%s: %s (%s)", (long long)n,
+			       out->action == APP_SCHED_MISS ? ", the latest due at "
+							     : "",
+			       out->action == APP_SCHED_MISS ? when : "",
+			       app_sched_cause_text(out->miss_cause), out->miss_cause);
 	}
 	if (out->action == APP_SCHED_SKIP) {
 		r->st.skipped_runs++;
-		count_run(r, "skipped");
-		event(r, CTRL_EVENT_WARNING, "Skipped",
-		      "run due at %s skipped: %s is still running", when,
-		      r->st.n_active ? r->st.active[0] : "a Backup");
+		schedule_count_run(r, "skipped");
+		ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "Skipped",
+			       "run due at %s skipped: %s is still running", when,
+			       r->st.n_active ? r->st.active[0] : "a Backup");
 	}
 }
 
 /* Step 5 for a due time the plan says to run: the Backup, or the failure.
  * A failure that may pass (BackupCreateFailed) makes the due time wait
  * (the plan again, blocked by it); a refusal for good misses it. */
-static int create_due(run *r, const ss_tz *tz, app_sched_plan_in *in,
-		      app_sched_plan_out *out)
+static int schedule_create_due(schedule_run *r, app_sched_plan_in *in,
+			       app_sched_plan_out *out)
 {
 	char bname[APP_NAME_BUF], when[SS_TIME_RFC3339_MAX];
 	int rc;
 
 	if (r->spec.cron.kind == APP_CRON_ONCE)
-		rc = app_name_join(bname, APP_LABEL_VALUE_MAX, r->name, "once");
+		rc = app_name_join(bname, APP_LABEL_VALUE_MAX, r->run.name, "once");
 	else
-		rc = app_name_scheduled_backup(bname, r->name, out->scheduled_ns);
+		rc = app_name_scheduled_backup(bname, r->run.name, out->scheduled_ns);
 	if (rc == 0)
-		rc = create_backup(r, bname, out->scheduled_ns, NULL);
+		rc = schedule_create_backup(r, bname, out->scheduled_ns, NULL);
 	if (rc == 0 || rc == SS_EEXISTS) {
 		r->created = rc == 0 || r->created;
 		if (rc == 0) {
-			count_run(r, "scheduled");
-			event(r, CTRL_EVENT_NORMAL, "Scheduled", "created Backup %s for %s",
-			      bname, ss_time_format(when, sizeof(when), out->scheduled_ns));
+			schedule_count_run(r, "scheduled");
+			ctrl_run_event(
+				&r->run, CTRL_EVENT_NORMAL, "Scheduled",
+				"created Backup %s for %s", bname,
+				ss_time_format(when, sizeof(when), out->scheduled_ns));
 		}
 		return 0;
 	}
-	create_failed(r, bname, rc);
-	if (refused_for_good(rc)) {
+	schedule_create_failed(r, bname, rc);
+	if (schedule_refused_for_good(rc)) {
 		out->action = APP_SCHED_MISS;
 		out->miss_cause = APP_SCHED_REASON_REJECTED;
 		return 0;
 	}
 	in->blocked = APP_SCHED_REASON_CREATE_FAILED;
-	app_sched_plan(out, &r->spec.cron, tz, in); /* fails only for NULL */
+	app_sched_plan(out, &r->spec.cron, r->tz, in); /* fails only for NULL */
 	return rc;
 }
 
-/* Steps 4-5 for the due times; `blocked`: why no run can start now (NULL:
- * one can). *wake_ns: when to look again at the latest (0: no time of its
- * own). 0, or an error to retry (the state to keep is in r->st). */
-static int run_schedule(run *r, const ss_tz *tz, bool busy, const char *blocked,
-			int64_t *wake_ns)
+/* Steps 4-5 for the due times, whether or not a run can start now
+ * (r->blocked); r->wake_ns: when to look again at the latest (0: no time
+ * of its own). 0, or an error to retry (the state to keep is in r->st). */
+static int schedule_run_due(schedule_run *r)
 {
 	app_sched_plan_in in;
 	app_sched_plan_out out;
 	int rc = 0;
 
-	plan_input(&in, r, busy, blocked);
-	if (app_sched_plan(&out, &r->spec.cron, tz, &in) < 0)
+	schedule_fill_plan_in(&in, r);
+	if (app_sched_plan(&out, &r->spec.cron, r->tz, &in) < 0)
 		return -1;
 	if (out.action == APP_SCHED_RUN)
-		rc = create_due(r, tz, &in, &out);
-	*wake_ns = out.wake_ns;
-	account(r, &out);
+		rc = schedule_create_due(r, &in, &out);
+	r->wake_ns = out.wake_ns;
+	schedule_account(r, &out);
 	return rc;
 }
 
 /* Whether Backup `bname`, which exists, is the one of run-now `token`
  * (its snapstage.io/run-now annotation, compared whole). An error reads
  * as "yes": the token is then recorded as done rather than run twice. */
-static bool made_for_token(run *r, const char *bname, const char *token)
+static bool schedule_made_for_token(schedule_run *r, const char *bname, const char *token)
 {
 	json_t *b = NULL;
 	bool same = true;
 
-	if (kube_get(&b, r->sc->o.client, &app_backups, r->ns, bname) == 0)
+	if (kube_get(&b, r->sc->o.client, &app_backups, r->run.ns, bname) == 0)
 		same = ss_streq(ctrl_annotation(b, APP_ANNOTATION_RUN_NOW), token);
 	json_decref(b);
 	return same;
 }
 
 /* Step 4-5 for the run-now annotation: the token's Backup, under the
- * first name of the token's sequence not taken by another token. */
-static int run_now(run *r)
+ * first name of the token's sequence not taken by another token. 0, or
+ * an error to retry (the token stays unrecorded). */
+static int schedule_run_now(schedule_run *r)
 {
-	const char *token = ctrl_annotation(r->obj, APP_ANNOTATION_RUN_NOW);
+	const char *token = ctrl_annotation(r->run.obj, APP_ANNOTATION_RUN_NOW);
 	char suffix[APP_SCHED_RUN_NOW_SUFFIX_BUF], bname[APP_NAME_BUF];
 	int attempt, rc = SS_EEXISTS;
 
 	if (r->spec.suspend || token == NULL || token[0] == '\0')
 		return 0;
 	if (strlen(token) > APP_SCHED_RUN_NOW_TOKEN_MAX) {
-		event(r, CTRL_EVENT_WARNING, "RunNowRefused",
-		      "the %s annotation holds %zu bytes, more than the %d honoured: "
-		      "no Backup",
-		      APP_ANNOTATION_RUN_NOW, strlen(token), APP_SCHED_RUN_NOW_TOKEN_MAX);
+		ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "RunNowRefused",
+			       "the %s annotation holds %zu bytes, more than the %d "
+			       "honoured: no Backup",
+			       APP_ANNOTATION_RUN_NOW, strlen(token),
+			       APP_SCHED_RUN_NOW_TOKEN_MAX);
 		return 0;
 	}
 	if (!app_sched_run_now_wanted(token, r->st.last_run_now_token))
@@ -699,24 +730,24 @@ static int run_now(run *r)
 	for (attempt = 1; attempt <= APP_SCHED_RUN_NOW_ATTEMPTS && rc == SS_EEXISTS;
 	     attempt++) {
 		app_sched_run_now_suffix(suffix, token, attempt);
-		rc = app_name_join(bname, APP_LABEL_VALUE_MAX, r->name, suffix);
+		rc = app_name_join(bname, APP_LABEL_VALUE_MAX, r->run.name, suffix);
 		if (rc == 0)
-			rc = create_backup(r, bname, r->now, token);
-		if (rc == SS_EEXISTS && made_for_token(r, bname, token))
+			rc = schedule_create_backup(r, bname, r->run.now, token);
+		if (rc == SS_EEXISTS && schedule_made_for_token(r, bname, token))
 			break;
 	}
 	if (rc == 0) {
 		r->created = true;
-		count_run(r, "run_now");
-		event(r, CTRL_EVENT_NORMAL, "Scheduled", "created Backup %s for run-now %s",
-		      bname, token);
+		schedule_count_run(r, "run_now");
+		ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Scheduled",
+			       "created Backup %s for run-now %s", bname, token);
 	} else if (rc == SS_EEXISTS && attempt > APP_SCHED_RUN_NOW_ATTEMPTS) {
 		ss_error_set(SS_EINVALID, "the names of this token are taken by Backups "
 					  "of other tokens");
-		create_failed(r, bname, SS_EINVALID);
+		schedule_create_failed(r, bname, SS_EINVALID);
 	} else if (rc != SS_EEXISTS) {
-		create_failed(r, bname, rc);
-		if (!refused_for_good(rc))
+		schedule_create_failed(r, bname, rc);
+		if (!schedule_refused_for_good(rc))
 			return rc; /* the token stays unrecorded: retried */
 	}
 	ss_strlcpy(r->token, token, sizeof(r->token));
@@ -726,7 +757,8 @@ static int run_now(run *r)
 
 /* Whether any Restore in `restores` (an array, or NULL) holds Backup
  * `backup` of schedule `schedule`. */
-static bool held(const json_t *restores, const char *schedule, const char *backup)
+static bool schedule_held(const json_t *restores, const char *schedule,
+			  const char *backup)
 {
 	const json_t *rs;
 	size_t i;
@@ -750,135 +782,163 @@ static bool held(const json_t *restores, const char *schedule, const char *backu
 /* Deletes Backup `name` that retention judged (`why`), as it was read:
  * with its uid `uid` as the precondition, so a Backup created under that
  * name since (by anyone) is never deleted in its place. */
-static void prune_backup(run *r, const char *name, const char *uid, const char *why)
+static void schedule_prune_backup(schedule_run *r, const char *name, const char *uid,
+				  const char *why)
 {
 	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
-	const char *lv[] = { r->ns, NULL };
+	const char *lv[] = { r->run.ns, NULL };
 	int rc;
 
 	if (uid == NULL) /* a cached object always has one; never delete blind */
 		return;
 	d.propagation = KUBE_PROPAGATION_BACKGROUND;
 	d.precondition_uid = uid;
-	rc = kube_delete(NULL, r->sc->o.client, &app_backups, r->ns, name, &d);
+	rc = kube_delete(NULL, r->sc->o.client, &app_backups, r->run.ns, name, &d);
 	if (rc == SS_ENOTFOUND)
 		return;
 	if (rc < 0) {
-		ss_log(SS_LOG_WARN, "pruning a Backup failed", SS_LS("schedule", r->key),
-		       SS_LS("backup", name), SS_LERR());
+		ss_log(SS_LOG_WARN, "pruning a Backup failed",
+		       SS_LS("schedule", r->run.key), SS_LS("backup", name), SS_LERR());
 		return;
 	}
 	r->st.pruned_total++;
-	r->st.last_prune_ns = r->now;
+	r->st.last_prune_ns = r->run.now;
 	ctrl_counter_inc(r->sc->m_pruned, lv);
-	ss_log(SS_LOG_INFO, "backup pruned", SS_LS("schedule", r->key),
+	ss_log(SS_LOG_INFO, "backup pruned", SS_LS("schedule", r->run.key),
 	       SS_LS("backup", name), SS_LS("why", why));
-	event(r, CTRL_EVENT_NORMAL, "Pruned", "deleted Backup %s (%s)", name, why);
+	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Pruned", "deleted Backup %s (%s)",
+		       name, why);
 }
 
-/* Step 6: retention over the Backups seen in step 3. */
-static int prune(run *r, const ss_tz *tz)
-{
-	json_t *restores = NULL;
-	size_t n = json_array_size(r->backups), i, k = 0;
+/* Step 6's arrays: retention's input, its verdicts, and each Backup's uid
+ * (for the delete's precondition), `n` filled of `cap`. */
+typedef struct {
 	app_retention_backup *in;
 	app_retention_decision *dec;
-	app_retention_summary sum;
 	const char **uids;
-	int rc = 0;
+	size_t n, cap;
+} schedule_prune_set;
 
-	if (!r->spec.retention.enabled || n == 0)
+/* Step 6's input for Backup `b` (not being deleted), appended to `set`:
+ * its state, pin, use by a Restore, and its time (completion, else
+ * creation) in the schedule's zone. */
+static void schedule_prune_add(schedule_prune_set *set, const schedule_run *r,
+			       const json_t *b, const json_t *restores)
+{
+	app_retention_backup *in = &set->in[set->n];
+	const char *created = ctrl_meta(b, "creationTimestamp");
+	const char *pin = ctrl_label(b, APP_LABEL_PIN);
+	app_backup_status bst;
+	ss_civil civ;
+	int64_t t = 0;
+
+	app_backup_status_init(&bst);
+	app_backup_status_decode(&bst, b);
+	in->name = ctrl_meta(b, "name");
+	set->uids[set->n] = ctrl_meta(b, "uid");
+	in->state = app_retention_state_of(b);
+	in->pinned = pin && strcmp(pin, "true") == 0;
+	in->in_use = schedule_held(restores, r->run.name, in->name);
+	if (in->state != APP_RETENTION_RUNNING && bst.completion_ns > 0)
+		t = bst.completion_ns;
+	else if (created)
+		ss_time_parse(&t, created);
+	if (t < 0)
+		t = 0;
+	in->time_ns = t;
+	if (ss_tz_local(r->tz, t / SS_NS_PER_SEC, &civ) == 0) {
+		in->local.year = civ.year;
+		in->local.month = civ.month;
+		in->local.day = civ.day;
+		in->local.hour = civ.hour;
+		in->local.iso_year = civ.iso_year;
+		in->local.iso_week = civ.iso_week;
+	}
+	set->n++;
+}
+
+/* Step 6's outcome: with dryRun only status.retention.wouldPrune, else
+ * the PRUNE verdicts deleted. */
+static void schedule_prune_apply(schedule_run *r, const schedule_prune_set *set)
+{
+	size_t i;
+
+	if (r->spec.retention.dry_run) {
+		r->would_prune = json_array();
+		for (i = 0; r->would_prune && i < set->n; i++)
+			if (set->dec[i].verdict == APP_RETENTION_PRUNE)
+				json_array_append_new(r->would_prune,
+						      json_string(set->in[i].name));
+		r->st.would_prune = r->would_prune;
+		return;
+	}
+	r->st.would_prune = NULL;
+	for (i = 0; i < set->n; i++)
+		if (set->dec[i].verdict == APP_RETENTION_PRUNE)
+			schedule_prune_backup(r, set->in[i].name, set->uids[i],
+					      set->dec[i].reason);
+}
+
+/* Step 6: retention over the Backups seen in step 3. 0 or < 0. */
+static int schedule_prune(schedule_run *r)
+{
+	schedule_prune_set set = { NULL, NULL, NULL, 0, json_array_size(r->backups) };
+	json_t *restores = NULL;
+	app_retention_summary sum;
+	size_t i;
+	int rc = -1;
+
+	if (!r->spec.retention.enabled || set.cap == 0)
 		return 0;
 	/* Without the Restores, nothing could be known to be unused. */
 	if (r->sc->o.restores && ctrl_store_by_index(&restores, r->sc->o.restores,
-						     APP_INDEX_NAMESPACE, r->ns) < 0)
+						     APP_INDEX_NAMESPACE, r->run.ns) < 0)
 		return -1;
-	in = calloc(n, sizeof(*in));
-	dec = calloc(n, sizeof(*dec));
-	uids = calloc(n, sizeof(*uids));
-	if (in == NULL || dec == NULL || uids == NULL) {
-		free(in);
-		free(dec);
-		free(uids);
-		json_decref(restores);
-		return ss_error_set(SS_ENOMEM, "out of memory");
+	set.in = calloc(set.cap, sizeof(*set.in));
+	set.dec = calloc(set.cap, sizeof(*set.dec));
+	set.uids = calloc(set.cap, sizeof(*set.uids));
+	if (set.in == NULL || set.dec == NULL || set.uids == NULL) {
+		rc = ss_error_set(SS_ENOMEM, "out of memory");
+		goto cleanup;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < set.cap; i++) {
 		json_t *b = json_array_get(r->backups, i);
-		const char *created = ctrl_meta(b, "creationTimestamp");
-		const char *pin = ctrl_label(b, APP_LABEL_PIN);
-		app_backup_status bst;
-		ss_civil civ;
-		int64_t t = 0;
 
-		if (ctrl_meta(b, "name") == NULL || ctrl_meta(b, "deletionTimestamp"))
-			continue;
-		app_backup_status_init(&bst);
-		app_backup_status_decode(&bst, b);
-		in[k].name = ctrl_meta(b, "name");
-		uids[k] = ctrl_meta(b, "uid");
-		in[k].state = app_retention_state_of(b);
-		in[k].pinned = pin && strcmp(pin, "true") == 0;
-		in[k].in_use = held(restores, r->name, in[k].name);
-		if (in[k].state != APP_RETENTION_RUNNING && bst.completion_ns > 0)
-			t = bst.completion_ns;
-		else if (created)
-			ss_time_parse(&t, created);
-		if (t < 0)
-			t = 0;
-		in[k].time_ns = t;
-		if (ss_tz_local(tz, t / SS_NS_PER_SEC, &civ) == 0) {
-			in[k].local.year = civ.year;
-			in[k].local.month = civ.month;
-			in[k].local.day = civ.day;
-			in[k].local.hour = civ.hour;
-			in[k].local.iso_year = civ.iso_year;
-			in[k].local.iso_week = civ.iso_week;
-		}
-		k++;
+		if (ctrl_meta(b, "name") != NULL && !ctrl_meta(b, "deletionTimestamp"))
+			schedule_prune_add(&set, r, b, restores);
 	}
-	rc = app_retention_decide(dec, &sum, in, k, &r->spec.retention, r->now);
-	if (rc < 0)
-		goto done;
-	if (r->spec.retention.dry_run) {
-		r->would_prune = json_array();
-		for (i = 0; r->would_prune && i < k; i++)
-			if (dec[i].verdict == APP_RETENTION_PRUNE)
-				json_array_append_new(r->would_prune,
-						      json_string(in[i].name));
-		r->st.would_prune = r->would_prune;
-		goto done;
-	}
-	r->st.would_prune = NULL;
-	for (i = 0; i < k; i++)
-		if (dec[i].verdict == APP_RETENTION_PRUNE)
-			prune_backup(r, in[i].name, uids[i], dec[i].reason);
-done:
+	rc = app_retention_decide(set.dec, &sum, set.in, set.n, &r->spec.retention,
+				  r->run.now);
+	if (rc == 0)
+		schedule_prune_apply(r, &set);
+cleanup:
 	json_decref(restores);
-	free(in);
-	free(dec);
-	free(uids);
+	free(set.in);
+	free(set.dec);
+	free(set.uids);
 	return rc;
 }
 
 /* Ready False for `reason` (a spec that cannot run: no plan, no next
- * time; a spec change brings the next look). */
-static ctrl_result not_ready(run *r, const char *reason, const char *message)
+ * time; a spec change brings the next look). CTRL_RUN_STOP, or < 0. */
+static int schedule_not_ready(schedule_run *r, const char *reason, const char *message)
 {
-	r->ready = CTRL_CONDITION_FALSE;
-	r->ready_reason = reason;
-	if (message != r->message)
-		ss_strlcpy(r->message, message, sizeof(r->message));
+	int rc;
+
+	schedule_ready(r, CTRL_CONDITION_FALSE, reason);
+	if (message != r->run.message)
+		ss_strlcpy(r->run.message, message, sizeof(r->run.message));
 	r->st.next_schedule_ns = 0;
-	if (write_status(r) < 0)
-		return retry(r);
-	return ctrl_result_done();
+	rc = schedule_write_status(r);
+	if (rc < 0)
+		return rc;
+	return ctrl_run_stop(&r->run, ctrl_result_done());
 }
 
-/* Look again at `wake_ns` (absolute; 0: none), and within `within_ns`
- * (0: no bound): a little past a due time, so that it is at or before
- * "now" then. */
-static ctrl_result look_again(run *r, int64_t wake_ns, int64_t within_ns)
+/* Stops the run to look again at `wake_ns` (absolute; 0: none), and within
+ * `within_ns` (0: no bound): a little past a due time, so that it is at or
+ * before "now" then. CTRL_RUN_STOP. */
+static int schedule_look_again(schedule_run *r, int64_t wake_ns, int64_t within_ns)
 {
 	int64_t wait = -1;
 
@@ -887,167 +947,157 @@ static ctrl_result look_again(run *r, int64_t wake_ns, int64_t within_ns)
 	if (within_ns > 0 && (wait < 0 || wait > within_ns))
 		wait = within_ns;
 	if (wait < 0)
-		return ctrl_result_done();
-	return ctrl_result_requeue_after(wait > SS_NS_PER_MS ? wait : SS_NS_PER_MS);
+		return ctrl_run_stop(&r->run, ctrl_result_done());
+	return ctrl_run_stop(&r->run, ctrl_result_requeue_after(
+					      wait > SS_NS_PER_MS ? wait : SS_NS_PER_MS));
 }
 
 /* Step 7's Ready: a create that failed now or before (until a Backup is
  * created or the spec changes), else Suspended, else True. */
-static void decide_ready(run *r, bool spec_changed, int64_t next_ns)
+static void schedule_decide_ready(schedule_run *r, int64_t next_ns)
 {
 	char when[SS_TIME_RFC3339_MAX];
+	char *msg = r->run.message;
+	size_t cap = sizeof(r->run.message);
 
-	r->ready = CTRL_CONDITION_FALSE;
 	if (r->failure != NULL) {
-		r->ready_reason = r->failure;
-		ss_strlcpy(r->message, r->failure_message, sizeof(r->message));
-	} else if (!r->created && app_sched_failure_stands(r->was_false ? r->was_reason
-									  : NULL,
-								       spec_changed)) {
-		r->ready_reason = r->was_reason;
-		ss_strlcpy(r->message, r->was_message, sizeof(r->message));
+		schedule_ready(r, CTRL_CONDITION_FALSE, r->failure);
+		ss_strlcpy(msg, r->failure_message, cap);
+	} else if (!r->created &&
+		   app_sched_failure_stands(r->was_false ? r->was_reason : NULL,
+					    r->spec_changed)) {
+		schedule_ready(r, CTRL_CONDITION_FALSE, r->was_reason);
+		ss_strlcpy(msg, r->was_message, cap);
 	} else if (r->spec.suspend) {
-		r->ready_reason = "Suspended";
-		ss_strlcpy(r->message, "spec.suspend is true: no new runs start",
-			   sizeof(r->message));
+		schedule_ready(r, CTRL_CONDITION_FALSE, "Suspended");
+		ss_strlcpy(msg, "spec.suspend is true: no new runs start", cap);
 	} else {
-		r->ready = CTRL_CONDITION_TRUE;
-		r->ready_reason = "Scheduled";
+		schedule_ready(r, CTRL_CONDITION_TRUE, "Scheduled");
 		if (next_ns > 0)
-			snprintf(r->message, sizeof(r->message), "next run at %s",
+			snprintf(msg, cap, "next run at %s",
 				 ss_time_format(when, sizeof(when), next_ns));
 		else
-			ss_strlcpy(r->message, "no further runs", sizeof(r->message));
+			ss_strlcpy(msg, "no further runs", cap);
 	}
 }
 
 /* Steps 1-2: the schedule from the API, its spec and zone; a spec that
- * cannot run is reported here (*res set, false returned). */
-static bool load(run *r, const ss_tz **tz, ss_tz **owned_tz, ctrl_result *res)
+ * cannot run is reported here (Ready False, CTRL_RUN_STOP). 0 to go on. */
+static int schedule_load(schedule_run *r)
 {
-	json_t *cached = NULL;
 	const char *reason = NULL;
 	int rc;
 
-	*res = ctrl_result_done();
-	if (ctrl_store_get(&cached, r->sc->o.schedules, r->key) < 0 || cached == NULL ||
-	    ctrl_key_split(r->key, r->ns, sizeof(r->ns), r->name, sizeof(r->name)) < 0) {
-		json_decref(cached);
-		return false;
-	}
-	json_decref(cached);
-	rc = kube_get(&r->obj, r->sc->o.client, &app_backupschedules, r->ns, r->name);
-	if (rc == SS_ENOTFOUND || (rc == 0 && ctrl_meta(r->obj, "deletionTimestamp")))
-		return false;
-	if (rc < 0) {
-		*res = retry(r);
-		return false;
-	}
-	app_schedule_status_decode(&r->st, r->obj);
-	read_was(r);
-	if (app_schedule_spec_decode(&r->spec, r->obj, &reason) < 0) {
-		*res = not_ready(r, reason ? reason : "InvalidSpec", ss_error_last()->message);
-		return false;
-	}
-	if (zone_get(tz, owned_tz, r->sc, r->spec.time_zone) < 0) {
-		*res = not_ready(r, "InvalidTimeZone", ss_error_last()->message);
-		return false;
-	}
-	if (app_sched_never_runs(&r->spec.cron, *tz, r->now)) {
-		snprintf(r->message, sizeof(r->message),
+	rc = ctrl_run_read(&r->run, r->sc->o.schedules, false);
+	if (rc != 0)
+		return rc;
+	app_schedule_status_decode(&r->st, r->run.obj);
+	schedule_read_was(r);
+	r->spec_changed = schedule_spec_changed(r);
+	if (app_schedule_spec_decode(&r->spec, r->run.obj, &reason) < 0)
+		return schedule_not_ready(r, reason ? reason : "InvalidSpec",
+					  ss_error_last()->message);
+	if (schedule_zone_get(&r->tz, &r->owned_tz, r->sc, r->spec.time_zone) < 0)
+		return schedule_not_ready(r, "InvalidTimeZone", ss_error_last()->message);
+	if (app_sched_never_runs(&r->spec.cron, r->tz, r->run.now)) {
+		snprintf(r->run.message, sizeof(r->run.message),
 			 "spec.schedule \"%.64s\" never falls due (no such day, e.g. 30 "
 			 "February): no Backup would ever be made",
 			 r->spec.schedule);
-		*res = not_ready(r, APP_SCHED_REASON_NEVER_RUNS, r->message);
-		return false;
+		return schedule_not_ready(r, APP_SCHED_REASON_NEVER_RUNS, r->run.message);
 	}
-	return true;
+	return 0;
 }
 
-/* A schedule that cannot start a run now (`reason`, r->message): its
- * due times wait or are missed (run_schedule), Ready is False, and it is
- * looked at again in APP_SCHEDULE_RECHECK_SECONDS or at its next due
- * time or deadline, whichever comes first. */
-static ctrl_result blocked(run *r, const char *reason, int64_t wake_ns)
+/* A schedule that cannot start a run now (r->blocked, run.message): its
+ * due times wait or are missed (schedule_run_due), Ready is False, and it
+ * is looked at again in APP_SCHEDULE_RECHECK_SECONDS or at its next due
+ * time or deadline, whichever comes first. CTRL_RUN_STOP, or < 0. */
+static int schedule_blocked(schedule_run *r)
 {
-	r->ready = CTRL_CONDITION_FALSE;
-	r->ready_reason = reason;
-	if (write_status(r) < 0)
-		return retry(r);
-	return look_again(r, wake_ns, APP_SCHEDULE_RECHECK_SECONDS * SS_NS_PER_SEC);
+	int rc;
+
+	schedule_ready(r, CTRL_CONDITION_FALSE, r->blocked);
+	rc = schedule_write_status(r);
+	if (rc < 0)
+		return rc;
+	return schedule_look_again(r, r->wake_ns,
+				   APP_SCHEDULE_RECHECK_SECONDS * SS_NS_PER_SEC);
 }
 
-/* A create failed in a way that may pass (BackupCreateFailed): Ready says
- * so, the due time waits (r->st), and the reconcile is retried. */
-static ctrl_result create_retry(run *r, bool spec_changed)
+/* A create failed (`rc`) in a way that may pass (BackupCreateFailed):
+ * Ready says so, the due time waits (r->st), and the reconcile is retried:
+ * returns rc. */
+static int schedule_create_retry(schedule_run *r, int rc)
 {
-	decide_ready(r, spec_changed, r->st.next_schedule_ns);
-	write_status(r);
-	return retry(r);
+	schedule_decide_ready(r, r->st.next_schedule_ns);
+	schedule_write_status(r);
+	return rc;
+}
+
+/* Steps 1-8 (schedule.h), in the convention of ctrl/run.h: each step
+ * returns < 0 (retried), 0 (go on) or CTRL_RUN_STOP (the run's result). */
+static int schedule_steps(schedule_run *r)
+{
+	int rc;
+
+	/* 1-2 */
+	rc = schedule_load(r);
+	if (rc != 0)
+		return rc;
+	/* r->blocked and run.message say why no run can start now: the
+	 * plan makes the due times wait or counts them missed */
+	if (!r->spec.suspend)
+		schedule_preflight(r);
+	/* 3 */
+	rc = schedule_observe(r);
+	if (rc < 0)
+		return rc;
+	/* 4-5 */
+	rc = schedule_run_due(r);
+	if (rc < 0)
+		return schedule_create_retry(r, rc);
+	if (r->blocked != NULL)
+		return schedule_blocked(r);
+	rc = schedule_run_now(r);
+	if (rc < 0)
+		return schedule_create_retry(r, rc);
+	/* 6 */
+	if (schedule_prune(r) < 0)
+		ss_log(SS_LOG_WARN, "retention failed", SS_LS("schedule", r->run.key),
+		       SS_LERR());
+	/* 7 */
+	schedule_decide_ready(r, r->st.next_schedule_ns);
+	rc = schedule_write_status(r);
+	if (rc < 0)
+		return rc;
+	/* 8 */
+	return schedule_look_again(r, r->wake_ns, 0);
 }
 
 ctrl_result app_schedule_reconcile(void *payload, const char *key)
 {
 	app_schedule_ctrl *sc = payload;
-	run *r = calloc(1, sizeof(*r));
-	const char *reason = NULL;
-	const ss_tz *tz = NULL;
-	ss_tz *owned_tz = NULL;
-	app_sched_plan_in in;
+	schedule_run *r = calloc(1, sizeof(*r));
 	ctrl_result res;
-	int64_t wake_ns = 0;
-	bool busy = false;
+	int rc;
 
 	if (r == NULL) {
 		ss_error_set(SS_ENOMEM, "out of memory");
 		return ctrl_result_error();
 	}
 	r->sc = sc;
-	r->key = key;
-	r->now = ss_clock_real(sc->o.clock);
 	r->spec.starting_deadline_seconds = -1;
-	/* 1-2 */
-	if (!load(r, &tz, &owned_tz, &res))
-		goto done;
-	/* reason and r->message say why no run can start now: the plan
-	 * makes the due times wait or counts them missed */
-	if (!r->spec.suspend)
-		preflight(r, &reason);
-	/* 3 */
-	if (observe(r, &busy) < 0) {
-		res = retry(r);
-		goto done;
-	}
-	/* 4-5 */
-	plan_input(&in, r, busy, reason);
-	if (run_schedule(r, tz, busy, reason, &wake_ns) < 0) {
-		res = create_retry(r, in.spec_changed);
-		goto done;
-	}
-	if (reason != NULL) {
-		res = blocked(r, reason, wake_ns);
-		goto done;
-	}
-	if (run_now(r) < 0) {
-		res = create_retry(r, in.spec_changed);
-		goto done;
-	}
-	/* 6 */
-	if (prune(r, tz) < 0)
-		ss_log(SS_LOG_WARN, "retention failed", SS_LS("schedule", key), SS_LERR());
-	/* 7 */
-	decide_ready(r, in.spec_changed, r->st.next_schedule_ns);
-	if (write_status(r) < 0) {
-		res = retry(r);
-		goto done;
-	}
-	/* 8 */
-	res = look_again(r, wake_ns, 0);
-done:
-	ss_tz_free(owned_tz);
+	rc = ctrl_run_init(&r->run, &sc->run_opts, key, r);
+	if (rc == 0)
+		rc = schedule_steps(r);
+	else
+		rc = ctrl_run_stop(&r->run, ctrl_result_done()); /* no such key */
+	res = rc < 0 ? schedule_retry(r) : ctrl_run_result(&r->run, rc);
+	ss_tz_free(r->owned_tz);
 	json_decref(r->would_prune);
 	json_decref(r->backups);
-	json_decref(r->obj);
+	ctrl_run_finish(&r->run);
 	free(r);
 	return res;
 }
