@@ -1,5 +1,7 @@
 /*
- * backup.c — the Backup reconciler; see backup.h for the steps.
+ * backup.c — the Backup reconciler; see backup.h for the steps. A reconcile
+ * is a ctrl/run.h run (backup_run), its steps in that header's result
+ * convention: < 0 an error, 0 go on, CTRL_RUN_STOP with the run's result.
  *
  * Invariants:
  *   - a lock session lives inside one reconcile call: this process never
@@ -41,6 +43,7 @@
 #include "app/db/mariadb.h"
 #include "ctrl/conditions.h"
 #include "ctrl/object.h"
+#include "ctrl/run.h"
 #include "ctrl/writes.h"
 #include "kube/discovery.h"
 #include "kube/rest.h"
@@ -56,7 +59,7 @@ typedef struct {
 	char ns[64];
 	char target[254];
 	int64_t last_success_real_ns;
-} target_entry;
+} backup_target;
 
 struct app_backup_ctrl {
 	app_backup_ctrl_opts o;
@@ -69,18 +72,21 @@ struct app_backup_ctrl {
 	 * unhealthy, and the Backups waiting for it would wrongly go
 	 * elsewhere or fail. */
 	app_turns *turns;
-	target_entry targets[TARGETS_MAX];
+	backup_target targets[TARGETS_MAX];
 	size_t n_targets;
 	ctrl_counter *m_total;
 	ctrl_histogram *m_duration;
 	ctrl_histogram *m_hold;
 	ctrl_gauge *m_last_success;
 	ctrl_gauge *m_since_success;
+	ctrl_run_opts run_opts; /* every reconcile's run (ctrl/run.h) */
 };
+
+static int backup_encode_status(json_t *obj, void *payload);
 
 /* ---- setup -------------------------------------------------------------- */
 
-static void collect(ctrl_metrics *m, void *payload)
+static void backup_collect(ctrl_metrics *m, void *payload)
 {
 	app_backup_ctrl *bc = payload;
 	int64_t now = ss_clock_real(bc->o.clock);
@@ -123,6 +129,11 @@ int app_backup_ctrl_new(app_backup_ctrl **out, const app_backup_ctrl_opts *opts)
 		bc->o.queued_retry_ns = 30 * SS_NS_PER_SEC;
 	if (bc->o.uploading_resync_ns <= 0)
 		bc->o.uploading_resync_ns = 30 * SS_NS_PER_SEC;
+	bc->run_opts.client = bc->o.client;
+	bc->run_opts.resource = &app_backups;
+	bc->run_opts.events = bc->o.events;
+	bc->run_opts.clock = bc->o.clock;
+	bc->run_opts.encode = backup_encode_status;
 	if (app_turns_new(&bc->turns, NULL) < 0) {
 		free(bc);
 		return SS_ENOMEM;
@@ -154,7 +165,7 @@ int app_backup_ctrl_new(app_backup_ctrl **out, const app_backup_ctrl_opts *opts)
 			target_labels);
 		if (!bc->m_total || !bc->m_duration || !bc->m_hold ||
 		    !bc->m_last_success || !bc->m_since_success ||
-		    ctrl_metrics_add_collector(opts->metrics, collect, bc) < 0) {
+		    ctrl_metrics_add_collector(opts->metrics, backup_collect, bc) < 0) {
 			app_backup_ctrl_free(bc);
 			return ss_error_last()->code < 0 ? ss_error_last()->code
 							 : SS_EEXISTS;
@@ -169,7 +180,7 @@ void app_backup_ctrl_free(app_backup_ctrl *bc)
 	if (bc == NULL)
 		return;
 	if (bc->o.metrics)
-		ctrl_metrics_remove_collector(bc->o.metrics, collect, bc);
+		ctrl_metrics_remove_collector(bc->o.metrics, backup_collect, bc);
 	pthread_cond_destroy(&bc->snap_cond);
 	pthread_mutex_destroy(&bc->mu);
 	app_turns_free(bc->turns);
@@ -184,7 +195,7 @@ void app_backup_ctrl_set_queue(app_backup_ctrl *bc, ctrl_workqueue *queue)
 /* ---- handlers ------------------------------------------------------------ */
 
 /* Queues the Backup `name` of namespace `ns`, if both are known. */
-static void enqueue_backup(app_backup_ctrl *bc, const char *ns, const char *name)
+static void backup_enqueue(app_backup_ctrl *bc, const char *ns, const char *name)
 {
 	char key[CTRL_KEY_MAX];
 
@@ -202,12 +213,12 @@ void app_backup_on_snapshot(void *payload, const json_t *obj)
 	bc->snap_gen++;
 	pthread_cond_broadcast(&bc->snap_cond);
 	pthread_mutex_unlock(&bc->mu);
-	enqueue_backup(bc, ns, ctrl_label(obj, APP_LABEL_BACKUP));
+	backup_enqueue(bc, ns, ctrl_label(obj, APP_LABEL_BACKUP));
 	/* The label is left out when the Backup's name is too long for one. */
 	if (ss_streq(json_string_value(json_object_get(owner, "kind")), "Backup") &&
 	    ss_streq(json_string_value(json_object_get(owner, "apiVersion")),
 		     APP_API_VERSION))
-		enqueue_backup(bc, ns, json_string_value(json_object_get(owner, "name")));
+		backup_enqueue(bc, ns, json_string_value(json_object_get(owner, "name")));
 }
 
 void app_backup_on_snapshot_update(void *payload, const json_t *old, const json_t *now)
@@ -221,7 +232,7 @@ void app_backup_on_snapshot_update(void *payload, const json_t *old, const json_
 /* Ends the turn on `server` (session_ran: a lock session ran on it, which
  * makes it the most recently used) and queues the Backup that has waited
  * longest for it. */
-static void server_give_back(app_backup_ctrl *bc, const char *server, bool session_ran)
+static void backup_give_back(app_backup_ctrl *bc, const char *server, bool session_ran)
 {
 	char woken[CTRL_KEY_MAX];
 
@@ -236,20 +247,18 @@ static void server_give_back(app_backup_ctrl *bc, const char *server, bool sessi
 
 /* ---- one reconcile's state ------------------------------------------------ */
 
+/* One reconcile of one Backup: the run (ctrl/run.h: the key, the latest
+ * copy of the Backup in run.obj, the message in run.message, the
+ * condition to set) and what the steps find. */
 typedef struct {
+	ctrl_run run;
 	app_backup_ctrl *bc;
-	const char *key;
-	char ns[CTRL_KEY_MAX];
-	char name[CTRL_KEY_MAX];
-	json_t *obj; /* the latest Backup we know (owned) */
-	/* The object the spec was decoded from: the spec borrows from it, so
-	 * it stays alive (and unchanged) while `obj` moves on with writes. */
-	json_t *spec_obj;
-	app_backup_spec spec;
+	app_backup_spec spec; /* borrows from a copy the run holds (step 2) */
+	json_t *pods;	      /* the namespace's Pods from the cache (owned) */
 	/* The status being built; strings point into the buffers below or
-	 * into `obj`/`pods`, which live until the reconcile returns. */
+	 * into copies of the Backup or `pods`, which live until the reconcile
+	 * returns (backup_own_status() copies them before a copy may go). */
 	app_backup_status st;
-	char message[MSG_MAX];
 	char source_pod[254];
 	char snap_names[APP_MAX_VOLUMES][APP_NAME_BUF];
 	char snap_errors[APP_MAX_VOLUMES][512];
@@ -260,10 +269,6 @@ typedef struct {
 	char gtid_current[APP_DB_GTID_MAX];
 	char binlog_file[APP_DB_NAME_MAX];
 	char primary_binlog_file[APP_DB_NAME_MAX];
-	/* The condition to set with the next status write, if any. */
-	const char *cond_type;
-	const char *cond_reason;
-	const char *cond_message;
 	/* Step 1 of a Complete Backup: the Restorable condition to write, and
 	 * whether the write turned it False. */
 	const app_plan_restorability *restorable;
@@ -280,11 +285,11 @@ typedef struct {
 	 * of ours): with snap_seen, the snapshots known to have existed. */
 	bool snap_made[APP_MAX_VOLUMES];
 	int64_t stall_ns;
-} run;
+} backup_run;
 
 /* Copies *field into buf and points it there; "" becomes NULL (unknown),
  * as the API server refuses an empty string in these fields. */
-static void own(const char **field, char *buf, size_t cap)
+static void backup_own(const char **field, char *buf, size_t cap)
 {
 	if (*field && **field == '\0')
 		*field = NULL;
@@ -295,7 +300,7 @@ static void own(const char **field, char *buf, size_t cap)
 }
 
 /* The static spelling of a name the API knows, or NULL. */
-static const char *static_name(const char *v, const char *const *names, size_t n)
+static const char *backup_static_name(const char *v, const char *const *names, size_t n)
 {
 	size_t i;
 
@@ -307,26 +312,26 @@ static const char *static_name(const char *v, const char *const *names, size_t n
 
 /* Copies the status strings `st` borrows (from the object, or from a lock
  * session) into the run's buffers, so the status survives replacing
- * run->obj or freeing the session. */
-static void own_status(run *r)
+ * run.obj or freeing the session. */
+static void backup_own_status(backup_run *r)
 {
 	static const char *const roles[] = { "Primary", "Replica" };
 	static const char *const stages[] = { "FLUSH", "BLOCK_DDL", "BLOCK_COMMIT" };
 	app_position *p = &r->st.position;
 	size_t i;
 
-	r->st.source_role = static_name(r->st.source_role, roles, 2);
-	r->st.lock.stage = static_name(r->st.lock.stage, stages, 3);
-	own(&p->gtid_binlog_pos, r->gtid_binlog, sizeof(r->gtid_binlog));
-	own(&p->gtid_slave_pos, r->gtid_slave, sizeof(r->gtid_slave));
-	own(&p->gtid_current_pos, r->gtid_current, sizeof(r->gtid_current));
-	own(&p->binlog_file, r->binlog_file, sizeof(r->binlog_file));
-	own(&p->primary_binlog_file, r->primary_binlog_file,
-	    sizeof(r->primary_binlog_file));
+	r->st.source_role = backup_static_name(r->st.source_role, roles, 2);
+	r->st.lock.stage = backup_static_name(r->st.lock.stage, stages, 3);
+	backup_own(&p->gtid_binlog_pos, r->gtid_binlog, sizeof(r->gtid_binlog));
+	backup_own(&p->gtid_slave_pos, r->gtid_slave, sizeof(r->gtid_slave));
+	backup_own(&p->gtid_current_pos, r->gtid_current, sizeof(r->gtid_current));
+	backup_own(&p->binlog_file, r->binlog_file, sizeof(r->binlog_file));
+	backup_own(&p->primary_binlog_file, r->primary_binlog_file,
+		   sizeof(r->primary_binlog_file));
 
-	if (r->st.message && r->st.message != r->message) {
-		ss_strlcpy(r->message, r->st.message, sizeof(r->message));
-		r->st.message = r->message;
+	if (r->st.message && r->st.message != r->run.message) {
+		ss_strlcpy(r->run.message, r->st.message, sizeof(r->run.message));
+		r->st.message = r->run.message;
 	}
 	if (r->st.source_pod && r->st.source_pod != r->source_pod) {
 		ss_strlcpy(r->source_pod, r->st.source_pod, sizeof(r->source_pod));
@@ -357,148 +362,115 @@ static void own_status(run *r)
 	}
 }
 
-static void vset_message(run *r, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
-static void vset_message(run *r, const char *fmt, va_list ap)
+/* The run's status encoder: r->st, observedGeneration the generation of
+ * the copy being written (the condition is the run's). */
+static int backup_encode_status(json_t *obj, void *payload)
 {
-	vsnprintf(r->message, sizeof(r->message), fmt, ap);
-	r->st.message = r->message;
-}
-
-static void set_message(run *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void set_message(run *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vset_message(r, fmt, ap);
-	va_end(ap);
-}
-
-static int mutate_status(json_t *obj, void *payload)
-{
-	run *r = payload;
+	backup_run *r = payload;
 	json_t *gen = json_object_get(json_object_get(obj, "metadata"), "generation");
-	int rc;
 
 	r->st.observed_generation = json_is_integer(gen) ? json_integer_value(gen) : 0;
-	rc = app_backup_status_encode(obj, &r->st);
-	if (rc == 0 && r->cond_type) {
-		ctrl_condition c = { r->cond_type, CTRL_CONDITION_TRUE, r->cond_reason,
-				     r->cond_message, -1 };
-
-		rc = ctrl_condition_set(NULL, obj, &c, r->bc->o.clock);
-	}
-	return rc;
+	return app_backup_status_encode(obj, &r->st);
 }
 
-/* Writes r->st (and the pending condition) to the Backup's /status and
- * makes the written object the run's latest. */
-static int write_status(run *r)
+/* Writes r->st and the pending condition to the Backup's /status
+ * (ctrl_run_write_status: the written copy becomes run.obj), the status's
+ * strings owned first. 0 or < 0. */
+static int backup_write_status(backup_run *r)
 {
-	ctrl_write_opts wo = CTRL_WRITE_OPTS_INIT;
-	json_t *out = NULL;
-	int rc;
-
-	own_status(r);
-	wo.start = r->obj;
-	rc = ctrl_write_status(&out, r->bc->o.client, &app_backups, r->ns, r->name,
-			       mutate_status, r, &wo);
-	if (rc < 0)
-		return rc;
-	json_decref(r->obj);
-	r->obj = out;
-	return 0;
+	backup_own_status(r);
+	return ctrl_run_write_status(&r->run);
 }
 
-static const char *target_label(const run *r)
+static const char *backup_target_label(const backup_run *r)
 {
 	return r->spec.target.statefulset_name ? r->spec.target.statefulset_name
 					       : "podSelector";
 }
 
-static void event(run *r, ctrl_event_type type, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void event(run *r, ctrl_event_type type, const char *reason, const char *fmt, ...)
-{
-	char note[1024];
-	va_list ap;
-
-	if (r->bc->o.events == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(note, sizeof(note), fmt, ap);
-	va_end(ap);
-	ctrl_events_record(r->bc->o.events, r->obj, type, reason, NULL, "%s", note);
-}
-
-static void observe_finish(run *r, const char *result, const char *reason)
+/* A Backup completed: the last-success gauge of its target, and the time
+ * the seconds-since gauge counts from (backup_collect). */
+static void backup_note_success(backup_run *r)
 {
 	app_backup_ctrl *bc = r->bc;
-	const char *lv[] = { r->ns, result, reason, NULL };
-	const char *nslv[] = { r->ns, NULL };
+	const char *tlv[] = { r->run.ns, backup_target_label(r), NULL };
+	size_t i;
 
-	ctrl_counter_inc(bc->m_total, lv);
-	if (r->st.start_ns > 0 && r->st.completion_ns >= r->st.start_ns)
-		ctrl_histogram_observe(bc->m_duration, nslv,
-				       (double)(r->st.completion_ns - r->st.start_ns) /
-					       1e9);
-	if (strcmp(result, "completed") == 0) {
-		const char *tlv[] = { r->ns, target_label(r), NULL };
-		size_t i;
-
-		ctrl_gauge_set(bc->m_last_success, tlv,
-			       (double)r->st.completion_ns / 1e9);
-		pthread_mutex_lock(&bc->mu);
-		for (i = 0; i < bc->n_targets; i++)
-			if (strcmp(bc->targets[i].ns, r->ns) == 0 &&
-			    strcmp(bc->targets[i].target, target_label(r)) == 0)
-				break;
-		if (i == bc->n_targets && i < TARGETS_MAX) {
-			ss_strlcpy(bc->targets[i].ns, r->ns, sizeof(bc->targets[i].ns));
-			ss_strlcpy(bc->targets[i].target, target_label(r),
-				   sizeof(bc->targets[i].target));
-			bc->n_targets++;
-		}
-		if (i < TARGETS_MAX)
-			bc->targets[i].last_success_real_ns = r->st.completion_ns;
-		pthread_mutex_unlock(&bc->mu);
+	ctrl_gauge_set(bc->m_last_success, tlv, (double)r->st.completion_ns / 1e9);
+	pthread_mutex_lock(&bc->mu);
+	for (i = 0; i < bc->n_targets; i++)
+		if (strcmp(bc->targets[i].ns, r->run.ns) == 0 &&
+		    strcmp(bc->targets[i].target, backup_target_label(r)) == 0)
+			break;
+	if (i == bc->n_targets && i < TARGETS_MAX) {
+		ss_strlcpy(bc->targets[i].ns, r->run.ns, sizeof(bc->targets[i].ns));
+		ss_strlcpy(bc->targets[i].target, backup_target_label(r),
+			   sizeof(bc->targets[i].target));
+		bc->n_targets++;
 	}
+	if (i < TARGETS_MAX)
+		bc->targets[i].last_success_real_ns = r->st.completion_ns;
+	pthread_mutex_unlock(&bc->mu);
+}
+
+/* A finished Backup's metrics: counted by `result` and `reason`, its
+ * duration, and for a completed one its target's last success. */
+static void backup_observe_finish(backup_run *r, const char *result, const char *reason)
+{
+	const char *lv[] = { r->run.ns, result, reason, NULL };
+	const char *nslv[] = { r->run.ns, NULL };
+
+	ctrl_run_observe_finish(r->bc->m_total, lv, r->bc->m_duration, nslv,
+				r->st.start_ns, r->st.completion_ns);
+	if (strcmp(result, "completed") == 0)
+		backup_note_success(r);
+}
+
+/* A step's "stop here" (ctrl/run.h): done, or look again in `after_ns`. */
+static int backup_done(backup_run *r)
+{
+	return ctrl_run_stop(&r->run, ctrl_result_done());
+}
+
+static int backup_requeue(backup_run *r, int64_t after_ns)
+{
+	return ctrl_run_stop(&r->run, ctrl_result_requeue_after(after_ns));
 }
 
 /* Ends the Backup: Failed with `reason` and the message (also the status
- * message), an Event and the metrics. */
-static ctrl_result fail(run *r, const char *reason, const char *fmt, ...)
+ * message), an Event and the metrics. CTRL_RUN_STOP (done), or the status
+ * write's error. */
+static int backup_fail(backup_run *r, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static ctrl_result fail(run *r, const char *reason, const char *fmt, ...)
+static int backup_fail(backup_run *r, const char *reason, const char *fmt, ...)
 {
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vset_message(r, fmt, ap);
+	ctrl_run_vmessage(&r->run, fmt, ap);
 	va_end(ap);
 	r->st.has_phase = true;
 	r->st.phase = APP_BACKUP_FAILED;
 	r->st.completion_ns = ss_clock_real(r->bc->o.clock);
 	if (r->st.start_ns == 0)
 		r->st.start_ns = r->st.completion_ns;
-	r->cond_type = "Failed";
-	r->cond_reason = reason;
-	r->cond_message = r->message;
-	ss_log(SS_LOG_WARN, "backup failed", SS_LS("backup", r->key),
-	       SS_LS("reason", reason), SS_LS("message", r->message));
-	if (write_status(r) < 0)
-		return ctrl_result_error();
-	event(r, CTRL_EVENT_WARNING, "Failed", "%s: %s", reason, r->message);
-	observe_finish(r, "failed", reason);
-	return ctrl_result_done();
+	ctrl_run_condition(&r->run, "Failed", CTRL_CONDITION_TRUE, reason);
+	ss_log(SS_LOG_WARN, "backup failed", SS_LS("backup", r->run.key),
+	       SS_LS("reason", reason), SS_LS("message", r->run.message));
+	rc = backup_write_status(r);
+	if (rc < 0)
+		return rc;
+	ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "Failed", "%s: %s", reason,
+		       r->run.message);
+	backup_observe_finish(r, "failed", reason);
+	return backup_done(r);
 }
 
 /* ---- reading the world ---------------------------------------------------- */
 
 /* Which Failed reason a connection or lock error gets. */
-static const char *db_reason(int rc)
+static const char *backup_db_reason(int rc)
 {
 	switch (rc) {
 	case SS_EUNAUTHORIZED: return "AuthenticationFailed";
@@ -508,7 +480,7 @@ static const char *db_reason(int rc)
 }
 
 /* Step 5: the snapshot API is served and the class exists. */
-static int check_snapshot_api(run *r, const char **reason)
+static int backup_check_snapshot_api(backup_run *r, const char **reason)
 {
 	json_t *obj = NULL, *items = NULL;
 	size_t i;
@@ -569,7 +541,8 @@ static int check_snapshot_api(run *r, const char **reason)
  * *all_cut when every one has been cut, *failed_at the index of one with an
  * error (or -1), *lost_at the index of one deleted (being deleted, or gone
  * from the cache after it was there; or -1). */
-static void snapshots_look(run *r, bool *all_cut, int *failed_at, int *lost_at)
+static void backup_snapshots_look(backup_run *r, bool *all_cut, int *failed_at,
+				  int *lost_at)
 {
 	size_t i;
 
@@ -582,7 +555,8 @@ static void snapshots_look(run *r, bool *all_cut, int *failed_at, int *lost_at)
 		json_t *vs = NULL;
 		app_vs_state vst;
 
-		if (ctrl_key_join(key, sizeof(key), r->ns, s->volume_snapshot_name) < 0 ||
+		if (ctrl_key_join(key, sizeof(key), r->run.ns,
+				  s->volume_snapshot_name) < 0 ||
 		    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0 || vs == NULL) {
 			if (r->snap_seen[i] && *lost_at < 0)
 				*lost_at = (int)i;
@@ -616,7 +590,7 @@ static void snapshots_look(run *r, bool *all_cut, int *failed_at, int *lost_at)
 
 /* What a read of a VolumeSnapshot found: rc and vs from kube_get() or
  * ctrl_store_get() (0 with NULL: not in the cache). */
-static app_plan_vs_presence presence_of(int rc, const json_t *vs)
+static app_plan_vs_presence backup_presence_of(int rc, const json_t *vs)
 {
 	if (rc == SS_ENOTFOUND || (rc == 0 && vs == NULL))
 		return APP_PLAN_VS_ABSENT;
@@ -634,33 +608,34 @@ static app_plan_vs_presence presence_of(int rc, const json_t *vs)
  * this Backup's snapshot of that name: PRESENT (so deleted by us now),
  * DELETING (someone else is deleting it), ABSENT (not found, or the object
  * of that name is not ours) or UNKNOWN (the read failed). */
-static app_plan_vs_presence delete_snapshot(run *r, const char *name)
+static app_plan_vs_presence backup_delete_snapshot(backup_run *r, const char *name)
 {
 	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
 	json_t *vs = NULL;
 	app_plan_vs_presence found;
 	int rc;
 
-	rc = kube_get(&vs, r->bc->o.client, &app_volumesnapshots, r->ns, name);
-	found = presence_of(rc, vs);
-	if (rc == 0 && (!app_owner_has_uid(vs, ctrl_meta(r->obj, "uid")) ||
+	rc = kube_get(&vs, r->bc->o.client, &app_volumesnapshots, r->run.ns, name);
+	found = backup_presence_of(rc, vs);
+	if (rc == 0 && (!app_owner_has_uid(vs, ctrl_meta(r->run.obj, "uid")) ||
 			ctrl_meta(vs, "uid") == NULL)) {
-		ss_log(SS_LOG_WARN, "not deleting a VolumeSnapshot that is not this Backup's",
-		       SS_LS("backup", r->key), SS_LS("snapshot", name));
+		ss_log(SS_LOG_WARN,
+		       "not deleting a VolumeSnapshot that is not this Backup's",
+		       SS_LS("backup", r->run.key), SS_LS("snapshot", name));
 		json_decref(vs);
 		return APP_PLAN_VS_ABSENT; /* ours, of that name, is gone */
 	}
 	if (rc == 0) {
 		d.precondition_uid = ctrl_meta(vs, "uid");
-		rc = kube_delete(NULL, r->bc->o.client, &app_volumesnapshots, r->ns, name,
-				 &d);
+		rc = kube_delete(NULL, r->bc->o.client, &app_volumesnapshots, r->run.ns,
+				 name, &d);
 		if (rc == SS_ENOTFOUND)
 			found = APP_PLAN_VS_ABSENT; /* gone between the read and ours */
 	}
 	json_decref(vs);
 	if (rc < 0 && rc != SS_ENOTFOUND)
 		ss_log(SS_LOG_WARN, "deleting a VolumeSnapshot failed",
-		       SS_LS("backup", r->key), SS_LS("snapshot", name), SS_LERR());
+		       SS_LS("backup", r->run.key), SS_LS("snapshot", name), SS_LERR());
 	return found;
 }
 
@@ -669,17 +644,18 @@ static app_plan_vs_presence delete_snapshot(run *r, const char *name)
  * never meets the untrusted snapshots of an interrupted one. Used only to
  * name a new session's snapshots: every later step reads the names from
  * status.snapshots, so snapshots named by an older rule are still found. */
-static int snapshot_name(char *out, const run *r, const char *volume, int attempt)
+static int backup_snapshot_name(char *out, const backup_run *r, const char *volume,
+				int attempt)
 {
-	return app_name_backup_snapshot(out, r->name, volume, attempt);
+	return app_name_backup_snapshot(out, r->run.name, volume, attempt);
 }
 
 /* Creates the VolumeSnapshot of volume i. An existing one is ours when the
  * Backup owns it (a retried create after a lost response). */
-static int create_snapshot(run *r, const app_target_candidate *cand, size_t i,
-			   const app_position *pos)
+static int backup_create_snapshot(backup_run *r, const app_target_candidate *cand,
+				  size_t i, const app_position *pos)
 {
-	app_plan_snapshot_in in = { .backup = r->obj,
+	app_plan_snapshot_in in = { .backup = r->run.obj,
 				    .spec = &r->spec,
 				    .volume = cand->volumes[i].volume,
 				    .claim = cand->volumes[i].claim,
@@ -693,35 +669,36 @@ static int create_snapshot(run *r, const app_target_candidate *cand, size_t i,
 	rc = app_plan_snapshot_object(&vs, &in);
 	if (rc < 0)
 		return rc;
-	rc = kube_create(&created, r->bc->o.client, &app_volumesnapshots, r->ns, vs);
+	rc = kube_create(&created, r->bc->o.client, &app_volumesnapshots, r->run.ns, vs);
 	json_decref(vs);
 	json_decref(created);
 	if (rc == SS_EEXISTS) {
 		json_t *cur = NULL;
 
-		rc = kube_get(&cur, r->bc->o.client, &app_volumesnapshots, r->ns,
+		rc = kube_get(&cur, r->bc->o.client, &app_volumesnapshots, r->run.ns,
 			      r->st.snapshots[i].volume_snapshot_name);
 		if (rc < 0)
 			return rc;
-		rc = app_owner_has_uid(cur, ctrl_meta(r->obj, "uid")) ? 0 : SS_EEXISTS;
+		rc = app_owner_has_uid(cur, ctrl_meta(r->run.obj, "uid")) ? 0
+									  : SS_EEXISTS;
 		json_decref(cur);
 		if (rc < 0)
 			return ss_error_set(
 				SS_EEXISTS,
 				"VolumeSnapshot %s/%s exists and is not this Backup's",
-				r->ns, r->st.snapshots[i].volume_snapshot_name);
+				r->run.ns, r->st.snapshots[i].volume_snapshot_name);
 	}
 	return rc;
 }
 
 /* Whether the Backup is being deleted (or gone), by the informer's cache:
  * a lock session looks at it while it waits for the cut. */
-static bool being_deleted(run *r)
+static bool backup_being_deleted(backup_run *r)
 {
 	json_t *c = NULL;
 	bool d;
 
-	if (ctrl_store_get(&c, r->bc->o.backups, r->key) < 0)
+	if (ctrl_store_get(&c, r->bc->o.backups, r->run.key) < 0)
 		return false;
 	d = c == NULL || ctrl_meta(c, "deletionTimestamp") != NULL;
 	json_decref(c);
@@ -734,7 +711,7 @@ static bool being_deleted(run *r)
  * every 250 ms (r->stall_ns: the longest it went without). Returns 0 (all
  * cut), SS_ERROR (one failed: *failed_at), SS_ENOTFOUND (one was deleted:
  * *failed_at), SS_ECANCELLED (the Backup is being deleted) or SS_ETIMEOUT. */
-static int wait_for_cut(run *r, int64_t deadline_mono, int *failed_at)
+static int backup_wait_for_cut(backup_run *r, int64_t deadline_mono, int *failed_at)
 {
 	app_backup_ctrl *bc = r->bc;
 	int64_t last = ss_clock_mono(bc->o.clock), now;
@@ -750,8 +727,8 @@ static int wait_for_cut(run *r, int64_t deadline_mono, int *failed_at)
 		if (now - last > r->stall_ns)
 			r->stall_ns = now - last;
 		last = now;
-		snapshots_look(r, &all_cut, failed_at, &lost_at);
-		if (being_deleted(r))
+		backup_snapshots_look(r, &all_cut, failed_at, &lost_at);
+		if (backup_being_deleted(r))
 			return SS_ECANCELLED;
 		if (*failed_at >= 0)
 			return SS_ERROR;
@@ -780,7 +757,7 @@ static int wait_for_cut(run *r, int64_t deadline_mono, int *failed_at)
  * released it at an unknown moment before (the connection died during the
  * wait): the caller must not trust the cut. Returns app_db_lock_end()'s
  * result. */
-static int lock_end(run *r, app_lock_session *session)
+static int backup_lock_end(backup_run *r, app_lock_session *session)
 {
 	int64_t held = -1;
 	const app_lock_info *li;
@@ -788,7 +765,7 @@ static int lock_end(run *r, app_lock_session *session)
 
 	if (rc < 0)
 		ss_log(SS_LOG_WARN, "BACKUP STAGE END failed; the connection was closed",
-		       SS_LS("backup", r->key), SS_LERR());
+		       SS_LS("backup", r->run.key), SS_LERR());
 	li = app_db_lock_info(session);
 	r->st.lock.released_ns = li->released_real_ns ? li->released_real_ns
 						      : ss_clock_real(r->bc->o.clock);
@@ -797,7 +774,7 @@ static int lock_end(run *r, app_lock_session *session)
 				     : (r->st.lock.released_ns - r->st.lock.acquired_ns) /
 					       SS_NS_PER_MS;
 	{
-		const char *lv[] = { r->ns, NULL };
+		const char *lv[] = { r->run.ns, NULL };
 
 		ctrl_histogram_observe(r->bc->m_hold, lv,
 				       (double)r->st.lock.held_ms / 1e3);
@@ -808,7 +785,7 @@ static int lock_end(run *r, app_lock_session *session)
 /* Starts the replica's SQL threads again if this Backup stopped them. On
  * failure the flag stays set (the status says so) and a later reconcile
  * tries again. */
-static void resume_replication(run *r, app_db *db, const char *pod)
+static void backup_resume_replication(backup_run *r, app_db *db, const char *pod)
 {
 	if (!r->st.lock.replication_paused)
 		return;
@@ -817,10 +794,10 @@ static void resume_replication(run *r, app_db *db, const char *pod)
 		return;
 	}
 	ss_log(SS_LOG_ERROR, "could not restart the replica's SQL threads",
-	       SS_LS("backup", r->key), SS_LS("pod", pod), SS_LERR());
-	event(r, CTRL_EVENT_WARNING, "ReplicationNotResumed",
-	      "could not START ALL SLAVES SQL_THREAD on %s: %s; retrying", pod,
-	      ss_error_last()->message);
+	       SS_LS("backup", r->run.key), SS_LS("pod", pod), SS_LERR());
+	ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "ReplicationNotResumed",
+		       "could not START ALL SLAVES SQL_THREAD on %s: %s; retrying", pod,
+		       ss_error_last()->message);
 }
 
 /* ---- the finalizer ---------------------------------------------------------- */
@@ -828,7 +805,7 @@ static void resume_replication(run *r, app_db *db, const char *pod)
 /* Whether `obj` carries APP_BACKUP_FINALIZER: while it does, a lock session
  * or stopped SQL threads may exist, and the Backup cannot vanish before the
  * controller has ended them. */
-static bool has_finalizer(const json_t *obj)
+static bool backup_has_finalizer(const json_t *obj)
 {
 	const json_t *f;
 	size_t i;
@@ -844,7 +821,7 @@ static bool has_finalizer(const json_t *obj)
 
 /* A merge patch of the Backup's finalizers with ours added (on) or
  * removed, guarded by the resourceVersion `obj` was read at. */
-static json_t *finalizer_patch(const json_t *obj, bool on)
+static json_t *backup_finalizer_patch(const json_t *obj, bool on)
 {
 	const json_t *f;
 	json_t *list = json_array(), *patch;
@@ -868,80 +845,94 @@ static json_t *finalizer_patch(const json_t *obj, bool on)
 	return patch;
 }
 
+/* Makes `obj` (a new reference, stolen) the run's copy of the Backup; the
+ * one it replaces is held until the run ends, as ctrl_run_write_status()
+ * does (should holding fail it goes: the status's strings are owned by
+ * then and the spec's copy is held of its own). */
+static void backup_replace_obj(backup_run *r, json_t *obj)
+{
+	ctrl_run_hold(&r->run, r->run.obj);
+	r->run.obj = obj;
+}
+
 /* Adds (on) or removes our finalizer; a conflict is retried on a fresh
- * copy. r->obj becomes the patched object. 0 or < 0 (a Backup already gone
- * has nothing to remove: 0). */
-static int set_finalizer(run *r, bool on)
+ * copy. run.obj becomes the patched object. 0 or < 0 (a Backup already
+ * gone has nothing to remove: 0). */
+static int backup_set_finalizer(backup_run *r, bool on)
 {
 	kube_patch_opts po = { 0 };
 	int rc = 0, tries;
 
-	own_status(r); /* r->obj is replaced below */
+	backup_own_status(r); /* r->run.obj is replaced below */
 	for (tries = 0; tries < 3; tries++) {
 		json_t *patch, *out = NULL;
 
-		if (has_finalizer(r->obj) == on)
+		if (backup_has_finalizer(r->run.obj) == on)
 			return 0;
-		patch = finalizer_patch(r->obj, on);
+		patch = backup_finalizer_patch(r->run.obj, on);
 		if (patch == NULL)
 			return ss_error_set(SS_ENOMEM, "out of memory");
-		rc = kube_patch(&out, r->bc->o.client, &app_backups, r->ns, r->name,
-				KUBE_PATCH_MERGE, patch, &po);
+		rc = kube_patch(&out, r->bc->o.client, &app_backups, r->run.ns,
+				r->run.name, KUBE_PATCH_MERGE, patch, &po);
 		json_decref(patch);
 		if (rc == SS_ENOTFOUND && !on)
 			return 0;
 		if (rc != SS_ECONFLICT) {
-			if (rc == 0) {
-				json_decref(r->obj);
-				r->obj = out;
-			}
+			if (rc == 0)
+				backup_replace_obj(r, out);
 			return rc;
 		}
-		if ((rc = kube_get(&out, r->bc->o.client, &app_backups, r->ns, r->name)) < 0)
+		if ((rc = kube_get(&out, r->bc->o.client, &app_backups, r->run.ns,
+				   r->run.name)) < 0)
 			return rc == SS_ENOTFOUND && !on ? 0 : rc;
-		json_decref(r->obj);
-		r->obj = out;
+		backup_replace_obj(r, out);
 	}
 	return rc;
 }
 
-static void delete_session_snapshots(run *r)
+static void backup_delete_snapshots(backup_run *r)
 {
 	size_t i;
 
 	for (i = 0; i < r->st.n_snapshots; i++)
 		if (r->st.snapshots[i].volume_snapshot_name)
-			delete_snapshot(r, r->st.snapshots[i].volume_snapshot_name);
+			backup_delete_snapshot(r,
+					       r->st.snapshots[i].volume_snapshot_name);
 }
 
 /* An attempt whose cut cannot be trusted (`why`): its snapshots deleted,
  * then the next attempt (status Pending, a Warning Event `reason`) no
  * earlier than status.nextAttemptTime (app_plan_next_attempt_ns) or, after
  * APP_BACKUP_MAX_ATTEMPTS, Failed with `reason`. */
-static ctrl_result retry_attempt(run *r, const char *reason, const char *why)
+static int backup_retry_attempt(backup_run *r, const char *reason, const char *why)
 {
 	char w[SS_ERROR_MESSAGE_MAX];
 	int64_t now = ss_clock_real(r->bc->o.clock), next, wait;
+	int rc;
 
 	ss_strlcpy(w, why, sizeof(w));
-	own_status(r);
-	delete_session_snapshots(r);
-	ss_log(SS_LOG_WARN, "lock session not trusted", SS_LS("backup", r->key),
-	       SS_LS("reason", reason), SS_LI("attempt", r->st.attempts), SS_LS("why", w));
+	backup_own_status(r);
+	backup_delete_snapshots(r);
+	ss_log(SS_LOG_WARN, "lock session not trusted", SS_LS("backup", r->run.key),
+	       SS_LS("reason", reason), SS_LI("attempt", r->st.attempts),
+	       SS_LS("why", w));
 	if (r->st.attempts >= APP_BACKUP_MAX_ATTEMPTS)
-		return fail(r, reason,
-			    "lock session %d of %d on %s: %s; its snapshots were deleted, as "
-			    "no one saw them cut under the lock",
-			    r->st.attempts, APP_BACKUP_MAX_ATTEMPTS,
-			    r->st.source_pod ? r->st.source_pod : "?", w);
+		return backup_fail(
+			r, reason,
+			"lock session %d of %d on %s: %s; its snapshots were deleted, as "
+			"no one saw them cut under the lock",
+			r->st.attempts, APP_BACKUP_MAX_ATTEMPTS,
+			r->st.source_pod ? r->st.source_pod : "?", w);
 	next = app_plan_next_attempt_ns(r->st.attempts, now);
 	wait = app_plan_attempt_wait_ns(next, now);
-	event(r, CTRL_EVENT_WARNING, reason,
-	      "lock session %d on %s: %s; its snapshots were deleted; retrying in %lld s",
-	      r->st.attempts, r->st.source_pod ? r->st.source_pod : "?", w,
-	      (long long)((wait + SS_NS_PER_SEC - 1) / SS_NS_PER_SEC));
-	set_message(r, "lock session %d: %s; its snapshots were deleted; retrying",
-		    r->st.attempts, w);
+	ctrl_run_event(&r->run, CTRL_EVENT_WARNING, reason,
+		       "lock session %d on %s: %s; its snapshots were deleted; retrying "
+		       "in %lld s",
+		       r->st.attempts, r->st.source_pod ? r->st.source_pod : "?", w,
+		       (long long)((wait + SS_NS_PER_SEC - 1) / SS_NS_PER_SEC));
+	ctrl_run_message(&r->run,
+			 "lock session %d: %s; its snapshots were deleted; retrying",
+			 r->st.attempts, w);
 	r->st.phase = APP_BACKUP_PENDING;
 	r->st.next_attempt_ns = next;
 	r->st.n_snapshots = 0;
@@ -951,14 +942,29 @@ static ctrl_result retry_attempt(run *r, const char *reason, const char *why)
 	memset(&r->st.lock, 0, sizeof(r->st.lock));
 	r->st.lock.connection_id = -1;
 	r->st.lock.held_ms = -1;
-	return write_status(r) < 0 ? ctrl_result_error() : ctrl_result_requeue_after(wait);
+	rc = backup_write_status(r);
+	if (rc < 0)
+		return rc;
+	return backup_requeue(r, wait);
+}
+
+/* A snapshot was cut outside the lock window (run.message says which):
+ * the snapshots deleted, Failed CutOutsideLock. CTRL_RUN_STOP or < 0. */
+static int backup_cut_outside(backup_run *r)
+{
+	char why[CTRL_RUN_MESSAGE_MAX];
+
+	ss_strlcpy(why, r->run.message, sizeof(why));
+	backup_delete_snapshots(r);
+	return backup_fail(r, "CutOutsideLock", "%s; its snapshots were deleted", why);
 }
 
 /* Reads each snapshot's cut time (its content's nanoseconds, else the
  * VolumeSnapshot's) and compares it with the lock window (cut_proof.h).
- * 0 when none lies outside; 1 with the message set when one does; < 0 on
- * an API error. The cut times found go into the status. */
-static int prove_cuts(run *r)
+ * 0 when none lies outside; CTRL_RUN_STOP when one does (the Backup Failed
+ * CutOutsideLock, its snapshots deleted: backup_cut_outside); < 0 on an
+ * API error. The cut times found go into the status. */
+static int backup_prove_cuts(backup_run *r)
 {
 	size_t i;
 	int rc;
@@ -971,7 +977,8 @@ static int prove_cuts(run *r)
 		const char *cname;
 		app_cut_time c;
 
-		if (ctrl_key_join(key, sizeof(key), r->ns, s->volume_snapshot_name) < 0 ||
+		if (ctrl_key_join(key, sizeof(key), r->run.ns,
+				  s->volume_snapshot_name) < 0 ||
 		    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0)
 			return -1;
 		cname = json_string_value(json_object_get(json_object_get(vs, "status"),
@@ -993,15 +1000,16 @@ static int prove_cuts(run *r)
 		s->creation_time_ns = c.cut_ns;
 		if (!app_cut_outside(&c, r->st.lock.acquired_ns, r->st.lock.released_ns))
 			continue;
-		set_message(r,
-			    "VolumeSnapshot %s was cut at %s (its %s, resolution %lld ns), "
-			    "outside the lock held from %s to %s",
-			    s->volume_snapshot_name,
-			    ss_time_format_micro(t1, sizeof(t1), c.cut_ns), c.source,
-			    (long long)c.resolution_ns,
-			    ss_time_format_micro(t2, sizeof(t2), r->st.lock.acquired_ns),
-			    ss_time_format_micro(t3, sizeof(t3), r->st.lock.released_ns));
-		return 1;
+		ctrl_run_message(
+			&r->run,
+			"VolumeSnapshot %s was cut at %s (its %s, resolution %lld ns), "
+			"outside the lock held from %s to %s",
+			s->volume_snapshot_name,
+			ss_time_format_micro(t1, sizeof(t1), c.cut_ns), c.source,
+			(long long)c.resolution_ns,
+			ss_time_format_micro(t2, sizeof(t2), r->st.lock.acquired_ns),
+			ss_time_format_micro(t3, sizeof(t3), r->st.lock.released_ns));
+		return backup_cut_outside(r);
 	}
 	return 0;
 }
@@ -1009,23 +1017,26 @@ static int prove_cuts(run *r)
 /* The Backup was deleted while its session held the lock: the stages are
  * ended (by the caller), its snapshots deleted and the finalizer removed,
  * so it goes at once. */
-static ctrl_result deleted_while_locked(run *r, const char *pod)
+static int backup_deleted_while_locked(backup_run *r, const char *pod)
 {
-	delete_session_snapshots(r);
-	ss_log(SS_LOG_INFO, "backup deleted while locked; lock ended", SS_LS("backup", r->key),
-	       SS_LS("pod", pod), SS_LI("held_ms", r->st.lock.held_ms));
-	event(r, CTRL_EVENT_NORMAL, "DeletedWhileLocked",
-	      "the Backup was deleted while BACKUP STAGE was held on %s: the stages were "
-	      "ended after %lld ms and its snapshots deleted",
-	      pod, (long long)r->st.lock.held_ms);
-	if (!r->st.lock.replication_paused && set_finalizer(r, false) < 0)
-		return ctrl_result_error();
-	return ctrl_result_done();
+	int rc;
+
+	backup_delete_snapshots(r);
+	ss_log(SS_LOG_INFO, "backup deleted while locked; lock ended",
+	       SS_LS("backup", r->run.key), SS_LS("pod", pod),
+	       SS_LI("held_ms", r->st.lock.held_ms));
+	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "DeletedWhileLocked",
+		       "the Backup was deleted while BACKUP STAGE was held on %s: the "
+		       "stages were ended after %lld ms and its snapshots deleted",
+		       pod, (long long)r->st.lock.held_ms);
+	if (!r->st.lock.replication_paused && (rc = backup_set_finalizer(r, false)) < 0)
+		return rc;
+	return backup_done(r);
 }
 
-/* Step 8: the session on the chosen server. Returns the reconcile result. */
+/* Step 8: the session on the chosen server. */
 typedef struct {
-	run *r;
+	backup_run *r;
 	const app_target_candidate *cand;
 	int attempt;
 	bool write_failed; /* the status write failed: an API error, not the DB's */
@@ -1036,10 +1047,10 @@ typedef struct {
  * names of the snapshots it will make. So a crash from here on leaves a
  * status that names everything to clean up, and the write costs the lock
  * nothing. */
-static int record_session(void *payload, int64_t connection_id)
+static int backup_record_session(void *payload, int64_t connection_id)
 {
 	before_lock *b = payload;
-	run *r = b->r;
+	backup_run *r = b->r;
 	size_t i;
 	int rc;
 
@@ -1061,34 +1072,35 @@ static int record_session(void *payload, int64_t connection_id)
 		s->restore_size_bytes = -1;
 		s->volume = b->cand->volumes[i].volume;
 		s->claim = b->cand->volumes[i].claim;
-		if ((rc = snapshot_name(r->snap_names[i], r, s->volume, b->attempt)) < 0)
+		if ((rc = backup_snapshot_name(r->snap_names[i], r, s->volume,
+					       b->attempt)) < 0)
 			return rc;
 		s->volume_snapshot_name = r->snap_names[i];
 	}
-	set_message(
-		r,
+	ctrl_run_message(
+		&r->run,
 		"taking BACKUP STAGE %s on %s (connection %lld) to cut %zu snapshot(s)",
 		r->st.lock.stage, b->cand->pod, (long long)connection_id,
 		b->cand->n_volumes);
-	rc = write_status(r);
+	rc = backup_write_status(r);
 	b->write_failed = rc < 0;
 	return rc;
 }
 
 /* What the informer's cache shows of snapshot i of the session. */
-static app_plan_vs_presence cached_presence(run *r, size_t i)
+static app_plan_vs_presence backup_cached_presence(backup_run *r, size_t i)
 {
 	char key[CTRL_KEY_MAX];
 	json_t *vs = NULL;
 	app_plan_vs_presence found;
 	int rc;
 
-	rc = ctrl_key_join(key, sizeof(key), r->ns,
+	rc = ctrl_key_join(key, sizeof(key), r->run.ns,
 			   r->st.snapshots[i].volume_snapshot_name);
 	if (rc == 0)
 		rc = ctrl_store_get(&vs, r->bc->o.snapshots, key);
 	/* a key that cannot be made is no answer, not "absent" */
-	found = rc < 0 ? APP_PLAN_VS_UNKNOWN : presence_of(rc, vs);
+	found = rc < 0 ? APP_PLAN_VS_UNKNOWN : backup_presence_of(rc, vs);
 	json_decref(vs);
 	return found;
 }
@@ -1099,9 +1111,9 @@ static app_plan_vs_presence cached_presence(run *r, size_t i)
  * of the cause (app_plan_lock_timeout): the snapshots someone deleted, the
  * API server's error (`api_why`), a stall of this process, or else the
  * storage. */
-static ctrl_result session_timed_out(run *r, const char *api_why)
+static int backup_session_timed_out(backup_run *r, const char *api_why)
 {
-	app_plan_timeout_in in = { r->ns,
+	app_plan_timeout_in in = { r->run.ns,
 				   r->st.n_snapshots,
 				   0,
 				   NULL,
@@ -1125,7 +1137,8 @@ static ctrl_result session_timed_out(run *r, const char *api_why)
 		 * cut one is kept (the Failed Backup's clean-up takes it) unless
 		 * the cache shows it deleted. Gone counts as lost only if it
 		 * was known to exist (app_plan_session_vs_lost). */
-		vs.now = cut ? cached_presence(r, i) : delete_snapshot(r, name);
+		vs.now = cut ? backup_cached_presence(r, i)
+			     : backup_delete_snapshot(r, name);
 		if (!app_plan_session_vs_lost(&vs))
 			continue;
 		n_gone++;
@@ -1136,8 +1149,8 @@ static ctrl_result session_timed_out(run *r, const char *api_why)
 	in.deleted = gone;
 	reason = app_plan_lock_timeout(msg, sizeof(msg), &in);
 	if (n_gone > 0)
-		delete_session_snapshots(r);
-	return fail(r, reason, "%s", msg);
+		backup_delete_snapshots(r);
+	return backup_fail(r, reason, "%s", msg);
 }
 
 /* A lock session that an API error (the calling thread's ss_error) ended
@@ -1146,18 +1159,19 @@ static ctrl_result session_timed_out(run *r, const char *api_why)
  * API server's answer as its cause (app_plan_session_error_decide), never
  * as an interruption. Should that status write fail, the status stays
  * Locked and the next reconcile retries it as Interrupted. */
-static ctrl_result session_aborted(run *r, app_db *db, const app_target_candidate *cand,
-				   app_lock_session *session, size_t failed_at)
+static int backup_session_aborted(backup_run *r, app_db *db,
+				  const app_target_candidate *cand,
+				  app_lock_session *session, size_t failed_at)
 {
 	app_plan_session_error d = app_plan_session_error_decide(ss_error_last()->code);
 	char why[SS_ERROR_MESSAGE_MAX];
 	char cause[SS_ERROR_MESSAGE_MAX + 256];
 
 	ss_strlcpy(why, ss_error_last()->message, sizeof(why));
-	lock_end(r, session);
+	backup_lock_end(r, session);
 	app_db_lock_free(session);
-	resume_replication(r, db, cand->pod);
-	ss_log(SS_LOG_WARN, "lock session aborted", SS_LS("backup", r->key),
+	backup_resume_replication(r, db, cand->pod);
+	ss_log(SS_LOG_WARN, "lock session aborted", SS_LS("backup", r->run.key),
 	       SS_LS("error", why));
 	snprintf(cause, sizeof(cause),
 		 "creating VolumeSnapshot %s failed (%s), so BACKUP STAGE END was sent at once",
@@ -1166,15 +1180,17 @@ static ctrl_result session_aborted(run *r, app_db *db, const app_target_candidat
 			 : "?",
 		 why);
 	if (d.retry)
-		return retry_attempt(r, d.reason, cause);
-	own_status(r);
-	delete_session_snapshots(r);
-	return fail(r, d.reason, "%s; its snapshots were deleted; not retried, as the API "
-				 "server would refuse the same object again",
-		    cause);
+		return backup_retry_attempt(r, d.reason, cause);
+	backup_own_status(r);
+	backup_delete_snapshots(r);
+	return backup_fail(r, d.reason,
+			   "%s; its snapshots were deleted; not retried, as the API "
+			   "server would refuse the same object again",
+			   cause);
 }
 
-static ctrl_result lock_session(run *r, app_db *db, const app_target_candidate *cand)
+static int backup_lock_session(backup_run *r, app_db *db,
+			       const app_target_candidate *cand)
 {
 	app_lock_session *session = NULL;
 	const app_lock_info *li;
@@ -1190,27 +1206,24 @@ static ctrl_result lock_session(run *r, app_db *db, const app_target_candidate *
 	r->st.next_attempt_ns = 0;
 	rc = app_db_lock_begin_ex(
 		&session, db,
-		&(app_db_lock_opts){
-			.stage = r->spec.lock.stage,
-			.acquire_timeout_seconds = r->spec.lock.acquire_timeout_seconds,
-			.hold_timeout_seconds = r->spec.lock.timeout_seconds,
-			.marker = ctrl_meta(r->obj, "uid"),
-			.before = record_session,
-			.payload = &bl });
+		&(app_db_lock_opts){ .stage = r->spec.lock.stage,
+				     .acquire_timeout_seconds =
+					     r->spec.lock.acquire_timeout_seconds,
+				     .hold_timeout_seconds = r->spec.lock.timeout_seconds,
+				     .marker = ctrl_meta(r->run.obj, "uid"),
+				     .before = backup_record_session,
+				     .payload = &bl });
 	if (rc < 0) {
 		const char *reason =
-			rc == SS_ETIMEOUT ? "LockAcquireTimeout" : db_reason(rc);
+			rc == SS_ETIMEOUT ? "LockAcquireTimeout" : backup_db_reason(rc);
 		char why[SS_ERROR_MESSAGE_MAX];
 
 		ss_strlcpy(why, ss_error_last()->message, sizeof(why));
-		resume_replication(r, db, cand->pod);
-		if (bl.write_failed) {
-			/* An API error before anything was locked: try again. */
-			ss_error_set(rc, "%s", why);
-			return ctrl_result_error();
-		}
+		backup_resume_replication(r, db, cand->pod);
+		if (bl.write_failed) /* an API error before anything was locked */
+			return ss_error_set(rc, "%s", why); /* try again */
 		r->st.n_snapshots = 0; /* none was made */
-		return fail(r, reason, "locking %s: %s", cand->pod, why);
+		return backup_fail(r, reason, "locking %s: %s", cand->pod, why);
 	}
 	li = app_db_lock_info(session);
 	deadline = li->acquired_mono_ns + r->spec.lock.timeout_seconds * SS_NS_PER_SEC;
@@ -1219,30 +1232,32 @@ static ctrl_result lock_session(run *r, app_db *db, const app_target_candidate *
 		int code = ss_error_last()->code;
 
 		ss_strlcpy(why, ss_error_last()->message, sizeof(why));
-		lock_end(r, session);
+		backup_lock_end(r, session);
 		app_db_lock_free(session);
-		resume_replication(r, db, cand->pod);
-		return fail(r, db_reason(code),
-			    "reading the replication position on %s: %s", cand->pod, why);
+		backup_resume_replication(r, db, cand->pod);
+		return backup_fail(r, backup_db_reason(code),
+				   "reading the replication position on %s: %s",
+				   cand->pod, why);
 	}
 	r->st.position = pos;
-	own_status(r); /* the session's strings die with it */
+	backup_own_status(r); /* the session's strings die with it */
 	r->st.lock.acquired_ns = li->acquired_real_ns;
-	set_message(
-		r,
+	ctrl_run_message(
+		&r->run,
 		"BACKUP STAGE %s held on %s (connection %lld); cutting %zu snapshot(s)",
 		r->st.lock.stage, cand->pod, (long long)li->connection_id,
 		cand->n_volumes);
-	event(r, CTRL_EVENT_NORMAL, "Locked",
-	      "BACKUP STAGE %s on %s (connection %lld) in %lld ms", r->st.lock.stage,
-	      cand->pod, (long long)li->connection_id, (long long)li->acquire_ms);
+	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Locked",
+		       "BACKUP STAGE %s on %s (connection %lld) in %lld ms",
+		       r->st.lock.stage, cand->pod, (long long)li->connection_id,
+		       (long long)li->acquire_ms);
 	/* Every API request from here to END gets what is left of the lock
 	 * budget (kube_deadline_set), retries and their waits included: a slow
 	 * or throttling API server ends the lock at the bound, never later. */
 	kube_deadline_set(deadline, "the lock budget (lock.timeoutSeconds)");
 	t_create = ss_clock_mono(r->bc->o.clock);
 	for (i = 0, rc = 0; i < cand->n_volumes && rc == 0; i++) {
-		rc = create_snapshot(r, cand, i, &r->st.position);
+		rc = backup_create_snapshot(r, cand, i, &r->st.position);
 		r->snap_made[i] = rc == 0;
 	}
 	if (rc < 0 && rc != SS_ETIMEOUT) {
@@ -1252,10 +1267,10 @@ static ctrl_result lock_session(run *r, app_db *db, const app_target_candidate *
 	if (rc < 0)
 		ss_strlcpy(end_why, ss_error_last()->message, sizeof(end_why));
 	else
-		rc = wait_for_cut(r, deadline, &failed_at);
+		rc = backup_wait_for_cut(r, deadline, &failed_at);
 	kube_deadline_clear();
 	t_seen = ss_clock_mono(r->bc->o.clock);
-	end_rc = lock_end(r, session);
+	end_rc = backup_lock_end(r, session);
 	if (end_rc < 0 && rc == 0)
 		ss_strlcpy(end_why, ss_error_last()->message, sizeof(end_why));
 	app_db_lock_free(session);
@@ -1265,38 +1280,41 @@ static ctrl_result lock_session(run *r, app_db *db, const app_target_candidate *
 	 * (replicationPaused, the finalizer) stays, and a later reconcile
 	 * starts them once it answers. */
 	if (end_rc == SS_ETIMEOUT)
-		ss_log(SS_LOG_WARN, "not starting the SQL threads of a server that did not "
-				    "answer END; retried later",
-		       SS_LS("backup", r->key), SS_LS("pod", cand->pod));
+		ss_log(SS_LOG_WARN,
+		       "not starting the SQL threads of a server that did not "
+		       "answer END; retried later",
+		       SS_LS("backup", r->run.key), SS_LS("pod", cand->pod));
 	else
-		resume_replication(r, db, cand->pod);
+		backup_resume_replication(r, db, cand->pod);
 	/* The storage's part of the hold: from asking for the snapshots to
 	 * seeing the last cut. The rest is ours (status write, END). */
 	cut_ms = (t_seen - t_create) / SS_NS_PER_MS;
-	ss_log(SS_LOG_INFO, "lock released", SS_LS("backup", r->key),
+	ss_log(SS_LOG_INFO, "lock released", SS_LS("backup", r->run.key),
 	       SS_LS("pod", cand->pod), SS_LI("held_ms", r->st.lock.held_ms),
 	       SS_LI("cut_ms", cut_ms), SS_LI("overhead_ms", r->st.lock.held_ms - cut_ms),
 	       SS_LS("outcome", rc == 0		      ? "cut"
 				: rc == SS_ETIMEOUT   ? "timeout"
 				: rc == SS_ECANCELLED ? "deleted"
 						      : "failed"));
-	event(r, CTRL_EVENT_NORMAL, "Released",
-	      "BACKUP STAGE END on %s after %lld ms, of which %lld ms from asking for "
-	      "the snapshots to seeing the last cut (%s)",
-	      cand->pod, (long long)r->st.lock.held_ms, (long long)cut_ms,
-	      rc == 0		    ? "every snapshot cut"
-	      : rc == SS_ETIMEOUT   ? "lock timeout"
-	      : rc == SS_ECANCELLED ? "the Backup is being deleted"
-	      : rc == SS_ENOTFOUND  ? "a snapshot was deleted"
-				    : "snapshot failed");
+	ctrl_run_event(
+		&r->run, CTRL_EVENT_NORMAL, "Released",
+		"BACKUP STAGE END on %s after %lld ms, of which %lld ms from asking for "
+		"the snapshots to seeing the last cut (%s)",
+		cand->pod, (long long)r->st.lock.held_ms, (long long)cut_ms,
+		rc == 0		      ? "every snapshot cut"
+		: rc == SS_ETIMEOUT   ? "lock timeout"
+		: rc == SS_ECANCELLED ? "the Backup is being deleted"
+		: rc == SS_ENOTFOUND  ? "a snapshot was deleted"
+				      : "snapshot failed");
 	if (rc == SS_ECANCELLED)
-		return deleted_while_locked(r, cand->pod);
+		return backup_deleted_while_locked(r, cand->pod);
 	if (rc == SS_ETIMEOUT || rc == SS_ENOTFOUND)
-		return session_timed_out(r, end_why);
+		return backup_session_timed_out(r, end_why);
 	if (rc < 0)
-		return fail(r, "SnapshotFailed", "VolumeSnapshot %s/%s: %s", r->ns,
-			    r->st.snapshots[failed_at].volume_snapshot_name,
-			    r->st.snapshots[failed_at].error);
+		return backup_fail(r, "SnapshotFailed", "VolumeSnapshot %s/%s: %s",
+				   r->run.ns,
+				   r->st.snapshots[failed_at].volume_snapshot_name,
+				   r->st.snapshots[failed_at].error);
 	/* Every cut was seen before END; END itself must have worked, and
 	 * each cut time the storage reports must fit the window. */
 	if (end_rc < 0) {
@@ -1307,69 +1325,67 @@ static ctrl_result lock_session(run *r, app_db *db, const app_target_candidate *
 			 "the snapshots were cut, so the server released the lock at an "
 			 "unknown moment",
 			 end_why);
-		return retry_attempt(r, "LockLost", why);
+		return backup_retry_attempt(r, "LockLost", why);
 	}
-	rc = prove_cuts(r);
-	if (rc < 0)
-		return ctrl_result_error(); /* still Locked: retried as interrupted */
-	if (rc == 1) {
-		char why[MSG_MAX];
-
-		ss_strlcpy(why, r->message, sizeof(why));
-		delete_session_snapshots(r);
-		return fail(r, "CutOutsideLock", "%s; its snapshots were deleted", why);
-	}
+	rc = backup_prove_cuts(r);
+	if (rc != 0) /* < 0: still Locked, retried as interrupted */
+		return rc;
 	r->st.phase = APP_BACKUP_UPLOADING;
-	set_message(r, "lock held %lld ms on %s; waiting for the storage to finish",
-		    (long long)r->st.lock.held_ms, cand->pod);
-	if (write_status(r) < 0)
-		return ctrl_result_error();
-	event(r, CTRL_EVENT_NORMAL, "Cut",
-	      "%zu snapshot(s) of %s cut under BACKUP STAGE %s", r->st.n_snapshots,
-	      cand->pod, r->st.lock.stage);
-	return ctrl_result_requeue_after(r->bc->o.uploading_resync_ns);
+	ctrl_run_message(&r->run,
+			 "lock held %lld ms on %s; waiting for the storage to finish",
+			 (long long)r->st.lock.held_ms, cand->pod);
+	rc = backup_write_status(r);
+	if (rc < 0)
+		return rc;
+	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Cut",
+		       "%zu snapshot(s) of %s cut under BACKUP STAGE %s",
+		       r->st.n_snapshots, cand->pod, r->st.lock.stage);
+	return backup_requeue(r, r->bc->o.uploading_resync_ns);
 
 session_error:
-	return session_aborted(r, db, cand, session, i - 1);
+	return backup_session_aborted(r, db, cand, session, i - 1);
 }
 
 /* ---- steps --------------------------------------------------------------- */
 
-/* Step 3, a snapshot's state after the cut: 0 when it is there, 1 when it
- * was deleted or failed since (the message set). */
-static int snapshot_lost(run *r, size_t i)
+/* Step 3, a snapshot's state after the cut: whether it was deleted or
+ * failed since (run.message says which). */
+static bool backup_snapshot_lost(backup_run *r, size_t i)
 {
 	app_snapshot_status *s = &r->st.snapshots[i];
 	char key[CTRL_KEY_MAX];
 	json_t *vs = NULL;
 	app_vs_state vst;
-	int rc = 0;
+	bool lost = false;
 
-	if (ctrl_key_join(key, sizeof(key), r->ns, s->volume_snapshot_name) < 0 ||
+	if (ctrl_key_join(key, sizeof(key), r->run.ns, s->volume_snapshot_name) < 0 ||
 	    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0)
-		return 0; /* cannot tell: looked at again */
+		return false; /* cannot tell: looked at again */
 	if (vs == NULL || ctrl_meta(vs, "deletionTimestamp") != NULL) {
-		set_message(r, "VolumeSnapshot %s/%s was deleted after its cut", r->ns,
-			    s->volume_snapshot_name);
-		rc = 1;
+		ctrl_run_message(&r->run,
+				 "VolumeSnapshot %s/%s was deleted after its cut",
+				 r->run.ns, s->volume_snapshot_name);
+		lost = true;
 	} else if (app_vs_state_read(&vst, vs) == 0) {
 		if (vst.error != NULL) {
-			set_message(r, "VolumeSnapshot %s/%s failed after its cut: %.400s",
-				    r->ns, s->volume_snapshot_name, vst.error);
-			rc = 1;
+			ctrl_run_message(
+				&r->run,
+				"VolumeSnapshot %s/%s failed after its cut: %.400s",
+				r->run.ns, s->volume_snapshot_name, vst.error);
+			lost = true;
 		}
 		s->ready_to_use = vst.ready_to_use;
 		s->restore_size_bytes = vst.restore_size_bytes;
 	}
 	json_decref(vs);
-	return rc;
+	return lost;
 }
 
 /* Step 3: outside the lock, wait for readyToUse on every snapshot, at most
  * spec.snapshot.readyTimeoutSeconds after the release: a snapshot deleted
  * or failed meanwhile is SnapshotLost, one never ready ReadyTimeout (the
  * snapshots are deleted either way), so no schedule waits behind it. */
-static ctrl_result step_uploading(run *r)
+static int backup_uploading(backup_run *r)
 {
 	int64_t now = ss_clock_real(r->bc->o.clock);
 	int64_t limit = (int64_t)r->spec.snapshot.ready_timeout_seconds * SS_NS_PER_SEC;
@@ -1378,17 +1394,19 @@ static ctrl_result step_uploading(run *r)
 	int64_t total = 0;
 	char why[MSG_MAX];
 	size_t i;
+	int rc;
 
-	own_status(r);
+	backup_own_status(r);
 	for (i = 0; i < r->st.n_snapshots; i++) {
 		const app_snapshot_status *s = &r->st.snapshots[i];
 
-		if (snapshot_lost(r, i)) {
-			ss_strlcpy(why, r->message, sizeof(why));
-			delete_session_snapshots(r);
-			return fail(r, "SnapshotLost", "%s; the Backup's other snapshots were "
-						       "deleted",
-				    why);
+		if (backup_snapshot_lost(r, i)) {
+			ss_strlcpy(why, r->run.message, sizeof(why));
+			backup_delete_snapshots(r);
+			return backup_fail(r, "SnapshotLost",
+					   "%s; the Backup's other snapshots were "
+					   "deleted",
+					   why);
 		}
 		if (!s->ready_to_use)
 			all_ready = false;
@@ -1398,45 +1416,46 @@ static ctrl_result step_uploading(run *r)
 			total += s->restore_size_bytes;
 	}
 	if (!all_ready && since > 0 && now - since > limit) {
-		delete_session_snapshots(r);
-		return fail(r, "ReadyTimeout",
-			    "the storage did not make every snapshot readyToUse within "
-			    "spec.snapshot.readyTimeoutSeconds (%d s) after the cut; the "
-			    "snapshots were deleted",
-			    r->spec.snapshot.ready_timeout_seconds);
+		backup_delete_snapshots(r);
+		return backup_fail(
+			r, "ReadyTimeout",
+			"the storage did not make every snapshot readyToUse within "
+			"spec.snapshot.readyTimeoutSeconds (%d s) after the cut; the "
+			"snapshots were deleted",
+			r->spec.snapshot.ready_timeout_seconds);
 	}
 	if (!all_ready) {
 		/* Nothing to write: the snapshot events bring us back, the
 		 * timer at the bound at the latest. */
 		int64_t left = since > 0 ? limit - (now - since) + SS_NS_PER_SEC : limit;
 
-		return ctrl_result_requeue_after(left < r->bc->o.uploading_resync_ns
-							 ? left
-							 : r->bc->o.uploading_resync_ns);
+		return backup_requeue(r, left < r->bc->o.uploading_resync_ns
+						 ? left
+						 : r->bc->o.uploading_resync_ns);
 	}
 	r->st.total_restore_size_bytes = total;
 	r->st.phase = APP_BACKUP_COMPLETED;
 	r->st.completion_ns = ss_clock_real(r->bc->o.clock);
-	set_message(r, "%zu snapshot(s) ready; lock held %lld ms%s", r->st.n_snapshots,
-		    (long long)r->st.lock.held_ms,
-		    r->spec.target.role == APP_ROLE_PREFER_REPLICA && r->st.source_role &&
-				    strcmp(r->st.source_role, "Primary") == 0
-			    ? " on the primary: no replica qualified (see the "
-			      "FellBackToPrimary Event)"
-			    : "");
-	r->cond_type = "Complete";
-	r->cond_reason = "SnapshotsReady";
-	r->cond_message = r->message;
-	if (write_status(r) < 0)
-		return ctrl_result_error();
-	event(r, CTRL_EVENT_NORMAL, "Completed", "%s", r->message);
-	observe_finish(r, "completed", "SnapshotsReady");
-	return ctrl_result_done();
+	ctrl_run_message(&r->run, "%zu snapshot(s) ready; lock held %lld ms%s",
+			 r->st.n_snapshots, (long long)r->st.lock.held_ms,
+			 r->spec.target.role == APP_ROLE_PREFER_REPLICA &&
+					 r->st.source_role &&
+					 strcmp(r->st.source_role, "Primary") == 0
+				 ? " on the primary: no replica qualified (see the "
+				   "FellBackToPrimary Event)"
+				 : "");
+	ctrl_run_condition(&r->run, "Complete", CTRL_CONDITION_TRUE, "SnapshotsReady");
+	rc = backup_write_status(r);
+	if (rc < 0)
+		return rc;
+	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Completed", "%s", r->run.message);
+	backup_observe_finish(r, "completed", "SnapshotsReady");
+	return backup_done(r);
 }
 
 /* The VolumeSnapshots `backup` lists that the cache holds, as an array (a
  * deleted one is simply not in it). 0, or the cache's error. */
-static int listed_snapshots(json_t **out, run *r, const json_t *backup)
+static int backup_listed_snapshots(json_t **out, backup_run *r, const json_t *backup)
 {
 	const json_t *listed =
 		json_object_get(json_object_get(backup, "status"), "snapshots");
@@ -1454,7 +1473,7 @@ static int listed_snapshots(json_t **out, run *r, const json_t *backup)
 		char key[CTRL_KEY_MAX];
 		json_t *vs = NULL;
 
-		if (name == NULL || ctrl_key_join(key, sizeof(key), r->ns, name) < 0)
+		if (name == NULL || ctrl_key_join(key, sizeof(key), r->run.ns, name) < 0)
 			continue; /* no such object can exist */
 		rc = ctrl_store_get(&vs, r->bc->o.snapshots, key);
 		if (rc == SS_ENOTFOUND)
@@ -1471,9 +1490,9 @@ cleanup:
 	return rc;
 }
 
-static int mutate_restorable(json_t *obj, void *payload)
+static int backup_mutate_restorable(json_t *obj, void *payload)
 {
-	run *r = payload;
+	backup_run *r = payload;
 	const app_plan_restorability *rs = r->restorable;
 	ctrl_condition c = { APP_CONDITION_RESTORABLE,
 			     rs->restorable ? CTRL_CONDITION_TRUE : CTRL_CONDITION_FALSE,
@@ -1494,7 +1513,7 @@ static int mutate_restorable(json_t *obj, void *payload)
 
 /* Step 1 for a Complete Backup: the Restorable condition, from the
  * VolumeSnapshots in the cache (backup_plan.h), written when it changes. */
-static ctrl_result step_restorable(run *r, const json_t *cached)
+static int backup_restorable(backup_run *r, const json_t *cached)
 {
 	ctrl_write_opts wo = CTRL_WRITE_OPTS_INIT;
 	app_plan_restorability rs;
@@ -1504,42 +1523,45 @@ static ctrl_result step_restorable(run *r, const json_t *cached)
 	/* Without the snapshot API the cache is empty, not the world; a
 	 * Backup being deleted loses its snapshots by design. */
 	if (r->bc->o.snapshot_api_missing || ctrl_meta(cached, "deletionTimestamp"))
-		return ctrl_result_done();
-	if (listed_snapshots(&snaps, r, cached) < 0)
-		return ctrl_result_error();
+		return backup_done(r);
+	rc = backup_listed_snapshots(&snaps, r, cached);
+	if (rc < 0)
+		return rc;
 	rc = app_plan_restorable(&rs, cached, snaps);
 	json_decref(snaps);
 	if (rc < 0)
-		return ctrl_result_done(); /* no uid: not from the API server */
+		return backup_done(r); /* no uid: not from the API server */
 	r->restorable = &rs;
 	wo.start = cached;
-	rc = ctrl_write_status(&r->obj, r->bc->o.client, &app_backups, r->ns, r->name,
-			       mutate_restorable, r, &wo);
+	rc = ctrl_write_status(&r->run.obj, r->bc->o.client, &app_backups, r->run.ns,
+			       r->run.name, backup_mutate_restorable, r, &wo);
 	if (rc == SS_ENOTFOUND)
-		return ctrl_result_done();
+		return backup_done(r);
 	if (rc < 0)
-		return ctrl_result_error();
+		return rc;
 	if (r->turned_unrestorable) {
-		ss_log(SS_LOG_WARN, "backup not restorable", SS_LS("backup", r->key),
+		ss_log(SS_LOG_WARN, "backup not restorable", SS_LS("backup", r->run.key),
 		       SS_LS("reason", rs.reason), SS_LS("message", rs.message));
-		event(r, CTRL_EVENT_WARNING, "NotRestorable", "%s: %s", rs.reason,
-		      rs.message);
+		ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "NotRestorable", "%s: %s",
+			       rs.reason, rs.message);
 	}
-	return ctrl_result_done();
+	return backup_done(r);
 }
 
 /* Step 1 for a Failed Backup: it keeps no VolumeSnapshots. A create the
  * API server finished after the lock session had given up on it (a slow
  * server under the lock budget) makes one appear later; its event brings
  * the Backup here, and it goes (owner-checked, uid precondition). */
-static ctrl_result step_failed_snapshots(run *r, const json_t *cached)
+static int backup_failed_snapshots(backup_run *r, const json_t *cached)
 {
 	json_t *snaps = NULL, *vs;
 	size_t i;
 
-	if (r->bc->o.snapshot_api_missing || listed_snapshots(&snaps, r, cached) < 0)
-		return ctrl_result_done();
-	r->obj = json_incref((json_t *)cached); /* delete_snapshot() reads its uid */
+	if (r->bc->o.snapshot_api_missing ||
+	    backup_listed_snapshots(&snaps, r, cached) < 0)
+		return backup_done(r);
+	r->run.obj = json_incref(
+		(json_t *)cached); /* backup_delete_snapshot() reads its uid */
 	json_array_foreach(snaps, i, vs)
 	{
 		const char *name = ctrl_meta(vs, "name");
@@ -1547,15 +1569,15 @@ static ctrl_result step_failed_snapshots(run *r, const json_t *cached)
 		if (name == NULL || ctrl_meta(vs, "deletionTimestamp") != NULL)
 			continue;
 		ss_log(SS_LOG_INFO, "deleting a failed Backup's VolumeSnapshot",
-		       SS_LS("backup", r->key), SS_LS("snapshot", name));
-		delete_snapshot(r, name);
+		       SS_LS("backup", r->run.key), SS_LS("snapshot", name));
+		backup_delete_snapshot(r, name);
 	}
 	json_decref(snaps);
-	return ctrl_result_done();
+	return backup_done(r);
 }
 
-static const app_target_candidate *find_pod(const app_target_candidates *cands,
-					  const char *pod)
+static const app_target_candidate *backup_find_pod(const app_target_candidates *cands,
+						   const char *pod)
 {
 	size_t i;
 
@@ -1569,7 +1591,7 @@ static const app_target_candidate *find_pod(const app_target_candidates *cands,
  * with the Backup's credentials: for cleaning up after an earlier session.
  * When that pod no longer exists or has no IP, *pod_gone is set and
  * SS_ENOTFOUND returned. */
-static int connect_source(app_db **out, bool *pod_gone, run *r, const json_t *pods)
+static int backup_connect_source(app_db **out, bool *pod_gone, backup_run *r)
 {
 	app_target_candidates *cands = calloc(1, sizeof(*cands));
 	const app_target_candidate *cand = NULL;
@@ -1583,15 +1605,15 @@ static int connect_source(app_db **out, bool *pod_gone, run *r, const json_t *po
 	if (cands == NULL)
 		return ss_error_set(SS_ENOMEM, "out of memory");
 	if (r->st.source_pod &&
-	    app_target_resolve(cands, &r->spec.target, pods, &reason) == 0)
-		cand = find_pod(cands, r->st.source_pod);
+	    app_target_resolve(cands, &r->spec.target, r->pods, &reason) == 0)
+		cand = backup_find_pod(cands, r->st.source_pod);
 	if (cand == NULL || cand->ip == NULL) {
 		free(cands);
 		*pod_gone = true;
-		return ss_error_set(SS_ENOTFOUND, "pod %s/%s is gone", r->ns,
+		return ss_error_set(SS_ENOTFOUND, "pod %s/%s is gone", r->run.ns,
 				    r->st.source_pod ? r->st.source_pod : "?");
 	}
-	rc = app_credentials_read(&cred, r->bc->o.client, r->ns,
+	rc = app_credentials_read(&cred, r->bc->o.client, r->run.ns,
 				  &r->spec.target.connection, &reason);
 	if (rc == 0) {
 		app_credentials_db_target(&t, &r->spec.target.connection, &cred, cand->ip,
@@ -1605,20 +1627,20 @@ static int connect_source(app_db **out, bool *pod_gone, run *r, const json_t *po
 
 /* Step 4: a lock session of an earlier process: its connection KILLed if
  * it is still there and still ours (the session's marker), then the
- * attempt retried or failed as Interrupted (retry_attempt). */
-static ctrl_result step_interrupted(run *r, const json_t *pods)
+ * attempt retried or failed as Interrupted (backup_retry_attempt). */
+static int backup_interrupted(backup_run *r)
 {
 	char killed[512] = "no connection recorded", why[640];
 	app_db *db = NULL;
 	bool gone;
 	int rc;
 
-	own_status(r);
+	backup_own_status(r);
 	if (r->st.lock.connection_id >= 0) {
-		rc = connect_source(&db, &gone, r, pods);
+		rc = backup_connect_source(&db, &gone, r);
 		if (rc == 0)
 			rc = app_db_kill_connection(db, r->st.lock.connection_id,
-						    ctrl_meta(r->obj, "uid"));
+						    ctrl_meta(r->run.obj, "uid"));
 		if (rc == 0)
 			snprintf(killed, sizeof(killed),
 				 "its connection %lld was still open and was killed",
@@ -1636,24 +1658,24 @@ static ctrl_result step_interrupted(run *r, const json_t *pods)
 		app_db_close(db);
 	}
 	snprintf(why, sizeof(why), "interrupted (%s)", killed);
-	return retry_attempt(r, "Interrupted", why);
+	return backup_retry_attempt(r, "Interrupted", why);
 }
 
 /* A Backup whose status says it stopped a replica's SQL threads, seen at
  * the start of a reconcile (the process died, or START failed): start them
  * again before anything else. 0 when nothing is left paused. */
-static int recover_paused(run *r, const json_t *pods)
+static int backup_recover_paused(backup_run *r)
 {
 	app_db *db = NULL;
 	bool gone;
 	int rc;
 
-	own_status(r);
-	rc = connect_source(&db, &gone, r, pods);
+	backup_own_status(r);
+	rc = backup_connect_source(&db, &gone, r);
 	if (gone) {
 		/* The pod is gone (a new one starts replication afresh). */
 		r->st.lock.replication_paused = false;
-		return write_status(r);
+		return backup_write_status(r);
 	}
 	if (rc == 0)
 		rc = app_db_replication_resume(db);
@@ -1661,10 +1683,10 @@ static int recover_paused(run *r, const json_t *pods)
 	if (rc < 0)
 		return rc;
 	r->st.lock.replication_paused = false;
-	event(r, CTRL_EVENT_NORMAL, "ReplicationResumed",
-	      "started the SQL threads of %s again: %s", r->st.source_pod,
-	      app_plan_paused_why(&r->st));
-	return write_status(r);
+	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "ReplicationResumed",
+		       "started the SQL threads of %s again: %s", r->st.source_pod,
+		       app_plan_paused_why(&r->st));
+	return backup_write_status(r);
 }
 
 /* Step 0: a Backup being deleted that still carries our finalizer (it was
@@ -1673,39 +1695,42 @@ static int recover_paused(run *r, const json_t *pods)
  * its connection, start the SQL threads — then let the Backup go. A server
  * that cannot be reached keeps the finalizer (and so the record) and is
  * tried again; a pod that is gone took both with it. */
-static ctrl_result step_deleting(run *r, const json_t *pods)
+static int backup_deleting(backup_run *r)
 {
 	bool locked = r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED;
 	bool gone = false;
 	app_db *db = NULL;
 	int rc = 0;
 
-	own_status(r);
+	backup_own_status(r);
 	if ((locked || r->st.lock.replication_paused) && r->st.source_pod) {
-		rc = connect_source(&db, &gone, r, pods);
+		rc = backup_connect_source(&db, &gone, r);
 		if (rc == 0 && locked && r->st.lock.connection_id >= 0) {
 			rc = app_db_kill_connection(db, r->st.lock.connection_id,
-						    ctrl_meta(r->obj, "uid"));
+						    ctrl_meta(r->run.obj, "uid"));
 			rc = rc == SS_ENOTFOUND ? 0 : rc;
 		}
 		if (rc == 0 && r->st.lock.replication_paused)
 			rc = app_db_replication_resume(db);
 		app_db_close(db);
 		if (rc < 0 && !gone) {
-			ss_log(SS_LOG_WARN, "cleaning up a deleted backup failed; retrying",
-			       SS_LS("backup", r->key), SS_LERR());
-			return ctrl_result_error();
+			ss_log(SS_LOG_WARN,
+			       "cleaning up a deleted backup failed; retrying",
+			       SS_LS("backup", r->run.key), SS_LERR());
+			return rc;
 		}
-		event(r, CTRL_EVENT_NORMAL, "CleanedUp",
-		      "the Backup was deleted %s; %s", locked ? "while Locked" : "",
-		      gone ? "its pod is gone"
-			   : "its lock session was ended and its replica's SQL threads "
-			     "started");
+		ctrl_run_event(
+			&r->run, CTRL_EVENT_NORMAL, "CleanedUp",
+			"the Backup was deleted %s; %s", locked ? "while Locked" : "",
+			gone ? "its pod is gone"
+			     : "its lock session was ended and its replica's SQL threads "
+			       "started");
 	}
-	return set_finalizer(r, false) < 0 ? ctrl_result_error() : ctrl_result_done();
+	rc = backup_set_finalizer(r, false);
+	return rc < 0 ? rc : backup_done(r);
 }
 
-static const char *or_empty(const char *s)
+static const char *backup_or_empty(const char *s)
 {
 	return s ? s : "";
 }
@@ -1714,23 +1739,23 @@ static const char *or_empty(const char *s)
  * everything but the server's own state that can change its verdict —
  * the pod (uid, address), the connection spec (Secret and key names, TLS,
  * timeout) and the lag bound. Names only, never a Secret's value. */
-static void probe_identity(char *out, size_t cap, const run *r,
-			   const app_target_candidate *c)
+static void backup_probe_identity(char *out, size_t cap, const backup_run *r,
+				  const app_target_candidate *c)
 {
 	const app_connection *k = &r->spec.target.connection;
 
-	snprintf(out, cap, "%s|%s:%d|%s|%s|%s|%d|%s|%s|%d|%d", or_empty(c->uid),
-		 or_empty(c->ip), c->port, or_empty(k->credentials.name),
-		 or_empty(k->credentials.username_key),
-		 or_empty(k->credentials.password_key), (int)k->tls_mode,
-		 or_empty(k->ca_secret_name), or_empty(k->ca_secret_key),
+	snprintf(out, cap, "%s|%s:%d|%s|%s|%s|%d|%s|%s|%d|%d", backup_or_empty(c->uid),
+		 backup_or_empty(c->ip), c->port, backup_or_empty(k->credentials.name),
+		 backup_or_empty(k->credentials.username_key),
+		 backup_or_empty(k->credentials.password_key), (int)k->tls_mode,
+		 backup_or_empty(k->ca_secret_name), backup_or_empty(k->ca_secret_key),
 		 k->connect_timeout_seconds, r->spec.target.max_replication_lag_seconds);
 }
 
 /* Connects to candidate c and probes it: 0 with the verdict and the open
  * connection (*db), or the error (in p->rc and p->error). */
-static int probe_one(run *r, const app_target_candidate *c, const app_credentials *cred,
-		     app_plan_probe *p, app_db **db)
+static int backup_probe_one(backup_run *r, const app_target_candidate *c,
+			    const app_credentials *cred, app_plan_probe *p, app_db **db)
 {
 	app_db_target t;
 	app_db_status dst;
@@ -1755,9 +1780,9 @@ static int probe_one(run *r, const app_target_candidate *c, const app_credential
  * is probed now and its connection kept in dbs[i] (the chosen one's
  * becomes the lock connection). Each gets its last use, to spread the
  * sessions. */
-static void probe_candidates(run *r, const app_target_candidates *cands,
-			     const app_credentials *cred, app_plan_probe *probes,
-			     app_db **dbs, bool *remembered)
+static void backup_probe_candidates(backup_run *r, const app_target_candidates *cands,
+				    const app_credentials *cred, app_plan_probe *probes,
+				    app_db **dbs, bool *remembered)
 {
 	app_turns *turns = r->bc->turns;
 	char server[CTRL_KEY_MAX], id[APP_TURNS_IDENTITY_MAX];
@@ -1769,8 +1794,8 @@ static void probe_candidates(run *r, const app_target_candidates *cands,
 
 		if (!c->ready)
 			continue;
-		keyed = ctrl_key_join(server, sizeof(server), r->ns, c->pod) == 0;
-		probe_identity(id, sizeof(id), r, c);
+		keyed = ctrl_key_join(server, sizeof(server), r->run.ns, c->pod) == 0;
+		backup_probe_identity(id, sizeof(id), r, c);
 		if (keyed) {
 			probes[i].last_used = app_turns_last_used(turns, server);
 			if (app_turns_busy(turns, server, &probes[i].verdict))
@@ -1781,7 +1806,7 @@ static void probe_candidates(run *r, const app_target_candidates *cands,
 			if (remembered[i])
 				continue;
 		}
-		if (probe_one(r, c, cred, &probes[i], &dbs[i]) == 0 && keyed)
+		if (backup_probe_one(r, c, cred, &probes[i], &dbs[i]) == 0 && keyed)
 			app_turns_probe_put(turns, server, id, &probes[i].verdict,
 					    ss_clock_mono(r->bc->o.clock));
 	}
@@ -1792,9 +1817,9 @@ static void probe_candidates(run *r, const app_target_candidates *cands,
  * the candidates whose verdicts came from memory are probed afresh, here,
  * so the choice made next is on fresh probes only. Whether there were
  * any. */
-static bool reprobe_remembered(run *r, const app_target_candidates *cands,
-			       const app_credentials *cred, app_plan_probe *probes,
-			       app_db **dbs, bool *remembered)
+static bool backup_reprobe_remembered(backup_run *r, const app_target_candidates *cands,
+				      const app_credentials *cred, app_plan_probe *probes,
+				      app_db **dbs, bool *remembered)
 {
 	char server[CTRL_KEY_MAX], id[APP_TURNS_IDENTITY_MAX];
 	bool any = false;
@@ -1805,13 +1830,13 @@ static bool reprobe_remembered(run *r, const app_target_candidates *cands,
 			continue;
 		remembered[i] = false;
 		any = true;
-		if (ctrl_key_join(server, sizeof(server), r->ns, cands->c[i].pod) < 0)
+		if (ctrl_key_join(server, sizeof(server), r->run.ns, cands->c[i].pod) < 0)
 			continue;
 		app_turns_probe_drop(r->bc->turns, server);
 		memset(&probes[i].verdict, 0, sizeof(probes[i].verdict));
-		if (probe_one(r, &cands->c[i], cred, &probes[i], &dbs[i]) < 0)
+		if (backup_probe_one(r, &cands->c[i], cred, &probes[i], &dbs[i]) < 0)
 			continue;
-		probe_identity(id, sizeof(id), r, &cands->c[i]);
+		backup_probe_identity(id, sizeof(id), r, &cands->c[i]);
 		app_turns_probe_put(r->bc->turns, server, id, &probes[i].verdict,
 				    ss_clock_mono(r->bc->o.clock));
 	}
@@ -1820,44 +1845,44 @@ static bool reprobe_remembered(run *r, const app_target_candidates *cands,
 
 /* Step 7, the chosen server's verdict came from memory (another session
  * held it, or it was probed moments ago): connect and probe it now, on the
- * connection that will lock it. 0 when it still is what it was chosen as;
- * else 1 (it changed: its remembered probe is dropped, choose again) or
- * the connection's error (< 0; dropped too, so the next choice probes it
- * and names the failure). */
-static int connect_chosen(run *r, const app_target_candidate *cand, const char *server,
-			  const app_credentials *cred, const app_plan_probe *was,
-			  app_db **db)
+ * connection that will lock it. True when it still is what it was chosen
+ * as; false when it changed or could not be probed: its remembered probe
+ * is dropped, so the next choice probes it (and names a failure). */
+static bool backup_connect_chosen(backup_run *r, const app_target_candidate *cand,
+				  const char *server, const app_credentials *cred,
+				  const app_plan_probe *was, app_db **db)
 {
 	app_plan_probe now = { 0 };
 	char id[APP_TURNS_IDENTITY_MAX];
-	int rc = probe_one(r, cand, cred, &now, db);
+	int rc = backup_probe_one(r, cand, cred, &now, db);
 
 	if (rc == 0 && now.verdict.kind == was->verdict.kind) {
-		probe_identity(id, sizeof(id), r, cand);
+		backup_probe_identity(id, sizeof(id), r, cand);
 		app_turns_probe_put(r->bc->turns, server, id, &now.verdict,
 				    ss_clock_mono(r->bc->o.clock));
-		return 0;
+		return true;
 	}
 	ss_log(SS_LOG_INFO, "the chosen server is not what it was: choosing again",
-	       SS_LS("backup", r->key), SS_LS("pod", cand->pod),
+	       SS_LS("backup", r->run.key), SS_LS("pod", cand->pod),
 	       SS_LS("was", app_db_kind_name(was->verdict.kind)),
 	       SS_LS("now", rc == 0 ? app_db_kind_name(now.verdict.kind) : now.error));
 	app_turns_probe_drop(r->bc->turns, server);
 	app_db_close(*db);
 	*db = NULL;
-	return rc < 0 ? rc : 1;
+	return false;
 }
 
 /* Step 7: status Queued while the chosen server is in another Backup's
  * session. The Event is recorded once, when the Backup starts waiting;
  * the status message names the current holder. It is woken when a server
- * it waits for ends its session (server_give_back), queued_retry_ns at the
+ * it waits for ends its session (backup_give_back), queued_retry_ns at the
  * latest (registered false: the wait list is full, look again in 1 s). */
-static ctrl_result queued(run *r, const app_target_candidate *cand, const char *other,
-			  size_t n_also, bool registered)
+static int backup_queued(backup_run *r, const app_target_candidate *cand,
+			 const char *other, size_t n_also, bool registered)
 {
 	bool was = r->st.has_phase && r->st.phase == APP_BACKUP_QUEUED;
 	char msg[MSG_MAX];
+	int rc;
 
 	snprintf(msg, sizeof(msg),
 		 "waiting for Backup %s, which holds a lock session on %s%s", other,
@@ -1868,36 +1893,40 @@ static ctrl_result queued(run *r, const app_target_candidate *cand, const char *
 	if (!(was && r->st.message && strcmp(r->st.message, msg) == 0)) {
 		r->st.has_phase = true;
 		r->st.phase = APP_BACKUP_QUEUED;
-		set_message(r, "%s", msg);
-		if (write_status(r) < 0)
-			return ctrl_result_error();
+		ctrl_run_message(&r->run, "%s", msg);
+		rc = backup_write_status(r);
+		if (rc < 0)
+			return rc;
 		if (!was)
-			event(r, CTRL_EVENT_NORMAL, "Queued", "%s", msg);
+			ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Queued", "%s", msg);
 	}
-	return ctrl_result_requeue_after(registered ? r->bc->o.queued_retry_ns
-						    : SS_NS_PER_SEC);
+	return backup_requeue(r, registered ? r->bc->o.queued_retry_ns : SS_NS_PER_SEC);
 }
 
 /* Step 7: the turn on the chosen server, or a place among those waiting for
  * it and for every other server it would take as gladly (see
  * app_plan_equally_good). Fills *n_also. */
-static app_turns_outcome take_turn(run *r, const app_target_candidates *cands,
-				   const app_plan_probe *probes, int chosen,
-				   const char *server, char *other, size_t cap,
-				   size_t *n_also)
+static app_turns_outcome backup_take_turn(backup_run *r,
+					  const app_target_candidates *cands,
+					  const app_plan_probe *probes, int chosen,
+					  const char *server, char *other, size_t cap,
+					  size_t *n_also)
 {
 	char keys[APP_TURNS_MAX_WAIT_SERVERS][CTRL_KEY_MAX];
 	const char *also[APP_TURNS_MAX_WAIT_SERVERS];
-	const json_t *gen = json_object_get(json_object_get(r->obj, "metadata"),
-					    "generation");
-	app_turns_want w = { r->key, &probes[chosen].verdict, also, 0,
+	const json_t *gen =
+		json_object_get(json_object_get(r->run.obj, "metadata"), "generation");
+	app_turns_want w = { r->run.key,
+			     &probes[chosen].verdict,
+			     also,
+			     0,
 			     json_is_integer(gen) ? json_integer_value(gen) : 0,
 			     ss_clock_mono(r->bc->o.clock) };
 	size_t j;
 
 	for (j = 0; j < cands->n && w.n_also < APP_TURNS_MAX_WAIT_SERVERS; j++) {
 		if (!app_plan_equally_good(cands, probes, chosen, (int)j) ||
-		    ctrl_key_join(keys[w.n_also], sizeof(keys[0]), r->ns,
+		    ctrl_key_join(keys[w.n_also], sizeof(keys[0]), r->run.ns,
 				  cands->c[j].pod) < 0)
 			continue;
 		also[w.n_also] = keys[w.n_also];
@@ -1910,32 +1939,35 @@ static app_turns_outcome take_turn(run *r, const app_target_candidates *cands,
 /* Step 8 on the server whose turn this Backup has (`server`, connection
  * `db`): the finalizer, the replica's SQL threads stopped, the lock
  * session; then the turn ends, waking the next Backup waiting for it. */
-static ctrl_result step_session(run *r, const app_target_candidate *cand,
-				const app_plan_choice *choice, const char *server,
-				app_db *db)
+static int backup_on_server(backup_run *r, const app_target_candidate *cand,
+			    const app_plan_choice *choice, const char *server, app_db *db)
 {
-	ctrl_result res;
+	int rc, wrc;
 
 	ss_strlcpy(r->source_pod, cand->pod, sizeof(r->source_pod));
 	r->st.source_pod = r->source_pod;
 	r->st.source_role = choice->role;
 	/* The finalizer first: from here on a lock or stopped SQL threads may
 	 * exist, and the Backup must not vanish before they are ended. */
-	if (set_finalizer(r, true) < 0) {
-		server_give_back(r->bc, server, false);
-		return ctrl_result_error();
+	rc = backup_set_finalizer(r, true);
+	if (rc < 0) {
+		backup_give_back(r->bc, server, false);
+		return rc;
 	}
 	if (choice->fell_back)
-		event(r, CTRL_EVENT_WARNING, "FellBackToPrimary", "%s", choice->message);
+		ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "FellBackToPrimary", "%s",
+			       choice->message);
 	/* On a replica, stop the SQL threads between event groups first
 	 * (mariadb.h: app_db_replication_pause), recorded before it happens so
 	 * that a restarted controller knows to start them again. */
 	if (strcmp(choice->role, "Replica") == 0) {
 		r->st.lock.replication_paused = true;
-		set_message(r, "pausing replication on %s for the cut", cand->pod);
-		if (write_status(r) < 0) {
-			server_give_back(r->bc, server, false);
-			return ctrl_result_error();
+		ctrl_run_message(&r->run, "pausing replication on %s for the cut",
+				 cand->pod);
+		rc = backup_write_status(r);
+		if (rc < 0) {
+			backup_give_back(r->bc, server, false);
+			return rc;
 		}
 		if (app_db_replication_pause(db) < 0) {
 			char why[SS_ERROR_MESSAGE_MAX];
@@ -1943,58 +1975,58 @@ static ctrl_result step_session(run *r, const app_target_candidate *cand,
 
 			ss_strlcpy(why, ss_error_last()->message, sizeof(why));
 			/* STOP may have half-worked: START is harmless either way. */
-			resume_replication(r, db, cand->pod);
-			res = fail(r, db_reason(code), "pausing replication on %s: %s",
-				   cand->pod, why);
-			server_give_back(r->bc, server, true);
-			return res;
+			backup_resume_replication(r, db, cand->pod);
+			rc = backup_fail(r, backup_db_reason(code),
+					 "pausing replication on %s: %s", cand->pod, why);
+			backup_give_back(r->bc, server, true);
+			return rc;
 		}
 	}
-	res = lock_session(r, db, cand);
-	if (choice->fell_back && res.kind != CTRL_RESULT_ERROR &&
-	    r->st.phase == APP_BACKUP_UPLOADING) {
+	rc = backup_lock_session(r, db, cand);
+	if (choice->fell_back && rc >= 0 && r->st.phase == APP_BACKUP_UPLOADING) {
 		/* Keep the fallback note where people look. */
-		set_message(r, "%s; lock held %lld ms", choice->message,
-			    (long long)r->st.lock.held_ms);
-		if (write_status(r) < 0)
-			res = ctrl_result_error();
+		ctrl_run_message(&r->run, "%s; lock held %lld ms", choice->message,
+				 (long long)r->st.lock.held_ms);
+		wrc = backup_write_status(r);
+		if (wrc < 0)
+			rc = wrc;
 	}
-	server_give_back(r->bc, server, true);
-	return res;
+	backup_give_back(r->bc, server, true);
+	return rc;
 }
 
 /* Step 7 and 8 for the choice made: the turn on the chosen server, or
  * Queued; the server probed again when its verdict came from memory
- * (*db NULL: connect_chosen); then the session. */
-static ctrl_result step_turn(run *r, const app_target_candidates *cands,
-			     const app_plan_probe *probes, const app_plan_choice *choice,
-			     const app_credentials *cred, app_db **db)
+ * (*db NULL: backup_connect_chosen); then the session. */
+static int backup_turn(backup_run *r, const app_target_candidates *cands,
+		       const app_plan_probe *probes, const app_plan_choice *choice,
+		       const app_credentials *cred, app_db **db)
 {
 	const app_target_candidate *cand = &cands->c[choice->chosen];
 	char server[CTRL_KEY_MAX], other[CTRL_KEY_MAX] = "";
 	app_turns_outcome turn;
 	size_t n_also = 0;
 
-	if (ctrl_key_join(server, sizeof(server), r->ns, cand->pod) < 0)
-		return ctrl_result_error();
-	turn = take_turn(r, cands, probes, choice->chosen, server, other, sizeof(other),
-			 &n_also);
+	if (ctrl_key_join(server, sizeof(server), r->run.ns, cand->pod) < 0)
+		return -1;
+	turn = backup_take_turn(r, cands, probes, choice->chosen, server, other,
+				sizeof(other), &n_also);
 	if (turn == APP_TURNS_RETRY)
-		return ctrl_result_requeue_after(0);
+		return backup_requeue(r, 0);
 	if (turn != APP_TURNS_TAKEN)
-		return queued(r, cand, other[0] ? other : "(too many at once)", n_also,
-			      turn == APP_TURNS_QUEUED);
+		return backup_queued(r, cand, other[0] ? other : "(too many at once)",
+				     n_also, turn == APP_TURNS_QUEUED);
 	ss_strlcpy(r->taken, server, sizeof(r->taken));
 	if (*db == NULL &&
-	    connect_chosen(r, cand, server, cred, &probes[choice->chosen], db) != 0) {
-		server_give_back(r->bc, server, false);
-		return ctrl_result_requeue_after(0);
+	    !backup_connect_chosen(r, cand, server, cred, &probes[choice->chosen], db)) {
+		backup_give_back(r->bc, server, false);
+		return backup_requeue(r, 0);
 	}
-	return step_session(r, cand, choice, server, *db);
+	return backup_on_server(r, cand, choice, server, *db);
 }
 
 /* Steps 5-8. */
-static ctrl_result step_run(run *r, const json_t *pods)
+static int backup_session_steps(backup_run *r)
 {
 	app_target_candidates *cands = NULL;
 	app_plan_probe *probes = NULL;
@@ -2003,73 +2035,72 @@ static ctrl_result step_run(run *r, const json_t *pods)
 	app_credentials cred = { 0 };
 	app_db *dbs[APP_TARGET_MAX_CANDIDATES] = { 0 };
 	bool remembered[APP_TARGET_MAX_CANDIDATES] = { false };
-	ctrl_result res;
 	size_t i;
+	int rc;
 
-	own_status(r);
+	backup_own_status(r);
 	if (r->st.start_ns == 0) {
 		r->st.start_ns = ss_clock_real(r->bc->o.clock);
-		event(r, CTRL_EVENT_NORMAL, "Started", "backing up %s %s",
-		      r->spec.target.statefulset_name ? "StatefulSet"
-						      : "the pods of a selector",
-		      or_empty(r->spec.target.statefulset_name));
+		ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Started", "backing up %s %s",
+			       r->spec.target.statefulset_name ? "StatefulSet"
+							       : "the pods of a selector",
+			       backup_or_empty(r->spec.target.statefulset_name));
 	}
 	/* 5 */
-	if (check_snapshot_api(r, &reason) < 0) {
+	if (backup_check_snapshot_api(r, &reason) < 0) {
 		if (reason)
-			return fail(r, reason, "%s", ss_error_last()->message);
-		return ctrl_result_error();
+			return backup_fail(r, reason, "%s", ss_error_last()->message);
+		return -1;
 	}
 	/* 6 */
 	cands = calloc(1, sizeof(*cands));
 	probes = calloc(APP_TARGET_MAX_CANDIDATES, sizeof(*probes));
 	if (cands == NULL || probes == NULL) {
-		ss_error_set(SS_ENOMEM, "out of memory");
-		res = ctrl_result_error();
+		rc = ss_error_set(SS_ENOMEM, "out of memory");
 		goto done;
 	}
-	if (app_target_resolve(cands, &r->spec.target, pods, &reason) < 0) {
-		res = fail(r, reason ? reason : "TargetNotFound", "%s",
-			   ss_error_last()->message);
+	if (app_target_resolve(cands, &r->spec.target, r->pods, &reason) < 0) {
+		rc = backup_fail(r, reason ? reason : "TargetNotFound", "%s",
+				 ss_error_last()->message);
 		goto done;
 	}
-	if (app_credentials_read(&cred, r->bc->o.client, r->ns,
+	if (app_credentials_read(&cred, r->bc->o.client, r->run.ns,
 				 &r->spec.target.connection, &reason) < 0) {
 		if (reason)
-			res = fail(r, reason, "%s", ss_error_last()->message);
+			rc = backup_fail(r, reason, "%s", ss_error_last()->message);
 		else
-			res = ctrl_result_error();
+			rc = -1;
 		goto done;
 	}
-	probe_candidates(r, cands, &cred, probes, dbs, remembered);
+	backup_probe_candidates(r, cands, &cred, probes, dbs, remembered);
 	app_plan_choose(&choice, cands, probes, r->spec.target.role);
 	if ((choice.chosen < 0 || choice.fell_back) &&
-	    reprobe_remembered(r, cands, &cred, probes, dbs, remembered))
+	    backup_reprobe_remembered(r, cands, &cred, probes, dbs, remembered))
 		app_plan_choose(&choice, cands, probes, r->spec.target.role);
 	if (choice.chosen < 0) {
-		res = fail(r, choice.reason, "%s", choice.message);
+		rc = backup_fail(r, choice.reason, "%s", choice.message);
 		goto done;
 	}
-	res = step_turn(r, cands, probes, &choice, &cred, &dbs[choice.chosen]);
+	rc = backup_turn(r, cands, probes, &choice, &cred, &dbs[choice.chosen]);
 done:
 	for (i = 0; i < APP_TARGET_MAX_CANDIDATES; i++)
 		app_db_close(dbs[i]);
 	app_credentials_free(&cred);
 	free(cands);
 	free(probes);
-	return res;
+	return rc;
 }
 
 /* Whether obj's status says its lock session stopped a replica's SQL
  * threads and did not start them again. */
-static bool paused(const json_t *obj)
+static bool backup_paused(const json_t *obj)
 {
 	return json_is_true(
 		json_object_get(json_object_get(json_object_get(obj, "status"), "lock"),
 				"replicationPaused"));
 }
 
-static bool finished(const json_t *obj)
+static bool backup_finished(const json_t *obj)
 {
 	return ctrl_condition_is_true(obj, "Complete") ||
 	       ctrl_condition_is_true(obj, "Failed");
@@ -2080,13 +2111,13 @@ static bool finished(const json_t *obj)
  * with no phase yet, Pending or Queued. Such a Backup is handed to the
  * lane (backup.h); the cache may lag, but the lane reads the API's latest
  * copy and does whatever that says. */
-static bool wants_session(const json_t *cached)
+static bool backup_wants_session(const json_t *cached)
 {
 	const char *phase = json_string_value(
 		json_object_get(json_object_get(cached, "status"), "phase"));
 
 	return cached != NULL && ctrl_meta(cached, "deletionTimestamp") == NULL &&
-	       !finished(cached) &&
+	       !backup_finished(cached) &&
 	       (phase == NULL ||
 		strcmp(phase, app_backup_phase_name(APP_BACKUP_PENDING)) == 0 ||
 		strcmp(phase, app_backup_phase_name(APP_BACKUP_QUEUED)) == 0);
@@ -2096,7 +2127,7 @@ static bool wants_session(const json_t *cached)
  * waits before its next lock session (status.nextAttemptTime): 0 when it
  * may start now. A reconcile it is woken for meanwhile (its own status
  * write, a snapshot event) ends at once and looks again then. */
-static int64_t attempt_wait(app_backup_ctrl *bc, const json_t *cached)
+static int64_t backup_attempt_wait(app_backup_ctrl *bc, const json_t *cached)
 {
 	app_backup_status st;
 
@@ -2109,8 +2140,8 @@ static int64_t attempt_wait(app_backup_ctrl *bc, const json_t *cached)
  * and nothing woke it: then the reconcile ends at once (*res: look again
  * when its patience runs out) — no probe, no API request. Its own status
  * writes bring it here. A spec edit or a deletion lets it through. */
-static bool waits_quietly(app_backup_ctrl *bc, const char *key, const json_t *cached,
-			  ctrl_result *res)
+static bool backup_waits_quietly(app_backup_ctrl *bc, const char *key,
+				 const json_t *cached, ctrl_result *res)
 {
 	const json_t *gen =
 		json_object_get(json_object_get(cached, "metadata"), "generation");
@@ -2127,7 +2158,7 @@ static bool waits_quietly(app_backup_ctrl *bc, const char *key, const json_t *ca
 
 /* The end of a reconcile of `key`, which took a turn on `taken` ("" none):
  * a wake it did not use goes to the next Backup waiting (backup_turns.h). */
-static void wake_on(app_backup_ctrl *bc, const char *key, const char *taken)
+static void backup_wake_on(app_backup_ctrl *bc, const char *key, const char *taken)
 {
 	char woken[CTRL_KEY_MAX];
 
@@ -2138,10 +2169,10 @@ static void wake_on(app_backup_ctrl *bc, const char *key, const char *taken)
 }
 
 /* One reconcile; `in_lane`: on the lane's workers, where steps 5-8 run. */
-static ctrl_result reconcile(app_backup_ctrl *bc, const char *key, bool in_lane)
+static ctrl_result backup_reconcile(app_backup_ctrl *bc, const char *key, bool in_lane)
 {
-	run *r = calloc(1, sizeof(*r));
-	json_t *cached = NULL, *pods = NULL;
+	backup_run *r = calloc(1, sizeof(*r));
+	json_t *cached = NULL;
 	const char *reason = NULL;
 	ctrl_result res;
 	int64_t wait;
@@ -2152,116 +2183,122 @@ static ctrl_result reconcile(app_backup_ctrl *bc, const char *key, bool in_lane)
 		return ctrl_result_error();
 	}
 	r->bc = bc;
-	r->key = key;
 	/* 1: the cache says whether there is anything to do; a lock session is
 	 * only ever started from the API's latest copy. A finished Backup is
 	 * left alone but for a Complete one's Restorable condition. */
 	if (ctrl_store_get(&cached, bc->o.backups, key) < 0)
 		cached = NULL;
-	if (!in_lane && wants_session(cached)) {
-		wait = attempt_wait(bc, cached);
+	if (!in_lane && backup_wants_session(cached)) {
+		wait = backup_attempt_wait(bc, cached);
 		json_decref(cached);
 		free(r);
 		return wait > 0 ? ctrl_result_requeue_after(wait) : ctrl_result_handoff();
 	}
-	if (waits_quietly(bc, key, cached, &res)) {
+	if (backup_waits_quietly(bc, key, cached, &res)) {
 		json_decref(cached);
 		free(r);
 		return res;
 	}
-	if (cached == NULL ||
-	    ctrl_key_split(key, r->ns, sizeof(r->ns), r->name, sizeof(r->name)) < 0) {
+	rc = ctrl_run_init(&r->run, &bc->run_opts, key, r);
+	r->run.status_message = &r->st.message;
+	if (cached == NULL || rc < 0) {
 		json_decref(cached);
-		res = ctrl_result_done();
+		rc = backup_done(r);
 		goto done;
 	}
-	if (finished(cached) && !paused(cached) && !has_finalizer(cached)) {
-		res = ctrl_condition_is_true(cached, "Complete")
-			      ? step_restorable(r, cached)
-			      : step_failed_snapshots(r, cached);
+	if (backup_finished(cached) && !backup_paused(cached) &&
+	    !backup_has_finalizer(cached)) {
+		rc = ctrl_condition_is_true(cached, "Complete")
+			     ? backup_restorable(r, cached)
+			     : backup_failed_snapshots(r, cached);
 		json_decref(cached);
 		goto done;
 	}
 	json_decref(cached);
-	rc = kube_get(&r->obj, bc->o.client, &app_backups, r->ns, r->name);
-	if (rc == SS_ENOTFOUND ||
-	    (rc == 0 && ctrl_meta(r->obj, "deletionTimestamp") && !has_finalizer(r->obj))) {
-		res = ctrl_result_done();
+	rc = ctrl_run_read(&r->run, NULL, true);
+	if (rc != 0)
+		goto done;
+	if (ctrl_meta(r->run.obj, "deletionTimestamp") &&
+	    !backup_has_finalizer(r->run.obj)) {
+		rc = backup_done(r);
 		goto done;
 	}
-	if (rc < 0) {
-		res = ctrl_result_error();
+	app_backup_status_decode(&r->st, r->run.obj);
+	if (backup_finished(r->run.obj) && !backup_paused(r->run.obj)) {
+		rc = backup_done(r); /* the finalizer goes below */
 		goto done;
 	}
-	app_backup_status_decode(&r->st, r->obj);
-	if (finished(r->obj) && !paused(r->obj)) {
-		res = ctrl_result_done(); /* the finalizer goes below */
+	/* 2: the spec borrows from this copy, which the run keeps */
+	if (ctrl_run_hold(&r->run, json_incref(r->run.obj)) == NULL) {
+		rc = ss_error_set(SS_ENOMEM, "out of memory");
 		goto done;
 	}
-	/* 2 */
-	r->spec_obj = json_incref(r->obj);
-	if (app_backup_spec_decode(&r->spec, r->spec_obj, &reason) < 0) {
-		res = fail(r, reason ? reason : "InvalidSpec", "%s",
-			   ss_error_last()->message);
+	if (app_backup_spec_decode(&r->spec, r->run.obj, &reason) < 0) {
+		rc = backup_fail(r, reason ? reason : "InvalidSpec", "%s",
+				 ss_error_last()->message);
 		goto done;
 	}
-	if (ctrl_store_by_index(&pods, bc->o.pods, APP_INDEX_NAMESPACE, r->ns) < 0) {
-		res = ctrl_result_error();
+	rc = ctrl_store_by_index(&r->pods, bc->o.pods, APP_INDEX_NAMESPACE, r->run.ns);
+	if (rc < 0)
 		goto done;
-	}
 	/* 0 */
-	if (ctrl_meta(r->obj, "deletionTimestamp")) {
-		res = step_deleting(r, pods);
+	if (ctrl_meta(r->run.obj, "deletionTimestamp")) {
+		rc = backup_deleting(r);
 		goto done;
 	}
-	if (r->st.lock.replication_paused && r->st.source_pod &&
-	    recover_paused(r, pods) < 0) {
-		res = ctrl_result_error();
-		goto done;
+	if (r->st.lock.replication_paused && r->st.source_pod) {
+		rc = backup_recover_paused(r);
+		if (rc < 0)
+			goto done;
 	}
-	if (finished(r->obj)) {
-		res = ctrl_result_done();
+	if (backup_finished(r->run.obj)) {
+		rc = backup_done(r);
 		goto done;
 	}
 	/* 3 */
 	if (r->st.has_phase && r->st.phase == APP_BACKUP_UPLOADING) {
-		res = step_uploading(r);
+		rc = backup_uploading(r);
 		goto done;
 	}
 	/* 4 */
 	if (r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED) {
-		res = step_interrupted(r, pods);
+		rc = backup_interrupted(r);
 		goto done;
 	}
 	/* 5-8, on the lane's workers (the cache said otherwise, and lagged),
 	 * once the pause after an untrusted attempt is over. */
 	wait = app_plan_attempt_wait_ns(r->st.next_attempt_ns, ss_clock_real(bc->o.clock));
 	if (wait > 0)
-		res = ctrl_result_requeue_after(wait);
+		rc = backup_requeue(r, wait);
 	else
-		res = in_lane ? step_run(r, pods) : ctrl_result_handoff();
+		rc = in_lane ? backup_session_steps(r)
+			     : ctrl_run_stop(&r->run, ctrl_result_handoff());
 done:
 	/* The finalizer stays exactly while a lock session or stopped SQL
 	 * threads may exist. */
-	if (r->obj != NULL && res.kind != CTRL_RESULT_ERROR && has_finalizer(r->obj) &&
-	    !ctrl_meta(r->obj, "deletionTimestamp") &&
+	if (r->run.obj != NULL && rc >= 0 && backup_has_finalizer(r->run.obj) &&
+	    !ctrl_meta(r->run.obj, "deletionTimestamp") &&
 	    !(r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED) &&
-	    !r->st.lock.replication_paused && set_finalizer(r, false) < 0)
-		res = ctrl_result_error();
-	wake_on(bc, key, r->taken);
-	json_decref(pods);
-	json_decref(r->obj);
-	json_decref(r->spec_obj);
+	    !r->st.lock.replication_paused) {
+		int frc = backup_set_finalizer(r, false);
+
+		if (frc < 0)
+			rc = frc;
+	}
+	res = ctrl_run_result(&r->run, rc);
+	backup_wake_on(bc, key, r->taken);
+	json_decref(r->pods);
+	ctrl_run_finish(&r->run);
 	free(r);
 	return res;
 }
 
 ctrl_result app_backup_reconcile(void *payload, const char *key)
 {
-	return reconcile(payload, key, false);
+	return backup_reconcile(payload, key, false);
 }
 
 ctrl_result app_backup_reconcile_session(void *payload, const char *key)
 {
-	return reconcile(payload, key, true);
+	return backup_reconcile(payload, key, true);
 }
