@@ -36,7 +36,7 @@ app_slot_kind app_inplace_slot_kind(const json_t *pvc, const app_inplace_volume 
 	return APP_SLOT_FOREIGN;
 }
 
-static const json_t *pv_spec(const json_t *pv)
+static const json_t *inplace_plan_pv_spec(const json_t *pv)
 {
 	return json_object_get(pv, "spec");
 }
@@ -49,7 +49,7 @@ app_oldpv_kind app_inplace_oldpv_kind(const json_t *pv, const app_inplace_volume
 
 	if (pv == NULL || ctrl_meta(pv, "deletionTimestamp") != NULL)
 		return APP_OLDPV_GONE;
-	ref = json_object_get(pv_spec(pv), "claimRef");
+	ref = json_object_get(inplace_plan_pv_spec(pv), "claimRef");
 	if (ref == NULL || json_is_null(ref))
 		return APP_OLDPV_FREE;
 	uid = json_string_value(json_object_get(ref, "uid"));
@@ -64,8 +64,8 @@ app_oldpv_kind app_inplace_oldpv_kind(const json_t *pv, const app_inplace_volume
 
 const char *app_inplace_reclaim_policy(const json_t *pv)
 {
-	const char *p = json_string_value(
-		json_object_get(pv_spec(pv), "persistentVolumeReclaimPolicy"));
+	const char *p = json_string_value(json_object_get(
+		inplace_plan_pv_spec(pv), "persistentVolumeReclaimPolicy"));
 
 	return p != NULL ? p : "Delete";
 }
@@ -83,7 +83,7 @@ json_t *app_inplace_prebind_patch(const app_inplace_volume *v, const char *ns)
 			 "name", v->claim, "uid", "resourceVersion");
 }
 
-static int copy_key(json_t *to, const json_t *from, const char *key)
+static int inplace_plan_copy_key(json_t *to, const json_t *from, const char *key)
 {
 	json_t *v = json_object_get(from, key);
 
@@ -92,8 +92,9 @@ static int copy_key(json_t *to, const json_t *from, const char *key)
 	return json_object_set_new(to, key, json_deep_copy(v));
 }
 
-static json_t *reattach_metadata(const app_inplace_volume *v, const json_t *tmpl,
-				 const json_t *restore, const char *ns)
+static json_t *inplace_plan_reattach_metadata(const app_inplace_volume *v,
+					      const json_t *tmpl, const json_t *restore,
+					      const char *ns)
 {
 	const json_t *labels = json_object_get(json_object_get(tmpl, "metadata"), "labels");
 	json_t *md = json_pack("{s:s,s:s,s:{s:s}}", "name", v->claim, "namespace", ns,
@@ -110,17 +111,17 @@ static json_t *reattach_metadata(const app_inplace_volume *v, const json_t *tmpl
 
 /* The claim's spec: the PV by name, its class (an empty class is a class,
  * "no class", and must match too), modes and capacity. */
-static json_t *reattach_spec(const json_t *pv)
+static json_t *inplace_plan_reattach_spec(const json_t *pv)
 {
-	const json_t *ps = pv_spec(pv);
+	const json_t *ps = inplace_plan_pv_spec(pv);
 	const char *cls = json_string_value(json_object_get(ps, "storageClassName"));
 	json_t *spec = json_pack("{s:s,s:s,s:{s:{s:O}}}", "volumeName", ctrl_meta(pv, "name"),
 				 "storageClassName", cls != NULL ? cls : "", "resources",
 				 "requests", "storage",
 				 json_object_get(json_object_get(ps, "capacity"), "storage"));
 
-	if (spec != NULL &&
-	    (copy_key(spec, ps, "accessModes") != 0 || copy_key(spec, ps, "volumeMode") != 0)) {
+	if (spec != NULL && (inplace_plan_copy_key(spec, ps, "accessModes") != 0 ||
+			     inplace_plan_copy_key(spec, ps, "volumeMode") != 0)) {
 		json_decref(spec);
 		return NULL;
 	}
@@ -131,7 +132,7 @@ int app_inplace_reattach_claim(json_t **out, const app_inplace_volume *v, const 
 			       const json_t *tmpl, const json_t *restore, const char *ns)
 {
 	const json_t *cap = json_object_get(
-		json_object_get(pv_spec(pv), "capacity"), "storage");
+		json_object_get(inplace_plan_pv_spec(pv), "capacity"), "storage");
 	const char *pv_name = ctrl_meta(pv, "name");
 	json_t *pvc = NULL, *md = NULL, *spec = NULL;
 	int rc = SS_ENOMEM;
@@ -140,8 +141,8 @@ int app_inplace_reattach_claim(json_t **out, const app_inplace_volume *v, const 
 		return ss_error_set(SS_EINVALID,
 				    "PersistentVolume %s has no name or capacity",
 				    pv_name ? pv_name : "?");
-	md = reattach_metadata(v, tmpl, restore, ns);
-	spec = reattach_spec(pv);
+	md = inplace_plan_reattach_metadata(v, tmpl, restore, ns);
+	spec = inplace_plan_reattach_spec(pv);
 	pvc = json_pack("{s:s,s:s}", "apiVersion", "v1", "kind", "PersistentVolumeClaim");
 	if (md == NULL || spec == NULL || pvc == NULL ||
 	    json_object_set(pvc, "metadata", md) != 0 ||
@@ -158,7 +159,7 @@ done:
 }
 
 /* How replication wired by the Restore protects itself (mariadb.h). */
-static const char *replication_tls(app_tls_mode tls)
+static const char *inplace_plan_replication_tls(app_tls_mode tls)
 {
 	switch (tls) {
 	case APP_TLS_REQUIRED: return "over TLS, unverified (tls.mode Required)";
@@ -187,10 +188,12 @@ void app_inplace_configuring_message(char *buf, size_t cap, const char *sts, int
 			 "Backup recorded no GTID position, so its binary log starts "
 			 "empty", sts, primary);
 	else
-		snprintf(buf, cap, "making %s-%d the primary and the other %d member%s its "
-			 "replicas from GTID %s, replicating %s", sts, primary, replicas - 1,
-			 replicas == 2 ? "" : "s", have ? gtid : "(none recorded)",
-			 replication_tls(tls));
+		snprintf(buf, cap,
+			 "making %s-%d the primary and the other %d member%s its "
+			 "replicas from GTID %s, replicating %s",
+			 sts, primary, replicas - 1, replicas == 2 ? "" : "s",
+			 have ? gtid : "(none recorded)",
+			 inplace_plan_replication_tls(tls));
 }
 
 bool app_inplace_is_configured(const app_restore_status *st, int o)

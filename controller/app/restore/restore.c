@@ -1,7 +1,9 @@
 /*
  * restore.c — the Restore reconciler: the run, the source, the NewClaims
  * mode; restore_inplace.c has the InPlace mode. See restore.h for the
- * steps, restore_check.h and restore_plan.h for the decisions.
+ * steps, restore_check.h and restore_plan.h for the decisions. A
+ * reconcile is a ctrl/run.h run (restore_run.h), its steps (restore_steps)
+ * in that header's result convention.
  *
  * Invariants:
  *   - nothing is created, scaled or deleted before every check passed:
@@ -16,8 +18,8 @@
  *     touched; a failed NewClaims restore deletes (uid precondition) only
  *     its own claims that never bound — a Bound one may be the last copy
  *     of the data once a snapshot is gone, so it stays;
- *   - strings in the run's status borrow from JSON the run keeps alive
- *     until it ends (app_restore_keep / app_restore_own).
+ *   - strings in the run's status borrow from JSON the run holds until it
+ *     ends (r->run.obj and ctrl_run_hold()).
  *
  * Thread-safety: reconciles of different Restores run in parallel on the
  * controller's workers; they share only the metrics and the client.
@@ -36,7 +38,7 @@
 #include "app/restore/restore_run.h"
 #include "ctrl/conditions.h"
 #include "ctrl/object.h"
-#include "ctrl/writes.h"
+#include "ctrl/run.h"
 #include "kube/rest.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -50,8 +52,7 @@ const kube_resource app_restore_storage_classes = { "storage.k8s.io", "v1",
 
 #define claims_res app_restore_claims_res
 
-typedef app_restore_run run;
-typedef app_restore_volumes volumes;
+static int restore_encode_status(json_t *obj, void *payload);
 
 int app_restore_ctrl_new(app_restore_ctrl **out, const app_restore_ctrl_opts *opts)
 {
@@ -72,6 +73,11 @@ int app_restore_ctrl_new(app_restore_ctrl **out, const app_restore_ctrl_opts *op
 		rc->o.clock = ss_clock_system();
 	if (rc->o.poll_ns <= 0)
 		rc->o.poll_ns = 2 * SS_NS_PER_SEC;
+	rc->run_opts.client = rc->o.client;
+	rc->run_opts.resource = &app_restores;
+	rc->run_opts.events = rc->o.events;
+	rc->run_opts.clock = rc->o.clock;
+	rc->run_opts.encode = restore_encode_status;
 	if (opts->metrics) {
 		rc->m_total = ctrl_metrics_counter(
 			opts->metrics, "snapstage_restores_total",
@@ -97,219 +103,166 @@ void app_restore_ctrl_free(app_restore_ctrl *rc)
 
 /* ---- the run ---------------------------------------------------------------- */
 
-json_t *app_restore_keep(run *r, json_t *obj)
-{
-	if (obj == NULL)
-		return NULL;
-	if (r->n_keep == APP_RESTORE_KEEP_MAX) { /* a bug: the steps hold fewer */
-		ss_log(SS_LOG_ERROR, "restore: too many objects held",
-		       SS_LS("restore", r->key));
-		abort();
-	}
-	r->keep[r->n_keep++] = obj;
-	return obj;
-}
-
-const char *app_restore_own(run *r, const char *s)
-{
-	json_t *copy;
-
-	if (s == NULL)
-		return NULL;
-	if (r->strings == NULL)
-		r->strings = json_array();
-	copy = json_string(s);
-	if (r->strings == NULL || copy == NULL || json_array_append_new(r->strings, copy) != 0)
-		return NULL;
-	return json_string_value(copy);
-}
-
-static const char *mode_name(const run *r)
+static const char *restore_mode_name(const app_restore_run *r)
 {
 	return r->spec.mode == APP_MODE_IN_PLACE ? "InPlace" : "NewClaims";
 }
 
-void app_restore_event(run *r, ctrl_event_type type, const char *reason, const char *fmt,
-		       ...)
+/* The run's status encoder (the condition is the run's): the generation
+ * observed is that of the copy being written. */
+static int restore_encode_status(json_t *obj, void *payload)
 {
-	char note[1024];
-	va_list ap;
-
-	if (r->rc->o.events == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(note, sizeof(note), fmt, ap);
-	va_end(ap);
-	ctrl_events_record(r->rc->o.events, r->obj, type, reason, NULL, "%s", note);
-}
-
-void app_restore_vmessage(run *r, const char *fmt, va_list ap)
-{
-	vsnprintf(r->message, sizeof(r->message), fmt, ap);
-	r->st.message = r->message;
-}
-
-void app_restore_message(run *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	app_restore_vmessage(r, fmt, ap);
-	va_end(ap);
-}
-
-static int mutate_status(json_t *obj, void *payload)
-{
-	run *r = payload;
+	app_restore_run *r = payload;
 	json_t *gen = json_object_get(json_object_get(obj, "metadata"), "generation");
-	int rc;
 
 	r->st.observed_generation = json_is_integer(gen) ? json_integer_value(gen) : 0;
-	rc = app_restore_status_encode(obj, &r->st);
-	if (rc == 0 && r->cond_type) {
-		ctrl_condition c = { r->cond_type, CTRL_CONDITION_TRUE, r->cond_reason,
-				     r->message, -1 };
-
-		rc = ctrl_condition_set(NULL, obj, &c, r->rc->o.clock);
-	}
-	if (rc == 0 && r->cond_remove)
-		rc = ctrl_condition_remove(NULL, obj, r->cond_remove);
-	return rc; /* ctrl_write_status writes nothing when status is unchanged */
+	return app_restore_status_encode(obj, &r->st);
 }
 
-int app_restore_write(run *r)
+int app_restore_write(app_restore_run *r)
 {
-	ctrl_write_opts wo = CTRL_WRITE_OPTS_INIT;
-	json_t *out = NULL;
-	int rc;
+	int rc = ctrl_run_write_status(&r->run);
 
-	wo.start = r->obj;
-	rc = ctrl_write_status(&out, r->rc->o.client, &app_restores, r->ns, r->name,
-			       mutate_status, r, &wo);
-	if (rc < 0) {
+	if (rc < 0)
 		ss_log(SS_LOG_WARN, "writing restore status failed",
-		       SS_LS("restore", r->key), SS_LERR());
-		return rc;
-	}
-	if (out != NULL)
-		r->obj = app_restore_keep(r, out);
+		       SS_LS("restore", r->run.key), SS_LERR());
+	return rc;
+}
+
+int app_restore_hold(app_restore_run *r, json_t *obj)
+{
+	if (obj != NULL && ctrl_run_hold(&r->run, obj) == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
 	return 0;
 }
 
-static void observe_finish(run *r, const char *result, const char *reason)
+static void restore_observe_finish(app_restore_run *r, const char *result,
+				   const char *reason)
 {
-	const char *lv[] = { r->ns, mode_name(r), result, reason, NULL };
-	const char *mlv[] = { r->ns, mode_name(r), NULL };
+	const char *lv[] = { r->run.ns, restore_mode_name(r), result, reason, NULL };
+	const char *mlv[] = { r->run.ns, restore_mode_name(r), NULL };
 
-	ctrl_counter_inc(r->rc->m_total, lv);
-	if (r->st.start_ns > 0 && r->st.completion_ns >= r->st.start_ns)
-		ctrl_histogram_observe(r->rc->m_duration, mlv,
-				       (double)(r->st.completion_ns - r->st.start_ns) /
-					       1e9);
+	ctrl_run_observe_finish(r->rc->m_total, lv, r->rc->m_duration, mlv,
+				r->st.start_ns, r->st.completion_ns);
 }
 
 /* Whether the Restore has changed nothing yet: no claim created, nothing
  * scaled or deleted. */
-static bool untouched(const run *r)
+static bool restore_untouched(const app_restore_run *r)
 {
 	if (r->spec.mode == APP_MODE_IN_PLACE)
 		return r->st.step == APP_STEP_NONE;
 	return r->st.phase != APP_RESTORE_RESTORING;
 }
 
-ctrl_result app_restore_fail_final(run *r, const char *reason)
+int app_restore_fail_final(app_restore_run *r, const char *reason)
 {
-	if (untouched(r)) {
-		size_t len = strlen(r->message);
+	int rc;
 
-		snprintf(r->message + len, sizeof(r->message) - len, "; nothing was changed");
+	if (restore_untouched(r)) {
+		size_t len = strlen(r->run.message);
+
+		snprintf(r->run.message + len, sizeof(r->run.message) - len,
+			 "; nothing was changed");
 	}
 	r->st.has_phase = true;
 	r->st.phase = APP_RESTORE_FAILED;
 	if (r->st.start_ns == 0)
-		r->st.start_ns = r->now;
-	r->st.completion_ns = r->now;
-	r->cond_type = "Failed";
-	r->cond_reason = reason;
-	if (app_restore_write(r) < 0)
-		return ctrl_result_error();
-	ss_log(SS_LOG_WARN, "restore failed", SS_LS("restore", r->key),
-	       SS_LS("reason", reason), SS_LS("message", r->message));
-	app_restore_event(r, CTRL_EVENT_WARNING, "Failed", "%s: %s", reason, r->message);
-	observe_finish(r, "failed", reason);
-	return ctrl_result_done();
+		r->st.start_ns = r->run.now;
+	r->st.completion_ns = r->run.now;
+	ctrl_run_condition(&r->run, "Failed", CTRL_CONDITION_TRUE, reason);
+	rc = app_restore_write(r);
+	if (rc < 0)
+		return rc;
+	ss_log(SS_LOG_WARN, "restore failed", SS_LS("restore", r->run.key),
+	       SS_LS("reason", reason), SS_LS("message", r->run.message));
+	ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "Failed", "%s: %s", reason,
+		       r->run.message);
+	restore_observe_finish(r, "failed", reason);
+	return ctrl_run_stop(&r->run, ctrl_result_done());
 }
 
-ctrl_result app_restore_complete(run *r)
+int app_restore_complete(app_restore_run *r)
 {
+	int rc;
+
 	r->st.phase = APP_RESTORE_COMPLETED;
-	r->st.completion_ns = r->now;
-	r->cond_type = "Complete";
-	r->cond_reason = "Restored";
-	if (app_restore_write(r) < 0)
-		return ctrl_result_error();
-	ss_log(SS_LOG_INFO, "restore completed", SS_LS("restore", r->key),
-	       SS_LS("message", r->message));
-	app_restore_event(r, CTRL_EVENT_NORMAL, "Completed", "%s", r->message);
-	observe_finish(r, "completed", "Restored");
-	return ctrl_result_done();
+	r->st.completion_ns = r->run.now;
+	ctrl_run_condition(&r->run, "Complete", CTRL_CONDITION_TRUE, "Restored");
+	rc = app_restore_write(r);
+	if (rc < 0)
+		return rc;
+	ss_log(SS_LOG_INFO, "restore completed", SS_LS("restore", r->run.key),
+	       SS_LS("message", r->run.message));
+	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Completed", "%s", r->run.message);
+	restore_observe_finish(r, "completed", "Restored");
+	return ctrl_run_stop(&r->run, ctrl_result_done());
 }
 
-int app_restore_delete_claim(run *r, const json_t *pvc)
+int app_restore_delete_claim(app_restore_run *r, const json_t *pvc)
 {
 	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
 	int rc;
 
 	d.precondition_uid = ctrl_meta(pvc, "uid");
-	rc = kube_delete(NULL, r->rc->o.client, &claims_res, r->ns, ctrl_meta(pvc, "name"),
-			 &d);
+	rc = kube_delete(NULL, r->rc->o.client, &claims_res, r->run.ns,
+			 ctrl_meta(pvc, "name"), &d);
 	if (rc == 0)
-		ss_log(SS_LOG_INFO, "claim deleted", SS_LS("restore", r->key),
+		ss_log(SS_LOG_INFO, "claim deleted", SS_LS("restore", r->run.key),
 		       SS_LS("claim", ctrl_meta(pvc, "name")));
 	return rc == SS_ENOTFOUND ? 0 : rc;
 }
 
-static int drop_unbound_claims(run *r);
+static int restore_claims_drop_unbound(app_restore_run *r);
 
-ctrl_result app_restore_fail(run *r, const char *reason, const char *fmt, ...)
+int app_restore_fail(app_restore_run *r, const char *reason, const char *fmt, ...)
 {
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	app_restore_vmessage(r, fmt, ap);
+	ctrl_run_vmessage(&r->run, fmt, ap);
 	va_end(ap);
 	if (r->spec.mode == APP_MODE_IN_PLACE)
 		return app_restore_in_place_fail(r, reason);
-	if (r->st.phase == APP_RESTORE_RESTORING && drop_unbound_claims(r) < 0)
-		return ctrl_result_error(); /* tried again, never left behind */
+	if (r->st.phase == APP_RESTORE_RESTORING) {
+		rc = restore_claims_drop_unbound(r);
+		if (rc < 0)
+			return rc; /* tried again, never left behind */
+	}
 	return app_restore_fail_final(r, reason);
 }
 
-bool app_restore_timed_out(const run *r)
+bool app_restore_timed_out(const app_restore_run *r)
 {
 	int64_t limit = (int64_t)r->spec.timeout_seconds * SS_NS_PER_SEC;
 
-	return r->spec.timeout_seconds > 0 && r->now - r->st.start_ns > limit;
+	return r->spec.timeout_seconds > 0 && r->run.now - r->st.start_ns > limit;
 }
 
-ctrl_result app_restore_wait(run *r)
+int app_restore_wait(app_restore_run *r)
 {
-	if (app_restore_timed_out(r)) {
-		char what[APP_RESTORE_MSG_MAX];
+	int rc;
 
-		ss_strlcpy(what, r->message, sizeof(what));
-		return app_restore_fail(r, "Timeout", "gave up after timeoutSeconds (%d): %s",
+	if (app_restore_timed_out(r)) {
+		char what[CTRL_RUN_MESSAGE_MAX];
+
+		ss_strlcpy(what, r->run.message, sizeof(what));
+		return app_restore_fail(r, "Timeout",
+					"gave up after timeoutSeconds (%d): %s",
 					r->spec.timeout_seconds, what);
 	}
-	if (app_restore_write(r) < 0)
-		return ctrl_result_error();
-	return ctrl_result_requeue_after(r->rc->o.poll_ns);
+	rc = app_restore_write(r);
+	if (rc < 0)
+		return rc;
+	return ctrl_run_stop(&r->run, ctrl_result_requeue_after(r->rc->o.poll_ns));
 }
 
 /* ---- step 3: the source ------------------------------------------------------ */
 
 /* The volumes of a Backup's decoded status into *vols. */
-static void backup_volumes(volumes *vols, const app_backup_status *bst)
+static void restore_backup_volumes(app_restore_volumes *vols,
+				   const app_backup_status *bst)
 {
 	size_t i;
 
@@ -326,50 +279,62 @@ static void backup_volumes(volumes *vols, const app_backup_status *bst)
 	}
 }
 
-/* The uid of the BackupSchedule the source names, borrowed from an object
- * the run keeps; NULL when there is no schedule store or no such schedule
- * (then the label alone says which Backups are its). */
-static const char *schedule_uid(run *r)
+/* The uid of the BackupSchedule the source names into *uid, borrowed from
+ * an object the run holds; NULL when there is no schedule store or no such
+ * schedule (then the label alone says which Backups are its). 0 or < 0. */
+static int restore_schedule_uid(const char **uid, app_restore_run *r)
 {
 	json_t *sched = NULL;
 	char key[CTRL_KEY_MAX];
+	int rc;
 
+	*uid = NULL;
 	if (r->rc->o.schedules == NULL ||
-	    ctrl_key_join(key, sizeof(key), r->ns, r->spec.source_name) != 0 ||
+	    ctrl_key_join(key, sizeof(key), r->run.ns, r->spec.source_name) != 0 ||
 	    ctrl_store_get(&sched, r->rc->o.schedules, key) != 0 || sched == NULL)
-		return NULL;
-	app_restore_keep(r, sched);
-	return ctrl_meta(sched, "uid");
+		return 0;
+	rc = app_restore_hold(r, sched);
+	if (rc < 0)
+		return rc;
+	*uid = ctrl_meta(sched, "uid");
+	return 0;
 }
 
 /* The Backup a scheduleName source means, into *name (borrowed from an
- * object the run keeps). SS_ENOTFOUND with the message when none. */
-static int pick_from_schedule(const char **name, run *r)
+ * object the run holds). SS_ENOTFOUND with the message when none. */
+static int restore_pick_from_schedule(const char **name, app_restore_run *r)
 {
 	json_t *all = NULL, *mine;
+	const char *uid = NULL;
 	size_t i;
 	int64_t data_ns = 0;
+	int rc;
 
 	if (ctrl_store_by_index(&all, r->rc->o.backups, APP_INDEX_SCHEDULE,
 				r->spec.source_name) < 0)
 		return -1;
-	app_restore_keep(r, all);
-	mine = app_restore_keep(r, json_array());
+	rc = app_restore_hold(r, all);
+	if (rc < 0)
+		return rc;
+	mine = ctrl_run_hold(&r->run, json_array());
 	if (mine == NULL)
 		return ss_error_set(SS_ENOMEM, "out of memory");
 	for (i = 0; i < json_array_size(all); i++) {
 		const char *ns = ctrl_meta(json_array_get(all, i), "namespace");
 
-		if (ns && strcmp(ns, r->ns) == 0)
+		if (ns && strcmp(ns, r->run.ns) == 0)
 			json_array_append(mine, json_array_get(all, i));
 	}
-	return app_restore_pick_backup(name, &data_ns, mine, r->spec.source_name,
-				       schedule_uid(r), r->spec.has_point_in_time,
-				       r->spec.point_in_time_ns, r->now);
+	rc = restore_schedule_uid(&uid, r);
+	if (rc < 0)
+		return rc;
+	return app_restore_pick_backup(name, &data_ns, mine, r->spec.source_name, uid,
+				       r->spec.has_point_in_time,
+				       r->spec.point_in_time_ns, r->run.now);
 }
 
 /* The source's GTID position as the Backup recorded it. */
-static const char *backup_gtid(const app_backup_status *bst)
+static const char *restore_backup_gtid(const app_backup_status *bst)
 {
 	const char *g = bst->position.gtid_current_pos;
 
@@ -381,50 +346,43 @@ static const char *backup_gtid(const app_backup_status *bst)
 }
 
 /* Step 3 for a Backup source (backupName, or the one recorded or picked).
- * 0 with *vols when it can be restored from; otherwise a finished or
- * waiting result in *res and 1. A Backup that is no longer restorable
+ * 0 with *vols when it can be restored from; otherwise CTRL_RUN_STOP
+ * (failed, or waiting) or < 0. A Backup that is no longer restorable
  * (a snapshot gone) goes on to the snapshot checks, which name the
  * snapshot. */
-static int source_backup(volumes *vols, ctrl_result *res, run *r, const char *bname)
+static int restore_source_backup(app_restore_volumes *vols, app_restore_run *r,
+				 const char *bname)
 {
 	app_backup_status bst;
 	json_t *b = NULL;
 	const char *why = NULL;
 	int rc;
 
-	rc = kube_get(&b, r->rc->o.client, &app_backups, r->ns, bname);
-	if (rc == SS_ENOTFOUND) {
-		*res = app_restore_fail(r, "SourceNotFound", "Backup %s/%s does not exist",
-					r->ns, bname);
-		return 1;
-	}
-	if (rc < 0) {
-		*res = ctrl_result_error();
-		return 1;
-	}
-	r->backup = app_restore_keep(r, b);
+	rc = kube_get(&b, r->rc->o.client, &app_backups, r->run.ns, bname);
+	if (rc == SS_ENOTFOUND)
+		return app_restore_fail(r, "SourceNotFound",
+					"Backup %s/%s does not exist", r->run.ns, bname);
+	if (rc < 0 || (rc = app_restore_hold(r, b)) < 0)
+		return rc;
+	r->backup = b;
 	switch (app_restore_backup_state(b, &why)) {
 	case APP_SOURCE_OK: break;
 	case APP_SOURCE_FAILED:
 		if (ctrl_condition_is_false(b, "Restorable"))
 			break; /* the snapshot checks say which is gone */
-		*res = app_restore_fail(r, "SourceNotReady",
+		return app_restore_fail(r, "SourceNotReady",
 					"Backup %s cannot be restored: %s", bname, why);
-		return 1;
 	case APP_SOURCE_WAIT:
-		app_restore_message(r, "waiting for Backup %s: %s", bname, why);
-		*res = app_restore_wait(r);
-		return 1;
+		ctrl_run_message(&r->run, "waiting for Backup %s: %s", bname, why);
+		return app_restore_wait(r);
 	}
 	app_backup_status_init(&bst);
 	app_backup_status_decode(&bst, b);
-	backup_volumes(vols, &bst);
-	r->gtid = backup_gtid(&bst);
-	if (vols->n == 0) {
-		*res = app_restore_fail(r, "SourceNotReady",
+	restore_backup_volumes(vols, &bst);
+	r->gtid = restore_backup_gtid(&bst);
+	if (vols->n == 0)
+		return app_restore_fail(r, "SourceNotReady",
 					"Backup %s lists no VolumeSnapshots", bname);
-		return 1;
-	}
 	return 0;
 }
 
@@ -432,8 +390,8 @@ static int source_backup(volumes *vols, ctrl_result *res, run *r, const char *bn
  * snapshot's snapstage.io/volume label (a snapshot snapstage made), else
  * "data". Missing before the restore started: SourceNotFound; one still
  * being cut is waited for; anything else is left to the checks (which
- * also catch it vanishing mid-restore). */
-static int source_snapshot(volumes *vols, ctrl_result *res, run *r)
+ * also catch it vanishing mid-restore). 0, CTRL_RUN_STOP or < 0. */
+static int restore_source_snapshot(app_restore_volumes *vols, app_restore_run *r)
 {
 	const char *vsname = r->spec.source_name;
 	app_vs_state vst;
@@ -441,24 +399,24 @@ static int source_snapshot(volumes *vols, ctrl_result *res, run *r)
 	const char *volume = NULL;
 	int rc;
 
-	rc = kube_get(&vs, r->rc->o.client, &app_volumesnapshots, r->ns, vsname);
-	if (rc < 0 && rc != SS_ENOTFOUND) {
-		*res = ctrl_result_error();
-		return 1;
-	}
-	r->source_vs = app_restore_keep(r, vs);
-	if (vs == NULL && r->st.phase != APP_RESTORE_RESTORING) {
-		*res = app_restore_fail(r, "SourceNotFound",
-					"VolumeSnapshot %s/%s does not exist", r->ns, vsname);
-		return 1;
-	}
+	rc = kube_get(&vs, r->rc->o.client, &app_volumesnapshots, r->run.ns, vsname);
+	if (rc < 0 && rc != SS_ENOTFOUND)
+		return rc;
+	rc = app_restore_hold(r, vs);
+	if (rc < 0)
+		return rc;
+	r->source_vs = vs;
+	if (vs == NULL && r->st.phase != APP_RESTORE_RESTORING)
+		return app_restore_fail(r, "SourceNotFound",
+					"VolumeSnapshot %s/%s does not exist", r->run.ns,
+					vsname);
 	if (vs != NULL && app_vs_state_read(&vst, vs) == 0 && vst.error == NULL &&
 	    !vst.ready_to_use && r->st.phase != APP_RESTORE_RESTORING &&
 	    r->st.step == APP_STEP_NONE) {
-		app_restore_message(r, "waiting for VolumeSnapshot %s to be readyToUse",
-				    vsname);
-		*res = app_restore_wait(r);
-		return 1;
+		ctrl_run_message(&r->run,
+				 "waiting for VolumeSnapshot %s to be readyToUse",
+				 vsname);
+		return app_restore_wait(r);
 	}
 	if (vs != NULL) {
 		volume = ctrl_label(vs, APP_LABEL_VOLUME);
@@ -471,7 +429,7 @@ static int source_snapshot(volumes *vols, ctrl_result *res, run *r)
 	return 0;
 }
 
-int app_restore_check_sources(ctrl_result *res, run *r, volumes *vols)
+int app_restore_check_sources(app_restore_run *r, app_restore_volumes *vols)
 {
 	const char *reason = NULL;
 	size_t i;
@@ -480,27 +438,26 @@ int app_restore_check_sources(ctrl_result *res, run *r, volumes *vols)
 	for (i = 0; i < vols->n; i++) {
 		json_t *vs = NULL;
 
-		rc = kube_get(&vs, r->rc->o.client, &app_volumesnapshots, r->ns,
+		rc = kube_get(&vs, r->rc->o.client, &app_volumesnapshots, r->run.ns,
 			      vols->v[i].snapshot);
-		if (rc < 0 && rc != SS_ENOTFOUND) {
-			*res = ctrl_result_error();
+		if (rc < 0 && rc != SS_ENOTFOUND)
 			return rc;
-		}
-		app_restore_keep(r, vs);
-		if (app_restore_check_snapshot(&vols->info[i], &reason, vols->v[i].snapshot,
-					       vs, r->backup) < 0) {
-			char what[APP_RESTORE_MSG_MAX];
+		rc = app_restore_hold(r, vs);
+		if (rc < 0)
+			return rc;
+		if (app_restore_check_snapshot(&vols->info[i], &reason,
+					       vols->v[i].snapshot, vs, r->backup) < 0) {
+			char what[CTRL_RUN_MESSAGE_MAX];
 
 			ss_strlcpy(what, ss_error_last()->message, sizeof(what));
-			*res = app_restore_fail(r, reason, "%s", what);
-			return 1;
+			return app_restore_fail(r, reason, "%s", what);
 		}
 		vols->v[i].restore_size_bytes = vols->info[i].restore_size_bytes;
 	}
 	return 0;
 }
 
-int app_restore_storage_class(const json_t **out, run *r, const char *name)
+int app_restore_storage_class(const json_t **out, app_restore_run *r, const char *name)
 {
 	json_t *got = NULL;
 	kube_list_opts lo;
@@ -512,21 +469,20 @@ int app_restore_storage_class(const json_t **out, run *r, const char *name)
 			      name);
 		if (rc == SS_ENOTFOUND)
 			return 0;
-		if (rc < 0)
+		if (rc < 0 || (rc = app_restore_hold(r, got)) < 0)
 			return rc;
-		*out = app_restore_keep(r, got);
+		*out = got;
 		return 0;
 	}
 	memset(&lo, 0, sizeof(lo));
 	rc = kube_list(&got, r->rc->o.client, &app_restore_storage_classes, NULL, &lo);
-	if (rc < 0)
+	if (rc < 0 || (rc = app_restore_hold(r, got)) < 0)
 		return rc;
-	app_restore_keep(r, got);
 	*out = app_restore_default_class(json_object_get(got, "items"));
 	return 0;
 }
 
-int app_restore_check_drivers(ctrl_result *res, run *r, const volumes *vols,
+int app_restore_check_drivers(app_restore_run *r, const app_restore_volumes *vols,
 			      const char *class_name, const char *where)
 {
 	const json_t *sc = NULL;
@@ -535,27 +491,24 @@ int app_restore_check_drivers(ctrl_result *res, run *r, const volumes *vols,
 	int rc;
 
 	rc = app_restore_storage_class(&sc, r, class_name);
-	if (rc < 0) {
-		*res = ctrl_result_error();
+	if (rc < 0)
 		return rc;
-	}
 	for (i = 0; i < vols->n; i++) {
 		json_t *content = NULL;
 
-		rc = kube_get(&content, r->rc->o.client, &app_volumesnapshotcontents, NULL,
-			      vols->info[i].content_name);
-		if (rc < 0 && rc != SS_ENOTFOUND) {
-			*res = ctrl_result_error();
+		rc = kube_get(&content, r->rc->o.client, &app_volumesnapshotcontents,
+			      NULL, vols->info[i].content_name);
+		if (rc < 0 && rc != SS_ENOTFOUND)
 			return rc;
-		}
-		app_restore_keep(r, content);
+		rc = app_restore_hold(r, content);
+		if (rc < 0)
+			return rc;
 		if (app_restore_check_driver(&reason, vols->v[i].snapshot, content, sc,
 					     class_name, where) < 0) {
-			char what[APP_RESTORE_MSG_MAX];
+			char what[CTRL_RUN_MESSAGE_MAX];
 
 			ss_strlcpy(what, ss_error_last()->message, sizeof(what));
-			*res = app_restore_fail(r, reason, "%s", what);
-			return 1;
+			return app_restore_fail(r, reason, "%s", what);
 		}
 	}
 	return 0;
@@ -563,9 +516,9 @@ int app_restore_check_drivers(ctrl_result *res, run *r, const volumes *vols,
 
 /* ---- NewClaims ----------------------------------------------------------------- */
 
-/* Nothing created yet: the claims must not exist unless this Restore made
- * them. 0, or 1 with *res. */
-static int check_claims(ctrl_result *res, run *r, const json_t *planned)
+/* Step 4's last check, nothing created yet: the claims must not exist
+ * unless this Restore made them. 0, CTRL_RUN_STOP (ClaimExists) or < 0. */
+static int restore_claims_check(app_restore_run *r, const json_t *planned)
 {
 	json_t *pvc;
 	size_t i;
@@ -577,29 +530,26 @@ static int check_claims(ctrl_result *res, run *r, const json_t *planned)
 		json_t *have = NULL;
 		bool ours;
 
-		rc = kube_get(&have, r->rc->o.client, &claims_res, r->ns, cname);
+		rc = kube_get(&have, r->rc->o.client, &claims_res, r->run.ns, cname);
 		if (rc == SS_ENOTFOUND)
 			continue;
-		if (rc < 0) {
-			*res = ctrl_result_error();
-			return 1;
-		}
-		ours = app_restore_claim_is_ours(have, r->obj);
+		if (rc < 0)
+			return rc;
+		ours = app_restore_claim_is_ours(have, r->run.obj);
 		json_decref(have);
-		if (!ours) {
-			*res = app_restore_fail(
+		if (!ours)
+			return app_restore_fail(
 				r, "ClaimExists",
 				"PersistentVolumeClaim %s/%s already exists and was not "
 				"made by this Restore",
-				r->ns, cname);
-			return 1;
-		}
+				r->run.ns, cname);
 	}
 	return 0;
 }
 
-/* Creates the planned claims that are not there yet. */
-static int create_claims(ctrl_result *res, run *r, const json_t *planned)
+/* Step 5, second half: creates the planned claims that are not there yet.
+ * 0, CTRL_RUN_STOP (ClaimExists) or < 0. */
+static int restore_claims_create(app_restore_run *r, const json_t *planned)
 {
 	json_t *pvc;
 	size_t i, made = 0;
@@ -611,41 +561,37 @@ static int create_claims(ctrl_result *res, run *r, const json_t *planned)
 		json_t *have = NULL;
 		bool foreign;
 
-		rc = kube_create(NULL, r->rc->o.client, &claims_res, r->ns, pvc);
+		rc = kube_create(NULL, r->rc->o.client, &claims_res, r->run.ns, pvc);
 		if (rc == 0) {
 			made++;
-			ss_log(SS_LOG_INFO, "claim created", SS_LS("restore", r->key),
+			ss_log(SS_LOG_INFO, "claim created", SS_LS("restore", r->run.key),
 			       SS_LS("claim", cname));
 			continue;
 		}
-		if (rc != SS_EEXISTS) {
-			*res = ctrl_result_error();
-			return 1;
-		}
-		foreign = kube_get(&have, r->rc->o.client, &claims_res, r->ns, cname) == 0 &&
-			  !app_restore_claim_is_ours(have, r->obj);
+		if (rc != SS_EEXISTS)
+			return rc;
+		rc = kube_get(&have, r->rc->o.client, &claims_res, r->run.ns, cname);
+		foreign = rc == 0 && !app_restore_claim_is_ours(have, r->run.obj);
 		json_decref(have);
-		if (foreign) {
-			*res = app_restore_fail(
+		if (foreign)
+			return app_restore_fail(
 				r, "ClaimExists",
 				"PersistentVolumeClaim %s/%s was created by someone else "
 				"while this Restore ran",
-				r->ns, cname);
-			return 1;
-		}
+				r->run.ns, cname);
 	}
 	if (made > 0)
-		app_restore_event(r, CTRL_EVENT_NORMAL, "ClaimsCreated",
-				  "created %zu PersistentVolumeClaim(s) from %s", made,
-				  r->st.source_backup ? r->st.source_backup
-						      : r->spec.source_name);
+		ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "ClaimsCreated",
+			       "created %zu PersistentVolumeClaim(s) from %s", made,
+			       r->st.source_backup ? r->st.source_backup
+						   : r->spec.source_name);
 	return 0;
 }
 
 /* On failure: deletes (uid precondition) this Restore's claims that are not
  * Bound, and says in the message which were deleted and which stay. 0, or
  * < 0 when a delete failed (the failure is then tried again). */
-static int drop_unbound_claims(run *r)
+static int restore_claims_drop_unbound(app_restore_run *r)
 {
 	char dropped[256] = "", kept[256] = "";
 	size_t i, nd = 0, nk = 0, ld = 0, lk = 0;
@@ -655,12 +601,13 @@ static int drop_unbound_claims(run *r)
 		json_t *pvc = NULL;
 		bool ours;
 
-		rc = kube_get(&pvc, r->rc->o.client, &claims_res, r->ns, r->st.claims[i].name);
+		rc = kube_get(&pvc, r->rc->o.client, &claims_res, r->run.ns,
+			      r->st.claims[i].name);
 		if (rc == SS_ENOTFOUND)
 			continue;
 		if (rc < 0)
 			return rc;
-		ours = app_restore_claim_is_ours(pvc, r->obj);
+		ours = app_restore_claim_is_ours(pvc, r->run.obj);
 		if (ours && app_restore_claim_state(pvc) == APP_CLAIM_BOUND) {
 			nk++;
 			ss_list_append(kept, sizeof(kept), &lk, r->st.claims[i].name);
@@ -671,14 +618,15 @@ static int drop_unbound_claims(run *r)
 				return rc;
 			}
 			nd++;
-			ss_list_append(dropped, sizeof(dropped), &ld, r->st.claims[i].name);
+			ss_list_append(dropped, sizeof(dropped), &ld,
+				       r->st.claims[i].name);
 		}
 		json_decref(pvc);
 	}
 	if (nd > 0 || nk > 0) {
-		size_t len = strlen(r->message);
+		size_t len = strlen(r->run.message);
 
-		snprintf(r->message + len, sizeof(r->message) - len,
+		snprintf(r->run.message + len, sizeof(r->run.message) - len,
 			 "; deleted %zu claim(s) it made that never bound (%s); kept "
 			 "%zu Bound (%s)",
 			 nd, nd ? dropped : "none", nk, nk ? kept : "none");
@@ -686,48 +634,45 @@ static int drop_unbound_claims(run *r)
 	return 0;
 }
 
-/* 0 when every claim is Bound; otherwise *res and 1. While waiting, the
- * sources are checked again so a snapshot deleted meanwhile fails at once
- * instead of at the timeout. */
-static int claims_bound(ctrl_result *res, run *r, volumes *vols)
+/* Step 6: 0 when every claim is Bound; otherwise CTRL_RUN_STOP (waiting,
+ * or failed) or < 0. While waiting, the sources are checked again so a
+ * snapshot deleted meanwhile fails at once instead of at the timeout. */
+static int restore_claims_bound(app_restore_run *r, app_restore_volumes *vols)
 {
 	size_t i, pending = 0;
 	const char *first = NULL;
+	int rc;
 
 	for (i = 0; i < r->st.n_claims; i++) {
 		json_t *pvc = NULL;
-		int rc = kube_get(&pvc, r->rc->o.client, &claims_res, r->ns,
-				  r->st.claims[i].name);
 		app_claim_state cs;
 
-		if (rc < 0 && rc != SS_ENOTFOUND) {
-			*res = ctrl_result_error();
-			return 1;
-		}
+		rc = kube_get(&pvc, r->rc->o.client, &claims_res, r->run.ns,
+			      r->st.claims[i].name);
+		if (rc < 0 && rc != SS_ENOTFOUND)
+			return rc;
 		cs = rc == 0 ? app_restore_claim_state(pvc) : APP_CLAIM_LOST;
 		json_decref(pvc);
-		if (cs == APP_CLAIM_LOST) {
-			*res = app_restore_fail(r, "ClaimLost", "PersistentVolumeClaim %s is %s",
-						r->st.claims[i].name,
-						rc == 0 ? "Lost" : "gone");
-			return 1;
-		}
+		if (cs == APP_CLAIM_LOST)
+			return app_restore_fail(
+				r, "ClaimLost", "PersistentVolumeClaim %s is %s",
+				r->st.claims[i].name, rc == 0 ? "Lost" : "gone");
 		r->st.claims[i].bound = cs == APP_CLAIM_BOUND;
 		if (cs == APP_CLAIM_PENDING && pending++ == 0)
 			first = r->st.claims[i].name;
 	}
 	if (pending == 0)
 		return 0;
-	if (app_restore_check_sources(res, r, vols) != 0)
-		return 1;
-	app_restore_message(r, "waiting for %zu of %zu claims to be Bound (%s, ...)",
-			    pending, r->st.n_claims, first);
-	*res = app_restore_wait(r);
-	return 1;
+	rc = app_restore_check_sources(r, vols);
+	if (rc != 0)
+		return rc;
+	ctrl_run_message(&r->run, "waiting for %zu of %zu claims to be Bound (%s, ...)",
+			 pending, r->st.n_claims, first);
+	return app_restore_wait(r);
 }
 
 /* Records the planned claims in status (step 5, before any create). */
-static void record_claims(run *r, const json_t *planned)
+static void restore_claims_record(app_restore_run *r, const json_t *planned)
 {
 	json_t *pvc;
 	size_t i;
@@ -749,178 +694,239 @@ static void record_claims(run *r, const json_t *planned)
 	}
 }
 
-static ctrl_result new_claims(run *r, volumes *vols)
+/* Step 4 before the claims are planned: the snapshots and the target
+ * StorageClass, once (not again after phase Restoring). 0,
+ * CTRL_RUN_STOP or < 0. */
+static int restore_claims_check_source(app_restore_run *r, app_restore_volumes *vols)
+{
+	int rc;
+
+	if (r->st.phase == APP_RESTORE_RESTORING)
+		return 0;
+	rc = app_restore_check_sources(r, vols);
+	if (rc == 0)
+		rc = app_restore_check_drivers(r, vols, r->spec.storage_class,
+					       "spec.target.newClaims");
+	return rc;
+}
+
+/* The claims of the restore (restore_plan.h), held by the run, into
+ * *planned. 0, CTRL_RUN_STOP (InvalidSpec, SourceNotReady) or < 0. */
+static int restore_claims_plan(const json_t **planned, app_restore_run *r,
+			       const app_restore_volumes *vols)
 {
 	app_restore_claims_in in;
-	json_t *planned = NULL;
+	json_t *out = NULL;
 	const char *reason = NULL;
-	ctrl_result res;
+	int rc;
 
-	/* 4: every check, before anything is created */
-	if (r->st.phase != APP_RESTORE_RESTORING &&
-	    (app_restore_check_sources(&res, r, vols) != 0 ||
-	     app_restore_check_drivers(&res, r, vols, r->spec.storage_class,
-				       "spec.target.newClaims") != 0))
-		return res;
 	memset(&in, 0, sizeof(in));
-	in.restore = r->obj;
+	in.restore = r->run.obj;
 	in.spec = &r->spec;
 	in.volumes = vols->v;
 	in.n_volumes = vols->n;
-	if (app_restore_claims_plan(&planned, &reason, &in) < 0)
+	if (app_restore_claims_plan(&out, &reason, &in) < 0)
 		return app_restore_fail(r, reason ? reason : "InvalidSpec", "%s",
 					ss_error_last()->message);
-	app_restore_keep(r, planned);
-	if (r->st.phase != APP_RESTORE_RESTORING && check_claims(&res, r, planned))
-		return res;
-	/* 5: the claims in status first */
-	record_claims(r, planned);
-	if (r->st.phase != APP_RESTORE_RESTORING) {
-		r->st.has_phase = true;
-		r->st.phase = APP_RESTORE_RESTORING;
-		app_restore_message(r, "creating %zu claim(s) from %s", r->st.n_claims,
-				    r->st.source_backup ? r->st.source_backup
-							: r->spec.source_name);
-		if (app_restore_write(r) < 0)
-			return ctrl_result_error();
-		app_restore_event(r, CTRL_EVENT_NORMAL, "Restoring", "%s", r->message);
-	}
-	if (create_claims(&res, r, planned))
-		return res;
+	rc = app_restore_hold(r, out);
+	if (rc < 0)
+		return rc;
+	*planned = out;
+	return 0;
+}
+
+/* Step 5, first half: phase Restoring with the claims in status, written
+ * before the first create, with an Event. 0 or < 0. */
+static int restore_claims_start(app_restore_run *r, const json_t *planned)
+{
+	int rc;
+
+	restore_claims_record(r, planned);
+	if (r->st.phase == APP_RESTORE_RESTORING)
+		return 0;
+	r->st.has_phase = true;
+	r->st.phase = APP_RESTORE_RESTORING;
+	ctrl_run_message(&r->run, "creating %zu claim(s) from %s", r->st.n_claims,
+			 r->st.source_backup ? r->st.source_backup : r->spec.source_name);
+	rc = app_restore_write(r);
+	if (rc < 0)
+		return rc;
+	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Restoring", "%s", r->run.message);
+	return 0;
+}
+
+/* The NewClaims mode, steps 4-6 (restore.h). CTRL_RUN_STOP or < 0. */
+static int restore_new_claims(app_restore_run *r, app_restore_volumes *vols)
+{
+	const json_t *planned = NULL;
+	int rc;
+
+	/* 4: every check, before anything is created */
+	rc = restore_claims_check_source(r, vols);
+	if (rc == 0)
+		rc = restore_claims_plan(&planned, r, vols);
+	if (rc == 0 && r->st.phase != APP_RESTORE_RESTORING)
+		rc = restore_claims_check(r, planned);
+	/* 5: the claims in status first, then created */
+	if (rc == 0)
+		rc = restore_claims_start(r, planned);
+	if (rc == 0)
+		rc = restore_claims_create(r, planned);
 	/* 6 */
-	if (claims_bound(&res, r, vols))
-		return res;
-	app_restore_message(r, "%zu claim(s) Bound, restored from %s", r->st.n_claims,
-			    r->st.source_backup ? r->st.source_backup : r->spec.source_name);
+	if (rc == 0)
+		rc = restore_claims_bound(r, vols);
+	if (rc != 0)
+		return rc;
+	ctrl_run_message(&r->run, "%zu claim(s) Bound, restored from %s", r->st.n_claims,
+			 r->st.source_backup ? r->st.source_backup : r->spec.source_name);
 	return app_restore_complete(r);
 }
 
 /* ---- one reconcile -------------------------------------------------------------- */
 
-/* Step 1: the Restore from the API. 0 with r->obj and r->st; 1 with *res
- * when there is nothing to do. */
-static int load(ctrl_result *res, run *r)
+/* Step 1: the Restore from the API (the cache only says it exists), its
+ * status into r->st. 0; CTRL_RUN_STOP (done) when there is nothing to do:
+ * gone, being deleted, finished; or < 0. */
+static int restore_load(app_restore_run *r)
 {
-	json_t *cached = NULL, *obj = NULL;
-	int err;
+	int rc;
 
-	*res = ctrl_result_done();
-	if (ctrl_store_get(&cached, r->rc->o.restores, r->key) < 0 || cached == NULL ||
-	    ctrl_key_split(r->key, r->ns, sizeof(r->ns), r->name, sizeof(r->name)) < 0) {
-		json_decref(cached);
-		return 1;
-	}
-	json_decref(cached);
-	err = kube_get(&obj, r->rc->o.client, &app_restores, r->ns, r->name);
-	if (err == SS_ENOTFOUND ||
-	    (err == 0 && ctrl_meta(obj, "deletionTimestamp") != NULL)) {
-		json_decref(obj);
-		return 1;
-	}
-	if (err < 0) {
-		*res = ctrl_result_error();
-		return 1;
-	}
-	r->obj = app_restore_keep(r, obj);
+	rc = ctrl_run_read(&r->run, r->rc->o.restores, false);
+	if (rc != 0)
+		return rc;
 	app_restore_status_init(&r->st);
-	app_restore_status_decode(&r->st, r->obj);
+	app_restore_status_decode(&r->st, r->run.obj);
 	if (r->st.has_phase &&
 	    (r->st.phase == APP_RESTORE_COMPLETED || r->st.phase == APP_RESTORE_FAILED))
-		return 1;
+		return ctrl_run_stop(&r->run, ctrl_result_done());
 	if (r->st.start_ns == 0)
-		r->st.start_ns = r->now;
+		r->st.start_ns = r->run.now;
 	if (r->st.message) {
-		ss_strlcpy(r->message, r->st.message, sizeof(r->message));
-		r->st.message = r->message;
+		ss_strlcpy(r->run.message, r->st.message, sizeof(r->run.message));
+		r->st.message = r->run.message;
 	}
+	return 0;
+}
+
+/* Step 2 at the start: the spec decoded (InvalidSpec, NotAcknowledged
+ * fail) and accepted as status.acceptedSpec with status.mode. 0,
+ * CTRL_RUN_STOP or < 0. */
+static int restore_accept_first(app_restore_run *r)
+{
+	const char *reason = NULL;
+
+	r->st.accepted_spec = json_object_get(r->run.obj, "spec");
+	if (app_restore_spec_decode(&r->spec, r->run.obj, &reason) < 0) {
+		r->st.accepted_spec = NULL;
+		return app_restore_fail(r, reason ? reason : "InvalidSpec", "%s",
+					ss_error_last()->message);
+	}
+	r->st.mode = restore_mode_name(r);
 	return 0;
 }
 
 /* Step 2: the spec the Restore acts on — status.acceptedSpec once it has
  * started, so an edit later changes nothing (reported once per generation
- * as SpecChangeIgnored). 0, or 1 with *res. */
-static int accept_spec(ctrl_result *res, run *r)
+ * as SpecChangeIgnored). 0, CTRL_RUN_STOP or < 0. */
+static int restore_accept_spec(app_restore_run *r)
 {
-	const json_t *now = json_object_get(r->obj, "spec");
-	const char *reason = NULL;
+	const json_t *now = json_object_get(r->run.obj, "spec");
+	const json_t *meta = json_object_get(r->run.obj, "metadata");
+	app_restore_spec edited;
+	char what[256] = "";
 	json_t *view;
 
-	if (r->st.accepted_spec == NULL) {
-		r->st.accepted_spec = now;
-		if (app_restore_spec_decode(&r->spec, r->obj, &reason) < 0) {
-			r->st.accepted_spec = NULL;
-			*res = app_restore_fail(r, reason ? reason : "InvalidSpec", "%s",
-						ss_error_last()->message);
-			return 1;
-		}
-		r->st.mode = mode_name(r);
+	if (r->st.accepted_spec == NULL)
+		return restore_accept_first(r);
+	view = ctrl_run_hold(&r->run, json_pack("{s:O,s:O}", "metadata", meta, "spec",
+						r->st.accepted_spec));
+	if (view == NULL || app_restore_spec_decode(&r->spec, view, NULL) < 0)
+		return -1; /* it decoded when it was accepted */
+	if (json_equal(now, r->st.accepted_spec) ||
+	    json_integer_value(json_object_get(meta, "generation")) ==
+		    r->st.observed_generation)
 		return 0;
-	}
-	view = app_restore_keep(r, json_pack("{s:O,s:O}", "metadata",
-					     json_object_get(r->obj, "metadata"), "spec",
-					     r->st.accepted_spec));
-	if (view == NULL || app_restore_spec_decode(&r->spec, view, &reason) < 0) {
-		*res = ctrl_result_error(); /* it decoded when it was accepted */
-		return 1;
-	}
-	if (!json_equal(now, r->st.accepted_spec) &&
-	    json_integer_value(json_object_get(json_object_get(r->obj, "metadata"),
-					       "generation")) != r->st.observed_generation) {
-		app_restore_spec edited;
-		char what[256] = "";
-
-		if (app_restore_spec_decode(&edited, r->obj, NULL) == 0)
-			app_restore_pinned_changes(what, sizeof(what), &edited, &r->st);
-		app_restore_event(r, CTRL_EVENT_WARNING, "SpecChangeIgnored",
-				  "spec changed after the Restore started (%s); it goes on "
-				  "with the spec it started with (status.acceptedSpec)",
-				  what[0] ? what : "see status.acceptedSpec");
-	}
+	if (app_restore_spec_decode(&edited, r->run.obj, NULL) == 0)
+		app_restore_pinned_changes(what, sizeof(what), &edited, &r->st);
+	ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "SpecChangeIgnored",
+		       "spec changed after the Restore started (%s); it goes on "
+		       "with the spec it started with (status.acceptedSpec)",
+		       what[0] ? what : "see status.acceptedSpec");
 	return 0;
 }
 
-/* Step 3: resolve the source (recorded once: status.sourceBackup). An
- * in-place restore past ReplacingClaims no longer reads it (the position
- * is pinned), so *need is false then. 0 with *vols, or 1 with *res. */
-static int resolve_source(ctrl_result *res, run *r, volumes *vols)
+/* Step 3: resolve the source (recorded once: status.sourceBackup) into
+ * *vols. 0, CTRL_RUN_STOP or < 0. */
+static int restore_resolve_source(app_restore_run *r, app_restore_volumes *vols)
 {
 	const char *bname;
 
 	if (r->spec.source_kind == APP_SOURCE_VOLUME_SNAPSHOT)
-		return source_snapshot(vols, res, r);
+		return restore_source_snapshot(vols, r);
 	bname = r->st.source_backup;
 	if (bname == NULL && r->spec.source_kind == APP_SOURCE_BACKUP)
 		bname = r->spec.source_name;
 	if (bname == NULL) {
-		if (pick_from_schedule(&bname, r) < 0) {
-			*res = ss_error_last()->code != SS_ENOTFOUND
-				       ? ctrl_result_error()
-				       : app_restore_fail(r, "SourceNotFound", "%s",
-							  ss_error_last()->message);
-			return 1;
+		if (restore_pick_from_schedule(&bname, r) < 0) {
+			if (ss_error_last()->code != SS_ENOTFOUND)
+				return -1;
+			return app_restore_fail(r, "SourceNotFound", "%s",
+						ss_error_last()->message);
 		}
-		app_restore_event(r, CTRL_EVENT_NORMAL, "SourceChosen",
-				  "restoring Backup %s of schedule %s", bname,
-				  r->spec.source_name);
+		ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "SourceChosen",
+			       "restoring Backup %s of schedule %s", bname,
+			       r->spec.source_name);
 	}
 	r->st.source_backup = bname;
-	return source_backup(vols, res, r, bname);
+	return restore_source_backup(vols, r, bname);
 }
 
-static bool past_source(const run *r)
+/* An in-place restore past ReplacingClaims no longer reads the source
+ * (the position is pinned). */
+static bool restore_past_source(const app_restore_run *r)
 {
 	return r->spec.mode == APP_MODE_IN_PLACE && r->st.step != APP_STEP_NONE &&
 	       !app_restore_in_place_can_roll_back(r->st.step);
 }
 
-static ctrl_result reconcile(run *r)
+/* Steps 3-6 with the source: resolved, its snapshots recorded in status,
+ * then the mode. CTRL_RUN_STOP or < 0. */
+static int restore_from_source(app_restore_run *r)
 {
-	volumes *vols = NULL;
-	ctrl_result res;
+	app_restore_volumes *vols = calloc(1, sizeof(*vols));
 	size_t i;
+	int rc;
 
-	if (load(&res, r) || accept_spec(&res, r))
-		return res;
+	if (vols == NULL)
+		return -1;
+	rc = restore_resolve_source(r, vols);
+	if (rc != 0)
+		goto cleanup;
+	r->st.n_source_snapshots = 0;
+	for (i = 0; i < vols->n; i++)
+		r->st.source_snapshots[r->st.n_source_snapshots++] = vols->v[i].snapshot;
+	if (r->spec.mode == APP_MODE_IN_PLACE)
+		rc = app_restore_in_place(r, vols);
+	else
+		rc = restore_new_claims(r, vols);
+cleanup:
+	free(vols);
+	return rc;
+}
+
+/* Steps 1-6 (restore.h), in the convention of ctrl/run.h: each step
+ * returns < 0 (retried), 0 (go on) or CTRL_RUN_STOP (the run's result). */
+static int restore_steps(app_restore_run *r)
+{
+	int rc;
+
+	/* 1 */
+	rc = restore_load(r);
+	/* 2 */
+	if (rc == 0)
+		rc = restore_accept_spec(r);
+	if (rc != 0)
+		return rc;
 	if (r->spec.mode == APP_MODE_IN_PLACE && !r->rc->o.enable_in_place)
 		return app_restore_fail(r, "InPlaceRestoreDisabled",
 					"the controller runs without "
@@ -929,42 +935,32 @@ static ctrl_result reconcile(run *r)
 		r->st.has_phase = true;
 		r->st.phase = APP_RESTORE_PENDING;
 	}
-	if (past_source(r))
+	if (restore_past_source(r))
 		return app_restore_in_place(r, NULL);
-	vols = calloc(1, sizeof(*vols));
-	if (vols == NULL)
-		return ctrl_result_error();
-	if (resolve_source(&res, r, vols))
-		goto done;
-	r->st.n_source_snapshots = 0;
-	for (i = 0; i < vols->n; i++)
-		r->st.source_snapshots[r->st.n_source_snapshots++] = vols->v[i].snapshot;
-	if (r->spec.mode == APP_MODE_IN_PLACE)
-		res = app_restore_in_place(r, vols);
-	else
-		res = new_claims(r, vols);
-done:
-	free(vols);
-	return res;
+	/* 3-6 */
+	return restore_from_source(r);
 }
 
 ctrl_result app_restore_reconcile(void *payload, const char *key)
 {
-	run *r = calloc(1, sizeof(*r));
+	app_restore_ctrl *rc = payload;
+	app_restore_run *r = calloc(1, sizeof(*r));
 	ctrl_result res;
-	size_t i;
+	int err;
 
 	if (r == NULL) {
 		ss_error_set(SS_ENOMEM, "out of memory");
 		return ctrl_result_error();
 	}
-	r->rc = payload;
-	r->key = key;
-	r->now = ss_clock_real(r->rc->o.clock);
-	res = reconcile(r);
-	for (i = 0; i < r->n_keep; i++)
-		json_decref(r->keep[i]);
-	json_decref(r->strings);
+	r->rc = rc;
+	err = ctrl_run_init(&r->run, &rc->run_opts, key, r);
+	r->run.status_message = &r->st.message; /* ctrl_run_message() sets it */
+	if (err == 0)
+		err = restore_steps(r);
+	else
+		err = ctrl_run_stop(&r->run, ctrl_result_done()); /* no such key */
+	res = ctrl_run_result(&r->run, err);
+	ctrl_run_finish(&r->run);
 	free(r);
 	return res;
 }

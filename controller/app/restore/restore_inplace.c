@@ -2,10 +2,13 @@
  * restore_inplace.c — the InPlace mode of the Restore controller: a
  * primary/replica StatefulSet rolled back to a Backup under the same claim
  * names. restore.h lists the steps; inplace_plan.h says why the old
- * volumes are kept and how they are given back.
+ * volumes are kept and how they are given back. Each step function follows
+ * restore_run.h's result convention (< 0 error, 0 go on, CTRL_RUN_STOP).
  *
  * Invariants:
- *   - every check passes before the first change (checks());
+ *   - every check passes before the first change (restore_inplace_start());
+ *   - each step is recorded in status.inPlace.step before it is taken
+ *     (restore_inplace_enter_step()), so a restarted controller resumes it;
  *   - the target is pinned at the start (name, uid, replicas, primary) and
  *     a StatefulSet of that name with another uid is never touched
  *     (TargetChanged);
@@ -35,14 +38,12 @@
 #include "app/restore/restore_plan.h"
 #include "app/restore/restore_run.h"
 #include "ctrl/object.h"
+#include "ctrl/run.h"
 #include "kube/quantity.h"
 #include "kube/rest.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/str.h"
-
-typedef app_restore_run run;
-typedef app_restore_volumes volumes;
 
 #define claims_res app_restore_claims_res
 #define ALLOW_ANNOTATION "snapstage.io/in-place-restore"
@@ -50,7 +51,7 @@ typedef app_restore_volumes volumes;
 /* How often a blocked rollback is tried again. */
 #define BLOCKED_RETRY_NS (30 * SS_NS_PER_SEC)
 
-static const char *step_name(app_restore_step step)
+static const char *restore_inplace_step_name(app_restore_step step)
 {
 	switch (step) {
 	case APP_STEP_SCALING_DOWN: return "ScalingDown";
@@ -71,31 +72,46 @@ bool app_restore_in_place_can_roll_back(app_restore_step step)
 	return step == APP_STEP_SCALING_DOWN || step == APP_STEP_REPLACING_CLAIMS;
 }
 
-/* Records `step` in status before it is taken, with an Event. */
-static int enter_step(run *r, app_restore_step step, const char *fmt, ...)
+/* Records `step` in status before it is taken, with an Event. 0 or < 0
+ * (nothing of the step taken then). */
+static int restore_inplace_enter_step(app_restore_run *r, app_restore_step step,
+				      const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int enter_step(run *r, app_restore_step step, const char *fmt, ...)
+static int restore_inplace_enter_step(app_restore_run *r, app_restore_step step,
+				      const char *fmt, ...)
 {
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	app_restore_vmessage(r, fmt, ap);
+	ctrl_run_vmessage(&r->run, fmt, ap);
 	va_end(ap);
 	r->st.step = step;
-	if (app_restore_write(r) < 0)
-		return -1;
-	ss_log(SS_LOG_INFO, "restore step", SS_LS("restore", r->key),
-	       SS_LS("step", step_name(step)));
-	app_restore_event(r, CTRL_EVENT_NORMAL, step_name(step), "%s", r->message);
+	rc = app_restore_write(r);
+	if (rc < 0)
+		return rc;
+	ss_log(SS_LOG_INFO, "restore step", SS_LS("restore", r->run.key),
+	       SS_LS("step", restore_inplace_step_name(step)));
+	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, restore_inplace_step_name(step), "%s",
+		       r->run.message);
 	return 0;
 }
 
-static const char *sts_name(const run *r)
+/* A step entered: the reconcile ends and comes back at once for it.
+ * CTRL_RUN_STOP, or enter_step's error. */
+static int restore_inplace_next(app_restore_run *r, int entered)
+{
+	if (entered < 0)
+		return entered;
+	return ctrl_run_stop(&r->run, ctrl_result_requeue_after(0));
+}
+
+static const char *restore_inplace_sts_name(const app_restore_run *r)
 {
 	return r->st.statefulset_name ? r->st.statefulset_name : r->spec.statefulset_name;
 }
 
-static int scale(run *r, int replicas)
+static int restore_inplace_scale(app_restore_run *r, int replicas)
 {
 	kube_patch_opts po = { 0 };
 	json_t *patch = json_pack("{s:{s:i}}", "spec", "replicas", replicas);
@@ -104,28 +120,28 @@ static int scale(run *r, int replicas)
 	if (patch == NULL)
 		return ss_error_set(SS_ENOMEM, "out of memory");
 	po.subresource = "scale";
-	rc = kube_patch(NULL, r->rc->o.client, &app_restore_statefulsets, r->ns, sts_name(r),
-			KUBE_PATCH_MERGE, patch, &po);
+	rc = kube_patch(NULL, r->rc->o.client, &app_restore_statefulsets, r->run.ns,
+			restore_inplace_sts_name(r), KUBE_PATCH_MERGE, patch, &po);
 	json_decref(patch);
 	return rc;
 }
 
-static int patch_pv(run *r, const char *pv, json_t *patch)
+static int restore_inplace_patch_pv(app_restore_run *r, const char *pv, json_t *patch)
 {
 	kube_patch_opts po = { 0 };
 	int rc;
 
 	if (patch == NULL)
 		return ss_error_set(SS_ENOMEM, "out of memory");
-	rc = kube_patch(NULL, r->rc->o.client, &app_restore_pvs, NULL, pv, KUBE_PATCH_MERGE,
-			patch, &po);
+	rc = kube_patch(NULL, r->rc->o.client, &app_restore_pvs, NULL, pv,
+			KUBE_PATCH_MERGE, patch, &po);
 	json_decref(patch);
 	return rc;
 }
 
-/* GET of a claim or PV into *out (NULL when not found; kept by the run). */
-static int get_kept(json_t **out, run *r, const kube_resource *res, const char *ns,
-		    const char *name)
+/* GET of a claim or PV into *out (NULL when not found; held by the run). */
+static int restore_inplace_get(json_t **out, app_restore_run *r, const kube_resource *res,
+			       const char *ns, const char *name)
 {
 	json_t *got = NULL;
 	int rc = kube_get(&got, r->rc->o.client, res, ns, name);
@@ -133,14 +149,14 @@ static int get_kept(json_t **out, run *r, const kube_resource *res, const char *
 	*out = NULL;
 	if (rc == SS_ENOTFOUND)
 		return 0;
-	if (rc < 0)
+	if (rc < 0 || (rc = app_restore_hold(r, got)) < 0)
 		return rc;
-	*out = app_restore_keep(r, got);
+	*out = got;
 	return 0;
 }
 
 /* The template of volume `name` in StatefulSet `sts`, or NULL. */
-static const json_t *claim_template(const json_t *sts, const char *name)
+static const json_t *restore_inplace_claim_template(const json_t *sts, const char *name)
 {
 	const json_t *t;
 	size_t i;
@@ -156,7 +172,7 @@ static const json_t *claim_template(const json_t *sts, const char *name)
 }
 
 /* "pv-a, pv-b" of the old volumes kept, for a message. */
-static void kept_volumes(char *buf, size_t cap, const run *r)
+static void restore_inplace_kept_volumes(char *buf, size_t cap, const app_restore_run *r)
 {
 	size_t i, len = 0;
 
@@ -167,14 +183,14 @@ static void kept_volumes(char *buf, size_t cap, const run *r)
 }
 
 /* Appends what was kept to the message. */
-static void note_kept(run *r)
+static void restore_inplace_note_kept(app_restore_run *r)
 {
 	char kept[512];
-	size_t len = strlen(r->message);
+	size_t len = strlen(r->run.message);
 
-	kept_volumes(kept, sizeof(kept), r);
+	restore_inplace_kept_volumes(kept, sizeof(kept), r);
 	if (kept[0] != '\0')
-		snprintf(r->message + len, sizeof(r->message) - len,
+		snprintf(r->run.message + len, sizeof(r->run.message) - len,
 			 "; the old PersistentVolumes are kept with reclaim policy "
 			 "Retain: %s",
 			 kept);
@@ -182,207 +198,228 @@ static void note_kept(run *r)
 
 /* ---- the target ---------------------------------------------------------------- */
 
-static ctrl_result target_changed(run *r, const char *what)
+/* Ends the Restore (TargetChanged): the pinned StatefulSet is gone or was
+ * replaced. CTRL_RUN_STOP, or < 0. */
+static int restore_inplace_target_changed(app_restore_run *r, const char *what)
 {
 	char w[256];
 
 	ss_strlcpy(w, what, sizeof(w));
-	app_restore_message(r, "StatefulSet %s %s during the restore (step %s); nothing more "
-			       "is touched",
-			    sts_name(r), w, step_name(r->st.step));
-	note_kept(r);
+	ctrl_run_message(&r->run,
+			 "StatefulSet %s %s during the restore (step %s); nothing more "
+			 "is touched",
+			 restore_inplace_sts_name(r), w,
+			 restore_inplace_step_name(r->st.step));
+	restore_inplace_note_kept(r);
 	return app_restore_fail_final(r, "TargetChanged");
 }
 
-/* The StatefulSet, checked against what was pinned. 0 with *sts, or 1 with
- * *res. */
-static int target(json_t **sts, ctrl_result *res, run *r)
+/* The StatefulSet, checked against what was pinned, into *sts (held). 0,
+ * CTRL_RUN_STOP or < 0. */
+static int restore_inplace_target(json_t **sts, app_restore_run *r)
 {
 	char what[160];
 	const char *uid;
 	int rc;
 
-	rc = get_kept(sts, r, &app_restore_statefulsets, r->ns, sts_name(r));
-	if (rc < 0) {
-		*res = ctrl_result_error();
-		return 1;
-	}
+	rc = restore_inplace_get(sts, r, &app_restore_statefulsets, r->run.ns,
+				 restore_inplace_sts_name(r));
+	if (rc < 0)
+		return rc;
 	if (*sts == NULL) {
-		*res = r->st.statefulset_uid == NULL
-			       ? app_restore_fail(r, "StatefulSetNotFound",
-						  "StatefulSet %s/%s does not exist", r->ns,
-						  sts_name(r))
-			       : target_changed(r, "was deleted");
-		return 1;
+		if (r->st.statefulset_uid == NULL)
+			return app_restore_fail(r, "StatefulSetNotFound",
+						"StatefulSet %s/%s does not exist",
+						r->run.ns, restore_inplace_sts_name(r));
+		return restore_inplace_target_changed(r, "was deleted");
 	}
 	uid = ctrl_meta(*sts, "uid");
 	if (r->st.statefulset_uid != NULL && !ss_streq(uid, r->st.statefulset_uid)) {
-		snprintf(what, sizeof(what), "was replaced (uid %s, was %s)", uid ? uid : "?",
-			 r->st.statefulset_uid);
-		*res = target_changed(r, what);
-		return 1;
+		snprintf(what, sizeof(what), "was replaced (uid %s, was %s)",
+			 uid ? uid : "?", r->st.statefulset_uid);
+		return restore_inplace_target_changed(r, what);
 	}
 	return 0;
 }
 
 /* ---- the checks, before anything changes --------------------------------------- */
 
-static int check_fail(ctrl_result *res, run *r, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int check_fail(ctrl_result *res, run *r, const char *reason, const char *fmt, ...)
+/* A check failed: Failed for good with `reason` (nothing was changed).
+ * CTRL_RUN_STOP, or < 0. */
+static int restore_inplace_check_fail(app_restore_run *r, const char *reason,
+				      const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int restore_inplace_check_fail(app_restore_run *r, const char *reason,
+				      const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	app_restore_vmessage(r, fmt, ap);
+	ctrl_run_vmessage(&r->run, fmt, ap);
 	va_end(ap);
-	*res = app_restore_fail_final(r, reason);
-	return 1;
+	return app_restore_fail_final(r, reason);
 }
 
 /* The StatefulSet's shape: opted in, a size we handle, the primary one of
  * its members, every backed-up volume one of its templates. */
-static int check_target(ctrl_result *res, run *r, const json_t *sts, const volumes *vols,
-			int replicas)
+static int restore_inplace_check_target(app_restore_run *r, const json_t *sts,
+					const app_restore_volumes *vols, int replicas)
 {
 	size_t i;
 
 	if (!ss_streq(ctrl_annotation(sts, ALLOW_ANNOTATION), ALLOW_VALUE))
-		return check_fail(res, r, "InPlaceRestoreNotAllowed",
-				  "StatefulSet %s does not allow in-place restores: whoever "
-				  "may edit it must annotate it %s=%s first",
-				  sts_name(r), ALLOW_ANNOTATION, ALLOW_VALUE);
+		return restore_inplace_check_fail(
+			r, "InPlaceRestoreNotAllowed",
+			"StatefulSet %s does not allow in-place restores: whoever "
+			"may edit it must annotate it %s=%s first",
+			restore_inplace_sts_name(r), ALLOW_ANNOTATION, ALLOW_VALUE);
 	if (replicas < 1 || replicas > APP_MAX_MEMBERS ||
 	    (size_t)replicas * vols->n > APP_MAX_INPLACE_CLAIMS)
-		return check_fail(res, r, "InvalidSpec",
-				  "StatefulSet %s has %d replicas x %zu volumes; an in-place "
-				  "restore handles 1 to %d members and at most %d claims",
-				  sts_name(r), replicas, vols->n, APP_MAX_MEMBERS,
-				  APP_MAX_INPLACE_CLAIMS);
+		return restore_inplace_check_fail(
+			r, "InvalidSpec",
+			"StatefulSet %s has %d replicas x %zu volumes; an in-place "
+			"restore handles 1 to %d members and at most %d claims",
+			restore_inplace_sts_name(r), replicas, vols->n, APP_MAX_MEMBERS,
+			APP_MAX_INPLACE_CLAIMS);
 	if (r->spec.primary_ordinal >= replicas)
-		return check_fail(res, r, "InvalidSpec",
-				  "spec.target.inPlace.primaryOrdinal: %d, but StatefulSet "
-				  "%s has %d replicas",
-				  r->spec.primary_ordinal, sts_name(r), replicas);
+		return restore_inplace_check_fail(
+			r, "InvalidSpec",
+			"spec.target.inPlace.primaryOrdinal: %d, but StatefulSet "
+			"%s has %d replicas",
+			r->spec.primary_ordinal, restore_inplace_sts_name(r), replicas);
 	for (i = 0; i < vols->n; i++)
-		if (claim_template(sts, vols->v[i].volume) == NULL)
-			return check_fail(res, r, "InvalidSpec",
-					  "the source's volume %s is not a "
-					  "volumeClaimTemplate of StatefulSet %s",
-					  vols->v[i].volume, sts_name(r));
+		if (restore_inplace_claim_template(sts, vols->v[i].volume) == NULL)
+			return restore_inplace_check_fail(
+				r, "InvalidSpec",
+				"the source's volume %s is not a "
+				"volumeClaimTemplate of StatefulSet %s",
+				vols->v[i].volume, restore_inplace_sts_name(r));
 	return 0;
 }
 
 /* Every source snapshot against the StorageClass of its template. */
-static int check_storage(ctrl_result *res, run *r, const json_t *sts, volumes *vols)
+static int restore_inplace_check_storage(app_restore_run *r, const json_t *sts,
+					 app_restore_volumes *vols)
 {
 	char where[320];
 	size_t i;
 	int rc;
 
-	rc = app_restore_check_sources(res, r, vols);
+	rc = app_restore_check_sources(r, vols);
 	for (i = 0; rc == 0 && i < vols->n; i++) {
-		const json_t *t = claim_template(sts, vols->v[i].volume);
-		volumes one;
+		const json_t *t = restore_inplace_claim_template(sts, vols->v[i].volume);
+		app_restore_volumes one;
 
 		memset(&one, 0, sizeof(one));
 		one.v[0] = vols->v[i];
 		one.info[0] = vols->info[i];
 		one.n = 1;
-		snprintf(where, sizeof(where), "the volumeClaimTemplate %s of StatefulSet %s",
-			 vols->v[i].volume, sts_name(r));
+		snprintf(where, sizeof(where),
+			 "the volumeClaimTemplate %s of StatefulSet %s",
+			 vols->v[i].volume, restore_inplace_sts_name(r));
 		rc = app_restore_check_drivers(
-			res, r, &one,
+			r, &one,
 			json_string_value(json_object_get(json_object_get(t, "spec"),
 							  "storageClassName")),
 			where);
 	}
-	return rc != 0;
+	return rc;
 }
 
 /* The replication credentials of spec.target.inPlace (set only). */
-static int read_replication_credentials(app_credentials *out, run *r, const char **reason)
+static int restore_inplace_read_replication_credentials(app_credentials *out,
+							app_restore_run *r,
+							const char **reason)
 {
 	app_connection repl;
 
 	memset(&repl, 0, sizeof(repl));
 	repl.credentials = r->spec.replication_credentials;
-	return app_credentials_read(out, r->rc->o.client, r->ns, &repl, reason);
+	return app_credentials_read(out, r->rc->o.client, r->run.ns, &repl, reason);
 }
 
 /* The Secrets ConfiguringReplication reads, and what it feeds MariaDB. */
-static int check_credentials(ctrl_result *res, run *r, int replicas)
+static int restore_inplace_check_credentials(app_restore_run *r, int replicas)
 {
 	app_credentials cred;
 	const char *reason = NULL;
 	int rc;
 
-	if (app_credentials_read(&cred, r->rc->o.client, r->ns, &r->spec.connection,
+	if (app_credentials_read(&cred, r->rc->o.client, r->run.ns, &r->spec.connection,
 				 &reason) < 0)
 		goto failed;
 	app_credentials_free(&cred);
 	if (replicas == 1)
 		return 0;
 	if (!r->spec.has_replication_credentials)
-		return check_fail(res, r, "InvalidSpec",
-				  "spec.target.inPlace.replicationCredentialsSecretRef: "
-				  "required: StatefulSet %s has %d replicas",
-				  sts_name(r), replicas);
-	if (read_replication_credentials(&cred, r, &reason) < 0)
+		return restore_inplace_check_fail(
+			r, "InvalidSpec",
+			"spec.target.inPlace.replicationCredentialsSecretRef: "
+			"required: StatefulSet %s has %d replicas",
+			restore_inplace_sts_name(r), replicas);
+	if (restore_inplace_read_replication_credentials(&cred, r, &reason) < 0)
 		goto failed;
 	rc = app_replication_credentials_check(cred.user, cred.password);
 	app_credentials_free(&cred);
 	if (rc < 0)
-		return check_fail(res, r, "SecretValueInvalid",
-				  "Secret %s: %s",
-				  r->spec.replication_credentials.name,
-				  ss_error_last()->message);
+		return restore_inplace_check_fail(
+			r, "SecretValueInvalid", "Secret %s: %s",
+			r->spec.replication_credentials.name, ss_error_last()->message);
 	return 0;
 failed:
-	if (reason == NULL) {
-		*res = ctrl_result_error();
-		return 1;
-	}
-	return check_fail(res, r, reason, "%s",
-			  ss_error_last()->message);
+	if (reason == NULL)
+		return -1; /* the API's error: tried again */
+	return restore_inplace_check_fail(r, reason, "%s", ss_error_last()->message);
 }
 
 /* The position the members are set up from: there when needed, well
  * formed, and exact unless the spec accepts otherwise. */
-static int check_position(ctrl_result *res, run *r, int replicas)
+static int restore_inplace_check_position(app_restore_run *r, int replicas)
 {
 	bool have = r->gtid != NULL && r->gtid[0] != '\0';
 
 	if (!have && replicas > 1)
-		return check_fail(res, r, "SourceNotReady",
-				  "the source recorded no GTID position, so the replicas "
-				  "could not be started where the data ends");
+		return restore_inplace_check_fail(
+			r, "SourceNotReady",
+			"the source recorded no GTID position, so the replicas "
+			"could not be started where the data ends");
 	if (!have)
 		return 0;
 	if (app_gtid_pos_check(r->gtid) < 0)
-		return check_fail(res, r, "InvalidPosition",
-				  "the source's GTID position is not usable: %s",
-				  ss_error_last()->message);
+		return restore_inplace_check_fail(
+			r, "InvalidPosition",
+			"the source's GTID position is not usable: %s",
+			ss_error_last()->message);
 	if (!r->spec.accept_inexact_position &&
 	    !app_restore_position_exact(r->backup, r->backup ? NULL : r->source_vs))
-		return check_fail(res, r, "PositionNotExact",
-				  "the source was not cut at lock stage BLOCK_COMMIT, so its "
-				  "GTID position %s is not exactly its data's; set "
-				  "spec.target.inPlace.acceptInexactPosition to use it "
-				  "anyway",
-				  r->gtid);
+		return restore_inplace_check_fail(
+			r, "PositionNotExact",
+			"the source was not cut at lock stage BLOCK_COMMIT, so its "
+			"GTID position %s is not exactly its data's; set "
+			"spec.target.inPlace.acceptInexactPosition to use it "
+			"anyway",
+			r->gtid);
 	return 0;
 }
 
-/* Step "checks", then the pins and ScalingDown. */
-static int start(ctrl_result *res, run *r, const json_t *sts, volumes *vols)
+/* Step "checks", then the pins recorded with ScalingDown. 0 (ScalingDown
+ * entered), CTRL_RUN_STOP (a check failed) or < 0. */
+static int restore_inplace_start(app_restore_run *r, const json_t *sts,
+				 app_restore_volumes *vols)
 {
 	int replicas = (int)json_integer_value(
 		json_object_get(json_object_get(sts, "spec"), "replicas"));
+	int rc;
 
-	if (check_target(res, r, sts, vols, replicas) || check_storage(res, r, sts, vols) ||
-	    check_credentials(res, r, replicas) || check_position(res, r, replicas))
-		return 1;
+	rc = restore_inplace_check_target(r, sts, vols, replicas);
+	if (rc == 0)
+		rc = restore_inplace_check_storage(r, sts, vols);
+	if (rc == 0)
+		rc = restore_inplace_check_credentials(r, replicas);
+	if (rc == 0)
+		rc = restore_inplace_check_position(r, replicas);
+	if (rc != 0)
+		return rc;
 	r->st.has_phase = true;
 	r->st.phase = APP_RESTORE_RESTORING;
 	r->st.statefulset_name = r->spec.statefulset_name;
@@ -390,25 +427,22 @@ static int start(ctrl_result *res, run *r, const json_t *sts, volumes *vols)
 	r->st.original_replicas = replicas;
 	r->st.primary_ordinal = r->spec.primary_ordinal;
 	r->st.gtid_position = r->gtid;
-	if (enter_step(r, APP_STEP_SCALING_DOWN, "scaling StatefulSet %s from %d to 0 replicas",
-		       sts_name(r), replicas) < 0) {
-		*res = ctrl_result_error();
-		return 1;
-	}
-	return 0;
+	return restore_inplace_enter_step(r, APP_STEP_SCALING_DOWN,
+					  "scaling StatefulSet %s from %d to 0 replicas",
+					  restore_inplace_sts_name(r), replicas);
 }
 
 /* ---- ScalingDown ---------------------------------------------------------------- */
 
 /* How many Pods the StatefulSet owns (by controller reference and uid). */
-static int owned_pods(size_t *n, run *r)
+static int restore_inplace_owned_pods(size_t *n, app_restore_run *r)
 {
 	json_t *pods = NULL, *pod;
 	size_t i;
 
 	if (r->rc->o.pods == NULL)
 		return ss_error_set(SS_EINVALID, "restore controller: no Pod cache");
-	if (ctrl_store_by_index(&pods, r->rc->o.pods, APP_INDEX_NAMESPACE, r->ns) < 0)
+	if (ctrl_store_by_index(&pods, r->rc->o.pods, APP_INDEX_NAMESPACE, r->run.ns) < 0)
 		return -1;
 	*n = 0;
 	json_array_foreach(pods, i, pod)
@@ -423,7 +457,7 @@ static int owned_pods(size_t *n, run *r)
 			if (ss_streq(json_string_value(json_object_get(ref, "kind")),
 				     "StatefulSet") &&
 			    ss_streq(json_string_value(json_object_get(ref, "name")),
-				     sts_name(r)))
+				     restore_inplace_sts_name(r)))
 				(*n)++;
 		}
 	}
@@ -431,280 +465,333 @@ static int owned_pods(size_t *n, run *r)
 	return 0;
 }
 
-/* Records every claim about to be replaced and the volume it holds. */
-static int record_volumes(run *r, const volumes *vols)
+/* Records slot `v` (member `ord`, volume `volume`): its claim and the
+ * volume that claim holds with its reclaim policy. 0 or < 0. */
+static int restore_inplace_record_slot(app_restore_run *r, app_inplace_volume *v,
+				       const char *volume, int ord)
 {
 	char cname[320];
-	int ord;
+	json_t *pvc = NULL, *pv = NULL;
+	int rc;
+
+	snprintf(cname, sizeof(cname), "%s-%s-%d", volume, restore_inplace_sts_name(r),
+		 ord);
+	memset(v, 0, sizeof(*v));
+	v->claim = json_string_value(ctrl_run_hold(&r->run, json_string(cname)));
+	v->volume = volume;
+	v->ordinal = ord;
+	rc = restore_inplace_get(&pvc, r, &claims_res, r->run.ns, cname);
+	if (rc < 0)
+		return rc;
+	v->old_claim_uid = ctrl_meta(pvc, "uid");
+	v->old_volume_name = json_string_value(
+		json_object_get(json_object_get(pvc, "spec"), "volumeName"));
+	if (v->old_volume_name == NULL || v->old_volume_name[0] == '\0') {
+		v->old_volume_name = NULL;
+		return 0;
+	}
+	rc = restore_inplace_get(&pv, r, &app_restore_pvs, NULL, v->old_volume_name);
+	if (rc < 0)
+		return rc;
+	v->old_reclaim_policy = pv ? app_inplace_reclaim_policy(pv) : NULL;
+	return 0;
+}
+
+/* Records every claim about to be replaced and the volume it holds. */
+static int restore_inplace_record_volumes(app_restore_run *r,
+					  const app_restore_volumes *vols)
+{
+	int ord, rc;
 	size_t i;
 
 	r->st.n_volumes = 0;
 	for (ord = 0; ord < r->st.original_replicas; ord++) {
 		for (i = 0; i < vols->n; i++) {
-			app_inplace_volume *v = &r->st.volumes[r->st.n_volumes++];
-			json_t *pvc = NULL, *pv = NULL;
-			int rc;
-
-			snprintf(cname, sizeof(cname), "%s-%s-%d", vols->v[i].volume,
-				 sts_name(r), ord);
-			memset(v, 0, sizeof(*v));
-			v->claim = app_restore_own(r, cname);
-			v->volume = vols->v[i].volume;
-			v->ordinal = ord;
-			rc = get_kept(&pvc, r, &claims_res, r->ns, cname);
+			rc = restore_inplace_record_slot(
+				r, &r->st.volumes[r->st.n_volumes++], vols->v[i].volume,
+				ord);
 			if (rc < 0)
 				return rc;
-			v->old_claim_uid = ctrl_meta(pvc, "uid");
-			v->old_volume_name = json_string_value(
-				json_object_get(json_object_get(pvc, "spec"), "volumeName"));
-			if (v->old_volume_name == NULL || v->old_volume_name[0] == '\0') {
-				v->old_volume_name = NULL;
-				continue;
-			}
-			rc = get_kept(&pv, r, &app_restore_pvs, NULL, v->old_volume_name);
-			if (rc < 0)
-				return rc;
-			v->old_reclaim_policy = pv ? app_inplace_reclaim_policy(pv) : NULL;
 		}
 	}
 	return 0;
 }
 
-static ctrl_result scaling_down(run *r, const volumes *vols)
+/* ScalingDown: to 0, wait until the Pods are gone, record the slots, then
+ * ReplacingClaims. CTRL_RUN_STOP or < 0. */
+static int restore_inplace_scaling_down(app_restore_run *r,
+					const app_restore_volumes *vols)
 {
 	size_t n = 0;
+	int rc;
 
-	if (scale(r, 0) < 0 || owned_pods(&n, r) < 0)
-		return ctrl_result_error();
+	rc = restore_inplace_scale(r, 0);
+	if (rc == 0)
+		rc = restore_inplace_owned_pods(&n, r);
+	if (rc < 0)
+		return rc;
 	if (n > 0) {
-		app_restore_message(r, "waiting for %zu Pod(s) of %s to be gone", n,
-				    sts_name(r));
+		ctrl_run_message(&r->run, "waiting for %zu Pod(s) of %s to be gone", n,
+				 restore_inplace_sts_name(r));
 		return app_restore_wait(r);
 	}
-	if (record_volumes(r, vols) < 0 ||
-	    enter_step(r, APP_STEP_REPLACING_CLAIMS,
-		       "replacing %zu claim(s) of %d member(s) with %s; their old volumes "
-		       "are kept until the restore has succeeded",
-		       r->st.n_volumes, r->st.original_replicas,
-		       r->st.source_backup ? r->st.source_backup : r->spec.source_name) < 0)
-		return ctrl_result_error();
-	return ctrl_result_requeue_after(0);
+	rc = restore_inplace_record_volumes(r, vols);
+	if (rc < 0)
+		return rc;
+	rc = restore_inplace_enter_step(
+		r, APP_STEP_REPLACING_CLAIMS,
+		"replacing %zu claim(s) of %d member(s) with %s; their old volumes "
+		"are kept until the restore has succeeded",
+		r->st.n_volumes, r->st.original_replicas,
+		r->st.source_backup ? r->st.source_backup : r->spec.source_name);
+	return restore_inplace_next(r, rc);
 }
 
 /* ---- ReplacingClaims ------------------------------------------------------------- */
 
 /* Makes sure the old volume of `v` is set to Retain. 0 when it is (or there
  * is none), < 0 on an error. */
-static int retain_old(run *r, const app_inplace_volume *v)
+static int restore_inplace_retain_old(app_restore_run *r, const app_inplace_volume *v)
 {
 	json_t *pv = NULL;
 	int rc;
 
 	if (v->old_volume_name == NULL)
 		return 0;
-	rc = get_kept(&pv, r, &app_restore_pvs, NULL, v->old_volume_name);
+	rc = restore_inplace_get(&pv, r, &app_restore_pvs, NULL, v->old_volume_name);
 	if (rc < 0 || pv == NULL || ss_streq(app_inplace_reclaim_policy(pv), "Retain"))
 		return rc;
-	rc = patch_pv(r, v->old_volume_name, app_inplace_policy_patch("Retain"));
+	rc = restore_inplace_patch_pv(r, v->old_volume_name,
+				      app_inplace_policy_patch("Retain"));
 	if (rc == 0)
-		ss_log(SS_LOG_INFO, "old volume retained", SS_LS("restore", r->key),
+		ss_log(SS_LOG_INFO, "old volume retained", SS_LS("restore", r->run.key),
 		       SS_LS("volume", v->old_volume_name), SS_LS("claim", v->claim));
 	return rc;
 }
 
-/* The restored claim of slot `v` from its snapshot, like the template. */
-static int create_restored(run *r, const json_t *sts, const app_inplace_volume *v,
-			   const volumes *vols)
+/* The spec of the restored claim of slot `v`, into *spec: the Restore's,
+ * with one claim like the template `tmpl` (size, class, access modes,
+ * labels). */
+static void restore_inplace_restored_spec(app_restore_spec *spec,
+					  const app_restore_run *r, const json_t *tmpl,
+					  const app_inplace_volume *v)
 {
-	const json_t *tmpl = claim_template(sts, v->volume);
 	const json_t *tspec = json_object_get(tmpl, "spec"), *mode;
 	const char *req = json_string_value(json_object_get(
-		json_object_get(json_object_get(tspec, "resources"), "requests"), "storage"));
-	app_restore_spec spec = r->spec;
+		json_object_get(json_object_get(tspec, "resources"), "requests"),
+		"storage"));
+	size_t i;
+
+	*spec = r->spec;
+	spec->n_claims = 1;
+	spec->claims[0].volume = v->volume;
+	spec->claims[0].name = v->claim;
+	spec->claims[0].size_bytes = 0;
+	if (req && kube_quantity_parse(&spec->claims[0].size_bytes, req) != 0)
+		spec->claims[0].size_bytes = 0;
+	spec->storage_class =
+		json_string_value(json_object_get(tspec, "storageClassName"));
+	spec->n_access_modes = 0;
+	json_array_foreach(json_object_get(tspec, "accessModes"), i, mode)
+	{
+		if (json_is_string(mode) && spec->n_access_modes < APP_MAX_ACCESS_MODES)
+			spec->access_modes[spec->n_access_modes++] =
+				json_string_value(mode);
+	}
+	if (spec->n_access_modes == 0)
+		spec->access_modes[spec->n_access_modes++] = "ReadWriteOnce";
+	spec->claim_labels = json_object_get(json_object_get(tmpl, "metadata"), "labels");
+	spec->claim_annotations = NULL;
+}
+
+/* The restored claim of slot `v` from its snapshot, like the template. */
+static int restore_inplace_create_restored(app_restore_run *r, const json_t *sts,
+					   const app_inplace_volume *v,
+					   const app_restore_volumes *vols)
+{
+	const json_t *tmpl = restore_inplace_claim_template(sts, v->volume);
+	app_restore_spec spec;
 	app_restore_claims_in in;
 	json_t *planned = NULL;
 	const char *reason = NULL;
-	size_t i, k;
+	size_t k;
 	int rc;
 
 	for (k = 0; k < vols->n && !ss_streq(vols->v[k].volume, v->volume); k++)
 		;
 	if (k == vols->n || tmpl == NULL)
-		return ss_error_set(SS_EINVALID, "volume %s is not in the source", v->volume);
-	spec.n_claims = 1;
-	spec.claims[0].volume = v->volume;
-	spec.claims[0].name = v->claim;
-	spec.claims[0].size_bytes = 0;
-	if (req && kube_quantity_parse(&spec.claims[0].size_bytes, req) != 0)
-		spec.claims[0].size_bytes = 0;
-	spec.storage_class = json_string_value(json_object_get(tspec, "storageClassName"));
-	spec.n_access_modes = 0;
-	json_array_foreach(json_object_get(tspec, "accessModes"), i, mode)
-	{
-		if (json_is_string(mode) && spec.n_access_modes < APP_MAX_ACCESS_MODES)
-			spec.access_modes[spec.n_access_modes++] = json_string_value(mode);
-	}
-	if (spec.n_access_modes == 0)
-		spec.access_modes[spec.n_access_modes++] = "ReadWriteOnce";
-	spec.claim_labels = json_object_get(json_object_get(tmpl, "metadata"), "labels");
-	spec.claim_annotations = NULL;
+		return ss_error_set(SS_EINVALID, "volume %s is not in the source",
+				    v->volume);
+	restore_inplace_restored_spec(&spec, r, tmpl, v);
 	memset(&in, 0, sizeof(in));
-	in.restore = r->obj;
+	in.restore = r->run.obj;
 	in.spec = &spec;
 	in.volumes = &vols->v[k];
 	in.n_volumes = 1;
 	rc = app_restore_claims_plan(&planned, &reason, &in);
 	if (rc < 0)
 		return rc;
-	rc = kube_create(NULL, r->rc->o.client, &claims_res, r->ns, json_array_get(planned, 0));
+	rc = kube_create(NULL, r->rc->o.client, &claims_res, r->run.ns,
+			 json_array_get(planned, 0));
 	json_decref(planned);
 	if (rc == 0)
-		ss_log(SS_LOG_INFO, "claim created", SS_LS("restore", r->key),
+		ss_log(SS_LOG_INFO, "claim created", SS_LS("restore", r->run.key),
 		       SS_LS("claim", v->claim));
 	return rc == SS_EEXISTS ? 0 : rc; /* looked at again next time */
 }
 
-/* One slot: 0 when its restored claim is Bound, 1 to wait, 2 when the
- * restore failed (*res), < 0 on an error. */
-static int replace_slot(ctrl_result *res, run *r, const json_t *sts,
-			const app_inplace_volume *v, const volumes *vols)
+/* One slot, moved on: *bound when its restored claim is Bound. 0 (go on,
+ * Bound or to wait), CTRL_RUN_STOP when the restore failed (ClaimLost,
+ * ClaimExists), < 0 on an error. */
+static int restore_inplace_replace_slot(bool *bound, app_restore_run *r,
+					const json_t *sts, const app_inplace_volume *v,
+					const app_restore_volumes *vols)
 {
 	json_t *pvc = NULL;
-	int rc = get_kept(&pvc, r, &claims_res, r->ns, v->claim);
+	int rc = restore_inplace_get(&pvc, r, &claims_res, r->run.ns, v->claim);
 
+	*bound = false;
 	if (rc < 0)
 		return rc;
-	switch (app_inplace_slot_kind(pvc, v, r->obj)) {
+	switch (app_inplace_slot_kind(pvc, v, r->run.obj)) {
 	case APP_SLOT_OLD:
 		/* Its data must outlive the claim: Retain first, then delete. */
-		if ((rc = retain_old(r, v)) < 0 || (rc = app_restore_delete_claim(r, pvc)) < 0)
+		if ((rc = restore_inplace_retain_old(r, v)) < 0)
 			return rc;
-		return 1;
-	case APP_SLOT_DELETING: return 1;
-	case APP_SLOT_GONE: return (rc = create_restored(r, sts, v, vols)) < 0 ? rc : 1;
+		return app_restore_delete_claim(r, pvc);
+	case APP_SLOT_DELETING: return 0;
+	case APP_SLOT_GONE: return restore_inplace_create_restored(r, sts, v, vols);
 	case APP_SLOT_OURS:
 		switch (app_restore_claim_state(pvc)) {
-		case APP_CLAIM_BOUND: return 0;
-		case APP_CLAIM_PENDING: return 1;
+		case APP_CLAIM_BOUND: *bound = true; return 0;
+		case APP_CLAIM_PENDING: return 0;
 		case APP_CLAIM_LOST: break;
 		}
-		*res = app_restore_fail(r, "ClaimLost",
-					"the restored claim %s is Lost", v->claim);
-		return 2;
+		return app_restore_fail(r, "ClaimLost", "the restored claim %s is Lost",
+					v->claim);
 	case APP_SLOT_REATTACHED:
 	case APP_SLOT_FOREIGN: break;
 	}
-	*res = app_restore_fail(r, "ClaimExists",
+	return app_restore_fail(r, "ClaimExists",
 				"claim %s was created by someone else during the restore",
 				v->claim);
-	return 2;
 }
 
-static ctrl_result replacing_claims(run *r, const json_t *sts, volumes *vols)
+/* ReplacingClaims: the snapshots again, then each slot moved on, until
+ * every restored claim is Bound; then ScalingUp. CTRL_RUN_STOP or < 0. */
+static int restore_inplace_replacing_claims(app_restore_run *r, const json_t *sts,
+					    app_restore_volumes *vols)
 {
-	ctrl_result res;
 	size_t i, bound = 0;
 	const char *first = NULL;
 	int rc;
 
 	/* The snapshots again: one deleted since the checks rolls back now
 	 * rather than at the timeout. */
-	if (app_restore_check_sources(&res, r, vols) != 0)
-		return res;
+	rc = app_restore_check_sources(r, vols);
+	if (rc != 0)
+		return rc;
 	for (i = 0; i < r->st.n_volumes; i++) {
-		rc = replace_slot(&res, r, sts, &r->st.volumes[i], vols);
-		if (rc < 0)
-			return ctrl_result_error();
-		if (rc == 2)
-			return res;
-		if (rc == 0)
+		bool is_bound;
+
+		rc = restore_inplace_replace_slot(&is_bound, r, sts, &r->st.volumes[i],
+						  vols);
+		if (rc != 0)
+			return rc;
+		if (is_bound)
 			bound++;
 		else if (first == NULL)
 			first = r->st.volumes[i].claim;
 	}
 	if (bound < r->st.n_volumes) {
-		app_restore_message(r, "%zu of %zu restored claims Bound (waiting for %s)",
-				    bound, r->st.n_volumes, first);
+		ctrl_run_message(&r->run,
+				 "%zu of %zu restored claims Bound (waiting for %s)",
+				 bound, r->st.n_volumes, first);
 		return app_restore_wait(r);
 	}
-	if (enter_step(r, APP_STEP_SCALING_UP,
-		       "all %zu restored claims Bound; scaling StatefulSet %s back to %d "
-		       "replicas",
-		       r->st.n_volumes, sts_name(r), r->st.original_replicas) < 0)
-		return ctrl_result_error();
-	return ctrl_result_requeue_after(0);
+	rc = restore_inplace_enter_step(
+		r, APP_STEP_SCALING_UP,
+		"all %zu restored claims Bound; scaling StatefulSet "
+		"%s back to %d replicas",
+		r->st.n_volumes, restore_inplace_sts_name(r), r->st.original_replicas);
+	return restore_inplace_next(r, rc);
 }
 
 /* ---- ScalingUp and ConfiguringReplication ------------------------------------------ */
 
 /* The members' Pods resolved (ip, port, readiness), sorted by ordinal. */
-static int members(app_target_candidates *out, run *r)
+static int restore_inplace_members(app_target_candidates *out, app_restore_run *r)
 {
 	app_target t;
 	json_t *pods = NULL;
 	const char *reason = NULL;
+	int rc;
 
 	memset(&t, 0, sizeof(t));
-	t.statefulset_name = sts_name(r);
-	if (ctrl_store_by_index(&pods, r->rc->o.pods, APP_INDEX_NAMESPACE, r->ns) < 0)
+	t.statefulset_name = restore_inplace_sts_name(r);
+	if (ctrl_store_by_index(&pods, r->rc->o.pods, APP_INDEX_NAMESPACE, r->run.ns) < 0)
 		return -1;
-	app_restore_keep(r, pods); /* the candidates borrow from the Pods */
+	rc = app_restore_hold(r, pods); /* the candidates borrow from the Pods */
+	if (rc < 0)
+		return rc;
 	return app_target_resolve(out, &t, pods, &reason);
 }
 
 /* Every restored claim still there: the StatefulSet must not make an
- * empty one in its place. 0, 1 with *res, < 0. */
-static int claims_present(ctrl_result *res, run *r)
+ * empty one in its place. 0, CTRL_RUN_STOP (ClaimLost) or < 0. */
+static int restore_inplace_claims_present(app_restore_run *r)
 {
 	size_t i;
 
 	for (i = 0; i < r->st.n_volumes; i++) {
 		json_t *pvc = NULL;
-		int rc = get_kept(&pvc, r, &claims_res, r->ns, r->st.volumes[i].claim);
+		int rc = restore_inplace_get(&pvc, r, &claims_res, r->run.ns,
+					     r->st.volumes[i].claim);
 
 		if (rc < 0)
 			return rc;
-		if (app_inplace_slot_kind(pvc, &r->st.volumes[i], r->obj) != APP_SLOT_OURS) {
-			*res = app_restore_fail(r, "ClaimLost",
+		if (app_inplace_slot_kind(pvc, &r->st.volumes[i], r->run.obj) !=
+		    APP_SLOT_OURS)
+			return app_restore_fail(r, "ClaimLost",
 						"the restored claim %s is gone; the "
 						"StatefulSet is not scaled up onto an "
 						"empty volume",
 						r->st.volumes[i].claim);
-			return 1;
-		}
 	}
 	return 0;
 }
 
-static ctrl_result scaling_up(run *r, app_target_candidates *m)
+/* ScalingUp: onto the restored claims, back to originalReplicas, wait until
+ * every Pod is Ready; then ConfiguringReplication. CTRL_RUN_STOP or < 0. */
+static int restore_inplace_scaling_up(app_restore_run *r, app_target_candidates *m)
 {
-	ctrl_result res;
 	char msg[1024];
 	size_t i, ready = 0;
 	int rc;
 
-	if ((rc = claims_present(&res, r)) != 0)
-		return rc < 0 ? ctrl_result_error() : res;
-	if (scale(r, r->st.original_replicas) < 0)
-		return ctrl_result_error();
-	if (members(m, r) == 0)
+	rc = restore_inplace_claims_present(r);
+	if (rc == 0)
+		rc = restore_inplace_scale(r, r->st.original_replicas);
+	if (rc != 0)
+		return rc;
+	if (restore_inplace_members(m, r) == 0)
 		for (i = 0; i < m->n; i++)
 			ready += m->c[i].ready;
 	if (ready < (size_t)r->st.original_replicas) {
-		app_restore_message(r, "waiting for %d Pod(s) of %s to be Ready (%zu are)",
-				    r->st.original_replicas, sts_name(r), ready);
+		ctrl_run_message(
+			&r->run, "waiting for %d Pod(s) of %s to be Ready (%zu are)",
+			r->st.original_replicas, restore_inplace_sts_name(r), ready);
 		return app_restore_wait(r);
 	}
-	app_inplace_configuring_message(msg, sizeof(msg), sts_name(r), r->st.primary_ordinal,
-					r->st.original_replicas, r->st.gtid_position,
-					r->spec.connection.tls_mode);
-	if (enter_step(r, APP_STEP_CONFIGURING_REPLICATION, "%s", msg) < 0)
-		return ctrl_result_error();
-	return ctrl_result_requeue_after(0);
+	app_inplace_configuring_message(msg, sizeof(msg), restore_inplace_sts_name(r),
+					r->st.primary_ordinal, r->st.original_replicas,
+					r->st.gtid_position, r->spec.connection.tls_mode);
+	rc = restore_inplace_enter_step(r, APP_STEP_CONFIGURING_REPLICATION, "%s", msg);
+	return restore_inplace_next(r, rc);
 }
 
 /* Adds ordinal `o` to the configured members and writes it down. */
-static int record_configured(run *r, int o)
+static int restore_inplace_record_configured(app_restore_run *r, int o)
 {
 	if (!app_inplace_is_configured(&r->st, o) && r->st.n_configured < APP_MAX_MEMBERS)
 		r->st.configured[r->st.n_configured++] = o;
@@ -713,8 +800,10 @@ static int record_configured(run *r, int o)
 
 /* One member: set up once (recorded), then opened for writes (primary) or
  * started (replica) — both repeatable. `src` NULL: the primary. */
-static int configure_member(run *r, const app_target_candidate *c,
-			    const app_credentials *cred, const app_db_replication_source *src)
+static int restore_inplace_configure_member(app_restore_run *r,
+					    const app_target_candidate *c,
+					    const app_credentials *cred,
+					    const app_db_replication_source *src)
 {
 	const char *gtid = r->st.gtid_position;
 	app_db_target t;
@@ -727,10 +816,11 @@ static int configure_member(run *r, const app_target_candidate *c,
 		rc = src ? app_db_restore_as_replica(db, src, gtid)
 			 : app_db_restore_as_primary(db, gtid);
 		if (rc == 0)
-			rc = record_configured(r, c->ordinal);
+			rc = restore_inplace_record_configured(r, c->ordinal);
 		if (rc == 0)
-			ss_log(SS_LOG_INFO, "replication configured", SS_LS("restore", r->key),
-			       SS_LS("pod", c->pod), SS_LS("role", src ? "replica" : "primary"),
+			ss_log(SS_LOG_INFO, "replication configured",
+			       SS_LS("restore", r->run.key), SS_LS("pod", c->pod),
+			       SS_LS("role", src ? "replica" : "primary"),
 			       SS_LS("gtid", gtid ? gtid : ""));
 	}
 	if (rc == 0)
@@ -739,8 +829,11 @@ static int configure_member(run *r, const app_target_candidate *c,
 	return rc;
 }
 
-/* 0 when every member is set up, 1 to wait, < 0 on an error. */
-static int configure_replication(run *r, const app_target_candidates *m)
+/* Every member set up: the primary first, then the others pointed at it.
+ * 0 with *waiting false when every member is set up, or true to wait (the
+ * message says for what); < 0 on an error. */
+static int restore_inplace_configure_replication(bool *waiting, app_restore_run *r,
+						 const app_target_candidates *m)
 {
 	app_credentials cred, repl;
 	const app_target_candidate *primary = NULL;
@@ -748,64 +841,76 @@ static int configure_replication(run *r, const app_target_candidates *m)
 	size_t i;
 	int rc;
 
+	*waiting = false;
 	memset(&repl, 0, sizeof(repl));
 	for (i = 0; i < m->n; i++)
 		if (m->c[i].ordinal == r->st.primary_ordinal)
 			primary = &m->c[i];
 	if (primary == NULL || !primary->ready) {
-		app_restore_message(r, "waiting for the primary %s-%d to be Ready",
-				    sts_name(r), r->st.primary_ordinal);
-		return 1;
+		ctrl_run_message(&r->run, "waiting for the primary %s-%d to be Ready",
+				 restore_inplace_sts_name(r), r->st.primary_ordinal);
+		*waiting = true;
+		return 0;
 	}
-	rc = app_credentials_read(&cred, r->rc->o.client, r->ns, &r->spec.connection, &reason);
+	rc = app_credentials_read(&cred, r->rc->o.client, r->run.ns, &r->spec.connection,
+				  &reason);
 	if (rc < 0)
 		return rc;
 	if (r->st.original_replicas > 1)
-		rc = read_replication_credentials(&repl, r, &reason);
+		rc = restore_inplace_read_replication_credentials(&repl, r, &reason);
 	if (rc == 0)
-		rc = configure_member(r, primary, &cred, NULL);
+		rc = restore_inplace_configure_member(r, primary, &cred, NULL);
 	for (i = 0; rc == 0 && i < m->n; i++) {
 		/* The Restore's TLS mode for replication too; the replica
 		 * verifies with its server's own CA file (mariadb.h). */
-		app_db_replication_source src = { primary->ip, primary->port, repl.user,
-						  repl.password, r->spec.connection.tls_mode,
+		app_db_replication_source src = { primary->ip,
+						  primary->port,
+						  repl.user,
+						  repl.password,
+						  r->spec.connection.tls_mode,
 						  NULL };
 
 		if (&m->c[i] == primary || m->c[i].ordinal >= r->st.original_replicas)
 			continue;
-		rc = configure_member(r, &m->c[i], &cred, &src);
+		rc = restore_inplace_configure_member(r, &m->c[i], &cred, &src);
 	}
 	app_credentials_free(&cred);
 	app_credentials_free(&repl);
 	return rc;
 }
 
-static ctrl_result configuring(run *r, app_target_candidates *m)
+/* ConfiguringReplication: every member set up, waited for while it cannot
+ * be (a failure is logged and waited on until the timeout); then
+ * ReleasingOldVolumes. CTRL_RUN_STOP or < 0. */
+static int restore_inplace_configuring(app_restore_run *r, app_target_candidates *m)
 {
+	bool waiting = false;
 	int rc;
 
-	if (members(m, r) < 0)
-		return ctrl_result_error();
-	rc = configure_replication(r, m);
+	rc = restore_inplace_members(m, r);
+	if (rc < 0)
+		return rc;
+	rc = restore_inplace_configure_replication(&waiting, r, m);
 	if (rc < 0) {
-		ss_log(SS_LOG_WARN, "configuring replication failed", SS_LS("restore", r->key),
-		       SS_LERR());
-		app_restore_message(r, "configuring replication: %s", ss_error_last()->message);
+		ss_log(SS_LOG_WARN, "configuring replication failed",
+		       SS_LS("restore", r->run.key), SS_LERR());
+		ctrl_run_message(&r->run, "configuring replication: %s",
+				 ss_error_last()->message);
 	}
-	if (rc != 0)
+	if (rc != 0 || waiting)
 		return app_restore_wait(r);
-	if (enter_step(r, APP_STEP_RELEASING_OLD_VOLUMES,
-		       "replication set up; giving the old volumes their reclaim policy "
-		       "back") < 0)
-		return ctrl_result_error();
-	return ctrl_result_requeue_after(0);
+	rc = restore_inplace_enter_step(
+		r, APP_STEP_RELEASING_OLD_VOLUMES,
+		"replication set up; giving the old volumes their "
+		"reclaim policy back");
+	return restore_inplace_next(r, rc);
 }
 
 /* ---- ReleasingOldVolumes ----------------------------------------------------------- */
 
 /* Puts back the old policy of each old volume still released by its old
  * claim (uid); one bound again or gone is left alone. */
-static int release_old(run *r, bool bound_too)
+static int restore_inplace_release_old(app_restore_run *r, bool bound_too)
 {
 	size_t i;
 	int rc;
@@ -817,216 +922,287 @@ static int release_old(run *r, bool bound_too)
 
 		if (v->old_volume_name == NULL || v->old_reclaim_policy == NULL)
 			continue;
-		if ((rc = get_kept(&pv, r, &app_restore_pvs, NULL, v->old_volume_name)) < 0)
+		rc = restore_inplace_get(&pv, r, &app_restore_pvs, NULL,
+					 v->old_volume_name);
+		if (rc < 0)
 			return rc;
-		k = app_inplace_oldpv_kind(pv, v, r->ns);
+		k = app_inplace_oldpv_kind(pv, v, r->run.ns);
 		if (k != APP_OLDPV_RELEASED && !(bound_too && k == APP_OLDPV_BOUND_SLOT))
 			continue;
 		if (ss_streq(app_inplace_reclaim_policy(pv), v->old_reclaim_policy))
 			continue;
-		rc = patch_pv(r, v->old_volume_name,
-			      app_inplace_policy_patch(v->old_reclaim_policy));
+		rc = restore_inplace_patch_pv(
+			r, v->old_volume_name,
+			app_inplace_policy_patch(v->old_reclaim_policy));
 		if (rc < 0 && rc != SS_ENOTFOUND)
 			return rc;
 	}
 	return 0;
 }
 
-static ctrl_result releasing(run *r)
+/* ReleasingOldVolumes: the old volumes get their policy back; then Done
+ * and Completed. CTRL_RUN_STOP or < 0. */
+static int restore_inplace_releasing(app_restore_run *r)
 {
-	if (release_old(r, false) < 0)
-		return ctrl_result_error();
+	int rc;
+
+	rc = restore_inplace_release_old(r, false);
+	if (rc < 0)
+		return rc;
 	r->st.step = APP_STEP_DONE;
-	app_restore_message(r, "StatefulSet %s restored from %s: %d member(s), %s-%d the "
-			       "primary; the old volumes got their reclaim policy back",
-			    sts_name(r),
-			    r->st.source_backup ? r->st.source_backup : r->spec.source_name,
-			    r->st.original_replicas, sts_name(r), r->st.primary_ordinal);
+	ctrl_run_message(&r->run,
+			 "StatefulSet %s restored from %s: %d member(s), %s-%d the "
+			 "primary; the old volumes got their reclaim policy back",
+			 restore_inplace_sts_name(r),
+			 r->st.source_backup ? r->st.source_backup : r->spec.source_name,
+			 r->st.original_replicas, restore_inplace_sts_name(r),
+			 r->st.primary_ordinal);
 	return app_restore_complete(r);
 }
 
 /* ---- RollingBack ------------------------------------------------------------------- */
 
-/* Gives slot `v` its old volume back. 0 when it has it, 1 to wait, 2 when
- * blocked (why in `why`), < 0 on an error. */
-static int rollback_gone(run *r, const json_t *sts, const app_inplace_volume *v, char *why,
-			 size_t cap)
+/* Blocked: scaled down, a condition that says what to do (the message
+ * `fmt`, cut to 511 bytes), tried again. CTRL_RUN_STOP or < 0. */
+static int restore_inplace_rollback_blocked(app_restore_run *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int restore_inplace_rollback_blocked(app_restore_run *r, const char *fmt, ...)
+{
+	char w[512];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(w, sizeof(w), fmt, ap);
+	va_end(ap);
+	ctrl_run_message(&r->run,
+			 "rolling back after %s: blocked: %s; StatefulSet %s stays at 0 "
+			 "replicas (never started on empty volumes) and the rollback is "
+			 "tried again every %d s",
+			 r->st.failure_reason, w, restore_inplace_sts_name(r),
+			 (int)(BLOCKED_RETRY_NS / SS_NS_PER_SEC));
+	ctrl_run_condition(&r->run, "RollbackBlocked", CTRL_CONDITION_TRUE,
+			   "OldVolumeUnavailable");
+	rc = app_restore_write(r);
+	if (rc < 0)
+		return rc;
+	ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "RollbackBlocked", "%s",
+		       r->run.message);
+	return ctrl_run_stop(&r->run, ctrl_result_requeue_after(BLOCKED_RETRY_NS));
+}
+
+/* Gives slot `v`, whose claim is gone, its old volume back. 0 with *back
+ * when it has it (or had none), else going on; CTRL_RUN_STOP when blocked
+ * (the old volume gone or bound elsewhere); < 0 on an error. */
+static int restore_inplace_rollback_gone(bool *back, app_restore_run *r,
+					 const json_t *sts, const app_inplace_volume *v)
 {
 	json_t *pv = NULL, *pvc = NULL;
 	int rc;
 
-	if (v->old_volume_name == NULL)
+	*back = v->old_volume_name == NULL;
+	if (*back)
 		return 0; /* it had no volume: the StatefulSet makes one, as before */
-	if ((rc = get_kept(&pv, r, &app_restore_pvs, NULL, v->old_volume_name)) < 0)
+	rc = restore_inplace_get(&pv, r, &app_restore_pvs, NULL, v->old_volume_name);
+	if (rc < 0)
 		return rc;
-	switch (app_inplace_oldpv_kind(pv, v, r->ns)) {
+	switch (app_inplace_oldpv_kind(pv, v, r->run.ns)) {
 	case APP_OLDPV_GONE:
-		snprintf(why, cap, "the old volume %s of claim %s is gone", v->old_volume_name,
-			 v->claim);
-		return 2;
+		return restore_inplace_rollback_blocked(
+			r, "the old volume %s of claim %s is gone", v->old_volume_name,
+			v->claim);
 	case APP_OLDPV_TAKEN:
-		snprintf(why, cap, "the old volume %s of claim %s is bound to another claim",
-			 v->old_volume_name, v->claim);
-		return 2;
+		return restore_inplace_rollback_blocked(
+			r, "the old volume %s of claim %s is bound to another claim",
+			v->old_volume_name, v->claim);
 	case APP_OLDPV_RELEASED:
 	case APP_OLDPV_BOUND_SLOT:
-		rc = patch_pv(r, v->old_volume_name, app_inplace_prebind_patch(v, r->ns));
-		return rc < 0 ? rc : 1;
+		rc = restore_inplace_patch_pv(r, v->old_volume_name,
+					      app_inplace_prebind_patch(v, r->run.ns));
+		return rc < 0 ? rc : 0;
 	case APP_OLDPV_FREE: break;
 	}
-	rc = app_inplace_reattach_claim(&pvc, v, pv, claim_template(sts, v->volume), r->obj,
-					r->ns);
+	rc = app_inplace_reattach_claim(&pvc, v, pv,
+					restore_inplace_claim_template(sts, v->volume),
+					r->run.obj, r->run.ns);
 	if (rc == 0) {
-		rc = kube_create(NULL, r->rc->o.client, &claims_res, r->ns, pvc);
+		rc = kube_create(NULL, r->rc->o.client, &claims_res, r->run.ns, pvc);
 		json_decref(pvc);
 	}
 	if (rc == 0)
-		ss_log(SS_LOG_INFO, "old volume reattached", SS_LS("restore", r->key),
+		ss_log(SS_LOG_INFO, "old volume reattached", SS_LS("restore", r->run.key),
 		       SS_LS("claim", v->claim), SS_LS("volume", v->old_volume_name));
-	return rc < 0 && rc != SS_EEXISTS ? rc : 1;
+	return rc < 0 && rc != SS_EEXISTS ? rc : 0;
 }
 
-static int rollback_slot(run *r, const json_t *sts, const app_inplace_volume *v, char *why,
-			 size_t cap)
+/* One slot of the rollback: 0 with *back when the slot has its old claim
+ * or old volume (Bound) again, else going on; CTRL_RUN_STOP when blocked;
+ * < 0 on an error. */
+static int restore_inplace_rollback_slot(bool *back, app_restore_run *r,
+					 const json_t *sts, const app_inplace_volume *v)
 {
 	json_t *pvc = NULL;
 	const char *vol;
-	int rc = get_kept(&pvc, r, &claims_res, r->ns, v->claim);
+	int rc = restore_inplace_get(&pvc, r, &claims_res, r->run.ns, v->claim);
 
+	*back = false;
 	if (rc < 0)
 		return rc;
-	switch (app_inplace_slot_kind(pvc, v, r->obj)) {
-	case APP_SLOT_OLD: return 0;
-	case APP_SLOT_OURS: return (rc = app_restore_delete_claim(r, pvc)) < 0 ? rc : 1;
-	case APP_SLOT_DELETING: return 1;
-	case APP_SLOT_GONE: return rollback_gone(r, sts, v, why, cap);
+	switch (app_inplace_slot_kind(pvc, v, r->run.obj)) {
+	case APP_SLOT_OLD: *back = true; return 0;
+	case APP_SLOT_OURS: return app_restore_delete_claim(r, pvc);
+	case APP_SLOT_DELETING: return 0;
+	case APP_SLOT_GONE: return restore_inplace_rollback_gone(back, r, sts, v);
 	case APP_SLOT_REATTACHED:
 	case APP_SLOT_FOREIGN: break;
 	}
-	vol = json_string_value(json_object_get(json_object_get(pvc, "spec"), "volumeName"));
-	if (v->old_volume_name != NULL && ss_streq(vol, v->old_volume_name))
-		return app_restore_claim_state(pvc) == APP_CLAIM_BOUND ? 0 : 1;
-	snprintf(why, cap,
-		 "claim %s (uid %s) is neither the old claim nor this Restore's; delete it "
-		 "to let the rollback give the old volume back",
-		 v->claim, ctrl_meta(pvc, "uid") ? ctrl_meta(pvc, "uid") : "?");
-	return 2;
+	vol = json_string_value(
+		json_object_get(json_object_get(pvc, "spec"), "volumeName"));
+	if (v->old_volume_name != NULL && ss_streq(vol, v->old_volume_name)) {
+		*back = app_restore_claim_state(pvc) == APP_CLAIM_BOUND;
+		return 0;
+	}
+	return restore_inplace_rollback_blocked(
+		r,
+		"claim %s (uid %s) is neither the old claim nor this Restore's; delete "
+		"it "
+		"to let the rollback give the old volume back",
+		v->claim, ctrl_meta(pvc, "uid") ? ctrl_meta(pvc, "uid") : "?");
 }
 
-/* Blocked: scaled down, a condition that says what to do, tried again. */
-static ctrl_result rollback_blocked(run *r, const char *why)
+/* The rollback done: the old volumes their policy back, scaled to
+ * originalReplicas, RollbackBlocked removed, then Failed with step
+ * RolledBack. CTRL_RUN_STOP or < 0. */
+static int restore_inplace_rolled_back(app_restore_run *r)
 {
-	char w[512];
+	const char *failed = r->st.failure_message ? r->st.failure_message : "failed";
+	int rc;
 
-	ss_strlcpy(w, why, sizeof(w));
-	app_restore_message(r, "rolling back after %s: blocked: %s; StatefulSet %s stays at 0 "
-			       "replicas (never started on empty volumes) and the rollback is "
-			       "tried again every %d s",
-			    r->st.failure_reason, w, sts_name(r),
-			    (int)(BLOCKED_RETRY_NS / SS_NS_PER_SEC));
-	r->cond_type = "RollbackBlocked";
-	r->cond_reason = "OldVolumeUnavailable";
-	if (app_restore_write(r) < 0)
-		return ctrl_result_error();
-	app_restore_event(r, CTRL_EVENT_WARNING, "RollbackBlocked", "%s", r->message);
-	return ctrl_result_requeue_after(BLOCKED_RETRY_NS);
+	rc = restore_inplace_release_old(r, true);
+	if (rc == 0)
+		rc = restore_inplace_scale(r, r->st.original_replicas);
+	if (rc < 0)
+		return rc; /* tried again: never "scaled back" untrue */
+	r->st.step = APP_STEP_ROLLED_BACK;
+	ctrl_run_condition_remove(&r->run, "RollbackBlocked");
+	if (r->st.n_volumes == 0)
+		ctrl_run_message(&r->run,
+				 "%s; rolled back: no claim had been replaced, "
+				 "StatefulSet %s is at %d replicas again",
+				 failed, restore_inplace_sts_name(r),
+				 r->st.original_replicas);
+	else
+		ctrl_run_message(&r->run,
+				 "%s; rolled back: StatefulSet %s has its old "
+				 "volumes (%zu claims) and %d replicas again",
+				 failed, restore_inplace_sts_name(r), r->st.n_volumes,
+				 r->st.original_replicas);
+	return app_restore_fail_final(r, r->st.failure_reason ? r->st.failure_reason
+							      : "Failed");
 }
 
-static ctrl_result rolling_back(run *r)
+/* RollingBack: each slot its old claim or volume back, until every one
+ * has it. CTRL_RUN_STOP or < 0. */
+static int restore_inplace_rolling_back(app_restore_run *r)
 {
-	char why[512] = "";
 	json_t *sts = NULL;
-	ctrl_result res;
 	size_t i, done = 0;
 	int rc;
 
-	if (target(&sts, &res, r))
-		return res;
+	rc = restore_inplace_target(&sts, r);
+	if (rc != 0)
+		return rc;
 	for (i = 0; i < r->st.n_volumes; i++) {
-		rc = rollback_slot(r, sts, &r->st.volumes[i], why, sizeof(why));
-		if (rc < 0)
-			return ctrl_result_error();
-		if (rc == 2)
-			return rollback_blocked(r, why);
-		done += rc == 0;
+		bool back;
+
+		rc = restore_inplace_rollback_slot(&back, r, sts, &r->st.volumes[i]);
+		if (rc != 0)
+			return rc;
+		done += back;
 	}
 	if (done < r->st.n_volumes) {
-		app_restore_message(r, "rolling back after %s: %zu of %zu claims have their old "
-				       "volume back",
-				    r->st.failure_reason, done, r->st.n_volumes);
-		if (app_restore_write(r) < 0)
-			return ctrl_result_error();
-		return ctrl_result_requeue_after(r->rc->o.poll_ns);
+		ctrl_run_message(
+			&r->run,
+			"rolling back after %s: %zu of %zu claims have their old "
+			"volume back",
+			r->st.failure_reason, done, r->st.n_volumes);
+		rc = app_restore_write(r);
+		if (rc < 0)
+			return rc;
+		return ctrl_run_stop(&r->run,
+				     ctrl_result_requeue_after(r->rc->o.poll_ns));
 	}
-	if (release_old(r, true) < 0 || scale(r, r->st.original_replicas) < 0)
-		return ctrl_result_error(); /* tried again: never "scaled back" untrue */
-	r->st.step = APP_STEP_ROLLED_BACK;
-	r->cond_remove = "RollbackBlocked";
-	if (r->st.n_volumes == 0)
-		app_restore_message(r, "%s; rolled back: no claim had been replaced, "
-				       "StatefulSet %s is at %d replicas again",
-				    r->st.failure_message ? r->st.failure_message : "failed",
-				    sts_name(r), r->st.original_replicas);
-	else
-		app_restore_message(r, "%s; rolled back: StatefulSet %s has its old "
-				       "volumes (%zu claims) and %d replicas again",
-				    r->st.failure_message ? r->st.failure_message : "failed",
-				    sts_name(r), r->st.n_volumes, r->st.original_replicas);
-	return app_restore_fail_final(r, r->st.failure_reason ? r->st.failure_reason
-							       : "Failed");
+	return restore_inplace_rolled_back(r);
 }
 
-ctrl_result app_restore_in_place_fail(run *r, const char *reason)
+int app_restore_in_place_fail(app_restore_run *r, const char *reason)
 {
+	int rc;
+
 	if (!app_restore_in_place_can_roll_back(r->st.step)) {
 		if (r->st.step != APP_STEP_NONE)
-			note_kept(r);
+			restore_inplace_note_kept(r);
 		return app_restore_fail_final(r, reason);
 	}
 	r->st.failure_reason = reason;
-	r->st.failure_message = app_restore_own(r, r->message);
+	r->st.failure_message =
+		json_string_value(ctrl_run_hold(&r->run, json_string(r->run.message)));
 	r->st.step = APP_STEP_ROLLING_BACK;
-	app_restore_message(r, "rolling back after %s: %s", reason,
-			    r->st.failure_message ? r->st.failure_message : "");
-	if (app_restore_write(r) < 0)
-		return ctrl_result_error();
-	ss_log(SS_LOG_WARN, "restore rolling back", SS_LS("restore", r->key),
+	ctrl_run_message(&r->run, "rolling back after %s: %s", reason,
+			 r->st.failure_message ? r->st.failure_message : "");
+	rc = app_restore_write(r);
+	if (rc < 0)
+		return rc;
+	ss_log(SS_LOG_WARN, "restore rolling back", SS_LS("restore", r->run.key),
 	       SS_LS("reason", reason));
-	app_restore_event(r, CTRL_EVENT_WARNING, "RollingBack", "%s", r->message);
-	return rolling_back(r);
+	ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "RollingBack", "%s", r->run.message);
+	return restore_inplace_rolling_back(r);
 }
 
-/* ---- the mode ------------------------------------------------------------------------ */
+/* ---- the mode ------------------------------------------------------------------------
+ */
 
-ctrl_result app_restore_in_place(run *r, const volumes *vols_in)
+/* ScalingUp or ConfiguringReplication, with the members' candidates. */
+static int restore_inplace_with_members(app_restore_run *r)
 {
-	app_target_candidates *m = NULL;
-	volumes *vols = (volumes *)vols_in;
+	app_target_candidates *m = calloc(1, sizeof(*m));
+	int rc;
+
+	if (m == NULL)
+		return -1;
+	if (r->st.step == APP_STEP_SCALING_UP)
+		rc = restore_inplace_scaling_up(r, m);
+	else
+		rc = restore_inplace_configuring(r, m);
+	free(m);
+	return rc;
+}
+
+int app_restore_in_place(app_restore_run *r, const app_restore_volumes *vols_in)
+{
+	app_restore_volumes *vols = (app_restore_volumes *)vols_in;
 	json_t *sts = NULL;
-	ctrl_result res;
+	int rc;
 
 	if (r->st.step == APP_STEP_ROLLING_BACK)
-		return rolling_back(r);
-	if (target(&sts, &res, r))
-		return res;
+		return restore_inplace_rolling_back(r);
+	rc = restore_inplace_target(&sts, r);
+	if (rc != 0)
+		return rc;
 	if (r->st.gtid_position != NULL)
 		r->gtid = r->st.gtid_position;
 	switch (r->st.step) {
 	case APP_STEP_NONE:
-		if (start(&res, r, sts, vols))
-			return res;
-		return scaling_down(r, vols);
-	case APP_STEP_SCALING_DOWN: return scaling_down(r, vols);
-	case APP_STEP_REPLACING_CLAIMS: return replacing_claims(r, sts, vols);
-	case APP_STEP_RELEASING_OLD_VOLUMES: return releasing(r);
+		rc = restore_inplace_start(r, sts, vols);
+		if (rc != 0)
+			return rc;
+		return restore_inplace_scaling_down(r, vols);
+	case APP_STEP_SCALING_DOWN: return restore_inplace_scaling_down(r, vols);
+	case APP_STEP_REPLACING_CLAIMS:
+		return restore_inplace_replacing_claims(r, sts, vols);
+	case APP_STEP_RELEASING_OLD_VOLUMES: return restore_inplace_releasing(r);
 	case APP_STEP_SCALING_UP:
-	case APP_STEP_CONFIGURING_REPLICATION: break;
-	default: return ctrl_result_done();
+	case APP_STEP_CONFIGURING_REPLICATION: return restore_inplace_with_members(r);
+	default: return ctrl_run_stop(&r->run, ctrl_result_done());
 	}
-	m = calloc(1, sizeof(*m));
-	if (m == NULL)
-		return ctrl_result_error();
-	res = r->st.step == APP_STEP_SCALING_UP ? scaling_up(r, m) : configuring(r, m);
-	free(m);
-	return res;
 }
