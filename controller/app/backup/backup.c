@@ -1034,13 +1034,31 @@ static int backup_deleted_while_locked(backup_run *r, const char *pod)
 	return backup_done(r);
 }
 
-/* Step 8: the session on the chosen server. */
+/* One lock session (step 8) on the chosen server: what its steps share.
+ * The session (the lock) is owned from backup_session_lock() until
+ * backup_session_release() or an abort ends it; none returns with it
+ * held. */
 typedef struct {
 	backup_run *r;
+	app_db *db; /* the connection that locks (borrowed) */
 	const app_target_candidate *cand;
-	int attempt;
-	bool write_failed; /* the status write failed: an API error, not the DB's */
-} before_lock;
+	int attempt;		   /* this session's number, 1-based */
+	bool write_failed;	   /* status Locked could not be written: an API
+				      error, not the database's */
+	app_lock_session *session; /* owned; NULL once ended */
+	int64_t deadline;	   /* monotonic: acquired + lock.timeoutSeconds */
+	/* Monotonic: asking for the snapshots, seeing the last cut. */
+	int64_t t_create, t_seen;
+	/* How the wait for the cut ended: 0 (every snapshot cut), SS_ETIMEOUT,
+	 * SS_ENOTFOUND (one deleted), SS_ECANCELLED (the Backup is being
+	 * deleted) or SS_ERROR (snapshot failed_at failed). */
+	int cut;
+	int failed_at;
+	int end_rc; /* BACKUP STAGE END's result */
+	/* The API's error that ended the creates, or END's: words for the
+	 * lock-timeout message and LockLost. */
+	char end_why[SS_ERROR_MESSAGE_MAX];
+} backup_session;
 
 /* Runs once the lock session's connection exists and before BACKUP STAGE
  * START: writes status Locked with the session's CONNECTION_ID() and the
@@ -1049,7 +1067,7 @@ typedef struct {
  * nothing. */
 static int backup_record_session(void *payload, int64_t connection_id)
 {
-	before_lock *b = payload;
+	backup_session *b = payload;
 	backup_run *r = b->r;
 	size_t i;
 	int rc;
@@ -1153,24 +1171,34 @@ static int backup_session_timed_out(backup_run *r, const char *api_why)
 	return backup_fail(r, reason, "%s", msg);
 }
 
+/* Ends the stages and frees the session (backup_lock_end: the release
+ * recorded). END's result. */
+static int backup_session_close(backup_session *s)
+{
+	int rc = backup_lock_end(s->r, s->session);
+
+	app_db_lock_free(s->session);
+	s->session = NULL;
+	return rc;
+}
+
 /* A lock session that an API error (the calling thread's ss_error) ended
  * while creating snapshot `failed_at`: the stages ended and the SQL
  * threads started at once, then the attempt retried or failed with the
  * API server's answer as its cause (app_plan_session_error_decide), never
  * as an interruption. Should that status write fail, the status stays
- * Locked and the next reconcile retries it as Interrupted. */
-static int backup_session_aborted(backup_run *r, app_db *db,
-				  const app_target_candidate *cand,
-				  app_lock_session *session, size_t failed_at)
+ * Locked and the next reconcile retries it as Interrupted. CTRL_RUN_STOP
+ * or < 0. */
+static int backup_session_aborted(backup_session *s, size_t failed_at)
 {
 	app_plan_session_error d = app_plan_session_error_decide(ss_error_last()->code);
+	backup_run *r = s->r;
 	char why[SS_ERROR_MESSAGE_MAX];
 	char cause[SS_ERROR_MESSAGE_MAX + 256];
 
 	ss_strlcpy(why, ss_error_last()->message, sizeof(why));
-	backup_lock_end(r, session);
-	app_db_lock_free(session);
-	backup_resume_replication(r, db, cand->pod);
+	backup_session_close(s);
+	backup_resume_replication(r, s->db, s->cand->pod);
 	ss_log(SS_LOG_WARN, "lock session aborted", SS_LS("backup", r->run.key),
 	       SS_LS("error", why));
 	snprintf(cause, sizeof(cause),
@@ -1189,55 +1217,60 @@ static int backup_session_aborted(backup_run *r, app_db *db,
 			   cause);
 }
 
-static int backup_lock_session(backup_run *r, app_db *db,
-			       const app_target_candidate *cand)
+/* Step 8, the lock: BACKUP STAGE up to the spec's stage, the session's
+ * wait_timeout just above lock.timeoutSeconds; status Locked is written
+ * before BACKUP STAGE START (backup_record_session). 0 with s->session
+ * held; else nothing is held and the Backup Failed (CTRL_RUN_STOP), or the
+ * status write's error (< 0: retried, nothing was locked). */
+static int backup_session_lock(backup_session *s)
 {
-	app_lock_session *session = NULL;
-	const app_lock_info *li;
-	app_position pos;
-	int64_t deadline, t_create = 0, t_seen, cut_ms;
-	int failed_at = -1;
-	size_t i;
-	int rc, end_rc, attempt = r->st.attempts + 1;
-	char end_why[SS_ERROR_MESSAGE_MAX] = "";
-	before_lock bl = { r, cand, attempt, false };
+	backup_run *r = s->r;
+	app_db_lock_opts o = { .stage = r->spec.lock.stage,
+			       .acquire_timeout_seconds =
+				       r->spec.lock.acquire_timeout_seconds,
+			       .hold_timeout_seconds = r->spec.lock.timeout_seconds,
+			       .marker = ctrl_meta(r->run.obj, "uid"),
+			       .before = backup_record_session,
+			       .payload = s };
+	char why[SS_ERROR_MESSAGE_MAX];
+	const char *reason;
+	int rc;
 
-	r->st.attempts = attempt;
+	r->st.attempts = s->attempt;
 	r->st.next_attempt_ns = 0;
-	rc = app_db_lock_begin_ex(
-		&session, db,
-		&(app_db_lock_opts){ .stage = r->spec.lock.stage,
-				     .acquire_timeout_seconds =
-					     r->spec.lock.acquire_timeout_seconds,
-				     .hold_timeout_seconds = r->spec.lock.timeout_seconds,
-				     .marker = ctrl_meta(r->run.obj, "uid"),
-				     .before = backup_record_session,
-				     .payload = &bl });
-	if (rc < 0) {
-		const char *reason =
-			rc == SS_ETIMEOUT ? "LockAcquireTimeout" : backup_db_reason(rc);
-		char why[SS_ERROR_MESSAGE_MAX];
+	rc = app_db_lock_begin_ex(&s->session, s->db, &o);
+	if (rc >= 0)
+		return 0;
+	reason = rc == SS_ETIMEOUT ? "LockAcquireTimeout" : backup_db_reason(rc);
+	ss_strlcpy(why, ss_error_last()->message, sizeof(why));
+	backup_resume_replication(r, s->db, s->cand->pod);
+	if (s->write_failed) /* an API error before anything was locked */
+		return ss_error_set(rc, "%s", why); /* try again */
+	r->st.n_snapshots = 0; /* none was made */
+	return backup_fail(r, reason, "locking %s: %s", s->cand->pod, why);
+}
 
-		ss_strlcpy(why, ss_error_last()->message, sizeof(why));
-		backup_resume_replication(r, db, cand->pod);
-		if (bl.write_failed) /* an API error before anything was locked */
-			return ss_error_set(rc, "%s", why); /* try again */
-		r->st.n_snapshots = 0; /* none was made */
-		return backup_fail(r, reason, "locking %s: %s", cand->pod, why);
-	}
-	li = app_db_lock_info(session);
-	deadline = li->acquired_mono_ns + r->spec.lock.timeout_seconds * SS_NS_PER_SEC;
-	if (app_db_lock_read_position(&pos, session) < 0) {
+/* Step 8, under the lock: the replication position, then the status
+ * message and the Locked Event (nothing is written: the status says
+ * Locked already). 0; or, the position unread, the stages ended and the
+ * Backup Failed (CTRL_RUN_STOP) or < 0. */
+static int backup_session_position(backup_session *s)
+{
+	backup_run *r = s->r;
+	const app_lock_info *li = app_db_lock_info(s->session);
+	app_position pos;
+
+	s->deadline = li->acquired_mono_ns + r->spec.lock.timeout_seconds * SS_NS_PER_SEC;
+	if (app_db_lock_read_position(&pos, s->session) < 0) {
 		char why[SS_ERROR_MESSAGE_MAX];
 		int code = ss_error_last()->code;
 
 		ss_strlcpy(why, ss_error_last()->message, sizeof(why));
-		backup_lock_end(r, session);
-		app_db_lock_free(session);
-		backup_resume_replication(r, db, cand->pod);
+		backup_session_close(s);
+		backup_resume_replication(r, s->db, s->cand->pod);
 		return backup_fail(r, backup_db_reason(code),
 				   "reading the replication position on %s: %s",
-				   cand->pod, why);
+				   s->cand->pod, why);
 	}
 	r->st.position = pos;
 	backup_own_status(r); /* the session's strings die with it */
@@ -1245,105 +1278,167 @@ static int backup_lock_session(backup_run *r, app_db *db,
 	ctrl_run_message(
 		&r->run,
 		"BACKUP STAGE %s held on %s (connection %lld); cutting %zu snapshot(s)",
-		r->st.lock.stage, cand->pod, (long long)li->connection_id,
-		cand->n_volumes);
+		r->st.lock.stage, s->cand->pod, (long long)li->connection_id,
+		s->cand->n_volumes);
 	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Locked",
 		       "BACKUP STAGE %s on %s (connection %lld) in %lld ms",
-		       r->st.lock.stage, cand->pod, (long long)li->connection_id,
+		       r->st.lock.stage, s->cand->pod, (long long)li->connection_id,
 		       (long long)li->acquire_ms);
-	/* Every API request from here to END gets what is left of the lock
-	 * budget (kube_deadline_set), retries and their waits included: a slow
-	 * or throttling API server ends the lock at the bound, never later. */
-	kube_deadline_set(deadline, "the lock budget (lock.timeoutSeconds)");
-	t_create = ss_clock_mono(r->bc->o.clock);
-	for (i = 0, rc = 0; i < cand->n_volumes && rc == 0; i++) {
-		rc = backup_create_snapshot(r, cand, i, &r->st.position);
+	return 0;
+}
+
+/* Step 8, the cut: one VolumeSnapshot per volume, then the wait for every
+ * cut (backup_wait_for_cut) into s->cut. Every API request from here to
+ * END gets what is left of the lock budget (kube_deadline_set), retries
+ * and their waits included: a slow or throttling API server ends the lock
+ * at the bound, never later. 0 to end the stages now; an API error
+ * creating a snapshot ends the session here (backup_session_aborted:
+ * CTRL_RUN_STOP or < 0). */
+static int backup_session_cut(backup_session *s)
+{
+	backup_run *r = s->r;
+	size_t i;
+	int rc = 0;
+
+	kube_deadline_set(s->deadline, "the lock budget (lock.timeoutSeconds)");
+	s->t_create = ss_clock_mono(r->bc->o.clock);
+	for (i = 0; i < s->cand->n_volumes; i++) {
+		rc = backup_create_snapshot(r, s->cand, i, &r->st.position);
 		r->snap_made[i] = rc == 0;
+		if (rc < 0)
+			break;
 	}
 	if (rc < 0 && rc != SS_ETIMEOUT) {
 		kube_deadline_clear();
-		goto session_error;
+		return backup_session_aborted(s, i);
 	}
 	if (rc < 0)
-		ss_strlcpy(end_why, ss_error_last()->message, sizeof(end_why));
+		ss_strlcpy(s->end_why, ss_error_last()->message, sizeof(s->end_why));
 	else
-		rc = backup_wait_for_cut(r, deadline, &failed_at);
+		rc = backup_wait_for_cut(r, s->deadline, &s->failed_at);
 	kube_deadline_clear();
-	t_seen = ss_clock_mono(r->bc->o.clock);
-	end_rc = backup_lock_end(r, session);
-	if (end_rc < 0 && rc == 0)
-		ss_strlcpy(end_why, ss_error_last()->message, sizeof(end_why));
-	app_db_lock_free(session);
-	session = NULL;
+	s->cut = rc;
+	return 0;
+}
+
+/* Step 8, the release, the moment the cut is seen (or the wait gave up):
+ * BACKUP STAGE END, the replica's SQL threads started, the "lock
+ * released" log line and the Released Event. */
+static void backup_session_release(backup_session *s)
+{
+	backup_run *r = s->r;
+	int64_t cut_ms;
+	int cut = s->cut;
+
+	s->t_seen = ss_clock_mono(r->bc->o.clock);
+	s->end_rc = backup_lock_end(r, s->session);
+	if (s->end_rc < 0 && cut == 0)
+		ss_strlcpy(s->end_why, ss_error_last()->message, sizeof(s->end_why));
+	app_db_lock_free(s->session);
+	s->session = NULL;
 	/* A server that did not answer END in time is frozen or gone: asking it
 	 * to start the SQL threads would only delay the outcome. The record
 	 * (replicationPaused, the finalizer) stays, and a later reconcile
 	 * starts them once it answers. */
-	if (end_rc == SS_ETIMEOUT)
+	if (s->end_rc == SS_ETIMEOUT)
 		ss_log(SS_LOG_WARN,
 		       "not starting the SQL threads of a server that did not "
 		       "answer END; retried later",
-		       SS_LS("backup", r->run.key), SS_LS("pod", cand->pod));
+		       SS_LS("backup", r->run.key), SS_LS("pod", s->cand->pod));
 	else
-		backup_resume_replication(r, db, cand->pod);
+		backup_resume_replication(r, s->db, s->cand->pod);
 	/* The storage's part of the hold: from asking for the snapshots to
 	 * seeing the last cut. The rest is ours (status write, END). */
-	cut_ms = (t_seen - t_create) / SS_NS_PER_MS;
+	cut_ms = (s->t_seen - s->t_create) / SS_NS_PER_MS;
 	ss_log(SS_LOG_INFO, "lock released", SS_LS("backup", r->run.key),
-	       SS_LS("pod", cand->pod), SS_LI("held_ms", r->st.lock.held_ms),
+	       SS_LS("pod", s->cand->pod), SS_LI("held_ms", r->st.lock.held_ms),
 	       SS_LI("cut_ms", cut_ms), SS_LI("overhead_ms", r->st.lock.held_ms - cut_ms),
-	       SS_LS("outcome", rc == 0		      ? "cut"
-				: rc == SS_ETIMEOUT   ? "timeout"
-				: rc == SS_ECANCELLED ? "deleted"
-						      : "failed"));
+	       SS_LS("outcome", cut == 0		       ? "cut"
+				: cut == SS_ETIMEOUT   ? "timeout"
+				: cut == SS_ECANCELLED ? "deleted"
+						       : "failed"));
 	ctrl_run_event(
 		&r->run, CTRL_EVENT_NORMAL, "Released",
 		"BACKUP STAGE END on %s after %lld ms, of which %lld ms from asking for "
 		"the snapshots to seeing the last cut (%s)",
-		cand->pod, (long long)r->st.lock.held_ms, (long long)cut_ms,
-		rc == 0		      ? "every snapshot cut"
-		: rc == SS_ETIMEOUT   ? "lock timeout"
-		: rc == SS_ECANCELLED ? "the Backup is being deleted"
-		: rc == SS_ENOTFOUND  ? "a snapshot was deleted"
-				      : "snapshot failed");
-	if (rc == SS_ECANCELLED)
-		return backup_deleted_while_locked(r, cand->pod);
-	if (rc == SS_ETIMEOUT || rc == SS_ENOTFOUND)
-		return backup_session_timed_out(r, end_why);
-	if (rc < 0)
+		s->cand->pod, (long long)r->st.lock.held_ms, (long long)cut_ms,
+		cut == 0	       ? "every snapshot cut"
+		: cut == SS_ETIMEOUT   ? "lock timeout"
+		: cut == SS_ECANCELLED ? "the Backup is being deleted"
+		: cut == SS_ENOTFOUND  ? "a snapshot was deleted"
+				       : "snapshot failed");
+}
+
+/* Step 8, after END: what the session makes of the Backup. Deleted while
+ * locked; the cut not seen in time or a snapshot lost (LockTimeout,
+ * SnapshotLost); a snapshot failed (SnapshotFailed). Every cut was seen
+ * before END: END itself must have worked (else LockLost, retried) and
+ * each cut time the storage reports must fit the window (else
+ * CutOutsideLock); then Uploading. CTRL_RUN_STOP or < 0 (a status that
+ * still says Locked: retried as interrupted). */
+static int backup_session_outcome(backup_session *s)
+{
+	backup_run *r = s->r;
+	char why[SS_ERROR_MESSAGE_MAX + 256];
+	int rc;
+
+	if (s->cut == SS_ECANCELLED)
+		return backup_deleted_while_locked(r, s->cand->pod);
+	if (s->cut == SS_ETIMEOUT || s->cut == SS_ENOTFOUND)
+		return backup_session_timed_out(r, s->end_why);
+	if (s->cut < 0)
 		return backup_fail(r, "SnapshotFailed", "VolumeSnapshot %s/%s: %s",
 				   r->run.ns,
-				   r->st.snapshots[failed_at].volume_snapshot_name,
-				   r->st.snapshots[failed_at].error);
-	/* Every cut was seen before END; END itself must have worked, and
-	 * each cut time the storage reports must fit the window. */
-	if (end_rc < 0) {
-		char why[SS_ERROR_MESSAGE_MAX + 256];
-
+				   r->st.snapshots[s->failed_at].volume_snapshot_name,
+				   r->st.snapshots[s->failed_at].error);
+	if (s->end_rc < 0) {
 		snprintf(why, sizeof(why),
 			 "BACKUP STAGE END failed (%s): the lock connection died while "
 			 "the snapshots were cut, so the server released the lock at an "
 			 "unknown moment",
-			 end_why);
+			 s->end_why);
 		return backup_retry_attempt(r, "LockLost", why);
 	}
 	rc = backup_prove_cuts(r);
-	if (rc != 0) /* < 0: still Locked, retried as interrupted */
+	if (rc != 0)
 		return rc;
 	r->st.phase = APP_BACKUP_UPLOADING;
 	ctrl_run_message(&r->run,
 			 "lock held %lld ms on %s; waiting for the storage to finish",
-			 (long long)r->st.lock.held_ms, cand->pod);
+			 (long long)r->st.lock.held_ms, s->cand->pod);
 	rc = backup_write_status(r);
 	if (rc < 0)
 		return rc;
 	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Cut",
 		       "%zu snapshot(s) of %s cut under BACKUP STAGE %s",
-		       r->st.n_snapshots, cand->pod, r->st.lock.stage);
+		       r->st.n_snapshots, s->cand->pod, r->st.lock.stage);
 	return backup_requeue(r, r->bc->o.uploading_resync_ns);
+}
 
-session_error:
-	return backup_session_aborted(r, db, cand, session, i - 1);
+/* Step 8: the lock session on server `cand` over connection `db`, in the
+ * order that keeps its bound: lock (status Locked written before START),
+ * position, the cut under the lock budget, END as soon as the cut is seen,
+ * then the outcome. CTRL_RUN_STOP or < 0; the lock is never held on
+ * return. */
+static int backup_lock_session(backup_run *r, app_db *db,
+			       const app_target_candidate *cand)
+{
+	backup_session s = { .r = r,
+			     .db = db,
+			     .cand = cand,
+			     .attempt = r->st.attempts + 1,
+			     .failed_at = -1 };
+	int rc;
+
+	rc = backup_session_lock(&s);
+	if (rc == 0)
+		rc = backup_session_position(&s);
+	if (rc == 0)
+		rc = backup_session_cut(&s);
+	if (rc != 0)
+		return rc;
+	backup_session_release(&s);
+	return backup_session_outcome(&s);
 }
 
 /* ---- steps --------------------------------------------------------------- */
