@@ -103,7 +103,9 @@ static void backup_collect(ctrl_metrics *m, void *payload)
 	pthread_mutex_unlock(&bc->mu);
 }
 
-int app_backup_ctrl_new(app_backup_ctrl **out, const app_backup_ctrl_opts *opts)
+/* The controller's metric families on registry `m`, and its collector.
+ * Whether every one was made (else ss_error says why, or a name clashed). */
+static bool backup_metrics_new(app_backup_ctrl *bc, ctrl_metrics *m)
 {
 	static const char *const total_labels[] = { "namespace", "result", "reason",
 						    NULL };
@@ -113,6 +115,31 @@ int app_backup_ctrl_new(app_backup_ctrl **out, const app_backup_ctrl_opts *opts)
 						   120, 300, 600, 1800, 3600 };
 	static const double hold_buckets[] = { .005, .01, .025, .05, .1, .25,
 					       .5,   1,	  2.5,	5,   10, 30 };
+
+	bc->m_total = ctrl_metrics_counter(m, "snapstage_backups_total",
+					   "Backups finished, by result and reason.",
+					   total_labels);
+	bc->m_duration = ctrl_metrics_histogram(
+		m, "snapstage_backup_duration_seconds",
+		"From the start of a Backup to Complete or Failed.", ns_labels,
+		duration_buckets, sizeof(duration_buckets) / sizeof(double));
+	bc->m_hold = ctrl_metrics_histogram(m, "snapstage_backup_lock_hold_seconds",
+					    "How long a BACKUP STAGE lock was held.",
+					    ns_labels, hold_buckets,
+					    sizeof(hold_buckets) / sizeof(double));
+	bc->m_last_success = ctrl_metrics_gauge(
+		m, "snapstage_backup_last_success_timestamp_seconds",
+		"When the last Backup of a target completed (Unix time).", target_labels);
+	bc->m_since_success = ctrl_metrics_gauge(
+		m, "snapstage_backup_seconds_since_last_success",
+		"Seconds since the last Backup of a target completed.", target_labels);
+	return bc->m_total && bc->m_duration && bc->m_hold && bc->m_last_success &&
+	       bc->m_since_success &&
+	       ctrl_metrics_add_collector(m, backup_collect, bc) >= 0;
+}
+
+int app_backup_ctrl_new(app_backup_ctrl **out, const app_backup_ctrl_opts *opts)
+{
 	app_backup_ctrl *bc;
 	pthread_condattr_t attr;
 
@@ -143,33 +170,9 @@ int app_backup_ctrl_new(app_backup_ctrl **out, const app_backup_ctrl_opts *opts)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&bc->snap_cond, &attr);
 	pthread_condattr_destroy(&attr);
-	if (opts->metrics) {
-		bc->m_total = ctrl_metrics_counter(
-			opts->metrics, "snapstage_backups_total",
-			"Backups finished, by result and reason.", total_labels);
-		bc->m_duration = ctrl_metrics_histogram(
-			opts->metrics, "snapstage_backup_duration_seconds",
-			"From the start of a Backup to Complete or Failed.", ns_labels,
-			duration_buckets, sizeof(duration_buckets) / sizeof(double));
-		bc->m_hold = ctrl_metrics_histogram(
-			opts->metrics, "snapstage_backup_lock_hold_seconds",
-			"How long a BACKUP STAGE lock was held.", ns_labels, hold_buckets,
-			sizeof(hold_buckets) / sizeof(double));
-		bc->m_last_success = ctrl_metrics_gauge(
-			opts->metrics, "snapstage_backup_last_success_timestamp_seconds",
-			"When the last Backup of a target completed (Unix time).",
-			target_labels);
-		bc->m_since_success = ctrl_metrics_gauge(
-			opts->metrics, "snapstage_backup_seconds_since_last_success",
-			"Seconds since the last Backup of a target completed.",
-			target_labels);
-		if (!bc->m_total || !bc->m_duration || !bc->m_hold ||
-		    !bc->m_last_success || !bc->m_since_success ||
-		    ctrl_metrics_add_collector(opts->metrics, backup_collect, bc) < 0) {
-			app_backup_ctrl_free(bc);
-			return ss_error_last()->code < 0 ? ss_error_last()->code
-							 : SS_EEXISTS;
-		}
+	if (opts->metrics && !backup_metrics_new(bc, opts->metrics)) {
+		app_backup_ctrl_free(bc);
+		return ss_error_last()->code < 0 ? ss_error_last()->code : SS_EEXISTS;
 	}
 	*out = bc;
 	return 0;
@@ -1476,22 +1479,17 @@ static bool backup_snapshot_lost(backup_run *r, size_t i)
 	return lost;
 }
 
-/* Step 3: outside the lock, wait for readyToUse on every snapshot, at most
- * spec.snapshot.readyTimeoutSeconds after the release: a snapshot deleted
- * or failed meanwhile is SnapshotLost, one never ready ReadyTimeout (the
- * snapshots are deleted either way), so no schedule waits behind it. */
-static int backup_uploading(backup_run *r)
+/* Step 3, each snapshot as the cache shows it: its readyToUse and size
+ * into the status; *all_ready, and *total the sum of the sizes (-1 when
+ * one is unknown). 0; CTRL_RUN_STOP when one was deleted or failed since
+ * the cut (SnapshotLost, the other snapshots deleted); < 0. */
+static int backup_uploading_look(backup_run *r, bool *all_ready, int64_t *total)
 {
-	int64_t now = ss_clock_real(r->bc->o.clock);
-	int64_t limit = (int64_t)r->spec.snapshot.ready_timeout_seconds * SS_NS_PER_SEC;
-	int64_t since = r->st.lock.released_ns ? r->st.lock.released_ns : r->st.start_ns;
-	bool all_ready = true;
-	int64_t total = 0;
 	char why[MSG_MAX];
 	size_t i;
-	int rc;
 
-	backup_own_status(r);
+	*all_ready = true;
+	*total = 0;
 	for (i = 0; i < r->st.n_snapshots; i++) {
 		const app_snapshot_status *s = &r->st.snapshots[i];
 
@@ -1504,30 +1502,21 @@ static int backup_uploading(backup_run *r)
 					   why);
 		}
 		if (!s->ready_to_use)
-			all_ready = false;
-		if (s->restore_size_bytes < 0 || total < 0)
-			total = -1;
+			*all_ready = false;
+		if (s->restore_size_bytes < 0 || *total < 0)
+			*total = -1;
 		else
-			total += s->restore_size_bytes;
+			*total += s->restore_size_bytes;
 	}
-	if (!all_ready && since > 0 && now - since > limit) {
-		backup_delete_snapshots(r);
-		return backup_fail(
-			r, "ReadyTimeout",
-			"the storage did not make every snapshot readyToUse within "
-			"spec.snapshot.readyTimeoutSeconds (%d s) after the cut; the "
-			"snapshots were deleted",
-			r->spec.snapshot.ready_timeout_seconds);
-	}
-	if (!all_ready) {
-		/* Nothing to write: the snapshot events bring us back, the
-		 * timer at the bound at the latest. */
-		int64_t left = since > 0 ? limit - (now - since) + SS_NS_PER_SEC : limit;
+	return 0;
+}
 
-		return backup_requeue(r, left < r->bc->o.uploading_resync_ns
-						 ? left
-						 : r->bc->o.uploading_resync_ns);
-	}
+/* Step 3's end, every snapshot readyToUse: Complete (SnapshotsReady), the
+ * Completed Event, the metrics. CTRL_RUN_STOP or < 0. */
+static int backup_complete(backup_run *r, int64_t total)
+{
+	int rc;
+
 	r->st.total_restore_size_bytes = total;
 	r->st.phase = APP_BACKUP_COMPLETED;
 	r->st.completion_ns = ss_clock_real(r->bc->o.clock);
@@ -1546,6 +1535,42 @@ static int backup_uploading(backup_run *r)
 	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Completed", "%s", r->run.message);
 	backup_observe_finish(r, "completed", "SnapshotsReady");
 	return backup_done(r);
+}
+
+/* Step 3: outside the lock, wait for readyToUse on every snapshot, at most
+ * spec.snapshot.readyTimeoutSeconds after the release: a snapshot deleted
+ * or failed meanwhile is SnapshotLost, one never ready ReadyTimeout (the
+ * snapshots are deleted either way), so no schedule waits behind it. */
+static int backup_uploading(backup_run *r)
+{
+	int64_t now = ss_clock_real(r->bc->o.clock);
+	int64_t limit = (int64_t)r->spec.snapshot.ready_timeout_seconds * SS_NS_PER_SEC;
+	int64_t since = r->st.lock.released_ns ? r->st.lock.released_ns : r->st.start_ns;
+	int64_t total, left;
+	bool all_ready;
+	int rc;
+
+	backup_own_status(r);
+	rc = backup_uploading_look(r, &all_ready, &total);
+	if (rc != 0)
+		return rc;
+	if (all_ready)
+		return backup_complete(r, total);
+	if (since > 0 && now - since > limit) {
+		backup_delete_snapshots(r);
+		return backup_fail(
+			r, "ReadyTimeout",
+			"the storage did not make every snapshot readyToUse within "
+			"spec.snapshot.readyTimeoutSeconds (%d s) after the cut; the "
+			"snapshots were deleted",
+			r->spec.snapshot.ready_timeout_seconds);
+	}
+	/* Nothing to write: the snapshot events bring us back, the timer at
+	 * the bound at the latest. */
+	left = since > 0 ? limit - (now - since) + SS_NS_PER_SEC : limit;
+	return backup_requeue(r, left < r->bc->o.uploading_resync_ns
+					 ? left
+					 : r->bc->o.uploading_resync_ns);
 }
 
 /* The VolumeSnapshots `backup` lists that the cache holds, as an array (a
@@ -2120,69 +2145,106 @@ static int backup_turn(backup_run *r, const app_target_candidates *cands,
 	return backup_on_server(r, cand, choice, server, *db);
 }
 
-/* Steps 5-8. */
-static int backup_session_steps(backup_run *r)
-{
-	app_target_candidates *cands = NULL;
-	app_plan_probe *probes = NULL;
+/* Steps 6-8's findings: the target's candidates, each one's probe and
+ * open connection (the chosen one's becomes the lock connection), the
+ * credentials and the choice. Owned by backup_session_steps(). */
+typedef struct {
+	app_target_candidates *cands;
+	app_plan_probe *probes; /* APP_TARGET_MAX_CANDIDATES */
+	app_credentials cred;
+	app_db *dbs[APP_TARGET_MAX_CANDIDATES];
+	bool remembered[APP_TARGET_MAX_CANDIDATES];
 	app_plan_choice choice;
-	const char *reason = NULL;
-	app_credentials cred = { 0 };
-	app_db *dbs[APP_TARGET_MAX_CANDIDATES] = { 0 };
-	bool remembered[APP_TARGET_MAX_CANDIDATES] = { false };
-	size_t i;
-	int rc;
+} backup_servers;
 
-	backup_own_status(r);
-	if (r->st.start_ns == 0) {
-		r->st.start_ns = ss_clock_real(r->bc->o.clock);
-		ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Started", "backing up %s %s",
-			       r->spec.target.statefulset_name ? "StatefulSet"
-							       : "the pods of a selector",
-			       backup_or_empty(r->spec.target.statefulset_name));
-	}
-	/* 5 */
-	if (backup_check_snapshot_api(r, &reason) < 0) {
+/* The start of the Backup's first try: its start time and the Started
+ * Event. */
+static void backup_started(backup_run *r)
+{
+	if (r->st.start_ns != 0)
+		return;
+	r->st.start_ns = ss_clock_real(r->bc->o.clock);
+	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Started", "backing up %s %s",
+		       r->spec.target.statefulset_name ? "StatefulSet"
+						       : "the pods of a selector",
+		       backup_or_empty(r->spec.target.statefulset_name));
+}
+
+/* Step 5: the snapshot API and the class, or the Backup Failed with the
+ * reason (CTRL_RUN_STOP); an API error < 0. 0 to go on. */
+static int backup_check_cluster(backup_run *r)
+{
+	const char *reason = NULL;
+	int rc = backup_check_snapshot_api(r, &reason);
+
+	if (rc >= 0)
+		return 0;
+	if (reason)
+		return backup_fail(r, reason, "%s", ss_error_last()->message);
+	return rc;
+}
+
+/* Step 6: the target's pods and claims, the credentials, what each ready
+ * pod is (backup_probe_candidates) and the choice — made again on fresh
+ * probes before a Failed reason or a fallback to the primary is decided
+ * (backup_reprobe_remembered). 0 with sv->choice.chosen >= 0; else the
+ * Backup Failed (CTRL_RUN_STOP) or < 0. */
+static int backup_choose(backup_run *r, backup_servers *sv)
+{
+	app_role role = r->spec.target.role;
+	const char *reason = NULL;
+
+	sv->cands = calloc(1, sizeof(*sv->cands));
+	sv->probes = calloc(APP_TARGET_MAX_CANDIDATES, sizeof(*sv->probes));
+	if (sv->cands == NULL || sv->probes == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	if (app_target_resolve(sv->cands, &r->spec.target, r->pods, &reason) < 0)
+		return backup_fail(r, reason ? reason : "TargetNotFound", "%s",
+				   ss_error_last()->message);
+	if (app_credentials_read(&sv->cred, r->bc->o.client, r->run.ns,
+				 &r->spec.target.connection, &reason) < 0) {
 		if (reason)
 			return backup_fail(r, reason, "%s", ss_error_last()->message);
 		return -1;
 	}
+	backup_probe_candidates(r, sv->cands, &sv->cred, sv->probes, sv->dbs,
+				sv->remembered);
+	app_plan_choose(&sv->choice, sv->cands, sv->probes, role);
+	if ((sv->choice.chosen < 0 || sv->choice.fell_back) &&
+	    backup_reprobe_remembered(r, sv->cands, &sv->cred, sv->probes, sv->dbs,
+				      sv->remembered))
+		app_plan_choose(&sv->choice, sv->cands, sv->probes, role);
+	if (sv->choice.chosen < 0)
+		return backup_fail(r, sv->choice.reason, "%s", sv->choice.message);
+	return 0;
+}
+
+/* Steps 5-8 (the lane's workers): the cluster, the choice of server, its
+ * turn and the lock session. */
+static int backup_session_steps(backup_run *r)
+{
+	backup_servers sv;
+	size_t i;
+	int rc;
+
+	memset(&sv, 0, sizeof(sv));
+	backup_own_status(r);
+	backup_started(r);
+	/* 5 */
+	rc = backup_check_cluster(r);
+	if (rc != 0)
+		return rc;
 	/* 6 */
-	cands = calloc(1, sizeof(*cands));
-	probes = calloc(APP_TARGET_MAX_CANDIDATES, sizeof(*probes));
-	if (cands == NULL || probes == NULL) {
-		rc = ss_error_set(SS_ENOMEM, "out of memory");
-		goto done;
-	}
-	if (app_target_resolve(cands, &r->spec.target, r->pods, &reason) < 0) {
-		rc = backup_fail(r, reason ? reason : "TargetNotFound", "%s",
-				 ss_error_last()->message);
-		goto done;
-	}
-	if (app_credentials_read(&cred, r->bc->o.client, r->run.ns,
-				 &r->spec.target.connection, &reason) < 0) {
-		if (reason)
-			rc = backup_fail(r, reason, "%s", ss_error_last()->message);
-		else
-			rc = -1;
-		goto done;
-	}
-	backup_probe_candidates(r, cands, &cred, probes, dbs, remembered);
-	app_plan_choose(&choice, cands, probes, r->spec.target.role);
-	if ((choice.chosen < 0 || choice.fell_back) &&
-	    backup_reprobe_remembered(r, cands, &cred, probes, dbs, remembered))
-		app_plan_choose(&choice, cands, probes, r->spec.target.role);
-	if (choice.chosen < 0) {
-		rc = backup_fail(r, choice.reason, "%s", choice.message);
-		goto done;
-	}
-	rc = backup_turn(r, cands, probes, &choice, &cred, &dbs[choice.chosen]);
-done:
+	rc = backup_choose(r, &sv);
+	/* 7-8 */
+	if (rc == 0)
+		rc = backup_turn(r, sv.cands, sv.probes, &sv.choice, &sv.cred,
+				 &sv.dbs[sv.choice.chosen]);
 	for (i = 0; i < APP_TARGET_MAX_CANDIDATES; i++)
-		app_db_close(dbs[i]);
-	app_credentials_free(&cred);
-	free(cands);
-	free(probes);
+		app_db_close(sv.dbs[i]);
+	app_credentials_free(&sv.cred);
+	free(sv.cands);
+	free(sv.probes);
 	return rc;
 }
 
@@ -2263,14 +2325,125 @@ static void backup_wake_on(app_backup_ctrl *bc, const char *key, const char *tak
 		ctrl_workqueue_add(bc->o.queue, woken);
 }
 
-/* One reconcile; `in_lane`: on the lane's workers, where steps 5-8 run. */
+/* Whether the reconcile of `key` ends before it starts (*res), by the
+ * cache's copy `cached` (NULL: gone): a Backup that may start a lock
+ * session goes to the lane (or waits for its next attempt), one waiting
+ * for a server that nothing woke stays quiet. Neither ends a turn
+ * (backup_wake_on). */
+static bool backup_gate(app_backup_ctrl *bc, const char *key, const json_t *cached,
+			bool in_lane, ctrl_result *res)
+{
+	int64_t wait;
+
+	if (!in_lane && backup_wants_session(cached)) {
+		wait = backup_attempt_wait(bc, cached);
+		*res = wait > 0 ? ctrl_result_requeue_after(wait) : ctrl_result_handoff();
+		return true;
+	}
+	return backup_waits_quietly(bc, key, cached, res);
+}
+
+/* Step 1 by the cache's copy: nothing to do when it is gone; a finished
+ * Backup without our finalizer is left alone but for a Complete one's
+ * Restorable condition and a Failed one's snapshots. 0 to read the API's
+ * copy. */
+static int backup_look_cached(backup_run *r, const json_t *cached)
+{
+	if (cached == NULL)
+		return backup_done(r);
+	if (backup_finished(cached) && !backup_paused(cached) &&
+	    !backup_has_finalizer(cached))
+		return ctrl_condition_is_true(cached, "Complete")
+			       ? backup_restorable(r, cached)
+			       : backup_failed_snapshots(r, cached);
+	return 0;
+}
+
+/* Steps 1-2 from the API's latest copy (a lock session is only ever
+ * started from it): gone, or deleted without our finalizer, is done; a
+ * finished one is left alone (its finalizer goes at the end); then the
+ * spec (InvalidSpec) and the namespace's Pods. 0 to go on. */
+static int backup_load(backup_run *r)
+{
+	const char *reason = NULL;
+	int rc;
+
+	rc = ctrl_run_read(&r->run, NULL, true);
+	if (rc != 0)
+		return rc;
+	if (ctrl_meta(r->run.obj, "deletionTimestamp") &&
+	    !backup_has_finalizer(r->run.obj))
+		return backup_done(r);
+	app_backup_status_decode(&r->st, r->run.obj);
+	if (backup_finished(r->run.obj) && !backup_paused(r->run.obj))
+		return backup_done(r); /* the finalizer goes at the end */
+	/* 2: the spec borrows from this copy, which the run keeps */
+	if (ctrl_run_hold(&r->run, json_incref(r->run.obj)) == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	if (app_backup_spec_decode(&r->spec, r->run.obj, &reason) < 0)
+		return backup_fail(r, reason ? reason : "InvalidSpec", "%s",
+				   ss_error_last()->message);
+	rc = ctrl_store_by_index(&r->pods, r->bc->o.pods, APP_INDEX_NAMESPACE, r->run.ns);
+	return rc < 0 ? rc : 0;
+}
+
+/* Steps 0 and 3-8 of the Backup loaded; 5-8 only on the lane's workers
+ * (`in_lane`: elsewhere the cache said otherwise, and lagged), once the
+ * pause after an untrusted attempt is over. */
+static int backup_steps(backup_run *r, bool in_lane)
+{
+	int64_t wait;
+	int rc;
+
+	/* 0 */
+	if (ctrl_meta(r->run.obj, "deletionTimestamp"))
+		return backup_deleting(r);
+	if (r->st.lock.replication_paused && r->st.source_pod) {
+		rc = backup_recover_paused(r);
+		if (rc < 0)
+			return rc;
+	}
+	if (backup_finished(r->run.obj))
+		return backup_done(r);
+	/* 3 */
+	if (r->st.has_phase && r->st.phase == APP_BACKUP_UPLOADING)
+		return backup_uploading(r);
+	/* 4 */
+	if (r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED)
+		return backup_interrupted(r);
+	/* 5-8 */
+	wait = app_plan_attempt_wait_ns(r->st.next_attempt_ns,
+					ss_clock_real(r->bc->o.clock));
+	if (wait > 0)
+		return backup_requeue(r, wait);
+	return in_lane ? backup_session_steps(r)
+		       : ctrl_run_stop(&r->run, ctrl_result_handoff());
+}
+
+/* The end of a reconcile whose steps returned `rc`: the finalizer stays
+ * exactly while a lock session or stopped SQL threads may exist, so a
+ * reconcile that went well removes it otherwise. rc, or the removal's
+ * error. */
+static int backup_drop_finalizer(backup_run *r, int rc)
+{
+	int frc;
+
+	if (rc < 0 || r->run.obj == NULL || !backup_has_finalizer(r->run.obj) ||
+	    ctrl_meta(r->run.obj, "deletionTimestamp") ||
+	    (r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED) ||
+	    r->st.lock.replication_paused)
+		return rc;
+	frc = backup_set_finalizer(r, false);
+	return frc < 0 ? frc : rc;
+}
+
+/* One reconcile (backup.h); `in_lane`: on the lane's workers, where steps
+ * 5-8 run. */
 static ctrl_result backup_reconcile(app_backup_ctrl *bc, const char *key, bool in_lane)
 {
 	backup_run *r = calloc(1, sizeof(*r));
 	json_t *cached = NULL;
-	const char *reason = NULL;
 	ctrl_result res;
-	int64_t wait;
 	int rc;
 
 	if (r == NULL) {
@@ -2278,109 +2451,26 @@ static ctrl_result backup_reconcile(app_backup_ctrl *bc, const char *key, bool i
 		return ctrl_result_error();
 	}
 	r->bc = bc;
-	/* 1: the cache says whether there is anything to do; a lock session is
-	 * only ever started from the API's latest copy. A finished Backup is
-	 * left alone but for a Complete one's Restorable condition. */
+	/* 1: the cache says whether there is anything to do. */
 	if (ctrl_store_get(&cached, bc->o.backups, key) < 0)
 		cached = NULL;
-	if (!in_lane && backup_wants_session(cached)) {
-		wait = backup_attempt_wait(bc, cached);
-		json_decref(cached);
-		free(r);
-		return wait > 0 ? ctrl_result_requeue_after(wait) : ctrl_result_handoff();
-	}
-	if (backup_waits_quietly(bc, key, cached, &res)) {
+	if (backup_gate(bc, key, cached, in_lane, &res)) {
 		json_decref(cached);
 		free(r);
 		return res;
 	}
 	rc = ctrl_run_init(&r->run, &bc->run_opts, key, r);
 	r->run.status_message = &r->st.message;
-	if (cached == NULL || rc < 0) {
-		json_decref(cached);
-		rc = backup_done(r);
-		goto done;
-	}
-	if (backup_finished(cached) && !backup_paused(cached) &&
-	    !backup_has_finalizer(cached)) {
-		rc = ctrl_condition_is_true(cached, "Complete")
-			     ? backup_restorable(r, cached)
-			     : backup_failed_snapshots(r, cached);
-		json_decref(cached);
-		goto done;
-	}
-	json_decref(cached);
-	rc = ctrl_run_read(&r->run, NULL, true);
-	if (rc != 0)
-		goto done;
-	if (ctrl_meta(r->run.obj, "deletionTimestamp") &&
-	    !backup_has_finalizer(r->run.obj)) {
-		rc = backup_done(r);
-		goto done;
-	}
-	app_backup_status_decode(&r->st, r->run.obj);
-	if (backup_finished(r->run.obj) && !backup_paused(r->run.obj)) {
-		rc = backup_done(r); /* the finalizer goes below */
-		goto done;
-	}
-	/* 2: the spec borrows from this copy, which the run keeps */
-	if (ctrl_run_hold(&r->run, json_incref(r->run.obj)) == NULL) {
-		rc = ss_error_set(SS_ENOMEM, "out of memory");
-		goto done;
-	}
-	if (app_backup_spec_decode(&r->spec, r->run.obj, &reason) < 0) {
-		rc = backup_fail(r, reason ? reason : "InvalidSpec", "%s",
-				 ss_error_last()->message);
-		goto done;
-	}
-	rc = ctrl_store_by_index(&r->pods, bc->o.pods, APP_INDEX_NAMESPACE, r->run.ns);
-	if (rc < 0)
-		goto done;
-	/* 0 */
-	if (ctrl_meta(r->run.obj, "deletionTimestamp")) {
-		rc = backup_deleting(r);
-		goto done;
-	}
-	if (r->st.lock.replication_paused && r->st.source_pod) {
-		rc = backup_recover_paused(r);
-		if (rc < 0)
-			goto done;
-	}
-	if (backup_finished(r->run.obj)) {
-		rc = backup_done(r);
-		goto done;
-	}
-	/* 3 */
-	if (r->st.has_phase && r->st.phase == APP_BACKUP_UPLOADING) {
-		rc = backup_uploading(r);
-		goto done;
-	}
-	/* 4 */
-	if (r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED) {
-		rc = backup_interrupted(r);
-		goto done;
-	}
-	/* 5-8, on the lane's workers (the cache said otherwise, and lagged),
-	 * once the pause after an untrusted attempt is over. */
-	wait = app_plan_attempt_wait_ns(r->st.next_attempt_ns, ss_clock_real(bc->o.clock));
-	if (wait > 0)
-		rc = backup_requeue(r, wait);
+	if (rc == 0)
+		rc = backup_look_cached(r, cached);
 	else
-		rc = in_lane ? backup_session_steps(r)
-			     : ctrl_run_stop(&r->run, ctrl_result_handoff());
-done:
-	/* The finalizer stays exactly while a lock session or stopped SQL
-	 * threads may exist. */
-	if (r->run.obj != NULL && rc >= 0 && backup_has_finalizer(r->run.obj) &&
-	    !ctrl_meta(r->run.obj, "deletionTimestamp") &&
-	    !(r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED) &&
-	    !r->st.lock.replication_paused) {
-		int frc = backup_set_finalizer(r, false);
-
-		if (frc < 0)
-			rc = frc;
-	}
-	res = ctrl_run_result(&r->run, rc);
+		rc = backup_done(r); /* a key that names no Backup */
+	json_decref(cached);
+	if (rc == 0)
+		rc = backup_load(r);
+	if (rc == 0)
+		rc = backup_steps(r, in_lane);
+	res = ctrl_run_result(&r->run, backup_drop_finalizer(r, rc));
 	backup_wake_on(bc, key, r->taken);
 	json_decref(r->pods);
 	ctrl_run_finish(&r->run);
