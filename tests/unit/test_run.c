@@ -165,6 +165,29 @@ static void test_hold(void **state)
 	assert_null(run.held);
 }
 
+/* No bound on what a run holds. The Restore controller's own keep (before
+ * it used ctrl_run) called abort() past 48 objects, which a resumed
+ * in-place restore of 22 or more claims (about 5 + 2 per claim) reached on
+ * every reconcile, taking the whole controller down (found while moving
+ * restore/ onto this skeleton). 3 members x 8 volumes = 24 claims: ~53. */
+static void test_hold_many(void **state)
+{
+	fixture *f = *state;
+	ctrl_run run;
+	json_t *o = NULL;
+	int i;
+
+	assert_int_equal(ctrl_run_init(&run, &f->opts, "ns/g", NULL), 0);
+	for (i = 0; i < 5 + 2 * 64; i++) {
+		o = ctrl_run_hold(&run, json_integer(i));
+		assert_non_null(o);
+	}
+	assert_int_equal(json_array_size(run.held), 5 + 2 * 64);
+	assert_int_equal(json_integer_value(o), 5 + 2 * 64 - 1);
+	ctrl_run_finish(&run);
+	assert_null(run.held);
+}
+
 static void test_observe_finish(void **state)
 {
 	ctrl_metrics *m = NULL;
@@ -401,6 +424,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_init_and_result, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_many, setup, teardown),
 		cmocka_unit_test(test_observe_finish),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_status, setup, teardown),
