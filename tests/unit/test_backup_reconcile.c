@@ -343,8 +343,8 @@ static void test_invalid_spec(void **state)
 	assert_int_equal(f->server.nrequests, 2);
 	assert_request(f, 0, "GET", BACKUP_PATH " HTTP");
 	assert_request(f, 1, "PUT", BACKUP_PATH "/status HTTP");
-	assert_sent(f, 1, "\"phase\":\"Failed\"");
-	assert_sent(f, 1, "\"observedGeneration\":3");
+	/* status.observedGeneration: the generation of the copy written */
+	assert_sent(f, 1, "\"status\":{\"observedGeneration\":3,\"phase\":\"Failed\"");
 	assert_sent(f, 1, "\"startTime\":\"2026-11-23T09:20:00Z\"");
 	assert_sent(f, 1, "\"completionTime\":\"2026-11-23T09:20:00Z\"");
 	assert_sent(f, 1, "\"type\":\"Failed\",\"status\":\"True\"");
@@ -404,7 +404,7 @@ static void test_uploading_completes(void **state)
 	assert_sent(f, 1, "\"readyToUse\":true");
 	assert_sent(f, 1, "\"totalRestoreSize\":\"1Gi\"");
 	assert_sent(f, 1, "\"completionTime\":\"2026-11-23T09:20:00Z\"");
-	assert_sent(f, 1, "\"observedGeneration\":3");
+	assert_sent(f, 1, "},\"observedGeneration\":3,\"message\"");
 	assert_int_equal(finished(f, "completed", "SnapshotsReady"), 1);
 	assert_true(ctrl_metrics_value(f->metrics,
 				       "snapstage_backup_last_success_timestamp_seconds",

@@ -29,12 +29,12 @@
 #include "util/error.h"
 #include "util/str.h"
 
-static const char *str_at(const json_t *obj, const char *key)
+static const char *backup_plan_str_at(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(obj, key));
 }
 
-static const json_t *at2(const json_t *obj, const char *a, const char *b)
+static const json_t *backup_plan_at2(const json_t *obj, const char *a, const char *b)
 {
 	return json_object_get(json_object_get(obj, a), b);
 }
@@ -49,9 +49,10 @@ typedef struct {
 	bool full;
 } msg;
 
-static void msg_add(msg *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void backup_plan_msg_add(msg *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
-static void msg_add(msg *m, const char *fmt, ...)
+static void backup_plan_msg_add(msg *m, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -70,7 +71,7 @@ static void msg_add(msg *m, const char *fmt, ...)
 	memcpy(m->buf + m->cap - 4, "...", 4);
 }
 
-static const char *kind_phrase(app_db_kind kind)
+static const char *backup_plan_kind_phrase(app_db_kind kind)
 {
 	switch (kind) {
 	case APP_DB_PRIMARY: return "primary";
@@ -81,8 +82,8 @@ static const char *kind_phrase(app_db_kind kind)
 }
 
 /* "; <pod>: what it was" for each candidate but `skip`. */
-static void describe_candidates(msg *m, const app_target_candidates *cands,
-				const app_plan_probe *probes, int skip)
+static void backup_plan_describe_candidates(msg *m, const app_target_candidates *cands,
+					    const app_plan_probe *probes, int skip)
 {
 	const char *sep = "";
 	size_t i;
@@ -94,22 +95,26 @@ static void describe_candidates(msg *m, const app_target_candidates *cands,
 		if ((int)i == skip)
 			continue;
 		if (!c->ready)
-			msg_add(m, "%s%s: not ready (%s)", sep, c->pod, c->not_ready_why);
+			backup_plan_msg_add(m, "%s%s: not ready (%s)", sep, c->pod,
+					    c->not_ready_why);
 		else if (p->rc != 0)
-			msg_add(m, "%s%s: %s", sep, c->pod,
-				p->error[0] != '\0' ? p->error
+			backup_plan_msg_add(m, "%s%s: %s", sep, c->pod,
+					    p->error[0] != '\0'
+						    ? p->error
 						    : ss_error_code_name(p->rc));
 		else if (p->verdict.reason[0] != '\0')
-			msg_add(m, "%s%s: %s: %s", sep, c->pod,
-				kind_phrase(p->verdict.kind), p->verdict.reason);
+			backup_plan_msg_add(m, "%s%s: %s: %s", sep, c->pod,
+					    backup_plan_kind_phrase(p->verdict.kind),
+					    p->verdict.reason);
 		else
-			msg_add(m, "%s%s: %s", sep, c->pod, kind_phrase(p->verdict.kind));
+			backup_plan_msg_add(m, "%s%s: %s", sep, c->pod,
+					    backup_plan_kind_phrase(p->verdict.kind));
 		sep = "; ";
 	}
 }
 
 /* A replica's health rank: its lag, small lags counting as none. */
-static int64_t rank_lag(const app_plan_probe *p)
+static int64_t backup_plan_rank_lag(const app_plan_probe *p)
 {
 	if (p->verdict.lag_seconds < 0)
 		return INT64_MAX;
@@ -119,16 +124,17 @@ static int64_t rank_lag(const app_plan_probe *p)
 
 /* Whether candidate a is a better replica than b (b < 0: none yet): health
  * first, then the one used longest ago, then the order of the pods. */
-static bool better_replica(const app_target_candidates *cands,
-			   const app_plan_probe *probes, size_t a, int b)
+static bool backup_plan_better_replica(const app_target_candidates *cands,
+				       const app_plan_probe *probes, size_t a, int b)
 {
 	const app_target_candidate *x = &cands->c[a], *y;
 
 	if (b < 0)
 		return true;
 	y = &cands->c[b];
-	if (rank_lag(&probes[a]) != rank_lag(&probes[b]))
-		return rank_lag(&probes[a]) < rank_lag(&probes[b]);
+	if (backup_plan_rank_lag(&probes[a]) != backup_plan_rank_lag(&probes[b]))
+		return backup_plan_rank_lag(&probes[a]) <
+		       backup_plan_rank_lag(&probes[b]);
 	if (probes[a].last_used != probes[b].last_used)
 		return probes[a].last_used < probes[b].last_used;
 	return app_target_order(x->ordinal, x->pod, y->ordinal, y->pod) < 0;
@@ -147,14 +153,15 @@ bool app_plan_equally_good(const app_target_candidates *cands,
 	/* Only replicas: of two primaries the lowest ordinal is always the
 	 * one taken, free or not. */
 	return a->rc == 0 && b->rc == 0 && a->verdict.kind == APP_DB_HEALTHY_REPLICA &&
-	       b->verdict.kind == APP_DB_HEALTHY_REPLICA && rank_lag(a) == rank_lag(b);
+	       b->verdict.kind == APP_DB_HEALTHY_REPLICA &&
+	       backup_plan_rank_lag(a) == backup_plan_rank_lag(b);
 }
 
 /* The reason when every ready candidate's probe failed: the credentials
  * when each server that answered refused them, a privilege when any server
  * named one, else the connection. */
-static const char *failure_reason(size_t unauthorized, size_t forbidden,
-				  size_t unreachable, size_t failed)
+static const char *backup_plan_failure_reason(size_t unauthorized, size_t forbidden,
+					      size_t unreachable, size_t failed)
 {
 	if (forbidden > 0)
 		return "PrivilegeMissing";
@@ -163,73 +170,92 @@ static const char *failure_reason(size_t unauthorized, size_t forbidden,
 	return "DatabaseUnreachable";
 }
 
-int app_plan_choose(app_plan_choice *out, const app_target_candidates *cands,
-		    const app_plan_probe *probes, app_role role)
-{
-	size_t i, ready = 0, failed = 0, unauthorized = 0, forbidden = 0, unreachable = 0;
-	int replica = -1, primary = -1;
-	msg m = { out->message, sizeof(out->message), 0, false };
-	const char *head;
+/* What the ready candidates are: how many, how many probes failed and
+ * how (the Failed reason when every one did), the best healthy replica
+ * and the primary (-1: none). */
+typedef struct {
+	size_t ready, failed, unauthorized, forbidden, unreachable;
+	int replica, primary;
+} backup_plan_tally;
 
-	out->chosen = -1;
-	out->role = NULL;
-	out->fell_back = false;
-	out->reason = NULL;
-	out->message[0] = '\0';
+static void backup_plan_count(backup_plan_tally *t, const app_target_candidates *cands,
+			      const app_plan_probe *probes)
+{
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	t->replica = t->primary = -1;
 	for (i = 0; i < cands->n; i++) {
 		const app_target_candidate *c = &cands->c[i];
 		const app_plan_probe *p = &probes[i];
 
 		if (!c->ready)
 			continue;
-		ready++;
+		t->ready++;
 		if (p->rc != 0) {
-			failed++;
+			t->failed++;
 			if (p->rc == SS_EUNAUTHORIZED)
-				unauthorized++;
+				t->unauthorized++;
 			else if (p->rc == SS_EFORBIDDEN)
-				forbidden++;
+				t->forbidden++;
 			else if (p->rc == SS_ETRANSPORT || p->rc == SS_ETIMEOUT)
-				unreachable++;
+				t->unreachable++;
 			continue;
 		}
 		if (p->verdict.kind == APP_DB_HEALTHY_REPLICA &&
-		    better_replica(cands, probes, i, replica))
-			replica = (int)i;
+		    backup_plan_better_replica(cands, probes, i, t->replica))
+			t->replica = (int)i;
 		/* Two primaries is a split brain; lock the lowest ordinal,
 		 * the one a StatefulSet's usual setup makes the primary. */
 		if (p->verdict.kind == APP_DB_PRIMARY &&
-		    (primary < 0 ||
-		     app_target_order(c->ordinal, c->pod, cands->c[primary].ordinal,
-				      cands->c[primary].pod) < 0))
-			primary = (int)i;
+		    (t->primary < 0 ||
+		     app_target_order(c->ordinal, c->pod, cands->c[t->primary].ordinal,
+				      cands->c[t->primary].pod) < 0))
+			t->primary = (int)i;
 	}
+}
 
-	if (role != APP_ROLE_PRIMARY && replica >= 0) {
-		out->chosen = replica;
+/* The server `role` takes, if one qualifies (the replica, else the
+ * primary; a PreferReplica fallback with its note in m): whether one did. */
+static bool backup_plan_pick(app_plan_choice *out, msg *m, const backup_plan_tally *t,
+			     const app_target_candidates *cands,
+			     const app_plan_probe *probes, app_role role)
+{
+	if (role != APP_ROLE_PRIMARY && t->replica >= 0) {
+		out->chosen = t->replica;
 		out->role = "Replica";
-		return out->chosen;
+		return true;
 	}
-	if (role != APP_ROLE_REPLICA && primary >= 0) {
-		out->chosen = primary;
-		out->role = "Primary";
-		if (role == APP_ROLE_PREFER_REPLICA) {
-			out->fell_back = true;
-			msg_add(&m, "no replica qualified, so the primary %s is locked",
-				cands->c[primary].pod);
-			if (cands->n == 1)
-				msg_add(&m, ": the target has no other pod");
-			else
-				msg_add(&m, ": ");
-			describe_candidates(&m, cands, probes, primary);
-		}
-		return out->chosen;
+	if (role == APP_ROLE_REPLICA || t->primary < 0)
+		return false;
+	out->chosen = t->primary;
+	out->role = "Primary";
+	if (role == APP_ROLE_PREFER_REPLICA) {
+		out->fell_back = true;
+		backup_plan_msg_add(m,
+				    "no replica qualified, so the primary %s is locked",
+				    cands->c[t->primary].pod);
+		if (cands->n == 1)
+			backup_plan_msg_add(m, ": the target has no other pod");
+		else
+			backup_plan_msg_add(m, ": ");
+		backup_plan_describe_candidates(m, cands, probes, t->primary);
 	}
+	return true;
+}
 
-	if (ready > 0 && failed == ready) {
-		out->reason =
-			failure_reason(unauthorized, forbidden, unreachable, failed);
-		if (forbidden > 0)
+/* No server qualifies: the Failed reason (that of the probes when every
+ * ready one failed) and the words for it in m, naming each candidate. */
+static void backup_plan_none(app_plan_choice *out, msg *m, const backup_plan_tally *t,
+			     const app_target_candidates *cands,
+			     const app_plan_probe *probes, app_role role)
+{
+	const char *head;
+
+	if (t->ready > 0 && t->failed == t->ready) {
+		out->reason = backup_plan_failure_reason(t->unauthorized, t->forbidden,
+							 t->unreachable, t->failed);
+		if (t->forbidden > 0)
 			head = "the account lacks a privilege snapstage needs";
 		else if (strcmp(out->reason, "AuthenticationFailed") == 0)
 			head = "no server accepted the credentials";
@@ -248,11 +274,27 @@ int app_plan_choose(app_plan_choice *out, const app_target_candidates *cands,
 		       "fall back to";
 	}
 	if (cands->n == 0) {
-		msg_add(&m, "%s: the target has no pods", head);
-		return out->chosen;
+		backup_plan_msg_add(m, "%s: the target has no pods", head);
+		return;
 	}
-	msg_add(&m, "%s: ", head);
-	describe_candidates(&m, cands, probes, -1);
+	backup_plan_msg_add(m, "%s: ", head);
+	backup_plan_describe_candidates(m, cands, probes, -1);
+}
+
+int app_plan_choose(app_plan_choice *out, const app_target_candidates *cands,
+		    const app_plan_probe *probes, app_role role)
+{
+	msg m = { out->message, sizeof(out->message), 0, false };
+	backup_plan_tally t;
+
+	out->chosen = -1;
+	out->role = NULL;
+	out->fell_back = false;
+	out->reason = NULL;
+	out->message[0] = '\0';
+	backup_plan_count(&t, cands, probes);
+	if (!backup_plan_pick(out, &m, &t, cands, probes, role))
+		backup_plan_none(out, &m, &t, cands, probes, role);
 	return out->chosen;
 }
 
@@ -269,7 +311,7 @@ const char *app_plan_paused_why(const app_backup_status *st)
 	       "the lock, and were not started then";
 }
 
-static bool given(const char *s)
+static bool backup_plan_given(const char *s)
 {
 	return s != NULL && s[0] != '\0';
 }
@@ -278,7 +320,7 @@ const char *app_plan_lock_timeout(char *out, size_t cap, const app_plan_timeout_
 {
 	const char *ns = in->ns ? in->ns : "?";
 
-	if (given(in->deleted)) {
+	if (backup_plan_given(in->deleted)) {
 		snprintf(out, cap,
 			 "VolumeSnapshot(s) %s of %s were deleted while the lock was held; "
 			 "the stages were ended after %lld ms and the Backup's other "
@@ -286,7 +328,7 @@ const char *app_plan_lock_timeout(char *out, size_t cap, const app_plan_timeout_
 			 in->deleted, ns, (long long)in->held_ms);
 		return "SnapshotLost";
 	}
-	if (given(in->api_error))
+	if (backup_plan_given(in->api_error))
 		snprintf(out, cap,
 			 "the API server did not answer in time (%s), so %zu of %zu "
 			 "snapshot(s) were not seen cut within lock.timeoutSeconds (%d s); "
@@ -335,7 +377,7 @@ bool app_plan_vs_is_cut(const app_vs_state *st)
 /* ---- the VolumeSnapshot to create ----------------------------------------- */
 
 /* Sets `key` to a copy of `value`. 0 or SS_ENOMEM. */
-static int put_str(json_t *obj, const char *key, const char *value)
+static int backup_plan_put_str(json_t *obj, const char *key, const char *value)
 {
 	if (json_object_set_new(obj, key, json_string(value)) != 0)
 		return ss_error_set(SS_ENOMEM, "out of memory");
@@ -344,15 +386,17 @@ static int put_str(json_t *obj, const char *key, const char *value)
 
 /* The same for annotations: unknown values leave the key out, so that a
  * user annotation can never pose as the position read under the lock. */
-static int own_annotation(json_t *annotations, const char *key, const char *value)
+static int backup_plan_own_annotation(json_t *annotations, const char *key,
+				      const char *value)
 {
 	json_object_del(annotations, key);
 	if (value == NULL || *value == '\0')
 		return 0;
-	return put_str(annotations, key, value);
+	return backup_plan_put_str(annotations, key, value);
 }
 
-static int own_annotation_int(json_t *annotations, const char *key, int64_t value)
+static int backup_plan_own_annotation_int(json_t *annotations, const char *key,
+					  int64_t value)
 {
 	char text[24];
 
@@ -360,11 +404,11 @@ static int own_annotation_int(json_t *annotations, const char *key, int64_t valu
 	if (value < 0)
 		return 0;
 	snprintf(text, sizeof(text), "%" PRId64, value);
-	return put_str(annotations, key, text);
+	return backup_plan_put_str(annotations, key, text);
 }
 
-static int build_labels(json_t *labels, const app_plan_snapshot_in *in,
-			const char *backup_name)
+static int backup_plan_labels(json_t *labels, const app_plan_snapshot_in *in,
+			      const char *backup_name)
 {
 	char backup_label[APP_LABEL_VALUE_BUF];
 	int rc;
@@ -386,8 +430,8 @@ static int build_labels(json_t *labels, const app_plan_snapshot_in *in,
 	return rc;
 }
 
-static int build_annotations(json_t *ann, const app_plan_snapshot_in *in,
-			     const char *backup_name)
+static int backup_plan_annotations(json_t *ann, const app_plan_snapshot_in *in,
+				   const char *backup_name)
 {
 	static const app_position unknown = { NULL, NULL, NULL, NULL, -1, NULL, -1 };
 	const app_position *pos = in->position != NULL ? in->position : &unknown;
@@ -399,46 +443,52 @@ static int build_annotations(json_t *ann, const app_plan_snapshot_in *in,
 	{
 		if (!json_is_string(v) || app_key_is_reserved(key))
 			continue;
-		rc = put_str(ann, key, json_string_value(v));
+		rc = backup_plan_put_str(ann, key, json_string_value(v));
 		if (rc != 0)
 			return rc;
 	}
-	rc = own_annotation(ann, APP_ANNOTATION_GTID_BINLOG_POS, pos->gtid_binlog_pos);
+	rc = backup_plan_own_annotation(ann, APP_ANNOTATION_GTID_BINLOG_POS,
+					pos->gtid_binlog_pos);
 	if (rc == 0)
-		rc = own_annotation(ann, APP_ANNOTATION_GTID_SLAVE_POS,
-				    pos->gtid_slave_pos);
+		rc = backup_plan_own_annotation(ann, APP_ANNOTATION_GTID_SLAVE_POS,
+						pos->gtid_slave_pos);
 	if (rc == 0)
-		rc = own_annotation(ann, APP_ANNOTATION_GTID_CURRENT_POS,
-				    pos->gtid_current_pos);
+		rc = backup_plan_own_annotation(ann, APP_ANNOTATION_GTID_CURRENT_POS,
+						pos->gtid_current_pos);
 	if (rc == 0)
-		rc = own_annotation(ann, APP_ANNOTATION_BINLOG_FILE, pos->binlog_file);
+		rc = backup_plan_own_annotation(ann, APP_ANNOTATION_BINLOG_FILE,
+						pos->binlog_file);
 	if (rc == 0)
-		rc = own_annotation_int(ann, APP_ANNOTATION_BINLOG_POSITION,
-					pos->binlog_position);
+		rc = backup_plan_own_annotation_int(ann, APP_ANNOTATION_BINLOG_POSITION,
+						    pos->binlog_position);
 	if (rc == 0)
-		rc = own_annotation(ann, APP_ANNOTATION_PRIMARY_BINLOG_FILE,
-				    pos->primary_binlog_file);
+		rc = backup_plan_own_annotation(ann, APP_ANNOTATION_PRIMARY_BINLOG_FILE,
+						pos->primary_binlog_file);
 	if (rc == 0)
-		rc = own_annotation_int(ann, APP_ANNOTATION_PRIMARY_BINLOG_POSITION,
-					pos->primary_binlog_position);
+		rc = backup_plan_own_annotation_int(
+			ann, APP_ANNOTATION_PRIMARY_BINLOG_POSITION,
+			pos->primary_binlog_position);
 	if (rc == 0)
-		rc = own_annotation(ann, APP_ANNOTATION_SOURCE_ROLE, in->source_role);
+		rc = backup_plan_own_annotation(ann, APP_ANNOTATION_SOURCE_ROLE,
+						in->source_role);
 	if (rc == 0)
-		rc = own_annotation(ann, APP_ANNOTATION_LOCK_STAGE,
-				    app_lock_stage_name(in->spec->lock.stage));
+		rc = backup_plan_own_annotation(
+			ann, APP_ANNOTATION_LOCK_STAGE,
+			app_lock_stage_name(in->spec->lock.stage));
 	if (rc == 0)
-		rc = own_annotation(ann, APP_ANNOTATION_BACKUP_NAME, backup_name);
+		rc = backup_plan_own_annotation(ann, APP_ANNOTATION_BACKUP_NAME,
+						backup_name);
 	return rc;
 }
 
-static bool empty(const char *s)
+static bool backup_plan_empty(const char *s)
 {
 	return s == NULL || *s == '\0';
 }
 
 /* The name in->name gives, or attempt 1's (APP_NAME_BUF bytes). */
-static int snapshot_name(char *out, const app_plan_snapshot_in *in, const char *ns,
-			 const char *backup)
+static int backup_plan_snapshot_name(char *out, const app_plan_snapshot_in *in,
+				     const char *ns, const char *backup)
 {
 	if (in->name == NULL)
 		return app_name_backup_snapshot(out, backup, in->volume, 1);
@@ -460,18 +510,19 @@ int app_plan_snapshot_object(json_t **out, const app_plan_snapshot_in *in)
 	json_t *vs = NULL, *meta, *labels, *ann, *spec;
 	int rc;
 
-	if (empty(name) || empty(ns) || empty(uid))
+	if (backup_plan_empty(name) || backup_plan_empty(ns) || backup_plan_empty(uid))
 		return ss_error_set(SS_EINVALID,
 				    "a VolumeSnapshot needs its Backup's name, namespace "
 				    "and uid (Backup %s/%s has uid %s)",
 				    ns != NULL ? ns : "?", name != NULL ? name : "?",
 				    uid != NULL ? uid : "none");
-	if (in->spec == NULL || empty(in->volume) || empty(in->claim) || empty(in->pod))
+	if (in->spec == NULL || backup_plan_empty(in->volume) ||
+	    backup_plan_empty(in->claim) || backup_plan_empty(in->pod))
 		return ss_error_set(SS_EINVALID,
 				    "VolumeSnapshot of Backup %s/%s: spec, volume, claim "
 				    "and pod are required",
 				    ns, name);
-	rc = snapshot_name(vs_name, in, ns, name);
+	rc = backup_plan_snapshot_name(vs_name, in, ns, name);
 	if (rc != 0)
 		return rc;
 
@@ -490,12 +541,12 @@ int app_plan_snapshot_object(json_t **out, const app_plan_snapshot_in *in)
 	ann = json_object_get(meta, "annotations");
 	spec = json_object_get(vs, "spec");
 
-	rc = build_labels(labels, in, name);
+	rc = backup_plan_labels(labels, in, name);
 	if (rc == 0)
-		rc = build_annotations(ann, in, name);
+		rc = backup_plan_annotations(ann, in, name);
 	if (rc == 0 && in->spec->snapshot.class_name != NULL)
-		rc = put_str(spec, "volumeSnapshotClassName",
-			     in->spec->snapshot.class_name);
+		rc = backup_plan_put_str(spec, "volumeSnapshotClassName",
+					 in->spec->snapshot.class_name);
 	if (rc != 0)
 		goto done;
 	if (json_object_size(labels) == 0)
@@ -512,8 +563,8 @@ done:
 /* ---- whether a Complete Backup can be restored ------------------------------ */
 
 /* The VolumeSnapshot `name` of namespace `ns` among `snapshots`, or NULL. */
-static const json_t *find_snapshot(const json_t *snapshots, const char *ns,
-				   const char *name)
+static const json_t *backup_plan_find_snapshot(const json_t *snapshots, const char *ns,
+					       const char *name)
 {
 	const json_t *vs;
 	size_t i;
@@ -529,61 +580,67 @@ static const json_t *find_snapshot(const json_t *snapshots, const char *ns,
 
 /* "owned by Backup x (uid u)" for the controller (else first) owner of
  * `obj`, or "with no owner". */
-static void describe_owner(char *buf, size_t cap, const json_t *obj)
+static void backup_plan_describe_owner(char *buf, size_t cap, const json_t *obj)
 {
 	const json_t *ref = app_owner_controller(obj);
 	const char *kind, *name, *uid;
 
 	if (ref == NULL)
-		ref = json_array_get(at2(obj, "metadata", "ownerReferences"), 0);
+		ref = json_array_get(backup_plan_at2(obj, "metadata", "ownerReferences"),
+				     0);
 	if (ref == NULL) {
 		snprintf(buf, cap, "with no owner");
 		return;
 	}
-	kind = str_at(ref, "kind");
-	name = str_at(ref, "name");
-	uid = str_at(ref, "uid");
+	kind = backup_plan_str_at(ref, "kind");
+	name = backup_plan_str_at(ref, "name");
+	uid = backup_plan_str_at(ref, "uid");
 	snprintf(buf, cap, "owned by %s %s (uid %s)", kind ? kind : "?",
 		 name ? name : "?", uid ? uid : "?");
 }
 
-static const char *sep(const msg *m)
+static const char *backup_plan_sep(const msg *m)
 {
 	return m->len > 0 ? "; " : "";
 }
 
 /* Adds what is wrong with status.snapshots[i] (`entry`), if anything, to
  * `missing` (gone, or not this Backup's) or `failed` (error, not ready). */
-static void judge_snapshot(msg *missing, msg *failed, const json_t *entry, size_t i,
-			   const json_t *snapshots, const char *ns, const char *uid)
+static void backup_plan_judge_snapshot(msg *missing, msg *failed, const json_t *entry,
+				       size_t i, const json_t *snapshots, const char *ns,
+				       const char *uid)
 {
-	const char *name = str_at(entry, "volumeSnapshotName");
+	const char *name = backup_plan_str_at(entry, "volumeSnapshotName");
 	const json_t *vs;
 	app_vs_state st;
 	char owner[APP_NAME_BUF * 2 + 64];
 
-	if (empty(name)) {
-		msg_add(missing, "%sstatus.snapshots[%zu] names no VolumeSnapshot",
-			sep(missing), i);
+	if (backup_plan_empty(name)) {
+		backup_plan_msg_add(missing,
+				    "%sstatus.snapshots[%zu] names no VolumeSnapshot",
+				    backup_plan_sep(missing), i);
 		return;
 	}
-	vs = find_snapshot(snapshots, ns, name);
+	vs = backup_plan_find_snapshot(snapshots, ns, name);
 	if (vs == NULL) {
-		msg_add(missing, "%sVolumeSnapshot %s was deleted", sep(missing), name);
+		backup_plan_msg_add(missing, "%sVolumeSnapshot %s was deleted",
+				    backup_plan_sep(missing), name);
 	} else if (!app_owner_has_uid(vs, uid)) {
-		describe_owner(owner, sizeof(owner), vs);
-		msg_add(missing,
+		backup_plan_describe_owner(owner, sizeof(owner), vs);
+		backup_plan_msg_add(
+			missing,
 			"%sVolumeSnapshot %s is not this Backup's: another object of "
 			"that name, %s",
-			sep(missing), name, owner);
+			backup_plan_sep(missing), name, owner);
 	} else if (app_vs_state_read(&st, vs) != 0) {
-		msg_add(failed, "%s%s", sep(failed), ss_error_last()->message);
+		backup_plan_msg_add(failed, "%s%s", backup_plan_sep(failed),
+				    ss_error_last()->message);
 	} else if (st.error != NULL) {
-		msg_add(failed, "%sVolumeSnapshot %s failed: %s", sep(failed), name,
-			st.error);
+		backup_plan_msg_add(failed, "%sVolumeSnapshot %s failed: %s",
+				    backup_plan_sep(failed), name, st.error);
 	} else if (!st.ready_to_use) {
-		msg_add(failed, "%sVolumeSnapshot %s is no longer readyToUse",
-			sep(failed), name);
+		backup_plan_msg_add(failed, "%sVolumeSnapshot %s is no longer readyToUse",
+				    backup_plan_sep(failed), name);
 	}
 }
 
@@ -593,7 +650,7 @@ int app_plan_restorable(app_plan_restorability *out, const json_t *backup,
 	const char *name = ctrl_meta(backup, "name");
 	const char *ns = ctrl_meta(backup, "namespace");
 	const char *uid = ctrl_meta(backup, "uid");
-	const json_t *listed = at2(backup, "status", "snapshots");
+	const json_t *listed = backup_plan_at2(backup, "status", "snapshots");
 	char missing_buf[APP_PLAN_MESSAGE_MAX], failed_buf[APP_PLAN_MESSAGE_MAX];
 	msg missing = { missing_buf, sizeof(missing_buf), 0, false };
 	msg failed = { failed_buf, sizeof(failed_buf), 0, false };
@@ -601,27 +658,28 @@ int app_plan_restorable(app_plan_restorability *out, const json_t *backup,
 	const json_t *entry;
 	size_t i;
 
-	if (empty(name) || empty(ns) || empty(uid))
+	if (backup_plan_empty(name) || backup_plan_empty(ns) || backup_plan_empty(uid))
 		return ss_error_set(SS_EINVALID,
 				    "judging whether a Backup is restorable needs its "
 				    "name, namespace and uid");
 	missing_buf[0] = failed_buf[0] = out->message[0] = '\0';
 	if (json_array_size(listed) == 0)
-		msg_add(&missing, "the Backup lists no VolumeSnapshots");
-	json_array_foreach((json_t *)listed, i, entry)
-		judge_snapshot(&missing, &failed, entry, i, snapshots, ns, uid);
+		backup_plan_msg_add(&missing, "the Backup lists no VolumeSnapshots");
+	json_array_foreach((json_t *)listed, i, entry) backup_plan_judge_snapshot(
+		&missing, &failed, entry, i, snapshots, ns, uid);
 
 	out->restorable = missing.len == 0 && failed.len == 0;
 	if (out->restorable) {
 		out->reason = APP_REASON_SNAPSHOTS_READY;
-		msg_add(&m, "%zu VolumeSnapshot(s) exist and are ready to use",
-			json_array_size(listed));
+		backup_plan_msg_add(&m,
+				    "%zu VolumeSnapshot(s) exist and are ready to use",
+				    json_array_size(listed));
 		return 0;
 	}
 	out->reason = missing.len > 0 ? APP_REASON_SNAPSHOT_MISSING
 				      : APP_REASON_SNAPSHOT_FAILED;
-	msg_add(&m, "%s%s%s", missing_buf, missing.len > 0 && failed.len > 0 ? "; " : "",
-		failed_buf);
+	backup_plan_msg_add(&m, "%s%s%s", missing_buf,
+			    missing.len > 0 && failed.len > 0 ? "; " : "", failed_buf);
 	return 0;
 }
 

@@ -108,7 +108,7 @@ void app_turns_free(app_turns *t)
 
 /* ---- lookups (mu held) ------------------------------------------------------ */
 
-static busy_entry *busy_find(app_turns *t, const char *server)
+static busy_entry *backup_turns_busy_find(app_turns *t, const char *server)
 {
 	size_t i;
 
@@ -118,7 +118,7 @@ static busy_entry *busy_find(app_turns *t, const char *server)
 	return NULL;
 }
 
-static server_entry *server_find(app_turns *t, const char *server)
+static server_entry *backup_turns_server_find(app_turns *t, const char *server)
 {
 	size_t i;
 
@@ -130,9 +130,10 @@ static server_entry *server_find(app_turns *t, const char *server)
 
 /* The entry of `server`, made (forgetting the least recently touched one
  * when full) if need be; NULL when out of memory or the key is too long. */
-static server_entry *server_get(app_turns *t, const char *server, int64_t now)
+static server_entry *backup_turns_server_get(app_turns *t, const char *server,
+					     int64_t now)
 {
-	server_entry *e = server_find(t, server);
+	server_entry *e = backup_turns_server_find(t, server);
 	size_t i, oldest = 0;
 
 	if (e == NULL && strlen(server) < CTRL_KEY_MAX) {
@@ -156,7 +157,7 @@ static server_entry *server_get(app_turns *t, const char *server, int64_t now)
 	return e;
 }
 
-static size_t waiter_index(app_turns *t, const char *key)
+static size_t backup_turns_waiter_index(app_turns *t, const char *key)
 {
 	size_t i;
 
@@ -166,16 +167,16 @@ static size_t waiter_index(app_turns *t, const char *key)
 	return SIZE_MAX;
 }
 
-static waiter *waiter_find(app_turns *t, const char *key)
+static waiter *backup_turns_waiter_find(app_turns *t, const char *key)
 {
-	size_t i = waiter_index(t, key);
+	size_t i = backup_turns_waiter_index(t, key);
 
 	return i == SIZE_MAX ? NULL : t->waiters[i];
 }
 
-static void waiter_remove(app_turns *t, const char *key)
+static void backup_turns_waiter_remove(app_turns *t, const char *key)
 {
-	size_t i = waiter_index(t, key);
+	size_t i = backup_turns_waiter_index(t, key);
 
 	if (i == SIZE_MAX)
 		return;
@@ -183,7 +184,7 @@ static void waiter_remove(app_turns *t, const char *key)
 	t->waiters[i] = t->waiters[--t->n_waiters];
 }
 
-static bool waits_for(const waiter *w, const char *server)
+static bool backup_turns_waits_for(const waiter *w, const char *server)
 {
 	size_t i;
 
@@ -194,7 +195,7 @@ static bool waits_for(const waiter *w, const char *server)
 }
 
 /* Wakes the waiting Backup that has waited longest for `server`. */
-static bool wake(app_turns *t, const char *server, char *woken, size_t cap)
+static bool backup_turns_wake(app_turns *t, const char *server, char *woken, size_t cap)
 {
 	waiter *best = NULL;
 	size_t i;
@@ -202,7 +203,7 @@ static bool wake(app_turns *t, const char *server, char *woken, size_t cap)
 	for (i = 0; i < t->n_waiters; i++) {
 		waiter *w = t->waiters[i];
 
-		if (w->state == W_WAITING && waits_for(w, server) &&
+		if (w->state == W_WAITING && backup_turns_waits_for(w, server) &&
 		    (best == NULL || w->seq < best->seq))
 			best = w;
 	}
@@ -219,10 +220,10 @@ static bool wake(app_turns *t, const char *server, char *woken, size_t cap)
 
 /* Registers want->holder as waiting for `server` and the busy ones of
  * want->also (mu held). */
-static app_turns_outcome enlist(app_turns *t, const char *server,
-				const app_turns_want *want)
+static app_turns_outcome backup_turns_enlist(app_turns *t, const char *server,
+					     const app_turns_want *want)
 {
-	waiter *w = waiter_find(t, want->holder);
+	waiter *w = backup_turns_waiter_find(t, want->holder);
 	size_t i;
 
 	if (w == NULL) {
@@ -240,7 +241,8 @@ static app_turns_outcome enlist(app_turns *t, const char *server,
 	w->n_servers = 0;
 	ss_strlcpy(w->servers[w->n_servers++], server, sizeof(w->servers[0]));
 	for (i = 0; i < want->n_also && w->n_servers < APP_TURNS_MAX_WAIT_SERVERS; i++)
-		if (strcmp(want->also[i], server) != 0 && !waits_for(w, want->also[i]))
+		if (strcmp(want->also[i], server) != 0 &&
+		    !backup_turns_waits_for(w, want->also[i]))
 			ss_strlcpy(w->servers[w->n_servers++], want->also[i],
 				   sizeof(w->servers[0]));
 	return APP_TURNS_QUEUED;
@@ -254,7 +256,7 @@ app_turns_outcome app_turns_take(app_turns *t, const char *server,
 	size_t i;
 
 	pthread_mutex_lock(&t->mu);
-	b = busy_find(t, server);
+	b = backup_turns_busy_find(t, server);
 	if (b == NULL) {
 		if (t->n_busy == APP_TURNS_MAX_BUSY) {
 			res = APP_TURNS_FULL;
@@ -270,12 +272,13 @@ app_turns_outcome app_turns_take(app_turns *t, const char *server,
 		ss_strlcpy(other, b->holder, cap);
 	/* A server it would take as gladly ended its turn since the probe. */
 	for (i = 0; i < want->n_also; i++) {
-		if (strcmp(want->also[i], server) != 0 && !busy_find(t, want->also[i])) {
+		if (strcmp(want->also[i], server) != 0 &&
+		    !backup_turns_busy_find(t, want->also[i])) {
 			res = APP_TURNS_RETRY;
 			goto done;
 		}
 	}
-	res = enlist(t, server, want);
+	res = backup_turns_enlist(t, server, want);
 done:
 	pthread_mutex_unlock(&t->mu);
 	return res;
@@ -286,7 +289,7 @@ bool app_turns_busy(app_turns *t, const char *server, app_db_verdict *out)
 	busy_entry *b;
 
 	pthread_mutex_lock(&t->mu);
-	b = busy_find(t, server);
+	b = backup_turns_busy_find(t, server);
 	if (b && out)
 		*out = b->verdict;
 	pthread_mutex_unlock(&t->mu);
@@ -301,12 +304,13 @@ bool app_turns_give_back(app_turns *t, const char *server, bool session_ran, int
 	bool any;
 
 	pthread_mutex_lock(&t->mu);
-	b = busy_find(t, server);
+	b = backup_turns_busy_find(t, server);
 	if (b != NULL)
 		*b = t->busy[--t->n_busy];
-	if (b != NULL && session_ran && (e = server_get(t, server, now)) != NULL)
+	if (b != NULL && session_ran &&
+	    (e = backup_turns_server_get(t, server, now)) != NULL)
 		e->last_end = now;
-	any = wake(t, server, woken, cap);
+	any = backup_turns_wake(t, server, woken, cap);
 	pthread_mutex_unlock(&t->mu);
 	return any;
 }
@@ -318,7 +322,7 @@ bool app_turns_begin(app_turns *t, const char *key, int64_t generation, int64_t 
 	waiter *w;
 
 	pthread_mutex_lock(&t->mu);
-	w = waiter_find(t, key);
+	w = backup_turns_waiter_find(t, key);
 	if (w != NULL && w->state == W_WAITING && generation >= 0 &&
 	    w->generation == generation && now - w->since < patience_ns) {
 		skip = true;
@@ -338,17 +342,17 @@ bool app_turns_end(app_turns *t, const char *key, const char *taken, char *woken
 	waiter *w;
 
 	pthread_mutex_lock(&t->mu);
-	w = waiter_find(t, key);
+	w = backup_turns_waiter_find(t, key);
 	/* Woken again while it ran: that wake is for its next reconcile. */
 	if (w == NULL || w->state == W_WOKEN)
 		goto done;
 	ss_strlcpy(was_for, w->woken_for, sizeof(was_for));
 	w->woken_for[0] = '\0';
 	if (w->state == W_LOOKING)
-		waiter_remove(t, key);
+		backup_turns_waiter_remove(t, key);
 	if (was_for[0] != '\0' && (taken == NULL || strcmp(taken, was_for) != 0) &&
-	    busy_find(t, was_for) == NULL)
-		any = wake(t, was_for, woken, cap);
+	    backup_turns_busy_find(t, was_for) == NULL)
+		any = backup_turns_wake(t, was_for, woken, cap);
 done:
 	pthread_mutex_unlock(&t->mu);
 	return any;
@@ -370,9 +374,9 @@ int64_t app_turns_last_used(app_turns *t, const char *server)
 	int64_t v = 0;
 
 	pthread_mutex_lock(&t->mu);
-	if (busy_find(t, server) != NULL)
+	if (backup_turns_busy_find(t, server) != NULL)
 		v = INT64_MAX;
-	else if ((e = server_find(t, server)) != NULL)
+	else if ((e = backup_turns_server_find(t, server)) != NULL)
 		v = e->last_end;
 	pthread_mutex_unlock(&t->mu);
 	return v;
@@ -388,7 +392,7 @@ void app_turns_probe_put(app_turns *t, const char *server, const char *identity,
 	if (strlen(identity) >= APP_TURNS_IDENTITY_MAX)
 		return;
 	pthread_mutex_lock(&t->mu);
-	e = server_get(t, server, now);
+	e = backup_turns_server_get(t, server, now);
 	if (e != NULL) {
 		e->has_probe = true;
 		e->probe_at = now;
@@ -405,7 +409,7 @@ bool app_turns_probe_get(app_turns *t, const char *server, const char *identity,
 	bool hit = false;
 
 	pthread_mutex_lock(&t->mu);
-	e = server_find(t, server);
+	e = backup_turns_server_find(t, server);
 	if (e != NULL && e->has_probe && strcmp(e->identity, identity) == 0 &&
 	    now >= e->probe_at && now - e->probe_at < t->o.probe_ttl_ns) {
 		*out = e->verdict;
@@ -420,7 +424,7 @@ void app_turns_probe_drop(app_turns *t, const char *server)
 	server_entry *e;
 
 	pthread_mutex_lock(&t->mu);
-	e = server_find(t, server);
+	e = backup_turns_server_find(t, server);
 	if (e != NULL)
 		e->has_probe = false;
 	pthread_mutex_unlock(&t->mu);

@@ -11,7 +11,7 @@
 
 /* The resolution an RFC 3339 time is written in: 1 s without a fraction,
  * 10^(9-n) ns with n fractional digits (at most 9 count). */
-static int64_t rfc3339_resolution(const char *text)
+static int64_t cut_proof_rfc3339_resolution(const char *text)
 {
 	const char *dot = strchr(text, '.');
 	int64_t res = SS_NS_PER_SEC;
@@ -24,7 +24,7 @@ static int64_t rfc3339_resolution(const char *text)
 	return res;
 }
 
-static int from_content(app_cut_time *out, const json_t *content)
+static int cut_proof_from_content(app_cut_time *out, const json_t *content)
 {
 	const json_t *t = json_object_get(json_object_get(content, "status"),
 					  "creationTime");
@@ -50,7 +50,7 @@ int app_cut_time_read(app_cut_time *out, const json_t *content, const json_t *vs
 	app_cut_time c;
 	int rc;
 
-	rc = from_content(&c, content);
+	rc = cut_proof_from_content(&c, content);
 	if (rc == 0) {
 		*out = c;
 		return 0;
@@ -66,7 +66,7 @@ int app_cut_time_read(app_cut_time *out, const json_t *content, const json_t *vs
 				    "VolumeSnapshot %s: status.creationTime \"%.64s\" is "
 				    "not a time after 1970",
 				    name, json_string_value(t));
-	c.resolution_ns = rfc3339_resolution(json_string_value(t));
+	c.resolution_ns = cut_proof_rfc3339_resolution(json_string_value(t));
 	c.source = "VolumeSnapshot";
 	*out = c;
 	return 0;
