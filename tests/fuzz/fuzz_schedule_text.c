@@ -1,9 +1,9 @@
 /*
  * fuzz_schedule_text.c — libFuzzer target for the text from outside that the
  * BackupSchedule controller handles beyond its spec (issue 15): the API
- * server's message when it refuses a Backup (app_sched_clean_message, which
+ * server's message when it refuses a Backup (app_schedule_plan_clean_message, which
  * puts it into a condition and an Event), the snapstage.io/run-now
- * annotation (app_sched_run_now_wanted, app_sched_run_now_suffix) and a
+ * annotation (app_schedule_plan_run_now_wanted, app_schedule_plan_run_now_suffix) and a
  * time zone name (ss_tz_load's rules, against the system tz database).
  *
  * The first byte picks the buffer size for the message (1..256); the rest
@@ -12,7 +12,7 @@
  *   - a cleaned message is shorter than its buffer, has no control byte,
  *     is the input itself (control bytes as spaces) when it fits, else a
  *     prefix of it that ends before a UTF-8 continuation byte, then "...";
- *   - a token is wanted exactly when it is 1..APP_SCHED_RUN_NOW_TOKEN_MAX
+ *   - a token is wanted exactly when it is 1..APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX
  *     bytes and differs from the last; never against itself;
  *   - a suffix is "now-" and 10 lower-case hex digits, the same for the same
  *     token and attempt;
@@ -46,7 +46,7 @@ static void check_clean(const char *text, size_t cap)
 	char out[257];
 	size_t i, len = strlen(text), n;
 
-	CHECK(app_sched_clean_message(out, cap, text) == out);
+	CHECK(app_schedule_plan_clean_message(out, cap, text) == out);
 	n = strlen(out);
 	CHECK(n < cap);
 	for (i = 0; i < n; i++)
@@ -68,14 +68,15 @@ static void check_clean(const char *text, size_t cap)
 static void check_token(const char *text)
 {
 	size_t len = strlen(text);
-	char a[APP_SCHED_RUN_NOW_SUFFIX_BUF], b[APP_SCHED_RUN_NOW_SUFFIX_BUF];
+	char a[APP_SCHEDULE_PLAN_RUN_NOW_SUFFIX_BUF];
+	char b[APP_SCHEDULE_PLAN_RUN_NOW_SUFFIX_BUF];
 	int i;
 
-	CHECK(app_sched_run_now_wanted(text, NULL) ==
-	      (len > 0 && len <= APP_SCHED_RUN_NOW_TOKEN_MAX));
-	CHECK(!app_sched_run_now_wanted(text, text));
-	app_sched_run_now_suffix(a, text, 1);
-	app_sched_run_now_suffix(b, text, 1);
+	CHECK(app_schedule_plan_run_now_wanted(text, NULL) ==
+	      (len > 0 && len <= APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX));
+	CHECK(!app_schedule_plan_run_now_wanted(text, text));
+	app_schedule_plan_run_now_suffix(a, text, 1);
+	app_schedule_plan_run_now_suffix(b, text, 1);
 	CHECK(strcmp(a, b) == 0);
 	CHECK(strlen(a) == 14 && memcmp(a, "now-", 4) == 0);
 	for (i = 4; i < 14; i++)

@@ -618,7 +618,7 @@ static void test_longest_schedule_name_makes_valid_names(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		json_t *obj = tu_json(schedule_base);
-		char made[3][APP_NAME_BUF], suffix[APP_SCHED_RUN_NOW_SUFFIX_BUF];
+		char made[3][APP_NAME_BUF], suffix[APP_SCHEDULE_PLAN_RUN_NOW_SUFFIX_BUF];
 		app_schedule_spec spec;
 		size_t k;
 
@@ -628,7 +628,7 @@ static void test_longest_schedule_name_makes_valid_names(void **state)
 		assert_int_equal(app_name_scheduled_backup(made[0], names[i],
 							   INT64_C(1795000000) * SS_NS_PER_SEC),
 				 0);
-		app_sched_run_now_suffix(suffix, "token", 1);
+		app_schedule_plan_run_now_suffix(suffix, "token", 1);
 		assert_int_equal(app_name_join(made[1], APP_LABEL_VALUE_MAX, names[i], suffix), 0);
 		assert_int_equal(app_name_join(made[2], APP_LABEL_VALUE_MAX, names[i], "once"), 0);
 		for (k = 0; k < 3; k++) {

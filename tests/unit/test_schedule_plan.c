@@ -41,7 +41,7 @@ typedef struct {
 	int64_t deadline; /* -1: unset */
 	bool suspend, spec_changed, busy;
 	/* expected */
-	app_sched_action action;
+	app_schedule_plan_action action;
 	const char *scheduled; /* NULL: not checked (NOTHING) */
 	const char *cursor;    /* NULL: 0 */
 	int64_t missed;
@@ -50,56 +50,57 @@ typedef struct {
 
 static const plan_case cases[] = {
 	{ "new: no due time since creation", "* * * * *", "UTC", "2025-06-01T10:00:30Z",
-	  NULL, "2025-06-01T10:00:40Z", -1, false, false, false, APP_SCHED_NOTHING, NULL,
-	  NULL, 0, "2025-06-01T10:01:00Z" },
+	  NULL, "2025-06-01T10:00:40Z", -1, false, false, false,
+	  APP_SCHEDULE_PLAN_NOTHING, NULL, NULL, 0, "2025-06-01T10:01:00Z" },
 	{ "new: first due time", "* * * * *", "UTC", "2025-06-01T10:00:30Z", NULL,
-	  "2025-06-01T10:01:00.010Z", -1, false, false, false, APP_SCHED_RUN,
+	  "2025-06-01T10:01:00.010Z", -1, false, false, false, APP_SCHEDULE_PLAN_RUN,
 	  "2025-06-01T10:01:00Z", "2025-06-01T10:01:00Z", 0, "2025-06-01T10:02:00Z" },
 	{ "down 4 minutes: run the latest, 3 missed", "* * * * *", "UTC",
 	  "2025-06-01T09:00:00Z", "2025-06-01T10:01:00Z", "2025-06-01T10:05:10Z", -1,
-	  false, false, false, APP_SCHED_RUN, "2025-06-01T10:05:00Z",
+	  false, false, false, APP_SCHEDULE_PLAN_RUN, "2025-06-01T10:05:00Z",
 	  "2025-06-01T10:05:00Z", 3, "2025-06-01T10:06:00Z" },
 	{ "past startingDeadlineSeconds: missed too", "* * * * *", "UTC",
 	  "2025-06-01T09:00:00Z", "2025-06-01T10:01:00Z", "2025-06-01T10:05:10Z", 5,
-	  false, false, false, APP_SCHED_MISS, "2025-06-01T10:05:00Z",
+	  false, false, false, APP_SCHEDULE_PLAN_MISS, "2025-06-01T10:05:00Z",
 	  "2025-06-01T10:05:00Z", 3, "2025-06-01T10:06:00Z" },
 	{ "within startingDeadlineSeconds: runs", "* * * * *", "UTC",
 	  "2025-06-01T09:00:00Z", "2025-06-01T10:01:00Z", "2025-06-01T10:05:10Z", 60,
-	  false, false, false, APP_SCHED_RUN, "2025-06-01T10:05:00Z",
+	  false, false, false, APP_SCHEDULE_PLAN_RUN, "2025-06-01T10:05:00Z",
 	  "2025-06-01T10:05:00Z", 3, "2025-06-01T10:06:00Z" },
 	{ "busy: skipped, cursor moves", "0 * * * *", "UTC", "2025-06-01T09:00:00Z",
 	  "2025-06-01T10:00:00Z", "2025-06-01T11:00:01Z", -1, false, false, true,
-	  APP_SCHED_SKIP, "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0,
+	  APP_SCHEDULE_PLAN_SKIP, "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0,
 	  "2025-06-01T12:00:00Z" },
 	{ "already handled", "0 * * * *", "UTC", "2025-06-01T09:00:00Z",
 	  "2025-06-01T11:00:00Z", "2025-06-01T11:30:00Z", -1, false, false, false,
-	  APP_SCHED_NOTHING, NULL, "2025-06-01T11:00:00Z", 0, "2025-06-01T12:00:00Z" },
+	  APP_SCHEDULE_PLAN_NOTHING, NULL, "2025-06-01T11:00:00Z", 0,
+	  "2025-06-01T12:00:00Z" },
 	{ "suspended: nothing, no next", "* * * * *", "UTC", "2025-06-01T09:00:00Z",
 	  "2025-06-01T10:01:00Z", "2025-06-01T10:05:10Z", -1, true, false, false,
-	  APP_SCHED_NOTHING, NULL, "2025-06-01T10:01:00Z", 0, NULL },
+	  APP_SCHEDULE_PLAN_NOTHING, NULL, "2025-06-01T10:01:00Z", 0, NULL },
 	{ "spec changed: passed over, not counted", "* * * * *", "UTC",
 	  "2025-06-01T09:00:00Z", "2025-06-01T10:01:00Z", "2025-06-01T10:05:10Z", -1,
-	  false, true, false, APP_SCHED_NOTHING, NULL, "2025-06-01T10:05:00Z", 0,
+	  false, true, false, APP_SCHEDULE_PLAN_NOTHING, NULL, "2025-06-01T10:05:00Z", 0,
 	  "2025-06-01T10:06:00Z" },
 	{ "once: runs at creation", "once", "UTC", "2025-06-01T09:00:00Z", NULL,
-	  "2025-06-01T09:00:01Z", -1, false, false, false, APP_SCHED_RUN,
+	  "2025-06-01T09:00:01Z", -1, false, false, false, APP_SCHEDULE_PLAN_RUN,
 	  "2025-06-01T09:00:00Z", "2025-06-01T09:00:00Z", 0, NULL },
 	{ "once: never again", "once", "UTC", "2025-06-01T09:00:00Z",
 	  "2025-06-01T09:00:00Z", "2026-06-01T09:00:01Z", -1, false, false, false,
-	  APP_SCHED_NOTHING, NULL, "2025-06-01T09:00:00Z", 0, NULL },
+	  APP_SCHEDULE_PLAN_NOTHING, NULL, "2025-06-01T09:00:00Z", 0, NULL },
 	{ "once suspended: waits", "once", "UTC", "2025-06-01T09:00:00Z", NULL,
-	  "2025-06-01T09:00:01Z", -1, true, false, false, APP_SCHED_NOTHING, NULL, NULL,
-	  0, NULL },
+	  "2025-06-01T09:00:01Z", -1, true, false, false, APP_SCHEDULE_PLAN_NOTHING, NULL,
+	  NULL, 0, NULL },
 	{ "never due", "0 0 30 2 *", "UTC", "2025-06-01T09:00:00Z", NULL,
-	  "2025-06-01T09:00:01Z", -1, false, false, false, APP_SCHED_NOTHING, NULL, NULL,
-	  0, NULL },
+	  "2025-06-01T09:00:01Z", -1, false, false, false, APP_SCHEDULE_PLAN_NOTHING,
+	  NULL, NULL, 0, NULL },
 	{ "Berlin spring gap: 02:30 runs at 03:00 CEST", "30 2 * * *", "Europe/Berlin",
 	  "2025-03-01T00:00:00Z", "2025-03-29T01:30:00Z", "2025-03-30T01:00:05Z", -1,
-	  false, false, false, APP_SCHED_RUN, "2025-03-30T01:00:00Z",
+	  false, false, false, APP_SCHEDULE_PLAN_RUN, "2025-03-30T01:00:00Z",
 	  "2025-03-30T01:00:00Z", 0, "2025-03-31T00:30:00Z" },
 	{ "Berlin autumn fold: 02:30 once", "30 2 * * *", "Europe/Berlin",
 	  "2025-10-01T00:00:00Z", "2025-10-26T00:30:00Z", "2025-10-26T01:30:05Z", -1,
-	  false, false, false, APP_SCHED_NOTHING, NULL, "2025-10-26T00:30:00Z", 0,
+	  false, false, false, APP_SCHEDULE_PLAN_NOTHING, NULL, "2025-10-26T00:30:00Z", 0,
 	  "2025-10-27T01:30:00Z" },
 };
 
@@ -110,8 +111,8 @@ static void test_table(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const plan_case *pc = &cases[i];
-		app_sched_plan_in in;
-		app_sched_plan_out out;
+		app_schedule_plan_in in;
+		app_schedule_plan_out out;
 		app_cron c;
 		ss_tz *tz = NULL;
 
@@ -125,7 +126,7 @@ static void test_table(void **state)
 		in.suspend = pc->suspend;
 		in.spec_changed = pc->spec_changed;
 		in.busy = pc->busy;
-		assert_int_equal(app_sched_plan(&out, &c, tz, &in), 0);
+		assert_int_equal(app_schedule_plan(&out, &c, tz, &in), 0);
 		if (out.action != pc->action || out.missed != pc->missed ||
 		    out.last_schedule_ns != at(pc->cursor) ||
 		    out.next_ns != at(pc->next) ||
@@ -141,8 +142,8 @@ static void test_table(void **state)
 
 static void test_missed_bound(void **state)
 {
-	app_sched_plan_in in;
-	app_sched_plan_out out;
+	app_schedule_plan_in in;
+	app_schedule_plan_out out;
 	app_cron c;
 	ss_tz *tz = NULL;
 
@@ -154,50 +155,52 @@ static void test_missed_bound(void **state)
 	in.last_schedule_ns = at("2024-01-01T00:00:00Z");
 	in.now_ns = at("2025-01-01T00:00:30Z");
 	in.starting_deadline_seconds = -1;
-	assert_int_equal(app_sched_plan(&out, &c, tz, &in), 0);
-	assert_int_equal(out.action, APP_SCHED_RUN);
-	assert_int_equal(out.missed, APP_SCHED_MISSED_COUNT_MAX);
+	assert_int_equal(app_schedule_plan(&out, &c, tz, &in), 0);
+	assert_int_equal(out.action, APP_SCHEDULE_PLAN_RUN);
+	assert_int_equal(out.missed, APP_SCHEDULE_PLAN_MISSED_COUNT_MAX);
 	assert_true(out.scheduled_ns == at("2025-01-01T00:00:00Z"));
-	assert_int_equal(app_sched_plan(NULL, &c, tz, &in), SS_EINVALID);
-	assert_int_equal(app_sched_plan(&out, &c, NULL, &in), SS_EINVALID);
+	assert_int_equal(app_schedule_plan(NULL, &c, tz, &in), SS_EINVALID);
+	assert_int_equal(app_schedule_plan(&out, &c, NULL, &in), SS_EINVALID);
 	ss_tz_free(tz);
 }
 
 static void test_run_now(void **state)
 {
-	char a[APP_SCHED_RUN_NOW_SUFFIX_BUF], a2[APP_SCHED_RUN_NOW_SUFFIX_BUF];
-	char b[APP_SCHED_RUN_NOW_SUFFIX_BUF], a_2[APP_SCHED_RUN_NOW_SUFFIX_BUF];
-	char longest[APP_SCHED_RUN_NOW_TOKEN_MAX + 2];
+	char a[APP_SCHEDULE_PLAN_RUN_NOW_SUFFIX_BUF];
+	char a2[APP_SCHEDULE_PLAN_RUN_NOW_SUFFIX_BUF];
+	char b[APP_SCHEDULE_PLAN_RUN_NOW_SUFFIX_BUF];
+	char a_2[APP_SCHEDULE_PLAN_RUN_NOW_SUFFIX_BUF];
+	char longest[APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX + 2];
 
 	(void)state;
-	assert_false(app_sched_run_now_wanted(NULL, NULL));
-	assert_false(app_sched_run_now_wanted("", NULL));
-	assert_false(app_sched_run_now_wanted("", "A"));
-	assert_true(app_sched_run_now_wanted("A", NULL));
-	assert_false(app_sched_run_now_wanted("A", "A"));
-	assert_true(app_sched_run_now_wanted("B", "A"));
+	assert_false(app_schedule_plan_run_now_wanted(NULL, NULL));
+	assert_false(app_schedule_plan_run_now_wanted("", NULL));
+	assert_false(app_schedule_plan_run_now_wanted("", "A"));
+	assert_true(app_schedule_plan_run_now_wanted("A", NULL));
+	assert_false(app_schedule_plan_run_now_wanted("A", "A"));
+	assert_true(app_schedule_plan_run_now_wanted("B", "A"));
 	/* the whole token, however long (up to the bound), byte for byte */
-	memset(longest, 'x', APP_SCHED_RUN_NOW_TOKEN_MAX);
-	longest[APP_SCHED_RUN_NOW_TOKEN_MAX] = '\0';
-	assert_true(app_sched_run_now_wanted(longest, NULL));
-	assert_false(app_sched_run_now_wanted(longest, longest));
-	longest[APP_SCHED_RUN_NOW_TOKEN_MAX - 1] = 'y';
+	memset(longest, 'x', APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX);
+	longest[APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX] = '\0';
+	assert_true(app_schedule_plan_run_now_wanted(longest, NULL));
+	assert_false(app_schedule_plan_run_now_wanted(longest, longest));
+	longest[APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX - 1] = 'y';
 	{
-		char prev[APP_SCHED_RUN_NOW_TOKEN_MAX + 1];
+		char prev[APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX + 1];
 
-		memset(prev, 'x', APP_SCHED_RUN_NOW_TOKEN_MAX);
-		prev[APP_SCHED_RUN_NOW_TOKEN_MAX] = '\0';
-		assert_true(app_sched_run_now_wanted(longest, prev));
+		memset(prev, 'x', APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX);
+		prev[APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX] = '\0';
+		assert_true(app_schedule_plan_run_now_wanted(longest, prev));
 	}
 	/* longer than the bound: asks for nothing (refused, never recorded) */
-	longest[APP_SCHED_RUN_NOW_TOKEN_MAX] = 'z';
-	longest[APP_SCHED_RUN_NOW_TOKEN_MAX + 1] = '\0';
-	assert_false(app_sched_run_now_wanted(longest, NULL));
+	longest[APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX] = 'z';
+	longest[APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX + 1] = '\0';
+	assert_false(app_schedule_plan_run_now_wanted(longest, NULL));
 
-	app_sched_run_now_suffix(a, "A", 1);
-	app_sched_run_now_suffix(a2, "A", 1);
-	app_sched_run_now_suffix(b, "B", 1);
-	app_sched_run_now_suffix(a_2, "A", 2);
+	app_schedule_plan_run_now_suffix(a, "A", 1);
+	app_schedule_plan_run_now_suffix(a2, "A", 1);
+	app_schedule_plan_run_now_suffix(b, "B", 1);
+	app_schedule_plan_run_now_suffix(a_2, "A", 2);
 	assert_string_equal(a, a2);
 	assert_string_not_equal(a, b);
 	assert_string_not_equal(a, a_2); /* the next name of the sequence */
@@ -219,10 +222,11 @@ static void test_run_now_names_do_not_collide(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-		char x[APP_SCHED_RUN_NOW_SUFFIX_BUF], y[APP_SCHED_RUN_NOW_SUFFIX_BUF];
+		char x[APP_SCHEDULE_PLAN_RUN_NOW_SUFFIX_BUF];
+		char y[APP_SCHEDULE_PLAN_RUN_NOW_SUFFIX_BUF];
 
-		app_sched_run_now_suffix(x, pairs[i][0], 1);
-		app_sched_run_now_suffix(y, pairs[i][1], 1);
+		app_schedule_plan_run_now_suffix(x, pairs[i][0], 1);
+		app_schedule_plan_run_now_suffix(y, pairs[i][1], 1);
 		if (strcmp(x, y) == 0)
 			fail_msg("%s and %s both name %s", pairs[i][0], pairs[i][1], x);
 	}
@@ -240,7 +244,7 @@ typedef struct {
 	bool spec_changed, busy;
 	const char *blocked, *was_not_ready;
 	/* expected */
-	app_sched_action action;
+	app_schedule_plan_action action;
 	const char *scheduled; /* NULL: not checked */
 	const char *cursor;
 	int64_t missed;
@@ -252,73 +256,73 @@ typedef struct {
 static const cause_case cause_cases[] = {
 	{ "blocked within the deadline: waits, cursor stays", "0 * * * *",
 	  "2025-06-01T10:00:00Z", NULL, "2025-06-01T11:00:05Z", 60, false, false,
-	  "TargetNotFound", NULL, APP_SCHED_WAIT, "2025-06-01T11:00:00Z",
+	  "TargetNotFound", NULL, APP_SCHEDULE_PLAN_WAIT, "2025-06-01T11:00:00Z",
 	  "2025-06-01T10:00:00Z", 0, NULL, "2025-06-01T11:00:00Z",
 	  "2025-06-01T11:01:00.010Z" },
 	{ "blocked past the deadline: missed for the blocker", "0 * * * *",
 	  "2025-06-01T10:00:00Z", NULL, "2025-06-01T11:01:05Z", 60, false, false,
-	  "TargetNotFound", NULL, APP_SCHED_MISS, "2025-06-01T11:00:00Z",
+	  "TargetNotFound", NULL, APP_SCHEDULE_PLAN_MISS, "2025-06-01T11:00:00Z",
 	  "2025-06-01T11:00:00Z", 0, "TargetNotFound", "2025-06-01T12:00:00Z",
 	  "2025-06-01T12:00:00Z" },
 	{ "blocked, no deadline: the older one missed for the blocker, the "
 	  "latest waits",
 	  "0 * * * *", "2025-06-01T10:00:00Z", NULL, "2025-06-01T12:00:05Z", -1, false,
-	  false, "SecretNotFound", NULL, APP_SCHED_WAIT, "2025-06-01T12:00:00Z",
+	  false, "SecretNotFound", NULL, APP_SCHEDULE_PLAN_WAIT, "2025-06-01T12:00:00Z",
 	  "2025-06-01T11:00:00Z", 1, "SecretNotFound", "2025-06-01T12:00:00Z",
 	  "2025-06-01T13:00:00Z" },
 	{ "the blocker gone within the deadline: runs late", "0 * * * *",
 	  "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z", "2025-06-01T11:00:40Z", 60,
-	  false, false, NULL, "TargetNotFound", APP_SCHED_RUN, "2025-06-01T11:00:00Z",
-	  "2025-06-01T11:00:00Z", 0, NULL, "2025-06-01T12:00:00Z",
+	  false, false, NULL, "TargetNotFound", APP_SCHEDULE_PLAN_RUN,
+	  "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0, NULL, "2025-06-01T12:00:00Z",
 	  "2025-06-01T12:00:00Z" },
 	{ "the blocker gone past the deadline: missed for it, not 'controller "
 	  "down'",
 	  "0 * * * *", "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z",
 	  "2025-06-01T11:05:00Z", 60, false, false, NULL, "TargetNotFound",
-	  APP_SCHED_MISS, "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0,
+	  APP_SCHEDULE_PLAN_MISS, "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0,
 	  "TargetNotFound", "2025-06-01T12:00:00Z", "2025-06-01T12:00:00Z" },
 	{ "a create that failed, retried within the deadline: runs", "0 * * * *",
 	  "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z", "2025-06-01T11:00:30Z", 60,
-	  false, false, NULL, "BackupCreateFailed", APP_SCHED_RUN,
-	  "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0, NULL,
+	  false, false, NULL, "BackupCreateFailed", APP_SCHEDULE_PLAN_RUN,
+	  "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0, NULL, "2025-06-01T12:00:00Z",
+	  "2025-06-01T12:00:00Z" },
+	{ "a create that kept failing past the deadline: missed for it", "0 * * * *",
+	  "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z", "2025-06-01T11:02:00Z", 60,
+	  false, false, NULL, "BackupCreateFailed", APP_SCHEDULE_PLAN_MISS,
+	  "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0, "BackupCreateFailed",
 	  "2025-06-01T12:00:00Z", "2025-06-01T12:00:00Z" },
-	{ "a create that kept failing past the deadline: missed for it",
-	  "0 * * * *", "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z",
-	  "2025-06-01T11:02:00Z", 60, false, false, NULL, "BackupCreateFailed",
-	  APP_SCHED_MISS, "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0,
-	  "BackupCreateFailed", "2025-06-01T12:00:00Z", "2025-06-01T12:00:00Z" },
-	{ "nobody there in time: NotHandledInTime", "0 * * * *",
-	  "2025-06-01T09:00:00Z", NULL, "2025-06-01T11:02:00Z", 60, false, false, NULL,
-	  NULL, APP_SCHED_MISS, "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 1,
-	  APP_SCHED_CAUSE_LATE, "2025-06-01T12:00:00Z", "2025-06-01T12:00:00Z" },
+	{ "nobody there in time: NotHandledInTime", "0 * * * *", "2025-06-01T09:00:00Z",
+	  NULL, "2025-06-01T11:02:00Z", 60, false, false, NULL, NULL,
+	  APP_SCHEDULE_PLAN_MISS, "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 1,
+	  APP_SCHEDULE_PLAN_CAUSE_LATE, "2025-06-01T12:00:00Z", "2025-06-01T12:00:00Z" },
 	{ "spec changed after the old due time came: it runs", "30 * * * *",
 	  "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z", "2025-06-01T11:00:20Z", 60,
-	  true, false, NULL, NULL, APP_SCHED_RUN, "2025-06-01T11:00:00Z",
+	  true, false, NULL, NULL, APP_SCHEDULE_PLAN_RUN, "2025-06-01T11:00:00Z",
 	  "2025-06-01T11:00:00Z", 0, NULL, "2025-06-01T11:30:00Z",
 	  "2025-06-01T11:30:00Z" },
 	{ "spec changed, the old due time past its deadline: missed, counted",
 	  "0 * * * *", "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z",
-	  "2025-06-01T11:03:00Z", 60, true, false, NULL, NULL, APP_SCHED_MISS,
-	  "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0, APP_SCHED_CAUSE_LATE,
+	  "2025-06-01T11:03:00Z", 60, true, false, NULL, NULL, APP_SCHEDULE_PLAN_MISS,
+	  "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0, APP_SCHEDULE_PLAN_CAUSE_LATE,
 	  "2025-06-01T12:00:00Z", "2025-06-01T12:00:00Z" },
 	{ "spec changed, the old due time come, blocked: missed for the blocker",
 	  "0 * * * *", "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z",
 	  "2025-06-01T11:00:20Z", 60, true, false, "TargetNotFound", NULL,
-	  APP_SCHED_MISS, "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0,
+	  APP_SCHEDULE_PLAN_MISS, "2025-06-01T11:00:00Z", "2025-06-01T11:00:00Z", 0,
 	  "TargetNotFound", "2025-06-01T12:00:00Z", "2025-06-01T12:00:00Z" },
 	{ "spec changed, the old due time come, busy: skipped", "0 * * * *",
 	  "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z", "2025-06-01T11:00:20Z", -1,
-	  true, true, NULL, NULL, APP_SCHED_SKIP, "2025-06-01T11:00:00Z",
+	  true, true, NULL, NULL, APP_SCHEDULE_PLAN_SKIP, "2025-06-01T11:00:00Z",
 	  "2025-06-01T11:00:00Z", 0, NULL, "2025-06-01T12:00:00Z",
 	  "2025-06-01T12:00:00Z" },
-	{ "spec changed before the old due time: the new one's passed over",
-	  "30 * * * *", "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z",
-	  "2025-06-01T10:45:00Z", -1, true, false, NULL, NULL, APP_SCHED_NOTHING, NULL,
+	{ "spec changed before the old due time: the new one's passed over", "30 * * * *",
+	  "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z", "2025-06-01T10:45:00Z", -1,
+	  true, false, NULL, NULL, APP_SCHEDULE_PLAN_NOTHING, NULL,
 	  "2025-06-01T10:30:00Z", 0, NULL, "2025-06-01T11:30:00Z",
 	  "2025-06-01T11:30:00Z" },
 	{ "once, blocked: waits", "once", NULL, NULL, "2025-06-01T09:00:05Z", -1, false,
-	  false, "TargetNotFound", NULL, APP_SCHED_WAIT, "2025-06-01T09:00:00Z", NULL,
-	  0, NULL, NULL, NULL },
+	  false, "TargetNotFound", NULL, APP_SCHEDULE_PLAN_WAIT, "2025-06-01T09:00:00Z",
+	  NULL, 0, NULL, NULL, NULL },
 };
 
 static void test_causes(void **state)
@@ -328,8 +332,8 @@ static void test_causes(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cause_cases) / sizeof(cause_cases[0]); i++) {
 		const cause_case *cc = &cause_cases[i];
-		app_sched_plan_in in;
-		app_sched_plan_out out;
+		app_schedule_plan_in in;
+		app_schedule_plan_out out;
 		app_cron c;
 		ss_tz *tz = NULL;
 		bool cause_ok;
@@ -346,7 +350,7 @@ static void test_causes(void **state)
 		in.busy = cc->busy;
 		in.blocked = cc->blocked;
 		in.was_not_ready = cc->was_not_ready;
-		assert_int_equal(app_sched_plan(&out, &c, tz, &in), 0);
+		assert_int_equal(app_schedule_plan(&out, &c, tz, &in), 0);
 		cause_ok = cc->cause ? out.miss_cause && !strcmp(out.miss_cause, cc->cause)
 				     : out.miss_cause == NULL;
 		if (out.action != cc->action || out.missed != cc->missed || !cause_ok ||
@@ -385,54 +389,65 @@ static void test_never_runs(void **state)
 		app_cron c;
 
 		assert_int_equal(app_cron_parse(&c, rows[i].cron, "x"), 0);
-		if (app_sched_never_runs(&c, tz, at("2025-06-01T00:00:00Z")) != rows[i].never)
+		if (app_schedule_plan_never_runs(&c, tz, at("2025-06-01T00:00:00Z")) !=
+		    rows[i].never)
 			fail_msg("%s: never_runs should be %d", rows[i].cron, rows[i].never);
 	}
-	assert_false(app_sched_never_runs(NULL, tz, 0));
+	assert_false(app_schedule_plan_never_runs(NULL, tz, 0));
 	ss_tz_free(tz);
 }
 
 static void test_reasons_and_bounds(void **state)
 {
 	(void)state;
-	assert_non_null(strstr(app_sched_cause_text("TargetNotFound"), "not ready"));
-	assert_non_null(strstr(app_sched_cause_text(APP_SCHED_CAUSE_LATE), "in time"));
-	assert_non_null(strstr(app_sched_cause_text(APP_SCHED_REASON_REJECTED), "refused"));
-	assert_non_null(app_sched_cause_text(NULL));
+	assert_non_null(
+		strstr(app_schedule_plan_cause_text("TargetNotFound"), "not ready"));
+	assert_non_null(strstr(app_schedule_plan_cause_text(APP_SCHEDULE_PLAN_CAUSE_LATE),
+			       "in time"));
+	assert_non_null(
+		strstr(app_schedule_plan_cause_text(APP_SCHEDULE_PLAN_REASON_REJECTED),
+		       "refused"));
+	assert_non_null(app_schedule_plan_cause_text(NULL));
 	/* a failed create stands until a spec change (or a Backup is made) */
-	assert_true(app_sched_failure_stands(APP_SCHED_REASON_REJECTED, false));
-	assert_true(app_sched_failure_stands(APP_SCHED_REASON_CREATE_FAILED, false));
-	assert_false(app_sched_failure_stands(APP_SCHED_REASON_REJECTED, true));
-	assert_false(app_sched_failure_stands("TargetNotFound", false));
-	assert_false(app_sched_failure_stands(NULL, false));
+	assert_true(app_schedule_plan_failure_stands(APP_SCHEDULE_PLAN_REASON_REJECTED,
+						     false));
+	assert_true(app_schedule_plan_failure_stands(
+		APP_SCHEDULE_PLAN_REASON_CREATE_FAILED, false));
+	assert_false(app_schedule_plan_failure_stands(APP_SCHEDULE_PLAN_REASON_REJECTED,
+						      true));
+	assert_false(app_schedule_plan_failure_stands("TargetNotFound", false));
+	assert_false(app_schedule_plan_failure_stands(NULL, false));
 	/* retries well within startingDeadlineSeconds, and never 1000 s apart */
-	assert_true(app_sched_retry_cap_ns(-1) == 60 * SS_NS_PER_SEC);
-	assert_true(app_sched_retry_cap_ns(3600) == 60 * SS_NS_PER_SEC);
-	assert_true(app_sched_retry_cap_ns(200) == 50 * SS_NS_PER_SEC);
-	assert_true(app_sched_retry_cap_ns(10) == 2500 * SS_NS_PER_MS);
-	assert_true(app_sched_retry_cap_ns(0) == SS_NS_PER_SEC);
+	assert_true(app_schedule_plan_retry_cap_ns(-1) == 60 * SS_NS_PER_SEC);
+	assert_true(app_schedule_plan_retry_cap_ns(3600) == 60 * SS_NS_PER_SEC);
+	assert_true(app_schedule_plan_retry_cap_ns(200) == 50 * SS_NS_PER_SEC);
+	assert_true(app_schedule_plan_retry_cap_ns(10) == 2500 * SS_NS_PER_MS);
+	assert_true(app_schedule_plan_retry_cap_ns(0) == SS_NS_PER_SEC);
 }
 
 static void test_clean_message(void **state)
 {
-	char out[16], big[APP_SCHED_MESSAGE_MAX];
+	char out[16], big[APP_SCHEDULE_PLAN_MESSAGE_MAX];
 	char text[2000];
 
 	(void)state;
-	assert_string_equal(app_sched_clean_message(out, sizeof(out), "a\nb\tc\x7f"),
-			    "a b c ");
-	assert_string_equal(app_sched_clean_message(out, sizeof(out), NULL), "");
+	assert_string_equal(
+		app_schedule_plan_clean_message(out, sizeof(out), "a\nb\tc\x7f"),
+		"a b c ");
+	assert_string_equal(app_schedule_plan_clean_message(out, sizeof(out), NULL), "");
 	/* cut on a character boundary: "é" is 2 bytes */
-	assert_string_equal(app_sched_clean_message(out, 8, "abc\xc3\xa9xyz"), "abc...");
-	assert_string_equal(app_sched_clean_message(out, 8, "abcd\xc3\xa9xyz"),
+	assert_string_equal(app_schedule_plan_clean_message(out, 8, "abc\xc3\xa9xyz"),
+			    "abc...");
+	assert_string_equal(app_schedule_plan_clean_message(out, 8, "abcd\xc3\xa9xyz"),
 			    "abcd...");
-	assert_string_equal(app_sched_clean_message(out, 7, "abcdefg"), "abc...");
-	assert_string_equal(app_sched_clean_message(out, 8, "abcdefg"), "abcdefg");
+	assert_string_equal(app_schedule_plan_clean_message(out, 7, "abcdefg"), "abc...");
+	assert_string_equal(app_schedule_plan_clean_message(out, 8, "abcdefg"),
+			    "abcdefg");
 	memset(text, 'm', sizeof(text) - 1);
 	text[sizeof(text) - 1] = '\0';
-	app_sched_clean_message(big, sizeof(big), text);
-	assert_int_equal(strlen(big), APP_SCHED_MESSAGE_MAX - 1);
-	assert_string_equal(big + APP_SCHED_MESSAGE_MAX - 4, "...");
+	app_schedule_plan_clean_message(big, sizeof(big), text);
+	assert_int_equal(strlen(big), APP_SCHEDULE_PLAN_MESSAGE_MAX - 1);
+	assert_string_equal(big + APP_SCHEDULE_PLAN_MESSAGE_MAX - 4, "...");
 }
 
 /* Restores as JSON: which of a schedule's Backups each one holds. */
@@ -440,38 +455,38 @@ static void test_restore_hold(void **state)
 {
 	static const struct {
 		const char *json;
-		app_sched_hold want;
+		app_schedule_plan_hold want;
 		const char *backup;
 	} holds[] = {
 		{ "{\"spec\":{\"source\":{\"backupName\":\"b1\"}}}",
-		  APP_SCHED_HOLD_BACKUP, "b1" },
+		  APP_SCHEDULE_PLAN_HOLD_BACKUP, "b1" },
 		{ "{\"spec\":{\"source\":{\"backupName\":\"b1\"}},"
 		  "\"status\":{\"phase\":\"Restoring\"}}",
-		  APP_SCHED_HOLD_BACKUP, "b1" },
+		  APP_SCHEDULE_PLAN_HOLD_BACKUP, "b1" },
 		{ "{\"spec\":{\"source\":{\"backupName\":\"b1\"}},"
 		  "\"status\":{\"phase\":\"Completed\"}}",
-		  APP_SCHED_HOLD_NONE, NULL },
+		  APP_SCHEDULE_PLAN_HOLD_NONE, NULL },
 		{ "{\"spec\":{\"source\":{\"backupName\":\"b1\"}},"
 		  "\"status\":{\"phase\":\"Failed\"}}",
-		  APP_SCHED_HOLD_NONE, NULL },
+		  APP_SCHEDULE_PLAN_HOLD_NONE, NULL },
 		/* from the schedule, not yet resolved: all of its Backups */
 		{ "{\"spec\":{\"source\":{\"scheduleName\":\"nightly\"}}}",
-		  APP_SCHED_HOLD_ALL, NULL },
+		  APP_SCHEDULE_PLAN_HOLD_ALL, NULL },
 		/* resolved: the one it chose */
 		{ "{\"spec\":{\"source\":{\"scheduleName\":\"nightly\"}},"
 		  "\"status\":{\"phase\":\"Pending\",\"sourceBackup\":\"nightly-1\"}}",
-		  APP_SCHED_HOLD_BACKUP, "nightly-1" },
+		  APP_SCHEDULE_PLAN_HOLD_BACKUP, "nightly-1" },
 		/* another schedule's */
 		{ "{\"spec\":{\"source\":{\"scheduleName\":\"hourly\"}}}",
-		  APP_SCHED_HOLD_NONE, NULL },
+		  APP_SCHEDULE_PLAN_HOLD_NONE, NULL },
 		{ "{\"spec\":{\"source\":{\"volumeSnapshotName\":\"vs\"}}}",
-		  APP_SCHED_HOLD_NONE, NULL },
+		  APP_SCHEDULE_PLAN_HOLD_NONE, NULL },
 		/* malformed: names nothing, or the wrong types */
-		{ "{}", APP_SCHED_HOLD_NONE, NULL },
+		{ "{}", APP_SCHEDULE_PLAN_HOLD_NONE, NULL },
 		{ "{\"spec\":{\"source\":{\"backupName\":7}},\"status\":[]}",
-		  APP_SCHED_HOLD_NONE, NULL },
-		{ "{\"spec\":{\"source\":{\"backupName\":\"\"}}}", APP_SCHED_HOLD_NONE,
-		  NULL },
+		  APP_SCHEDULE_PLAN_HOLD_NONE, NULL },
+		{ "{\"spec\":{\"source\":{\"backupName\":\"\"}}}",
+		  APP_SCHEDULE_PLAN_HOLD_NONE, NULL },
 	};
 	size_t i;
 
@@ -481,7 +496,7 @@ static void test_restore_hold(void **state)
 		const char *b = "unset";
 
 		assert_non_null(r);
-		if (app_sched_restore_hold(r, "nightly", &b) != holds[i].want)
+		if (app_schedule_plan_restore_hold(r, "nightly", &b) != holds[i].want)
 			fail_msg("case %zu (%s): wrong hold", i, holds[i].json);
 		if (holds[i].backup)
 			assert_string_equal(b, holds[i].backup);

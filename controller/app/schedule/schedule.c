@@ -18,7 +18,7 @@
  *     with an Event that names the cause (schedule_plan.h); a change of
  *     Ready to False is an Event too; a create the API server refuses as
  *     invalid ends in Ready False BackupRejected, never a retry loop, and
- *     other failures are retried at most APP_SCHED_RETRY_CAP_SECONDS
+ *     other failures are retried at most APP_SCHEDULE_PLAN_RETRY_CAP_SECONDS
  *     apart (less with a short startingDeadlineSeconds).
  *
  * Thread-safety: `mu` guards the zone cache only; reconciles do their I/O
@@ -244,7 +244,7 @@ typedef struct {
 	app_schedule_spec spec;
 	app_schedule_status st; /* strings borrow from run.obj, backups or below */
 	char last_success[APP_NAME_BUF];
-	char token[APP_SCHED_RUN_NOW_TOKEN_MAX + 1];
+	char token[APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX + 1];
 	const ss_tz *tz; /* the spec's zone, borrowed or owned_tz */
 	ss_tz *owned_tz;
 	/* Why no run can start now (step 2, with run.message); NULL: one can. */
@@ -336,14 +336,14 @@ static int schedule_write_status(schedule_run *r)
 }
 
 /* A failed reconcile: the workqueue's backoff, but never longer than
- * app_sched_retry_cap_ns() (the earlier of two waits wins, workqueue.h),
+ * app_schedule_plan_retry_cap_ns() (the earlier of two waits wins, workqueue.h),
  * so a due time is tried again well within startingDeadlineSeconds. */
 static ctrl_result schedule_retry(schedule_run *r)
 {
 	if (r->sc->o.queue != NULL)
-		ctrl_workqueue_add_after(
-			r->sc->o.queue, r->run.key,
-			app_sched_retry_cap_ns(r->spec.starting_deadline_seconds));
+		ctrl_workqueue_add_after(r->sc->o.queue, r->run.key,
+					 app_schedule_plan_retry_cap_ns(
+						 r->spec.starting_deadline_seconds));
 	return ctrl_result_error();
 }
 
@@ -562,12 +562,12 @@ static bool schedule_refused_for_good(int rc)
  * BackupRejected when refused for good, else BackupCreateFailed. */
 static void schedule_create_failed(schedule_run *r, const char *bname, int rc)
 {
-	char clean[APP_SCHED_MESSAGE_MAX];
+	char clean[APP_SCHEDULE_PLAN_MESSAGE_MAX];
 	bool rejected = schedule_refused_for_good(rc);
 
-	app_sched_clean_message(clean, sizeof(clean), ss_error_last()->message);
-	r->failure =
-		rejected ? APP_SCHED_REASON_REJECTED : APP_SCHED_REASON_CREATE_FAILED;
+	app_schedule_plan_clean_message(clean, sizeof(clean), ss_error_last()->message);
+	r->failure = rejected ? APP_SCHEDULE_PLAN_REASON_REJECTED
+			      : APP_SCHEDULE_PLAN_REASON_CREATE_FAILED;
 	snprintf(r->failure_message, sizeof(r->failure_message),
 		 rejected ? "the API server refused Backup %s (it will refuse it "
 			    "again: fix the schedule's spec or the Backup CRD): %s"
@@ -590,7 +590,7 @@ static bool schedule_spec_changed(const schedule_run *r)
 }
 
 /* Step 4's input: the cursor and the spec, as the plan reads them. */
-static void schedule_fill_plan_in(app_sched_plan_in *in, const schedule_run *r)
+static void schedule_fill_plan_in(app_schedule_plan_in *in, const schedule_run *r)
 {
 	const char *created = ctrl_meta(r->run.obj, "creationTimestamp");
 
@@ -609,9 +609,9 @@ static void schedule_fill_plan_in(app_sched_plan_in *in, const schedule_run *r)
 }
 
 /* Counts and reports what `out` passed over, and moves the cursor. */
-static void schedule_account(schedule_run *r, const app_sched_plan_out *out)
+static void schedule_account(schedule_run *r, const app_schedule_plan_out *out)
 {
-	int64_t n = out->missed + (out->action == APP_SCHED_MISS ? 1 : 0);
+	int64_t n = out->missed + (out->action == APP_SCHEDULE_PLAN_MISS ? 1 : 0);
 	char when[SS_TIME_RFC3339_MAX];
 
 	r->st.next_schedule_ns = out->next_ns;
@@ -620,14 +620,15 @@ static void schedule_account(schedule_run *r, const app_sched_plan_out *out)
 	if (n > 0) {
 		r->st.missed_runs += n;
 		schedule_count_run(r, "missed");
-		ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "Missed",
-			       "%lld run(s) missed%s%s: %s (%s)", (long long)n,
-			       out->action == APP_SCHED_MISS ? ", the latest due at "
-							     : "",
-			       out->action == APP_SCHED_MISS ? when : "",
-			       app_sched_cause_text(out->miss_cause), out->miss_cause);
+		ctrl_run_event(
+			&r->run, CTRL_EVENT_WARNING, "Missed",
+			"%lld run(s) missed%s%s: %s (%s)", (long long)n,
+			out->action == APP_SCHEDULE_PLAN_MISS ? ", the latest due at "
+							      : "",
+			out->action == APP_SCHEDULE_PLAN_MISS ? when : "",
+			app_schedule_plan_cause_text(out->miss_cause), out->miss_cause);
 	}
-	if (out->action == APP_SCHED_SKIP) {
+	if (out->action == APP_SCHEDULE_PLAN_SKIP) {
 		r->st.skipped_runs++;
 		schedule_count_run(r, "skipped");
 		ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "Skipped",
@@ -639,8 +640,8 @@ static void schedule_account(schedule_run *r, const app_sched_plan_out *out)
 /* Step 5 for a due time the plan says to run: the Backup, or the failure.
  * A failure that may pass (BackupCreateFailed) makes the due time wait
  * (the plan again, blocked by it); a refusal for good misses it. */
-static int schedule_create_due(schedule_run *r, app_sched_plan_in *in,
-			       app_sched_plan_out *out)
+static int schedule_create_due(schedule_run *r, app_schedule_plan_in *in,
+			       app_schedule_plan_out *out)
 {
 	char bname[APP_NAME_BUF], when[SS_TIME_RFC3339_MAX];
 	int rc;
@@ -664,12 +665,12 @@ static int schedule_create_due(schedule_run *r, app_sched_plan_in *in,
 	}
 	schedule_create_failed(r, bname, rc);
 	if (schedule_refused_for_good(rc)) {
-		out->action = APP_SCHED_MISS;
-		out->miss_cause = APP_SCHED_REASON_REJECTED;
+		out->action = APP_SCHEDULE_PLAN_MISS;
+		out->miss_cause = APP_SCHEDULE_PLAN_REASON_REJECTED;
 		return 0;
 	}
-	in->blocked = APP_SCHED_REASON_CREATE_FAILED;
-	app_sched_plan(out, &r->spec.cron, r->tz, in); /* fails only for NULL */
+	in->blocked = APP_SCHEDULE_PLAN_REASON_CREATE_FAILED;
+	app_schedule_plan(out, &r->spec.cron, r->tz, in); /* fails only for NULL */
 	return rc;
 }
 
@@ -678,14 +679,14 @@ static int schedule_create_due(schedule_run *r, app_sched_plan_in *in,
  * of its own). 0, or an error to retry (the state to keep is in r->st). */
 static int schedule_run_due(schedule_run *r)
 {
-	app_sched_plan_in in;
-	app_sched_plan_out out;
+	app_schedule_plan_in in;
+	app_schedule_plan_out out;
 	int rc = 0;
 
 	schedule_fill_plan_in(&in, r);
-	if (app_sched_plan(&out, &r->spec.cron, r->tz, &in) < 0)
+	if (app_schedule_plan(&out, &r->spec.cron, r->tz, &in) < 0)
 		return -1;
-	if (out.action == APP_SCHED_RUN)
+	if (out.action == APP_SCHEDULE_PLAN_RUN)
 		rc = schedule_create_due(r, &in, &out);
 	r->wake_ns = out.wake_ns;
 	schedule_account(r, &out);
@@ -712,24 +713,25 @@ static bool schedule_made_for_token(schedule_run *r, const char *bname, const ch
 static int schedule_run_now(schedule_run *r)
 {
 	const char *token = ctrl_annotation(r->run.obj, APP_ANNOTATION_RUN_NOW);
-	char suffix[APP_SCHED_RUN_NOW_SUFFIX_BUF], bname[APP_NAME_BUF];
+	char suffix[APP_SCHEDULE_PLAN_RUN_NOW_SUFFIX_BUF], bname[APP_NAME_BUF];
 	int attempt, rc = SS_EEXISTS;
 
 	if (r->spec.suspend || token == NULL || token[0] == '\0')
 		return 0;
-	if (strlen(token) > APP_SCHED_RUN_NOW_TOKEN_MAX) {
+	if (strlen(token) > APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX) {
 		ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "RunNowRefused",
 			       "the %s annotation holds %zu bytes, more than the %d "
 			       "honoured: no Backup",
 			       APP_ANNOTATION_RUN_NOW, strlen(token),
-			       APP_SCHED_RUN_NOW_TOKEN_MAX);
+			       APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX);
 		return 0;
 	}
-	if (!app_sched_run_now_wanted(token, r->st.last_run_now_token))
+	if (!app_schedule_plan_run_now_wanted(token, r->st.last_run_now_token))
 		return 0;
-	for (attempt = 1; attempt <= APP_SCHED_RUN_NOW_ATTEMPTS && rc == SS_EEXISTS;
+	for (attempt = 1;
+	     attempt <= APP_SCHEDULE_PLAN_RUN_NOW_ATTEMPTS && rc == SS_EEXISTS;
 	     attempt++) {
-		app_sched_run_now_suffix(suffix, token, attempt);
+		app_schedule_plan_run_now_suffix(suffix, token, attempt);
 		rc = app_name_join(bname, APP_LABEL_VALUE_MAX, r->run.name, suffix);
 		if (rc == 0)
 			rc = schedule_create_backup(r, bname, r->run.now, token);
@@ -741,7 +743,7 @@ static int schedule_run_now(schedule_run *r)
 		schedule_count_run(r, "run_now");
 		ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "Scheduled",
 			       "created Backup %s for run-now %s", bname, token);
-	} else if (rc == SS_EEXISTS && attempt > APP_SCHED_RUN_NOW_ATTEMPTS) {
+	} else if (rc == SS_EEXISTS && attempt > APP_SCHEDULE_PLAN_RUN_NOW_ATTEMPTS) {
 		ss_error_set(SS_EINVALID, "the names of this token are taken by Backups "
 					  "of other tokens");
 		schedule_create_failed(r, bname, SS_EINVALID);
@@ -767,13 +769,13 @@ static bool schedule_held(const json_t *restores, const char *schedule,
 	{
 		const char *name = NULL;
 
-		switch (app_sched_restore_hold(rs, schedule, &name)) {
-		case APP_SCHED_HOLD_ALL: return true;
-		case APP_SCHED_HOLD_BACKUP:
+		switch (app_schedule_plan_restore_hold(rs, schedule, &name)) {
+		case APP_SCHEDULE_PLAN_HOLD_ALL: return true;
+		case APP_SCHEDULE_PLAN_HOLD_BACKUP:
 			if (strcmp(name, backup) == 0)
 				return true;
 			break;
-		case APP_SCHED_HOLD_NONE: break;
+		case APP_SCHEDULE_PLAN_HOLD_NONE: break;
 		}
 	}
 	return false;
@@ -964,8 +966,8 @@ static void schedule_decide_ready(schedule_run *r, int64_t next_ns)
 		schedule_ready(r, CTRL_CONDITION_FALSE, r->failure);
 		ss_strlcpy(msg, r->failure_message, cap);
 	} else if (!r->created &&
-		   app_sched_failure_stands(r->was_false ? r->was_reason : NULL,
-					    r->spec_changed)) {
+		   app_schedule_plan_failure_stands(r->was_false ? r->was_reason : NULL,
+						    r->spec_changed)) {
 		schedule_ready(r, CTRL_CONDITION_FALSE, r->was_reason);
 		ss_strlcpy(msg, r->was_message, cap);
 	} else if (r->spec.suspend) {
@@ -999,12 +1001,13 @@ static int schedule_load(schedule_run *r)
 					  ss_error_last()->message);
 	if (schedule_zone_get(&r->tz, &r->owned_tz, r->sc, r->spec.time_zone) < 0)
 		return schedule_not_ready(r, "InvalidTimeZone", ss_error_last()->message);
-	if (app_sched_never_runs(&r->spec.cron, r->tz, r->run.now)) {
+	if (app_schedule_plan_never_runs(&r->spec.cron, r->tz, r->run.now)) {
 		snprintf(r->run.message, sizeof(r->run.message),
 			 "spec.schedule \"%.64s\" never falls due (no such day, e.g. 30 "
 			 "February): no Backup would ever be made",
 			 r->spec.schedule);
-		return schedule_not_ready(r, APP_SCHED_REASON_NEVER_RUNS, r->run.message);
+		return schedule_not_ready(r, APP_SCHEDULE_PLAN_REASON_NEVER_RUNS,
+					  r->run.message);
 	}
 	return 0;
 }

@@ -26,10 +26,10 @@
  *   5. create the Backups decided on; AlreadyExists counts as done; a
  *      create refused as invalid is BackupRejected (the due time missed,
  *      no retry), another failure BackupCreateFailed (the due time waits,
- *      retried at most app_sched_retry_cap_ns() apart);
+ *      retried at most app_schedule_plan_retry_cap_ns() apart);
  *   6. retention: app_retention_decide over the own Backups, delete the
  *      PRUNE ones (dryRun: only status.retention.wouldPrune); a Backup that
- *      an unfinished Restore holds (app_sched_restore_hold) is in use;
+ *      an unfinished Restore holds (app_schedule_plan_restore_hold) is in use;
  *   7. write status once (Ready True, or False: Suspended, or a failed
  *      create that stands); every change of Ready to False is an Event;
  *   8. sleep until the next due time (ctrl_result_requeue_after).

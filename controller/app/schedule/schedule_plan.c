@@ -12,16 +12,16 @@
 
 /* Why the due times being passed over now were not run: the blocker of
  * now, else what Ready said when last written, else lateness. */
-static const char *cause_of(const app_sched_plan_in *in)
+static const char *cause_of(const app_schedule_plan_in *in)
 {
 	if (in->blocked != NULL)
 		return in->blocked;
 	if (in->was_not_ready != NULL)
 		return in->was_not_ready;
-	return APP_SCHED_CAUSE_LATE;
+	return APP_SCHEDULE_PLAN_CAUSE_LATE;
 }
 
-static bool past_deadline(const app_sched_plan_in *in, int64_t due)
+static bool past_deadline(const app_schedule_plan_in *in, int64_t due)
 {
 	return in->starting_deadline_seconds >= 0 &&
 	       in->now_ns - due > in->starting_deadline_seconds * SS_NS_PER_SEC;
@@ -29,25 +29,25 @@ static bool past_deadline(const app_sched_plan_in *in, int64_t due)
 
 /* What to do about due time `due`; `may_wait`: a blocked one within its
  * deadline waits (else it is missed). */
-static void act_on(app_sched_plan_out *o, const app_sched_plan_in *in, int64_t due,
+static void act_on(app_schedule_plan_out *o, const app_schedule_plan_in *in, int64_t due,
 		   bool may_wait)
 {
 	o->scheduled_ns = due;
 	if (past_deadline(in, due) || (in->blocked != NULL && !may_wait))
-		o->action = APP_SCHED_MISS;
+		o->action = APP_SCHEDULE_PLAN_MISS;
 	else if (in->blocked != NULL)
-		o->action = APP_SCHED_WAIT;
+		o->action = APP_SCHEDULE_PLAN_WAIT;
 	else if (in->busy)
-		o->action = APP_SCHED_SKIP;
+		o->action = APP_SCHEDULE_PLAN_SKIP;
 	else
-		o->action = APP_SCHED_RUN;
-	if (o->action == APP_SCHED_MISS)
+		o->action = APP_SCHEDULE_PLAN_RUN;
+	if (o->action == APP_SCHEDULE_PLAN_MISS)
 		o->miss_cause = cause_of(in);
 }
 
 /* A spec change: the new spec's due times up to `prev` are passed over;
  * the old spec's awaited due time, come meanwhile, is acted on. */
-static void spec_changed(app_sched_plan_out *o, const app_sched_plan_in *in,
+static void spec_changed(app_schedule_plan_out *o, const app_schedule_plan_in *in,
 			 int64_t cursor, int64_t prev)
 {
 	int64_t old = in->next_schedule_ns;
@@ -68,8 +68,8 @@ static int64_t count_between(const app_cron *c, const ss_tz *tz, int64_t cursor,
 {
 	int64_t n = 0, t = cursor;
 
-	while (n < APP_SCHED_MISSED_COUNT_MAX && app_cron_next(&t, c, tz, t) == 0 &&
-	       t < prev)
+	while (n < APP_SCHEDULE_PLAN_MISSED_COUNT_MAX &&
+	       app_cron_next(&t, c, tz, t) == 0 && t < prev)
 		n++;
 	return n;
 }
@@ -77,7 +77,7 @@ static int64_t count_between(const app_cron *c, const ss_tz *tz, int64_t cursor,
 /* WAIT: the cursor stays before `prev` (at the newest due time before it,
  * just counted as missed); look again at its deadline or the next due
  * time, whichever comes first. */
-static void wait_for_due(app_sched_plan_out *o, const app_sched_plan_in *in,
+static void wait_for_due(app_schedule_plan_out *o, const app_schedule_plan_in *in,
 			 const app_cron *c, const ss_tz *tz, int64_t cursor, int64_t prev)
 {
 	int64_t before = 0, expiry;
@@ -95,29 +95,29 @@ static void wait_for_due(app_sched_plan_out *o, const app_sched_plan_in *in,
 	}
 }
 
-static void plan_once(app_sched_plan_out *o, const app_sched_plan_in *in)
+static void plan_once(app_schedule_plan_out *o, const app_schedule_plan_in *in)
 {
 	if (in->suspend || in->last_schedule_ns != 0)
 		return;
 	o->scheduled_ns = in->creation_ns > 0 ? in->creation_ns : in->now_ns;
 	if (in->blocked != NULL) {
-		o->action = APP_SCHED_WAIT;
+		o->action = APP_SCHEDULE_PLAN_WAIT;
 		return;
 	}
-	o->action = APP_SCHED_RUN;
+	o->action = APP_SCHEDULE_PLAN_RUN;
 	o->last_schedule_ns = o->scheduled_ns;
 }
 
-int app_sched_plan(app_sched_plan_out *out, const app_cron *c, const ss_tz *tz,
-		   const app_sched_plan_in *in)
+int app_schedule_plan(app_schedule_plan_out *out, const app_cron *c, const ss_tz *tz,
+		      const app_schedule_plan_in *in)
 {
-	app_sched_plan_out o;
+	app_schedule_plan_out o;
 	int64_t cursor, prev = 0, t;
 
 	if (out == NULL || c == NULL || tz == NULL || in == NULL)
 		return ss_error_set(SS_EINVALID, "schedule plan: NULL input");
 	memset(&o, 0, sizeof(o));
-	o.action = APP_SCHED_NOTHING;
+	o.action = APP_SCHEDULE_PLAN_NOTHING;
 	o.last_schedule_ns = in->last_schedule_ns;
 	if (c->kind == APP_CRON_ONCE || in->suspend) {
 		if (c->kind == APP_CRON_ONCE)
@@ -139,14 +139,14 @@ int app_sched_plan(app_sched_plan_out *out, const app_cron *c, const ss_tz *tz,
 			o.miss_cause = cause_of(in);
 		act_on(&o, in, prev, true);
 		o.last_schedule_ns = prev;
-		if (o.action == APP_SCHED_WAIT)
+		if (o.action == APP_SCHEDULE_PLAN_WAIT)
 			wait_for_due(&o, in, c, tz, cursor, prev);
 	}
 	*out = o;
 	return 0;
 }
 
-bool app_sched_never_runs(const app_cron *c, const ss_tz *tz, int64_t now_ns)
+bool app_schedule_plan_never_runs(const app_cron *c, const ss_tz *tz, int64_t now_ns)
 {
 	int64_t t;
 
@@ -154,15 +154,17 @@ bool app_sched_never_runs(const app_cron *c, const ss_tz *tz, int64_t now_ns)
 	       app_cron_next(&t, c, tz, now_ns) < 0;
 }
 
-const char *app_sched_cause_text(const char *cause)
+const char *app_schedule_plan_cause_text(const char *cause)
 {
 	static const struct {
 		const char *cause, *text;
 	} known[] = {
-		{ APP_SCHED_CAUSE_LATE, "the controller did not handle it in time (it was "
-					"down, not the leader, or behind)" },
-		{ APP_SCHED_REASON_REJECTED, "the API server refused the Backup" },
-		{ APP_SCHED_REASON_CREATE_FAILED, "creating the Backup failed" },
+		{ APP_SCHEDULE_PLAN_CAUSE_LATE,
+		  "the controller did not handle it in time (it was "
+		  "down, not the leader, or behind)" },
+		{ APP_SCHEDULE_PLAN_REASON_REJECTED,
+		  "the API server refused the Backup" },
+		{ APP_SCHEDULE_PLAN_REASON_CREATE_FAILED, "creating the Backup failed" },
 		{ "Suspended", "the schedule was suspended" },
 	};
 	size_t i;
@@ -173,19 +175,19 @@ const char *app_sched_cause_text(const char *cause)
 	return "the schedule was not ready";
 }
 
-bool app_sched_failure_stands(const char *was_not_ready, bool spec_changed)
+bool app_schedule_plan_failure_stands(const char *was_not_ready, bool spec_changed)
 {
 	return !spec_changed && was_not_ready != NULL &&
-	       (strcmp(was_not_ready, APP_SCHED_REASON_REJECTED) == 0 ||
-		strcmp(was_not_ready, APP_SCHED_REASON_CREATE_FAILED) == 0);
+	       (strcmp(was_not_ready, APP_SCHEDULE_PLAN_REASON_REJECTED) == 0 ||
+		strcmp(was_not_ready, APP_SCHEDULE_PLAN_REASON_CREATE_FAILED) == 0);
 }
 
-int64_t app_sched_retry_cap_ns(int64_t starting_deadline_seconds)
+int64_t app_schedule_plan_retry_cap_ns(int64_t starting_deadline_seconds)
 {
-	int64_t cap = APP_SCHED_RETRY_CAP_SECONDS * SS_NS_PER_SEC;
+	int64_t cap = APP_SCHEDULE_PLAN_RETRY_CAP_SECONDS * SS_NS_PER_SEC;
 
 	if (starting_deadline_seconds >= 0 &&
-	    starting_deadline_seconds < 4 * APP_SCHED_RETRY_CAP_SECONDS)
+	    starting_deadline_seconds < 4 * APP_SCHEDULE_PLAN_RETRY_CAP_SECONDS)
 		cap = starting_deadline_seconds * SS_NS_PER_SEC / 4;
 	return cap < SS_NS_PER_SEC ? SS_NS_PER_SEC : cap;
 }
@@ -203,7 +205,7 @@ static void copy_clean(char *out, const char *msg, size_t n)
 	out[n] = '\0';
 }
 
-char *app_sched_clean_message(char *out, size_t cap, const char *msg)
+char *app_schedule_plan_clean_message(char *out, size_t cap, const char *msg)
 {
 	size_t n, len;
 
@@ -229,15 +231,16 @@ char *app_sched_clean_message(char *out, size_t cap, const char *msg)
 	return out;
 }
 
-bool app_sched_run_now_wanted(const char *token, const char *last)
+bool app_schedule_plan_run_now_wanted(const char *token, const char *last)
 {
 	if (token == NULL || token[0] == '\0' ||
-	    strnlen(token, APP_SCHED_RUN_NOW_TOKEN_MAX + 1) > APP_SCHED_RUN_NOW_TOKEN_MAX)
+	    strnlen(token, APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX + 1) >
+		    APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX)
 		return false;
 	return last == NULL || strcmp(token, last) != 0;
 }
 
-void app_sched_run_now_suffix(char *out, const char *token, int attempt)
+void app_schedule_plan_run_now_suffix(char *out, const char *token, int attempt)
 {
 	app_name_run_now_suffix(out, token, attempt);
 }
@@ -247,8 +250,9 @@ static const char *str_at(const json_t *obj, const char *a, const char *b)
 	return json_string_value(json_object_get(json_object_get(obj, a), b));
 }
 
-app_sched_hold app_sched_restore_hold(const json_t *restore, const char *schedule,
-				      const char **backup)
+app_schedule_plan_hold app_schedule_plan_restore_hold(const json_t *restore,
+						      const char *schedule,
+						      const char **backup)
 {
 	const json_t *src = json_object_get(json_object_get(restore, "spec"), "source");
 	const char *phase = str_at(restore, "status", "phase");
@@ -256,16 +260,16 @@ app_sched_hold app_sched_restore_hold(const json_t *restore, const char *schedul
 
 	*backup = NULL;
 	if (phase && (strcmp(phase, "Completed") == 0 || strcmp(phase, "Failed") == 0))
-		return APP_SCHED_HOLD_NONE;
+		return APP_SCHEDULE_PLAN_HOLD_NONE;
 	name = str_at(restore, "status", "sourceBackup");
 	if (name == NULL || name[0] == '\0')
 		name = json_string_value(json_object_get(src, "backupName"));
 	if (name && name[0]) {
 		*backup = name;
-		return APP_SCHED_HOLD_BACKUP;
+		return APP_SCHEDULE_PLAN_HOLD_BACKUP;
 	}
 	name = json_string_value(json_object_get(src, "scheduleName"));
 	if (name && schedule && strcmp(name, schedule) == 0)
-		return APP_SCHED_HOLD_ALL;
-	return APP_SCHED_HOLD_NONE;
+		return APP_SCHEDULE_PLAN_HOLD_ALL;
+	return APP_SCHEDULE_PLAN_HOLD_NONE;
 }

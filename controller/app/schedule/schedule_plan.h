@@ -11,12 +11,12 @@
  *   - the latest due time at or before now (app_cron_prev) newer than the
  *     cursor runs, once, unless it is older than startingDeadlineSeconds
  *     (then it is missed); the due times between the cursor and it are
- *     missed, counted (up to APP_SCHED_MISSED_COUNT_MAX) and never run;
+ *     missed, counted (up to APP_SCHEDULE_PLAN_MISSED_COUNT_MAX) and never run;
  *   - no due time is passed over silently: each missed one is counted with
  *     its cause (miss_cause): why no run could start (`blocked`: the
  *     target, Secret or snapshot API missing), else the reason Ready was
  *     False for when last written (`was_not_ready`: BackupRejected,
- *     BackupCreateFailed, ...), else APP_SCHED_CAUSE_LATE (the controller
+ *     BackupCreateFailed, ...), else APP_SCHEDULE_PLAN_CAUSE_LATE (the controller
  *     did not handle it in time: down, not the leader, or behind);
  *   - blocked: a due time within startingDeadlineSeconds (or any, when
  *     unset) waits (WAIT): the cursor stays before it, so it runs as soon as
@@ -40,7 +40,7 @@
  *     failure; Ready says Suspended), and resuming is a spec change;
  *   - "once": one run, when the cursor is unset; the scheduled time is the
  *     schedule's creation time;
- *   - run-now: a non-empty token of at most APP_SCHED_RUN_NOW_TOKEN_MAX
+ *   - run-now: a non-empty token of at most APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX
  *     bytes that differs from status.lastRunNowToken, compared whole, byte
  *     for byte. Its Backup is named from a 40-bit hash of the token and
  *     carries the token in the annotation snapstage.io/run-now, so a name
@@ -63,7 +63,7 @@
 
 /* Missed runs counted in one decision at most (a minutely schedule that
  * was down for a year would otherwise walk half a million due times). */
-#define APP_SCHED_MISSED_COUNT_MAX 10000
+#define APP_SCHEDULE_PLAN_MISSED_COUNT_MAX 10000
 
 typedef struct {
 	int64_t now_ns;
@@ -83,27 +83,28 @@ typedef struct {
 	 * (Suspended, TargetNotFound, BackupRejected, ...); NULL when it was
 	 * True or never written. */
 	const char *was_not_ready;
-} app_sched_plan_in;
+} app_schedule_plan_in;
 
 typedef enum {
-	APP_SCHED_NOTHING, /* no due time to act on */
-	APP_SCHED_RUN,	   /* create the Backup for scheduled_ns */
-	APP_SCHED_SKIP,	   /* due, but the previous run is still going */
-	APP_SCHED_MISS,	   /* due, but past startingDeadlineSeconds (or blocked
-			      across a spec change) */
-	APP_SCHED_WAIT	   /* due, within the deadline, but blocked: not yet */
-} app_sched_action;
+	APP_SCHEDULE_PLAN_NOTHING, /* no due time to act on */
+	APP_SCHEDULE_PLAN_RUN,	   /* create the Backup for scheduled_ns */
+	APP_SCHEDULE_PLAN_SKIP,	   /* due, but the previous run is still going */
+	APP_SCHEDULE_PLAN_MISS,	   /* due, but past startingDeadlineSeconds (or
+				      blocked across a spec change) */
+	APP_SCHEDULE_PLAN_WAIT	   /* due, within the deadline, but blocked: not
+				      yet */
+} app_schedule_plan_action;
 
 /* The cause of misses when the controller was simply not there in time. */
-#define APP_SCHED_CAUSE_LATE "NotHandledInTime"
+#define APP_SCHEDULE_PLAN_CAUSE_LATE "NotHandledInTime"
 /* Ready reasons of the schedule controller's own (besides the decoder's
  * and the target's, preflight in schedule.c). */
-#define APP_SCHED_REASON_NEVER_RUNS "NeverRuns"
-#define APP_SCHED_REASON_REJECTED "BackupRejected"	  /* 400/422: a spec issue */
-#define APP_SCHED_REASON_CREATE_FAILED "BackupCreateFailed" /* other errors */
+#define APP_SCHEDULE_PLAN_REASON_NEVER_RUNS "NeverRuns"
+#define APP_SCHEDULE_PLAN_REASON_REJECTED "BackupRejected" /* 400/422: a spec issue */
+#define APP_SCHEDULE_PLAN_REASON_CREATE_FAILED "BackupCreateFailed" /* other errors */
 
 typedef struct {
-	app_sched_action action;
+	app_schedule_plan_action action;
 	int64_t scheduled_ns; /* the due time acted on (not NOTHING) */
 	/* The cursor to record: scheduled_ns, or the input's when NOTHING;
 	 * before scheduled_ns when WAIT. */
@@ -119,70 +120,71 @@ typedef struct {
 	/* When to look again at the latest; 0: no time of its own (once done,
 	 * never due; the caller's recheck of a blocked schedule still runs) */
 	int64_t wake_ns;
-} app_sched_plan_out;
+} app_schedule_plan_out;
 
 /* Decides for `c` in zone `tz`. 0, or SS_EINVALID (NULL input). A schedule
  * that never falls due within APP_CRON_SEARCH_YEARS gives NOTHING and
  * next_ns 0. *out is written only on success. */
-int app_sched_plan(app_sched_plan_out *out, const app_cron *c, const ss_tz *tz,
-		   const app_sched_plan_in *in);
+int app_schedule_plan(app_schedule_plan_out *out, const app_cron *c, const ss_tz *tz,
+		      const app_schedule_plan_in *in);
 
 /* Whether `c` never falls due (within APP_CRON_SEARCH_YEARS after now_ns,
  * which for a cron expression means never: "0 0 30 2 *"). "once" does. */
-bool app_sched_never_runs(const app_cron *c, const ss_tz *tz, int64_t now_ns);
+bool app_schedule_plan_never_runs(const app_cron *c, const ss_tz *tz, int64_t now_ns);
 
 /* A reason code a miss was counted with, as words for an Event ("the
  * target was missing (TargetNotFound)" is the caller's: this gives "the
  * schedule was not ready" for any Ready reason it does not know). Static. */
-const char *app_sched_cause_text(const char *cause);
+const char *app_schedule_plan_cause_text(const char *cause);
 
 /* Whether a failed create (was_not_ready BackupRejected or
  * BackupCreateFailed) still stands: until a Backup is created or the spec
  * changes, Ready stays False with that reason, so a reconcile with nothing
  * due does not paint it True. */
-bool app_sched_failure_stands(const char *was_not_ready, bool spec_changed);
+bool app_schedule_plan_failure_stands(const char *was_not_ready, bool spec_changed);
 
 /* The longest wait between retries of a schedule whose reconcile failed:
  * a quarter of startingDeadlineSeconds, at least 1 s and at most
- * APP_SCHED_RETRY_CAP_SECONDS (also when unset), so a due time is retried
+ * APP_SCHEDULE_PLAN_RETRY_CAP_SECONDS (also when unset), so a due time is retried
  * several times before its deadline instead of after the workqueue's
  * 1000 s backoff. */
-#define APP_SCHED_RETRY_CAP_SECONDS 60
-int64_t app_sched_retry_cap_ns(int64_t starting_deadline_seconds);
+#define APP_SCHEDULE_PLAN_RETRY_CAP_SECONDS 60
+int64_t app_schedule_plan_retry_cap_ns(int64_t starting_deadline_seconds);
 
 /* A message from elsewhere (the API server's) fit for a condition and an
  * Event: control characters become spaces, and it is cut to fit `cap`
  * bytes on a UTF-8 character boundary, "..." marking a cut. Returns out. */
-#define APP_SCHED_MESSAGE_MAX 512
-char *app_sched_clean_message(char *out, size_t cap, const char *msg);
+#define APP_SCHEDULE_PLAN_MESSAGE_MAX 512
+char *app_schedule_plan_clean_message(char *out, size_t cap, const char *msg);
 
 /* The longest run-now token (snapstage.io/run-now annotation value)
  * honoured; a longer one is refused with an Event and never recorded. */
-#define APP_SCHED_RUN_NOW_TOKEN_MAX 256
+#define APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX 256
 /* How many names of a token's sequence are tried before giving up (each
  * taken by a Backup of another token: never by chance). */
-#define APP_SCHED_RUN_NOW_ATTEMPTS 4
-#define APP_SCHED_RUN_NOW_SUFFIX_BUF 16 /* = names.h APP_NAME_RUN_NOW_SUFFIX_BUF */
+#define APP_SCHEDULE_PLAN_RUN_NOW_ATTEMPTS 4
+/* = names.h APP_NAME_RUN_NOW_SUFFIX_BUF */
+#define APP_SCHEDULE_PLAN_RUN_NOW_SUFFIX_BUF 16
 
 /* Whether the run-now annotation value `token` (NULL: absent) asks for a
  * Backup, given status.lastRunNowToken `last` (NULL: none): the whole
  * token compared, byte for byte. A token longer than
- * APP_SCHED_RUN_NOW_TOKEN_MAX asks for nothing. */
-bool app_sched_run_now_wanted(const char *token, const char *last);
+ * APP_SCHEDULE_PLAN_RUN_NOW_TOKEN_MAX asks for nothing. */
+bool app_schedule_plan_run_now_wanted(const char *token, const char *last);
 
 /* The suffix of the run-now Backup for `token`, try `attempt` (1 ..
- * APP_SCHED_RUN_NOW_ATTEMPTS): "now-" and 10 hex digits of a 64-bit hash of
- * the token and the attempt, into out (APP_SCHED_RUN_NOW_SUFFIX_BUF); the
+ * APP_SCHEDULE_PLAN_RUN_NOW_ATTEMPTS): "now-" and 10 hex digits of a 64-bit hash of
+ * the token and the attempt, into out (APP_SCHEDULE_PLAN_RUN_NOW_SUFFIX_BUF); the
  * hash is names.h's (app_name_run_now_suffix), like every generated name. */
-void app_sched_run_now_suffix(char *out, const char *token, int attempt);
+void app_schedule_plan_run_now_suffix(char *out, const char *token, int attempt);
 
 /* What a Restore asks of a schedule's Backups, for retention. */
 typedef enum {
-	APP_SCHED_HOLD_NONE,   /* finished, or about another schedule's Backups */
-	APP_SCHED_HOLD_BACKUP, /* still needs the Backup named in *backup */
-	APP_SCHED_HOLD_ALL     /* restores from the schedule and has not yet
+	APP_SCHEDULE_PLAN_HOLD_NONE,   /* finished, or about another schedule's Backups */
+	APP_SCHEDULE_PLAN_HOLD_BACKUP, /* still needs the Backup named in *backup */
+	APP_SCHEDULE_PLAN_HOLD_ALL     /* restores from the schedule and has not yet
 				  chosen a Backup: any of them may be it */
-} app_sched_hold;
+} app_schedule_plan_hold;
 
 /* What `restore` (a Restore object, in the schedule's namespace) holds of
  * the Backups of schedule `schedule`. A Restore holds until status.phase is
@@ -191,7 +193,8 @@ typedef enum {
  * `restore`; the caller checks whether it is one of the schedule's), else,
  * when spec.source.scheduleName is `schedule`, all of them (HOLD_ALL). A
  * Restore from a VolumeSnapshot, or one that names nothing, holds nothing. */
-app_sched_hold app_sched_restore_hold(const json_t *restore, const char *schedule,
-				      const char **backup);
+app_schedule_plan_hold app_schedule_plan_restore_hold(const json_t *restore,
+						      const char *schedule,
+						      const char **backup);
 
 #endif
