@@ -303,6 +303,41 @@ static void test_h_steps(void **state)
 	}
 }
 
+/* A step after H counts from the offset, so passing the step check does
+ * not promise a second value (cron.h): H/4 in day of week is Wednesday
+ * alone for a seed whose offset is 3, H(0-10)/8 one minute for offsets
+ * 3-7. Both kinds of seed occur among these 200. */
+static void test_h_step_may_give_one_value(void **state)
+{
+	char seed[64];
+	int i, one_day = 0, two_days = 0, one_minute = 0, two_minutes = 0;
+
+	(void)state;
+	for (i = 0; i < 200; i++) {
+		app_cron c;
+		int o;
+
+		snprintf(seed, sizeof(seed), "db/%d", i);
+		c = parse_ok("H(0-10)/8 * * * H/4", seed);
+		o = lowest_bit(c.wdays);
+		assert_in_range(o, 0, 3);
+		assert_int_equal(c.wdays, o == 3 ? B(3) : (B(o) | B(o + 4)));
+		if (o == 3)
+			one_day++;
+		else
+			two_days++;
+		o = lowest_bit(c.minutes);
+		assert_in_range(o, 0, 7);
+		assert_int_equal(c.minutes, o >= 3 ? B(o) : (B(o) | B(o + 8)));
+		if (o >= 3)
+			one_minute++;
+		else
+			two_minutes++;
+	}
+	assert_true(one_day > 0 && two_days > 0);
+	assert_true(one_minute > 0 && two_minutes > 0);
+}
+
 /* 100 schedules with H in minutes should not pile up on a few minutes. */
 static void test_h_spread(void **state)
 {
@@ -643,6 +678,7 @@ int main(void)
 		cmocka_unit_test(test_h_stable),
 		cmocka_unit_test(test_h_in_range),
 		cmocka_unit_test(test_h_steps),
+		cmocka_unit_test(test_h_step_may_give_one_value),
 		cmocka_unit_test(test_h_spread),
 		cmocka_unit_test(test_matches),
 		cmocka_unit_test(test_bad),

@@ -310,7 +310,8 @@ static int parse_element(field_ctx *f, span e, uint64_t *bits)
 	} else {
 		if (parse_value(f, base, &lo) < 0)
 			return SS_EINVALID;
-		/* a/n is a through the maximum; 7/n in day of week is Sunday. */
+		/* a/n is a through `*`'s end (6 in day of week); 7/n in day
+		 * of week is the range 7-7, which check_step refuses. */
 		hi = step == 0 ? lo : (lo > f->def->star_hi ? lo : f->def->star_hi);
 	}
 	if (step == 0)

@@ -6,22 +6,36 @@
  *   - a standard 5-field cron expression, "minute hour day-of-month month
  *     day-of-week", fields separated by spaces or tabs. Each field is a
  *     comma list of: `*`, a number, a range `a-b`, or a step: `a-b/n`,
- *     `a/n` (a through the field's maximum, as in cronie and Kubernetes)
- *     or `*` followed by `/n` (the whole field, every n). `?` is taken as
- *     `*`, as Kubernetes does.
+ *     `a/n` (a through the field's maximum, as in Kubernetes) or `*`
+ *     followed by `/n` (the whole field, every n). `?` is taken as `*`, as
+ *     Kubernetes does.
  *     Months JAN-DEC and days SUN-SAT may be named, in any case, also in
- *     ranges (MON-FRI). Day of week is 0-7, 7 being Sunday again. A step
- *     must be at least 1 and less than the width of its range, so that it
- *     reaches a second value (every 60 minutes is refused: write 0).
+ *     ranges (MON-FRI). Day of week is 0-7, 7 being Sunday again, but
+ *     `*`, `a/n` and `H` there end at 6 (Saturday), as in Kubernetes,
+ *     whose day of week is 0-6: "1/2" is Monday, Wednesday and Friday.
+ *     7 is Sunday only as a value or as the end of a range ("1-7/2" is
+ *     Monday, Wednesday, Friday and Sunday). This is not cronie's (nor
+ *     Vixie cron's) reading, where `*` in day of week is 0-7, so that
+ *     "*\/7" there means Sunday; here it is refused (below).
+ *     A step must be at least 1 and less than the width of its range, so
+ *     that `a-b/n`, `a/n` and `*\/n` reach a second value (every 60
+ *     minutes is refused: write 0; in day of week "*\/7", "6/2" and
+ *     "7/2" are refused too).
  *
  *   - with `H` (as in Jenkins) in any field: one value chosen from `seed`,
  *     stably and without rand(). `H` alone ranges over the whole field,
  *     except day of month, where it ranges over 1-28 so that it exists in
  *     every month; `H(a-b)` ranges over a-b; `H/n` and `H(a-b)/n` are "a
  *     stable offset below n, then every n" (H/15 in minutes might give
- *     7,22,37,52). The value is a function of the seed, the field and the
- *     H's place in the field only: the same seed always gives the same
- *     times, across restarts and versions, and different seeds spread.
+ *     7,22,37,52). Their step passes the same check, but counts from the
+ *     offset, not from the range's start: it reaches a second value
+ *     always when n is at most half the range's width, else only for the
+ *     offsets that leave room. "H/4" in day of week is 0,4 or 1,5 or 2,6,
+ *     or only 3 (Wednesday) for a seed whose offset is 3; "H(0-10)/8" is
+ *     a single minute for offsets 3-7. The value is a function of the
+ *     seed, the field and the H's place in the field only: the same seed
+ *     always gives the same times, across restarts and versions, and
+ *     different seeds spread.
  *
  *   - a macro, with Kubernetes' (robfig/cron's) meaning, not Jenkins': no
  *     H, so "@daily" is midnight for every schedule that says so:
