@@ -452,6 +452,30 @@ static void test_uploading_lost(void **state)
 	assert_int_equal(finished(f, "failed", "SnapshotLost"), 1);
 }
 
+static void test_uploading_gone_is_lost(void **state)
+{
+	fixture *f = *state;
+	ctrl_result res;
+
+	/* The snapshot is gone from the cache after its cut (deleted, and the
+	 * deletion done): SnapshotLost at once, not ReadyTimeout an hour
+	 * later. The cache answers SS_ENOTFOUND for it (ctrl/store.h). */
+	cache(f->backups, backup("7", "", SPEC_OK, UPLOADING));
+	respond(f, 200, backup("7", "", SPEC_OK, UPLOADING));
+	respond(f, 404, NULL);
+	respond(f, 200, backup("8", "", SPEC_OK, "{\"phase\":\"Failed\"}"));
+	res = app_backup_reconcile(f->bc, KEY);
+	assert_int_equal(f->server.nrequests, 3);
+	assert_int_equal(res.kind, CTRL_RESULT_DONE);
+	assert_request(f, 1, "GET", VS_PATH " HTTP");
+	assert_request(f, 2, "PUT", BACKUP_PATH "/status HTTP");
+	assert_sent(f, 2, "\"phase\":\"Failed\"");
+	assert_sent(f, 2, "\"reason\":\"SnapshotLost\"");
+	assert_sent(f, 2, "\"message\":\"VolumeSnapshot db/adhoc-data-1 was deleted after "
+			  "its cut; the Backup's other snapshots were deleted\"");
+	assert_int_equal(finished(f, "failed", "SnapshotLost"), 1);
+}
+
 /* ---- step 4: an interrupted session ------------------------------------------- */
 
 static void test_interrupted_retried(void **state)
@@ -544,6 +568,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_uploading_completes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uploading_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uploading_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uploading_gone_is_lost, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_interrupted_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_api_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_target_not_found, setup, teardown),

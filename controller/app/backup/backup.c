@@ -540,6 +540,40 @@ static int backup_check_snapshot_api(backup_run *r, const char **reason)
 
 /* ---- the lock session ------------------------------------------------------ */
 
+/* What a read of a VolumeSnapshot found: rc and vs from kube_get() or
+ * ctrl_store_get(), which both answer SS_ENOTFOUND for one that is not
+ * there (never 0 with NULL). */
+static app_plan_vs_presence backup_presence_of(int rc, const json_t *vs)
+{
+	if (rc == SS_ENOTFOUND)
+		return APP_PLAN_VS_ABSENT;
+	if (rc < 0 || vs == NULL)
+		return APP_PLAN_VS_UNKNOWN;
+	return ctrl_meta(vs, "deletionTimestamp") != NULL ? APP_PLAN_VS_DELETING
+							  : APP_PLAN_VS_PRESENT;
+}
+
+/* The VolumeSnapshot `name` of the Backup's namespace as the informer's
+ * cache holds it: *out (a new reference; NULL unless PRESENT or DELETING)
+ * and what was found. Every read of a snapshot from the cache goes
+ * through here, so "not in the cache" (SS_ENOTFOUND) is ABSENT everywhere
+ * and any other failure UNKNOWN (no answer, never "gone"). */
+static app_plan_vs_presence backup_cached_snapshot(json_t **out, backup_run *r,
+						   const char *name)
+{
+	char key[CTRL_KEY_MAX];
+	json_t *vs = NULL;
+	int rc;
+
+	*out = NULL;
+	if (ctrl_key_join(key, sizeof(key), r->run.ns, name) < 0)
+		return APP_PLAN_VS_UNKNOWN;
+	rc = ctrl_store_get(&vs, r->bc->o.snapshots, key);
+	if (rc == 0)
+		*out = vs;
+	return backup_presence_of(rc, vs);
+}
+
 /* Reads the snapshots of the session from the cache into r->st.snapshots;
  * *all_cut when every one has been cut, *failed_at the index of one with an
  * error (or -1), *lost_at the index of one deleted (being deleted, or gone
@@ -554,20 +588,21 @@ static void backup_snapshots_look(backup_run *r, bool *all_cut, int *failed_at,
 	*lost_at = -1;
 	for (i = 0; i < r->st.n_snapshots; i++) {
 		app_snapshot_status *s = &r->st.snapshots[i];
-		char key[CTRL_KEY_MAX];
 		json_t *vs = NULL;
 		app_vs_state vst;
+		app_plan_vs_presence found =
+			backup_cached_snapshot(&vs, r, s->volume_snapshot_name);
 
-		if (ctrl_key_join(key, sizeof(key), r->run.ns,
-				  s->volume_snapshot_name) < 0 ||
-		    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0 || vs == NULL) {
-			if (r->snap_seen[i] && *lost_at < 0)
+		if (vs == NULL) {
+			/* gone after it was seen is lost; a failed read is not */
+			if (found == APP_PLAN_VS_ABSENT && r->snap_seen[i] &&
+			    *lost_at < 0)
 				*lost_at = (int)i;
 			*all_cut = false;
 			continue;
 		}
 		r->snap_seen[i] = true;
-		if (ctrl_meta(vs, "deletionTimestamp") != NULL && *lost_at < 0)
+		if (found == APP_PLAN_VS_DELETING && *lost_at < 0)
 			*lost_at = (int)i;
 		if (app_vs_state_read(&vst, vs) == 0) {
 			if (vst.error && *failed_at < 0) {
@@ -589,18 +624,6 @@ static void backup_snapshots_look(backup_run *r, bool *all_cut, int *failed_at,
 		}
 		json_decref(vs);
 	}
-}
-
-/* What a read of a VolumeSnapshot found: rc and vs from kube_get() or
- * ctrl_store_get() (0 with NULL: not in the cache). */
-static app_plan_vs_presence backup_presence_of(int rc, const json_t *vs)
-{
-	if (rc == SS_ENOTFOUND || (rc == 0 && vs == NULL))
-		return APP_PLAN_VS_ABSENT;
-	if (rc < 0)
-		return APP_PLAN_VS_UNKNOWN;
-	return ctrl_meta(vs, "deletionTimestamp") != NULL ? APP_PLAN_VS_DELETING
-							  : APP_PLAN_VS_PRESENT;
 }
 
 /* Deletes VolumeSnapshot `name` only if it is this Backup's: it is read,
@@ -700,10 +723,12 @@ static bool backup_being_deleted(backup_run *r)
 {
 	json_t *c = NULL;
 	bool d;
+	int rc;
 
-	if (ctrl_store_get(&c, r->bc->o.backups, r->run.key) < 0)
-		return false;
-	d = c == NULL || ctrl_meta(c, "deletionTimestamp") != NULL;
+	rc = ctrl_store_get(&c, r->bc->o.backups, r->run.key);
+	if (rc < 0)
+		return rc == SS_ENOTFOUND; /* gone; another error: no answer */
+	d = ctrl_meta(c, "deletionTimestamp") != NULL;
 	json_decref(c);
 	return d;
 }
@@ -962,11 +987,25 @@ static int backup_cut_outside(backup_run *r)
 	return backup_fail(r, "CutOutsideLock", "%s; its snapshots were deleted", why);
 }
 
+/* A snapshot was deleted or failed after its cut (run.message says which):
+ * the Backup's other snapshots deleted, Failed SnapshotLost. CTRL_RUN_STOP
+ * or < 0. */
+static int backup_snapshot_lost_fail(backup_run *r)
+{
+	char why[CTRL_RUN_MESSAGE_MAX];
+
+	ss_strlcpy(why, r->run.message, sizeof(why));
+	backup_delete_snapshots(r);
+	return backup_fail(r, "SnapshotLost",
+			   "%s; the Backup's other snapshots were deleted", why);
+}
+
 /* Reads each snapshot's cut time (its content's nanoseconds, else the
  * VolumeSnapshot's) and compares it with the lock window (cut_proof.h).
  * 0 when none lies outside; CTRL_RUN_STOP when one does (the Backup Failed
- * CutOutsideLock, its snapshots deleted: backup_cut_outside); < 0 on an
- * API error. The cut times found go into the status. */
+ * CutOutsideLock, its snapshots deleted: backup_cut_outside) or when one
+ * is gone from the cache since its cut (SnapshotLost); < 0 on an API
+ * error. The cut times found go into the status. */
 static int backup_prove_cuts(backup_run *r)
 {
 	size_t i;
@@ -974,16 +1013,25 @@ static int backup_prove_cuts(backup_run *r)
 
 	for (i = 0; i < r->st.n_snapshots; i++) {
 		app_snapshot_status *s = &r->st.snapshots[i];
-		char key[CTRL_KEY_MAX], t1[SS_TIME_RFC3339_MAX], t2[SS_TIME_RFC3339_MAX],
+		char t1[SS_TIME_RFC3339_MAX], t2[SS_TIME_RFC3339_MAX],
 			t3[SS_TIME_RFC3339_MAX];
 		json_t *vs = NULL, *content = NULL;
 		const char *cname;
 		app_cut_time c;
 
-		if (ctrl_key_join(key, sizeof(key), r->run.ns,
-				  s->volume_snapshot_name) < 0 ||
-		    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0)
-			return -1;
+		switch (backup_cached_snapshot(&vs, r, s->volume_snapshot_name)) {
+		case APP_PLAN_VS_UNKNOWN:
+			return SS_ERROR; /* ss_error_last() says why */
+		case APP_PLAN_VS_ABSENT:
+			/* Seen cut, deleted since: no cut time to prove, and
+			 * never Complete. */
+			ctrl_run_message(&r->run,
+					 "VolumeSnapshot %s/%s was deleted after its cut",
+					 r->run.ns, s->volume_snapshot_name);
+			return backup_snapshot_lost_fail(r);
+		default:
+			break;
+		}
 		cname = json_string_value(json_object_get(json_object_get(vs, "status"),
 							  "boundVolumeSnapshotContentName"));
 		rc = cname ? kube_get(&content, r->bc->o.client, &app_volumesnapshotcontents,
@@ -1111,17 +1159,10 @@ static int backup_record_session(void *payload, int64_t connection_id)
 /* What the informer's cache shows of snapshot i of the session. */
 static app_plan_vs_presence backup_cached_presence(backup_run *r, size_t i)
 {
-	char key[CTRL_KEY_MAX];
 	json_t *vs = NULL;
-	app_plan_vs_presence found;
-	int rc;
+	app_plan_vs_presence found =
+		backup_cached_snapshot(&vs, r, r->st.snapshots[i].volume_snapshot_name);
 
-	rc = ctrl_key_join(key, sizeof(key), r->run.ns,
-			   r->st.snapshots[i].volume_snapshot_name);
-	if (rc == 0)
-		rc = ctrl_store_get(&vs, r->bc->o.snapshots, key);
-	/* a key that cannot be made is no answer, not "absent" */
-	found = rc < 0 ? APP_PLAN_VS_UNKNOWN : backup_presence_of(rc, vs);
 	json_decref(vs);
 	return found;
 }
@@ -1451,15 +1492,15 @@ static int backup_lock_session(backup_run *r, app_db *db,
 static bool backup_snapshot_lost(backup_run *r, size_t i)
 {
 	app_snapshot_status *s = &r->st.snapshots[i];
-	char key[CTRL_KEY_MAX];
 	json_t *vs = NULL;
 	app_vs_state vst;
 	bool lost = false;
+	app_plan_vs_presence found =
+		backup_cached_snapshot(&vs, r, s->volume_snapshot_name);
 
-	if (ctrl_key_join(key, sizeof(key), r->run.ns, s->volume_snapshot_name) < 0 ||
-	    ctrl_store_get(&vs, r->bc->o.snapshots, key) < 0)
+	if (found == APP_PLAN_VS_UNKNOWN)
 		return false; /* cannot tell: looked at again */
-	if (vs == NULL || ctrl_meta(vs, "deletionTimestamp") != NULL) {
+	if (found != APP_PLAN_VS_PRESENT) { /* gone from the cache, or going */
 		ctrl_run_message(&r->run,
 				 "VolumeSnapshot %s/%s was deleted after its cut",
 				 r->run.ns, s->volume_snapshot_name);
@@ -1485,7 +1526,6 @@ static bool backup_snapshot_lost(backup_run *r, size_t i)
  * the cut (SnapshotLost, the other snapshots deleted); < 0. */
 static int backup_uploading_look(backup_run *r, bool *all_ready, int64_t *total)
 {
-	char why[MSG_MAX];
 	size_t i;
 
 	*all_ready = true;
@@ -1493,14 +1533,8 @@ static int backup_uploading_look(backup_run *r, bool *all_ready, int64_t *total)
 	for (i = 0; i < r->st.n_snapshots; i++) {
 		const app_snapshot_status *s = &r->st.snapshots[i];
 
-		if (backup_snapshot_lost(r, i)) {
-			ss_strlcpy(why, r->run.message, sizeof(why));
-			backup_delete_snapshots(r);
-			return backup_fail(r, "SnapshotLost",
-					   "%s; the Backup's other snapshots were "
-					   "deleted",
-					   why);
-		}
+		if (backup_snapshot_lost(r, i))
+			return backup_snapshot_lost_fail(r);
 		if (!s->ready_to_use)
 			*all_ready = false;
 		if (s->restore_size_bytes < 0 || *total < 0)
@@ -2451,9 +2485,13 @@ static ctrl_result backup_reconcile(app_backup_ctrl *bc, const char *key, bool i
 		return ctrl_result_error();
 	}
 	r->bc = bc;
-	/* 1: the cache says whether there is anything to do. */
-	if (ctrl_store_get(&cached, bc->o.backups, key) < 0)
-		cached = NULL;
+	/* 1: the cache says whether there is anything to do (SS_ENOTFOUND:
+	 * gone, cached stays NULL). */
+	rc = ctrl_store_get(&cached, bc->o.backups, key);
+	if (rc < 0 && rc != SS_ENOTFOUND) {
+		free(r);
+		return ctrl_result_error();
+	}
 	if (backup_gate(bc, key, cached, in_lane, &res)) {
 		json_decref(cached);
 		free(r);

@@ -50,7 +50,8 @@
  *      stages at once and is SnapshotCreateFailed, carrying the API
  *      server's answer (retried the same way, unless the object itself
  *      was called invalid); each cut time the storage reports must lie
- *      inside [acquired, released] (cut_proof.h; else CutOutsideLock);
+ *      inside [acquired, released] (cut_proof.h; else CutOutsideLock; one
+ *      gone from the cache since its cut is SnapshotLost);
  *      then status Uploading.
  * Every failure that reaches a user ends in the Failed condition with a
  * distinct reason (docs/api.md) and never leaves a lock held.
