@@ -4,8 +4,9 @@
  * scripted API server of test_run.c: the hand-off to the lane and the
  * pause between attempts (no request at all), step 1 for finished Backups
  * (Restorable; a Failed one's late VolumeSnapshot deleted), step 2
- * (InvalidSpec), step 0 (a deletion lets the Backup go), step 3 (Uploading
- * to Complete, still waiting, SnapshotLost), step 4 (an interrupted
+ * (InvalidSpec), step 0 (a deletion lets the Backup go, a finished one
+ * too), step 3 (Uploading to Complete, still waiting, SnapshotLost, also
+ * for a snapshot gone from the cache), step 4 (an interrupted
  * session retried) and the first failures of steps 5-6 on the lane's
  * workers (SnapshotAPIMissing, TargetNotFound) — each request's method and
  * path, the status written (phase, message, condition reason and message,
@@ -378,6 +379,39 @@ static void test_deleted_lets_go(void **state)
 	assert_int_equal(f->server.nrequests, 3);
 }
 
+static void test_finished_deleted_lets_go(void **state)
+{
+	fixture *f = *state;
+	const char *const finished_status[] = {
+		"{\"phase\":\"Failed\",\"conditions\":[{\"type\":\"Failed\",\"status\":"
+		"\"True\",\"reason\":\"LockTimeout\",\"message\":\"x\","
+		"\"lastTransitionTime\":\"2026-11-23T09:00:00Z\"}]}",
+		"{\"phase\":\"Completed\"," SNAPS ",\"conditions\":[{\"type\":"
+		"\"Complete\",\"status\":\"True\",\"reason\":\"SnapshotsReady\","
+		"\"message\":\"\",\"lastTransitionTime\":\"2026-11-23T09:00:00Z\"}]}",
+	};
+	ctrl_result res;
+	int i;
+
+	/* Finished (it holds no lock) and deleted while it still carries the
+	 * finalizer (a crash between finishing and removing it): the
+	 * finalizer goes, or `kubectl delete` would wait forever. */
+	for (i = 0; i < 2; i++) {
+		const char *st = finished_status[i];
+
+		cache(f->backups, backup("5", FINALIZER DELETING, SPEC_OK, st));
+		respond(f, 200, backup("5", FINALIZER DELETING, SPEC_OK, st));
+		respond(f, 200, backup("6", DELETING, SPEC_OK, st));
+		res = app_backup_reconcile(f->bc, KEY);
+		assert_int_equal(f->server.nrequests, 2 * (i + 1));
+		assert_int_equal(res.kind, CTRL_RESULT_DONE);
+		assert_request(f, 2 * i, "GET", BACKUP_PATH " HTTP");
+		assert_request(f, 2 * i + 1, "PATCH", BACKUP_PATH " HTTP");
+		assert_sent(f, 2 * i + 1, "\"finalizers\":[]");
+		assert_sent(f, 2 * i + 1, "\"resourceVersion\":\"5\"");
+	}
+}
+
 /* ---- step 3: Uploading ----------------------------------------------------------- */
 
 static void test_uploading_completes(void **state)
@@ -565,6 +599,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_spec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_lets_go, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_finished_deleted_lets_go, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_uploading_completes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uploading_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uploading_lost, setup, teardown),

@@ -2456,14 +2456,15 @@ static int backup_steps(backup_run *r, bool in_lane)
 
 /* The end of a reconcile whose steps returned `rc`: the finalizer stays
  * exactly while a lock session or stopped SQL threads may exist, so a
- * reconcile that went well removes it otherwise. rc, or the removal's
- * error. */
+ * reconcile that went well removes it otherwise — from a Backup being
+ * deleted too: a finished one stops before step 0, and its finalizer (left
+ * by a crash between finishing and removing it) would otherwise stay for
+ * ever, and the deletion with it. rc, or the removal's error. */
 static int backup_drop_finalizer(backup_run *r, int rc)
 {
 	int frc;
 
 	if (rc < 0 || r->run.obj == NULL || !backup_has_finalizer(r->run.obj) ||
-	    ctrl_meta(r->run.obj, "deletionTimestamp") ||
 	    (r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED) ||
 	    r->st.lock.replication_paused)
 		return rc;

@@ -11,7 +11,8 @@
  *      but for a Complete one's Restorable condition and a Failed one's
  *      VolumeSnapshots (it keeps none: a create the API server finished
  *      late is deleted when it shows up); the finalizer goes once no lock
- *      session or stopped SQL threads can exist;
+ *      session or stopped SQL threads can exist, also while it is being
+ *      deleted (a finished one holds no lock);
  *   2. decode the spec (InvalidSpec: everything the snapshots will carry is
  *      checked here, before any lock);
  *   3. Uploading: wait outside the lock for readyToUse, at most
