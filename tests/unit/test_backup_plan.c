@@ -1135,6 +1135,129 @@ static void test_choose_no_primary(void **state)
 	world_free(w);
 }
 
+/* The chaos soak (seed 5005): a controller killed while two lock sessions
+ * had stopped the SQL threads of both replicas; its successor, knowing of
+ * no session, saw two unhealthy replicas and failed the third Backup
+ * NoHealthyReplica for good. A replica whose SQL threads another Backup's
+ * status says it stopped is busy: the Backup waits for it. */
+static void test_choose_waits_for_a_replica_another_backup_paused(void **state)
+{
+	static const char stopped[] =
+		"replication from 10.0.0.5:3306: SQL thread not running "
+		"(Slave_SQL_Running=No)";
+	world *w = world_new();
+	app_plan_choice ch;
+	size_t r1, r2;
+
+	(void)state;
+	add_verdict(w, "mariadb-0", 0, APP_DB_PRIMARY, -1, "writable");
+	r1 = add_verdict(w, "mariadb-1", 1, APP_DB_UNHEALTHY_REPLICA, -1, stopped);
+	r2 = add_verdict(w, "mariadb-2", 2, APP_DB_UNHEALTHY_REPLICA, -1, stopped);
+
+	/* no Backup claims the pause: genuinely unhealthy, as before */
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_string_equal(ch.reason, "NoHealthyReplica");
+	assert_int_equal(ch.waits_for, -1);
+	assert_contains(ch.message, "mariadb-1: unhealthy replica: replication from");
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA), 0);
+	assert_true(ch.fell_back);
+	assert_int_equal(ch.waits_for, -1);
+
+	/* mariadb-2 is another Backup's, mariadb-1 stopped for no Backup */
+	w->p[r2].paused_by = "backup-b";
+	assert_false(app_plan_held(&w->c->c[r1], &w->p[r1]));
+	assert_true(app_plan_held(&w->c->c[r2], &w->p[r2]));
+	memset(&ch, 0x5a, sizeof(ch));
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_int_equal(ch.waits_for, (int)r2);
+	assert_null(ch.reason);
+	assert_null(ch.role);
+	assert_false(ch.fell_back);
+	assert_contains(ch.message, "mariadb-2");
+	assert_contains(ch.message, "backup-b");
+	/* PreferReplica waits for it too rather than lock the primary, as it
+	 * does for a replica in a session of this process */
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA), -1);
+	assert_int_equal(ch.waits_for, (int)r2);
+	assert_null(ch.reason);
+	assert_false(ch.fell_back);
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), 0);
+	assert_int_equal(ch.waits_for, -1);
+
+	/* both claimed: the lowest ordinal */
+	w->p[r1].paused_by = "backup-a";
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_int_equal(ch.waits_for, (int)r1);
+	assert_contains(ch.message, "backup-a");
+
+	/* a free healthy replica is taken rather than waited for */
+	w->p[r2].verdict.kind = APP_DB_HEALTHY_REPLICA;
+	w->p[r2].verdict.lag_seconds = 40;
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r2);
+	assert_int_equal(ch.waits_for, -1);
+	world_free(w);
+}
+
+/* A claim counts only for a replica the probe saw stopped: not one whose
+ * probe failed or that is not ready. */
+static void test_choose_pause_claim_needs_a_probed_ready_replica(void **state)
+{
+	world *w = world_new();
+	app_plan_choice ch;
+	size_t a, b, c;
+
+	(void)state;
+	a = add_failure(w, "mariadb-1", 1, SS_ETRANSPORT, "connection refused");
+	b = add(w, "mariadb-2", 2, false);
+	c = add_verdict(w, "mariadb-3", 3, APP_DB_UNHEALTHY_REPLICA, 500, "lag 500 s");
+	w->p[a].paused_by = "backup-a";
+	w->p[b].paused_by = "backup-b";
+	w->p[b].verdict.kind = APP_DB_UNHEALTHY_REPLICA;
+	assert_false(app_plan_held(&w->c->c[a], &w->p[a]));
+	assert_false(app_plan_held(&w->c->c[b], &w->p[b]));
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_string_equal(ch.reason, "NoHealthyReplica");
+	assert_int_equal(ch.waits_for, -1);
+	w->p[c].paused_by = "backup-c";
+	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_int_equal(ch.waits_for, (int)c);
+	world_free(w);
+}
+
+static void test_pause_claim(void **state)
+{
+	static const char text[] =
+		"["
+		"{\"metadata\":{\"namespace\":\"other\",\"name\":\"x\"},"
+		" \"status\":{\"sourcePod\":\"mariadb-1\",\"lock\":{\"replicationPaused\":true}}},"
+		"{\"metadata\":{\"namespace\":\"db\",\"name\":\"done\"},"
+		" \"status\":{\"phase\":\"Uploading\",\"sourcePod\":\"mariadb-1\","
+		"  \"lock\":{\"replicationPaused\":false}}},"
+		"{\"metadata\":{\"namespace\":\"db\",\"name\":\"self\"},"
+		" \"status\":{\"sourcePod\":\"mariadb-1\",\"lock\":{\"replicationPaused\":true}}},"
+		"{\"metadata\":{\"namespace\":\"db\",\"name\":\"failed-paused\"},"
+		" \"status\":{\"phase\":\"Failed\",\"sourcePod\":\"mariadb-1\","
+		"  \"lock\":{\"replicationPaused\":true}}},"
+		"{\"metadata\":{\"namespace\":\"db\",\"name\":\"locked\"},"
+		" \"status\":{\"phase\":\"Locked\",\"sourcePod\":\"mariadb-2\"}},"
+		"{\"metadata\":{\"namespace\":\"db\",\"name\":\"no-pod\"},"
+		" \"status\":{\"phase\":\"Locked\",\"lock\":{\"replicationPaused\":true}}}"
+		"]";
+	json_t *list = json_loads(text, 0, NULL);
+
+	(void)state;
+	assert_non_null(list);
+	assert_string_equal(app_plan_pause_claim(list, "db", "self", "mariadb-1"),
+			    "failed-paused");
+	assert_string_equal(app_plan_pause_claim(list, "db", NULL, "mariadb-1"), "self");
+	assert_string_equal(app_plan_pause_claim(list, "db", "self", "mariadb-2"), "locked");
+	assert_null(app_plan_pause_claim(list, "db", "self", "mariadb-0"));
+	assert_string_equal(app_plan_pause_claim(list, "other", "self", "mariadb-1"), "x");
+	assert_null(app_plan_pause_claim(list, "other", "x", "mariadb-1"));
+	assert_null(app_plan_pause_claim(NULL, "db", "self", "mariadb-1"));
+	json_decref(list);
+}
+
 static void test_choose_when_every_probe_failed(void **state)
 {
 	static const struct {
@@ -2064,6 +2187,9 @@ int main(void)
 		cmocka_unit_test(test_session_vs_lost),
 		cmocka_unit_test(test_choose_fallback_to_primary),
 		cmocka_unit_test(test_choose_no_primary),
+		cmocka_unit_test(test_choose_waits_for_a_replica_another_backup_paused),
+		cmocka_unit_test(test_choose_pause_claim_needs_a_probed_ready_replica),
+		cmocka_unit_test(test_pause_claim),
 		cmocka_unit_test(test_choose_when_every_probe_failed),
 		cmocka_unit_test(test_choose_partial_failures_keep_the_role_reason),
 		cmocka_unit_test(test_choose_message_is_bounded),

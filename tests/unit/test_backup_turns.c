@@ -130,6 +130,46 @@ static void test_waiters_are_woken_in_order(void **state)
 	app_turns_free(t);
 }
 
+/* After a restart a replica can be held by what no turn records: another
+ * Backup's interrupted session stopped its SQL threads. A Backup waits for
+ * it (app_turns_wait), is quiet meanwhile, and is woken when the threads
+ * are started again (app_turns_wake) — which never ends a real turn. */
+static void test_wait_for_a_server_held_without_a_turn(void **state)
+{
+	app_turns *t = turns_new(0, 0);
+	char other[CTRL_KEY_MAX], woken[CTRL_KEY_MAX] = "";
+	app_db_verdict v = healthy(0);
+	const char *also[] = { S2 };
+	app_turns_want w = { "ns/c", &v, also, 1, 1, SEC };
+	int64_t left = 0;
+
+	(void)state;
+	assert_false(app_turns_wake(t, S1, woken, sizeof(woken))); /* no waiter */
+	assert_false(app_turns_begin(t, "ns/c", 1, SEC, 30 * SEC, &left));
+	assert_int_equal(app_turns_wait(t, S1, &w), APP_TURNS_QUEUED);
+	assert_false(app_turns_end(t, "ns/c", NULL, woken, sizeof(woken)));
+	assert_int_equal(app_turns_waiting(t), 1);
+	assert_false(app_turns_busy(t, S1, NULL)); /* no turn was taken */
+	/* quiet until woken */
+	assert_true(app_turns_begin(t, "ns/c", 1, 2 * SEC, 30 * SEC, &left));
+	assert_int_equal(left, 29 * SEC);
+	/* a session of this process took S2 meanwhile: the wake of S2 does
+	 * not end that turn, its give_back wakes c */
+	assert_int_equal(take(t, S2, "ns/d", 3 * SEC, other), APP_TURNS_TAKEN);
+	assert_false(app_turns_wake(t, S2, woken, sizeof(woken)));
+	assert_true(app_turns_busy(t, S2, NULL));
+	/* S1's threads are started again: c is woken, looks, takes S1 */
+	assert_true(app_turns_wake(t, S1, woken, sizeof(woken)));
+	assert_string_equal(woken, "ns/c");
+	assert_false(app_turns_begin(t, "ns/c", 1, 4 * SEC, 30 * SEC, &left));
+	assert_int_equal(take(t, S1, "ns/c", 4 * SEC, other), APP_TURNS_TAKEN);
+	assert_false(app_turns_end(t, "ns/c", S1, woken, sizeof(woken)));
+	assert_int_equal(app_turns_waiting(t), 0);
+	assert_false(app_turns_wake(t, S1, woken, sizeof(woken)));
+	assert_true(app_turns_busy(t, S1, NULL));
+	app_turns_free(t);
+}
+
 /* A waiting Backup is not looked at until woken — unless its spec changed,
  * it is being deleted (generation -1) or its patience ran out. */
 static void test_begin_skips_a_quiet_waiter(void **state)
@@ -333,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_one_session_per_server),
 		cmocka_unit_test(test_waiters_are_woken_in_order),
 		cmocka_unit_test(test_begin_skips_a_quiet_waiter),
+		cmocka_unit_test(test_wait_for_a_server_held_without_a_turn),
 		cmocka_unit_test(test_unused_wake_is_passed_on),
 		cmocka_unit_test(test_waiting_for_several_servers),
 		cmocka_unit_test(test_woken_while_looking),

@@ -248,6 +248,23 @@ static void backup_give_back(app_backup_ctrl *bc, const char *server, bool sessi
 	}
 }
 
+/* The SQL threads of `pod` (namespace ns), stopped by an interrupted lock
+ * session that no turn records, run again (or the pod is gone): wakes the
+ * Backup that has waited longest for it (backup_wait_held), unless a turn
+ * holds it now — that turn's end wakes the next one. */
+static void backup_wake_held(app_backup_ctrl *bc, const char *ns, const char *pod)
+{
+	char server[CTRL_KEY_MAX], woken[CTRL_KEY_MAX];
+
+	if (pod == NULL || ctrl_key_join(server, sizeof(server), ns, pod) < 0)
+		return;
+	if (app_turns_wake(bc->turns, server, woken, sizeof(woken)) && bc->o.queue) {
+		ss_log(SS_LOG_DEBUG, "replica resumed: waking the next Backup",
+		       SS_LS("server", server), SS_LS("backup", woken));
+		ctrl_workqueue_add(bc->o.queue, woken);
+	}
+}
+
 /* ---- one reconcile's state ------------------------------------------------ */
 
 /* One reconcile of one Backup: the run (ctrl/run.h: the key, the latest
@@ -1829,6 +1846,7 @@ static int backup_recover_paused(backup_run *r)
 	if (gone) {
 		/* The pod is gone (a new one starts replication afresh). */
 		r->st.lock.replication_paused = false;
+		backup_wake_held(r->bc, r->run.ns, r->st.source_pod);
 		return backup_write_status(r);
 	}
 	if (rc == 0)
@@ -1837,6 +1855,7 @@ static int backup_recover_paused(backup_run *r)
 	if (rc < 0)
 		return rc;
 	r->st.lock.replication_paused = false;
+	backup_wake_held(r->bc, r->run.ns, r->st.source_pod);
 	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "ReplicationResumed",
 		       "started the SQL threads of %s again: %s", r->st.source_pod,
 		       app_plan_paused_why(&r->st));
@@ -1879,6 +1898,7 @@ static int backup_deleting(backup_run *r)
 			gone ? "its pod is gone"
 			     : "its lock session was ended and its replica's SQL threads "
 			       "started");
+		backup_wake_held(r->bc, r->run.ns, r->st.source_pod);
 	}
 	rc = backup_set_finalizer(r, false);
 	return rc < 0 ? rc : backup_done(r);
@@ -2189,7 +2209,77 @@ typedef struct {
 	app_db *dbs[APP_TARGET_MAX_CANDIDATES];
 	bool remembered[APP_TARGET_MAX_CANDIDATES];
 	app_plan_choice choice;
+	/* The Backup cache's objects, read when a replica probed unhealthy:
+	 * the probes' paused_by point into them (owned; NULL: not read). */
+	json_t *backups;
 } backup_servers;
+
+/* Step 6: which unhealthy replicas another Backup's status says its lock
+ * session stopped (probes[i].paused_by, app_plan_pause_claim) — after a
+ * restart the only record of the sessions of the process before, which
+ * stopped their SQL threads. The cache is read only when a probe saw an
+ * unhealthy replica. 0 or < 0. */
+static int backup_mark_paused(backup_run *r, backup_servers *sv)
+{
+	const char *self = ctrl_meta(r->run.obj, "name");
+	size_t i;
+
+	for (i = 0; i < sv->cands->n; i++) {
+		app_plan_probe *p = &sv->probes[i];
+
+		p->paused_by = NULL;
+		if (!sv->cands->c[i].ready || p->rc != 0 ||
+		    p->verdict.kind != APP_DB_UNHEALTHY_REPLICA)
+			continue;
+		if (sv->backups == NULL &&
+		    ctrl_store_list(&sv->backups, r->bc->o.backups) < 0) {
+			sv->backups = NULL;
+			return -1;
+		}
+		p->paused_by = app_plan_pause_claim(sv->backups, r->run.ns, self,
+						    sv->cands->c[i].pod);
+	}
+	return 0;
+}
+
+/* Step 7 when the replica to take is held by another Backup's stopped SQL
+ * threads (app_plan_held), which no turn records: Queued as for a server
+ * in a session, waiting for it and every other held replica; woken when
+ * one's threads are started again (backup_wake_held), queued_retry_ns at
+ * the latest. */
+static int backup_wait_held(backup_run *r, const backup_servers *sv)
+{
+	int held = sv->choice.waits_for;
+	const app_target_candidate *cand = &sv->cands->c[held];
+	char keys[APP_TURNS_MAX_WAIT_SERVERS][CTRL_KEY_MAX];
+	char server[CTRL_KEY_MAX], other[CTRL_KEY_MAX];
+	const char *also[APP_TURNS_MAX_WAIT_SERVERS];
+	const json_t *gen =
+		json_object_get(json_object_get(r->run.obj, "metadata"), "generation");
+	app_turns_want w = { r->run.key,
+			     &sv->probes[held].verdict,
+			     also,
+			     0,
+			     json_is_integer(gen) ? json_integer_value(gen) : 0,
+			     ss_clock_mono(r->bc->o.clock) };
+	size_t j;
+
+	if (ctrl_key_join(server, sizeof(server), r->run.ns, cand->pod) < 0 ||
+	    ctrl_key_join(other, sizeof(other), r->run.ns, sv->probes[held].paused_by) < 0)
+		return -1;
+	for (j = 0; j < sv->cands->n && w.n_also < APP_TURNS_MAX_WAIT_SERVERS; j++) {
+		if ((int)j == held || !app_plan_held(&sv->cands->c[j], &sv->probes[j]) ||
+		    ctrl_key_join(keys[w.n_also], sizeof(keys[0]), r->run.ns,
+				  sv->cands->c[j].pod) < 0)
+			continue;
+		also[w.n_also] = keys[w.n_also];
+		w.n_also++;
+	}
+	ss_log(SS_LOG_INFO, "waiting for a replica another Backup paused",
+	       SS_LS("backup", r->run.key), SS_LS("why", sv->choice.message));
+	return backup_queued(r, cand, other, w.n_also,
+			     app_turns_wait(r->bc->turns, server, &w) == APP_TURNS_QUEUED);
+}
 
 /* The start of the Backup's first try: its start time and the Started
  * Event. */
@@ -2221,8 +2311,10 @@ static int backup_check_cluster(backup_run *r)
 /* Step 6: the target's pods and claims, the credentials, what each ready
  * pod is (backup_probe_candidates) and the choice — made again on fresh
  * probes before a Failed reason or a fallback to the primary is decided
- * (backup_reprobe_remembered). 0 with sv->choice.chosen >= 0; else the
- * Backup Failed (CTRL_RUN_STOP) or < 0. */
+ * (backup_reprobe_remembered). 0 with sv->choice.chosen >= 0, or with
+ * sv->choice.waits_for >= 0 (a replica another Backup's session stopped:
+ * wait for it, backup_wait_held); else the Backup Failed (CTRL_RUN_STOP)
+ * or < 0. */
 static int backup_choose(backup_run *r, backup_servers *sv)
 {
 	app_role role = r->spec.target.role;
@@ -2243,12 +2335,17 @@ static int backup_choose(backup_run *r, backup_servers *sv)
 	}
 	backup_probe_candidates(r, sv->cands, &sv->cred, sv->probes, sv->dbs,
 				sv->remembered);
+	if (backup_mark_paused(r, sv) < 0)
+		return -1;
 	app_plan_choose(&sv->choice, sv->cands, sv->probes, role);
 	if ((sv->choice.chosen < 0 || sv->choice.fell_back) &&
 	    backup_reprobe_remembered(r, sv->cands, &sv->cred, sv->probes, sv->dbs,
-				      sv->remembered))
+				      sv->remembered)) {
+		if (backup_mark_paused(r, sv) < 0)
+			return -1;
 		app_plan_choose(&sv->choice, sv->cands, sv->probes, role);
-	if (sv->choice.chosen < 0)
+	}
+	if (sv->choice.chosen < 0 && sv->choice.waits_for < 0)
 		return backup_fail(r, sv->choice.reason, "%s", sv->choice.message);
 	return 0;
 }
@@ -2271,12 +2368,15 @@ static int backup_session_steps(backup_run *r)
 	/* 6 */
 	rc = backup_choose(r, &sv);
 	/* 7-8 */
-	if (rc == 0)
+	if (rc == 0 && sv.choice.chosen < 0)
+		rc = backup_wait_held(r, &sv);
+	else if (rc == 0)
 		rc = backup_turn(r, sv.cands, sv.probes, &sv.choice, &sv.cred,
 				 &sv.dbs[sv.choice.chosen]);
 	for (i = 0; i < APP_TARGET_MAX_CANDIDATES; i++)
 		app_db_close(sv.dbs[i]);
 	app_credentials_free(&sv.cred);
+	json_decref(sv.backups);
 	free(sv.cands);
 	free(sv.probes);
 	return rc;

@@ -36,9 +36,12 @@
  *      process (the leader); a Backup whose server is busy is Queued (one
  *      Event) and waits, without probing, until a server it would take
  *      ends its session: those wake the Backups waiting for them in the
- *      order they started waiting. A server chosen from memory is probed
- *      again on the connection that locks it; a Failed reason or a
- *      fallback to the primary is decided on fresh probes only;
+ *      order they started waiting. A replica whose SQL threads another
+ *      Backup's status says its session stopped (after a restart no turn
+ *      records that session) is waited for the same way, and woken when
+ *      that Backup's reconcile starts them again. A server chosen from
+ *      memory is probed again on the connection that locks it; a Failed
+ *      reason or a fallback to the primary is decided on fresh probes only;
  *   8. the finalizer, then the lock session: BACKUP STAGE up to the spec's
  *      stage (the session's wait_timeout just above lock.timeoutSeconds),
  *      the position, status Locked (with CONNECTION_ID()), one

@@ -157,6 +157,48 @@ bool app_plan_equally_good(const app_target_candidates *cands,
 	       backup_plan_rank_lag(a) == backup_plan_rank_lag(b);
 }
 
+bool app_plan_held(const app_target_candidate *c, const app_plan_probe *p)
+{
+	return c->ready && p->rc == 0 && p->verdict.kind == APP_DB_UNHEALTHY_REPLICA &&
+	       p->paused_by != NULL;
+}
+
+/* Whether Backup b's status says its lock session stopped pod's SQL
+ * threads: Locked counts too, as a status written before the pause was
+ * recorded may be all a dead process left. */
+static bool backup_plan_claims_pause(const json_t *b, const char *pod)
+{
+	const json_t *st = json_object_get(b, "status");
+	const char *src = backup_plan_str_at(st, "sourcePod");
+	const char *phase = backup_plan_str_at(st, "phase");
+
+	if (src == NULL || strcmp(src, pod) != 0)
+		return false;
+	return json_is_true(backup_plan_at2(st, "lock", "replicationPaused")) ||
+	       (phase && strcmp(phase, app_backup_phase_name(APP_BACKUP_LOCKED)) == 0);
+}
+
+const char *app_plan_pause_claim(const json_t *backups, const char *ns, const char *self,
+				 const char *pod)
+{
+	const json_t *b;
+	size_t i;
+
+	if (!json_is_array(backups) || ns == NULL || pod == NULL)
+		return NULL;
+	json_array_foreach(backups, i, b) {
+		const char *bns = ctrl_meta(b, "namespace");
+		const char *name = ctrl_meta(b, "name");
+
+		if (bns == NULL || name == NULL || strcmp(bns, ns) != 0 ||
+		    (self && strcmp(name, self) == 0))
+			continue;
+		if (backup_plan_claims_pause(b, pod))
+			return name;
+	}
+	return NULL;
+}
+
 /* The reason when every ready candidate's probe failed: the credentials
  * when each server that answered refused them, a privilege when any server
  * named one, else the connection. */
@@ -176,6 +218,7 @@ static const char *backup_plan_failure_reason(size_t unauthorized, size_t forbid
 typedef struct {
 	size_t ready, failed, unauthorized, forbidden, unreachable;
 	int replica, primary;
+	int held; /* the first replica held by another Backup (app_plan_held) */
 } backup_plan_tally;
 
 static void backup_plan_count(backup_plan_tally *t, const app_target_candidates *cands,
@@ -184,7 +227,7 @@ static void backup_plan_count(backup_plan_tally *t, const app_target_candidates 
 	size_t i;
 
 	memset(t, 0, sizeof(*t));
-	t->replica = t->primary = -1;
+	t->replica = t->primary = t->held = -1;
 	for (i = 0; i < cands->n; i++) {
 		const app_target_candidate *c = &cands->c[i];
 		const app_plan_probe *p = &probes[i];
@@ -205,6 +248,11 @@ static void backup_plan_count(backup_plan_tally *t, const app_target_candidates 
 		if (p->verdict.kind == APP_DB_HEALTHY_REPLICA &&
 		    backup_plan_better_replica(cands, probes, i, t->replica))
 			t->replica = (int)i;
+		if (app_plan_held(c, p) &&
+		    (t->held < 0 ||
+		     app_target_order(c->ordinal, c->pod, cands->c[t->held].ordinal,
+				      cands->c[t->held].pod) < 0))
+			t->held = (int)i;
 		/* Two primaries is a split brain; lock the lowest ordinal,
 		 * the one a StatefulSet's usual setup makes the primary. */
 		if (p->verdict.kind == APP_DB_PRIMARY &&
@@ -226,7 +274,10 @@ static bool backup_plan_pick(app_plan_choice *out, msg *m, const backup_plan_tal
 		out->role = "Replica";
 		return true;
 	}
-	if (role == APP_ROLE_REPLICA || t->primary < 0)
+	/* A held replica is busy, and a replica in a session is waited for
+	 * rather than the primary locked. */
+	if (role == APP_ROLE_REPLICA || t->primary < 0 ||
+	    (role == APP_ROLE_PREFER_REPLICA && t->held >= 0))
 		return false;
 	out->chosen = t->primary;
 	out->role = "Primary";
@@ -281,6 +332,25 @@ static void backup_plan_none(app_plan_choice *out, msg *m, const backup_plan_tal
 	backup_plan_describe_candidates(m, cands, probes, -1);
 }
 
+/* No replica is free, but one is held by another Backup's stopped SQL
+ * threads: wait for it (its holder starts them again), naming it, its
+ * holder and what the others are. */
+static void backup_plan_wait(app_plan_choice *out, msg *m, const backup_plan_tally *t,
+			     const app_target_candidates *cands,
+			     const app_plan_probe *probes)
+{
+	out->waits_for = t->held;
+	backup_plan_msg_add(m,
+			    "no replica is free: Backup %s stopped the SQL threads of %s "
+			    "for its lock session; waiting for them to be started",
+			    probes[t->held].paused_by, cands->c[t->held].pod);
+	if (cands->n > 1)
+		backup_plan_msg_add(m, " (others: ");
+	backup_plan_describe_candidates(m, cands, probes, t->held);
+	if (cands->n > 1)
+		backup_plan_msg_add(m, ")");
+}
+
 int app_plan_choose(app_plan_choice *out, const app_target_candidates *cands,
 		    const app_plan_probe *probes, app_role role)
 {
@@ -288,12 +358,17 @@ int app_plan_choose(app_plan_choice *out, const app_target_candidates *cands,
 	backup_plan_tally t;
 
 	out->chosen = -1;
+	out->waits_for = -1;
 	out->role = NULL;
 	out->fell_back = false;
 	out->reason = NULL;
 	out->message[0] = '\0';
 	backup_plan_count(&t, cands, probes);
-	if (!backup_plan_pick(out, &m, &t, cands, probes, role))
+	if (backup_plan_pick(out, &m, &t, cands, probes, role))
+		return out->chosen;
+	if (role != APP_ROLE_PRIMARY && t.held >= 0)
+		backup_plan_wait(out, &m, &t, cands, probes);
+	else
 		backup_plan_none(out, &m, &t, cands, probes, role);
 	return out->chosen;
 }

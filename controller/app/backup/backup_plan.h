@@ -66,6 +66,12 @@ typedef struct {
 	 * goes forward: 0 never (or unknown), INT64_MAX while it is in one
 	 * (backup_turns.h: app_turns_last_used). Spreads the sessions. */
 	int64_t last_used;
+	/* The name of another Backup whose status says its lock session
+	 * stopped this server's SQL threads (app_plan_pause_claim), borrowed;
+	 * NULL: none. Such a replica probes unhealthy (Slave_SQL_Running=No)
+	 * but is busy, not broken: after a restart this process has no turn
+	 * for that session, only the status says so. */
+	const char *paused_by;
 } app_plan_probe;
 
 /* Replication lags up to this many seconds count as the same health when
@@ -77,12 +83,32 @@ typedef struct {
 	int chosen;	    /* index into the candidates; -1 when none */
 	const char *role;   /* "Replica" or "Primary" when chosen */
 	bool fell_back;	    /* PreferReplica took the primary */
-	const char *reason; /* chosen == -1: the Failed reason */
+	const char *reason; /* chosen == -1: the Failed reason; NULL while
+			       waits_for >= 0 */
+	/* chosen == -1: the replica held by another Backup's stopped SQL
+	 * threads (app_plan_held) to wait for, as for a server in a lock
+	 * session; -1: none (then the Backup fails with reason). */
+	int waits_for;
 	/* chosen == -1: why, naming each candidate and what it was; a
 	 * fallback: the note for status.message and the Warning Event, naming
 	 * why each replica did not qualify. "" otherwise. */
 	char message[APP_PLAN_MESSAGE_MAX];
 } app_plan_choice;
+
+/* Whether candidate c (probe p) is held by another Backup's lock session
+ * rather than unhealthy: ready, probed, an unhealthy replica, and
+ * p->paused_by names the Backup that stopped its SQL threads. */
+bool app_plan_held(const app_target_candidate *c, const app_plan_probe *p);
+
+/* The name (borrowed from `backups`) of the first Backup in `backups` (a
+ * JSON array of Backup objects as the cache holds them; NULL: none) of
+ * namespace `ns`, other than the one named `self`, whose status says its
+ * lock session stopped the SQL threads of pod `pod`: status.sourcePod is
+ * `pod` and status.lock.replicationPaused is true or status.phase is
+ * Locked. NULL when none does. A restarted controller knows of a session
+ * of the process before it only from this. */
+const char *app_plan_pause_claim(const json_t *backups, const char *ns, const char *self,
+				 const char *pod);
 
 /* Chooses the server to lock. probes[i] belongs to cands->c[i] (cands->n
  * entries); only ready
@@ -98,6 +124,11 @@ typedef struct {
  *   PreferReplica  best replica, else the primary with fell_back, else
  *                  NoPrimary (message says no replica qualified either)
  *   Primary        the primary, else NoPrimary
+ * Replica and PreferReplica wait instead of failing or falling back when
+ * no replica qualifies but one is held (app_plan_held): chosen -1,
+ * waits_for that replica (the lowest ordinal of those held), reason NULL
+ * and the message naming it and its holder — the holder starts the SQL
+ * threads again, so failing the Backup for good would lose it.
  * When nothing qualifies and every ready candidate's probe failed (at least
  * one ready), the reason is that of the failures instead: any SS_EFORBIDDEN
  * → PrivilegeMissing; else SS_EUNAUTHORIZED from at least one and every

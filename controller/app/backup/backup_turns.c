@@ -284,6 +284,29 @@ done:
 	return res;
 }
 
+app_turns_outcome app_turns_wait(app_turns *t, const char *server,
+				 const app_turns_want *want)
+{
+	app_turns_outcome res;
+
+	pthread_mutex_lock(&t->mu);
+	res = backup_turns_enlist(t, server, want);
+	pthread_mutex_unlock(&t->mu);
+	return res;
+}
+
+bool app_turns_wake(app_turns *t, const char *server, char *woken, size_t cap)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&t->mu);
+	/* A turn on it: its give_back wakes the next waiter. */
+	if (backup_turns_busy_find(t, server) == NULL)
+		any = backup_turns_wake(t, server, woken, cap);
+	pthread_mutex_unlock(&t->mu);
+	return any;
+}
+
 bool app_turns_busy(app_turns *t, const char *server, app_db_verdict *out)
 {
 	busy_entry *b;

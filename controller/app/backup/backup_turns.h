@@ -101,6 +101,21 @@ typedef struct {
 app_turns_outcome app_turns_take(app_turns *t, const char *server,
 				 const app_turns_want *want, char *other, size_t cap);
 
+/* Registers want->holder as waiting for `server` and want->also, as
+ * app_turns_take() does for a busy server, whatever the state of the
+ * turns: for servers held by what no turn here records (after a restart,
+ * another Backup's status says its lock session stopped their SQL threads;
+ * backup_plan.h: app_plan_held). app_turns_wake() wakes it when that
+ * holder lets go. APP_TURNS_QUEUED, or APP_TURNS_FULL (not registered). */
+app_turns_outcome app_turns_wait(app_turns *t, const char *server,
+				 const app_turns_want *want);
+
+/* A hold on `server` that is not a turn ended (the stopped SQL threads of
+ * an interrupted session were started again): when no turn holds `server`,
+ * wakes its first waiter as app_turns_give_back() does — true and its key
+ * in `woken` (cap bytes), which the caller queues. Never ends a turn. */
+bool app_turns_wake(app_turns *t, const char *server, char *woken, size_t cap);
+
 /* If `server` is in a session now: true and the verdict its holder chose
  * it with (*out may be NULL). */
 bool app_turns_busy(app_turns *t, const char *server, app_db_verdict *out);
