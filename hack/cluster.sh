@@ -41,30 +41,24 @@ fi
 case "$DIR" in /*) ;; *) DIR=$(pwd)/$DIR ;; esac
 SA_ISSUER=https://kubernetes.default.svc.cluster.local
 
+# Process handling (pid files, alive checks, TERM then KILL): hack/lib/procs.sh.
+# A recorded pid is ours while its command line names DIR or its component
+# (a tool may add a pid file for a process started without DIR on its
+# command line); TERM gets 10 s.
+# shellcheck source-path=SCRIPTDIR source=lib/procs.sh
+. "$HACK/lib/procs.sh"
+PROCS_SCRIPT=cluster.sh
+PROCS_LOG_SUFFIX=.log
+PROCS_TERM_SECONDS=10
+PROCS_TERM_NOTE=""
+PROCS_MARK=$DIR
+PROCS_NAME_MARKS=1
+
 # fd 3 is the caller's stderr, so messages from traps that fire inside a
-# redirected command still show; daemons get it closed (see spawn).
+# redirected command still show; daemons get it closed (see procs_spawn).
 exec 3>&2
 log() { printf '[cluster] %s\n' "$*" >&3; }
 die() { log "error: $*"; exit 1; }
-
-pid_of() { cat "$DIR/pids/$1.pid" 2>/dev/null || true; }
-# A crashed daemon may linger as a zombie (nothing reaps it in a
-# container), so "alive" means running and not in state Z.
-pid_alive() {
-    [ -n "$1" ] && kill -0 "$1" 2>/dev/null &&
-        [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
-}
-# True if pid $2 is still the daemon recorded as $1 (not a recycled pid).
-pid_is() {
-    local cmd
-    cmd=$({ tr '\0' ' ' <"/proc/$2/cmdline"; } 2>/dev/null) || return 1
-    case "$cmd" in *"$1"* | *"$DIR"*) return 0 ;; *) return 1 ;; esac
-}
-alive() {
-    local pid
-    pid=$(pid_of "$1")
-    pid_alive "$pid" && pid_is "$1" "$pid"
-}
 
 ensure_tools() {
     local missing=()
@@ -127,28 +121,13 @@ gen_tokens() {
         "$(cat "$DIR/admin.token")" "$(cat "$DIR/unprivileged.token")" >"$DIR/tokens.csv"
 }
 
-# Starts NAME in its own session with its log and pid file. Every fd above 2
-# is closed first, so no daemon keeps a caller's pipe (fd 3, ctest) open.
-spawn() {
-    local name=$1
-    shift
-    (
-        for fd in /proc/self/fd/*; do
-            fd=${fd##*/}
-            [ "$fd" -gt 2 ] && eval "exec $fd>&-"
-        done
-        exec setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1
-    ) &
-    echo $! >"$DIR/pids/$name.pid"
-}
-
 # Polls command until it succeeds; fails early if component NAME exits.
 wait_until() { # seconds NAME command...
     local limit=$1 what=$2 i
     shift 2
     for ((i = 0; i < limit * 5; i++)); do
         if "$@" >/dev/null 2>&1; then return 0; fi
-        if ! alive "$what"; then
+        if ! procs_alive "$what"; then
             log "$what exited during startup (see $DIR/logs/$what.log)"
             return 1
         fi
@@ -159,7 +138,7 @@ wait_until() { # seconds NAME command...
 }
 
 start_etcd() {
-    spawn etcd etcd --name snapstage-test --data-dir "$DIR/etcd" \
+    procs_spawn etcd etcd --name snapstage-test --data-dir "$DIR/etcd" \
         --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
         --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
         --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
@@ -197,7 +176,7 @@ start_apiserver() {
     local pki=$DIR/pki extra=()
     read -r -a extra <<<"${SNAPSTAGE_APISERVER_EXTRA_FLAGS:-}"
     [ -f "$DIR/audit-policy.yaml" ] || write_audit_policy
-    spawn kube-apiserver "$K8S_BIN/kube-apiserver" \
+    procs_spawn kube-apiserver "$K8S_BIN/kube-apiserver" \
         --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
         --secure-port="$API_PORT" --insecure-port=0 \
         --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
@@ -231,7 +210,7 @@ KCM_CONTROLLERS=statefulset,persistentvolume-binder,garbagecollector,serviceacco
 
 start_controller_manager() {
     local pki=$DIR/pki
-    spawn kube-controller-manager "$K8S_BIN/kube-controller-manager" \
+    procs_spawn kube-controller-manager "$K8S_BIN/kube-controller-manager" \
         --kubeconfig="$DIR/kubeconfig" \
         --authentication-kubeconfig="$DIR/kubeconfig" \
         --authorization-kubeconfig="$DIR/kubeconfig" \
@@ -319,9 +298,9 @@ start_simulators() {
         [ -f "$HACK/sim/$f" ] || die "hack/sim/$f is missing"
     done
     mkdir -p "$DIR/sim"
-    spawn sim-storage "$SIM_PYTHON" "$HACK/sim/storage.py" \
+    procs_spawn sim-storage "$SIM_PYTHON" "$HACK/sim/storage.py" \
         --kubeconfig "$DIR/kubeconfig" --state "$DIR/sim"
-    spawn sim-node "$SIM_PYTHON" "$HACK/sim/node.py" \
+    procs_spawn sim-node "$SIM_PYTHON" "$HACK/sim/node.py" \
         --kubeconfig "$DIR/kubeconfig" --state "$DIR/sim" --node-name "$SIM_NODE"
     if ! wait_until 60 sim-storage storage_ready; then
         tail -n 30 "$DIR/logs/sim-storage.log" >&2 || true
@@ -333,100 +312,27 @@ start_simulators() {
     fi
 }
 
-# Pids of processes started for this cluster that outlived their parent
-# (e.g. a mariadbd whose node agent was SIGKILLed): anything whose command
-# line names DIR, except this script and its ancestors.
-leftover_pids() {
-    local self=$$ p ancestors=" " cmd
-    p=$self
-    while [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != 1 ]; do
-        ancestors+="$p "
-        p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null || true)
-    done
-    for p in /proc/[0-9]*; do
-        p=${p#/proc/}
-        case "$ancestors" in *" $p "*) continue ;; esac
-        [ "$p" = "$BASHPID" ] && continue
-        cmd=$({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null) || continue
-        case "$cmd" in *cluster.sh*) continue ;; *"$DIR/"*) echo "$p" ;; esac
-    done
-}
-
-sweep_leftovers() {
-    local pids i
-    pids=$(leftover_pids)
-    [ -z "$pids" ] && return 0
-    log "stopping leftover processes: $(echo $pids)"
-    # shellcheck disable=SC2086
-    kill -TERM $pids 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        pids=$(leftover_pids)
-        [ -z "$pids" ] && return 0
-        sleep 0.2
-    done
-    # shellcheck disable=SC2086
-    kill -KILL $pids 2>/dev/null || true
-    sleep 0.5
-    pids=$(leftover_pids)
-    [ -z "$pids" ] || { log "still running after SIGKILL: $(echo $pids)"; return 1; }
-}
-
-stop_component() {
-    local name=$1 pid i
-    pid=$(pid_of "$name")
-    [ -n "$pid" ] || return 0
-    if pid_alive "$pid" && pid_is "$name" "$pid"; then
-        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do
-            pid_alive "$pid" || break
-            sleep 0.2
-        done
-        if pid_alive "$pid"; then
-            log "$name did not stop on TERM; killing it"
-            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-            for ((i = 0; i < 25; i++)); do
-                pid_alive "$pid" || break
-                sleep 0.2
-            done
-        fi
-        if pid_alive "$pid"; then
-            log "$name (pid $pid) is still running after SIGKILL"
-            return 1
-        fi
-    fi
-    rm -f "$DIR/pids/$name.pid"
-}
-
 cmd_down() {
     [ -d "$DIR" ] || return 0
     [ -d "$DIR/pids" ] || die "$DIR has no pids/ folder: not a cluster dir, not removing it"
     local c
     # The node agent first: it stops its mariadbd processes cleanly.
     for c in sim-node sim-storage kube-controller-manager kube-apiserver etcd; do
-        stop_component "$c"
+        procs_stop "$c"
     done
     for c in "$DIR"/pids/*.pid; do # anything a later tool added
-        [ -e "$c" ] && stop_component "$(basename "$c" .pid)"
+        [ -e "$c" ] && procs_stop "$(basename "$c" .pid)"
     done
-    sweep_leftovers
+    procs_sweep_leftovers
     rm -rf "$DIR"
     log "down: $DIR removed"
-}
-
-up_failed() {
-    local rc=$?
-    if [ "${UP_DONE:-1}" = 0 ]; then
-        log "up failed; tearing down"
-        cmd_down || true
-    fi
-    exit $((rc ? rc : 1))
 }
 
 cmd_up() {
     local with_mariadb=0
     [ "${1:-}" = --with-mariadb ] && with_mariadb=1
-    if [ -f "$DIR/ports" ] && alive etcd && alive kube-apiserver &&
-        { [ $with_mariadb = 0 ] || alive sim-node; }; then
+    if [ -f "$DIR/ports" ] && procs_alive etcd && procs_alive kube-apiserver &&
+        { [ $with_mariadb = 0 ] || procs_alive sim-node; }; then
         # shellcheck disable=SC1091
         . "$DIR/ports"
         if apiserver_ready; then
@@ -443,7 +349,7 @@ cmd_up() {
     mkdir -p "$DIR/logs" "$DIR/pids"
     # set -e exits from inside functions do not run an ERR trap; EXIT does.
     UP_DONE=0
-    trap 'up_failed' EXIT
+    trap 'procs_up_failed' EXIT
     trap 'exit 130' INT TERM
     read -r API_PORT ETCD_PORT ETCD_PEER_PORT KCM_PORT <<<"$(free_ports 4)"
     gen_pki
@@ -469,9 +375,9 @@ cmd_restart_apiserver() {
     [ -f "$DIR/ports" ] || die "no cluster in $DIR"
     # shellcheck disable=SC1091
     . "$DIR/ports"
-    stop_component kube-apiserver
+    procs_stop kube-apiserver
     if ! start_apiserver; then
-        stop_component kube-apiserver || true
+        procs_stop kube-apiserver || true
         die "kube-apiserver did not become ready; it is stopped, etcd still runs"
     fi
     log "kube-apiserver restarted on https://127.0.0.1:$API_PORT"
@@ -508,7 +414,7 @@ sys.exit(0 if any(c.get("type") == "Established" and c.get("status") == "True" f
 # nor a YAML parser is needed) with a fixed field manager: a CRD that already
 # matches its file is left untouched, resourceVersion included.
 cmd_install_snapshot_crds() {
-    { [ -f "$DIR/ports" ] && alive etcd && alive kube-apiserver; } ||
+    { [ -f "$DIR/ports" ] && procs_alive etcd && procs_alive kube-apiserver; } ||
         die "no running cluster in $DIR (run: hack/cluster.sh up)"
     # shellcheck disable=SC1091
     . "$DIR/ports"
@@ -539,7 +445,7 @@ cmd_status() {
         [ -f "$DIR/pids/$c.pid" ] && comps+=("$c")
     done
     for c in "${comps[@]}"; do
-        if alive "$c"; then echo "$c: running (pid $(pid_of "$c"))"; else echo "$c: stopped"; rc=1; fi
+        if procs_alive "$c"; then echo "$c: running (pid $(procs_pid_of "$c"))"; else echo "$c: stopped"; rc=1; fi
     done
     return $rc
 }
@@ -548,7 +454,7 @@ case "${1:-}" in
 up) cmd_up "${2:-}" ;;
 down) cmd_down ;;
 env)
-    { [ -f "$DIR/env" ] && alive etcd && alive kube-apiserver; } ||
+    { [ -f "$DIR/env" ] && procs_alive etcd && procs_alive kube-apiserver; } ||
         die "no running cluster in $DIR (run: hack/cluster.sh up)"
     cat "$DIR/env"
     ;;

@@ -53,29 +53,22 @@ INSTALL_DB=/usr/bin/mariadb-install-db
 INNODB_FLAGS=(--innodb-buffer-pool-size=32M --innodb-log-file-size=16M)
 SOCK_MAX=100 # sun_path is 108 bytes
 
+# Process handling (pid files, alive checks, TERM then KILL): hack/lib/procs.sh.
+# A recorded pid is ours while its command line names DIR/; TERM gets 30 s
+# (a clean InnoDB shutdown).
+# shellcheck source-path=SCRIPTDIR source=lib/procs.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib/procs.sh"
+PROCS_SCRIPT=mariadb-local.sh
+PROCS_LOG_SUFFIX=.console.log
+PROCS_TERM_SECONDS=30
+PROCS_TERM_NOTE=" within 30 s"
+PROCS_MARK=$DIR/
+PROCS_NAME_MARKS=0
+
 # fd 3 is the caller's stderr (see hack/cluster.sh); servers get it closed.
 exec 3>&2
 log() { printf '[mariadb-local] %s\n' "$*" >&3; }
 die() { log "error: $*"; exit 1; }
-
-pid_of() { cat "$DIR/pids/$1.pid" 2>/dev/null || true; }
-# Running and not a zombie awaiting its reaper.
-pid_alive() {
-    [ -n "$1" ] && kill -0 "$1" 2>/dev/null &&
-        [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
-}
-# True if pid $1 is still a process of ours (its command line names DIR),
-# not a recycled pid.
-pid_ours() {
-    local cmd
-    cmd=$({ tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null) || return 1
-    case "$cmd" in *"$DIR/"*) return 0 ;; *) return 1 ;; esac
-}
-alive() {
-    local pid
-    pid=$(pid_of "$1")
-    pid_alive "$pid" && pid_ours "$pid"
-}
 
 ensure_tools() {
     local t
@@ -177,21 +170,6 @@ sock_of() {
     echo "$d/$1.sock"
 }
 
-# Starts NAME in its own session with its log and pid file; every fd above
-# 2 is closed first, so no server keeps a caller's pipe (fd 3, ctest) open.
-spawn() {
-    local name=$1
-    shift
-    (
-        for fd in /proc/self/fd/*; do
-            fd=${fd##*/}
-            [ "$fd" -gt 2 ] && eval "exec $fd>&-"
-        done
-        exec setsid "$@" </dev/null >"$DIR/logs/$name.console.log" 2>&1
-    ) &
-    echo $! >"$DIR/pids/$name.pid"
-}
-
 # SQL from stdin as root over NAME's socket; the password comes from a file
 # (before it is set, root has none).
 sql_root() { # name
@@ -217,7 +195,7 @@ install_db() { # name
 start_server() { # name addr port server-id extra-flags...
     local name=$1 addr=$2 port=$3 id=$4 d=$DIR/$1/data i
     shift 4
-    spawn "$name" "$MARIADBD" --no-defaults --user=root --datadir="$d" \
+    procs_spawn "$name" "$MARIADBD" --no-defaults --user=root --datadir="$d" \
         --bind-address="$addr" --port="$port" --socket="$(sock_of "$name")" \
         --pid-file="$DIR/run/$name.pid" --log-error="$DIR/logs/$name.err" \
         --tmpdir="$DIR/$name/tmp" --server-id="$id" \
@@ -228,7 +206,7 @@ start_server() { # name addr port server-id extra-flags...
         if listening "${addr%%,*}" "$port" && sql_root "$name" <<<'SELECT 1' >/dev/null 2>&1; then
             return 0
         fi
-        if ! alive "$name"; then
+        if ! procs_alive "$name"; then
             tail -n 20 "$DIR/logs/$name.err" >&3 2>/dev/null || true
             die "mariadbd $name exited during start-up (see $DIR/logs/$name.err)"
         fi
@@ -282,7 +260,7 @@ SQL
         if [ "$(sql_root replica <<<"SELECT MASTER_GTID_WAIT('$pos', 1)" 2>/dev/null)" = 0 ]; then
             return 0
         fi
-        alive replica || die "the replica exited (see $DIR/logs/replica.err)"
+        procs_alive replica || die "the replica exited (see $DIR/logs/replica.err)"
         sleep 0.1
     done
     sql_root replica <<<'SHOW SLAVE STATUS\G' >&3 2>&1 || true
@@ -314,96 +292,21 @@ export SNAPSTAGE_MARIADB_OTHER_CA_FILE=$DIR/tls/other-ca.crt
 ENV
 }
 
-# Pids of processes (other than this script and its ancestors) whose command
-# line names DIR: servers whose pid file was lost, install-db helpers.
-leftover_pids() {
-    local p ancestors=" " cmd
-    p=$$
-    while [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != 1 ]; do
-        ancestors+="$p "
-        p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null || true)
-    done
-    for p in /proc/[0-9]*; do
-        p=${p#/proc/}
-        case "$ancestors" in *" $p "*) continue ;; esac
-        [ "$p" = "$BASHPID" ] && continue
-        pid_alive "$p" || continue
-        cmd=$({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null) || continue
-        case "$cmd" in *mariadb-local.sh*) continue ;; *"$DIR/"*) echo "$p" ;; esac
-    done
-}
-
-sweep_leftovers() {
-    local pids i
-    pids=$(leftover_pids)
-    [ -z "$pids" ] && return 0
-    log "stopping leftover processes: $(tr "\n" " " <<<"$pids")"
-    # shellcheck disable=SC2086
-    kill -TERM $pids 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do
-        pids=$(leftover_pids)
-        [ -z "$pids" ] && return 0
-        sleep 0.2
-    done
-    # shellcheck disable=SC2086
-    kill -KILL $pids 2>/dev/null || true
-    sleep 0.5
-    pids=$(leftover_pids)
-    [ -z "$pids" ] || { log "still running after SIGKILL: $(tr "\n" " " <<<"$pids")"; return 1; }
-}
-
-# TERM to the server's process group (a clean InnoDB shutdown), KILL after
-# 30 s, then it must be gone.
-stop_server() {
-    local name=$1 pid i
-    pid=$(pid_of "$name")
-    [ -n "$pid" ] || return 0
-    if pid_alive "$pid" && pid_ours "$pid"; then
-        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 150; i++)); do
-            pid_alive "$pid" || break
-            sleep 0.2
-        done
-        if pid_alive "$pid"; then
-            log "$name did not stop on TERM within 30 s; killing it"
-            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-            for ((i = 0; i < 25; i++)); do
-                pid_alive "$pid" || break
-                sleep 0.2
-            done
-        fi
-        if pid_alive "$pid"; then
-            log "$name (pid $pid) is still running after SIGKILL"
-            return 1
-        fi
-    fi
-    rm -f "$DIR/pids/$name.pid"
-}
-
 cmd_down() {
     [ -d "$DIR" ] || return 0
     [ -d "$DIR/pids" ] || die "$DIR has no pids/ folder: not a mariadb-local dir, not removing it"
     local sockdir=""
     [ -f "$DIR/sockdir" ] && sockdir=$(<"$DIR/sockdir")
-    stop_server replica
-    stop_server primary
-    sweep_leftovers
+    procs_stop replica
+    procs_stop primary
+    procs_sweep_leftovers
     case "$sockdir" in /tmp/snapstage-mdb.*) rm -rf "$sockdir" ;; esac
     rm -rf "$DIR"
     log "down: $DIR removed"
 }
 
-up_failed() {
-    local rc=$?
-    if [ "${UP_DONE:-1}" = 0 ]; then
-        log "up failed; tearing down"
-        cmd_down || true
-    fi
-    exit $((rc ? rc : 1))
-}
-
 cmd_up() {
-    if [ -f "$DIR/env" ] && alive primary && alive replica; then
+    if [ -f "$DIR/env" ] && procs_alive primary && procs_alive replica; then
         log "already running (source $DIR/env)"
         return 0
     fi
@@ -413,7 +316,7 @@ cmd_up() {
     started_ns=$(date +%s%N)
     mkdir -p "$DIR/pids" "$DIR/logs" "$DIR/run" "$DIR/primary/tmp" "$DIR/replica/tmp"
     UP_DONE=0
-    trap 'up_failed' EXIT
+    trap 'procs_up_failed' EXIT
     trap 'exit 130' INT TERM
     if [ ${#DIR} -gt $((SOCK_MAX - 20)) ]; then
         mktemp -d /tmp/snapstage-mdb.XXXXXX >"$DIR/sockdir"
@@ -447,7 +350,7 @@ cmd_up() {
 cmd_status() {
     local c rc=0
     for c in primary replica; do
-        if alive "$c"; then echo "$c: running (pid $(pid_of "$c"))"; else echo "$c: stopped"; rc=1; fi
+        if procs_alive "$c"; then echo "$c: running (pid $(procs_pid_of "$c"))"; else echo "$c: stopped"; rc=1; fi
     done
     return $rc
 }
