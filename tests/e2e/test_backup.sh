@@ -99,13 +99,7 @@ has_event() { [[ " $(event_reasons "$1") " == *" $2 "* ]]; }
 
 # ---- set-up ------------------------------------------------------------------
 install_crds
-"$KUBECTL" create namespace "$ns" >/dev/null
-kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
-wait_for 300 "the primary and both replicas are Ready" \
-    kn rollout status statefulset/mariadb --timeout=5s
-pw=$(root_pw)
-kn create secret generic mariadb-backup --from-literal=username=root \
-    --from-literal=password="$pw" >/dev/null
+mini_mariadb_up
 kn create secret generic wrong-password --from-literal=username=root \
     --from-literal=password=not-the-password >/dev/null
 kn create secret generic no-reload --from-literal=username=noreload \

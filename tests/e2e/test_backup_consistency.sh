@@ -54,14 +54,10 @@ done_either() { is_complete "$1" || has_failed "$1"; }
 
 # ---- set-up ------------------------------------------------------------------
 install_crds
-"$KUBECTL" create namespace "$ns" >/dev/null
-kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
-wait_for 300 "the primary and both replicas are Ready" kn rollout status statefulset/mariadb --timeout=5s
+mini_mariadb_up
 primary=$(kn get pod mariadb-0 -o jsonpath='{.status.podIP}')
-LEDGER_PASSWORD=$(kn get secret mariadb -o jsonpath='{.data.root-password}' | base64 -d)
+LEDGER_PASSWORD=$(root_pw)
 export LEDGER_PASSWORD
-kn create secret generic mariadb-backup --from-literal=username=root \
-    --from-literal=password="$LEDGER_PASSWORD" >/dev/null
 
 "$PY" "$LEDGER/workload.py" --host "$primary" --log "$work/gtid.jsonl" --stats "$work/stats.jsonl" \
     --rate "$RATE" >"$work/summary.json" 2>"$work/workload.err" &

@@ -201,13 +201,8 @@ case_end() { note "==== $1 done in $((($(now_ms) - case_t0) / 1000)) s"; }
 
 # ---- set-up ------------------------------------------------------------------
 install_crds
-"$KUBECTL" create namespace "$ns" >/dev/null
-kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
-wait_for 300 "the primary and both replicas are Ready" \
-    kn rollout status statefulset/mariadb --timeout=5s
+mini_mariadb_up
 root_pw=$(root_pw)
-kn create secret generic mariadb-backup --from-literal=username=root \
-    --from-literal=password="$root_pw" >/dev/null
 sql mariadb-0 "CREATE DATABASE probe; CREATE TABLE probe.t (id INT PRIMARY KEY);" ||
     fail "setting up the primary"
 # Every phase of every Backup, as the API server announces it.

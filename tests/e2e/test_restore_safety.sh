@@ -290,11 +290,7 @@ timed_fail() {
 
 # ---- set-up ---------------------------------------------------------------------------
 install_crds
-"$KUBECTL" create namespace "$ns" >/dev/null
-kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
-wait_for 300 "the primary and both replicas are Ready" all_ready
-kn create secret generic mariadb-backup --from-literal=username=root \
-    --from-literal=password="$(root_pw)" >/dev/null
+mini_mariadb_up
 kn annotate statefulset mariadb snapstage.io/in-place-restore=allowed >/dev/null
 start_controller --enable-in-place-restore
 sql mariadb-0 "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY)" ||

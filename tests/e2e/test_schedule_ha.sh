@@ -215,13 +215,7 @@ on_exit() { # both controllers stopped; e2e_cleanup keeps their logs
 
 # ---- set-up --------------------------------------------------------------------
 install_crds
-"$KUBECTL" create namespace "$ns" >/dev/null
-kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
-wait_for 150 "the primary and both replicas are Ready" \
-    kn rollout status statefulset/mariadb --timeout=5s
-root_pw=$(kn get secret mariadb -o jsonpath='{.data.root-password}' | base64 -d)
-kn create secret generic mariadb-backup --from-literal=username=root \
-    --from-literal=password="$root_pw" >/dev/null
+mini_mariadb_up
 
 start_ctrl a
 start_ctrl b
