@@ -715,7 +715,7 @@ static void test_too_many_pods(void **state)
 
 typedef struct {
 	app_target_candidates *c;
-	app_plan_probe p[APP_TARGET_MAX_CANDIDATES];
+	app_backup_plan_probe p[APP_TARGET_MAX_CANDIDATES];
 } world;
 
 static world *world_new(void)
@@ -783,7 +783,7 @@ static void assert_contains(const char *text, const char *fragment)
 static void test_choose_best_replica(void **state)
 {
 	world *w = world_new();
-	app_plan_choice ch;
+	app_backup_plan_choice ch;
 	static const app_role roles[] = { APP_ROLE_REPLICA, APP_ROLE_PREFER_REPLICA };
 	size_t i;
 
@@ -797,14 +797,14 @@ static void test_choose_best_replica(void **state)
 
 	for (i = 0; i < 2; i++) {
 		memset(&ch, 0x5a, sizeof(ch));
-		assert_int_equal(app_plan_choose(&ch, w->c, w->p, roles[i]), 2);
+		assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, roles[i]), 2);
 		assert_int_equal(ch.chosen, 2);
 		assert_string_equal(ch.role, "Replica");
 		assert_false(ch.fell_back);
 		assert_null(ch.reason);
 		assert_string_equal(ch.message, "");
 	}
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), 0);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), 0);
 	assert_string_equal(ch.role, "Primary");
 	assert_false(ch.fell_back);
 	assert_null(ch.reason);
@@ -814,29 +814,29 @@ static void test_choose_best_replica(void **state)
 static void test_choose_ties(void **state)
 {
 	world *w = world_new();
-	app_plan_choice ch;
+	app_backup_plan_choice ch;
 
 	(void)state;
 	/* equal lag: the lowest ordinal, whatever the order given */
 	add_verdict(w, "mariadb-3", 3, APP_DB_HEALTHY_REPLICA, 0, "");
 	add_verdict(w, "mariadb-1", 1, APP_DB_HEALTHY_REPLICA, 0, "");
 	add_verdict(w, "b", -1, APP_DB_HEALTHY_REPLICA, 0, "");
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 1);
 	world_free(w);
 
 	/* no ordinals: the name; an ordinal beats none */
 	w = world_new();
 	add_verdict(w, "b", -1, APP_DB_HEALTHY_REPLICA, 2, "");
 	add_verdict(w, "a", -1, APP_DB_HEALTHY_REPLICA, 2, "");
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 1);
 	add_verdict(w, "z-9", 9, APP_DB_HEALTHY_REPLICA, 2, "");
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 2);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 2);
 	/* less lag beats a lower ordinal */
 	add_verdict(w, "zz", -1, APP_DB_HEALTHY_REPLICA, 1, "");
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 3);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 3);
 	/* an unknown lag ranks last */
 	w->p[3].verdict.lag_seconds = -1;
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 2);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), 2);
 	world_free(w);
 
 	/* several primaries (a split brain): the lowest ordinal */
@@ -844,7 +844,7 @@ static void test_choose_ties(void **state)
 	add_verdict(w, "mariadb-2", 2, APP_DB_PRIMARY, -1, "");
 	add_verdict(w, "mariadb-1", 1, APP_DB_PRIMARY, -1, "");
 	add_verdict(w, "other", -1, APP_DB_PRIMARY, -1, "");
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), 1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), 1);
 	world_free(w);
 }
 
@@ -855,7 +855,7 @@ static void test_choose_ties(void **state)
 static void test_choose_spreads_over_equally_healthy_replicas(void **state)
 {
 	world *w = world_new();
-	app_plan_choice ch;
+	app_backup_plan_choice ch;
 	size_t r1, r2;
 
 	(void)state;
@@ -863,37 +863,46 @@ static void test_choose_spreads_over_equally_healthy_replicas(void **state)
 	r1 = add_verdict(w, "mariadb-1", 1, APP_DB_HEALTHY_REPLICA, 0, "");
 	r2 = add_verdict(w, "mariadb-2", 2, APP_DB_HEALTHY_REPLICA, 0, "");
 	/* neither used yet: the order of the pods */
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA),
+			 (int)r1);
 	/* mariadb-1 used: mariadb-2, never used, is next */
 	w->p[r1].last_used = 100;
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r2);
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA),
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA),
+			 (int)r2);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA),
 			 (int)r2);
 	/* then back to mariadb-1, used longer ago */
 	w->p[r2].last_used = 200;
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA),
+			 (int)r1);
 	/* one in a session now goes last */
 	w->p[r1].last_used = INT64_MAX;
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r2);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA),
+			 (int)r2);
 	/* both in sessions: the order of the pods */
 	w->p[r2].last_used = INT64_MAX;
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA),
+			 (int)r1);
 	/* lag 1 is as healthy as lag 0 ... */
 	w->p[r1].last_used = 300;
 	w->p[r2].last_used = 100;
-	w->p[r2].verdict.lag_seconds = APP_PLAN_LAG_SAME_SECONDS;
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r2);
+	w->p[r2].verdict.lag_seconds = APP_BACKUP_PLAN_LAG_SAME_SECONDS;
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA),
+			 (int)r2);
 	/* ... more is not: health first, however recently the other was used */
-	w->p[r2].verdict.lag_seconds = APP_PLAN_LAG_SAME_SECONDS + 1;
+	w->p[r2].verdict.lag_seconds = APP_BACKUP_PLAN_LAG_SAME_SECONDS + 1;
 	w->p[r2].last_used = 0;
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA),
+			 (int)r1);
 	w->p[r1].last_used = INT64_MAX;
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA),
+			 (int)r1);
 	/* an unknown lag ranks last, never used or not */
 	w->p[r1].verdict.lag_seconds = -1;
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r2);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA),
+			 (int)r2);
 	/* the primary is chosen by ordinal, not by use */
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), 0);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), 0);
 	world_free(w);
 
 	/* the same inputs in another order: the same replica */
@@ -903,9 +912,11 @@ static void test_choose_spreads_over_equally_healthy_replicas(void **state)
 	add_verdict(w, "mariadb-0", 0, APP_DB_PRIMARY, -1, "");
 	w->p[r1].last_used = 100;
 	w->p[r2].last_used = 100;
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA),
+			 (int)r1);
 	w->p[r1].last_used = 101;
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r2);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA),
+			 (int)r2);
 	world_free(w);
 }
 
@@ -924,18 +935,18 @@ static void test_equally_good(void **state)
 	r4 = add(w, "mariadb-4", 4, false);
 	r5 = add_failure(w, "mariadb-5", 5, SS_ETRANSPORT, "refused");
 	r6 = add_verdict(w, "mariadb-6", 6, APP_DB_PRIMARY, -1, "");
-	assert_true(app_plan_equally_good(w->c, w->p, (int)r1, (int)r2));
-	assert_true(app_plan_equally_good(w->c, w->p, (int)r2, (int)r1));
-	assert_false(app_plan_equally_good(w->c, w->p, (int)r1, (int)r3));
-	assert_false(app_plan_equally_good(w->c, w->p, (int)r3, (int)r1));
-	assert_false(app_plan_equally_good(w->c, w->p, (int)r1, (int)r4));
-	assert_false(app_plan_equally_good(w->c, w->p, (int)r1, (int)r5));
-	assert_false(app_plan_equally_good(w->c, w->p, (int)r1, (int)r1));
-	assert_false(app_plan_equally_good(w->c, w->p, (int)r1, (int)p));
+	assert_true(app_backup_plan_equally_good(w->c, w->p, (int)r1, (int)r2));
+	assert_true(app_backup_plan_equally_good(w->c, w->p, (int)r2, (int)r1));
+	assert_false(app_backup_plan_equally_good(w->c, w->p, (int)r1, (int)r3));
+	assert_false(app_backup_plan_equally_good(w->c, w->p, (int)r3, (int)r1));
+	assert_false(app_backup_plan_equally_good(w->c, w->p, (int)r1, (int)r4));
+	assert_false(app_backup_plan_equally_good(w->c, w->p, (int)r1, (int)r5));
+	assert_false(app_backup_plan_equally_good(w->c, w->p, (int)r1, (int)r1));
+	assert_false(app_backup_plan_equally_good(w->c, w->p, (int)r1, (int)p));
 	/* two primaries: the lowest ordinal is taken, free or not */
-	assert_false(app_plan_equally_good(w->c, w->p, (int)p, (int)r6));
-	assert_false(app_plan_equally_good(w->c, w->p, -1, (int)r1));
-	assert_false(app_plan_equally_good(w->c, w->p, (int)r1, 99));
+	assert_false(app_backup_plan_equally_good(w->c, w->p, (int)p, (int)r6));
+	assert_false(app_backup_plan_equally_good(w->c, w->p, -1, (int)r1));
+	assert_false(app_backup_plan_equally_good(w->c, w->p, (int)r1, 99));
 	world_free(w);
 }
 
@@ -950,62 +961,67 @@ static void test_paused_why(void **state)
 	st.lock.replication_paused = true;
 	st.has_phase = true;
 	st.phase = APP_BACKUP_LOCKED;
-	assert_contains(app_plan_paused_why(&st), "interrupted");
+	assert_contains(app_backup_plan_paused_why(&st), "interrupted");
 	/* the session took the lock and ended; START failed or END was not
 	 * answered */
 	st.phase = APP_BACKUP_FAILED;
 	st.lock.acquired_ns = 1;
-	assert_null(strstr(app_plan_paused_why(&st), "interrupted"));
-	assert_contains(app_plan_paused_why(&st), "ended without starting them");
+	assert_null(strstr(app_backup_plan_paused_why(&st), "interrupted"));
+	assert_contains(app_backup_plan_paused_why(&st), "ended without starting them");
 	st.phase = APP_BACKUP_UPLOADING;
-	assert_null(strstr(app_plan_paused_why(&st), "interrupted"));
+	assert_null(strstr(app_backup_plan_paused_why(&st), "interrupted"));
 	/* it stopped before the lock (the lock failed, START failed too) */
 	st.phase = APP_BACKUP_FAILED;
 	st.lock.acquired_ns = 0;
-	assert_null(strstr(app_plan_paused_why(&st), "interrupted"));
-	assert_contains(app_plan_paused_why(&st), "before it took the lock");
+	assert_null(strstr(app_backup_plan_paused_why(&st), "interrupted"));
+	assert_contains(app_backup_plan_paused_why(&st), "before it took the lock");
 	st.has_phase = false;
-	assert_contains(app_plan_paused_why(&st), "before it took the lock");
+	assert_contains(app_backup_plan_paused_why(&st), "before it took the lock");
 }
 
 /* Issue 15, point 12: a session that did not see every cut names the
  * cause it knows, and blames the storage only when it knows none. */
 static void test_lock_timeout_words(void **state)
 {
-	app_plan_timeout_in in = { "ns", 2, 1, NULL, NULL, 0, 3, 3012 };
-	char msg[APP_PLAN_MESSAGE_MAX];
+	app_backup_plan_timeout_in in = { "ns", 2, 1, NULL, NULL, 0, 3, 3012 };
+	char msg[APP_BACKUP_PLAN_MESSAGE_MAX];
 
 	(void)state;
-	assert_string_equal(app_plan_lock_timeout(msg, sizeof(msg), &in), "LockTimeout");
+	assert_string_equal(app_backup_plan_lock_timeout(msg, sizeof(msg), &in),
+			    "LockTimeout");
 	assert_string_equal(msg, "the storage did not cut 1 of 2 snapshot(s) within "
 				 "lock.timeoutSeconds (3 s); the stages were ended after "
 				 "3012 ms and the uncut snapshots deleted");
 	/* the controller stalled: not the storage */
-	in.stall_ms = APP_PLAN_STALL_MS;
-	assert_string_equal(app_plan_lock_timeout(msg, sizeof(msg), &in), "LockTimeout");
+	in.stall_ms = APP_BACKUP_PLAN_STALL_MS;
+	assert_string_equal(app_backup_plan_lock_timeout(msg, sizeof(msg), &in),
+			    "LockTimeout");
 	assert_contains(msg, "the controller did not run for 1000 ms while it held the "
 			     "lock");
 	assert_null(strstr(msg, "storage"));
-	in.stall_ms = APP_PLAN_STALL_MS - 1;
-	app_plan_lock_timeout(msg, sizeof(msg), &in);
+	in.stall_ms = APP_BACKUP_PLAN_STALL_MS - 1;
+	app_backup_plan_lock_timeout(msg, sizeof(msg), &in);
 	assert_contains(msg, "the storage did not cut");
 	/* the API server ran out the budget */
 	in.api_error = "POST volumesnapshots: timed out";
 	in.stall_ms = 5000;
-	assert_string_equal(app_plan_lock_timeout(msg, sizeof(msg), &in), "LockTimeout");
+	assert_string_equal(app_backup_plan_lock_timeout(msg, sizeof(msg), &in),
+			    "LockTimeout");
 	assert_contains(msg, "the API server did not answer in time (POST "
 			     "volumesnapshots: timed out)");
 	assert_null(strstr(msg, "storage"));
 	/* a snapshot deleted under the lock: SnapshotLost, whatever else */
 	in.deleted = "b-data-1, b-binlog-1";
-	assert_string_equal(app_plan_lock_timeout(msg, sizeof(msg), &in), "SnapshotLost");
+	assert_string_equal(app_backup_plan_lock_timeout(msg, sizeof(msg), &in),
+			    "SnapshotLost");
 	assert_string_equal(msg, "VolumeSnapshot(s) b-data-1, b-binlog-1 of ns were "
 				 "deleted while the lock was held; the stages were ended "
 				 "after 3012 ms and the Backup's other snapshots deleted");
 	in.deleted = "";
-	assert_string_equal(app_plan_lock_timeout(msg, sizeof(msg), &in), "LockTimeout");
+	assert_string_equal(app_backup_plan_lock_timeout(msg, sizeof(msg), &in),
+			    "LockTimeout");
 	/* bounded */
-	app_plan_lock_timeout(msg, 16, &in);
+	app_backup_plan_lock_timeout(msg, 16, &in);
 	assert_int_equal(strlen(msg), 15);
 }
 
@@ -1019,33 +1035,33 @@ static void test_session_vs_lost(void **state)
 {
 	static const struct {
 		bool created, seen;
-		app_plan_vs_presence now;
+		app_backup_plan_vs_presence now;
 		bool lost;
 	} cases[] = {
 		/* the create timed out (or was never sent): not known to exist */
-		{ false, false, APP_PLAN_VS_ABSENT, false },
-		{ false, false, APP_PLAN_VS_PRESENT, false },
-		{ false, false, APP_PLAN_VS_UNKNOWN, false },
+		{ false, false, APP_BACKUP_PLAN_VS_ABSENT, false },
+		{ false, false, APP_BACKUP_PLAN_VS_PRESENT, false },
+		{ false, false, APP_BACKUP_PLAN_VS_UNKNOWN, false },
 		/* a delayed create landed, and someone deletes it */
-		{ false, false, APP_PLAN_VS_DELETING, true },
+		{ false, false, APP_BACKUP_PLAN_VS_DELETING, true },
 		/* our create returned: gone now means deleted */
-		{ true, false, APP_PLAN_VS_ABSENT, true },
-		{ true, false, APP_PLAN_VS_DELETING, true },
-		{ true, false, APP_PLAN_VS_PRESENT, false },
-		{ true, false, APP_PLAN_VS_UNKNOWN, false },
+		{ true, false, APP_BACKUP_PLAN_VS_ABSENT, true },
+		{ true, false, APP_BACKUP_PLAN_VS_DELETING, true },
+		{ true, false, APP_BACKUP_PLAN_VS_PRESENT, false },
+		{ true, false, APP_BACKUP_PLAN_VS_UNKNOWN, false },
 		/* the cache showed it (a create whose answer was lost) */
-		{ false, true, APP_PLAN_VS_ABSENT, true },
-		{ true, true, APP_PLAN_VS_ABSENT, true },
-		{ true, true, APP_PLAN_VS_PRESENT, false },
+		{ false, true, APP_BACKUP_PLAN_VS_ABSENT, true },
+		{ true, true, APP_BACKUP_PLAN_VS_ABSENT, true },
+		{ true, true, APP_BACKUP_PLAN_VS_PRESENT, false },
 	};
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		app_plan_session_vs vs = { cases[i].created, cases[i].seen,
-					   cases[i].now };
+		app_backup_plan_session_vs vs = { cases[i].created, cases[i].seen,
+						  cases[i].now };
 
-		if (app_plan_session_vs_lost(&vs) != cases[i].lost)
+		if (app_backup_plan_session_vs_lost(&vs) != cases[i].lost)
 			fail_msg("case %zu (created %d, seen %d, now %d): lost %d, want "
 				 "%d",
 				 i, cases[i].created, cases[i].seen, (int)cases[i].now,
@@ -1056,7 +1072,7 @@ static void test_session_vs_lost(void **state)
 static void test_choose_fallback_to_primary(void **state)
 {
 	world *w = world_new();
-	app_plan_choice ch;
+	app_backup_plan_choice ch;
 
 	(void)state;
 	add_verdict(w, "mariadb-0", 0, APP_DB_PRIMARY, -1,
@@ -1069,7 +1085,8 @@ static void test_choose_fallback_to_primary(void **state)
 	add_verdict(w, "mariadb-4", 4, APP_DB_UNKNOWN, -1,
 		    "read_only is set but the server replicates from no one");
 
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA), 0);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA),
+			 0);
 	assert_string_equal(ch.role, "Primary");
 	assert_true(ch.fell_back);
 	assert_null(ch.reason);
@@ -1083,7 +1100,7 @@ static void test_choose_fallback_to_primary(void **state)
 		"replicates from no one");
 
 	/* role Replica does not fall back */
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
 	assert_null(ch.role);
 	assert_false(ch.fell_back);
 	assert_string_equal(ch.reason, "NoHealthyReplica");
@@ -1098,7 +1115,8 @@ static void test_choose_fallback_to_primary(void **state)
 	/* a lone primary */
 	w = world_new();
 	add_verdict(w, "solo", -1, APP_DB_PRIMARY, -1, "writable");
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA), 0);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA),
+			 0);
 	assert_true(ch.fell_back);
 	assert_string_equal(ch.message, "no replica qualified, so the primary solo is "
 					"locked: the target has no other pod");
@@ -1108,14 +1126,14 @@ static void test_choose_fallback_to_primary(void **state)
 static void test_choose_no_primary(void **state)
 {
 	world *w = world_new();
-	app_plan_choice ch;
+	app_backup_plan_choice ch;
 
 	(void)state;
 	add(w, "mariadb-0", 0, false); /* the primary, restarting */
 	add_verdict(w, "mariadb-1", 1, APP_DB_HEALTHY_REPLICA, 0, "lag 0 s");
 	add_verdict(w, "mariadb-2", 2, APP_DB_UNKNOWN, -1, "read_only");
 
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), -1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), -1);
 	assert_string_equal(ch.reason, "NoPrimary");
 	assert_contains(ch.message, "no ready writable primary (role Primary): "
 				    "mariadb-0: not ready (not Ready); "
@@ -1126,7 +1144,8 @@ static void test_choose_no_primary(void **state)
 	w->p[1].verdict.kind = APP_DB_UNHEALTHY_REPLICA;
 	snprintf(w->p[1].verdict.reason, sizeof(w->p[1].verdict.reason),
 		 "IO thread stopped");
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA), -1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA),
+			 -1);
 	assert_string_equal(ch.reason, "NoPrimary");
 	assert_false(ch.fell_back);
 	assert_contains(ch.message, "no replica qualified and there is no ready writable "
@@ -1146,7 +1165,7 @@ static void test_choose_waits_for_a_replica_another_backup_paused(void **state)
 		"replication from 10.0.0.5:3306: SQL thread not running "
 		"(Slave_SQL_Running=No)";
 	world *w = world_new();
-	app_plan_choice ch;
+	app_backup_plan_choice ch;
 	size_t r1, r2;
 
 	(void)state;
@@ -1155,20 +1174,21 @@ static void test_choose_waits_for_a_replica_another_backup_paused(void **state)
 	r2 = add_verdict(w, "mariadb-2", 2, APP_DB_UNHEALTHY_REPLICA, -1, stopped);
 
 	/* no Backup claims the pause: genuinely unhealthy, as before */
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
 	assert_string_equal(ch.reason, "NoHealthyReplica");
 	assert_int_equal(ch.waits_for, -1);
 	assert_contains(ch.message, "mariadb-1: unhealthy replica: replication from");
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA), 0);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA),
+			 0);
 	assert_true(ch.fell_back);
 	assert_int_equal(ch.waits_for, -1);
 
 	/* mariadb-2 is another Backup's, mariadb-1 stopped for no Backup */
 	w->p[r2].paused_by = "backup-b";
-	assert_false(app_plan_held(&w->c->c[r1], &w->p[r1]));
-	assert_true(app_plan_held(&w->c->c[r2], &w->p[r2]));
+	assert_false(app_backup_plan_held(&w->c->c[r1], &w->p[r1]));
+	assert_true(app_backup_plan_held(&w->c->c[r2], &w->p[r2]));
 	memset(&ch, 0x5a, sizeof(ch));
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
 	assert_int_equal(ch.waits_for, (int)r2);
 	assert_null(ch.reason);
 	assert_null(ch.role);
@@ -1177,23 +1197,25 @@ static void test_choose_waits_for_a_replica_another_backup_paused(void **state)
 	assert_contains(ch.message, "backup-b");
 	/* PreferReplica waits for it too rather than lock the primary, as it
 	 * does for a replica in a session of this process */
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA), -1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA),
+			 -1);
 	assert_int_equal(ch.waits_for, (int)r2);
 	assert_null(ch.reason);
 	assert_false(ch.fell_back);
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), 0);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), 0);
 	assert_int_equal(ch.waits_for, -1);
 
 	/* both claimed: the lowest ordinal */
 	w->p[r1].paused_by = "backup-a";
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
 	assert_int_equal(ch.waits_for, (int)r1);
 	assert_contains(ch.message, "backup-a");
 
 	/* a free healthy replica is taken rather than waited for */
 	w->p[r2].verdict.kind = APP_DB_HEALTHY_REPLICA;
 	w->p[r2].verdict.lag_seconds = 40;
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), (int)r2);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA),
+			 (int)r2);
 	assert_int_equal(ch.waits_for, -1);
 	world_free(w);
 }
@@ -1203,7 +1225,7 @@ static void test_choose_waits_for_a_replica_another_backup_paused(void **state)
 static void test_choose_pause_claim_needs_a_probed_ready_replica(void **state)
 {
 	world *w = world_new();
-	app_plan_choice ch;
+	app_backup_plan_choice ch;
 	size_t a, b, c;
 
 	(void)state;
@@ -1213,13 +1235,13 @@ static void test_choose_pause_claim_needs_a_probed_ready_replica(void **state)
 	w->p[a].paused_by = "backup-a";
 	w->p[b].paused_by = "backup-b";
 	w->p[b].verdict.kind = APP_DB_UNHEALTHY_REPLICA;
-	assert_false(app_plan_held(&w->c->c[a], &w->p[a]));
-	assert_false(app_plan_held(&w->c->c[b], &w->p[b]));
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_false(app_backup_plan_held(&w->c->c[a], &w->p[a]));
+	assert_false(app_backup_plan_held(&w->c->c[b], &w->p[b]));
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
 	assert_string_equal(ch.reason, "NoHealthyReplica");
 	assert_int_equal(ch.waits_for, -1);
 	w->p[c].paused_by = "backup-c";
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
 	assert_int_equal(ch.waits_for, (int)c);
 	world_free(w);
 }
@@ -1247,14 +1269,17 @@ static void test_pause_claim(void **state)
 
 	(void)state;
 	assert_non_null(list);
-	assert_string_equal(app_plan_pause_claim(list, "db", "self", "mariadb-1"),
+	assert_string_equal(app_backup_plan_pause_claim(list, "db", "self", "mariadb-1"),
 			    "failed-paused");
-	assert_string_equal(app_plan_pause_claim(list, "db", NULL, "mariadb-1"), "self");
-	assert_string_equal(app_plan_pause_claim(list, "db", "self", "mariadb-2"), "locked");
-	assert_null(app_plan_pause_claim(list, "db", "self", "mariadb-0"));
-	assert_string_equal(app_plan_pause_claim(list, "other", "self", "mariadb-1"), "x");
-	assert_null(app_plan_pause_claim(list, "other", "x", "mariadb-1"));
-	assert_null(app_plan_pause_claim(NULL, "db", "self", "mariadb-1"));
+	assert_string_equal(app_backup_plan_pause_claim(list, "db", NULL, "mariadb-1"),
+			    "self");
+	assert_string_equal(app_backup_plan_pause_claim(list, "db", "self", "mariadb-2"),
+			    "locked");
+	assert_null(app_backup_plan_pause_claim(list, "db", "self", "mariadb-0"));
+	assert_string_equal(
+		app_backup_plan_pause_claim(list, "other", "self", "mariadb-1"), "x");
+	assert_null(app_backup_plan_pause_claim(list, "other", "x", "mariadb-1"));
+	assert_null(app_backup_plan_pause_claim(NULL, "db", "self", "mariadb-1"));
 	json_decref(list);
 }
 
@@ -1297,13 +1322,14 @@ static void test_choose_when_every_probe_failed(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		for (r = 0; r < 3; r++) {
 			world *w = world_new();
-			app_plan_choice ch;
+			app_backup_plan_choice ch;
 
 			add_failure(w, "mariadb-0", 0, cases[i].rc[0], "error zero");
 			add_failure(w, "mariadb-1", 1, cases[i].rc[1], "error one");
 			add(w, "mariadb-3", 3, false); /* not ready: not counted */
 			add_failure(w, "mariadb-2", 2, cases[i].rc[2], "");
-			assert_int_equal(app_plan_choose(&ch, w->c, w->p, roles[r]), -1);
+			assert_int_equal(
+				app_backup_plan_choose(&ch, w->c, w->p, roles[r]), -1);
 			if (strcmp(ch.reason, cases[i].reason) != 0)
 				fail_msg("case %zu role %zu: reason %s, want %s", i, r,
 					 ch.reason, cases[i].reason);
@@ -1321,14 +1347,15 @@ static void test_choose_when_every_probe_failed(void **state)
 static void test_choose_partial_failures_keep_the_role_reason(void **state)
 {
 	world *w = world_new();
-	app_plan_choice ch;
+	app_backup_plan_choice ch;
 
 	(void)state;
 	add_failure(w, "mariadb-0", 0, SS_EUNAUTHORIZED, "access denied");
 	add_verdict(w, "mariadb-1", 1, APP_DB_UNHEALTHY_REPLICA, 900, "lag 900 s");
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
 	assert_string_equal(ch.reason, "NoHealthyReplica");
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA), -1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA),
+			 -1);
 	assert_string_equal(ch.reason, "NoPrimary");
 	world_free(w);
 
@@ -1336,16 +1363,17 @@ static void test_choose_partial_failures_keep_the_role_reason(void **state)
 	w = world_new();
 	add(w, "mariadb-0", 0, false);
 	add(w, "mariadb-1", 1, false);
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
 	assert_string_equal(ch.reason, "NoHealthyReplica");
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), -1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_PRIMARY), -1);
 	assert_string_equal(ch.reason, "NoPrimary");
 	assert_contains(ch.message, "mariadb-1: not ready (not Ready)");
 	world_free(w);
 
 	/* no candidates at all */
 	w = world_new();
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA), -1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_PREFER_REPLICA),
+			 -1);
 	assert_string_equal(ch.reason, "NoPrimary");
 	assert_contains(ch.message, "the target has no pods");
 	world_free(w);
@@ -1354,7 +1382,7 @@ static void test_choose_partial_failures_keep_the_role_reason(void **state)
 static void test_choose_message_is_bounded(void **state)
 {
 	world *w = world_new();
-	app_plan_choice ch;
+	app_backup_plan_choice ch;
 	char error[600];
 	size_t i;
 
@@ -1363,10 +1391,10 @@ static void test_choose_message_is_bounded(void **state)
 	error[sizeof(error) - 1] = '\0';
 	for (i = 0; i < APP_TARGET_MAX_CANDIDATES; i++)
 		add_failure(w, "mariadb", (int)i, SS_ETRANSPORT, error);
-	assert_int_equal(app_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
+	assert_int_equal(app_backup_plan_choose(&ch, w->c, w->p, APP_ROLE_REPLICA), -1);
 	assert_string_equal(ch.reason, "DatabaseUnreachable");
-	assert_int_equal(strlen(ch.message), APP_PLAN_MESSAGE_MAX - 1);
-	assert_string_equal(ch.message + APP_PLAN_MESSAGE_MAX - 4, "...");
+	assert_int_equal(strlen(ch.message), APP_BACKUP_PLAN_MESSAGE_MAX - 1);
+	assert_string_equal(ch.message + APP_BACKUP_PLAN_MESSAGE_MAX - 4, "...");
 	world_free(w);
 }
 
@@ -1401,7 +1429,7 @@ static void assert_unset(const app_vs_state *st)
 	assert_false(st->ready_to_use);
 	assert_int_equal(st->restore_size_bytes, -1);
 	assert_null(st->error);
-	assert_false(app_plan_vs_is_cut(st));
+	assert_false(app_backup_plan_vs_is_cut(st));
 }
 
 static void test_vs_state_full(void **state)
@@ -1420,7 +1448,7 @@ static void test_vs_state_full(void **state)
 	assert_true(st.ready_to_use);
 	assert_int_equal(st.restore_size_bytes, 1073741824LL);
 	assert_null(st.error);
-	assert_true(app_plan_vs_is_cut(&st));
+	assert_true(app_backup_plan_vs_is_cut(&st));
 	json_decref(vs);
 
 	/* a number for restoreSize, an offset time, an error with its message */
@@ -1450,17 +1478,17 @@ static void test_vs_state_partial(void **state)
 	assert_int_equal(st.creation_time_ns, 1795402801000000000LL);
 	assert_false(st.ready_to_use);
 	assert_int_equal(st.restore_size_bytes, -1);
-	assert_true(app_plan_vs_is_cut(&st));
+	assert_true(app_backup_plan_vs_is_cut(&st));
 
 	/* a driver that never sets creationTime */
 	assert_int_equal(read_vs(&st, "{\"readyToUse\":true}"), 0);
 	assert_int_equal(st.creation_time_ns, 0);
-	assert_true(app_plan_vs_is_cut(&st));
+	assert_true(app_backup_plan_vs_is_cut(&st));
 
 	/* bound only: not cut */
 	assert_int_equal(read_vs(&st, "{\"boundVolumeSnapshotContentName\":\"c\"}"), 0);
 	assert_true(st.bound);
-	assert_false(app_plan_vs_is_cut(&st));
+	assert_false(app_backup_plan_vs_is_cut(&st));
 
 	/* an error without a message is still an error */
 	assert_int_equal(read_vs(&st, "{\"error\":{\"time\":\"2026-11-23T03:00:02Z\"}}"),
@@ -1577,13 +1605,13 @@ static void test_snapshot_object_full(void **state)
 			     .binlog_position = 1234,
 			     .primary_binlog_file = "mysql-bin.000007",
 			     .primary_binlog_position = 5678 };
-	app_plan_snapshot_in in = { .backup = b,
-				    .spec = &spec,
-				    .volume = "data",
-				    .claim = "data-mariadb-1",
-				    .pod = "mariadb-1",
-				    .source_role = "Replica",
-				    .position = &pos };
+	app_backup_plan_snapshot_in in = { .backup = b,
+					   .spec = &spec,
+					   .volume = "data",
+					   .claim = "data-mariadb-1",
+					   .pod = "mariadb-1",
+					   .source_role = "Replica",
+					   .position = &pos };
 	json_t *vs = NULL, *labels, *ann, *refs, *ref;
 	const char *s;
 	const json_t *v;
@@ -1591,7 +1619,7 @@ static void test_snapshot_object_full(void **state)
 	(void)state;
 	tu_json_set(b, "metadata.labels",
 		    tu_json("{\"snapstage.io/schedule\":\"nightly\",\"owner\":\"me\"}"));
-	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+	assert_int_equal(app_backup_plan_snapshot_object(&vs, &in), 0);
 	assert_non_null(vs);
 
 	assert_string_equal(get_str(vs, "apiVersion", NULL, NULL),
@@ -1681,17 +1709,17 @@ static void test_snapshot_object_unknown_position_left_out(void **state)
 			     .binlog_position = -1,
 			     .primary_binlog_file = NULL,
 			     .primary_binlog_position = -1 };
-	app_plan_snapshot_in in = { .backup = b,
-				    .spec = &spec,
-				    .volume = "data",
-				    .claim = "data-mariadb-0",
-				    .pod = "mariadb-0",
-				    .source_role = "Primary",
-				    .position = &pos };
+	app_backup_plan_snapshot_in in = { .backup = b,
+					   .spec = &spec,
+					   .volume = "data",
+					   .claim = "data-mariadb-0",
+					   .pod = "mariadb-0",
+					   .source_role = "Primary",
+					   .position = &pos };
 	json_t *vs = NULL, *ann, *labels;
 
 	(void)state;
-	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+	assert_int_equal(app_backup_plan_snapshot_object(&vs, &in), 0);
 	ann = json_object_get(json_object_get(vs, "metadata"), "annotations");
 	assert_string_equal(get_str(ann, "snapstage.io/gtid-binlog-pos", NULL, NULL),
 			    "0-1-5");
@@ -1714,7 +1742,7 @@ static void test_snapshot_object_unknown_position_left_out(void **state)
 
 	/* no position at all */
 	in.position = NULL;
-	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+	assert_int_equal(app_backup_plan_snapshot_object(&vs, &in), 0);
 	ann = json_object_get(json_object_get(vs, "metadata"), "annotations");
 	assert_null(json_object_get(ann, "snapstage.io/gtid-binlog-pos"));
 	assert_int_equal(json_object_size(ann), 4); /* role, stage, name and note */
@@ -1726,15 +1754,15 @@ static void test_snapshot_object_minimal(void **state)
 {
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
-	app_plan_snapshot_in in = { .backup = b,
-				    .spec = &spec,
-				    .volume = "data",
-				    .claim = "data-mariadb-0",
-				    .pod = "mariadb-0" };
+	app_backup_plan_snapshot_in in = { .backup = b,
+					   .spec = &spec,
+					   .volume = "data",
+					   .claim = "data-mariadb-0",
+					   .pod = "mariadb-0" };
 	json_t *vs = NULL, *meta;
 
 	(void)state;
-	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+	assert_int_equal(app_backup_plan_snapshot_object(&vs, &in), 0);
 	meta = json_object_get(vs, "metadata");
 	/* no class: the cluster's default */
 	assert_null(
@@ -1756,19 +1784,19 @@ static void test_snapshot_object_long_values(void **state)
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
 	char claim[80], backup[80];
-	app_plan_snapshot_in in = { .backup = b,
-				    .spec = &spec,
-				    .volume = "data",
-				    .claim = claim,
-				    .pod = "mariadb-0",
-				    .source_role = "Replica" };
+	app_backup_plan_snapshot_in in = { .backup = b,
+					   .spec = &spec,
+					   .volume = "data",
+					   .claim = claim,
+					   .pod = "mariadb-0",
+					   .source_role = "Replica" };
 	json_t *vs = NULL, *labels;
 	const char *name, *label;
 
 	(void)state;
 	memset(claim, 'c', 70);
 	claim[70] = '\0';
-	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+	assert_int_equal(app_backup_plan_snapshot_object(&vs, &in), 0);
 	labels = json_object_get(json_object_get(vs, "metadata"), "labels");
 	/* too long for a label: left out, never cut */
 	assert_null(json_object_get(labels, "snapstage.io/claim"));
@@ -1784,7 +1812,7 @@ static void test_snapshot_object_long_values(void **state)
 	backup[70] = '\0';
 	tu_json_set(b, "metadata.name", json_string(backup));
 	in.claim = "data-mariadb-0";
-	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+	assert_int_equal(app_backup_plan_snapshot_object(&vs, &in), 0);
 	name = get_str(vs, "metadata", "name", NULL);
 	assert_true(strlen(name) <= 63);
 	assert_true(strncmp(name, "bbbb", 4) == 0);
@@ -1813,25 +1841,25 @@ static void test_snapshot_object_given_name(void **state)
 {
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
-	app_plan_snapshot_in in = { .backup = b,
-				    .spec = &spec,
-				    .volume = "data",
-				    .claim = "data-mariadb-0",
-				    .pod = "mariadb-0",
-				    .name = "adhoc-r2-data" };
+	app_backup_plan_snapshot_in in = { .backup = b,
+					   .spec = &spec,
+					   .volume = "data",
+					   .claim = "data-mariadb-0",
+					   .pod = "mariadb-0",
+					   .name = "adhoc-r2-data" };
 	json_t *vs = NULL;
 
 	(void)state;
-	assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+	assert_int_equal(app_backup_plan_snapshot_object(&vs, &in), 0);
 	assert_string_equal(get_str(vs, "metadata", "name", NULL), "adhoc-r2-data");
 	json_decref(vs);
 	vs = NULL;
 	in.name = "Adhoc data";
-	assert_int_equal(app_plan_snapshot_object(&vs, &in), SS_EINVALID);
+	assert_int_equal(app_backup_plan_snapshot_object(&vs, &in), SS_EINVALID);
 	tu_assert_error(SS_EINVALID, "\"Adhoc data\" is not a valid name");
 	assert_null(vs);
 	in.name = "";
-	assert_int_equal(app_plan_snapshot_object(&vs, &in), SS_EINVALID);
+	assert_int_equal(app_backup_plan_snapshot_object(&vs, &in), SS_EINVALID);
 	assert_null(vs);
 	json_decref(b);
 }
@@ -1871,11 +1899,11 @@ static void test_snapshot_object_lock_stage(void **state)
 				    "\"mariadb\",\"connection\":{\"credentialsSecretRef"
 				    "\":{\"name\":\"s\"}}}},"
 				    "\"forged\":{\"snapstage.io/lock-stage\":\"NONE\"}}");
-		app_plan_snapshot_in in = { .backup = b,
-					    .spec = &spec,
-					    .volume = "data",
-					    .claim = "data-mariadb-0",
-					    .pod = "mariadb-0" };
+		app_backup_plan_snapshot_in in = { .backup = b,
+						   .spec = &spec,
+						   .volume = "data",
+						   .claim = "data-mariadb-0",
+						   .pod = "mariadb-0" };
 		const char *reason = NULL;
 		json_t *vs = NULL;
 
@@ -1884,7 +1912,7 @@ static void test_snapshot_object_lock_stage(void **state)
 			fail_msg("stage %s: %s", stages[i], ss_error_last()->message);
 		/* the decoder refuses the key: forged past it */
 		spec.snapshot.annotations = json_object_get(b, "forged");
-		assert_int_equal(app_plan_snapshot_object(&vs, &in), 0);
+		assert_int_equal(app_backup_plan_snapshot_object(&vs, &in), 0);
 		assert_string_equal(
 			get_str(vs, "metadata", "annotations", APP_ANNOTATION_LOCK_STAGE),
 			stages[i]);
@@ -1900,27 +1928,27 @@ static void test_snapshot_object_refuses_incomplete_input(void **state)
 {
 	app_backup_spec spec;
 	json_t *b = backup_new(&spec, sts_target, NULL);
-	app_plan_snapshot_in in = { .backup = b,
-				    .spec = &spec,
-				    .volume = "data",
-				    .claim = "data-mariadb-0",
-				    .pod = "mariadb-0",
-				    .source_role = "Replica" };
+	app_backup_plan_snapshot_in in = { .backup = b,
+					   .spec = &spec,
+					   .volume = "data",
+					   .claim = "data-mariadb-0",
+					   .pod = "mariadb-0",
+					   .source_role = "Replica" };
 	json_t *vs = NULL;
 
 	(void)state;
 	tu_json_set(b, "metadata.uid", NULL);
-	assert_int_equal(app_plan_snapshot_object(&vs, &in), SS_EINVALID);
+	assert_int_equal(app_backup_plan_snapshot_object(&vs, &in), SS_EINVALID);
 	tu_assert_error(SS_EINVALID, "Backup db/adhoc has uid none");
 	assert_null(vs);
 
 	tu_json_set(b, "metadata.uid", json_string("uid-backup"));
 	in.claim = "";
-	assert_int_equal(app_plan_snapshot_object(&vs, &in), SS_EINVALID);
+	assert_int_equal(app_backup_plan_snapshot_object(&vs, &in), SS_EINVALID);
 	assert_null(vs);
 	in.claim = "data-mariadb-0";
 	in.volume = NULL;
-	assert_int_equal(app_plan_snapshot_object(&vs, &in), SS_EINVALID);
+	assert_int_equal(app_backup_plan_snapshot_object(&vs, &in), SS_EINVALID);
 	assert_null(vs);
 	json_decref(b);
 }
@@ -1999,7 +2027,7 @@ static void test_restorable(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		json_t *b = complete_backup(cases[i].listed);
 		json_t *snaps = json_array();
-		app_plan_restorability out;
+		app_backup_plan_restorability out;
 
 		json_array_append_new(snaps, owned_vs("adhoc-data", "uid-backup", READY));
 		if (cases[i].logs_uid != NULL)
@@ -2011,7 +2039,7 @@ static void test_restorable(void **state)
 		tu_json_set(json_array_get(snaps, json_array_size(snaps) - 1),
 			    "metadata.namespace", json_string("other"));
 		memset(&out, 0x5a, sizeof(out));
-		assert_int_equal(app_plan_restorable(&out, b, snaps), 0);
+		assert_int_equal(app_backup_plan_restorable(&out, b, snaps), 0);
 		if (out.restorable != cases[i].want)
 			fail_msg("%s: restorable %d, want %d (%s)", cases[i].title,
 				 out.restorable, cases[i].want, out.message);
@@ -2029,19 +2057,19 @@ static void test_restorable_mixed_and_bad_input(void **state)
 	static const char *const two[] = { "adhoc-data", "adhoc-logs", NULL };
 	json_t *b = complete_backup(two);
 	json_t *snaps = json_array();
-	app_plan_restorability out;
+	app_backup_plan_restorability out;
 
 	(void)state;
 	json_array_append_new(
 		snaps, owned_vs("adhoc-data", "uid-backup", "{\"readyToUse\":false}"));
-	assert_int_equal(app_plan_restorable(&out, b, snaps), 0);
+	assert_int_equal(app_backup_plan_restorable(&out, b, snaps), 0);
 	assert_false(out.restorable);
 	assert_string_equal(out.reason, "SnapshotMissing");
 	assert_string_equal(out.message,
 			    "VolumeSnapshot adhoc-logs was deleted; VolumeSnapshot "
 			    "adhoc-data is no longer readyToUse");
 
-	assert_int_equal(app_plan_restorable(&out, b, NULL), 0);
+	assert_int_equal(app_backup_plan_restorable(&out, b, NULL), 0);
 	assert_string_equal(out.reason, "SnapshotMissing");
 	assert_string_equal(out.message, "VolumeSnapshot adhoc-data was deleted; "
 					 "VolumeSnapshot adhoc-logs was deleted");
@@ -2050,13 +2078,13 @@ static void test_restorable_mixed_and_bad_input(void **state)
 	tu_json_set(b, "status.snapshots[1].volumeSnapshotName", NULL);
 	json_array_append_new(snaps, owned_vs("adhoc-logs", "uid-backup", READY));
 	json_array_set_new(snaps, 0, owned_vs("adhoc-data", "uid-backup", READY));
-	assert_int_equal(app_plan_restorable(&out, b, snaps), 0);
+	assert_int_equal(app_backup_plan_restorable(&out, b, snaps), 0);
 	assert_string_equal(out.reason, "SnapshotMissing");
 	assert_string_equal(out.message, "status.snapshots[1] names no VolumeSnapshot");
 
 	tu_json_set(b, "metadata.uid", NULL);
 	memset(&out, 0x5a, sizeof(out));
-	assert_int_equal(app_plan_restorable(&out, b, snaps), SS_EINVALID);
+	assert_int_equal(app_backup_plan_restorable(&out, b, snaps), SS_EINVALID);
 	assert_int_equal(out.message[0], 0x5a); /* untouched */
 	json_decref(snaps);
 	json_decref(b);
@@ -2069,15 +2097,15 @@ static void test_retry_backoff(void **state)
 	const int64_t S = SS_NS_PER_SEC;
 
 	(void)state;
-	assert_int_equal(app_plan_retry_backoff_ns(-1), 0);
-	assert_int_equal(app_plan_retry_backoff_ns(0), 0);
-	assert_int_equal(app_plan_retry_backoff_ns(1), 2 * S);
-	assert_int_equal(app_plan_retry_backoff_ns(2), 4 * S);
-	assert_int_equal(app_plan_retry_backoff_ns(3), 8 * S);
-	assert_int_equal(app_plan_retry_backoff_ns(4), 16 * S);
-	assert_int_equal(app_plan_retry_backoff_ns(5), 30 * S); /* the bound */
-	assert_int_equal(app_plan_retry_backoff_ns(1000), 30 * S);
-	assert_int_equal(app_plan_retry_backoff_ns(2147483647), 30 * S);
+	assert_int_equal(app_backup_plan_retry_backoff_ns(-1), 0);
+	assert_int_equal(app_backup_plan_retry_backoff_ns(0), 0);
+	assert_int_equal(app_backup_plan_retry_backoff_ns(1), 2 * S);
+	assert_int_equal(app_backup_plan_retry_backoff_ns(2), 4 * S);
+	assert_int_equal(app_backup_plan_retry_backoff_ns(3), 8 * S);
+	assert_int_equal(app_backup_plan_retry_backoff_ns(4), 16 * S);
+	assert_int_equal(app_backup_plan_retry_backoff_ns(5), 30 * S); /* the bound */
+	assert_int_equal(app_backup_plan_retry_backoff_ns(1000), 30 * S);
+	assert_int_equal(app_backup_plan_retry_backoff_ns(2147483647), 30 * S);
 }
 
 static void test_next_attempt_rounds_up_to_the_second(void **state)
@@ -2086,12 +2114,12 @@ static void test_next_attempt_rounds_up_to_the_second(void **state)
 
 	(void)state;
 	/* status.nextAttemptTime has second resolution: never earlier. */
-	assert_int_equal(app_plan_next_attempt_ns(1, t), t + 2 * S);
-	assert_int_equal(app_plan_next_attempt_ns(1, t + 1), t + 3 * S);
-	assert_int_equal(app_plan_next_attempt_ns(2, t + S - 1), t + 5 * S);
-	assert_int_equal(app_plan_next_attempt_ns(2, t + S / 2), t + 5 * S);
+	assert_int_equal(app_backup_plan_next_attempt_ns(1, t), t + 2 * S);
+	assert_int_equal(app_backup_plan_next_attempt_ns(1, t + 1), t + 3 * S);
+	assert_int_equal(app_backup_plan_next_attempt_ns(2, t + S - 1), t + 5 * S);
+	assert_int_equal(app_backup_plan_next_attempt_ns(2, t + S / 2), t + 5 * S);
 	/* The session after the last one allowed still gets a pause. */
-	assert_true(app_plan_next_attempt_ns(3, t) >= t + 8 * S);
+	assert_true(app_backup_plan_next_attempt_ns(3, t) >= t + 8 * S);
 }
 
 static void test_attempt_wait(void **state)
@@ -2099,17 +2127,19 @@ static void test_attempt_wait(void **state)
 	const int64_t S = SS_NS_PER_SEC, t = 1765000000 * S;
 
 	(void)state;
-	assert_int_equal(app_plan_attempt_wait_ns(0, t), 0); /* none set */
-	assert_int_equal(app_plan_attempt_wait_ns(-5, t), 0);
-	assert_int_equal(app_plan_attempt_wait_ns(t, t), 0);
-	assert_int_equal(app_plan_attempt_wait_ns(t - S, t), 0); /* past */
-	assert_int_equal(app_plan_attempt_wait_ns(t + 2 * S, t), 2 * S);
-	assert_int_equal(app_plan_attempt_wait_ns(t + 1, t), 1);
+	assert_int_equal(app_backup_plan_attempt_wait_ns(0, t), 0); /* none set */
+	assert_int_equal(app_backup_plan_attempt_wait_ns(-5, t), 0);
+	assert_int_equal(app_backup_plan_attempt_wait_ns(t, t), 0);
+	assert_int_equal(app_backup_plan_attempt_wait_ns(t - S, t), 0); /* past */
+	assert_int_equal(app_backup_plan_attempt_wait_ns(t + 2 * S, t), 2 * S);
+	assert_int_equal(app_backup_plan_attempt_wait_ns(t + 1, t), 1);
 	/* Far ahead (a wrong clock, an edited status): bounded. */
-	assert_int_equal(app_plan_attempt_wait_ns(t + 3600 * S, t), 30 * S);
-	assert_int_equal(app_plan_attempt_wait_ns(INT64_MAX, t), 30 * S);
+	assert_int_equal(app_backup_plan_attempt_wait_ns(t + 3600 * S, t), 30 * S);
+	assert_int_equal(app_backup_plan_attempt_wait_ns(INT64_MAX, t), 30 * S);
 	/* What retry_attempt writes, read back at once: the whole pause. */
-	assert_int_equal(app_plan_attempt_wait_ns(app_plan_next_attempt_ns(1, t), t), 2 * S);
+	assert_int_equal(
+		app_backup_plan_attempt_wait_ns(app_backup_plan_next_attempt_ns(1, t), t),
+		2 * S);
 }
 
 static void test_session_error_decide(void **state)
@@ -2118,19 +2148,19 @@ static void test_session_error_decide(void **state)
 				SS_ETOOMANYREQUESTS, SS_ETIMEOUT, SS_EEXISTS,
 				SS_EUNAUTHORIZED,    SS_ERROR,	  SS_ENOMEM,
 				SS_ENOTFOUND,	      SS_ECONFLICT };
-	app_plan_session_error d;
+	app_backup_plan_session_error d;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(retried) / sizeof(retried[0]); i++) {
-		d = app_plan_session_error_decide(retried[i]);
+		d = app_backup_plan_session_error_decide(retried[i]);
 		assert_string_equal(d.reason, "SnapshotCreateFailed");
 		assert_true(d.retry);
 	}
-	d = app_plan_session_error_decide(SS_EINVALID);
+	d = app_backup_plan_session_error_decide(SS_EINVALID);
 	assert_string_equal(d.reason, "SnapshotCreateFailed");
 	assert_false(d.retry);
-	assert_false(app_plan_session_error_decide(SS_EUNSUPPORTED).retry);
+	assert_false(app_backup_plan_session_error_decide(SS_EUNSUPPORTED).retry);
 }
 
 /* status.nextAttemptTime is written and read back (second resolution),

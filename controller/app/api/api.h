@@ -326,7 +326,7 @@ typedef struct {
 } app_lock_status;
 
 /* The Backup condition that says whether a Complete Backup can still be
- * restored from (app_plan_restorable in backup/backup_plan.h sets it; the
+ * restored from (app_backup_plan_restorable in backup/backup_plan.h sets it; the
  * schedule's retention and a Restore read it), and its reasons. */
 #define APP_CONDITION_RESTORABLE "Restorable"
 #define APP_REASON_SNAPSHOTS_READY "SnapshotsReady"

@@ -80,7 +80,7 @@ int app_target_resolve(app_target_candidates *out, const app_target *target,
 
 /* The order of candidates: ordinal first (pods without one last), then
  * name; <0, 0 or >0 as strcmp. Also the last tie-break when a server is
- * chosen among equals (backup/backup_plan.h app_plan_choose). */
+ * chosen among equals (backup/backup_plan.h app_backup_plan_choose). */
 int app_target_order(int ord_a, const char *name_a, int ord_b, const char *name_b);
 
 #endif

@@ -291,7 +291,7 @@ typedef struct {
 	char primary_binlog_file[APP_DB_NAME_MAX];
 	/* Step 1 of a Complete Backup: the Restorable condition to write, and
 	 * whether the write turned it False. */
-	const app_plan_restorability *restorable;
+	const app_backup_plan_restorability *restorable;
 	bool turned_unrestorable;
 	/* The server this reconcile took a turn on ("" none): a Backup woken
 	 * for a server it did not take passes the wake on (backup_turns.h). */
@@ -560,14 +560,14 @@ static int backup_check_snapshot_api(backup_run *r, const char **reason)
 /* What a read of a VolumeSnapshot found: rc and vs from kube_get() or
  * ctrl_store_get(), which both answer SS_ENOTFOUND for one that is not
  * there (never 0 with NULL). */
-static app_plan_vs_presence backup_presence_of(int rc, const json_t *vs)
+static app_backup_plan_vs_presence backup_presence_of(int rc, const json_t *vs)
 {
 	if (rc == SS_ENOTFOUND)
-		return APP_PLAN_VS_ABSENT;
+		return APP_BACKUP_PLAN_VS_ABSENT;
 	if (rc < 0 || vs == NULL)
-		return APP_PLAN_VS_UNKNOWN;
-	return ctrl_meta(vs, "deletionTimestamp") != NULL ? APP_PLAN_VS_DELETING
-							  : APP_PLAN_VS_PRESENT;
+		return APP_BACKUP_PLAN_VS_UNKNOWN;
+	return ctrl_meta(vs, "deletionTimestamp") != NULL ? APP_BACKUP_PLAN_VS_DELETING
+							  : APP_BACKUP_PLAN_VS_PRESENT;
 }
 
 /* The VolumeSnapshot `name` of the Backup's namespace as the informer's
@@ -575,8 +575,8 @@ static app_plan_vs_presence backup_presence_of(int rc, const json_t *vs)
  * and what was found. Every read of a snapshot from the cache goes
  * through here, so "not in the cache" (SS_ENOTFOUND) is ABSENT everywhere
  * and any other failure UNKNOWN (no answer, never "gone"). */
-static app_plan_vs_presence backup_cached_snapshot(json_t **out, backup_run *r,
-						   const char *name)
+static app_backup_plan_vs_presence backup_cached_snapshot(json_t **out, backup_run *r,
+							  const char *name)
 {
 	char key[CTRL_KEY_MAX];
 	json_t *vs = NULL;
@@ -584,7 +584,7 @@ static app_plan_vs_presence backup_cached_snapshot(json_t **out, backup_run *r,
 
 	*out = NULL;
 	if (ctrl_key_join(key, sizeof(key), r->run.ns, name) < 0)
-		return APP_PLAN_VS_UNKNOWN;
+		return APP_BACKUP_PLAN_VS_UNKNOWN;
 	rc = ctrl_store_get(&vs, r->bc->o.snapshots, key);
 	if (rc == 0)
 		*out = vs;
@@ -607,19 +607,19 @@ static void backup_snapshots_look(backup_run *r, bool *all_cut, int *failed_at,
 		app_snapshot_status *s = &r->st.snapshots[i];
 		json_t *vs = NULL;
 		app_vs_state vst;
-		app_plan_vs_presence found =
+		app_backup_plan_vs_presence found =
 			backup_cached_snapshot(&vs, r, s->volume_snapshot_name);
 
 		if (vs == NULL) {
 			/* gone after it was seen is lost; a failed read is not */
-			if (found == APP_PLAN_VS_ABSENT && r->snap_seen[i] &&
+			if (found == APP_BACKUP_PLAN_VS_ABSENT && r->snap_seen[i] &&
 			    *lost_at < 0)
 				*lost_at = (int)i;
 			*all_cut = false;
 			continue;
 		}
 		r->snap_seen[i] = true;
-		if (found == APP_PLAN_VS_DELETING && *lost_at < 0)
+		if (found == APP_BACKUP_PLAN_VS_DELETING && *lost_at < 0)
 			*lost_at = (int)i;
 		if (app_vs_state_read(&vst, vs) == 0) {
 			if (vst.error && *failed_at < 0) {
@@ -628,7 +628,7 @@ static void backup_snapshots_look(backup_run *r, bool *all_cut, int *failed_at,
 				s->error = r->snap_errors[i];
 				*failed_at = (int)i;
 			}
-			if (app_plan_vs_is_cut(&vst)) {
+			if (app_backup_plan_vs_is_cut(&vst)) {
 				if (s->creation_time_ns == 0)
 					s->creation_time_ns = vst.creation_time_ns;
 			} else {
@@ -651,11 +651,11 @@ static void backup_snapshots_look(backup_run *r, bool *all_cut, int *failed_at,
  * this Backup's snapshot of that name: PRESENT (so deleted by us now),
  * DELETING (someone else is deleting it), ABSENT (not found, or the object
  * of that name is not ours) or UNKNOWN (the read failed). */
-static app_plan_vs_presence backup_delete_snapshot(backup_run *r, const char *name)
+static app_backup_plan_vs_presence backup_delete_snapshot(backup_run *r, const char *name)
 {
 	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
 	json_t *vs = NULL;
-	app_plan_vs_presence found;
+	app_backup_plan_vs_presence found;
 	int rc;
 
 	rc = kube_get(&vs, r->bc->o.client, &app_volumesnapshots, r->run.ns, name);
@@ -666,14 +666,15 @@ static app_plan_vs_presence backup_delete_snapshot(backup_run *r, const char *na
 		       "not deleting a VolumeSnapshot that is not this Backup's",
 		       SS_LS("backup", r->run.key), SS_LS("snapshot", name));
 		json_decref(vs);
-		return APP_PLAN_VS_ABSENT; /* ours, of that name, is gone */
+		return APP_BACKUP_PLAN_VS_ABSENT; /* ours, of that name, is gone */
 	}
 	if (rc == 0) {
 		d.precondition_uid = ctrl_meta(vs, "uid");
 		rc = kube_delete(NULL, r->bc->o.client, &app_volumesnapshots, r->run.ns,
 				 name, &d);
 		if (rc == SS_ENOTFOUND)
-			found = APP_PLAN_VS_ABSENT; /* gone between the read and ours */
+			found = APP_BACKUP_PLAN_VS_ABSENT; /* gone between the read and
+							      ours */
 	}
 	json_decref(vs);
 	if (rc < 0 && rc != SS_ENOTFOUND)
@@ -698,18 +699,20 @@ static int backup_snapshot_name(char *out, const backup_run *r, const char *volu
 static int backup_create_snapshot(backup_run *r, const app_target_candidate *cand,
 				  size_t i, const app_position *pos)
 {
-	app_plan_snapshot_in in = { .backup = r->run.obj,
-				    .spec = &r->spec,
-				    .volume = cand->volumes[i].volume,
-				    .claim = cand->volumes[i].claim,
-				    .pod = cand->pod,
-				    .source_role = r->st.source_role,
-				    .position = pos,
-				    .name = r->st.snapshots[i].volume_snapshot_name };
+	app_backup_plan_snapshot_in in = {
+		.backup = r->run.obj,
+		.spec = &r->spec,
+		.volume = cand->volumes[i].volume,
+		.claim = cand->volumes[i].claim,
+		.pod = cand->pod,
+		.source_role = r->st.source_role,
+		.position = pos,
+		.name = r->st.snapshots[i].volume_snapshot_name
+	};
 	json_t *vs = NULL, *created = NULL;
 	int rc;
 
-	rc = app_plan_snapshot_object(&vs, &in);
+	rc = app_backup_plan_snapshot_object(&vs, &in);
 	if (rc < 0)
 		return rc;
 	rc = kube_create(&created, r->bc->o.client, &app_volumesnapshots, r->run.ns, vs);
@@ -947,7 +950,7 @@ static void backup_delete_snapshots(backup_run *r)
 
 /* An attempt whose cut cannot be trusted (`why`): its snapshots deleted,
  * then the next attempt (status Pending, a Warning Event `reason`) no
- * earlier than status.nextAttemptTime (app_plan_next_attempt_ns) or, after
+ * earlier than status.nextAttemptTime (app_backup_plan_next_attempt_ns) or, after
  * APP_BACKUP_MAX_ATTEMPTS, Failed with `reason`. */
 static int backup_retry_attempt(backup_run *r, const char *reason, const char *why)
 {
@@ -968,8 +971,8 @@ static int backup_retry_attempt(backup_run *r, const char *reason, const char *w
 			"no one saw them cut under the lock",
 			r->st.attempts, APP_BACKUP_MAX_ATTEMPTS,
 			r->st.source_pod ? r->st.source_pod : "?", w);
-	next = app_plan_next_attempt_ns(r->st.attempts, now);
-	wait = app_plan_attempt_wait_ns(next, now);
+	next = app_backup_plan_next_attempt_ns(r->st.attempts, now);
+	wait = app_backup_plan_attempt_wait_ns(next, now);
 	ctrl_run_event(&r->run, CTRL_EVENT_WARNING, reason,
 		       "lock session %d on %s: %s; its snapshots were deleted; retrying "
 		       "in %lld s",
@@ -1037,9 +1040,9 @@ static int backup_prove_cuts(backup_run *r)
 		app_cut_time c;
 
 		switch (backup_cached_snapshot(&vs, r, s->volume_snapshot_name)) {
-		case APP_PLAN_VS_UNKNOWN:
+		case APP_BACKUP_PLAN_VS_UNKNOWN:
 			return SS_ERROR; /* ss_error_last() says why */
-		case APP_PLAN_VS_ABSENT:
+		case APP_BACKUP_PLAN_VS_ABSENT:
 			/* Seen cut, deleted since: no cut time to prove, and
 			 * never Complete. */
 			ctrl_run_message(&r->run,
@@ -1174,10 +1177,10 @@ static int backup_record_session(void *payload, int64_t connection_id)
 }
 
 /* What the informer's cache shows of snapshot i of the session. */
-static app_plan_vs_presence backup_cached_presence(backup_run *r, size_t i)
+static app_backup_plan_vs_presence backup_cached_presence(backup_run *r, size_t i)
 {
 	json_t *vs = NULL;
-	app_plan_vs_presence found =
+	app_backup_plan_vs_presence found =
 		backup_cached_snapshot(&vs, r, r->st.snapshots[i].volume_snapshot_name);
 
 	json_decref(vs);
@@ -1187,19 +1190,19 @@ static app_plan_vs_presence backup_cached_presence(backup_run *r, size_t i)
 /* Step 8, the cut was not seen before lock.timeoutSeconds, or a snapshot
  * was deleted while locked: the snapshots not cut are deleted (all of them
  * when one was lost), and the Failed reason and words say what is known
- * of the cause (app_plan_lock_timeout): the snapshots someone deleted, the
+ * of the cause (app_backup_plan_lock_timeout): the snapshots someone deleted, the
  * API server's error (`api_why`), a stall of this process, or else the
  * storage. */
 static int backup_session_timed_out(backup_run *r, const char *api_why)
 {
-	app_plan_timeout_in in = { r->run.ns,
-				   r->st.n_snapshots,
-				   0,
-				   NULL,
-				   api_why,
-				   r->stall_ns / SS_NS_PER_MS,
-				   r->spec.lock.timeout_seconds,
-				   r->st.lock.held_ms };
+	app_backup_plan_timeout_in in = { r->run.ns,
+					  r->st.n_snapshots,
+					  0,
+					  NULL,
+					  api_why,
+					  r->stall_ns / SS_NS_PER_MS,
+					  r->spec.lock.timeout_seconds,
+					  r->st.lock.held_ms };
 	char gone[MSG_MAX] = "", msg[MSG_MAX];
 	const char *reason;
 	size_t i, uncut = 0, n_gone = 0, used = 0;
@@ -1208,17 +1211,17 @@ static int backup_session_timed_out(backup_run *r, const char *api_why)
 	for (i = 0; i < r->st.n_snapshots; i++) {
 		const char *name = r->st.snapshots[i].volume_snapshot_name;
 		bool cut = r->st.snapshots[i].creation_time_ns != 0;
-		app_plan_session_vs vs = { r->snap_made[i], r->snap_seen[i],
-					   APP_PLAN_VS_UNKNOWN };
+		app_backup_plan_session_vs vs = { r->snap_made[i], r->snap_seen[i],
+						  APP_BACKUP_PLAN_VS_UNKNOWN };
 
 		uncut += cut ? 0 : 1;
 		/* An uncut one is deleted (which tells whether someone had); a
 		 * cut one is kept (the Failed Backup's clean-up takes it) unless
 		 * the cache shows it deleted. Gone counts as lost only if it
-		 * was known to exist (app_plan_session_vs_lost). */
+		 * was known to exist (app_backup_plan_session_vs_lost). */
 		vs.now = cut ? backup_cached_presence(r, i)
 			     : backup_delete_snapshot(r, name);
-		if (!app_plan_session_vs_lost(&vs))
+		if (!app_backup_plan_session_vs_lost(&vs))
 			continue;
 		n_gone++;
 		if (!full) /* once it ends in "...", nothing more is added */
@@ -1226,7 +1229,7 @@ static int backup_session_timed_out(backup_run *r, const char *api_why)
 	}
 	in.uncut = uncut;
 	in.deleted = gone;
-	reason = app_plan_lock_timeout(msg, sizeof(msg), &in);
+	reason = app_backup_plan_lock_timeout(msg, sizeof(msg), &in);
 	if (n_gone > 0)
 		backup_delete_snapshots(r);
 	return backup_fail(r, reason, "%s", msg);
@@ -1246,13 +1249,14 @@ static int backup_session_close(backup_session *s)
 /* A lock session that an API error (the calling thread's ss_error) ended
  * while creating snapshot `failed_at`: the stages ended and the SQL
  * threads started at once, then the attempt retried or failed with the
- * API server's answer as its cause (app_plan_session_error_decide), never
+ * API server's answer as its cause (app_backup_plan_session_error_decide), never
  * as an interruption. Should that status write fail, the status stays
  * Locked and the next reconcile retries it as Interrupted. CTRL_RUN_STOP
  * or < 0. */
 static int backup_session_aborted(backup_session *s, size_t failed_at)
 {
-	app_plan_session_error d = app_plan_session_error_decide(ss_error_last()->code);
+	app_backup_plan_session_error d =
+		app_backup_plan_session_error_decide(ss_error_last()->code);
 	backup_run *r = s->r;
 	char why[SS_ERROR_MESSAGE_MAX];
 	char cause[SS_ERROR_MESSAGE_MAX + 256];
@@ -1512,12 +1516,12 @@ static bool backup_snapshot_lost(backup_run *r, size_t i)
 	json_t *vs = NULL;
 	app_vs_state vst;
 	bool lost = false;
-	app_plan_vs_presence found =
+	app_backup_plan_vs_presence found =
 		backup_cached_snapshot(&vs, r, s->volume_snapshot_name);
 
-	if (found == APP_PLAN_VS_UNKNOWN)
+	if (found == APP_BACKUP_PLAN_VS_UNKNOWN)
 		return false; /* cannot tell: looked at again */
-	if (found != APP_PLAN_VS_PRESENT) { /* gone from the cache, or going */
+	if (found != APP_BACKUP_PLAN_VS_PRESENT) { /* gone from the cache, or going */
 		ctrl_run_message(&r->run,
 				 "VolumeSnapshot %s/%s was deleted after its cut",
 				 r->run.ns, s->volume_snapshot_name);
@@ -1664,7 +1668,7 @@ cleanup:
 static int backup_mutate_restorable(json_t *obj, void *payload)
 {
 	backup_run *r = payload;
-	const app_plan_restorability *rs = r->restorable;
+	const app_backup_plan_restorability *rs = r->restorable;
 	ctrl_condition c = { APP_CONDITION_RESTORABLE,
 			     rs->restorable ? CTRL_CONDITION_TRUE : CTRL_CONDITION_FALSE,
 			     rs->reason, rs->message, -1 };
@@ -1687,7 +1691,7 @@ static int backup_mutate_restorable(json_t *obj, void *payload)
 static int backup_restorable(backup_run *r, const json_t *cached)
 {
 	ctrl_write_opts wo = CTRL_WRITE_OPTS_INIT;
-	app_plan_restorability rs;
+	app_backup_plan_restorability rs;
 	json_t *snaps = NULL;
 	int rc;
 
@@ -1698,7 +1702,7 @@ static int backup_restorable(backup_run *r, const json_t *cached)
 	rc = backup_listed_snapshots(&snaps, r, cached);
 	if (rc < 0)
 		return rc;
-	rc = app_plan_restorable(&rs, cached, snaps);
+	rc = app_backup_plan_restorable(&rs, cached, snaps);
 	json_decref(snaps);
 	if (rc < 0)
 		return backup_done(r); /* no uid: not from the API server */
@@ -1858,7 +1862,7 @@ static int backup_recover_paused(backup_run *r)
 	backup_wake_held(r->bc, r->run.ns, r->st.source_pod);
 	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "ReplicationResumed",
 		       "started the SQL threads of %s again: %s", r->st.source_pod,
-		       app_plan_paused_why(&r->st));
+		       app_backup_plan_paused_why(&r->st));
 	return backup_write_status(r);
 }
 
@@ -1929,7 +1933,8 @@ static void backup_probe_identity(char *out, size_t cap, const backup_run *r,
 /* Connects to candidate c and probes it: 0 with the verdict and the open
  * connection (*db), or the error (in p->rc and p->error). */
 static int backup_probe_one(backup_run *r, const app_target_candidate *c,
-			    const app_credentials *cred, app_plan_probe *p, app_db **db)
+			    const app_credentials *cred, app_backup_plan_probe *p,
+			    app_db **db)
 {
 	app_db_target t;
 	app_db_status dst;
@@ -1955,8 +1960,9 @@ static int backup_probe_one(backup_run *r, const app_target_candidate *c,
  * becomes the lock connection). Each gets its last use, to spread the
  * sessions. */
 static void backup_probe_candidates(backup_run *r, const app_target_candidates *cands,
-				    const app_credentials *cred, app_plan_probe *probes,
-				    app_db **dbs, bool *remembered)
+				    const app_credentials *cred,
+				    app_backup_plan_probe *probes, app_db **dbs,
+				    bool *remembered)
 {
 	app_turns *turns = r->bc->turns;
 	char server[CTRL_KEY_MAX], id[APP_TURNS_IDENTITY_MAX];
@@ -1992,8 +1998,9 @@ static void backup_probe_candidates(backup_run *r, const app_target_candidates *
  * so the choice made next is on fresh probes only. Whether there were
  * any. */
 static bool backup_reprobe_remembered(backup_run *r, const app_target_candidates *cands,
-				      const app_credentials *cred, app_plan_probe *probes,
-				      app_db **dbs, bool *remembered)
+				      const app_credentials *cred,
+				      app_backup_plan_probe *probes, app_db **dbs,
+				      bool *remembered)
 {
 	char server[CTRL_KEY_MAX], id[APP_TURNS_IDENTITY_MAX];
 	bool any = false;
@@ -2024,9 +2031,9 @@ static bool backup_reprobe_remembered(backup_run *r, const app_target_candidates
  * is dropped, so the next choice probes it (and names a failure). */
 static bool backup_connect_chosen(backup_run *r, const app_target_candidate *cand,
 				  const char *server, const app_credentials *cred,
-				  const app_plan_probe *was, app_db **db)
+				  const app_backup_plan_probe *was, app_db **db)
 {
-	app_plan_probe now = { 0 };
+	app_backup_plan_probe now = { 0 };
 	char id[APP_TURNS_IDENTITY_MAX];
 	int rc = backup_probe_one(r, cand, cred, &now, db);
 
@@ -2079,10 +2086,10 @@ static int backup_queued(backup_run *r, const app_target_candidate *cand,
 
 /* Step 7: the turn on the chosen server, or a place among those waiting for
  * it and for every other server it would take as gladly (see
- * app_plan_equally_good). Fills *n_also. */
+ * app_backup_plan_equally_good). Fills *n_also. */
 static app_turns_outcome backup_take_turn(backup_run *r,
 					  const app_target_candidates *cands,
-					  const app_plan_probe *probes, int chosen,
+					  const app_backup_plan_probe *probes, int chosen,
 					  const char *server, char *other, size_t cap,
 					  size_t *n_also)
 {
@@ -2099,7 +2106,7 @@ static app_turns_outcome backup_take_turn(backup_run *r,
 	size_t j;
 
 	for (j = 0; j < cands->n && w.n_also < APP_TURNS_MAX_WAIT_SERVERS; j++) {
-		if (!app_plan_equally_good(cands, probes, chosen, (int)j) ||
+		if (!app_backup_plan_equally_good(cands, probes, chosen, (int)j) ||
 		    ctrl_key_join(keys[w.n_also], sizeof(keys[0]), r->run.ns,
 				  cands->c[j].pod) < 0)
 			continue;
@@ -2114,7 +2121,8 @@ static app_turns_outcome backup_take_turn(backup_run *r,
  * `db`): the finalizer, the replica's SQL threads stopped, the lock
  * session; then the turn ends, waking the next Backup waiting for it. */
 static int backup_on_server(backup_run *r, const app_target_candidate *cand,
-			    const app_plan_choice *choice, const char *server, app_db *db)
+			    const app_backup_plan_choice *choice, const char *server,
+			    app_db *db)
 {
 	int rc, wrc;
 
@@ -2173,8 +2181,9 @@ static int backup_on_server(backup_run *r, const app_target_candidate *cand,
  * Queued; the server probed again when its verdict came from memory
  * (*db NULL: backup_connect_chosen); then the session. */
 static int backup_turn(backup_run *r, const app_target_candidates *cands,
-		       const app_plan_probe *probes, const app_plan_choice *choice,
-		       const app_credentials *cred, app_db **db)
+		       const app_backup_plan_probe *probes,
+		       const app_backup_plan_choice *choice, const app_credentials *cred,
+		       app_db **db)
 {
 	const app_target_candidate *cand = &cands->c[choice->chosen];
 	char server[CTRL_KEY_MAX], other[CTRL_KEY_MAX] = "";
@@ -2204,18 +2213,18 @@ static int backup_turn(backup_run *r, const app_target_candidates *cands,
  * credentials and the choice. Owned by backup_session_steps(). */
 typedef struct {
 	app_target_candidates *cands;
-	app_plan_probe *probes; /* APP_TARGET_MAX_CANDIDATES */
+	app_backup_plan_probe *probes; /* APP_TARGET_MAX_CANDIDATES */
 	app_credentials cred;
 	app_db *dbs[APP_TARGET_MAX_CANDIDATES];
 	bool remembered[APP_TARGET_MAX_CANDIDATES];
-	app_plan_choice choice;
+	app_backup_plan_choice choice;
 	/* The Backup cache's objects, read when a replica probed unhealthy:
 	 * the probes' paused_by point into them (owned; NULL: not read). */
 	json_t *backups;
 } backup_servers;
 
 /* Step 6: which unhealthy replicas another Backup's status says its lock
- * session stopped (probes[i].paused_by, app_plan_pause_claim) — after a
+ * session stopped (probes[i].paused_by, app_backup_plan_pause_claim) — after a
  * restart the only record of the sessions of the process before, which
  * stopped their SQL threads. The cache is read only when a probe saw an
  * unhealthy replica. 0 or < 0. */
@@ -2225,7 +2234,7 @@ static int backup_mark_paused(backup_run *r, backup_servers *sv)
 	size_t i;
 
 	for (i = 0; i < sv->cands->n; i++) {
-		app_plan_probe *p = &sv->probes[i];
+		app_backup_plan_probe *p = &sv->probes[i];
 
 		p->paused_by = NULL;
 		if (!sv->cands->c[i].ready || p->rc != 0 ||
@@ -2236,14 +2245,14 @@ static int backup_mark_paused(backup_run *r, backup_servers *sv)
 			sv->backups = NULL;
 			return -1;
 		}
-		p->paused_by = app_plan_pause_claim(sv->backups, r->run.ns, self,
-						    sv->cands->c[i].pod);
+		p->paused_by = app_backup_plan_pause_claim(sv->backups, r->run.ns, self,
+							   sv->cands->c[i].pod);
 	}
 	return 0;
 }
 
 /* Step 7 when the replica to take is held by another Backup's stopped SQL
- * threads (app_plan_held), which no turn records: Queued as for a server
+ * threads (app_backup_plan_held), which no turn records: Queued as for a server
  * in a session, waiting for it and every other held replica; woken when
  * one's threads are started again (backup_wake_held), queued_retry_ns at
  * the latest. */
@@ -2268,7 +2277,8 @@ static int backup_wait_held(backup_run *r, const backup_servers *sv)
 	    ctrl_key_join(other, sizeof(other), r->run.ns, sv->probes[held].paused_by) < 0)
 		return -1;
 	for (j = 0; j < sv->cands->n && w.n_also < APP_TURNS_MAX_WAIT_SERVERS; j++) {
-		if ((int)j == held || !app_plan_held(&sv->cands->c[j], &sv->probes[j]) ||
+		if ((int)j == held ||
+		    !app_backup_plan_held(&sv->cands->c[j], &sv->probes[j]) ||
 		    ctrl_key_join(keys[w.n_also], sizeof(keys[0]), r->run.ns,
 				  sv->cands->c[j].pod) < 0)
 			continue;
@@ -2337,13 +2347,13 @@ static int backup_choose(backup_run *r, backup_servers *sv)
 				sv->remembered);
 	if (backup_mark_paused(r, sv) < 0)
 		return -1;
-	app_plan_choose(&sv->choice, sv->cands, sv->probes, role);
+	app_backup_plan_choose(&sv->choice, sv->cands, sv->probes, role);
 	if ((sv->choice.chosen < 0 || sv->choice.fell_back) &&
 	    backup_reprobe_remembered(r, sv->cands, &sv->cred, sv->probes, sv->dbs,
 				      sv->remembered)) {
 		if (backup_mark_paused(r, sv) < 0)
 			return -1;
-		app_plan_choose(&sv->choice, sv->cands, sv->probes, role);
+		app_backup_plan_choose(&sv->choice, sv->cands, sv->probes, role);
 	}
 	if (sv->choice.chosen < 0 && sv->choice.waits_for < 0)
 		return backup_fail(r, sv->choice.reason, "%s", sv->choice.message);
@@ -2424,7 +2434,8 @@ static int64_t backup_attempt_wait(app_backup_ctrl *bc, const json_t *cached)
 
 	if (app_backup_status_decode(&st, cached) < 0)
 		return 0;
-	return app_plan_attempt_wait_ns(st.next_attempt_ns, ss_clock_real(bc->o.clock));
+	return app_backup_plan_attempt_wait_ns(st.next_attempt_ns,
+					       ss_clock_real(bc->o.clock));
 }
 
 /* Whether the Backup `key` (`cached`, NULL when gone) waits for a server
@@ -2546,8 +2557,8 @@ static int backup_steps(backup_run *r, bool in_lane)
 	if (r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED)
 		return backup_interrupted(r);
 	/* 5-8 */
-	wait = app_plan_attempt_wait_ns(r->st.next_attempt_ns,
-					ss_clock_real(r->bc->o.clock));
+	wait = app_backup_plan_attempt_wait_ns(r->st.next_attempt_ns,
+					       ss_clock_real(r->bc->o.clock));
 	if (wait > 0)
 		return backup_requeue(r, wait);
 	return in_lane ? backup_session_steps(r)

@@ -24,7 +24,7 @@
  *      snapshots (never trusted: no one saw them cut under the lock) and
  *      retry, at most APP_BACKUP_MAX_ATTEMPTS sessions in all, each
  *      retry no earlier than status.nextAttemptTime (2 s, then 4 s after
- *      the session before: app_plan_next_attempt_ns) — a Pending Backup
+ *      the session before: app_backup_plan_next_attempt_ns) — a Pending Backup
  *      before that time is looked at again then, and nothing else;
  *   5. check the cluster: the snapshot API and the class;
  *   6. resolve the target's pods and claims, read the credentials, probe

@@ -83,14 +83,14 @@ static const char *backup_plan_kind_phrase(app_db_kind kind)
 
 /* "; <pod>: what it was" for each candidate but `skip`. */
 static void backup_plan_describe_candidates(msg *m, const app_target_candidates *cands,
-					    const app_plan_probe *probes, int skip)
+					    const app_backup_plan_probe *probes, int skip)
 {
 	const char *sep = "";
 	size_t i;
 
 	for (i = 0; i < cands->n; i++) {
 		const app_target_candidate *c = &cands->c[i];
-		const app_plan_probe *p = &probes[i];
+		const app_backup_plan_probe *p = &probes[i];
 
 		if ((int)i == skip)
 			continue;
@@ -114,18 +114,20 @@ static void backup_plan_describe_candidates(msg *m, const app_target_candidates 
 }
 
 /* A replica's health rank: its lag, small lags counting as none. */
-static int64_t backup_plan_rank_lag(const app_plan_probe *p)
+static int64_t backup_plan_rank_lag(const app_backup_plan_probe *p)
 {
 	if (p->verdict.lag_seconds < 0)
 		return INT64_MAX;
-	return p->verdict.lag_seconds <= APP_PLAN_LAG_SAME_SECONDS ? 0
-								   : p->verdict.lag_seconds;
+	return p->verdict.lag_seconds <= APP_BACKUP_PLAN_LAG_SAME_SECONDS
+		       ? 0
+		       : p->verdict.lag_seconds;
 }
 
 /* Whether candidate a is a better replica than b (b < 0: none yet): health
  * first, then the one used longest ago, then the order of the pods. */
 static bool backup_plan_better_replica(const app_target_candidates *cands,
-				       const app_plan_probe *probes, size_t a, int b)
+				       const app_backup_plan_probe *probes, size_t a,
+				       int b)
 {
 	const app_target_candidate *x = &cands->c[a], *y;
 
@@ -140,10 +142,11 @@ static bool backup_plan_better_replica(const app_target_candidates *cands,
 	return app_target_order(x->ordinal, x->pod, y->ordinal, y->pod) < 0;
 }
 
-bool app_plan_equally_good(const app_target_candidates *cands,
-			   const app_plan_probe *probes, int chosen, int other)
+bool app_backup_plan_equally_good(const app_target_candidates *cands,
+				  const app_backup_plan_probe *probes, int chosen,
+				  int other)
 {
-	const app_plan_probe *a, *b;
+	const app_backup_plan_probe *a, *b;
 
 	if (chosen < 0 || other < 0 || (size_t)chosen >= cands->n ||
 	    (size_t)other >= cands->n || chosen == other || !cands->c[other].ready)
@@ -157,7 +160,7 @@ bool app_plan_equally_good(const app_target_candidates *cands,
 	       backup_plan_rank_lag(a) == backup_plan_rank_lag(b);
 }
 
-bool app_plan_held(const app_target_candidate *c, const app_plan_probe *p)
+bool app_backup_plan_held(const app_target_candidate *c, const app_backup_plan_probe *p)
 {
 	return c->ready && p->rc == 0 && p->verdict.kind == APP_DB_UNHEALTHY_REPLICA &&
 	       p->paused_by != NULL;
@@ -178,8 +181,8 @@ static bool backup_plan_claims_pause(const json_t *b, const char *pod)
 	       (phase && strcmp(phase, app_backup_phase_name(APP_BACKUP_LOCKED)) == 0);
 }
 
-const char *app_plan_pause_claim(const json_t *backups, const char *ns, const char *self,
-				 const char *pod)
+const char *app_backup_plan_pause_claim(const json_t *backups, const char *ns,
+					const char *self, const char *pod)
 {
 	const json_t *b;
 	size_t i;
@@ -218,11 +221,11 @@ static const char *backup_plan_failure_reason(size_t unauthorized, size_t forbid
 typedef struct {
 	size_t ready, failed, unauthorized, forbidden, unreachable;
 	int replica, primary;
-	int held; /* the first replica held by another Backup (app_plan_held) */
+	int held; /* the first replica held by another Backup (app_backup_plan_held) */
 } backup_plan_tally;
 
 static void backup_plan_count(backup_plan_tally *t, const app_target_candidates *cands,
-			      const app_plan_probe *probes)
+			      const app_backup_plan_probe *probes)
 {
 	size_t i;
 
@@ -230,7 +233,7 @@ static void backup_plan_count(backup_plan_tally *t, const app_target_candidates 
 	t->replica = t->primary = t->held = -1;
 	for (i = 0; i < cands->n; i++) {
 		const app_target_candidate *c = &cands->c[i];
-		const app_plan_probe *p = &probes[i];
+		const app_backup_plan_probe *p = &probes[i];
 
 		if (!c->ready)
 			continue;
@@ -248,7 +251,7 @@ static void backup_plan_count(backup_plan_tally *t, const app_target_candidates 
 		if (p->verdict.kind == APP_DB_HEALTHY_REPLICA &&
 		    backup_plan_better_replica(cands, probes, i, t->replica))
 			t->replica = (int)i;
-		if (app_plan_held(c, p) &&
+		if (app_backup_plan_held(c, p) &&
 		    (t->held < 0 ||
 		     app_target_order(c->ordinal, c->pod, cands->c[t->held].ordinal,
 				      cands->c[t->held].pod) < 0))
@@ -265,9 +268,10 @@ static void backup_plan_count(backup_plan_tally *t, const app_target_candidates 
 
 /* The server `role` takes, if one qualifies (the replica, else the
  * primary; a PreferReplica fallback with its note in m): whether one did. */
-static bool backup_plan_pick(app_plan_choice *out, msg *m, const backup_plan_tally *t,
+static bool backup_plan_pick(app_backup_plan_choice *out, msg *m,
+			     const backup_plan_tally *t,
 			     const app_target_candidates *cands,
-			     const app_plan_probe *probes, app_role role)
+			     const app_backup_plan_probe *probes, app_role role)
 {
 	if (role != APP_ROLE_PRIMARY && t->replica >= 0) {
 		out->chosen = t->replica;
@@ -297,9 +301,10 @@ static bool backup_plan_pick(app_plan_choice *out, msg *m, const backup_plan_tal
 
 /* No server qualifies: the Failed reason (that of the probes when every
  * ready one failed) and the words for it in m, naming each candidate. */
-static void backup_plan_none(app_plan_choice *out, msg *m, const backup_plan_tally *t,
+static void backup_plan_none(app_backup_plan_choice *out, msg *m,
+			     const backup_plan_tally *t,
 			     const app_target_candidates *cands,
-			     const app_plan_probe *probes, app_role role)
+			     const app_backup_plan_probe *probes, app_role role)
 {
 	const char *head;
 
@@ -335,9 +340,10 @@ static void backup_plan_none(app_plan_choice *out, msg *m, const backup_plan_tal
 /* No replica is free, but one is held by another Backup's stopped SQL
  * threads: wait for it (its holder starts them again), naming it, its
  * holder and what the others are. */
-static void backup_plan_wait(app_plan_choice *out, msg *m, const backup_plan_tally *t,
+static void backup_plan_wait(app_backup_plan_choice *out, msg *m,
+			     const backup_plan_tally *t,
 			     const app_target_candidates *cands,
-			     const app_plan_probe *probes)
+			     const app_backup_plan_probe *probes)
 {
 	out->waits_for = t->held;
 	backup_plan_msg_add(m,
@@ -351,8 +357,9 @@ static void backup_plan_wait(app_plan_choice *out, msg *m, const backup_plan_tal
 		backup_plan_msg_add(m, ")");
 }
 
-int app_plan_choose(app_plan_choice *out, const app_target_candidates *cands,
-		    const app_plan_probe *probes, app_role role)
+int app_backup_plan_choose(app_backup_plan_choice *out,
+			   const app_target_candidates *cands,
+			   const app_backup_plan_probe *probes, app_role role)
 {
 	msg m = { out->message, sizeof(out->message), 0, false };
 	backup_plan_tally t;
@@ -375,7 +382,7 @@ int app_plan_choose(app_plan_choice *out, const app_target_candidates *cands,
 
 /* ---- words for what went wrong --------------------------------------------- */
 
-const char *app_plan_paused_why(const app_backup_status *st)
+const char *app_backup_plan_paused_why(const app_backup_status *st)
 {
 	if (st->has_phase && st->phase == APP_BACKUP_LOCKED)
 		return "they were stopped for a lock session that was interrupted";
@@ -391,7 +398,8 @@ static bool backup_plan_given(const char *s)
 	return s != NULL && s[0] != '\0';
 }
 
-const char *app_plan_lock_timeout(char *out, size_t cap, const app_plan_timeout_in *in)
+const char *app_backup_plan_lock_timeout(char *out, size_t cap,
+					 const app_backup_plan_timeout_in *in)
 {
 	const char *ns = in->ns ? in->ns : "?";
 
@@ -411,7 +419,7 @@ const char *app_plan_lock_timeout(char *out, size_t cap, const app_plan_timeout_
 			 "deleted",
 			 in->api_error, in->uncut, in->n_snapshots, in->timeout_seconds,
 			 (long long)in->held_ms);
-	else if (in->stall_ms >= APP_PLAN_STALL_MS)
+	else if (in->stall_ms >= APP_BACKUP_PLAN_STALL_MS)
 		snprintf(out, cap,
 			 "the controller did not run for %lld ms while it held the lock "
 			 "(stopped, or starved of CPU), so %zu of %zu snapshot(s) were not "
@@ -429,22 +437,22 @@ const char *app_plan_lock_timeout(char *out, size_t cap, const app_plan_timeout_
 	return "LockTimeout";
 }
 
-bool app_plan_session_vs_lost(const app_plan_session_vs *s)
+bool app_backup_plan_session_vs_lost(const app_backup_plan_session_vs *s)
 {
 	switch (s->now) {
-	case APP_PLAN_VS_DELETING:
+	case APP_BACKUP_PLAN_VS_DELETING:
 		return true; /* it exists, so it was made, and someone deletes it */
-	case APP_PLAN_VS_ABSENT:
+	case APP_BACKUP_PLAN_VS_ABSENT:
 		/* Not found proves a loss only of what was known to exist: a
 		 * create still in flight (or never delivered) is absent too. */
 		return s->created || s->seen;
-	case APP_PLAN_VS_PRESENT:
-	case APP_PLAN_VS_UNKNOWN:
+	case APP_BACKUP_PLAN_VS_PRESENT:
+	case APP_BACKUP_PLAN_VS_UNKNOWN:
 	default: return false;
 	}
 }
 
-bool app_plan_vs_is_cut(const app_vs_state *st)
+bool app_backup_plan_vs_is_cut(const app_vs_state *st)
 {
 	return st->creation_time_ns != 0 || st->ready_to_use;
 }
@@ -482,7 +490,7 @@ static int backup_plan_own_annotation_int(json_t *annotations, const char *key,
 	return backup_plan_put_str(annotations, key, text);
 }
 
-static int backup_plan_labels(json_t *labels, const app_plan_snapshot_in *in,
+static int backup_plan_labels(json_t *labels, const app_backup_plan_snapshot_in *in,
 			      const char *backup_name)
 {
 	char backup_label[APP_LABEL_VALUE_BUF];
@@ -505,7 +513,7 @@ static int backup_plan_labels(json_t *labels, const app_plan_snapshot_in *in,
 	return rc;
 }
 
-static int backup_plan_annotations(json_t *ann, const app_plan_snapshot_in *in,
+static int backup_plan_annotations(json_t *ann, const app_backup_plan_snapshot_in *in,
 				   const char *backup_name)
 {
 	static const app_position unknown = { NULL, NULL, NULL, NULL, -1, NULL, -1 };
@@ -562,7 +570,7 @@ static bool backup_plan_empty(const char *s)
 }
 
 /* The name in->name gives, or attempt 1's (APP_NAME_BUF bytes). */
-static int backup_plan_snapshot_name(char *out, const app_plan_snapshot_in *in,
+static int backup_plan_snapshot_name(char *out, const app_backup_plan_snapshot_in *in,
 				     const char *ns, const char *backup)
 {
 	if (in->name == NULL)
@@ -576,7 +584,7 @@ static int backup_plan_snapshot_name(char *out, const app_plan_snapshot_in *in,
 	return 0;
 }
 
-int app_plan_snapshot_object(json_t **out, const app_plan_snapshot_in *in)
+int app_backup_plan_snapshot_object(json_t **out, const app_backup_plan_snapshot_in *in)
 {
 	const char *name = ctrl_meta(in->backup, "name");
 	const char *ns = ctrl_meta(in->backup, "namespace");
@@ -719,14 +727,15 @@ static void backup_plan_judge_snapshot(msg *missing, msg *failed, const json_t *
 	}
 }
 
-int app_plan_restorable(app_plan_restorability *out, const json_t *backup,
-			const json_t *snapshots)
+int app_backup_plan_restorable(app_backup_plan_restorability *out, const json_t *backup,
+			       const json_t *snapshots)
 {
 	const char *name = ctrl_meta(backup, "name");
 	const char *ns = ctrl_meta(backup, "namespace");
 	const char *uid = ctrl_meta(backup, "uid");
 	const json_t *listed = backup_plan_at2(backup, "status", "snapshots");
-	char missing_buf[APP_PLAN_MESSAGE_MAX], failed_buf[APP_PLAN_MESSAGE_MAX];
+	char missing_buf[APP_BACKUP_PLAN_MESSAGE_MAX],
+		failed_buf[APP_BACKUP_PLAN_MESSAGE_MAX];
 	msg missing = { missing_buf, sizeof(missing_buf), 0, false };
 	msg failed = { failed_buf, sizeof(failed_buf), 0, false };
 	msg m = { out->message, sizeof(out->message), 0, false };
@@ -760,21 +769,21 @@ int app_plan_restorable(app_plan_restorability *out, const json_t *backup,
 
 /* ---- attempts ------------------------------------------------------------ */
 
-int64_t app_plan_retry_backoff_ns(int failed)
+int64_t app_backup_plan_retry_backoff_ns(int failed)
 {
-	int64_t d = APP_PLAN_RETRY_BASE_NS;
+	int64_t d = APP_BACKUP_PLAN_RETRY_BASE_NS;
 	int i;
 
 	if (failed <= 0)
 		return 0;
-	for (i = 1; i < failed && d < APP_PLAN_RETRY_MAX_NS; i++)
+	for (i = 1; i < failed && d < APP_BACKUP_PLAN_RETRY_MAX_NS; i++)
 		d *= 2;
-	return d < APP_PLAN_RETRY_MAX_NS ? d : APP_PLAN_RETRY_MAX_NS;
+	return d < APP_BACKUP_PLAN_RETRY_MAX_NS ? d : APP_BACKUP_PLAN_RETRY_MAX_NS;
 }
 
-int64_t app_plan_next_attempt_ns(int failed, int64_t now_ns)
+int64_t app_backup_plan_next_attempt_ns(int failed, int64_t now_ns)
 {
-	int64_t t = now_ns + app_plan_retry_backoff_ns(failed);
+	int64_t t = now_ns + app_backup_plan_retry_backoff_ns(failed);
 	int64_t r = t % SS_NS_PER_SEC;
 
 	if (r != 0)
@@ -782,19 +791,19 @@ int64_t app_plan_next_attempt_ns(int failed, int64_t now_ns)
 	return t;
 }
 
-int64_t app_plan_attempt_wait_ns(int64_t next_attempt_ns, int64_t now_ns)
+int64_t app_backup_plan_attempt_wait_ns(int64_t next_attempt_ns, int64_t now_ns)
 {
 	int64_t left;
 
 	if (next_attempt_ns <= 0 || next_attempt_ns <= now_ns)
 		return 0;
 	left = next_attempt_ns - now_ns;
-	return left < APP_PLAN_RETRY_MAX_NS ? left : APP_PLAN_RETRY_MAX_NS;
+	return left < APP_BACKUP_PLAN_RETRY_MAX_NS ? left : APP_BACKUP_PLAN_RETRY_MAX_NS;
 }
 
-app_plan_session_error app_plan_session_error_decide(int code)
+app_backup_plan_session_error app_backup_plan_session_error_decide(int code)
 {
-	app_plan_session_error d = { "SnapshotCreateFailed", true };
+	app_backup_plan_session_error d = { "SnapshotCreateFailed", true };
 
 	if (code == SS_EINVALID || code == SS_EUNSUPPORTED)
 		d.retry = false;

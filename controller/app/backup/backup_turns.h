@@ -34,7 +34,7 @@
  *
  * Last use. app_turns_last_used() says when a server's last lock session
  * ended (0: never in this process; INT64_MAX: in one now), for
- * app_plan_choose() to spread sessions over equally healthy replicas.
+ * app_backup_plan_choose() to spread sessions over equally healthy replicas.
  *
  * Bounds: APP_TURNS_MAX_BUSY servers in a session at once,
  * opts.max_servers remembered servers (the least recently used is
@@ -105,7 +105,7 @@ app_turns_outcome app_turns_take(app_turns *t, const char *server,
  * app_turns_take() does for a busy server, whatever the state of the
  * turns: for servers held by what no turn here records (after a restart,
  * another Backup's status says its lock session stopped their SQL threads;
- * backup_plan.h: app_plan_held). app_turns_wake() wakes it when that
+ * backup_plan.h: app_backup_plan_held). app_turns_wake() wakes it when that
  * holder lets go. APP_TURNS_QUEUED, or APP_TURNS_FULL (not registered). */
 app_turns_outcome app_turns_wait(app_turns *t, const char *server,
 				 const app_turns_want *want);
