@@ -422,7 +422,7 @@ case_lostcut() {
     backup lostcut "$(snapshot_opts hang=cut -- 20)"
     poll_until 60 "lostcut holds the lock" lock_taken lostcut
     src=$(bk lostcut '{.status.sourcePod}')
-    snap=$(snaps_of lostcut | head -n 1)
+    snap=$(snaps_of lostcut | sed -n 1p) # sed reads it all: a `head` that exits early can SIGPIPE kubectl, and pipefail makes that exit 141
     t0=$(now_ms)
     kn delete "$snap" --wait=false >/dev/null || fail "deleting $snap"
     poll_until 10 "lostcut: Failed after its snapshot was deleted" is_failed lostcut

@@ -211,7 +211,7 @@ e=$(events_of keep Pruned)
 note "event: $e"
 [[ "$e" == *"deleted Backup keep-now-"*"(beyond keepFailed)"* ]] ||
     fail "foreign: the pruned Backup is not keep's own run-now Backup: $e"
-own=$(printf '%s\n' "$e" | sed -n 's/.*deleted Backup \(keep-now-[0-9a-f]*\).*/\1/p' | head -n 1)
+own=$(printf '%s\n' "$e" | sed -n 's/.*deleted Backup \(keep-now-[0-9a-f]*\).*/\1/p' | sed -n 1p)
 gone backup "$own" || fail "foreign: $own is still there"
 sleep 2
 kn get backup foreign-label >/dev/null 2>&1 || fail "foreign: foreign-label (the label only) was pruned"
