@@ -15,6 +15,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "kube/client.h"
+#include "kube/config.h"
+
 typedef struct {
 	fake_server *s;
 	int fd;
@@ -243,4 +252,24 @@ const char *fake_server_url(const fake_server *s)
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", s->port);
 	return url;
+}
+
+struct kube_client *fake_server_client(const fake_server *s, const char *dir,
+				       const char *token, const char *ns)
+{
+	kube_config *cfg = NULL;
+	kube_client *client = NULL;
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml),
+		 "current-context: t\n"
+		 "clusters: [{name: c, cluster: {server: '%s'}}]\n"
+		 "users: [{name: u, user: {token: %s}}]\n"
+		 "contexts: [{name: t, context: {cluster: c, user: u%s%s}}]\n",
+		 fake_server_url(s), token, ns ? ", namespace: " : "", ns ? ns : "");
+	assert_int_equal(kube_config_from_string(&cfg, yaml, strlen(yaml), "test", dir, NULL),
+			 0);
+	assert_int_equal(kube_client_new(&client, cfg, NULL), 0);
+	kube_config_free(cfg);
+	return client;
 }

@@ -55,4 +55,12 @@ void fake_server_stop(fake_server *s);
 /* "http://127.0.0.1:PORT" (static storage). */
 const char *fake_server_url(const fake_server *s);
 
+/* A kube_client of the fake server, as a test's fixture needs it: read
+ * from a kubeconfig naming the server, bearer token `token` and, unless
+ * NULL, default namespace `ns` (files relative to `dir`). Fails the test
+ * (cmocka) if it cannot be made; the caller frees it. */
+struct kube_client;
+struct kube_client *fake_server_client(const fake_server *s, const char *dir,
+				       const char *token, const char *ns);
+
 #endif

@@ -120,23 +120,11 @@ static void answer(fixture *f, int status, const char *text)
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	kube_config *cfg = NULL;
-	char yaml[1024];
 
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "%s", tu_mkdtemp());
 	fake_server_start(&f->server);
-	snprintf(yaml, sizeof(yaml),
-		 "current-context: t\n"
-		 "clusters: [{name: c, cluster: {server: '%s'}}]\n"
-		 "users: [{name: u, user: {token: t}}]\n"
-		 "contexts: [{name: t, context: {cluster: c, user: u}}]\n",
-		 fake_server_url(&f->server));
-	assert_int_equal(
-		kube_config_from_string(&cfg, yaml, strlen(yaml), "test", f->dir, NULL),
-		0);
-	assert_int_equal(kube_client_new(&f->client, cfg, NULL), 0);
-	kube_config_free(cfg);
+	f->client = fake_server_client(&f->server, f->dir, "t", NULL);
 	ss_fake_clock_init(&f->clock, T0);
 	assert_int_equal(ctrl_store_new(&f->restores), 0);
 	assert_int_equal(ctrl_store_new(&f->backups), 0);
