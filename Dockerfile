@@ -31,7 +31,7 @@ FROM debian:12-slim
 # libssl3 (libcrypto.so.3), libwebsockets17; ca-certificates for API servers
 # with publicly signed certificates; tzdata for time zones. libmariadb3
 # (libmariadb.so.3, MariaDB Connector/C) is for the app layer's lock session
-# (controller/app/db/mariadb.c): the binary links it once main.c uses the app
+# (controller/app/db/db.c): the binary links it once main.c uses the app
 # layer; until then it is installed but unused.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \

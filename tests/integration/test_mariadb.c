@@ -1,5 +1,5 @@
 /*
- * test_mariadb.c — app/mariadb against two real MariaDB servers, no
+ * test_mariadb.c — app/db/db.c against two real MariaDB servers, no
  * Kubernetes: a primary (with TLS) and a GTID replica of it, started by
  * hack/mariadb-local.sh (CTest fixture `mariadb`; their addresses, users and
  * password files are read from $SNAPSTAGE_MARIADB_DIR/env).
@@ -43,7 +43,7 @@
 
 #include "testutil.h"
 
-#include "app/db/mariadb.h"
+#include "app/db/db.h"
 #include "util/error.h"
 
 #define VALUE_MAX 600
@@ -373,7 +373,7 @@ static int64_t wait_replica_caught_up(int seconds)
  * what is left. */
 #define TRACK_MAX 8
 static app_db *open_dbs[TRACK_MAX];
-static app_lock_session *open_sessions[TRACK_MAX];
+static app_db_lock_session *open_sessions[TRACK_MAX];
 
 static int db_connect(app_db **out, const app_db_target *t)
 {
@@ -398,7 +398,7 @@ static void db_close(app_db *db)
 	app_db_close(db);
 }
 
-static int lock_begin(app_lock_session **out, app_db *db, app_lock_stage stage,
+static int lock_begin(app_db_lock_session **out, app_db *db, app_lock_stage stage,
 		      int acquire_timeout_seconds)
 {
 	int rc = app_db_lock_begin(out, db, stage, acquire_timeout_seconds);
@@ -412,7 +412,7 @@ static int lock_begin(app_lock_session **out, app_db *db, app_lock_stage stage,
 	return rc;
 }
 
-static int lock_begin_ex(app_lock_session **out, app_db *db, const app_db_lock_opts *o)
+static int lock_begin_ex(app_db_lock_session **out, app_db *db, const app_db_lock_opts *o)
 {
 	int rc = app_db_lock_begin_ex(out, db, o);
 	size_t i;
@@ -425,7 +425,7 @@ static int lock_begin_ex(app_lock_session **out, app_db *db, const app_db_lock_o
 	return rc;
 }
 
-static void lock_free(app_lock_session *s)
+static void lock_free(app_db_lock_session *s)
 {
 	size_t i;
 
@@ -774,7 +774,7 @@ static void test_probe(void **state)
 static void assert_nothing_held(const char *host, int port, const char *after)
 {
 	app_db *db = connect_backup(host, port);
-	app_lock_session *s = NULL;
+	app_db_lock_session *s = NULL;
 	int64_t t0 = now_ms(), ms;
 
 	CHECK(lock_begin(&s, db, APP_STAGE_BLOCK_COMMIT, 1));
@@ -791,9 +791,9 @@ static void test_lock_position(void **state)
 {
 	char primary_pos[4096];
 	app_db *db = connect_replica();
-	app_lock_session *s = NULL;
-	const app_lock_info *info;
-	app_position pos;
+	app_db_lock_session *s = NULL;
+	const app_db_lock_info *info;
+	app_db_position pos;
 	int64_t held = -1;
 
 	(void)state;
@@ -803,7 +803,7 @@ static void test_lock_position(void **state)
 		 value(root_primary, "SELECT @@gtid_binlog_pos"));
 
 	CHECK(lock_begin(&s, db, APP_STAGE_BLOCK_COMMIT, 5));
-	info = app_db_lock_info(s);
+	info = app_db_lock_get_info(s);
 	assert_true(info->held);
 	assert_int_equal(info->stage, APP_STAGE_BLOCK_COMMIT);
 	assert_true(info->connection_id > 0);
@@ -859,7 +859,7 @@ static void test_block_commit_pauses_replica(void **state)
 {
 	enum { WRITES = 40 };
 	app_db *db = connect_replica();
-	app_lock_session *s = NULL;
+	app_db_lock_session *s = NULL;
 	char slave_pos[4096];
 	int64_t worst = 0, total = 0, held = -1, catch_up;
 	long before, on_replica;
@@ -908,7 +908,7 @@ static void test_block_commit_pauses_replica(void **state)
 static void test_second_session_times_out(void **state)
 {
 	app_db *db = connect_replica(), *db2 = connect_replica();
-	app_lock_session *s = NULL, *s2 = NULL;
+	app_db_lock_session *s = NULL, *s2 = NULL;
 	int64_t t0, ms;
 	int rc;
 
@@ -925,7 +925,7 @@ static void test_second_session_times_out(void **state)
 	assert_null(s2);
 	assert_true(ms >= 1900 && ms < 3500);
 	/* The first session is unaffected. */
-	assert_true(app_db_lock_info(s)->held);
+	assert_true(app_db_lock_get_info(s)->held);
 	CHECK(app_db_lock_end(s, NULL));
 	lock_free(s);
 	db_close(db);
@@ -937,7 +937,7 @@ static void test_weak_user_forbidden(void **state)
 {
 	app_db_target t = target(sv.replica_host, sv.replica_port, sv.weak_user,
 				 sv.weak_password, APP_TLS_PREFERRED, NULL);
-	app_lock_session *s = NULL;
+	app_db_lock_session *s = NULL;
 	app_db *db = NULL;
 	int rc;
 
@@ -1005,7 +1005,7 @@ static void test_stage_fails_half_way(void **state)
 	app_db *db = connect_backup(sv.primary_host, sv.primary_port);
 	MYSQL *writer = root_connect(sv.primary_host, sv.primary_port);
 	static const char insert[] = "INSERT INTO snapstage_test.ledger (v) VALUES (-1)";
-	app_lock_session *s = NULL;
+	app_db_lock_session *s = NULL;
 	int64_t t0, ms;
 	int rc;
 
@@ -1037,7 +1037,7 @@ static void test_stage_fails_half_way(void **state)
 static void test_kill_connection(void **state)
 {
 	app_db *db = connect_replica(), *other = connect_replica();
-	app_lock_session *s = NULL, *s2 = NULL;
+	app_db_lock_session *s = NULL, *s2 = NULL;
 	const app_db_lock_opts o = { .stage = APP_STAGE_BLOCK_COMMIT,
 				     .acquire_timeout_seconds = 5,
 				     .hold_timeout_seconds = 30,
@@ -1046,7 +1046,7 @@ static void test_kill_connection(void **state)
 
 	(void)state;
 	CHECK(lock_begin_ex(&s, db, &o));
-	id = app_db_lock_info(s)->connection_id;
+	id = app_db_lock_get_info(s)->connection_id;
 	assert_string_equal(value(root_replica, "SELECT IS_USED_LOCK('snapstage:%s')",
 				  MARKER),
 			    value(root_replica, "SELECT %lld", (long long)id));
@@ -1067,7 +1067,7 @@ static void test_kill_connection(void **state)
 	/* The killed session learns at END; it holds nothing either way. */
 	assert_int_not_equal(app_db_lock_end(s, NULL), 0);
 	print_message("END on the killed session: %s\n", ss_error_last()->message);
-	assert_false(app_db_lock_info(s)->held);
+	assert_false(app_db_lock_get_info(s)->held);
 	lock_free(s);
 
 	/* Freeing a session that still holds the lock ends it. */
@@ -1093,14 +1093,14 @@ static void test_process_dies_while_locked(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		app_db *db = NULL;
-		app_lock_session *s = NULL;
+		app_db_lock_session *s = NULL;
 		app_db_target t = target(sv.replica_host, sv.replica_port, sv.backup_user,
 					 sv.backup_password, APP_TLS_PREFERRED, NULL);
 
 		close(ready[0]);
 		if (app_db_connect(&db, &t) == 0 &&
 		    app_db_lock_begin(&s, db, APP_STAGE_BLOCK_COMMIT, 5) == 0) {
-			int64_t cid = app_db_lock_info(s)->connection_id;
+			int64_t cid = app_db_lock_get_info(s)->connection_id;
 
 			if (write(ready[1], &cid, sizeof(cid)) != sizeof(cid))
 				_exit(2);
@@ -1160,11 +1160,11 @@ static void test_frozen_controller(void **state)
 		app_db_target t = target(sv.primary_host, sv.primary_port, sv.backup_user,
 					 sv.backup_password, APP_TLS_PREFERRED, NULL);
 		app_db *db = NULL;
-		app_lock_session *s = NULL;
+		app_db_lock_session *s = NULL;
 
 		close(ready[0]);
 		if (app_db_connect(&db, &t) == 0 && app_db_lock_begin_ex(&s, db, &o) == 0) {
-			int64_t cid = app_db_lock_info(s)->connection_id;
+			int64_t cid = app_db_lock_get_info(s)->connection_id;
 
 			if (write(ready[1], &cid, sizeof(cid)) != sizeof(cid))
 				_exit(2);
@@ -1208,7 +1208,7 @@ static void test_frozen_controller(void **state)
 static void frozen_end(const char *host, int port, pid_t server, const char *what)
 {
 	app_db *db = connect_backup(host, port);
-	app_lock_session *s = NULL;
+	app_db_lock_session *s = NULL;
 	int64_t t0, ms;
 	int rc;
 
@@ -1223,7 +1223,7 @@ static void frozen_end(const char *host, int port, pid_t server, const char *wha
 	tu_assert_error(SS_ETIMEOUT, "BACKUP STAGE END: no answer within 1500 ms");
 	assert_true(ms >= APP_DB_END_TIMEOUT_MS - 100 &&
 		    ms <= APP_DB_END_TIMEOUT_MS + 300);
-	assert_false(app_db_lock_info(s)->held);
+	assert_false(app_db_lock_get_info(s)->held);
 	lock_free(s);
 	assert_nothing_held(host, port, "END on a frozen server");
 	db_close(db);
@@ -1236,8 +1236,8 @@ static void test_frozen_server(void **state)
 				     .hold_timeout_seconds = 2,
 				     .marker = MARKER };
 	app_db *db, *other;
-	app_lock_session *s = NULL;
-	app_position pos;
+	app_db_lock_session *s = NULL;
+	app_db_position pos;
 	int64_t id, t0, ms;
 	int rc;
 
@@ -1249,7 +1249,7 @@ static void test_frozen_server(void **state)
 	db = connect_replica();
 	other = connect_replica();
 	CHECK(lock_begin_ex(&s, db, &o));
-	id = app_db_lock_info(s)->connection_id;
+	id = app_db_lock_get_info(s)->connection_id;
 	freeze(sv.replica_pid);
 	t0 = now_ms();
 	rc = app_db_kill_connection(other, id, MARKER);
@@ -1313,7 +1313,7 @@ static void test_kill_only_marked_session(void **state)
 			       .marker = "another-backup-uid" };
 	app_db *db = connect_replica(), *plain = connect_replica(), *rootdb = NULL;
 	MYSQL *bystander = root_connect(sv.replica_host, sv.replica_port);
-	app_lock_session *theirs = NULL, *ours = NULL, *twin = NULL;
+	app_db_lock_session *theirs = NULL, *ours = NULL, *twin = NULL;
 	int64_t id;
 
 	(void)state;
@@ -1336,7 +1336,7 @@ static void test_kill_only_marked_session(void **state)
 
 	/* Another Backup's lock session. */
 	CHECK(lock_begin_ex(&theirs, plain, &o));
-	id = app_db_lock_info(theirs)->connection_id;
+	id = app_db_lock_get_info(theirs)->connection_id;
 	assert_int_equal(app_db_kill_connection(rootdb, id, MARKER), SS_ENOTFOUND);
 	assert_true(replica_has(id));
 	CHECK(app_db_lock_end(theirs, NULL)); /* untouched: it still ends cleanly */
@@ -1347,7 +1347,7 @@ static void test_kill_only_marked_session(void **state)
 	o.marker = MARKER;
 	o.acquire_timeout_seconds = 1;
 	CHECK(lock_begin_ex(&ours, db, &o));
-	id = app_db_lock_info(ours)->connection_id;
+	id = app_db_lock_get_info(ours)->connection_id;
 	assert_int_equal(lock_begin_ex(&twin, plain, &o), SS_ETIMEOUT);
 	print_message("a second session of one marker: %s\n", ss_error_last()->message);
 	assert_null(twin);
@@ -1394,7 +1394,7 @@ static void test_no_credentials_in_messages(void **state)
 	char user[40], user2[40], user3[40], pw[40], marker_name[80];
 	app_db_target t;
 	app_db *db = NULL, *db3 = NULL;
-	app_lock_session *s = NULL;
+	app_db_lock_session *s = NULL;
 	static app_db_status st;
 	MYSQL *holder = root_connect(sv.replica_host, sv.replica_port);
 	unsigned int r = (unsigned int)getpid() * 2654435761u ^ (unsigned int)now_ms();

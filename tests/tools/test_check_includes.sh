@@ -33,12 +33,12 @@ clean_tree() {
     put "$t" ctrl/store.h '#include "kube/rest.h"' '#include "util/str.h"'
     put "$t" app/sched/cron.h '#include "util/str.h"'
     put "$t" app/api/api.h '#include "app/sched/cron.h"' '#include "kube/rest.h"'
-    put "$t" app/db/mariadb.h '#include "app/api/api.h"'
+    put "$t" app/db/db.h '#include "app/api/api.h"'
     put "$t" app/backup/backup.c '#include "app/backup/backup.h"' \
-        '#include "app/db/mariadb.h"' '#include "ctrl/store.h"'
+        '#include "app/db/db.h"' '#include "ctrl/store.h"'
     put "$t" app/backup/backup.h '#include "app/api/api.h"'
     put "$t" app/restore/restore.c '#include "app/api/api.h"' '#  include  "app/sched/cron.h"'
-    put "$t" app/schedule/schedule.c '#include "app/db/mariadb.h"'
+    put "$t" app/schedule/schedule.c '#include "app/db/db.h"'
     put "$t" main.c '#include "app/backup/backup.h"' '#include "app/restore/restore.c"'
 }
 
@@ -73,9 +73,9 @@ put "$t" util/buf.c '#include "app/api/api.h"'
 expect "util including app fails" 1 'controller/util/buf.c:1: util -> app:' "$t"
 
 clean_tree "$t"
-put "$t" app/api/names.c '#include "app/api/api.h"' '' '#include "app/db/mariadb.h"'
+put "$t" app/api/names.c '#include "app/api/api.h"' '' '#include "app/db/db.h"'
 expect "app/api including app/db fails" 1 \
-    'controller/app/api/names.c:3: app/api -> app/db: #include "app/db/mariadb.h"' "$t"
+    'controller/app/api/names.c:3: app/api -> app/db: #include "app/db/db.h"' "$t"
 
 clean_tree "$t"
 put "$t" app/sched/cron.c '#include "app/api/api.h"'

@@ -16,7 +16,7 @@
 #include "testutil.h"
 
 #include "app/api/api.h"
-#include "app/api/fields.h"
+#include "app/api/dec.h"
 #include "app/api/names.h"
 #include "app/schedule/schedule_plan.h"
 #include "kube/quantity.h"
@@ -623,7 +623,7 @@ static void test_longest_schedule_name_makes_valid_names(void **state)
 		size_t k;
 
 		tu_json_set(obj, "metadata.name", json_string(names[i]));
-		assert_true(app_is_dns_subdomain(names[i]) && strlen(names[i]) <= 63);
+		assert_true(app_dec_is_dns_subdomain(names[i]) && strlen(names[i]) <= 63);
 		assert_int_equal(app_schedule_spec_decode(&spec, obj, NULL), 0);
 		assert_int_equal(app_name_scheduled_backup(made[0], names[i],
 							   INT64_C(1795000000) * SS_NS_PER_SEC),
@@ -632,8 +632,8 @@ static void test_longest_schedule_name_makes_valid_names(void **state)
 		assert_int_equal(app_name_join(made[1], APP_LABEL_VALUE_MAX, names[i], suffix), 0);
 		assert_int_equal(app_name_join(made[2], APP_LABEL_VALUE_MAX, names[i], "once"), 0);
 		for (k = 0; k < 3; k++) {
-			if (!app_is_dns_subdomain(made[k]) || strlen(made[k]) > 63 ||
-			    !app_is_label_value(made[k]))
+			if (!app_dec_is_dns_subdomain(made[k]) || strlen(made[k]) > 63 ||
+			    !app_dec_is_label_value(made[k]))
 				fail_msg("schedule %s made the invalid Backup name %s", names[i],
 					 made[k]);
 		}
@@ -844,13 +844,14 @@ static void test_annotations(void **state)
 		tu_json_set(obj, "spec.snapshot.annotations", ann);
 		if (app_backup_spec_decode(&b, obj, &reason) != 0)
 			fail_msg("%s: %s", good_keys[i], ss_error_last()->message);
-		assert_true(app_is_annotation_key(good_keys[i]));
+		assert_true(app_dec_is_annotation_key(good_keys[i]));
 	}
-	assert_false(app_is_label_key("Example.COM/Note")); /* labels: no */
+	assert_false(app_dec_is_label_key("Example.COM/Note")); /* labels: no */
 	/* a prefix part over 63, as the API server allows (IsDNS1123Subdomain) */
-	assert_true(app_is_annotation_key("a234567890123456789012345678901234567890"
+	assert_true(
+		app_dec_is_annotation_key("a234567890123456789012345678901234567890"
 					  "12345678901234567890123456.example.com/x"));
-	assert_false(app_is_annotation_key(NULL));
+	assert_false(app_dec_is_annotation_key(NULL));
 
 	/* keys + values up to APP_USER_ANNOTATIONS_MAX_BYTES, and not one more */
 	fill = APP_USER_ANNOTATIONS_MAX_BYTES - strlen("note") - strlen("big");

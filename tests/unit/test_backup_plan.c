@@ -1598,13 +1598,13 @@ static void test_snapshot_object_full(void **state)
 	app_backup_spec spec;
 	json_t *b = backup_forged(&spec, sts_target, full_snapshot_opts);
 	char want_name[APP_NAME_BUF];
-	app_position pos = { .gtid_binlog_pos = "0-1-42",
-			     .gtid_slave_pos = "0-1-41",
-			     .gtid_current_pos = "0-1-42",
-			     .binlog_file = "mysql-bin.000003",
-			     .binlog_position = 1234,
-			     .primary_binlog_file = "mysql-bin.000007",
-			     .primary_binlog_position = 5678 };
+	app_db_position pos = { .gtid_binlog_pos = "0-1-42",
+				.gtid_slave_pos = "0-1-41",
+				.gtid_current_pos = "0-1-42",
+				.binlog_file = "mysql-bin.000003",
+				.binlog_position = 1234,
+				.primary_binlog_file = "mysql-bin.000007",
+				.primary_binlog_position = 5678 };
 	app_backup_plan_snapshot_in in = { .backup = b,
 					   .spec = &spec,
 					   .volume = "data",
@@ -1702,13 +1702,13 @@ static void test_snapshot_object_unknown_position_left_out(void **state)
 {
 	app_backup_spec spec;
 	json_t *b = backup_forged(&spec, sts_target, full_snapshot_opts);
-	app_position pos = { .gtid_binlog_pos = "0-1-5",
-			     .gtid_slave_pos = "",
-			     .gtid_current_pos = NULL,
-			     .binlog_file = "",
-			     .binlog_position = -1,
-			     .primary_binlog_file = NULL,
-			     .primary_binlog_position = -1 };
+	app_db_position pos = { .gtid_binlog_pos = "0-1-5",
+				.gtid_slave_pos = "",
+				.gtid_current_pos = NULL,
+				.binlog_file = "",
+				.binlog_position = -1,
+				.primary_binlog_file = NULL,
+				.primary_binlog_position = -1 };
 	app_backup_plan_snapshot_in in = { .backup = b,
 					   .spec = &spec,
 					   .volume = "data",

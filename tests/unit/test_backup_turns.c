@@ -1,6 +1,6 @@
 /*
  * test_backup_turns.c — per-server turns, the wait list and the probe
- * memory of the Backup controller (app/backup/backup_turns.h): one session per
+ * memory of the Backup controller (app/backup/turns.h): one session per
  * server, waiters woken one at a time in the order they started waiting,
  * a wake a Backup does not use passed on, no look at a waiting Backup
  * until woken (or its patience ends, or its spec changes), probes
@@ -15,7 +15,7 @@
 
 #include "testutil.h"
 
-#include "app/backup/backup_turns.h"
+#include "app/backup/turns.h"
 #include "ctrl/object.h"
 #include "util/error.h"
 

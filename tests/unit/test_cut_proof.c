@@ -24,26 +24,26 @@ static void test_read_content_first(void **state)
 				  "\"creationTime\":1796094000123456789}}");
 	json_t *vs = tu_json("{\"metadata\":{\"name\":\"v\"},\"status\":{"
 			     "\"creationTime\":\"2026-12-01T03:00:00Z\"}}");
-	app_cut_time c;
+	app_cut_proof_time c;
 
 	(void)state;
-	assert_int_equal(app_cut_time_read(&c, content, vs), 0);
+	assert_int_equal(app_cut_proof_time_read(&c, content, vs), 0);
 	assert_true(c.cut_ns == T0 + 123456789);
 	assert_true(c.resolution_ns == 1);
 	assert_string_equal(c.source, "VolumeSnapshotContent");
 	/* No content time: the VolumeSnapshot's, at its resolution. */
-	assert_int_equal(app_cut_time_read(&c, NULL, vs), 0);
+	assert_int_equal(app_cut_proof_time_read(&c, NULL, vs), 0);
 	assert_true(c.cut_ns == T0);
 	assert_true(c.resolution_ns == S);
 	assert_string_equal(c.source, "VolumeSnapshot");
 	json_decref(vs);
 	vs = tu_json("{\"status\":{\"creationTime\":\"2026-12-01T03:00:00.250Z\"}}");
-	assert_int_equal(app_cut_time_read(&c, NULL, vs), 0);
+	assert_int_equal(app_cut_proof_time_read(&c, NULL, vs), 0);
 	assert_true(c.cut_ns == T0 + 250000000);
 	assert_true(c.resolution_ns == 1000000);
 	json_decref(vs);
 	vs = tu_json("{\"status\":{\"creationTime\":\"2026-12-01T03:00:00.123456789Z\"}}");
-	assert_int_equal(app_cut_time_read(&c, NULL, vs), 0);
+	assert_int_equal(app_cut_proof_time_read(&c, NULL, vs), 0);
 	assert_true(c.resolution_ns == 1);
 	json_decref(vs);
 	json_decref(content);
@@ -56,14 +56,14 @@ static void test_read_errors(void **state)
 	json_t *none = tu_json("{\"metadata\":{\"name\":\"v\"},\"status\":{}}");
 	json_t *old = tu_json("{\"metadata\":{\"name\":\"v\"},\"status\":{"
 			      "\"creationTime\":\"1969-12-31T23:59:59Z\"}}");
-	app_cut_time c;
+	app_cut_proof_time c;
 
 	(void)state;
-	assert_int_equal(app_cut_time_read(&c, bad, none), SS_EINVALID);
+	assert_int_equal(app_cut_proof_time_read(&c, bad, none), SS_EINVALID);
 	tu_assert_error(SS_EINVALID, "VolumeSnapshotContent c");
-	assert_int_equal(app_cut_time_read(&c, NULL, none), SS_ENOTFOUND);
-	assert_int_equal(app_cut_time_read(&c, NULL, NULL), SS_ENOTFOUND);
-	assert_int_equal(app_cut_time_read(&c, NULL, old), SS_EINVALID);
+	assert_int_equal(app_cut_proof_time_read(&c, NULL, none), SS_ENOTFOUND);
+	assert_int_equal(app_cut_proof_time_read(&c, NULL, NULL), SS_ENOTFOUND);
+	assert_int_equal(app_cut_proof_time_read(&c, NULL, old), SS_EINVALID);
 	json_decref(bad);
 	json_decref(none);
 	json_decref(old);
@@ -73,22 +73,22 @@ static void test_outside(void **state)
 {
 	/* The lock held from T0+0.2 s to T0+0.5 s. */
 	int64_t acq = T0 + S / 5, rel = T0 + S / 2;
-	app_cut_time ns = { T0 + S / 5, 1, "c" }, sec = { T0, S, "v" };
+	app_cut_proof_time ns = { T0 + S / 5, 1, "c" }, sec = { T0, S, "v" };
 
 	(void)state;
-	assert_false(app_cut_outside(&ns, acq, rel)); /* at the acquisition */
+	assert_false(app_cut_proof_outside(&ns, acq, rel)); /* at the acquisition */
 	ns.cut_ns = rel;
-	assert_false(app_cut_outside(&ns, acq, rel)); /* at the release */
+	assert_false(app_cut_proof_outside(&ns, acq, rel)); /* at the release */
 	ns.cut_ns = rel + 1;
-	assert_true(app_cut_outside(&ns, acq, rel)); /* 1 ns late */
+	assert_true(app_cut_proof_outside(&ns, acq, rel)); /* 1 ns late */
 	ns.cut_ns = acq - 1;
-	assert_true(app_cut_outside(&ns, acq, rel)); /* 1 ns early */
+	assert_true(app_cut_proof_outside(&ns, acq, rel)); /* 1 ns early */
 	/* Whole seconds: T0 stands for [T0, T0+1s), which meets the window. */
-	assert_false(app_cut_outside(&sec, acq, rel));
+	assert_false(app_cut_proof_outside(&sec, acq, rel));
 	sec.cut_ns = T0 - S; /* [T0-1s, T0): before it */
-	assert_true(app_cut_outside(&sec, acq, rel));
+	assert_true(app_cut_proof_outside(&sec, acq, rel));
 	sec.cut_ns = T0 + S; /* after it */
-	assert_true(app_cut_outside(&sec, acq, rel));
+	assert_true(app_cut_proof_outside(&sec, acq, rel));
 }
 
 int main(void)

@@ -15,7 +15,7 @@
 
 #include "testutil.h"
 
-#include "app/db/mariadb.h"
+#include "app/db/db.h"
 #include "util/error.h"
 
 /* One replication connection, in the shape of a SHOW ALL SLAVES STATUS row. */

@@ -14,7 +14,7 @@
 
 #include "testutil.h"
 
-#include "app/api/fields.h"
+#include "app/api/dec.h"
 #include "app/api/names.h"
 #include "util/error.h"
 
@@ -45,7 +45,7 @@ static void test_snapshot_names(void **state)
 	assert_int_equal(app_name_backup_snapshot(out, "nightly-202611230300", "data", 2),
 			 0);
 	assert_string_equal(out, "nightly-202611230300-data-r2-87c73ac41b");
-	assert_true(app_is_dns_label(out));
+	assert_true(app_dec_is_dns_label(out));
 }
 
 /* The two collisions of the old <backup>-<volume> and <backup>-r<N>-<volume>
@@ -134,7 +134,7 @@ static void test_snapshot_names_never_collide(void **state)
 								 names[n], backup,
 								 volumes[vi], attempt),
 							 0);
-					assert_true(app_is_dns_label(names[n]));
+					assert_true(app_dec_is_dns_label(names[n]));
 					assert_int_equal(app_name_backup_snapshot(
 								 again, backup,
 								 volumes[vi], attempt),
@@ -170,18 +170,18 @@ static void test_long_names_are_cut_with_a_hash(void **state)
 	assert_int_equal(
 		app_name_scheduled_backup(again, longname, 1795402800000000000LL), 0);
 	assert_int_equal(strlen(a), APP_LABEL_VALUE_MAX);
-	assert_true(app_is_dns_subdomain(a) && app_is_label_value(a));
+	assert_true(app_dec_is_dns_subdomain(a) && app_dec_is_label_value(a));
 	assert_string_not_equal(a, b); /* different runs, same long prefix */
 	assert_string_equal(a, again); /* stable */
 
 	assert_int_equal(app_name_backup_snapshot(a, longname, "data", 1), 0);
 	assert_int_equal(app_name_backup_snapshot(b, longname, "logs", 1), 0);
-	assert_true(strlen(a) <= APP_LABEL_VALUE_MAX && app_is_dns_subdomain(a));
+	assert_true(strlen(a) <= APP_LABEL_VALUE_MAX && app_dec_is_dns_subdomain(a));
 	assert_true(strncmp(a, "xxxx", 4) == 0);
 	assert_string_not_equal(a, b);
 	longname[51] = '-'; /* the cut at 52 lands after "--": both go */
 	assert_int_equal(app_name_backup_snapshot(a, longname, "data", 1), 0);
-	assert_true(app_is_dns_label(a));
+	assert_true(app_dec_is_dns_label(a));
 	assert_int_equal(strlen(a), 50 + 1 + APP_NAME_HASH_LEN);
 
 	memset(longname, 'y', sizeof(longname) - 1);
@@ -189,7 +189,7 @@ static void test_long_names_are_cut_with_a_hash(void **state)
 	longname[53] = '-';
 	assert_int_equal(app_name_join(a, 63, longname, "z"), 0);
 	assert_true(strlen(a) <= 63);
-	assert_true(app_is_dns_subdomain(a));
+	assert_true(app_dec_is_dns_subdomain(a));
 }
 
 /* The snapstage.io/backup label: the name up to 63; beyond, a value with
@@ -212,9 +212,9 @@ static void test_backup_label(void **state)
 	name[51] = '.'; /* cut after 52 would end in '.': it goes */
 	assert_int_equal(app_name_backup_label(out, name), 0);
 	assert_int_equal(strlen(out), 51 + 1 + APP_NAME_HASH_LEN);
-	assert_true(app_is_label_value(out));
+	assert_true(app_dec_is_label_value(out));
 	assert_non_null(strchr(out, '_'));
-	assert_false(app_is_dns_subdomain(out)); /* no Backup has this name */
+	assert_false(app_dec_is_dns_subdomain(out)); /* no Backup has this name */
 	assert_true(app_name_backup_label_matches(out, name));
 	name[200] = 'm'; /* same prefix, another name */
 	assert_int_equal(app_name_backup_label(other, name), 0);

@@ -792,38 +792,43 @@ static void test_run_origin(void **state)
 	static const char *const uid = "u-now";
 	static const struct {
 		const char *metadata;
-		app_run_origin want;
+		app_owner_origin want;
 	} rows[] = {
 		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\","
 		  "\"snapstage.io/schedule-uid\":\"u-now\"}}",
-		  APP_RUN_OWN },
+		  APP_OWNER_OWN },
 		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\"},"
-		  "\"ownerReferences\":[{\"kind\":\"BackupSchedule\",\"uid\":\"u-now\"}]}",
-		  APP_RUN_OWN },
-		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\"}}", APP_RUN_LEGACY },
+		  "\"ownerReferences\":[{\"kind\":\"BackupSchedule\",\"uid\":\"u-now\"}]"
+		  "}",
+		  APP_OWNER_OWN },
+		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\"}}",
+		  APP_OWNER_LEGACY },
 		/* an owner of another kind says nothing about the schedule */
 		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\"},"
 		  "\"ownerReferences\":[{\"kind\":\"ConfigMap\",\"uid\":\"u-x\"}]}",
-		  APP_RUN_LEGACY },
+		  APP_OWNER_LEGACY },
 		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\","
 		  "\"snapstage.io/schedule-uid\":\"u-old\"}}",
-		  APP_RUN_FOREIGN },
+		  APP_OWNER_FOREIGN },
 		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\"},"
-		  "\"ownerReferences\":[{\"kind\":\"BackupSchedule\",\"uid\":\"u-old\"}]}",
-		  APP_RUN_FOREIGN },
+		  "\"ownerReferences\":[{\"kind\":\"BackupSchedule\",\"uid\":\"u-old\"}]"
+		  "}",
+		  APP_OWNER_FOREIGN },
 		/* the uid label and the owner disagree */
 		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\","
 		  "\"snapstage.io/schedule-uid\":\"u-now\"},"
-		  "\"ownerReferences\":[{\"kind\":\"BackupSchedule\",\"uid\":\"u-old\"}]}",
-		  APP_RUN_FOREIGN },
+		  "\"ownerReferences\":[{\"kind\":\"BackupSchedule\",\"uid\":\"u-old\"}]"
+		  "}",
+		  APP_OWNER_FOREIGN },
 		{ "{\"labels\":{\"snapstage.io/schedule\":\"nightly\","
 		  "\"snapstage.io/schedule-uid\":\"u-old\"},"
-		  "\"ownerReferences\":[{\"kind\":\"BackupSchedule\",\"uid\":\"u-now\"}]}",
-		  APP_RUN_FOREIGN },
+		  "\"ownerReferences\":[{\"kind\":\"BackupSchedule\",\"uid\":\"u-now\"}]"
+		  "}",
+		  APP_OWNER_FOREIGN },
 		{ "{\"labels\":{\"snapstage.io/schedule\":\"hourly\","
 		  "\"snapstage.io/schedule-uid\":\"u-now\"}}",
-		  APP_RUN_FOREIGN },
-		{ "{}", APP_RUN_FOREIGN },
+		  APP_OWNER_FOREIGN },
+		{ "{}", APP_OWNER_FOREIGN },
 	};
 	size_t i;
 
@@ -831,19 +836,20 @@ static void test_run_origin(void **state)
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		json_t *b = json_pack("{s:o}", "metadata",
 				      json_loads(rows[i].metadata, 0, NULL));
-		app_run_origin got = app_owner_run_origin(b, "nightly", uid);
+		app_owner_origin got = app_owner_run_origin(b, "nightly", uid);
 
 		if (got != rows[i].want)
 			fail_msg("row %zu (%s): got %d, want %d", i, rows[i].metadata,
 				 (int)got, (int)rows[i].want);
 		assert_int_equal(app_retention_is_own(b, "nightly", uid),
-				 rows[i].want == APP_RUN_OWN);
+				 rows[i].want == APP_OWNER_OWN);
 		/* no uid to compare: the label alone decides, never OWN */
-		assert_int_equal(app_owner_run_origin(b, "nightly", NULL),
-				 rows[i].want == APP_RUN_FOREIGN &&
-						 strstr(rows[i].metadata, "\"nightly\"") == NULL
-					 ? APP_RUN_FOREIGN
-					 : APP_RUN_LEGACY);
+		assert_int_equal(
+			app_owner_run_origin(b, "nightly", NULL),
+			rows[i].want == APP_OWNER_FOREIGN &&
+					strstr(rows[i].metadata, "\"nightly\"") == NULL
+				? APP_OWNER_FOREIGN
+				: APP_OWNER_LEGACY);
 		json_decref(b);
 	}
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "app/api/fields.h"
+#include "app/api/dec.h"
 #include "kube/quantity.h"
 #include "util/error.h"
 #include "util/str.h"
@@ -151,8 +151,8 @@ int app_copy_copyable(json_t *to, const json_t *from, bool as_labels)
 	{
 		if (!json_is_string(v) || !app_label_is_copyable(key))
 			continue;
-		if (as_labels &&
-		    (!app_is_label_key(key) || !app_is_label_value(json_string_value(v))))
+		if (as_labels && (!app_dec_is_label_key(key) ||
+				  !app_dec_is_label_value(json_string_value(v))))
 			continue;
 		/* A copy, not a shared reference: `from` may belong to a
 		 * cached object other threads read. */
@@ -165,7 +165,7 @@ int app_copy_copyable(json_t *to, const json_t *from, bool as_labels)
 int app_label_set_own(json_t *labels, const char *key, const char *value)
 {
 	json_object_del(labels, key);
-	if (value == NULL || !app_is_label_value(value))
+	if (value == NULL || !app_dec_is_label_value(value))
 		return 0;
 	if (json_object_set_new(labels, key, json_string(value)) != 0)
 		return ss_error_set(SS_ENOMEM, "out of memory");
@@ -225,7 +225,7 @@ static int dec_name(const char **out, app_dec *d, const json_t *obj, const char 
 {
 	int rc = app_dec_string(out, d, obj, key, NULL, NAME_MAX_LEN, required);
 
-	if (rc == 0 && *out != NULL && !app_is_dns_subdomain(*out))
+	if (rc == 0 && *out != NULL && !app_dec_is_dns_subdomain(*out))
 		return app_dec_fail_at(d, key, NULL,
 				       "\"%.64s\" is not a valid name (lowercase "
 				       "letters, digits, '-' and '.')",
@@ -238,7 +238,7 @@ static int dec_secret_key(const char **out, app_dec *d, const json_t *obj,
 {
 	int rc = app_dec_string(out, d, obj, key, def, NAME_MAX_LEN, false);
 
-	if (rc == 0 && !app_is_secret_key(*out))
+	if (rc == 0 && !app_dec_is_secret_key(*out))
 		return app_dec_fail_at(
 			d, key, NULL,
 			"\"%.64s\" is not a valid Secret key ([-._a-zA-Z0-9])", *out);
@@ -350,7 +350,7 @@ static int dec_selector_term(app_selector_term *out, app_dec *d, const json_t *t
 	rc = app_dec_string(&out->key, d, term, "key", NULL, 317, true);
 	if (rc != 0)
 		return rc;
-	if (!app_is_label_key(out->key))
+	if (!app_dec_is_label_key(out->key))
 		return app_dec_fail_at(d, "key", NULL,
 				       "\"%.64s\" is not a valid label key", out->key);
 	rc = app_dec_enum(&op, d, term, "operator", op_names, N(op_names), -1);
@@ -423,7 +423,7 @@ static int dec_volumes(app_target *out, app_dec *d, const json_t *target)
 
 		if (name == NULL)
 			rc = app_dec_fail(d, NULL, "must be a string");
-		else if (!app_is_dns_label(name))
+		else if (!app_dec_is_dns_label(name))
 			rc = app_dec_fail(d, NULL,
 					  "\"%.64s\" is not a volume name (lowercase "
 					  "letters, digits and '-', at most 63)",
@@ -667,7 +667,7 @@ static int check_schedule_name(const json_t *obj)
 	app_dec m;
 
 	app_dec_init(&m, "metadata");
-	if (name != NULL && !app_is_label_value(name))
+	if (name != NULL && !app_dec_is_label_value(name))
 		return app_dec_fail_at(&m, "name", NULL,
 				       "\"%.40s...\" (%zu characters) is no label value "
 				       "(at most 63 of [A-Za-z0-9_.-]): the Backups of a "

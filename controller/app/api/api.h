@@ -314,7 +314,7 @@ typedef struct {
 	int64_t binlog_position; /* -1: unknown */
 	const char *primary_binlog_file;
 	int64_t primary_binlog_position; /* -1: unknown */
-} app_position;
+} app_db_position;
 
 typedef struct {
 	const char *stage;
@@ -345,7 +345,7 @@ typedef struct {
 	app_snapshot_status snapshots[APP_MAX_VOLUMES];
 	size_t n_snapshots;
 	int64_t total_restore_size_bytes; /* -1: unknown */
-	app_position position;
+	app_db_position position;
 	app_lock_status lock;
 	int64_t start_ns;
 	int64_t completion_ns;

@@ -75,8 +75,8 @@ static bool other_schedule_owner(const json_t *obj, const char *uid)
 	return false;
 }
 
-app_run_origin app_owner_run_origin(const json_t *backup, const char *schedule,
-				    const char *uid)
+app_owner_origin app_owner_run_origin(const json_t *backup, const char *schedule,
+				      const char *uid)
 {
 	const json_t *labels =
 		json_object_get(json_object_get(backup, "metadata"), "labels");
@@ -87,14 +87,14 @@ app_run_origin app_owner_run_origin(const json_t *backup, const char *schedule,
 
 	if (schedule == NULL || *schedule == '\0' || label == NULL ||
 	    strcmp(label, schedule) != 0)
-		return APP_RUN_FOREIGN;
+		return APP_OWNER_FOREIGN;
 	if (uid == NULL || *uid == '\0')
-		return APP_RUN_LEGACY;
+		return APP_OWNER_LEGACY;
 	owned = app_owner_has_uid(backup, uid);
 	if ((label_uid != NULL && strcmp(label_uid, uid) != 0) ||
 	    (!owned && other_schedule_owner(backup, uid)))
-		return APP_RUN_FOREIGN;
+		return APP_OWNER_FOREIGN;
 	if (owned || label_uid != NULL)
-		return APP_RUN_OWN;
-	return APP_RUN_LEGACY;
+		return APP_OWNER_OWN;
+	return APP_OWNER_LEGACY;
 }

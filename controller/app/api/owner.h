@@ -31,15 +31,15 @@ typedef enum {
 	/* not labelled snapstage.io/schedule=<schedule>, or labelled so but
 	 * naming another uid (its uid label, or a BackupSchedule owner that is
 	 * not this uid): another schedule's, or made by hand */
-	APP_RUN_FOREIGN,
+	APP_OWNER_FOREIGN,
 	/* labelled, with no uid to compare (no uid label and no BackupSchedule
 	 * owner: made before the uid label existed), or `uid` NULL/"" */
-	APP_RUN_LEGACY,
+	APP_OWNER_LEGACY,
 	/* labelled, and the uid label or an ownerReference names `uid` */
-	APP_RUN_OWN,
-} app_run_origin;
+	APP_OWNER_OWN,
+} app_owner_origin;
 
-app_run_origin app_owner_run_origin(const json_t *backup, const char *schedule,
-				    const char *uid);
+app_owner_origin app_owner_run_origin(const json_t *backup, const char *schedule,
+				      const char *uid);
 
 #endif

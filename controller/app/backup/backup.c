@@ -13,7 +13,7 @@
  *   - a snapshot counts as consistent only when this session saw its cut
  *     (creationTime or readyToUse) while it still held the lock;
  *   - at most one lock session per server (namespace/pod) at once, across
- *     all Backups (`turns`, backup_turns.h; only the leader runs
+ *     all Backups (`turns`, turns.h; only the leader runs
  *     reconciles);
  *   - a Backup waiting for a server is not looked at until a server it
  *     waits for ends its session (it is queued then, FIFO) or
@@ -37,10 +37,10 @@
 #include "app/api/volumesnapshot.h"
 #include "app/backup/backup.h"
 #include "app/backup/backup_plan.h"
-#include "app/backup/backup_turns.h"
+#include "app/backup/turns.h"
 #include "app/backup/cut_proof.h"
 #include "app/db/credentials.h"
-#include "app/db/mariadb.h"
+#include "app/db/db.h"
 #include "ctrl/conditions.h"
 #include "ctrl/object.h"
 #include "ctrl/run.h"
@@ -294,7 +294,7 @@ typedef struct {
 	const app_backup_plan_restorability *restorable;
 	bool turned_unrestorable;
 	/* The server this reconcile took a turn on ("" none): a Backup woken
-	 * for a server it did not take passes the wake on (backup_turns.h). */
+	 * for a server it did not take passes the wake on (turns.h). */
 	char taken[CTRL_KEY_MAX];
 	/* The lock session's wait for the cut: which snapshots the cache has
 	 * shown (one gone after that was deleted), and the longest time the
@@ -337,7 +337,7 @@ static void backup_own_status(backup_run *r)
 {
 	static const char *const roles[] = { "Primary", "Replica" };
 	static const char *const stages[] = { "FLUSH", "BLOCK_DDL", "BLOCK_COMMIT" };
-	app_position *p = &r->st.position;
+	app_db_position *p = &r->st.position;
 	size_t i;
 
 	r->st.source_role = backup_static_name(r->st.source_role, roles, 2);
@@ -697,7 +697,7 @@ static int backup_snapshot_name(char *out, const backup_run *r, const char *volu
 /* Creates the VolumeSnapshot of volume i. An existing one is ours when the
  * Backup owns it (a retried create after a lost response). */
 static int backup_create_snapshot(backup_run *r, const app_target_candidate *cand,
-				  size_t i, const app_position *pos)
+				  size_t i, const app_db_position *pos)
 {
 	app_backup_plan_snapshot_in in = {
 		.backup = r->run.obj,
@@ -801,20 +801,20 @@ static int backup_wait_for_cut(backup_run *r, int64_t deadline_mono, int *failed
 }
 
 /* Ends the stages, recording the release. The session no longer holds the
- * lock either way (mariadb.h), but a failed END means the server may have
+ * lock either way (db.h), but a failed END means the server may have
  * released it at an unknown moment before (the connection died during the
  * wait): the caller must not trust the cut. Returns app_db_lock_end()'s
  * result. */
-static int backup_lock_end(backup_run *r, app_lock_session *session)
+static int backup_lock_end(backup_run *r, app_db_lock_session *session)
 {
 	int64_t held = -1;
-	const app_lock_info *li;
+	const app_db_lock_info *li;
 	int rc = app_db_lock_end(session, &held);
 
 	if (rc < 0)
 		ss_log(SS_LOG_WARN, "BACKUP STAGE END failed; the connection was closed",
 		       SS_LS("backup", r->run.key), SS_LERR());
-	li = app_db_lock_info(session);
+	li = app_db_lock_get_info(session);
 	r->st.lock.released_ns = li->released_real_ns ? li->released_real_ns
 						      : ss_clock_real(r->bc->o.clock);
 	r->st.lock.held_ms = held >= 0
@@ -1037,7 +1037,7 @@ static int backup_prove_cuts(backup_run *r)
 			t3[SS_TIME_RFC3339_MAX];
 		json_t *vs = NULL, *content = NULL;
 		const char *cname;
-		app_cut_time c;
+		app_cut_proof_time c;
 
 		switch (backup_cached_snapshot(&vs, r, s->volume_snapshot_name)) {
 		case APP_BACKUP_PLAN_VS_UNKNOWN:
@@ -1061,7 +1061,7 @@ static int backup_prove_cuts(backup_run *r)
 			json_decref(vs);
 			return rc;
 		}
-		rc = app_cut_time_read(&c, content, vs);
+		rc = app_cut_proof_time_read(&c, content, vs);
 		json_decref(vs);
 		json_decref(content);
 		if (rc == SS_ENOTFOUND)
@@ -1069,7 +1069,8 @@ static int backup_prove_cuts(backup_run *r)
 		if (rc < 0)
 			return rc;
 		s->creation_time_ns = c.cut_ns;
-		if (!app_cut_outside(&c, r->st.lock.acquired_ns, r->st.lock.released_ns))
+		if (!app_cut_proof_outside(&c, r->st.lock.acquired_ns,
+					   r->st.lock.released_ns))
 			continue;
 		ctrl_run_message(
 			&r->run,
@@ -1116,7 +1117,7 @@ typedef struct {
 	int attempt;		   /* this session's number, 1-based */
 	bool write_failed;	   /* status Locked could not be written: an API
 				      error, not the database's */
-	app_lock_session *session; /* owned; NULL once ended */
+	app_db_lock_session *session; /* owned; NULL once ended */
 	int64_t deadline;	   /* monotonic: acquired + lock.timeoutSeconds */
 	/* Monotonic: asking for the snapshots, seeing the last cut. */
 	int64_t t_create, t_seen;
@@ -1322,8 +1323,8 @@ static int backup_session_lock(backup_session *s)
 static int backup_session_position(backup_session *s)
 {
 	backup_run *r = s->r;
-	const app_lock_info *li = app_db_lock_info(s->session);
-	app_position pos;
+	const app_db_lock_info *li = app_db_lock_get_info(s->session);
+	app_db_position pos;
 
 	s->deadline = li->acquired_mono_ns + r->spec.lock.timeout_seconds * SS_NS_PER_SEC;
 	if (app_db_lock_read_position(&pos, s->session) < 0) {
@@ -1913,7 +1914,7 @@ static const char *backup_or_empty(const char *s)
 	return s ? s : "";
 }
 
-/* The identity a remembered probe of `c` is kept under (backup_turns.h):
+/* The identity a remembered probe of `c` is kept under (turns.h):
  * everything but the server's own state that can change its verdict —
  * the pod (uid, address), the connection spec (Secret and key names, TLS,
  * timeout) and the lag bound. Names only, never a Secret's value. */
@@ -2140,7 +2141,7 @@ static int backup_on_server(backup_run *r, const app_target_candidate *cand,
 		ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "FellBackToPrimary", "%s",
 			       choice->message);
 	/* On a replica, stop the SQL threads between event groups first
-	 * (mariadb.h: app_db_replication_pause), recorded before it happens so
+	 * (db.h: app_db_replication_pause), recorded before it happens so
 	 * that a restarted controller knows to start them again. */
 	if (strcmp(choice->role, "Replica") == 0) {
 		r->st.lock.replication_paused = true;
@@ -2459,7 +2460,7 @@ static bool backup_waits_quietly(app_backup_ctrl *bc, const char *key,
 }
 
 /* The end of a reconcile of `key`, which took a turn on `taken` ("" none):
- * a wake it did not use goes to the next Backup waiting (backup_turns.h). */
+ * a wake it did not use goes to the next Backup waiting (turns.h). */
 static void backup_wake_on(app_backup_ctrl *bc, const char *key, const char *taken)
 {
 	char woken[CTRL_KEY_MAX];

@@ -5,7 +5,7 @@
  *
  * One reconcile of a Backup, in numbered steps (backup.c):
  *   0. a Backup being deleted that still carries APP_BACKUP_FINALIZER: KILL
- *      the recorded lock session (only if it still is ours: mariadb.h's
+ *      the recorded lock session (only if it still is ours: db.h's
  *      marker), start the replica's SQL threads, then remove the finalizer;
  *   1. read the Backup; a finished one (Complete or Failed) is left alone
  *      but for a Complete one's Restorable condition and a Failed one's
@@ -29,7 +29,7 @@
  *   5. check the cluster: the snapshot API and the class;
  *   6. resolve the target's pods and claims, read the credentials, probe
  *      every ready pod — a server in a session as its holder chose it, one
- *      probed in the last 3 s as it was then (backup_turns.h) — and choose
+ *      probed in the last 3 s as it was then (turns.h) — and choose
  *      the server (backup_plan.h: the healthiest replica, of equally
  *      healthy ones the one used longest ago);
  *   7. take the server's turn: one lock session per server in this

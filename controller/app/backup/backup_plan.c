@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/api/fields.h"
+#include "app/api/dec.h"
 #include "app/api/names.h"
 #include "app/api/owner.h"
 #include "ctrl/object.h"
@@ -516,8 +516,8 @@ static int backup_plan_labels(json_t *labels, const app_backup_plan_snapshot_in 
 static int backup_plan_annotations(json_t *ann, const app_backup_plan_snapshot_in *in,
 				   const char *backup_name)
 {
-	static const app_position unknown = { NULL, NULL, NULL, NULL, -1, NULL, -1 };
-	const app_position *pos = in->position != NULL ? in->position : &unknown;
+	static const app_db_position unknown = { NULL, NULL, NULL, NULL, -1, NULL, -1 };
+	const app_db_position *pos = in->position != NULL ? in->position : &unknown;
 	const char *key;
 	const json_t *v;
 	int rc = 0;
@@ -575,7 +575,7 @@ static int backup_plan_snapshot_name(char *out, const app_backup_plan_snapshot_i
 {
 	if (in->name == NULL)
 		return app_name_backup_snapshot(out, backup, in->volume, 1);
-	if (!app_is_dns_subdomain(in->name))
+	if (!app_dec_is_dns_subdomain(in->name))
 		return ss_error_set(SS_EINVALID,
 				    "VolumeSnapshot of Backup %s/%s: \"%.64s\" is not a "
 				    "valid name",

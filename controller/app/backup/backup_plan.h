@@ -52,7 +52,7 @@
 #include "app/api/api.h"
 #include "app/api/target.h"
 #include "app/api/volumesnapshot.h"
-#include "app/db/mariadb.h"
+#include "app/db/db.h"
 #include "util/clock.h"
 
 #define APP_BACKUP_PLAN_MESSAGE_MAX 2048
@@ -64,7 +64,7 @@ typedef struct {
 	app_db_verdict verdict;
 	/* When the server's last lock session ended, on any clock that only
 	 * goes forward: 0 never (or unknown), INT64_MAX while it is in one
-	 * (backup_turns.h: app_turns_last_used). Spreads the sessions. */
+	 * (turns.h: app_turns_last_used). Spreads the sessions. */
 	int64_t last_used;
 	/* The name of another Backup whose status says its lock session
 	 * stopped this server's SQL threads (app_backup_plan_pause_claim), borrowed;
@@ -220,7 +220,7 @@ typedef struct {
 	const char *claim;
 	const char *pod;
 	const char *source_role;      /* "Replica" or "Primary"; NULL: left out */
-	const app_position *position; /* read under the lock; NULL: unknown */
+	const app_db_position *position; /* read under the lock; NULL: unknown */
 	/* The VolumeSnapshot's name, as status.snapshots[] records it; NULL:
 	 * the name of the first attempt, app_name_backup_snapshot(backup,
 	 * volume, 1). */

@@ -24,7 +24,7 @@ static int64_t cut_proof_rfc3339_resolution(const char *text)
 	return res;
 }
 
-static int cut_proof_from_content(app_cut_time *out, const json_t *content)
+static int cut_proof_from_content(app_cut_proof_time *out, const json_t *content)
 {
 	const json_t *t = json_object_get(json_object_get(content, "status"),
 					  "creationTime");
@@ -43,11 +43,12 @@ static int cut_proof_from_content(app_cut_time *out, const json_t *content)
 	return 0;
 }
 
-int app_cut_time_read(app_cut_time *out, const json_t *content, const json_t *vs)
+int app_cut_proof_time_read(app_cut_proof_time *out, const json_t *content,
+			    const json_t *vs)
 {
 	const char *name = ctrl_meta(vs, "name") ? ctrl_meta(vs, "name") : "?";
 	const json_t *t;
-	app_cut_time c;
+	app_cut_proof_time c;
 	int rc;
 
 	rc = cut_proof_from_content(&c, content);
@@ -72,7 +73,8 @@ int app_cut_time_read(app_cut_time *out, const json_t *content, const json_t *vs
 	return 0;
 }
 
-bool app_cut_outside(const app_cut_time *c, int64_t acquired_ns, int64_t released_ns)
+bool app_cut_proof_outside(const app_cut_proof_time *c, int64_t acquired_ns,
+			   int64_t released_ns)
 {
 	/* [cut, cut + resolution) against [acquired, released]; the sums stay
 	 * far from overflow for any time before 2262. */

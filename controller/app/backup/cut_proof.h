@@ -31,15 +31,17 @@ typedef struct {
 	int64_t cut_ns;	       /* the reported instant, ns since the epoch */
 	int64_t resolution_ns; /* 1 for a content's nanoseconds */
 	const char *source;    /* "VolumeSnapshotContent" or "VolumeSnapshot" */
-} app_cut_time;
+} app_cut_proof_time;
 
 /* The cut time of a snapshot from its content (may be NULL) or, when the
  * content has none, the VolumeSnapshot (may be NULL). SS_ENOTFOUND when
  * neither says; SS_EINVALID for a time that cannot be read (the message
  * names the object and field). *out is written only on success. */
-int app_cut_time_read(app_cut_time *out, const json_t *content, const json_t *vs);
+int app_cut_proof_time_read(app_cut_proof_time *out, const json_t *content,
+			    const json_t *vs);
 
 /* Whether `c` lies provably outside [acquired_ns, released_ns]. */
-bool app_cut_outside(const app_cut_time *c, int64_t acquired_ns, int64_t released_ns);
+bool app_cut_proof_outside(const app_cut_proof_time *c, int64_t acquired_ns,
+			   int64_t released_ns);
 
 #endif

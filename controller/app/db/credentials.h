@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #include "app/api/api.h"
-#include "app/db/mariadb.h"
+#include "app/db/db.h"
 #include "kube/client.h"
 
 #define APP_CREDENTIAL_MAX 65536

@@ -26,7 +26,7 @@
  *     commas, domain and server 32-bit and sequence 64-bit unsigned; each
  *     domain at most once in gtid_slave_pos (error 1943, "duplicate domain
  *     id").
- * And snapstage's own: app_db_restore_as_primary/_as_replica() (mariadb.h)
+ * And snapstage's own: app_db_restore_as_primary/_as_replica() (db.h)
  * quote at most APP_REPLICATION_VALUE_MAX bytes per value; keep the two in
  * step.
  *
@@ -39,7 +39,7 @@
 #ifndef SNAPSTAGE_APP_REPLICATION_INPUT_H
 #define SNAPSTAGE_APP_REPLICATION_INPUT_H
 
-/* The most bytes of one SQL string value mariadb.c quotes (its
+/* The most bytes of one SQL string value db.c quotes (its
  * LITERAL_MAX). */
 #define APP_REPLICATION_VALUE_MAX 255
 /* MariaDB 10.11's limits (see above). */

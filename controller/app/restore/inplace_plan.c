@@ -158,7 +158,7 @@ done:
 	return rc == 0 ? 0 : ss_error_set(rc, "out of memory");
 }
 
-/* How replication wired by the Restore protects itself (mariadb.h). */
+/* How replication wired by the Restore protects itself (db.h). */
 static const char *inplace_plan_replication_tls(app_tls_mode tls)
 {
 	switch (tls) {

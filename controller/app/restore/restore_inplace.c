@@ -31,7 +31,7 @@
 #include "app/api/index.h"
 #include "app/api/target.h"
 #include "app/db/credentials.h"
-#include "app/db/mariadb.h"
+#include "app/db/db.h"
 #include "app/db/replication_input.h"
 #include "app/restore/inplace_plan.h"
 #include "app/restore/restore_check.h"
@@ -862,7 +862,7 @@ static int restore_inplace_configure_replication(bool *waiting, app_restore_run 
 		rc = restore_inplace_configure_member(r, primary, &cred, NULL);
 	for (i = 0; rc == 0 && i < m->n; i++) {
 		/* The Restore's TLS mode for replication too; the replica
-		 * verifies with its server's own CA file (mariadb.h). */
+		 * verifies with its server's own CA file (db.h). */
 		app_db_replication_source src = { primary->ip,
 						  primary->port,
 						  repl.user,

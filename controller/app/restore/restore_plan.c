@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app/api/fields.h"
+#include "app/api/dec.h"
 #include "app/api/names.h"
 #include "app/api/owner.h"
 #include "app/api/volumesnapshot.h"
@@ -123,7 +123,7 @@ static bool restore_plan_later(int64_t t_a, const char *a, int64_t t_b, const ch
 bool app_restore_is_from_schedule(const json_t *backup, const char *schedule,
 				  const char *schedule_uid)
 {
-	return app_owner_run_origin(backup, schedule, schedule_uid) != APP_RUN_FOREIGN;
+	return app_owner_run_origin(backup, schedule, schedule_uid) != APP_OWNER_FOREIGN;
 }
 
 /* A pick in progress (app_restore_pick_backup): the newest candidate at or
@@ -548,7 +548,7 @@ bool app_restore_claim_is_ours(const json_t *pvc, const json_t *restore)
 	    !ss_streq(ctrl_annotation(pvc, APP_ANNOTATION_RESTORE_UID), uid))
 		return false;
 	/* The label is written exactly when the name is a label value. */
-	if (app_is_label_value(name))
+	if (app_dec_is_label_value(name))
 		return ss_streq(label, name);
 	return label == NULL;
 }

@@ -52,7 +52,7 @@ app_retention_state app_retention_state_of(const json_t *backup)
 
 bool app_retention_is_own(const json_t *backup, const char *schedule, const char *uid)
 {
-	return app_owner_run_origin(backup, schedule, uid) == APP_RUN_OWN;
+	return app_owner_run_origin(backup, schedule, uid) == APP_OWNER_OWN;
 }
 
 /* The fixed text of the reasons that name no bucket. */

@@ -1,16 +1,16 @@
 /*
- * mariadb.c — see mariadb.h.
+ * db.c — see db.h.
  *
  * Layout: library setup; the connection (options, TLS); errors told in
  * snapstage's words; the watchdog that bounds one exchange; small query
  * helpers; the probe and the pure classifier; the lock session; KILL.
  * Every statement goes through run() or query(), which record a message
  * naming the server, the statement and what to do about the failure, and
- * never a text that may carry the account's name (see mariadb.h).
+ * never a text that may carry the account's name (see db.h).
  */
 #define _GNU_SOURCE /* memfd_create() */
 
-#include "app/db/mariadb.h"
+#include "app/db/db.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -564,7 +564,8 @@ static int set_conn_options(MYSQL *m, const app_db *db, int read_timeout_s)
 	    (error = set_option(m, MYSQL_OPT_SSL_ENFORCE, tls ? &on : &off,
 				"TLS enforcement")))
 		return error;
-	if (mysql_optionsv(m, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "snapstage") != 0)
+	if (mysql_optionsv(m, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "snapstage") !=
+	    0)
 		return ss_error_set(SS_ERROR, "libmariadb: cannot set program_name");
 	if (verify_ca && (error = set_option(m, MYSQL_OPT_SSL_CA, db->ca_path, "TLS CA")))
 		return error;
@@ -840,8 +841,7 @@ static const char *const source_columns[] = { "Connection_name",
 					      NULL };
 
 /* One replication connection from its row (`idx`: the columns' places). */
-static int read_source(app_db_source *s, MYSQL_ROW row, const int *idx,
-		       const db_conn *c)
+static int read_source(app_db_source *s, MYSQL_ROW row, const int *idx, const db_conn *c)
 {
 	int64_t port, io_errno, sql_errno;
 	int error;
@@ -853,8 +853,8 @@ static int read_source(app_db_source *s, MYSQL_ROW row, const int *idx,
 	    (error = int_field(&port, row[idx[SRC_PORT]], 0, c, "Master_Port")) ||
 	    (error = copy_field(s->io_running, sizeof(s->io_running), row[idx[SRC_IO]],
 				true, c, "Slave_IO_Running")) ||
-	    (error = copy_field(s->sql_running, sizeof(s->sql_running),
-				row[idx[SRC_SQL]], true, c, "Slave_SQL_Running")) ||
+	    (error = copy_field(s->sql_running, sizeof(s->sql_running), row[idx[SRC_SQL]],
+				true, c, "Slave_SQL_Running")) ||
 	    (error = int_field(&io_errno, row[idx[SRC_IO_ERRNO]], 0, c,
 			       "Last_IO_Errno")) ||
 	    (error = copy_field(s->last_io_error, sizeof(s->last_io_error),
@@ -1066,9 +1066,9 @@ app_db_kind app_db_classify(app_db_verdict *out, const app_db_status *st,
 
 /* ---- the lock session ------------------------------------------------------- */
 
-struct app_lock_session {
+struct app_db_lock_session {
 	db_conn c;
-	app_lock_info info;
+	app_db_lock_info info;
 	int hold_timeout_s;
 	/* app_db_lock_read_position()'s strings */
 	char *gtid_binlog_pos;
@@ -1122,7 +1122,7 @@ static const char *stage_sql(int stage)
 	}
 }
 
-static void free_position(app_lock_session *s)
+static void free_position(app_db_lock_session *s)
 {
 	ss_free_str(&s->gtid_binlog_pos);
 	ss_free_str(&s->gtid_slave_pos);
@@ -1131,7 +1131,7 @@ static void free_position(app_lock_session *s)
 	ss_free_str(&s->primary_binlog_file);
 }
 
-static void session_free(app_lock_session *s)
+static void session_free(app_db_lock_session *s)
 {
 	close_conn(&s->c);
 	free_position(s);
@@ -1147,7 +1147,7 @@ static int kill_session(db_conn *c, int64_t id, const char *name);
  * statement is still running on it, or the server does not answer within
  * APP_DB_END_TIMEOUT_MS), close the connection and KILL it through `db`,
  * so the server cannot go on holding it. */
-static void abandon(app_lock_session *s, app_db *db)
+static void abandon(app_db_lock_session *s, app_db *db)
 {
 	static const char sql[] = "BACKUP STAGE END";
 	ss_error saved = *ss_error_last();
@@ -1176,7 +1176,7 @@ static void abandon(app_lock_session *s, app_db *db)
 	ss_error_set(saved.code, "%s", message);
 }
 
-int app_db_lock_begin(app_lock_session **out, app_db *db, app_lock_stage stage,
+int app_db_lock_begin(app_db_lock_session **out, app_db *db, app_lock_stage stage,
 		      int acquire_timeout_seconds)
 {
 	const app_db_lock_opts o = {
@@ -1250,7 +1250,7 @@ static int set_session_timeouts(const db_conn *c, const app_db_lock_opts *o)
 }
 
 /* BACKUP STAGE START and each stage up to `stage`. */
-static int take_stages(app_lock_session *s, app_lock_stage stage)
+static int take_stages(app_db_lock_session *s, app_lock_stage stage)
 {
 	int error, i;
 
@@ -1262,10 +1262,9 @@ static int take_stages(app_lock_session *s, app_lock_stage stage)
 	return 0;
 }
 
-int app_db_lock_begin_ex(app_lock_session **out, app_db *db,
-			 const app_db_lock_opts *o)
+int app_db_lock_begin_ex(app_db_lock_session **out, app_db *db, const app_db_lock_opts *o)
 {
-	app_lock_session *s = NULL;
+	app_db_lock_session *s = NULL;
 	char name[APP_DB_MARKER_NAME_MAX];
 	bool started = false;
 	int64_t t0;
@@ -1318,7 +1317,7 @@ cleanup:
 	return error;
 }
 
-const app_lock_info *app_db_lock_info(const app_lock_session *s)
+const app_db_lock_info *app_db_lock_get_info(const app_db_lock_session *s)
 {
 	return &s->info;
 }
@@ -1331,7 +1330,7 @@ static int keep(char **dst, const char *value)
 }
 
 /* app_db_lock_read_position()'s statements. */
-static int read_position(app_position *out, app_lock_session *s)
+static int read_position(app_db_position *out, app_db_lock_session *s)
 {
 	static const char vars[] = "SELECT @@gtid_binlog_pos, @@gtid_slave_pos, "
 				   "@@gtid_current_pos";
@@ -1341,7 +1340,7 @@ static int read_position(app_position *out, app_lock_session *s)
 	char file[APP_DB_NAME_MAX];
 	MYSQL_RES *res = NULL;
 	MYSQL_ROW row;
-	app_position p;
+	app_db_position p;
 	int idx[2];
 	int error;
 
@@ -1394,7 +1393,7 @@ cleanup:
 	return error;
 }
 
-int app_db_lock_read_position(app_position *out, app_lock_session *s)
+int app_db_lock_read_position(app_db_position *out, app_db_lock_session *s)
 {
 	int64_t left;
 	watchdog w;
@@ -1420,7 +1419,7 @@ int app_db_lock_read_position(app_position *out, app_lock_session *s)
 	return error;
 }
 
-int app_db_lock_end(app_lock_session *s, int64_t *out_held_ms)
+int app_db_lock_end(app_db_lock_session *s, int64_t *out_held_ms)
 {
 	int error;
 
@@ -1443,7 +1442,7 @@ int app_db_lock_end(app_lock_session *s, int64_t *out_held_ms)
 	return 0;
 }
 
-void app_db_lock_free(app_lock_session *s)
+void app_db_lock_free(app_db_lock_session *s)
 {
 	if (!s)
 		return;
@@ -1477,8 +1476,8 @@ static int connection_exists(bool *out, const db_conn *c, int64_t id, const char
 	if (name)
 		snprintf(sql, sizeof(sql),
 			 "SELECT (SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-			 "WHERE ID = %" PRId64 ") + COALESCE(IS_USED_LOCK('%s') = %" PRId64
-			 ", 0)",
+			 "WHERE ID = %" PRId64
+			 ") + COALESCE(IS_USED_LOCK('%s') = %" PRId64 ", 0)",
 			 id, name, id);
 	else
 		snprintf(sql, sizeof(sql),
@@ -1499,8 +1498,7 @@ static int connection_exists(bool *out, const db_conn *c, int64_t id, const char
  * does), up to the deadline of the running watchdog less a little, so
  * that a live server's lingering victim is told apart from a frozen
  * server. */
-static int kill_and_wait(const db_conn *c, int64_t id, const char *name,
-			 int64_t deadline)
+static int kill_and_wait(const db_conn *c, int64_t id, const char *name, int64_t deadline)
 {
 	char sql[SQL_MAX];
 	bool exists = true;
@@ -1576,8 +1574,8 @@ static int not_marked(const db_conn *c, int64_t id, const char *name, int64_t ho
 				    "holds %s)",
 				    c->where, id, name);
 	ss_log(SS_LOG_WARN, "not killing a connection that is not the lock session",
-	       SS_LS("server", c->where), SS_LI("connection", id),
-	       SS_LS("marker", name), SS_LI("marker_holder", holder));
+	       SS_LS("server", c->where), SS_LI("connection", id), SS_LS("marker", name),
+	       SS_LI("marker_holder", holder));
 	return ss_error_set(SS_ENOTFOUND,
 			    "%s: connection %" PRId64 " is not the lock session "
 			    "marked %s (%s): not killed; that session has ended",
@@ -1717,15 +1715,17 @@ int app_db_server_ca(char *path, size_t cap, bool *is_dir, app_db *db)
  * for VerifyIdentity. Every option is written, so nothing of an earlier
  * set-up carries over. Fails before any change when a verifying mode finds
  * no CA to verify with. */
-static int tls_clause(char *dst, size_t cap, app_db *db, const app_db_replication_source *src)
+static int tls_clause(char *dst, size_t cap, app_db *db,
+		      const app_db_replication_source *src)
 {
 	char path[LITERAL_MAX + 1], lit[2 * LITERAL_MAX + 3];
 	bool verify = src->tls_mode >= APP_TLS_VERIFY_CA, is_dir = false;
 	int rc;
 
 	if (src->tls_mode < APP_TLS_REQUIRED) {
-		snprintf(dst, cap, ", MASTER_SSL = 0, MASTER_SSL_CA = '', "
-				   "MASTER_SSL_CAPATH = '', MASTER_SSL_VERIFY_SERVER_CERT = 0");
+		snprintf(dst, cap,
+			 ", MASTER_SSL = 0, MASTER_SSL_CA = '', "
+			 "MASTER_SSL_CAPATH = '', MASTER_SSL_VERIFY_SERVER_CERT = 0");
 		return 0;
 	}
 	path[0] = '\0';
@@ -1734,12 +1734,13 @@ static int tls_clause(char *dst, size_t cap, app_db *db, const app_db_replicatio
 	else if (verify && (rc = app_db_server_ca(path, sizeof(path), &is_dir, db)) < 0)
 		return rc;
 	if (verify && !path[0])
-		return ss_error_set(SS_EINVALID,
-				    "%s: tls.mode %s: the server has no ssl_ca or ssl_capath, "
-				    "so its replication could not verify the primary's "
-				    "certificate: configure ssl_ca on the servers, or use "
-				    "tls.mode Required",
-				    db->c.where, app_tls_mode_name(src->tls_mode));
+		return ss_error_set(
+			SS_EINVALID,
+			"%s: tls.mode %s: the server has no ssl_ca or ssl_capath, "
+			"so its replication could not verify the primary's "
+			"certificate: configure ssl_ca on the servers, or use "
+			"tls.mode Required",
+			db->c.where, app_tls_mode_name(src->tls_mode));
 	if ((rc = literal(lit, sizeof(lit), &db->c, path, "the CA path")) < 0)
 		return rc;
 	snprintf(dst, cap,
@@ -1754,7 +1755,8 @@ int app_db_restore_as_replica(app_db *db, const app_db_replication_source *src,
 			      const char *gtid_pos)
 {
 	char lit[2 * LITERAL_MAX + 3], sql[SQL_MAX + sizeof(lit)];
-	char h[sizeof(lit)], u[sizeof(lit)], p[sizeof(lit)], tls[SQL_MAX + 2 * sizeof(lit)],
+	char h[sizeof(lit)], u[sizeof(lit)], p[sizeof(lit)],
+		tls[SQL_MAX + 2 * sizeof(lit)],
 		change[2 * SQL_MAX + 4 * sizeof(lit) + sizeof(tls)];
 	int rc;
 

@@ -1,6 +1,6 @@
 /*
- * backup_turns.c — per-server turns, the FIFO of Backups waiting for one,
- * last uses and recent probes (backup_turns.h).
+ * turns.c — per-server turns, the FIFO of Backups waiting for one,
+ * last uses and recent probes (turns.h).
  *
  * Invariants: a server is in `busy` at most once; a Backup is on the wait
  * list at most once, and keeps its sequence number (its place) from the
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/backup/backup_turns.h"
+#include "app/backup/turns.h"
 #include "ctrl/object.h"
 #include "util/error.h"
 #include "util/str.h"

@@ -1,5 +1,5 @@
 /*
- * fields.h — reading typed fields out of a custom resource's JSON, with
+ * dec.h — reading typed fields out of a custom resource's JSON, with
  * errors that name the field's full path.
  *
  * Every rejection reads "spec.target.connection.port: must be between 1
@@ -13,8 +13,8 @@
  * live as long as it does. Pure functions, no I/O. Thread-safety: an
  * app_dec belongs to one thread.
  */
-#ifndef SNAPSTAGE_APP_FIELDS_H
-#define SNAPSTAGE_APP_FIELDS_H
+#ifndef SNAPSTAGE_APP_DEC_H
+#define SNAPSTAGE_APP_DEC_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -89,25 +89,25 @@ int app_dec_string_map(const json_t **out, app_dec *d, const json_t *obj, const 
 #define APP_ANNOTATIONS_MAX_BYTES (256 * 1024)
 
 /* A map of annotations; absent gives NULL. Values must be strings, keys
- * valid annotation keys (app_is_annotation_key), and the keys plus values
+ * valid annotation keys (app_dec_is_annotation_key), and the keys plus values
  * at most `max_bytes` bytes in all. */
 int app_dec_annotations(const json_t **out, app_dec *d, const json_t *obj,
 			const char *key, size_t max_bytes);
 
 /* Name syntax, for checks the readers above do not make. */
-bool app_is_dns_label(const char *s);	  /* RFC 1123 label, <= 63 */
+bool app_dec_is_dns_label(const char *s); /* RFC 1123 label, <= 63 */
 /* RFC 1123 subdomain of at most 253, as the API server checks object
  * names and label key prefixes: it does not limit each dot-separated part
  * to 63, so neither does this (a Backup may have a 70-character name). */
-bool app_is_dns_subdomain(const char *s);
-bool app_is_secret_key(const char *s);	  /* [-._a-zA-Z0-9]+, <= 253 */
+bool app_dec_is_dns_subdomain(const char *s);
+bool app_dec_is_secret_key(const char *s); /* [-._a-zA-Z0-9]+, <= 253 */
 /* A qualified label key ("prefix/name" or "name": prefix a DNS subdomain,
  * name at most 63 of [A-Za-z0-9_.-], alphanumeric at both ends) / label
  * value (such a name, or empty). */
-bool app_is_label_key(const char *s);
-bool app_is_label_value(const char *s);
+bool app_dec_is_label_key(const char *s);
+bool app_dec_is_label_value(const char *s);
 /* An annotation key: what the API server accepts, a label key once
  * lowercased (so the prefix may have capitals). */
-bool app_is_annotation_key(const char *s);
+bool app_dec_is_annotation_key(const char *s);
 
 #endif

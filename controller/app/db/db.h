@@ -1,5 +1,5 @@
 /*
- * mariadb.h — the SQL side of a backup, on MariaDB Connector/C (libmariadb):
+ * db.h — the SQL side of a backup, on MariaDB Connector/C (libmariadb):
  * connect to one server, tell what it is (primary, healthy or unhealthy
  * replica), and hold a BACKUP STAGE lock on a connection of its own while
  * the storage cuts the snapshots, reading the replication position that
@@ -91,8 +91,8 @@
  * app_db_error_words_of(), app_db_lock_idle_timeout() and
  * app_db_lock_marker_name() are pure and reentrant.
  */
-#ifndef SNAPSTAGE_APP_MARIADB_H
-#define SNAPSTAGE_APP_MARIADB_H
+#ifndef SNAPSTAGE_APP_DB_H
+#define SNAPSTAGE_APP_DB_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -254,7 +254,7 @@ int app_db_replication_resume(app_db *db);
 
 /* ---- the lock session ------------------------------------------------ */
 
-typedef struct app_lock_session app_lock_session;
+typedef struct app_db_lock_session app_db_lock_session;
 
 /* Times of a lock session. Monotonic times (CLOCK_MONOTONIC) are for
  * durations, real times (CLOCK_REALTIME, ns since the epoch) for status. */
@@ -268,7 +268,7 @@ typedef struct {
 	int64_t released_mono_ns; /* 0 until app_db_lock_end() */
 	int64_t released_real_ns;
 	int64_t held_ms; /* -1 until a successful app_db_lock_end() */
-} app_lock_info;
+} app_db_lock_info;
 
 /* How long the client waits for BACKUP STAGE END, and for a whole
  * app_db_kill_connection(), before it gives up on a server that does not
@@ -314,16 +314,16 @@ typedef int (*app_db_before_lock_fn)(void *payload, int64_t connection_id);
 
 /* What a lock session is to do. */
 typedef struct {
-	app_lock_stage stage;	     /* the final stage: FLUSH, BLOCK_DDL or
-					BLOCK_COMMIT */
-	int acquire_timeout_seconds; /* 1..3600: lock_wait_timeout, how long
-					each BACKUP STAGE statement may wait */
-	int hold_timeout_seconds;    /* 1..3600: the longest the caller holds
-					the lock (lock.timeoutSeconds) */
-	const char *marker;	     /* the Backup's uid (see
-					app_db_lock_marker_name()); NULL: an
-					unmarked session, which no
-					app_db_kill_connection() will kill */
+	app_lock_stage stage;	      /* the final stage: FLUSH, BLOCK_DDL or
+					 BLOCK_COMMIT */
+	int acquire_timeout_seconds;  /* 1..3600: lock_wait_timeout, how long
+					 each BACKUP STAGE statement may wait */
+	int hold_timeout_seconds;     /* 1..3600: the longest the caller holds
+					 the lock (lock.timeoutSeconds) */
+	const char *marker;	      /* the Backup's uid (see
+					 app_db_lock_marker_name()); NULL: an
+					 unmarked session, which no
+					 app_db_kill_connection() will kill */
 	app_db_before_lock_fn before; /* may be NULL */
 	void *payload;		      /* for `before` */
 } app_db_lock_opts;
@@ -348,17 +348,17 @@ typedef struct {
  * killed through `db`. On success *out is the session; free it with
  * app_db_lock_free(). `db` is used only during the call; the session does
  * not keep it. */
-int app_db_lock_begin_ex(app_lock_session **out, app_db *db,
+int app_db_lock_begin_ex(app_db_lock_session **out, app_db *db,
 			 const app_db_lock_opts *opts);
 
 /* app_db_lock_begin_ex() without a marker or hook, and a hold bound of
  * APP_DB_LOCK_HOLD_DEFAULT_SECONDS (lock.timeoutSeconds' default). */
 #define APP_DB_LOCK_HOLD_DEFAULT_SECONDS 30
-int app_db_lock_begin(app_lock_session **out, app_db *db, app_lock_stage stage,
+int app_db_lock_begin(app_db_lock_session **out, app_db *db, app_lock_stage stage,
 		      int acquire_timeout_seconds);
 
 /* The session's times. Borrowed, valid until app_db_lock_free(). */
-const app_lock_info *app_db_lock_info(const app_lock_session *s);
+const app_db_lock_info *app_db_lock_get_info(const app_db_lock_session *s);
 
 /* While the lock is held, reads the position that matches the data:
  * @@gtid_binlog_pos, @@gtid_slave_pos, @@gtid_current_pos, SHOW MASTER
@@ -371,7 +371,7 @@ const app_lock_info *app_db_lock_info(const app_lock_session *s);
  * app_db_lock_free(). SS_EINVALID if the lock is not held; SS_ETIMEOUT if
  * the server has not answered by the end of the hold bound (acquired +
  * hold_timeout_seconds): then the connection is closed. */
-int app_db_lock_read_position(app_position *out, app_lock_session *s);
+int app_db_lock_read_position(app_db_position *out, app_db_lock_session *s);
 
 /* BACKUP STAGE END, waiting at most APP_DB_END_TIMEOUT_MS. *out_held_ms
  * (may be NULL) is the time from acquired to END returning, on
@@ -381,12 +381,12 @@ int app_db_lock_read_position(app_position *out, app_lock_session *s);
  * wait_timeout, or app_db_kill_connection() with the session's
  * connection_id and marker), and the error is returned; either way the
  * session no longer holds the lock. SS_EINVALID if it was not held. */
-int app_db_lock_end(app_lock_session *s, int64_t *out_held_ms);
+int app_db_lock_end(app_db_lock_session *s, int64_t *out_held_ms);
 
 /* Ends the stages if still held (a safety net, bounded like
  * app_db_lock_end(); errors are ignored, the connection is closed either
  * way), closes the connection and frees the session. NULL is a no-op. */
-void app_db_lock_free(app_lock_session *s);
+void app_db_lock_free(app_db_lock_session *s);
 
 /* KILL CONNECTION `connection_id` on db's server if, and only if, it is
  * the lock session made for `marker` (it holds the marker's lock: the id

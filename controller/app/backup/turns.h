@@ -1,5 +1,5 @@
 /*
- * backup_turns.h — what the Backup controller keeps about each MariaDB
+ * turns.h — what the Backup controller keeps about each MariaDB
  * server between reconciles: whose turn it is (one lock session per server
  * at once), which Backups wait for a turn and in what order, when each
  * server's last lock session ended, and its latest probe. No I/O and no
@@ -46,14 +46,14 @@
  * app_turns_free(). Thread-safety: every function may be called from any
  * thread at once (one mutex inside, never held while calling out).
  */
-#ifndef SNAPSTAGE_APP_BACKUP_TURNS_H
-#define SNAPSTAGE_APP_BACKUP_TURNS_H
+#ifndef SNAPSTAGE_APP_TURNS_H
+#define SNAPSTAGE_APP_TURNS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "app/db/mariadb.h"
+#include "app/db/db.h"
 #include "util/clock.h"
 
 #define APP_TURNS_PROBE_TTL_NS (3 * SS_NS_PER_SEC)

@@ -1,7 +1,7 @@
 /*
- * fields.c — see fields.h.
+ * dec.c — see dec.h.
  */
-#include "app/api/fields.h"
+#include "app/api/dec.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -305,11 +305,11 @@ int app_dec_string_map(const json_t **out, app_dec *d, const json_t *obj, const 
 			return app_dec_fail_at(d, key, NULL,
 					       "value of \"%.*s\" must be a string",
 					       QUOTE_MAX, k);
-		if (labels && !app_is_label_key(k))
+		if (labels && !app_dec_is_label_key(k))
 			return app_dec_fail_at(d, key, NULL,
 					       "\"%.*s\" is not a valid label key",
 					       QUOTE_MAX, k);
-		if (labels && !app_is_label_value(json_string_value(value)))
+		if (labels && !app_dec_is_label_value(json_string_value(value)))
 			return app_dec_fail_at(
 				d, key, NULL,
 				"value of \"%.*s\" is not a valid label value (at most "
@@ -338,7 +338,7 @@ int app_dec_annotations(const json_t **out, app_dec *d, const json_t *obj,
 			return app_dec_fail_at(d, key, NULL,
 					       "value of \"%.*s\" must be a string",
 					       QUOTE_MAX, k);
-		if (!app_is_annotation_key(k))
+		if (!app_dec_is_annotation_key(k))
 			return app_dec_fail_at(
 				d, key, NULL,
 				"\"%.*s\" is not a valid annotation key (an optional "
@@ -380,12 +380,12 @@ static bool dns_label_n(const char *s, size_t n)
 	return n <= 63 && dns_part_n(s, n);
 }
 
-bool app_is_dns_label(const char *s)
+bool app_dec_is_dns_label(const char *s)
 {
 	return s != NULL && dns_label_n(s, strlen(s));
 }
 
-bool app_is_dns_subdomain(const char *s)
+bool app_dec_is_dns_subdomain(const char *s)
 {
 	const char *dot;
 	size_t n;
@@ -407,7 +407,7 @@ bool app_is_dns_subdomain(const char *s)
 	}
 }
 
-bool app_is_secret_key(const char *s)
+bool app_dec_is_secret_key(const char *s)
 {
 	size_t i, n;
 
@@ -441,7 +441,7 @@ static bool qualified_name_n(const char *s, size_t n, bool allow_empty)
 	return true;
 }
 
-bool app_is_label_key(const char *s)
+bool app_dec_is_label_key(const char *s)
 {
 	const char *slash;
 	char prefix[254];
@@ -457,11 +457,11 @@ bool app_is_label_key(const char *s)
 		return false;
 	memcpy(prefix, s, n);
 	prefix[n] = '\0';
-	return app_is_dns_subdomain(prefix) &&
+	return app_dec_is_dns_subdomain(prefix) &&
 	       qualified_name_n(slash + 1, strlen(slash + 1), false);
 }
 
-bool app_is_annotation_key(const char *s)
+bool app_dec_is_annotation_key(const char *s)
 {
 	char lower[254 + 64]; /* prefix, '/', name */
 	size_t i, n;
@@ -473,10 +473,10 @@ bool app_is_annotation_key(const char *s)
 		return false;
 	for (i = 0; i <= n; i++)
 		lower[i] = (char)tolower((unsigned char)s[i]);
-	return app_is_label_key(lower);
+	return app_dec_is_label_key(lower);
 }
 
-bool app_is_label_value(const char *s)
+bool app_dec_is_label_value(const char *s)
 {
 	return s != NULL && qualified_name_n(s, strlen(s), true);
 }
