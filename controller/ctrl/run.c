@@ -48,11 +48,7 @@ static const char *run_ns(const ctrl_run *run)
 	return run->ns[0] ? run->ns : NULL;
 }
 
-/* Makes `obj` (a new reference, stolen) the run's object. The previous
- * one may be lent to the kind's status or spec: it is held, not released.
- * SS_ENOMEM (obj released, the previous one still the run's) when it
- * cannot be held. */
-static int run_replace(ctrl_run *run, json_t *obj)
+int ctrl_run_replace(ctrl_run *run, json_t *obj)
 {
 	if (run->obj != NULL && ctrl_run_hold(run, json_incref(run->obj)) == NULL) {
 		json_decref(obj);
@@ -78,7 +74,7 @@ int ctrl_run_read(ctrl_run *run, ctrl_store *cache, bool keep_deleting)
 		return ctrl_run_stop(run, ctrl_result_done());
 	if (rc < 0)
 		return rc;
-	if (run_replace(run, obj) < 0)
+	if (ctrl_run_replace(run, obj) < 0)
 		return ss_error_set(SS_ENOMEM, "out of memory");
 	if (!keep_deleting && ctrl_meta(obj, "deletionTimestamp") != NULL)
 		return ctrl_run_stop(run, ctrl_result_done());
@@ -174,7 +170,7 @@ int ctrl_run_write_status(ctrl_run *run)
 	/* Written. Without the memory to hold the previous copy, that stays
 	 * the run's object: a stale start only costs a conflict and a re-read. */
 	if (out != NULL)
-		run_replace(run, out);
+		ctrl_run_replace(run, out);
 	return 0;
 }
 

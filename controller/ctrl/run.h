@@ -137,6 +137,12 @@ int ctrl_run_stop(ctrl_run *run, ctrl_result res);
  * rc < 0, else the run's result (done unless a step stopped otherwise). */
 ctrl_result ctrl_run_result(const ctrl_run *run, int rc);
 
+/* Makes `obj` (a new reference, stolen) the run's object, e.g. the copy a
+ * PATCH returned. The previous one may be lent to the kind's status or
+ * spec: it is held until the run ends, not released. 0, or SS_ENOMEM (obj
+ * released, the previous one still the run's) when it cannot be held. */
+int ctrl_run_replace(ctrl_run *run, json_t *obj);
+
 /* Keeps `obj` (a new reference, stolen) alive until the run ends and
  * returns it; NULL for NULL, or when out of memory (obj released then).
  * Strings that must live as long as the run: ctrl_run_hold(run,

@@ -176,6 +176,33 @@ static void test_hold_many(void **state)
 	assert_null(run.held);
 }
 
+/* ctrl_run_replace: the run's object becomes the new one, and the old one
+ * stays alive (something may still point into it, e.g. a status string)
+ * until the run ends: held, not released. */
+static void test_replace(void **state)
+{
+	fixture *f = *state;
+	json_t *first = json_pack("{s:{s:s}}", "metadata", "name", "first");
+	json_t *second = json_pack("{s:{s:s}}", "metadata", "name", "second");
+	const char *name;
+	ctrl_run run;
+
+	assert_int_equal(ctrl_run_init(&run, &f->opts, "ns/g", NULL), 0);
+	assert_int_equal(ctrl_run_replace(&run, first), 0);
+	assert_ptr_equal(run.obj, first);
+	assert_null(run.held); /* nothing was replaced */
+	name = json_string_value(json_object_get(json_object_get(first, "metadata"), "name"));
+	assert_int_equal(ctrl_run_replace(&run, second), 0);
+	assert_ptr_equal(run.obj, second);
+	assert_int_equal(json_array_size(run.held), 1);
+	assert_ptr_equal(json_array_get(run.held, 0), first);
+	assert_int_equal(first->refcount, 1);
+	assert_string_equal(name, "first"); /* ASan/valgrind: still alive */
+	ctrl_run_finish(&run);
+	assert_null(run.obj);
+	assert_null(run.held);
+}
+
 static void test_observe_finish(void **state)
 {
 	ctrl_metrics *m = NULL;
@@ -413,6 +440,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
 		cmocka_unit_test(test_observe_finish),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_status, setup, teardown),

@@ -893,16 +893,6 @@ static json_t *backup_finalizer_patch(const json_t *obj, bool on)
 	return patch;
 }
 
-/* Makes `obj` (a new reference, stolen) the run's copy of the Backup; the
- * one it replaces is held until the run ends, as ctrl_run_write_status()
- * does (should holding fail it goes: the status's strings are owned by
- * then and the spec's copy is held of its own). */
-static void backup_replace_obj(backup_run *r, json_t *obj)
-{
-	ctrl_run_hold(&r->run, r->run.obj);
-	r->run.obj = obj;
-}
-
 /* Adds (on) or removes our finalizer; a conflict is retried on a fresh
  * copy. run.obj becomes the patched object. 0 or < 0 (a Backup already
  * gone has nothing to remove: 0). */
@@ -926,14 +916,15 @@ static int backup_set_finalizer(backup_run *r, bool on)
 		if (rc == SS_ENOTFOUND && !on)
 			return 0;
 		if (rc != SS_ECONFLICT) {
-			if (rc == 0)
-				backup_replace_obj(r, out);
+			if (rc == 0 && ctrl_run_replace(&r->run, out) < 0)
+				return ss_error_set(SS_ENOMEM, "out of memory");
 			return rc;
 		}
 		if ((rc = kube_get(&out, r->bc->o.client, &app_backups, r->run.ns,
 				   r->run.name)) < 0)
 			return rc == SS_ENOTFOUND && !on ? 0 : rc;
-		backup_replace_obj(r, out);
+		if (ctrl_run_replace(&r->run, out) < 0)
+			return ss_error_set(SS_ENOMEM, "out of memory");
 	}
 	return rc;
 }
