@@ -4,7 +4,7 @@
  * scripted API server of test_run.c: the hand-off to the lane and the
  * pause between attempts (no request at all), step 1 for finished Backups
  * (Restorable; a Failed one's late VolumeSnapshot deleted), step 2
- * (InvalidSpec), step 0 (a deletion lets the Backup go, a finished one
+ * (InvalidSpec; with a lock session recorded, ended by spec.target first), step 0 (a deletion lets the Backup go, a finished one
  * too), step 3 (Uploading to Complete, still waiting, SnapshotLost, also
  * for a snapshot gone from the cache), step 4 (an interrupted
  * session retried) and the first failures of steps 5-6 on the lane's
@@ -160,6 +160,21 @@ static json_t *snapshot(const char *status)
 		 "\"status\":%s}",
 		 status);
 	return tu_json(text);
+}
+
+/* The Pod mariadb-1 of StatefulSet mariadb, Running and Ready at
+ * 127.0.0.1 with the claim data-mariadb-1 as its volume "data". */
+static json_t *pod(void)
+{
+	return tu_json("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{"
+		       "\"name\":\"mariadb-1\",\"namespace\":\"db\",\"uid\":\"p-1\","
+		       "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":"
+		       "\"StatefulSet\",\"name\":\"mariadb\",\"uid\":\"s-1\","
+		       "\"controller\":true}]},\"spec\":{\"volumes\":[{\"name\":"
+		       "\"data\",\"persistentVolumeClaim\":{\"claimName\":"
+		       "\"data-mariadb-1\"}}]},\"status\":{\"phase\":\"Running\","
+		       "\"podIP\":\"127.0.0.1\",\"conditions\":[{\"type\":\"Ready\","
+		       "\"status\":\"True\"}]}}");
 }
 
 /* Scripts a response: `obj` (stolen) as its body, or a 404 for NULL. */
@@ -341,6 +356,85 @@ static void test_invalid_spec(void **state)
 	assert_sent(f, 1, "\"message\":\"spec.target: give exactly one of statefulSetName "
 			  "and podSelector\"");
 	assert_int_equal(finished(f, "failed", "InvalidSpec"), 1);
+}
+
+/* A spec that no longer decodes (edited since, or a stricter controller)
+ * must not strand what the status records: the lock session is still
+ * ended, by spec.target alone. Before, step 2 marked such a Backup Failed
+ * InvalidSpec and dropped the finalizer, never reaching its server. */
+#define SPEC_BAD_SNAPSHOT                                                      \
+	"{\"target\":{\"statefulSetName\":\"mariadb\",\"volumes\":[\"data\"]," \
+	"\"connection\":{\"credentialsSecretRef\":{\"name\":\"creds\"}}},"     \
+	"\"snapshot\":{\"readyTimeoutSeconds\":0}}"
+#define LOCKED_42                                                            \
+	"{\"phase\":\"Locked\",\"sourcePod\":\"mariadb-1\",\"sourceRole\":"  \
+	"\"Replica\",\"startTime\":\"2026-11-23T09:19:45Z\",\"attempts\":1," \
+	"\"lock\":{\"stage\":\"BLOCK_COMMIT\",\"connectionId\":42}}"
+#define SECRET_PATH "/api/v1/namespaces/db/secrets/creds"
+
+static void test_invalid_spec_deleted_while_locked(void **state)
+{
+	fixture *f = *state;
+	ctrl_result res;
+
+	cache(f->pods, pod());
+	cache(f->backups, backup("7", FINALIZER DELETING, SPEC_BAD_SNAPSHOT, LOCKED_42));
+	respond(f, 200, backup("7", FINALIZER DELETING, SPEC_BAD_SNAPSHOT, LOCKED_42));
+	respond(f, 404, NULL); /* the credentials: the server is not reached */
+	res = app_backup_reconcile(f->bc, KEY);
+	/* Tried again later, the finalizer (and the record) kept. */
+	assert_int_equal(res.kind, CTRL_RESULT_ERROR);
+	assert_int_equal(f->server.nrequests, 2);
+	assert_request(f, 0, "GET", BACKUP_PATH " HTTP");
+	assert_request(f, 1, "GET", SECRET_PATH " HTTP");
+}
+
+static void test_invalid_spec_while_locked(void **state)
+{
+	fixture *f = *state;
+	ctrl_result res;
+
+	cache(f->pods, pod());
+	cache(f->backups, backup("7", FINALIZER, SPEC_BAD_SNAPSHOT, LOCKED_42));
+	respond(f, 200, backup("7", FINALIZER, SPEC_BAD_SNAPSHOT, LOCKED_42));
+	respond(f, 404, NULL);
+	respond(f, 200,
+		backup("8", FINALIZER, SPEC_BAD_SNAPSHOT, "{\"phase\":\"Failed\"}"));
+	respond(f, 200, backup("9", "", SPEC_BAD_SNAPSHOT, "{\"phase\":\"Failed\"}"));
+	res = app_backup_reconcile_session(f->bc, KEY);
+	assert_int_equal(res.kind, CTRL_RESULT_DONE);
+	assert_int_equal(f->server.nrequests, 4);
+	assert_request(f, 1, "GET", SECRET_PATH " HTTP"); /* the KILL's way in */
+	assert_request(f, 2, "PUT", BACKUP_PATH "/status HTTP");
+	assert_sent(f, 2, "\"reason\":\"InvalidSpec\"");
+	assert_sent(f, 2, "spec.snapshot.readyTimeoutSeconds: ");
+	assert_sent(f, 2, "(its lock session: its connection 42 could not be checked: ");
+	assert_request(f, 3, "PATCH", BACKUP_PATH " HTTP");
+	assert_int_equal(finished(f, "failed", "InvalidSpec"), 1);
+}
+
+/* Without a valid spec.target nothing reaches the server: the message says
+ * the session is left to the server's wait_timeout. */
+static void test_invalid_target_while_locked(void **state)
+{
+	fixture *f = *state;
+	ctrl_result res;
+
+	cache(f->pods, pod());
+	cache(f->backups, backup("7", FINALIZER, "{\"target\":{}}", LOCKED_42));
+	respond(f, 200, backup("7", FINALIZER, "{\"target\":{}}", LOCKED_42));
+	respond(f, 200,
+		backup("8", FINALIZER, "{\"target\":{}}", "{\"phase\":\"Failed\"}"));
+	respond(f, 200, backup("9", "", "{\"target\":{}}", "{\"phase\":\"Failed\"}"));
+	res = app_backup_reconcile_session(f->bc, KEY);
+	assert_int_equal(res.kind, CTRL_RESULT_DONE);
+	assert_int_equal(f->server.nrequests, 3);
+	assert_request(f, 1, "PUT", BACKUP_PATH "/status HTTP");
+	assert_sent(f, 1, "\"reason\":\"InvalidSpec\"");
+	assert_sent(f, 1,
+		    "(its lock session: connection 42 not reached without a "
+		    "valid spec.target; the server's wait_timeout ends it)");
+	assert_request(f, 2, "PATCH", BACKUP_PATH " HTTP");
 }
 
 static void test_deleted_lets_go(void **state)
@@ -586,16 +680,25 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_finished_drops_finalizer, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_spec, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_spec_deleted_while_locked,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_spec_while_locked, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_target_while_locked, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_lets_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_finished_deleted_lets_go, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_uploading_completes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uploading_completes, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_uploading_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uploading_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uploading_gone_is_lost, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_interrupted_retried, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_api_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interrupted_retried, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_api_missing, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_target_not_found, setup, teardown),
 	};
 

@@ -769,6 +769,23 @@ int app_backup_spec_decode(app_backup_spec *out, const json_t *obj,
 	return rc;
 }
 
+int app_backup_spec_decode_target(app_target *out, const json_t *obj)
+{
+	app_target t;
+	const json_t *spec = NULL;
+	app_dec d;
+	int rc;
+
+	memset(&t, 0, sizeof(t));
+	app_dec_init(&d, "spec");
+	rc = spec_of(&spec, &d, obj);
+	if (rc == 0)
+		rc = dec_target(&t, &d, spec);
+	if (rc == 0)
+		*out = t;
+	return rc;
+}
+
 static int dec_source(app_restore_spec *out, app_dec *d, const json_t *spec)
 {
 	static const char *const keys[] = { "backupName", "volumeSnapshotName",

@@ -250,6 +250,12 @@ int app_backup_spec_decode(app_backup_spec *out, const json_t *obj,
 int app_restore_spec_decode(app_restore_spec *out, const json_t *obj,
 			    const char **out_reason);
 
+/* Only spec.target of a Backup, with the same checks as
+ * app_backup_spec_decode: what cleaning up after a lock session needs
+ * (which pod, how to connect) when the rest of the spec no longer
+ * decodes. 0 or < 0 with a message; *out untouched on failure. */
+int app_backup_spec_decode_target(app_target *out, const json_t *obj);
+
 /* Whether the IANA zone `name` loads from the system tz database ($TZDIR,
  * else /usr/share/zoneinfo) with util/tz.h, the loader due times are
  * computed with. 0, or SS_EINVALID (a bad name or file), SS_ENOTFOUND (no

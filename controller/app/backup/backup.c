@@ -305,6 +305,11 @@ typedef struct {
 	 * of ours): with snap_seen, the snapshots known to have existed. */
 	bool snap_made[APP_MAX_VOLUMES];
 	int64_t stall_ns;
+	/* Step 2's verdict when the spec does not decode (bad_spec[0] != 0):
+	 * the reason and message; the steps before it ran on spec.target. */
+	const char *bad_reason;
+	char bad_spec[CTRL_RUN_MESSAGE_MAX];
+	bool target_ok; /* spec.target decoded even so */
 } backup_run;
 
 /* Copies *field into buf and points it there; "" becomes NULL (unknown),
@@ -1792,16 +1797,16 @@ static int backup_connect_source(app_db **out, bool *pod_gone, backup_run *r)
 	return rc;
 }
 
-/* Step 4: a lock session of an earlier process: its connection KILLed if
- * it is still there and still ours (the session's marker), then the
- * attempt retried or failed as Interrupted (backup_retry_attempt). */
-static int backup_interrupted(backup_run *r)
+/* KILLs the lock session of an earlier process the status records, if it
+ * is still there and still ours (the session's marker); `killed` (cap
+ * bytes) says what became of it. */
+static void backup_kill_recorded(backup_run *r, char *killed, size_t cap)
 {
-	char killed[512] = "no connection recorded", why[640];
 	app_db *db = NULL;
 	bool gone;
 	int rc;
 
+	snprintf(killed, cap, "no connection recorded");
 	backup_own_status(r);
 	if (r->st.lock.connection_id >= 0) {
 		rc = backup_connect_source(&db, &gone, r);
@@ -1809,21 +1814,31 @@ static int backup_interrupted(backup_run *r)
 			rc = app_db_kill_connection(db, r->st.lock.connection_id,
 						    ctrl_meta(r->run.obj, "uid"));
 		if (rc == 0)
-			snprintf(killed, sizeof(killed),
+			snprintf(killed, cap,
 				 "its connection %lld was still open and was killed",
 				 (long long)r->st.lock.connection_id);
 		else if (rc == SS_ENOTFOUND && db)
-			snprintf(killed, sizeof(killed),
+			snprintf(killed, cap,
 				 "its connection %lld had already ended (or now belongs "
 				 "to another session, left alone)",
 				 (long long)r->st.lock.connection_id);
 		else
-			snprintf(killed, sizeof(killed),
+			snprintf(killed, cap,
 				 "its connection %lld could not be checked: %.300s",
 				 (long long)r->st.lock.connection_id,
 				 ss_error_last()->message);
 		app_db_close(db);
 	}
+}
+
+/* Step 4: a lock session of an earlier process: its connection KILLed,
+ * then the attempt retried or failed as Interrupted
+ * (backup_retry_attempt). */
+static int backup_interrupted(backup_run *r)
+{
+	char killed[512], why[640];
+
+	backup_kill_recorded(r, killed, sizeof(killed));
 	snprintf(why, sizeof(why), "interrupted (%s)", killed);
 	return backup_retry_attempt(r, "Interrupted", why);
 }
@@ -2496,6 +2511,48 @@ static int backup_look_cached(backup_run *r, const json_t *cached)
 	return 0;
 }
 
+/* Step 2's InvalidSpec (and the like: `reason`), in its message what
+ * became of a session the status still records. */
+static int backup_spec_failed(backup_run *r)
+{
+	char killed[512];
+
+	if (r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED) {
+		if (r->target_ok)
+			backup_kill_recorded(r, killed, sizeof(killed));
+		else
+			snprintf(killed, sizeof(killed),
+				 "connection %lld not reached without a valid "
+				 "spec.target; the server's wait_timeout ends it",
+				 (long long)r->st.lock.connection_id);
+		return backup_fail(r, r->bad_reason, "%s (its lock session: %s)",
+				   r->bad_spec, killed);
+	}
+	if (r->st.lock.replication_paused && r->st.source_pod)
+		return backup_fail(r, r->bad_reason,
+				   "%s; the SQL threads of %s this Backup stopped "
+				   "stay stopped until spec.target is valid again",
+				   r->bad_spec, r->st.source_pod);
+	return backup_fail(r, r->bad_reason, "%s", r->bad_spec);
+}
+
+/* Step 2 when the spec does not decode (a spec edited since the session,
+ * or a stricter controller): Failed, but a Backup whose status records a
+ * lock session or stopped SQL threads first has them ended by spec.target
+ * alone, all that cleaning up needs — step 0 runs, then
+ * backup_spec_failed(). 0 to go on to step 0 so; else the step's end. */
+static int backup_spec_unusable(backup_run *r, const char *reason)
+{
+	bool locked = r->st.has_phase && r->st.phase == APP_BACKUP_LOCKED;
+
+	r->bad_reason = reason ? reason : "InvalidSpec";
+	snprintf(r->bad_spec, sizeof(r->bad_spec), "%s", ss_error_last()->message);
+	r->target_ok = app_backup_spec_decode_target(&r->spec.target, r->run.obj) == 0;
+	if ((locked || r->st.lock.replication_paused) && r->st.source_pod && r->target_ok)
+		return 0;
+	return backup_spec_failed(r);
+}
+
 /* Steps 1-2 from the API's latest copy (a lock session is only ever
  * started from it): gone, or deleted without our finalizer, is done; a
  * finished one is left alone (its finalizer goes at the end); then the
@@ -2517,9 +2574,9 @@ static int backup_load(backup_run *r)
 	/* 2: the spec borrows from this copy, which the run keeps */
 	if (ctrl_run_hold(&r->run, json_incref(r->run.obj)) == NULL)
 		return ss_error_set(SS_ENOMEM, "out of memory");
-	if (app_backup_spec_decode(&r->spec, r->run.obj, &reason) < 0)
-		return backup_fail(r, reason ? reason : "InvalidSpec", "%s",
-				   ss_error_last()->message);
+	if (app_backup_spec_decode(&r->spec, r->run.obj, &reason) < 0 &&
+	    (rc = backup_spec_unusable(r, reason)) != 0)
+		return rc;
 	rc = ctrl_store_by_index(&r->pods, r->bc->o.pods, APP_INDEX_NAMESPACE, r->run.ns);
 	return rc < 0 ? rc : 0;
 }
@@ -2542,6 +2599,9 @@ static int backup_steps(backup_run *r, bool in_lane)
 	}
 	if (backup_finished(r->run.obj))
 		return backup_done(r);
+	/* 2's end: a spec that does not decode, after step 0 cleaned up */
+	if (r->bad_spec[0])
+		return backup_spec_failed(r);
 	/* 3 */
 	if (r->st.has_phase && r->st.phase == APP_BACKUP_UPLOADING)
 		return backup_uploading(r);
