@@ -177,7 +177,49 @@ typedef struct {
 	int64_t max_age_seconds; /* 0: no age limit */
 	int keep_failed;
 	bool dry_run;
+	/* the newest verified Backup is never pruned, and a failed
+	 * verification makes the schedule Degraded until a newer one passes */
+	bool require_verified;
 } app_retention;
+
+/* One user check of a restore verification (spec.verification.checks[]):
+ * one read-only SQL statement run on the scratch server, passing when it
+ * returns at least min_rows rows and, when given, the first column of the
+ * first row equals `equals` (as text) and/or lies within
+ * [at_least, at_most] (as a number). */
+#define APP_MAX_VERIFY_CHECKS 16
+#define APP_VERIFY_CHECK_SQL_MAX 4096
+typedef struct {
+	const char *name; /* a DNS label: [a-z0-9-], at most 63 */
+	const char *sql;  /* one statement, at most APP_VERIFY_CHECK_SQL_MAX bytes */
+	int min_rows;	  /* default 1; 0 allowed (the statement must only run) */
+	const char *equals; /* NULL: no text test */
+	bool has_at_least;
+	double at_least;
+	bool has_at_most;
+	double at_most;
+} app_verify_check;
+
+/* BackupSchedule.spec.verification: when and how its Backups are restored
+ * into a scratch server and checked (docs/api.md "Verification"). */
+#define APP_DEFAULT_VERIFY_SCHEDULE "H H * * *"
+#define APP_DEFAULT_VERIFY_START_TIMEOUT_SECONDS 900
+#define APP_DEFAULT_VERIFY_CHECK_TIMEOUT_SECONDS 1800
+#define APP_DEFAULT_VERIFY_MAX_TABLES 10000
+typedef struct {
+	bool enabled; /* spec.verification present */
+	const char *schedule;
+	app_cron cron;
+	const char *time_zone;	  /* default: the schedule's spec.timeZone */
+	int every_nth_backup;	  /* 0: off */
+	int start_timeout_seconds; /* claims bound + server Ready */
+	int check_timeout_seconds; /* every check together */
+	int max_tables;		   /* CHECK TABLE on at most this many */
+	const json_t *resources;   /* ResourceRequirements, or NULL: the template's */
+	const char *storage_class; /* NULL: the backed-up claim's class */
+	app_verify_check checks[APP_MAX_VERIFY_CHECKS];
+	size_t n_checks;
+} app_verification_spec;
 
 typedef struct {
 	const char *schedule;
@@ -190,6 +232,7 @@ typedef struct {
 	app_snapshot_opts snapshot;
 	app_lock_opts lock;
 	app_retention retention;
+	app_verification_spec verification;
 } app_schedule_spec;
 
 typedef struct {
