@@ -618,12 +618,156 @@ static int dec_retention(app_retention *out, app_dec *d, const json_t *spec)
 			     APP_DEFAULT_KEEP_FAILED, 0, INT32_MAX);
 	if (rc == 0)
 		rc = app_dec_bool(&out->dry_run, d, ret, "dryRun", false);
+	if (rc == 0)
+		rc = app_dec_bool(&out->require_verified, d, ret, "requireVerified",
+				  false);
 	if (rc == 0 && out->keep_last == 0 && out->keep_hourly == 0 &&
 	    out->keep_daily == 0 && out->keep_weekly == 0 && out->keep_monthly == 0 &&
 	    out->keep_yearly == 0 && out->max_age_seconds == 0)
 		rc = app_dec_fail(d, NULL,
 				  "set at least one keep rule or maxAge (or leave "
 				  "retention out to keep every backup)");
+	app_dec_pop(d, mark);
+	return rc;
+}
+
+/* ---- verification ------------------------------------------------------ */
+
+/* A JSON number (integer or real) under `key`, if given. */
+static int dec_number(bool *has, double *out, app_dec *d, const json_t *obj,
+		      const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	*has = false;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_number(v))
+		return app_dec_fail_at(d, key, NULL, "must be a number");
+	*has = true;
+	*out = json_number_value(v);
+	return 0;
+}
+
+static int dec_expect(app_verify_check *c, app_dec *d, const json_t *check)
+{
+	const json_t *exp;
+	size_t mark;
+	int rc;
+
+	c->min_rows = 1;
+	rc = app_dec_object(&exp, d, check, "expect", false);
+	if (rc != 0 || exp == NULL)
+		return rc;
+	mark = app_dec_push(d, "expect");
+	rc = dec_int(&c->min_rows, d, exp, "minRows", 1, 0, 1000000);
+	if (rc == 0)
+		rc = app_dec_string(&c->equals, d, exp, "equals", NULL, 1024, false);
+	if (rc == 0)
+		rc = dec_number(&c->has_at_least, &c->at_least, d, exp, "atLeast");
+	if (rc == 0)
+		rc = dec_number(&c->has_at_most, &c->at_most, d, exp, "atMost");
+	if (rc == 0 && c->has_at_least && c->has_at_most && c->at_least > c->at_most)
+		rc = app_dec_fail(d, NULL, "atLeast is greater than atMost");
+	app_dec_pop(d, mark);
+	return rc;
+}
+
+static int dec_check(app_verify_check *c, app_dec *d, const json_t *check,
+		     const app_verify_check *earlier, size_t n_earlier)
+{
+	size_t i;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (!json_is_object(check))
+		return app_dec_fail(d, NULL, "must be an object");
+	rc = app_dec_string(&c->name, d, check, "name", NULL, 63, true);
+	if (rc == 0 && !app_dec_is_dns_label(c->name))
+		return app_dec_fail_at(d, "name", NULL,
+				       "\"%.63s\" is not a DNS label ([a-z0-9-])", c->name);
+	for (i = 0; rc == 0 && i < n_earlier; i++)
+		if (strcmp(earlier[i].name, c->name) == 0)
+			return app_dec_fail_at(d, "name", NULL, "\"%s\" is used twice",
+					       c->name);
+	if (rc == 0)
+		rc = app_dec_string(&c->sql, d, check, "sql", NULL,
+				    APP_VERIFY_CHECK_SQL_MAX, true);
+	if (rc == 0 && c->sql[strspn(c->sql, " \t\r\n")] == '\0')
+		return app_dec_fail_at(d, "sql", NULL, "is empty");
+	return rc == 0 ? dec_expect(c, d, check) : rc;
+}
+
+static int dec_checks(app_verification_spec *v, app_dec *d, const json_t *ver)
+{
+	const json_t *arr;
+	size_t i, mark;
+	int rc;
+
+	rc = app_dec_array(&arr, d, ver, "checks", APP_MAX_VERIFY_CHECKS);
+	for (i = 0; rc == 0 && arr != NULL && i < json_array_size(arr); i++) {
+		mark = app_dec_push(d, "checks");
+		app_dec_push_index(d, i);
+		rc = dec_check(&v->checks[i], d, json_array_get(arr, i), v->checks, i);
+		app_dec_pop(d, mark);
+		v->n_checks = i + 1;
+	}
+	return rc;
+}
+
+static int dec_verify_when(app_verification_spec *v, app_dec *d, const json_t *ver,
+			   const char *seed, const char *default_zone)
+{
+	int rc;
+
+	rc = app_dec_string(&v->schedule, d, ver, "schedule", APP_DEFAULT_VERIFY_SCHEDULE,
+			    APP_SCHEDULE_MAX, false);
+	if (rc != 0)
+		return rc;
+	if (app_cron_parse(&v->cron, v->schedule, seed) != 0)
+		return app_dec_fail_at(d, "schedule", "InvalidSchedule", "%s",
+				       ss_error_last()->message);
+	rc = app_dec_string(&v->time_zone, d, ver, "timeZone", default_zone,
+			    APP_TIME_ZONE_MAX, false);
+	if (rc == 0 && app_time_zone_check(v->time_zone) != 0)
+		return app_dec_fail_at(d, "timeZone", "InvalidTimeZone", "%s",
+				       ss_error_last()->message);
+	if (rc == 0)
+		rc = dec_int(&v->every_nth_backup, d, ver, "everyNthBackup", 0, 0, 10000);
+	return rc;
+}
+
+/* spec.verification of a schedule; `seed` seeds H (the schedule's
+ * namespace/name + "/verify", so its H differs from the backups' H). */
+static int dec_verification(app_verification_spec *v, app_dec *d, const json_t *spec,
+			    const char *seed, const char *default_zone)
+{
+	const json_t *ver;
+	size_t mark;
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	rc = app_dec_object(&ver, d, spec, "verification", false);
+	if (rc != 0 || ver == NULL)
+		return rc;
+	v->enabled = true;
+	mark = app_dec_push(d, "verification");
+	rc = dec_verify_when(v, d, ver, seed, default_zone);
+	if (rc == 0)
+		rc = dec_int(&v->start_timeout_seconds, d, ver, "startTimeoutSeconds",
+			     APP_DEFAULT_VERIFY_START_TIMEOUT_SECONDS, 10, 86400);
+	if (rc == 0)
+		rc = dec_int(&v->check_timeout_seconds, d, ver, "checkTimeoutSeconds",
+			     APP_DEFAULT_VERIFY_CHECK_TIMEOUT_SECONDS, 10, 86400);
+	if (rc == 0)
+		rc = dec_int(&v->max_tables, d, ver, "maxTables",
+			     APP_DEFAULT_VERIFY_MAX_TABLES, 1, 1000000);
+	if (rc == 0)
+		rc = app_dec_object(&v->resources, d, ver, "resources", false);
+	if (rc == 0)
+		rc = dec_name(&v->storage_class, d, ver, "storageClassName", false);
+	if (rc == 0)
+		rc = dec_checks(v, d, ver);
 	app_dec_pop(d, mark);
 	return rc;
 }
@@ -739,6 +883,15 @@ int app_schedule_spec_decode(app_schedule_spec *out, const json_t *obj,
 	/* 3. how many to keep */
 	if (rc == 0)
 		rc = dec_retention(&s.retention, &d, spec);
+
+	/* 4. how its Backups are proven restorable */
+	if (rc == 0) {
+		strncat(seed, "/verify", sizeof(seed) - strlen(seed) - 1);
+		rc = dec_verification(&s.verification, &d, spec, seed, s.time_zone);
+	}
+	if (rc == 0 && s.retention.require_verified && !s.verification.enabled)
+		rc = app_dec_fail_at(&d, "retention", NULL,
+				     "requireVerified needs spec.verification");
 done:
 	if (rc == 0)
 		*out = s;

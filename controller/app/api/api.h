@@ -336,6 +336,65 @@ int app_label_set_own(json_t *labels, const char *key, const char *value);
 
 /* ---- status ---------------------------------------------------------- */
 
+/* ---- restore verification (Backup.status.verification) ---------------- */
+
+/* A request to verify a Backup now: any new value (a token, e.g. a time)
+ * on the Backup starts one; status.verification.token records the one
+ * handled. The schedule sets it when its verification is due. */
+#define APP_ANNOTATION_VERIFY_NOW "snapstage.io/verify-now"
+/* On a Backup while a verification's scratch objects may exist. */
+#define APP_VERIFY_FINALIZER "snapstage.io/verification"
+#define APP_CONDITION_VERIFIED "Verified"
+/* The scratch objects' purpose (scratch.h APP_LABEL_SCRATCH). */
+#define APP_SCRATCH_VERIFY "verify"
+
+typedef enum {
+	APP_VERIFY_PENDING,	/* requested, waiting for its turn */
+	APP_VERIFY_RESTORING,	/* scratch claims made, waiting for Bound */
+	APP_VERIFY_STARTING,	/* scratch Pod made, waiting for Ready */
+	APP_VERIFY_CHECKING,	/* the checks run */
+	APP_VERIFY_CLEANING_UP, /* the verdict is in; scratch objects go */
+	APP_VERIFY_DONE
+} app_verify_phase;
+
+/* One check's record: type ServerStart, CheckTable, Position or User
+ * (then `name` is the user check's); result Passed, Failed or Skipped. */
+#define APP_VERIFY_MAX_CHECKS (3 + APP_MAX_VERIFY_CHECKS)
+typedef struct {
+	const char *type;
+	const char *name;
+	const char *result;
+	int64_t duration_ms; /* -1: unknown */
+	const char *message;
+} app_verify_check_status;
+
+typedef struct {
+	const char *token; /* the request this is about; NULL: none yet */
+	bool has_phase;
+	app_verify_phase phase;
+	const char *result; /* "Passed" or "Failed" once the checks are done */
+	const char *reason; /* when Failed: TableCorrupt, PositionMismatch, ... */
+	const char *message;
+	const char *pod;
+	const char *claims[APP_MAX_VOLUMES];
+	size_t n_claims;
+	int64_t start_ns;	/* the request taken up */
+	int64_t phase_start_ns; /* the current phase began */
+	int64_t completion_ns;
+	/* Milliseconds spent restoring (claims Bound), starting (Pod Ready),
+	 * checking and cleaning up; -1: not (yet) known. */
+	int64_t restore_ms, start_ms, check_ms, cleanup_ms;
+	app_verify_check_status checks[APP_VERIFY_MAX_CHECKS];
+	size_t n_checks;
+} app_verification_status;
+
+const char *app_verify_phase_name(app_verify_phase phase);
+void app_verification_status_init(app_verification_status *st);
+/* Reads obj.status.verification (absent: an empty one). Borrowed strings. */
+int app_verification_status_decode(app_verification_status *out, const json_t *obj);
+/* Writes `v` as obj.status.verification, replacing it whole. */
+int app_verification_status_encode(json_t *obj, const app_verification_status *v);
+
 typedef enum {
 	APP_BACKUP_PENDING,
 	APP_BACKUP_QUEUED,
@@ -428,6 +487,16 @@ typedef struct {
 	int64_t last_prune_ns;
 	int64_t pruned_total;
 	const json_t *would_prune; /* array of names, or NULL */
+	/* status.verification: the newest verification of its Backups that
+	 * finished (name, time, Passed/Failed), the newest Backup that passed,
+	 * and the verification run last requested (its due time: a token) */
+	const char *last_verification_backup;
+	int64_t last_verification_ns;
+	const char *last_verification_result;
+	const char *last_verified_backup;
+	int64_t last_verified_ns;
+	int64_t last_verification_request_ns;
+	int64_t next_verification_ns;
 } app_schedule_status;
 
 int app_schedule_status_decode(app_schedule_status *out, const json_t *obj);

@@ -351,7 +351,7 @@ int app_backup_status_encode(json_t *obj, const app_backup_status *b)
 
 int app_schedule_status_decode(app_schedule_status *out, const json_t *obj)
 {
-	const json_t *st = status_in(obj), *last, *active, *ret;
+	const json_t *st = status_in(obj), *last, *active, *ret, *ver;
 	app_schedule_status s;
 	size_t i;
 
@@ -380,9 +380,34 @@ int app_schedule_status_decode(app_schedule_status *out, const json_t *obj)
 	s.would_prune = json_is_array(json_object_get(ret, "wouldPrune"))
 				? json_object_get(ret, "wouldPrune")
 				: NULL;
+	ver = json_object_get(st, "verification");
+	s.last_verification_backup = get_string(ver, "lastVerificationBackup");
+	s.last_verification_ns = get_time(ver, "lastVerificationTime");
+	s.last_verification_result = get_string(ver, "lastVerificationResult");
+	s.last_verified_backup = get_string(ver, "lastVerifiedBackup");
+	s.last_verified_ns = get_time(ver, "lastVerifiedTime");
+	s.last_verification_request_ns = get_time(ver, "lastRequestTime");
+	s.next_verification_ns = get_time(ver, "nextVerificationTime");
 done:
 	*out = s;
 	return 0;
+}
+
+static void schedule_verification_encode(int *rc, json_t *st,
+					 const app_schedule_status *s)
+{
+	json_t *ver = put_object(rc, st, "verification");
+
+	if (ver != NULL) {
+		put_string(rc, ver, "lastVerificationBackup", s->last_verification_backup);
+		put_time(rc, ver, "lastVerificationTime", s->last_verification_ns);
+		put_string(rc, ver, "lastVerificationResult", s->last_verification_result);
+		put_string(rc, ver, "lastVerifiedBackup", s->last_verified_backup);
+		put_time(rc, ver, "lastVerifiedTime", s->last_verified_ns);
+		put_time(rc, ver, "lastRequestTime", s->last_verification_request_ns);
+		put_time(rc, ver, "nextVerificationTime", s->next_verification_ns);
+	}
+	drop_if_empty(st, "verification");
 }
 
 int app_schedule_status_encode(json_t *obj, const app_schedule_status *s)
@@ -421,6 +446,137 @@ int app_schedule_status_encode(json_t *obj, const app_schedule_status *s)
 			put(&rc, ret, "wouldPrune", json_deep_copy(s->would_prune));
 	}
 	drop_if_empty(st, "retention");
+	schedule_verification_encode(&rc, st, s);
+	return rc;
+}
+
+/* ---- Backup.status.verification ---------------------------------------- */
+
+static const char *const verify_phase_names[] = { "Pending",  "Restoring",
+						  "Starting", "Checking",
+						  "CleaningUp", "Done" };
+
+const char *app_verify_phase_name(app_verify_phase phase)
+{
+	return (size_t)phase < N(verify_phase_names) ? verify_phase_names[phase]
+						      : "Unknown";
+}
+
+void app_verification_status_init(app_verification_status *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->restore_ms = v->start_ms = v->check_ms = v->cleanup_ms = -1;
+}
+
+static void verification_checks_decode(app_verification_status *v, const json_t *arr)
+{
+	size_t i;
+
+	for (i = 0; i < json_array_size(arr) && v->n_checks < APP_VERIFY_MAX_CHECKS;
+	     i++) {
+		const json_t *c = json_array_get(arr, i);
+		app_verify_check_status *cs = &v->checks[v->n_checks];
+
+		cs->type = get_string(c, "type");
+		if (cs->type == NULL)
+			continue;
+		cs->name = get_string(c, "name");
+		cs->result = get_string(c, "result");
+		cs->duration_ms = get_int(c, "durationMilliseconds", -1);
+		cs->message = get_string(c, "message");
+		v->n_checks++;
+	}
+}
+
+int app_verification_status_decode(app_verification_status *out, const json_t *obj)
+{
+	const json_t *ver = json_object_get(status_in(obj), "verification"), *claims;
+	app_verification_status v;
+	int phase;
+	size_t i;
+
+	app_verification_status_init(&v);
+	if (json_is_object(ver)) {
+		v.token = get_string(ver, "token");
+		phase = get_enum(ver, "phase", verify_phase_names,
+				 N(verify_phase_names), -1);
+		v.has_phase = phase >= 0;
+		v.phase = v.has_phase ? (app_verify_phase)phase : APP_VERIFY_PENDING;
+		v.result = get_string(ver, "result");
+		v.reason = get_string(ver, "reason");
+		v.message = get_string(ver, "message");
+		v.pod = get_string(ver, "scratchPod");
+		claims = json_object_get(ver, "scratchClaims");
+		for (i = 0; i < json_array_size(claims) && v.n_claims < APP_MAX_VOLUMES; i++)
+			if (json_string_value(json_array_get(claims, i)) != NULL)
+				v.claims[v.n_claims++] =
+					json_string_value(json_array_get(claims, i));
+		v.start_ns = get_time(ver, "startTime");
+		v.phase_start_ns = get_time(ver, "phaseStartTime");
+		v.completion_ns = get_time(ver, "completionTime");
+		v.restore_ms = get_int(ver, "restoreMilliseconds", -1);
+		v.start_ms = get_int(ver, "startMilliseconds", -1);
+		v.check_ms = get_int(ver, "checkMilliseconds", -1);
+		v.cleanup_ms = get_int(ver, "cleanupMilliseconds", -1);
+		verification_checks_decode(&v, json_object_get(ver, "checks"));
+	}
+	*out = v;
+	return 0;
+}
+
+static void verification_checks_encode(int *rc, json_t *ver,
+				       const app_verification_status *v)
+{
+	json_t *arr = put_array(rc, ver, "checks");
+	size_t i;
+
+	for (i = 0; arr != NULL && i < v->n_checks; i++) {
+		const app_verify_check_status *cs = &v->checks[i];
+		json_t *c = json_object();
+
+		append(rc, arr, c);
+		if (*rc != 0)
+			return;
+		put_string(rc, c, "type", cs->type);
+		put_string(rc, c, "name", cs->name);
+		put_string(rc, c, "result", cs->result);
+		put_int(rc, c, "durationMilliseconds", cs->duration_ms, -1);
+		put_string(rc, c, "message", cs->message);
+	}
+	drop_if_empty(ver, "checks");
+}
+
+int app_verification_status_encode(json_t *obj, const app_verification_status *v)
+{
+	json_t *st = status_of(obj), *ver, *arr;
+	int rc = 0;
+	size_t i;
+
+	if (st == NULL)
+		return SS_ENOMEM;
+	ver = put_object(&rc, st, "verification");
+	if (ver == NULL)
+		return rc;
+	put_string(&rc, ver, "token", v->token);
+	put_string(&rc, ver, "phase",
+		   v->has_phase ? app_verify_phase_name(v->phase) : NULL);
+	put_string(&rc, ver, "result", v->result);
+	put_string(&rc, ver, "reason", v->reason);
+	put_string(&rc, ver, "message", v->message);
+	put_string(&rc, ver, "scratchPod", v->pod);
+	arr = put_array(&rc, ver, "scratchClaims");
+	for (i = 0; arr != NULL && i < v->n_claims; i++)
+		append(&rc, arr, json_string(v->claims[i]));
+	drop_if_empty(ver, "scratchClaims");
+	put_time(&rc, ver, "startTime", v->start_ns);
+	put_time(&rc, ver, "phaseStartTime", v->phase_start_ns);
+	put_time(&rc, ver, "completionTime", v->completion_ns);
+	put_int(&rc, ver, "restoreMilliseconds", v->restore_ms, -1);
+	put_int(&rc, ver, "startMilliseconds", v->start_ms, -1);
+	put_int(&rc, ver, "checkMilliseconds", v->check_ms, -1);
+	put_int(&rc, ver, "cleanupMilliseconds", v->cleanup_ms, -1);
+	verification_checks_encode(&rc, ver, v);
+	drop_if_empty(st, "verification");
 	return rc;
 }
 
