@@ -34,7 +34,10 @@ static const char *schedule_base =
 	"\"spec\":{\"schedule\":\"30 2 * * MON-FRI\",\"timeZone\":\"Europe/Berlin\","
 	"\"target\":{\"statefulSetName\":\"mariadb\",\"volumes\":[\"data\",\"logs\"],"
 	"\"connection\":{\"credentialsSecretRef\":{\"name\":\"mariadb-backup\"}}},"
-	"\"retention\":{\"keepDaily\":7,\"maxAge\":\"90d\"}}}";
+	"\"retention\":{\"keepDaily\":7,\"maxAge\":\"90d\",\"requireVerified\":true},"
+	"\"verification\":{\"schedule\":\"H 4 * * *\",\"checks\":[{\"name\":\"orders\","
+	"\"sql\":\"SELECT COUNT(*) FROM shop.orders\",\"expect\":{\"atLeast\":1}},"
+	"{\"name\":\"ledger\",\"sql\":\"SELECT 1\"}]}}}";
 
 static const char *backup_base =
 	"{\"apiVersion\":\"snapstage.io/v1alpha1\",\"kind\":\"Backup\","
@@ -298,6 +301,51 @@ static const bad_case bad[] = {
 	  "spec.retention.dryRun: must be true or false", NULL },
 	{ K_SCHEDULE, "spec.retention", "{\"keepFailed\":2}",
 	  "spec.retention: set at least one keep rule or maxAge", NULL },
+	{ K_SCHEDULE, "spec.retention.requireVerified", "\"yes\"",
+	  "spec.retention.requireVerified: must be true or false", NULL },
+	{ K_SCHEDULE, "spec.verification", NULL,
+	  "spec.retention: requireVerified needs spec.verification", NULL },
+	/* BackupSchedule: verification */
+	{ K_SCHEDULE, "spec.verification", "[]", "spec.verification: must be an object",
+	  NULL },
+	{ K_SCHEDULE, "spec.verification.schedule", "\"61 * * * *\"",
+	  "spec.verification.schedule: field 1 (minute)", "InvalidSchedule" },
+	{ K_SCHEDULE, "spec.verification.timeZone", "\"Mars/Olympus\"",
+	  "spec.verification.timeZone:", "InvalidTimeZone" },
+	{ K_SCHEDULE, "spec.verification.everyNthBackup", "-1",
+	  "spec.verification.everyNthBackup: must be between 0 and 10000", NULL },
+	{ K_SCHEDULE, "spec.verification.startTimeoutSeconds", "5",
+	  "spec.verification.startTimeoutSeconds: must be between 10 and 86400", NULL },
+	{ K_SCHEDULE, "spec.verification.checkTimeoutSeconds", "86401",
+	  "spec.verification.checkTimeoutSeconds: must be between 10 and 86400", NULL },
+	{ K_SCHEDULE, "spec.verification.maxTables", "0",
+	  "spec.verification.maxTables: must be between 1 and 1000000", NULL },
+	{ K_SCHEDULE, "spec.verification.resources", "\"big\"",
+	  "spec.verification.resources: must be an object", NULL },
+	{ K_SCHEDULE, "spec.verification.storageClassName", "\"Fast_SSD\"",
+	  "spec.verification.storageClassName: \"Fast_SSD\" is not a valid name", NULL },
+	{ K_SCHEDULE, "spec.verification.checks", "{}",
+	  "spec.verification.checks: must be a list", NULL },
+	{ K_SCHEDULE, "spec.verification.checks[0]", "\"SELECT 1\"",
+	  "spec.verification.checks[0]: must be an object", NULL },
+	{ K_SCHEDULE, "spec.verification.checks[0].name", "\"Orders\"",
+	  "spec.verification.checks[0].name: \"Orders\" is not a DNS label", NULL },
+	{ K_SCHEDULE, "spec.verification.checks[1].name", "\"orders\"",
+	  "spec.verification.checks[1].name: \"orders\" is used twice", NULL },
+	{ K_SCHEDULE, "spec.verification.checks[0].sql", NULL,
+	  "spec.verification.checks[0].sql: required", NULL },
+	{ K_SCHEDULE, "spec.verification.checks[0].sql", "\" \\n \"",
+	  "spec.verification.checks[0].sql: is empty", NULL },
+	{ K_SCHEDULE, "spec.verification.checks[0].expect", "1",
+	  "spec.verification.checks[0].expect: must be an object", NULL },
+	{ K_SCHEDULE, "spec.verification.checks[0].expect.minRows", "-1",
+	  "spec.verification.checks[0].expect.minRows: must be between 0", NULL },
+	{ K_SCHEDULE, "spec.verification.checks[0].expect.equals", "7",
+	  "spec.verification.checks[0].expect.equals: must be a string", NULL },
+	{ K_SCHEDULE, "spec.verification.checks[0].expect.atLeast", "\"1\"",
+	  "spec.verification.checks[0].expect.atLeast: must be a number", NULL },
+	{ K_SCHEDULE, "spec.verification.checks[0].expect.atMost", "0.5",
+	  "spec.verification.checks[0].expect: atLeast is greater than atMost", NULL },
 	/* Backup as a whole */
 	{ K_BACKUP, "spec", NULL, "spec: required", NULL },
 	{ K_BACKUP, "spec", "\"x\"", "spec: must be an object", NULL },

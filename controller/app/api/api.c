@@ -886,8 +886,10 @@ int app_schedule_spec_decode(app_schedule_spec *out, const json_t *obj,
 
 	/* 4. how its Backups are proven restorable */
 	if (rc == 0) {
-		strncat(seed, "/verify", sizeof(seed) - strlen(seed) - 1);
-		rc = dec_verification(&s.verification, &d, spec, seed, s.time_zone);
+		char vseed[sizeof(seed) + 8];
+
+		snprintf(vseed, sizeof(vseed), "%s/verify", seed);
+		rc = dec_verification(&s.verification, &d, spec, vseed, s.time_zone);
 	}
 	if (rc == 0 && s.retention.require_verified && !s.verification.enabled)
 		rc = app_dec_fail_at(&d, "retention", NULL,
