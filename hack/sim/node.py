@@ -193,6 +193,17 @@ Kubelet role: one mariadbd per Pod bound to this node
     state (waiting: ContainerCreating / CreateContainerConfigError /
     CrashLoopBackOff; running: startedAt) and lastState.terminated after an
     exit (exitCode, 128+signal for a signal, reason Error or Completed).
+    Termination message: when the main container's terminationMessagePolicy
+    is FallbackToLogsOnError and the exit code is not 0 (a signal counts),
+    lastState.terminated.message is the end of STATE/run/NS_POD/error.log,
+    as the kubelet takes a container's log when no termination message was
+    written (none ever is here): the last 80 lines, of those the last 2048
+    bytes, e.g. "... [ERROR] mariadbd: unknown option '--no-such-option'\n
+    ... [ERROR] Aborting\n". The error log is appended to across restarts,
+    so its end is the last run's. With policy File (the default) there is
+    no message. Only the error log goes there (mariadbd writes no
+    passwords to it), never an environment value. state.terminated is
+    never set (an exited server is restarted: state is waiting).
   - Readiness: after the first-start steps, a TCP `SELECT 1` to podIP:port
     as root with MARIADB_ROOT_PASSWORD every 2 s (1 s connect and read
     timeouts). One success makes the Pod Ready; it turns unready after 3
@@ -277,6 +288,8 @@ from kubernetes import client, config  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
 
 MARIADBD = "/usr/sbin/mariadbd"
+TERM_MSG_LINES = 80    # the kubelet's tail for FallbackToLogsOnError:
+TERM_MSG_BYTES = 2048  # 80 lines, then at most 2 KiB (the end kept)
 INSTALL_DB = "/usr/bin/mariadb-install-db"
 DATA_MOUNT = "/var/lib/mysql"
 BINLOG_MOUNT = "/var/lib/mysql-binlog"
@@ -335,6 +348,22 @@ def remove(path):
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def log_tail(path, max_lines=TERM_MSG_LINES, max_bytes=TERM_MSG_BYTES):
+    """The end of a log as the kubelet's FallbackToLogsOnError takes it: the
+    last max_lines lines, of those the last max_bytes bytes; "" if none."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read()
+    except OSError:
+        return ""
+    lines = data.splitlines(keepends=True)[-max_lines:]
+    tail = b"".join(lines)[-max_bytes:]
+    return tail.decode("utf-8", errors="ignore")
 
 
 def proc_cmdline(pid):
@@ -1303,6 +1332,11 @@ class PodWorker(threading.Thread):
             "startedAt": rfc3339(self.proc_started) if self.proc_started else now_rfc3339(),
             "finishedAt": now_rfc3339(),
             "containerID": "sim://%d" % (self.last_pid or 0)}}
+        policy = main_container(self.pod).get("terminationMessagePolicy")
+        if code != 0 and policy == "FallbackToLogsOnError":
+            msg = log_tail(os.path.join(self.rundir, "error.log"))
+            if msg:
+                self.last_state["terminated"]["message"] = msg
 
     def resolve_env(self):
         c = main_container(self.pod)

@@ -25,6 +25,16 @@
 #     volumes restored (by storage.py) from snapshots of the primary's two
 #     claims is Ready with the primary's rows and GTID position, and writes
 #     to its own binlog, not to the live primary's;
+#   - a restore damaged by storage.py's corrupt-on-restore (flip of a
+#     flushed MyISAM table's .MYD): an inspect Pod on it is Ready, CHECK
+#     TABLE says "error Corrupt" for that table, "status OK" for the InnoDB
+#     one; the primary's table is OK and the snapshot's file unchanged, the
+#     copy differs in at most 512 bytes; a bad item beside it is logged;
+#   - a Pod with terminationMessagePolicy FallbackToLogsOnError whose
+#     mariadbd cannot start (--no-such-option, exit code 2) has the end of
+#     its error log (the unknown-option line, the log's last line, <= 80
+#     lines and 2048 bytes, no password) in lastState.terminated.message;
+#     a killed server of a Pod with the default policy has no message;
 #   - deleting the primary's Pod: the re-created mariadb-0 is back on its
 #     address, so a row written on it reaches both replicas (their
 #     MASTER_HOST is that address);
@@ -297,6 +307,7 @@ PID[2]=$(pod_pid $victim)
 { [ "${PID[2]}" != "$old_pid" ] && pid_alive "${PID[2]}"; } || fail "$victim: no new mariadbd (containerID sim://${PID[2]})"
 ok "$victim runs a new mariadbd, pid ${PID[2]}"
 expect_eq "$victim lastState exit code" 137 "$(jp pod $victim '{.status.containerStatuses[0].lastState.terminated.exitCode}')"
+expect_eq "$victim lastState message (policy File: none)" "" "$(jp pod $victim '{.status.containerStatuses[0].lastState.terminated.message}')"
 expect_eq "$victim address unchanged" "${IP[2]}" "$(pod_ip $victim)"
 expect_eq "$victim holder files name the new pid" "${PID[2]} ${PID[2]}" \
     "$(for pv in ${PVS[2]}; do holder_of "$pv"; done | tr '\n' ' ' | sed 's/ $//')"
@@ -375,6 +386,118 @@ expect_eq "the primary's binlog $plast is untouched" "$psize" "$(stat -c %s "$pl
 expect_eq "the primary does not have the restored server's row" 3 "$(rows_on "${IP[0]}")"
 PID[3]=$(pod_pid restored)
 IP[3]=$rip
+
+# --- a damaged restore (storage.py corrupt-on-restore) and a server that cannot start ------
+# A MyISAM table, flushed so its files are closed and whole on disk, is
+# damaged in the restored copy only: CHECK TABLE (before anything else opens
+# it: MyISAM's default auto-repair would mend it) says Corrupt there, while
+# InnoDB's table is OK and the snapshot's file is as it was.
+
+sql "${IP[0]}" "CREATE TABLE simnode.m (id INT PRIMARY KEY, v VARCHAR(200), KEY(v)) ENGINE=MyISAM;
+    INSERT INTO simnode.m SELECT seq, CONCAT(REPEAT('m', 100), seq) FROM simnode.seq_1_to_2000; FLUSH TABLES simnode.m"
+ok "MyISAM table simnode.m (2000 rows) on the primary, flushed"
+kn create -f - >/dev/null <<'YAML' || fail "creating snapshots cdata, cbin"
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshot
+metadata:
+  name: cdata
+  annotations: {sim.snapstage.io/corrupt-on-restore: "flip:simnode/m.MYD;flip:../../x"}
+spec: {source: {persistentVolumeClaimName: data-mariadb-0}}
+---
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshot
+metadata: {name: cbin}
+spec: {source: {persistentVolumeClaimName: binlog-mariadb-0}}
+YAML
+wait_for 60 "snapshot cdata (corrupt-on-restore flip:simnode/m.MYD) readyToUse" snap_ready cdata
+wait_for 60 "snapshot cbin readyToUse" snap_ready cbin
+snapmyd=$STATE/snapshots/$(jp volumesnapshot cdata '{.status.boundVolumeSnapshotContentName}')/simnode/m.MYD
+snapsum=$(sha256sum <"$snapmyd")
+kn create -f - >/dev/null <<'YAML' || fail "creating claims cdata, cbin"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: cdata}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+  dataSource: {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: cdata}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: cbin}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 256Mi}}
+  dataSource: {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: cbin}
+YAML
+sed -e 's/@POD@/damaged/' -e 's/@DATA_CLAIM@/cdata/' -e 's/@BINLOG_CLAIM@/cbin/' \
+    "$ROOT/hack/sim/inspect-pod.yaml" | kn create -f - >/dev/null || fail "creating pod damaged"
+wait_for 120 "pod damaged (on the damaged copy) Ready" pod_ready damaged
+dip=$(pod_ip damaged)
+check_m=$(sql "$dip" "CHECK TABLE simnode.m" | tr '\t' ' ')
+echo "# CHECK TABLE simnode.m on the damaged copy: $(echo "$check_m" | tr '\n' '|')"
+echo "$check_m" | grep -qx 'simnode.m check error Corrupt' || fail "CHECK TABLE simnode.m on the damaged copy: $check_m"
+ok "CHECK TABLE simnode.m on the damaged copy says error Corrupt"
+expect_eq "CHECK TABLE simnode.t (InnoDB) on the damaged copy" "simnode.t check status OK" \
+    "$(sql "$dip" "CHECK TABLE simnode.t" | tr '\t' ' ')"
+expect_eq "CHECK TABLE simnode.m on the primary" "simnode.m check status OK" \
+    "$(sql "${IP[0]}" "CHECK TABLE simnode.m" | tr '\t' ' ')"
+expect_eq "the snapshot's m.MYD is untouched" "$snapsum" "$(sha256sum <"$snapmyd")"
+ddir=$STATE/volumes/$(jp pvc cdata '{.spec.volumeName}')
+nbytes=$({ cmp -l "$snapmyd" "$ddir/simnode/m.MYD" || true; } | wc -l) # cmp exits 1: they differ
+{ [ "$nbytes" -gt 0 ] && [ "$nbytes" -le 512 ]; } || fail "the copy's m.MYD differs in $nbytes bytes, want 1..512"
+ok "the copy's m.MYD differs from the snapshot's in $nbytes bytes"
+slog=$SNAPSTAGE_CLUSTER_DIR/logs/sim-storage.log
+grep -q " restore-corrupt pvc/$ns/cdata snapshot=cdata .*applied=\[\"flip:simnode/m.MYD@" "$slog" ||
+    fail "no restore-corrupt line for cdata in sim-storage.log"
+grep -qF " bad-annotation pvc/$ns/cdata key=sim.snapstage.io/corrupt-on-restore item=\"flip:../../x\"" "$slog" ||
+    fail "no bad-annotation line for cdata's flip:../../x"
+ok "storage log: restore-corrupt and bad-annotation lines for cdata"
+dpid=$(pod_pid damaged)
+kn delete pod damaged --wait=true --timeout=60s >/dev/null || fail "deleting pod damaged"
+dpid_gone() { ! pid_alive "$dpid"; }
+wait_for 30 "pod damaged's mariadbd (pid $dpid) gone" dpid_gone
+
+# FallbackToLogsOnError: a server that cannot start leaves its error log's
+# last lines in lastState.terminated.message.
+kn create -f - >/dev/null <<'YAML' || fail "creating pod broken"
+apiVersion: v1
+kind: Pod
+metadata: {name: broken}
+spec:
+  containers:
+  - name: mariadb
+    image: mariadb:10.11
+    args: [--skip-slave-start, --no-such-option]
+    terminationMessagePolicy: FallbackToLogsOnError
+    ports: [{name: mysql, containerPort: 3306}]
+    env:
+    - name: MARIADB_ROOT_PASSWORD
+      valueFrom: {secretKeyRef: {name: mariadb, key: root-password}}
+    volumeMounts:
+    - {name: data, mountPath: /var/lib/mysql}
+    - {name: binlog, mountPath: /var/lib/mysql-binlog}
+  volumes:
+  - {name: data, persistentVolumeClaim: {claimName: cdata}}
+  - {name: binlog, persistentVolumeClaim: {claimName: cbin}}
+YAML
+has_message() { [ -n "$(jp pod broken '{.status.containerStatuses[0].lastState.terminated.message}')" ]; }
+wait_for 60 "pod broken (--no-such-option) has a lastState.terminated.message" has_message
+bmsg=$(jp pod broken '{.status.containerStatuses[0].lastState.terminated.message}')
+echo "# broken's message ends: $(printf '%s\n' "$bmsg" | tail -n 2 | tr '\n' '|')"
+expect_eq "broken: lastState exit code" 2 "$(jp pod broken '{.status.containerStatuses[0].lastState.terminated.exitCode}')"
+printf '%s\n' "$bmsg" | grep -qE "\[ERROR\] (/usr/sbin/)?mariadbd: unknown option '--no-such-option'" ||
+    fail "broken: the message does not name the unknown option: $bmsg"
+ok "broken: the message has the server's unknown-option line"
+# (the server keeps being restarted: compare without the time stamp)
+expect_eq "broken: the message's last line is the error log's" \
+    "$(tail -n 1 "$STATE/run/${ns}_broken/error.log" | sed 's/^[^[]*//')" \
+    "$(printf '%s\n' "$bmsg" | tail -n 1 | sed 's/^[^[]*//')"
+{ [ "$(printf '%s' "$bmsg" | wc -c)" -le 2048 ] && [ "$(printf '%s\n' "$bmsg" | wc -l)" -le 80 ]; } ||
+    fail "broken: the message is longer than 80 lines or 2048 bytes"
+ok "broken: the message is at most 80 lines and 2048 bytes"
+! printf '%s' "$bmsg" | grep -qF "$MYSQL_PWD" || fail "broken: the message holds the root password"
+ok "broken: the message does not hold the root password"
 
 # --- a re-created primary keeps its address -----------------------------------------------
 # The replicas' MASTER_HOST is mariadb-0's address; a real StatefulSet Pod

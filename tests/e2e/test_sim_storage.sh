@@ -30,6 +30,11 @@
 #     on s1, a claim restored from it stays Pending (no PV, no directory)
 #     past a resync with a ProvisioningFailed Warning "restore fault
 #     injected"; once the annotation is removed it is Bound with s1's data;
+#   - corrupt-on-restore on s1: only bad items (unknown mode, "..", a
+#     leading "/", a missing file, a bad size): each logged bad-annotation,
+#     the restored copy intact; truncate=3:marker gives a copy whose marker
+#     is 3 bytes, flip:marker one whose bytes are inverted, each with one
+#     restore-corrupt log line; s1's data and an earlier restore untouched;
 #   - a pre-bound claim (spec.volumeName) is left to the PV binder: a
 #     claim's PV set to Retain, the claim deleted, the PV Released (and
 #     kept, directory too); its claimRef merge-patched to a new name
@@ -355,6 +360,42 @@ wait_for 30 "faulty is Bound once the annotation is removed" bound faulty
 echo "# faulty Bound $((($(date +%s%N) - t0) / 1000000)) ms after the annotation was removed"
 fpv=$(jp pvc faulty '{.spec.volumeName}')
 expect_eq "faulty holds s1's content" before "$(cat "$STATE/volumes/$fpv/marker")"
+
+# --- corrupt-on-restore: a damaged copy, the snapshot untouched ---------------------------
+
+corrupt() { # value: sets s1's corrupt-on-restore annotation
+    kn annotate --overwrite volumesnapshot s1 "sim.snapstage.io/corrupt-on-restore=$1" >/dev/null ||
+        fail "annotating s1 with corrupt-on-restore=$1"
+}
+slog=$SNAPSTAGE_CLUSTER_DIR/logs/sim-storage.log
+# Only bad items: each is logged and skipped, the copy is intact.
+corrupt 'bogus:marker;flip:../../etc/passwd;truncate:/marker;flip:nosuch;truncate=x:marker'
+claim badann 16Mi s1
+wait_for 60 "claim badann (s1 with only bad corrupt-on-restore items) is Bound" bound badann
+expect_eq "badann holds s1's content unchanged" before "$(cat "$STATE/volumes/$(jp pvc badann '{.spec.volumeName}')/marker")"
+expect_eq "bad-annotation lines for badann in the driver log" 5 \
+    "$(grep -c " bad-annotation pvc/$ns/badann key=sim.snapstage.io/corrupt-on-restore " "$slog")"
+! grep -q " restore-corrupt pvc/$ns/badann " "$slog" || fail "a restore-corrupt line for badann"
+ok "no restore-corrupt line for badann"
+# truncate: the copy is cut, a bad item beside it is skipped.
+corrupt 'truncate=3:marker;flip:nosuch'
+claim damaged 16Mi s1
+wait_for 60 "claim damaged (truncate=3:marker) is Bound" bound damaged
+dpv=$(jp pvc damaged '{.spec.volumeName}')
+expect_eq "damaged: marker truncated to 3 bytes" bef "$(cat "$STATE/volumes/$dpv/marker")"
+grep -q " restore-corrupt pvc/$ns/damaged snapshot=s1 content=$content applied=\[\"truncate:marker 7->3\"\]" "$slog" ||
+    fail "no restore-corrupt line for damaged: $(grep "pvc/$ns/damaged" "$slog" | tail -n 3)"
+ok "the driver log has one restore-corrupt line for damaged"
+# flip: every byte of the 7-byte file inverted.
+corrupt 'flip:marker'
+claim flipped 16Mi s1
+wait_for 60 "claim flipped (flip:marker) is Bound" bound flipped
+expect_eq "flipped: marker inverted (XOR 0xff gives s1's content back)" "$(printf 'before\n' | od -An -tx1)" \
+    "$(python3 -c 'import sys; sys.stdout.buffer.write(bytes(b ^ 0xff for b in open(sys.argv[1], "rb").read()))' \
+        "$STATE/volumes/$(jp pvc flipped '{.spec.volumeName}')/marker" | od -An -tx1)"
+expect_eq "s1's data is untouched" before "$(cat "$STATE/snapshots/$content/marker")"
+expect_eq "the claim restored before the annotation is untouched" before "$(cat "$STATE/volumes/$rpv/marker")"
+kn annotate volumesnapshot s1 sim.snapstage.io/corrupt-on-restore- >/dev/null
 
 # --- a Released PV attached again through a pre-bound claim ------------------------------
 
