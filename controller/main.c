@@ -28,6 +28,7 @@
 #include "app/backup/backup.h"
 #include "app/restore/restore.h"
 #include "app/schedule/schedule.h"
+#include "app/verify/verify.h"
 #include "ctrl/controller.h"
 #include "ctrl/events.h"
 #include "ctrl/informer.h"
@@ -156,6 +157,8 @@ typedef struct {
 	ctrl_controller *schedule_controller;
 	app_restore_ctrl *restore_ctrl;
 	ctrl_controller *restore_controller;
+	app_verify_ctrl *verify_ctrl;
+	ctrl_controller *verify_controller;
 } snapstage;
 
 static void watched_from(watched *w, const ctrl_options *o)
@@ -414,6 +417,30 @@ static int make_restore_controller(snapstage *s)
 	return 0;
 }
 
+/* Step 5d: the verify controller (with --enable-verification and the
+ * snapshot API served): Backups again, under their own workqueue, with
+ * the schedules (their verification options) and Restores (in-place ones
+ * hold a database) from the caches the others made. */
+static int make_verify_controller(snapstage *s)
+{
+	app_verify_ctrl_opts vopts = { 0 };
+
+	if (!s->options.enable_verification || !s->snapshot_api)
+		return 0;
+	vopts.client = s->client;
+	vopts.backups = store_of(s, INF_BACKUPS);
+	vopts.pods = store_of(s, INF_PODS);
+	vopts.schedules = store_of(s, INF_SCHEDULES);
+	vopts.restores = store_of(s, INF_RESTORES);
+	vopts.events = s->events;
+	vopts.metrics = s->metrics;
+	if (app_verify_ctrl_new(&s->verify_ctrl, &vopts) < 0 ||
+	    controller(&s->verify_controller, s, INF_BACKUPS, "verify",
+		       app_verify_reconcile, s->verify_ctrl) < 0)
+		return -1;
+	return 0;
+}
+
 /* Steps 2-6. Returns the exit code; a lost lease exits here at once. */
 static int serve(snapstage *s)
 {
@@ -432,7 +459,8 @@ static int serve(snapstage *s)
 		       "Backups will fail with SnapshotAPIMissing until the "
 		       "VolumeSnapshot API is installed and snapstage restarted");
 	if (make_manager(s) < 0 || make_backup_controller(s) < 0 ||
-	    make_schedule_controller(s) < 0 || make_restore_controller(s) < 0)
+	    make_schedule_controller(s) < 0 || make_restore_controller(s) < 0 ||
+	    make_verify_controller(s) < 0)
 		goto fail;
 	rc = ctrl_manager_run(s->manager);
 	if (rc == SS_ECANCELLED) {
@@ -460,6 +488,8 @@ static void cleanup(snapstage *s)
 	ctrl_manager_free(s->manager);
 	ctrl_controller_free(s->restore_controller);
 	app_restore_ctrl_free(s->restore_ctrl);
+	ctrl_controller_free(s->verify_controller);
+	app_verify_ctrl_free(s->verify_ctrl);
 	ctrl_controller_free(s->schedule_controller);
 	app_schedule_ctrl_free(s->schedule_ctrl);
 	ctrl_controller_free(s->backup_controller);

@@ -61,6 +61,9 @@ static const opt_def defs[] = {
 	  "on SIGTERM, how long to let running reconciles finish (default 30s)" },
 	{ "enable-in-place-restore", OPT_BOOL, O(enable_in_place_restore),
 	  "allow Restores in InPlace mode (needs RBAC to delete PVCs and scale StatefulSets)" },
+	{ "enable-verification", OPT_BOOL, O(enable_verification),
+	  "run restore verifications (needs RBAC to create and delete Pods and PVCs "
+	  "and read StatefulSets)" },
 	{ "log-level", OPT_LEVEL, O(log_level),
 	  "debug, info, warn or error (default info)" },
 	{ "log-format", OPT_FORMAT, O(log_format),

@@ -50,6 +50,7 @@ typedef struct {
 	/* For the app layer: whether Restores may replace a StatefulSet's
 	 * volumes. Off by default, matching the default RBAC. */
 	bool enable_in_place_restore;
+	bool enable_verification;
 	ss_log_level log_level;
 	ss_log_format log_format;
 } ctrl_options;
