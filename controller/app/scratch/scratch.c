@@ -83,11 +83,12 @@ static int scratch_check_owner(const app_scratch_for *f)
 	if (scratch_empty(ns) || scratch_empty(uid) ||
 	    scratch_empty(str_at(f->owner, "apiVersion")) ||
 	    scratch_empty(str_at(f->owner, "kind")))
-		return ss_error_set(SS_EINVALID,
-				    "the owner %s of a scratch object needs apiVersion, "
-				    "kind, namespace and uid (it has namespace %s, uid %s)",
-				    ctrl_meta(f->owner, "name"), ns != NULL ? ns : "none",
-				    uid != NULL ? uid : "none");
+		return ss_error_set(
+			SS_EINVALID,
+			"the owner %s of a scratch object needs apiVersion, "
+			"kind, namespace and uid (it has namespace %s, uid %s)",
+			ctrl_meta(f->owner, "name"), ns != NULL ? ns : "none",
+			uid != NULL ? uid : "none");
 	return 0;
 }
 
@@ -255,8 +256,8 @@ static int scratch_claim_modes(json_t *pvc, const app_scratch_volume *v,
 	if (!scratch_empty(storage_class))
 		cls = storage_class;
 	/* The source's "" (no class: bind a pre-made volume) is copied too. */
-	if (cls != NULL && json_object_set_new(spec, "storageClassName",
-					       json_string(cls)) != 0)
+	if (cls != NULL &&
+	    json_object_set_new(spec, "storageClassName", json_string(cls)) != 0)
 		return ss_error_set(SS_ENOMEM, "out of memory");
 	return 0;
 }
@@ -280,9 +281,9 @@ static int scratch_claim_new(json_t **out, const app_scratch_for *f,
 	if (rc != 0)
 		return rc;
 	spec = json_pack("{s:[], s:{s:{s:s}}, s:{s:s, s:s, s:s}}", "accessModes",
-			 "resources", "requests", "storage", size, "dataSource", "apiGroup",
-			 "snapshot.storage.k8s.io", "kind", "VolumeSnapshot", "name",
-			 v->snapshot);
+			 "resources", "requests", "storage", size, "dataSource",
+			 "apiGroup", "snapshot.storage.k8s.io", "kind", "VolumeSnapshot",
+			 "name", v->snapshot);
 	/* set_new takes spec, also when it fails */
 	if (spec == NULL || json_object_set_new(pvc, "spec", spec) != 0) {
 		rc = ss_error_set(SS_ENOMEM, "out of memory");
@@ -416,7 +417,8 @@ static int scratch_pod_volumes(json_t *spec, const json_t *sts, const app_scratc
 			continue;
 		if (scratch_empty(name))
 			return ss_error_set(SS_EINVALID,
-					    "the pod template's volume %zu has no name", i);
+					    "the pod template's volume %zu has no name",
+					    i);
 		rc = scratch_volume_put(list, f, name, v, n);
 		if (rc != 0)
 			return rc;
@@ -603,7 +605,8 @@ static int scratch_template_spec(const json_t **out, const app_scratch_for *f,
 	const char *ns = ctrl_meta(sts, "namespace");
 	const char *name = ctrl_meta(sts, "name");
 
-	if (!json_is_object(spec) || !json_is_array(json_object_get(spec, "containers")) ||
+	if (!json_is_object(spec) ||
+	    !json_is_array(json_object_get(spec, "containers")) ||
 	    json_array_size(json_object_get(spec, "containers")) == 0)
 		return ss_error_set(SS_EINVALID,
 				    "StatefulSet %s has no pod template with containers",
@@ -818,10 +821,11 @@ static void why_put(char *why, size_t cap, const char *text)
 static bool scratch_failing_reason(const char *reason)
 {
 	static const char *const failing[] = {
-		"CrashLoopBackOff",   "CreateContainerConfigError", "CreateContainerError",
-		"InvalidImageName",   "ErrImagePull",		    "ImagePullBackOff",
-		"ErrImageNeverPull",  "RunContainerError",	    "PreStartHookError",
-		"PostStartHookError",
+		"CrashLoopBackOff",	"CreateContainerConfigError",
+		"CreateContainerError", "InvalidImageName",
+		"ErrImagePull",		"ImagePullBackOff",
+		"ErrImageNeverPull",	"RunContainerError",
+		"PreStartHookError",	"PostStartHookError",
 	};
 	size_t i;
 
@@ -888,7 +892,8 @@ static void scratch_container_why(char *why, size_t cap, const json_t *cs, bool 
 		why_add_message(why, cap, &len, str_at(t, "message"), true);
 	else
 		why_add_message(why, cap, &len,
-				str_at(json_object_get(state, "waiting"), "message"), false);
+				str_at(json_object_get(state, "waiting"), "message"),
+				false);
 }
 
 /* The status of container `name` in status list `key`, or NULL. */
