@@ -247,7 +247,9 @@ static int scratch_claim_modes(json_t *pvc, const app_scratch_volume *v,
 
 	json_array_foreach(json_object_get(src, "accessModes"), i, m)
 	{
-		if (json_is_string(m) && json_array_append(modes, (json_t *)m) != 0)
+		/* a copy: the source claim is the informer cache's */
+		if (json_is_string(m) &&
+		    json_array_append_new(modes, json_string(json_string_value(m))) != 0)
 			return ss_error_set(SS_ENOMEM, "out of memory");
 	}
 	if (json_array_size(modes) == 0 &&
