@@ -39,6 +39,11 @@ clean_tree() {
     put "$t" app/backup/backup.h '#include "app/api/api.h"'
     put "$t" app/restore/restore.c '#include "app/api/api.h"' '#  include  "app/sched/cron.h"'
     put "$t" app/schedule/schedule.c '#include "app/db/db.h"'
+    put "$t" app/scratch/scratch.h '#include "app/api/api.h"' '#include "app/sched/cron.h"' \
+        '#include "ctrl/store.h"'
+    put "$t" app/scratch/scratch.c '#include "app/scratch/scratch.h"' '#include "scratch.h"'
+    put "$t" app/verify/verify.c '#include "app/scratch/scratch.h"' '#include "app/db/db.h"'
+    put "$t" app/restore/pitr.c '#include "app/scratch/scratch.h"'
     put "$t" main.c '#include "app/backup/backup.h"' '#include "app/restore/restore.c"'
 }
 
@@ -85,13 +90,41 @@ expect "app/sched including app/api fails" 1 \
 clean_tree "$t"
 put "$t" app/restore/restore.c '#include "app/api/api.h"' '#include "app/backup/backup.h"'
 expect "app/restore including app/backup fails" 1 \
-    'controller/app/restore/restore.c:2: app/restore -> app/backup: #include "app/backup/backup.h" (the controllers backup, schedule and restore must not include each other' \
+    'controller/app/restore/restore.c:2: app/restore -> app/backup: #include "app/backup/backup.h" (the controllers backup, schedule, restore and verify must not include each other' \
     "$t"
 
 clean_tree "$t"
 put "$t" app/schedule/schedule.c '   #   include "app/restore/restore.h"'
 expect "app/schedule including app/restore fails (odd spacing)" 1 \
     'controller/app/schedule/schedule.c:1: app/schedule -> app/restore:' "$t"
+
+clean_tree "$t"
+put "$t" app/scratch/scratch.c '#include "app/api/api.h"' '#include "app/verify/verify.h"'
+expect "app/scratch including a controller (app/verify) fails" 1 \
+    'controller/app/scratch/scratch.c:2: app/scratch -> app/verify: #include "app/verify/verify.h" (app/scratch may not include app/verify' \
+    "$t"
+
+clean_tree "$t"
+put "$t" app/scratch/scratch.c '#include "app/restore/restore.h"'
+expect "app/scratch including app/restore fails" 1 \
+    'controller/app/scratch/scratch.c:1: app/scratch -> app/restore:' "$t"
+
+clean_tree "$t"
+put "$t" app/scratch/scratch.c '#include "app/db/db.h"'
+expect "app/scratch including app/db fails" 1 \
+    'controller/app/scratch/scratch.c:1: app/scratch -> app/db: #include "app/db/db.h" (db and scratch must not include each other' \
+    "$t"
+
+clean_tree "$t"
+put "$t" app/db/verify.c '#include "app/scratch/scratch.h"'
+expect "app/db including app/scratch fails" 1 \
+    'controller/app/db/verify.c:1: app/db -> app/scratch:' "$t"
+
+clean_tree "$t"
+put "$t" app/verify/verify.c '#include "app/backup/backup.h"'
+expect "app/verify including app/backup fails" 1 \
+    'controller/app/verify/verify.c:1: app/verify -> app/backup: #include "app/backup/backup.h" (the controllers backup, schedule, restore and verify must not include each other' \
+    "$t"
 
 clean_tree "$t"
 put "$t" app/loose.c '#include "app/api/api.h"'

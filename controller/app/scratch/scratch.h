@@ -83,17 +83,22 @@ int app_scratch_claims_plan(json_t **out, const app_scratch_for *f,
 			    const char *storage_class);
 
 /* A new Pod from `statefulset`'s spec.template: the template's spec with
- * its volumes remapped (above), nodeName, hostname and subdomain removed,
+ * its volumes remapped (above; a generic ephemeral volume counts as a
+ * claim too), nodeName, hostname and subdomain removed,
  * podAntiAffinity removed (it is written against the live Pods' labels
- * and could leave a scratch Pod nowhere to run), liveness and startup
+ * and could leave a scratch Pod nowhere to run), readinessGates removed
+ * (another controller sets them, never for this Pod), liveness and startup
  * probes removed and the readiness probe of every container replaced by a
  * TCP probe on the main container's mysql port (a probe that checks
- * replication would never pass), terminationMessagePolicy
+ * replication would never pass; the main container gets one even without
+ * one, so Ready means the server listens; init containers lose all
+ * probes), terminationMessagePolicy
  * FallbackToLogsOnError on the main container (so the server's last lines
  * show in its status when it cannot start), the main container's resources
  * replaced by `resources` when not NULL, and --skip-slave-start appended to
- * its args unless there. SS_EINVALID with a message when the StatefulSet
- * has no template or containers. */
+ * its args unless there (also as --skip_slave_start). SS_EINVALID with a
+ * message when the StatefulSet has no template or containers, or is in
+ * another namespace than the owner. */
 int app_scratch_pod_plan(json_t **out, const app_scratch_for *f,
 			 const json_t *statefulset, const app_scratch_volume *volumes,
 			 size_t n, const json_t *resources);
