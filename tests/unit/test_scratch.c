@@ -150,7 +150,8 @@ static const char *const POD =
 	"    'readinessProbe': {'tcpSocket': {'port': 3307}, 'periodSeconds': 2}},"
 	"   {'name': 'mariadb', 'image': 'mariadb:11.4',"
 	"    'args': ['--log-bin=mysql-bin', '--log-slave-updates', "
-	"'--skip-slave-start'],"
+	"'--skip-slave-start', '--myisam-recover-options=OFF', "
+	"'--aria-recover-options=OFF'],"
 	"    'ports': [{'name': 'mysql', 'containerPort': 3307}],"
 	"    'env': [{'name': 'MARIADB_ROOT_PASSWORD', 'valueFrom': {'secretKeyRef':"
 	"     {'name': 'mariadb-secret', 'key': 'root-password'}}}],"
@@ -271,8 +272,12 @@ static void test_pod_args_once(void **state)
 			    json_string(given[i]));
 		pod = plan_pod(&w, sts, NULL);
 		assert_json_is(json_object_get(container(pod, 1), "args"),
-			       i == 0 ? "['--log-bin=mysql-bin', '--skip-slave-start']"
-				      : "['--log-bin=mysql-bin', '--skip_slave_start']");
+			       i == 0 ? "['--log-bin=mysql-bin', '--skip-slave-start', "
+					"'--myisam-recover-options=OFF', "
+					"'--aria-recover-options=OFF']"
+				      : "['--log-bin=mysql-bin', '--skip_slave_start', "
+					"'--myisam-recover-options=OFF', "
+					"'--aria-recover-options=OFF']");
 		json_decref(pod);
 		json_decref(sts);
 	}
@@ -281,7 +286,7 @@ static void test_pod_args_once(void **state)
 	tu_json_set(sts, "spec.template.spec.containers[1].args[1]",
 		    json_string("--skip-slave-start-x"));
 	pod = plan_pod(&w, sts, NULL);
-	assert_int_equal(json_array_size(json_object_get(container(pod, 1), "args")), 3);
+	assert_int_equal(json_array_size(json_object_get(container(pod, 1), "args")), 5);
 	json_decref(pod);
 	json_decref(sts);
 
@@ -289,7 +294,18 @@ static void test_pod_args_once(void **state)
 	tu_json_set(sts, "spec.template.spec.containers[1].args", NULL);
 	pod = plan_pod(&w, sts, NULL);
 	assert_json_is(json_object_get(container(pod, 1), "args"),
-		       "['--skip-slave-start']");
+		       "['--skip-slave-start', '--myisam-recover-options=OFF', "
+		       "'--aria-recover-options=OFF']");
+	json_decref(pod);
+	json_decref(sts);
+	/* a recover option the template sets is kept as it is */
+	sts = J(STS);
+	tu_json_set(sts, "spec.template.spec.containers[1].args[1]",
+		    json_string("--myisam_recover_options=BACKUP"));
+	pod = plan_pod(&w, sts, NULL);
+	assert_json_is(json_object_get(container(pod, 1), "args"),
+		       "['--log-bin=mysql-bin', '--myisam_recover_options=BACKUP', "
+		       "'--skip-slave-start', '--aria-recover-options=OFF']");
 	json_decref(pod);
 	json_decref(sts);
 	world_free(&w);
@@ -312,7 +328,8 @@ static void test_pod_main_container(void **state)
 	pod = plan_pod(&w, sts, NULL);
 	assert_json_is(
 		json_object_get(container(pod, 1), "args"),
-		"['--log-bin=mysql-bin', '--log-slave-updates', '--skip-slave-start']");
+		"['--log-bin=mysql-bin', '--log-slave-updates', '--skip-slave-start', "
+		"'--myisam-recover-options=OFF', '--aria-recover-options=OFF']");
 	assert_null(json_object_get(container(pod, 0), "args"));
 	json_decref(pod);
 	json_decref(sts);
@@ -330,7 +347,8 @@ static void test_pod_main_container(void **state)
 	tu_json_set(sts, "spec.template.spec.containers[1].name", json_string("server"));
 	pod = plan_pod(&w, sts, NULL);
 	assert_json_is(json_object_get(container(pod, 0), "args"),
-		       "['--skip-slave-start']");
+		       "['--skip-slave-start', '--myisam-recover-options=OFF', "
+		       "'--aria-recover-options=OFF']");
 	assert_string_equal(json_string_value(json_object_get(
 				    container(pod, 0), "terminationMessagePolicy")),
 			    "FallbackToLogsOnError");

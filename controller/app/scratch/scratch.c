@@ -498,25 +498,40 @@ static size_t scratch_main_index(const json_t *containers)
 	return 0;
 }
 
-/* Whether `arg` is --skip-slave-start (MariaDB reads '_' as '-'). */
-static bool scratch_is_skip_arg(const char *arg)
+/* Whether `args` has an option `opt` ("--name", '_' read as '-'), with or
+ * without "=value". */
+static bool scratch_has_option(const json_t *args, const char *opt)
 {
-	const char *want = SKIP_SLAVE_START;
+	const json_t *a;
+	size_t i, n = strlen(opt);
 
-	if (arg == NULL)
-		return false;
-	for (; *arg != '\0' && *want != '\0'; arg++, want++) {
-		if (*arg != *want && !(*arg == '_' && *want == '-'))
-			return false;
+	json_array_foreach(args, i, a)
+	{
+		const char *s = json_string_value(a);
+		size_t k;
+
+		for (k = 0; s != NULL && k < n && s[k] != '\0'; k++)
+			if (s[k] != opt[k] && !(s[k] == '_' && opt[k] == '-'))
+				break;
+		if (s != NULL && k == n && (s[n] == '\0' || s[n] == '='))
+			return true;
 	}
-	return *arg == '\0' && *want == '\0';
+	return false;
 }
 
-/* --skip-slave-start at the end of the main container's args, once. */
+/* The main container's args end with --skip-slave-start, and with the
+ * MyISAM and Aria automatic repair off, each unless given: a scratch server
+ * must not replicate, and must not repair (and so hide) a corrupt table
+ * before CHECK TABLE sees it (the first statement that opens a crashed
+ * MyISAM table repairs it by default, dropping the damaged rows). */
 static int scratch_args_add(json_t *c)
 {
+	static const char *const add[][2] = {
+		{ SKIP_SLAVE_START, SKIP_SLAVE_START },
+		{ "--myisam-recover-options", "--myisam-recover-options=OFF" },
+		{ "--aria-recover-options", "--aria-recover-options=OFF" },
+	};
 	json_t *args = json_object_get(c, "args");
-	const json_t *a;
 	size_t i;
 
 	if (!json_is_array(args)) {
@@ -524,13 +539,12 @@ static int scratch_args_add(json_t *c)
 		if (args == NULL || json_object_set_new(c, "args", args) != 0)
 			return ss_error_set(SS_ENOMEM, "out of memory");
 	}
-	json_array_foreach(args, i, a)
-	{
-		if (scratch_is_skip_arg(json_string_value(a)))
-			return 0;
+	for (i = 0; i < sizeof(add) / sizeof(add[0]); i++) {
+		if (scratch_has_option(args, add[i][0]))
+			continue;
+		if (json_array_append_new(args, json_string(add[i][1])) != 0)
+			return ss_error_set(SS_ENOMEM, "out of memory");
 	}
-	if (json_array_append_new(args, json_string(SKIP_SLAVE_START)) != 0)
-		return ss_error_set(SS_ENOMEM, "out of memory");
 	return 0;
 }
 
