@@ -145,9 +145,8 @@ void app_db_verify_note_corrupt(char *list, size_t cap, const char *table,
 
 	if (cap <= sizeof(ELLIPSIS) || n >= cap)
 		return;
-	/* a list that ends with the ellipsis is closed */
-	if (n >= sizeof(ELLIPSIS) - 1 &&
-	    strcmp(list + n - (sizeof(ELLIPSIS) - 1), ELLIPSIS) == 0)
+	/* a list that ends with the ellipsis is closed (entries end with ')') */
+	if (n >= 3 && strcmp(list + n - 3, "...") == 0)
 		return;
 	snprintf(entry, sizeof(entry), "%s (%.*s%s)", table, WHY_SHOWN, why,
 		 strlen(why) > WHY_SHOWN ? "..." : "");
