@@ -336,13 +336,14 @@ static int64_t mono_ns(void)
 	return ss_clock_mono(ss_clock_system());
 }
 
-/* The connection itself failed: lost, gone, or not answering. */
+/* The connection itself failed: lost, gone, not answering, or cut by TLS
+ * (a connection killed under TLS reads as 2026, "unexpected eof"). Any
+ * client error during a statement is one: the library could not finish
+ * the exchange. */
 static bool connection_error(unsigned int err)
 {
-	return err == CR_SERVER_GONE_ERROR || err == CR_SERVER_LOST ||
-	       err == CR_SERVER_LOST_EXTENDED || err == CR_ERR_NET_READ ||
-	       err == CR_ERR_NET_WRITE || err == CR_CONNECTION_ERROR ||
-	       err == CR_CONN_HOST_ERROR || err == CR_COMMANDS_OUT_OF_SYNC;
+	return (err >= CR_MIN_ERROR && err <= CR_MAX_ERROR) ||
+	       (err >= CER_MIN_ERROR && err <= CER_MAX_ERROR);
 }
 
 /* Whether a connection error on x, on a call that began at t0, is the
@@ -451,8 +452,10 @@ static one_outcome check_one(app_db_internal_conn *x, const char *name,
 	bool cut = false;
 
 	snprintf(sql, sizeof(sql), "CHECK TABLE %s", name);
-	if (!m)
+	if (!m) {
+		snprintf(why, cap, "the connection was closed before CHECK TABLE");
 		return ONE_LOST;
+	}
 	if (bound_ns > 0)
 		app_db_internal_bound(x, bound_ns);
 	if (mysql_real_query(m, sql, strlen(sql)) == 0)
@@ -466,8 +469,12 @@ static one_outcome check_one(app_db_internal_conn *x, const char *name,
 	}
 	if (cut)
 		return ONE_ABANDONED;
-	if (connection_error(err))
+	if (connection_error(err)) {
+		snprintf(why, cap,
+			 "the server went away during CHECK TABLE (MariaDB error %u)",
+			 err);
 		return ONE_LOST;
+	}
 	if (err == 0) {
 		snprintf(why, cap, "CHECK TABLE returned no result");
 		return ONE_CORRUPT;
@@ -505,7 +512,6 @@ static void check_listed(app_db_table_checks *out, app_db_internal_conn *x,
 	case ONE_LOST:
 		*stop = true;
 		out->server_lost = true;
-		snprintf(why, sizeof(why), "the server went away during CHECK TABLE");
 		break;
 	case ONE_CORRUPT: break;
 	}

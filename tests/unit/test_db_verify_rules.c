@@ -1,5 +1,5 @@
 /*
- * test_db_verify.c — the pure parts of app/db/verify.h: table names
+ * test_db_verify_rules.c — the pure parts of app/db/verify.h: table names
  * quoted for CHECK TABLE (backticks doubled, bounded), CHECK TABLE's rows
  * told OK or corrupt (with the rows MariaDB 10.11 gives for a corrupt
  * MyISAM table), the corrupt list cut with ", ...", the SQL trimmed,
