@@ -140,7 +140,8 @@ static int load_env(void)
 		return -1;
 	}
 	return read_line(sv.root_password, sizeof(sv.root_password), root_pw) ||
-			       read_line(sv.weak_password, sizeof(sv.weak_password), weak_pw)
+			       read_line(sv.weak_password, sizeof(sv.weak_password),
+					 weak_pw)
 		       ? -1
 		       : 0;
 }
@@ -209,11 +210,10 @@ static const char *value(MYSQL *m, const char *fmt, ...)
 	return out;
 }
 
-
 /* What the server lists, counted the test's own way. */
-#define BASE_TABLES                                                              \
-	"FROM information_schema.TABLES WHERE TABLE_TYPE IN ('BASE TABLE', "      \
-	"'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN ('information_schema', "     \
+#define BASE_TABLES                                                           \
+	"FROM information_schema.TABLES WHERE TABLE_TYPE IN ('BASE TABLE', "  \
+	"'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN ('information_schema', " \
 	"'performance_schema', 'sys')"
 #define CHECKABLE " AND ENGINE IN ('InnoDB', 'Aria', 'MyISAM')"
 
@@ -245,7 +245,7 @@ static void test_tables_all_ok(void **state)
 	print_message("    CHECK TABLE on all: %lld ms\n", (long long)(now_ms() - t0));
 	all = count_tables("");
 	checkable = count_tables(CHECKABLE);
-	assert_true(checkable >= 8); /* ours and mysql.* */
+	assert_true(checkable >= 8);  /* ours and mysql.* */
 	assert_true(all > checkable); /* the MEMORY table, mysql's CSV logs */
 	assert_int_equal(t.n_tables, all);
 	assert_int_equal(t.n_checked, checkable);
@@ -577,8 +577,9 @@ static void test_check_timeout(void **state)
 	assert_false(run_check(msg, &c, 1));
 	print_message("    SELECT SLEEP(5) with timeout 1 s: %lld ms\n",
 		      (long long)(now_ms() - t0));
-	assert_string_equal(msg, "MariaDB error 1969: it ran longer than its timeout of 1 "
-				 "s (max_statement_time)");
+	assert_string_equal(msg,
+			    "MariaDB error 1969: it ran longer than its timeout of 1 "
+			    "s (max_statement_time)");
 	c = check("after", "SELECT 2");
 	assert_true(run_check(msg, &c, 1));
 }
@@ -638,7 +639,8 @@ static int setup(void **state)
 		"DROP DATABASE IF EXISTS " DB,
 		"DROP DATABASE IF EXISTS " BAD_DB,
 		"CREATE DATABASE " DB,
-		"CREATE TABLE " DB ".ti (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB",
+		"CREATE TABLE " DB
+		".ti (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB",
 		"CREATE TABLE " DB ".ta (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=Aria",
 		"CREATE TABLE " DB ".tm (id INT PRIMARY KEY, v VARCHAR(200)) "
 		"ENGINE=MyISAM",

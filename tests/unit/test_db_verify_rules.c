@@ -58,8 +58,7 @@ typedef struct {
 	const char *type, *text;
 } row;
 
-static bool classify(const row *rows, size_t n, const char **why,
-		     app_db_check_rows *r)
+static bool classify(const row *rows, size_t n, const char **why, app_db_check_rows *r)
 {
 	size_t i;
 
@@ -232,8 +231,8 @@ static void test_sql_len(void **state)
 
 static void test_parse_number(void **state)
 {
-	static const char *const bad[] = { "", " ", "abc", "12abc", "1 2", "0x10",
-					   "inf", "nan", "-", "1e999", "1,5" };
+	static const char *const bad[] = { "",	  " ",	 "abc", "12abc", "1 2", "0x10",
+					   "inf", "nan", "-",	"1e999", "1,5" };
 	double v = 0;
 	size_t i;
 
@@ -339,9 +338,13 @@ static void test_evaluate_equals(void **state)
 
 static void test_evaluate_numbers(void **state)
 {
-	app_verify_check c = { .name = "n", .sql = "s", .min_rows = 1,
-			       .has_at_least = true, .at_least = 10,
-			       .has_at_most = true, .at_most = 20.5 };
+	app_verify_check c = { .name = "n",
+			       .sql = "s",
+			       .min_rows = 1,
+			       .has_at_least = true,
+			       .at_least = 10,
+			       .has_at_most = true,
+			       .at_most = 20.5 };
 	app_db_check_result r;
 	char msg[APP_DB_CHECK_MESSAGE_MAX];
 
@@ -401,7 +404,8 @@ static void test_evaluate_long_value(void **state)
 	assert_int_equal(strlen(msg), 7);
 }
 
-/* ---- a user check's errors ------------------------------------------------------------ */
+/* ---- a user check's errors ------------------------------------------------------------
+ */
 
 static void test_error_message(void **state)
 {
@@ -422,16 +426,18 @@ static void test_error_message(void **state)
 				    30);
 	assert_string_equal(msg, "MariaDB error 1792: it writes, and checks run "
 				 "read-only");
-	app_db_verify_error_message(msg, sizeof(msg), 1969, "Query execution was "
-							    "interrupted", 7);
+	app_db_verify_error_message(msg, sizeof(msg), 1969,
+				    "Query execution was "
+				    "interrupted",
+				    7);
 	assert_string_equal(msg, "MariaDB error 1969: it ran longer than its timeout "
 				 "of 7 s (max_statement_time)");
 }
 
 static void test_error_message_withholds_account(void **state)
 {
-	static const unsigned int errs[] = { 1044, 1045, 1142, 1143, 1370, 1698, 1227,
-					     1000, 9999 };
+	static const unsigned int errs[] = { 1044, 1045, 1142, 1143, 1370,
+					     1698, 1227, 1000, 9999 };
 	char msg[APP_DB_CHECK_MESSAGE_MAX];
 	size_t i;
 

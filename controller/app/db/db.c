@@ -1804,14 +1804,14 @@ struct app_db_internal_conn {
 	bool bounded;
 };
 
-int app_db_internal_open(app_db_internal_conn **out, const app_db *db,
-			 int read_timeout_s)
+int app_db_internal_open(app_db_internal_conn **out, const app_db *db, int read_timeout_s)
 {
 	app_db_internal_conn *x;
 	int error;
 
 	if (read_timeout_s < 1 || read_timeout_s > 86400)
-		return ss_error_set(SS_EINVALID, "%s: read timeout %d s is not in 1..86400",
+		return ss_error_set(SS_EINVALID,
+				    "%s: read timeout %d s is not in 1..86400",
 				    db->c.where, read_timeout_s);
 	x = calloc(1, sizeof(*x));
 	if (!x)

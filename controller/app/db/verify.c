@@ -211,8 +211,7 @@ static void format_value(char *out, size_t cap, const app_db_check_result *r)
 		snprintf(out, cap, "NULL");
 		return;
 	}
-	snprintf(out, cap, "'%.*s%s'", (int)n, r->value,
-		 r->value_len > n ? "..." : "");
+	snprintf(out, cap, "'%.*s%s'", (int)n, r->value, r->value_len > n ? "..." : "");
 }
 
 /* The number test of c on r's value, into msg on failure. */
@@ -265,10 +264,9 @@ bool app_db_verify_evaluate(char *msg, size_t cap, const app_verify_check *c,
 		return !has_test;
 	}
 	format_value(shown, sizeof(shown), r);
-	if (c->equals &&
-	    (r->is_null || r->value_len != strlen(c->equals) ||
-	     r->value_kept < r->value_len ||
-	     memcmp(r->value, c->equals, r->value_len) != 0)) {
+	if (c->equals && (r->is_null || r->value_len != strlen(c->equals) ||
+			  r->value_kept < r->value_len ||
+			  memcmp(r->value, c->equals, r->value_len) != 0)) {
 		snprintf(msg, cap, "first value %s is not '%.*s%s'", shown, VALUE_SHOWN,
 			 c->equals, strlen(c->equals) > VALUE_SHOWN ? "..." : "");
 		return false;
@@ -294,8 +292,7 @@ static const char *check_words(unsigned int err, bool *quote)
 	}
 	*quote = false;
 	switch (err) {
-	case ER_NO_DB_ERROR:
-		return "no database selected: name tables as database.table";
+	case ER_NO_DB_ERROR: return "no database selected: name tables as database.table";
 	case ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION:
 		return "it writes, and checks run read-only";
 	case ER_QUERY_INTERRUPTED: return "it was interrupted";
@@ -395,8 +392,8 @@ static const char list_sql[] =
 typedef enum {
 	ONE_OK,
 	ONE_CORRUPT,
-	ONE_LOST,	/* the server went away */
-	ONE_ABANDONED,	/* the client gave up at the deadline */
+	ONE_LOST,      /* the server went away */
+	ONE_ABANDONED, /* the client gave up at the deadline */
 } one_outcome;
 
 /* Engines CHECK TABLE is run on. NULL (the server could not open the
@@ -441,8 +438,8 @@ static one_outcome read_rows(MYSQL_RES *res, char *why, size_t cap)
 
 /* CHECK TABLE `name` (quoted), abandoned at `bound_ns` from now (<= 0:
  * only the read timeout). */
-static one_outcome check_one(app_db_internal_conn *x, const char *name,
-			     int64_t bound_ns, char *why, size_t cap)
+static one_outcome check_one(app_db_internal_conn *x, const char *name, int64_t bound_ns,
+			     char *why, size_t cap)
 {
 	MYSQL *m = app_db_internal_mysql(x);
 	char sql[QNAME_MAX + 16], words[APP_DB_VERIFY_TEXT_MAX];
@@ -486,8 +483,8 @@ static one_outcome check_one(app_db_internal_conn *x, const char *name,
 
 /* One listed table (schema, name, engine): skipped, or checked and its
  * outcome counted; *stop once nothing more may run. */
-static void check_listed(app_db_table_checks *out, app_db_internal_conn *x,
-			 MYSQL_ROW row, int max_tables, int64_t deadline, bool *stop)
+static void check_listed(app_db_table_checks *out, app_db_internal_conn *x, MYSQL_ROW row,
+			 int max_tables, int64_t deadline, bool *stop)
 {
 	char name[QNAME_MAX], why[APP_DB_VERIFY_TEXT_MAX + 64];
 	int64_t now = mono_ns();
@@ -596,8 +593,8 @@ static void read_result(check_output *o, MYSQL_RES *res)
 			o->r.has_value = true;
 			o->r.is_null = row[0] == NULL;
 			o->r.value_len = row[0] && len ? len[0] : 0;
-			o->r.value_kept = o->r.value_len < VALUE_KEEP ? o->r.value_len
-								      : VALUE_KEEP;
+			o->r.value_kept =
+				o->r.value_len < VALUE_KEEP ? o->r.value_len : VALUE_KEEP;
 			if (o->r.value_kept)
 				memcpy(o->kept, row[0], o->r.value_kept);
 		}
@@ -609,8 +606,7 @@ static void read_result(check_output *o, MYSQL_RES *res)
 
 /* Sends `sql` (len bytes) and reads every result it gives. 0, or the
  * error number the server or the library reported. */
-static unsigned int run_statement(check_output *o, MYSQL *m, const char *sql,
-				  size_t len)
+static unsigned int run_statement(check_output *o, MYSQL *m, const char *sql, size_t len)
 {
 	unsigned int err;
 	MYSQL_RES *res;
@@ -637,8 +633,8 @@ static unsigned int run_statement(check_output *o, MYSQL *m, const char *sql,
 }
 
 /* The connection failed during the check: < 0, and msg says so too. */
-static int check_lost(char *msg, size_t cap, app_db_internal_conn *x,
-		      unsigned int err, int64_t t0)
+static int check_lost(char *msg, size_t cap, app_db_internal_conn *x, unsigned int err,
+		      int64_t t0)
 {
 	MYSQL *m = app_db_internal_mysql(x);
 	int bound = app_db_internal_read_timeout(x);
@@ -659,9 +655,8 @@ static int check_lost(char *msg, size_t cap, app_db_internal_conn *x,
 }
 
 /* Runs the bounded statement inside the read-only transaction on x. */
-static int run_bounded_check(bool *passed, char *msg, size_t cap,
-			     app_db_internal_conn *x, const app_verify_check *c,
-			     size_t len, int timeout_seconds)
+static int run_bounded_check(bool *passed, char *msg, size_t cap, app_db_internal_conn *x,
+			     const app_verify_check *c, size_t len, int timeout_seconds)
 {
 	char sql[APP_VERIFY_CHECK_SQL_MAX + BOUND_PREFIX_MAX];
 	MYSQL *m = app_db_internal_mysql(x);
@@ -704,13 +699,13 @@ int app_db_run_check(bool *passed, char *msg, size_t cap, app_db *db,
 				    "a user check needs SQL and a timeout in 1..3600 s");
 	len = app_db_verify_sql_len(c->sql);
 	if (len == 0 || len > APP_VERIFY_CHECK_SQL_MAX) {
-		snprintf(msg, cap, len ? "the SQL is longer than %d bytes"
-				       : "the SQL is empty",
+		snprintf(msg, cap,
+			 len ? "the SQL is longer than %d bytes" : "the SQL is empty",
 			 APP_VERIFY_CHECK_SQL_MAX);
 		return 0;
 	}
-	if ((error = app_db_internal_open(&x, db,
-					  timeout_seconds + APP_DB_VERIFY_GRACE_SECONDS)) ||
+	if ((error = app_db_internal_open(
+		     &x, db, timeout_seconds + APP_DB_VERIFY_GRACE_SECONDS)) ||
 	    (error = run_own(x, "SET SESSION TRANSACTION READ ONLY")) ||
 	    (error = run_own(x, "START TRANSACTION READ ONLY")) ||
 	    (error = run_bounded_check(passed, msg, cap, x, c, len, timeout_seconds)))

@@ -122,8 +122,8 @@ int app_db_verify_quote_table(char *out, size_t cap, const char *schema,
 
 /* The result rows of one CHECK TABLE, folded as they come. */
 typedef struct {
-	bool error;	 /* a row with Msg_type "error" */
-	bool has_status; /* a row with Msg_type "status" */
+	bool error;				  /* a row with Msg_type "error" */
+	bool has_status;			  /* a row with Msg_type "status" */
 	char first_error[APP_DB_VERIFY_TEXT_MAX]; /* its Msg_text, cut */
 	char last_status[APP_DB_VERIFY_TEXT_MAX]; /* the last one's Msg_text */
 } app_db_check_rows;
