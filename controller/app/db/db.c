@@ -11,6 +11,7 @@
 #define _GNU_SOURCE /* memfd_create() */
 
 #include "app/db/db.h"
+#include "app/db/db_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1793,4 +1794,81 @@ done:
 	ss_wipe(p, sizeof(p));
 	ss_wipe(change, sizeof(change));
 	return rc;
+}
+
+/* ---- connections of their own, for the other files of app/db ------------- */
+
+struct app_db_internal_conn {
+	db_conn c;
+	watchdog w; /* while bounded */
+	bool bounded;
+};
+
+int app_db_internal_open(app_db_internal_conn **out, const app_db *db, int read_timeout_s)
+{
+	app_db_internal_conn *x;
+	int error;
+
+	if (read_timeout_s < 1 || read_timeout_s > 86400)
+		return ss_error_set(SS_EINVALID,
+				    "%s: read timeout %d s is not in 1..86400",
+				    db->c.where, read_timeout_s);
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	memcpy(x->c.where, db->c.where, sizeof(x->c.where));
+	x->c.user = ss_strdup(db->c.user);
+	if (!x->c.user) {
+		free(x);
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	}
+	if ((error = open_conn(&x->c, db, read_timeout_s))) {
+		app_db_internal_close(x);
+		return error;
+	}
+	*out = x;
+	return 0;
+}
+
+void app_db_internal_close(app_db_internal_conn *x)
+{
+	if (!x)
+		return;
+	(void)app_db_internal_unbound(x);
+	close_conn(&x->c);
+	free(x->c.user);
+	free(x);
+}
+
+MYSQL *app_db_internal_mysql(app_db_internal_conn *x)
+{
+	return x->c.m;
+}
+
+const char *app_db_internal_where(const app_db_internal_conn *x)
+{
+	return x->c.where;
+}
+
+int app_db_internal_read_timeout(const app_db_internal_conn *x)
+{
+	return x->c.read_timeout_s;
+}
+
+void app_db_internal_bound(app_db_internal_conn *x, int64_t bound_ns)
+{
+	(void)app_db_internal_unbound(x);
+	watch_start(&x->w, &x->c, bound_ns > 0 ? bound_ns : 1);
+	x->bounded = true;
+}
+
+bool app_db_internal_unbound(app_db_internal_conn *x)
+{
+	bool fired;
+
+	if (!x->bounded)
+		return false;
+	fired = watch_stop(&x->w, &x->c);
+	x->bounded = false;
+	return fired;
 }
