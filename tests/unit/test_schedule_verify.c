@@ -51,8 +51,8 @@ typedef struct {
 
 static const due_case due_cases[] = {
 	{ "new schedule: nothing due before the first due time", "0 3 * * *", "UTC",
-	  "2025-06-01T10:00:00Z", NULL, NULL, "2025-06-01T12:00:00Z", false, false,
-	  false, NULL, NULL, "2025-06-02T03:00:00Z" },
+	  "2025-06-01T10:00:00Z", NULL, NULL, "2025-06-01T12:00:00Z", false, false, false,
+	  NULL, NULL, "2025-06-02T03:00:00Z" },
 	{ "first due time", "0 3 * * *", "UTC", "2025-06-01T10:00:00Z", NULL, NULL,
 	  "2025-06-02T03:00:01Z", false, false, true, "2025-06-02T03:00:00Z",
 	  "2025-06-02T03:00:00Z", "2025-06-03T03:00:00Z" },
@@ -83,8 +83,8 @@ static const due_case due_cases[] = {
 	  "2025-06-03T03:00:00Z", "2025-06-03T06:00:00Z", false, true, true,
 	  "2025-06-03T03:00:00Z", "2025-06-03T05:00:00Z", "2025-06-04T05:00:00Z" },
 	{ "\"once\" never falls due for verification", "once", "UTC",
-	  "2025-06-01T10:00:00Z", NULL, NULL, "2025-06-05T04:00:00Z", false, false,
-	  false, NULL, NULL, NULL },
+	  "2025-06-01T10:00:00Z", NULL, NULL, "2025-06-05T04:00:00Z", false, false, false,
+	  NULL, NULL, NULL },
 };
 
 static void test_due(void **state)
@@ -111,7 +111,8 @@ static void test_due(void **state)
 		memset(&out, 0xab, sizeof(out));
 		assert_int_equal(app_schedule_plan_verify_due(&out, &c, tz, &in), 0);
 		if (out.due != dc->due || (dc->due && out.due_ns != at(dc->due_at)) ||
-		    out.last_request_ns != at(dc->cursor) || out.next_ns != at(dc->next_at))
+		    out.last_request_ns != at(dc->cursor) ||
+		    out.next_ns != at(dc->next_at))
 			fail_msg("%s: due %d at %lld cursor %lld next %lld", dc->what,
 				 (int)out.due, (long long)out.due_ns,
 				 (long long)out.last_request_ns, (long long)out.next_ns);
@@ -152,8 +153,10 @@ static void test_due_sequence(void **state)
 
 /* ---- which Backup ------------------------------------------------------ */
 
-#define VB(n, created, ...) \
-	{ .name = n, .creation_ns = INT64_C(created) * SS_NS_PER_SEC, __VA_ARGS__ }
+#define VB(n, created, ...)                                                             \
+	{                                                                               \
+		.name = n, .creation_ns = INT64_C(created) * SS_NS_PER_SEC, __VA_ARGS__ \
+	}
 
 static void test_pick(void **state)
 {
@@ -258,7 +261,7 @@ static void test_nth(void **state)
 
 		memcpy(more, bs, sizeof(bs));
 		more[5] = (app_schedule_plan_vbackup)VB("b6", 600, .complete = true,
-							 .completion_ns = 700);
+							.completion_ns = 700);
 		app_schedule_plan_verify_nth(ord, ask, more, 6, 3, 610);
 		assert_true(ord[5] == 6 && ask[5]);
 		/* a Complete Backup that is no longer restorable is numbered
@@ -339,9 +342,9 @@ static void test_report(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_due),	cmocka_unit_test(test_due_sequence),
-		cmocka_unit_test(test_pick),	cmocka_unit_test(test_pending),
-		cmocka_unit_test(test_nth),	cmocka_unit_test(test_report),
+		cmocka_unit_test(test_due),  cmocka_unit_test(test_due_sequence),
+		cmocka_unit_test(test_pick), cmocka_unit_test(test_pending),
+		cmocka_unit_test(test_nth),  cmocka_unit_test(test_report),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

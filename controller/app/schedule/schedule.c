@@ -808,8 +808,8 @@ static void schedule_vb_fill(app_schedule_plan_vbackup *v, const json_t *b)
 {
 	const char *created = ctrl_meta(b, "creationTimestamp");
 	const char *ord = ctrl_annotation(b, APP_SCHEDULE_ANNOTATION_ORDINAL);
-	const json_t *fins = json_object_get(json_object_get(b, "metadata"), "finalizers");
-	const json_t *f;
+	const json_t *fins =
+		json_object_get(json_object_get(b, "metadata"), "finalizers");
 	app_backup_status bst;
 	app_verification_status vs;
 	size_t i;
@@ -835,9 +835,10 @@ static void schedule_vb_fill(app_schedule_plan_vbackup *v, const json_t *b)
 		v->verified_ns = vs.completion_ns;
 	}
 	/* scratch objects may still exist: as good as running */
-	json_array_foreach((json_t *)fins, i, f)
-	if (ss_streq(json_string_value(f), APP_VERIFY_FINALIZER))
-		v->active = true;
+	for (i = 0; i < json_array_size(fins); i++)
+		if (ss_streq(json_string_value(json_array_get(fins, i)),
+			     APP_VERIFY_FINALIZER))
+			v->active = true;
 }
 
 /* Step 3's second half: r->vb, one entry per own Backup. 0 or SS_ENOMEM. */
@@ -874,7 +875,8 @@ static int schedule_vb_patch(schedule_run *r, size_t i, const char *token,
 	if (token != NULL)
 		json_object_set_new(ann, APP_ANNOTATION_VERIFY_NOW, json_string(token));
 	if (ordinal > 0)
-		json_object_set_new(ann, APP_SCHEDULE_ANNOTATION_ORDINAL, json_string(num));
+		json_object_set_new(ann, APP_SCHEDULE_ANNOTATION_ORDINAL,
+				    json_string(num));
 	rc = kube_patch(NULL, r->sc->o.client, &app_backups, r->run.ns, r->vb[i].name,
 			KUBE_PATCH_MERGE, patch, NULL);
 	json_decref(patch);
@@ -888,8 +890,8 @@ static int schedule_vb_patch(schedule_run *r, size_t i, const char *token,
 	if (ordinal > 0)
 		r->vb[i].ordinal = ordinal;
 	if (token != NULL) /* being verified from now on, for retention */
-		r->vb[i].verify_now = json_string_value(
-			ctrl_run_hold(&r->run, json_string(token)));
+		r->vb[i].verify_now =
+			json_string_value(ctrl_run_hold(&r->run, json_string(token)));
 	return 0;
 }
 
@@ -908,7 +910,7 @@ static int schedule_verify_request(schedule_run *r, size_t i, const char *token,
 	if (schedule_vb_patch(r, i, token, ordinal) < 0)
 		return -1;
 	ss_log(SS_LOG_INFO, "verification requested", SS_LS("schedule", r->run.key),
-	       SS_LS("backup", name), SS_LS("token", token));
+	       SS_LS("backup", name), SS_LS("verifyNow", token));
 	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "VerificationRequested",
 		       "asked for the restore verification of Backup %s (%s)", name, why);
 	return 0;
@@ -1019,9 +1021,9 @@ static void schedule_verify_report(schedule_run *r)
 	}
 	r->degraded = rep.failing ? DEGRADED_TRUE : DEGRADED_FALSE;
 	if (!rep.failing) {
-		snprintf(r->degraded_message, sizeof(r->degraded_message),
-			 "%s%s", rep.verified >= 0 ? "newest verified Backup: " :
-			 "no verification has failed",
+		snprintf(r->degraded_message, sizeof(r->degraded_message), "%s%s",
+			 rep.verified >= 0 ? "newest verified Backup: "
+					   : "no verification has failed",
 			 rep.verified >= 0 ? r->vb[rep.verified].name : "");
 		return;
 	}
@@ -1044,8 +1046,8 @@ static void schedule_verify(schedule_run *r)
 	const ss_tz *tz = NULL;
 	ss_tz *owned = NULL;
 
-	r->was_degraded = ctrl_condition_is_true(r->run.obj,
-						 APP_SCHEDULE_CONDITION_DEGRADED);
+	r->was_degraded =
+		ctrl_condition_is_true(r->run.obj, APP_SCHEDULE_CONDITION_DEGRADED);
 	r->st.next_verification_ns = 0;
 	if (r->spec.verification.enabled && !r->spec.suspend) {
 		if (r->blocked == NULL)
@@ -1274,9 +1276,9 @@ static int64_t schedule_wake(const schedule_run *r)
  * bound of a failed create; 0: none failed. */
 static int64_t schedule_vretry_ns(const schedule_run *r)
 {
-	return r->vretry ? app_schedule_plan_retry_cap_ns(
-				   r->spec.starting_deadline_seconds)
-			 : 0;
+	return r->vretry
+		       ? app_schedule_plan_retry_cap_ns(r->spec.starting_deadline_seconds)
+		       : 0;
 }
 
 /* Step 8's Ready: a create that failed now or before (until a Backup is

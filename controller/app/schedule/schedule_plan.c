@@ -328,7 +328,8 @@ bool app_schedule_plan_verify_pending(const app_schedule_plan_vbackup *b)
 }
 
 /* Whether a is newer than b: the later creation, then the greater name. */
-static bool vb_newer(const app_schedule_plan_vbackup *a, const app_schedule_plan_vbackup *b)
+static bool vb_newer(const app_schedule_plan_vbackup *a,
+		     const app_schedule_plan_vbackup *b)
 {
 	if (a->creation_ns != b->creation_ns)
 		return a->creation_ns > b->creation_ns;
@@ -385,8 +386,7 @@ void app_schedule_plan_verify_nth(int64_t *out, bool *ask,
 	first = top == 0;
 	while ((k = nth_next_unnumbered(out, bs, n)) >= 0) {
 		out[k] = ++top;
-		ask[k] = top % every == 0 &&
-			 (!first || bs[k].completion_ns > since_ns) &&
+		ask[k] = top % every == 0 && (!first || bs[k].completion_ns > since_ns) &&
 			 app_schedule_plan_verifiable(&bs[k]);
 	}
 }
@@ -418,9 +418,11 @@ void app_schedule_plan_verify_report_of(app_schedule_plan_verify_report *out,
 		    (b->verified_ns == bs[out->last].verified_ns &&
 		     vb_newer(b, &bs[out->last])))
 			out->last = (long)i;
-		if (vb_passed(b) && (out->verified < 0 || vb_newer(b, &bs[out->verified])))
+		if (vb_passed(b) &&
+		    (out->verified < 0 || vb_newer(b, &bs[out->verified])))
 			out->verified = (long)i;
 	}
-	out->failing = out->last >= 0 && !vb_passed(&bs[out->last]) &&
-		       (out->verified < 0 || !vb_newer(&bs[out->verified], &bs[out->last]));
+	out->failing =
+		out->last >= 0 && !vb_passed(&bs[out->last]) &&
+		(out->verified < 0 || !vb_newer(&bs[out->verified], &bs[out->last]));
 }

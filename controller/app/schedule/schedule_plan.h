@@ -252,7 +252,7 @@ typedef struct {
 } app_schedule_plan_verify_in;
 
 typedef struct {
-	bool due;	       /* a due time to act on: due_ns */
+	bool due; /* a due time to act on: due_ns */
 	int64_t due_ns;
 	int64_t last_request_ns; /* the cursor to record */
 	int64_t next_ns;	 /* the next due time after now; 0: none */
@@ -267,17 +267,17 @@ int app_schedule_plan_verify_due(app_schedule_plan_verify_out *out, const app_cr
 typedef struct {
 	const char *name;
 	int64_t creation_ns;
-	int64_t completion_ns; /* status.completionTime; 0: none */
-	bool complete;	       /* condition Complete True */
-	bool unrestorable;     /* condition Restorable False */
-	bool deleting;	       /* metadata.deletionTimestamp set */
+	int64_t completion_ns;	/* status.completionTime; 0: none */
+	bool complete;		/* condition Complete True */
+	bool unrestorable;	/* condition Restorable False */
+	bool deleting;		/* metadata.deletionTimestamp set */
 	const char *verify_now; /* the annotation; NULL: absent */
 	int64_t ordinal;	/* APP_SCHEDULE_ANNOTATION_ORDINAL; 0: none */
 	/* status.verification */
 	const char *token;
-	bool active;	    /* a phase before Done, or the verification finalizer */
-	bool done;	    /* phase Done */
-	const char *result; /* "Passed", "Failed" or NULL */
+	bool active;	     /* a phase before Done, or the verification finalizer */
+	bool done;	     /* phase Done */
+	const char *result;  /* "Passed", "Failed" or NULL */
 	int64_t verified_ns; /* its completionTime */
 } app_schedule_plan_vbackup;
 
