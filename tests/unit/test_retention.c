@@ -112,7 +112,7 @@ static int64_t utc_ns(const char *when)
 #define PRUNE APP_RETENTION_PRUNE
 #define RULES(...) { .enabled = true, __VA_ARGS__ }
 /* A row: name, UTC time, state, expected verdict and reason; BX adds
- * .pin, .use or .tz. */
+ * .pin, .use, .ver (verified), .vfy (being verified) or .tz. */
 #define B(n, w, s, v, r) { .name = n, .when = w, .state = s, .expect = v, .reason = r }
 #define BX(n, w, s, v, r, ...) \
 	{ .name = n, .when = w, .state = s, .expect = v, .reason = r, __VA_ARGS__ }
@@ -125,6 +125,7 @@ typedef struct {
 	app_retention_verdict expect;
 	const char *reason; /* expected reason text */
 	bool pin, use;
+	bool ver, vfy;	/* verification passed; being verified */
 	const char *tz; /* this row's offset; NULL: the case's */
 } row;
 
@@ -361,6 +362,55 @@ static const rcase cases[] = {
 	    B("x2", "2025-03-02T03:00", DONE, KEEP, "retention disabled"),
 	    B("x1", "2025-03-01T03:00", FAILED, KEEP, "retention disabled") } },
 
+	{ "requireVerified: the newest verified Backup is never pruned",
+	  RULES(.keep_last = 1, .keep_failed = 0, .require_verified = true),
+	  NULL, NULL,
+	  { B("v5", "2025-03-05T03:00", DONE, KEEP, "newest successful backup"),
+	    B("v4", "2025-03-04T03:00", DONE, PRUNE, "not selected by any rule"),
+	    BX("v3", "2025-03-03T03:00", DONE, KEEP, "newest verified", .ver = true),
+	    BX("v2", "2025-03-02T03:00", DONE, PRUNE, "not selected by any rule",
+	       .ver = true),
+	    B("v1", "2025-03-01T03:00", DONE, PRUNE, "not selected by any rule") } },
+
+	{ "...not without requireVerified",
+	  RULES(.keep_last = 1, .keep_failed = 0),
+	  NULL, NULL,
+	  { B("v5", "2025-03-05T03:00", DONE, KEEP, "newest successful backup"),
+	    BX("v3", "2025-03-03T03:00", DONE, PRUNE, "not selected by any rule",
+	       .ver = true) } },
+
+	{ "requireVerified: a verified Backup no longer restorable proves nothing",
+	  RULES(.keep_last = 1, .keep_failed = 0, .require_verified = true),
+	  NULL, NULL,
+	  { B("w5", "2025-03-05T03:00", DONE, KEEP, "newest successful backup"),
+	    BX("w4", "2025-03-04T03:00", FAILED, PRUNE, "beyond keepFailed",
+	       .ver = true),
+	    BX("w3", "2025-03-03T03:00", DONE, KEEP, "newest verified", .ver = true),
+	    B("w1", "2025-03-01T03:00", DONE, PRUNE, "not selected by any rule") } },
+
+	{ "requireVerified: the newest is also the newest verified: named newest",
+	  RULES(.keep_last = 1, .keep_failed = 0, .require_verified = true),
+	  NULL, NULL,
+	  { BX("x5", "2025-03-05T03:00", DONE, KEEP, "newest successful backup",
+	       .ver = true),
+	    BX("x4", "2025-03-04T03:00", DONE, PRUNE, "not selected by any rule",
+	       .ver = true) } },
+
+	{ "requireVerified protects even past maxAge",
+	  RULES(.keep_last = 1, .max_age_seconds = DAY, .require_verified = true),
+	  "2025-06-01T00:00", NULL,
+	  { B("y5", "2025-05-31T12:00", DONE, KEEP, "newest successful backup"),
+	    BX("y3", "2025-03-03T03:00", DONE, KEEP, "newest verified", .ver = true),
+	    B("y1", "2025-03-01T03:00", DONE, PRUNE, "older than maxAge") } },
+
+	{ "a Backup being verified is kept, with or without requireVerified",
+	  RULES(.keep_last = 1, .max_age_seconds = DAY, .keep_failed = 0),
+	  "2025-06-01T00:00", NULL,
+	  { B("z5", "2025-05-31T12:00", DONE, KEEP, "newest successful backup"),
+	    BX("z4", "2025-03-04T03:00", DONE, KEEP, "being verified", .vfy = true),
+	    BX("z3", "2025-03-03T03:00", FAILED, KEEP, "being verified", .vfy = true),
+	    B("z1", "2025-03-01T03:00", DONE, PRUNE, "older than maxAge") } },
+
 	{ "dryRun decides the same",
 	  RULES(.keep_last = 1, .dry_run = true),
 	  NULL, NULL,
@@ -410,6 +460,8 @@ static void fill_backup(app_retention_backup *b, const rcase *c, const row *r)
 	b->state = r->state;
 	b->pinned = r->pin;
 	b->in_use = r->use;
+	b->verified = r->ver;
+	b->being_verified = r->vfy;
 	b->time_ns = utc_ns(r->when);
 	b->local = civil_at(b->time_ns, r->tz != NULL ? r->tz : c->tz);
 }

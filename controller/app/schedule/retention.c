@@ -63,7 +63,9 @@ static const char *retention_why_text(app_retention_why why)
 	case APP_RETENTION_WHY_IN_USE: return "in use by a Restore";
 	case APP_RETENTION_WHY_PINNED: return "pinned";
 	case APP_RETENTION_WHY_RUNNING: return "running";
+	case APP_RETENTION_WHY_VERIFYING: return "being verified";
 	case APP_RETENTION_WHY_NEWEST: return "newest successful backup";
+	case APP_RETENTION_WHY_VERIFIED: return "newest verified";
 	case APP_RETENTION_WHY_LAST: return "keepLast";
 	case APP_RETENTION_WHY_WITHIN: return "within maxAge";
 	case APP_RETENTION_WHY_FAILED: return "keepFailed";
@@ -213,6 +215,8 @@ static void retention_bucket_reason(char *out, size_t cap, int rule,
 /* What the walk carries from one Backup to the next. */
 typedef struct {
 	bool seen_completed;
+	bool keep_verified; /* requireVerified: keep the newest verified */
+	bool seen_verified;
 	int last_left;
 	int bucket_left[B_COUNT];
 	bool bucket_has_last[B_COUNT];
@@ -232,6 +236,7 @@ static void retention_walk_init(retention_walk *w, const app_retention *r)
 	w->bucket_left[B_MONTHLY] = r->keep_monthly;
 	w->bucket_left[B_YEARLY] = r->keep_yearly;
 	w->failed_left = r->keep_failed;
+	w->keep_verified = r->require_verified;
 	/* An age beyond what int64 ns can hold is no limit in practice
 	 * (about 292 years). */
 	if (r->max_age_seconds > 0 && r->max_age_seconds <= INT64_MAX / SS_NS_PER_SEC)
@@ -305,18 +310,27 @@ static void retention_walk_one(retention_walk *w, app_retention_decision *d,
 	/* time_ns and now_ns are both >= 0, so the difference cannot
 	 * overflow; a Backup "in the future" (clock skew) is not old. */
 	bool older = w->max_age_ns > 0 && now_ns - b->time_ns > w->max_age_ns;
-	bool newest;
+	bool newest, verified = false;
 	int rule_bucket;
 	app_retention_why rule_why = retention_count(w, &newest, &rule_bucket, b, older);
 
+	if (w->keep_verified && !w->seen_verified && b->verified &&
+	    b->state == APP_RETENTION_COMPLETED) {
+		verified = true;
+		w->seen_verified = true;
+	}
 	if (b->in_use)
 		retention_set(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_IN_USE);
 	else if (b->pinned)
 		retention_set(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_PINNED);
 	else if (b->state == APP_RETENTION_RUNNING)
 		retention_set(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_RUNNING);
+	else if (b->being_verified)
+		retention_set(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_VERIFYING);
 	else if (newest)
 		retention_set(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_NEWEST);
+	else if (verified)
+		retention_set(d, APP_RETENTION_KEEP, APP_RETENTION_WHY_VERIFIED);
 	else if (older)
 		retention_set(d, APP_RETENTION_PRUNE, APP_RETENTION_WHY_MAX_AGE);
 	else if (rule_why == APP_RETENTION_WHY_UNSELECTED ||

@@ -46,16 +46,22 @@
  *  - keepFailed N keeps the N newest FAILED Backups (subject to maxAge);
  *    older failed ones are pruned.
  *  - Never pruned, whatever the rules and maxAge say: a Backup in use by a
- *    Restore, a pinned one (label snapstage.io/pin=true), a RUNNING one, and
- *    the newest COMPLETED one (even when everything is older than maxAge or
- *    every count is 0). These protections do not change how the rules
- *    count: a pinned COMPLETED Backup still takes a keepLast place.
+ *    Restore, a pinned one (label snapstage.io/pin=true), a RUNNING one, one
+ *    being verified (a restore verification in progress or just asked for:
+ *    its scratch claims restore from its snapshots), the newest COMPLETED
+ *    one (even when everything is older than maxAge or every count is 0),
+ *    and with requireVerified the newest COMPLETED one whose verification
+ *    passed (a Backup known to restore; one that is no longer Restorable
+ *    is FAILED and proves nothing). These protections do not change how
+ *    the rules count: a pinned COMPLETED Backup still takes a keepLast
+ *    place.
  *  - retention disabled (no spec.retention): nothing is pruned.
  *  - dryRun changes no decision; the summary carries it so the caller
  *    deletes nothing and reports the PRUNE ones in status.retention.
  *
  * A kept Backup gets the first reason that applies, in this order: in use
- * by a Restore, pinned, running, newest successful backup, keepLast,
+ * by a Restore, pinned, running, being verified, newest successful backup,
+ * newest verified, keepLast,
  * keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, within maxAge,
  * keepFailed (the protections first: they explain why maxAge spared it). A
  * pruned one says "older than maxAge" when it is, else "not selected by any
@@ -126,6 +132,8 @@ typedef struct {
 	app_retention_state state;
 	bool pinned;	      /* label snapstage.io/pin=true */
 	bool in_use;	      /* a Restore in progress uses it */
+	bool verified;	      /* its last restore verification passed */
+	bool being_verified;  /* a verification runs or was just asked for */
 	int64_t time_ns;      /* completion time (creation time while running),
 				 UTC ns since the epoch, >= 0 */
 	app_civil_time local; /* time_ns in the schedule's time zone */
@@ -139,7 +147,9 @@ typedef enum {
 	APP_RETENTION_WHY_IN_USE,      /* keep: "in use by a Restore" */
 	APP_RETENTION_WHY_PINNED,      /* keep: "pinned" */
 	APP_RETENTION_WHY_RUNNING,     /* keep: "running" */
+	APP_RETENTION_WHY_VERIFYING,   /* keep: "being verified" */
 	APP_RETENTION_WHY_NEWEST,      /* keep: "newest successful backup" */
+	APP_RETENTION_WHY_VERIFIED,    /* keep: "newest verified" (requireVerified) */
 	APP_RETENTION_WHY_LAST,	       /* keep: "keepLast" */
 	APP_RETENTION_WHY_HOURLY,      /* keep: "keepHourly 2025-03-04T10" */
 	APP_RETENTION_WHY_DAILY,       /* keep: "keepDaily 2025-03-04" */

@@ -61,6 +61,7 @@ struct app_schedule_ctrl {
 	size_t n_zones;
 	ctrl_counter *m_runs;
 	ctrl_counter *m_pruned;
+	ctrl_gauge *m_verified;
 	ctrl_run_opts run_opts; /* every reconcile's run (ctrl/run.h) */
 };
 
@@ -72,6 +73,7 @@ int app_schedule_ctrl_new(app_schedule_ctrl **out, const app_schedule_ctrl_opts 
 {
 	static const char *const runs_labels[] = { "namespace", "result", NULL };
 	static const char *const ns_labels[] = { "namespace", NULL };
+	static const char *const schedule_labels[] = { "namespace", "schedule", NULL };
 	app_schedule_ctrl *sc;
 
 	if (!opts || !opts->client || !opts->schedules || !opts->backups)
@@ -99,7 +101,12 @@ int app_schedule_ctrl_new(app_schedule_ctrl **out, const app_schedule_ctrl_opts 
 		sc->m_pruned = ctrl_metrics_counter(
 			opts->metrics, "snapstage_schedule_pruned_total",
 			"Backups deleted by retention.", ns_labels);
-		if (!sc->m_runs || !sc->m_pruned) {
+		sc->m_verified = ctrl_metrics_gauge(
+			opts->metrics, "snapstage_backup_last_verified_timestamp_seconds",
+			"When the restore verification of the newest verified Backup of "
+			"a schedule finished (Unix time).",
+			schedule_labels);
+		if (!sc->m_runs || !sc->m_pruned || !sc->m_verified) {
 			app_schedule_ctrl_free(sc);
 			return ss_error_last()->code < 0 ? ss_error_last()->code
 							 : SS_EEXISTS;
@@ -234,6 +241,14 @@ static int schedule_zone_get(const ss_tz **out, ss_tz **owned, app_schedule_ctrl
 
 /* ---- one reconcile --------------------------------------------------------- */
 
+/* What a status write does with the Degraded condition. */
+typedef enum {
+	DEGRADED_KEEP, /* as it is (the verification step did not run) */
+	DEGRADED_REMOVE,
+	DEGRADED_FALSE,
+	DEGRADED_TRUE
+} schedule_degraded;
+
 /* One reconcile of one schedule: the run (ctrl/run.h: key, the API's copy
  * of the schedule, the message and Ready) and what the steps find. */
 typedef struct {
@@ -262,6 +277,18 @@ typedef struct {
 	const char *failure;
 	char failure_message[MSG_MAX];
 	bool created; /* a Backup was created in this reconcile */
+	/* Restore verification (step 6): the own Backups as it sees them,
+	 * one per entry of `backups` (owned); the newest completion status
+	 * had before this reconcile (everyNthBackup asks only for newer);
+	 * the next verification due time; a request that failed (look again
+	 * soon); Degraded to write and whether it was True. */
+	app_schedule_plan_vbackup *vb;
+	int64_t prev_success_ns;
+	int64_t vwake_ns;
+	bool vretry;
+	schedule_degraded degraded;
+	bool was_degraded;
+	char degraded_message[MSG_MAX];
 } schedule_run;
 
 static void schedule_count_run(schedule_run *r, const char *result)
@@ -275,8 +302,23 @@ static void schedule_count_run(schedule_run *r, const char *result)
 static int schedule_encode_status(json_t *obj, void *payload)
 {
 	schedule_run *r = payload;
+	ctrl_condition c = { APP_SCHEDULE_CONDITION_DEGRADED, CTRL_CONDITION_FALSE,
+			     APP_SCHEDULE_REASON_VERIFIED, r->degraded_message, -1 };
+	int rc = app_schedule_status_encode(obj, &r->st);
 
-	return app_schedule_status_encode(obj, &r->st);
+	/* Degraded is the schedule's second condition (the run sets Ready) */
+	if (rc != 0 || r->degraded == DEGRADED_KEEP)
+		return rc;
+	if (r->degraded == DEGRADED_REMOVE)
+		rc = ctrl_condition_remove(NULL, obj, APP_SCHEDULE_CONDITION_DEGRADED);
+	else {
+		if (r->degraded == DEGRADED_TRUE) {
+			c.status = CTRL_CONDITION_TRUE;
+			c.reason = APP_SCHEDULE_REASON_VERIFICATION_FAILED;
+		}
+		rc = ctrl_condition_set(NULL, obj, &c, r->sc->o.clock);
+	}
+	return rc;
 }
 
 /* Ready, set with the next status write (its message: run.message). */
@@ -314,7 +356,7 @@ static void schedule_announce(schedule_run *r)
 		       reason, "%s", r->run.message);
 }
 
-/* Step 7: status and Ready, once (an Event first when Ready turns False:
+/* Step 8: status and Ready, once (an Event first when Ready turns False:
  * it is the one sign left should the write be refused). A status the
  * API server refuses as invalid (a schedule made before the CRD refused
  * its name) is not retried: it would be refused again. */
@@ -407,6 +449,8 @@ cleanup:
 
 /* Step 3, first half: the schedule's own Backups in this namespace (its
  * label and its uid) from the cache, into r->backups. 0 or < 0. */
+static int schedule_vb_load(schedule_run *r);
+
 static int schedule_own_backups(schedule_run *r)
 {
 	json_t *all = NULL, *mine;
@@ -471,7 +515,7 @@ static int schedule_observe(schedule_run *r)
 		r->st.last_successful_backup = r->last_success;
 		r->st.last_successful_ns = best;
 	}
-	return 0;
+	return schedule_vb_load(r);
 }
 
 /* A new Backup `bname` for the time `when` (for run-now `token`, else
@@ -757,6 +801,268 @@ static int schedule_run_now(schedule_run *r)
 	return 0;
 }
 
+/* ---- restore verification (step 6) ----------------------------------------- */
+
+/* Backup `b` as verification sees it (strings borrowed from b). */
+static void schedule_vb_fill(app_schedule_plan_vbackup *v, const json_t *b)
+{
+	const char *created = ctrl_meta(b, "creationTimestamp");
+	const char *ord = ctrl_annotation(b, APP_SCHEDULE_ANNOTATION_ORDINAL);
+	const json_t *fins =
+		json_object_get(json_object_get(b, "metadata"), "finalizers");
+	app_backup_status bst;
+	app_verification_status vs;
+	size_t i;
+
+	memset(v, 0, sizeof(*v));
+	v->name = ctrl_meta(b, "name");
+	if (created == NULL || ss_time_parse(&v->creation_ns, created) < 0)
+		v->creation_ns = 0;
+	app_backup_status_init(&bst);
+	if (app_backup_status_decode(&bst, b) == 0)
+		v->completion_ns = bst.completion_ns;
+	v->complete = ctrl_condition_is_true(b, "Complete");
+	v->unrestorable = ctrl_condition_is_false(b, APP_CONDITION_RESTORABLE);
+	v->deleting = ctrl_meta(b, "deletionTimestamp") != NULL;
+	v->verify_now = ctrl_annotation(b, APP_ANNOTATION_VERIFY_NOW);
+	if (ord == NULL || ss_parse_int64(&v->ordinal, ord, 1, INT64_MAX, "ordinal") < 0)
+		v->ordinal = 0;
+	if (app_verification_status_decode(&vs, b) == 0) {
+		v->token = vs.token;
+		v->done = vs.has_phase && vs.phase == APP_VERIFY_DONE;
+		v->active = vs.has_phase && vs.phase != APP_VERIFY_DONE;
+		v->result = vs.result;
+		v->verified_ns = vs.completion_ns;
+	}
+	/* scratch objects may still exist: as good as running */
+	for (i = 0; i < json_array_size(fins); i++)
+		if (ss_streq(json_string_value(json_array_get(fins, i)),
+			     APP_VERIFY_FINALIZER))
+			v->active = true;
+}
+
+/* Step 3's second half: r->vb, one entry per own Backup. 0 or SS_ENOMEM. */
+static int schedule_vb_load(schedule_run *r)
+{
+	size_t i, n = json_array_size(r->backups);
+
+	r->vb = calloc(n ? n : 1, sizeof(*r->vb));
+	if (r->vb == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		schedule_vb_fill(&r->vb[i], json_array_get(r->backups, i));
+	return 0;
+}
+
+/* A merge patch of own Backup `i`'s annotations only, with the
+ * resourceVersion it was read at (a Backup changed since is a conflict,
+ * retried on the next look): verify-now `token` and/or the ordinal (0:
+ * none). Its spec is never part of it. 0 or the API's error. */
+static int schedule_vb_patch(schedule_run *r, size_t i, const char *token,
+			     int64_t ordinal)
+{
+	const json_t *b = json_array_get(r->backups, i);
+	const char *rv = ctrl_meta(b, "resourceVersion");
+	json_t *patch, *ann = json_object();
+	char num[24];
+	int rc;
+
+	snprintf(num, sizeof(num), "%lld", (long long)ordinal);
+	patch = json_pack("{s:{s:s?,s:o}}", "metadata", "resourceVersion", rv,
+			  "annotations", ann);
+	if (patch == NULL || ann == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	if (token != NULL)
+		json_object_set_new(ann, APP_ANNOTATION_VERIFY_NOW, json_string(token));
+	if (ordinal > 0)
+		json_object_set_new(ann, APP_SCHEDULE_ANNOTATION_ORDINAL,
+				    json_string(num));
+	rc = kube_patch(NULL, r->sc->o.client, &app_backups, r->run.ns, r->vb[i].name,
+			KUBE_PATCH_MERGE, patch, NULL);
+	json_decref(patch);
+	if (rc < 0) {
+		ss_log(SS_LOG_WARN, "annotating a Backup for verification failed",
+		       SS_LS("schedule", r->run.key), SS_LS("backup", r->vb[i].name),
+		       SS_LERR());
+		r->vretry = true;
+		return rc;
+	}
+	if (ordinal > 0)
+		r->vb[i].ordinal = ordinal;
+	if (token != NULL) /* being verified from now on, for retention */
+		r->vb[i].verify_now =
+			json_string_value(ctrl_run_hold(&r->run, json_string(token)));
+	return 0;
+}
+
+/* Asks for the verification of own Backup `i` with `token` (`why`: for
+ * the Event), unless one is running or asked for already. 0 or < 0. */
+static int schedule_verify_request(schedule_run *r, size_t i, const char *token,
+				   int64_t ordinal, const char *why)
+{
+	const char *name = r->vb[i].name;
+
+	if (app_schedule_plan_verify_pending(&r->vb[i])) {
+		ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "VerificationInProgress",
+			       "Backup %s is being verified already (%s)", name, why);
+		return ordinal > 0 ? schedule_vb_patch(r, i, NULL, ordinal) : 0;
+	}
+	if (schedule_vb_patch(r, i, token, ordinal) < 0)
+		return -1;
+	ss_log(SS_LOG_INFO, "verification requested", SS_LS("schedule", r->run.key),
+	       SS_LS("backup", name), SS_LS("verifyNow", token));
+	ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "VerificationRequested",
+		       "asked for the restore verification of Backup %s (%s)", name, why);
+	return 0;
+}
+
+/* The verification cron: the newest due time not acted on picks the
+ * newest verifiable Backup; with none, the due time is recorded with a
+ * Warning. While blocked (r->blocked) a due time waits. */
+static void schedule_verify_cron(schedule_run *r, const ss_tz *tz)
+{
+	app_schedule_plan_verify_in in = { 0 };
+	app_schedule_plan_verify_out out;
+	char when[SS_TIME_RFC3339_MAX], why[64 + SS_TIME_RFC3339_MAX];
+	const char *created = ctrl_meta(r->run.obj, "creationTimestamp");
+	long k;
+
+	in.now_ns = r->run.now;
+	if (created == NULL || ss_time_parse(&in.creation_ns, created) < 0)
+		in.creation_ns = 0;
+	in.last_request_ns = r->st.last_verification_request_ns;
+	in.next_ns = r->st.next_verification_ns;
+	in.suspend = r->spec.suspend;
+	in.spec_changed = r->spec_changed;
+	if (app_schedule_plan_verify_due(&out, &r->spec.verification.cron, tz, &in) < 0)
+		return;
+	r->st.next_verification_ns = r->vwake_ns = out.next_ns;
+	if (out.due && r->blocked != NULL)
+		return; /* waits, as a run does, until what blocks goes */
+	if (out.due) {
+		ss_time_format(when, sizeof(when), out.due_ns);
+		snprintf(why, sizeof(why), "verification due at %s", when);
+		k = app_schedule_plan_verify_pick(r->vb, json_array_size(r->backups));
+		if (k < 0)
+			ctrl_run_event(&r->run, CTRL_EVENT_WARNING, "NothingToVerify",
+				       "no Complete, restorable Backup of this schedule "
+				       "for the %s",
+				       why);
+		else if (schedule_verify_request(r, (size_t)k, when, 0, why) < 0)
+			return; /* the due time stays: tried again soon */
+	}
+	r->st.last_verification_request_ns = out.last_request_ns;
+}
+
+/* everyNthBackup: numbers the newly Complete Backups and asks for the
+ * verification of each Nth. A failed patch is tried again soon. */
+static int schedule_verify_nth(schedule_run *r)
+{
+	size_t i, n = json_array_size(r->backups);
+	int64_t *ord = calloc(n ? n : 1, sizeof(*ord));
+	bool *ask = calloc(n ? n : 1, sizeof(*ask));
+	char token[APP_SCHEDULE_PLAN_VERIFY_TOKEN_BUF], why[64];
+
+	if (ord == NULL || ask == NULL) {
+		free(ord);
+		free(ask);
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	}
+	app_schedule_plan_verify_nth(ord, ask, r->vb, n,
+				     r->spec.verification.every_nth_backup,
+				     r->prev_success_ns);
+	for (i = 0; i < n; i++) {
+		if (ord[i] == 0)
+			continue;
+		snprintf(why, sizeof(why), "Complete Backup number %lld of the schedule",
+			 (long long)ord[i]);
+		app_schedule_plan_nth_token(token, sizeof(token), r->vb[i].name);
+		if (!ask[i])
+			schedule_vb_patch(r, i, NULL, ord[i]);
+		else
+			schedule_verify_request(r, i, token, ord[i], why);
+		if (r->vretry)
+			break; /* numbers must not skip: the rest next time */
+	}
+	free(ord);
+	free(ask);
+	return 0;
+}
+
+/* The report: status.verification's last and last verified, the metric,
+ * and Degraded with requireVerified (an Event when it turns True). */
+static void schedule_verify_report(schedule_run *r)
+{
+	app_schedule_plan_verify_report rep;
+	const char *lv[] = { r->run.ns, r->run.name, NULL };
+	const app_schedule_plan_vbackup *last = NULL;
+
+	app_schedule_plan_verify_report_of(&rep, r->vb, json_array_size(r->backups));
+	r->st.last_verification_backup = NULL;
+	r->st.last_verification_ns = 0;
+	r->st.last_verification_result = NULL;
+	r->st.last_verified_backup = NULL;
+	r->st.last_verified_ns = 0;
+	if (rep.last >= 0) {
+		last = &r->vb[rep.last];
+		r->st.last_verification_backup = last->name;
+		r->st.last_verification_ns = last->verified_ns;
+		r->st.last_verification_result = last->result;
+	}
+	if (rep.verified >= 0) {
+		r->st.last_verified_backup = r->vb[rep.verified].name;
+		r->st.last_verified_ns = r->vb[rep.verified].verified_ns;
+		ctrl_gauge_set(r->sc->m_verified, lv,
+			       (double)r->vb[rep.verified].verified_ns / 1e9);
+	}
+	if (!r->spec.retention.require_verified) {
+		r->degraded = DEGRADED_REMOVE;
+		return;
+	}
+	r->degraded = rep.failing ? DEGRADED_TRUE : DEGRADED_FALSE;
+	if (!rep.failing) {
+		snprintf(r->degraded_message, sizeof(r->degraded_message), "%s%s",
+			 rep.verified >= 0 ? "newest verified Backup: "
+					   : "no verification has failed",
+			 rep.verified >= 0 ? r->vb[rep.verified].name : "");
+		return;
+	}
+	snprintf(r->degraded_message, sizeof(r->degraded_message),
+		 "the restore verification of Backup %s failed and no newer Backup "
+		 "has passed one since",
+		 last->name);
+	if (!r->was_degraded)
+		ctrl_run_event(&r->run, CTRL_EVENT_WARNING,
+			       APP_SCHEDULE_REASON_VERIFICATION_FAILED, "%s",
+			       r->degraded_message);
+}
+
+/* Step 6: restore verification — the report from the own Backups, and,
+ * with spec.verification and not suspended, the requests (the cron's due
+ * time; everyNthBackup). A request that fails is tried again soon
+ * (r->vretry); it never fails the reconcile. */
+static void schedule_verify(schedule_run *r)
+{
+	const ss_tz *tz = NULL;
+	ss_tz *owned = NULL;
+
+	r->was_degraded =
+		ctrl_condition_is_true(r->run.obj, APP_SCHEDULE_CONDITION_DEGRADED);
+	r->st.next_verification_ns = 0;
+	if (r->spec.verification.enabled && !r->spec.suspend) {
+		if (r->blocked == NULL)
+			schedule_verify_nth(r);
+		if (schedule_zone_get(&tz, &owned, r->sc,
+				      r->spec.verification.time_zone) == 0)
+			schedule_verify_cron(r, tz);
+		else
+			ss_log(SS_LOG_WARN, "verification time zone failed to load",
+			       SS_LS("schedule", r->run.key), SS_LERR());
+		ss_tz_free(owned);
+	}
+	schedule_verify_report(r);
+}
+
 /* Whether any Restore in `restores` (an array, or NULL) holds Backup
  * `backup` of schedule `schedule`. */
 static bool schedule_held(const json_t *restores, const char *schedule,
@@ -812,7 +1118,7 @@ static void schedule_prune_backup(schedule_run *r, const char *name, const char 
 		       name, why);
 }
 
-/* Step 6's arrays: retention's input, its verdicts, and each Backup's uid
+/* Step 7's arrays: retention's input, its verdicts, and each Backup's uid
  * (for the delete's precondition), `n` filled of `cap`. */
 typedef struct {
 	app_retention_backup *in;
@@ -821,11 +1127,12 @@ typedef struct {
 	size_t n, cap;
 } schedule_prune_set;
 
-/* Step 6's input for Backup `b` (not being deleted), appended to `set`:
+/* Step 7's input for Backup `b` (not being deleted), appended to `set`:
  * its state, pin, use by a Restore, and its time (completion, else
  * creation) in the schedule's zone. */
 static void schedule_prune_add(schedule_prune_set *set, const schedule_run *r,
-			       const json_t *b, const json_t *restores)
+			       const json_t *b, const app_schedule_plan_vbackup *vb,
+			       const json_t *restores)
 {
 	app_retention_backup *in = &set->in[set->n];
 	const char *created = ctrl_meta(b, "creationTimestamp");
@@ -841,6 +1148,8 @@ static void schedule_prune_add(schedule_prune_set *set, const schedule_run *r,
 	in->state = app_retention_state_of(b);
 	in->pinned = pin && strcmp(pin, "true") == 0;
 	in->in_use = schedule_held(restores, r->run.name, in->name);
+	in->verified = vb->done && ss_streq(vb->result, "Passed");
+	in->being_verified = app_schedule_plan_verify_pending(vb);
 	if (in->state != APP_RETENTION_RUNNING && bst.completion_ns > 0)
 		t = bst.completion_ns;
 	else if (created)
@@ -859,7 +1168,7 @@ static void schedule_prune_add(schedule_prune_set *set, const schedule_run *r,
 	set->n++;
 }
 
-/* Step 6's outcome: with dryRun only status.retention.wouldPrune, else
+/* Step 7's outcome: with dryRun only status.retention.wouldPrune, else
  * the PRUNE verdicts deleted. */
 static void schedule_prune_apply(schedule_run *r, const schedule_prune_set *set)
 {
@@ -881,7 +1190,7 @@ static void schedule_prune_apply(schedule_run *r, const schedule_prune_set *set)
 					      set->dec[i].reason);
 }
 
-/* Step 6: retention over the Backups seen in step 3. 0 or < 0. */
+/* Step 7: retention over the Backups seen in step 3. 0 or < 0. */
 static int schedule_prune(schedule_run *r)
 {
 	schedule_prune_set set = { NULL, NULL, NULL, 0, json_array_size(r->backups) };
@@ -907,7 +1216,7 @@ static int schedule_prune(schedule_run *r)
 		json_t *b = json_array_get(r->backups, i);
 
 		if (ctrl_meta(b, "name") != NULL && !ctrl_meta(b, "deletionTimestamp"))
-			schedule_prune_add(&set, r, b, restores);
+			schedule_prune_add(&set, r, b, &r->vb[i], restores);
 	}
 	rc = app_retention_decide(set.dec, &sum, set.in, set.n, &r->spec.retention,
 				  r->run.now);
@@ -954,7 +1263,25 @@ static int schedule_look_again(schedule_run *r, int64_t wake_ns, int64_t within_
 					      wait > SS_NS_PER_MS ? wait : SS_NS_PER_MS));
 }
 
-/* Step 7's Ready: a create that failed now or before (until a Backup is
+/* When to look again at the latest: the next due time of the Backups'
+ * cron or of the verification cron, whichever is first (0: neither). */
+static int64_t schedule_wake(const schedule_run *r)
+{
+	if (r->wake_ns == 0 || (r->vwake_ns > 0 && r->vwake_ns < r->wake_ns))
+		return r->vwake_ns;
+	return r->wake_ns;
+}
+
+/* A verification request that failed is tried again within the retry
+ * bound of a failed create; 0: none failed. */
+static int64_t schedule_vretry_ns(const schedule_run *r)
+{
+	return r->vretry
+		       ? app_schedule_plan_retry_cap_ns(r->spec.starting_deadline_seconds)
+		       : 0;
+}
+
+/* Step 8's Ready: a create that failed now or before (until a Backup is
  * created or the spec changes), else Suspended, else True. */
 static void schedule_decide_ready(schedule_run *r, int64_t next_ns)
 {
@@ -994,6 +1321,7 @@ static int schedule_load(schedule_run *r)
 	if (rc != 0)
 		return rc;
 	app_schedule_status_decode(&r->st, r->run.obj);
+	r->prev_success_ns = r->st.last_successful_ns;
 	schedule_read_was(r);
 	r->spec_changed = schedule_spec_changed(r);
 	if (app_schedule_spec_decode(&r->spec, r->run.obj, &reason) < 0)
@@ -1024,7 +1352,7 @@ static int schedule_blocked(schedule_run *r)
 	rc = schedule_write_status(r);
 	if (rc < 0)
 		return rc;
-	return schedule_look_again(r, r->wake_ns,
+	return schedule_look_again(r, schedule_wake(r),
 				   APP_SCHEDULE_RECHECK_SECONDS * SS_NS_PER_SEC);
 }
 
@@ -1038,7 +1366,7 @@ static int schedule_create_retry(schedule_run *r, int rc)
 	return rc;
 }
 
-/* Steps 1-8 (schedule.h), in the convention of ctrl/run.h: each step
+/* Steps 1-9 (schedule.h), in the convention of ctrl/run.h: each step
  * returns < 0 (retried), 0 (go on) or CTRL_RUN_STOP (the run's result). */
 static int schedule_steps(schedule_run *r)
 {
@@ -1060,22 +1388,24 @@ static int schedule_steps(schedule_run *r)
 	rc = schedule_run_due(r);
 	if (rc < 0)
 		return schedule_create_retry(r, rc);
+	/* 6, before a blocked schedule stops: the report stays true */
+	schedule_verify(r);
 	if (r->blocked != NULL)
 		return schedule_blocked(r);
 	rc = schedule_run_now(r);
 	if (rc < 0)
 		return schedule_create_retry(r, rc);
-	/* 6 */
+	/* 7 */
 	if (schedule_prune(r) < 0)
 		ss_log(SS_LOG_WARN, "retention failed", SS_LS("schedule", r->run.key),
 		       SS_LERR());
-	/* 7 */
+	/* 8 */
 	schedule_decide_ready(r, r->st.next_schedule_ns);
 	rc = schedule_write_status(r);
 	if (rc < 0)
 		return rc;
-	/* 8 */
-	return schedule_look_again(r, r->wake_ns, 0);
+	/* 9 */
+	return schedule_look_again(r, schedule_wake(r), schedule_vretry_ns(r));
 }
 
 ctrl_result app_schedule_reconcile(void *payload, const char *key)
@@ -1100,6 +1430,7 @@ ctrl_result app_schedule_reconcile(void *payload, const char *key)
 	ss_tz_free(r->owned_tz);
 	json_decref(r->would_prune);
 	json_decref(r->backups);
+	free(r->vb);
 	ctrl_run_finish(&r->run);
 	free(r);
 	return res;

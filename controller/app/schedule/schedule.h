@@ -4,7 +4,8 @@
  * run-now token, one ever for "once", and prunes the schedule's Backups by
  * its retention rules.
  *
- * One reconcile of a BackupSchedule, in numbered steps (schedule.c):
+ * One reconcile of a BackupSchedule, in numbered steps (schedule.c; a
+ * blocked schedule stops after step 6 with its status written):
  *   1. read the schedule (the cache says whether it exists; the API's copy
  *      is the one acted on, so the cursor in status is never stale), and
  *      Ready as it was (the cause of misses, a failure that stands);
@@ -20,20 +21,47 @@
  *      schedule is looked at again in APP_SCHEDULE_RECHECK_SECONDS or at
  *      its next due time or deadline, whichever is first;
  *   3. observe the schedule's own Backups (label and uid) in the Backup
- *      cache (index APP_INDEX_SCHEDULE): active ones, the newest completed;
+ *      cache (index APP_INDEX_SCHEDULE): active ones, the newest completed,
+ *      and each one's verification state (app_schedule_plan_vbackup);
  *   4. decide (schedule_plan.h): run, wait, skip (one still running),
  *      missed (with its cause), or nothing; run-now token;
  *   5. create the Backups decided on; AlreadyExists counts as done; a
  *      create refused as invalid is BackupRejected (the due time missed,
  *      no retry), another failure BackupCreateFailed (the due time waits,
  *      retried at most app_schedule_plan_retry_cap_ns() apart);
- *   6. retention: app_retention_decide over the own Backups, delete the
+ *   6. restore verification (schedule_plan.h has the rules), also while
+ *      blocked (the report) but then asking for nothing (a due time
+ *      waits): with spec.verification and not suspended, the verification
+ *      cron's newest due time newer than status.verification.lastRequestTime
+ *      asks the newest Complete, restorable, not deleted own Backup for a
+ *      verification — a merge patch of its metadata.annotations only
+ *      (snapstage.io/verify-now = the due time, RFC 3339) with its
+ *      resourceVersion, never its spec — Event VerificationRequested; one
+ *      already being verified is not asked again (VerificationInProgress);
+ *      with none, NothingToVerify (Warning); the due time is recorded
+ *      either way, once, so a long outage asks once. everyNthBackup numbers
+ *      each newly Complete own Backup (annotation
+ *      snapstage.io/complete-ordinal) and asks each Nth ("nth-<name>"). A
+ *      patch that fails leaves the due time unrecorded and is retried
+ *      within app_schedule_plan_retry_cap_ns(). Then the report from the
+ *      own Backups' status.verification: status.verification.last*,
+ *      snapstage_backup_last_verified_timestamp_seconds{namespace,schedule},
+ *      and with retention.requireVerified the condition Degraded (True,
+ *      VerificationFailed, with a Warning Event when it turns True; else
+ *      False, Verified; removed without requireVerified);
+ *   7. retention: app_retention_decide over the own Backups, delete the
  *      PRUNE ones (dryRun: only status.retention.wouldPrune); a Backup that
- *      an unfinished Restore holds (app_schedule_plan_restore_hold) is in use;
- *   7. write status once (Ready True, or False: Suspended, or a failed
- *      create that stands); every change of Ready to False is an Event;
- *   8. sleep until the next due time (ctrl_result_requeue_after).
- * Backup events enqueue their schedule (the snapstage.io/schedule label),
+ *      an unfinished Restore holds (app_schedule_plan_restore_hold) is in
+ *      use; one being verified (or just asked to be) is kept, and with
+ *      requireVerified the newest verified one;
+ *   8. write status once (Ready True, or False: Suspended, or a failed
+ *      create that stands; Degraded as step 6 found it); every change of
+ *      Ready to False is an Event;
+ *   9. sleep until the next due time of either cron
+ *      (ctrl_result_requeue_after), sooner after a failed verification
+ *      request.
+ * Backup events enqueue their schedule (the snapstage.io/schedule label:
+ * a verification's progress and verdict too),
  * and Restore events the schedule whose Backups they hold, so status and
  * retention follow without polling. Pods and Secrets are not watched for
  * this: a schedule that is not ready looks again on a timer.

@@ -273,3 +273,156 @@ app_schedule_plan_hold app_schedule_plan_restore_hold(const json_t *restore,
 		return APP_SCHEDULE_PLAN_HOLD_ALL;
 	return APP_SCHEDULE_PLAN_HOLD_NONE;
 }
+
+/* ---- restore verification ------------------------------------------------ */
+
+int app_schedule_plan_verify_due(app_schedule_plan_verify_out *out, const app_cron *c,
+				 const ss_tz *tz, const app_schedule_plan_verify_in *in)
+{
+	app_schedule_plan_verify_out o;
+	int64_t cursor, prev = 0, t;
+
+	if (out == NULL || c == NULL || tz == NULL || in == NULL)
+		return ss_error_set(SS_EINVALID, "verification plan: NULL input");
+	memset(&o, 0, sizeof(o));
+	o.last_request_ns = in->last_request_ns;
+	if (c->kind == APP_CRON_ONCE || in->suspend) {
+		*out = o;
+		return 0;
+	}
+	if (app_cron_next(&t, c, tz, in->now_ns) == 0)
+		o.next_ns = t;
+	cursor = in->last_request_ns > in->creation_ns ? in->last_request_ns
+						       : in->creation_ns;
+	if (app_cron_prev(&prev, c, tz, in->now_ns) < 0 || prev <= cursor) {
+		*out = o;
+		return 0;
+	}
+	/* Only the newest due time acts: a verification checks the newest
+	 * Backup, so older due times would check the same one again. */
+	o.due = true;
+	o.due_ns = prev;
+	if (in->spec_changed) {
+		/* the new cron's due times were not due under the spec then in
+		 * force; the old spec's awaited one was, if it came meanwhile */
+		o.due = in->next_ns > cursor && in->next_ns <= in->now_ns;
+		o.due_ns = o.due ? in->next_ns : 0;
+	}
+	o.last_request_ns = prev > o.due_ns ? prev : o.due_ns;
+	*out = o;
+	return 0;
+}
+
+bool app_schedule_plan_verifiable(const app_schedule_plan_vbackup *b)
+{
+	return b->name != NULL && b->complete && !b->unrestorable && !b->deleting;
+}
+
+bool app_schedule_plan_verify_pending(const app_schedule_plan_vbackup *b)
+{
+	if (b->active)
+		return true;
+	if (b->verify_now == NULL || b->verify_now[0] == '\0')
+		return false;
+	return b->token == NULL || strcmp(b->verify_now, b->token) != 0;
+}
+
+/* Whether a is newer than b: the later creation, then the greater name. */
+static bool vb_newer(const app_schedule_plan_vbackup *a,
+		     const app_schedule_plan_vbackup *b)
+{
+	if (a->creation_ns != b->creation_ns)
+		return a->creation_ns > b->creation_ns;
+	return strcmp(a->name ? a->name : "", b->name ? b->name : "") > 0;
+}
+
+long app_schedule_plan_verify_pick(const app_schedule_plan_vbackup *bs, size_t n)
+{
+	long best = -1;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (app_schedule_plan_verifiable(&bs[i]) &&
+		    (best < 0 || vb_newer(&bs[i], &bs[best])))
+			best = (long)i;
+	return best;
+}
+
+/* The oldest Complete Backup of `bs` without an ordinal that is not
+ * marked in `out` yet; -1: none. */
+static long nth_next_unnumbered(const int64_t *out, const app_schedule_plan_vbackup *bs,
+				size_t n)
+{
+	long best = -1;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (bs[i].name != NULL && bs[i].complete && !bs[i].deleting &&
+		    bs[i].ordinal <= 0 && out[i] == 0 &&
+		    (best < 0 || vb_newer(&bs[best], &bs[i])))
+			best = (long)i;
+	return best;
+}
+
+void app_schedule_plan_verify_nth(int64_t *out, bool *ask,
+				  const app_schedule_plan_vbackup *bs, size_t n,
+				  int every, int64_t since_ns)
+{
+	int64_t top = 0;
+	bool first;
+	long k;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[i] = 0;
+		ask[i] = false;
+		if (bs[i].ordinal > top)
+			top = bs[i].ordinal;
+	}
+	if (every <= 0)
+		return;
+	/* Nothing numbered yet: the numbering starts now, and only what
+	 * completed since the schedule last looked is asked for. */
+	first = top == 0;
+	while ((k = nth_next_unnumbered(out, bs, n)) >= 0) {
+		out[k] = ++top;
+		ask[k] = top % every == 0 && (!first || bs[k].completion_ns > since_ns) &&
+			 app_schedule_plan_verifiable(&bs[k]);
+	}
+}
+
+char *app_schedule_plan_nth_token(char *out, size_t cap, const char *name)
+{
+	snprintf(out, cap, "nth-%s", name ? name : "");
+	return out;
+}
+
+static bool vb_passed(const app_schedule_plan_vbackup *b)
+{
+	return b->done && b->result != NULL && strcmp(b->result, "Passed") == 0;
+}
+
+void app_schedule_plan_verify_report_of(app_schedule_plan_verify_report *out,
+					const app_schedule_plan_vbackup *bs, size_t n)
+{
+	size_t i;
+
+	out->last = out->verified = -1;
+	out->failing = false;
+	for (i = 0; i < n; i++) {
+		const app_schedule_plan_vbackup *b = &bs[i];
+
+		if (b->name == NULL || !b->done || b->result == NULL)
+			continue;
+		if (out->last < 0 || b->verified_ns > bs[out->last].verified_ns ||
+		    (b->verified_ns == bs[out->last].verified_ns &&
+		     vb_newer(b, &bs[out->last])))
+			out->last = (long)i;
+		if (vb_passed(b) &&
+		    (out->verified < 0 || vb_newer(b, &bs[out->verified])))
+			out->verified = (long)i;
+	}
+	out->failing =
+		out->last >= 0 && !vb_passed(&bs[out->last]) &&
+		(out->verified < 0 || !vb_newer(&bs[out->verified], &bs[out->last]));
+}

@@ -197,4 +197,125 @@ app_schedule_plan_hold app_schedule_plan_restore_hold(const json_t *restore,
 						      const char *schedule,
 						      const char **backup);
 
+/* ---- restore verification (issue 18) ----------------------------------
+ *
+ * The schedule asks for verifications; the verify controller runs them
+ * (it acts on a Backup whose snapstage.io/verify-now annotation differs
+ * from its status.verification.token). The rules:
+ *   - spec.verification.schedule is a cron of its own, in its own zone;
+ *     its cursor is status.verification.lastRequestTime, and a new
+ *     schedule starts from its creation time. The newest due time at or
+ *     before now that is newer than the cursor is acted on, once: the
+ *     older ones (a controller that was down) are passed over, never
+ *     acted on one by one. Suspended: nothing is due and there is no next
+ *     time (the due times while suspended pass: the next one after
+ *     resuming acts). "once" as a verification cron never falls due;
+ *   - a spec change passes over the new cron's due times up to now, as
+ *     for Backups, except the due time the old spec waited for
+ *     (status.verification.nextVerificationTime), come meanwhile;
+ *   - acting on a due time picks the newest (creation time, then name) of
+ *     the schedule's own Backups that is Complete, not Restorable False,
+ *     and not being deleted; none: the due time is recorded all the same
+ *     (NothingToVerify, once per due time). One whose verification is
+ *     still running or requested is not asked again (the request in
+ *     flight serves the due time);
+ *   - everyNthBackup N: each own Backup gets, once it is Complete, its
+ *     ordinal among the schedule's Complete Backups (oldest first by
+ *     creation, one more than the greatest ordinal any own Backup already
+ *     carries, kept in the annotation APP_SCHEDULE_ANNOTATION_ORDINAL so
+ *     that pruning never changes it); a multiple of N that became Complete
+ *     after the newest completion the schedule had recorded is asked to
+ *     verify, token "nth-<name>". Backups numbered when N was first set
+ *     are numbered without asking (no burst of old verifications);
+ *   - the report: the newest finished verification (by its completion
+ *     time), the newest Backup (by creation) whose verification passed,
+ *     and Degraded (requireVerified) while the newest finished one failed
+ *     and no Backup newer than the failed one has passed. */
+
+/* The ordinal of a Complete Backup among its schedule's Complete ones
+ * (decimal), written by the schedule (everyNthBackup). */
+#define APP_SCHEDULE_ANNOTATION_ORDINAL "snapstage.io/complete-ordinal"
+/* Condition of the schedule, with requireVerified. */
+#define APP_SCHEDULE_CONDITION_DEGRADED "Degraded"
+#define APP_SCHEDULE_REASON_VERIFICATION_FAILED "VerificationFailed"
+#define APP_SCHEDULE_REASON_VERIFIED "Verified"
+/* "nth-" and a Backup name (at most 253). */
+#define APP_SCHEDULE_PLAN_VERIFY_TOKEN_BUF (4 + 253 + 1)
+
+typedef struct {
+	int64_t now_ns;
+	int64_t creation_ns;	 /* the schedule's metadata.creationTimestamp */
+	int64_t last_request_ns; /* status.verification.lastRequestTime; 0 */
+	int64_t next_ns;	 /* status.verification.nextVerificationTime */
+	bool suspend;
+	bool spec_changed;
+} app_schedule_plan_verify_in;
+
+typedef struct {
+	bool due; /* a due time to act on: due_ns */
+	int64_t due_ns;
+	int64_t last_request_ns; /* the cursor to record */
+	int64_t next_ns;	 /* the next due time after now; 0: none */
+} app_schedule_plan_verify_out;
+
+/* The verification cron `c` in zone `tz`. 0 or SS_EINVALID (NULL). */
+int app_schedule_plan_verify_due(app_schedule_plan_verify_out *out, const app_cron *c,
+				 const ss_tz *tz, const app_schedule_plan_verify_in *in);
+
+/* One of the schedule's own Backups, as verification sees it. Strings are
+ * borrowed from the Backup object. */
+typedef struct {
+	const char *name;
+	int64_t creation_ns;
+	int64_t completion_ns;	/* status.completionTime; 0: none */
+	bool complete;		/* condition Complete True */
+	bool unrestorable;	/* condition Restorable False */
+	bool deleting;		/* metadata.deletionTimestamp set */
+	const char *verify_now; /* the annotation; NULL: absent */
+	int64_t ordinal;	/* APP_SCHEDULE_ANNOTATION_ORDINAL; 0: none */
+	/* status.verification */
+	const char *token;
+	bool active;	     /* a phase before Done, or the verification finalizer */
+	bool done;	     /* phase Done */
+	const char *result;  /* "Passed", "Failed" or NULL */
+	int64_t verified_ns; /* its completionTime */
+} app_schedule_plan_vbackup;
+
+/* Whether `b` can be verified: Complete, not Restorable False, not being
+ * deleted. */
+bool app_schedule_plan_verifiable(const app_schedule_plan_vbackup *b);
+
+/* Whether a verification of `b` is running or asked for and not yet taken
+ * up (a verify-now value other than status.verification.token). */
+bool app_schedule_plan_verify_pending(const app_schedule_plan_vbackup *b);
+
+/* The index of the newest verifiable Backup of `bs` (creation time, then
+ * the greater name), or -1. */
+long app_schedule_plan_verify_pick(const app_schedule_plan_vbackup *bs, size_t n);
+
+/* everyNthBackup: for each Backup of `bs`, out[i] = the ordinal to write
+ * (0: none to write; a Backup that has one, or is not Complete, gets
+ * none) and ask[i] whether to ask for its verification. `since_ns`: the
+ * newest completion the schedule had recorded (status.lastSuccessfulBackup
+ * before this reconcile); only Backups complete after it are asked;
+ * `every` <= 0: nothing at all. Thread-safe; nothing allocated. */
+void app_schedule_plan_verify_nth(int64_t *out, bool *ask,
+				  const app_schedule_plan_vbackup *bs, size_t n,
+				  int every, int64_t since_ns);
+
+/* "nth-<name>", cut to fit `cap` (at least 5). Returns out. */
+char *app_schedule_plan_nth_token(char *out, size_t cap, const char *name);
+
+typedef struct {
+	long last;     /* the newest finished verification; -1: none */
+	long verified; /* the newest Backup that passed one; -1: none */
+	/* The newest finished verification failed and no newer Backup has
+	 * passed one (what Degraded says with requireVerified). */
+	bool failing;
+} app_schedule_plan_verify_report;
+
+/* The report over `bs`. Thread-safe; nothing allocated. */
+void app_schedule_plan_verify_report_of(app_schedule_plan_verify_report *out,
+					const app_schedule_plan_vbackup *bs, size_t n);
+
 #endif
