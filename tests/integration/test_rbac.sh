@@ -175,6 +175,14 @@ KUBECTL=$KUBECTL "$REPO/hack/install-crds.sh" >/dev/null
 for ns in "$CTL_NS" "$WATCH_A" "$WATCH_B" "$OTHER"; do
     "$KUBECTL" create namespace "$ns" --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
 done
+# A Pod create (the verification's scratch Pod) passes the ServiceAccount
+# admission plugin only if its ServiceAccount exists, and this cluster has
+# no controller-manager to make each namespace's `default` one: without it
+# the probe's create would be refused with 403 whatever RBAC says.
+for ns in "$WATCH_A" "$WATCH_B"; do
+    "$KUBECTL" -n "$ns" create serviceaccount default --dry-run=client -o yaml |
+        "$KUBECTL" apply -f - >/dev/null
+done
 # The ServiceAccount alone first: what it has without any binding.
 "$KUBECTL" -n "$CTL_NS" create serviceaccount "$SA" --dry-run=client -o yaml |
     "$KUBECTL" apply -f - >/dev/null
