@@ -9,14 +9,24 @@ permissions and the code behind each).
   rbac_check.py code RULES REPO
       every `file:identifier` the rules name exists (the list cannot rot
       away from the code silently).
+  rbac_check.py calls RULES REPO FILE ROLE BASE-ROLES
+      the requests FILE makes, read from its source: each kube_get/create/
+      delete/patch/update/list call with the kube_resource it names (a
+      resource passed in as a parameter is followed to the function's
+      callers), plus the requests of the ctrl/ and db/ helpers it calls
+      (HELPERS). Every one is granted by ROLE or one of BASE-ROLES (comma
+      list), and ROLE grants exactly those of them the base roles do not:
+      nothing missing, nothing more. (The verify controller: `calls RULES
+      REPO controller/app/verify/verify.c vf ns`.)
   rbac_check.py granted RULES MODE-JSON
       what the ServiceAccount's token is granted (SelfSubjectRulesReview in
       each namespace of the mode, minus what a ServiceAccount with no
       bindings already has) is exactly what the rules say for the mode; and
       a cluster-wide list of each namespaced resource is allowed only when
       the namespaced rules are bound cluster-wide (SelfSubjectAccessReview).
-  rbac_check.py needed RULES MODE-JSON
-      for every verb of every rule: the request the controller makes with it
+  rbac_check.py needed RULES MODE-JSON [ROLE,...]
+      for every verb of every rule (of the roles listed; default: every
+      role the mode grants): the request the controller makes with it
       passes authorization (any code but 403), and with that one verb taken
       out of the role that grants it (the role is rewritten by the admin,
       then put back), the same request fails with 403. Finalizers are an
@@ -24,9 +34,13 @@ permissions and the code behind each).
       blockOwnerDeletion, so that create is their request. Writes are
       dry runs or aimed at objects that do not exist: nothing is changed.
 
-MODE-JSON: {"name", "cluster_wide": bool, "in_place": bool, "watched": [ns],
-"ctl": ns, "others": [ns], "roles": {"ns": [kind, name, ns-or-null], ...}}
-("roles" only for `needed`: where each role of the rules lives).
+MODE-JSON: {"name", "cluster_wide": bool, "in_place": bool,
+"verification": bool, "watched": [ns], "ctl": ns, "others": [ns],
+"roles": {"ns": [kind, name, ns-or-null], ...}} ("roles" only for `needed`:
+where each role of the rules lives). `needed` takes a verb out of one role:
+it cannot prove a verb two roles of the mode grant (in-place restores and
+verification both grant get on statefulsets), so it runs on modes where no
+two checked roles overlap.
 
 Environment: SNAPSTAGE_APISERVER_URL, SNAPSTAGE_CA_FILE,
 SNAPSTAGE_ADMIN_TOKEN_FILE, RBAC_SA_TOKEN_FILE (the ServiceAccount's token,
@@ -165,7 +179,15 @@ def check(ok, text):
 def role_applies(role, mode, ns):
     watched = mode["cluster_wide"] or ns in mode["watched"]
     return {"ns": watched, "cluster": True, "ip": mode["in_place"] and watched,
-            "ip-cluster": mode["in_place"], "lease": ns == mode["ctl"]}[role]
+            "ip-cluster": mode["in_place"],
+            "vf": mode.get("verification", False) and watched,
+            "lease": ns == mode["ctl"]}[role]
+
+
+def role_in_mode(role, mode):
+    """Whether the mode grants `role` anywhere."""
+    return any(role_applies(role, mode, ns)
+               for ns in mode["watched"] + mode["others"] + [mode["ctl"]])
 
 
 def cmd_code(rules_path, repo):
@@ -185,6 +207,145 @@ def cmd_code(rules_path, repo):
                 check(False, "%s: no such file" % f)
                 continue
             check(ident in text, "%s names %s" % (f, ident))
+
+
+# Requests made inside helpers a controller calls, which the scan of its own
+# file cannot see: helper -> [(group, resource, verb)], the resource of
+# ctrl_run's being the controller's own (RUN below).
+RUN = object()
+HELPERS = {
+    "ctrl_run_read": [(RUN, "", "get")],  # the object, fresh
+    "ctrl_run_write_status": [(RUN, "", "get"), (RUN, "/status", "update")],
+    "ctrl_run_event": [("events.k8s.io", "events", "create"),
+                       ("events.k8s.io", "events", "patch")],  # ctrl/events.c
+    "app_credentials_read": [("", "secrets", "get")],  # db/credentials.c
+}
+KUBE_VERBS = {"kube_get": "get", "kube_get_sensitive": "get", "kube_list": "list",
+              "kube_list_all": "list", "kube_create": "create",
+              "kube_create_dry_run": "create", "kube_update": "update",
+              "kube_update_status": "update", "kube_patch": "patch",
+              "kube_delete": "delete"}
+
+
+def c_resources(repo):
+    """Every `const kube_resource NAME = { group, version, "plural", ...}`
+    of the controller: NAME -> (group, plural)."""
+    import glob
+    import re
+    out = {}
+    pat = re.compile(r'const\s+kube_resource\s+(\w+)\s*=\s*\{\s*("[^"]*"|APP_GROUP)\s*,'
+                     r'\s*[^,]+,\s*"([^"]+)"')
+    for f in glob.glob(os.path.join(repo, "controller", "**", "*.c"), recursive=True):
+        for m in pat.finditer(open(f).read()):
+            group = "snapstage.io" if m.group(2) == "APP_GROUP" else m.group(2).strip('"')
+            out[m.group(1)] = (group, m.group(3))
+    return out
+
+
+def c_args(text, start):
+    """The top-level comma-separated arguments of the call whose "(" is at
+    text[start]."""
+    depth, args, cur = 0, [], ""
+    for ch in text[start:]:
+        if ch in "([{":
+            depth += 1
+            if depth == 1:
+                continue
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                args.append(cur.strip())
+                return args
+        elif ch == "," and depth == 1:
+            args.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    return args
+
+
+def c_functions(text):
+    """name -> (parameter names, body) of each function defined at the top
+    level (a definition starts in column 0 and its body ends at a "}" in
+    column 0, as clang-format lays them out)."""
+    import re
+    out = {}
+    for m in re.finditer(r"^(?:static\s+)?[A-Za-z_][\w \t\*]*?\b(\w+)\(([^)]*)\)\s*\n\{",
+                         text, re.M):
+        end = text.find("\n}", m.end())
+        params = [re.sub(r".*?(\w+)\s*$", r"\1", p.strip().split("[")[0])
+                  for p in m.group(2).split(",")]
+        out[m.group(1)] = (params, text[m.end():end])
+    return out
+
+
+def c_calls(repo, path, run_res):
+    """The (group, resource, verb) requests the source file makes."""
+    import re
+    text = open(os.path.join(repo, path)).read()
+    resources = c_resources(repo)
+    funcs = c_functions(text)
+    found = set()
+
+    def resolve(arg, func, depth=0):
+        arg = arg.lstrip("&").strip()
+        if arg in resources:
+            return [resources[arg]]
+        params = funcs.get(func, ([], ""))[0]
+        if arg in params and depth < 3:  # a parameter: follow the callers
+            i, out = params.index(arg), []
+            for caller, (_, body) in funcs.items():
+                for m in re.finditer(r"\b%s\(" % func, body):
+                    a = c_args(body, m.end() - 1)
+                    if i < len(a):
+                        out += resolve(a[i], caller, depth + 1)
+            return out
+        sys.exit("%s: %s: cannot tell which resource %r is" % (path, func, arg))
+
+    for func, (_, body) in funcs.items():
+        for m in re.finditer(r"\b(kube_\w+)\(", body):
+            verb = KUBE_VERBS.get(m.group(1))
+            if verb is None:
+                continue
+            args = c_args(body, m.end() - 1)
+            for g, res in resolve(args[2], func):
+                sub = "/status" if m.group(1) == "kube_update_status" else ""
+                found.add((g, res + sub, verb))
+        for helper, reqs in HELPERS.items():
+            if re.search(r"\b%s\(" % helper, body):
+                for g, res, verb in reqs:
+                    if g is RUN:
+                        g, res = run_res[0], run_res[1] + res
+                    found.add((g, res, verb))
+    return found
+
+
+def cmd_calls(rules_path, repo, path, role, base_roles):
+    import re
+    text = open(os.path.join(repo, path)).read()
+    # The controller's own resource: ctrl_run_opts.resource = &NAME.
+    m = re.search(r"run_opts\.resource\s*=\s*&(\w+)", text)
+    run_res = c_resources(repo).get(m.group(1)) if m else None
+    if run_res is None and re.search(r"\bctrl_run_", text):
+        sys.exit("%s: cannot find its run_opts.resource" % path)
+    calls = c_calls(repo, path, run_res)
+    rules = parse_rules(rules_path)
+    base = {(r["group"], r["resource"], r["verb"]) for r in rules if r["role"] in base_roles}
+    mine = {(r["group"], r["resource"], r["verb"]) for r in rules if r["role"] == role}
+    fmt = lambda ks: ", ".join("%s %s/%s" % (v, g or "core", r) for g, r, v in sorted(ks))
+    print("  %s makes %d kinds of request: %s" % (path, len(calls), fmt(calls)))
+    missing = calls - base - mine
+    check(not missing, "every request %s makes is granted by %s or %s%s" % (
+        path, role, "+".join(sorted(base_roles)),
+        "; MISSING: " + fmt(missing) if missing else ""))
+    extra, needed = mine - calls, calls - base
+    check(not extra, "role %s grants nothing %s does not call%s" % (
+        role, path, "; EXTRA: " + fmt(extra) if extra else ""))
+    check(mine >= needed, "role %s grants everything %s needs beyond %s: %s" % (
+        role, path, "+".join(sorted(base_roles)), fmt(needed)))
+    overlap = mine & base
+    check(not overlap, "role %s repeats nothing the base roles grant%s" % (
+        role, "; REPEATED: " + fmt(overlap) if overlap else ""))
 
 
 def cmd_baseline(out_path):
@@ -224,6 +385,16 @@ def cmd_granted(rules_path, mode):
     for verb, res in (("list", "secrets"), ("watch", "secrets"), ("list", "persistentvolumes")):
         check(not ssar(api, verb, "", res, ""),
               "%-5s core/%s in all namespaces: no" % (verb, res))
+    # Pods (the scratch servers): created and deleted only with verification
+    # on, and only where the namespaced rules reach (the question `kubectl
+    # auth can-i create pods -n NS` asks).
+    for ns in mode["watched"] + mode["others"] + [mode["ctl"], ""]:
+        reach = mode["cluster_wide"] or ns in mode["watched"]
+        want = mode.get("verification", False) and reach
+        for verb in ("create", "delete"):
+            got = ssar(api, verb, "", "pods", ns)
+            check(got == want, "%-6s core/pods in %-22s %s" % (
+                verb, ns or "all namespaces:", "yes" if got else "no"))
 
 
 def probe_request(r, ns, seq):
@@ -259,6 +430,11 @@ def probe_request(r, ns, seq):
     if verb == "watch":
         return "GET", coll + "?watch=1&timeoutSeconds=1", None, None
     if verb == "create":
+        if base == "pods":
+            # The ServiceAccount admission plugin runs before validation; the
+            # test cluster has no token controller, so a Pod that mounts a
+            # token would fail there (500) instead of reaching validation.
+            obj["spec"] = {"automountServiceAccountToken": False}
         return "POST", coll + "?dryRun=All", obj, "application/json"
     if verb == "update":
         obj["metadata"]["name"] = PROBE
@@ -304,12 +480,14 @@ def wait_access(api, r, ns, want):
     return False
 
 
-def cmd_needed(rules_path, mode):
+def cmd_needed(rules_path, mode, only=None):
     sa = Api(os.environ["RBAC_SA_TOKEN_FILE"])
     admin = Api(os.environ["SNAPSTAGE_ADMIN_TOKEN_FILE"])
     ns_of_role = {"ns": mode["watched"][0], "ip": mode["watched"][0], "cluster": None,
-                  "ip-cluster": None, "lease": mode["ctl"]}
+                  "ip-cluster": None, "vf": mode["watched"][0], "lease": mode["ctl"]}
     for seq, r in enumerate(parse_rules(rules_path)):
+        if (only and r["role"] not in only) or not role_in_mode(r["role"], mode):
+            continue
         kind, name, role_ns = mode["roles"][r["role"]]
         ns = ns_of_role[r["role"]]
         plural = "roles" if kind == "Role" else "clusterroles"
@@ -366,13 +544,18 @@ def main():
         return
     if cmd == "code":
         cmd_code(sys.argv[2], sys.argv[3])
+    elif cmd == "calls":
+        cmd_calls(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5],
+                  set(sys.argv[6].split(",")))
     elif cmd == "baseline":
         cmd_baseline(sys.argv[2])
-    elif cmd in ("granted", "needed"):
-        mode = json.loads(sys.argv[3])
-        (cmd_granted if cmd == "granted" else cmd_needed)(sys.argv[2], mode)
+    elif cmd == "granted":
+        cmd_granted(sys.argv[2], json.loads(sys.argv[3]))
+    elif cmd == "needed":
+        only = set(sys.argv[4].split(",")) if len(sys.argv) > 4 else None
+        cmd_needed(sys.argv[2], json.loads(sys.argv[3]), only)
     else:
-        sys.exit("usage: rbac_check.py code|baseline|granted|needed ...")
+        sys.exit("usage: rbac_check.py code|calls|baseline|granted|needed ...")
     print("  -- %d checks, %d failed" % (checks, failures))
     sys.exit(1 if failures else 0)
 

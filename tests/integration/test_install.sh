@@ -4,17 +4,21 @@
 #   1. `helm install` of the chart succeeds (without --wait: no kubelet runs,
 #      so the controller's pod never starts), installs the CRDs from the
 #      chart's crds/ if they are missing, and creates what the values ask for;
-#      `helm upgrade` to watchNamespaces [team-a, team-b] + inPlaceRestore
-#      swaps the ClusterRoles for Roles in each of those namespaces (plus the
-#      in-place restore's ClusterRole for PersistentVolumes) and passes
-#      --namespace=team-a,team-b; an upgrade to the older single
-#      watchNamespace value keeps working (Roles in that one namespace,
-#      those of the other one gone); `helm uninstall` removes every object
-#      but the CRDs (Helm never deletes CRDs);
+#      (without verification: no role to create Pods, no flag); `helm
+#      upgrade` to watchNamespaces [team-a, team-b] + inPlaceRestore +
+#      verification swaps the ClusterRoles for Roles in each of those
+#      namespaces (plus the in-place restore's ClusterRole for
+#      PersistentVolumes; verification has none) and passes
+#      --namespace=team-a,team-b --enable-in-place-restore
+#      --enable-verification; an upgrade to the older single watchNamespace
+#      value keeps working (Roles in that one namespace, those of the other
+#      one and of both features gone, and their flags); `helm uninstall`
+#      removes every object but the CRDs (Helm never deletes CRDs);
 #   2. with the CRDs applied for real from crds/, the API server accepts, with
 #      `kubectl apply --dry-run=server`, every rendering: deploy/ and its
 #      overlays and the namespaced examples, and the chart with its defaults,
-#      with watchNamespaces + inPlaceRestore, with metrics and leader
+#      with watchNamespaces + inPlaceRestore + verification, with
+#      verification alone, with metrics and leader
 #      election off, and with every value set (ServiceMonitor off: its CRD
 #      is not installed here);
 #   3. and it refuses a rendering with an unknown field (so 2 can fail).
@@ -105,19 +109,25 @@ check "ServiceAccount, metrics Service, leader-election Role" \
 check "ClusterRoles for all namespaces and cluster reads" \
     exists clusterrole/"$FULL" clusterrole/"$FULL-cluster-reads" \
     clusterrolebinding/"$FULL" clusterrolebinding/"$FULL-cluster-reads"
+check "no verification role by default (no Pod is created anywhere)" \
+    gone clusterrole/"$FULL-verification" clusterrolebinding/"$FULL-verification"
 
 deploy_args() {
     "$KUBECTL" -n "$RELEASE_NS" get deployment "$FULL" \
         -o jsonpath='{.spec.template.spec.containers[0].args}' 2>/dev/null || true
 }
-check "helm upgrade --set watchNamespaces={$WATCHED,$WATCHED_B} --set inPlaceRestore.enabled=true" \
+check "helm upgrade --set watchNamespaces={$WATCHED,$WATCHED_B} --set inPlaceRestore.enabled=true --set verification.enabled=true" \
     "$HELM" upgrade "$RELEASE" "$CHART" -n "$RELEASE_NS" \
-    --set "watchNamespaces={$WATCHED,$WATCHED_B}" --set inPlaceRestore.enabled=true
+    --set "watchNamespaces={$WATCHED,$WATCHED_B}" --set inPlaceRestore.enabled=true \
+    --set verification.enabled=true
 for ns in "$WATCHED" "$WATCHED_B"; do
-    check "Roles in $ns (namespaced rules, in-place restore)" \
+    check "Roles in $ns (namespaced rules, in-place restore, verification)" \
         exists -n "$ns" role/"$FULL" rolebinding/"$FULL" \
-        role/"$FULL-in-place-restore" rolebinding/"$FULL-in-place-restore"
+        role/"$FULL-in-place-restore" rolebinding/"$FULL-in-place-restore" \
+        role/"$FULL-verification" rolebinding/"$FULL-verification"
 done
+check "verification is a Role per watched namespace only: no ClusterRole" \
+    gone clusterrole/"$FULL-verification" clusterrolebinding/"$FULL-verification"
 check "the in-place restore's ClusterRole for PersistentVolumes (cluster-scoped)" \
     exists clusterrole/"$FULL-in-place-restore-volumes" \
     clusterrolebinding/"$FULL-in-place-restore-volumes"
@@ -125,7 +135,7 @@ check "the all-namespaces ClusterRole and binding are gone" \
     gone clusterrole/"$FULL" clusterrolebinding/"$FULL"
 args=$(deploy_args)
 case "$args" in
-*'"--namespace='"$WATCHED,$WATCHED_B"'"'*'"--enable-in-place-restore"'*) pass "Deployment args now include --namespace=$WATCHED,$WATCHED_B --enable-in-place-restore" ;;
+*'"--namespace='"$WATCHED,$WATCHED_B"'"'*'"--enable-in-place-restore"'*'"--enable-verification"'*) pass "Deployment args now include --namespace=$WATCHED,$WATCHED_B --enable-in-place-restore --enable-verification" ;;
 *) fail "Deployment args after upgrade: $args" ;;
 esac
 check "helm upgrade --set watchNamespace=$WATCHED (the older single value)" \
@@ -134,9 +144,13 @@ check "its Role in $WATCHED stays" exists -n "$WATCHED" role/"$FULL" rolebinding
 check "the Roles in $WATCHED_B and the in-place restore's are gone" \
     gone -n "$WATCHED_B" role/"$FULL" rolebinding/"$FULL" role/"$FULL-in-place-restore" \
     clusterrole/"$FULL-in-place-restore-volumes"
+check "the verification Roles are gone (in $WATCHED too)" \
+    gone -n "$WATCHED" role/"$FULL-verification" rolebinding/"$FULL-verification"
+check "...and in $WATCHED_B" \
+    gone -n "$WATCHED_B" role/"$FULL-verification" rolebinding/"$FULL-verification"
 args=$(deploy_args)
 case "$args" in
-*'"--namespace='"$WATCHED"'"'*) case "$args" in *in-place*) fail "args still enable in-place: $args" ;; *) pass "Deployment args: --namespace=$WATCHED, no in-place restore" ;; esac ;;
+*'"--namespace='"$WATCHED"'"'*) case "$args" in *in-place* | *verification*) fail "args still enable in-place or verification: $args" ;; *) pass "Deployment args: --namespace=$WATCHED, no in-place restore, no verification" ;; esac ;;
 *) fail "Deployment args after the second upgrade: $args" ;;
 esac
 
@@ -168,8 +182,8 @@ dry_run() { # description file
         show "$TMP/out"
     fi
 }
-for k in deploy deploy/in-place-restore deploy/examples/namespaced \
-    deploy/examples/namespaced-in-place-restore; do
+for k in deploy deploy/in-place-restore deploy/verification deploy/examples/namespaced \
+    deploy/examples/namespaced-in-place-restore deploy/examples/namespaced-verification; do
     if "$KUBECTL" kustomize "$REPO/$k" >"$TMP/k.yaml" 2>"$TMP/out"; then
         dry_run "kubectl kustomize $k" "$TMP/k.yaml"
     else
@@ -184,6 +198,7 @@ serviceAccount: {annotations: {example.com/role: backup}}
 watchNamespaces: [team-a, team-b]
 watchNamespace: team-a
 inPlaceRestore: {enabled: true}
+verification: {enabled: true}
 leaderElection: {id: snap-leader, leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 4s}
 logLevel: debug
 logFormat: text
@@ -212,9 +227,10 @@ helm_dry_run() { # description helm-args...
     fi
 }
 helm_dry_run "helm template (defaults)"
-helm_dry_run "helm template watchNamespaces={$WATCHED,$WATCHED_B} inPlaceRestore serviceMonitor off" \
+helm_dry_run "helm template watchNamespaces={$WATCHED,$WATCHED_B} inPlaceRestore verification serviceMonitor off" \
     --set "watchNamespaces={$WATCHED,$WATCHED_B}" --set inPlaceRestore.enabled=true \
-    --set metrics.serviceMonitor.enabled=false
+    --set verification.enabled=true --set metrics.serviceMonitor.enabled=false
+helm_dry_run "helm template verification (all namespaces)" --set verification.enabled=true
 helm_dry_run "helm template metrics, leader election off" \
     --set metrics.enabled=false --set leaderElection.enabled=false
 helm_dry_run "helm template with every value set" -f "$TMP/all-values.yaml"

@@ -2,18 +2,22 @@
 # Static checks of the install manifests, no cluster needed:
 #   - the chart's CRDs are identical to crds/ (hack/sync-crds.sh --check);
 #   - every kustomization builds (deploy/, its base, the in-place-restore
-#     overlay, the namespaced examples);
-#   - the namespaced example's Role is the base ClusterRole's rules, and the
+#     and verification overlays, the namespaced examples);
+#   - the namespaced example's Role is the base ClusterRole's rules, the
 #     in-place example's Role the namespaced rules of the in-place
-#     ClusterRole (the copies cannot drift);
+#     ClusterRole, and the namespaced verification example's Role the
+#     verification ClusterRole's rules (the copies cannot drift); the
+#     chart's verification role has those rules too;
 #   - `helm lint --strict` passes for the defaults, for watchNamespaces +
-#     inPlaceRestore, and for a values file that sets every value;
+#     inPlaceRestore + verification, and for a values file that sets every
+#     value;
 #   - bad values fail: the schema rejects them (lint), or the templates
 #     refuse impossible combinations (template);
 #   - every controller flag the manifests pass is one `snapstage --help`
 #     lists, and the args are the ones each mode needs;
 #   - pod and container security settings are in every rendering;
-#   - the ServiceMonitor is rendered only when asked for.
+#   - the ServiceMonitor is rendered only when asked for, and the
+#     verification role only with verification.enabled.
 #
 # Usage: test_manifests.sh PATH-TO-snapstage-BINARY
 set -euo pipefail
@@ -63,6 +67,7 @@ rbac: {create: true}
 watchNamespaces: [team-a, team-b]
 watchNamespace: team-c
 inPlaceRestore: {enabled: true}
+verification: {enabled: true}
 leaderElection: {enabled: true, id: snap-leader, leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 4s}
 logLevel: debug
 logFormat: text
@@ -97,8 +102,11 @@ declare -A KUST=(
     [in-place-restore]=$REPO/deploy/in-place-restore
     [namespaced]=$REPO/deploy/examples/namespaced
     [namespaced-in-place-restore]=$REPO/deploy/examples/namespaced-in-place-restore
+    [verification]=$REPO/deploy/verification
+    [namespaced-verification]=$REPO/deploy/examples/namespaced-verification
 )
-for k in deploy base in-place-restore namespaced namespaced-in-place-restore; do
+for k in deploy base in-place-restore namespaced namespaced-in-place-restore verification \
+    namespaced-verification; do
     check "kubectl kustomize ${KUST[$k]#"$REPO/"}" "$KUBECTL" kustomize "${KUST[$k]}"
     "$KUBECTL" kustomize "${KUST[$k]}" >"$TMP/kust-$k.yaml" 2>/dev/null || true
 done
@@ -138,11 +146,18 @@ same_rules "namespaced-in-place-restore/role/role.yaml == in-place-restore/clust
     "$REPO/deploy/in-place-restore/clusterrole.yaml" ClusterRole snapstage-controller-in-place-restore \
     "$REPO/deploy/examples/namespaced-in-place-restore/role/role.yaml" Role \
     snapstage-controller-in-place-restore persistentvolumes
+same_rules "namespaced-verification/role/role.yaml == verification/clusterrole.yaml" \
+    "$REPO/deploy/verification/clusterrole.yaml" ClusterRole snapstage-controller-verification \
+    "$REPO/deploy/examples/namespaced-verification/role/role.yaml" Role \
+    snapstage-controller-verification
 
 echo "== helm lint"
 check "helm lint --strict (defaults)" "$HELM" lint --strict "$CHART"
-check "helm lint --strict --set watchNamespaces={x,y} --set inPlaceRestore.enabled=true" \
-    "$HELM" lint --strict "$CHART" --set "watchNamespaces={x,y}" --set inPlaceRestore.enabled=true
+check "helm lint --strict --set watchNamespaces={x,y} --set inPlaceRestore.enabled=true --set verification.enabled=true" \
+    "$HELM" lint --strict "$CHART" --set "watchNamespaces={x,y}" --set inPlaceRestore.enabled=true \
+    --set verification.enabled=true
+check "helm lint --strict --set verification.enabled=true" \
+    "$HELM" lint --strict "$CHART" --set verification.enabled=true
 check "helm lint --strict --set watchNamespace=x (the older single value)" \
     "$HELM" lint --strict "$CHART" --set watchNamespace=x
 check "helm lint --strict -f <every value set>" "$HELM" lint --strict "$CHART" -f "$TMP/all-values.yaml"
@@ -166,6 +181,10 @@ refuse "resources.requests.memory=lots" "/resources/requests/memory" \
     "$HELM" lint "$CHART" --set resources.requests.memory=lots
 refuse "inPlaceRestore.enabled=yes (a string)" "/inPlaceRestore/enabled" \
     "$HELM" lint "$CHART" --set-string inPlaceRestore.enabled=yes
+refuse "verification.enabled=yes (a string)" "/verification/enabled" \
+    "$HELM" lint "$CHART" --set-string verification.enabled=yes
+refuse "a misspelt verification key" "additional properties 'enable'" \
+    "$HELM" lint "$CHART" --set verification.enable=true
 
 echo "== the templates refuse impossible combinations"
 refuse "replicaCount=2 without leader election" "replicaCount > 1 needs leaderElection.enabled" \
@@ -183,6 +202,8 @@ render() { # file helm-args...
 }
 render helm-default.yaml
 render helm-ns-ip.yaml --set "watchNamespaces={team-a,team-b}" --set inPlaceRestore.enabled=true
+render helm-vf.yaml --set verification.enabled=true
+render helm-ns-vf.yaml --set "watchNamespaces={team-a,team-b}" --set verification.enabled=true
 render helm-ns-one.yaml --set watchNamespace=team-a
 render helm-all.yaml -f "$TMP/all-values.yaml"
 render helm-quiet.yaml --set metrics.enabled=false --set leaderElection.enabled=false --set rbac.create=false
@@ -193,7 +214,8 @@ args_of() { sed -n 's/^ *- \(--[a-z].*\)$/\1/p' "$TMP/$1" | sed 's/ *#.*//'; }
 echo "== every flag passed is one snapstage --help lists"
 "$BIN" --help >"$TMP/help" || { fail "$BIN --help"; }
 for f in kust-deploy.yaml kust-in-place-restore.yaml kust-namespaced.yaml \
-    kust-namespaced-in-place-restore.yaml helm-default.yaml helm-ns-ip.yaml helm-ns-one.yaml \
+    kust-namespaced-in-place-restore.yaml kust-verification.yaml kust-namespaced-verification.yaml \
+    helm-default.yaml helm-ns-ip.yaml helm-ns-one.yaml helm-vf.yaml helm-ns-vf.yaml \
     helm-all.yaml helm-quiet.yaml; do
     unknown=()
     while read -r a; do
@@ -230,18 +252,31 @@ if [ "$(args_of kust-deploy.yaml)" = "$(printf '%s\n' "${want_deploy[@]}")" ]; t
 else
     fail "kust-deploy.yaml args: $(args_of kust-deploy.yaml | tr '\n' ' ')"
 fi
-lacks_args kust-deploy.yaml --enable-in-place-restore --namespace
+lacks_args kust-deploy.yaml --enable-in-place-restore --enable-verification --namespace
 has_args kust-in-place-restore.yaml "${want_deploy[@]}" --enable-in-place-restore
+lacks_args kust-in-place-restore.yaml --enable-verification
+has_args kust-verification.yaml "${want_deploy[@]}" --enable-verification
+lacks_args kust-verification.yaml --enable-in-place-restore --namespace
 has_args kust-namespaced.yaml "${want_deploy[@]}" --namespace=team-a,team-b
-lacks_args kust-namespaced.yaml --enable-in-place-restore
+lacks_args kust-namespaced.yaml --enable-in-place-restore --enable-verification
 has_args kust-namespaced-in-place-restore.yaml "${want_deploy[@]}" --namespace=team-a,team-b \
     --enable-in-place-restore
+lacks_args kust-namespaced-in-place-restore.yaml --enable-verification
+has_args kust-namespaced-verification.yaml "${want_deploy[@]}" --namespace=team-a,team-b \
+    --enable-verification
+lacks_args kust-namespaced-verification.yaml --enable-in-place-restore
 has_args helm-default.yaml "${want_deploy[@]}" --leader-elect-lease-duration=15s \
     --leader-elect-renew-deadline=10s --leader-elect-retry-period=2s --workers=4 --log-level=info
-lacks_args helm-default.yaml --enable-in-place-restore --namespace --leader-election-id
+lacks_args helm-default.yaml --enable-in-place-restore --enable-verification --namespace \
+    --leader-election-id
 has_args helm-ns-ip.yaml --namespace=team-a,team-b --enable-in-place-restore
+lacks_args helm-ns-ip.yaml --enable-verification
+has_args helm-vf.yaml --enable-verification
+lacks_args helm-vf.yaml --enable-in-place-restore --namespace
+has_args helm-ns-vf.yaml --namespace=team-a,team-b --enable-verification
 has_args helm-ns-one.yaml --namespace=team-a
-has_args helm-all.yaml --namespace=team-a,team-b,team-c --enable-in-place-restore --leader-election-id=snap-leader \
+has_args helm-all.yaml --namespace=team-a,team-b,team-c --enable-in-place-restore --enable-verification \
+    --leader-election-id=snap-leader \
     --leader-elect-lease-duration=30s --leader-elect-renew-deadline=20s --leader-elect-retry-period=4s \
     --metrics-bind-address=:9090 --health-probe-bind-address=:9091 --workers=6 --shutdown-timeout=1m \
     --log-level=debug --log-format=text
@@ -282,6 +317,39 @@ if [ "$(count kust-namespaced-in-place-restore.yaml ClusterRole)$(count kust-nam
     pass "namespaced in-place example: 2 ClusterRoles + 2 Roles per namespace + leader election"
 else
     fail "namespaced in-place example: $(count kust-namespaced-in-place-restore.yaml ClusterRole) ClusterRoles, $(count kust-namespaced-in-place-restore.yaml Role) Roles"
+fi
+# The verification role: only when enabled, a ClusterRole without watched
+# namespaces and a Role in each watched one, with the rules of
+# deploy/verification/ (rules_of needs a named object in a file: pick it
+# out of the rendering).
+# named FILE SUFFIX: lines naming snapstage-SUFFIX at indent 2 (a role's
+# and its binding's metadata.name, the binding's roleRef.name: 3 each).
+named() { grep -c "^  name: snapstage-$2\$" "$TMP/$1" || true; }
+for f in helm-default.yaml helm-ns-ip.yaml helm-ns-one.yaml helm-quiet.yaml; do
+    if [ "$(named "$f" verification)" = 0 ]; then pass "$f: no verification role"; else fail "$f: a verification role without verification.enabled"; fi
+done
+if [ "$(count helm-vf.yaml ClusterRole)$(count helm-vf.yaml Role)$(named helm-vf.yaml verification)" = 313 ]; then
+    pass "verification: 3 ClusterRoles (namespaced rules, cluster reads, verification) + leader election; one verification role and binding"
+else
+    fail "verification: $(count helm-vf.yaml ClusterRole) ClusterRoles, $(count helm-vf.yaml Role) Roles, $(named helm-vf.yaml verification) names snapstage-verification"
+fi
+if [ "$(count helm-ns-vf.yaml ClusterRole)$(count helm-ns-vf.yaml Role)$(named helm-ns-vf.yaml verification)" = 156 ]; then
+    pass "watchNamespaces(2)+verification: 1 ClusterRole (cluster reads) + 2 Roles per namespace + leader election; 2 verification Roles and bindings"
+else
+    fail "watchNamespaces(2)+verification: $(count helm-ns-vf.yaml ClusterRole) ClusterRoles, $(count helm-ns-vf.yaml Role) Roles, $(named helm-ns-vf.yaml verification) names snapstage-verification"
+fi
+same_rules "the chart's verification ClusterRole == deploy/verification/clusterrole.yaml" \
+    "$REPO/deploy/verification/clusterrole.yaml" ClusterRole snapstage-controller-verification \
+    "$TMP/helm-vf.yaml" ClusterRole snapstage-verification
+if [ "$(count kust-verification.yaml ClusterRole)$(count kust-verification.yaml Role)" = 31 ]; then
+    pass "verification overlay: 3 ClusterRoles + leader election"
+else
+    fail "verification overlay: $(count kust-verification.yaml ClusterRole) ClusterRoles, $(count kust-verification.yaml Role) Roles"
+fi
+if [ "$(count kust-namespaced-verification.yaml ClusterRole)$(count kust-namespaced-verification.yaml Role)" = 15 ]; then
+    pass "namespaced verification example: 1 ClusterRole (cluster reads) + 2 Roles per namespace + leader election"
+else
+    fail "namespaced verification example: $(count kust-namespaced-verification.yaml ClusterRole) ClusterRoles, $(count kust-namespaced-verification.yaml Role) Roles"
 fi
 if grep -q 'image: "registry.example/snapstage:0.1.0"' "$TMP/helm-all.yaml"; then pass "image repository and tag"; else fail "image not rendered from values"; fi
 if grep -q 'image: "snapstage:0.1.0"' "$TMP/helm-default.yaml"; then pass "default image snapstage:<appVersion>"; else fail "default image"; fi

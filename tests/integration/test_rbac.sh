@@ -6,17 +6,25 @@
 # them is needed.
 #
 #   code      every file:identifier the rules name is in the code.
+#   calls     the requests the verify controller (app/verify/verify.c)
+#             makes, read from its source, are granted by the `ns` rules
+#             plus the `vf` rules, and `vf` is exactly what they lack.
 #   granted   for each install mode (kustomize and helm, all namespaces or a
-#             list of them, with and without in-place restores) it applies
+#             list of them, with and without in-place restores and restore
+#             verification) it applies
 #             only the RBAC objects the manifests render, mints the
 #             ServiceAccount's token (TokenRequest) and compares what the
 #             token is granted (SelfSubjectRulesReview in the watched
 #             namespaces, another namespace and the controller's own, minus
 #             what a ServiceAccount without bindings has) with the rules:
 #             nothing more, nothing less. Cluster-wide lists are allowed
-#             only when the namespaced rules are bound cluster-wide.
+#             only when the namespaced rules are bound cluster-wide. Pods
+#             can be created and deleted (SelfSubjectAccessReview, as
+#             `kubectl auth can-i`) only with verification on, and then
+#             only in the watched namespaces.
 #   needed    on the namespaced + in-place rendering (every rule of the file
-#             is in it): for each verb, the request the controller makes
+#             but the `vf` ones is in it), and for the `vf` rules on the
+#             namespaced + verification one: for each verb, the request the controller makes
 #             with it passes authorization; with that one verb taken out of
 #             its role it fails with 403 (finalizers: a create with
 #             blockOwnerDeletion, refused by the OwnerReferencesPermission-
@@ -106,7 +114,7 @@ failures=0
 modes=0
 
 # Applies the RBAC of one rendering, runs the checks, deletes it.
-scenario() { # name mode-json checks(granted|granted+needed) render-command...
+scenario() { # name mode-json checks(granted|granted+needed[=role,...]) render-command...
     local name=$1 mode=$2 what=$3 file rc=0
     shift 3
     file=$TMP/$(tr -c 'a-zA-Z0-9\n' '-' <<<"$name").yaml
@@ -118,9 +126,10 @@ scenario() { # name mode-json checks(granted|granted+needed) render-command...
     "$KUBECTL" apply -f "$file" >/dev/null
     wait_bound yes
     python3 "$CHECK" granted "$RULES" "$mode" || rc=1
-    if [ "$what" = granted+needed ]; then
-        python3 "$CHECK" needed "$RULES" "$mode" || rc=1
-    fi
+    case "$what" in
+    granted+needed) python3 "$CHECK" needed "$RULES" "$mode" || rc=1 ;;
+    granted+needed=*) python3 "$CHECK" needed "$RULES" "$mode" "${what#granted+needed=}" || rc=1 ;;
+    esac
     [ $rc = 0 ] || failures=$((failures + 1))
     modes=$((modes + 1))
     # Only the roles and bindings go; the ServiceAccount (and its token) stays.
@@ -129,10 +138,10 @@ scenario() { # name mode-json checks(granted|granted+needed) render-command...
     wait_bound no
 }
 
-mode() { # name cluster_wide in_place watched(comma list)
+mode() { # name cluster_wide in_place verification watched(comma list)
     python3 -c '
 import json, sys
-name, cw, ip, watched, ctl, other = sys.argv[1:]
+name, cw, ip, vf, watched, ctl, other = sys.argv[1:]
 w = [x for x in watched.split(",") if x]
 others = [n for n in ("team-a", "team-b", other) if n not in w]
 fullname = "snapstage-controller"
@@ -141,15 +150,21 @@ roles = {"ns": ["ClusterRole", fullname, None] if cw == "true" else ["Role", ful
          "ip": ["ClusterRole", fullname + "-in-place-restore", None] if cw == "true"
                else ["Role", fullname + "-in-place-restore", w[0] if w else None],
          "ip-cluster": ["ClusterRole", fullname + ("-in-place-restore" if cw == "true" else "-in-place-restore-volumes"), None],
+         "vf": ["ClusterRole", fullname + "-verification", None] if cw == "true"
+               else ["Role", fullname + "-verification", w[0] if w else None],
          "lease": ["Role", "snapstage-leader-election", ctl]}
 print(json.dumps({"name": name, "cluster_wide": cw == "true", "in_place": ip == "true",
-                  "watched": w, "others": others, "ctl": ctl, "roles": roles}))' \
-        "$1" "$2" "$3" "$4" "$CTL_NS" "$OTHER"
+                  "verification": vf == "true", "watched": w, "others": others, "ctl": ctl,
+                  "roles": roles}))' \
+        "$1" "$2" "$3" "$4" "$5" "$CTL_NS" "$OTHER"
 }
 
 started=$SECONDS
 log "=== code: every reference of rbac_rules.txt"
 python3 "$CHECK" code "$RULES" "$REPO" || failures=$((failures + 1))
+log "=== calls: the verify controller's requests are the ns + vf rules"
+python3 "$CHECK" calls "$RULES" "$REPO" controller/app/verify/verify.c vf ns ||
+    failures=$((failures + 1))
 
 # The kinds the finalizer checks create (dry runs) must be served.
 # Known to admission too (hack/install-crds.sh): else the finalizers checks'
@@ -159,6 +174,14 @@ KUBECTL=$KUBECTL "$REPO/hack/install-crds.sh" >/dev/null
     >/dev/null 2>&1 || die "could not install the snapshot CRD fixtures"
 for ns in "$CTL_NS" "$WATCH_A" "$WATCH_B" "$OTHER"; do
     "$KUBECTL" create namespace "$ns" --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+done
+# A Pod create (the verification's scratch Pod) passes the ServiceAccount
+# admission plugin only if its ServiceAccount exists, and this cluster has
+# no controller-manager to make each namespace's `default` one: without it
+# the probe's create would be refused with 403 whatever RBAC says.
+for ns in "$WATCH_A" "$WATCH_B"; do
+    "$KUBECTL" -n "$ns" create serviceaccount default --dry-run=client -o yaml |
+        "$KUBECTL" apply -f - >/dev/null
 done
 # The ServiceAccount alone first: what it has without any binding.
 "$KUBECTL" -n "$CTL_NS" create serviceaccount "$SA" --dry-run=client -o yaml |
@@ -170,28 +193,42 @@ helm_render() { # extra helm args...
     "$HELM" template snapstage "$REPO/helm/snapstage" -n "$CTL_NS" \
         --set fullnameOverride=snapstage-controller "$@"
 }
-scenario "kustomize deploy/" "$(mode all true false '')" granted \
+scenario "kustomize deploy/" "$(mode all true false false '')" granted \
     "$KUBECTL" kustomize "$REPO/deploy"
-scenario "kustomize deploy/in-place-restore/" "$(mode in-place true true '')" granted \
+scenario "kustomize deploy/in-place-restore/" "$(mode in-place true true false '')" granted \
     "$KUBECTL" kustomize "$REPO/deploy/in-place-restore"
-scenario "kustomize deploy/examples/namespaced/" "$(mode namespaced false false "$WATCH_A,$WATCH_B")" \
+scenario "kustomize deploy/verification/" "$(mode verification true false true '')" granted \
+    "$KUBECTL" kustomize "$REPO/deploy/verification"
+scenario "kustomize deploy/examples/namespaced/" \
+    "$(mode namespaced false false false "$WATCH_A,$WATCH_B")" \
     granted "$KUBECTL" kustomize "$REPO/deploy/examples/namespaced"
 scenario "kustomize deploy/examples/namespaced-in-place-restore/" \
-    "$(mode namespaced-in-place false true "$WATCH_A,$WATCH_B")" granted+needed \
+    "$(mode namespaced-in-place false true false "$WATCH_A,$WATCH_B")" granted+needed \
     "$KUBECTL" kustomize "$REPO/deploy/examples/namespaced-in-place-restore"
-scenario "helm (defaults)" "$(mode all true false '')" granted helm_render
-scenario "helm inPlaceRestore.enabled=true" "$(mode in-place true true '')" granted \
+scenario "kustomize deploy/examples/namespaced-verification/" \
+    "$(mode namespaced-verification false false true "$WATCH_A,$WATCH_B")" granted+needed=vf \
+    "$KUBECTL" kustomize "$REPO/deploy/examples/namespaced-verification"
+scenario "helm (defaults)" "$(mode all true false false '')" granted helm_render
+scenario "helm inPlaceRestore.enabled=true" "$(mode in-place true true false '')" granted \
     helm_render --set inPlaceRestore.enabled=true
+scenario "helm verification.enabled=true" "$(mode verification true false true '')" granted \
+    helm_render --set verification.enabled=true
 scenario "helm watchNamespaces={$WATCH_A,$WATCH_B}" \
-    "$(mode namespaced false false "$WATCH_A,$WATCH_B")" granted \
+    "$(mode namespaced false false false "$WATCH_A,$WATCH_B")" granted \
     helm_render --set "watchNamespaces={$WATCH_A,$WATCH_B}"
 scenario "helm watchNamespaces={$WATCH_A,$WATCH_B} inPlaceRestore.enabled=true" \
-    "$(mode namespaced-in-place false true "$WATCH_A,$WATCH_B")" granted \
+    "$(mode namespaced-in-place false true false "$WATCH_A,$WATCH_B")" granted \
     helm_render --set "watchNamespaces={$WATCH_A,$WATCH_B}" --set inPlaceRestore.enabled=true
+scenario "helm watchNamespaces={$WATCH_A,$WATCH_B} verification.enabled=true" \
+    "$(mode namespaced-verification false false true "$WATCH_A,$WATCH_B")" granted+needed=vf \
+    helm_render --set "watchNamespaces={$WATCH_A,$WATCH_B}" --set verification.enabled=true
+scenario "helm watchNamespace=$WATCH_A inPlaceRestore.enabled=true verification.enabled=true" \
+    "$(mode single-in-place-verification false true true "$WATCH_A")" granted \
+    helm_render --set watchNamespace="$WATCH_A" --set inPlaceRestore.enabled=true \
+    --set verification.enabled=true
 scenario "helm watchNamespace=$WATCH_A (the older single value)" \
-    "$(mode single false false "$WATCH_A")" granted \
+    "$(mode single false false false "$WATCH_A")" granted \
     helm_render --set watchNamespace="$WATCH_A"
-
 log ""
 log "test_rbac: $modes install modes in $((SECONDS - started))s, $failures failed"
 [ "$failures" = 0 ]

@@ -145,6 +145,27 @@ namespace.
 {{- end }}
 
 {{/*
+The extra permissions of restore verification (verification.enabled), all
+namespaced: a ClusterRole bound cluster-wide (as deploy/verification/), or
+a Role in each watched namespace. The scratch claims need nothing more
+than snapstage.rules.namespaced grants (claims get, create, delete), and
+the scratch objects' owner references the backups/finalizers rule there.
+*/}}
+{{- define "snapstage.rules.verification" -}}
+# The scratch MariaDB Pod: created from the StatefulSet's template, read
+# until Ready, deleted when done (uid precondition); get also reads the Pod
+# a podSelector Backup was cut on, to find its StatefulSet. Never update,
+# patch or exec.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, create, delete]
+# The StatefulSet whose pod template the scratch Pod copies; never written.
+- apiGroups: [apps]
+  resources: [statefulsets]
+  verbs: [get]
+{{- end }}
+
+{{/*
 The in-place restore's cluster-scoped permission: a ClusterRole in every
 mode (its own, <fullname>-in-place-restore-volumes, with watched namespaces).
 */}}
