@@ -747,6 +747,16 @@ static void verify_tables(verify_run *r, app_db *db, int64_t deadline)
 		snprintf(msg, sizeof(msg), "could not list the tables: %.400s",
 			 ss_error_last()->message);
 		res = APP_VERIFY_CHECK_FAILED;
+	} else if (tc.n_tables == 0) {
+		/* information_schema lists only what the account may see */
+		snprintf(msg, sizeof(msg), "no table was listed: the connection's account "
+					   "sees none (it needs SELECT on the tables), so "
+					   "nothing was checked");
+		res = APP_VERIFY_CHECK_FAILED;
+	} else if (tc.n_checked == 0) {
+		snprintf(msg, sizeof(msg), "none of %zu tables was checked (bounds)",
+			 tc.n_tables);
+		res = APP_VERIFY_CHECK_FAILED;
 	} else if (tc.n_corrupt > 0) {
 		snprintf(msg, sizeof(msg), "%zu of %zu tables corrupt: %.400s", tc.n_corrupt,
 			 tc.n_tables, tc.corrupt);
