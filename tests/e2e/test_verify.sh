@@ -90,7 +90,7 @@ spec:
         name: mariadb-backup
   verification:
     schedule: "${VERIFY_CRON:-0 0 1 1 *}"
-    startTimeoutSeconds: 90
+    startTimeoutSeconds: 45
     checkTimeoutSeconds: 120
     checks:
       - name: orders
@@ -109,8 +109,8 @@ sql mariadb-0 "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KE
 INSERT INTO shop.orders VALUES (1), (2), (3);
 CREATE TABLE shop.audit (id INT PRIMARY KEY, note VARCHAR(200)) ENGINE=MyISAM;
 CREATE TABLE shop.notes (id INT PRIMARY KEY, note VARCHAR(200)) ENGINE=Aria;
-INSERT INTO shop.audit SELECT seq, REPEAT('a', 100) FROM seq_1_to_3000;
-INSERT INTO shop.notes SELECT seq, REPEAT('n', 100) FROM seq_1_to_1000;" ||
+INSERT INTO shop.audit SELECT seq, REPEAT('a', 100) FROM shop.seq_1_to_3000;
+INSERT INTO shop.notes SELECT seq, REPEAT('n', 100) FROM shop.seq_1_to_1000;" ||
     fail "writing on the primary"
 wait_for 60 "the rows on mariadb-1" rows_are mariadb-1 1,2,3
 wait_for 60 "the rows on mariadb-2" rows_are mariadb-2 1,2,3
@@ -193,9 +193,22 @@ kn annotate volumesnapshot "$snap" sim.snapstage.io/corrupt-on-restore- >/dev/nu
 
 # ---- kill ------------------------------------------------------------------------------
 phase_is() { [ "$(vphase "$1")" = "$2" ]; }
+seen_phase() { # backup phase seconds: polls, false when it never showed
+    local end=$((SECONDS + $3))
+    while [ $SECONDS -lt $end ]; do
+        phase_is "$1" "$2" && return 0
+        [ "$(vphase "$1")" = Done ] && return 1
+        sleep 0.1
+    done
+    return 1
+}
+# A slow user check keeps the verification in Checking long enough to be
+# seen (and it runs again after the restart).
+schedule "      - name: slow
+        sql: SELECT SLEEP(6)"
 for p in Restoring Starting Checking; do
     verify_now "$b" "kill-$p"
-    if wait_for 120 "kill-$p reaches $p" phase_is "$b" "$p" 2>/dev/null; then
+    if seen_phase "$b" "$p" 120; then
         kill_controller KILL
         note "SIGKILLed the controller in $p"
         start_controller --enable-verification
@@ -207,21 +220,33 @@ for p in Restoring Starting Checking; do
     verified_is "$b" True Verified || fail "kill-$p: not Verified=True: $(bv "$b" '{.status.verification.message}')"
     n=$(bv "$b" '{range .status.verification.checks[*]}{.type} {end}' | tr ' ' '\n' | grep -c ServerStart || true)
     [ "$n" = 1 ] || fail "kill-$p: $n ServerStart records"
+    n=$(bv "$b" '{range .status.verification.checks[*]}{.type} {end}' | wc -w)
+    [ "$n" = 5 ] || fail "kill-$p: $n check records, not 5 (checks run twice?)"
     ok "kill-$p: finished once after the kill, nothing left"
 done
+schedule
 
 # ---- schedule --------------------------------------------------------------------------
+req_before=$(kn get backupschedule nightly -o jsonpath='{.status.verification.lastRequestTime}')
 VERIFY_CRON="* * * * *" schedule
-requested() { [ -n "$(kn get backupschedule nightly -o jsonpath='{.status.verification.lastRequestTime}')" ]; }
-if wait_for 150 "the schedule requests a verification by its cron" requested; then
-    t=$(bv "$b" '{.metadata.annotations.snapstage\.io/verify-now}')
-    wait_for 300 "the scheduled verification ($t) is Done" vtoken_done "$b" "$t"
-    verified_is "$b" True Verified || fail "schedule: not Verified=True"
-    last=$(kn get backupschedule nightly -o jsonpath='{.status.verification.lastVerifiedBackup}')
-    wait_for 60 "the schedule reports lastVerifiedBackup" \
-        test "$(kn get backupschedule nightly -o jsonpath='{.status.verification.lastVerifiedBackup}')" = "$b"
-    ok "schedule: its cron verified $b (last verified: ${last:-$b})"
-fi
+requested() {
+    local r
+    r=$(kn get backupschedule nightly -o jsonpath='{.status.verification.lastRequestTime}')
+    [ -n "$r" ] && [ "$r" != "$req_before" ]
+}
+wait_for 150 "the schedule's cron requests a verification (was '${req_before}')" requested
+t=$(bv "$b" '{.metadata.annotations.snapstage\.io/verify-now}')
+case $t in
+20[0-9][0-9]-*T*Z) ;;
+*) fail "schedule: the Backup's verify-now is '$t', not a due time" ;;
+esac
+wait_for 300 "the scheduled verification ($t) is Done" vtoken_done "$b" "$t"
+verified_is "$b" True Verified || fail "schedule: not Verified=True"
+wait_for 60 "the schedule reports lastVerifiedBackup $b" \
+    test "$(kn get backupschedule nightly -o jsonpath='{.status.verification.lastVerifiedBackup}')" = "$b"
+kn get events --field-selector "involvedObject.name=nightly" -o jsonpath='{.items[*].reason}' |
+    grep -q VerificationRequested || fail "schedule: no VerificationRequested Event"
+ok "schedule: its cron requested $t, verified $b, reported in the schedule's status"
 VERIFY_CRON="0 0 1 1 *" schedule
 
 # ---- the live database untouched -------------------------------------------------------
