@@ -69,7 +69,8 @@ typedef struct {
 	size_t n_vols;
 	char pod_name[APP_NAME_BUF];
 	char claim_names[APP_MAX_VOLUMES][APP_NAME_BUF];
-	char check_msgs[APP_VERIFY_MAX_CHECKS][APP_DB_CHECK_MESSAGE_MAX];
+	/* room for a ServerStart message with the server's last lines */
+	char check_msgs[APP_VERIFY_MAX_CHECKS][1024];
 	char verdict[CTRL_RUN_MESSAGE_MAX];
 } verify_run;
 
@@ -635,7 +636,7 @@ static int verify_started(verify_run *r, bool ready, const char *why)
 		return rc < 0 ? rc : 0;
 	}
 	snprintf(r->verdict, sizeof(r->verdict),
-		 "the scratch server was not Ready within %d s: %.1800s",
+		 "the scratch server was not Ready within %d s: %.800s",
 		 r->opts.start_timeout_seconds, why);
 	verify_record(r, "ServerStart", NULL, APP_VERIFY_CHECK_FAILED,
 		      verify_ms_since(r, r->v.phase_start_ns), r->verdict);
@@ -647,7 +648,9 @@ static int verify_started(verify_run *r, bool ready, const char *why)
 /* Step 5: the scratch Pod, until Ready. 0 to go on to the checks. */
 static int verify_starting(verify_run *r)
 {
-	char why[1024] = "";
+	/* app_scratch_pod_state keeps the end of the server's last lines (its
+	 * errors) within this, and the check's message holds it whole */
+	char why[800] = "";
 	json_t *pod = NULL;
 	app_scratch_state st;
 	int rc;
