@@ -822,79 +822,76 @@ static int check_schedule_name(const json_t *obj)
 	return 0;
 }
 
+/* 1. when: the cron (H seeded by `seed`), the zone, suspend, the
+ * deadline, the deletion policy. */
+static int dec_schedule_when(app_schedule_spec *s, app_dec *d, const json_t *spec,
+			     const char *seed)
+{
+	int policy, rc;
+
+	rc = app_dec_string(&s->schedule, d, spec, "schedule", NULL, APP_SCHEDULE_MAX,
+			    true);
+	if (rc != 0)
+		return rc;
+	if (app_cron_parse(&s->cron, s->schedule, seed) != 0)
+		return app_dec_fail_at(d, "schedule", "InvalidSchedule", "%s",
+				       ss_error_last()->message);
+	rc = app_dec_string(&s->time_zone, d, spec, "timeZone", APP_DEFAULT_TIME_ZONE,
+			    APP_TIME_ZONE_MAX, false);
+	if (rc != 0)
+		return rc;
+	if (app_time_zone_check(s->time_zone) != 0)
+		return app_dec_fail_at(d, "timeZone", "InvalidTimeZone", "%s",
+				       ss_error_last()->message);
+	rc = app_dec_bool(&s->suspend, d, spec, "suspend", false);
+	if (rc == 0)
+		rc = app_dec_int(&s->starting_deadline_seconds, d, spec,
+				 "startingDeadlineSeconds", -1, 0, INT64_MAX / 1000000000,
+				 false);
+	if (rc == 0)
+		rc = app_dec_enum(&policy, d, spec, "backupDeletionPolicy", deletion_names,
+				  N(deletion_names), APP_DELETION_RETAIN);
+	if (rc == 0)
+		s->backup_deletion_policy = (app_deletion_policy)policy;
+	return rc;
+}
+
 int app_schedule_spec_decode(app_schedule_spec *out, const json_t *obj,
 			     const char **out_reason)
 {
 	app_schedule_spec s;
-	const json_t *spec = NULL, *meta;
-	char seed[2 * NAME_MAX_LEN + 2];
-	int policy, rc;
+	const json_t *spec = NULL, *meta = json_object_get(obj, "metadata");
+	char seed[2 * NAME_MAX_LEN + 2], vseed[sizeof(seed) + 8];
 	app_dec d;
+	int rc;
 
 	memset(&s, 0, sizeof(s));
 	app_dec_init(&d, "spec");
+	snprintf(seed, sizeof(seed), "%s/%s", meta_string(meta, "namespace"),
+		 meta_string(meta, "name"));
+	/* the verification cron's H apart from the backups' */
+	snprintf(vseed, sizeof(vseed), "%s/verify", seed);
 	rc = spec_of(&spec, &d, obj);
 	if (rc == 0)
 		rc = check_schedule_name(obj);
-	if (rc != 0)
-		goto done;
-
-	/* 1. when */
-	rc = app_dec_string(&s.schedule, &d, spec, "schedule", NULL, APP_SCHEDULE_MAX,
-			    true);
-	if (rc != 0)
-		goto done;
-	meta = json_object_get(obj, "metadata");
-	snprintf(seed, sizeof(seed), "%s/%s", meta_string(meta, "namespace"),
-		 meta_string(meta, "name"));
-	if (app_cron_parse(&s.cron, s.schedule, seed) != 0) {
-		rc = app_dec_fail_at(&d, "schedule", "InvalidSchedule", "%s",
-				     ss_error_last()->message);
-		goto done;
-	}
-	rc = app_dec_string(&s.time_zone, &d, spec, "timeZone", APP_DEFAULT_TIME_ZONE,
-			    APP_TIME_ZONE_MAX, false);
-	if (rc != 0)
-		goto done;
-	if (app_time_zone_check(s.time_zone) != 0) {
-		rc = app_dec_fail_at(&d, "timeZone", "InvalidTimeZone", "%s",
-				     ss_error_last()->message);
-		goto done;
-	}
-	rc = app_dec_bool(&s.suspend, &d, spec, "suspend", false);
 	if (rc == 0)
-		rc = app_dec_int(&s.starting_deadline_seconds, &d, spec,
-				 "startingDeadlineSeconds", -1, 0, INT64_MAX / 1000000000,
-				 false);
-	if (rc == 0)
-		rc = app_dec_enum(&policy, &d, spec, "backupDeletionPolicy",
-				  deletion_names, N(deletion_names), APP_DELETION_RETAIN);
-	if (rc != 0)
-		goto done;
-	s.backup_deletion_policy = (app_deletion_policy)policy;
-
+		rc = dec_schedule_when(&s, &d, spec, seed);
 	/* 2. what and how */
-	rc = dec_target(&s.target, &d, spec);
+	if (rc == 0)
+		rc = dec_target(&s.target, &d, spec);
 	if (rc == 0)
 		rc = dec_snapshot(&s.snapshot, &d, spec);
 	if (rc == 0)
 		rc = dec_lock(&s.lock, &d, spec);
-
 	/* 3. how many to keep */
 	if (rc == 0)
 		rc = dec_retention(&s.retention, &d, spec);
-
 	/* 4. how its Backups are proven restorable */
-	if (rc == 0) {
-		char vseed[sizeof(seed) + 8];
-
-		snprintf(vseed, sizeof(vseed), "%s/verify", seed);
+	if (rc == 0)
 		rc = dec_verification(&s.verification, &d, spec, vseed, s.time_zone);
-	}
 	if (rc == 0 && s.retention.require_verified && !s.verification.enabled)
 		rc = app_dec_fail_at(&d, "retention", NULL,
 				     "requireVerified needs spec.verification");
-done:
 	if (rc == 0)
 		*out = s;
 	set_reason(out_reason, &d, rc);
