@@ -568,9 +568,9 @@ int app_verification_status_encode(json_t *obj, const app_verification_status *v
 	for (i = 0; arr != NULL && i < v->n_claims; i++)
 		append(&rc, arr, json_string(v->claims[i]));
 	drop_if_empty(ver, "scratchClaims");
-	put_time(&rc, ver, "startTime", v->start_ns);
-	put_time(&rc, ver, "phaseStartTime", v->phase_start_ns);
-	put_time(&rc, ver, "completionTime", v->completion_ns);
+	put_time_micro(&rc, ver, "startTime", v->start_ns);
+	put_time_micro(&rc, ver, "phaseStartTime", v->phase_start_ns);
+	put_time_micro(&rc, ver, "completionTime", v->completion_ns);
 	put_int(&rc, ver, "restoreMilliseconds", v->restore_ms, -1);
 	put_int(&rc, ver, "startMilliseconds", v->start_ms, -1);
 	put_int(&rc, ver, "checkMilliseconds", v->check_ms, -1);

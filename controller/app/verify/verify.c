@@ -197,6 +197,17 @@ static int verify_poll(verify_run *r, int64_t after_ns)
 	return ctrl_run_stop(&r->run, ctrl_result_requeue_after(after_ns));
 }
 
+/* A waiting step looks again soon in the first seconds of its phase
+ * (claims bind and a small server starts in about a second: a 2 s poll was
+ * most of a small verification's time), then every poll_ns. */
+static int verify_wait(verify_run *r)
+{
+	int64_t in_phase = ss_clock_real(r->vc->o.clock) - r->v.phase_start_ns;
+
+	return verify_poll(r, in_phase < 10 * SS_NS_PER_SEC ? r->vc->o.poll_ns / 4
+							 : r->vc->o.poll_ns);
+}
+
 /* The database a Backup targets, for the registry: "<ns>/sts/<name>" or
  * "<ns>/sel/<selector JSON>" (cut to fit: a long selector shares a prefix
  * rarely enough, and a false match only makes one wait). */
@@ -241,7 +252,7 @@ static void verify_record(verify_run *r, const char *type, const char *name,
 
 	if (i >= APP_VERIFY_MAX_CHECKS)
 		return;
-	snprintf(r->check_msgs[i], sizeof(r->check_msgs[i]), "%s", msg ? msg : "");
+	ss_strlcpy(r->check_msgs[i], msg ? msg : "", sizeof(r->check_msgs[i]));
 	c = &r->v.checks[i];
 	c->type = type;
 	c->name = name;
@@ -552,12 +563,11 @@ static int verify_restoring(verify_run *r)
 	r->v.n_claims = r->n_vols;
 	if (waiting == NULL) {
 		r->v.restore_ms = verify_ms_since(r, r->v.phase_start_ns);
-		rc = verify_enter(r, APP_VERIFY_STARTING);
-		return rc < 0 ? rc : verify_poll(r, r->vc->o.poll_ns / 4);
+		return verify_enter(r, APP_VERIFY_STARTING); /* 0: on to step 5 */
 	}
 	if (verify_start_expired(r)) {
 		snprintf(r->verdict, sizeof(r->verdict),
-			 "scratch claim %s was not Bound within %d s (%s)", waiting,
+			 "scratch claim %.253s was not Bound within %d s (%s)", waiting,
 			 r->opts.start_timeout_seconds, why);
 		verify_record(r, "ServerStart", NULL, APP_VERIFY_CHECK_FAILED,
 			      verify_ms_since(r, r->v.start_ns), r->verdict);
@@ -565,7 +575,7 @@ static int verify_restoring(verify_run *r)
 		rc = verify_enter(r, APP_VERIFY_CLEANING_UP);
 		return rc < 0 ? rc : verify_cleanup(r);
 	}
-	return verify_poll(r, r->vc->o.poll_ns);
+	return verify_wait(r);
 }
 
 /* The StatefulSet whose template the scratch Pod copies: the target's, or
@@ -677,7 +687,7 @@ static int verify_starting(verify_run *r)
 		snprintf(why, sizeof(why), "the scratch Pod went away");
 	if (st == APP_SCRATCH_GONE || verify_start_expired(r))
 		return verify_started(r, false, why);
-	return verify_poll(r, r->vc->o.poll_ns);
+	return verify_wait(r);
 }
 
 /* The scratch server's address: the Pod's IP and the main container's
@@ -921,7 +931,7 @@ static int verify_cleanup(verify_run *r)
 	if (rc < 0)
 		return rc;
 	if (left > 0)
-		return verify_poll(r, r->vc->o.poll_ns);
+		return verify_wait(r);
 	if (!deleting && r->v.has_phase && r->v.phase != APP_VERIFY_DONE &&
 	    (rc = verify_finish(r)) < 0)
 		return rc;
