@@ -13,7 +13,7 @@
 # hold times, what else waits meanwhile (tests/bench/bench_fleet.sh, about
 # 5 minutes); restore verification of the demo's database and of about
 # 1 GiB of tables, two runs each, split by step (restore, start, checks,
-# clean-up) (tests/bench/bench_verify.sh, about N minutes, about 14 GiB of
+# clean-up) (tests/bench/bench_verify.sh, about 2 minutes, about 14 GiB of
 # free disk under build-bench/ while it runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -20,7 +20,7 @@
 #   demo   shop.orders with the demo's 2 rows (hack/demo.sh);
 #   big    about BENCH_BIG_MIB (default 1024) MiB of tables more on the
 #          primary, built server-side from the sequence engine in 100k-row
-#          transactions: three InnoDB tables (~27% each), one MyISAM (~10%)
+#          transactions: three InnoDB tables (~28% each), one MyISAM (~10%)
 #          and one Aria (~9%), each (id INT PRIMARY KEY, k INT, KEY(k),
 #          payload VARCHAR(1000) of 896 hex characters of SHA-512s); the
 #          row counts come from bytes per row measured on MariaDB 10.11
@@ -70,6 +70,9 @@ for s in $SIZES; do
     esac
 done
 
+human() { # bytes
+    awk -v b="$1" 'BEGIN {if (b < 1048576) printf "%.0fK", b / 1024; else printf "%.1fM", b / 1048576}'
+}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 ts_ms() { # an RFC 3339 time -> ms since the epoch (empty stays empty)
     [ -n "$1" ] || return 0
@@ -177,7 +180,7 @@ fill() {
 }
 write_big() {
     local b=$((BIG_MIB * 1048576)) t
-    local inno=$((b * 27 / 100 / 1072 + 1)) myisam=$((b * 10 / 100 / 934 + 1)) aria=$((b * 9 / 100 / 1385 + 1))
+    local inno=$((b * 28 / 100 / 1072 + 1)) myisam=$((b * 10 / 100 / 934 + 1)) aria=$((b * 9 / 100 / 1385 + 1))
     t=$(now_ms)
     fill big_innodb_1 InnoDB "$inno" 1000000
     fill big_innodb_2 InnoDB "$inno" 2000000
@@ -197,13 +200,20 @@ write_big() {
 
 # ---- one run ----------------------------------------------------------------------
 declare -A F # F[size,run,field]
-content_bytes() { # backup: du of its snapshot contents in the sim's state
-    local s c total=0 b
-    for s in $(bv "$1" '{.status.snapshots[*].volumeSnapshotName}'); do
+# content_bytes BACKUP: the bytes of its snapshot contents in the sim's
+# state (what a restore copies); a note with each volume's share and the
+# largest files.
+content_bytes() {
+    local v s c dir b total=0 parts=""
+    while read -r v s; do
         c=$(kn get volumesnapshot "$s" -o jsonpath='{.status.boundVolumeSnapshotContentName}')
-        b=$(du -sb "$SNAPSTAGE_CLUSTER_DIR/sim/snapshots/$c" 2>/dev/null | awk '{print $1}')
+        dir=$SNAPSTAGE_CLUSTER_DIR/sim/snapshots/$c
+        b=$(du -sb "$dir" 2>/dev/null | awk '{print $1}')
         total=$((total + ${b:-0}))
-    done
+        parts="$parts $v $(human "${b:-0}") ($(find "$dir" -type f -printf '%s %P\n' 2>/dev/null |
+            sort -rn | head -n 4 | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, ($1 > 1048576 ? sprintf("%.0fM", $1 / 1048576) : sprintf("%.0fK", $1 / 1024))}'));"
+    done < <(bv "$1" '{range .status.snapshots[*]}{.volume} {.volumeSnapshotName}{"\n"}{end}')
+    note "  snapshot contents:$parts" >&2
     echo "$total"
 }
 newest_backup() {
@@ -311,9 +321,6 @@ done
 stop_controller
 
 # ---- the tables --------------------------------------------------------------------
-human() { # bytes
-    awk -v b="$1" 'BEGIN {if (b < 1048576) printf "%.0fK", b / 1024; else printf "%.1fM", b / 1048576}'
-}
 row() { printf '%-3s %8s %8s %6s %7s %6s | %7s %7s %7s %8s %8s %8s %6s %7s | %7s %7s  %s\n' "$@"; }
 wrow() { printf '%-3s %8s %9s %9s %9s %9s %10s %9s\n' "$@"; }
 for size in $SIZES; do
