@@ -11,7 +11,10 @@
 # small databases (one mariadbd each) whose schedules fall due in the same
 # minute, with --workers 2, 8 and 32: time until all are Complete, lock
 # hold times, what else waits meanwhile (tests/bench/bench_fleet.sh, about
-# 5 minutes).
+# 5 minutes); restore verification of the demo's database and of about
+# 1 GiB of tables, two runs each, split by step (restore, start, checks,
+# clean-up) (tests/bench/bench_verify.sh, about 2 minutes, about 14 GiB of
+# free disk under build-bench/ while it runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hack/deps.sh
@@ -30,3 +33,6 @@ SNAPSTAGE_BIN=$(pwd)/build-bench/controller/snapstage tests/bench/bench_schedule
 echo "==> 40 databases due in one minute, --workers 2, 8, 32"
 SNAPSTAGE_CLUSTER_DIR=$dir SNAPSTAGE_BIN=$(pwd)/build-bench/controller/snapstage \
     tests/bench/bench_fleet.sh 40
+echo "==> restore verification: demo-sized and 1 GiB"
+SNAPSTAGE_CLUSTER_DIR=$dir SNAPSTAGE_BIN=$(pwd)/build-bench/controller/snapstage \
+    tests/bench/bench_verify.sh
