@@ -44,7 +44,6 @@ struct app_verify_ctrl {
 	ctrl_run_opts run_opts;
 	ctrl_counter *total;
 	ctrl_histogram *duration;
-	ctrl_gauge *last_verified;
 	/* Backups whose verification took its database (step 3), so two
 	 * cannot start before the cache shows the first one's phase. */
 	pthread_mutex_t mu;
@@ -94,10 +93,8 @@ static void verify_metrics_new(app_verify_ctrl *vc, ctrl_metrics *m)
 		m, "snapstage_verification_duration_seconds",
 		"How long a restore verification took, restore to clean-up.",
 		CTRL_LV("namespace", "schedule"), buckets, sizeof(buckets) / sizeof(buckets[0]));
-	vc->last_verified = ctrl_metrics_gauge(
-		m, "snapstage_backup_last_verified_timestamp_seconds",
-		"When a Backup of the schedule last passed a restore verification.",
-		CTRL_LV("namespace", "schedule"));
+	/* snapstage_backup_last_verified_timestamp_seconds is the schedule
+	 * controller's: one writer, from the schedule's Backups' status */
 }
 
 int app_verify_ctrl_new(app_verify_ctrl **out, const app_verify_ctrl_opts *o)
@@ -911,9 +908,6 @@ static int verify_finish(verify_run *r)
 		ctrl_counter_inc(r->vc->total, lv);
 	if (r->vc->duration)
 		ctrl_histogram_observe(r->vc->duration, CTRL_LV(r->run.ns, r->schedule), secs);
-	if (r->vc->last_verified && passed)
-		ctrl_gauge_set(r->vc->last_verified, CTRL_LV(r->run.ns, r->schedule),
-			       (double)r->v.completion_ns / (double)SS_NS_PER_SEC);
 	return 0;
 }
 
