@@ -20,7 +20,7 @@
 #              CleaningUp (and restarted): each verification still finishes
 #              once, with one ServerStart record and no check run twice
 #   schedule   spec.verification's cron ("* * * * *") requests one by itself
-#              (a new lastRequestTime, a due-time token), Done, and the
+#              (a new lastVerificationRequestTime, a due-time token), Done, and the
 #              schedule reports lastVerifiedBackup
 #   delete     a Backup deleted mid-verification: its scratch objects go
 #              first (the finalizer), then the Backup
@@ -242,12 +242,12 @@ due_token() { # the Backup's verify-now is a due time (RFC 3339) the cron set
 # ended) is consumed with VerificationInProgress; the next minute asks.
 wait_for 150 "the schedule's cron asks for a verification (a due-time token)" due_token
 t=$(bv "$b" '{.metadata.annotations.snapstage\.io/verify-now}')
-[ -n "$(kn get backupschedule nightly -o jsonpath='{.status.verification.lastRequestTime}')" ] ||
-    fail "schedule: no status.verification.lastRequestTime"
+[ -n "$(kn get backupschedule nightly -o jsonpath='{.status.lastVerificationRequestTime}')" ] ||
+    fail "schedule: no status.lastVerificationRequestTime"
 wait_for 300 "the scheduled verification ($t) is Done" vtoken_done "$b" "$t"
 verified_is "$b" True Verified || fail "schedule: not Verified=True"
 wait_for 60 "the schedule reports lastVerifiedBackup $b" \
-    test "$(kn get backupschedule nightly -o jsonpath='{.status.verification.lastVerifiedBackup}')" = "$b"
+    test "$(kn get backupschedule nightly -o jsonpath='{.status.lastVerifiedBackup}')" = "$b"
 kn get events --field-selector "involvedObject.name=nightly" -o jsonpath='{.items[*].reason}' |
     grep -q VerificationRequested || fail "schedule: no VerificationRequested Event"
 ok "schedule: its cron requested $t, verified $b, reported in the schedule's status"

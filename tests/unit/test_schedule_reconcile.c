@@ -257,7 +257,7 @@ static void test_due_verification_patches_annotation(void **state)
 	/* status: the due time recorded, the next one, the verified Backup,
 	 * Degraded False */
 	assert_request(f, 3, "PUT", SCHED_PATH "/status");
-	assert_sent(f, 3, "\"lastRequestTime\":\"2026-11-23T09:15:00Z\"");
+	assert_sent(f, 3, "\"lastVerificationRequestTime\":\"2026-11-23T09:15:00Z\"");
 	assert_sent(f, 3, "\"nextVerificationTime\":\"2026-11-24T09:15:00Z\"");
 	assert_sent(f, 3, "\"lastVerifiedBackup\":\"nightly-b1\"");
 	assert_sent(f, 3, "\"lastVerificationResult\":\"Passed\"");
@@ -270,9 +270,9 @@ static void test_due_verification_patches_annotation(void **state)
 static void test_same_due_time_asks_once(void **state)
 {
 	fixture *f = *state;
-	const char *st = "{\"verification\":{\"lastRequestTime\":"
+	const char *st = "{\"lastVerificationRequestTime\":"
 			 "\"2026-11-23T09:15:00Z\",\"nextVerificationTime\":"
-			 "\"2026-11-24T09:15:00Z\"}}";
+			 "\"2026-11-24T09:15:00Z\"}";
 	ctrl_result res;
 
 	cache(f->schedules, schedule(st));
@@ -306,7 +306,7 @@ static void test_nothing_to_verify(void **state)
 	assert_int_equal(res.kind, CTRL_RESULT_REQUEUE_AFTER);
 	assert_int_equal(f->server.nrequests, 3);
 	assert_request(f, 2, "PUT", SCHED_PATH "/status");
-	assert_sent(f, 2, "\"lastRequestTime\":\"2026-11-23T09:15:00Z\"");
+	assert_sent(f, 2, "\"lastVerificationRequestTime\":\"2026-11-23T09:15:00Z\"");
 	assert_not_sent(f, 2, "lastVerifiedBackup");
 }
 
@@ -316,8 +316,8 @@ static void test_nothing_to_verify(void **state)
 static void test_degraded(void **state)
 {
 	fixture *f = *state;
-	const char *st = "{\"verification\":{\"lastRequestTime\":"
-			 "\"2026-11-23T09:15:00Z\"}}";
+	const char *st = "{\"lastVerificationRequestTime\":"
+			 "\"2026-11-23T09:15:00Z\"}";
 	ctrl_result res;
 
 	cache(f->schedules, schedule(st));

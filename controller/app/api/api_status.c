@@ -380,13 +380,13 @@ int app_schedule_status_decode(app_schedule_status *out, const json_t *obj)
 	s.would_prune = json_is_array(json_object_get(ret, "wouldPrune"))
 				? json_object_get(ret, "wouldPrune")
 				: NULL;
-	ver = json_object_get(st, "verification");
+	ver = st; /* the names, top-level like lastScheduleTime */
 	s.last_verification_backup = get_string(ver, "lastVerificationBackup");
 	s.last_verification_ns = get_time(ver, "lastVerificationTime");
 	s.last_verification_result = get_string(ver, "lastVerificationResult");
 	s.last_verified_backup = get_string(ver, "lastVerifiedBackup");
 	s.last_verified_ns = get_time(ver, "lastVerifiedTime");
-	s.last_verification_request_ns = get_time(ver, "lastRequestTime");
+	s.last_verification_request_ns = get_time(ver, "lastVerificationRequestTime");
 	s.next_verification_ns = get_time(ver, "nextVerificationTime");
 done:
 	*out = s;
@@ -396,18 +396,13 @@ done:
 static void schedule_verification_encode(int *rc, json_t *st,
 					 const app_schedule_status *s)
 {
-	json_t *ver = put_object(rc, st, "verification");
-
-	if (ver != NULL) {
-		put_string(rc, ver, "lastVerificationBackup", s->last_verification_backup);
-		put_time(rc, ver, "lastVerificationTime", s->last_verification_ns);
-		put_string(rc, ver, "lastVerificationResult", s->last_verification_result);
-		put_string(rc, ver, "lastVerifiedBackup", s->last_verified_backup);
-		put_time(rc, ver, "lastVerifiedTime", s->last_verified_ns);
-		put_time(rc, ver, "lastRequestTime", s->last_verification_request_ns);
-		put_time(rc, ver, "nextVerificationTime", s->next_verification_ns);
-	}
-	drop_if_empty(st, "verification");
+	put_string(rc, st, "lastVerificationBackup", s->last_verification_backup);
+	put_time(rc, st, "lastVerificationTime", s->last_verification_ns);
+	put_string(rc, st, "lastVerificationResult", s->last_verification_result);
+	put_string(rc, st, "lastVerifiedBackup", s->last_verified_backup);
+	put_time(rc, st, "lastVerifiedTime", s->last_verified_ns);
+	put_time(rc, st, "lastVerificationRequestTime", s->last_verification_request_ns);
+	put_time(rc, st, "nextVerificationTime", s->next_verification_ns);
 }
 
 int app_schedule_status_encode(json_t *obj, const app_schedule_status *s)

@@ -32,7 +32,7 @@
  *   6. restore verification (schedule_plan.h has the rules), also while
  *      blocked (the report) but then asking for nothing (a due time
  *      waits): with spec.verification and not suspended, the verification
- *      cron's newest due time newer than status.verification.lastRequestTime
+ *      cron's newest due time newer than status.lastVerificationRequestTime
  *      asks the newest Complete, restorable, not deleted own Backup for a
  *      verification — a merge patch of its metadata.annotations only
  *      (snapstage.io/verify-now = the due time, RFC 3339) with its
@@ -44,7 +44,7 @@
  *      snapstage.io/complete-ordinal) and asks each Nth ("nth-<name>"). A
  *      patch that fails leaves the due time unrecorded and is retried
  *      within app_schedule_plan_retry_cap_ns(). Then the report from the
- *      own Backups' status.verification: status.verification.last*,
+ *      own Backups' status.verification: the schedule's status.last*Verif*,
  *      snapstage_backup_last_verified_timestamp_seconds{namespace,schedule},
  *      and with retention.requireVerified the condition Degraded (True,
  *      VerificationFailed, with a Warning Event when it turns True; else

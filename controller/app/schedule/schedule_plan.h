@@ -203,7 +203,7 @@ app_schedule_plan_hold app_schedule_plan_restore_hold(const json_t *restore,
  * (it acts on a Backup whose snapstage.io/verify-now annotation differs
  * from its status.verification.token). The rules:
  *   - spec.verification.schedule is a cron of its own, in its own zone;
- *     its cursor is status.verification.lastRequestTime, and a new
+ *     its cursor is status.lastVerificationRequestTime, and a new
  *     schedule starts from its creation time. The newest due time at or
  *     before now that is newer than the cursor is acted on, once: the
  *     older ones (a controller that was down) are passed over, never
@@ -212,7 +212,7 @@ app_schedule_plan_hold app_schedule_plan_restore_hold(const json_t *restore,
  *     resuming acts). "once" as a verification cron never falls due;
  *   - a spec change passes over the new cron's due times up to now, as
  *     for Backups, except the due time the old spec waited for
- *     (status.verification.nextVerificationTime), come meanwhile;
+ *     (status.nextVerificationTime), come meanwhile;
  *   - acting on a due time picks the newest (creation time, then name) of
  *     the schedule's own Backups that is Complete, not Restorable False,
  *     and not being deleted; none: the due time is recorded all the same
@@ -245,8 +245,8 @@ app_schedule_plan_hold app_schedule_plan_restore_hold(const json_t *restore,
 typedef struct {
 	int64_t now_ns;
 	int64_t creation_ns;	 /* the schedule's metadata.creationTimestamp */
-	int64_t last_request_ns; /* status.verification.lastRequestTime; 0 */
-	int64_t next_ns;	 /* status.verification.nextVerificationTime */
+	int64_t last_request_ns; /* status.lastVerificationRequestTime; 0 */
+	int64_t next_ns;	 /* status.nextVerificationTime */
 	bool suspend;
 	bool spec_changed;
 } app_schedule_plan_verify_in;
