@@ -29,7 +29,8 @@
  *     to the two names, exactly when it fits; else SS_ETOOLARGE and "";
  *   - numbers: an accepted one is finite and made of white space, digits,
  *     sign, point and exponent only; snprintf("%.17g") of any finite
- *     double parses back to the same double;
+ *     double (each 8 bytes of the input read as one) parses back to the
+ *     same double;
  *   - a user check passes exactly when its rows, text and number tests
  *     hold (a model of verify.h's rules), and its message is the same text
  *     cut at any cap (snprintf), NUL-terminated within it;
@@ -37,7 +38,11 @@
  *     text only for the errors whose text cannot name the account: for
  *     1044, 1045, 1142, 1143, 1203, 1226, 1370, 1698 and every error
  *     db.h does not quote, it is the same whatever the text;
- *   - the SQL's length drops exactly the trailing white space and ';'.
+ *   - the SQL's length drops exactly the trailing white space and ';';
+ *   - every message (a check's, an error's, the corrupt list, a table's
+ *     reason) can be written into status.verification, whatever bytes the
+ *     server sent (JSON takes only UTF-8: a value cut mid-character made
+ *     the status write fail).
  *
  * Thread-safety: none needed; libFuzzer calls in one thread.
  */
@@ -52,6 +57,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
 #include <mysqld_error.h>
 
 #include "app/db/db.h"
@@ -98,6 +104,19 @@ static char *exact(const char *s, size_t len)
 static bool names_account(const char *text)
 {
 	return text && (strcasestr(text, "denied") || strstr(text, "'@'"));
+}
+
+/* What the verify controller does with a message: status.verification. */
+static void check_encodes(const char *message)
+{
+	app_verification_status v;
+	json_t *obj = json_object();
+
+	CHECK(obj != NULL);
+	app_verification_status_init(&v);
+	v.message = message;
+	CHECK(app_verification_status_encode(obj, &v) == 0);
+	json_decref(obj);
 }
 
 /* ---- quoting ------------------------------------------------------------- */
@@ -277,6 +296,7 @@ static bool rows_end(table_rows *t, const char **why)
 	       (strcmp(t->last_status, "OK") != 0 &&
 		strcmp(t->last_status, "Table is already up to date") != 0);
 	CHECK(corrupt == want);
+	check_encodes(*why);
 	CHECK(*why != NULL && (*why)[0] != '\0');
 	if (!corrupt)
 		CHECK(strcmp(*why, "OK") == 0);
@@ -314,6 +334,7 @@ static void check_tables(const fline *lines, size_t n, size_t small)
 		}
 		rows_begin(&t);
 	}
+	check_encodes(list);
 	free(tiny);
 }
 
@@ -415,6 +436,7 @@ static void check_evaluate(const app_verify_check *c, const app_db_check_result 
 
 	CHECK(big != NULL);
 	CHECK(passed == expected_pass(c, r));
+	check_encodes(big);
 	CHECK(app_db_verify_evaluate(msg, small, c, r) == passed);
 	check_cut(big, msg, small);
 	free(msg);
@@ -560,6 +582,7 @@ static void check_error(unsigned int err, const char *text, size_t small)
 	} else {
 		CHECK(strcmp(big, base) == 0);
 	}
+	check_encodes(big);
 	if (err == ER_STATEMENT_TIMEOUT) {
 		snprintf(words, sizeof(words), "timeout of %d s", timeout);
 		CHECK(strstr(big, words) != NULL);
