@@ -67,9 +67,13 @@ static void test_utf8_scrub(void **state)
 	char cut[] = "M\xc3";
 	char good[] = "Gr\xc3\xb6\xc3\x9f"
 		      "e \xe2\x82\xac \xf0\x9f\x98\x80";
-	/* binary: a lone continuation byte, an overlong '/', a surrogate, past U+10FFFF
-	 */
-	char bad[] = "a\x80b\xc0\xafc\xed\xa0\x80d\xf4\x90\x80\x80e\xff";
+	/* binary: a lone continuation byte, an overlong '/', a surrogate, a
+	 * code point past U+10FFFF, a byte no sequence starts with */
+	char bad[] = "a\x80"
+		     "b\xc0\xaf"
+		     "c\xed\xa0\x80"
+		     "d\xf4\x90\x80\x80"
+		     "e\xff";
 
 	(void)state;
 	assert_int_equal(ss_utf8_scrub(cut), 1);
