@@ -102,6 +102,58 @@ bool ss_list_append(char *buf, size_t cap, size_t *len, const char *item)
 	return true;
 }
 
+/* The length of the well-formed UTF-8 sequence at s, or 0. The second
+ * byte's range rules out overlong forms, surrogates and code points past
+ * U+10FFFF; a NUL ends a sequence early (it is below 0x80). */
+static size_t utf8_sequence(const unsigned char *s)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+	size_t n, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4;
+	else
+		return 0;
+	if (c == 0xE0)
+		lo = 0xA0;
+	else if (c == 0xED)
+		hi = 0x9F;
+	else if (c == 0xF0)
+		lo = 0x90;
+	else if (c == 0xF4)
+		hi = 0x8F;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+size_t ss_utf8_scrub(char *s)
+{
+	size_t i = 0, n, replaced = 0;
+
+	if (!s)
+		return 0;
+	while (s[i] != '\0') {
+		n = utf8_sequence((const unsigned char *)s + i);
+		if (n == 0) {
+			s[i++] = '?';
+			replaced++;
+		} else {
+			i += n;
+		}
+	}
+	return replaced;
+}
+
 void ss_wipe(void *p, size_t len)
 {
 	if (p)

@@ -49,4 +49,13 @@ void ss_free_secret(void *p, size_t len);
  * false is returned: the caller adds no more. */
 bool ss_list_append(char *buf, size_t cap, size_t *len, const char *item);
 
+/* Replaces, in place, each byte of `s` that is not part of a well-formed
+ * UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, nothing above
+ * U+10FFFF; a sequence cut short counts as not well-formed) with '?', and
+ * returns how many were replaced. JSON takes only UTF-8 (jansson's
+ * json_string() refuses anything else), so a server's text or value that
+ * is binary, or was cut mid-character to fit a buffer, is made so before
+ * it goes into a status. NULL is a no-op. */
+size_t ss_utf8_scrub(char *s);
+
 #endif

@@ -1,7 +1,7 @@
 /*
  * fuzz_api.c — libFuzzer target for app/api/api.h: decoding and validating the
  * three kinds (BackupSchedule, Backup, Restore) and decoding and encoding
- * their status.
+ * their status, a Backup's status.verification included.
  *
  * An input is one object as YAML or JSON (util/yaml.h reads both). Every
  * spec decoder and every status decoder runs on it, whatever its kind.
@@ -9,9 +9,11 @@
  *   - spec decoding is total and bounded: 0, or SS_EINVALID with a
  *     "field: what" message and a condition reason from the list api.h
  *     gives; counts within their arrays; a Restore never has 0 access
- *     modes;
+ *     modes; a schedule's spec.verification checks are named, have SQL,
+ *     minRows in 0..1000000 and finite bounds with atLeast <= atMost;
  *   - status counts and ordinals are in range or at their sentinel (a cast
- *     wrapped 4294967299 replicas to 3);
+ *     wrapped 4294967299 replicas to 3), status.verification's claims and
+ *     checks within their arrays;
  *   - status: decode -> encode -> decode -> encode gives the same status
  *     both times (the spec has no encoder: the status is what snapstage
  *     writes back), and an encoded status decodes without loss of the
@@ -22,6 +24,7 @@
  *
  * Thread-safety: none needed; libFuzzer calls in one thread.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +64,30 @@ static void check_spec_result(int rc, const char *reason)
 	CHECK(0);
 }
 
+/* An accepted spec.verification: its checks as api.h states them. */
+static void check_verification_spec(const app_verification_spec *v)
+{
+	size_t i;
+
+	if (!v->enabled) {
+		CHECK(v->n_checks == 0);
+		return;
+	}
+	CHECK(v->schedule != NULL && v->time_zone != NULL);
+	CHECK(v->n_checks <= APP_MAX_VERIFY_CHECKS);
+	CHECK(v->max_tables >= 1);
+	for (i = 0; i < v->n_checks; i++) {
+		const app_verify_check *c = &v->checks[i];
+
+		CHECK(c->name != NULL && c->name[0] != '\0' && strlen(c->name) <= 63);
+		CHECK(c->sql != NULL && strlen(c->sql) <= APP_VERIFY_CHECK_SQL_MAX);
+		CHECK(c->min_rows >= 0 && c->min_rows <= 1000000);
+		CHECK(!c->has_at_least || isfinite(c->at_least));
+		CHECK(!c->has_at_most || isfinite(c->at_most));
+		CHECK(!c->has_at_least || !c->has_at_most || c->at_least <= c->at_most);
+	}
+}
+
 static void check_specs(const json_t *obj)
 {
 	app_schedule_spec s;
@@ -75,6 +102,8 @@ static void check_specs(const json_t *obj)
 		CHECK(s.schedule != NULL && s.time_zone != NULL);
 		CHECK(s.target.n_volumes <= APP_MAX_VOLUMES);
 		CHECK(s.target.selector.n_terms <= APP_MAX_SELECTOR_TERMS);
+		check_verification_spec(&s.verification);
+		CHECK(!s.retention.require_verified || s.verification.enabled);
 	}
 	reason = NULL;
 	rc = app_backup_spec_decode(&b, obj, &reason);
@@ -123,6 +152,7 @@ static void check_counts(const json_t *obj)
 {
 	app_backup_status b;
 	app_restore_status r;
+	app_verification_status v;
 	size_t i;
 
 	CHECK(app_backup_status_decode(&b, obj) == 0);
@@ -135,6 +165,10 @@ static void check_counts(const json_t *obj)
 		CHECK(r.volumes[i].ordinal >= 0);
 	for (i = 0; i < r.n_configured; i++)
 		CHECK(r.configured[i] >= 0);
+	CHECK(app_verification_status_decode(&v, obj) == 0);
+	CHECK(v.n_claims <= APP_MAX_VOLUMES && v.n_checks <= APP_VERIFY_MAX_CHECKS);
+	for (i = 0; i < v.n_claims; i++)
+		CHECK(v.claims[i] != NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -153,6 +187,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   app_schedule_status_encode, obj);
 	ROUND_TRIP(app_restore_status, app_restore_status_decode,
 		   app_restore_status_encode, obj);
+	ROUND_TRIP(app_verification_status, app_verification_status_decode,
+		   app_verification_status_encode, obj);
 	json_decref(obj);
 	ss_error_clear();
 	return 0;

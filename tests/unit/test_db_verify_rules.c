@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "testutil.h"
 
 #include "app/db/verify.h"
@@ -404,6 +406,50 @@ static void test_evaluate_long_value(void **state)
 	assert_int_equal(strlen(msg), 7);
 }
 
+/* A first value whose 64th byte starts a character ("ü": 0xC3 0xBC) is
+ * shown cut mid-character, and a binary one is not UTF-8 at all: the
+ * message still goes into status.verification, the stray bytes as '?'
+ * (json_string() refused it: the status write failed as "out of memory"
+ * and the verdict could not be recorded). Found by fuzz_db_verify. */
+static void test_evaluate_value_not_utf8(void **state)
+{
+	app_verify_check c = { .name = "n", .sql = "s", .min_rows = 1 };
+	char value[80], msg[APP_DB_CHECK_MESSAGE_MAX];
+	const json_t *checks;
+	app_verification_status v;
+	app_db_check_result r;
+	json_t *obj = json_object();
+	const char *written;
+
+	(void)state;
+	memset(value, 'a', 63);
+	memcpy(value + 63, "\xc3\xbc", 3);
+	r = result(1, value);
+	assert_true(app_db_verify_evaluate(msg, sizeof(msg), &c, &r));
+	app_verification_status_init(&v);
+	v.checks[0] = (app_verify_check_status){ .type = "User",
+						 .name = "n",
+						 .result = "Passed",
+						 .duration_ms = 1,
+						 .message = msg };
+	v.n_checks = 1;
+	v.message = "\xff\xfe binary";
+	assert_int_equal(app_verification_status_encode(obj, &v), 0);
+	checks = json_object_get(
+		json_object_get(json_object_get(obj, "status"), "verification"),
+		"checks");
+	written =
+		json_string_value(json_object_get(json_array_get(checks, 0), "message"));
+	assert_non_null(written);
+	assert_non_null(strstr(written, "aaaa?...'"));
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(obj, "status"), "verification"),
+			"message")),
+		"?? binary");
+	json_decref(obj);
+}
+
 /* ---- a user check's errors ------------------------------------------------------------
  */
 
@@ -475,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_evaluate_equals),
 		cmocka_unit_test(test_evaluate_numbers),
 		cmocka_unit_test(test_evaluate_long_value),
+		cmocka_unit_test(test_evaluate_value_not_utf8),
 		cmocka_unit_test(test_error_message),
 		cmocka_unit_test(test_error_message_withholds_account),
 	};

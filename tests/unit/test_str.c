@@ -61,12 +61,38 @@ static void test_list_append_ends_in_dots_when_full(void **state)
 	assert_true(strlen(buf) < sizeof(buf));
 }
 
+static void test_utf8_scrub(void **state)
+{
+	/* "Müller" cut after the first byte of "ü", as a 64-byte cut leaves it */
+	char cut[] = "M\xc3";
+	char good[] = "Gr\xc3\xb6\xc3\x9f"
+		      "e \xe2\x82\xac \xf0\x9f\x98\x80";
+	/* binary: a lone continuation byte, an overlong '/', a surrogate, a
+	 * code point past U+10FFFF, a byte no sequence starts with */
+	char bad[] = "a\x80"
+		     "b\xc0\xaf"
+		     "c\xed\xa0\x80"
+		     "d\xf4\x90\x80\x80"
+		     "e\xff";
+
+	(void)state;
+	assert_int_equal(ss_utf8_scrub(cut), 1);
+	assert_string_equal(cut, "M?");
+	assert_int_equal(ss_utf8_scrub(good), 0);
+	assert_string_equal(good, "Gr\xc3\xb6\xc3\x9f"
+				  "e \xe2\x82\xac \xf0\x9f\x98\x80");
+	assert_int_equal(ss_utf8_scrub(bad), 11);
+	assert_string_equal(bad, "a?b??c???d????e?");
+	assert_int_equal(ss_utf8_scrub(NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strlcpy_reports_the_source_length),
 		cmocka_unit_test(test_list_append_joins_with_commas),
 		cmocka_unit_test(test_list_append_ends_in_dots_when_full),
+		cmocka_unit_test(test_utf8_scrub),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

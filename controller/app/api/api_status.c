@@ -16,6 +16,7 @@
 #include "kube/quantity.h"
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/str.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -63,12 +64,26 @@ static void put(int *rc, json_t *o, const char *key, json_t *v)
 		*rc = ss_error_set(SS_ENOMEM, "out of memory");
 }
 
+/* A string that is not UTF-8 (a server's text or a check's value cut
+ * mid-character, or binary) is written with its stray bytes as '?': JSON
+ * cannot hold it as it is, and failing the whole status over one message
+ * would leave a verification unable to record its verdict. */
 static void put_string(int *rc, json_t *o, const char *key, const char *v)
 {
-	if (v == NULL)
+	json_t *s;
+	char *copy;
+
+	if (v == NULL) {
 		json_object_del(o, key);
-	else
-		put(rc, o, key, json_string(v));
+		return;
+	}
+	s = json_string(v);
+	if (s == NULL && *rc == 0 && (copy = ss_strdup(v)) != NULL) {
+		ss_utf8_scrub(copy);
+		s = json_string(copy);
+		free(copy);
+	}
+	put(rc, o, key, s);
 }
 
 static void put_int(int *rc, json_t *o, const char *key, int64_t v, int64_t unset)

@@ -156,7 +156,7 @@ void app_db_verify_note_corrupt(char *list, size_t cap, const char *table,
 		snprintf(list + n, cap - n, "%s%s", sep, entry);
 		return;
 	}
-	snprintf(list + n, cap - n, "%s", n > 0 ? ELLIPSIS : ELLIPSIS + 2);
+	snprintf(list + n, cap - n, "%s", n > 0 ? ELLIPSIS : &ELLIPSIS[2]);
 }
 
 size_t app_db_verify_sql_len(const char *sql)
