@@ -551,10 +551,24 @@ int app_db_check_tables(app_db_table_checks *out, app_db *db, int max_tables,
 				    max_tables);
 	/* The deadline is kept by a watchdog per table; reads themselves may
 	 * wait long: one CHECK TABLE of a large table is one long read. */
-	if ((error = app_db_internal_open(&x, db, NO_DEADLINE_READ_S)) ||
-	    /* never cut by the server: a cut CHECK TABLE says OK */
-	    (error = run_own(x, "SET SESSION max_statement_time = 0")) ||
-	    (error = list_tables(&res, x)))
+	if ((error = app_db_internal_open(&x, db, NO_DEADLINE_READ_S)))
+		goto cleanup;
+	/* the list is read even past the deadline (n_tables), within grace */
+	if (deadline_mono_ns != 0) {
+		int64_t left = deadline_mono_ns - mono_ns();
+
+		app_db_internal_bound(x, (left > 0 ? left : 0) +
+						 (int64_t)APP_DB_VERIFY_GRACE_SECONDS *
+							 SS_NS_PER_SEC);
+	}
+	/* never cut by the server: a cut CHECK TABLE says OK */
+	if (!(error = run_own(x, "SET SESSION max_statement_time = 0")))
+		error = list_tables(&res, x);
+	if (app_db_internal_unbound(x))
+		error = ss_error_set(SS_ETIMEOUT,
+				     "%s: the table list was not read by the deadline",
+				     app_db_internal_where(x));
+	if (error)
 		goto cleanup;
 	out->n_tables = (size_t)mysql_num_rows(res);
 	while ((row = mysql_fetch_row(res)))
@@ -672,8 +686,17 @@ static int run_bounded_check(bool *passed, char *msg, size_t cap, app_db_interna
 		return ss_error_set(SS_ENOMEM, "out of memory");
 	o->r.value = o->kept;
 	t0 = mono_ns();
+	/* the server's bound, and the client's for a server that stops
+	 * answering or trickles rows */
+	app_db_internal_bound(x, (int64_t)app_db_internal_read_timeout(x) * SS_NS_PER_SEC);
 	err = run_statement(o, m, sql, (size_t)n);
-	if (err && connection_error(err))
+	if (app_db_internal_unbound(x))
+		error = ss_error_set(SS_ETIMEOUT,
+				     "%s: a user check got no answer within %d s "
+				     "(MariaDB error %u)",
+				     app_db_internal_where(x),
+				     app_db_internal_read_timeout(x), err);
+	else if (err && connection_error(err))
 		error = check_lost(msg, cap, x, err, t0);
 	else if (err)
 		app_db_verify_error_message(msg, cap, err, mysql_error(m),

@@ -57,7 +57,9 @@ typedef struct {
  * Msg_text is neither "OK" nor "Table is already up to date"; also when
  * CHECK TABLE itself fails with a server error (its number is named). 0
  * with *out filled (corrupt tables are a result, not an error), or < 0
- * with a message when the connection or the table list cannot be had;
+ * with a message when the connection or the table list cannot be had
+ * (SS_ETIMEOUT: not by the deadline, or APP_DB_VERIFY_GRACE_SECONDS after
+ * it when it has passed);
  * *out is written in both cases. Afterwards n_tables == n_checked +
  * n_skipped and n_corrupt <= n_checked.
  *
@@ -74,7 +76,9 @@ typedef struct {
  * VERSIONED' (a base table with history); a table whose ENGINE the
  * server cannot tell (NULL: its definition would not open) is checked
  * too, and its rows say what is wrong. A lost
- * connection (errors 2006, 2013, 2055) before that bound is server_lost:
+ * connection (any client error: 2006, 2013, or 2026 for a TLS connection
+ * the server closed; measured: KILL CONNECTION under TLS) before that
+ * bound is server_lost:
  * that table corrupt, the rest skipped, 0. */
 #define APP_DB_VERIFY_GRACE_SECONDS 10
 int app_db_check_tables(app_db_table_checks *out, app_db *db, int max_tables,
