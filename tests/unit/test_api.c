@@ -64,7 +64,18 @@ static const char *in_place_base =
 	"\"connection\":{\"credentialsSecretRef\":{\"name\":\"root\"},"
 	"\"tls\":{\"mode\":\"VerifyCA\",\"caSecretRef\":{\"name\":\"db-ca\"}}}}}}}";
 
-typedef enum { K_SCHEDULE, K_BACKUP, K_RESTORE, K_IN_PLACE } kind;
+static const char *replay_base =
+	"{\"apiVersion\":\"snapstage.io/v1alpha1\",\"kind\":\"Restore\","
+	"\"metadata\":{\"name\":\"r3\",\"namespace\":\"db\"},"
+	"\"spec\":{\"source\":{\"scheduleName\":\"nightly\"},"
+	"\"target\":{\"mode\":\"NewClaims\"},"
+	"\"replay\":{\"gtid\":\"0-1-4711\",\"inclusive\":false,"
+	"\"source\":{\"podName\":\"mariadb-0\"},\"timeoutSeconds\":600,"
+	"\"replicationCredentialsSecretRef\":{\"name\":\"repl\"},"
+	"\"connection\":{\"credentialsSecretRef\":{\"name\":\"root\"},"
+	"\"tls\":{\"mode\":\"VerifyCA\",\"caSecretRef\":{\"name\":\"db-ca\"}}}}}}";
+
+typedef enum { K_SCHEDULE, K_BACKUP, K_RESTORE, K_IN_PLACE, K_REPLAY } kind;
 
 static json_t *base_of(kind k)
 {
@@ -72,6 +83,7 @@ static json_t *base_of(kind k)
 	case K_SCHEDULE: return tu_json(schedule_base);
 	case K_BACKUP: return tu_json(backup_base);
 	case K_RESTORE: return tu_json(restore_base);
+	case K_REPLAY: return tu_json(replay_base);
 	default: return tu_json(in_place_base);
 	}
 }
@@ -266,7 +278,8 @@ static const bad_case bad[] = {
 	{ K_BACKUP, "spec.snapshot.annotations", "{\"SnapStage.IO/lock-stage\":\"x\"}",
 	  "\"SnapStage.IO/lock-stage\": the prefix snapstage.io/ is reserved", NULL },
 	{ K_SCHEDULE, "spec.snapshot.readyTimeoutSeconds", "0",
-	  "spec.snapshot.readyTimeoutSeconds: must be between 1 and 604800, got 0", NULL },
+	  "spec.snapshot.readyTimeoutSeconds: must be between 1 and 604800, got 0",
+	  NULL },
 	{ K_BACKUP, "spec.snapshot.readyTimeoutSeconds", "604801",
 	  "spec.snapshot.readyTimeoutSeconds: must be between 1 and 604800", NULL },
 	/* lock */
@@ -424,6 +437,54 @@ static const bad_case bad[] = {
 	  "spec.target.newClaims.annotations: \"snapstage.io/restore-uid\": the prefix "
 	  "snapstage.io/ is reserved",
 	  NULL },
+	/* Restore: replay (point-in-time) */
+	{ K_REPLAY, "spec.replay", "[]", "spec.replay: must be an object", NULL },
+	{ K_REPLAY, "spec.replay.time", "\"2026-12-07T10:00:00Z\"",
+	  "spec.replay: give exactly one of time and gtid", NULL },
+	{ K_REPLAY, "spec.replay.time", "\"yesterday\"", "spec.replay.time:", NULL },
+	{ K_REPLAY, "spec.replay.gtid", NULL,
+	  "spec.replay: give exactly one of time and gtid", NULL },
+	{ K_REPLAY, "spec.replay.gtid", "\"0-1-x\"",
+	  "spec.replay.gtid: \"0-1-x\" is not a GTID", NULL },
+	{ K_REPLAY, "spec.replay.inclusive", "\"no\"",
+	  "spec.replay.inclusive: must be true or false", NULL },
+	{ K_REPLAY, "spec.replay.source", "\"mariadb-0\"",
+	  "spec.replay.source: must be an object", NULL },
+	{ K_REPLAY, "spec.replay.source.podName", "\"Mariadb_0\"",
+	  "spec.replay.source.podName: \"Mariadb_0\" is not a valid name", NULL },
+	{ K_REPLAY, "spec.replay.timeoutSeconds", "5",
+	  "spec.replay.timeoutSeconds: must be between 10 and 604800", NULL },
+	{ K_REPLAY, "spec.replay.replicationCredentialsSecretRef", NULL,
+	  "spec.replay.replicationCredentialsSecretRef: required", NULL },
+	{ K_REPLAY, "spec.replay.replicationCredentialsSecretRef.name", "\"\"",
+	  "spec.replay.replicationCredentialsSecretRef.name:", NULL },
+	{ K_REPLAY, "spec.replay.replicationCredentialsSecretRef.usernameKey", "\"a b\"",
+	  "spec.replay.replicationCredentialsSecretRef.usernameKey:", NULL },
+	{ K_REPLAY, "spec.replay.replicationCredentialsSecretRef.passwordKey", "\"a/b\"",
+	  "spec.replay.replicationCredentialsSecretRef.passwordKey:", NULL },
+	{ K_REPLAY, "spec.replay.connection", NULL, "spec.replay.connection: required",
+	  NULL },
+	{ K_REPLAY, "spec.replay.connection.port", "0",
+	  "spec.replay.connection.port: must be between 1 and 65535", NULL },
+	{ K_REPLAY, "spec.replay.connection.credentialsSecretRef.name", NULL,
+	  "spec.replay.connection.credentialsSecretRef.name: required", NULL },
+	{ K_REPLAY, "spec.replay.connection.credentialsSecretRef.usernameKey", "\"a b\"",
+	  "spec.replay.connection.credentialsSecretRef.usernameKey:", NULL },
+	{ K_REPLAY, "spec.replay.connection.credentialsSecretRef.passwordKey", "\"a b\"",
+	  "spec.replay.connection.credentialsSecretRef.passwordKey:", NULL },
+	{ K_REPLAY, "spec.replay.connection.tls.mode", "\"Verify\"",
+	  "spec.replay.connection.tls.mode: must be one of", NULL },
+	{ K_REPLAY, "spec.replay.connection.tls.caSecretRef.name", NULL,
+	  "spec.replay.connection.tls.caSecretRef.name: required", NULL },
+	{ K_REPLAY, "spec.replay.connection.tls.caSecretRef.key", "\"a b\"",
+	  "spec.replay.connection.tls.caSecretRef.key:", NULL },
+	{ K_REPLAY, "spec.replay.connection.connectTimeoutSeconds", "0",
+	  "spec.replay.connection.connectTimeoutSeconds: must be between 1 and 300",
+	  NULL },
+	{ K_REPLAY, "spec.source.pointInTime", "\"2026-11-20T12:00:00Z\"",
+	  "spec.source: pointInTime picks a Backup; with replay", NULL },
+	{ K_REPLAY, "spec.source", "{\"volumeSnapshotName\":\"vs-1\"}",
+	  "spec.source: replay needs a Backup's recorded position", NULL },
 	{ K_IN_PLACE, "spec.target.newClaims", "{}",
 	  "spec.target.newClaims: only applies with mode NewClaims", NULL },
 	{ K_IN_PLACE, "spec.target.inPlace", NULL,
@@ -1317,13 +1378,15 @@ static void test_every_spec_field_has_a_bad_case(void **state)
 {
 	static const struct {
 		const char *file;
-		kind kinds[2];
+		kind kinds[3];
 		size_t n;
 	} crds[] = {
 		/* target, snapshot and lock are one schema in both (checked below) */
 		{ "crds/snapstage.io_backupschedules.yaml", { K_SCHEDULE, K_BACKUP }, 2 },
 		{ "crds/snapstage.io_backups.yaml", { K_BACKUP, K_SCHEDULE }, 2 },
-		{ "crds/snapstage.io_restores.yaml", { K_RESTORE, K_IN_PLACE }, 2 },
+		{ "crds/snapstage.io_restores.yaml",
+		  { K_RESTORE, K_IN_PLACE, K_REPLAY },
+		  3 },
 	};
 	size_t i, missing = 0;
 

@@ -40,6 +40,11 @@
 #define NEW_CLAIMS_SPEC                                               \
 	"{'source':{'backupName':'b1'},'target':{'mode':'NewClaims'," \
 	"'newClaims':{'storageClassName':'fast'}},'timeoutSeconds':300}"
+#define REPLAY_SPEC                                                           \
+	"{'source':{'scheduleName':'nightly'},'target':{'mode':'NewClaims'}," \
+	"'replay':{'gtid':'0-1-4711','inclusive':false,"                      \
+	"'replicationCredentialsSecretRef':{'name':'repl'},'connection':{"    \
+	"'credentialsSecretRef':{'name':'mariadb-backup'}}},'timeoutSeconds':300}"
 #define IN_PLACE_SPEC                                                          \
 	"{'source':{'backupName':'b1'},'target':{'mode':'InPlace','inPlace':{" \
 	"'statefulSetName':'db','acknowledgeDataLoss':true,'connection':{"     \
@@ -294,6 +299,28 @@ static void test_in_place_disabled(void **state)
 	assert_finished(f, "InPlace", "failed", "InPlaceRestoreDisabled");
 }
 
+/* spec.replay before the controller replays (issue 19): restoring the base
+ * alone would silently restore to the wrong point, so it fails first,
+ * touching nothing (no claim made, no Backup read). */
+static void test_replay_unavailable(void **state)
+{
+	fixture *f = *state;
+	const json_t *st;
+	ctrl_result res;
+
+	answer(f, 200, restore_r1(f, REPLAY_SPEC, NULL));
+	answer(f, 200, restore_r1(f, REPLAY_SPEC, NULL));
+	res = reconcile(f, false);
+	assert_int_equal(res.kind, CTRL_RESULT_DONE);
+	assert_int_equal(f->server.nrequests, 2);
+	st = put_status(f, 1);
+	assert_str(st, "phase", "Failed");
+	assert_condition(st, "Failed", "ReplayUnavailable");
+	assert_str(st, "message",
+		   "point-in-time replay (spec.replay) is not available in this "
+		   "version of snapstage; nothing was changed");
+}
+
 static void test_waits_for_backup(void **state)
 {
 	fixture *f = *state;
@@ -512,6 +539,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_left_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_place_disabled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_unavailable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_waits_for_backup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_claims_created, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_place_not_allowed, setup,

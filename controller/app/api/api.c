@@ -1091,6 +1091,68 @@ static int dec_in_place(app_restore_spec *out, app_dec *d, const json_t *ip)
 	return rc;
 }
 
+/* The replay target: exactly one of time and gtid; inclusive false only
+ * with a GTID (a time has no "just before": the second before is a time
+ * like any other). */
+static int dec_replay_target(app_replay_spec *out, app_dec *d, const json_t *rp)
+{
+	int rc;
+
+	rc = app_dec_time(&out->time_ns, &out->has_time, d, rp, "time");
+	if (rc == 0)
+		rc = app_dec_string(&out->gtid, d, rp, "gtid", NULL, APP_REPLAY_GTID_MAX,
+				    false);
+	if (rc != 0)
+		return rc;
+	if (out->has_time == (out->gtid != NULL))
+		return app_dec_fail(d, NULL, "give exactly one of time and gtid");
+	if (out->gtid != NULL && out->gtid[strspn(out->gtid, "0123456789-, \t")] != '\0')
+		return app_dec_fail_at(
+			d, "gtid", NULL,
+			"\"%.64s\" is not a GTID position (domain-server-"
+			"sequence, e.g. 0-1-4711, comma-separated per domain)",
+			out->gtid);
+	rc = app_dec_bool(&out->inclusive, d, rp, "inclusive", true);
+	if (rc == 0 && !out->inclusive && out->gtid == NULL)
+		return app_dec_fail_at(d, "inclusive", NULL,
+				       "false needs a gtid target (for a time, name the "
+				       "second before)");
+	return rc;
+}
+
+static int dec_replay(app_replay_spec *out, app_dec *d, const json_t *spec)
+{
+	const json_t *rp, *src;
+	size_t mark;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = app_dec_object(&rp, d, spec, "replay", false);
+	if (rc != 0 || rp == NULL)
+		return rc;
+	out->enabled = true;
+	mark = app_dec_push(d, "replay");
+	rc = dec_replay_target(out, d, rp);
+	if (rc == 0)
+		rc = app_dec_object(&src, d, rp, "source", false);
+	if (rc == 0 && src != NULL) {
+		size_t m2 = app_dec_push(d, "source");
+
+		rc = dec_name(&out->source_pod, d, src, "podName", false);
+		app_dec_pop(d, m2);
+	}
+	if (rc == 0)
+		rc = dec_int(&out->timeout_seconds, d, rp, "timeoutSeconds",
+			     APP_DEFAULT_REPLAY_TIMEOUT_SECONDS, 10, 604800);
+	if (rc == 0)
+		rc = dec_credentials(&out->replication_credentials, d, rp,
+				     "replicationCredentialsSecretRef", true, NULL);
+	if (rc == 0)
+		rc = dec_connection(&out->connection, d, rp);
+	app_dec_pop(d, mark);
+	return rc;
+}
+
 static int dec_restore_target(app_restore_spec *out, app_dec *d, const json_t *spec)
 {
 	const json_t *target, *nc, *ip;
@@ -1154,6 +1216,17 @@ int app_restore_spec_decode(app_restore_spec *out, const json_t *obj,
 	if (rc == 0)
 		rc = dec_int(&r.timeout_seconds, &d, spec, "timeoutSeconds",
 			     APP_DEFAULT_RESTORE_TIMEOUT_SECONDS, 1, 86400);
+	if (rc == 0)
+		rc = dec_replay(&r.replay, &d, spec);
+	if (rc == 0 && r.replay.enabled && r.has_point_in_time)
+		rc = app_dec_fail_at(
+			&d, "source", NULL,
+			"pointInTime picks a Backup; with replay the base is "
+			"picked by the replay target: leave pointInTime out");
+	if (rc == 0 && r.replay.enabled && r.source_kind == APP_SOURCE_VOLUME_SNAPSHOT)
+		rc = app_dec_fail_at(&d, "source", NULL,
+				     "replay needs a Backup's recorded position: give "
+				     "backupName or scheduleName");
 	if (rc == 0)
 		*out = r;
 	set_reason(out_reason, &d, rc);

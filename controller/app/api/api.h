@@ -254,6 +254,24 @@ typedef struct {
 	int64_t size_bytes; /* 0: the snapshot's restoreSize */
 } app_claim_spec;
 
+/* Restore.spec.replay: point-in-time restore. The base (a Backup at or
+ * before the target) is restored into a scratch server, which replays the
+ * replay source's binary log up to exactly the target (docs/api.md). */
+#define APP_REPLAY_GTID_MAX 4096
+#define APP_DEFAULT_REPLAY_TIMEOUT_SECONDS 3600
+typedef struct {
+	bool enabled;		/* spec.replay present */
+	bool has_time;		/* exactly one of time ... */
+	int64_t time_ns;	/* (whole seconds: a binlog event's resolution) */
+	const char *gtid;	/* ... and a GTID or full position ("0-1-4711") */
+	bool inclusive;		/* default true; false only with gtid: stop just
+				   before it (the "undo this DROP" target) */
+	const char *source_pod; /* NULL: the target's current primary */
+	int timeout_seconds;
+	app_credentials_ref replication_credentials; /* on the source */
+	app_connection connection; /* to the scratch server (its admin) */
+} app_replay_spec;
+
 typedef struct {
 	app_restore_source_kind source_kind;
 	const char *source_name; /* the Backup, VolumeSnapshot or schedule */
@@ -279,6 +297,7 @@ typedef struct {
 	app_credentials_ref replication_credentials;
 	app_connection connection;
 	int timeout_seconds;
+	app_replay_spec replay;
 } app_restore_spec;
 
 /* Decode `obj`'s spec (the whole object is passed so the schedule's

@@ -931,6 +931,13 @@ static int restore_steps(app_restore_run *r)
 		return app_restore_fail(r, "InPlaceRestoreDisabled",
 					"the controller runs without "
 					"--enable-in-place-restore");
+	/* The API has spec.replay before the controller replays (issue 19):
+	 * restoring the base alone would be a silent restore to the wrong
+	 * point, so such a Restore fails before anything is touched. */
+	if (r->spec.replay.enabled)
+		return app_restore_fail(r, "ReplayUnavailable",
+					"point-in-time replay (spec.replay) is not "
+					"available in this version of snapstage");
 	if (!r->st.has_phase) {
 		r->st.has_phase = true;
 		r->st.phase = APP_RESTORE_PENDING;
