@@ -274,6 +274,70 @@ static void test_pick_backup(void **state)
 	json_decref(w);
 }
 
+/* The base of a point-in-time restore to a GTID position: the newest
+ * Backup whose recorded position does not pass the target in any domain. */
+static json_t *with_pos(json_t *b, const char *role, const char *slave,
+			const char *binlog, const char *current)
+{
+	tu_json_set(b, "status.sourceRole", json_string(role));
+	if (slave)
+		tu_json_set(b, "status.position.gtidSlavePos", json_string(slave));
+	if (binlog)
+		tu_json_set(b, "status.position.gtidBinlogPos", json_string(binlog));
+	if (current)
+		tu_json_set(b, "status.position.gtidCurrentPos", json_string(current));
+	return b;
+}
+
+static void test_pick_base_gtid(void **state)
+{
+	json_t *all = json_array();
+	app_gtid_pos target;
+	const char *name = NULL;
+
+	(void)state;
+	json_array_append_new(all, with_pos(backup("b1", "nightly", B_OK,
+						   "2026-11-20T01:00:00Z", NULL, NULL),
+					    "Replica", "0-1-100", "0-1-100,1-3-5", NULL));
+	json_array_append_new(all, with_pos(backup("b2", "nightly", B_OK,
+						   "2026-11-21T01:00:00Z", NULL, NULL),
+					    "Replica", "0-1-200", NULL, NULL));
+	json_array_append_new(all, with_pos(backup("b3", "nightly", B_OK,
+						   "2026-11-22T01:00:00Z", NULL, NULL),
+					    "Primary", NULL, "0-1-300", NULL));
+	/* newer but failed, and another schedule's: never a base */
+	json_array_append_new(all, with_pos(backup("b4", "nightly", B_FAILED,
+						   "2026-11-23T01:00:00Z", NULL, NULL),
+					    "Replica", "0-1-250", NULL, NULL));
+	json_array_append_new(all, with_pos(backup("x1", "weekly", B_OK,
+						   "2026-11-22T12:00:00Z", NULL, NULL),
+					    "Replica", "0-1-210", NULL, NULL));
+	assert_int_equal(app_gtid_pos_parse(&target, "0-1-250"), 0);
+	assert_int_equal(app_restore_pick_base_gtid(&name, all, "nightly", NULL, &target),
+			 0);
+	assert_string_equal(name, "b2"); /* b3 (a primary's, binlog 300) is past it */
+	assert_int_equal(app_gtid_pos_parse(&target, "0-1-200"), 0);
+	assert_int_equal(app_restore_pick_base_gtid(&name, all, "nightly", NULL, &target),
+			 0);
+	assert_string_equal(name, "b2"); /* exactly at the target is a base */
+	assert_int_equal(app_gtid_pos_parse(&target, "0-1-300"), 0);
+	assert_int_equal(app_restore_pick_base_gtid(&name, all, "nightly", NULL, &target),
+			 0);
+	assert_string_equal(name, "b3");
+	/* gtidCurrentPos wins over the role's own position */
+	with_pos(json_array_get(all, 2), "Primary", NULL, "0-1-300", "0-1-150");
+	assert_int_equal(app_gtid_pos_parse(&target, "0-1-160"), 0);
+	assert_int_equal(app_restore_pick_base_gtid(&name, all, "nightly", NULL, &target),
+			 0);
+	assert_string_equal(name, "b3");
+	/* before every base */
+	assert_int_equal(app_gtid_pos_parse(&target, "0-1-50"), 0);
+	assert_int_equal(app_restore_pick_base_gtid(&name, all, "nightly", NULL, &target),
+			 SS_ENOTFOUND);
+	assert_non_null(strstr(ss_error_last()->message, "at or before 0-1-50"));
+	json_decref(all);
+}
+
 static void test_pick_backup_none(void **state)
 {
 	static const struct {
@@ -976,6 +1040,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pick_backup),
 		cmocka_unit_test(test_pick_backup_none),
+		cmocka_unit_test(test_pick_base_gtid),
 		cmocka_unit_test(test_pick_backup_schedule_uid),
 		cmocka_unit_test(test_backup_state),
 		cmocka_unit_test(test_claims_default_names),

@@ -333,18 +333,6 @@ static int restore_pick_from_schedule(const char **name, app_restore_run *r)
 				       r->spec.point_in_time_ns, r->run.now);
 }
 
-/* The source's GTID position as the Backup recorded it. */
-static const char *restore_backup_gtid(const app_backup_status *bst)
-{
-	const char *g = bst->position.gtid_current_pos;
-
-	if (g != NULL && g[0] != '\0')
-		return g;
-	return bst->source_role && strcmp(bst->source_role, "Primary") == 0
-		       ? bst->position.gtid_binlog_pos
-		       : bst->position.gtid_slave_pos;
-}
-
 /* Step 3 for a Backup source (backupName, or the one recorded or picked).
  * 0 with *vols when it can be restored from; otherwise CTRL_RUN_STOP
  * (failed, or waiting) or < 0. A Backup that is no longer restorable
@@ -379,7 +367,7 @@ static int restore_source_backup(app_restore_volumes *vols, app_restore_run *r,
 	app_backup_status_init(&bst);
 	app_backup_status_decode(&bst, b);
 	restore_backup_volumes(vols, &bst);
-	r->gtid = restore_backup_gtid(&bst);
+	r->gtid = app_restore_backup_gtid(&bst);
 	if (vols->n == 0)
 		return app_restore_fail(r, "SourceNotReady",
 					"Backup %s lists no VolumeSnapshots", bname);

@@ -218,6 +218,76 @@ int app_restore_pick_backup(const char **out_name, int64_t *out_data_time_ns,
 	return 0;
 }
 
+const char *app_restore_backup_gtid(const app_backup_status *bst)
+{
+	const char *g = bst->position.gtid_current_pos;
+
+	if (g != NULL && g[0] != '\0')
+		return g;
+	return bst->source_role && strcmp(bst->source_role, "Primary") == 0
+		       ? bst->position.gtid_binlog_pos
+		       : bst->position.gtid_slave_pos;
+}
+
+/* Backup `b` into a GTID pick: the schedule's, restorable, with a recorded
+ * position that parses and does not pass `target`; newest by data time,
+ * then name. *seen counts the candidates with a position. */
+static void restore_plan_base_add(restore_plan_pick *p, const json_t *b,
+				  const char *schedule, const char *schedule_uid,
+				  const app_gtid_pos *target)
+{
+	const char *name = ctrl_meta(b, "name");
+	app_backup_status st;
+	app_gtid_pos pos;
+	int64_t t;
+
+	if (name == NULL || !app_restore_is_from_schedule(b, schedule, schedule_uid) ||
+	    app_restore_backup_state(b, NULL) != APP_SOURCE_OK)
+		return;
+	app_backup_status_init(&st);
+	if (app_backup_status_decode(&st, b) != 0 ||
+	    app_gtid_pos_parse(&pos, app_restore_backup_gtid(&st)) != 0 || pos.n == 0)
+		return;
+	t = restore_plan_data_time(b);
+	p->complete++;
+	if (app_gtid_pos_not_after(&pos, target, NULL) &&
+	    (p->best == NULL || restore_plan_later(t, name, p->best_t, p->best))) {
+		p->best = name;
+		p->best_t = t;
+	}
+}
+
+int app_restore_pick_base_gtid(const char **out_name, const json_t *backups,
+			       const char *schedule, const char *schedule_uid,
+			       const app_gtid_pos *target)
+{
+	restore_plan_pick p = { NULL, NULL, 0, 0, 0 };
+	char text[APP_GTID_TEXT_MAX];
+	const json_t *b;
+	size_t i;
+
+	if (out_name == NULL || target == NULL || restore_plan_empty(schedule))
+		return ss_error_set(
+			SS_EINVALID,
+			"picking a base needs a schedule, a target and an output");
+	json_array_foreach((json_t *)backups, i, b)
+	{
+		restore_plan_base_add(&p, b, schedule, schedule_uid, target);
+	}
+	if (p.best != NULL) {
+		*out_name = p.best;
+		return 0;
+	}
+	if (app_gtid_pos_format(text, sizeof(text), target) != 0)
+		snprintf(text, sizeof(text), "(too long to show)");
+	return ss_error_set(
+		SS_ENOTFOUND,
+		"BackupSchedule %s has no complete Backup whose recorded GTID "
+		"position is at or before %.1000s (%zu with a position, all "
+		"past it in some domain)",
+		schedule, text, p.complete);
+}
+
 /* ---- the claims of a NewClaims restore ----------------------------------- */
 
 /* Sets `key` to a copy of `value`. 0 or SS_ENOMEM. */

@@ -41,6 +41,7 @@
 #include <jansson.h>
 
 #include "app/api/api.h"
+#include "app/db/gtid.h"
 
 /* On every claim a Restore makes: the Restore's name (left out when the
  * name is longer than a label value may be, 63) and its metadata.uid. */
@@ -86,6 +87,24 @@ int app_restore_pick_backup(const char **out_name, int64_t *out_data_time_ns,
  * (api/owner.h app_owner_run_origin is the rule: anything but FOREIGN.) */
 bool app_restore_is_from_schedule(const json_t *backup, const char *schedule,
 				  const char *schedule_uid);
+
+/* The GTID position a Backup's data is at, as a restore starts from it:
+ * status.position.gtidCurrentPos, else a Primary's gtidBinlogPos or a
+ * Replica's gtidSlavePos. NULL when none is recorded. */
+const char *app_restore_backup_gtid(const app_backup_status *bst);
+
+/* The base of a point-in-time restore to GTID position `target` (issue
+ * 19): among the candidates of app_restore_pick_backup() (the schedule's,
+ * APP_SOURCE_OK), those whose recorded position (app_restore_backup_gtid)
+ * parses and is not past the target in any domain
+ * (app_gtid_pos_not_after); the newest by data time, ties by the greater
+ * name. None: SS_ENOTFOUND with a message (reason NoBaseBeforeTarget). A
+ * time target's base is app_restore_pick_backup() with the target as the
+ * point (a Backup's data time is when its lock was taken, so its data
+ * holds nothing committed after it). */
+int app_restore_pick_base_gtid(const char **out_name, const json_t *backups,
+			       const char *schedule, const char *schedule_uid,
+			       const app_gtid_pos *target);
 
 /* Whether a Backup can be restored from now. */
 typedef enum { APP_SOURCE_OK, APP_SOURCE_WAIT, APP_SOURCE_FAILED } app_source_state;
