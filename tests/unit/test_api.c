@@ -1165,6 +1165,15 @@ static void test_schedule_and_restore_status_round_trip(void **state)
 	r.configured[r.n_configured++] = 1;
 	r.failure_reason = "Timeout";
 	r.failure_message = "gave up";
+	r.replay.step = APP_REPLAY_STEP_REPLAYING;
+	r.replay.step_start_ns = 1795400000123456000LL;
+	r.replay.base_position = "0-1-40";
+	r.replay.target_position = "0-1-4710";
+	r.replay.target_time_ns = 1795400060000000000LL;
+	r.replay.source_pod = "mariadb-0";
+	r.replay.reached = "0-1-2000";
+	r.replay.relay_bytes = 123456;
+	r.replay.scratch_pod = "r2-pitr";
 	assert_int_equal(app_restore_status_encode(obj, &r), 0);
 	assert_string_equal(
 		json_string_value(json_object_get(
@@ -1197,6 +1206,15 @@ static void test_schedule_and_restore_status_round_trip(void **state)
 	assert_int_equal(rb.configured[0], 1);
 	assert_string_equal(rb.failure_reason, "Timeout");
 	assert_string_equal(rb.failure_message, "gave up");
+	assert_int_equal(rb.replay.step, APP_REPLAY_STEP_REPLAYING);
+	assert_int_equal(rb.replay.step_start_ns, r.replay.step_start_ns);
+	assert_string_equal(rb.replay.base_position, "0-1-40");
+	assert_string_equal(rb.replay.target_position, "0-1-4710");
+	assert_int_equal(rb.replay.target_time_ns, r.replay.target_time_ns);
+	assert_string_equal(rb.replay.source_pod, "mariadb-0");
+	assert_string_equal(rb.replay.reached, "0-1-2000");
+	assert_int_equal(rb.replay.relay_bytes, 123456);
+	assert_string_equal(rb.replay.scratch_pod, "r2-pitr");
 	restore_status_sample = json_deep_copy(json_object_get(obj, "status"));
 	json_decref(obj);
 }

@@ -563,6 +563,30 @@ typedef struct {
 	bool bound;
 } app_claim_status;
 
+/* Restore.status.replay: a point-in-time restore's progress (issue 19),
+ * each step recorded before it is acted on. */
+typedef enum {
+	APP_REPLAY_STEP_NONE,
+	APP_REPLAY_STEP_RESTORING_BASE, /* scratch claims from the base */
+	APP_REPLAY_STEP_STARTING,	/* the scratch server */
+	APP_REPLAY_STEP_RESOLVING,	/* the target to a GTID position */
+	APP_REPLAY_STEP_REPLAYING,	/* START SLAVE UNTIL, progress */
+	APP_REPLAY_STEP_FINISHING,	/* stop, forget, check exact, shut down */
+	APP_REPLAY_STEP_DONE
+} app_replay_step;
+
+typedef struct {
+	app_replay_step step;
+	int64_t step_start_ns;
+	const char *base_position;   /* the base Backup's GTID position */
+	const char *target_position; /* resolved, recorded before replaying */
+	int64_t target_time_ns;	     /* a time target as given; 0 */
+	const char *source_pod;	     /* the replay source, pinned */
+	const char *reached;	     /* @@gtid_slave_pos at the last look */
+	int64_t relay_bytes;	     /* progress; -1 unknown */
+	const char *scratch_pod;
+} app_restore_replay_status;
+
 typedef struct {
 	int64_t observed_generation;
 	bool has_phase;
@@ -590,6 +614,7 @@ typedef struct {
 	const char *failure_message;
 	int64_t start_ns;
 	int64_t completion_ns;
+	app_restore_replay_status replay;
 } app_restore_status;
 
 void app_restore_status_init(app_restore_status *st);

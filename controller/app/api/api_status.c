@@ -592,11 +592,51 @@ int app_verification_status_encode(json_t *obj, const app_verification_status *v
 
 /* ---- Restore ---------------------------------------------------------- */
 
+static const char *const replay_step_names[] = {
+	"", "RestoringBase", "Starting", "Resolving", "Replaying", "Finishing", "Done"
+};
+
+static void decode_replay(app_restore_replay_status *rp, const json_t *o)
+{
+	int step = get_enum(o, "step", replay_step_names, N(replay_step_names), 0);
+
+	rp->step = (app_replay_step)step;
+	rp->step_start_ns = get_time(o, "stepStartTime");
+	rp->base_position = get_string(o, "basePosition");
+	rp->target_position = get_string(o, "targetPosition");
+	rp->target_time_ns = get_time(o, "targetTime");
+	rp->source_pod = get_string(o, "sourcePod");
+	rp->reached = get_string(o, "reachedPosition");
+	rp->relay_bytes = get_int(o, "relayLogBytes", -1);
+	rp->scratch_pod = get_string(o, "scratchPod");
+}
+
+static void encode_replay(int *rc, json_t *st, const app_restore_replay_status *rp)
+{
+	json_t *o = put_object(rc, st, "replay");
+
+	if (o != NULL) {
+		put_string(rc, o, "step",
+			   rp->step != APP_REPLAY_STEP_NONE ? replay_step_names[rp->step]
+							    : NULL);
+		put_time_micro(rc, o, "stepStartTime", rp->step_start_ns);
+		put_string(rc, o, "basePosition", rp->base_position);
+		put_string(rc, o, "targetPosition", rp->target_position);
+		put_time(rc, o, "targetTime", rp->target_time_ns);
+		put_string(rc, o, "sourcePod", rp->source_pod);
+		put_string(rc, o, "reachedPosition", rp->reached);
+		put_int(rc, o, "relayLogBytes", rp->relay_bytes, -1);
+		put_string(rc, o, "scratchPod", rp->scratch_pod);
+	}
+	drop_if_empty(st, "replay");
+}
+
 void app_restore_status_init(app_restore_status *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->original_replicas = -1;
 	st->primary_ordinal = -1;
+	st->replay.relay_bytes = -1;
 }
 
 /* status.inPlace's pinned target, replaced volumes and configured members
@@ -722,6 +762,7 @@ int app_restore_status_decode(app_restore_status *out, const json_t *obj)
 	r.step = (app_restore_step)step;
 	r.start_ns = get_time(st, "startTime");
 	r.completion_ns = get_time(st, "completionTime");
+	decode_replay(&r.replay, json_object_get(st, "replay"));
 done:
 	*out = r;
 	return 0;
@@ -766,6 +807,7 @@ int app_restore_status_encode(json_t *obj, const app_restore_status *r)
 	if (ip != NULL)
 		encode_in_place(&rc, ip, r);
 	drop_if_empty(st, "inPlace");
+	encode_replay(&rc, st, &r->replay);
 	put_time(&rc, st, "startTime", r->start_ns);
 	put_time(&rc, st, "completionTime", r->completion_ns);
 	return rc;
