@@ -150,7 +150,8 @@ static int close_group(app_binlog_fold *f, const app_binlog_event *ev)
 				    "%d domains supported",
 				    f->cur.domain, APP_GTID_MAX_DOMAINS);
 	f->groups++;
-	f->last_time = t;
+	if (t > f->last_time)
+		f->last_time = t;
 	return 0;
 }
 

@@ -160,7 +160,7 @@ typedef struct {
 	app_gtid cur;	      /* the open group's GTID */
 	int64_t cur_time;     /* its time so far (seconds) */
 	uint64_t groups;      /* groups taken */
-	int64_t last_time;    /* the newest taken group's time; 0: none */
+	int64_t last_time;    /* the newest time of a group taken; 0: none */
 	bool done;	      /* a newer group was seen: stop reading */
 } app_binlog_fold;
 
