@@ -161,11 +161,10 @@ int app_binlog_fold_event(app_binlog_fold *f, const app_binlog_event *ev)
 		return 0;
 	switch (app_binlog_role_of(f->in_group, f->standalone, ev)) {
 	case APP_BINLOG_META:
-		/* A real (not artificial) event newer than the target, outside
-		 * a group (a new file's header): the log has passed it. */
-		if (!f->in_group && !(ev->flags & LOG_EVENT_ARTIFICIAL_F) &&
-		    (int64_t)ev->timestamp > f->target_s)
-			f->done = true;
+		/* Never a time: a file's header carries the clock of the
+		 * server that wrote the file, while a replica's (log_slave_updates)
+		 * groups carry their origin's, and SET TIMESTAMP any. Measured:
+		 * groups with older times follow a newer Format_description. */
 		return 0;
 	case APP_BINLOG_GROUP_START:
 		if ((int64_t)ev->timestamp > f->target_s) {

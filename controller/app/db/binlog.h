@@ -161,7 +161,8 @@ typedef struct {
 	int64_t cur_time;     /* its time so far (seconds) */
 	uint64_t groups;      /* groups taken */
 	int64_t last_time;    /* the newest time of a group taken; 0: none */
-	bool done;	      /* a newer group was seen: stop reading */
+	bool done;	      /* a group newer than the target was seen:
+				 stop reading (file headers never count) */
 } app_binlog_fold;
 
 void app_binlog_fold_init(app_binlog_fold *f, const app_gtid_pos *start, int64_t target_s);
