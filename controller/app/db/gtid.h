@@ -38,12 +38,14 @@ typedef struct {
 	size_t n;
 } app_gtid_pos;
 
-/* Parses one GTID "D-S-N" (no spaces). 0 or SS_EINVALID with a message. */
+/* Parses one GTID "D-S-N" (no spaces; decimal, no sign, no leading zero:
+ * MariaDB takes those but never prints them). 0 or SS_EINVALID with a
+ * message quoting at most 48 bytes of the text, non-printable bytes as '?'. */
 int app_gtid_parse(app_gtid *out, const char *text);
 
 /* Parses a position: GTIDs separated by ',' with optional white space
- * around them; NULL or "" (or only white space) is the empty position.
- * SS_EINVALID for a bad GTID, a domain given twice, or more than
+ * (space, tab, CR, LF) around them; NULL or "" (or only white space) is the empty
+ * position. SS_EINVALID for a bad GTID, a domain given twice, or more than
  * APP_GTID_MAX_DOMAINS entries. *out is written only on success. */
 int app_gtid_pos_parse(app_gtid_pos *out, const char *text);
 
@@ -61,8 +63,13 @@ int app_gtid_pos_set(app_gtid_pos *p, const app_gtid *g);
 bool app_gtid_pos_equal(const app_gtid_pos *a, const app_gtid_pos *b);
 
 /* Whether `pos` has reached `target` in every domain of `target`: for each
- * entry of target, pos has that domain with seq >= target's seq. (A domain
- * only `pos` has is not looked at.) The empty target is always reached. */
+ * entry of target, pos's seq in that domain is >= target's seq, a domain
+ * pos lacks counting as seq 0 (a target entry "D-S-0", as
+ * app_gtid_pos_before makes for a domain's first GTID, is reached by a
+ * replica that never applied anything in D: its gtid_slave_pos has no D).
+ * Server ids are not compared: within a domain the seq orders the history
+ * across failovers. (A domain only `pos` has is not looked at.) The empty
+ * target is always reached. */
 bool app_gtid_pos_reached(const app_gtid_pos *pos, const app_gtid_pos *target);
 
 /* Whether `base` is usable as the start of a replay to `target`: in no
@@ -77,7 +84,8 @@ bool app_gtid_pos_not_after(const app_gtid_pos *base, const app_gtid_pos *target
  * (the position the replay would otherwise reach, e.g. the source's
  * @@gtid_binlog_pos) with g's domain set to g's seq - 1 and g's server.
  * SS_EINVALID when g->seq is 0, or g's domain is in `upto` at a lower seq
- * (that GTID is not in the history), with a message. */
+ * or not at all (that GTID is not in the history), with a message. *out
+ * is written only on success. */
 int app_gtid_pos_before(app_gtid_pos *out, const app_gtid_pos *upto, const app_gtid *g);
 
 #endif
