@@ -85,15 +85,15 @@ static int load_env(void)
 		else if (!strcmp(line, "SCRATCH_HOST"))
 			snprintf(sv.scr_host, sizeof(sv.scr_host), "%s", eq);
 		else if (!strcmp(line, "SOURCE_PORT"))
-			sv.src_port = atoi(eq);
+			sv.src_port = (int)strtol(eq, NULL, 10);
 		else if (!strcmp(line, "SCRATCH_PORT"))
-			sv.scr_port = atoi(eq);
+			sv.scr_port = (int)strtol(eq, NULL, 10);
 		else if (!strcmp(line, "ROOT_PASSWORD_FILE"))
 			read_line(sv.root_pw, sizeof(sv.root_pw), eq);
 		else if (!strcmp(line, "REPL_PASSWORD_FILE"))
 			read_line(sv.repl_pw, sizeof(sv.repl_pw), eq);
 		else if (!strcmp(line, "SOURCE_PID"))
-			sv.src_pid = (pid_t)atol(eq);
+			sv.src_pid = (pid_t)strtol(eq, NULL, 10);
 	}
 	fclose(f);
 	return sv.src_port && sv.scr_port && sv.root_pw[0] && sv.repl_pw[0] ? 0 : -1;
@@ -141,7 +141,7 @@ static long long number(MYSQL *m, const char *q)
 	char v[64];
 
 	value(m, q, v, sizeof(v));
-	return atoll(v);
+	return strtoll(v, NULL, 10);
 }
 
 static app_gtid_pos gtid_of(MYSQL *m, const char *q)
@@ -355,14 +355,14 @@ static void test_throughput(void **state)
 		res = mysql_store_result(sv.src);
 		row = mysql_fetch_row(res);
 		snprintf(file0, sizeof(file0), "%s", row[0]);
-		pos0 = atoll(row[1]);
+		pos0 = strtoll(row[1], NULL, 10);
 		mysql_free_result(res);
 		insert_rows(1001, 1000 + n);
 		assert_int_equal(mysql_query(sv.src, "SHOW MASTER STATUS"), 0);
 		res = mysql_store_result(sv.src);
 		row = mysql_fetch_row(res);
 		snprintf(file1, sizeof(file1), "%s", row[0]);
-		pos1 = atoll(row[1]);
+		pos1 = strtoll(row[1], NULL, 10);
 		mysql_free_result(res);
 	}
 	assert_string_equal(file0, file1);
