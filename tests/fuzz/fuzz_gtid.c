@@ -1,5 +1,5 @@
 /*
- * fuzz_gtid.c — libFuzzer target for app/db/gtid.h: GTID positions read
+ * fuzz_gtid.c — libFuzzer target for app/api/gtid.h: GTID positions read
  * from a server (@@gtid_binlog_pos, @@gtid_slave_pos), a Backup's status
  * or a Restore's spec, all text from outside.
  *
@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/db/gtid.h"
+#include "app/api/gtid.h"
 #include "util/error.h"
 
 /* abort() with a reason: libFuzzer saves the input as a crash. */

@@ -1,5 +1,5 @@
 /*
- * test_gtid.c — app/db/gtid.h: GTID positions as MariaDB 10.11 prints them
+ * test_gtid.c — app/api/gtid.h: GTID positions as MariaDB 10.11 prints them
  * (sorted by domain, ',' between entries, no spaces), parsed, formatted
  * and compared the way point-in-time restore decides with them: whether a
  * base can start a replay to a target, whether a replica has reached a
@@ -11,7 +11,7 @@
 
 #include "testutil.h"
 
-#include "app/db/gtid.h"
+#include "app/api/gtid.h"
 #include "util/error.h"
 
 /* Parses `text`, failing the test if it is refused. */

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "app/api/dec.h"
+#include "app/api/gtid.h"
 #include "kube/quantity.h"
 #include "util/error.h"
 #include "util/str.h"
@@ -1096,6 +1097,7 @@ static int dec_in_place(app_restore_spec *out, app_dec *d, const json_t *ip)
  * like any other). */
 static int dec_replay_target(app_replay_spec *out, app_dec *d, const json_t *rp)
 {
+	app_gtid_pos pos;
 	int rc;
 
 	rc = app_dec_time(&out->time_ns, &out->has_time, d, rp, "time");
@@ -1106,12 +1108,13 @@ static int dec_replay_target(app_replay_spec *out, app_dec *d, const json_t *rp)
 		return rc;
 	if (out->has_time == (out->gtid != NULL))
 		return app_dec_fail(d, NULL, "give exactly one of time and gtid");
-	if (out->gtid != NULL && out->gtid[strspn(out->gtid, "0123456789-, \t")] != '\0')
-		return app_dec_fail_at(
-			d, "gtid", NULL,
-			"\"%.64s\" is not a GTID position (domain-server-"
-			"sequence, e.g. 0-1-4711, comma-separated per domain)",
-			out->gtid);
+	if (out->gtid != NULL && app_gtid_pos_parse(&pos, out->gtid) != 0)
+		return app_dec_fail_at(d, "gtid", NULL,
+				       "\"%.64s\" is not a GTID position (domain-server-"
+				       "sequence, e.g. 0-1-4711, one per domain): %s",
+				       out->gtid, ss_error_last()->message);
+	if (out->gtid != NULL && pos.n == 0)
+		return app_dec_fail_at(d, "gtid", NULL, "names no GTID");
 	rc = app_dec_bool(&out->inclusive, d, rp, "inclusive", true);
 	if (rc == 0 && !out->inclusive && out->gtid == NULL)
 		return app_dec_fail_at(d, "inclusive", NULL,

@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #include "app/db/db.h"
-#include "app/db/gtid.h"
+#include "app/api/gtid.h"
 
 /* What the source holds now. */
 typedef struct {

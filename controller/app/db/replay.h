@@ -54,7 +54,7 @@
 #include <stdint.h>
 
 #include "app/db/db.h"
-#include "app/db/gtid.h"
+#include "app/api/gtid.h"
 
 /* The replication connection a replay runs on. */
 #define APP_REPLAY_CONNECTION "snapstage_replay"

@@ -41,7 +41,7 @@
 #include <jansson.h>
 
 #include "app/api/api.h"
-#include "app/db/gtid.h"
+#include "app/api/gtid.h"
 
 /* On every claim a Restore makes: the Restore's name (left out when the
  * name is longer than a label value may be, 63) and its metadata.uid. */

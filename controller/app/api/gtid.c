@@ -18,7 +18,7 @@
  * Pure functions, no I/O, no allocation. Thread-safety: reentrant; errors
  * go to the calling thread's ss_error.
  */
-#include "app/db/gtid.h"
+#include "app/api/gtid.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

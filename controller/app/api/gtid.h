@@ -15,8 +15,8 @@
  *
  * Ownership: plain structs, caller-owned. Thread-safety: reentrant.
  */
-#ifndef SNAPSTAGE_APP_DB_GTID_H
-#define SNAPSTAGE_APP_DB_GTID_H
+#ifndef SNAPSTAGE_APP_API_GTID_H
+#define SNAPSTAGE_APP_API_GTID_H
 
 #include <stdbool.h>
 #include <stddef.h>
