@@ -191,10 +191,10 @@ static void world_init(world *w, const char *owner_name)
 	w->f.owner = w->owner;
 	w->f.purpose = "verify";
 	w->v[0] = (app_scratch_volume){ "data", "nightly-202611230300-data-33bf9bede2",
-					10 * GI, w->data_claim };
+					10 * GI, w->data_claim, NULL };
 	w->v[1] =
 		(app_scratch_volume){ "shared", "nightly-202611230300-shared-0123456789",
-				      -1, w->shared_claim };
+				      -1, w->shared_claim, NULL };
 }
 
 static void world_free(world *w)
@@ -250,6 +250,50 @@ static void test_pod_from_statefulset(void **state)
 					"requests"),
 			"memory")),
 		"8Gi");
+	json_decref(pod);
+	json_decref(sts);
+	world_free(&w);
+}
+
+/* A volume with claim_name set mounts that claim (the Restore's own, for
+ * point-in-time restore); the others keep the scratch claim, and a
+ * template volume the caller did not list stays an emptyDir. */
+static void test_pod_named_claims(void **state)
+{
+	world w;
+	json_t *sts = J(STS), *pod;
+	const json_t *vols, *vol;
+	size_t i, seen = 0;
+
+	(void)state;
+	world_init(&w, "r1");
+	w.f.purpose = "pitr";
+	w.v[0].claim_name = "restored-data";
+	pod = plan_pod(&w, sts, NULL);
+	vols = json_object_get(json_object_get(pod, "spec"), "volumes");
+	json_array_foreach(vols, i, vol)
+	{
+		const char *name = json_string_value(json_object_get(vol, "name"));
+		const char *claim = json_string_value(json_object_get(
+			json_object_get(vol, "persistentVolumeClaim"), "claimName"));
+
+		if (strcmp(name, "data") == 0) {
+			assert_string_equal(claim, "restored-data");
+			seen++;
+		} else if (strcmp(name, "shared") == 0) {
+			assert_string_equal(claim, "r1-pitr-shared");
+			seen++;
+		} else if (strcmp(name, "binlog") == 0) {
+			assert_null(claim);
+			assert_non_null(json_object_get(vol, "emptyDir"));
+			seen++;
+		}
+	}
+	assert_int_equal(seen, 3);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(pod, "metadata"), "labels"),
+				    "snapstage.io/scratch")),
+			    "pitr");
 	json_decref(pod);
 	json_decref(sts);
 	world_free(&w);
@@ -986,6 +1030,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pod_from_statefulset),
 		cmocka_unit_test(test_pod_args_once),
+		cmocka_unit_test(test_pod_named_claims),
 		cmocka_unit_test(test_pod_main_container),
 		cmocka_unit_test(test_pod_volumes_from_claim_templates),
 		cmocka_unit_test(test_pod_invalid),

@@ -357,8 +357,13 @@ static int scratch_volume_new(json_t **out, const app_scratch_for *f, const char
 	char claim[APP_NAME_BUF];
 	int rc;
 
-	if (scratch_find_volume(v, n, name) == NULL) {
+	const app_scratch_volume *found = scratch_find_volume(v, n, name);
+
+	if (found == NULL) {
 		*out = json_pack("{s:s, s:{}}", "name", name, "emptyDir");
+	} else if (!scratch_empty(found->claim_name)) {
+		*out = json_pack("{s:s, s:{s:s}}", "name", name, "persistentVolumeClaim",
+				 "claimName", found->claim_name);
 	} else {
 		rc = app_scratch_claim_name(claim, sizeof(claim), f, name);
 		if (rc != 0)

@@ -17,8 +17,9 @@
  *     anything is deleted or adopted.
  *   - The Pod never mounts a live claim: every persistentVolumeClaim
  *     volume of the template, and every volumeClaimTemplate, maps to the
- *     scratch claim of the same volume name, or to an emptyDir when the
- *     Backup has no such volume.
+ *     scratch claim of the same volume name (or the claim the caller
+ *     names for it: app_scratch_volume.claim_name, a claim the caller
+ *     restored), or to an emptyDir when the Backup has no such volume.
  *   - The server starts standalone: --skip-slave-start is added to the
  *     main container's args (the first container with a port named
  *     "mysql", else the one named "mariadb" or "mysql", else the first).
@@ -62,6 +63,11 @@ typedef struct {
 	const char *snapshot;
 	int64_t restore_size_bytes;
 	const json_t *source_claim;
+	/* NULL: the scratch claim (app_scratch_claim_name). Otherwise the Pod
+	 * mounts this claim for the volume: a point-in-time restore runs its
+	 * scratch server on the Restore's own claims, which become the result
+	 * (app_scratch_claims_plan ignores it). */
+	const char *claim_name;
 } app_scratch_volume;
 
 /* The Pod's and a claim's names into out (APP_NAME_BUF bytes). */
