@@ -1,0 +1,126 @@
+/*
+ * restore_replay_plan.h — the decisions of a point-in-time restore (issue
+ * 19, restore_replay.c), as pure functions: whether a named base Backup
+ * can start a replay to the target, the exact GTID position a target
+ * means on the replay source, which probed server is the replay source,
+ * and what to do with a replay's progress.
+ *
+ * Invariants (MariaDB 10.11's START SLAVE UNTIL, measured: api/gtid.h):
+ *   - A target names every domain the source holds events of after the
+ *     base: a domain the UNTIL position leaves out is skipped whole,
+ *     silently. A target that cannot name one exactly is refused.
+ *   - A target's triple is never taken on trust where the source says
+ *     otherwise: a GTID whose seq is the source's last in its domain must
+ *     carry the server id the source logged it with; one past the
+ *     source's end is not in its history. (A triple inside the history
+ *     with a wrong server id cannot be seen here: the replay overshoots
+ *     or ends elsewhere, which app_restore_replay_decide() and the exact
+ *     finish (db/replay.h) refuse — nothing wrong is ever delivered.)
+ *   - Server ids are never compared to order positions; seqs are.
+ *
+ * Failure reasons (the Restore's Failed condition):
+ *   NoBaseBeforeTarget  the base's data is after the target
+ *   TargetNotReached    the source's binlog does not reach the target
+ *   TargetAmbiguous     the target cannot be named exactly in a domain
+ *   InvalidSpec         inclusive: false with more than one GTID
+ *   ReplaySourceNotFound  no single primary to replay from
+ *   BinlogsPurged, ReplaySourceLost, ReplayFailed, ReplayMismatch, Timeout
+ *                       from a replay's progress
+ *
+ * Ownership: caller-owned structs; reasons are static strings.
+ * Thread-safety: reentrant.
+ */
+#ifndef SNAPSTAGE_APP_RESTORE_REPLAY_PLAN_H
+#define SNAPSTAGE_APP_RESTORE_REPLAY_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app/api/api.h"
+#include "app/api/gtid.h"
+#include "app/db/db.h"
+#include "app/db/replay.h"
+
+/* Whether Backup data at `base` (its recorded position) and `data_time_ns`
+ * (its data time, 0 unknown) can start a replay to the target of `rp`:
+ *   a time target: data time known and not after the target;
+ *   a GTID target: in every domain the target names, the base's seq (a
+ *   domain it lacks: 0) is at most the target's seq (inclusive) or below
+ *   it (inclusive false: the replay stops just before it).
+ * 0, or SS_EINVALID with *reason NoBaseBeforeTarget (InvalidSpec for a
+ * GTID that does not parse) and why (cap bytes) for the message. */
+int app_restore_replay_check_base(const app_replay_spec *rp, const app_gtid_pos *base,
+				  int64_t data_time_ns, const char **reason, char *why,
+				  size_t cap);
+
+/* The position of the schedule's base for a GTID target (what
+ * app_restore_pick_base_gtid() compares Backups with): the GTIDs given,
+ * each one seq lower for inclusive false. SS_EINVALID (reason InvalidSpec)
+ * for a GTID that does not parse, several with inclusive false, or a seq
+ * of 0 with it. */
+int app_restore_replay_base_bound(app_gtid_pos *out, const app_replay_spec *rp,
+				  const char **reason, char *why, size_t cap);
+
+/* A GTID target resolved on the source whose binlog reaches `current`
+ * (@@gtid_binlog_pos) and holds every event after `base`:
+ *   inclusive: the source's current position with each domain the target
+ *     names set to the target's GTID — the other domains replay to the
+ *     source's end as it was when the target was resolved;
+ *   inclusive false (exactly one GTID g): app_gtid_pos_before(current, g).
+ * A named domain the source lacks, or a seq past its end, is
+ * TargetNotReached; a GTID at the source's last seq of its domain with
+ * another server id is TargetNotReached too (that triple is not in the
+ * history: the message names the one that is); a result before the base
+ * in any domain is NoBaseBeforeTarget. 0 with *out, or SS_EINVALID with
+ * *reason and why. */
+int app_restore_replay_gtid_target(app_gtid_pos *out, const app_replay_spec *rp,
+				   const app_gtid_pos *base, const app_gtid_pos *current,
+				   const char **reason, char *why, size_t cap);
+
+/* Checks a resolved target against the source: every domain `current`
+ * has past `base` (base seq lower, or no entry) is named by `target`
+ * (else TargetAmbiguous: a time target before a domain's first event after
+ * the base cannot say which server's event to stop before), and the
+ * target is not before the base (NoBaseBeforeTarget). 0, or SS_EINVALID
+ * with *reason and why. */
+int app_restore_replay_target_complete(const app_gtid_pos *target, const app_gtid_pos *base,
+				       const app_gtid_pos *current, const char **reason,
+				       char *why, size_t cap);
+
+/* The replay source among `n` probed members: the one kind says is
+ * APP_DB_PRIMARY (kinds[i] for member i; APP_DB_UNKNOWN for one that could
+ * not be probed). *idx on success; SS_ENOTFOUND with why when none or more
+ * than one (reason ReplaySourceNotFound: name spec.replay.source.podName). */
+int app_restore_replay_pick_primary(size_t *idx, const app_db_kind *kinds, size_t n,
+				    char *why, size_t cap);
+
+/* What the controller does with one look at the replay. */
+typedef enum {
+	APP_REPLAY_DO_WAIT,   /* running: look again */
+	APP_REPLAY_DO_START,  /* not set up, or stopped short: (re)start */
+	APP_REPLAY_DO_FINISH, /* the target is reached */
+	APP_REPLAY_DO_FAIL,   /* *reason */
+} app_replay_action;
+
+/* Decides from `p` (NULL: no replay is set up on the scratch) against
+ * `target`, `timed_out` meaning replay.timeoutSeconds have passed in step
+ * Replaying:
+ *   none set up: START; REACHED: FINISH;
+ *   FAILED: STOPPED cause START (a restarted scratch forgets its UNTIL),
+ *     BINLOGS_PURGED BinlogsPurged, SOURCE_LOST ReplaySourceLost,
+ *     anything else ReplayFailed;
+ *   RUNNING: past the target's seq in a domain it names ReplayMismatch
+ *     (a target triple the source logged under another server id: UNTIL
+ *     never matched), timed out ReplaySourceLost when not connected to the
+ *     source, else Timeout; otherwise WAIT (a source lost for less than the
+ *     timeout is retried by MariaDB itself). */
+app_replay_action app_restore_replay_decide(const app_replay_progress *p,
+					    const app_gtid_pos *target, bool timed_out,
+					    const char **reason);
+
+/* Whether a replay in `step` no longer reads its source Backup's snapshots
+ * (its claims are Bound: Starting and after). */
+bool app_restore_replay_past_source(app_replay_step step);
+
+#endif

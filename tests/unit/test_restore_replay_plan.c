@@ -1,0 +1,272 @@
+/*
+ * test_restore_replay_plan.c — the pure decisions of a point-in-time
+ * restore (app/restore/restore_replay_plan.h): the base check for a named
+ * Backup, the base bound a schedule's Backups are compared with, the GTID
+ * target assembled against the source's binlog position (inclusive and
+ * not, other domains, triples not in the history), a time target's
+ * completeness, the primary among probed members, and what one look at a
+ * replay's progress leads to.
+ */
+#include <string.h>
+
+#include "testutil.h"
+
+#include "app/restore/restore_replay_plan.h"
+#include "util/clock.h"
+#include "util/error.h"
+
+#define SEC SS_NS_PER_SEC
+
+static app_gtid_pos P(const char *text)
+{
+	app_gtid_pos p;
+
+	assert_int_equal(app_gtid_pos_parse(&p, text), 0);
+	return p;
+}
+
+static void assert_pos(const app_gtid_pos *p, const char *want)
+{
+	char got[APP_GTID_TEXT_MAX];
+
+	assert_int_equal(app_gtid_pos_format(got, sizeof(got), p), 0);
+	assert_string_equal(got, want);
+}
+
+static app_replay_spec gtid_spec(const char *gtid, bool inclusive)
+{
+	app_replay_spec rp;
+
+	memset(&rp, 0, sizeof(rp));
+	rp.enabled = true;
+	rp.gtid = gtid;
+	rp.inclusive = inclusive;
+	return rp;
+}
+
+static void test_check_base(void **state)
+{
+	app_replay_spec rp = gtid_spec("0-1-10", false);
+	app_gtid_pos base = P("0-1-9");
+	const char *reason = NULL;
+	char why[256];
+
+	(void)state;
+	/* just before 0-1-10 is 9: a base at 9 is fine, at 10 is past it */
+	assert_int_equal(app_restore_replay_check_base(&rp, &base, 0, &reason, why,
+						       sizeof(why)),
+			 0);
+	base = P("0-1-10");
+	assert_int_equal(app_restore_replay_check_base(&rp, &base, 0, &reason, why,
+						       sizeof(why)),
+			 SS_EINVALID);
+	assert_string_equal(reason, "NoBaseBeforeTarget");
+	rp.inclusive = true;
+	assert_int_equal(app_restore_replay_check_base(&rp, &base, 0, &reason, why,
+						       sizeof(why)),
+			 0);
+	/* a domain the target does not name is not compared */
+	base = P("0-1-3,1-2-99");
+	assert_int_equal(app_restore_replay_check_base(&rp, &base, 0, &reason, why,
+						       sizeof(why)),
+			 0);
+	/* time: data time at the target is fine, a second later is not,
+	 * unknown is refused */
+	memset(&rp, 0, sizeof(rp));
+	rp.has_time = true;
+	rp.time_ns = 1000 * SEC;
+	assert_int_equal(app_restore_replay_check_base(&rp, &base, 1000 * SEC, &reason,
+						       why, sizeof(why)),
+			 0);
+	assert_int_equal(app_restore_replay_check_base(&rp, &base, 1001 * SEC, &reason,
+						       why, sizeof(why)),
+			 SS_EINVALID);
+	assert_string_equal(reason, "NoBaseBeforeTarget");
+	assert_non_null(strstr(why, "after the target time"));
+	assert_int_equal(app_restore_replay_check_base(&rp, &base, 0, &reason, why,
+						       sizeof(why)),
+			 SS_EINVALID);
+}
+
+static void test_base_bound(void **state)
+{
+	app_replay_spec rp = gtid_spec("0-1-10", false);
+	const char *reason = NULL;
+	app_gtid_pos out;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(app_restore_replay_base_bound(&out, &rp, &reason, why, sizeof(why)),
+			 0);
+	assert_pos(&out, "0-1-9");
+	rp.inclusive = true;
+	rp.gtid = "1-2-5,0-1-10";
+	assert_int_equal(app_restore_replay_base_bound(&out, &rp, &reason, why, sizeof(why)),
+			 0);
+	assert_pos(&out, "0-1-10,1-2-5");
+	rp.inclusive = false;
+	assert_int_equal(app_restore_replay_base_bound(&out, &rp, &reason, why, sizeof(why)),
+			 SS_EINVALID);
+	assert_string_equal(reason, "InvalidSpec");
+	rp.gtid = "0-1-0";
+	assert_int_equal(app_restore_replay_base_bound(&out, &rp, &reason, why, sizeof(why)),
+			 SS_EINVALID);
+}
+
+static void test_gtid_target(void **state)
+{
+	app_gtid_pos base = P("0-1-5"), current = P("0-2-20,1-3-7"), out;
+	app_replay_spec rp = gtid_spec("0-1-12", false);
+	const char *reason = NULL;
+	char why[256];
+
+	(void)state;
+	/* just before 0-1-12: the other domain replays to the source's end */
+	assert_int_equal(app_restore_replay_gtid_target(&out, &rp, &base, &current, &reason,
+							why, sizeof(why)),
+			 0);
+	assert_pos(&out, "0-1-11,1-3-7");
+	/* inclusive: the GTID itself */
+	rp.inclusive = true;
+	assert_int_equal(app_restore_replay_gtid_target(&out, &rp, &base, &current, &reason,
+							why, sizeof(why)),
+			 0);
+	assert_pos(&out, "0-1-12,1-3-7");
+	/* past the source's end */
+	rp.gtid = "0-1-21";
+	assert_int_equal(app_restore_replay_gtid_target(&out, &rp, &base, &current, &reason,
+							why, sizeof(why)),
+			 SS_EINVALID);
+	assert_string_equal(reason, "TargetNotReached");
+	/* the source's last GTID under another server id: not in the history */
+	rp.gtid = "0-1-20";
+	assert_int_equal(app_restore_replay_gtid_target(&out, &rp, &base, &current, &reason,
+							why, sizeof(why)),
+			 SS_EINVALID);
+	assert_string_equal(reason, "TargetNotReached");
+	assert_non_null(strstr(why, "0-2-20"));
+	/* a domain the source lacks */
+	rp.gtid = "5-1-1";
+	assert_int_equal(app_restore_replay_gtid_target(&out, &rp, &base, &current, &reason,
+							why, sizeof(why)),
+			 SS_EINVALID);
+	assert_string_equal(reason, "TargetNotReached");
+	/* before the base */
+	rp.gtid = "0-1-5";
+	rp.inclusive = false;
+	assert_int_equal(app_restore_replay_gtid_target(&out, &rp, &base, &current, &reason,
+							why, sizeof(why)),
+			 SS_EINVALID);
+	assert_string_equal(reason, "NoBaseBeforeTarget");
+}
+
+static void test_target_complete(void **state)
+{
+	app_gtid_pos base = P("0-1-5"), current = P("0-1-9,1-3-7");
+	app_gtid_pos t = P("0-1-8");
+	const char *reason = NULL;
+	char why[256];
+
+	(void)state;
+	/* domain 1 has events after the base the time target names none of */
+	assert_int_equal(app_restore_replay_target_complete(&t, &base, &current, &reason,
+							    why, sizeof(why)),
+			 SS_EINVALID);
+	assert_string_equal(reason, "TargetAmbiguous");
+	t = P("0-1-8,1-3-2");
+	assert_int_equal(app_restore_replay_target_complete(&t, &base, &current, &reason,
+							    why, sizeof(why)),
+			 0);
+	/* a domain without events after the base needs no entry */
+	current = P("0-1-9,1-3-7");
+	base = P("0-1-5,1-3-7");
+	t = P("0-1-8,1-3-7");
+	assert_int_equal(app_restore_replay_target_complete(&t, &base, &current, &reason,
+							    why, sizeof(why)),
+			 0);
+	t = P("0-1-4,1-3-7");
+	assert_int_equal(app_restore_replay_target_complete(&t, &base, &current, &reason,
+							    why, sizeof(why)),
+			 SS_EINVALID);
+	assert_string_equal(reason, "NoBaseBeforeTarget");
+}
+
+static void test_pick_primary(void **state)
+{
+	app_db_kind kinds[3] = { APP_DB_HEALTHY_REPLICA, APP_DB_PRIMARY, APP_DB_UNKNOWN };
+	size_t idx = 99;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(app_restore_replay_pick_primary(&idx, kinds, 3, why, sizeof(why)),
+			 0);
+	assert_int_equal(idx, 1);
+	kinds[2] = APP_DB_PRIMARY;
+	assert_int_equal(app_restore_replay_pick_primary(&idx, kinds, 3, why, sizeof(why)),
+			 SS_ENOTFOUND);
+	assert_non_null(strstr(why, "more than one"));
+	kinds[1] = kinds[2] = APP_DB_UNHEALTHY_REPLICA;
+	assert_int_equal(app_restore_replay_pick_primary(&idx, kinds, 3, why, sizeof(why)),
+			 SS_ENOTFOUND);
+	assert_non_null(strstr(why, "none"));
+}
+
+static void test_decide(void **state)
+{
+	app_gtid_pos target = P("0-1-10");
+	app_replay_progress p;
+	const char *reason = NULL;
+
+	(void)state;
+	assert_int_equal(app_restore_replay_decide(NULL, &target, true, &reason),
+			 APP_REPLAY_DO_START);
+	memset(&p, 0, sizeof(p));
+	p.state = APP_REPLAY_RUNNING;
+	p.io_connected = true;
+	p.reached = P("0-1-7");
+	assert_int_equal(app_restore_replay_decide(&p, &target, false, &reason),
+			 APP_REPLAY_DO_WAIT);
+	assert_int_equal(app_restore_replay_decide(&p, &target, true, &reason),
+			 APP_REPLAY_DO_FAIL);
+	assert_string_equal(reason, "Timeout");
+	p.io_connected = false;
+	assert_int_equal(app_restore_replay_decide(&p, &target, false, &reason),
+			 APP_REPLAY_DO_WAIT);
+	assert_int_equal(app_restore_replay_decide(&p, &target, true, &reason),
+			 APP_REPLAY_DO_FAIL);
+	assert_string_equal(reason, "ReplaySourceLost");
+	/* past the target while running: the UNTIL never matched */
+	p.reached = P("0-2-11");
+	assert_int_equal(app_restore_replay_decide(&p, &target, false, &reason),
+			 APP_REPLAY_DO_FAIL);
+	assert_string_equal(reason, "ReplayMismatch");
+	p.state = APP_REPLAY_REACHED;
+	assert_int_equal(app_restore_replay_decide(&p, &target, false, &reason),
+			 APP_REPLAY_DO_FINISH);
+	p.state = APP_REPLAY_FAILED;
+	p.cause = APP_REPLAY_CAUSE_STOPPED;
+	assert_int_equal(app_restore_replay_decide(&p, &target, false, &reason),
+			 APP_REPLAY_DO_START);
+	p.cause = APP_REPLAY_CAUSE_BINLOGS_PURGED;
+	assert_int_equal(app_restore_replay_decide(&p, &target, false, &reason),
+			 APP_REPLAY_DO_FAIL);
+	assert_string_equal(reason, "BinlogsPurged");
+	p.cause = APP_REPLAY_CAUSE_SQL_ERROR;
+	assert_int_equal(app_restore_replay_decide(&p, &target, false, &reason),
+			 APP_REPLAY_DO_FAIL);
+	assert_string_equal(reason, "ReplayFailed");
+	assert_false(app_restore_replay_past_source(APP_REPLAY_STEP_RESTORING_BASE));
+	assert_true(app_restore_replay_past_source(APP_REPLAY_STEP_STARTING));
+	assert_true(app_restore_replay_past_source(APP_REPLAY_STEP_DONE));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_check_base),     cmocka_unit_test(test_base_bound),
+		cmocka_unit_test(test_gtid_target),    cmocka_unit_test(test_target_complete),
+		cmocka_unit_test(test_pick_primary),   cmocka_unit_test(test_decide),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
