@@ -18,6 +18,7 @@
 #include "fake_server.h"
 #include "testutil.h"
 
+#include "app/api/api.h"
 #include "app/api/index.h"
 #include "app/restore/restore.h"
 #include "ctrl/metrics.h"
@@ -44,6 +45,19 @@
 	"{'source':{'scheduleName':'nightly'},'target':{'mode':'NewClaims'}," \
 	"'replay':{'gtid':'0-1-4711','inclusive':false,"                      \
 	"'replicationCredentialsSecretRef':{'name':'repl'},'connection':{"    \
+	"'credentialsSecretRef':{'name':'mariadb-backup'}}},'timeoutSeconds':300}"
+#define REPLAY_IN_PLACE_SPEC                                                   \
+	"{'source':{'backupName':'b1'},'target':{'mode':'InPlace','inPlace':{" \
+	"'statefulSetName':'db','acknowledgeDataLoss':true,'connection':{"     \
+	"'credentialsSecretRef':{'name':'mariadb-backup'}}}},'replay':{"       \
+	"'gtid':'0-1-4711','replicationCredentialsSecretRef':{'name':'repl'}," \
+	"'connection':{'credentialsSecretRef':{'name':'mariadb-backup'}}},"    \
+	"'timeoutSeconds':300}"
+#define REPLAY_B1_SPEC(gtid)                                               \
+	"{'source':{'backupName':'b1'},'target':{'mode':'NewClaims',"      \
+	"'newClaims':{'storageClassName':'fast'}},'replay':{'gtid':'" gtid \
+	"','inclusive':false,'source':{'podName':'db-0'},"                 \
+	"'replicationCredentialsSecretRef':{'name':'repl'},'connection':{" \
 	"'credentialsSecretRef':{'name':'mariadb-backup'}}},'timeoutSeconds':300}"
 #define IN_PLACE_SPEC                                                          \
 	"{'source':{'backupName':'b1'},'target':{'mode':'InPlace','inPlace':{" \
@@ -133,6 +147,10 @@ static int setup(void **state)
 	ss_fake_clock_init(&f->clock, T0);
 	assert_int_equal(ctrl_store_new(&f->restores), 0);
 	assert_int_equal(ctrl_store_new(&f->backups), 0);
+	assert_int_equal(ctrl_store_add_index(f->backups, APP_INDEX_SCHEDULE,
+					      ctrl_index_by_label,
+					      (void *)APP_LABEL_SCHEDULE),
+			 0);
 	assert_int_equal(ctrl_metrics_new(&f->metrics), 0);
 	f->opts.client = f->client;
 	f->opts.restores = f->restores;
@@ -299,10 +317,28 @@ static void test_in_place_disabled(void **state)
 	assert_finished(f, "InPlace", "failed", "InPlaceRestoreDisabled");
 }
 
-/* spec.replay before the controller replays (issue 19): restoring the base
- * alone would silently restore to the wrong point, so it fails first,
- * touching nothing (no claim made, no Backup read). */
-static void test_replay_unavailable(void **state)
+/* Point-in-time restore in place is not built: refused before anything
+ * is touched. */
+static void test_replay_in_place_unavailable(void **state)
+{
+	fixture *f = *state;
+	const json_t *st;
+	ctrl_result res;
+
+	answer(f, 200, restore_r1(f, REPLAY_IN_PLACE_SPEC, NULL));
+	answer(f, 200, restore_r1(f, REPLAY_IN_PLACE_SPEC, NULL));
+	res = reconcile(f, true);
+	assert_int_equal(res.kind, CTRL_RESULT_DONE);
+	assert_int_equal(f->server.nrequests, 2);
+	st = put_status(f, 1);
+	assert_str(st, "phase", "Failed");
+	assert_condition(st, "Failed", "ReplayInPlaceUnavailable");
+	assert_non_null(strstr(str_at(st, "message"), "nothing was changed"));
+}
+
+/* A schedule without a Backup before the GTID target: NoBaseBeforeTarget,
+ * nothing made. */
+static void test_replay_no_base(void **state)
 {
 	fixture *f = *state;
 	const json_t *st;
@@ -315,10 +351,73 @@ static void test_replay_unavailable(void **state)
 	assert_int_equal(f->server.nrequests, 2);
 	st = put_status(f, 1);
 	assert_str(st, "phase", "Failed");
-	assert_condition(st, "Failed", "ReplayUnavailable");
-	assert_str(st, "message",
-		   "point-in-time replay (spec.replay) is not available in this "
-		   "version of snapstage; nothing was changed");
+	assert_condition(st, "Failed", "NoBaseBeforeTarget");
+	assert_non_null(strstr(str_at(st, "message"), "nothing was changed"));
+}
+
+/* A named base Backup at 0-1-5 and a target just before 0-1-5: the base
+ * is not before the target. */
+static void test_replay_base_past_target(void **state)
+{
+	fixture *f = *state;
+	const char *r1 = restore_r1(f, REPLAY_B1_SPEC("0-1-5"), NULL);
+	const json_t *st;
+	ctrl_result res;
+
+	answer(f, 200, r1);
+	answer(f, 200, BACKUP_B1);
+	answer(f, 200, r1);
+	res = reconcile(f, false);
+	assert_int_equal(res.kind, CTRL_RESULT_DONE);
+	assert_int_equal(f->server.nrequests, 3);
+	st = put_status(f, 2);
+	assert_condition(st, "Failed", "NoBaseBeforeTarget");
+	assert_null(json_object_get(st, "replay"));
+}
+
+/* The first steps: the base pinned with its position and the named source
+ * (status.replay, step RestoringBase) before anything is made; then the
+ * Restore's claims from the base's snapshots, as NewClaims makes them. */
+static void test_replay_restoring_base(void **state)
+{
+	fixture *f = *state;
+	const char *r1 = restore_r1(f, REPLAY_B1_SPEC("0-1-9"), NULL);
+	const json_t *st, *rp;
+	ctrl_result res;
+
+	answer(f, 200, r1);
+	answer(f, 200, BACKUP_B1);
+	answer(f, 200, r1);
+	answer(f, 200, VS_B1_DATA);
+	answer(f, 200,
+	       "{'apiVersion':'storage.k8s.io/v1','kind':'StorageClass','metadata':{"
+	       "'name':'fast'},'provisioner':'csi.x'}");
+	answer(f, 200,
+	       "{'apiVersion':'snapshot.storage.k8s.io/v1','kind':"
+	       "'VolumeSnapshotContent','metadata':{'name':'snapcontent-1'},'spec':{"
+	       "'driver':'csi.x'}}");
+	answer(f, 404, NOT_FOUND);
+	answer(f, 200, r1);
+	answer(f, 201, "{}");
+	res = reconcile(f, false);
+	assert_int_equal(f->server.nrequests >= 9, 1);
+	(void)res;
+	st = put_status(f, 2);
+	rp = json_object_get(st, "replay");
+	assert_str(rp, "step", "RestoringBase");
+	assert_str(rp, "basePosition", "0-1-5");
+	assert_str(rp, "sourcePod", "db-0");
+	assert_str(rp, "stepStartTime", "2026-11-23T09:20:00.000000Z");
+	assert_str(st, "sourceBackup", "b1");
+	assert_null(json_object_get(st, "conditions"));
+	assert_request(f, 3,
+		       "GET /apis/snapshot.storage.k8s.io/v1/namespaces/ns/"
+		       "volumesnapshots/b1-data HTTP");
+	st = put_status(f, 7);
+	assert_str(st, "phase", "Restoring");
+	assert_str(json_object_get(st, "replay"), "step", "RestoringBase");
+	assert_request(f, 8, "POST /api/v1/namespaces/ns/persistentvolumeclaims HTTP");
+	assert_non_null(strstr(f->server.requests[8], "\"name\":\"r1-data\""));
 }
 
 static void test_waits_for_backup(void **state)
@@ -539,7 +638,13 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_left_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_place_disabled, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replay_unavailable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_in_place_unavailable, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_replay_no_base, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_base_past_target, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_replay_restoring_base, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_waits_for_backup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_claims_created, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_place_not_allowed, setup,

@@ -35,6 +35,7 @@
 #include "app/restore/restore.h"
 #include "app/restore/restore_check.h"
 #include "app/restore/restore_plan.h"
+#include "app/restore/restore_replay_plan.h"
 #include "app/restore/restore_run.h"
 #include "ctrl/conditions.h"
 #include "ctrl/object.h"
@@ -225,7 +226,11 @@ int app_restore_fail(app_restore_run *r, const char *reason, const char *fmt, ..
 	va_end(ap);
 	if (r->spec.mode == APP_MODE_IN_PLACE)
 		return app_restore_in_place_fail(r, reason);
-	if (r->st.phase == APP_RESTORE_RESTORING) {
+	if (r->st.phase == APP_RESTORE_RESTORING && r->spec.replay.enabled) {
+		rc = app_restore_replay_cleanup(r);
+		if (rc < 0)
+			return rc;
+	} else if (r->st.phase == APP_RESTORE_RESTORING) {
 		rc = restore_claims_drop_unbound(r);
 		if (rc < 0)
 			return rc; /* tried again, never left behind */
@@ -300,6 +305,27 @@ static int restore_schedule_uid(const char **uid, app_restore_run *r)
 	return 0;
 }
 
+/* The base of a point-in-time restore among the schedule's Backups
+ * `mine`: for a time target the newest whose data is not after it, for a
+ * GTID target the newest whose position is nowhere past it (the GTID's
+ * predecessor for inclusive false). SS_ENOTFOUND with the message when
+ * none; SS_EINVALID for a target that does not parse. */
+static int restore_pick_base(const char **name, app_restore_run *r, const json_t *mine,
+			     const char *uid)
+{
+	app_gtid_pos bound;
+	const char *reason = NULL;
+	char why[256];
+
+	if (r->spec.replay.has_time)
+		return app_restore_pick_backup(name, NULL, mine, r->spec.source_name, uid,
+					       true, r->spec.replay.time_ns, r->run.now);
+	if (app_restore_replay_base_bound(&bound, &r->spec.replay, &reason, why,
+					  sizeof(why)) < 0)
+		return -1;
+	return app_restore_pick_base_gtid(name, mine, r->spec.source_name, uid, &bound);
+}
+
 /* The Backup a scheduleName source means, into *name (borrowed from an
  * object the run holds). SS_ENOTFOUND with the message when none. */
 static int restore_pick_from_schedule(const char **name, app_restore_run *r)
@@ -328,6 +354,8 @@ static int restore_pick_from_schedule(const char **name, app_restore_run *r)
 	rc = restore_schedule_uid(&uid, r);
 	if (rc < 0)
 		return rc;
+	if (r->spec.replay.enabled)
+		return restore_pick_base(name, r, mine, uid);
 	return app_restore_pick_backup(name, &data_ns, mine, r->spec.source_name, uid,
 				       r->spec.has_point_in_time,
 				       r->spec.point_in_time_ns, r->run.now);
@@ -743,8 +771,7 @@ static int restore_claims_start(app_restore_run *r, const json_t *planned)
 	return 0;
 }
 
-/* The NewClaims mode, steps 4-6 (restore.h). CTRL_RUN_STOP or < 0. */
-static int restore_new_claims(app_restore_run *r, app_restore_volumes *vols)
+int app_restore_new_claims_bound(app_restore_run *r, app_restore_volumes *vols)
 {
 	const json_t *planned = NULL;
 	int rc;
@@ -763,6 +790,14 @@ static int restore_new_claims(app_restore_run *r, app_restore_volumes *vols)
 	/* 6 */
 	if (rc == 0)
 		rc = restore_claims_bound(r, vols);
+	return rc;
+}
+
+/* The NewClaims mode, steps 4-6 (restore.h). CTRL_RUN_STOP or < 0. */
+static int restore_new_claims(app_restore_run *r, app_restore_volumes *vols)
+{
+	int rc = app_restore_new_claims_bound(r, vols);
+
 	if (rc != 0)
 		return rc;
 	ctrl_run_message(&r->run, "%zu claim(s) Bound, restored from %s", r->st.n_claims,
@@ -856,10 +891,15 @@ static int restore_resolve_source(app_restore_run *r, app_restore_volumes *vols)
 		bname = r->spec.source_name;
 	if (bname == NULL) {
 		if (restore_pick_from_schedule(&bname, r) < 0) {
-			if (ss_error_last()->code != SS_ENOTFOUND)
+			int code = ss_error_last()->code;
+
+			if (code != SS_ENOTFOUND)
 				return -1;
-			return app_restore_fail(r, "SourceNotFound", "%s",
-						ss_error_last()->message);
+			return app_restore_fail(r,
+						r->spec.replay.enabled
+							? "NoBaseBeforeTarget"
+							: "SourceNotFound",
+						"%s", ss_error_last()->message);
 		}
 		ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "SourceChosen",
 			       "restoring Backup %s of schedule %s", bname,
@@ -893,13 +933,37 @@ static int restore_from_source(app_restore_run *r)
 	r->st.n_source_snapshots = 0;
 	for (i = 0; i < vols->n; i++)
 		r->st.source_snapshots[r->st.n_source_snapshots++] = vols->v[i].snapshot;
-	if (r->spec.mode == APP_MODE_IN_PLACE)
+	if (r->spec.replay.enabled)
+		rc = app_restore_replay(r, vols);
+	else if (r->spec.mode == APP_MODE_IN_PLACE)
 		rc = app_restore_in_place(r, vols);
 	else
 		rc = restore_new_claims(r, vols);
 cleanup:
 	free(vols);
 	return rc;
+}
+
+/* What a point-in-time restore refuses before anything is touched.
+ * Restore in place (a safety Backup, then the replayed claims' snapshots
+ * through the in-place machinery) is not built yet: restoring the base
+ * alone would be a silent restore to the wrong point. 0 or CTRL_RUN_STOP. */
+static int restore_replay_refusals(app_restore_run *r)
+{
+	app_gtid_pos bound;
+	const char *reason = NULL;
+	char why[256];
+
+	if (r->spec.mode == APP_MODE_IN_PLACE)
+		return app_restore_fail(r, "ReplayInPlaceUnavailable",
+					"point-in-time replay (spec.replay) into mode "
+					"InPlace is not available in this version of "
+					"snapstage; restore to NewClaims");
+	if (!r->spec.replay.has_time &&
+	    app_restore_replay_base_bound(&bound, &r->spec.replay, &reason, why,
+					  sizeof(why)) < 0)
+		return app_restore_fail(r, reason, "%s", why);
+	return 0;
 }
 
 /* Steps 1-6 (restore.h), in the convention of ctrl/run.h: each step
@@ -919,19 +983,16 @@ static int restore_steps(app_restore_run *r)
 		return app_restore_fail(r, "InPlaceRestoreDisabled",
 					"the controller runs without "
 					"--enable-in-place-restore");
-	/* The API has spec.replay before the controller replays (issue 19):
-	 * restoring the base alone would be a silent restore to the wrong
-	 * point, so such a Restore fails before anything is touched. */
-	if (r->spec.replay.enabled)
-		return app_restore_fail(r, "ReplayUnavailable",
-					"point-in-time replay (spec.replay) is not "
-					"available in this version of snapstage");
+	if (r->spec.replay.enabled && (rc = restore_replay_refusals(r)) != 0)
+		return rc;
 	if (!r->st.has_phase) {
 		r->st.has_phase = true;
 		r->st.phase = APP_RESTORE_PENDING;
 	}
 	if (restore_past_source(r))
 		return app_restore_in_place(r, NULL);
+	if (r->spec.replay.enabled && app_restore_replay_past_source(r->st.replay.step))
+		return app_restore_replay(r, NULL);
 	/* 3-6 */
 	return restore_from_source(r);
 }

@@ -111,6 +111,11 @@ static int64_t restore_plan_data_time(const json_t *backup)
 	return t > 0 ? t : 0;
 }
 
+int64_t app_restore_backup_data_time(const json_t *backup)
+{
+	return backup == NULL ? 0 : restore_plan_data_time(backup);
+}
+
 /* Whether (t_a, a) is later than (t_b, b): time first, then the greater
  * name, so equal data times pick the same Backup on every replica. */
 static bool restore_plan_later(int64_t t_a, const char *a, int64_t t_b, const char *b)

@@ -93,6 +93,11 @@ bool app_restore_is_from_schedule(const json_t *backup, const char *schedule,
  * Replica's gtidSlavePos. NULL when none is recorded. */
 const char *app_restore_backup_gtid(const app_backup_status *bst);
 
+/* The instant a Backup's data is from (app_restore_pick_backup's data
+ * time: lock.acquiredTime, else startTime, else creationTimestamp); 0
+ * unknown. */
+int64_t app_restore_backup_data_time(const json_t *backup);
+
 /* The base of a point-in-time restore to GTID position `target` (issue
  * 19): among the candidates of app_restore_pick_backup() (the schedule's,
  * APP_SOURCE_OK), those whose recorded position (app_restore_backup_gtid)

@@ -142,4 +142,18 @@ bool app_restore_in_place_can_roll_back(app_restore_step step);
  * < 0. */
 int app_restore_in_place_fail(app_restore_run *r, const char *reason);
 
+/* The NewClaims mode's steps 4-6 without the end: checks, claims in
+ * status (phase Restoring), created, waited for. 0 once every claim is
+ * Bound; CTRL_RUN_STOP (waiting, failed) or < 0. */
+int app_restore_new_claims_bound(app_restore_run *r, app_restore_volumes *vols);
+
+/* A point-in-time restore in mode NewClaims (restore_replay.c), from
+ * status.replay.step. `vols` is the base's volumes up to RestoringBase,
+ * NULL after (app_restore_replay_past_source). CTRL_RUN_STOP or < 0. */
+int app_restore_replay(app_restore_run *r, app_restore_volumes *vols);
+/* On failure of a point-in-time restore: deletes the scratch Pod and every
+ * claim of this Restore (uid preconditions; they hold a partly replayed
+ * copy), noting it in the message. 0 or < 0 (the failure is tried again). */
+int app_restore_replay_cleanup(app_restore_run *r);
+
 #endif
