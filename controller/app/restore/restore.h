@@ -82,6 +82,15 @@
  * StatefulSet of the pinned name with another uid (or none) ends the
  * Restore with TargetChanged and nothing more touched.
  *
+ * Point-in-time (spec.replay; restore_replay.c has the steps, recorded in
+ * status.replay.step): NewClaims only (InPlace fails at once with
+ * ReplayInPlaceUnavailable). The base is picked by the target (a
+ * scheduleName) or checked against it (a backupName): NoBaseBeforeTarget;
+ * steps 4-6 make the claims from its snapshots; a scratch Pod (purpose
+ * "pitr") runs on them, replays the source's binlog to the resolved
+ * target and is deleted; the claims are then the result. Any failure once
+ * claims exist deletes the scratch Pod and the claims, Bound or not.
+ *
  * Ownership: the controller borrows everything in its options, which must
  * outlive it. Thread-safety: app_restore_reconcile() runs on the
  * controller's workers (never twice at once for one key).

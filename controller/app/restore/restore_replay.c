@@ -582,7 +582,7 @@ static int replay_start(app_restore_run *r, app_db *db, const app_gtid_pos *base
 /* Progress into status and the message. */
 static void replay_progress(app_restore_run *r, const app_replay_progress *p)
 {
-	char text[APP_GTID_TEXT_MAX];
+	char text[APP_GTID_TEXT_MAX] = "";
 
 	if (app_gtid_pos_format(text, sizeof(text), &p->reached) == 0)
 		r->st.replay.reached = replay_keep(r, text);
