@@ -381,23 +381,11 @@ static int verify_load_volumes(verify_run *r)
 	r->sf.purpose = APP_SCRATCH_VERIFY;
 	if (app_scratch_pod_name(r->pod_name, sizeof(r->pod_name), &r->sf) < 0)
 		return -1;
-	r->n_vols = 0;
-	for (i = 0; i < r->bst.n_snapshots && i < APP_MAX_VOLUMES; i++) {
-		const app_snapshot_status *s = &r->bst.snapshots[i];
-		app_scratch_volume *v = &r->vols[r->n_vols];
-
-		if (s->volume == NULL || s->volume_snapshot_name == NULL)
-			continue;
-		v->volume = s->volume;
-		v->snapshot = s->volume_snapshot_name;
-		v->restore_size_bytes = s->restore_size_bytes;
-		v->source_claim = NULL;
-		r->source_claims[r->n_vols] = s->claim;
-		if (app_scratch_claim_name(r->claim_names[r->n_vols], APP_NAME_BUF, &r->sf,
-					   s->volume) < 0)
+	r->n_vols = app_verify_plan_volumes(r->vols, r->source_claims, &r->bst);
+	for (i = 0; i < r->n_vols; i++)
+		if (app_scratch_claim_name(r->claim_names[i], APP_NAME_BUF, &r->sf,
+					   r->vols[i].volume) < 0)
 			return -1;
-		r->n_vols++;
-	}
 	return 0;
 }
 
