@@ -32,6 +32,7 @@
 
 #include <mysql.h>
 
+#include "mariadb_fixture.h"
 #include "testutil.h"
 
 #include "app/db/verify.h"
@@ -56,13 +57,9 @@
 
 /* ---- the server ---------------------------------------------------------------- */
 
-static struct {
-	char host[VALUE_MAX];
-	int port;
-	char root_password[VALUE_MAX];
-	char weak_user[VALUE_MAX];
-	char weak_password[VALUE_MAX];
-} sv;
+static mariadb_fixture sv;
+#define sql(...) mariadb_fixture_sql(__VA_ARGS__)
+#define value(...) mariadb_fixture_value(__VA_ARGS__)
 
 static MYSQL *root; /* plain libmariadb, for the test's own SQL */
 static app_db *db;  /* root through app/db */
@@ -81,134 +78,6 @@ static void sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
-}
-
-static int read_line(char *out, size_t cap, const char *path)
-{
-	FILE *f = fopen(path, "r");
-
-	if (!f || !fgets(out, (int)cap, f)) {
-		print_error("cannot read %s\n", path);
-		if (f)
-			fclose(f);
-		return -1;
-	}
-	fclose(f);
-	out[strcspn(out, "\r\n")] = '\0';
-	return 0;
-}
-
-static int load_env(void)
-{
-	const char *dir = getenv("SNAPSTAGE_MARIADB_DIR");
-	char path[VALUE_MAX + 8], line[1024], root_pw[VALUE_MAX] = "",
-					      weak_pw[VALUE_MAX] = "";
-	FILE *f;
-
-	if (!dir || !*dir) {
-		print_error("SNAPSTAGE_MARIADB_DIR is not set: run through ctest "
-			    "(fixture mariadb)\n");
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/env", dir);
-	if (!(f = fopen(path, "r"))) {
-		print_error("cannot read %s: are the servers up?\n", path);
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		char *p = line, *eq;
-
-		line[strcspn(line, "\n")] = '\0';
-		if (!strncmp(p, "export ", 7))
-			p += 7;
-		if (!(eq = strchr(p, '=')))
-			continue;
-		*eq++ = '\0';
-		if (!strcmp(p, "SNAPSTAGE_MARIADB_PRIMARY_HOST"))
-			snprintf(sv.host, sizeof(sv.host), "%s", eq);
-		if (!strcmp(p, "SNAPSTAGE_MARIADB_PRIMARY_PORT"))
-			sv.port = (int)strtol(eq, NULL, 10);
-		if (!strcmp(p, "SNAPSTAGE_MARIADB_WEAK_USER"))
-			snprintf(sv.weak_user, sizeof(sv.weak_user), "%s", eq);
-		if (!strcmp(p, "SNAPSTAGE_MARIADB_ROOT_PASSWORD_FILE"))
-			snprintf(root_pw, sizeof(root_pw), "%s", eq);
-		if (!strcmp(p, "SNAPSTAGE_MARIADB_WEAK_PASSWORD_FILE"))
-			snprintf(weak_pw, sizeof(weak_pw), "%s", eq);
-	}
-	fclose(f);
-	if (!*sv.host || !sv.port || !*root_pw || !*weak_pw || !*sv.weak_user) {
-		print_error("%s lacks a variable this test needs\n", path);
-		return -1;
-	}
-	return read_line(sv.root_password, sizeof(sv.root_password), root_pw) ||
-			       read_line(sv.weak_password, sizeof(sv.weak_password),
-					 weak_pw)
-		       ? -1
-		       : 0;
-}
-
-static MYSQL *root_connect(void)
-{
-	MYSQL *m = mysql_init(NULL);
-	unsigned int t = 30, tcp = MYSQL_PROTOCOL_TCP;
-
-	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &t);
-	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &t);
-	mysql_options(m, MYSQL_OPT_PROTOCOL, &tcp);
-	if (!mysql_real_connect(m, sv.host, "root", sv.root_password, NULL,
-				(unsigned int)sv.port, NULL, 0)) {
-		print_error("root connect: %s\n", mysql_error(m));
-		mysql_close(m);
-		return NULL;
-	}
-	/* the test's tables stay on the primary */
-	if (mysql_query(m, "SET SESSION sql_log_bin = 0") != 0) {
-		print_error("sql_log_bin: %s\n", mysql_error(m));
-		mysql_close(m);
-		return NULL;
-	}
-	return m;
-}
-
-static void sql(MYSQL *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sql(MYSQL *m, const char *fmt, ...)
-{
-	char text[SQL_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (mysql_query(m, text) != 0) {
-		print_error("%s: %s\n", text, mysql_error(m));
-		fail();
-	}
-	mysql_free_result(mysql_store_result(m));
-}
-
-/* The first column of the first row ("" for NULL or no row). */
-static const char *value(MYSQL *m, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static const char *value(MYSQL *m, const char *fmt, ...)
-{
-	static char out[4096];
-	char text[SQL_MAX];
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (mysql_query(m, text) != 0 || !(res = mysql_store_result(m))) {
-		print_error("%s: %s\n", text, mysql_error(m));
-		fail();
-		return "";
-	}
-	row = mysql_fetch_row(res);
-	snprintf(out, sizeof(out), "%s", row && row[0] ? row[0] : "");
-	mysql_free_result(res);
-	return out;
 }
 
 /* What the server lists, counted the test's own way. */
@@ -380,7 +249,7 @@ static MYSQL *locker;
 
 static MYSQL *lock_table(const char *table)
 {
-	locker = root_connect();
+	locker = mariadb_fixture_root(&sv, true);
 	assert_non_null(locker);
 	sql(locker, "LOCK TABLES %s WRITE", table);
 	return locker;
@@ -632,7 +501,7 @@ static int setup(void **state)
 
 	(void)state;
 	signal(SIGPIPE, SIG_IGN);
-	if (load_env() != 0 || !(root = root_connect()))
+	if (mariadb_fixture_load(&sv) != 0 || !(root = mariadb_fixture_root(&sv, true)))
 		return -1;
 	tg.host = sv.host;
 	tg.port = sv.port;

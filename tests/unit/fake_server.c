@@ -273,3 +273,28 @@ struct kube_client *fake_server_client(const fake_server *s, const char *dir,
 	kube_config_free(cfg);
 	return client;
 }
+
+void fake_server_assert_request(const fake_server *s, int i, const char *method,
+				const char *path)
+{
+	char line[512];
+
+	assert_true(i < s->nrequests);
+	snprintf(line, sizeof(line), "%s %s", method, path);
+	if (strncmp(s->requests[i], line, strlen(line)) != 0)
+		fail_msg("request %d is \"%.120s\", not %s", i, s->requests[i], line);
+}
+
+void fake_server_assert_sent(const fake_server *s, int i, const char *fragment)
+{
+	assert_true(i < s->nrequests);
+	if (strstr(s->requests[i], fragment) == NULL)
+		fail_msg("request %d lacks %s:\n%s", i, fragment, s->requests[i]);
+}
+
+void fake_server_assert_not_sent(const fake_server *s, int i, const char *fragment)
+{
+	assert_true(i < s->nrequests);
+	if (strstr(s->requests[i], fragment) != NULL)
+		fail_msg("request %d has %s:\n%s", i, fragment, s->requests[i]);
+}

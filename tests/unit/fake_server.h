@@ -63,4 +63,12 @@ struct kube_client;
 struct kube_client *fake_server_client(const fake_server *s, const char *dir,
 				       const char *token, const char *ns);
 
+/* Assertions on what the server received (cmocka: fail the test): request
+ * i's request line starts with "METHOD PATH"; its text contains, or does
+ * not contain, `fragment`. */
+void fake_server_assert_request(const fake_server *s, int i, const char *method,
+				const char *path);
+void fake_server_assert_sent(const fake_server *s, int i, const char *fragment);
+void fake_server_assert_not_sent(const fake_server *s, int i, const char *fragment);
+
 #endif

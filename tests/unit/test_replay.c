@@ -141,6 +141,31 @@ static void test_binlogs_purged(void **state)
 	assert_int_equal(p.cause, APP_REPLAY_CAUSE_DIVERGED);
 }
 
+/* Found by fuzz_replay (corpus/replay/purged-text-not-utf8): 1236's text is
+ * quoted cut at 300 bytes, so a character across the cut (or bytes that
+ * are not UTF-8) reached the why, which a status or Event cannot hold. */
+static void test_io_text_cut_mid_character(void **state)
+{
+	app_replay_row r = running_row();
+	app_gtid_pos t = pos("0-1-19");
+	app_replay_progress p;
+	char text[400];
+
+	(void)state;
+	memset(text, 'a', 299);
+	memcpy(text + 299, "\xc3\xa9 purged", sizeof("\xc3\xa9 purged"));
+	r.io_running = "No";
+	r.last_io_errno = "1236";
+	r.last_io_error = text;
+	assert_int_equal(app_replay_classify(&p, &r, &t), 0);
+	assert_int_equal(p.cause, APP_REPLAY_CAUSE_BINLOGS_PURGED);
+	assert_null(strchr(p.why, '\xc3'));
+	assert_non_null(strstr(p.why, "aaa?)"));
+	text[10] = '\xff';
+	assert_int_equal(app_replay_classify(&p, &r, &t), 0);
+	assert_null(strchr(p.why, '\xff'));
+}
+
 static void test_io_refused(void **state)
 {
 	app_replay_row r = running_row();
@@ -234,6 +259,10 @@ static void test_state_has_server(void **state)
 	assert_true(app_replay_state_has_server("1-4294967295-1", 4294967295u));
 	/* a broken entry is skipped, the others still read */
 	assert_true(app_replay_state_has_server("x,0-7-1", 7));
+	/* white space as app_gtid_pos_parse takes it (fuzz_replay:
+	 * corpus/replay/state-tab-after-entry) */
+	assert_true(app_replay_state_has_server("0-1-19 \t", 1));
+	assert_true(app_replay_state_has_server("0-2-17,\r\n0-3-19", 3));
 }
 
 int main(void)
@@ -243,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_reached),
 		cmocka_unit_test(test_source_unreachable),
 		cmocka_unit_test(test_binlogs_purged),
+		cmocka_unit_test(test_io_text_cut_mid_character),
 		cmocka_unit_test(test_io_refused),
 		cmocka_unit_test(test_sql_errors),
 		cmocka_unit_test(test_bad_fields),

@@ -154,29 +154,21 @@ static void cache(ctrl_store *s, json_t *obj)
 	json_decref(obj);
 }
 
+/* Request i: its line starts with `method path`; its text has or lacks a
+ * fragment (fake_server.h). */
 static void assert_request(fixture *f, int i, const char *method, const char *path)
 {
-	char line[512];
-
-	assert_true(i < f->server.nrequests);
-	snprintf(line, sizeof(line), "%s %s", method, path);
-	if (!ss_str_has_prefix(f->server.requests[i], line))
-		fail_msg("request %d is \"%.120s\", not %s", i, f->server.requests[i],
-			 line);
+	fake_server_assert_request(&f->server, i, method, path);
 }
 
 static void assert_sent(fixture *f, int i, const char *fragment)
 {
-	assert_true(i < f->server.nrequests);
-	if (strstr(f->server.requests[i], fragment) == NULL)
-		fail_msg("request %d lacks %s:\n%s", i, fragment, f->server.requests[i]);
+	fake_server_assert_sent(&f->server, i, fragment);
 }
 
 static void assert_not_sent(fixture *f, int i, const char *fragment)
 {
-	assert_true(i < f->server.nrequests);
-	if (strstr(f->server.requests[i], fragment) != NULL)
-		fail_msg("request %d has %s:\n%s", i, fragment, f->server.requests[i]);
+	fake_server_assert_not_sent(&f->server, i, fragment);
 }
 
 /* The body of request i (after the blank line). */

@@ -287,6 +287,35 @@ static void test_status_round_trip(void **state)
 	json_decref(obj);
 }
 
+/* The volumes restored: entries without a VolumeSnapshot name are skipped,
+ * and each volume keeps its own backed-up claim. The reconcile used to
+ * take the claim by the status index, so one skipped entry gave every later
+ * volume its neighbour's claim (and storage class). */
+static void test_volumes(void **state)
+{
+	app_scratch_volume vols[APP_MAX_VOLUMES];
+	const char *claims[APP_MAX_VOLUMES];
+	app_backup_status st;
+
+	(void)state;
+	app_backup_status_init(&st);
+	st.snapshots[0] = (app_snapshot_status){ "data", "data-mariadb-1", "b1-data-1", 1, true,
+						 1024, NULL };
+	st.snapshots[1] = (app_snapshot_status){ "logs", "logs-mariadb-1", NULL, 0, false, -1,
+						 "failed" };
+	st.snapshots[2] = (app_snapshot_status){ "binlog", "binlog-mariadb-1", "b1-binlog-1", 1,
+						 true, 2048, NULL };
+	st.n_snapshots = 3;
+	assert_int_equal(app_verify_plan_volumes(vols, claims, &st), 2);
+	assert_string_equal(vols[0].volume, "data");
+	assert_string_equal(claims[0], "data-mariadb-1");
+	assert_string_equal(vols[1].volume, "binlog");
+	assert_string_equal(vols[1].snapshot, "b1-binlog-1");
+	assert_int_equal(vols[1].restore_size_bytes, 2048);
+	assert_string_equal(claims[1], "binlog-mariadb-1"); /* not logs-mariadb-1 */
+	assert_null(vols[1].source_claim);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +326,7 @@ int main(void)
 		cmocka_unit_test(test_position),
 		cmocka_unit_test(test_verdict),
 		cmocka_unit_test(test_status_round_trip),
+		cmocka_unit_test(test_volumes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -210,6 +210,9 @@ int app_replay_classify(app_replay_progress *out, const app_replay_row *r,
 		p.state = retrying ? APP_REPLAY_RUNNING : APP_REPLAY_FAILED;
 		io_why(p.why, sizeof(p.why), (unsigned int)io_err, r->last_io_error,
 		       p.cause, retrying);
+		/* 1236's text is quoted, cut at 300 bytes: maybe mid-character,
+		 * and a status, Event or log line takes only UTF-8 */
+		ss_utf8_scrub(p.why);
 	} else if (!sql_on) {
 		/* stopped with no error and short of the target. (The IO thread
 		 * alone stopped is normal: with UNTIL master_gtid_pos the source
@@ -406,9 +409,11 @@ bool app_replay_state_has_server(const char *state, uint32_t server_id)
 		size_t i = 0, j = n;
 		app_gtid g;
 
-		while (i < j && (p[i] == ' ' || p[i] == '\n'))
+		/* the white space app_gtid_pos_parse() takes: an entry missed
+		 * here would let the scratch keep a server_id of the history */
+		while (i < j && strchr(" \t\r\n", p[i]))
 			i++;
-		while (j > i && (p[j - 1] == ' ' || p[j - 1] == '\n'))
+		while (j > i && strchr(" \t\r\n", p[j - 1]))
 			j--;
 		if (j - i > 0 && j - i < sizeof(one)) {
 			memcpy(one, p + i, j - i);

@@ -68,6 +68,7 @@ typedef struct {
 	size_t n_vols;
 	char pod_name[APP_NAME_BUF];
 	char claim_names[APP_MAX_VOLUMES][APP_NAME_BUF];
+	const char *source_claims[APP_MAX_VOLUMES]; /* each volume's backed-up claim */
 	/* room for a ServerStart message with the server's last lines */
 	char check_msgs[APP_VERIFY_MAX_CHECKS][1024];
 	char verdict[CTRL_RUN_MESSAGE_MAX];
@@ -380,22 +381,11 @@ static int verify_load_volumes(verify_run *r)
 	r->sf.purpose = APP_SCRATCH_VERIFY;
 	if (app_scratch_pod_name(r->pod_name, sizeof(r->pod_name), &r->sf) < 0)
 		return -1;
-	r->n_vols = 0;
-	for (i = 0; i < r->bst.n_snapshots && i < APP_MAX_VOLUMES; i++) {
-		const app_snapshot_status *s = &r->bst.snapshots[i];
-		app_scratch_volume *v = &r->vols[r->n_vols];
-
-		if (s->volume == NULL || s->volume_snapshot_name == NULL)
-			continue;
-		v->volume = s->volume;
-		v->snapshot = s->volume_snapshot_name;
-		v->restore_size_bytes = s->restore_size_bytes;
-		v->source_claim = NULL;
-		if (app_scratch_claim_name(r->claim_names[r->n_vols], APP_NAME_BUF, &r->sf,
-					   s->volume) < 0)
+	r->n_vols = app_verify_plan_volumes(r->vols, r->source_claims, &r->bst);
+	for (i = 0; i < r->n_vols; i++)
+		if (app_scratch_claim_name(r->claim_names[i], APP_NAME_BUF, &r->sf,
+					   r->vols[i].volume) < 0)
 			return -1;
-		r->n_vols++;
-	}
 	return 0;
 }
 
@@ -509,9 +499,10 @@ static int verify_claim(verify_run *r, size_t i, bool *bound, const char **why)
 	*bound = false;
 	rc = kube_get(&pvc, r->vc->o.client, &claims_res, r->run.ns, r->claim_names[i]);
 	if (rc == SS_ENOTFOUND) {
-		if (r->bst.snapshots[i].claim != NULL &&
+		/* r->vols skips snapshots without a name: its own claim list */
+		if (r->source_claims[i] != NULL &&
 		    kube_get(&src, r->vc->o.client, &claims_res, r->run.ns,
-			     r->bst.snapshots[i].claim) == 0)
+			     r->source_claims[i]) == 0)
 			r->vols[i].source_claim = src;
 		rc = app_scratch_claims_plan(&plan, &r->sf, &r->vols[i], 1,
 					     r->opts.storage_class);

@@ -20,6 +20,26 @@ static const json_t *at(const json_t *o, const char *k1, const char *k2)
 	return json_object_get(json_object_get(o, k1), k2);
 }
 
+size_t app_verify_plan_volumes(app_scratch_volume *vols, const char **claims,
+			       const app_backup_status *bst)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < bst->n_snapshots && i < APP_MAX_VOLUMES; i++) {
+		const app_snapshot_status *s = &bst->snapshots[i];
+
+		if (s->volume == NULL || s->volume_snapshot_name == NULL)
+			continue;
+		vols[n].volume = s->volume;
+		vols[n].snapshot = s->volume_snapshot_name;
+		vols[n].restore_size_bytes = s->restore_size_bytes;
+		vols[n].source_claim = NULL;
+		claims[n] = s->claim;
+		n++;
+	}
+	return n;
+}
+
 const char *app_verify_plan_token(const json_t *backup)
 {
 	const char *t = json_string_value(

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "app/api/api.h"
+#include "app/scratch/scratch.h"
 
 typedef enum {
 	APP_VERIFY_PLAN_NOTHING,
@@ -37,6 +38,13 @@ typedef enum {
  * bytes) other than v->token starts one. */
 app_verify_plan_need app_verify_plan_todo(const json_t *backup,
 					  const app_verification_status *v);
+
+/* The volumes a verification restores: the entries of bst->snapshots with
+ * a volume and a VolumeSnapshot name, in order, into vols (and the claim
+ * each was cut from into claims[], NULL unknown; both APP_MAX_VOLUMES
+ * long; vols[].source_claim NULL). Returns how many. */
+size_t app_verify_plan_volumes(app_scratch_volume *vols, const char **claims,
+			       const app_backup_status *bst);
 
 /* The verify-now value of `backup`, or NULL (absent, empty, too long). */
 const char *app_verify_plan_token(const json_t *backup);
