@@ -110,11 +110,11 @@ install_crds
 mini_mariadb_up
 start_controller
 sql mariadb-0 "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY);
-INSERT INTO shop.orders VALUES (1), (2);
-GRANT BINLOG MONITOR ON *.* TO 'repl'@'%'; SELECT @@last_gtid" >"$work/gtid12" ||
+INSERT INTO shop.orders VALUES (1), (2); SELECT @@last_gtid;
+GRANT BINLOG MONITOR ON *.* TO 'repl'@'%'" >"$work/gtid12" ||
     fail "writing on the primary"
 gtid_before=$(tail -n 1 "$work/gtid12")
-note "a GTID before the Backup (the GRANT): $gtid_before"
+note "a GTID before the Backup (rows 1,2; the GRANT follows): $gtid_before"
 wait_for 30 "rows 1,2 on mariadb-1" rows_are mariadb-1 1,2
 wait_for 30 "rows 1,2 on mariadb-2" rows_are mariadb-2 1,2
 kn apply -f - >/dev/null <<'YAML' || fail "creating the schedule"
