@@ -3,20 +3,22 @@
 # snapstage binary against the mini-cluster (hack/sim/mariadb.yaml: a
 # primary and two replicas; the sim runs the scratch Pod on the Restore's
 # claims). One Backup B of schedule "nightly" holds rows 1,2; after it the
-# primary gets row 3, a second boundary, row 4, `DROP TABLE shop.orders`
+# primary gets row 3, a second boundary, row 4, 2000 one-row transactions
+# into shop.bulk, `DROP TABLE shop.orders`
 # and writes to another table. Cases:
 #   undo     gtid = the DROP's GTID, inclusive: false: Complete; a mariadbd
 #            on the restored claims holds exactly rows 1,2,3,4 (and
-#            shop.other absent: nothing after the DROP applied);
+#            shop.other absent: nothing after the DROP applied; all 2000
+#            rows of shop.bulk);
 #            status.replay basePosition = B's position, targetPosition =
 #            just before the DROP, step Done; no scratch Pod left
 #   time     time = a second between row 3 and row 4: rows 1,2,3
 #   refused  a GTID before the Backup: NoBaseBeforeTarget; a time in the
 #            future: TargetNotReached; neither leaves a claim or a scratch
 #            Pod
-#   kill     the controller SIGKILLed in Starting (and, when seen, in
-#            Replaying), restarted: the undo Restore still completes with
-#            rows 1,2,3,4
+#   kill     the controller SIGKILLed the moment a watch shows each step
+#            (Starting, Resolving, Replaying, Finishing, Done) and started
+#            again: the undo Restore still completes, with rows 1,2,3,4
 # Ends with a checked SIGTERM: exit 0 and no sanitizer report.
 #
 # The replication account (Secret mariadb, replication-user) gets BINLOG
@@ -88,7 +90,8 @@ YAML
 }
 # restored_rows NAME: a mariadbd on NAME's claims; `rows` its shop.orders
 # rows ("none" when the table does not exist), `other` whether shop.other
-# exists (1 or 0); the pod deleted after.
+# exists (1 or 0), `bulk_rows` shop.bulk's row count ("none" without the
+# table); the pod deleted after.
 restored_rows() {
     local pod=inspect-$1 there
     server_on "$pod" "$1-data" "$1-binlog"
@@ -101,6 +104,13 @@ restored_rows() {
     fi
     other=$(sql "$pod" "SELECT COUNT(*) FROM information_schema.tables
         WHERE table_schema = 'shop' AND table_name = 'other'") || fail "querying $pod"
+    bulk_rows=$(sql "$pod" "SELECT COUNT(*) FROM information_schema.tables
+        WHERE table_schema = 'shop' AND table_name = 'bulk'") || fail "querying $pod"
+    if [ "$bulk_rows" = 1 ]; then
+        bulk_rows=$(sql "$pod" "SELECT COUNT(*) FROM shop.bulk") || fail "querying $pod"
+    else
+        bulk_rows=none
+    fi
     kn delete pod "$pod" --wait=false >/dev/null
 }
 seq_of() { echo "${1##*-}"; }
@@ -142,6 +152,10 @@ sleep 1.1
 between=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 sleep 1.1
 sql mariadb-0 "INSERT INTO shop.orders VALUES (4)" || fail "writing row 4"
+# 2000 one-row transactions, so a replay has more to do than a few events.
+bulk="CREATE TABLE shop.bulk (id INT PRIMARY KEY);"
+for i in $(seq 2000); do bulk+="INSERT INTO shop.bulk VALUES ($i);"; done
+sql mariadb-0 "$bulk" || fail "writing shop.bulk"
 drop_gtid=$(sql mariadb-0 "DROP TABLE shop.orders; SELECT @@last_gtid") || fail "dropping shop.orders"
 sql mariadb-0 "CREATE TABLE shop.other (x INT PRIMARY KEY); INSERT INTO shop.other VALUES (1), (2)" ||
     fail "writing after the DROP"
@@ -162,13 +176,16 @@ want_target="${drop_gtid%-*}-$(($(seq_of "$drop_gtid") - 1))"
     fail "undo: targetPosition '$(rs undo '{.status.replay.targetPosition}')', want $want_target (just before $drop_gtid)"
 step_is undo Done || fail "undo: step $(rs undo '{.status.replay.step}')"
 [ "$(rs undo '{.status.replay.sourcePod}')" = mariadb-0 ] || fail "undo: sourcePod $(rs undo '{.status.replay.sourcePod}')"
-ok "undo: Complete, step Done, base $base (B's), target $want_target, source mariadb-0"
+relay=$(rs undo '{.status.replay.relayLogBytes}')
+[ "${relay:-0}" -gt 0 ] || fail "undo: relayLogBytes '$relay'"
+ok "undo: Complete, step Done, base $base (B's), target $want_target, source mariadb-0, $relay relay log bytes"
 wait_for 60 "undo: no scratch Pod left" no_scratch_left
 [ "$(claims_of undo)" = "undo-binlog undo-data" ] || fail "undo: claims '$(claims_of undo)'"
 restored_rows undo
 [ "$rows" = 1,2,3,4 ] || fail "undo: the restored server holds rows '$rows', want 1,2,3,4"
 [ "$other" = 0 ] || fail "undo: shop.other (written after the DROP) exists on the restored server"
-ok "undo: the restored server holds rows 1,2,3,4 and no shop.other: everything before the DROP, nothing from it on"
+[ "$bulk_rows" = 2000 ] || fail "undo: shop.bulk holds $bulk_rows rows, want 2000"
+ok "undo: the restored server holds rows 1,2,3,4, shop.bulk's 2000 and no shop.other: everything before the DROP, nothing from it on"
 
 # ---- a time target ------------------------------------------------------------------
 t0=$SECONDS
@@ -180,6 +197,7 @@ step_is attime Done || fail "time: step $(rs attime '{.status.replay.step}')"
 wait_for 60 "time: no scratch Pod left" no_scratch_left
 restored_rows attime
 [ "$rows" = 1,2,3 ] || fail "time $between: the restored server holds rows '$rows', want 1,2,3"
+[ "$bulk_rows" = none ] || fail "time $between: shop.bulk (written after it) exists with $bulk_rows rows"
 ok "time $between: rows 1,2,3 (row 3 before it, row 4 after)"
 
 # ---- refused: nothing is left ----------------------------------------------------------
@@ -199,29 +217,64 @@ for r in early future; do
 done
 
 # ---- SIGKILL mid-flow ---------------------------------------------------------------------
+# watch_begin RESTORE: a watch of RESTORE's status.replay.step on fd
+# $watch_fd (bounded at 180 s); watch_until STEP skips the watch's first
+# line (the state the last kill left: the restarted controller must write
+# something first) and reads until STEP or a later step shows (into
+# `seen`). Steps written in one reconcile (Resolving then Replaying,
+# Finishing then Done) may show only as the later one; a step the last
+# kill already passed is not waited for.
+watch_begin() {
+    exec {watch_fd}< <(timeout 180 "$KUBECTL" -n "$ns" get restore "$1" -w \
+        -o jsonpath='{.status.replay.step}{"\n"}' 2>/dev/null)
+    watch_pid=$!
+}
+steps=" RestoringBase Starting Resolving Replaying Finishing Done "
+step_index() { # step: its place in $steps (0 for none or unknown)
+    local before=${steps%% "$1" *}
+    [ -n "$1" ] && [ "$before" != "$steps" ] || { echo 0; return; }
+    echo $(($(wc -w <<<"$before") + 1))
+}
+watch_until() {
+    local want
+    want=$(step_index "$1")
+    seen=
+    read -r -u "$watch_fd" seen || return 1
+    while read -r -u "$watch_fd" seen; do
+        [ "$(step_index "$seen")" -ge "$want" ] && return 0
+    done
+    return 1
+}
+watch_end() {
+    kill "$watch_pid" 2>/dev/null || true
+    exec {watch_fd}<&-
+}
+# kill_in RESTORE STEP: SIGKILL the controller the moment a watch (begun
+# before the controller could pass STEP) shows STEP, then start it again
+# with the next watch begun first.
+kill_in() {
+    watch_until "$2" || fail "kill: the watch of $1 ended before step $2"
+    kill_controller KILL
+    watch_end
+    ok "kill: SIGKILLed in $seen (waiting for $2)"
+    watch_begin "$1"
+    start_controller
+}
 pitr killed "    gtid: \"$drop_gtid\"
     inclusive: false"
-wait_for 120 "kill: the Restore is Starting" step_is killed Starting
-kill_controller KILL
-ok "kill: SIGKILLed in Starting"
-start_controller
-killed_replaying=no
-end=$((SECONDS + 120))
-while [ $SECONDS -lt $end ] && ! finished killed; do
-    if step_is killed Replaying; then
-        kill_controller KILL
-        start_controller
-        killed_replaying=yes
-        break
-    fi
-    sleep 0.1
+watch_begin killed
+seen=
+for step in Starting Resolving Replaying Finishing Done; do
+    [ "$(step_index "$seen")" -lt "$(step_index "$step")" ] || continue
+    kill_in killed "$step"
 done
-note "kill: SIGKILLed in Replaying too: $killed_replaying"
+watch_end
 wait_for 300 "kill: the Restore finishes" finished killed
 cond_is killed Complete True || fail "kill: not Complete: $(rs killed '{.status.message}')"
 wait_for 60 "kill: no scratch Pod left" no_scratch_left
 restored_rows killed
-[ "$rows" = 1,2,3,4 ] || fail "kill: the restored server holds rows '$rows', want 1,2,3,4"
+[ "$rows" = 1,2,3,4 ] && [ "$bulk_rows" = 2000 ] && [ "$other" = 0 ] ||
+    fail "kill: the restored server holds rows '$rows', shop.bulk $bulk_rows, shop.other $other; want 1,2,3,4, 2000, 0"
 ok "kill: Complete after SIGKILL, rows 1,2,3,4"
 
 stop_controller
