@@ -260,12 +260,42 @@ static void test_decide(void **state)
 	assert_true(app_restore_replay_past_source(APP_REPLAY_STEP_DONE));
 }
 
+/* The db layer's "Reason: text" loses the reason the condition carries;
+ * anything else is kept whole. */
+static void test_message(void **state)
+{
+	(void)state;
+	assert_string_equal(
+		app_restore_replay_message("TargetNotReached: the target second "
+					   "2026-01-01T00:00:00Z has not ended",
+					   "TargetNotReached"),
+		"the target second 2026-01-01T00:00:00Z has not ended");
+	assert_string_equal(
+		app_restore_replay_message("BinlogsPurged: gone", "BinlogsPurged"),
+		"gone");
+	assert_string_equal(
+		app_restore_replay_message("BinlogsPurged: gone", "TargetNotReached"),
+		"BinlogsPurged: gone");
+	assert_string_equal(
+		app_restore_replay_message("TargetNotReachedX: a", "TargetNotReached"),
+		"TargetNotReachedX: a");
+	assert_string_equal(
+		app_restore_replay_message("TargetNotReached:", "TargetNotReached"),
+		"TargetNotReached:");
+	assert_string_equal(app_restore_replay_message("text", NULL), "text");
+	assert_string_equal(app_restore_replay_message("", "X"), "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_check_base),     cmocka_unit_test(test_base_bound),
-		cmocka_unit_test(test_gtid_target),    cmocka_unit_test(test_target_complete),
-		cmocka_unit_test(test_pick_primary),   cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_check_base),
+		cmocka_unit_test(test_base_bound),
+		cmocka_unit_test(test_gtid_target),
+		cmocka_unit_test(test_target_complete),
+		cmocka_unit_test(test_pick_primary),
+		cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_message),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

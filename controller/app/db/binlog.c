@@ -586,13 +586,18 @@ static int scan(app_binlog_fold *f, app_binlog_resolved *res, app_db_internal_co
 static int check_start(const app_binlog_extent *e, const app_gtid_pos *start,
 		       int64_t target_s, int64_t now_s)
 {
-	char why[APP_DB_MESSAGE_MAX];
+	char why[APP_DB_MESSAGE_MAX], target[SS_TIME_RFC3339_MAX],
+		now[SS_TIME_RFC3339_MAX];
 
+	/* Times as RFC 3339, as spec.replay.time is written: a message
+	 * people read (the seconds since the epoch are in no field). */
 	if (target_s >= now_s)
-		return ss_error_set(SS_EINVALID,
-				    "TargetNotReached: the target second %" PRId64
-				    " has not ended on the source's clock (now %" PRId64 ")",
-				    target_s, now_s);
+		return ss_error_set(
+			SS_EINVALID,
+			"TargetNotReached: the target second %s has not ended on "
+			"the source's clock (there it is %s)",
+			ss_time_format(target, sizeof(target), target_s * SS_NS_PER_SEC),
+			ss_time_format(now, sizeof(now), now_s * SS_NS_PER_SEC));
 	if (!app_binlog_covers(e, start, why, sizeof(why)))
 		return ss_error_set(SS_ENOTFOUND, "BinlogsPurged: %s", why);
 	return 0;
@@ -651,11 +656,14 @@ int app_binlog_resolve_time(app_binlog_resolved *out, app_db *db,
 	if ((error = resolve(res, db, start, target_s, deadline_mono_ns)))
 		goto cleanup;
 	if (res->past_end && strict) {
-		error = ss_error_set(SS_EINVALID,
-				     "TargetNotReached: the source's binlog ends before "
-				     "the target second %" PRId64
-				     " (no event after it yet), and the restore is strict",
-				     target_s);
+		char target[SS_TIME_RFC3339_MAX];
+
+		error = ss_error_set(
+			SS_EINVALID,
+			"TargetNotReached: the source's binlog ends before "
+			"the target second %s (no event after it yet), and "
+			"the restore is strict",
+			ss_time_format(target, sizeof(target), target_s * SS_NS_PER_SEC));
 		goto cleanup;
 	}
 	*out = *res;

@@ -490,10 +490,11 @@ static int replay_target(app_gtid_pos *out, app_restore_run *r, app_db *db,
 				     ss_clock_mono(r->rc->o.clock) +
 					     limit * SS_NS_PER_SEC);
 	if (rc == SS_EINVALID || rc == SS_ENOTFOUND) {
-		ss_strlcpy(why, ss_error_last()->message, sizeof(why));
-		return app_restore_fail(
-			r, rc == SS_EINVALID ? "TargetNotReached" : "BinlogsPurged", "%s",
-			why);
+		reason = rc == SS_EINVALID ? "TargetNotReached" : "BinlogsPurged";
+		ss_strlcpy(why,
+			   app_restore_replay_message(ss_error_last()->message, reason),
+			   sizeof(why));
+		return app_restore_fail(r, reason, "%s", why);
 	}
 	if (rc < 0)
 		return rc;
@@ -747,9 +748,10 @@ int app_restore_replay_cleanup(app_restore_run *r)
 		size_t len = strlen(r->run.message);
 
 		snprintf(r->run.message + len, sizeof(r->run.message) - len,
-			 "; deleted the scratch Pod and %zu claim(s) holding the partly "
-			 "replayed copy",
-			 n);
+			 "; deleted the scratch Pod and %zu claim(s) holding the %s", n,
+			 r->st.replay.step >= APP_REPLAY_STEP_REPLAYING
+				 ? "partly replayed copy"
+				 : "base copy, not replayed");
 	}
 	return rc;
 }

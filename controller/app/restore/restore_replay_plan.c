@@ -257,3 +257,12 @@ bool app_restore_replay_past_source(app_replay_step step)
 {
 	return step >= APP_REPLAY_STEP_STARTING;
 }
+
+const char *app_restore_replay_message(const char *msg, const char *reason)
+{
+	size_t n = reason ? strlen(reason) : 0;
+
+	if (n > 0 && strncmp(msg, reason, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+		return msg + n + 2;
+	return msg;
+}

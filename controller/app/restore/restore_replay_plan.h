@@ -123,4 +123,9 @@ app_replay_action app_restore_replay_decide(const app_replay_progress *p,
  * (its claims are Bound: Starting and after). */
 bool app_restore_replay_past_source(app_replay_step step);
 
+/* `msg` without a leading "<reason>: " (the db layer's messages start
+ * with the reason word they fail with; the condition already carries it).
+ * Returns a pointer into msg. */
+const char *app_restore_replay_message(const char *msg, const char *reason);
+
 #endif
