@@ -181,12 +181,17 @@ sql_root() { # name
     fi
 }
 
+# A private --tmpdir (and TMPDIR) for install-db's bootstrap server too: a
+# starting mariadbd deletes every #sql* file in its tmpdir, so two fixtures
+# installing at once in a shared /tmp broke each other ("Unknown table
+# 'mysql.tmp_user_sys'"; seen when a CI run and a developer's ctest -L mariadb
+# overlapped). hack/sim/node.py learnt the same.
 install_db() { # name
     local d=$DIR/$1/data
-    mkdir -p "$d"
-    if ! "$INSTALL_DB" --no-defaults --datadir="$d" --user=root \
-        --auth-root-authentication-method=normal --skip-test-db "${INNODB_FLAGS[@]}" \
-        </dev/null >"$DIR/logs/$1.install.log" 2>&1; then
+    mkdir -p "$d" "$DIR/$1/tmp"
+    if ! TMPDIR="$DIR/$1/tmp" "$INSTALL_DB" --no-defaults --datadir="$d" --user=root \
+        --auth-root-authentication-method=normal --skip-test-db --tmpdir="$DIR/$1/tmp" \
+        "${INNODB_FLAGS[@]}" </dev/null >"$DIR/logs/$1.install.log" 2>&1; then
         tail -n 20 "$DIR/logs/$1.install.log" >&3 || true
         die "mariadb-install-db failed for $1 (see $DIR/logs/$1.install.log)"
     fi

@@ -52,8 +52,9 @@ PY
 start() { # name addr id
     local n=$1 a=$2 id=$3 d=$DIR/$1 port i
     mkdir -p "$d/data" "$d/tmp"
-    mariadb-install-db --no-defaults --datadir="$d/data" --user=root \
-        --auth-root-authentication-method=normal --skip-test-db \
+    # a private tmpdir, as hack/mariadb-local.sh says why
+    TMPDIR="$d/tmp" mariadb-install-db --no-defaults --datadir="$d/data" --user=root \
+        --auth-root-authentication-method=normal --skip-test-db --tmpdir="$d/tmp" \
         --innodb-buffer-pool-size=32M --innodb-log-file-size=16M >"$d/install.log" 2>&1
     port=$(free_port "$a")
     setsid /usr/sbin/mariadbd --no-defaults --user=root --datadir="$d/data" \
