@@ -410,6 +410,7 @@ static int make_restore_controller(snapstage *s)
 	ropts.events = s->events;
 	ropts.metrics = s->metrics;
 	ropts.enable_in_place = s->options.enable_in_place_restore;
+	ropts.enable_replay = s->options.enable_point_in_time_restore;
 	if (app_restore_ctrl_new(&s->restore_ctrl, &ropts) < 0 ||
 	    controller(&s->restore_controller, s, INF_RESTORES, "restore",
 		       app_restore_reconcile, s->restore_ctrl) < 0)

@@ -14,7 +14,10 @@
 # 5 minutes); restore verification of the demo's database and of about
 # 1 GiB of tables, two runs each, split by step (restore, start, checks,
 # clean-up) (tests/bench/bench_verify.sh, about 2 minutes, about 14 GiB of
-# free disk under build-bench/ while it runs).
+# free disk under build-bench/ while it runs); point-in-time restore of the
+# demo's database and of about 100 MB of OLTP-ish binlog, to a GTID and to
+# a time, split by step, with the replay's transactions, events and MB per
+# second (tests/bench/bench_pitr.sh, about 5 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hack/deps.sh
@@ -36,3 +39,6 @@ SNAPSTAGE_CLUSTER_DIR=$dir SNAPSTAGE_BIN=$(pwd)/build-bench/controller/snapstage
 echo "==> restore verification: demo-sized and 1 GiB"
 SNAPSTAGE_CLUSTER_DIR=$dir SNAPSTAGE_BIN=$(pwd)/build-bench/controller/snapstage \
     tests/bench/bench_verify.sh
+echo "==> point-in-time restore: demo-sized and 100 MB of binlog"
+SNAPSTAGE_CLUSTER_DIR=$dir SNAPSTAGE_BIN=$(pwd)/build-bench/controller/snapstage \
+    tests/bench/bench_pitr.sh

@@ -4,9 +4,11 @@
 # MariaDB primary + 2 replicas StatefulSet (hack/cluster.sh up
 # --with-mariadb), installs the CRDs and the controller's RBAC, runs the
 # controller with its ServiceAccount's own token, writes some data, asks for
-# a backup, restores it into new claims (a Restore) and then the whole
-# StatefulSet in place after an accident (the StatefulSet annotated to allow
-# it), proves the backup restorable (a restore verification: a scratch
+# a backup, restores it into new claims (a Restore) and then, after an
+# accident, the whole StatefulSet in place to just before it: a
+# point-in-time Restore (the backup plus the primary's binlog replayed up to
+# the GTID before the DROP, a safety Backup of the current primary first;
+# the StatefulSet annotated to allow it), proves the backup restorable (a restore verification: a scratch
 # MariaDB on a copy, checked, then removed), creates a BackupSchedule that
 # verifies its backups nightly, and shows each step with kubectl.
 #
@@ -74,7 +76,7 @@ run hack/install-crds.sh
 # The base's Namespace, ServiceAccount and roles, without its Deployment: the
 # simulated node runs MariaDB pods only, so the controller runs here as a
 # process, authenticated as its ServiceAccount.
-for overlay in deploy/in-place-restore deploy/verification; do
+for overlay in deploy/in-place-restore deploy/point-in-time-restore; do
     k kustomize "$overlay" | /usr/bin/python3 -c '
 import sys, yaml
 docs = [d for d in yaml.safe_load_all(sys.stdin) if d and d.get("kind") != "Deployment"]
@@ -115,7 +117,8 @@ if [ -f "$DIR/pids/snapstage.pid" ] && kill -0 "$(cat "$DIR/pids/snapstage.pid")
 else
     setsid "$ROOT/build-demo/controller/snapstage" --kubeconfig "$DIR/controller.kubeconfig" \
         --leader-elect --leader-election-namespace snapstage-system --enable-in-place-restore \
-        --enable-verification --metrics-bind-address "127.0.0.1:$metrics_port" \
+        --enable-verification --enable-point-in-time-restore \
+        --metrics-bind-address "127.0.0.1:$metrics_port" \
         --health-probe-bind-address "127.0.0.1:$probe_port" \
         </dev/null >"$DIR/logs/snapstage.log" 2>&1 &
     echo $! >"$DIR/pids/snapstage.pid"
@@ -145,7 +148,9 @@ sql() { # pod statement
 say "Writing some data on the primary (mariadb-0) and reading it on a replica"
 sql mariadb-0 "CREATE DATABASE IF NOT EXISTS shop;
 CREATE TABLE IF NOT EXISTS shop.orders (id INT PRIMARY KEY, item VARCHAR(40));
-REPLACE INTO shop.orders VALUES (1, 'espresso machine'), (2, 'coffee beans');"
+REPLACE INTO shop.orders VALUES (1, 'espresso machine'), (2, 'coffee beans');
+GRANT BINLOG MONITOR ON *.* TO 'repl'@'%';"
+note "(the replication account may read the binlog list: a point-in-time restore resolves its target with it)"
 run sql mariadb-0 "SELECT * FROM shop.orders"
 for _ in $(seq 1 50); do
     [ "$(sql mariadb-1 'SELECT COUNT(*) FROM shop.orders' 2>/dev/null || true)" = 2 ] && break
@@ -231,11 +236,11 @@ k -n "$NS" wait pod/restored --for=condition=Ready --timeout=180s >/dev/null
 note "the copy holds the rows as of the backup (no row 3):"
 run sql restored "SELECT * FROM shop.orders"
 
-say "An accident, and rolling the whole StatefulSet back in place (a Restore, mode InPlace)"
-sql mariadb-0 "DROP TABLE shop.orders"
-note "shop.orders was dropped on the primary (and replicated):"
+say "An accident, and rolling the whole StatefulSet back in place to just before it (a point-in-time Restore, mode InPlace)"
+drop_gtid=$(sql mariadb-0 "DROP TABLE shop.orders; SELECT @@last_gtid")
+note "shop.orders was dropped on the primary (and replicated); the DROP's GTID: $drop_gtid"
 run sql mariadb-1 "SHOW TABLES FROM shop"
-cat >"$DIR/rollback.yaml" <<'YAML'
+cat >"$DIR/rollback.yaml" <<YAML
 apiVersion: snapstage.io/v1alpha1
 kind: Restore
 metadata:
@@ -255,20 +260,38 @@ spec:
       connection:
         credentialsSecretRef:
           name: mariadb-backup
+  replay:
+    gtid: "$drop_gtid"
+    inclusive: false
+    replicationCredentialsSecretRef:
+      name: mariadb
+      usernameKey: replication-user
+      passwordKey: replication-password
+    connection:
+      credentialsSecretRef:
+        name: mariadb-backup
 YAML
+note "the backup demo-now, then the primary's binlog replayed up to just before $drop_gtid (inclusive: false);"
+note "a safety Backup of the current primary is taken before the StatefulSet is touched"
 note "opting in: only who may edit the StatefulSet can allow a restore to overwrite its volumes"
 run k -n "$NS" annotate statefulset mariadb snapstage.io/in-place-restore=allowed --overwrite
 run k -n "$NS" apply -f "$DIR/rollback.yaml"
-k -n "$NS" wait restore/rollback --for=condition=Complete --timeout=300s >/dev/null 2>&1 ||
+t0=$SECONDS
+k -n "$NS" wait restore/rollback --for=condition=Complete --timeout=600s >/dev/null 2>&1 ||
     note "the Restore did not complete: see $DIR/logs/snapstage.log"
+note "rolled back in $((SECONDS - t0)) s"
 k -n "$NS" rollout status statefulset/mariadb --timeout=120s >/dev/null 2>&1 || true
 run k -n "$NS" get events --field-selector involvedObject.name=rollback \
     -o custom-columns=REASON:.reason,MESSAGE:.message
-note "the primary holds the backed-up rows again, takes a write, and the replicas follow:"
+run k -n "$NS" get restore rollback -o \
+    jsonpath='{"base: "}{.status.sourceBackup}{" at "}{.status.replay.basePosition}{"\nreplayed from "}{.status.replay.sourcePod}{" to "}{.status.replay.targetPosition}{"\nsafety Backup: "}{.status.replay.safetyBackup}{"\n"}'
+run k -n "$NS" get backups -l snapstage.io/safety-backup-for=rollback -o wide
+note "the primary holds every row up to the accident again, row 3 (written after the backup) too;"
+note "it takes a write, and the replicas follow:"
 run sql mariadb-0 "SELECT * FROM shop.orders"
 sql mariadb-0 "REPLACE INTO shop.orders VALUES (4, 'written after the rollback')"
 for _ in $(seq 1 50); do
-    [ "$(sql mariadb-2 'SELECT COUNT(*) FROM shop.orders' 2>/dev/null || true)" = 3 ] && break
+    [ "$(sql mariadb-2 'SELECT COUNT(*) FROM shop.orders' 2>/dev/null || true)" = 4 ] && break
     sleep 0.2
 done
 run sql mariadb-2 "SELECT * FROM shop.orders"

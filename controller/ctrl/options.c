@@ -60,7 +60,11 @@ static const opt_def defs[] = {
 	{ "shutdown-timeout", OPT_DURATION, O(shutdown_timeout_ns),
 	  "on SIGTERM, how long to let running reconciles finish (default 30s)" },
 	{ "enable-in-place-restore", OPT_BOOL, O(enable_in_place_restore),
-	  "allow Restores in InPlace mode (needs RBAC to delete PVCs and scale StatefulSets)" },
+	  "allow Restores in InPlace mode (needs RBAC to delete PVCs and scale "
+	  "StatefulSets)" },
+	{ "enable-point-in-time-restore", OPT_BOOL, O(enable_point_in_time_restore),
+	  "allow point-in-time Restores (spec.replay; needs RBAC to create and "
+	  "delete Pods and read StatefulSets, as verification does)" },
 	{ "enable-verification", OPT_BOOL, O(enable_verification),
 	  "run restore verifications (needs RBAC to create and delete Pods and PVCs "
 	  "and read StatefulSets)" },

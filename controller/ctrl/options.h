@@ -51,6 +51,7 @@ typedef struct {
 	 * volumes. Off by default, matching the default RBAC. */
 	bool enable_in_place_restore;
 	bool enable_verification;
+	bool enable_point_in_time_restore;
 	ss_log_level log_level;
 	ss_log_format log_format;
 } ctrl_options;

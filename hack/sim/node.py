@@ -67,9 +67,12 @@ Kubelet role: one mariadbd per Pod bound to this node
     replicas whose MASTER_HOST is the old address then no longer replicate
     (a real cluster, whose names do not move, has no such case). Lease order: the Pod's
     status.podIP (agent restarts), its name's record, addresses no record
-    names (lowest first), then addresses recorded for other names (least
-    recently recorded first), so a re-created Pod seldom finds its address
-    taken by a newcomer.
+    names and no cluster on the machine ever leased (lowest first; each
+    lease and release is stamped in /tmp/snapstage-sim-ips/last/IP), then
+    the others (least recently recorded, leased or released first), so a
+    re-created Pod seldom
+    finds its address taken by a newcomer, of its own cluster or of another
+    running beside it (CI runs two suites' clusters at once).
   - Port: the main container's port named `mysql`, else 3306.
   - Data directory: the volume mounted at /var/lib/mysql (honouring subPath):
     persistentVolumeClaim -> the bound PV's spec.hostPath.path; hostPath ->
@@ -88,6 +91,17 @@ Kubelet role: one mariadbd per Pod bound to this node
     directories outside the namespace) and execs mariadbd (same pid, same
     process group). If mount namespaces are unavailable (checked at start),
     the PV paths are used directly and a warning is logged.
+  - Cluster DNS for Pods: a server sees STATE/hosts/NS (its namespace's)
+    bind-mounted on /etc/hosts, which the agent keeps up to date in place:
+    each Pod with spec.hostname and spec.subdomain (a StatefulSet's Pods)
+    whose subdomain is a headless Service of its namespace selecting it,
+    Ready (or the Service publishing not-ready addresses), is there as
+    <hostname>.<subdomain>.<ns>.svc[.cluster.local], and for the file's own
+    namespace also as <hostname>.<subdomain>[.<ns>] (what a Pod's search
+    path completes). So a replica told to replicate from
+    mariadb-0.mariadb.NS.svc follows the primary to a new IP, as in a real
+    cluster. Without mount namespaces the servers see the host's
+    /etc/hosts and resolve none of these names.
   - Holders: for every PV the server uses, STATE/holders/PV-NAME holds its
     pid while it runs (written right after the fork, removed as soon as the
     process is seen gone). storage.py SIGSTOPs/SIGCONTs these pids to cut an
@@ -333,6 +347,22 @@ def write_atomic(path, text):
     with open(tmp, "w") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def write_in_place(path, text):
+    """Rewrites path in place (the same inode, so a bind mount of it sees
+    the change; write_atomic's rename would leave the mount on the old
+    file), never shrinking it: a shorter text is padded with a comment line
+    instead of a truncate, so a reader never finds it empty."""
+    data = text.encode()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if len(data) < size:
+            data += b"#" * (size - len(data) - 1) + b"\n"
+        os.pwrite(fd, data, 0)
+    finally:
+        os.close(fd)
 
 
 def read_file(path):
@@ -640,11 +670,14 @@ class Agent:
         self.sched_wake = threading.Event()
         self.unsched_reported = {}  # uid -> message last reported
         self.node_ready_since = now_rfc3339()
-        for d in ("volumes", "holders", "run", "ips", "ips-by-name", "mnt/mysql", "mnt/mysql-binlog"):
+        for d in ("volumes", "holders", "run", "ips", "ips-by-name", "hosts", "mnt/mysql", "mnt/mysql-binlog"):
             os.makedirs(os.path.join(self.state, d), exist_ok=True)
         self.mount_ns = self.check_mount_ns()
         self.pods = Informer(self.api, "/api/v1/pods", "pods", self.on_pod, uid_of)
         self.pvcs = Informer(self.api, "/api/v1/persistentvolumeclaims", "claims", self.on_pvc, ns_name)
+        self.services = Informer(self.api, "/api/v1/services", "services", self.on_service, ns_name)
+        self.hosts_lock = threading.Lock()
+        self.hosts_written = {}  # namespace -> the text last written
         self.node_labels = {
             "kubernetes.io/hostname": self.node,
             "kubernetes.io/os": "linux",
@@ -767,6 +800,28 @@ class Agent:
         if (read_file(rec) or "").strip() != ip:
             write_atomic(rec, ip + "\n")
 
+    def leased_anywhere(self):
+        """address -> when any cluster on this machine last leased or
+        released it (GLOBAL_IPS/last/IP's mtime). Under global_ips()."""
+        out = {}
+        d = os.path.join(GLOBAL_IPS, "last")
+        os.makedirs(d, exist_ok=True)
+        for f in os.listdir(d):
+            try:
+                out[f] = os.stat(os.path.join(d, f)).st_mtime
+            except OSError:
+                continue
+        return out
+
+    def mark_leased(self, ip):
+        """Records machine-wide that ip was just leased or released (a
+        released address is the one a re-created Pod wants back: stamped at
+        release, it is the newest, so another cluster takes it last).
+        Under global_ips()."""
+        d = os.path.join(GLOBAL_IPS, "last")
+        os.makedirs(d, exist_ok=True)
+        write_atomic(os.path.join(d, ip), "%s\n" % self.state)
+
     def remembered_ips(self):
         """address -> mtime of the newest STATE/ips-by-name record naming it."""
         out = {}
@@ -799,8 +854,13 @@ class Agent:
 
         Order: the uid's own lease; preferred (its status.podIP); the address
         the last Pod of that namespace/name had (sticky, like a StatefulSet
-        Pod's DNS name); addresses no Pod name remembers, lowest first;
-        addresses remembered for other names, least recently recorded first."""
+        Pod's DNS name); addresses no Pod name of this cluster remembers and
+        no cluster on this machine ever leased, lowest first; then the rest,
+        least recently recorded, leased or released anywhere first. (Without the
+        machine-wide part, a cluster running beside another took the address
+        a re-created Pod of the other had just let go: "lowest first" among
+        its own unremembered addresses, and the other's replicas, configured
+        by address, stopped replicating.)"""
         ips = self.path("ips")
         with self.global_ips():
             for f in os.listdir(ips):
@@ -814,6 +874,9 @@ class Agent:
                     return f, "kept its lease"
             sticky = (read_file(self.name_record(ns, name)) or "").strip()
             remembered = self.remembered_ips()
+            anywhere = self.leased_anywhere()
+            for ip, t in anywhere.items():
+                remembered[ip] = max(t, remembered.get(ip, -1.0))
             every = ["127.0.0.%d" % n for n in range(IP_FIRST, IP_LAST + 1)]
             cands = [ip for ip in (preferred, sticky) if ip in every]
             cands += [ip for ip in every if ip not in remembered]
@@ -836,6 +899,7 @@ class Agent:
                 with os.fdopen(fd, "w") as f:
                     f.write(uid + "\n")
                 write_atomic(os.path.join(GLOBAL_IPS, ip), "%s\n%s\n" % (self.state, uid))
+                self.mark_leased(ip)
                 self.remember_ip(ns, name, ip)
                 if not sticky:
                     note = "new"
@@ -847,11 +911,13 @@ class Agent:
         raise StartError("no free loopback address in 127.0.0.%d-%d" % (IP_FIRST, IP_LAST))
 
     def drop_lease(self, ip):
-        """Removes ip's lease file and, if it is ours, its machine-wide record."""
+        """Removes ip's lease file and, if it is ours, its machine-wide record;
+        stamps it released now, so every cluster leases it last."""
         owner = self.global_owner(ip)
         remove(self.path("ips", ip))
         if owner and owner[0] == self.state:
             remove(os.path.join(GLOBAL_IPS, ip))
+            self.mark_leased(ip)
 
     def release_ip(self, uid):
         ips = self.path("ips")
@@ -879,6 +945,8 @@ class Agent:
     def on_pod(self, t, pod):
         spec = pod.get("spec") or {}
         uid = uid_of(pod)
+        if spec.get("subdomain"):
+            self.write_hosts()
         if spec.get("nodeName") == self.node:
             with self.lock:
                 w = self.workers.get(uid)
@@ -905,6 +973,66 @@ class Agent:
 
     def on_pvc(self, t, pvc):
         self.sched_wake.set()
+
+    def on_service(self, t, svc):
+        self.write_hosts()
+
+    # -- cluster DNS for Pods ------------------------------------------------
+
+    def hosts_file(self, ns):
+        """STATE/hosts/NS: the /etc/hosts the servers of namespace ns see."""
+        return self.path("hosts", ns)
+
+    def pod_dns_names(self):
+        """[(ip, namespace, hostname, subdomain)] of every Pod cluster DNS
+        gives a name: spec.hostname and spec.subdomain set (a StatefulSet
+        sets them to the Pod's name and its spec.serviceName), a podIP, not
+        being deleted, the subdomain a headless Service of the Pod's
+        namespace whose selector takes the Pod, and the Pod Ready unless the
+        Service has publishNotReadyAddresses (an endpoint is published only
+        then)."""
+        svcs = {ns_name(s): s for s in self.services.items()}
+        out = []
+        for p in self.pods.items():
+            m, spec = p["metadata"], p.get("spec") or {}
+            ip = (p.get("status") or {}).get("podIP")
+            host, sub, ns = spec.get("hostname"), spec.get("subdomain"), m.get("namespace", "")
+            if not (ip and host and sub) or m.get("deletionTimestamp"):
+                continue
+            svc = svcs.get("%s/%s" % (ns, sub))
+            sspec = (svc or {}).get("spec") or {}
+            if svc is None or sspec.get("clusterIP") != "None":
+                continue
+            sel = sspec.get("selector") or {}
+            labels = m.get("labels") or {}
+            if not sel or any(labels.get(k) != v for k, v in sel.items()):
+                continue
+            if pod_ready(p) or sspec.get("publishNotReadyAddresses"):
+                out.append((ip, ns, host, sub))
+        return sorted(out)
+
+    def write_hosts(self):
+        """Every namespace's hosts file brought up to date (a Pod's server
+        reads it at each lookup, through a bind mount on /etc/hosts): the
+        names of pod_dns_names() as cluster DNS answers them, fully
+        qualified (<host>.<sub>.<ns>.svc and .svc.cluster.local) for every
+        namespace, and in the file's own namespace also the short forms a
+        Pod's resolver search path completes (<host>.<sub> and
+        <host>.<sub>.<ns>). Names the sim cannot give (Services' own names)
+        are not there: they fail to resolve, as a wrong name would."""
+        names = self.pod_dns_names()
+        namespaces = {ns_name(p).split("/", 1)[0] for p in self.pods.items()}
+        with self.hosts_lock:
+            for ns in namespaces | set(self.hosts_written):
+                lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+                for ip, pns, host, sub in names:
+                    fq = "%s.%s.%s.svc" % (host, sub, pns)
+                    short = ["%s.%s" % (host, sub), "%s.%s.%s" % (host, sub, pns)] if pns == ns else []
+                    lines.append("%s\t%s" % (ip, " ".join([fq + ".cluster.local", fq] + short)))
+                text = "# written by hack/sim/node.py: cluster DNS for Pods\n" + "\n".join(lines) + "\n"
+                if self.hosts_written.get(ns) != text:
+                    write_in_place(self.hosts_file(ns), text)
+                    self.hosts_written[ns] = text
 
     def worker_done(self, w):
         with self.lock:
@@ -1073,7 +1201,8 @@ class Agent:
                     if (p.get("spec") or {}).get("nodeName") == self.node}
             self.gc_leases(mine)
             self.pods.relist()
-            for inf in (self.pods, self.pvcs):
+            self.services.relist()
+            for inf in (self.pods, self.pvcs, self.services):
                 threading.Thread(target=inf.run, args=(self.stop,), name=inf.name, daemon=True).start()
             threading.Thread(target=self.schedule_loop, name="scheduler", daemon=True).start()
             self.sched_wake.set()
@@ -1492,6 +1621,12 @@ class PodWorker(threading.Thread):
             if binlog:
                 seen_bin = self.agent.path("mnt", "mysql-binlog")
                 binds[bindir] = seen_bin
+            # Cluster DNS for Pods: the namespace's hosts file on /etc/hosts.
+            hosts = self.agent.hosts_file(self.ns)
+            if not os.path.exists(hosts):
+                self.agent.write_hosts()
+            if os.path.exists(hosts):
+                binds[hosts] = "/etc/hosts"
             prefix = self.agent.mount_prefix(binds)
         argv = prefix + [
             MARIADBD, "--no-defaults", "--user=root",

@@ -470,7 +470,7 @@ class Soak:
         """hack/sim/mariadb.yaml's Service and StatefulSet renamed `keep` (the Secret shared)."""
         docs = [d for d in y.split("\n---\n") if "kind: Secret" not in d]
         y = "\n---\n".join(docs)
-        y = re.sub(r"(?m)^(  name|serviceName|      app.kubernetes.io/name|    app.kubernetes.io/name|        app.kubernetes.io/name): mariadb$",
+        y = re.sub(r"(?m)^(  name|  serviceName|      app.kubernetes.io/name|    app.kubernetes.io/name|        app.kubernetes.io/name): mariadb$",
                    r"\1: keep", y)
         return y
 
@@ -1084,7 +1084,8 @@ class Soak:
             self.finding("restore-stuck", bname, "in-place Restore %s did not end in 400 s" % name)
         if ok:
             if self.mark_and_replicate() is None:
-                self.finding("inplace-replication", bname, "after Restore %s the replicas do not replicate" % name)
+                self.finding("inplace-replication", bname, "after Restore %s the replicas do not replicate (%s)"
+                             % (name, "; ".join(self.replica_state(p) for p in ("keep-1", "keep-2"))))
         else:
             self.finding("inplace-not-ready", bname, "keep is not Ready 180 s after Restore %s" % name)
         self.delete("restores", name)
@@ -1103,6 +1104,26 @@ class Soak:
                 return None
             time.sleep(0.5)
         return rows
+
+    def replica_state(self, pod):
+        """What SHOW SLAVE STATUS says of pod's replication, in one phrase."""
+        try:
+            c = pymysql.connect(host=self.pod_ip(pod), user="root", password=self.root_pw,
+                                connect_timeout=3, read_timeout=5, autocommit=True,
+                                cursorclass=pymysql.cursors.DictCursor)
+            try:
+                with c.cursor() as cur:
+                    cur.execute("SHOW SLAVE STATUS")
+                    row = cur.fetchone()
+            finally:
+                c.close()
+        except Exception as e:
+            return "%s: %s" % (pod, e)
+        if not row:
+            return "%s: no replication configured" % pod
+        return "%s: from %s:%s, IO %s, SQL %s, last IO error %r, last SQL error %r" % (
+            pod, row.get("Master_Host"), row.get("Master_Port"), row.get("Slave_IO_Running"),
+            row.get("Slave_SQL_Running"), row.get("Last_IO_Error"), row.get("Last_SQL_Error"))
 
     def marks_or_none(self, pod):
         try:

@@ -159,13 +159,13 @@ inspect_pod_yaml() { # pod data-claim binlog-claim: hack/sim/inspect-pod.yaml fi
 rows_on() { sql "$1" "SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.orders"; }
 rows_are() { [ "$(rows_on "$1" 2>/dev/null)" = "$2" ]; }
 
-# mini_mariadb_up: in the test's namespace, hack/sim/mariadb.yaml's
-# StatefulSet (a primary and two replicas) Ready, and the Secret
-# mariadb-backup with the root credentials. The CRDs come first
-# (install_crds), the controller after (start_controller).
+# mini_mariadb_up [YAML]: in the test's namespace, hack/sim/mariadb.yaml's
+# StatefulSet (a primary and two replicas; YAML: a variant of it) Ready,
+# and the Secret mariadb-backup with the root credentials. The CRDs come
+# first (install_crds), the controller after (start_controller).
 mini_mariadb_up() {
     "$KUBECTL" create namespace "$ns" >/dev/null
-    kn apply -f "$ROOT/hack/sim/mariadb.yaml" >/dev/null
+    kn apply -f "${1:-$ROOT/hack/sim/mariadb.yaml}" >/dev/null
     wait_for 300 "the primary and both replicas are Ready" \
         kn rollout status statefulset/mariadb --timeout=5s
     kn create secret generic mariadb-backup --from-literal=username=root \

@@ -24,7 +24,10 @@
 #              InPlace on B's one-member StatefulSet completes, and its
 #              ConfiguringReplication step says "the only member" (not
 #              "...and the others its replicas from GTID (none)", point 12);
-#              the row written after the Backup is gone.
+#              the row written after the Backup is gone. In A an in-place
+#              Restore whose governing Service selects no Pod fails
+#              InvalidSpec (the checks read the Service), A's StatefulSet
+#              untouched.
 #   audit      after a clean SIGTERM (exit 0, the Lease released): no request
 #              got 403, none went to a namespace other than A, B and the
 #              Lease's; the requests made are exactly those of
@@ -95,6 +98,26 @@ spec:
     connection:
       credentialsSecretRef: {name: mariadb-backup}
 $3
+YAML
+}
+
+in_place_in() { # ns name backup extra-inPlace-lines: an InPlace Restore of StatefulSet mariadb
+    "$KUBECTL" -n "$1" apply -f - >/dev/null <<YAML || fail "creating Restore $1/$2"
+apiVersion: snapstage.io/v1alpha1
+kind: Restore
+metadata:
+  name: $2
+spec:
+  source: {backupName: $3}
+  target:
+    mode: InPlace
+    inPlace:
+      statefulSetName: mariadb
+      acknowledgeDataLoss: true
+$4
+      connection:
+        credentialsSecretRef: {name: mariadb-backup}
+  timeoutSeconds: 300
 YAML
 }
 
@@ -266,23 +289,7 @@ wait_for 60 "its unbound claims are deleted" no_claims_of_stuck
 
 kb annotate statefulset mariadb snapstage.io/in-place-restore=allowed >/dev/null ||
     fail "annotating $B's StatefulSet"
-kb apply -f - >/dev/null <<'YAML' || fail "creating Restore back"
-apiVersion: snapstage.io/v1alpha1
-kind: Restore
-metadata:
-  name: back
-spec:
-  source: {backupName: b1}
-  target:
-    mode: InPlace
-    inPlace:
-      statefulSetName: mariadb
-      acknowledgeDataLoss: true
-      primaryOrdinal: 0
-      connection:
-        credentialsSecretRef: {name: mariadb-backup}
-  timeoutSeconds: 300
-YAML
+in_place_in "$B" back b1 "      primaryOrdinal: 0"
 wait_for 240 "$B: Restore back (InPlace, one member) is Complete" complete "$B" restore back
 rows=$(ns_sql "$B" mariadb-0 "SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.orders") ||
     fail "reading $B's rows"
@@ -295,6 +302,22 @@ case "$configuring" in
 *"opening mariadb-0, the only member, as the primary"*) ok "ConfiguringReplication: '$configuring'" ;;
 *) fail "no ConfiguringReplication Event for the one-member restore: '$configuring'" ;;
 esac
+# In A (three members) the in-place checks read the governing Service (get
+# services, in the namespaced Role): one that selects no Pod gives the
+# primary no DNS name, and the Restore is refused before anything changes.
+ka patch service mariadb --type merge -p '{"spec":{"selector":{"app.kubernetes.io/name":"nobody"}}}' \
+    >/dev/null || fail "pointing $A's Service elsewhere"
+ka annotate statefulset mariadb snapstage.io/in-place-restore=allowed >/dev/null ||
+    fail "annotating $A's StatefulSet"
+in_place_in "$A" nodns a1 "      replicationCredentialsSecretRef:
+        name: mariadb
+        usernameKey: replication-user
+        passwordKey: replication-password"
+wait_for 60 "$A: Restore nodns (its Service selects no Pod) is Failed" failed "$A" restore nodns
+reason=$(ka get restore nodns -o jsonpath='{.status.conditions[?(@.type=="Failed")].reason}')
+[ "$reason" = InvalidSpec ] || fail "$A: Restore nodns failed $reason: $(ka get restore nodns -o jsonpath='{.status.message}')"
+[ "$(ka get statefulset mariadb -o jsonpath='{.spec.replicas}')" = 3 ] || fail "$A: the StatefulSet was scaled"
+ok "$A: an in-place Restore whose Service gives no DNS name: InvalidSpec, the StatefulSet untouched"
 
 # ---- the unwatched namespace --------------------------------------------------------------
 [ -z "$("$KUBECTL" -n "$U" get backup u1 -o jsonpath='{.status}')" ] ||

@@ -7,7 +7,9 @@
 #              (InPlaceRestoreNotAllowed); then, annotated, a missing
 #              StatefulSet (StatefulSetNotFound), an acknowledgeDataLoss
 #              that is false (NotAcknowledged), a missing replication Secret
-#              (SecretNotFound): each fails and leaves the StatefulSet at 3
+#              (SecretNotFound), a governing Service that does not select
+#              the Pods (InvalidSpec: the primary's DNS name would not
+#              resolve): each fails and leaves the StatefulSet at 3
 #              replicas with its claims and data
 #   crash      rows 1,2 and table shop.customers are backed up (Backup of
 #              a replica); row 3 is written and shop.customers dropped "by
@@ -21,6 +23,10 @@
 #              this Restore's; the old PersistentVolumes (kept Retained
 #              during the restore) are put back to Delete and go: none is
 #              left Released with policy Retain
+#   moved      the replicas replicate from the primary's DNS name
+#              mariadb-0.mariadb.NS.svc (status.inPlace.replicationHost);
+#              the primary's Pod is deleted and comes back at another IP
+#              (its old address held meanwhile): both replicas follow it
 # Ends with a checked SIGTERM: exit 0 and no sanitizer report.
 #
 # Environment: SNAPSTAGE_CLUSTER_DIR (a running `hack/cluster.sh up
@@ -43,6 +49,12 @@ slave_status() { # pod: "Slave_IO_Running:Yes Slave_SQL_Running:Yes " or what it
     ip=$(kn get pod "$1" -o jsonpath='{.status.podIP}')
     MYSQL_PWD=$(root_pw) mariadb -h "$ip" -u root --connect-timeout=5 -E \
         -e "SHOW SLAVE STATUS" | grep -E 'Slave_(IO|SQL)_Running:' | tr -d ' ' | tr '\n' ' ' || true
+}
+slave_field() { # pod field: one field of SHOW SLAVE STATUS
+    local ip
+    ip=$(kn get pod "$1" -o jsonpath='{.status.podIP}')
+    MYSQL_PWD=$(root_pw) mariadb -h "$ip" -u root --connect-timeout=5 -E \
+        -e "SHOW SLAVE STATUS" | awk -v f="$2" -F': ' '$1 ~ "^ *" f "$" { print $2 }'
 }
 rs() { kn get restore "$1" -o jsonpath="$2"; }
 cond_is() { # restore type status [reason]
@@ -133,6 +145,19 @@ in_place nosecret mariadb true nosuch-secret
 wait_for 30 "a missing replication Secret: Failed SecretNotFound" \
     cond_is nosecret Failed True SecretNotFound
 note "message: $(rs nosecret '{.status.message}')"
+# A governing Service that does not select the Pods gives them no DNS
+# names: the replicas could never reach the primary by name.
+kn patch service mariadb --type merge -p '{"spec":{"selector":{"app.kubernetes.io/name":"nobody"}}}' \
+    >/dev/null || fail "pointing Service mariadb elsewhere"
+in_place nodns mariadb true mariadb
+wait_for 30 "a Service that does not select the Pods: Failed InvalidSpec" \
+    cond_is nodns Failed True InvalidSpec
+msg=$(rs nodns '{.status.message}')
+note "message: $msg"
+[[ "$msg" == *"Service mariadb"*"selector does not take"*"replicationHost: PodIP"* ]] ||
+    fail "nodns: the message does not say what is wrong with the Service: $msg"
+kn patch service mariadb --type merge -p '{"spec":{"selector":{"app.kubernetes.io/name":"mariadb"}}}' \
+    >/dev/null || fail "pointing Service mariadb back"
 replicas_are 3 || fail "bad input: the StatefulSet was scaled"
 [ "$(claim_uids)" = "$uids_before" ] || fail "bad input: claims changed"
 rows_are mariadb-0 1,2,3 || fail "bad input: the primary's data changed"
@@ -202,6 +227,69 @@ for p in 1 2; do
         fail "replica mariadb-$p: $st"
 done
 ok "the primary takes writes; both read-only replicas replicate them"
+
+# ---- the replicas follow the primary to a new IP ------------------------------------------
+# They replicate from the primary Pod's DNS name (replicationHost
+# PodDNSName, the default), which the sim's cluster DNS gives a StatefulSet
+# Pod of a headless Service: a primary that comes back with another IP is
+# still found. (They used to be given the IP, and stopped replicating.)
+want_host=mariadb-0.mariadb.$ns.svc
+[ "$(rs rollback '{.status.inPlace.replicationHost}')" = "$want_host" ] ||
+    fail "status.inPlace.replicationHost is '$(rs rollback '{.status.inPlace.replicationHost}')', want $want_host"
+for p in 1 2; do
+    host=$(slave_field mariadb-$p Master_Host)
+    [ "$host" = "$want_host" ] || fail "replica mariadb-$p replicates from '$host', want $want_host"
+done
+ok "both replicas replicate from $want_host (status.inPlace.replicationHost)"
+# The primary's old address is held (a listener that accepts and never
+# answers, as a stranger that got the address would) from the moment its
+# server lets go of it, so the re-created Pod must take another. The
+# holder polls every 2 ms and the StatefulSet's new Pod takes about 50 ms to
+# lease; should the Pod still win, it is deleted again (3 tries).
+old_ip=$(kn get pod mariadb-0 -o jsonpath='{.status.podIP}')
+python3 - "$old_ip" >"$work/holder.log" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as mariadbd: TIME_WAIT peers
+end = time.time() + 300
+while True:
+    try:
+        s.bind((sys.argv[1], 3306))
+        break
+    except OSError:
+        if time.time() > end:
+            sys.exit("never got the address")
+        time.sleep(0.002)
+s.listen(16)
+print("holding", sys.argv[1], flush=True)
+held = []
+while True:
+    c, _ = s.accept()
+    held.append(c)
+PY
+holder_pid=$!
+on_exit() { kill "$holder_pid" 2>/dev/null || true; }
+pod_is_ready() { [ "$(kn get pod "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
+back() { # a new mariadb-0 (not uid $gone_uid), Ready
+    local u
+    u=$(kn get pod mariadb-0 -o jsonpath='{.metadata.uid}' 2>/dev/null) || return 1
+    [ -n "$u" ] && [ "$u" != "$gone_uid" ] && pod_is_ready mariadb-0
+}
+new_ip=$old_ip
+for try in 1 2 3; do
+    gone_uid=$(kn get pod mariadb-0 -o jsonpath='{.metadata.uid}')
+    kn delete pod mariadb-0 --wait=false >/dev/null || fail "deleting the primary's Pod"
+    wait_for 120 "the primary's Pod is re-created and Ready (try $try)" back
+    new_ip=$(kn get pod mariadb-0 -o jsonpath='{.status.podIP}')
+    [ "$new_ip" = "$old_ip" ] || break
+    note "it came back at $old_ip before the holder took it; again"
+done
+[ "$new_ip" != "$old_ip" ] || fail "the primary came back at $old_ip three times"
+grep -q "^holding $old_ip" "$work/holder.log" || fail "the old address was not held: $(cat "$work/holder.log")"
+sql mariadb-0 "INSERT INTO shop.orders VALUES (11)" || fail "the moved primary refused a write"
+wait_for 60 "mariadb-1 replicates from the moved primary" rows_are mariadb-1 1,2,10,11
+wait_for 60 "mariadb-2 replicates from the moved primary" rows_are mariadb-2 1,2,10,11
+ok "primary moved from $old_ip to $new_ip; both replicas followed it by name"
 # Events go out asynchronously, so a SIGKILL right after a step was
 # written may lose that step's; the last controller's Completed is there.
 reasons=$(kn get events --field-selector involvedObject.name=rollback \

@@ -11,6 +11,9 @@
 #     within a few seconds (the delay is printed); replicas are read_only
 #     with Slave_IO/SQL_Running Yes, Using_Gtid Slave_Pos, Master_Host the
 #     primary's podIP; the primary is writable and replicates from nobody;
+#   - each server resolves every member's DNS name mariadb-N.mariadb.NS.svc
+#     (and mariadb-N.mariadb) to its podIP (cluster DNS for Pods: the
+#     agent's hosts file on its /etc/hosts);
 #   - scale to 1: mariadb-1 and -2 are deleted, their mariadbd processes,
 #     listeners, holder files and address leases are gone;
 #   - a row written while scaled down; scale back to 3: the new Pods are
@@ -219,6 +222,10 @@ for i in 0 1 2; do
     done
     expect_eq "$p address lease" "${IP[$i]}" "$(lease_of "${UID_[$i]}")"
     expect_eq "$p address recorded in ips-by-name/${ns}_$p" "${IP[$i]}" "$(name_record $p)"
+    # stamped machine-wide, so a cluster running beside this one leases
+    # it last, not first, while mariadb-N is away (re-created)
+    expect_eq "$p address stamped in /tmp/snapstage-sim-ips/last" "$STATE" \
+        "$(cat "/tmp/snapstage-sim-ips/last/${IP[$i]}" 2>/dev/null)"
     expect_eq "$p server_id" $((i + 1)) "$(sql "${IP[$i]}" 'SELECT @@server_id')"
     expect_eq "$p container ready/started/state" "true/true/running" \
         "$(jp pod $p '{.status.containerStatuses[0].ready}/{.status.containerStatuses[0].started}/{.status.containerStatuses[0].state.running.startedAt}' |
@@ -226,6 +233,17 @@ for i in 0 1 2; do
 done
 [ "$(printf '%s\n' "${IP[@]}" | sort -u | wc -l)" = 3 ] || fail "pod addresses are not distinct: ${IP[*]}"
 ok "3 distinct addresses: ${IP[*]}"
+# Cluster DNS for Pods: each server's resolver (in its mount namespace, with
+# the agent's hosts file on /etc/hosts) gives every member's DNS name.
+for i in 0 1 2; do
+    for j in 0 1 2; do
+        for name in "mariadb-$j.mariadb.$ns.svc" "mariadb-$j.mariadb"; do
+            got=$(nsenter -t "${PID[$i]}" -m getent hosts "$name" | awk '{ print $1 }')
+            expect_eq "mariadb-$i resolves $name" "${IP[$j]}" "$got"
+        done
+    done
+done
+ok "each server resolves mariadb-N.mariadb[.$ns.svc] to mariadb-N's address"
 echo "# bring-up of 3 pods (apply -> all Ready): $(secs $bringup_ms)s"
 
 # --- replication -------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -33,7 +34,8 @@ int mariadb_fixture_load(mariadb_fixture *sv)
 	const char *dir = getenv("SNAPSTAGE_MARIADB_DIR");
 	char path[MARIADB_FIXTURE_VALUE_MAX + 8], line[1024],
 		root_pw[MARIADB_FIXTURE_VALUE_MAX] = "",
-		weak_pw[MARIADB_FIXTURE_VALUE_MAX] = "";
+		weak_pw[MARIADB_FIXTURE_VALUE_MAX] = "",
+		backup_pw[MARIADB_FIXTURE_VALUE_MAX] = "";
 	FILE *f;
 
 	if (!dir || !*dir) {
@@ -61,19 +63,30 @@ int mariadb_fixture_load(mariadb_fixture *sv)
 			sv->port = (int)strtol(eq, NULL, 10);
 		if (!strcmp(p, "SNAPSTAGE_MARIADB_WEAK_USER"))
 			snprintf(sv->weak_user, sizeof(sv->weak_user), "%s", eq);
+		if (!strcmp(p, "SNAPSTAGE_MARIADB_BACKUP_USER"))
+			snprintf(sv->backup_user, sizeof(sv->backup_user), "%s", eq);
+		if (!strcmp(p, "SNAPSTAGE_MARIADB_BACKUP_PASSWORD_FILE"))
+			snprintf(backup_pw, sizeof(backup_pw), "%s", eq);
+		if (!strcmp(p, "SNAPSTAGE_MARIADB_REPLICA_HOST"))
+			snprintf(sv->replica_host, sizeof(sv->replica_host), "%s", eq);
+		if (!strcmp(p, "SNAPSTAGE_MARIADB_REPLICA_PORT"))
+			sv->replica_port = (int)strtol(eq, NULL, 10);
 		if (!strcmp(p, "SNAPSTAGE_MARIADB_ROOT_PASSWORD_FILE"))
 			snprintf(root_pw, sizeof(root_pw), "%s", eq);
 		if (!strcmp(p, "SNAPSTAGE_MARIADB_WEAK_PASSWORD_FILE"))
 			snprintf(weak_pw, sizeof(weak_pw), "%s", eq);
 	}
 	fclose(f);
-	if (!*sv->host || !sv->port || !*root_pw || !*weak_pw || !*sv->weak_user) {
+	if (!*sv->host || !sv->port || !*root_pw || !*weak_pw || !*sv->weak_user ||
+	    !*backup_pw || !*sv->backup_user || !*sv->replica_host || !sv->replica_port) {
 		print_error("%s lacks a variable this test needs\n", path);
 		return -1;
 	}
 	return read_line(sv->root_password, sizeof(sv->root_password), root_pw) ||
 			       read_line(sv->weak_password, sizeof(sv->weak_password),
-					 weak_pw)
+					 weak_pw) ||
+			       read_line(sv->backup_password, sizeof(sv->backup_password),
+					 backup_pw)
 		       ? -1
 		       : 0;
 }
@@ -135,4 +148,22 @@ const char *mariadb_fixture_value(MYSQL *m, const char *fmt, ...)
 	snprintf(out, sizeof(out), "%s", row && row[0] ? row[0] : "");
 	mysql_free_result(res);
 	return out;
+}
+
+void mariadb_fixture_purge_to(MYSQL *m, const char *file)
+{
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	char oldest[256] = "";
+
+	for (int i = 0; i < 100; i++) {
+		mariadb_fixture_sql(m, "PURGE BINARY LOGS TO '%s'", file);
+		/* SHOW BINARY LOGS lists the oldest file first */
+		snprintf(oldest, sizeof(oldest), "%s", mariadb_fixture_value(m, "SHOW BINARY LOGS"));
+		if (strcmp(oldest, file) == 0)
+			return;
+		nanosleep(&pause, NULL);
+	}
+	print_error("PURGE BINARY LOGS TO '%s': the oldest file is still %s after 10 s\n",
+		    file, oldest);
+	fail();
 }

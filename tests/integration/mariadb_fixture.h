@@ -1,10 +1,10 @@
 /*
  * mariadb_fixture.h — what the `mariadb` CTest fixture (hack/mariadb-local.sh
  * up, through SNAPSTAGE_MARIADB_DIR/env) gives a test program: the
- * primary's address, root's and the weak account's passwords (read from
- * the files the env names), a root connection over TCP, and the small SQL
- * helpers the tests write their own rows with (a failing statement fails
- * the cmocka test).
+ * primary's and the replica's addresses, root's, the backup account's and
+ * the weak account's passwords (read from the files the env names), a root connection
+ * over TCP, and the small SQL helpers the tests write their own rows with (a failing
+ * statement fails the cmocka test).
  *
  * Ownership: the struct is the caller's; connections are closed by the
  * caller (mysql_close). Thread-safety: value()'s buffer is static: one
@@ -25,6 +25,10 @@ typedef struct {
 	char root_password[MARIADB_FIXTURE_VALUE_MAX];
 	char weak_user[MARIADB_FIXTURE_VALUE_MAX];
 	char weak_password[MARIADB_FIXTURE_VALUE_MAX];
+	char backup_user[MARIADB_FIXTURE_VALUE_MAX]; /* RELOAD, BINLOG MONITOR, ... */
+	char backup_password[MARIADB_FIXTURE_VALUE_MAX];
+	char replica_host[MARIADB_FIXTURE_VALUE_MAX]; /* the GTID replica */
+	int replica_port;
 } mariadb_fixture;
 
 /* Reads SNAPSTAGE_MARIADB_DIR/env and the password files it names. 0, or
@@ -44,5 +48,11 @@ void mariadb_fixture_sql(MYSQL *m, const char *fmt, ...)
  * is reused by the next call. */
 const char *mariadb_fixture_value(MYSQL *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* PURGE BINARY LOGS TO `file`, repeated (every 100 ms, at most 10 s)
+ * until `file` is the oldest of SHOW BINARY LOGS; fails the test
+ * otherwise. MariaDB skips, with a warning only, a file a replica's dump
+ * thread still reads, which it may for a moment after FLUSH BINARY LOGS. */
+void mariadb_fixture_purge_to(MYSQL *m, const char *file);
 
 #endif

@@ -17,7 +17,9 @@ permissions and the code behind each).
       (HELPERS). Every one is granted by ROLE or one of BASE-ROLES (comma
       list), and ROLE grants exactly those of them the base roles do not:
       nothing missing, nothing more. (The verify controller: `calls RULES
-      REPO controller/app/verify/verify.c vf ns`.)
+      REPO controller/app/verify/verify.c vf ns`.) A file that is part of a
+      controller takes the run's resource from the file of its folder that
+      sets ctrl_run_opts.resource.
   rbac_check.py granted RULES MODE-JSON
       what the ServiceAccount's token is granted (SelfSubjectRulesReview in
       each namespace of the mode, minus what a ServiceAccount with no
@@ -74,7 +76,7 @@ KINDS = {
     "volumesnapshotcontents": "VolumeSnapshotContent", "storageclasses": "StorageClass",
     "pods": "Pod", "persistentvolumeclaims": "PersistentVolumeClaim", "secrets": "Secret",
     "events": "Event", "statefulsets": "StatefulSet", "persistentvolumes": "PersistentVolume",
-    "leases": "Lease",
+    "leases": "Lease", "services": "Service",
 }
 CLUSTER_SCOPED = {"volumesnapshotclasses", "volumesnapshotcontents", "storageclasses",
                   "persistentvolumes"}
@@ -325,6 +327,14 @@ def cmd_calls(rules_path, repo, path, role, base_roles):
     text = open(os.path.join(repo, path)).read()
     # The controller's own resource: ctrl_run_opts.resource = &NAME.
     m = re.search(r"run_opts\.resource\s*=\s*&(\w+)", text)
+    if m is None:
+        # A part of a controller (restore_replay.c): the run is set up by
+        # the one file of its folder that names the resource.
+        folder = os.path.dirname(os.path.join(repo, path))
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".c") and m is None:
+                m = re.search(r"run_opts\.resource\s*=\s*&(\w+)",
+                              open(os.path.join(folder, name)).read())
     run_res = c_resources(repo).get(m.group(1)) if m else None
     if run_res is None and re.search(r"\bctrl_run_", text):
         sys.exit("%s: cannot find its run_opts.resource" % path)

@@ -274,7 +274,7 @@ err=$(k patch bk "$bk" -n "$ns" --subresource=status --type=merge -p '{"status":
     fail "a status with phase Done was accepted"
 expect_contains "refused status write" "$err" "is invalid" status.phase "Unsupported value"
 
-expect_out "kubectl get backupschedules -o wide" "NAME SCHEDULE TZ SUSPEND READY LAST RUN NEXT RUN LAST SUCCESS AGE
+expect_out "kubectl get backupschedules -o wide" "NAME SCHEDULE TZ SUSPEND READY LAST RUN NEXT RUN LAST SUCCESS PITR FROM AGE
 nightly H 3 * * * Europe/Berlin false
 once once UTC false" table backupschedules -n "$ns" -o wide
 expect_out "kubectl get restores -o wide" "NAME MODE SOURCE STATUS STEP AGE

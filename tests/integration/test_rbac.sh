@@ -7,8 +7,9 @@
 #
 #   code      every file:identifier the rules name is in the code.
 #   calls     the requests the verify controller (app/verify/verify.c)
-#             makes, read from its source, are granted by the `ns` rules
-#             plus the `vf` rules, and `vf` is exactly what they lack.
+#             and the point-in-time restore (app/restore/restore_replay.c)
+#             make, read from their source, are granted by the `ns` rules
+#             plus the `vf` rules, and `vf` is exactly what each lacks.
 #   granted   for each install mode (kustomize and helm, all namespaces or a
 #             list of them, with and without in-place restores and restore
 #             verification) it applies
@@ -20,8 +21,8 @@
 #             nothing more, nothing less. Cluster-wide lists are allowed
 #             only when the namespaced rules are bound cluster-wide. Pods
 #             can be created and deleted (SelfSubjectAccessReview, as
-#             `kubectl auth can-i`) only with verification on, and then
-#             only in the watched namespaces.
+#             `kubectl auth can-i`) only with verification or point-in-time
+#             restore on, and then only in the watched namespaces.
 #   needed    on the namespaced + in-place rendering (every rule of the file
 #             but the `vf` ones is in it), and for the `vf` rules on the
 #             namespaced + verification one: for each verb, the request the controller makes
@@ -165,6 +166,9 @@ python3 "$CHECK" code "$RULES" "$REPO" || failures=$((failures + 1))
 log "=== calls: the verify controller's requests are the ns + vf rules"
 python3 "$CHECK" calls "$RULES" "$REPO" controller/app/verify/verify.c vf ns ||
     failures=$((failures + 1))
+log "=== calls: the point-in-time restore's requests are the ns + vf rules"
+python3 "$CHECK" calls "$RULES" "$REPO" controller/app/restore/restore_replay.c vf ns ||
+    failures=$((failures + 1))
 
 # The kinds the finalizer checks create (dry runs) must be served.
 # Known to admission too (hack/install-crds.sh): else the finalizers checks'
@@ -199,6 +203,8 @@ scenario "kustomize deploy/in-place-restore/" "$(mode in-place true true false '
     "$KUBECTL" kustomize "$REPO/deploy/in-place-restore"
 scenario "kustomize deploy/verification/" "$(mode verification true false true '')" granted \
     "$KUBECTL" kustomize "$REPO/deploy/verification"
+scenario "kustomize deploy/point-in-time-restore/" "$(mode point-in-time true false true '')" granted \
+    "$KUBECTL" kustomize "$REPO/deploy/point-in-time-restore"
 scenario "kustomize deploy/examples/namespaced/" \
     "$(mode namespaced false false false "$WATCH_A,$WATCH_B")" \
     granted "$KUBECTL" kustomize "$REPO/deploy/examples/namespaced"
@@ -213,6 +219,8 @@ scenario "helm inPlaceRestore.enabled=true" "$(mode in-place true true false '')
     helm_render --set inPlaceRestore.enabled=true
 scenario "helm verification.enabled=true" "$(mode verification true false true '')" granted \
     helm_render --set verification.enabled=true
+scenario "helm pointInTimeRestore.enabled=true" "$(mode point-in-time true false true '')" granted \
+    helm_render --set pointInTimeRestore.enabled=true
 scenario "helm watchNamespaces={$WATCH_A,$WATCH_B}" \
     "$(mode namespaced false false false "$WATCH_A,$WATCH_B")" granted \
     helm_render --set "watchNamespaces={$WATCH_A,$WATCH_B}"

@@ -10,7 +10,8 @@
  * of the source carry gets another one; a wrong replication password is
  * refused without the password in the message; a target the source never
  * reaches stays RUNNING and finish refuses it; the source killed mid-replay
- * shows as RUNNING with io_connected false and cause SOURCE_LOST. Prints
+ * shows as RUNNING with io_connected false and cause SOURCE_LOST; polls
+ * without a pause at the moment a replay stops never read FAILED. Prints
  * the replay's throughput for a few thousand groups (not asserted).
  */
 #include <signal.h>
@@ -378,6 +379,39 @@ static void test_throughput(void **state)
 	P3 = p4;
 }
 
+/*
+ * Short replays polled without a pause: the moment the SQL thread commits
+ * the target's group and stops must read as REACHED, never as "stopped
+ * short". (poll read @@gtid_slave_pos before SHOW SLAVE STATUS: a stop
+ * between the two looked like a replay stopped with no error, FAILED; seen
+ * once in CI.) Each round is a few ms; the window was about a tenth of a
+ * poll, so the old order fails here within a few dozen rounds.
+ */
+static void test_poll_at_the_stop(void **state)
+{
+	app_replay_source src = source(sv.repl_pw);
+	char msg[APP_DB_MESSAGE_MAX];
+	int rounds = 150, polls = 0;
+
+	(void)state;
+	for (int r = 0; r < rounds; r++) {
+		app_gtid_pos to;
+		app_replay_progress p = { .state = APP_REPLAY_RUNNING };
+
+		insert_rows(100000 + 3 * r, 100000 + 3 * r + 2);
+		to = gtid_of(sv.src, "SELECT @@gtid_binlog_pos");
+		CHECK(app_replay_start(sv.scratch, &src, &P3, &to));
+		for (int i = 0; i < 200 * POLLS && p.state == APP_REPLAY_RUNNING; i++, polls++)
+			CHECK(app_replay_poll(&p, sv.scratch, &to));
+		if (p.state != APP_REPLAY_REACHED)
+			print_error("round %d: state %d: %s\n", r, p.state, p.why);
+		assert_int_equal(p.state, APP_REPLAY_REACHED);
+		CHECK(app_replay_finish(sv.scratch, &to, msg, sizeof(msg)));
+		P3 = to;
+	}
+	printf("poll at the stop: %d rounds, %d polls, every one REACHED\n", rounds, polls);
+}
+
 /* The source killed mid-replay: RUNNING, io_connected false, SOURCE_LOST. */
 static void test_source_killed(void **state)
 {
@@ -414,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_until_p2),
 		cmocka_unit_test(test_target_not_reached),
 		cmocka_unit_test(test_throughput),
+		cmocka_unit_test(test_poll_at_the_stop),
 		cmocka_unit_test(test_source_killed),
 	};
 

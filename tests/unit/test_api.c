@@ -329,6 +329,10 @@ static const bad_case bad[] = {
 	  "spec.verification.everyNthBackup: must be between 0 and 10000", NULL },
 	{ K_SCHEDULE, "spec.verification.startTimeoutSeconds", "5",
 	  "spec.verification.startTimeoutSeconds: must be between 10 and 86400", NULL },
+	{ K_SCHEDULE, "spec.pointInTime.checkIntervalSeconds", "9",
+	  "spec.pointInTime.checkIntervalSeconds: must be between 10 and 86400", NULL },
+	{ K_SCHEDULE, "spec.pointInTime", "[]", "spec.pointInTime: must be an object",
+	  NULL },
 	{ K_SCHEDULE, "spec.verification.checkTimeoutSeconds", "86401",
 	  "spec.verification.checkTimeoutSeconds: must be between 10 and 86400", NULL },
 	{ K_SCHEDULE, "spec.verification.maxTables", "0",
@@ -497,6 +501,8 @@ static const bad_case bad[] = {
 	  "spec.target.inPlace.acknowledgeDataLoss: must be true", "NotAcknowledged" },
 	{ K_IN_PLACE, "spec.target.inPlace.primaryOrdinal", "-1",
 	  "spec.target.inPlace.primaryOrdinal: must be between 0 and", NULL },
+	{ K_IN_PLACE, "spec.target.inPlace.replicationHost", "\"PodName\"",
+	  "spec.target.inPlace.replicationHost: must be one of", NULL },
 	{ K_IN_PLACE, "spec.target.inPlace.acceptInexactPosition", "\"yes\"",
 	  "spec.target.inPlace.acceptInexactPosition: must be", NULL },
 	{ K_IN_PLACE, "spec.target.inPlace.replicationCredentialsSecretRef.name", NULL,
@@ -839,10 +845,26 @@ static void test_restore_in_place(void **state)
 	assert_int_equal(r.mode, APP_MODE_IN_PLACE);
 	assert_string_equal(r.statefulset_name, "mariadb");
 	assert_int_equal(r.primary_ordinal, 1);
+	assert_int_equal(r.replication_host, APP_REPL_HOST_POD_DNS_NAME);
 	assert_true(r.has_replication_credentials);
 	assert_string_equal(r.replication_credentials.name, "repl");
 	assert_string_equal(r.replication_credentials.password_key, "password");
 	assert_string_equal(r.connection.credentials.name, "root");
+	json_decref(obj);
+}
+
+/* replicationHost PodIP is kept apart from the default PodDNSName. */
+static void test_restore_in_place_pod_ip(void **state)
+{
+	json_t *obj = tu_json(in_place_base);
+	json_t *ip = json_object_get(
+		json_object_get(json_object_get(obj, "spec"), "target"), "inPlace");
+	app_restore_spec r;
+
+	(void)state;
+	assert_int_equal(json_object_set_new(ip, "replicationHost", json_string("PodIP")), 0);
+	assert_int_equal(app_restore_spec_decode(&r, obj, NULL), 0);
+	assert_int_equal(r.replication_host, APP_REPL_HOST_POD_IP);
 	json_decref(obj);
 }
 
@@ -1135,6 +1157,32 @@ static void test_schedule_and_restore_status_round_trip(void **state)
 	assert_string_equal(sb.last_run_now_token, "before-upgrade");
 	assert_int_equal(sb.pruned_total, 9);
 	assert_int_equal(json_array_size(sb.would_prune), 2);
+	assert_false(sb.pit_set);
+	/* status.pointInTime: "" is a binlog start (a log's first file) */
+	s.pit_set = true;
+	s.pit_from_ns = 1795400000000000000LL;
+	s.pit_to_ns = 1795400300000000000LL;
+	s.pit_base = "nightly-1";
+	s.pit_binlog_start = "";
+	s.pit_expire_seconds = 0;
+	s.pit_removed_base = "nightly-0";
+	s.pit_removed_ns = 1795400200000000000LL;
+	assert_int_equal(app_schedule_status_encode(obj, &s), 0);
+	assert_int_equal(app_schedule_status_decode(&sb, obj), 0);
+	assert_true(sb.pit_set);
+	assert_string_equal(sb.pit_binlog_start, "");
+	assert_string_equal(sb.pit_base, "nightly-1");
+	assert_string_equal(sb.pit_removed_base, "nightly-0");
+	assert_int_equal(sb.pit_to_ns, s.pit_to_ns);
+	assert_int_equal(sb.pit_expire_seconds, 0);
+	/* encoding again from strings borrowed from the object itself */
+	sb.would_prune = NULL;
+	assert_int_equal(app_schedule_status_encode(obj, &sb), 0);
+	assert_int_equal(app_schedule_status_decode(&s, obj), 0);
+	assert_string_equal(s.pit_base, "nightly-1");
+	s.pit_set = false;
+	assert_int_equal(app_schedule_status_encode(obj, &s), 0);
+	assert_null(json_object_get(json_object_get(obj, "status"), "pointInTime"));
 	json_decref(names);
 	json_decref(obj);
 
@@ -1156,6 +1204,7 @@ static void test_schedule_and_restore_status_round_trip(void **state)
 	r.statefulset_name = "mariadb";
 	r.statefulset_uid = "sts-uid";
 	r.primary_ordinal = 1;
+	r.replication_host = "mariadb-1.mariadb.db.svc";
 	r.gtid_position = "0-1-42";
 	r.volumes[0] = (app_inplace_volume){ "data-mariadb-0", "data", 0, "old-uid",
 					     "pv-1", "Delete" };
@@ -1165,14 +1214,21 @@ static void test_schedule_and_restore_status_round_trip(void **state)
 	r.configured[r.n_configured++] = 1;
 	r.failure_reason = "Timeout";
 	r.failure_message = "gave up";
-	r.replay.step = APP_REPLAY_STEP_REPLAYING;
+	r.replay.step = APP_REPLAY_STEP_SAFETY_BACKUP;
 	r.replay.step_start_ns = 1795400000123456000LL;
+	r.replay.snapshots[r.replay.n_snapshots++] = "r2-replayed-data";
+	r.replay.snapshots[r.replay.n_snapshots++] = "r2-replayed-binlog";
+	r.replay.safety_backup = "r2-safety";
 	r.replay.base_position = "0-1-40";
 	r.replay.target_position = "0-1-4710";
 	r.replay.target_time_ns = 1795400060000000000LL;
 	r.replay.source_pod = "mariadb-0";
 	r.replay.reached = "0-1-2000";
 	r.replay.relay_bytes = 123456;
+	/* to the microsecond: at whole seconds every look in the second's
+	 * later half found the last write "due" again (the interval is 0.5 s
+	 * at first), and each write woke the Restore for another look */
+	r.replay.progress_ns = 1795400000123456000LL;
 	r.replay.scratch_pod = "r2-pitr";
 	assert_int_equal(app_restore_status_encode(obj, &r), 0);
 	assert_string_equal(
@@ -1194,6 +1250,7 @@ static void test_schedule_and_restore_status_round_trip(void **state)
 	assert_string_equal(rb.statefulset_name, "mariadb");
 	assert_string_equal(rb.statefulset_uid, "sts-uid");
 	assert_int_equal(rb.primary_ordinal, 1);
+	assert_string_equal(rb.replication_host, "mariadb-1.mariadb.db.svc");
 	assert_string_equal(rb.gtid_position, "0-1-42");
 	assert_int_equal(rb.n_volumes, 2);
 	assert_string_equal(rb.volumes[0].claim, "data-mariadb-0");
@@ -1206,7 +1263,15 @@ static void test_schedule_and_restore_status_round_trip(void **state)
 	assert_int_equal(rb.configured[0], 1);
 	assert_string_equal(rb.failure_reason, "Timeout");
 	assert_string_equal(rb.failure_message, "gave up");
-	assert_int_equal(rb.replay.step, APP_REPLAY_STEP_REPLAYING);
+	assert_int_equal(rb.replay.step, APP_REPLAY_STEP_SAFETY_BACKUP);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(obj, "status"), "replay"),
+			"step")),
+		"SafetyBackup");
+	assert_int_equal(rb.replay.n_snapshots, 2);
+	assert_string_equal(rb.replay.snapshots[1], "r2-replayed-binlog");
+	assert_string_equal(rb.replay.safety_backup, "r2-safety");
 	assert_int_equal(rb.replay.step_start_ns, r.replay.step_start_ns);
 	assert_string_equal(rb.replay.base_position, "0-1-40");
 	assert_string_equal(rb.replay.target_position, "0-1-4710");
@@ -1214,6 +1279,7 @@ static void test_schedule_and_restore_status_round_trip(void **state)
 	assert_string_equal(rb.replay.source_pod, "mariadb-0");
 	assert_string_equal(rb.replay.reached, "0-1-2000");
 	assert_int_equal(rb.replay.relay_bytes, 123456);
+	assert_int_equal(rb.replay.progress_ns, 1795400000123456000LL);
 	assert_string_equal(rb.replay.scratch_pod, "r2-pitr");
 	restore_status_sample = json_deep_copy(json_object_get(obj, "status"));
 	json_decref(obj);
@@ -1493,6 +1559,9 @@ static void test_crd_defaults_match_the_decoder(void **state)
 			 APP_DEFAULT_RESTORE_TIMEOUT_SECONDS);
 	assert_int_equal(
 		json_integer_value(DEFAULT_OF(r, "target.inPlace.primaryOrdinal")), 0);
+	assert_string_equal(
+		json_string_value(DEFAULT_OF(r, "target.inPlace.replicationHost")),
+		"PodDNSName");
 	assert_true(json_equal(prop(r, "target.inPlace.connection"),
 			       prop(s, "target.connection")) ==
 		    0); /* descriptions differ */
@@ -1677,6 +1746,7 @@ int main(void)
 		cmocka_unit_test(test_backup_with_selector),
 		cmocka_unit_test(test_restore_new_claims),
 		cmocka_unit_test(test_restore_in_place),
+		cmocka_unit_test(test_restore_in_place_pod_ip),
 		cmocka_unit_test(test_restore_point_in_time),
 		cmocka_unit_test(test_time_zones_and_ages),
 		cmocka_unit_test(test_gitops_labels_are_not_copied),

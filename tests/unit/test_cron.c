@@ -195,6 +195,21 @@ static void test_h_pinned(void **state)
 	assert_int_equal(lowest_bit(c.minutes), 9);
 }
 
+/* Field by field: app_cron has padding, which assert_memory_equal would
+ * compare too (it differed in a -O3 Release build, where a struct copy
+ * need not carry padding bytes). */
+static void assert_cron_equal(const app_cron *a, const app_cron *b)
+{
+	assert_int_equal(a->kind, b->kind);
+	assert_int_equal(a->minutes, b->minutes);
+	assert_int_equal(a->hours, b->hours);
+	assert_int_equal(a->mdays, b->mdays);
+	assert_int_equal(a->months, b->months);
+	assert_int_equal(a->wdays, b->wdays);
+	assert_int_equal(a->mday_star, b->mday_star);
+	assert_int_equal(a->wday_star, b->wday_star);
+}
+
 static void test_h_stable(void **state)
 {
 	app_cron a, b;
@@ -202,14 +217,14 @@ static void test_h_stable(void **state)
 	(void)state;
 	a = parse_ok("H H(2-5) H H * ", "shop/orders");
 	b = parse_ok("H  H(2-5)  H  H  *", "shop/orders");
-	assert_memory_equal(&a, &b, sizeof(a));
+	assert_cron_equal(&a, &b);
 	/* lower-case h is H */
 	b = parse_ok("h h(2-5) h h *", "shop/orders");
-	assert_memory_equal(&a, &b, sizeof(a));
+	assert_cron_equal(&a, &b);
 	/* NULL is the empty seed */
 	a = parse_ok("H H H H H", NULL);
 	b = parse_ok("H H H H H", "");
-	assert_memory_equal(&a, &b, sizeof(a));
+	assert_cron_equal(&a, &b);
 	/* a field's value does not depend on the other fields */
 	a = parse_ok("H 3 * * *", "shop/orders");
 	b = parse_ok("H H(2-5) H H *", "shop/orders");

@@ -373,6 +373,34 @@ static void test_not_after(void **state)
 	}
 }
 
+static void test_within(void **state)
+{
+	static const struct {
+		const char *base, *target;
+		bool within;
+	} cases[] = {
+		{ "", "", true },
+		{ "0-1-5", "", true }, /* no domain named: nothing to pass */
+		{ "0-1-5", "0-1-5", true },
+		{ "0-1-6", "0-1-5", false },
+		{ "0-1-5,1-3-9", "0-1-5", true }, /* domain 1: not named */
+		{ "0-1-5,1-3-9", "0-1-5,1-3-8", false },
+		{ "1-3-9", "0-2-1", true }, /* base lacks 0: seq 0 */
+		{ "0-9-4", "0-1-5", true }, /* server ids not compared */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		app_gtid_pos b = pos(cases[i].base), t = pos(cases[i].target);
+
+		if (app_gtid_pos_within(&b, &t) != cases[i].within)
+			fail_msg("case %zu: \"%s\" within \"%s\": want %s", i,
+				 cases[i].base, cases[i].target,
+				 cases[i].within ? "yes" : "no");
+	}
+}
+
 static void test_before(void **state)
 {
 	static const struct {
@@ -433,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_equal),
 		cmocka_unit_test(test_reached),
 		cmocka_unit_test(test_not_after),
+		cmocka_unit_test(test_within),
 		cmocka_unit_test(test_before),
 	};
 

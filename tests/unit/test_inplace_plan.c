@@ -194,27 +194,92 @@ static void test_configuring_message(void **state)
 	char m[1024];
 
 	(void)state;
-	app_inplace_configuring_message(m, sizeof(m), "db", 0, 1, NULL, APP_TLS_REQUIRED);
+	app_inplace_configuring_message(m, sizeof(m), "db", 0, 1, NULL, NULL, APP_TLS_REQUIRED);
 	assert_string_equal(m, "opening db-0, the only member, as the primary; the Backup "
 			       "recorded no GTID position, so its binary log starts empty");
 	assert_null(strstr(m, "replica"));
-	app_inplace_configuring_message(m, sizeof(m), "db", 0, 1, "", APP_TLS_DISABLED);
+	app_inplace_configuring_message(m, sizeof(m), "db", 0, 1, "", NULL, APP_TLS_DISABLED);
 	assert_null(strstr(m, "replica"));
 	assert_null(strstr(m, "(none)"));
-	app_inplace_configuring_message(m, sizeof(m), "db", 0, 1, "0-1-7", APP_TLS_DISABLED);
+	app_inplace_configuring_message(m, sizeof(m), "db", 0, 1, "0-1-7", NULL, APP_TLS_DISABLED);
 	assert_string_equal(m, "opening db-0, the only member, as the primary; its binary "
 			       "log starts at the Backup's GTID position 0-1-7");
-	app_inplace_configuring_message(m, sizeof(m), "db", 1, 2, "0-1-7", APP_TLS_VERIFY_CA);
+	app_inplace_configuring_message(m, sizeof(m), "db", 1, 2, "0-1-7", "db-1.db.ns.svc",
+					APP_TLS_VERIFY_CA);
 	assert_string_equal(m, "making db-1 the primary and the other 1 member its replicas "
-			       "from GTID 0-1-7, replicating over TLS, the primary's "
+			       "from GTID 0-1-7, replicating from db-1.db.ns.svc over TLS, the primary's "
 			       "certificate checked against the servers' own CA (tls.mode "
 			       "VerifyCA)");
-	app_inplace_configuring_message(m, sizeof(m), "db", 0, 3, "0-1-7", APP_TLS_PREFERRED);
+	app_inplace_configuring_message(m, sizeof(m), "db", 0, 3, "0-1-7", NULL, APP_TLS_PREFERRED);
 	assert_string_equal(m, "making db-0 the primary and the other 2 members its replicas "
-			       "from GTID 0-1-7, replicating without TLS (tls.mode "
+			       "from GTID 0-1-7, replicating from its Pod IP (replicationHost "
+			       "PodIP) without TLS (tls.mode "
 			       "Preferred)");
-	app_inplace_configuring_message(m, sizeof(m), "db", 0, 3, "0-1-7", APP_TLS_REQUIRED);
+	app_inplace_configuring_message(m, sizeof(m), "db", 0, 3, "0-1-7", NULL, APP_TLS_REQUIRED);
 	assert_non_null(strstr(m, "over TLS, unverified (tls.mode Required)"));
+}
+
+/* The primary's DNS name: <sts>-<ordinal>.<service>.<ns>.svc; none without
+ * a governing Service, none past DNS's 253 characters. */
+static void test_replication_host(void **state)
+{
+	char h[256], longer[300];
+
+	(void)state;
+	assert_int_equal(app_inplace_replication_host(h, sizeof(h), "mariadb", 1, "mariadb-hl",
+						      "shop"),
+			 0);
+	assert_string_equal(h, "mariadb-1.mariadb-hl.shop.svc");
+	assert_int_equal(app_inplace_replication_host(h, sizeof(h), "db", 0, "", "ns"),
+			 SS_EINVALID);
+	assert_non_null(strstr(ss_error_last()->message, "db has no spec.serviceName"));
+	assert_int_equal(app_inplace_replication_host(h, sizeof(h), "db", 0, NULL, "ns"),
+			 SS_EINVALID);
+	memset(longer, 'a', 245);
+	longer[245] = '\0';
+	assert_int_equal(app_inplace_replication_host(h, sizeof(h), "db", 0, longer, "ns"),
+			 SS_ETOOLARGE);
+	assert_int_equal(app_inplace_replication_host(h, 10, "db", 0, "db", "ns"),
+			 SS_ETOOLARGE);
+	/* 253 exactly is a name: "db-0." + 242 + ".n.svc" */
+	memset(longer, 'b', 242);
+	longer[242] = '\0';
+	assert_int_equal(app_inplace_replication_host(h, sizeof(h), "db", 0, longer, "n"), 0);
+	assert_int_equal(strlen(h), 253);
+	longer[242] = 'b';
+	longer[243] = '\0';
+	assert_int_equal(app_inplace_replication_host(h, sizeof(h), "db", 0, longer, "n"),
+			 SS_ETOOLARGE);
+}
+
+/* Only a headless Service whose selector takes the Pods gives them names. */
+static void test_service_names_pods(void **state)
+{
+	json_t *sts = tu_json("{\"spec\":{\"serviceName\":\"db\",\"template\":{"
+			      "\"metadata\":{\"labels\":{\"app\":\"db\",\"tier\":\"sql\"}}}}}");
+	json_t *ok = tu_json("{\"spec\":{\"clusterIP\":\"None\",\"selector\":{\"app\":\"db\"}}}");
+	json_t *ip = tu_json("{\"spec\":{\"clusterIP\":\"10.0.0.7\",\"selector\":{\"app\":\"db\"}}}");
+	json_t *other = tu_json("{\"spec\":{\"clusterIP\":\"None\",\"selector\":{\"app\":\"db\","
+				"\"tier\":\"web\"}}}");
+	json_t *nosel = tu_json("{\"spec\":{\"clusterIP\":\"None\"}}");
+	const char *why = "x";
+
+	(void)state;
+	assert_true(app_inplace_service_names_pods(ok, sts, &why));
+	assert_null(why);
+	assert_false(app_inplace_service_names_pods(NULL, sts, &why));
+	assert_string_equal(why, "no such Service");
+	assert_false(app_inplace_service_names_pods(ip, sts, &why));
+	assert_non_null(strstr(why, "not headless"));
+	assert_false(app_inplace_service_names_pods(other, sts, &why));
+	assert_non_null(strstr(why, "selector does not take"));
+	assert_false(app_inplace_service_names_pods(nosel, sts, &why));
+	assert_non_null(strstr(why, "no selector"));
+	json_decref(sts);
+	json_decref(ok);
+	json_decref(ip);
+	json_decref(other);
+	json_decref(nosel);
 }
 
 int main(void)
@@ -224,6 +289,8 @@ int main(void)
 		cmocka_unit_test(test_patches),	      cmocka_unit_test(test_reattach_claim),
 		cmocka_unit_test(test_configured),
 		cmocka_unit_test(test_configuring_message),
+		cmocka_unit_test(test_replication_host),
+		cmocka_unit_test(test_service_names_pods),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -330,6 +330,17 @@ static void test_pick_base_gtid(void **state)
 	assert_int_equal(app_restore_pick_base_gtid(&name, all, "nightly", NULL, &target),
 			 0);
 	assert_string_equal(name, "b3");
+	/* A base with events of a domain the target does not name (another
+	 * writer's) is still a base: the replay takes that domain to the
+	 * source's end. Wrongly refused (b1 picked) when the pick asked that
+	 * every domain of the base be in the target. */
+	json_array_append_new(all, with_pos(backup("b5", "nightly", B_OK,
+						   "2026-11-20T12:00:00Z", NULL, NULL),
+					    "Replica", "0-1-120,1-3-7", NULL, NULL));
+	assert_int_equal(app_gtid_pos_parse(&target, "0-1-140"), 0); /* b3: 150 */
+	assert_int_equal(app_restore_pick_base_gtid(&name, all, "nightly", NULL, &target),
+			 0);
+	assert_string_equal(name, "b5");
 	/* before every base */
 	assert_int_equal(app_gtid_pos_parse(&target, "0-1-50"), 0);
 	assert_int_equal(app_restore_pick_base_gtid(&name, all, "nightly", NULL, &target),
@@ -753,6 +764,50 @@ static void test_claims_spec_names_order_and_modes(void **state)
 	json_decref(r);
 }
 
+/* A spec claim's own class (an in-place point-in-time restore's scratch
+ * claims, each in its template's) wins over spec.storageClassName; a
+ * claim without one takes the spec's. (All once took the first volume's.) */
+static void test_claims_own_class(void **state)
+{
+	app_restore_spec spec;
+	json_t *r = restore_new(&spec, "restore-1",
+				"{\"claims\":[{\"volume\":\"data\",\"name\":\"d\"},"
+				"{\"volume\":\"binlog\",\"name\":\"b\"},"
+				"{\"volume\":\"tmp\",\"name\":\"t\",\"size\":\"1Gi\"}],"
+				"\"storageClassName\":\"fast\"}");
+	json_t *out;
+
+	(void)state;
+	assert_null(spec.claims[0].storage_class); /* the API has no such field */
+	spec.claims[0].storage_class = "ssd";
+	spec.claims[1].storage_class = "hdd";
+	out = plan_ok(r, &spec, source3, 3);
+	assert_int_equal(json_array_size(out), 3);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_array_get(out, 0), "spec"),
+				    "storageClassName")),
+			    "ssd");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_array_get(out, 1), "spec"),
+				    "storageClassName")),
+			    "hdd");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_array_get(out, 2), "spec"),
+				    "storageClassName")),
+			    "fast");
+	json_decref(out);
+	spec.storage_class = NULL; /* no spec class: only the claims' own */
+	out = plan_ok(r, &spec, source3, 3);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_array_get(out, 1), "spec"),
+				    "storageClassName")),
+			    "hdd");
+	assert_null(json_object_get(json_object_get(json_array_get(out, 2), "spec"),
+				    "storageClassName"));
+	json_decref(out);
+	json_decref(r);
+}
+
 static void test_claims_size(void **state)
 {
 	static const struct {
@@ -1035,6 +1090,24 @@ static void test_claim_state(void **state)
 	assert_int_equal(app_restore_claim_state(NULL), APP_CLAIM_PENDING);
 }
 
+/* Quick looks in the first seconds of a wait (and after a clock step
+ * back), the whole poll after. */
+static void test_poll_after(void **state)
+{
+	const int64_t poll = 2 * SS_NS_PER_SEC;
+
+	(void)state;
+	assert_int_equal(app_restore_poll_after(0, poll), poll / 4);
+	assert_int_equal(app_restore_poll_after(-5 * SS_NS_PER_SEC, poll), poll / 4);
+	assert_int_equal(app_restore_poll_after(
+				 APP_RESTORE_QUICK_POLL_S * SS_NS_PER_SEC - 1, poll),
+			 poll / 4);
+	assert_int_equal(
+		app_restore_poll_after(APP_RESTORE_QUICK_POLL_S * SS_NS_PER_SEC, poll),
+		poll);
+	assert_int_equal(app_restore_poll_after(3600 * SS_NS_PER_SEC, poll), poll);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1046,6 +1119,7 @@ int main(void)
 		cmocka_unit_test(test_claims_default_names),
 		cmocka_unit_test(test_claims_long_restore_name),
 		cmocka_unit_test(test_claims_spec_names_order_and_modes),
+		cmocka_unit_test(test_claims_own_class),
 		cmocka_unit_test(test_claims_size),
 		cmocka_unit_test(test_claims_default_size_unknown),
 		cmocka_unit_test(test_claims_spec_errors),
@@ -1053,6 +1127,7 @@ int main(void)
 		cmocka_unit_test(test_claims_labels_and_annotations),
 		cmocka_unit_test(test_claim_is_ours),
 		cmocka_unit_test(test_claim_state),
+		cmocka_unit_test(test_poll_after),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,6 +46,11 @@
 	"'replay':{'gtid':'0-1-4711','inclusive':false,"                      \
 	"'replicationCredentialsSecretRef':{'name':'repl'},'connection':{"    \
 	"'credentialsSecretRef':{'name':'mariadb-backup'}}},'timeoutSeconds':300}"
+#define REPLAY_FUTURE_SPEC                                                    \
+	"{'source':{'scheduleName':'nightly'},'target':{'mode':'NewClaims'}," \
+	"'replay':{'time':'2026-11-23T09:21:00Z',"                            \
+	"'replicationCredentialsSecretRef':{'name':'repl'},'connection':{"    \
+	"'credentialsSecretRef':{'name':'mariadb-backup'}}},'timeoutSeconds':300}"
 #define REPLAY_IN_PLACE_SPEC                                                   \
 	"{'source':{'backupName':'b1'},'target':{'mode':'InPlace','inPlace':{" \
 	"'statefulSetName':'db','acknowledgeDataLoss':true,'connection':{"     \
@@ -145,6 +150,7 @@ static int setup(void **state)
 	fake_server_start(&f->server);
 	f->client = fake_server_client(&f->server, f->dir, "t", NULL);
 	ss_fake_clock_init(&f->clock, T0);
+	f->opts.enable_replay = true; /* test_replay_disabled turns it off */
 	assert_int_equal(ctrl_store_new(&f->restores), 0);
 	assert_int_equal(ctrl_store_new(&f->backups), 0);
 	assert_int_equal(ctrl_store_add_index(f->backups, APP_INDEX_SCHEDULE,
@@ -317,23 +323,89 @@ static void test_in_place_disabled(void **state)
 	assert_finished(f, "InPlace", "failed", "InPlaceRestoreDisabled");
 }
 
-/* Point-in-time restore in place is not built: refused before anything
- * is touched. */
-static void test_replay_in_place_unavailable(void **state)
+/* spec.replay without --enable-point-in-time-restore: Failed
+ * PointInTimeRestoreDisabled before any request but the Restore's own (no
+ * Backup, claim or Pod is read or made). */
+static void test_replay_disabled(void **state)
+{
+	fixture *f = *state;
+	const json_t *st;
+	ctrl_result res;
+
+	f->opts.enable_replay = false;
+	answer(f, 200, restore_r1(f, REPLAY_SPEC, NULL));
+	answer(f, 200, restore_r1(f, REPLAY_SPEC, NULL));
+	res = reconcile(f, true);
+	assert_int_equal(res.kind, CTRL_RESULT_DONE);
+	assert_int_equal(f->server.nrequests, 2);
+	st = put_status(f, 1);
+	assert_str(st, "phase", "Failed");
+	assert_str(st, "message",
+		   "the controller runs without --enable-point-in-time-restore; "
+		   "nothing was changed");
+	assert_condition(st, "Failed", "PointInTimeRestoreDisabled");
+	assert_finished(f, "NewClaims", "failed", "PointInTimeRestoreDisabled");
+}
+
+/* A time target in the future: TargetNotReached at once, before any
+ * Backup, claim or Pod is read or made (the old flow made the claims and
+ * started a scratch server before finding out). */
+static void test_replay_future(void **state)
+{
+	fixture *f = *state;
+	const json_t *st;
+	ctrl_result res;
+
+	answer(f, 200, restore_r1(f, REPLAY_FUTURE_SPEC, NULL));
+	answer(f, 200, restore_r1(f, REPLAY_FUTURE_SPEC, NULL));
+	res = reconcile(f, true);
+	assert_int_equal(res.kind, CTRL_RESULT_DONE);
+	assert_int_equal(f->server.nrequests, 2);
+	st = put_status(f, 1);
+	assert_str(st, "phase", "Failed");
+	assert_condition(st, "Failed", "TargetNotReached");
+	assert_non_null(strstr(str_at(st, "message"), "is in the future"));
+	assert_non_null(strstr(str_at(st, "message"), "nothing was changed"));
+}
+
+/* A point-in-time restore in place runs the in-place checks before it
+ * makes anything: without --enable-in-place-restore it fails as a plain
+ * in-place Restore does; with it, a StatefulSet without the opt-in
+ * annotation fails InPlaceRestoreNotAllowed after three GETs, nothing
+ * created (no scratch claim, no replay step). */
+static void test_replay_in_place_checks_first(void **state)
+{
+	fixture *f = *state;
+	ctrl_result res;
+
+	answer(f, 200, restore_r1(f, REPLAY_IN_PLACE_SPEC, NULL));
+	answer(f, 200, restore_r1(f, REPLAY_IN_PLACE_SPEC, NULL));
+	res = reconcile(f, false);
+	assert_int_equal(res.kind, CTRL_RESULT_DONE);
+	assert_int_equal(f->server.nrequests, 2);
+	assert_condition(put_status(f, 1), "Failed", "InPlaceRestoreDisabled");
+}
+
+static void test_replay_in_place_not_allowed(void **state)
 {
 	fixture *f = *state;
 	const json_t *st;
 	ctrl_result res;
 
 	answer(f, 200, restore_r1(f, REPLAY_IN_PLACE_SPEC, NULL));
+	answer(f, 200, BACKUP_B1);
+	answer(f, 200, STS_DB("{}"));
 	answer(f, 200, restore_r1(f, REPLAY_IN_PLACE_SPEC, NULL));
 	res = reconcile(f, true);
 	assert_int_equal(res.kind, CTRL_RESULT_DONE);
-	assert_int_equal(f->server.nrequests, 2);
-	st = put_status(f, 1);
+	assert_int_equal(f->server.nrequests, 4);
+	assert_request(f, 2, "GET /apis/apps/v1/namespaces/ns/statefulsets/db HTTP");
+	st = put_status(f, 3);
 	assert_str(st, "phase", "Failed");
-	assert_condition(st, "Failed", "ReplayInPlaceUnavailable");
-	assert_non_null(strstr(str_at(st, "message"), "nothing was changed"));
+	assert_condition(st, "Failed", "InPlaceRestoreNotAllowed");
+	assert_non_null(strstr(str_at(st, "message"), "StatefulSet db was not touched"));
+	assert_null(json_object_get(st, "replay"));
+	assert_null(json_object_get(st, "claims"));
 }
 
 /* A schedule without a Backup before the GTID target: NoBaseBeforeTarget,
@@ -433,7 +505,8 @@ static void test_waits_for_backup(void **state)
 	answer(f, 200, restore_r1(f, NEW_CLAIMS_SPEC, NULL));
 	res = reconcile(f, true);
 	assert_int_equal(res.kind, CTRL_RESULT_REQUEUE_AFTER);
-	assert_int_equal(res.after_ns, 2 * SEC);
+	/* a quarter of the 2 s poll in a Restore's first 10 s (app_restore_poll_after) */
+	assert_int_equal(res.after_ns, 2 * SEC / 4);
 	assert_int_equal(f->server.nrequests, 3);
 	assert_request(f, 1,
 		       "GET /apis/snapstage.io/v1alpha1/namespaces/ns/backups/b1 HTTP");
@@ -479,7 +552,7 @@ static void test_new_claims_created(void **state)
 	answer(f, 200, r1);
 	res = reconcile(f, false);
 	assert_int_equal(res.kind, CTRL_RESULT_REQUEUE_AFTER);
-	assert_int_equal(res.after_ns, 2 * SEC);
+	assert_int_equal(res.after_ns, 2 * SEC / 4); /* as above */
 	assert_int_equal(f->server.nrequests, 11);
 	assert_request(f, 2,
 		       "GET /apis/snapshot.storage.k8s.io/v1/namespaces/ns/"
@@ -638,7 +711,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_left_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_place_disabled, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replay_in_place_unavailable, setup,
+		cmocka_unit_test_setup_teardown(test_replay_disabled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_future, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_in_place_checks_first, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_replay_in_place_not_allowed, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_replay_no_base, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_base_past_target, setup,

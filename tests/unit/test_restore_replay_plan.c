@@ -11,6 +11,7 @@
 
 #include "testutil.h"
 
+#include "app/api/names.h"
 #include "app/restore/restore_replay_plan.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -86,6 +87,34 @@ static void test_check_base(void **state)
 	assert_int_equal(app_restore_replay_check_base(&rp, &base, 0, &reason, why,
 						       sizeof(why)),
 			 SS_EINVALID);
+}
+
+static void test_check_time(void **state)
+{
+	app_replay_spec rp = gtid_spec("0-1-10", true);
+	const int64_t now = INT64_C(1795425600) * SS_NS_PER_SEC; /* 09:20:00Z */
+	const char *reason = NULL;
+	char why[256];
+
+	(void)state;
+	/* a GTID target: not this check's */
+	assert_int_equal(
+		app_restore_replay_check_time(&rp, now, &reason, why, sizeof(why)), 0);
+	rp.has_time = true;
+	rp.time_ns = now; /* now itself is not the future */
+	assert_int_equal(
+		app_restore_replay_check_time(&rp, now, &reason, why, sizeof(why)), 0);
+	rp.time_ns = now - SS_NS_PER_SEC;
+	assert_int_equal(
+		app_restore_replay_check_time(&rp, now, &reason, why, sizeof(why)), 0);
+	rp.time_ns = now + SS_NS_PER_SEC;
+	assert_int_equal(
+		app_restore_replay_check_time(&rp, now, &reason, why, sizeof(why)),
+		SS_EINVALID);
+	assert_string_equal(reason, "TargetNotReached");
+	assert_string_equal(why, "the target time 2026-11-23T09:20:01Z is in the future "
+				 "(the controller's clock says 2026-11-23T09:20:00Z): no "
+				 "binlog holds it yet");
 }
 
 static void test_base_bound(void **state)
@@ -229,12 +258,27 @@ static void test_decide(void **state)
 	assert_int_equal(app_restore_replay_decide(&p, &target, true, &reason),
 			 APP_REPLAY_DO_FAIL);
 	assert_string_equal(reason, "Timeout");
+	/* The IO thread stopped without an error: with UNTIL master_gtid_pos
+	 * it stops once it has fetched up to the target while the SQL thread
+	 * applies on. Not a lost source: wait, and a timeout is Timeout (the
+	 * old rule took it as ReplaySourceLost, and a START each look made
+	 * every look write status). */
 	p.io_connected = false;
 	assert_int_equal(app_restore_replay_decide(&p, &target, false, &reason),
 			 APP_REPLAY_DO_WAIT);
 	assert_int_equal(app_restore_replay_decide(&p, &target, true, &reason),
 			 APP_REPLAY_DO_FAIL);
+	assert_string_equal(reason, "Timeout");
+	/* The IO thread retrying a lost source: start again, which re-points
+	 * a source Pod made again at another address (MariaDB would retry
+	 * the old one until ReplaySourceLost). */
+	p.cause = APP_REPLAY_CAUSE_SOURCE_LOST;
+	assert_int_equal(app_restore_replay_decide(&p, &target, false, &reason),
+			 APP_REPLAY_DO_START);
+	assert_int_equal(app_restore_replay_decide(&p, &target, true, &reason),
+			 APP_REPLAY_DO_FAIL);
 	assert_string_equal(reason, "ReplaySourceLost");
+	p.cause = APP_REPLAY_CAUSE_NONE;
 	/* past the target while running: the UNTIL never matched */
 	p.reached = P("0-2-11");
 	assert_int_equal(app_restore_replay_decide(&p, &target, false, &reason),
@@ -255,9 +299,29 @@ static void test_decide(void **state)
 	assert_int_equal(app_restore_replay_decide(&p, &target, false, &reason),
 			 APP_REPLAY_DO_FAIL);
 	assert_string_equal(reason, "ReplayFailed");
+	/* MariaDB gave up reaching the source: again until the time is up */
+	p.cause = APP_REPLAY_CAUSE_SOURCE_LOST;
+	assert_int_equal(app_restore_replay_decide(&p, &target, false, &reason),
+			 APP_REPLAY_DO_START);
+	assert_int_equal(app_restore_replay_decide(&p, &target, true, &reason),
+			 APP_REPLAY_DO_FAIL);
+	assert_string_equal(reason, "ReplaySourceLost");
 	assert_false(app_restore_replay_past_source(APP_REPLAY_STEP_RESTORING_BASE));
 	assert_true(app_restore_replay_past_source(APP_REPLAY_STEP_STARTING));
 	assert_true(app_restore_replay_past_source(APP_REPLAY_STEP_DONE));
+}
+
+static void test_progress_due(void **state)
+{
+	const int64_t s = SS_NS_PER_SEC, now = 1000 * SS_NS_PER_SEC;
+
+	(void)state;
+	assert_true(app_restore_replay_progress_due(now, 0, 2 * s)); /* none yet */
+	assert_false(app_restore_replay_progress_due(now, now, 2 * s));
+	assert_false(app_restore_replay_progress_due(now, now - 2 * s + 1, 2 * s));
+	assert_true(app_restore_replay_progress_due(now, now - 2 * s, 2 * s));
+	assert_true(
+		app_restore_replay_progress_due(now, now + s, 2 * s)); /* clock back */
 }
 
 /* The db layer's "Reason: text" loses the reason the condition carries;
@@ -286,16 +350,193 @@ static void test_message(void **state)
 	assert_string_equal(app_restore_replay_message("", "X"), "");
 }
 
+/* ---- InPlace: names, the Restore's own objects, the safety Backup ------ */
+
+#define RESTORE_JSON \
+	"{\"metadata\":{\"name\":\"undo\",\"namespace\":\"ns\",\"uid\":\"r-uid\"}}"
+
+static void test_names(void **state)
+{
+	char a[APP_NAME_BUF], b[APP_NAME_BUF];
+	char long_name[100];
+
+	(void)state;
+	assert_int_equal(
+		app_restore_replay_name(a, APP_REPLAY_OBJ_SCRATCH_CLAIM, "undo", "data"),
+		0);
+	assert_string_equal(a, "undo-scratch-data");
+	assert_int_equal(
+		app_restore_replay_name(a, APP_REPLAY_OBJ_SNAPSHOT, "undo", "data"), 0);
+	assert_string_equal(a, "undo-replayed-data");
+	assert_int_equal(
+		app_restore_replay_name(a, APP_REPLAY_OBJ_SAFETY_BACKUP, "undo", NULL),
+		0);
+	assert_string_equal(a, "undo-safety");
+	/* long names: at most 63, the same each time, distinct per volume */
+	memset(long_name, 'r', 80);
+	long_name[80] = '\0';
+	assert_int_equal(
+		app_restore_replay_name(a, APP_REPLAY_OBJ_SNAPSHOT, long_name, "data"),
+		0);
+	assert_true(strlen(a) <= 63);
+	assert_int_equal(
+		app_restore_replay_name(b, APP_REPLAY_OBJ_SNAPSHOT, long_name, "data"),
+		0);
+	assert_string_equal(a, b);
+	assert_int_equal(
+		app_restore_replay_name(b, APP_REPLAY_OBJ_SNAPSHOT, long_name, "binlog"),
+		0);
+	assert_string_not_equal(a, b);
+	assert_int_equal(
+		app_restore_replay_name(a, APP_REPLAY_OBJ_SCRATCH_CLAIM, "undo", ""),
+		SS_EINVALID);
+}
+
+static void test_safety_backup(void **state)
+{
+	json_t *restore = tu_json(RESTORE_JSON), *b = NULL;
+	json_t *base = tu_json(
+		"{\"metadata\":{\"name\":\"nightly-1\",\"labels\":{"
+		"\"snapstage.io/schedule\":\"nightly\"}},\"spec\":{\"target\":{"
+		"\"statefulSetName\":\"mariadb\",\"role\":\"Replica\",\"connection\":{"
+		"\"credentialsSecretRef\":{\"name\":\"mariadb-backup\"}}},"
+		"\"snapshot\":{\"volumeSnapshotClassName\":\"sim\"}}}");
+	const json_t *meta;
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(
+		app_restore_replay_safety_backup(&b, restore, base, "undo-safety"), 0);
+	meta = json_object_get(b, "metadata");
+	assert_string_equal(json_string_value(json_object_get(meta, "name")),
+			    "undo-safety");
+	assert_string_equal(json_string_value(json_object_get(meta, "namespace")), "ns");
+	/* never owned: it outlives the Restore; not the schedule's either */
+	assert_null(json_object_get(meta, "ownerReferences"));
+	assert_null(json_object_get(json_object_get(meta, "labels"),
+				    "snapstage.io/schedule"));
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(meta, "labels"),
+						  APP_LABEL_SAFETY_FOR)),
+		"undo");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(meta, "annotations"),
+						  "snapstage.io/restore-uid")),
+		"r-uid");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(b, "spec"), "target"), "role")),
+		"Primary");
+	/* the base's own spec is not changed */
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(base, "spec"), "target"),
+			"role")),
+		"Replica");
+	/* a new one: WAIT; ours and Complete: READY; another's: FOREIGN */
+	assert_int_equal(app_restore_replay_safety_state(NULL, restore, &why),
+			 APP_REPLAY_OBJ_WAIT);
+	assert_int_equal(app_restore_replay_safety_state(b, restore, &why),
+			 APP_REPLAY_OBJ_WAIT);
+	tu_json_set(
+		b, "status",
+		tu_json("{\"conditions\":[{\"type\":\"Failed\",\"status\":\"True\"}]}"));
+	assert_int_equal(app_restore_replay_safety_state(b, restore, &why),
+			 APP_REPLAY_OBJ_FAILED);
+	tu_json_set(
+		b, "status",
+		tu_json("{\"conditions\":[{\"type\":\"Complete\",\"status\":\"True\"}],"
+			"\"snapshots\":[{\"volume\":\"data\",\"readyToUse\":true}]}"));
+	assert_int_equal(app_restore_replay_safety_state(b, restore, &why),
+			 APP_REPLAY_OBJ_READY);
+	json_object_set_new(
+		json_object_get(json_object_get(b, "metadata"), "annotations"),
+		"snapstage.io/restore-uid", json_string("other-uid"));
+	assert_int_equal(app_restore_replay_safety_state(b, restore, &why),
+			 APP_REPLAY_OBJ_FOREIGN);
+	json_decref(b);
+	json_object_del(base, "spec");
+	assert_int_equal(
+		app_restore_replay_safety_backup(&b, restore, base, "undo-safety"),
+		SS_EINVALID);
+	json_decref(base);
+	json_decref(restore);
+}
+
+static void test_snapshots_and_claims(void **state)
+{
+	json_t *restore = tu_json(RESTORE_JSON), *vs = NULL;
+	json_t *claims = tu_json("[{\"metadata\":{\"name\":\"undo-scratch-data\"}}]");
+	const json_t *ref;
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(app_restore_replay_snapshot(&vs, restore, "undo-replayed-data",
+						     "undo-scratch-data", "data", "sim"),
+			 0);
+	ref = json_array_get(
+		json_object_get(json_object_get(vs, "metadata"), "ownerReferences"), 0);
+	assert_string_equal(json_string_value(json_object_get(ref, "uid")), "r-uid");
+	assert_true(json_is_true(json_object_get(ref, "controller")));
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(vs, "spec"), "source"),
+			"persistentVolumeClaimName")),
+		"undo-scratch-data");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(vs, "spec"),
+							      "volumeSnapshotClassName")),
+			    "sim");
+	assert_int_equal(app_restore_replay_snapshot_state(NULL, restore, &why),
+			 APP_REPLAY_OBJ_WAIT);
+	assert_int_equal(app_restore_replay_snapshot_state(vs, restore, &why),
+			 APP_REPLAY_OBJ_WAIT);
+	tu_json_set(vs, "status",
+		    tu_json("{\"readyToUse\":true,\"restoreSize\":\"1Gi\","
+			    "\"boundVolumeSnapshotContentName\":\"c\"}"));
+	assert_int_equal(app_restore_replay_snapshot_state(vs, restore, &why),
+			 APP_REPLAY_OBJ_READY);
+	tu_json_set(vs, "status",
+		    tu_json("{\"readyToUse\":false,\"error\":{\"message\":\"boom\"}}"));
+	assert_int_equal(app_restore_replay_snapshot_state(vs, restore, &why),
+			 APP_REPLAY_OBJ_FAILED);
+	assert_string_equal(why, "boom");
+	json_object_del(json_object_get(vs, "metadata"), "ownerReferences");
+	assert_int_equal(app_restore_replay_snapshot_state(vs, restore, &why),
+			 APP_REPLAY_OBJ_FOREIGN);
+	json_decref(vs);
+	/* the scratch claims: owned by the Restore, labelled scratch=pitr */
+	assert_int_equal(app_restore_replay_own_claims(claims, restore), 0);
+	ref = json_array_get(
+		json_object_get(json_object_get(json_array_get(claims, 0), "metadata"),
+				"ownerReferences"),
+		0);
+	assert_string_equal(json_string_value(json_object_get(ref, "kind")), "Restore");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(
+				json_object_get(json_array_get(claims, 0), "metadata"),
+				"labels"),
+			"snapstage.io/scratch")),
+		"pitr");
+	json_decref(claims);
+	json_decref(restore);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check_base),
+		cmocka_unit_test(test_check_time),
 		cmocka_unit_test(test_base_bound),
 		cmocka_unit_test(test_gtid_target),
 		cmocka_unit_test(test_target_complete),
 		cmocka_unit_test(test_pick_primary),
 		cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_progress_due),
 		cmocka_unit_test(test_message),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_safety_backup),
+		cmocka_unit_test(test_snapshots_and_claims),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,6 +32,7 @@ static const char *const stage_names[] = { "FLUSH", "BLOCK_DDL", "BLOCK_COMMIT" 
 static const char *const op_names[] = { "In", "NotIn", "Exists", "DoesNotExist" };
 static const char *const deletion_names[] = { "Retain", "Delete" };
 static const char *const mode_names[] = { "NewClaims", "InPlace" };
+static const char *const repl_host_names[] = { "PodDNSName", "PodIP" };
 static const char *const access_mode_names[] = { "ReadWriteOnce", "ReadOnlyMany",
 						 "ReadWriteMany", "ReadWriteOncePod" };
 
@@ -857,6 +858,23 @@ static int dec_schedule_when(app_schedule_spec *s, app_dec *d, const json_t *spe
 	return rc;
 }
 
+/* spec.pointInTime: present or not, and how often it is checked. */
+static int dec_point_in_time(app_schedule_spec *s, app_dec *d, const json_t *spec)
+{
+	const json_t *pit;
+	size_t mark;
+	int rc = app_dec_object(&pit, d, spec, "pointInTime", false);
+
+	s->point_in_time = rc == 0 && pit != NULL;
+	if (!s->point_in_time)
+		return rc;
+	mark = app_dec_push(d, "pointInTime");
+	rc = dec_int(&s->point_in_time_interval_s, d, pit, "checkIntervalSeconds", 300,
+		     10, 86400);
+	app_dec_pop(d, mark);
+	return rc;
+}
+
 int app_schedule_spec_decode(app_schedule_spec *out, const json_t *obj,
 			     const char **out_reason)
 {
@@ -890,6 +908,9 @@ int app_schedule_spec_decode(app_schedule_spec *out, const json_t *obj,
 	/* 4. how its Backups are proven restorable */
 	if (rc == 0)
 		rc = dec_verification(&s.verification, &d, spec, vseed, s.time_zone);
+	/* 5. whether its point-in-time window is watched (an empty object) */
+	if (rc == 0)
+		rc = dec_point_in_time(&s, &d, spec);
 	if (rc == 0 && s.retention.require_verified && !s.verification.enabled)
 		rc = app_dec_fail_at(&d, "retention", NULL,
 				     "requireVerified needs spec.verification");
@@ -992,6 +1013,7 @@ static int dec_claims(app_restore_spec *out, app_dec *d, const json_t *nc)
 		size_t m2 = app_dec_push_index(d, i);
 
 		cs->size_bytes = 0;
+		cs->storage_class = NULL;
 		if (!json_is_object(c))
 			rc = app_dec_fail(d, NULL, "must be an object");
 		if (rc == 0)
@@ -1064,6 +1086,7 @@ static int dec_new_claims(app_restore_spec *out, app_dec *d, const json_t *nc)
 
 static int dec_in_place(app_restore_spec *out, app_dec *d, const json_t *ip)
 {
+	int host = APP_REPL_HOST_POD_DNS_NAME;
 	bool ack;
 	size_t mark;
 	int rc;
@@ -1079,6 +1102,10 @@ static int dec_in_place(app_restore_spec *out, app_dec *d, const json_t *ip)
 	if (rc == 0)
 		rc = dec_int(&out->primary_ordinal, d, ip, "primaryOrdinal", 0, 0,
 			     INT32_MAX);
+	if (rc == 0)
+		rc = app_dec_enum(&host, d, ip, "replicationHost", repl_host_names,
+				  N(repl_host_names), APP_REPL_HOST_POD_DNS_NAME);
+	out->replication_host = (app_replication_host)host;
 	if (rc == 0)
 		rc = app_dec_bool(&out->accept_inexact_position, d, ip,
 				  "acceptInexactPosition", false);

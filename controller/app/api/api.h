@@ -233,6 +233,11 @@ typedef struct {
 	app_lock_opts lock;
 	app_retention retention;
 	app_verification_spec verification;
+	/* spec.pointInTime present: the schedule checks how far back its
+	 * primary's binlog reaches (status.pointInTime, the condition
+	 * PointInTimeCoverage; schedule/pitr_window.h). Opt-in. */
+	bool point_in_time;
+	int point_in_time_interval_s; /* checkIntervalSeconds, default 300 */
 } app_schedule_spec;
 
 typedef struct {
@@ -247,11 +252,18 @@ typedef enum {
 	APP_SOURCE_SCHEDULE
 } app_restore_source_kind;
 typedef enum { APP_MODE_NEW_CLAIMS, APP_MODE_IN_PLACE } app_restore_mode;
+/* What an in-place restore's replicas are told to replicate from: the
+ * primary Pod's DNS name (stable across its restarts) or its IP. */
+typedef enum { APP_REPL_HOST_POD_DNS_NAME, APP_REPL_HOST_POD_IP } app_replication_host;
 
 typedef struct {
 	const char *volume;
 	const char *name;
 	int64_t size_bytes; /* 0: the snapshot's restoreSize */
+	/* NULL: the restore's storage_class. The API has no per-claim class:
+	 * set only by the controller, for an in-place point-in-time restore's
+	 * scratch claims (each in its volumeClaimTemplate's class). */
+	const char *storage_class;
 } app_claim_spec;
 
 /* Restore.spec.replay: point-in-time restore. The base (a Backup at or
@@ -292,6 +304,7 @@ typedef struct {
 	/* InPlace */
 	const char *statefulset_name;
 	int primary_ordinal;
+	app_replication_host replication_host;
 	bool accept_inexact_position;
 	bool has_replication_credentials;
 	app_credentials_ref replication_credentials;
@@ -516,6 +529,19 @@ typedef struct {
 	int64_t last_verified_ns;
 	int64_t last_verification_request_ns;
 	int64_t next_verification_ns;
+	/* status.pointInTime (written only when pit_set; removed otherwise):
+	 * the window a point-in-time Restore can reach, the Backup its start
+	 * is from, the primary checked and when, where its binlog starts (a
+	 * GTID position) and its expiry, and the last base that went */
+	bool pit_set;
+	int64_t pit_from_ns, pit_to_ns;
+	const char *pit_base;
+	const char *pit_primary;
+	int64_t pit_check_ns;
+	const char *pit_binlog_start;
+	int64_t pit_expire_seconds; /* -1: unknown */
+	const char *pit_removed_base;
+	int64_t pit_removed_ns;
 } app_schedule_status;
 
 int app_schedule_status_decode(app_schedule_status *out, const json_t *obj);
@@ -572,7 +598,11 @@ typedef enum {
 	APP_REPLAY_STEP_RESOLVING,	/* the target to a GTID position */
 	APP_REPLAY_STEP_REPLAYING,	/* START SLAVE UNTIL, progress */
 	APP_REPLAY_STEP_FINISHING,	/* stop, forget, check exact, shut down */
-	APP_REPLAY_STEP_DONE
+	APP_REPLAY_STEP_DONE,		/* the scratch server shut down */
+	/* InPlace only, after Done: */
+	APP_REPLAY_STEP_SNAPSHOTTING,  /* VolumeSnapshots of the replayed claims */
+	APP_REPLAY_STEP_SAFETY_BACKUP, /* a Backup of the target as it is now */
+	APP_REPLAY_STEP_IN_PLACE       /* the in-place machinery (status.inPlace.step) */
 } app_replay_step;
 
 typedef struct {
@@ -584,7 +614,13 @@ typedef struct {
 	const char *source_pod;	     /* the replay source, pinned */
 	const char *reached;	     /* @@gtid_slave_pos at the last look */
 	int64_t relay_bytes;	     /* progress; -1 unknown */
+	int64_t progress_ns;	     /* when reached/relay_bytes were written */
 	const char *scratch_pod;
+	/* InPlace: the replayed claims' VolumeSnapshots (snapshots[i] of
+	 * claims[i]), and the safety Backup (never owned by the Restore) */
+	const char *snapshots[APP_MAX_CLAIMS];
+	size_t n_snapshots;
+	const char *safety_backup;
 } app_restore_replay_status;
 
 typedef struct {
@@ -604,6 +640,10 @@ typedef struct {
 	const char *statefulset_uid;
 	int original_replicas; /* -1: not recorded */
 	int primary_ordinal;   /* -1: not recorded */
+	/* the primary's DNS name the replicas replicate from; NULL: its
+	 * Pod IP (spec replicationHost PodIP, or a Restore an older
+	 * version started) */
+	const char *replication_host;
 	app_restore_step step;
 	app_inplace_volume volumes[APP_MAX_INPLACE_CLAIMS];
 	size_t n_volumes;

@@ -364,6 +364,22 @@ int app_backup_status_encode(json_t *obj, const app_backup_status *b)
 
 /* ---- BackupSchedule --------------------------------------------------- */
 
+static void schedule_pit_decode(app_schedule_status *s, const json_t *pit)
+{
+	const json_t *removed = json_object_get(pit, "lastRemovedBase");
+
+	s->pit_set = json_is_object(pit);
+	s->pit_from_ns = get_time(pit, "recoverableFrom");
+	s->pit_to_ns = get_time(pit, "recoverableTo");
+	s->pit_base = get_string(pit, "baseBackup");
+	s->pit_primary = get_string(pit, "primary");
+	s->pit_check_ns = get_time(pit, "checkTime");
+	s->pit_binlog_start = get_string(pit, "binlogStart");
+	s->pit_expire_seconds = get_int(pit, "binlogExpireSeconds", -1);
+	s->pit_removed_base = get_string(removed, "name");
+	s->pit_removed_ns = get_time(removed, "time");
+}
+
 int app_schedule_status_decode(app_schedule_status *out, const json_t *obj)
 {
 	const json_t *st = status_in(obj), *last, *active, *ret, *ver;
@@ -403,6 +419,7 @@ int app_schedule_status_decode(app_schedule_status *out, const json_t *obj)
 	s.last_verified_ns = get_time(ver, "lastVerifiedTime");
 	s.last_verification_request_ns = get_time(ver, "lastVerificationRequestTime");
 	s.next_verification_ns = get_time(ver, "nextVerificationTime");
+	schedule_pit_decode(&s, json_object_get(st, "pointInTime"));
 done:
 	*out = s;
 	return 0;
@@ -420,14 +437,38 @@ static void schedule_verification_encode(int *rc, json_t *st,
 	put_time(rc, st, "nextVerificationTime", s->next_verification_ns);
 }
 
-int app_schedule_status_encode(json_t *obj, const app_schedule_status *s)
+static void schedule_pit_encode(int *rc, json_t *st, const app_schedule_status *s)
 {
-	json_t *st = status_of(obj), *last, *arr, *ret;
-	int rc = 0;
+	json_t *pit, *removed;
+
+	if (!s->pit_set) {
+		json_object_del(st, "pointInTime");
+		return;
+	}
+	pit = put_object(rc, st, "pointInTime");
+	if (pit == NULL)
+		return;
+	put_time(rc, pit, "recoverableFrom", s->pit_from_ns);
+	put_time(rc, pit, "recoverableTo", s->pit_to_ns);
+	put_string(rc, pit, "baseBackup", s->pit_base);
+	put_string(rc, pit, "primary", s->pit_primary);
+	put_time(rc, pit, "checkTime", s->pit_check_ns);
+	put_string(rc, pit, "binlogStart", s->pit_binlog_start);
+	put_int(rc, pit, "binlogExpireSeconds", s->pit_expire_seconds, -1);
+	removed = put_object(rc, pit, "lastRemovedBase");
+	if (removed != NULL) {
+		put_string(rc, removed, "name", s->pit_removed_base);
+		put_time(rc, removed, "time", s->pit_removed_ns);
+	}
+	drop_if_empty(pit, "lastRemovedBase");
+}
+
+static void schedule_status_fill(int *rcp, json_t *st, const app_schedule_status *s)
+{
+	json_t *last, *arr, *ret;
+	int rc = *rcp;
 	size_t i;
 
-	if (st == NULL)
-		return SS_ENOMEM;
 	put_int(&rc, st, "observedGeneration", s->observed_generation, 0);
 	put_time(&rc, st, "lastScheduleTime", s->last_schedule_ns);
 	put_time(&rc, st, "nextScheduleTime", s->next_schedule_ns);
@@ -457,6 +498,30 @@ int app_schedule_status_encode(json_t *obj, const app_schedule_status *s)
 	}
 	drop_if_empty(st, "retention");
 	schedule_verification_encode(&rc, st, s);
+	schedule_pit_encode(&rc, st, s);
+	*rcp = rc;
+}
+
+/* Filled into a copy of the current status, put in place at the end: `s`
+ * may borrow its strings from the status it replaces (decoded from this
+ * very object), and a put that replaces an array or object frees them
+ * while later puts still read them (ASan: the active list and
+ * pointInTime re-encoded from their own decode). */
+int app_schedule_status_encode(json_t *obj, const app_schedule_status *s)
+{
+	json_t *old = status_of(obj), *st;
+	int rc = 0;
+
+	if (old == NULL)
+		return SS_ENOMEM;
+	st = json_deep_copy(old);
+	if (st == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	schedule_status_fill(&rc, st, s);
+	if (rc == 0 && json_object_set_new(obj, "status", st) != 0)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	if (rc != 0)
+		json_decref(st);
 	return rc;
 }
 
@@ -593,11 +658,14 @@ int app_verification_status_encode(json_t *obj, const app_verification_status *v
 /* ---- Restore ---------------------------------------------------------- */
 
 static const char *const replay_step_names[] = {
-	"", "RestoringBase", "Starting", "Resolving", "Replaying", "Finishing", "Done"
+	"",	     "RestoringBase", "Starting",     "Resolving",    "Replaying",
+	"Finishing", "Done",	      "Snapshotting", "SafetyBackup", "InPlace"
 };
 
 static void decode_replay(app_restore_replay_status *rp, const json_t *o)
 {
+	const json_t *snaps;
+	size_t i;
 	int step = get_enum(o, "step", replay_step_names, N(replay_step_names), 0);
 
 	rp->step = (app_replay_step)step;
@@ -608,12 +676,20 @@ static void decode_replay(app_restore_replay_status *rp, const json_t *o)
 	rp->source_pod = get_string(o, "sourcePod");
 	rp->reached = get_string(o, "reachedPosition");
 	rp->relay_bytes = get_int(o, "relayLogBytes", -1);
+	rp->progress_ns = get_time(o, "progressTime");
 	rp->scratch_pod = get_string(o, "scratchPod");
+	snaps = json_object_get(o, "snapshots");
+	for (i = 0; i < json_array_size(snaps) && rp->n_snapshots < APP_MAX_CLAIMS; i++)
+		if (json_string_value(json_array_get(snaps, i)) != NULL)
+			rp->snapshots[rp->n_snapshots++] =
+				json_string_value(json_array_get(snaps, i));
+	rp->safety_backup = get_string(o, "safetyBackup");
 }
 
 static void encode_replay(int *rc, json_t *st, const app_restore_replay_status *rp)
 {
-	json_t *o = put_object(rc, st, "replay");
+	json_t *o = put_object(rc, st, "replay"), *arr;
+	size_t i;
 
 	if (o != NULL) {
 		put_string(rc, o, "step",
@@ -626,7 +702,13 @@ static void encode_replay(int *rc, json_t *st, const app_restore_replay_status *
 		put_string(rc, o, "sourcePod", rp->source_pod);
 		put_string(rc, o, "reachedPosition", rp->reached);
 		put_int(rc, o, "relayLogBytes", rp->relay_bytes, -1);
+		put_time_micro(rc, o, "progressTime", rp->progress_ns);
 		put_string(rc, o, "scratchPod", rp->scratch_pod);
+		arr = put_array(rc, o, "snapshots");
+		for (i = 0; arr != NULL && i < rp->n_snapshots; i++)
+			append(rc, arr, json_string(rp->snapshots[i]));
+		drop_if_empty(o, "snapshots");
+		put_string(rc, o, "safetyBackup", rp->safety_backup);
 	}
 	drop_if_empty(st, "replay");
 }
@@ -650,6 +732,7 @@ static void decode_in_place(app_restore_status *r, const json_t *ip)
 	r->statefulset_uid = get_string(ip, "statefulSetUID");
 	r->original_replicas = get_count(ip, "originalReplicas", -1);
 	r->primary_ordinal = get_count(ip, "primaryOrdinal", -1);
+	r->replication_host = get_string(ip, "replicationHost");
 	for (i = 0; i < json_array_size(vols) && r->n_volumes < APP_MAX_INPLACE_CLAIMS;
 	     i++) {
 		const json_t *v = json_array_get(vols, i);
@@ -688,6 +771,7 @@ static void encode_in_place(int *rc, json_t *ip, const app_restore_status *r)
 	put_string(rc, ip, "statefulSetUID", r->statefulset_uid);
 	put_int(rc, ip, "originalReplicas", r->original_replicas, -1);
 	put_int(rc, ip, "primaryOrdinal", r->primary_ordinal, -1);
+	put_string(rc, ip, "replicationHost", r->replication_host);
 	put_string(rc, ip, "step", r->step != APP_STEP_NONE ? step_names[r->step] : NULL);
 	arr = put_array(rc, ip, "volumes");
 	for (i = 0; arr != NULL && *rc == 0 && i < r->n_volumes; i++) {

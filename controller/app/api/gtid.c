@@ -289,6 +289,16 @@ bool app_gtid_pos_reached(const app_gtid_pos *pos, const app_gtid_pos *target)
 	return true;
 }
 
+bool app_gtid_pos_within(const app_gtid_pos *base, const app_gtid_pos *target)
+{
+	size_t i;
+
+	for (i = 0; i < target->n; i++)
+		if (seq_of(base, target->g[i].domain) > target->g[i].seq)
+			return false;
+	return true;
+}
+
 bool app_gtid_pos_not_after(const app_gtid_pos *base, const app_gtid_pos *target,
 			    const char **why)
 {

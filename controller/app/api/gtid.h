@@ -80,6 +80,13 @@ bool app_gtid_pos_reached(const app_gtid_pos *pos, const app_gtid_pos *target);
 bool app_gtid_pos_not_after(const app_gtid_pos *base, const app_gtid_pos *target,
 			    const char **why);
 
+/* Whether `base` is at or before `target` in every domain target names
+ * (base seq <= target seq; a domain base lacks counts as seq 0). Domains
+ * only base has are not looked at: a user's GTID target names the domain of
+ * the event it means, and the replay takes the others to the source's end
+ * (restore_replay_plan.h), so they do not decide which base comes first. */
+bool app_gtid_pos_within(const app_gtid_pos *base, const app_gtid_pos *target);
+
 /* What START SLAVE UNTIL master_gtid_pos = '<target>' does with a target,
  * read in MariaDB 10.11's sql/sql_repl.cc (the source's binlog dump thread
  * decides, event by event) and measured on mariadbd 10.11.19 (Debian 12),

@@ -234,21 +234,13 @@ static int64_t mono_ns(void)
 static int fail(app_db_internal_conn *x, const char *what, bool cut)
 {
 	MYSQL *m = app_db_internal_mysql(x);
-	unsigned int err = m ? mysql_errno(m) : CR_SERVER_GONE_ERROR;
-	app_db_error_words w;
 
 	if (cut)
 		return ss_error_set(SS_ETIMEOUT, "%s: %s: no answer before the deadline; "
 						 "the connection was closed (MariaDB error %u)",
-				    app_db_internal_where(x), what, err);
-	app_db_error_words_of(&w, err);
-	if (w.quote)
-		return ss_error_set(w.code, "%s: %s: MariaDB error %u: %s%s%s",
-				    app_db_internal_where(x), what, err,
-				    m ? mysql_error(m) : "no connection",
-				    *w.meaning ? ": " : "", w.meaning);
-	return ss_error_set(w.code, "%s: %s: MariaDB error %u: %s",
-			    app_db_internal_where(x), what, err, w.meaning);
+				    app_db_internal_where(x), what,
+				    m ? mysql_errno(m) : CR_SERVER_GONE_ERROR);
+	return app_db_internal_fail(x, what);
 }
 
 static int run(app_db_internal_conn *x, const char *sql)

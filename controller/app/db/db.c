@@ -1862,6 +1862,22 @@ void app_db_internal_bound(app_db_internal_conn *x, int64_t bound_ns)
 	x->bounded = true;
 }
 
+int app_db_internal_fail(app_db_internal_conn *x, const char *what)
+{
+	MYSQL *m = app_db_internal_mysql(x);
+	unsigned int err = m ? mysql_errno(m) : CR_SERVER_GONE_ERROR;
+	app_db_error_words w;
+
+	app_db_error_words_of(&w, err);
+	if (w.quote)
+		return ss_error_set(w.code, "%s: %s: MariaDB error %u: %s%s%s",
+				    app_db_internal_where(x), what, err,
+				    m ? mysql_error(m) : "no connection",
+				    *w.meaning ? ": " : "", w.meaning);
+	return ss_error_set(w.code, "%s: %s: MariaDB error %u: %s",
+			    app_db_internal_where(x), what, err, w.meaning);
+}
+
 bool app_db_internal_unbound(app_db_internal_conn *x)
 {
 	bool fired;

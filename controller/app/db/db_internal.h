@@ -56,4 +56,10 @@ void app_db_internal_bound(app_db_internal_conn *c, int64_t bound_ns);
 /* Ends the bound (a no-op without one); true if it cut the exchange. */
 bool app_db_internal_unbound(app_db_internal_conn *c);
 
+/* The last call's failure on `c` as an ss_error ("where: what: MariaDB
+ * error N: ..."), in app_db_error_words_of()'s words: the server's text
+ * only where it names no account and quotes no statement. Returns the
+ * code. (A cut by the bound is the caller's to word first.) */
+int app_db_internal_fail(app_db_internal_conn *c, const char *what);
+
 #endif

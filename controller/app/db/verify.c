@@ -358,23 +358,13 @@ static bool read_bound_passed(app_db_internal_conn *x, int64_t t0)
 static int run_own(app_db_internal_conn *x, const char *sql)
 {
 	MYSQL *m = app_db_internal_mysql(x);
-	app_db_error_words w;
-	unsigned int err;
 
 	if (m && mysql_real_query(m, sql, strlen(sql)) == 0) {
 		mysql_free_result(mysql_store_result(m));
 		if (mysql_errno(m) == 0)
 			return 0;
 	}
-	err = m ? mysql_errno(m) : CR_SERVER_GONE_ERROR;
-	app_db_error_words_of(&w, err);
-	if (w.quote)
-		return ss_error_set(w.code, "%s: %s: MariaDB error %u: %s%s%s",
-				    app_db_internal_where(x), sql, err,
-				    m ? mysql_error(m) : "no connection",
-				    *w.meaning ? ": " : "", w.meaning);
-	return ss_error_set(w.code, "%s: %s: MariaDB error %u: %s",
-			    app_db_internal_where(x), sql, err, w.meaning);
+	return app_db_internal_fail(x, sql);
 }
 
 /* ---- CHECK TABLE ---------------------------------------------------------- */

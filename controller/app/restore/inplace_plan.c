@@ -176,7 +176,8 @@ static const char *inplace_plan_replication_tls(app_tls_mode tls)
 }
 
 void app_inplace_configuring_message(char *buf, size_t cap, const char *sts, int primary,
-				     int replicas, const char *gtid, app_tls_mode tls)
+				     int replicas, const char *gtid, const char *host,
+				     app_tls_mode tls)
 {
 	bool have = gtid != NULL && gtid[0] != '\0';
 
@@ -190,10 +191,30 @@ void app_inplace_configuring_message(char *buf, size_t cap, const char *sts, int
 	else
 		snprintf(buf, cap,
 			 "making %s-%d the primary and the other %d member%s its "
-			 "replicas from GTID %s, replicating %s",
+			 "replicas from GTID %s, replicating from %s%s %s",
 			 sts, primary, replicas - 1, replicas == 2 ? "" : "s",
-			 have ? gtid : "(none recorded)",
+			 have ? gtid : "(none recorded)", host != NULL ? host : "its Pod IP",
+			 host != NULL ? "" : " (replicationHost PodIP)",
 			 inplace_plan_replication_tls(tls));
+}
+
+int app_inplace_replication_host(char *buf, size_t cap, const char *sts, int primary,
+				 const char *service, const char *ns)
+{
+	int n;
+
+	if (service == NULL || service[0] == '\0')
+		return ss_error_set(SS_EINVALID,
+				    "StatefulSet %s has no spec.serviceName, so its Pods "
+				    "have no DNS names for the replicas to replicate from",
+				    sts);
+	n = snprintf(buf, cap, "%s-%d.%s.%s.svc", sts, primary, service, ns);
+	if (n < 0 || (size_t)n >= cap || n > 253)
+		return ss_error_set(SS_ETOOLARGE,
+				    "the primary's DNS name %s-%d.%s.%s.svc is longer than "
+				    "the 253 characters DNS allows",
+				    sts, primary, service, ns);
+	return 0;
 }
 
 bool app_inplace_is_configured(const app_restore_status *st, int o)
@@ -204,4 +225,33 @@ bool app_inplace_is_configured(const app_restore_status *st, int o)
 		if (st->configured[i] == o)
 			return true;
 	return false;
+}
+
+bool app_inplace_service_names_pods(const json_t *svc, const json_t *sts, const char **why)
+{
+	const json_t *spec = json_object_get(svc, "spec"), *sel, *labels;
+	const char *key;
+	const json_t *v;
+
+	labels = json_object_get(json_object_get(json_object_get(json_object_get(sts, "spec"),
+								  "template"),
+						 "metadata"),
+				 "labels");
+	sel = json_object_get(spec, "selector");
+	*why = NULL;
+	if (svc == NULL)
+		*why = "no such Service";
+	else if (!ss_streq(json_string_value(json_object_get(spec, "clusterIP")), "None"))
+		*why = "the Service is not headless (clusterIP None), and only a headless "
+		       "Service gives Pods DNS names";
+	else if (json_object_size(sel) == 0)
+		*why = "the Service has no selector, so it does not take the Pods";
+	json_object_foreach((json_t *)sel, key, v)
+	{
+		if (*why == NULL &&
+		    !ss_streq(json_string_value(json_object_get(labels, key)),
+			      json_string_value(v)))
+			*why = "the Service's selector does not take the StatefulSet's Pods";
+	}
+	return *why == NULL;
 }

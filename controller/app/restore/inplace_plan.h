@@ -96,10 +96,30 @@ bool app_inplace_is_configured(const app_restore_status *st, int o);
 /* What step ConfiguringReplication is about to do, in words, into buf:
  * the primary (ordinal `primary` of StatefulSet `sts`) with `replicas`
  * members in all, the GTID position its binary log starts at (NULL or ""
- * when the source recorded none) and, with replicas, the TLS mode their
+ * when the source recorded none) and, with replicas, the host they
+ * replicate from (NULL: the primary's Pod IP) and the TLS mode their
  * replication uses. A one-member set has no replicas and is never said to
  * have any. */
 void app_inplace_configuring_message(char *buf, size_t cap, const char *sts, int primary,
-				     int replicas, const char *gtid, app_tls_mode tls);
+				     int replicas, const char *gtid, const char *host,
+				     app_tls_mode tls);
+
+/* The primary's DNS name that the replicas replicate from, into buf:
+ * <sts>-<primary>.<service>.<ns>.svc, the name the StatefulSet's governing
+ * headless Service (spec.serviceName) gives the Pod. It stays the same when
+ * the Pod comes back with another IP, and with the cluster's resolver
+ * search path it resolves in any cluster domain. 0, or SS_EINVALID (no
+ * service: the Pods have no DNS names) or SS_ETOOLARGE (over DNS's 253
+ * characters, or cap), each with a message. */
+int app_inplace_replication_host(char *buf, size_t cap, const char *sts, int primary,
+				 const char *service, const char *ns);
+
+/* Whether Service `svc` (NULL: it does not exist) gives StatefulSet `sts`'s
+ * Pods the DNS names app_inplace_replication_host() makes: cluster DNS
+ * publishes <pod>.<service> records only for a headless Service
+ * (clusterIP None) whose selector takes the Pods (every pair of it in the
+ * Pod template's labels). false with *why, a phrase naming what is wrong
+ * (static or borrowing nothing; fits "...: <why>"). */
+bool app_inplace_service_names_pods(const json_t *svc, const json_t *sts, const char **why);
 
 #endif

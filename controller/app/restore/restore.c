@@ -48,6 +48,7 @@
 const kube_resource app_restore_claims_res = { "", "v1", "persistentvolumeclaims", true };
 const kube_resource app_restore_statefulsets = { "apps", "v1", "statefulsets", true };
 const kube_resource app_restore_pvs = { "", "v1", "persistentvolumes", false };
+const kube_resource app_restore_services = { "", "v1", "services", true };
 const kube_resource app_restore_storage_classes = { "storage.k8s.io", "v1",
 						    "storageclasses", false };
 
@@ -158,14 +159,23 @@ static bool restore_untouched(const app_restore_run *r)
 
 int app_restore_fail_final(app_restore_run *r, const char *reason)
 {
+	size_t len;
 	int rc;
 
-	if (restore_untouched(r)) {
-		size_t len = strlen(r->run.message);
-
+	/* In place, a point-in-time restore's scratch objects go whatever
+	 * happened to the target (rolled back, or failed after it). */
+	if (r->spec.replay.enabled && r->spec.mode == APP_MODE_IN_PLACE &&
+	    (rc = app_restore_replay_cleanup(r)) < 0)
+		return rc;
+	len = strlen(r->run.message);
+	if (restore_untouched(r) && r->spec.replay.enabled &&
+	    r->spec.mode == APP_MODE_IN_PLACE)
+		snprintf(r->run.message + len, sizeof(r->run.message) - len,
+			 "; StatefulSet %s was not touched",
+			 r->spec.statefulset_name ? r->spec.statefulset_name : "?");
+	else if (restore_untouched(r))
 		snprintf(r->run.message + len, sizeof(r->run.message) - len,
 			 "; nothing was changed");
-	}
 	r->st.has_phase = true;
 	r->st.phase = APP_RESTORE_FAILED;
 	if (r->st.start_ns == 0)
@@ -247,6 +257,7 @@ bool app_restore_timed_out(const app_restore_run *r)
 
 int app_restore_wait(app_restore_run *r)
 {
+	int64_t waited;
 	int rc;
 
 	if (app_restore_timed_out(r)) {
@@ -260,7 +271,13 @@ int app_restore_wait(app_restore_run *r)
 	rc = app_restore_write(r);
 	if (rc < 0)
 		return rc;
-	return ctrl_run_stop(&r->run, ctrl_result_requeue_after(r->rc->o.poll_ns));
+	/* A replay waits in its step (RestoringBase: claims binding), any
+	 * other Restore since it began. */
+	waited = r->run.now - (r->st.replay.step != APP_REPLAY_STEP_NONE
+				       ? r->st.replay.step_start_ns
+				       : r->st.start_ns);
+	return ctrl_run_stop(&r->run, ctrl_result_requeue_after(app_restore_poll_after(
+					      waited, r->rc->o.poll_ns)));
 }
 
 /* ---- step 3: the source ------------------------------------------------------ */
@@ -461,8 +478,9 @@ int app_restore_check_sources(app_restore_run *r, app_restore_volumes *vols)
 		rc = app_restore_hold(r, vs);
 		if (rc < 0)
 			return rc;
-		if (app_restore_check_snapshot(&vols->info[i], &reason,
-					       vols->v[i].snapshot, vs, r->backup) < 0) {
+		if (app_restore_check_snapshot(
+			    &vols->info[i], &reason, vols->v[i].snapshot, vs,
+			    r->snapshot_owner ? r->snapshot_owner : r->backup) < 0) {
 			char what[CTRL_RUN_MESSAGE_MAX];
 
 			ss_strlcpy(what, ss_error_last()->message, sizeof(what));
@@ -528,6 +546,18 @@ int app_restore_check_drivers(app_restore_run *r, const app_restore_volumes *vol
 		}
 	}
 	return 0;
+}
+
+int app_restore_check_driver_of(app_restore_run *r, const app_restore_volumes *vols,
+				size_t i, const char *class_name, const char *where)
+{
+	app_restore_volumes one;
+
+	memset(&one, 0, sizeof(one));
+	one.v[0] = vols->v[i];
+	one.info[0] = vols->info[i];
+	one.n = 1;
+	return app_restore_check_drivers(r, &one, class_name, where);
 }
 
 /* ---- NewClaims ----------------------------------------------------------------- */
@@ -710,6 +740,39 @@ static void restore_claims_record(app_restore_run *r, const json_t *planned)
 	}
 }
 
+/* Whether a spec claim has a class of its own (only the scratch claims of
+ * an in-place point-in-time restore: api.h). */
+static bool restore_claims_own_classes(const app_restore_run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->spec.n_claims; i++)
+		if (r->spec.claims[i].storage_class != NULL)
+			return true;
+	return false;
+}
+
+/* Each source snapshot against the class its claim asks for: the spec
+ * claim's own, else spec.storage_class. 0, CTRL_RUN_STOP or < 0. */
+static int restore_claims_check_each(app_restore_run *r, const app_restore_volumes *vols)
+{
+	char where[320];
+	size_t i, j;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < vols->n; i++) {
+		const char *cls = r->spec.storage_class;
+
+		for (j = 0; j < r->spec.n_claims; j++)
+			if (ss_streq(r->spec.claims[j].volume, vols->v[i].volume) &&
+			    r->spec.claims[j].storage_class != NULL)
+				cls = r->spec.claims[j].storage_class;
+		snprintf(where, sizeof(where), "the claim of volume %s", vols->v[i].volume);
+		rc = app_restore_check_driver_of(r, vols, i, cls, where);
+	}
+	return rc;
+}
+
 /* Step 4 before the claims are planned: the snapshots and the target
  * StorageClass, once (not again after phase Restoring). 0,
  * CTRL_RUN_STOP or < 0. */
@@ -720,9 +783,11 @@ static int restore_claims_check_source(app_restore_run *r, app_restore_volumes *
 	if (r->st.phase == APP_RESTORE_RESTORING)
 		return 0;
 	rc = app_restore_check_sources(r, vols);
-	if (rc == 0)
+	if (rc == 0 && !restore_claims_own_classes(r))
 		rc = app_restore_check_drivers(r, vols, r->spec.storage_class,
 					       "spec.target.newClaims");
+	else if (rc == 0)
+		rc = restore_claims_check_each(r, vols);
 	return rc;
 }
 
@@ -745,6 +810,9 @@ static int restore_claims_plan(const json_t **planned, app_restore_run *r,
 		return app_restore_fail(r, reason ? reason : "InvalidSpec", "%s",
 					ss_error_last()->message);
 	rc = app_restore_hold(r, out);
+	/* in place, the replay's claims are scratch: the Restore's own */
+	if (rc == 0 && r->spec.replay.enabled && r->spec.mode == APP_MODE_IN_PLACE)
+		rc = app_restore_replay_own_claims(out, r->run.obj);
 	if (rc < 0)
 		return rc;
 	*planned = out;
@@ -944,26 +1012,33 @@ cleanup:
 	return rc;
 }
 
-/* What a point-in-time restore refuses before anything is touched.
- * Restore in place (a safety Backup, then the replayed claims' snapshots
- * through the in-place machinery) is not built yet: restoring the base
- * alone would be a silent restore to the wrong point. 0 or CTRL_RUN_STOP. */
+/* What a point-in-time restore refuses before anything is touched (in
+ * place, --enable-in-place-restore was checked before; the in-place
+ * checks run when it is accepted, restore_replay.c). 0 or CTRL_RUN_STOP. */
 static int restore_replay_refusals(app_restore_run *r)
 {
 	app_gtid_pos bound;
 	const char *reason = NULL;
 	char why[256];
 
-	if (r->spec.mode == APP_MODE_IN_PLACE)
-		return app_restore_fail(r, "ReplayInPlaceUnavailable",
-					"point-in-time replay (spec.replay) into mode "
-					"InPlace is not available in this version of "
-					"snapstage; restore to NewClaims");
 	if (!r->spec.replay.has_time &&
 	    app_restore_replay_base_bound(&bound, &r->spec.replay, &reason, why,
 					  sizeof(why)) < 0)
 		return app_restore_fail(r, reason, "%s", why);
 	return 0;
+}
+
+/* A time target still in the future, before the Restore has begun:
+ * TargetNotReached with nothing made. 0 or CTRL_RUN_STOP. */
+static int restore_replay_not_yet(app_restore_run *r)
+{
+	const char *reason = NULL;
+	char why[256];
+
+	if (app_restore_replay_check_time(&r->spec.replay, r->run.now, &reason, why,
+					  sizeof(why)) == 0)
+		return 0;
+	return app_restore_fail(r, reason, "%s", why);
 }
 
 /* Steps 1-6 (restore.h), in the convention of ctrl/run.h: each step
@@ -983,6 +1058,13 @@ static int restore_steps(app_restore_run *r)
 		return app_restore_fail(r, "InPlaceRestoreDisabled",
 					"the controller runs without "
 					"--enable-in-place-restore");
+	if (r->spec.replay.enabled && !r->rc->o.enable_replay)
+		return app_restore_fail(r, "PointInTimeRestoreDisabled",
+					"the controller runs without "
+					"--enable-point-in-time-restore");
+	if (r->spec.replay.enabled && !r->st.has_phase &&
+	    (rc = restore_replay_not_yet(r)) != 0)
+		return rc;
 	if (r->spec.replay.enabled && (rc = restore_replay_refusals(r)) != 0)
 		return rc;
 	if (!r->st.has_phase) {

@@ -83,13 +83,19 @@
  * Restore with TargetChanged and nothing more touched.
  *
  * Point-in-time (spec.replay; restore_replay.c has the steps, recorded in
- * status.replay.step): NewClaims only (InPlace fails at once with
- * ReplayInPlaceUnavailable). The base is picked by the target (a
- * scheduleName) or checked against it (a backupName): NoBaseBeforeTarget;
- * steps 4-6 make the claims from its snapshots; a scratch Pod (purpose
- * "pitr") runs on them, replays the source's binlog to the resolved
- * target and is deleted; the claims are then the result. Any failure once
- * claims exist deletes the scratch Pod and the claims, Bound or not.
+ * status.replay.step). The base is picked by the target (a scheduleName)
+ * or checked against it (a backupName): NoBaseBeforeTarget;
+ * status.sourceBackup is that base. Steps 4-6 make the claims from its
+ * snapshots; a scratch Pod (purpose "pitr") runs on them, replays the
+ * source's binlog to the resolved target and is deleted. NewClaims: the
+ * claims are then the result. InPlace: the in-place checks run before
+ * anything is made; the claims are scratch ones of the Restore's own;
+ * Snapshotting, SafetyBackup (a Backup of the current primary, not owned,
+ * SafetyBackupFailed leaves the target untouched), then the in-place
+ * steps above from the replayed snapshots, the position being the target;
+ * the scratch claims and snapshots are deleted at the end and on any
+ * failure (after a rollback). Any failure once claims exist deletes the
+ * scratch Pod and the claims, Bound or not.
  *
  * Ownership: the controller borrows everything in its options, which must
  * outlive it. Thread-safety: app_restore_reconcile() runs on the
@@ -121,6 +127,7 @@ typedef struct {
 	ctrl_metrics *metrics; /* optional */
 	const ss_clock *clock; /* NULL: the system clock */
 	bool enable_in_place;  /* --enable-in-place-restore */
+	bool enable_replay;    /* --enable-point-in-time-restore */
 	/* How often a Restore waiting for its source or its claims looks
 	 * again; 0: 2 s. */
 	int64_t poll_ns;

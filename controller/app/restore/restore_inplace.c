@@ -155,8 +155,7 @@ static int restore_inplace_get(json_t **out, app_restore_run *r, const kube_reso
 	return 0;
 }
 
-/* The template of volume `name` in StatefulSet `sts`, or NULL. */
-static const json_t *restore_inplace_claim_template(const json_t *sts, const char *name)
+const json_t *app_restore_claim_template(const json_t *sts, const char *name)
 {
 	const json_t *t;
 	size_t i;
@@ -288,7 +287,7 @@ static int restore_inplace_check_target(app_restore_run *r, const json_t *sts,
 			"%s has %d replicas",
 			r->spec.primary_ordinal, restore_inplace_sts_name(r), replicas);
 	for (i = 0; i < vols->n; i++)
-		if (restore_inplace_claim_template(sts, vols->v[i].volume) == NULL)
+		if (app_restore_claim_template(sts, vols->v[i].volume) == NULL)
 			return restore_inplace_check_fail(
 				r, "InvalidSpec",
 				"the source's volume %s is not a "
@@ -307,18 +306,13 @@ static int restore_inplace_check_storage(app_restore_run *r, const json_t *sts,
 
 	rc = app_restore_check_sources(r, vols);
 	for (i = 0; rc == 0 && i < vols->n; i++) {
-		const json_t *t = restore_inplace_claim_template(sts, vols->v[i].volume);
-		app_restore_volumes one;
+		const json_t *t = app_restore_claim_template(sts, vols->v[i].volume);
 
-		memset(&one, 0, sizeof(one));
-		one.v[0] = vols->v[i];
-		one.info[0] = vols->info[i];
-		one.n = 1;
 		snprintf(where, sizeof(where),
 			 "the volumeClaimTemplate %s of StatefulSet %s",
 			 vols->v[i].volume, restore_inplace_sts_name(r));
-		rc = app_restore_check_drivers(
-			r, &one,
+		rc = app_restore_check_driver_of(
+			r, vols, i,
 			json_string_value(json_object_get(json_object_get(t, "spec"),
 							  "storageClassName")),
 			where);
@@ -390,7 +384,10 @@ static int restore_inplace_check_position(app_restore_run *r, int replicas)
 			r, "InvalidPosition",
 			"the source's GTID position is not usable: %s",
 			ss_error_last()->message);
+	/* A replayed position is exact by construction: Finishing checked the
+	 * server's GTID state equals it (the base was checked here before). */
 	if (!r->spec.accept_inexact_position &&
+	    !(r->spec.replay.enabled && r->st.replay.step == APP_REPLAY_STEP_IN_PLACE) &&
 	    !app_restore_position_exact(r->backup, r->backup ? NULL : r->source_vs))
 		return restore_inplace_check_fail(
 			r, "PositionNotExact",
@@ -402,10 +399,64 @@ static int restore_inplace_check_position(app_restore_run *r, int replicas)
 	return 0;
 }
 
-/* Step "checks", then the pins recorded with ScalingDown. 0 (ScalingDown
- * entered), CTRL_RUN_STOP (a check failed) or < 0. */
-static int restore_inplace_start(app_restore_run *r, const json_t *sts,
-				 app_restore_volumes *vols)
+/* The StatefulSet's governing Service, which must give its Pods the DNS
+ * name `host` (inplace_plan.h): a name that never resolves would leave
+ * the replicas unable to connect after the restore. 0, CTRL_RUN_STOP or
+ * < 0. */
+static int restore_inplace_check_service(app_restore_run *r, const json_t *sts,
+					 const char *svc_name, const char *host)
+{
+	const char *why = NULL;
+	json_t *svc = NULL;
+	int rc = restore_inplace_get(&svc, r, &app_restore_services, r->run.ns, svc_name);
+
+	if (rc < 0)
+		return rc;
+	if (app_inplace_service_names_pods(svc, sts, &why))
+		return 0;
+	return restore_inplace_check_fail(
+		r, "InvalidSpec",
+		"the replicas would replicate from %s, but Service %s (StatefulSet %s's "
+		"spec.serviceName) gives it no DNS name: %s; fix the Service, or set "
+		"spec.target.inPlace.replicationHost: PodIP to use the primary's Pod IP",
+		host, svc_name, restore_inplace_sts_name(r), why);
+}
+
+/* What the replicas will replicate from (spec replicationHost), pinned in
+ * r->st: the primary Pod's DNS name (inplace_plan.h), which survives the
+ * Pod's restarts where its IP does not; NULL for PodIP, and with no
+ * replica to configure. 0, CTRL_RUN_STOP (no DNS name to give) or < 0. */
+static int restore_inplace_pin_host(app_restore_run *r, const json_t *sts, int replicas)
+{
+	const char *svc = json_string_value(
+		json_object_get(json_object_get(sts, "spec"), "serviceName"));
+	char host[256];
+	int rc;
+
+	r->st.replication_host = NULL;
+	if (r->spec.replication_host == APP_REPL_HOST_POD_IP || replicas < 2)
+		return 0;
+	if (app_inplace_replication_host(host, sizeof(host), restore_inplace_sts_name(r),
+					 r->spec.primary_ordinal, svc, r->run.ns) < 0)
+		return restore_inplace_check_fail(
+			r, "InvalidSpec",
+			"%s; set spec.target.inPlace.replicationHost: PodIP to use the "
+			"primary's Pod IP",
+			ss_error_last()->message);
+	rc = restore_inplace_check_service(r, sts, svc, host);
+	if (rc != 0)
+		return rc;
+	r->st.replication_host =
+		json_string_value(ctrl_run_hold(&r->run, json_string(host)));
+	if (r->st.replication_host == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Step "checks" on StatefulSet `sts`, then its pins in r->st (not
+ * written). 0, CTRL_RUN_STOP (a check failed) or < 0. */
+static int restore_inplace_checks(app_restore_run *r, const json_t *sts,
+				  app_restore_volumes *vols)
 {
 	int replicas = (int)json_integer_value(
 		json_object_get(json_object_get(sts, "spec"), "replicas"));
@@ -418,18 +469,40 @@ static int restore_inplace_start(app_restore_run *r, const json_t *sts,
 		rc = restore_inplace_check_credentials(r, replicas);
 	if (rc == 0)
 		rc = restore_inplace_check_position(r, replicas);
+	if (rc == 0)
+		rc = restore_inplace_pin_host(r, sts, replicas);
 	if (rc != 0)
 		return rc;
-	r->st.has_phase = true;
-	r->st.phase = APP_RESTORE_RESTORING;
 	r->st.statefulset_name = r->spec.statefulset_name;
 	r->st.statefulset_uid = ctrl_meta(sts, "uid");
 	r->st.original_replicas = replicas;
 	r->st.primary_ordinal = r->spec.primary_ordinal;
+	return 0;
+}
+
+int app_restore_in_place_precheck(app_restore_run *r, app_restore_volumes *vols)
+{
+	json_t *sts = NULL;
+	int rc = restore_inplace_target(&sts, r);
+
+	return rc != 0 ? rc : restore_inplace_checks(r, sts, vols);
+}
+
+/* Step "checks", then the pins recorded with ScalingDown. 0 (ScalingDown
+ * entered), CTRL_RUN_STOP (a check failed) or < 0. */
+static int restore_inplace_start(app_restore_run *r, const json_t *sts,
+				 app_restore_volumes *vols)
+{
+	int rc = restore_inplace_checks(r, sts, vols);
+
+	if (rc != 0)
+		return rc;
+	r->st.has_phase = true;
+	r->st.phase = APP_RESTORE_RESTORING;
 	r->st.gtid_position = r->gtid;
-	return restore_inplace_enter_step(r, APP_STEP_SCALING_DOWN,
-					  "scaling StatefulSet %s from %d to 0 replicas",
-					  restore_inplace_sts_name(r), replicas);
+	return restore_inplace_enter_step(
+		r, APP_STEP_SCALING_DOWN, "scaling StatefulSet %s from %d to 0 replicas",
+		restore_inplace_sts_name(r), r->st.original_replicas);
 }
 
 /* ---- ScalingDown ---------------------------------------------------------------- */
@@ -543,7 +616,9 @@ static int restore_inplace_scaling_down(app_restore_run *r,
 		"replacing %zu claim(s) of %d member(s) with %s; their old volumes "
 		"are kept until the restore has succeeded",
 		r->st.n_volumes, r->st.original_replicas,
-		r->st.source_backup ? r->st.source_backup : r->spec.source_name);
+		r->spec.replay.enabled ? "the replayed snapshots"
+		: r->st.source_backup  ? r->st.source_backup
+				       : r->spec.source_name);
 	return restore_inplace_next(r, rc);
 }
 
@@ -587,6 +662,7 @@ static void restore_inplace_restored_spec(app_restore_spec *spec,
 	spec->claims[0].volume = v->volume;
 	spec->claims[0].name = v->claim;
 	spec->claims[0].size_bytes = 0;
+	spec->claims[0].storage_class = NULL; /* the template's, below */
 	if (req && kube_quantity_parse(&spec->claims[0].size_bytes, req) != 0)
 		spec->claims[0].size_bytes = 0;
 	spec->storage_class =
@@ -609,7 +685,7 @@ static int restore_inplace_create_restored(app_restore_run *r, const json_t *sts
 					   const app_inplace_volume *v,
 					   const app_restore_volumes *vols)
 {
-	const json_t *tmpl = restore_inplace_claim_template(sts, v->volume);
+	const json_t *tmpl = app_restore_claim_template(sts, v->volume);
 	app_restore_spec spec;
 	app_restore_claims_in in;
 	json_t *planned = NULL;
@@ -785,7 +861,8 @@ static int restore_inplace_scaling_up(app_restore_run *r, app_target_candidates 
 	}
 	app_inplace_configuring_message(msg, sizeof(msg), restore_inplace_sts_name(r),
 					r->st.primary_ordinal, r->st.original_replicas,
-					r->st.gtid_position, r->spec.connection.tls_mode);
+					r->st.gtid_position, r->st.replication_host,
+					r->spec.connection.tls_mode);
 	rc = restore_inplace_enter_step(r, APP_STEP_CONFIGURING_REPLICATION, "%s", msg);
 	return restore_inplace_next(r, rc);
 }
@@ -862,8 +939,11 @@ static int restore_inplace_configure_replication(bool *waiting, app_restore_run 
 		rc = restore_inplace_configure_member(r, primary, &cred, NULL);
 	for (i = 0; rc == 0 && i < m->n; i++) {
 		/* The Restore's TLS mode for replication too; the replica
-		 * verifies with its server's own CA file (db.h). */
-		app_db_replication_source src = { primary->ip,
+		 * verifies with its server's own CA file (db.h). The host
+		 * pinned at the start, else (PodIP) the primary's IP now. */
+		app_db_replication_source src = { r->st.replication_host != NULL
+							  ? r->st.replication_host
+							  : primary->ip,
 						  primary->port,
 						  repl.user,
 						  repl.password,
@@ -940,6 +1020,14 @@ static int restore_inplace_release_old(app_restore_run *r, bool bound_too)
 	return 0;
 }
 
+/* A point-in-time restore's scratch claims and replayed snapshots have
+ * done their part once the restored claims run: deleted (uid checks). */
+static int restore_inplace_replay_done(app_restore_run *r)
+{
+	ctrl_run_message(&r->run, "cleaning up");
+	return app_restore_replay_cleanup(r);
+}
+
 /* ReleasingOldVolumes: the old volumes get their policy back; then Done
  * and Completed. CTRL_RUN_STOP or < 0. */
 static int restore_inplace_releasing(app_restore_run *r)
@@ -947,16 +1035,31 @@ static int restore_inplace_releasing(app_restore_run *r)
 	int rc;
 
 	rc = restore_inplace_release_old(r, false);
+	if (rc == 0 && r->spec.replay.enabled)
+		rc = restore_inplace_replay_done(r);
 	if (rc < 0)
 		return rc;
 	r->st.step = APP_STEP_DONE;
-	ctrl_run_message(&r->run,
-			 "StatefulSet %s restored from %s: %d member(s), %s-%d the "
-			 "primary; the old volumes got their reclaim policy back",
-			 restore_inplace_sts_name(r),
-			 r->st.source_backup ? r->st.source_backup : r->spec.source_name,
-			 r->st.original_replicas, restore_inplace_sts_name(r),
-			 r->st.primary_ordinal);
+	if (r->spec.replay.enabled)
+		ctrl_run_message(
+			&r->run,
+			"StatefulSet %s restored to %s (base Backup %s, "
+			"replayed from Pod %s): %d member(s), %s-%d the primary; "
+			"the state before is in the safety Backup %s",
+			restore_inplace_sts_name(r), r->st.replay.target_position,
+			r->st.source_backup, r->st.replay.source_pod,
+			r->st.original_replicas, restore_inplace_sts_name(r),
+			r->st.primary_ordinal, r->st.replay.safety_backup);
+	else
+		ctrl_run_message(&r->run,
+				 "StatefulSet %s restored from %s: %d member(s), %s-%d "
+				 "the primary; the old volumes got their reclaim policy "
+				 "back",
+				 restore_inplace_sts_name(r),
+				 r->st.source_backup ? r->st.source_backup
+						     : r->spec.source_name,
+				 r->st.original_replicas, restore_inplace_sts_name(r),
+				 r->st.primary_ordinal);
 	return app_restore_complete(r);
 }
 
@@ -1023,7 +1126,7 @@ static int restore_inplace_rollback_gone(bool *back, app_restore_run *r,
 	case APP_OLDPV_FREE: break;
 	}
 	rc = app_inplace_reattach_claim(&pvc, v, pv,
-					restore_inplace_claim_template(sts, v->volume),
+					app_restore_claim_template(sts, v->volume),
 					r->run.obj, r->run.ns);
 	if (rc == 0) {
 		rc = kube_create(NULL, r->rc->o.client, &claims_res, r->run.ns, pvc);

@@ -255,7 +255,7 @@ static void restore_plan_base_add(restore_plan_pick *p, const json_t *b,
 		return;
 	t = restore_plan_data_time(b);
 	p->complete++;
-	if (app_gtid_pos_not_after(&pos, target, NULL) &&
+	if (app_gtid_pos_within(&pos, target) &&
 	    (p->best == NULL || restore_plan_later(t, name, p->best_t, p->best))) {
 		p->best = name;
 		p->best_t = t;
@@ -461,11 +461,12 @@ static json_t *restore_plan_claim_new(const app_restore_claims_in *in, const cha
 }
 
 /* The rest of claim `pvc` restoring `v`: labels, annotations, access
- * modes, class. 0 or SS_ENOMEM. */
+ * modes, class (`class`, else the spec's). 0 or SS_ENOMEM. */
 static int restore_plan_claim_fill(json_t *pvc, const app_restore_claims_in *in,
-				   const app_restore_volume *v)
+				   const app_restore_volume *v, const char *class)
 {
 	const app_restore_spec *spec = in->spec;
+	const char *cls = class ? class : spec->storage_class;
 	json_t *meta = json_object_get(pvc, "metadata");
 	json_t *labels = json_object_get(meta, "labels");
 	json_t *ann = json_object_get(meta, "annotations");
@@ -494,20 +495,22 @@ static int restore_plan_claim_fill(json_t *pvc, const app_restore_claims_in *in,
 	if (rc == 0 && spec->n_access_modes == 0 &&
 	    json_array_append_new(modes, json_string("ReadWriteOnce")) != 0)
 		rc = ss_error_set(SS_ENOMEM, "out of memory");
-	if (rc == 0 && spec->storage_class != NULL)
-		rc = restore_plan_put_str(pspec, "storageClassName", spec->storage_class);
+	if (rc == 0 && cls != NULL)
+		rc = restore_plan_put_str(pspec, "storageClassName", cls);
 	if (rc == 0 && json_object_size(labels) == 0)
 		json_object_del(meta, "labels");
 	return rc;
 }
 
-/* One claim: `name` restores `v`, asking for at least `spec_size` bytes
- * (0: the snapshot's restoreSize). Appends it to `arr`. */
+/* One claim: `name` restores `v`, asking for at least c's size (0 or no
+ * c: the snapshot's restoreSize), in c's class (none: the spec's).
+ * Appends it to `arr`. */
 static int restore_plan_build_claim(json_t *arr, const char **reason,
 				    const app_restore_claims_in *in, const char *name,
-				    const app_restore_volume *v, int64_t spec_size,
+				    const app_restore_volume *v, const app_claim_spec *c,
 				    int64_t index)
 {
+	int64_t spec_size = c ? c->size_bytes : 0;
 	char size[KUBE_QUANTITY_MAX];
 	json_t *pvc = NULL;
 	int64_t bytes;
@@ -520,7 +523,7 @@ static int restore_plan_build_claim(json_t *arr, const char **reason,
 	pvc = restore_plan_claim_new(in, name, v, size);
 	if (pvc == NULL)
 		return ss_error_set(SS_ENOMEM, "out of memory");
-	rc = restore_plan_claim_fill(pvc, in, v);
+	rc = restore_plan_claim_fill(pvc, in, v, c ? c->storage_class : NULL);
 	if (rc != 0)
 		goto cleanup;
 	if (json_array_append_new(arr, pvc) != 0) {
@@ -550,8 +553,7 @@ static int restore_plan_claims_add(json_t *arr, const char **why,
 
 			rc = restore_plan_build_claim(
 				arr, why, in, c->name,
-				restore_plan_find_volume(in, c->volume), c->size_bytes,
-				(int64_t)i);
+				restore_plan_find_volume(in, c->volume), c, (int64_t)i);
 		}
 		return rc;
 	}
@@ -564,7 +566,7 @@ static int restore_plan_claims_add(json_t *arr, const char **why,
 		 * parts were checked non-empty. */
 		rc = app_name_join(name, APP_LABEL_VALUE_MAX, restore, v->volume);
 		if (rc == 0)
-			rc = restore_plan_build_claim(arr, why, in, name, v, 0, -1);
+			rc = restore_plan_build_claim(arr, why, in, name, v, NULL, -1);
 	}
 	return rc;
 }
@@ -638,4 +640,13 @@ app_claim_state app_restore_claim_state(const json_t *pvc)
 	if (ss_streq(phase, "Lost"))
 		return APP_CLAIM_LOST;
 	return APP_CLAIM_PENDING;
+}
+
+/* ---- waiting --------------------------------------------------------------- */
+
+int64_t app_restore_poll_after(int64_t waited_ns, int64_t poll_ns)
+{
+	if (waited_ns < (int64_t)APP_RESTORE_QUICK_POLL_S * SS_NS_PER_SEC)
+		return poll_ns / 4;
+	return poll_ns;
 }

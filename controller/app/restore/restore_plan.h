@@ -101,8 +101,8 @@ int64_t app_restore_backup_data_time(const json_t *backup);
 /* The base of a point-in-time restore to GTID position `target` (issue
  * 19): among the candidates of app_restore_pick_backup() (the schedule's,
  * APP_SOURCE_OK), those whose recorded position (app_restore_backup_gtid)
- * parses and is not past the target in any domain
- * (app_gtid_pos_not_after); the newest by data time, ties by the greater
+ * parses and is not past the target in any domain the target names
+ * (app_gtid_pos_within); the newest by data time, ties by the greater
  * name. None: SS_ENOTFOUND with a message (reason NoBaseBeforeTarget). A
  * time target's base is app_restore_pick_backup() with the target as the
  * point (a Backup's data time is when its lock was taken, so its data
@@ -151,7 +151,8 @@ typedef struct {
  *   metadata.annotations the copyable claim_annotations and
  *                        APP_ANNOTATION_RESTORE_UID=<uid>
  *   spec.accessModes     spec->access_modes (none: ReadWriteOnce)
- *   spec.storageClassName only when spec->storage_class is set
+ *   spec.storageClassName the spec claim's storage_class, else
+ *                        spec->storage_class; absent when neither is set
  *   spec.resources.requests.storage
  *                        max(the spec claim's size, restoreSize) as
  *                        kube_quantity_format() writes it ("10Gi", else
@@ -185,5 +186,15 @@ bool app_restore_claim_is_ours(const json_t *pvc, const json_t *restore);
  * unknown) pending. */
 typedef enum { APP_CLAIM_PENDING, APP_CLAIM_BOUND, APP_CLAIM_LOST } app_claim_state;
 app_claim_state app_restore_claim_state(const json_t *pvc);
+
+/* How long a waiting Restore waits before it looks again, `waited_ns`
+ * after it began waiting for this (its step, else the Restore): a quarter
+ * of `poll_ns` in the first APP_RESTORE_QUICK_POLL_S seconds (or when
+ * waited_ns is negative: a clock step), then poll_ns. Claims bind, a
+ * small scratch server starts and shuts down in about a second each, and
+ * nothing else wakes the Restore for them: a whole poll was most of a
+ * demo-sized point-in-time restore (tests/bench/bench_pitr.sh). */
+#define APP_RESTORE_QUICK_POLL_S 10
+int64_t app_restore_poll_after(int64_t waited_ns, int64_t poll_ns);
 
 #endif

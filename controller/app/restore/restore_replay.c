@@ -1,11 +1,12 @@
 /*
- * restore_replay.c — a point-in-time restore in mode NewClaims (issue 19):
+ * restore_replay.c — a point-in-time restore (issue 19):
  * the base Backup restored into the Restore's own claims, a scratch
  * server started on them, the target resolved to an exact GTID position
  * on the replay source's binlog, the source's binlog replayed onto the
  * scratch server up to it (MariaDB's own replication, db/replay.h), the
  * end state checked exact and the server shut down; the claims are then
- * the result. Steps, each recorded in status.replay.step before it is
+ * the result (in place: snapshotted, a safety Backup taken, then the
+ * in-place machinery). Steps, each recorded in status.replay.step before it is
  * acted on (restore_replay_plan.h has the decisions):
  *   (none)         accept: the base pinned (status.sourceBackup, picked
  *                  by the target for a scheduleName, checked against it
@@ -36,7 +37,20 @@
  *                  checked exactly the target (else ReplayMismatch);
  *   Done           the scratch Pod deleted (uid precondition) and waited
  *                  for: its server shuts down cleanly, flushing InnoDB;
- *                  then Completed.
+ *                  then Completed (NewClaims). In place (the in-place
+ *                  checks ran at accept, before anything was made; the
+ *                  claims are scratch ones, <restore>-scratch-<volume>):
+ *   Snapshotting   a VolumeSnapshot of each (<restore>-replayed-<volume>,
+ *                  owned), readyToUse within replay.timeoutSeconds
+ *                  (ReplaySnapshotFailed);
+ *   SafetyBackup   a Backup of the target's current primary
+ *                  (<restore>-safety, the base's spec with role Primary,
+ *                  not owned: it outlives the Restore), Complete within
+ *                  replay.timeoutSeconds (SafetyBackupFailed: the target
+ *                  untouched);
+ *   InPlace        restore_inplace.c's steps from the replayed snapshots,
+ *                  the position being the target; at ReleasingOldVolumes
+ *                  and on any failure the scratch claims and snapshots go.
  * Invariants: nothing of the live database is written (the source is only
  * read: a probe, the binlog, a replica's dump); the scratch server gets
  * no statement that writes before the replay ends; a failure once claims
@@ -50,14 +64,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/api/names.h"
+#include "app/api/owner.h"
 #include "app/api/target.h"
+#include "app/api/volumesnapshot.h"
 #include "app/db/binlog.h"
 #include "app/db/credentials.h"
 #include "app/db/db.h"
 #include "app/db/replay.h"
+#include "app/restore/restore_plan.h"
 #include "app/restore/restore_replay_plan.h"
 #include "app/restore/restore_run.h"
 #include "app/scratch/scratch.h"
+#include "ctrl/conditions.h"
 #include "ctrl/object.h"
 #include "kube/rest.h"
 #include "util/error.h"
@@ -72,6 +91,8 @@
 static const kube_resource pods_res = { "", "v1", "pods", true };
 
 /* ---- small helpers -------------------------------------------------------- */
+
+static int replay_enter_snapshotting(app_restore_run *r);
 
 /* A copy of `text` the run holds, or NULL (out of memory). */
 static const char *replay_keep(app_restore_run *r, const char *text)
@@ -107,14 +128,28 @@ static bool replay_step_timed_out(const app_restore_run *r)
 	       (int64_t)r->spec.replay.timeout_seconds * SS_NS_PER_SEC;
 }
 
-/* Requeue after the poll interval with status written. */
+/* Whether this look writes the replay's progress: once per the interval
+ * replay_wait() looks again after. */
+static bool replay_progress_due(const app_restore_run *r)
+{
+	return app_restore_replay_progress_due(
+		r->run.now, r->st.replay.progress_ns,
+		app_restore_poll_after(r->run.now - r->st.replay.step_start_ns,
+				       r->rc->o.poll_ns));
+}
+
+/* Requeue with status written: soon in the step's first seconds (a
+ * small server starts, replays and shuts down in about a second), then
+ * each poll interval. */
 static int replay_wait(app_restore_run *r)
 {
 	int rc = app_restore_write(r);
 
 	if (rc < 0)
 		return rc;
-	return ctrl_run_stop(&r->run, ctrl_result_requeue_after(r->rc->o.poll_ns));
+	return ctrl_run_stop(&r->run, ctrl_result_requeue_after(app_restore_poll_after(
+					      r->run.now - r->st.replay.step_start_ns,
+					      r->rc->o.poll_ns)));
 }
 
 static int replay_parse(app_gtid_pos *out, const char *text, const char *what)
@@ -307,15 +342,22 @@ static int replay_pin_source(app_restore_run *r)
 	return rc;
 }
 
-/* Accept: the base checked against the target and pinned with its
- * position and the source; then RestoringBase. 0, CTRL_RUN_STOP or < 0. */
-static int replay_accept(app_restore_run *r)
+/* Accept: in place, every check of the in-place machinery first (nothing
+ * is made before they pass); the base checked against the target and
+ * pinned with its position and the source; then RestoringBase. 0,
+ * CTRL_RUN_STOP or < 0. */
+static int replay_accept(app_restore_run *r, app_restore_volumes *vols)
 {
 	const char *reason = NULL;
 	app_gtid_pos base;
 	char why[512];
 	int rc;
 
+	if (r->spec.mode == APP_MODE_IN_PLACE) {
+		rc = vols ? app_restore_in_place_precheck(r, vols) : -1;
+		if (rc != 0)
+			return rc;
+	}
 	if (r->gtid == NULL || app_gtid_pos_parse(&base, r->gtid) < 0)
 		return app_restore_fail(
 			r, "SourceNotReady",
@@ -588,11 +630,40 @@ static void replay_progress(app_restore_run *r, const app_replay_progress *p)
 	if (app_gtid_pos_format(text, sizeof(text), &p->reached) == 0)
 		r->st.replay.reached = replay_keep(r, text);
 	r->st.replay.relay_bytes = (int64_t)p->relay_bytes;
+	r->st.replay.progress_ns = r->run.now;
 	ctrl_run_message(&r->run,
 			 "replaying to %s: at %s, %" PRIu64 " group(s) applied%s%s",
 			 r->st.replay.target_position, text, p->groups,
-			 p->io_connected ? "" : "; the source is not reachable: ",
-			 p->io_connected ? "" : p->why);
+			 p->cause == APP_REPLAY_CAUSE_SOURCE_LOST
+				 ? "; the source is not reachable: "
+			 : p->io_connected ? ""
+					   : "; everything up to the target fetched",
+			 p->cause == APP_REPLAY_CAUSE_SOURCE_LOST ? p->why : "");
+}
+
+/* An error of step Replaying that is retried (`rc` < 0, with the last
+ * error set): once replay.timeoutSeconds have passed in the step it fails
+ * the Restore instead, so a scratch server or a source that stays out of
+ * reach ends it (ScratchNotReady, ReplaySourceLost) rather than retrying
+ * for ever. */
+static int replay_retry_bounded(app_restore_run *r, int rc, bool scratch)
+{
+	char msg[CTRL_RUN_MESSAGE_MAX];
+
+	if (rc >= 0 || !replay_step_timed_out(r))
+		return rc;
+	ss_strlcpy(msg, ss_error_last()->message, sizeof(msg));
+	if (scratch)
+		return app_restore_fail(r, "ScratchNotReady",
+					"the scratch server %s could not be reached for "
+					"%d s mid-replay: %s",
+					r->st.replay.scratch_pod,
+					r->spec.replay.timeout_seconds, msg);
+	return app_restore_fail(r, "ReplaySourceLost",
+				"the replay could not be started again from %s for "
+				"%d s: %s",
+				r->st.replay.source_pod, r->spec.replay.timeout_seconds,
+				msg);
 }
 
 /* Replaying: one look, then wait, (re)start, finish or fail. */
@@ -612,17 +683,19 @@ static int replay_replaying(app_restore_run *r)
 		rc = replay_parse(&target, r->st.replay.target_position,
 				  "targetPosition");
 	if (rc == 0 && (rc = replay_connect_scratch(&db, r, &reason)) < 0)
-		rc = replay_connect_failed(r, reason, "the scratch server");
-	if (rc == 0)
-		rc = app_replay_poll(p, db, &target);
+		rc = replay_retry_bounded(
+			r, replay_connect_failed(r, reason, "the scratch server"), true);
+	if (rc == 0 && (rc = app_replay_poll(p, db, &target)) != SS_ENOTFOUND)
+		rc = replay_retry_bounded(r, rc, true); /* ENOTFOUND: not set up */
 	if (rc == 0 || rc == SS_ENOTFOUND) {
 		act = app_restore_replay_decide(rc == 0 ? p : NULL, &target,
 						replay_step_timed_out(r), &reason);
-		if (rc == 0)
+		if (rc == 0 && (act != APP_REPLAY_DO_WAIT || replay_progress_due(r)))
 			replay_progress(r, p);
 		rc = 0;
 		if (act == APP_REPLAY_DO_START)
-			rc = replay_start(r, db, &base, &target);
+			rc = replay_retry_bounded(r, replay_start(r, db, &base, &target),
+						  false);
 		else if (act == APP_REPLAY_DO_FAIL)
 			rc = app_restore_fail(r, reason, "the replay to %s stopped: %s",
 					      r->st.replay.target_position,
@@ -714,6 +787,8 @@ static int replay_done(app_restore_run *r)
 				 r->st.replay.target_position, r->st.replay.scratch_pod);
 		return replay_wait(r);
 	}
+	if (r->spec.mode == APP_MODE_IN_PLACE)
+		return replay_enter_snapshotting(r);
 	ctrl_run_message(&r->run,
 			 "%zu claim(s) restored from %s and replayed from Pod %s to %s",
 			 r->st.n_claims, r->st.source_backup, r->st.replay.source_pod,
@@ -721,14 +796,329 @@ static int replay_done(app_restore_run *r)
 	return app_restore_complete(r);
 }
 
+/* ---- InPlace: scratch claims, Snapshotting, SafetyBackup, InPlace ------------ */
+
+/* The storageClassName of StatefulSet `sts`'s volumeClaimTemplate
+ * `volume` (NULL: none, the cluster default). */
+static const char *replay_template_class(const json_t *sts, const char *volume)
+{
+	return json_string_value(json_object_get(
+		json_object_get(app_restore_claim_template(sts, volume), "spec"),
+		"storageClassName"));
+}
+
+/* In place, the replay's claims are scratch ones of the Restore's own
+ * (app_restore_replay_name; restore.c marks them owned), each in the
+ * StorageClass of its volume's template (they once all took the first
+ * volume's: a binlog volume of another driver could not be restored).
+ * 0, CTRL_RUN_STOP or < 0. NewClaims: the spec's claims, nothing to do. */
+static int replay_scratch_spec(app_restore_run *r, const app_restore_volumes *vols)
+{
+	const char *sts_name = r->st.statefulset_name ? r->st.statefulset_name
+						      : r->spec.statefulset_name;
+	char name[APP_NAME_BUF];
+	json_t *sts = NULL;
+	size_t i;
+	int rc;
+
+	if (r->spec.mode != APP_MODE_IN_PLACE)
+		return 0;
+	rc = kube_get(&sts, r->rc->o.client, &app_restore_statefulsets, r->run.ns,
+		      sts_name);
+	if (rc == SS_ENOTFOUND)
+		return app_restore_fail(r, "TargetChanged",
+					"StatefulSet %s was deleted before the restore "
+					"reached it",
+					sts_name);
+	if (rc < 0 || (rc = app_restore_hold(r, sts)) < 0)
+		return rc;
+	r->spec.storage_class = NULL;
+	r->spec.n_claims = 0;
+	for (i = 0; i < vols->n && i < APP_MAX_CLAIMS; i++) {
+		if (app_restore_replay_name(name, APP_REPLAY_OBJ_SCRATCH_CLAIM,
+					    r->run.name, vols->v[i].volume) < 0)
+			return app_restore_fail(r, "InvalidSpec", "a scratch claim: %s",
+						ss_error_last()->message);
+		r->spec.claims[i].volume = vols->v[i].volume;
+		r->spec.claims[i].name = replay_keep(r, name);
+		r->spec.claims[i].size_bytes = 0;
+		r->spec.claims[i].storage_class =
+			replay_template_class(sts, vols->v[i].volume);
+		if (r->spec.claims[i].name == NULL)
+			return ss_error_set(SS_ENOMEM, "out of memory");
+		r->spec.n_claims++;
+	}
+	return 0;
+}
+
+/* Done, in place: the replayed snapshots named (deterministic) and
+ * recorded with step Snapshotting before the first is created. */
+static int replay_enter_snapshotting(app_restore_run *r)
+{
+	char name[APP_NAME_BUF];
+	size_t i;
+
+	r->st.replay.n_snapshots = 0;
+	for (i = 0; i < r->st.n_claims; i++) {
+		if (app_restore_replay_name(name, APP_REPLAY_OBJ_SNAPSHOT, r->run.name,
+					    r->st.claims[i].volume) < 0 ||
+		    (r->st.replay.snapshots[i] = replay_keep(r, name)) == NULL)
+			return -1;
+		r->st.replay.n_snapshots++;
+	}
+	return replay_enter(r, APP_REPLAY_STEP_SNAPSHOTTING,
+			    "taking %zu VolumeSnapshot(s) of the claims replayed to %s",
+			    r->st.replay.n_snapshots, r->st.replay.target_position);
+}
+
+/* The base Backup's VolumeSnapshotClass into *out (NULL: the default,
+ * also when the base is gone). 0 or < 0. */
+static int replay_snapshot_class(const char **out, app_restore_run *r)
+{
+	app_backup_spec bs;
+	json_t *b = NULL;
+	int rc = kube_get(&b, r->rc->o.client, &app_backups, r->run.ns,
+			  r->st.source_backup);
+
+	*out = NULL;
+	if (rc == SS_ENOTFOUND)
+		return 0;
+	if (rc < 0 || (rc = app_restore_hold(r, b)) < 0)
+		return rc;
+	if (app_backup_spec_decode(&bs, b, NULL) == 0)
+		*out = bs.snapshot.class_name;
+	return 0;
+}
+
+/* Creates replayed snapshot i (of claim i). 0 (made or there) or < 0. */
+static int replay_create_snapshot(app_restore_run *r, size_t i, const char *klass)
+{
+	json_t *vs = NULL;
+	int rc = app_restore_replay_snapshot(&vs, r->run.obj, r->st.replay.snapshots[i],
+					     r->st.claims[i].name, r->st.claims[i].volume,
+					     klass);
+
+	if (rc < 0)
+		return rc;
+	rc = kube_create(NULL, r->rc->o.client, &app_volumesnapshots, r->run.ns, vs);
+	json_decref(vs);
+	if (rc == 0)
+		ss_log(SS_LOG_INFO, "replayed snapshot created",
+		       SS_LS("restore", r->run.key),
+		       SS_LS("snapshot", r->st.replay.snapshots[i]));
+	return rc == SS_EEXISTS ? 0 : rc;
+}
+
+/* Snapshotting: each replayed claim's VolumeSnapshot made and waited for
+ * (replay.timeoutSeconds), then SafetyBackup. CTRL_RUN_STOP or < 0. */
+static int replay_snapshotting(app_restore_run *r)
+{
+	const char *klass = NULL, *why = "", *first = NULL;
+	char name[APP_NAME_BUF];
+	size_t i, ready = 0, n = r->st.replay.n_snapshots;
+	int rc = replay_snapshot_class(&klass, r);
+
+	for (i = 0; rc == 0 && i < n && i < r->st.n_claims; i++) {
+		json_t *vs = NULL;
+		app_replay_obj_state s;
+
+		rc = kube_get(&vs, r->rc->o.client, &app_volumesnapshots, r->run.ns,
+			      r->st.replay.snapshots[i]);
+		if (rc == SS_ENOTFOUND)
+			rc = replay_create_snapshot(r, i, klass);
+		else if (rc == 0)
+			rc = app_restore_hold(r, vs);
+		if (rc < 0)
+			return rc;
+		s = app_restore_replay_snapshot_state(vs, r->run.obj, &why);
+		if (s == APP_REPLAY_OBJ_FOREIGN || s == APP_REPLAY_OBJ_FAILED)
+			return app_restore_fail(
+				r, "ReplaySnapshotFailed",
+				"VolumeSnapshot %s of the replayed claim %s: %s",
+				r->st.replay.snapshots[i], r->st.claims[i].name, why);
+		ready += s == APP_REPLAY_OBJ_READY;
+		if (s != APP_REPLAY_OBJ_READY && first == NULL)
+			first = r->st.replay.snapshots[i];
+	}
+	if (ready == n && n > 0) {
+		if (app_restore_replay_name(name, APP_REPLAY_OBJ_SAFETY_BACKUP,
+					    r->run.name, NULL) < 0 ||
+		    (r->st.replay.safety_backup = replay_keep(r, name)) == NULL)
+			return -1;
+		return replay_enter(r, APP_REPLAY_STEP_SAFETY_BACKUP,
+				    "%zu replayed snapshot(s) ready; taking the safety "
+				    "Backup %s of StatefulSet %s's primary first",
+				    n, name, r->st.statefulset_name);
+	}
+	if (replay_step_timed_out(r))
+		return app_restore_fail(r, "ReplaySnapshotFailed",
+					"VolumeSnapshot %s was not readyToUse within "
+					"replay.timeoutSeconds (%d s)",
+					first ? first : "?",
+					r->spec.replay.timeout_seconds);
+	ctrl_run_message(&r->run,
+			 "waiting for %zu of %zu replayed VolumeSnapshot(s) (%s: %s)",
+			 n - ready, n, first ? first : "?", why);
+	return replay_wait(r);
+}
+
+/* Creates the safety Backup from the base Backup's spec. 0, CTRL_RUN_STOP
+ * (SafetyBackupFailed) or < 0. */
+static int replay_create_safety(app_restore_run *r)
+{
+	json_t *base = NULL, *b = NULL;
+	int rc = kube_get(&base, r->rc->o.client, &app_backups, r->run.ns,
+			  r->st.source_backup);
+
+	if (rc == SS_ENOTFOUND)
+		return app_restore_fail(r, "SafetyBackupFailed",
+					"the base Backup %s, whose target and connection "
+					"the safety Backup copies, is gone",
+					r->st.source_backup);
+	if (rc < 0)
+		return rc;
+	rc = app_restore_replay_safety_backup(&b, r->run.obj, base,
+					      r->st.replay.safety_backup);
+	json_decref(base);
+	if (rc == SS_EINVALID)
+		return app_restore_fail(r, "SafetyBackupFailed", "%s",
+					ss_error_last()->message);
+	if (rc == 0) {
+		rc = kube_create(NULL, r->rc->o.client, &app_backups, r->run.ns, b);
+		json_decref(b);
+	}
+	if (rc == 0)
+		ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "SafetyBackup",
+			       "created Backup %s of StatefulSet %s's primary: the state "
+			       "this restore replaces",
+			       r->st.replay.safety_backup, r->st.statefulset_name);
+	return rc == SS_EEXISTS ? 0 : rc;
+}
+
+/* SafetyBackupFailed with the safety Backup's own Failed reason and
+ * message: they say what to fix (a lock that could not be taken, a
+ * snapshot the storage refused). CTRL_RUN_STOP or < 0. */
+static int replay_safety_failed(app_restore_run *r, const json_t *b)
+{
+	const char *reason = ctrl_condition_get_reason(b, "Failed");
+	const char *message = ctrl_condition_get_message(b, "Failed");
+
+	return app_restore_fail(r, "SafetyBackupFailed", "the safety Backup %s failed (%s: %s)",
+				r->st.replay.safety_backup, reason != NULL ? reason : "?",
+				message != NULL ? message : "");
+}
+
+/* SafetyBackup: the Backup made once (deterministic name, recorded
+ * before), waited for until Complete (replay.timeoutSeconds); then
+ * InPlace. Failed or foreign: SafetyBackupFailed, the target untouched.
+ * CTRL_RUN_STOP or < 0. */
+static int replay_safety_backup(app_restore_run *r)
+{
+	const char *name = r->st.replay.safety_backup, *why = "";
+	json_t *b = NULL;
+	int rc = kube_get(&b, r->rc->o.client, &app_backups, r->run.ns, name);
+
+	if (rc == SS_ENOTFOUND) {
+		rc = replay_create_safety(r);
+		return rc != 0 ? rc : replay_wait(r);
+	}
+	if (rc < 0 || (rc = app_restore_hold(r, b)) < 0)
+		return rc;
+	switch (app_restore_replay_safety_state(b, r->run.obj, &why)) {
+	case APP_REPLAY_OBJ_READY:
+		return replay_enter(r, APP_REPLAY_STEP_IN_PLACE,
+				    "the safety Backup %s is Complete; restoring "
+				    "StatefulSet %s in place to %s",
+				    name, r->st.statefulset_name,
+				    r->st.replay.target_position);
+	case APP_REPLAY_OBJ_FAILED:
+		/* Its own reason says what to fix (a Backup's conditions
+		 * never carry a Secret-derived value). */
+		if (ctrl_condition_is_true(b, "Failed"))
+			return replay_safety_failed(r, b);
+		/* fall through */
+	case APP_REPLAY_OBJ_FOREIGN:
+		return app_restore_fail(r, "SafetyBackupFailed",
+					"the safety Backup %s: %s", name, why);
+	case APP_REPLAY_OBJ_WAIT: break;
+	}
+	if (replay_step_timed_out(r))
+		return app_restore_fail(r, "SafetyBackupFailed",
+					"the safety Backup %s did not complete within "
+					"replay.timeoutSeconds (%d s): %s",
+					name, r->spec.replay.timeout_seconds, why);
+	ctrl_run_message(&r->run, "waiting for the safety Backup %s: %s", name, why);
+	return replay_wait(r);
+}
+
+/* InPlace: the in-place machinery (restore_inplace.c) from the replayed
+ * snapshots, the replicas set up from the target position.
+ * CTRL_RUN_STOP or < 0. */
+static int replay_in_place(app_restore_run *r)
+{
+	app_restore_volumes *vols = calloc(1, sizeof(*vols));
+	size_t i;
+	int rc;
+
+	if (vols == NULL)
+		return ss_error_set(SS_ENOMEM, "out of memory");
+	for (i = 0; i < r->st.replay.n_snapshots && i < r->st.n_claims &&
+		    vols->n < APP_MAX_VOLUMES;
+	     i++) {
+		vols->v[vols->n].volume = r->st.claims[i].volume;
+		vols->v[vols->n].snapshot = r->st.replay.snapshots[i];
+		vols->v[vols->n].restore_size_bytes = -1;
+		vols->n++;
+	}
+	r->snapshot_owner = r->run.obj; /* the replayed snapshots are the Restore's */
+	r->gtid = r->st.replay.target_position;
+	rc = app_restore_in_place(r, vols);
+	free(vols);
+	return rc;
+}
+
+/* Deletes the replayed snapshots this Restore owns (uid precondition);
+ * *n counts those deleted. 0 or < 0. */
+static int replay_delete_snapshots(app_restore_run *r, size_t *n)
+{
+	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
+	size_t i;
+	int rc = 0;
+
+	*n = 0;
+	for (i = 0; rc == 0 && i < r->st.replay.n_snapshots; i++) {
+		json_t *vs = NULL;
+
+		rc = kube_get(&vs, r->rc->o.client, &app_volumesnapshots, r->run.ns,
+			      r->st.replay.snapshots[i]);
+		if (rc == SS_ENOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc == 0 && app_owner_has_uid(vs, ctrl_meta(r->run.obj, "uid")) &&
+		    ctrl_meta(vs, "deletionTimestamp") == NULL) {
+			d.precondition_uid = ctrl_meta(vs, "uid");
+			rc = kube_delete(NULL, r->rc->o.client, &app_volumesnapshots,
+					 r->run.ns, r->st.replay.snapshots[i], &d);
+			*n += rc == 0;
+			if (rc == SS_ENOTFOUND || rc == SS_ECONFLICT)
+				rc = 0;
+		}
+		json_decref(vs);
+	}
+	return rc;
+}
+
 /* ---- the flow ---------------------------------------------------------------- */
 
 int app_restore_replay_cleanup(app_restore_run *r)
 {
-	size_t i, n = 0;
+	size_t i, n = 0, ns = 0;
 	bool gone;
 	int rc = replay_delete_pod(r, &gone);
 
+	if (rc == 0)
+		rc = replay_delete_snapshots(r, &ns);
 	for (i = 0; rc == 0 && i < r->st.n_claims; i++) {
 		json_t *pvc = NULL;
 
@@ -749,9 +1139,16 @@ int app_restore_replay_cleanup(app_restore_run *r)
 
 		snprintf(r->run.message + len, sizeof(r->run.message) - len,
 			 "; deleted the scratch Pod and %zu claim(s) holding the %s", n,
-			 r->st.replay.step >= APP_REPLAY_STEP_REPLAYING
+			 r->st.replay.step >= APP_REPLAY_STEP_DONE ? "replayed copy"
+			 : r->st.replay.step >= APP_REPLAY_STEP_REPLAYING
 				 ? "partly replayed copy"
 				 : "base copy, not replayed");
+	}
+	if (rc == 0 && ns > 0) {
+		size_t len = strlen(r->run.message);
+
+		snprintf(r->run.message + len, sizeof(r->run.message) - len,
+			 " and %zu replayed VolumeSnapshot(s)", ns);
 	}
 	return rc;
 }
@@ -761,9 +1158,11 @@ int app_restore_replay(app_restore_run *r, app_restore_volumes *vols)
 	int rc = 0;
 
 	if (r->st.replay.step == APP_REPLAY_STEP_NONE)
-		rc = replay_accept(r);
+		rc = replay_accept(r, vols);
 	if (rc == 0 && r->st.replay.step == APP_REPLAY_STEP_RESTORING_BASE) {
-		rc = vols ? app_restore_new_claims_bound(r, vols) : -1;
+		rc = vols ? replay_scratch_spec(r, vols) : -1;
+		if (rc == 0)
+			rc = app_restore_new_claims_bound(r, vols);
 		if (rc == 0)
 			rc = replay_enter(
 				r, APP_REPLAY_STEP_STARTING,
@@ -786,5 +1185,11 @@ int app_restore_replay(app_restore_run *r, app_restore_volumes *vols)
 		rc = replay_finishing(r);
 	if (rc == 0 && r->st.replay.step == APP_REPLAY_STEP_DONE)
 		rc = replay_done(r);
+	if (rc == 0 && r->st.replay.step == APP_REPLAY_STEP_SNAPSHOTTING)
+		rc = replay_snapshotting(r);
+	if (rc == 0 && r->st.replay.step == APP_REPLAY_STEP_SAFETY_BACKUP)
+		rc = replay_safety_backup(r);
+	if (rc == 0 && r->st.replay.step == APP_REPLAY_STEP_IN_PLACE)
+		rc = replay_in_place(r);
 	return rc;
 }

@@ -26,8 +26,15 @@
  *   ReplaySourceNotFound  no single primary to replay from
  *   BinlogsPurged, ReplaySourceLost, ReplayFailed, ReplayMismatch, Timeout
  *                       from a replay's progress
+ *   ReplaySnapshotFailed  InPlace: a replayed claim's VolumeSnapshot failed,
+ *                       was not ready within replay.timeoutSeconds, or its
+ *                       name is taken
+ *   SafetyBackupFailed  InPlace: the safety Backup failed, did not complete
+ *                       within replay.timeoutSeconds, or its name is taken;
+ *                       the target was not touched
  *
- * Ownership: caller-owned structs; reasons are static strings.
+ * Ownership: caller-owned structs; reasons are static strings; the
+ * builders of objects (snapshot, safety Backup) return new references.
  * Thread-safety: reentrant.
  */
 #ifndef SNAPSTAGE_APP_RESTORE_REPLAY_PLAN_H
@@ -42,6 +49,8 @@
 #include "app/db/db.h"
 #include "app/db/replay.h"
 
+#include <jansson.h>
+
 /* Whether Backup data at `base` (its recorded position) and `data_time_ns`
  * (its data time, 0 unknown) can start a replay to the target of `rp`:
  *   a time target: data time known and not after the target;
@@ -53,6 +62,15 @@
 int app_restore_replay_check_base(const app_replay_spec *rp, const app_gtid_pos *base,
 				  int64_t data_time_ns, const char **reason, char *why,
 				  size_t cap);
+
+/* A time target after `now_ns` (the controller's clock) is refused at
+ * once, before a claim or a scratch Pod is made: no binlog can hold it
+ * yet. 0 (no time target, or not in the future), or SS_EINVALID with
+ * *reason TargetNotReached and why (cap bytes). A target at or before now
+ * that the source's binlog does not reach (its clock behind ours, or no
+ * event since) is still caught when the target is resolved. */
+int app_restore_replay_check_time(const app_replay_spec *rp, int64_t now_ns,
+				  const char **reason, char *why, size_t cap);
 
 /* The position of the schedule's base for a GTID target (what
  * app_restore_pick_base_gtid() compares Backups with): the GTIDs given,
@@ -108,20 +126,106 @@ typedef enum {
  * Replaying:
  *   none set up: START; REACHED: FINISH;
  *   FAILED: STOPPED cause START (a restarted scratch forgets its UNTIL),
- *     BINLOGS_PURGED BinlogsPurged, SOURCE_LOST ReplaySourceLost,
- *     anything else ReplayFailed;
+ *     BINLOGS_PURGED BinlogsPurged, SOURCE_LOST START again (MariaDB gave
+ *     up its retries; the source may be back) or, timed out,
+ *     ReplaySourceLost, anything else ReplayFailed;
  *   RUNNING: past the target's seq in a domain it names ReplayMismatch
  *     (a target triple the source logged under another server id: UNTIL
- *     never matched), timed out ReplaySourceLost when not connected to the
- *     source, else Timeout; otherwise WAIT (a source lost for less than the
- *     timeout is retried by MariaDB itself). */
+ *     never matched), timed out ReplaySourceLost when the IO thread is
+ *     retrying a lost source (cause SOURCE_LOST), else Timeout; otherwise
+ *     START while retrying a lost source (MariaDB retries the address it
+ *     was given, and a source Pod made again may have another:
+ *     app_replay_start() re-points a moved source and leaves a running one
+ *     alone) and WAIT else — an IO thread stopped without an error has
+ *     fetched everything up to the target (UNTIL master_gtid_pos stops it
+ *     there) and is not a lost source. */
 app_replay_action app_restore_replay_decide(const app_replay_progress *p,
 					    const app_gtid_pos *target, bool timed_out,
 					    const char **reason);
 
+/* Whether a replay's progress (status.replay.reachedPosition,
+ * relayLogBytes, the message) is written on this look: when none was
+ * written yet (`last_ns` 0), or `interval_ns` or more have passed since
+ * (a clock step back counts as due). Each status write wakes the Restore
+ * at once, so writing on every look made a tight loop of looks and writes
+ * (tests/bench/bench_pitr.sh: ~22 a second) instead of one per interval. */
+bool app_restore_replay_progress_due(int64_t now_ns, int64_t last_ns,
+				     int64_t interval_ns);
+
 /* Whether a replay in `step` no longer reads its source Backup's snapshots
  * (its claims are Bound: Starting and after). */
 bool app_restore_replay_past_source(app_replay_step step);
+
+/* ---- InPlace (issue 19 step 5) --------------------------------------------
+ * A point-in-time restore in mode InPlace replays into scratch claims of its
+ * own, snapshots them, takes a safety Backup of the target as it is, and
+ * runs the in-place machinery from the replayed snapshots. Its objects: */
+typedef enum {
+	APP_REPLAY_OBJ_SCRATCH_CLAIM, /* "<restore>-scratch-<volume>", owned */
+	APP_REPLAY_OBJ_SNAPSHOT,      /* "<restore>-replayed-<volume>", owned */
+	APP_REPLAY_OBJ_SAFETY_BACKUP  /* "<restore>-safety", NOT owned */
+} app_replay_obj;
+
+/* On the safety Backup: the Restore's name (left out when longer than a
+ * label value) so `kubectl get backups -l` finds it; its uid is in
+ * APP_ANNOTATION_RESTORE_UID (restore_plan.h). */
+#define APP_LABEL_SAFETY_FOR "snapstage.io/safety-backup-for"
+
+/* The name of `what` for Restore `restore` (and `volume`, ignored for the
+ * safety Backup) into out (APP_NAME_BUF bytes): at most 63 characters,
+ * shortened with a stable hash (app_name_join), so a restarted controller
+ * finds the same objects. 0 or SS_EINVALID (an empty part). */
+int app_restore_replay_name(char *out, app_replay_obj what, const char *restore,
+			    const char *volume);
+
+/* Marks the scratch claims `planned` (app_restore_claims_plan's array) as
+ * the Restore's own: an ownerReference (controller) to `restore`, so
+ * deleting the Restore deletes them, and the label APP_LABEL_SCRATCH =
+ * "pitr". 0 or SS_EINVALID (restore without name/uid) / SS_ENOMEM. */
+int app_restore_replay_own_claims(json_t *planned, const json_t *restore);
+
+/* The VolumeSnapshot `name` of scratch claim `claim` (volume `volume`),
+ * class `class_name` (NULL: the cluster default), owned by `restore`
+ * (controller ownerReference), labelled APP_LABEL_SCRATCH = "pitr" and
+ * with the volume label. A new object into *out; 0 or SS_EINVALID /
+ * SS_ENOMEM. */
+int app_restore_replay_snapshot(json_t **out, const json_t *restore, const char *name,
+				const char *claim, const char *volume,
+				const char *class_name);
+
+/* What a replayed snapshot or the safety Backup says. */
+typedef enum {
+	APP_REPLAY_OBJ_WAIT,   /* not ready yet */
+	APP_REPLAY_OBJ_READY,  /* readyToUse / Complete */
+	APP_REPLAY_OBJ_FAILED, /* *why */
+	APP_REPLAY_OBJ_FOREIGN /* not this Restore's: never used or deleted */
+} app_replay_obj_state;
+
+/* A replayed snapshot `vs` (NULL: missing, which is WAIT: it is created
+ * again) of `restore`: FOREIGN without an ownerReference carrying the
+ * Restore's uid; FAILED with a status error or being deleted; READY when
+ * readyToUse with a restoreSize. */
+app_replay_obj_state app_restore_replay_snapshot_state(const json_t *vs,
+						       const json_t *restore,
+						       const char **why);
+
+/* The safety Backup `name` of `restore`: a copy of the base Backup's spec
+ * (`base`: target, connection, snapshot class, lock) with target.role
+ * Primary — the current primary's data is the state the rollback
+ * overwrites — labelled APP_LABEL_SAFETY_FOR and annotated
+ * APP_ANNOTATION_RESTORE_UID, and no ownerReference: it outlives the
+ * Restore (it is what undoes the rollback). A new object into *out; 0 or
+ * SS_EINVALID (no spec.target in the base, restore without name/uid) /
+ * SS_ENOMEM. */
+int app_restore_replay_safety_backup(json_t **out, const json_t *restore,
+				     const json_t *base, const char *name);
+
+/* The safety Backup `b` of `restore` (NULL: missing, WAIT: created again):
+ * FOREIGN without APP_ANNOTATION_RESTORE_UID = the Restore's uid;
+ * otherwise as app_restore_backup_state(): READY (Complete, every snapshot
+ * ready), FAILED, WAIT. */
+app_replay_obj_state
+app_restore_replay_safety_state(const json_t *b, const json_t *restore, const char **why);
 
 /* `msg` without a leading "<reason>: " (the db layer's messages start
  * with the reason word they fail with; the condition already carries it).

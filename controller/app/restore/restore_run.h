@@ -48,6 +48,7 @@
 extern const kube_resource app_restore_claims_res;
 extern const kube_resource app_restore_statefulsets;
 extern const kube_resource app_restore_pvs;
+extern const kube_resource app_restore_services;
 extern const kube_resource app_restore_storage_classes;
 
 struct app_restore_ctrl {
@@ -77,6 +78,10 @@ typedef struct {
 	app_restore_spec spec;
 	app_restore_status st;
 	const char *gtid; /* the source's GTID position, or NULL */
+	/* Whose the source's VolumeSnapshots must be (ownerReference uid):
+	 * NULL: r->backup's; the Restore for an in-place point-in-time
+	 * restore's replayed snapshots. */
+	const json_t *snapshot_owner;
 } app_restore_run;
 
 /* Writes status (and the pending condition) when it changed; a failure is
@@ -128,10 +133,24 @@ int app_restore_storage_class(const json_t **out, app_restore_run *r, const char
 int app_restore_check_drivers(app_restore_run *r, const app_restore_volumes *vols,
 			      const char *class_name, const char *where);
 
+/* app_restore_check_drivers for vols' volume `i` alone. */
+int app_restore_check_driver_of(app_restore_run *r, const app_restore_volumes *vols,
+				size_t i, const char *class_name, const char *where);
+
 /* The InPlace mode (restore_inplace.c). `vols` is NULL in the steps that
  * no longer read the source (ScalingUp and after, RollingBack).
  * CTRL_RUN_STOP, or < 0. */
 int app_restore_in_place(app_restore_run *r, const app_restore_volumes *vols);
+/* The in-place checks (restore.h "checks": the StatefulSet, its opt-in
+ * annotation, shape, StorageClasses against `vols`, the Secrets, the
+ * position r->gtid) without changing anything, then the StatefulSet's
+ * name, uid, replicas and primary pinned in r->st (written by the
+ * caller's next write). What a point-in-time restore in place runs before
+ * it makes anything. 0, CTRL_RUN_STOP (failed) or < 0. */
+int app_restore_in_place_precheck(app_restore_run *r, app_restore_volumes *vols);
+/* The volumeClaimTemplate named `volume` of StatefulSet `sts` (borrowed
+ * from sts), or NULL. Pure. */
+const json_t *app_restore_claim_template(const json_t *sts, const char *volume);
 /* Whether `step` is one an in-place restore rolls back from on failure:
  * ScalingDown and ReplacingClaims (before every new claim is Bound). */
 bool app_restore_in_place_can_roll_back(app_restore_step step);
@@ -151,9 +170,11 @@ int app_restore_new_claims_bound(app_restore_run *r, app_restore_volumes *vols);
  * status.replay.step. `vols` is the base's volumes up to RestoringBase,
  * NULL after (app_restore_replay_past_source). CTRL_RUN_STOP or < 0. */
 int app_restore_replay(app_restore_run *r, app_restore_volumes *vols);
-/* On failure of a point-in-time restore: deletes the scratch Pod and every
- * claim of this Restore (uid preconditions; they hold a partly replayed
- * copy), noting it in the message. 0 or < 0 (the failure is tried again). */
+/* On failure of a point-in-time restore: deletes the scratch Pod, every
+ * claim of this Restore in status.claims (uid preconditions; they hold a
+ * partly replayed copy) and, in place, the replayed VolumeSnapshots,
+ * noting it in the message. 0 or < 0 (the failure is tried again). Also
+ * the end of a successful restore in place (its scratch objects go). */
 int app_restore_replay_cleanup(app_restore_run *r);
 
 #endif

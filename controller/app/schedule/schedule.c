@@ -33,7 +33,10 @@
 #include "app/api/index.h"
 #include "app/api/names.h"
 #include "app/api/target.h"
+#include "app/db/binlog_reach.h"
 #include "app/db/credentials.h"
+#include "app/db/db.h"
+#include "app/schedule/pitr_window.h"
 #include "app/schedule/retention.h"
 #include "app/schedule/schedule.h"
 #include "app/schedule/schedule_plan.h"
@@ -62,6 +65,7 @@ struct app_schedule_ctrl {
 	ctrl_counter *m_runs;
 	ctrl_counter *m_pruned;
 	ctrl_gauge *m_verified;
+	ctrl_gauge *m_pitr;
 	ctrl_run_opts run_opts; /* every reconcile's run (ctrl/run.h) */
 };
 
@@ -106,7 +110,13 @@ int app_schedule_ctrl_new(app_schedule_ctrl **out, const app_schedule_ctrl_opts 
 			"When the restore verification of the newest verified Backup of "
 			"a schedule finished (Unix time).",
 			schedule_labels);
-		if (!sc->m_runs || !sc->m_pruned || !sc->m_verified) {
+		sc->m_pitr = ctrl_metrics_gauge(
+			opts->metrics, "snapstage_pitr_window_seconds",
+			"How far back a point-in-time Restore can reach from a "
+			"schedule's Backups and its primary's binlog, as of the last "
+			"check (recoverableTo - recoverableFrom; 0: no window).",
+			schedule_labels);
+		if (!sc->m_runs || !sc->m_pruned || !sc->m_verified || !sc->m_pitr) {
 			app_schedule_ctrl_free(sc);
 			return ss_error_last()->code < 0 ? ss_error_last()->code
 							 : SS_EEXISTS;
@@ -289,6 +299,19 @@ typedef struct {
 	schedule_degraded degraded;
 	bool was_degraded;
 	char degraded_message[MSG_MAX];
+	/* Point-in-time coverage (step 7b): the condition to write (KEEP:
+	 * as it is), its verdict, the Backups pruned in step 7 (owned), the
+	 * strings of status.pointInTime (run-owned: the status write replaces
+	 * the object they were read from), when to check next. */
+	schedule_degraded pit_cond;
+	app_pitr_status pit_status;
+	const char *pit_reason;
+	char pit_message[APP_PITR_MESSAGE_MAX];
+	json_t *pruned;
+	char pit_base[APP_NAME_BUF], pit_primary[APP_NAME_BUF];
+	char pit_removed[APP_NAME_BUF];
+	char pit_start[APP_GTID_TEXT_MAX];
+	int64_t pit_wake_ns;
 } schedule_run;
 
 static void schedule_count_run(schedule_run *r, const char *result)
@@ -296,6 +319,23 @@ static void schedule_count_run(schedule_run *r, const char *result)
 	const char *lv[] = { r->run.ns, result, NULL };
 
 	ctrl_counter_inc(r->sc->m_runs, lv);
+}
+
+/* PointInTimeCoverage as step 7b decided (DEGRADED_* reused: keep,
+ * remove, or set with r->pit_status). */
+static int schedule_encode_pitr(json_t *obj, const schedule_run *r)
+{
+	static const ctrl_condition_status st[] = { CTRL_CONDITION_TRUE,
+						    CTRL_CONDITION_FALSE,
+						    CTRL_CONDITION_UNKNOWN };
+	ctrl_condition c = { APP_PITR_CONDITION, st[r->pit_status], r->pit_reason,
+			     r->pit_message, -1 };
+
+	if (r->pit_cond == DEGRADED_KEEP)
+		return 0;
+	if (r->pit_cond == DEGRADED_REMOVE || r->pit_reason == NULL)
+		return ctrl_condition_remove(NULL, obj, APP_PITR_CONDITION);
+	return ctrl_condition_set(NULL, obj, &c, r->sc->o.clock);
 }
 
 /* The run's status encoder (Ready is the run's condition). */
@@ -306,6 +346,8 @@ static int schedule_encode_status(json_t *obj, void *payload)
 			     APP_SCHEDULE_REASON_VERIFIED, r->degraded_message, -1 };
 	int rc = app_schedule_status_encode(obj, &r->st);
 
+	if (rc == 0)
+		rc = schedule_encode_pitr(obj, r);
 	/* Degraded is the schedule's second condition (the run sets Ready) */
 	if (rc != 0 || r->degraded == DEGRADED_KEEP)
 		return rc;
@@ -1111,6 +1153,10 @@ static void schedule_prune_backup(schedule_run *r, const char *name, const char 
 	}
 	r->st.pruned_total++;
 	r->st.last_prune_ns = r->run.now;
+	if (r->pruned == NULL)
+		r->pruned = json_array();
+	if (r->pruned != NULL)
+		json_array_append_new(r->pruned, json_string(name));
 	ctrl_counter_inc(r->sc->m_pruned, lv);
 	ss_log(SS_LOG_INFO, "backup pruned", SS_LS("schedule", r->run.key),
 	       SS_LS("backup", name), SS_LS("why", why));
@@ -1230,6 +1276,270 @@ cleanup:
 	return rc;
 }
 
+/* ---- 7b: point-in-time coverage ------------------------------------------ */
+
+/* Backup `b` as pitr_window.h sees it; `pruned` (may be NULL) lists the
+ * Backups step 7 deleted (still in the cache). */
+static void schedule_pitr_backup(app_pitr_backup *out, const json_t *b,
+				 const json_t *pruned)
+{
+	app_backup_status bst;
+	const char *g, *name = ctrl_meta(b, "name");
+	const json_t *p;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	app_backup_status_init(&bst);
+	app_backup_status_decode(&bst, b);
+	out->name = name;
+	out->completion_ns = bst.completion_ns;
+	out->data_ns = bst.lock.acquired_ns > 0 ? bst.lock.acquired_ns : bst.start_ns;
+	out->usable = name && ctrl_condition_is_true(b, "Complete") &&
+		      !ctrl_condition_is_false(b, APP_CONDITION_RESTORABLE) &&
+		      !ctrl_meta(b, "deletionTimestamp") && out->data_ns > 0;
+	json_array_foreach((json_t *)pruned, i, p)
+	{
+		if (name && ss_streq(json_string_value(p), name))
+			out->usable = false;
+	}
+	/* as a Restore starts from it (restore_plan.h app_restore_backup_gtid) */
+	g = bst.position.gtid_current_pos;
+	if (g == NULL || g[0] == '\0')
+		g = ss_streq(bst.source_role, "Primary") ? bst.position.gtid_binlog_pos
+							 : bst.position.gtid_slave_pos;
+	out->has_pos = g != NULL && app_gtid_pos_parse(&out->pos, g) == 0;
+}
+
+/* The Unknown reason of a failed connect or read. */
+static const char *schedule_pitr_unknown(int rc)
+{
+	if (rc == SS_EFORBIDDEN)
+		return APP_PITR_REASON_PRIVILEGE;
+	if (rc == SS_ETIMEOUT || rc == SS_ETRANSPORT)
+		return APP_PITR_REASON_UNREACHABLE;
+	return APP_PITR_REASON_CHECK_FAILED;
+}
+
+/* The one Ready candidate that classifies as the primary into *db
+ * (connected); SS_ENOTFOUND with `why` when none or several. Each
+ * connect bounded by the connection's timeout, at most 5 s. */
+static int schedule_pitr_primary(app_db **out, size_t *idx, const schedule_run *r,
+				 const app_target_candidates *m,
+				 const app_credentials *cred, char *why, size_t cap)
+{
+	size_t i, n = 0;
+	int last = 0;
+
+	for (i = 0; i < m->n; i++) {
+		app_db_status *st = calloc(1, sizeof(*st));
+		app_db_verdict v;
+		app_db_target t;
+		app_db *db = NULL;
+		int rc = -1;
+
+		app_credentials_db_target(&t, &r->spec.target.connection, cred,
+					  m->c[i].ip, m->c[i].port);
+		if (t.connect_timeout_seconds > 5)
+			t.connect_timeout_seconds = 5;
+		if (st && m->c[i].ready && (rc = app_db_connect(&db, &t)) == 0 &&
+		    (rc = app_db_probe(st, db)) == 0 &&
+		    app_db_classify(&v, st, 0) == APP_DB_PRIMARY && n++ == 0) {
+			*out = db;
+			*idx = i;
+			db = NULL;
+		}
+		if (rc < 0 && m->c[i].ready)
+			last = rc; /* why the last Ready one could not be asked */
+		if (rc < 0 && m->c[i].ready)
+			snprintf(why, cap, "%s", ss_error_last()->message);
+		app_db_close(db);
+		free(st);
+	}
+	if (n == 1)
+		return 0;
+	if (n > 1) {
+		app_db_close(*out);
+		*out = NULL;
+		snprintf(why, cap,
+			 "%zu members of the target are writable and replicate "
+			 "from no one: which is the primary is not clear",
+			 n);
+	} else if (last == 0)
+		snprintf(why, cap,
+			 "no Ready member of the target is the primary "
+			 "(writable, replicating from no one)");
+	return last < 0 ? last : SS_ENOTFOUND;
+}
+
+/* Reads the primary's binlog reach into *c (result OK, BINLOG_OFF or
+ * FAILED with the reason; never a secret in the detail: db.h). */
+static void schedule_pitr_read(app_pitr_check *c, schedule_run *r, char *why, size_t cap)
+{
+	app_target_candidates *m = calloc(1, sizeof(*m));
+	app_binlog_reach *e = calloc(1, sizeof(*e));
+	app_credentials cred = { 0 };
+	json_t *pods = NULL;
+	const char *reason = NULL;
+	app_db *db = NULL;
+	size_t idx = 0;
+	int rc;
+
+	c->result = APP_PITR_CHECK_FAILED;
+	c->checked_ns = r->run.now;
+	c->unknown_reason = APP_PITR_REASON_CHECK_FAILED;
+	c->detail = why;
+	snprintf(why, cap, "out of memory");
+	if (!m || !e || !r->sc->o.pods ||
+	    ctrl_store_by_index(&pods, r->sc->o.pods, APP_INDEX_NAMESPACE, r->run.ns) < 0)
+		goto cleanup;
+	if (app_target_resolve(m, &r->spec.target, pods, &reason) < 0 ||
+	    app_credentials_read(&cred, r->sc->o.client, r->run.ns,
+				 &r->spec.target.connection, &reason) < 0) {
+		snprintf(why, cap, "%s", ss_error_last()->message);
+		goto cleanup;
+	}
+	rc = schedule_pitr_primary(&db, &idx, r, m, &cred, why, cap);
+	if (rc < 0) {
+		c->unknown_reason = rc == SS_ENOTFOUND ? APP_PITR_REASON_NO_PRIMARY
+						       : schedule_pitr_unknown(rc);
+		goto cleanup;
+	}
+	ss_strlcpy(r->pit_primary, m->c[idx].pod, sizeof(r->pit_primary));
+	c->primary = r->pit_primary;
+	rc = app_binlog_reach_read(e, db);
+	if (rc < 0) {
+		c->unknown_reason = schedule_pitr_unknown(rc);
+		snprintf(why, cap, "primary %s: %s", m->c[idx].pod,
+			 ss_error_last()->message);
+		goto cleanup;
+	}
+	c->result = e->log_bin ? APP_PITR_CHECK_OK : APP_PITR_CHECK_BINLOG_OFF;
+	c->oldest = e->oldest;
+	c->expire_seconds = e->expire_seconds;
+	ss_strlcpy(why, e->oldest_file, cap); /* the detail is unused when OK */
+	c->oldest_file = why;
+cleanup:
+	app_db_close(db);
+	app_credentials_free(&cred);
+	json_decref(pods);
+	free(m);
+	free(e);
+}
+
+/* What status.pointInTime had, as the decision's `prev`. */
+static void schedule_pitr_prev(app_pitr_prev *p, const schedule_run *r)
+{
+	memset(p, 0, sizeof(*p));
+	p->base = r->st.pit_base;
+	p->from_ns = r->st.pit_from_ns;
+	p->to_ns = r->st.pit_to_ns;
+	p->has_oldest = r->st.pit_binlog_start &&
+			app_gtid_pos_parse(&p->oldest, r->st.pit_binlog_start) == 0;
+	p->expire_seconds = r->st.pit_expire_seconds;
+	p->was_true = ctrl_condition_is_true(r->run.obj, APP_PITR_CONDITION);
+}
+
+/* The decision into status (run-owned copies), the condition, the metric
+ * and the Events: a base gone, and a verdict that turns from True. */
+static void schedule_pitr_apply(schedule_run *r, const app_pitr_window *w,
+				const app_pitr_backup *bs, const app_pitr_check *c,
+				const app_pitr_prev *prev)
+{
+	const char *lv[] = { r->run.ns, r->run.name, NULL };
+	char t[SS_TIME_RFC3339_MAX];
+
+	ss_strlcpy(r->pit_base, w->base >= 0 ? bs[w->base].name : "",
+		   sizeof(r->pit_base));
+	r->st.pit_set = true;
+	r->st.pit_base = w->base >= 0 ? r->pit_base : NULL;
+	r->st.pit_from_ns = w->from_ns;
+	r->st.pit_to_ns = w->to_ns;
+	if (c->result != APP_PITR_CHECK_NONE) {
+		r->st.pit_check_ns = r->run.now;
+		r->st.pit_primary = c->primary;
+	}
+	if (c->result == APP_PITR_CHECK_OK) {
+		app_gtid_pos_format(r->pit_start, sizeof(r->pit_start), &c->oldest);
+		r->st.pit_expire_seconds = c->expire_seconds;
+	} else if (r->st.pit_binlog_start)
+		ss_strlcpy(r->pit_start, r->st.pit_binlog_start, sizeof(r->pit_start));
+	/* absent when empty: the log's first file is still there (a status
+	 * write with binlogStart "" was refused as null by the API server) */
+	r->st.pit_binlog_start = r->pit_start[0] ? r->pit_start : NULL;
+	if (r->st.pit_primary && r->st.pit_primary != r->pit_primary) {
+		ss_strlcpy(r->pit_primary, r->st.pit_primary, sizeof(r->pit_primary));
+		r->st.pit_primary = r->pit_primary;
+	}
+	if (r->st.pit_removed_base) {
+		ss_strlcpy(r->pit_removed, r->st.pit_removed_base,
+			   sizeof(r->pit_removed));
+		r->st.pit_removed_base = r->pit_removed;
+	}
+	if (w->base_lost) {
+		ss_strlcpy(r->pit_removed, w->base_lost, sizeof(r->pit_removed));
+		r->st.pit_removed_base = r->pit_removed;
+		r->st.pit_removed_ns = r->run.now;
+		ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "RecoverableFromMoved",
+			       "Backup %s, the oldest base of point-in-time restore, is "
+			       "gone: recoverableFrom is now %s",
+			       w->base_lost,
+			       w->from_ns ? ss_time_format(t, sizeof(t), w->from_ns)
+					  : "unset (no base left)");
+	}
+	ctrl_gauge_set(r->sc->m_pitr, lv, app_pitr_window_seconds(w->from_ns, w->to_ns));
+	if (w->reason == NULL)
+		return; /* no check: the condition stays */
+	r->pit_cond = DEGRADED_TRUE;
+	r->pit_status = w->status;
+	r->pit_reason = w->reason;
+	ss_strlcpy(r->pit_message, w->message, sizeof(r->pit_message));
+	if (prev->was_true && w->status != APP_PITR_TRUE)
+		ctrl_run_event(&r->run, CTRL_EVENT_WARNING, w->reason, "%s", w->message);
+}
+
+/* Step 7b: with spec.pointInTime, how far back a point-in-time Restore
+ * can reach (pitr_window.h). The primary is asked only when a check is
+ * due (every APP_PITR_CHECK_INTERVAL_SECONDS, and after a Backup
+ * completes), bounded (connects of at most 5 s, the read
+ * APP_BINLOG_REACH_TIMEOUT_S); between checks a base that went still moves
+ * the window. Never fails the reconcile. */
+static void schedule_pitr(schedule_run *r)
+{
+	size_t i, n = json_array_size(r->backups);
+	app_pitr_backup *bs = calloc(n ? n : 1, sizeof(*bs));
+	app_pitr_window *w = calloc(1, sizeof(*w));
+	app_pitr_check *c = calloc(1, sizeof(*c));
+	app_pitr_prev *prev = calloc(1, sizeof(*prev));
+	char *why = malloc(MSG_MAX);
+	const char *lv[] = { r->run.ns, r->run.name, NULL };
+
+	if (!r->spec.point_in_time) {
+		if (r->st.pit_set) /* turned off: the series says no window */
+			ctrl_gauge_set(r->sc->m_pitr, lv, 0);
+		r->st.pit_set = false;
+		r->pit_cond = DEGRADED_REMOVE;
+		goto cleanup;
+	}
+	if (!bs || !w || !c || !prev || !why)
+		goto cleanup;
+	for (i = 0; i < n; i++)
+		schedule_pitr_backup(&bs[i], json_array_get(r->backups, i), r->pruned);
+	schedule_pitr_prev(prev, r);
+	if (app_pitr_check_due(bs, n, r->st.pit_check_ns, r->run.now,
+			       r->spec.point_in_time_interval_s))
+		schedule_pitr_read(c, r, why, MSG_MAX);
+	app_pitr_window_decide(w, bs, n, c, prev, r->run.now);
+	schedule_pitr_apply(r, w, bs, c, prev);
+	r->pit_wake_ns = app_pitr_next_check_ns(r->st.pit_check_ns,
+						r->spec.point_in_time_interval_s);
+cleanup:
+	free(bs);
+	free(w);
+	free(c);
+	free(prev);
+	free(why);
+}
+
 /* Ready False for `reason` (a spec that cannot run: no plan, no next
  * time; a spec change brings the next look). CTRL_RUN_STOP, or < 0. */
 static int schedule_not_ready(schedule_run *r, const char *reason, const char *message)
@@ -1267,9 +1577,13 @@ static int schedule_look_again(schedule_run *r, int64_t wake_ns, int64_t within_
  * cron or of the verification cron, whichever is first (0: neither). */
 static int64_t schedule_wake(const schedule_run *r)
 {
-	if (r->wake_ns == 0 || (r->vwake_ns > 0 && r->vwake_ns < r->wake_ns))
-		return r->vwake_ns;
-	return r->wake_ns;
+	int64_t w = r->wake_ns;
+
+	if (w == 0 || (r->vwake_ns > 0 && r->vwake_ns < w))
+		w = r->vwake_ns;
+	if (w == 0 || (r->pit_wake_ns > 0 && r->pit_wake_ns < w))
+		w = r->pit_wake_ns;
+	return w;
 }
 
 /* A verification request that failed is tried again within the retry
@@ -1399,6 +1713,8 @@ static int schedule_steps(schedule_run *r)
 	if (schedule_prune(r) < 0)
 		ss_log(SS_LOG_WARN, "retention failed", SS_LS("schedule", r->run.key),
 		       SS_LERR());
+	/* 7b, after the Backups due were made: a slow primary delays no run */
+	schedule_pitr(r);
 	/* 8 */
 	schedule_decide_ready(r, r->st.next_schedule_ns);
 	rc = schedule_write_status(r);
@@ -1429,6 +1745,7 @@ ctrl_result app_schedule_reconcile(void *payload, const char *key)
 	res = rc < 0 ? schedule_retry(r) : ctrl_run_result(&r->run, rc);
 	ss_tz_free(r->owned_tz);
 	json_decref(r->would_prune);
+	json_decref(r->pruned);
 	json_decref(r->backups);
 	free(r->vb);
 	ctrl_run_finish(&r->run);

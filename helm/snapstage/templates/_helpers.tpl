@@ -98,10 +98,11 @@ the controller makes (tests/integration/rbac_rules.txt names the code).
   resources: [backupschedules/status, backups/status, restores/status]
   verbs: [update]
 # Owner references with blockOwnerDeletion (BackupSchedule -> Backup,
-# Backup -> VolumeSnapshot) need update on the owner's finalizers
-# subresource (OwnerReferencesPermissionEnforcement).
+# Backup -> VolumeSnapshot, Restore -> its point-in-time scratch Pod) need
+# update on the owner's finalizers subresource
+# (OwnerReferencesPermissionEnforcement).
 - apiGroups: [snapstage.io]
-  resources: [backupschedules/finalizers, backups/finalizers]
+  resources: [backupschedules/finalizers, backups/finalizers, restores/finalizers]
   verbs: [update]
 # One VolumeSnapshot per volume of a backup; an untrusted or failed
 # attempt's own snapshots are deleted.
@@ -142,6 +143,11 @@ namespace.
 - apiGroups: [apps]
   resources: [statefulsets/scale]
   verbs: [patch]
+# Its governing Service, read: it must give the primary the DNS name the
+# replicas replicate from.
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get]
 {{- end }}
 
 {{/*
