@@ -263,7 +263,13 @@ stop_workload() {
     workload_pid=
 }
 on_exit() { stop_workload; }
-ops_logged() { grep -c '"gtid"' "$work/gtid.jsonl" 2>/dev/null || echo 0; }
+# grep -c prints 0 *and* fails when nothing matches: `|| echo 0` would
+# print a second 0 ("0\n0", an arithmetic syntax error in $((...))).
+ops_logged() {
+    local n
+    n=$(grep -c '"gtid"' "$work/gtid.jsonl" 2>/dev/null) || true
+    echo "${n:-0}"
+}
 ops_at_least() { [ "$(ops_logged)" -ge "$1" ]; }
 LEDGER_PASSWORD=$(root_pw) "$PY" "$LEDGER/workload.py" --host "$(kn get pod mariadb-0 -o jsonpath='{.status.podIP}')" \
     --log "$work/gtid.jsonl" --rate "${PITR_RATE:-40}" >"$work/summary.json" 2>"$work/workload.err" &
@@ -280,6 +286,9 @@ for i in 1 2 3; do
         wait_for 120 "ledger: Backup $b complete" backup_complete "$b"
     done
 done
+# bash skips the rest of a loop after an expansion error in it (no set -e
+# exit): a loop cut short must fail here, not as "fewer than 3 bases".
+count_nightly_is 4 || fail "ledger: $(backups_of_nightly | wc -w) Backup(s) of nightly after the loop, want 4 (B, L1..L3)"
 want=$(($(ops_logged) + 300))
 wait_for 60 "ledger: $want groups logged after Backup L3" ops_at_least "$want"
 stop_workload

@@ -28,6 +28,9 @@ want=(
     '[asan] ==123==ERROR: AddressSanitizer: heap-use-after-free on address 0x6020'
     '[asan] controller/app/api/api.c:10:5: runtime error: signed integer overflow'
     '[default] test_x: test_x.c:9: main: Assertion `n == 1'"'"' failed.'
+    '[default] tests/e2e/test_pitr.sh: line 274: 0'
+    '[default] 0 + 300: syntax error in expression (error token is "0 + 300")'
+    '[asan] tests/e2e/test_x.sh: line 9: want: unbound variable'
 )
 noise=(
     '[default] [==========] Running 7 test(s).'
