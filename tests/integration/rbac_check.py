@@ -322,23 +322,28 @@ def c_calls(repo, path, run_res):
     return found
 
 
-def cmd_calls(rules_path, repo, path, role, base_roles):
+def cmd_calls(rules_path, repo, paths, role, base_roles):
+    """paths: one file, or several joined by commas (the parts of one
+    controller: their requests are checked together)."""
     import re
-    text = open(os.path.join(repo, path)).read()
-    # The controller's own resource: ctrl_run_opts.resource = &NAME.
-    m = re.search(r"run_opts\.resource\s*=\s*&(\w+)", text)
-    if m is None:
-        # A part of a controller (restore_replay.c): the run is set up by
-        # the one file of its folder that names the resource.
-        folder = os.path.dirname(os.path.join(repo, path))
-        for name in sorted(os.listdir(folder)):
-            if name.endswith(".c") and m is None:
-                m = re.search(r"run_opts\.resource\s*=\s*&(\w+)",
-                              open(os.path.join(folder, name)).read())
-    run_res = c_resources(repo).get(m.group(1)) if m else None
-    if run_res is None and re.search(r"\bctrl_run_", text):
-        sys.exit("%s: cannot find its run_opts.resource" % path)
-    calls = c_calls(repo, path, run_res)
+    calls = set()
+    for path in paths.split(","):
+        text = open(os.path.join(repo, path)).read()
+        # The controller's own resource: ctrl_run_opts.resource = &NAME.
+        m = re.search(r"run_opts\.resource\s*=\s*&(\w+)", text)
+        if m is None:
+            # A part of a controller (restore_replay.c): the run is set up by
+            # the one file of its folder that names the resource.
+            folder = os.path.dirname(os.path.join(repo, path))
+            for name in sorted(os.listdir(folder)):
+                if name.endswith(".c") and m is None:
+                    m = re.search(r"run_opts\.resource\s*=\s*&(\w+)",
+                                  open(os.path.join(folder, name)).read())
+        run_res = c_resources(repo).get(m.group(1)) if m else None
+        if run_res is None and re.search(r"\bctrl_run_", text):
+            sys.exit("%s: cannot find its run_opts.resource" % path)
+        calls |= c_calls(repo, path, run_res)
+    path = " + ".join(paths.split(","))
     rules = parse_rules(rules_path)
     base = {(r["group"], r["resource"], r["verb"]) for r in rules if r["role"] in base_roles}
     mine = {(r["group"], r["resource"], r["verb"]) for r in rules if r["role"] == role}

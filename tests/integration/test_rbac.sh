@@ -7,7 +7,8 @@
 #
 #   code      every file:identifier the rules name is in the code.
 #   calls     the requests the verify controller (app/verify/verify.c)
-#             and the point-in-time restore (app/restore/restore_replay.c)
+#             and the point-in-time restore (app/restore/restore_replay.c and
+#             restore_replay_inplace.c)
 #             make, read from their source, are granted by the `ns` rules
 #             plus the `vf` rules, and `vf` is exactly what each lacks.
 #   granted   for each install mode (kustomize and helm, all namespaces or a
@@ -167,7 +168,8 @@ log "=== calls: the verify controller's requests are the ns + vf rules"
 python3 "$CHECK" calls "$RULES" "$REPO" controller/app/verify/verify.c vf ns ||
     failures=$((failures + 1))
 log "=== calls: the point-in-time restore's requests are the ns + vf rules"
-python3 "$CHECK" calls "$RULES" "$REPO" controller/app/restore/restore_replay.c vf ns ||
+python3 "$CHECK" calls "$RULES" "$REPO" \
+    controller/app/restore/restore_replay.c,controller/app/restore/restore_replay_inplace.c vf ns ||
     failures=$((failures + 1))
 
 # The kinds the finalizer checks create (dry runs) must be served.

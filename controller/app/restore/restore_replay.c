@@ -51,6 +51,7 @@
  *   InPlace        restore_inplace.c's steps from the replayed snapshots,
  *                  the position being the target; at ReleasingOldVolumes
  *                  and on any failure the scratch claims and snapshots go.
+ *                  (These three: restore_replay_inplace.c.)
  * Invariants: nothing of the live database is written (the source is only
  * read: a probe, the binlog, a replica's dump); the scratch server gets
  * no statement that writes before the replay ends; a failure once claims
@@ -65,9 +66,7 @@
 #include <string.h>
 
 #include "app/api/names.h"
-#include "app/api/owner.h"
 #include "app/api/target.h"
-#include "app/api/volumesnapshot.h"
 #include "app/db/binlog.h"
 #include "app/db/credentials.h"
 #include "app/db/db.h"
@@ -76,7 +75,6 @@
 #include "app/restore/restore_replay_plan.h"
 #include "app/restore/restore_run.h"
 #include "app/scratch/scratch.h"
-#include "ctrl/conditions.h"
 #include "ctrl/object.h"
 #include "kube/rest.h"
 #include "util/error.h"
@@ -92,10 +90,7 @@ static const kube_resource pods_res = { "", "v1", "pods", true };
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static int replay_enter_snapshotting(app_restore_run *r);
-
-/* A copy of `text` the run holds, or NULL (out of memory). */
-static const char *replay_keep(app_restore_run *r, const char *text)
+const char *app_restore_replay_keep(app_restore_run *r, const char *text)
 {
 	return json_string_value(ctrl_run_hold(&r->run, json_string(text)));
 }
@@ -106,10 +101,8 @@ static void replay_for(app_scratch_for *f, app_restore_run *r)
 	f->purpose = APP_SCRATCH_PITR;
 }
 
-/* Moves to `step`, recorded (with the message) before it is acted on. */
-static int replay_enter(app_restore_run *r, app_replay_step step, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int replay_enter(app_restore_run *r, app_replay_step step, const char *fmt, ...)
+int app_restore_replay_enter(app_restore_run *r, app_replay_step step, const char *fmt,
+			     ...)
 {
 	va_list ap;
 
@@ -121,15 +114,14 @@ static int replay_enter(app_restore_run *r, app_replay_step step, const char *fm
 	return app_restore_write(r);
 }
 
-/* Whether replay.timeoutSeconds have passed in the current step. */
-static bool replay_step_timed_out(const app_restore_run *r)
+bool app_restore_replay_timed_out(const app_restore_run *r)
 {
 	return r->run.now - r->st.replay.step_start_ns >
 	       (int64_t)r->spec.replay.timeout_seconds * SS_NS_PER_SEC;
 }
 
 /* Whether this look writes the replay's progress: once per the interval
- * replay_wait() looks again after. */
+ * app_restore_replay_wait() looks again after. */
 static bool replay_progress_due(const app_restore_run *r)
 {
 	return app_restore_replay_progress_due(
@@ -138,10 +130,9 @@ static bool replay_progress_due(const app_restore_run *r)
 				       r->rc->o.poll_ns));
 }
 
-/* Requeue with status written: soon in the step's first seconds (a
- * small server starts, replays and shuts down in about a second), then
- * each poll interval. */
-static int replay_wait(app_restore_run *r)
+/* Soon in the step's first seconds: a small server starts, replays and
+ * shuts down in about a second. */
+int app_restore_replay_wait(app_restore_run *r)
 {
 	int rc = app_restore_write(r);
 
@@ -318,7 +309,7 @@ static int replay_find_primary(const char **out, app_restore_run *r, char *why,
 		free(st);
 	}
 	rc = app_restore_replay_pick_primary(&idx, kinds, m->n, why, cap);
-	if (rc == 0 && (*out = replay_keep(r, m->c[idx].pod)) == NULL)
+	if (rc == 0 && (*out = app_restore_replay_keep(r, m->c[idx].pod)) == NULL)
 		rc = ss_error_set(SS_ENOMEM, "out of memory");
 cleanup:
 	app_credentials_free(&cred);
@@ -375,7 +366,7 @@ static int replay_accept(app_restore_run *r, app_restore_volumes *vols)
 	r->st.replay.base_position = r->gtid;
 	r->st.replay.target_time_ns =
 		r->spec.replay.has_time ? r->spec.replay.time_ns : 0;
-	return replay_enter(
+	return app_restore_replay_enter(
 		r, APP_REPLAY_STEP_RESTORING_BASE,
 		"restoring the base Backup %s (at %s) to replay Pod %s's binlog "
 		"onto",
@@ -408,7 +399,7 @@ static const char *replay_statefulset(app_restore_run *r, const json_t *backup)
 	{
 		if (ss_streq(json_string_value(json_object_get(ref, "kind")),
 			     "StatefulSet"))
-			name = replay_keep(
+			name = app_restore_replay_keep(
 				r, json_string_value(json_object_get(ref, "name")));
 	}
 	json_decref(pod);
@@ -477,11 +468,11 @@ static int replay_starting(app_restore_run *r)
 	replay_for(&f, r);
 	if (app_scratch_pod_name(name, sizeof(name), &f) < 0)
 		return -1;
-	r->st.replay.scratch_pod = replay_keep(r, name);
+	r->st.replay.scratch_pod = app_restore_replay_keep(r, name);
 	rc = kube_get(&pod, r->rc->o.client, &pods_res, r->run.ns, name);
 	if (rc == SS_ENOTFOUND) {
 		rc = replay_make_pod(r, &f);
-		return rc != 0 ? rc : replay_wait(r);
+		return rc != 0 ? rc : app_restore_replay_wait(r);
 	}
 	if (rc < 0)
 		return rc;
@@ -495,7 +486,7 @@ static int replay_starting(app_restore_run *r)
 	json_decref(pod);
 	if (st == APP_SCRATCH_READY)
 		return 0;
-	if (st == APP_SCRATCH_GONE || replay_step_timed_out(r))
+	if (st == APP_SCRATCH_GONE || app_restore_replay_timed_out(r))
 		return app_restore_fail(
 			r, "ScratchNotReady",
 			"the scratch server %s was not Ready within %d s: %s", name,
@@ -503,7 +494,7 @@ static int replay_starting(app_restore_run *r)
 			st == APP_SCRATCH_GONE ? "its Pod went away" : why);
 	ctrl_run_message(&r->run, "waiting for the scratch server %s: %s", name,
 			 why[0] ? why : "not Ready yet");
-	return replay_wait(r);
+	return app_restore_replay_wait(r);
 }
 
 /* ---- Resolving ------------------------------------------------------------------ */
@@ -577,11 +568,11 @@ static int replay_resolving(app_restore_run *r)
 	if (rc != 0)
 		return rc;
 	if (app_gtid_pos_format(text, sizeof(text), &target) < 0 ||
-	    (r->st.replay.target_position = replay_keep(r, text)) == NULL)
+	    (r->st.replay.target_position = app_restore_replay_keep(r, text)) == NULL)
 		return -1;
-	return replay_enter(r, APP_REPLAY_STEP_REPLAYING,
-			    "replaying Pod %s's binlog from %s to %s",
-			    r->st.replay.source_pod, r->st.replay.base_position, text);
+	return app_restore_replay_enter(
+		r, APP_REPLAY_STEP_REPLAYING, "replaying Pod %s's binlog from %s to %s",
+		r->st.replay.source_pod, r->st.replay.base_position, text);
 }
 
 /* ---- Replaying ------------------------------------------------------------------ */
@@ -628,7 +619,7 @@ static void replay_progress(app_restore_run *r, const app_replay_progress *p)
 	char text[APP_GTID_TEXT_MAX] = "";
 
 	if (app_gtid_pos_format(text, sizeof(text), &p->reached) == 0)
-		r->st.replay.reached = replay_keep(r, text);
+		r->st.replay.reached = app_restore_replay_keep(r, text);
 	r->st.replay.relay_bytes = (int64_t)p->relay_bytes;
 	r->st.replay.progress_ns = r->run.now;
 	ctrl_run_message(&r->run,
@@ -650,7 +641,7 @@ static int replay_retry_bounded(app_restore_run *r, int rc, bool scratch)
 {
 	char msg[CTRL_RUN_MESSAGE_MAX];
 
-	if (rc >= 0 || !replay_step_timed_out(r))
+	if (rc >= 0 || !app_restore_replay_timed_out(r))
 		return rc;
 	ss_strlcpy(msg, ss_error_last()->message, sizeof(msg));
 	if (scratch)
@@ -689,7 +680,7 @@ static int replay_replaying(app_restore_run *r)
 		rc = replay_retry_bounded(r, rc, true); /* ENOTFOUND: not set up */
 	if (rc == 0 || rc == SS_ENOTFOUND) {
 		act = app_restore_replay_decide(rc == 0 ? p : NULL, &target,
-						replay_step_timed_out(r), &reason);
+						app_restore_replay_timed_out(r), &reason);
 		if (rc == 0 && (act != APP_REPLAY_DO_WAIT || replay_progress_due(r)))
 			replay_progress(r, p);
 		rc = 0;
@@ -703,11 +694,12 @@ static int replay_replaying(app_restore_run *r)
 							: "past the target, or "
 							  "replay.timeoutSeconds passed");
 		else if (act == APP_REPLAY_DO_FINISH)
-			rc = replay_enter(r, APP_REPLAY_STEP_FINISHING,
-					  "the replay reached %s; checking it",
-					  r->st.replay.target_position);
+			rc = app_restore_replay_enter(
+				r, APP_REPLAY_STEP_FINISHING,
+				"the replay reached %s; checking it",
+				r->st.replay.target_position);
 		if (rc == 0 && act != APP_REPLAY_DO_FINISH)
-			rc = replay_wait(r);
+			rc = app_restore_replay_wait(r);
 	}
 	app_db_close(db);
 	free(p);
@@ -735,9 +727,10 @@ static int replay_finishing(app_restore_run *r)
 	if (rc != 0)
 		return rc;
 	r->st.replay.reached = r->st.replay.target_position;
-	return replay_enter(r, APP_REPLAY_STEP_DONE,
-			    "replayed exactly to %s; shutting the scratch server down",
-			    r->st.replay.target_position);
+	return app_restore_replay_enter(
+		r, APP_REPLAY_STEP_DONE,
+		"replayed exactly to %s; shutting the scratch server down",
+		r->st.replay.target_position);
 }
 
 /* Deletes the scratch Pod if it is ours (uid precondition); *gone when it
@@ -785,328 +778,15 @@ static int replay_done(app_restore_run *r)
 				 "replayed exactly to %s; waiting for the scratch "
 				 "server %s to shut down",
 				 r->st.replay.target_position, r->st.replay.scratch_pod);
-		return replay_wait(r);
+		return app_restore_replay_wait(r);
 	}
 	if (r->spec.mode == APP_MODE_IN_PLACE)
-		return replay_enter_snapshotting(r);
+		return app_restore_replay_inplace_enter(r);
 	ctrl_run_message(&r->run,
 			 "%zu claim(s) restored from %s and replayed from Pod %s to %s",
 			 r->st.n_claims, r->st.source_backup, r->st.replay.source_pod,
 			 r->st.replay.target_position);
 	return app_restore_complete(r);
-}
-
-/* ---- InPlace: scratch claims, Snapshotting, SafetyBackup, InPlace ------------ */
-
-/* The storageClassName of StatefulSet `sts`'s volumeClaimTemplate
- * `volume` (NULL: none, the cluster default). */
-static const char *replay_template_class(const json_t *sts, const char *volume)
-{
-	return json_string_value(json_object_get(
-		json_object_get(app_restore_claim_template(sts, volume), "spec"),
-		"storageClassName"));
-}
-
-/* In place, the replay's claims are scratch ones of the Restore's own
- * (app_restore_replay_name; restore.c marks them owned), each in the
- * StorageClass of its volume's template (they once all took the first
- * volume's: a binlog volume of another driver could not be restored).
- * 0, CTRL_RUN_STOP or < 0. NewClaims: the spec's claims, nothing to do. */
-static int replay_scratch_spec(app_restore_run *r, const app_restore_volumes *vols)
-{
-	const char *sts_name = r->st.statefulset_name ? r->st.statefulset_name
-						      : r->spec.statefulset_name;
-	char name[APP_NAME_BUF];
-	json_t *sts = NULL;
-	size_t i;
-	int rc;
-
-	if (r->spec.mode != APP_MODE_IN_PLACE)
-		return 0;
-	rc = kube_get(&sts, r->rc->o.client, &app_restore_statefulsets, r->run.ns,
-		      sts_name);
-	if (rc == SS_ENOTFOUND)
-		return app_restore_fail(r, "TargetChanged",
-					"StatefulSet %s was deleted before the restore "
-					"reached it",
-					sts_name);
-	if (rc < 0 || (rc = app_restore_hold(r, sts)) < 0)
-		return rc;
-	r->spec.storage_class = NULL;
-	r->spec.n_claims = 0;
-	for (i = 0; i < vols->n && i < APP_MAX_CLAIMS; i++) {
-		if (app_restore_replay_name(name, APP_REPLAY_OBJ_SCRATCH_CLAIM,
-					    r->run.name, vols->v[i].volume) < 0)
-			return app_restore_fail(r, "InvalidSpec", "a scratch claim: %s",
-						ss_error_last()->message);
-		r->spec.claims[i].volume = vols->v[i].volume;
-		r->spec.claims[i].name = replay_keep(r, name);
-		r->spec.claims[i].size_bytes = 0;
-		r->spec.claims[i].storage_class =
-			replay_template_class(sts, vols->v[i].volume);
-		if (r->spec.claims[i].name == NULL)
-			return ss_error_set(SS_ENOMEM, "out of memory");
-		r->spec.n_claims++;
-	}
-	return 0;
-}
-
-/* Done, in place: the replayed snapshots named (deterministic) and
- * recorded with step Snapshotting before the first is created. */
-static int replay_enter_snapshotting(app_restore_run *r)
-{
-	char name[APP_NAME_BUF];
-	size_t i;
-
-	r->st.replay.n_snapshots = 0;
-	for (i = 0; i < r->st.n_claims; i++) {
-		if (app_restore_replay_name(name, APP_REPLAY_OBJ_SNAPSHOT, r->run.name,
-					    r->st.claims[i].volume) < 0 ||
-		    (r->st.replay.snapshots[i] = replay_keep(r, name)) == NULL)
-			return -1;
-		r->st.replay.n_snapshots++;
-	}
-	return replay_enter(r, APP_REPLAY_STEP_SNAPSHOTTING,
-			    "taking %zu VolumeSnapshot(s) of the claims replayed to %s",
-			    r->st.replay.n_snapshots, r->st.replay.target_position);
-}
-
-/* The base Backup's VolumeSnapshotClass into *out (NULL: the default,
- * also when the base is gone). 0 or < 0. */
-static int replay_snapshot_class(const char **out, app_restore_run *r)
-{
-	app_backup_spec bs;
-	json_t *b = NULL;
-	int rc = kube_get(&b, r->rc->o.client, &app_backups, r->run.ns,
-			  r->st.source_backup);
-
-	*out = NULL;
-	if (rc == SS_ENOTFOUND)
-		return 0;
-	if (rc < 0 || (rc = app_restore_hold(r, b)) < 0)
-		return rc;
-	if (app_backup_spec_decode(&bs, b, NULL) == 0)
-		*out = bs.snapshot.class_name;
-	return 0;
-}
-
-/* Creates replayed snapshot i (of claim i). 0 (made or there) or < 0. */
-static int replay_create_snapshot(app_restore_run *r, size_t i, const char *klass)
-{
-	json_t *vs = NULL;
-	int rc = app_restore_replay_snapshot(&vs, r->run.obj, r->st.replay.snapshots[i],
-					     r->st.claims[i].name, r->st.claims[i].volume,
-					     klass);
-
-	if (rc < 0)
-		return rc;
-	rc = kube_create(NULL, r->rc->o.client, &app_volumesnapshots, r->run.ns, vs);
-	json_decref(vs);
-	if (rc == 0)
-		ss_log(SS_LOG_INFO, "replayed snapshot created",
-		       SS_LS("restore", r->run.key),
-		       SS_LS("snapshot", r->st.replay.snapshots[i]));
-	return rc == SS_EEXISTS ? 0 : rc;
-}
-
-/* Snapshotting: each replayed claim's VolumeSnapshot made and waited for
- * (replay.timeoutSeconds), then SafetyBackup. CTRL_RUN_STOP or < 0. */
-static int replay_snapshotting(app_restore_run *r)
-{
-	const char *klass = NULL, *why = "", *first = NULL;
-	char name[APP_NAME_BUF];
-	size_t i, ready = 0, n = r->st.replay.n_snapshots;
-	int rc = replay_snapshot_class(&klass, r);
-
-	for (i = 0; rc == 0 && i < n && i < r->st.n_claims; i++) {
-		json_t *vs = NULL;
-		app_replay_obj_state s;
-
-		rc = kube_get(&vs, r->rc->o.client, &app_volumesnapshots, r->run.ns,
-			      r->st.replay.snapshots[i]);
-		if (rc == SS_ENOTFOUND)
-			rc = replay_create_snapshot(r, i, klass);
-		else if (rc == 0)
-			rc = app_restore_hold(r, vs);
-		if (rc < 0)
-			return rc;
-		s = app_restore_replay_snapshot_state(vs, r->run.obj, &why);
-		if (s == APP_REPLAY_OBJ_FOREIGN || s == APP_REPLAY_OBJ_FAILED)
-			return app_restore_fail(
-				r, "ReplaySnapshotFailed",
-				"VolumeSnapshot %s of the replayed claim %s: %s",
-				r->st.replay.snapshots[i], r->st.claims[i].name, why);
-		ready += s == APP_REPLAY_OBJ_READY;
-		if (s != APP_REPLAY_OBJ_READY && first == NULL)
-			first = r->st.replay.snapshots[i];
-	}
-	if (ready == n && n > 0) {
-		if (app_restore_replay_name(name, APP_REPLAY_OBJ_SAFETY_BACKUP,
-					    r->run.name, NULL) < 0 ||
-		    (r->st.replay.safety_backup = replay_keep(r, name)) == NULL)
-			return -1;
-		return replay_enter(r, APP_REPLAY_STEP_SAFETY_BACKUP,
-				    "%zu replayed snapshot(s) ready; taking the safety "
-				    "Backup %s of StatefulSet %s's primary first",
-				    n, name, r->st.statefulset_name);
-	}
-	if (replay_step_timed_out(r))
-		return app_restore_fail(r, "ReplaySnapshotFailed",
-					"VolumeSnapshot %s was not readyToUse within "
-					"replay.timeoutSeconds (%d s)",
-					first ? first : "?",
-					r->spec.replay.timeout_seconds);
-	ctrl_run_message(&r->run,
-			 "waiting for %zu of %zu replayed VolumeSnapshot(s) (%s: %s)",
-			 n - ready, n, first ? first : "?", why);
-	return replay_wait(r);
-}
-
-/* Creates the safety Backup from the base Backup's spec. 0, CTRL_RUN_STOP
- * (SafetyBackupFailed) or < 0. */
-static int replay_create_safety(app_restore_run *r)
-{
-	json_t *base = NULL, *b = NULL;
-	int rc = kube_get(&base, r->rc->o.client, &app_backups, r->run.ns,
-			  r->st.source_backup);
-
-	if (rc == SS_ENOTFOUND)
-		return app_restore_fail(r, "SafetyBackupFailed",
-					"the base Backup %s, whose target and connection "
-					"the safety Backup copies, is gone",
-					r->st.source_backup);
-	if (rc < 0)
-		return rc;
-	rc = app_restore_replay_safety_backup(&b, r->run.obj, base,
-					      r->st.replay.safety_backup);
-	json_decref(base);
-	if (rc == SS_EINVALID)
-		return app_restore_fail(r, "SafetyBackupFailed", "%s",
-					ss_error_last()->message);
-	if (rc == 0) {
-		rc = kube_create(NULL, r->rc->o.client, &app_backups, r->run.ns, b);
-		json_decref(b);
-	}
-	if (rc == 0)
-		ctrl_run_event(&r->run, CTRL_EVENT_NORMAL, "SafetyBackup",
-			       "created Backup %s of StatefulSet %s's primary: the state "
-			       "this restore replaces",
-			       r->st.replay.safety_backup, r->st.statefulset_name);
-	return rc == SS_EEXISTS ? 0 : rc;
-}
-
-/* SafetyBackupFailed with the safety Backup's own Failed reason and
- * message: they say what to fix (a lock that could not be taken, a
- * snapshot the storage refused). CTRL_RUN_STOP or < 0. */
-static int replay_safety_failed(app_restore_run *r, const json_t *b)
-{
-	const char *reason = ctrl_condition_get_reason(b, "Failed");
-	const char *message = ctrl_condition_get_message(b, "Failed");
-
-	return app_restore_fail(r, "SafetyBackupFailed", "the safety Backup %s failed (%s: %s)",
-				r->st.replay.safety_backup, reason != NULL ? reason : "?",
-				message != NULL ? message : "");
-}
-
-/* SafetyBackup: the Backup made once (deterministic name, recorded
- * before), waited for until Complete (replay.timeoutSeconds); then
- * InPlace. Failed or foreign: SafetyBackupFailed, the target untouched.
- * CTRL_RUN_STOP or < 0. */
-static int replay_safety_backup(app_restore_run *r)
-{
-	const char *name = r->st.replay.safety_backup, *why = "";
-	json_t *b = NULL;
-	int rc = kube_get(&b, r->rc->o.client, &app_backups, r->run.ns, name);
-
-	if (rc == SS_ENOTFOUND) {
-		rc = replay_create_safety(r);
-		return rc != 0 ? rc : replay_wait(r);
-	}
-	if (rc < 0 || (rc = app_restore_hold(r, b)) < 0)
-		return rc;
-	switch (app_restore_replay_safety_state(b, r->run.obj, &why)) {
-	case APP_REPLAY_OBJ_READY:
-		return replay_enter(r, APP_REPLAY_STEP_IN_PLACE,
-				    "the safety Backup %s is Complete; restoring "
-				    "StatefulSet %s in place to %s",
-				    name, r->st.statefulset_name,
-				    r->st.replay.target_position);
-	case APP_REPLAY_OBJ_FAILED:
-		/* Its own reason says what to fix (a Backup's conditions
-		 * never carry a Secret-derived value). */
-		if (ctrl_condition_is_true(b, "Failed"))
-			return replay_safety_failed(r, b);
-		/* fall through */
-	case APP_REPLAY_OBJ_FOREIGN:
-		return app_restore_fail(r, "SafetyBackupFailed",
-					"the safety Backup %s: %s", name, why);
-	case APP_REPLAY_OBJ_WAIT: break;
-	}
-	if (replay_step_timed_out(r))
-		return app_restore_fail(r, "SafetyBackupFailed",
-					"the safety Backup %s did not complete within "
-					"replay.timeoutSeconds (%d s): %s",
-					name, r->spec.replay.timeout_seconds, why);
-	ctrl_run_message(&r->run, "waiting for the safety Backup %s: %s", name, why);
-	return replay_wait(r);
-}
-
-/* InPlace: the in-place machinery (restore_inplace.c) from the replayed
- * snapshots, the replicas set up from the target position.
- * CTRL_RUN_STOP or < 0. */
-static int replay_in_place(app_restore_run *r)
-{
-	app_restore_volumes *vols = calloc(1, sizeof(*vols));
-	size_t i;
-	int rc;
-
-	if (vols == NULL)
-		return ss_error_set(SS_ENOMEM, "out of memory");
-	for (i = 0; i < r->st.replay.n_snapshots && i < r->st.n_claims &&
-		    vols->n < APP_MAX_VOLUMES;
-	     i++) {
-		vols->v[vols->n].volume = r->st.claims[i].volume;
-		vols->v[vols->n].snapshot = r->st.replay.snapshots[i];
-		vols->v[vols->n].restore_size_bytes = -1;
-		vols->n++;
-	}
-	r->snapshot_owner = r->run.obj; /* the replayed snapshots are the Restore's */
-	r->gtid = r->st.replay.target_position;
-	rc = app_restore_in_place(r, vols);
-	free(vols);
-	return rc;
-}
-
-/* Deletes the replayed snapshots this Restore owns (uid precondition);
- * *n counts those deleted. 0 or < 0. */
-static int replay_delete_snapshots(app_restore_run *r, size_t *n)
-{
-	kube_delete_opts d = KUBE_DELETE_OPTS_INIT;
-	size_t i;
-	int rc = 0;
-
-	*n = 0;
-	for (i = 0; rc == 0 && i < r->st.replay.n_snapshots; i++) {
-		json_t *vs = NULL;
-
-		rc = kube_get(&vs, r->rc->o.client, &app_volumesnapshots, r->run.ns,
-			      r->st.replay.snapshots[i]);
-		if (rc == SS_ENOTFOUND) {
-			rc = 0;
-			continue;
-		}
-		if (rc == 0 && app_owner_has_uid(vs, ctrl_meta(r->run.obj, "uid")) &&
-		    ctrl_meta(vs, "deletionTimestamp") == NULL) {
-			d.precondition_uid = ctrl_meta(vs, "uid");
-			rc = kube_delete(NULL, r->rc->o.client, &app_volumesnapshots,
-					 r->run.ns, r->st.replay.snapshots[i], &d);
-			*n += rc == 0;
-			if (rc == SS_ENOTFOUND || rc == SS_ECONFLICT)
-				rc = 0;
-		}
-		json_decref(vs);
-	}
-	return rc;
 }
 
 /* ---- the flow ---------------------------------------------------------------- */
@@ -1118,7 +798,7 @@ int app_restore_replay_cleanup(app_restore_run *r)
 	int rc = replay_delete_pod(r, &gone);
 
 	if (rc == 0)
-		rc = replay_delete_snapshots(r, &ns);
+		rc = app_restore_replay_inplace_delete_snapshots(r, &ns);
 	for (i = 0; rc == 0 && i < r->st.n_claims; i++) {
 		json_t *pvc = NULL;
 
@@ -1160,11 +840,11 @@ int app_restore_replay(app_restore_run *r, app_restore_volumes *vols)
 	if (r->st.replay.step == APP_REPLAY_STEP_NONE)
 		rc = replay_accept(r, vols);
 	if (rc == 0 && r->st.replay.step == APP_REPLAY_STEP_RESTORING_BASE) {
-		rc = vols ? replay_scratch_spec(r, vols) : -1;
+		rc = vols ? app_restore_replay_inplace_claims(r, vols) : -1;
 		if (rc == 0)
 			rc = app_restore_new_claims_bound(r, vols);
 		if (rc == 0)
-			rc = replay_enter(
+			rc = app_restore_replay_enter(
 				r, APP_REPLAY_STEP_STARTING,
 				"%zu claim(s) Bound; starting a scratch server on "
 				"them",
@@ -1173,9 +853,10 @@ int app_restore_replay(app_restore_run *r, app_restore_volumes *vols)
 	if (rc == 0 && r->st.replay.step == APP_REPLAY_STEP_STARTING) {
 		rc = replay_starting(r);
 		if (rc == 0)
-			rc = replay_enter(r, APP_REPLAY_STEP_RESOLVING,
-					  "resolving the target on Pod %s's binlog",
-					  r->st.replay.source_pod);
+			rc = app_restore_replay_enter(
+				r, APP_REPLAY_STEP_RESOLVING,
+				"resolving the target on Pod %s's binlog",
+				r->st.replay.source_pod);
 	}
 	if (rc == 0 && r->st.replay.step == APP_REPLAY_STEP_RESOLVING)
 		rc = replay_resolving(r);
@@ -1186,10 +867,10 @@ int app_restore_replay(app_restore_run *r, app_restore_volumes *vols)
 	if (rc == 0 && r->st.replay.step == APP_REPLAY_STEP_DONE)
 		rc = replay_done(r);
 	if (rc == 0 && r->st.replay.step == APP_REPLAY_STEP_SNAPSHOTTING)
-		rc = replay_snapshotting(r);
+		rc = app_restore_replay_inplace_snapshotting(r);
 	if (rc == 0 && r->st.replay.step == APP_REPLAY_STEP_SAFETY_BACKUP)
-		rc = replay_safety_backup(r);
+		rc = app_restore_replay_inplace_safety(r);
 	if (rc == 0 && r->st.replay.step == APP_REPLAY_STEP_IN_PLACE)
-		rc = replay_in_place(r);
+		rc = app_restore_replay_inplace_run(r);
 	return rc;
 }

@@ -1,9 +1,9 @@
 /*
  * restore_run.h — internal to the Restore controller (restore.c,
- * restore_inplace.c): one reconcile of one Restore as a ctrl/run.h run
- * embedded in app_restore_run, and the helpers both modes use to report
- * (status, conditions, Events, metrics) and to end it. Not for other
- * modules.
+ * restore_inplace.c, restore_replay.c, restore_replay_inplace.c): one
+ * reconcile of one Restore as a ctrl/run.h run embedded in
+ * app_restore_run, and the helpers every mode uses to report (status,
+ * conditions, Events, metrics) and to end it. Not for other modules.
  *
  * Every step function here and in both modes follows ctrl/run.h's result
  * convention: it returns
@@ -31,6 +31,7 @@
 #define SNAPSTAGE_APP_RESTORE_RUN_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -176,5 +177,41 @@ int app_restore_replay(app_restore_run *r, app_restore_volumes *vols);
  * noting it in the message. 0 or < 0 (the failure is tried again). Also
  * the end of a successful restore in place (its scratch objects go). */
 int app_restore_replay_cleanup(app_restore_run *r);
+
+/* Between restore_replay.c (the replay) and restore_replay_inplace.c
+ * (its in-place end); both follow the result convention above. */
+
+/* A copy of `text` the run holds (freed when it ends), or NULL (out of
+ * memory). */
+const char *app_restore_replay_keep(app_restore_run *r, const char *text);
+/* Moves status.replay to `step` (its start time now), the message made
+ * from fmt, and writes status: recorded before the step is acted on. 0 or
+ * < 0. */
+int app_restore_replay_enter(app_restore_run *r, app_replay_step step, const char *fmt,
+			     ...) __attribute__((format(printf, 3, 4)));
+/* Whether replay.timeoutSeconds have passed in the current step. */
+bool app_restore_replay_timed_out(const app_restore_run *r);
+/* Writes status and requeues: soon in a step's first seconds, then each
+ * poll interval. CTRL_RUN_STOP or < 0. */
+int app_restore_replay_wait(app_restore_run *r);
+
+/* RestoringBase, in place: r->spec's claims become the Restore's scratch
+ * claims (<restore>-scratch-<volume>, each in its volume's template's
+ * StorageClass; the StatefulSet read, and held). NewClaims: nothing. 0,
+ * CTRL_RUN_STOP (TargetChanged, InvalidSpec) or < 0. */
+int app_restore_replay_inplace_claims(app_restore_run *r,
+				      const app_restore_volumes *vols);
+/* Done, in place: the replayed snapshots' names recorded with step
+ * Snapshotting, before the first is made. 0 or < 0. */
+int app_restore_replay_inplace_enter(app_restore_run *r);
+/* Snapshotting: each made and waited for, then SafetyBackup. */
+int app_restore_replay_inplace_snapshotting(app_restore_run *r);
+/* SafetyBackup: made once, waited for until Complete, then InPlace. */
+int app_restore_replay_inplace_safety(app_restore_run *r);
+/* InPlace: restore_inplace.c from the replayed snapshots at the target. */
+int app_restore_replay_inplace_run(app_restore_run *r);
+/* Deletes the replayed snapshots this Restore owns (uid precondition); *n
+ * counts those deleted. 0 or < 0. */
+int app_restore_replay_inplace_delete_snapshots(app_restore_run *r, size_t *n);
 
 #endif
