@@ -386,16 +386,19 @@ static void test_replay_in_place_checks_first(void **state)
 	assert_condition(put_status(f, 1), "Failed", "InPlaceRestoreDisabled");
 }
 
-static void test_replay_in_place_not_allowed(void **state)
+/* A Restore of `spec` (in place, with --enable-in-place-restore) on
+ * StatefulSet db without the opt-in annotation: the Restore, Backup b1 and
+ * the StatefulSet read, then status written Failed InPlaceRestoreNotAllowed
+ * (returned), nothing else. */
+static const json_t *run_in_place_not_allowed(fixture *f, const char *spec)
 {
-	fixture *f = *state;
 	const json_t *st;
 	ctrl_result res;
 
-	answer(f, 200, restore_r1(f, REPLAY_IN_PLACE_SPEC, NULL));
+	answer(f, 200, restore_r1(f, spec, NULL));
 	answer(f, 200, BACKUP_B1);
 	answer(f, 200, STS_DB("{}"));
-	answer(f, 200, restore_r1(f, REPLAY_IN_PLACE_SPEC, NULL));
+	answer(f, 200, restore_r1(f, spec, NULL));
 	res = reconcile(f, true);
 	assert_int_equal(res.kind, CTRL_RESULT_DONE);
 	assert_int_equal(f->server.nrequests, 4);
@@ -403,6 +406,14 @@ static void test_replay_in_place_not_allowed(void **state)
 	st = put_status(f, 3);
 	assert_str(st, "phase", "Failed");
 	assert_condition(st, "Failed", "InPlaceRestoreNotAllowed");
+	return st;
+}
+
+static void test_replay_in_place_not_allowed(void **state)
+{
+	fixture *f = *state;
+	const json_t *st = run_in_place_not_allowed(f, REPLAY_IN_PLACE_SPEC);
+
 	assert_non_null(strstr(str_at(st, "message"), "StatefulSet db was not touched"));
 	assert_null(json_object_get(st, "replay"));
 	assert_null(json_object_get(st, "claims"));
@@ -591,25 +602,13 @@ static void test_new_claims_created(void **state)
 static void test_in_place_not_allowed(void **state)
 {
 	fixture *f = *state;
-	const json_t *st;
-	ctrl_result res;
+	const json_t *st = run_in_place_not_allowed(f, IN_PLACE_SPEC);
 
-	answer(f, 200, restore_r1(f, IN_PLACE_SPEC, NULL));
-	answer(f, 200, BACKUP_B1);
-	answer(f, 200, STS_DB("{}"));
-	answer(f, 200, restore_r1(f, IN_PLACE_SPEC, NULL));
-	res = reconcile(f, true);
-	assert_int_equal(res.kind, CTRL_RESULT_DONE);
-	assert_int_equal(f->server.nrequests, 4);
-	assert_request(f, 2, "GET /apis/apps/v1/namespaces/ns/statefulsets/db HTTP");
-	st = put_status(f, 3);
-	assert_str(st, "phase", "Failed");
 	assert_str(
 		st, "message",
 		"StatefulSet db does not allow in-place restores: whoever may edit it "
 		"must annotate it snapstage.io/in-place-restore=allowed first; nothing "
 		"was changed");
-	assert_condition(st, "Failed", "InPlaceRestoreNotAllowed");
 	assert_null(json_object_get(st, "inPlace"));
 	assert_finished(f, "InPlace", "failed", "InPlaceRestoreNotAllowed");
 }
