@@ -156,6 +156,42 @@ inspect_pod_yaml() { # pod data-claim binlog-claim: hack/sim/inspect-pod.yaml fi
     sed -e "s/@POD@/$1/" -e "s/@DATA_CLAIM@/$2/" -e "s/@BINLOG_CLAIM@/$3/" \
         "$ROOT/hack/sim/inspect-pod.yaml"
 }
+# Restore YAML parts for the mini-cluster's StatefulSet mariadb and its
+# Secrets (mariadb: the replication account; mariadb-backup: the
+# connection), for the tests' Restore heredocs.
+# yaml_in_place_target [EXTRA]: spec.target (indent 2) of an in-place
+# restore of mariadb, primary 0; EXTRA lines (indented 6) go under inPlace.
+yaml_in_place_target() {
+    cat <<'YAML'
+  target:
+    mode: InPlace
+    inPlace:
+      statefulSetName: mariadb
+      acknowledgeDataLoss: true
+      primaryOrdinal: 0
+      replicationCredentialsSecretRef:
+        name: mariadb
+        usernameKey: replication-user
+        passwordKey: replication-password
+      connection:
+        credentialsSecretRef:
+          name: mariadb-backup
+YAML
+    [ -z "${1:-}" ] || printf '%s\n' "$1"
+}
+# yaml_replay_access: spec.replay's replication account and scratch
+# connection (indent 4).
+yaml_replay_access() {
+    cat <<'YAML'
+    replicationCredentialsSecretRef:
+      name: mariadb
+      usernameKey: replication-user
+      passwordKey: replication-password
+    connection:
+      credentialsSecretRef:
+        name: mariadb-backup
+YAML
+}
 rows_on() { sql "$1" "SELECT GROUP_CONCAT(id ORDER BY id) FROM shop.orders"; }
 rows_are() { [ "$(rows_on "$1" 2>/dev/null)" = "$2" ]; }
 

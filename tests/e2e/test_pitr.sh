@@ -102,13 +102,7 @@ spec:
   replay:
 $2
     timeoutSeconds: ${3:-300}
-    replicationCredentialsSecretRef:
-      name: mariadb
-      usernameKey: replication-user
-      passwordKey: replication-password
-    connection:
-      credentialsSecretRef:
-        name: mariadb-backup
+$(yaml_replay_access)
 YAML
 }
 # restored_rows NAME: a mariadbd on NAME's claims; `rows` its shop.orders
@@ -480,13 +474,7 @@ spec:
     gtid: "$last_gtid"
 $source
     timeoutSeconds: 20
-    replicationCredentialsSecretRef:
-      name: mariadb
-      usernameKey: replication-user
-      passwordKey: replication-password
-    connection:
-      credentialsSecretRef:
-        name: mariadb-backup
+$(yaml_replay_access)
 YAML
 }
 # check_at_last NAME: check.py, strictly, on NAME's claims against the

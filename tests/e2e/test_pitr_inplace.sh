@@ -77,31 +77,13 @@ metadata:
 spec:
   source:
     backupName: $2
-  target:
-    mode: InPlace
-    inPlace:
-      statefulSetName: mariadb
-      acknowledgeDataLoss: true
-      primaryOrdinal: 0
-      replicationCredentialsSecretRef:
-        name: mariadb
-        usernameKey: replication-user
-        passwordKey: replication-password
-      connection:
-        credentialsSecretRef:
-          name: mariadb-backup
+$(yaml_in_place_target)
   timeoutSeconds: ${6:-600}
   replay:
     gtid: "$3"
     inclusive: $4
     timeoutSeconds: $5
-    replicationCredentialsSecretRef:
-      name: mariadb
-      usernameKey: replication-user
-      passwordKey: replication-password
-    connection:
-      credentialsSecretRef:
-        name: mariadb-backup
+$(yaml_replay_access)
 YAML
 }
 

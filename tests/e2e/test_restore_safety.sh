@@ -146,20 +146,7 @@ metadata:
 spec:
   source:
     backupName: $2
-  target:
-    mode: InPlace
-    inPlace:
-      statefulSetName: mariadb
-      acknowledgeDataLoss: true
-      primaryOrdinal: 0
-      replicationCredentialsSecretRef:
-        name: mariadb
-        usernameKey: replication-user
-        passwordKey: replication-password
-      connection:
-        credentialsSecretRef:
-          name: mariadb-backup
-${3:-}
+$(yaml_in_place_target "${3:-}")
   timeoutSeconds: ${timeout:-120}
 YAML
 }
