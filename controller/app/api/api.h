@@ -501,6 +501,12 @@ const char *app_backup_phase_name(app_backup_phase phase);
 
 /* Reads obj.status (absent: an empty status). Strings are borrowed. */
 int app_backup_status_decode(app_backup_status *out, const json_t *obj);
+/* The GTID position a Backup's data is at, as a restore starts from it
+ * (and a schedule's point-in-time window reckons it):
+ * status.position.gtidCurrentPos, else a Primary's gtidBinlogPos or a
+ * Replica's gtidSlavePos. Borrowed from st; NULL when none is recorded.
+ * Pure. */
+const char *app_backup_status_gtid(const app_backup_status *st);
 /* Writes `st` into obj.status, replacing every field it describes and
  * keeping the conditions already there. */
 int app_backup_status_encode(json_t *obj, const app_backup_status *st);

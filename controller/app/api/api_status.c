@@ -297,6 +297,17 @@ done:
 	return 0;
 }
 
+const char *app_backup_status_gtid(const app_backup_status *st)
+{
+	const char *g = st->position.gtid_current_pos;
+
+	if (g != NULL && g[0] != '\0')
+		return g;
+	return st->source_role && strcmp(st->source_role, "Primary") == 0
+		       ? st->position.gtid_binlog_pos
+		       : st->position.gtid_slave_pos;
+}
+
 int app_backup_status_encode(json_t *obj, const app_backup_status *b)
 {
 	json_t *st = status_of(obj), *arr, *pos, *lock;

@@ -412,7 +412,7 @@ static int restore_source_backup(app_restore_volumes *vols, app_restore_run *r,
 	app_backup_status_init(&bst);
 	app_backup_status_decode(&bst, b);
 	restore_backup_volumes(vols, &bst);
-	r->gtid = app_restore_backup_gtid(&bst);
+	r->gtid = app_backup_status_gtid(&bst);
 	if (vols->n == 0)
 		return app_restore_fail(r, "SourceNotReady",
 					"Backup %s lists no VolumeSnapshots", bname);

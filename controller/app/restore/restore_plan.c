@@ -223,17 +223,6 @@ int app_restore_pick_backup(const char **out_name, int64_t *out_data_time_ns,
 	return 0;
 }
 
-const char *app_restore_backup_gtid(const app_backup_status *bst)
-{
-	const char *g = bst->position.gtid_current_pos;
-
-	if (g != NULL && g[0] != '\0')
-		return g;
-	return bst->source_role && strcmp(bst->source_role, "Primary") == 0
-		       ? bst->position.gtid_binlog_pos
-		       : bst->position.gtid_slave_pos;
-}
-
 /* Backup `b` into a GTID pick: the schedule's, restorable, with a recorded
  * position that parses and does not pass `target`; newest by data time,
  * then name. *seen counts the candidates with a position. */
@@ -251,7 +240,7 @@ static void restore_plan_base_add(restore_plan_pick *p, const json_t *b,
 		return;
 	app_backup_status_init(&st);
 	if (app_backup_status_decode(&st, b) != 0 ||
-	    app_gtid_pos_parse(&pos, app_restore_backup_gtid(&st)) != 0 || pos.n == 0)
+	    app_gtid_pos_parse(&pos, app_backup_status_gtid(&st)) != 0 || pos.n == 0)
 		return;
 	t = restore_plan_data_time(b);
 	p->complete++;

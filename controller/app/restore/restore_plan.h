@@ -88,11 +88,6 @@ int app_restore_pick_backup(const char **out_name, int64_t *out_data_time_ns,
 bool app_restore_is_from_schedule(const json_t *backup, const char *schedule,
 				  const char *schedule_uid);
 
-/* The GTID position a Backup's data is at, as a restore starts from it:
- * status.position.gtidCurrentPos, else a Primary's gtidBinlogPos or a
- * Replica's gtidSlavePos. NULL when none is recorded. */
-const char *app_restore_backup_gtid(const app_backup_status *bst);
-
 /* The instant a Backup's data is from (app_restore_pick_backup's data
  * time: lock.acquiredTime, else startTime, else creationTimestamp); 0
  * unknown. */
@@ -100,7 +95,7 @@ int64_t app_restore_backup_data_time(const json_t *backup);
 
 /* The base of a point-in-time restore to GTID position `target` (issue
  * 19): among the candidates of app_restore_pick_backup() (the schedule's,
- * APP_SOURCE_OK), those whose recorded position (app_restore_backup_gtid)
+ * APP_SOURCE_OK), those whose recorded position (app_backup_status_gtid)
  * parses and is not past the target in any domain the target names
  * (app_gtid_pos_within); the newest by data time, ties by the greater
  * name. None: SS_ENOTFOUND with a message (reason NoBaseBeforeTarget). A

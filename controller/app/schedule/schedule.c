@@ -1302,11 +1302,7 @@ static void schedule_pitr_backup(app_pitr_backup *out, const json_t *b,
 		if (name && ss_streq(json_string_value(p), name))
 			out->usable = false;
 	}
-	/* as a Restore starts from it (restore_plan.h app_restore_backup_gtid) */
-	g = bst.position.gtid_current_pos;
-	if (g == NULL || g[0] == '\0')
-		g = ss_streq(bst.source_role, "Primary") ? bst.position.gtid_binlog_pos
-							 : bst.position.gtid_slave_pos;
+	g = app_backup_status_gtid(&bst); /* as a Restore starts from it */
 	out->has_pos = g != NULL && app_gtid_pos_parse(&out->pos, g) == 0;
 }
 
@@ -1348,10 +1344,11 @@ static int schedule_pitr_primary(app_db **out, size_t *idx, const schedule_run *
 			*idx = i;
 			db = NULL;
 		}
-		if (rc < 0 && m->c[i].ready)
-			last = rc; /* why the last Ready one could not be asked */
-		if (rc < 0 && m->c[i].ready)
+		/* why the last Ready one could not be asked */
+		if (rc < 0 && m->c[i].ready) {
+			last = rc;
 			snprintf(why, cap, "%s", ss_error_last()->message);
+		}
 		app_db_close(db);
 		free(st);
 	}
