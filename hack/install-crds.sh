@@ -37,7 +37,9 @@ KUBECTL=${KUBECTL:-$("$ROOT/hack/tools.sh")/kubectl}
 crds=(crd/backupschedules.snapstage.io crd/backups.snapstage.io crd/restores.snapstage.io)
 
 "$KUBECTL" apply -f "$ROOT/crds/" >/dev/null
-"$KUBECTL" wait --for=condition=Established --timeout="${timeout}s" "${crds[@]}" >/dev/null
+# shellcheck source=lib/crd-wait.sh
+. "$ROOT/hack/lib/crd-wait.sh"
+crd_wait_established "$timeout" "${crds[@]}"
 
 probe() { # a ConfigMap owned (blockOwnerDeletion) by one object of each kind
     local kind uid=00000000-0000-0000-0000-00000000000

@@ -140,9 +140,10 @@ trap 'exit 130' INT TERM
 
 # ---- the databases -----------------------------------------------------------
 "$KUBECTL" apply -f "$ROOT/crds/" >/dev/null || fail "installing the CRDs"
+# shellcheck source=../../hack/lib/crd-wait.sh
+. "$ROOT/hack/lib/crd-wait.sh"
 for c in backupschedules backups restores; do
-    "$KUBECTL" wait --for=condition=Established --timeout=60s "crd/$c.snapstage.io" >/dev/null ||
-        fail "CRD $c.snapstage.io is not Established"
+    crd_wait_established 60 "$c.snapstage.io" || fail "CRD $c.snapstage.io is not Established"
 done
 "$KUBECTL" get volumesnapshotclass snapstage-sim >/dev/null 2>&1 ||
     fail "no VolumeSnapshotClass snapstage-sim: is this a hack/cluster.sh up --with-mariadb cluster?"

@@ -142,9 +142,10 @@ iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
 # ---- set-up --------------------------------------------------------------------
 "$KUBECTL" apply -f "$ROOT/crds/" >/dev/null || fail "installing the CRDs"
+# shellcheck source=../../hack/lib/crd-wait.sh
+. "$ROOT/hack/lib/crd-wait.sh"
 for c in backupschedules.snapstage.io backups.snapstage.io; do
-    "$KUBECTL" wait --for=condition=Established --timeout=60s "crd/$c" >/dev/null ||
-        fail "CRD $c is not Established"
+    crd_wait_established 60 "$c" || fail "CRD $c is not Established"
 done
 if ! "$KUBECTL" get --raw /apis/snapshot.storage.k8s.io/v1 >/dev/null 2>&1; then
     [ -n "${SNAPSTAGE_CLUSTER_DIR:-}" ] ||

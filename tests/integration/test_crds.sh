@@ -126,8 +126,9 @@ existing=$(k get crd "${CRDS[@]}" --ignore-not-found -o name) || fail "listing C
 # named Kustomization, so -f sees only the CRDs).
 apply_args=(-f "$ROOT/crds/")
 k apply "${apply_args[@]}" >/dev/null || fail "kubectl apply -f crds/"
-k wait --for=condition=Established --timeout=60s "${CRDS[@]/#/crd/}" >/dev/null ||
-    fail "the CRDs did not become Established"
+# shellcheck source=../../hack/lib/crd-wait.sh
+. "$ROOT/hack/lib/crd-wait.sh"
+crd_wait_established 60 "${CRDS[@]}" || fail "the CRDs did not become Established"
 for c in "${CRDS[@]}"; do
     expect_out "$c NamesAccepted/Established" True/True \
         k get crd "$c" -o jsonpath='{.status.conditions[?(@.type=="NamesAccepted")].status}/{.status.conditions[?(@.type=="Established")].status}'

@@ -45,6 +45,8 @@ RELEASE_NS=snapstage-helm
 WATCHED=team-a # the namespaced examples' namespaces
 WATCHED_B=team-b
 CRDS=(backupschedules.snapstage.io backups.snapstage.io restores.snapstage.io)
+# shellcheck source=../../hack/lib/crd-wait.sh
+. "$REPO/hack/lib/crd-wait.sh"
 TMP=$(mktemp -d)
 export HELM_CONFIG_HOME=$TMP/helm/config HELM_CACHE_HOME=$TMP/helm/cache HELM_DATA_HOME=$TMP/helm/data
 
@@ -94,7 +96,7 @@ check "helm install $RELEASE --create-namespace (no --wait)" \
     "$HELM" install "$RELEASE" "$CHART" -n "$RELEASE_NS" --create-namespace
 if [ $crds_present = 0 ]; then
     check "the chart installed the CRDs, and they are Established" \
-        "$KUBECTL" wait --for=condition=Established --timeout=60s "${CRDS[@]/#/crd/}"
+        crd_wait_established 60 "${CRDS[@]}"
 else
     pass "the CRDs existed before: Helm left them alone"
 fi
@@ -170,7 +172,7 @@ echo "== kubectl apply --dry-run=server"
 t0=$SECONDS
 check "kubectl apply -k crds/ (for real, so the API server knows the kinds)" \
     "$KUBECTL" apply -k "$REPO/crds"
-check "CRDs Established" "$KUBECTL" wait --for=condition=Established --timeout=60s "${CRDS[@]/#/crd/}"
+check "CRDs Established" crd_wait_established 60 "${CRDS[@]}"
 
 dry_run() { # description file
     local n
